@@ -1,0 +1,136 @@
+"""Framing: bytes from a socket in, `Message` objects out, with hard size limits.
+
+Theory of operation
+-------------------
+`LineDecoder` is sans-I/O: the owner calls `LineDecoder.feed` with whatever bytes arrived and gets
+back every complete line, parsed. Lines end in LF; a CR before it is dropped, blank lines are
+skipped (RFC 2812 section 2.3.1 lets servers ignore them).
+
+The limits follow modern.ircdocs.horse: the tag section may be up to 8191 bytes (including its
+``@`` and the space after it) and the rest of the line at most 512 bytes including CR LF. A line
+past either limit is not parsed: it becomes a `DecodeError` of kind ``TOO_LONG``, which the server
+answers with 417 ERR_INPUTTOOLONG, and the connection goes on. A line that never ends is cut off as
+soon as the buffer holds more than both limits together, and everything up to its LF is dropped, so
+memory per connection stays bounded whatever the peer sends.
+
+Bytes are decoded as UTF-8; a line that is not valid UTF-8 is decoded as Latin-1 instead (what
+HexChat and irssi do with legacy text), so no input is ever undecodable and no text is lost.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from chinwag.protocol.errors import ProtocolError
+from chinwag.protocol.message import Message, format_line, parse_line
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_TAGS_BYTES",
+    "DecodeError",
+    "DecodeErrorKind",
+    "LineDecoder",
+    "decode_text",
+    "encode_message",
+]
+
+MAX_TAGS_BYTES = 8191
+MAX_BODY_BYTES = 512
+
+
+class DecodeErrorKind(enum.Enum):
+    """Why a line could not become a `Message`."""
+
+    TOO_LONG = "too long"
+    NO_COMMAND = "no command"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """A line that was received but could not be parsed."""
+
+    kind: DecodeErrorKind
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode bytes from the wire: UTF-8 when valid, Latin-1 otherwise (never fails)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def encode_message(msg: Message) -> bytes:
+    """Format a message as wire bytes, CR LF included."""
+    return (format_line(msg) + "\r\n").encode("utf-8")
+
+
+class LineDecoder:
+    """Split a byte stream into IRC messages, enforcing the line limits.
+
+    Args:
+        max_tags_bytes: the largest tag section accepted, ``@`` and trailing space included.
+        max_body_bytes: the largest rest of a line accepted, CR LF included.
+    """
+
+    __slots__ = ("_buffer", "_discarding", "max_body_bytes", "max_tags_bytes")
+
+    def __init__(
+        self, max_tags_bytes: int = MAX_TAGS_BYTES, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
+        self.max_tags_bytes = max_tags_bytes
+        self.max_body_bytes = max_body_bytes
+        self._buffer = b""
+        self._discarding = False
+
+    @property
+    def pending(self) -> int:
+        """How many bytes of an unfinished line are held."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Message | DecodeError]:
+        """Take more bytes; return every line they complete, in order.
+
+        Args:
+            data: bytes as they came off the socket, in any chunking.
+
+        Returns:
+            One item per non-blank complete line: the parsed `Message`, or a `DecodeError`.
+        """
+        buffer = self._buffer + data if self._buffer else data
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        out: list[Message | DecodeError] = []
+        for raw in lines:
+            if self._discarding:
+                self._discarding = False
+                continue
+            item = self._decode(raw)
+            if item is not None:
+                out.append(item)
+        if len(self._buffer) > self.max_tags_bytes + self.max_body_bytes:
+            if not self._discarding:
+                out.append(DecodeError(DecodeErrorKind.TOO_LONG))
+            self._discarding = True
+            self._buffer = b""
+        return out
+
+    def _decode(self, raw: bytes) -> Message | DecodeError | None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if not raw.strip(b" "):
+            return None
+        body_len = len(raw)
+        if raw.startswith(b"@"):
+            space = raw.find(b" ")
+            tags_len = len(raw) if space < 0 else space + 1
+            if tags_len > self.max_tags_bytes:
+                return DecodeError(DecodeErrorKind.TOO_LONG)
+            body_len -= tags_len
+        if body_len + 2 > self.max_body_bytes:
+            return DecodeError(DecodeErrorKind.TOO_LONG)
+        try:
+            return parse_line(decode_text(raw))
+        except ProtocolError:
+            return DecodeError(DecodeErrorKind.NO_COMMAND)
