@@ -1,0 +1,25 @@
+"""The chinwag terminal client: session model, commands, connection, plain mode and Textual UI."""
+
+from __future__ import annotations
+
+from chinwag.client.events import (
+    ActionLine,
+    ChatLine,
+    ErrorLine,
+    Line,
+    Posted,
+    SystemKind,
+    SystemLine,
+)
+from chinwag.client.state import Session
+
+__all__ = [
+    "ActionLine",
+    "ChatLine",
+    "ErrorLine",
+    "Line",
+    "Posted",
+    "Session",
+    "SystemKind",
+    "SystemLine",
+]

@@ -1,0 +1,461 @@
+"""How each server message changes the client session: one small function per command.
+
+A handler is ``(session, msg) -> list[Posted]``, found in `HANDLERS` by command name (numerics
+without a handler of their own go to ``"<numeric>"``). Handlers change the session through its
+methods and return the lines they added; they never do I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
+from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
+from chinwag.protocol import Message, fold, parse_isupport
+from chinwag.protocol import numerics as n
+
+if TYPE_CHECKING:
+    from chinwag.client.state import Session
+
+__all__ = ["HANDLERS"]
+
+Handler = Callable[["Session", Message], list[Posted]]
+HANDLERS: dict[str, Handler] = {}
+
+_CTCP = "\x01"
+_SERVER_TEXT_NUMERICS = frozenset(
+    {
+        n.RPL_YOURHOST,
+        n.RPL_CREATED,
+        n.RPL_LUSERCLIENT,
+        n.RPL_LUSEROP,
+        n.RPL_LUSERUNKNOWN,
+        n.RPL_LUSERCHANNELS,
+        n.RPL_LUSERME,
+        n.RPL_LOCALUSERS,
+        n.RPL_GLOBALUSERS,
+        n.RPL_MOTDSTART,
+        n.RPL_MOTD,
+    }
+)
+_SILENT_NUMERICS = frozenset(
+    {n.RPL_MYINFO, n.RPL_ENDOFWHOIS, n.RPL_CREATIONTIME, n.RPL_UMODEIS, n.RPL_ENDOFNAMES}
+)
+
+
+def handles(*commands: str) -> Callable[[Handler], Handler]:
+    """Register a handler for ``commands``."""
+
+    def register(func: Handler) -> Handler:
+        for command in commands:
+            HANDLERS[command] = func
+        return func
+
+    return register
+
+
+def _system(s: Session, msg: Message, text: str, kind: SystemKind) -> SystemLine:
+    return SystemLine(s.time_of(msg), text, kind)
+
+
+def _reason(msg: Message, index: int) -> str:
+    reason = msg.param(index)
+    return f" ({reason})" if reason else ""
+
+
+@handles("PING")
+def handle_ping(s: Session, msg: Message) -> list[Posted]:
+    """PING token: answer at once."""
+    s.send(Message("PONG", msg.params))
+    return []
+
+
+@handles("CAP")
+def handle_cap(s: Session, msg: Message) -> list[Posted]:
+    """CAP <nick> LS|ACK|NAK|NEW|DEL [*] :caps"""
+    sub = msg.param(1).upper()
+    more = msg.param(2) == "*" and len(msg.params) > 3
+    caps = msg.params[-1].split() if len(msg.params) > 2 else []
+    if sub == "LS":
+        s.cap_offered(caps, final=not more)
+    elif sub == "NEW":
+        s.cap_offered(caps, final=True)
+    elif sub == "ACK":
+        for cap in caps:
+            if cap.startswith("-"):
+                s.caps.discard(cap[1:])
+            else:
+                s.caps.add(cap)
+        s.cap_finish()
+    elif sub == "NAK":
+        s.cap_finish()
+    elif sub == "DEL":
+        s.caps.difference_update(caps)
+    return []
+
+
+def _split_ctcp(text: str) -> tuple[str, str] | None:
+    if len(text) > 1 and text.startswith(_CTCP):
+        body = text[1:].removesuffix(_CTCP)
+        verb, _, rest = body.partition(" ")
+        return verb.upper(), rest
+    return None
+
+
+@handles("PRIVMSG", "NOTICE")
+def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
+    """PRIVMSG|NOTICE <target> :<text>, including CTCP ACTION (/me)."""
+    notice = msg.command == "NOTICE"
+    target = s.strip_statusmsg(msg.param(0))
+    text = msg.param(1)
+    nick = msg.source_nick or s.server_name or "server"
+    from_server = msg.source is None or ("!" not in msg.source and "." in msg.source)
+    own = s.is_me(nick)
+    ctcp = _split_ctcp(text)
+    if ctcp is not None and ctcp[0] != "ACTION":
+        if not notice and not own and ctcp[0] in ("VERSION", "PING"):
+            reply = "chinwag" if ctcp[0] == "VERSION" else ctcp[1]
+            s.send(Message.of("NOTICE", nick, f"{_CTCP}{ctcp[0]} {reply}{_CTCP}"))
+        return []
+    if s.is_channel(target):
+        key = s.key_of(target)
+        s.conversation(target)
+    elif own:
+        key = s.key_of(target)
+        s.conversation(target, ConversationKind.PRIVATE)
+    elif from_server or not s.registered:
+        key = SERVER_KEY
+    elif notice and fold(nick) not in s.conversations:
+        key = s.active
+    else:
+        key = fold(nick)
+        conv = s.conversation(nick, ConversationKind.PRIVATE)
+        conv.name = nick
+    when = s.time_of(msg)
+    if ctcp is not None:
+        highlight = not own and s.mentions_me(ctcp[1])
+        return [s.post(key, ActionLine(when, nick, ctcp[1], own=own, highlight=highlight))]
+    highlight = not own and not from_server and s.mentions_me(text)
+    return [s.post(key, ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice))]
+
+
+@handles("JOIN")
+def handle_join(s: Session, msg: Message) -> list[Posted]:
+    """JOIN <channel>"""
+    channel = msg.param(0)
+    nick = msg.source_nick or ""
+    conv = s.conversation(channel, ConversationKind.CHANNEL)
+    key = s.key_of(channel)
+    if s.is_me(nick):
+        conv.name = channel
+        conv.joined = True
+        conv.members.clear()
+        s.want_room(channel)
+        if s.active == SERVER_KEY:
+            s.set_active(key)
+        text = f"You have joined {channel}"
+    else:
+        text = f"{nick} has joined {channel}"
+    conv.members[fold(nick)] = Member(nick)
+    s.changed = True
+    return [s.post(key, _system(s, msg, text, SystemKind.JOIN))]
+
+
+@handles("PART")
+def handle_part(s: Session, msg: Message) -> list[Posted]:
+    """PART <channel> [:reason]"""
+    channel = msg.param(0)
+    key = s.key_of(channel)
+    conv = s.conversations.get(key)
+    nick = msg.source_nick or ""
+    if conv is None:
+        return []
+    s.changed = True
+    if s.is_me(nick):
+        conv.joined = False
+        conv.members.clear()
+        s.rooms.pop(key, None)
+        text = f"You have left {channel}{_reason(msg, 1)}"
+    else:
+        conv.members.pop(fold(nick), None)
+        text = f"{nick} has left {channel}{_reason(msg, 1)}"
+    return [s.post(key, _system(s, msg, text, SystemKind.PART))]
+
+
+@handles("KICK")
+def handle_kick(s: Session, msg: Message) -> list[Posted]:
+    """KICK <channel> <nick> [:reason]"""
+    channel, victim = msg.param(0), msg.param(1)
+    key = s.key_of(channel)
+    conv = s.conversations.get(key)
+    if conv is None:
+        return []
+    s.changed = True
+    by = msg.source_nick or "the server"
+    if s.is_me(victim):
+        conv.joined = False
+        conv.members.clear()
+        s.rooms.pop(key, None)
+        text = f"You were kicked from {channel} by {by}{_reason(msg, 2)}"
+    else:
+        conv.members.pop(fold(victim), None)
+        text = f"{victim} was kicked from {channel} by {by}{_reason(msg, 2)}"
+    return [s.post(key, _system(s, msg, text, SystemKind.KICK))]
+
+
+@handles("QUIT")
+def handle_quit(s: Session, msg: Message) -> list[Posted]:
+    """QUIT [:reason]"""
+    nick = msg.source_nick or ""
+    nick_folded = fold(nick)
+    text = f"{nick} has quit{_reason(msg, 0)}"
+    out: list[Posted] = []
+    for key, conv in list(s.conversations.items()):
+        if conv.members.pop(nick_folded, None) is not None or key == nick_folded:
+            s.changed = True
+            out.append(s.post(key, _system(s, msg, text, SystemKind.QUIT)))
+    return out
+
+
+@handles("NICK")
+def handle_nick(s: Session, msg: Message) -> list[Posted]:
+    """NICK <newnick>"""
+    old = msg.source_nick or ""
+    new = msg.param(0)
+    old_folded, new_folded = fold(old), fold(new)
+    me = s.is_me(old)
+    if me:
+        s.nick = new
+        text = f"You are now known as {new}"
+    else:
+        text = f"{old} is now known as {new}"
+    s.changed = True
+    out: list[Posted] = []
+    for key, conv in list(s.conversations.items()):
+        member = conv.members.pop(old_folded, None)
+        if member is not None:
+            member.nick = new
+            conv.members[new_folded] = member
+            out.append(s.post(key, _system(s, msg, text, SystemKind.NICK)))
+        elif key == old_folded and conv.is_private:
+            del s.conversations[key]
+            conv.name = new
+            s.conversations[new_folded] = conv
+            if s.active == old_folded:
+                s.active = new_folded
+            out.append(s.post(new_folded, _system(s, msg, text, SystemKind.NICK)))
+    if me and not out:
+        out.append(s.post(SERVER_KEY, _system(s, msg, text, SystemKind.NICK)))
+    return out
+
+
+@handles("TOPIC")
+def handle_topic(s: Session, msg: Message) -> list[Posted]:
+    """TOPIC <channel> :<text>"""
+    channel, topic = msg.param(0), msg.param(1)
+    conv = s.conversation(channel, ConversationKind.CHANNEL)
+    conv.topic = topic
+    s.changed = True
+    who = msg.source_nick or "the server"
+    text = f"{who} changed the topic to: {topic}" if topic else f"{who} cleared the topic"
+    return [s.post(s.key_of(channel), _system(s, msg, text, SystemKind.TOPIC))]
+
+
+@handles("MODE")
+def handle_mode(s: Session, msg: Message) -> list[Posted]:
+    """MODE <target> <modes> [args...]"""
+    target = msg.param(0)
+    who = msg.source_nick or "the server"
+    text = f"{who} sets mode {' '.join(msg.params[1:])} on {target}"
+    if not s.is_channel(target):
+        return [s.post(SERVER_KEY, _system(s, msg, text, SystemKind.MODE))]
+    conv = s.conversation(target, ConversationKind.CHANNEL)
+    prefix_map = s.prefix_map
+    list_modes, always, when_set, _ = s.chanmodes
+    args = list(msg.params[2:])
+    adding = True
+    for char in msg.param(1):
+        if char in "+-":
+            adding = char == "+"
+            continue
+        takes_arg = char in prefix_map.modes or char in list_modes or char in always
+        takes_arg = takes_arg or (adding and char in when_set)
+        arg = args.pop(0) if takes_arg and args else ""
+        symbol = prefix_map.symbol_for(char)
+        member = conv.members.get(fold(arg)) if symbol else None
+        if member is not None:
+            prefixes = member.prefixes + symbol if adding else member.prefixes.replace(symbol, "")
+            member.prefixes = prefix_map.sort(prefixes)
+            s.changed = True
+    return [s.post(s.key_of(target), _system(s, msg, text, SystemKind.MODE))]
+
+
+@handles("AWAY")
+def handle_away(s: Session, msg: Message) -> list[Posted]:
+    """AWAY [:message] (away-notify)"""
+    nick_folded = fold(msg.source_nick or "")
+    for conv in s.conversations.values():
+        member = conv.members.get(nick_folded)
+        if member is not None:
+            member.away = bool(msg.params)
+            s.changed = True
+    return []
+
+
+@handles("ERROR")
+def handle_error(s: Session, msg: Message) -> list[Posted]:
+    """ERROR :<reason> (the server is closing the connection)"""
+    line = ErrorLine(s.time_of(msg), f"Server closed the connection: {msg.param(0)}")
+    return [s.post(SERVER_KEY, line)]
+
+
+@handles(n.RPL_WELCOME)
+def handle_welcome(s: Session, msg: Message) -> list[Posted]:
+    """001 <nick> :Welcome..."""
+    s.registered = True
+    s.nick = msg.param(0) or s.nick
+    s.nick_error = None
+    s.server_name = msg.source or ""
+    s.changed = True
+    return [s.post(SERVER_KEY, _system(s, msg, msg.params[-1], SystemKind.INFO))]
+
+
+@handles(n.RPL_ISUPPORT)
+def handle_isupport(s: Session, msg: Message) -> list[Posted]:
+    """005 <nick> TOKEN[=value]... :are supported by this server"""
+    parse_isupport(msg.params[1:-1], s.isupport)
+    return []
+
+
+@handles(n.RPL_ENDOFMOTD, n.ERR_NOMOTD)
+def handle_end_of_motd(s: Session, msg: Message) -> list[Posted]:
+    """376/422: registration is complete; join the rooms we should be in."""
+    s.rejoin()
+    return []
+
+
+@handles(n.RPL_NAMREPLY)
+def handle_names(s: Session, msg: Message) -> list[Posted]:
+    """353 <nick> <symbol> <channel> :[prefix]nick..."""
+    buffer = s.names_buffer(msg.param(2))
+    prefix_map = s.prefix_map
+    for token in msg.params[-1].split():
+        prefixes, nick = parse_prefix_token(token, prefix_map)
+        if nick:
+            buffer.members[fold(nick)] = Member(nick, prefixes)
+    return []
+
+
+@handles(n.RPL_ENDOFNAMES)
+def handle_end_of_names(s: Session, msg: Message) -> list[Posted]:
+    """366 <nick> <channel> :End of /NAMES list"""
+    s.names_done(msg.param(1))
+    return []
+
+
+@handles(n.RPL_TOPIC, n.RPL_NOTOPIC)
+def handle_rpl_topic(s: Session, msg: Message) -> list[Posted]:
+    """332 <nick> <channel> :<topic> / 331 <nick> <channel> :No topic is set"""
+    channel = msg.param(1)
+    conv = s.conversation(channel, ConversationKind.CHANNEL)
+    topic = msg.param(2) if msg.command == n.RPL_TOPIC else ""
+    conv.topic = topic
+    s.changed = True
+    text = f"Topic for {channel}: {topic}" if topic else f"No topic is set for {channel}"
+    return [s.post(s.key_of(channel), _system(s, msg, text, SystemKind.TOPIC))]
+
+
+@handles(n.RPL_TOPICWHOTIME)
+def handle_topic_who_time(s: Session, msg: Message) -> list[Posted]:
+    """333 <nick> <channel> <setter> <setat>"""
+    channel, setter, set_at = msg.param(1), msg.param(2), msg.param(3)
+    when = ""
+    if set_at.isdigit():
+        when = datetime.fromtimestamp(int(set_at), UTC).strftime(" on %Y-%m-%d %H:%M UTC")
+    text = f"Topic set by {setter.split('!', 1)[0]}{when}"
+    return [s.post_to(channel, _system(s, msg, text, SystemKind.TOPIC))]
+
+
+@handles(n.RPL_NOWAWAY, n.RPL_UNAWAY)
+def handle_now_away(s: Session, msg: Message) -> list[Posted]:
+    """306/305 <nick> :You have been marked as being away / no longer away"""
+    s.away = msg.command == n.RPL_NOWAWAY
+    s.changed = True
+    return [s.post(s.active, _system(s, msg, msg.params[-1], SystemKind.AWAY))]
+
+
+@handles(n.RPL_AWAY)
+def handle_rpl_away(s: Session, msg: Message) -> list[Posted]:
+    """301 <nick> <target> :<away message>"""
+    nick = msg.param(1)
+    key = fold(nick) if fold(nick) in s.conversations else s.active
+    text = f"{nick} is away: {msg.param(2)}"
+    return [s.post(key, _system(s, msg, text, SystemKind.AWAY))]
+
+
+@handles(n.RPL_WHOREPLY)
+def handle_who_reply(s: Session, msg: Message) -> list[Posted]:
+    """352 <me> <channel> <user> <host> <server> <nick> <H|G>[*][@+] :<hops> <realname>"""
+    _, channel, user, host, _, nick, flags = (msg.param(i) for i in range(7))
+    realname = msg.param(7).partition(" ")[2]
+    away = " (away)" if flags.startswith("G") else ""
+    where = f" in {channel}" if channel != "*" else ""
+    text = f"{nick} ({user}@{host}){where}: {realname}{away}"
+    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
+
+
+_WHOIS_FORMATS = {
+    n.RPL_WHOISUSER: "{1} is {1}!{2}@{3} ({5})",
+    n.RPL_WHOISSERVER: "{1} is connected to {2} ({3})",
+    n.RPL_WHOISIDLE: "{1} has been idle for {2} seconds",
+    n.RPL_WHOISCHANNELS: "{1} is in {2}",
+    n.RPL_WHOISACCOUNT: "{1} is logged in as {2}",
+}
+
+
+@handles(*_WHOIS_FORMATS)
+def handle_whois(s: Session, msg: Message) -> list[Posted]:
+    """311/312/317/319/330: WHOIS replies, one readable line each."""
+    params = [*msg.params, "", "", "", "", "", ""]
+    text = _WHOIS_FORMATS[msg.command].format(*params)
+    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
+
+
+@handles(n.ERR_NICKNAMEINUSE, n.ERR_ERRONEUSNICKNAME)
+def handle_bad_nick(s: Session, msg: Message) -> list[Posted]:
+    """433/432 <me> <nick> :reason (before registration the network layer asks again)."""
+    nick = msg.param(1)
+    if msg.command == n.ERR_NICKNAMEINUSE:
+        text = f"The nick {nick} is already taken"
+    else:
+        text = f"The nick {nick} is not valid: {msg.params[-1]}"
+    if not s.registered:
+        s.nick_error = text
+        return [s.post(SERVER_KEY, ErrorLine(s.time_of(msg), text, msg.command))]
+    return [s.post(s.active, ErrorLine(s.time_of(msg), text, msg.command))]
+
+
+@handles("<numeric>")
+def handle_numeric(s: Session, msg: Message) -> list[Posted]:
+    """Every other numeric: errors as readable lines, the rest as server information."""
+    code = msg.command
+    if code in _SILENT_NUMERICS:
+        return []
+    params = msg.params[1:]
+    if code in _SERVER_TEXT_NUMERICS or not params:
+        return [
+            s.post(SERVER_KEY, _system(s, msg, msg.params[-1] if params else code, SystemKind.INFO))
+        ]
+    text = f"{' '.join(params[:-1])}: {params[-1]}" if len(params) > 1 else params[0]
+    if code[0] in "45":
+        if code == n.ERR_UNKNOWNCOMMAND and params[0].upper() == "CAP":
+            s.cap_finish()
+            return []
+        subject_folded = fold(params[0])
+        key = subject_folded if subject_folded in s.conversations else s.active
+        return [s.post(key, ErrorLine(s.time_of(msg), text, code))]
+    return [
+        s.post(s.active if s.registered else SERVER_KEY, _system(s, msg, text, SystemKind.INFO))
+    ]

@@ -1,0 +1,371 @@
+"""The client's view of an IRC session, sans I/O: feed parsed messages in, read the state out.
+
+Theory of operation
+-------------------
+`Session` is the one model that the Textual app and plain mode share. It never touches a socket,
+an event loop or a widget (the h11 / ircstates style): the network layer calls `Session.feed` with
+every `Message` the server sends and writes out whatever `Session.take_outbox` returns (PONG, CAP
+negotiation, rejoins); a frontend renders the `Posted` lines that `feed` returns and reads
+conversations, members and topics straight from the session.
+
+Registration: `Session.connect` queues ``CAP LS 302``, ``NICK`` and ``USER``. The CAP reply is
+answered with a ``CAP REQ`` for the capabilities we both know, then ``CAP END``. A nick that the
+server refuses before ``001`` sets `Session.nick_error`; the network layer asks the user (or picks
+one) and calls `Session.change_nick`. After the end of the MOTD, rooms that were open before a
+reconnect (or asked for with ``--join``) are joined again, unless the server already put us there.
+
+Lines go to conversations keyed by casefolded name. A line added to a conversation that is not the
+active one counts as unread; mentions of my nick and private lines also count as mentions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from chinwag.client.conversation import (
+    DEFAULT_SCROLLBACK,
+    SERVER_KEY,
+    Conversation,
+    ConversationKind,
+    PrefixMap,
+)
+from chinwag.client.events import (
+    ActionLine,
+    ChatLine,
+    ErrorLine,
+    Line,
+    Posted,
+    SystemLine,
+)
+from chinwag.client.handlers import HANDLERS
+from chinwag.protocol import Message, fold, parse_server_time
+
+__all__ = ["WANTED_CAPS", "Session"]
+
+WANTED_CAPS = frozenset(
+    {
+        "multi-prefix",
+        "server-time",
+        "message-tags",
+        "echo-message",
+        "away-notify",
+        "userhost-in-names",
+        "cap-notify",
+    }
+)
+_DEFAULT_CHANMODES = ("beI", "k", "l", "imnpst")
+_NICK_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789[]\\`_^{|}-")
+
+
+class Session:
+    """Everything the client knows about one IRC connection and its conversations.
+
+    Args:
+        nick: the nick to register with.
+        username: the USER name (defaults to the nick).
+        realname: the USER real name.
+        password: sent as PASS before registering, when given.
+        scrollback: lines kept per conversation.
+        clock: seconds since the epoch, for lines without a ``server-time`` tag.
+    """
+
+    def __init__(
+        self,
+        nick: str,
+        *,
+        username: str | None = None,
+        realname: str = "chinwag user",
+        password: str | None = None,
+        scrollback: int = DEFAULT_SCROLLBACK,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.nick = nick
+        self.username = username or nick
+        self.realname = realname
+        self.password = password
+        self.scrollback = scrollback
+        self.clock = clock
+        self.registered = False
+        self.server_name = ""
+        self.isupport: dict[str, str] = {}
+        self.caps: set[str] = set()
+        self.away = False
+        self.nick_error: str | None = None
+        self.conversations: dict[str, Conversation] = {}
+        self.active = SERVER_KEY
+        self.rooms: dict[str, str] = {}
+        self.listing: list[str] = []
+        self.changed = True
+        self._outbox: list[Message] = []
+        self._cap_offered: set[str] = set()
+        self._cap_negotiating = False
+        self._names: dict[str, Conversation] = {}
+        self.conversations[SERVER_KEY] = Conversation(
+            "server", ConversationKind.SERVER, self.scrollback
+        )
+
+    # -- the connection ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start registering on a fresh connection: queue CAP LS, PASS, NICK and USER."""
+        self.registered = False
+        self.nick_error = None
+        self.caps.clear()
+        self._cap_offered.clear()
+        self._cap_negotiating = True
+        self.send(Message.of("CAP", "LS", "302"))
+        if self.password:
+            self.send(Message.of("PASS", self.password))
+        self.send(Message.of("NICK", self.nick))
+        self.send(Message.of("USER", self.username, "0", "*", self.realname))
+
+    def connection_lost(self, reason: str) -> list[Posted]:
+        """Forget what only lasts as long as a connection; say so in every open conversation."""
+        self.registered = False
+        self._names.clear()
+        out: list[Posted] = []
+        for key, conv in self.conversations.items():
+            conv.members.clear()
+            if conv.joined or key in (SERVER_KEY, self.active):
+                out.append(self.post(key, SystemLine(self.clock(), f"Disconnected: {reason}")))
+            conv.joined = False
+        self.changed = True
+        return out
+
+    def change_nick(self, nick: str) -> None:
+        """Ask the server for another nick (before registration this is the nick to register)."""
+        self.nick_error = None
+        if not self.registered:
+            self.nick = nick
+        self.send(Message.of("NICK", nick))
+
+    def send(self, msg: Message) -> None:
+        """Queue a message for the server."""
+        self._outbox.append(msg)
+
+    def take_outbox(self) -> list[Message]:
+        """Return and forget every queued message, oldest first."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    # -- server features -----------------------------------------------------------------------
+
+    @property
+    def prefix_map(self) -> PrefixMap:
+        """ISUPPORT PREFIX, or the RFC default."""
+        return PrefixMap.parse(self.isupport.get("PREFIX", ""))
+
+    @property
+    def chanmodes(self) -> tuple[str, str, str, str]:
+        """ISUPPORT CHANMODES as its four classes (list, always-param, set-param, no-param)."""
+        parts = self.isupport.get("CHANMODES", "").split(",")
+        if len(parts) < 4:
+            return _DEFAULT_CHANMODES
+        return parts[0], parts[1], parts[2], parts[3]
+
+    @property
+    def nicklen(self) -> int:
+        """ISUPPORT NICKLEN (30 when not announced)."""
+        value = self.isupport.get("NICKLEN", "")
+        return int(value) if value.isdigit() else 30
+
+    def is_channel(self, name: str) -> bool:
+        """True when ``name`` is a channel name by the server's CHANTYPES."""
+        return bool(name) and name[0] in (self.isupport.get("CHANTYPES") or "#&")
+
+    def strip_statusmsg(self, target: str) -> str:
+        """Drop STATUSMSG prefixes (``@#chan`` is a message to the ops of ``#chan``)."""
+        return target.lstrip(self.isupport.get("STATUSMSG", ""))
+
+    def is_me(self, nick: str | None) -> bool:
+        """True when ``nick`` is my nick (case-insensitively)."""
+        return nick is not None and fold(nick) == fold(self.nick)
+
+    def mentions_me(self, text: str) -> bool:
+        """True when ``text`` names my nick as a whole word."""
+        nick_folded = fold(self.nick)
+        text_folded = fold(text)
+        start = text_folded.find(nick_folded)
+        while start >= 0:
+            end = start + len(nick_folded)
+            before = text_folded[start - 1] if start else " "
+            after = text_folded[end] if end < len(text_folded) else " "
+            if before not in _NICK_CHARS and after not in _NICK_CHARS:
+                return True
+            start = text_folded.find(nick_folded, start + 1)
+        return False
+
+    def time_of(self, msg: Message) -> float:
+        """The ``server-time`` of a message, or now."""
+        stamp = msg.tags.get("time")
+        if stamp:
+            try:
+                return parse_server_time(stamp)
+            except ValueError:
+                pass
+        return self.clock()
+
+    # -- conversations -------------------------------------------------------------------------
+
+    def conversation(self, name: str, kind: ConversationKind | None = None) -> Conversation:
+        """Return the conversation named ``name``, creating it if needed."""
+        key = SERVER_KEY if name == SERVER_KEY else fold(name)
+        conv = self.conversations.get(key)
+        if conv is None:
+            if kind is None:
+                kind = (
+                    ConversationKind.CHANNEL if self.is_channel(name) else ConversationKind.PRIVATE
+                )
+            conv = Conversation(name, kind, self.scrollback)
+            self.conversations[key] = conv
+            self.changed = True
+        return conv
+
+    def key_of(self, name: str) -> str:
+        """The casefolded key of a conversation name."""
+        return SERVER_KEY if name == SERVER_KEY else fold(name)
+
+    @property
+    def current(self) -> Conversation:
+        """The active conversation."""
+        return self.conversations[self.active]
+
+    def set_active(self, key: str) -> None:
+        """Make the conversation ``key`` the active one and mark it read."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            return
+        self.active = key
+        conv.unread = 0
+        conv.mentions = 0
+        self.changed = True
+
+    def open_private(self, nick: str) -> Conversation:
+        """Open (or find) the private conversation with ``nick`` and make it active."""
+        conv = self.conversation(nick, ConversationKind.PRIVATE)
+        self.set_active(fold(nick))
+        return conv
+
+    def close(self, key: str) -> None:
+        """Forget a conversation (never the server one) and activate a neighbour."""
+        if key == SERVER_KEY or key not in self.conversations:
+            return
+        keys = list(self.conversations)
+        index = keys.index(key)
+        del self.conversations[key]
+        self.rooms.pop(key, None)
+        if self.active == key:
+            remaining = list(self.conversations)
+            self.set_active(remaining[min(index, len(remaining) - 1)])
+        self.changed = True
+
+    def post(self, key: str, line: Line) -> Posted:
+        """Add a line to a conversation, counting it as unread when it is not the active one."""
+        conv = self.conversations[key]
+        conv.lines.append(line)
+        if key != self.active and isinstance(line, ChatLine | ActionLine) and not line.own:
+            conv.unread += 1
+            if line.highlight or conv.is_private:
+                conv.mentions += 1
+            self.changed = True
+        return Posted(key, conv.name, conv.is_private, line)
+
+    def post_to(self, name: str, line: Line) -> Posted:
+        """Add a line to the conversation named ``name`` (created when needed)."""
+        conv = self.conversation(name)
+        return self.post(
+            self.key_of(name) if conv.kind is not ConversationKind.SERVER else SERVER_KEY, line
+        )
+
+    def note(self, text: str, key: str | None = None) -> Posted:
+        """Add an informational line to ``key`` (default: the active conversation)."""
+        return self.post(key or self.active, SystemLine(self.clock(), text))
+
+    def error(self, text: str, key: str | None = None) -> Posted:
+        """Add an error line to ``key`` (default: the active conversation)."""
+        return self.post(key or self.active, ErrorLine(self.clock(), text))
+
+    def own_message(self, target: str, text: str, *, action: bool = False) -> list[Posted]:
+        """Show what I just sent, unless the server will echo it back (``echo-message``)."""
+        if "echo-message" in self.caps:
+            return []
+        now = self.clock()
+        line: Line = (
+            ActionLine(now, self.nick, text, own=True)
+            if action
+            else ChatLine(now, self.nick, text, own=True)
+        )
+        return [self.post_to(target, line)]
+
+    def channels(self) -> list[Conversation]:
+        """Rooms I am in right now."""
+        return [c for c in self.conversations.values() if c.is_channel and c.joined]
+
+    # -- incoming ------------------------------------------------------------------------------
+
+    def feed(self, msg: Message) -> list[Posted]:
+        """Apply one message from the server.
+
+        Returns:
+            The lines it added to conversations, in order (possibly none).
+        """
+        handler = HANDLERS.get(msg.command)
+        if handler is None:
+            if msg.command.isdigit():
+                handler = HANDLERS["<numeric>"]
+            else:
+                return []
+        return handler(self, msg)
+
+    # -- used by the handlers ------------------------------------------------------------------
+
+    def cap_finish(self) -> None:
+        """End CAP negotiation (once)."""
+        if self._cap_negotiating:
+            self._cap_negotiating = False
+            self.send(Message.of("CAP", "END"))
+
+    def cap_offered(self, caps: list[str], final: bool) -> None:
+        """Record caps from a CAP LS reply; request ours when the list is complete."""
+        for cap in caps:
+            self._cap_offered.add(cap.split("=", 1)[0])
+        if not final:
+            return
+        wanted = sorted(WANTED_CAPS & self._cap_offered - self.caps)
+        if wanted:
+            self.send(Message.of("CAP", "REQ", " ".join(wanted)))
+        else:
+            self.cap_finish()
+
+    def names_buffer(self, channel: str) -> Conversation:
+        """The member list being filled by 353 replies for ``channel``."""
+        key = fold(channel)
+        buffer = self._names.get(key)
+        if buffer is None:
+            buffer = Conversation(channel, ConversationKind.CHANNEL, 1)
+            self._names[key] = buffer
+        return buffer
+
+    def names_done(self, channel: str) -> None:
+        """Replace a room's members with the names collected since the last 366."""
+        key = fold(channel)
+        buffer = self._names.pop(key, None)
+        conv = self.conversations.get(key)
+        if buffer is not None and conv is not None:
+            conv.members = buffer.members
+            self.changed = True
+
+    def rejoin(self) -> None:
+        """Join the rooms I should be in but am not (after a reconnect, or ``--join``)."""
+        missing = [
+            name
+            for key, name in self.rooms.items()
+            if not (key in self.conversations and self.conversations[key].joined)
+        ]
+        if missing:
+            self.send(Message.of("JOIN", ",".join(missing)))
+
+    def want_room(self, name: str) -> None:
+        """Remember a room to join (and to rejoin after a reconnect)."""
+        self.rooms[fold(name)] = name
