@@ -31,6 +31,8 @@ __all__ = [
 
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TAG_KEY_FORBIDDEN = frozenset(" ;=\r\n\0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +142,13 @@ def parse_line(line: str) -> Message:
         rest, trailing = head, tail
     elif rest.startswith(":"):
         rest, trailing = "", rest[1:]
-    words = rest.split()
+    # Only the ASCII space separates words: a tab, a vertical tab or a Unicode space belongs to
+    # the word it is in (ircdocs parser-tests, "tab is not considered <SPACE>").
+    words = [word for word in rest.split(" ") if word]
     if not words:
         raise ProtocolError("no command in line")
-    command = words[0].upper()
+    # ASCII-only upper-casing: str.upper would make "pr\u0131vmsg" (dotless i) "PRIVMSG".
+    command = words[0].translate(_ASCII_UPPER)
     params = words[1:]
     if trailing is not None:
         params.append(trailing)
@@ -157,14 +162,23 @@ def format_line(msg: Message) -> str:
     colon). Earlier parameters must not need one.
 
     Raises:
-        ProtocolError: when a middle parameter is empty, has a space or starts with ``:``, or any
-            part holds CR, LF or NUL.
+        ProtocolError: when a middle parameter is empty, has a space or starts with ``:``; when the
+            command is empty, has a space or starts with ``:`` or ``@``; when the source has a
+            space; when a tag key is empty or holds a space, ``;`` or ``=``; or when any part
+            holds CR, LF or NUL. Each of these would be read back as a different message.
     """
     parts: list[str] = []
     if msg.tags:
+        for key in msg.tags:
+            if not key or not _TAG_KEY_FORBIDDEN.isdisjoint(key):
+                raise ProtocolError(f"invalid tag key {key!r}")
         parts.append(format_tags(msg.tags))
     if msg.source:
+        if " " in msg.source:
+            raise ProtocolError(f"invalid source {msg.source!r}")
         parts.append(":" + msg.source)
+    if not msg.command or " " in msg.command or msg.command.startswith((":", "@")):
+        raise ProtocolError(f"invalid command {msg.command!r}")
     parts.append(msg.command)
     if msg.params:
         *middle, last = msg.params
