@@ -10,8 +10,9 @@ The limits follow modern.ircdocs.horse: the tag section may be up to 8191 bytes 
 ``@`` and the space after it) and the rest of the line at most 512 bytes including CR LF. A line
 past either limit is not parsed: it becomes a `DecodeError` of kind ``TOO_LONG``, which the server
 answers with 417 ERR_INPUTTOOLONG, and the connection goes on. A line that never ends is cut off as
-soon as the buffer holds more than both limits together, and everything up to its LF is dropped, so
-memory per connection stays bounded whatever the peer sends.
+soon as the bytes held already break a limit (so at most 511 bytes are held for a line without
+tags, 8191 + 511 with them), the error is reported then, and everything up to its LF is dropped
+without being held, so memory per connection stays bounded whatever the peer sends.
 
 Bytes are decoded as UTF-8; a line that is not valid UTF-8 is decoded as Latin-1 instead (what
 HexChat and irssi do with legacy text), so no input is ever undecodable and no text is lost.
@@ -74,14 +75,19 @@ class LineDecoder:
         max_body_bytes: the largest rest of a line accepted, CR LF included.
     """
 
-    __slots__ = ("_buffer", "_discarding", "max_body_bytes", "max_tags_bytes")
+    __slots__ = ("_buffer", "_discarding", "_space", "max_body_bytes", "max_tags_bytes")
 
     def __init__(
         self, max_tags_bytes: int = MAX_TAGS_BYTES, max_body_bytes: int = MAX_BODY_BYTES
     ) -> None:
         self.max_tags_bytes = max_tags_bytes
         self.max_body_bytes = max_body_bytes
-        self._buffer = b""
+        # The unfinished line, appended to in place: re-joining it on every feed would cost time
+        # quadratic in its length when a peer sends it one byte at a time.
+        self._buffer = bytearray()
+        # Where the first space of the unfinished line is (-1: none yet), so that the tag
+        # section's length is known without scanning the buffer again.
+        self._space = -1
         self._discarding = False
 
     @property
@@ -92,35 +98,62 @@ class LineDecoder:
     def feed(self, data: bytes) -> list[Message | DecodeError]:
         """Take more bytes; return every line they complete, in order.
 
+        The result does not depend on how the stream is cut into chunks.
+
         Args:
             data: bytes as they came off the socket, in any chunking.
 
         Returns:
             One item per non-blank complete line: the parsed `Message`, or a `DecodeError`.
         """
-        buffer = self._buffer + data if self._buffer else data
-        lines = buffer.split(b"\n")
-        self._buffer = lines.pop()
+        *complete, tail = data.split(b"\n")
         out: list[Message | DecodeError] = []
-        for raw in lines:
+        for piece in complete:
             if self._discarding:
+                # The rest of a line already reported as too long.
                 self._discarding = False
                 continue
+            if self._buffer:
+                self._buffer += piece
+                raw = bytes(self._buffer)
+                self._buffer.clear()
+                self._space = -1
+            else:
+                raw = piece
             item = self._decode(raw)
             if item is not None:
                 out.append(item)
-        if len(self._buffer) > self.max_tags_bytes + self.max_body_bytes:
-            if not self._discarding:
+        if tail and not self._discarding:
+            if self._space < 0:
+                space = tail.find(b" ")
+                if space >= 0:
+                    self._space = len(self._buffer) + space
+            self._buffer += tail
+            if self._cannot_fit():
                 out.append(DecodeError(DecodeErrorKind.TOO_LONG))
-            self._discarding = True
-            self._buffer = b""
+                self._discarding = True
+                self._buffer.clear()
+                self._space = -1
         return out
+
+    def _cannot_fit(self) -> bool:
+        """True when the unfinished line is too long whatever bytes complete it.
+
+        A CR may still be dropped from its end, hence the one byte of slack.
+        """
+        held = len(self._buffer)
+        if not self._buffer.startswith(b"@"):
+            return held - 1 > self.max_body_bytes - 2
+        if self._space < 0:
+            return held - 1 > self.max_tags_bytes
+        tags_len = self._space + 1
+        return tags_len > self.max_tags_bytes or held - tags_len - 1 > self.max_body_bytes - 2
 
     def _decode(self, raw: bytes) -> Message | DecodeError | None:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
-        if not raw.strip(b" "):
-            return None
+        # Limits come before the blank-line check, so that an over-long run of spaces is
+        # reported the same way whether it arrives whole or cut short by `_cannot_fit`.
         body_len = len(raw)
         if raw.startswith(b"@"):
             space = raw.find(b" ")
@@ -130,6 +163,8 @@ class LineDecoder:
             body_len -= tags_len
         if body_len + 2 > self.max_body_bytes:
             return DecodeError(DecodeErrorKind.TOO_LONG)
+        if not raw.strip(b" "):
+            return None
         try:
             return parse_line(decode_text(raw))
         except ProtocolError:
