@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["format_server_time", "parse_server_time"]
 
+_EPOCH = datetime(1970, 1, 1)
+
 
 def format_server_time(epoch: float) -> str:
-    """Format seconds since the epoch as a server-time tag value."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Format seconds since the epoch as a server-time tag value, to the nearest millisecond."""
+    # Whole milliseconds first: converting the float to microseconds and truncating would lose a
+    # millisecond once floats get coarse (from the year 2242), and would not round-trip.
+    moment = _EPOCH + timedelta(milliseconds=round(epoch * 1000))
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_server_time(value: str) -> float:
