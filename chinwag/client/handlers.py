@@ -153,7 +153,8 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
         conv.joined = True
         conv.members.clear()
         s.want_room(channel)
-        if s.active == SERVER_KEY:
+        if s.active == SERVER_KEY or s.focus_on_join == key:
+            s.focus_on_join = None
             s.set_active(key)
         text = f"You have joined {channel}"
     else:

@@ -96,6 +96,7 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
+        self.focus_on_join: str | None = None
         self.changed = True
         self._outbox: list[Message] = []
         self._cap_offered: set[str] = set()
