@@ -1,0 +1,422 @@
+"""The SQLite store: one file, ``DATA_DIR/chinwag.sqlite3``, nothing to install.
+
+Theory of operation
+===================
+
+Threads. The event loop never touches the disk. Every write goes through ONE writer thread
+(``writer.py``) that owns the only writing connection; reads run in worker threads on a small
+pool of read-only connections. WAL mode lets those readers see the last committed state while
+the writer works, so a CHATHISTORY query never waits for a commit and vice versa.
+
+Group commit. Writes are jobs on a bounded FIFO queue. The writer blocks for the first job, then
+takes everything else already queued (up to ``max_group``) and runs the lot in one
+``BEGIN IMMEDIATE ... COMMIT``; consecutive history rows go through one ``executemany``. The
+cost of a commit is thus shared by however many messages arrived while the previous one ran:
+under load the groups grow and throughput rises instead of the queue. Jobs that may fail
+(account registration, ...) run in a SAVEPOINT so one failure never costs the others their
+commit. When the queue is full, producers block: that only happens when the disk cannot keep
+up, and slowing down is the one honest alternative to losing messages.
+
+Durability. The promise is "a message that reached any client survives SIGKILL of the server"
+-- process death, not power loss. In WAL mode a COMMIT is a ``write(2)`` of the new pages and a
+commit frame to ``chinwag.sqlite3-wal``. Once ``write`` returns, the bytes live in the kernel's
+page cache, which outlives the process: SIGKILL cannot take them back. So
+``synchronous=NORMAL`` (no fsync per commit, only at checkpoints) already gives the promise,
+and the much slower ``FULL`` would only add survival of power loss. (After a power cut NORMAL
+may lose the newest transactions, never consistency: WAL frames are checksummed and a torn
+tail is discarded on recovery.)
+
+What is *not* committed is what still waits in the queue: a SIGKILL loses it. Hence
+``HistoryStore.append(entry, then)``: the writer posts ``then`` to the event loop after the
+commit that holds the entry, one ``call_soon_threadsafe`` per group, callbacks in append order.
+A server that sends the message to its recipients from ``then`` cannot show anyone a message a
+crash could lose, at the price of one thread hop and one group commit (tens to hundreds of
+microseconds). ``flush()`` is a no-op job: because the queue is FIFO and there is one writer,
+it completes only after everything queued before it is committed.
+
+Statements. All SQL is constant text with ``?`` parameters; ``sqlite3`` keeps the compiled
+statements in its per-connection cache, so each is prepared once per connection. The schema
+evolves through numbered migrations (``migrations/``) recorded in ``schema_version``.
+
+Privacy. A private conversation's key is the sorted pair of its parties (``DirectTarget``).
+Every history query takes a target, and a private target can only be built from two parties,
+so the server asks "between me and X" and no query can reach a third party's conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from chinwag.store import _query
+from chinwag.store._query import Position
+from chinwag.store.base import (
+    AccountStore,
+    BanStore,
+    Bound,
+    ChannelStore,
+    ChannelTarget,
+    DirectTarget,
+    HistoryEntry,
+    HistoryStore,
+    OnCommit,
+    Target,
+)
+from chinwag.store.errors import StoreError
+from chinwag.store.migrations import apply_migrations
+from chinwag.store.sqlite_records import (
+    SqliteAccountStore,
+    SqliteBanStore,
+    SqliteChannelStore,
+    drop_account,
+)
+from chinwag.store.writer import ReaderPool, Writer, connect
+
+__all__ = [
+    "DB_FILENAME",
+    "SqliteAccountStore",
+    "SqliteBanStore",
+    "SqliteChannelStore",
+    "SqliteHistoryStore",
+    "SqliteStore",
+]
+
+DB_FILENAME = "chinwag.sqlite3"
+
+_INSERT_HISTORY = (
+    "INSERT OR IGNORE INTO history (msgid, conv, time_ms, time, party_a, party_b,"
+    " target_name, sender, account, command, text, tags)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ENTRY_COLUMNS = (
+    "SELECT msgid, conv, time, party_a, party_b, target_name, sender, account, command, text, tags"
+    " FROM history"
+)
+
+
+def _range_sql(has_lo: bool, has_hi: bool, newest: bool) -> str:
+    where = " WHERE conv = ?"
+    if has_lo:
+        where += " AND (time_ms, seq) > (?, ?)"
+    if has_hi:
+        where += " AND (time_ms, seq) < (?, ?)"
+    order = " ORDER BY time_ms DESC, seq DESC" if newest else " ORDER BY time_ms, seq"
+    return _ENTRY_COLUMNS + where + order + " LIMIT ?"
+
+
+# Eight constant statements, chosen by which bounds a range has.
+_RANGE_SQL = {
+    (lo, hi, newest): _range_sql(lo, hi, newest)
+    for lo in (False, True)
+    for hi in (False, True)
+    for newest in (False, True)
+}
+
+
+def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
+    target = entry.target
+    party_a, party_b = (
+        (target.party_a, target.party_b) if isinstance(target, DirectTarget) else (None, None)
+    )
+    tags = json.dumps(entry.tags, separators=(",", ":")) if entry.tags else "{}"
+    return (
+        entry.msgid,
+        target.key,
+        _query.time_key(entry.time),
+        entry.time,
+        party_a,
+        party_b,
+        entry.target_name,
+        entry.sender,
+        entry.account,
+        entry.command,
+        entry.text,
+        tags,
+    )
+
+
+def _row_entry(row: tuple[Any, ...] | Any) -> HistoryEntry:
+    msgid, conv, when, party_a, party_b, target_name, sender, account, command, text, tags = row
+    target: Target
+    if isinstance(party_a, str) and isinstance(party_b, str):
+        target = DirectTarget(party_a, party_b)
+    else:
+        target = ChannelTarget(str(conv))
+    return HistoryEntry(
+        msgid=str(msgid),
+        time=float(when),
+        target=target,
+        target_name=str(target_name),
+        sender=str(sender),
+        account=None if account is None else str(account),
+        command=str(command),
+        text=str(text),
+        tags=json.loads(str(tags)) if tags != "{}" else {},
+    )
+
+
+class _Range(_query.RangeReader):
+    """:class:`~chinwag.store._query.RangeReader` over one read connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def resolve(self, conv: str, msgid: str) -> Position | None:
+        row = self._conn.execute(
+            "SELECT time_ms, seq FROM history WHERE msgid = ? AND conv = ?", (msgid, conv)
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def range(
+        self, conv: str, lo: Position | None, hi: Position | None, limit: int, newest: bool
+    ) -> list[HistoryEntry]:
+        params: list[object] = [conv]
+        if lo is not None:
+            params.extend(lo)
+        if hi is not None:
+            params.extend(hi)
+        params.append(limit)
+        sql = _RANGE_SQL[(lo is not None, hi is not None, newest)]
+        entries = [_row_entry(row) for row in self._conn.execute(sql, params)]
+        if newest:
+            entries.reverse()
+        return entries
+
+
+class SqliteHistoryStore:
+    """History in the ``history`` table; see the module header."""
+
+    def __init__(self, writer: Writer, readers: ReaderPool) -> None:
+        """Wrap a writer and a reader pool (normally made by :class:`SqliteStore`)."""
+        self._writer = writer
+        self._readers = readers
+
+    def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
+        """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
+        self._writer.append(_entry_row(entry), then)
+
+    async def flush(self) -> None:
+        """See :meth:`HistoryStore.flush`."""
+        await self._writer.call(lambda conn: None)
+
+    async def latest(self, target: Target, after: Bound | None, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.latest`."""
+        key = target.key
+        return await self._readers.run(lambda c: _query.query_latest(_Range(c), key, after, limit))
+
+    async def before(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.before`."""
+        key = target.key
+        return await self._readers.run(lambda c: _query.query_before(_Range(c), key, bound, limit))
+
+    async def after(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.after`."""
+        key = target.key
+        return await self._readers.run(lambda c: _query.query_after(_Range(c), key, bound, limit))
+
+    async def around(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.around`."""
+        key = target.key
+        return await self._readers.run(lambda c: _query.query_around(_Range(c), key, bound, limit))
+
+    async def between(
+        self, target: Target, start: Bound, end: Bound, limit: int
+    ) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.between`."""
+        key = target.key
+        return await self._readers.run(
+            lambda c: _query.query_between(_Range(c), key, start, end, limit)
+        )
+
+    async def targets(
+        self, viewer: str, channels: Iterable[str], start: float, end: float, limit: int
+    ) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.targets`."""
+        if limit <= 0:
+            return []
+        lo, hi = sorted((_query.time_key(start), _query.time_key(end)))
+        # A name with a space is a private key: only the viewer's own may be looked at.
+        wanted = {name for name in channels if " " not in name}
+
+        def run(conn: sqlite3.Connection) -> list[tuple[int, int, HistoryEntry]]:
+            convs = set(wanted)
+            convs.update(
+                str(row[0])
+                for row in conn.execute(
+                    "SELECT DISTINCT conv FROM history WHERE party_a = ?"
+                    " UNION SELECT DISTINCT conv FROM history WHERE party_b = ?",
+                    (viewer, viewer),
+                )
+            )
+            found = []
+            for conv in convs:
+                row = conn.execute(
+                    "SELECT time_ms, seq, msgid, conv, time, party_a, party_b, target_name,"
+                    " sender, account, command, text, tags FROM history"
+                    " WHERE conv = ? AND time_ms > ? AND time_ms < ?"
+                    " ORDER BY time_ms DESC, seq DESC LIMIT 1",
+                    (conv, lo, hi),
+                ).fetchone()
+                if row is not None:
+                    found.append((int(row[0]), int(row[1]), _row_entry(row[2:])))
+            return found
+
+        found = sorted(await self._readers.run(run), key=lambda item: item[:2])
+        kept = found[:limit] if start <= end else found[-limit:]
+        return [entry for _, _, entry in kept]
+
+    async def prune(
+        self,
+        max_age_days: float | None,
+        max_lines_per_target: int | None,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """See :meth:`HistoryStore.prune`; one writer job per conversation, so appends
+        interleave with a long prune instead of waiting for it."""
+        if max_age_days is None and max_lines_per_target is None:
+            return 0
+        cutoff = None
+        if max_age_days is not None:
+            moment = time.time() if now is None else now
+            cutoff = _query.time_key(moment - max_age_days * 86400.0)
+        keep = None if max_lines_per_target is None else max(0, max_lines_per_target)
+        convs = await self._readers.run(
+            lambda c: [str(row[0]) for row in c.execute("SELECT DISTINCT conv FROM history")]
+        )
+
+        def prune_one(conn: sqlite3.Connection, conv: str) -> int:
+            deleted = 0
+            if cutoff is not None:
+                deleted += conn.execute(
+                    "DELETE FROM history WHERE conv = ? AND time_ms < ?", (conv, cutoff)
+                ).rowcount
+            if keep is not None:
+                deleted += conn.execute(
+                    "DELETE FROM history WHERE conv = ? AND seq IN (SELECT seq FROM history"
+                    " WHERE conv = ? ORDER BY time_ms DESC, seq DESC LIMIT -1 OFFSET ?)",
+                    (conv, conv, keep),
+                ).rowcount
+            return deleted
+
+        futures = [self._writer.submit(functools.partial(prune_one, conv=conv)) for conv in convs]
+        counts = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        return sum(counts)
+
+    async def forget(self, party: str) -> int:
+        """See :meth:`HistoryStore.forget`."""
+        return await self._writer.call(lambda conn: _forget_history(conn, party))
+
+
+def _forget_history(conn: sqlite3.Connection, party: str) -> int:
+    return conn.execute(
+        "DELETE FROM history WHERE party_a = ? OR party_b = ?", (party, party)
+    ).rowcount
+
+
+class SqliteStore:
+    """All four SQLite stores over one file, one writer thread and one reader pool."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        hasher: PasswordHasher | None = None,
+        readers: int = 4,
+        max_queue: int = 65_536,
+        max_group: int = 4_096,
+    ) -> None:
+        """Open (creating and migrating as needed) the database at ``path``.
+
+        Args:
+            path: the database file; its directory must exist.
+            hasher: argon2 parameters for accounts (None: the default profile).
+            readers: how many read connections at most.
+            max_queue: writes that may wait before producers block.
+            max_group: writes committed in one transaction at most.
+
+        Raises:
+            StoreError: when the file is not in WAL mode or its schema is newer than this code.
+            sqlite3.Error: when the file cannot be opened or is not a database.
+        """
+        self.path = path
+        conn = connect(path)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: cannot use WAL mode (got {mode!r})")
+            apply_migrations(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._writer = Writer(conn, _INSERT_HISTORY, max_queue=max_queue, max_group=max_group)
+        self._readers = ReaderPool(path, readers)
+        self._history = SqliteHistoryStore(self._writer, self._readers)
+        self._accounts = SqliteAccountStore(self._writer, self._readers, hasher)
+        self._channels = SqliteChannelStore(self._writer, self._readers)
+        self._bans = SqliteBanStore(self._writer)
+
+    @classmethod
+    def in_directory(cls, data_dir: Path, *, hasher: PasswordHasher | None = None) -> SqliteStore:
+        """Open ``data_dir/chinwag.sqlite3``, creating the directory (mode 0700) if needed.
+
+        Raises:
+            OSError: when the directory cannot be created.
+        """
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return cls(data_dir / DB_FILENAME, hasher=hasher)
+
+    @property
+    def writer(self) -> Writer:
+        """The writer thread (its ``groups`` and ``pending`` counters are useful to observe)."""
+        return self._writer
+
+    @property
+    def history(self) -> HistoryStore:
+        """See :attr:`Store.history`."""
+        return self._history
+
+    @property
+    def accounts(self) -> AccountStore:
+        """See :attr:`Store.accounts`."""
+        return self._accounts
+
+    @property
+    def channels(self) -> ChannelStore:
+        """See :attr:`Store.channels`."""
+        return self._channels
+
+    @property
+    def bans(self) -> BanStore:
+        """See :attr:`Store.bans`."""
+        return self._bans
+
+    async def forget(self, party: str) -> tuple[bool, int]:
+        """See :meth:`Store.forget`: account and private history go in one transaction."""
+
+        def run(conn: sqlite3.Connection) -> tuple[bool, int]:
+            dropped = drop_account(conn, party)
+            return dropped, _forget_history(conn, party)
+
+        return await self._writer.call(run)
+
+    async def flush(self) -> None:
+        """See :meth:`Store.flush`."""
+        await self._writer.call(lambda conn: None)
+
+    async def close(self) -> None:
+        """See :meth:`Store.close`; idempotent."""
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        """:meth:`close` for code without an event loop (CLI commands, tests)."""
+        self._writer.close()
+        self._readers.close()

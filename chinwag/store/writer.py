@@ -1,0 +1,332 @@
+"""The single SQLite writer thread, and the pool of reader connections.
+
+See the theory of operation in ``sqlite.py``. In short: every write is a *job* put on one
+bounded :class:`queue.Queue`; the writer thread takes the first job, then everything else
+already queued (up to ``max_group``), and runs them all inside ONE transaction, then commits,
+then reports back: futures resolve, and ``then`` callbacks of appended rows are posted to
+their event loop in append order, one ``call_soon_threadsafe`` per loop per group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from chinwag.store.base import OnCommit
+from chinwag.store.errors import StoreClosedError
+
+__all__ = ["ReaderPool", "Writer", "connect"]
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+_log = logging.getLogger("chinwag.store")
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open a connection with the pragmas every chinwag connection needs.
+
+    Args:
+        path: the database file.
+        readonly: refuse writes on this connection (``PRAGMA query_only``).
+
+    Returns:
+        An autocommit-mode connection (we issue BEGIN/COMMIT ourselves), usable from any one
+        thread at a time.
+    """
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=10.0, cached_statements=256
+    )
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+@dataclass(slots=True)
+class _Append:
+    """One row for ``insert_sql``; ``then`` runs on ``loop`` after the commit."""
+
+    row: Sequence[object]
+    then: OnCommit | None
+    loop: asyncio.AbstractEventLoop | None
+
+
+@dataclass(slots=True)
+class _Call:
+    """A function run in the writer transaction, inside its own savepoint."""
+
+    fn: Job
+    future: concurrent.futures.Future[Any] | None
+
+
+_STOP: Final = object()
+
+
+def _run_callbacks(callbacks: list[OnCommit]) -> None:
+    """Run commit callbacks in order; one failing must not starve the others."""
+    for then in callbacks:
+        try:
+            then()
+        except Exception:
+            _log.exception("history commit callback failed")
+
+
+class Writer:
+    """One thread, one connection, group commits."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, insert_sql: str, *, max_queue: int, max_group: int
+    ) -> None:
+        """Start the writer thread.
+
+        Args:
+            conn: the only connection that writes; owned by the writer from now on.
+            insert_sql: the parameterised statement :meth:`append` rows are bound to.
+            max_queue: how many jobs may wait; beyond that producers block (backpressure).
+            max_group: how many jobs go in one transaction at most.
+        """
+        self._conn = conn
+        self._insert_sql = insert_sql
+        self._max_group = max_group
+        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        self._closed = False
+        self.groups = 0
+        """How many transactions were committed (to observe the grouping)."""
+        self._thread = threading.Thread(target=self._run, name="chinwag-store-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Jobs waiting for the writer (approximate)."""
+        return self._queue.qsize()
+
+    def _put(self, job: object) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        # Blocks only when max_queue jobs are waiting, i.e. when the disk cannot keep up: a
+        # message that reached clients must be stored, so slowing down beats dropping it.
+        self._queue.put(job)
+
+    def append(self, row: Sequence[object], then: OnCommit | None) -> None:
+        """Queue one row for the insert statement; ``then`` runs after its commit.
+
+        Raises:
+            StoreClosedError: after :meth:`close`.
+        """
+        loop = None
+        if then is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # no loop: ``then`` runs in the writer thread
+        self._put(_Append(row, then, loop))
+
+    def fire(self, fn: Job) -> None:
+        """Queue ``fn(conn)`` without waiting for it; failures are logged.
+
+        Raises:
+            StoreClosedError: after :meth:`close`.
+        """
+        self._put(_Call(fn, None))
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        """Queue ``fn(conn)``; the future holds its result once committed.
+
+        Raises:
+            StoreClosedError: after :meth:`close`.
+        """
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._put(_Call(fn, future))
+        return future
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in the writer and wait for its commit.
+
+        Returns:
+            What ``fn`` returned.
+
+        Raises:
+            Whatever ``fn`` raised (its savepoint is rolled back, other jobs still commit);
+            sqlite3.Error when the commit itself failed; StoreClosedError after close.
+        """
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def close(self) -> None:
+        """Commit everything queued, stop the thread and close the connection (idempotent)."""
+        if self._closed:
+            return
+        self._put(_STOP)
+        self._closed = True
+        self._thread.join()
+        self._conn.close()
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_group:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._commit_group([job for job in batch if job is not _STOP])
+            except BaseException:  # never let the thread die: producers would block forever
+                _log.exception("store writer: unexpected failure")
+            if any(job is _STOP for job in batch):
+                return
+
+    def _commit_group(self, batch: list[object]) -> None:
+        if not batch:
+            return
+        conn = self._conn
+        outcomes: list[tuple[concurrent.futures.Future[Any], object, BaseException | None]] = []
+        rows: list[Sequence[object]] = []
+        error: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                if isinstance(job, _Append):
+                    rows.append(job.row)
+                    continue
+                if rows:  # keep the order of appends relative to other jobs
+                    conn.executemany(self._insert_sql, rows)
+                    rows = []
+                if isinstance(job, _Call):
+                    outcome = self._run_call(job)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+            if rows:
+                conn.executemany(self._insert_sql, rows)
+            conn.execute("COMMIT")
+            self.groups += 1
+        except sqlite3.Error as exc:
+            error = exc
+            _log.error("store writer: group of %d jobs not committed: %s", len(batch), exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        for future, result, failure in outcomes:
+            if error is not None or failure is not None:
+                future.set_exception(error or failure)
+            else:
+                future.set_result(result)
+        self._report_appends(batch)
+
+    def _run_call(
+        self, job: _Call
+    ) -> tuple[concurrent.futures.Future[Any], object, BaseException | None] | None:
+        future = job.future
+        if future is not None and not future.set_running_or_notify_cancel():
+            return None  # the caller gave up before the job started: skip it
+        conn = self._conn
+        conn.execute("SAVEPOINT job")
+        result: object = None
+        failure: BaseException | None = None
+        try:
+            result = job.fn(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            failure = exc
+            if future is None:
+                _log.exception("store writer: queued write failed")
+        conn.execute("RELEASE job")
+        return None if future is None else (future, result, failure)
+
+    @staticmethod
+    def _report_appends(batch: list[object]) -> None:
+        # Even after a failed commit the callbacks run: the chat goes on (the failure was
+        # logged); durability is lost only for what the disk refused.
+        by_loop: dict[asyncio.AbstractEventLoop | None, list[OnCommit]] = {}
+        for job in batch:
+            if isinstance(job, _Append) and job.then is not None:
+                by_loop.setdefault(job.loop, []).append(job.then)
+        for loop, callbacks in by_loop.items():
+            if loop is None:
+                _run_callbacks(callbacks)
+                continue
+            try:
+                loop.call_soon_threadsafe(_run_callbacks, callbacks)
+            except RuntimeError:
+                _log.warning("store writer: event loop closed, %d callbacks lost", len(callbacks))
+
+
+class ReaderPool:
+    """Up to ``size`` read-only connections, each used by one worker thread at a time.
+
+    WAL lets readers run beside the writer; each read job runs inside one read transaction,
+    so a multi-statement query sees one consistent snapshot.
+    """
+
+    def __init__(self, path: Path, size: int = 4) -> None:
+        """Create an empty pool; connections are opened on first use.
+
+        Args:
+            path: the database file.
+            size: how many connections at most.
+        """
+        self._path = path
+        self._size = size
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._opened = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                if self._opened < self._size:
+                    self._opened += 1
+                    return connect(self._path, readonly=True)
+        return self._idle.get()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.put(conn)
+                return
+        conn.close()
+
+    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in a read transaction on a pooled connection, in this thread.
+
+        Raises:
+            StoreClosedError: after :meth:`close`.
+        """
+        conn = self._acquire()
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            self._release(conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """:meth:`run_sync` in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.run_sync, fn)
+
+    def close(self) -> None:
+        """Close idle connections now and busy ones when they come back."""
+        with self._lock:
+            self._closed = True
+            while True:
+                try:
+                    self._idle.get_nowait().close()
+                except queue.Empty:
+                    break
