@@ -1,7 +1,7 @@
 """CHATHISTORY query semantics, written once over a tiny range-reading interface.
 
 Entries of a conversation are totally ordered by their *position* ``(time_ms, seq)``: the
-server time truncated to milliseconds (what a client sees in ``server-time``, so a
+server time rounded to milliseconds (what a client sees in ``server-time``, so a
 ``timestamp=`` copied from a message selects exactly what the client expects) and a sequence
 number that grows with arrival order. Every query is one or two calls to
 :meth:`RangeReader.range` with exclusive position bounds, so the memory and SQLite stores share
@@ -32,8 +32,12 @@ MAX_SEQ = 2**62
 
 
 def time_key(time: float) -> int:
-    """Milliseconds since the epoch, truncated the way ``format_server_time`` truncates."""
-    return round(time * 1_000_000) // 1000
+    """Milliseconds since the epoch, rounded exactly as ``protocol.format_server_time`` rounds.
+
+    So ``timestamp=`` bounds a client copies from ``server-time`` tags select by the value the
+    client saw.
+    """
+    return round(time * 1000)
 
 
 class RangeReader(Protocol):

@@ -1,0 +1,43 @@
+"""Builders for history entries, shared by the store tests."""
+
+from __future__ import annotations
+
+from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, Target
+
+T0 = 1_700_000_000.0
+LOBBY = ChannelTarget("#lobby")
+
+
+def entry(
+    msgid: str,
+    time: float,
+    target: Target = LOBBY,
+    *,
+    sender: str = "amy!a@host",
+    text: str | None = None,
+    account: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> HistoryEntry:
+    """A PRIVMSG entry with sensible defaults."""
+    name = target.channel_folded if isinstance(target, ChannelTarget) else target.party_b
+    return HistoryEntry(
+        msgid=msgid,
+        time=time,
+        target=target,
+        target_name=name,
+        sender=sender,
+        account=account,
+        command="PRIVMSG",
+        text=f"text of {msgid}" if text is None else text,
+        tags={} if tags is None else tags,
+    )
+
+
+def direct(a: str, b: str) -> DirectTarget:
+    """The private conversation between ``a`` and ``b``."""
+    return DirectTarget.between(a, b)
+
+
+def ids(entries: list[HistoryEntry]) -> list[str]:
+    """The msgids of ``entries``, in order."""
+    return [e.msgid for e in entries]
