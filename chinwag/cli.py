@@ -1,0 +1,136 @@
+"""The ``chinwag`` command: ``serve`` runs a server, ``connect`` opens the chat client,
+``passwd`` prints a password hash for the configuration file."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from chinwag import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_serve(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run a chat server",
+        description=(
+            "Run a chinwag server. With no flags it listens on 127.0.0.1:6667 and puts every "
+            "user in #lobby. Settings come from the embedded defaults, then --config FILE, then "
+            "CHINWAG__SECTION__KEY environment variables, then these flags."
+        ),
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 6667)")
+    serve.add_argument("--name", help="server name shown to clients (default: this host's name)")
+    serve.add_argument("--motd", metavar="FILE", help="file with the message of the day")
+    serve.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    serve.add_argument(
+        "--password",
+        help="server password that clients must send with PASS (hashed in memory, never stored)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log to stderr (default info)",
+    )
+    serve.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from chinwag.server import ConfigError, load_config, run_server
+    from chinwag.server.passwords import hash_password
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    overrides = {
+        "server": {
+            "host": args.host,
+            "port": args.port,
+            "name": args.name,
+            "motd_file": args.motd,
+            "password_hash": hash_password(args.password) if args.password else None,
+        }
+    }
+    try:
+        config = load_config(args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"chinwag: {exc}", file=sys.stderr)
+        return 2
+    return run_server(config)
+
+
+def _add_connect(subparsers: Any) -> None:
+    from chinwag.client import cli as client_cli
+
+    connect = subparsers.add_parser(
+        "connect",
+        help="open the chat client",
+        description="Connect to a chinwag (or any IRC) server and chat.",
+    )
+    client_cli.add_arguments(connect)
+    connect.set_defaults(func=client_cli.run)
+
+
+def _add_passwd(subparsers: Any) -> None:
+    passwd = subparsers.add_parser(
+        "passwd",
+        help="print an argon2id password hash for chinwag.toml",
+        description=(
+            "Read a password (asked twice on a terminal, one line from standard input otherwise) "
+            "and print its argon2id hash, to paste as password_hash in chinwag.toml."
+        ),
+    )
+    passwd.set_defaults(func=_run_passwd)
+
+
+def _run_passwd(args: argparse.Namespace) -> int:
+    from chinwag.server.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("chinwag: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("chinwag: an empty password is not allowed", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="chinwag", description="A console chat: an IRC server and a terminal client."
+    )
+    parser.add_argument("--version", action="version", version=f"chinwag {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(subparsers)
+    with contextlib.suppress(ImportError):  # the client is optional while it is being built
+        _add_connect(subparsers)
+    _add_passwd(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chinwag`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,257 @@
+"""The server process: listeners, the flusher, the timer sweep, and an orderly start and stop.
+
+Start: load configuration, open the listening sockets, start the sweep that enforces
+registration and ping timeouts. Stop (SIGINT or SIGTERM): stop listening, tell every client
+``ERROR :Server shutting down``, give the sockets a bounded moment to drain, then close what is
+left. All of it in one event loop; nothing here blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from chinwag.protocol import DecodeError, Message
+from chinwag.server import commands
+from chinwag.server.config import Config
+from chinwag.server.connection import Connection
+from chinwag.server.fanout import Outgoing
+from chinwag.server.network import Network
+from chinwag.server.state import Client
+
+__all__ = ["Server", "run_server"]
+
+log = logging.getLogger("chinwag.server")
+
+SWEEP_INTERVAL = 1.0
+SHUTDOWN_GRACE = 1.0
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+class Server:
+    """A running chinwag server.
+
+    Args:
+        config: the validated configuration.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.network = Network(config)
+        self.servers: list[asyncio.Server] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._dirty: list[Connection] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._stopped = asyncio.Event()
+        self.started = time.time()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the listener(s) and start the timers."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: Connection(self),
+            self.config.server.host,
+            self.config.server.port,
+            reuse_address=True,
+            backlog=4096,
+        )
+        self.servers.append(server)
+        self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+        log.info("listening on %s", ", ".join(self.addresses()))
+
+    def motd_text(self) -> str:
+        """The message of the day: the MOTD file when configured and readable, else the text."""
+        path = self.config.server.motd_file
+        if path:
+            try:
+                return Path(path).read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                log.warning("cannot read MOTD file %s: %s", path, exc)
+                return ""
+        return self.config.server.motd
+
+    def addresses(self) -> list[str]:
+        """``host:port`` of every listening socket (the real port when 0 was asked for)."""
+        out: list[str] = []
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                out.append(f"{host}:{port}")
+        return out
+
+    @property
+    def port(self) -> int:
+        """The port of the first listener."""
+        return int(self.servers[0].sockets[0].getsockname()[1])
+
+    async def stop(self, reason: str = "Server shutting down") -> None:
+        """Stop in order: listeners, clients (with an ERROR line), timers, tasks."""
+        for server in self.servers:
+            server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        clients = list(self.network.connections)
+        for client in clients:
+            client.conn.close(reason)
+        self._flush_all()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for client in clients:
+            transport = client.conn.transport
+            while transport is not None and not transport.is_closing():
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.01)
+        for client in clients:
+            if client.conn.transport is not None:
+                client.conn.transport.abort()
+        for server in self.servers:
+            server.close()
+            try:
+                await asyncio.wait_for(server.wait_closed(), timeout=SHUTDOWN_GRACE)
+            except TimeoutError:
+                log.warning("listener did not close in time")
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE)
+        self._stopped.set()
+        log.info("stopped")
+
+    async def wait_stopped(self) -> None:
+        """Wait until `stop` has finished."""
+        await self._stopped.wait()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run background work (password hashing, store queries) and keep a reference to it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def admission_refusal(self, ip: str) -> str | None:
+        """Why a new connection from ``ip`` must be refused, or None to accept it."""
+        limits = self.config.limits
+        if limits.max_clients and len(self.network.connections) >= limits.max_clients:
+            return "Too many connections on this server"
+        exempt = limits.exempt_loopback and _is_loopback(ip)
+        if (
+            limits.max_clients_per_ip
+            and not exempt
+            and self.network.per_ip[ip] >= limits.max_clients_per_ip
+        ):
+            return "Too many connections from your IP address"
+        return None
+
+    def dispatch(self, client: Client, item: Message | DecodeError) -> None:
+        """Run one received line; a bug in a handler drops only this client."""
+        try:
+            commands.dispatch(self, client, item)
+        except Exception:
+            log.exception("error handling a line from %s; dropping that client", client.nick)
+            client.conn.close("Internal error")
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        """A connection ended: remove the user and tell its peers."""
+        self.network.remove(client, reason)
+
+    def record_message(
+        self, sender: Client, target: str, outgoing: Outgoing, text: str | None
+    ) -> None:
+        """A message was delivered; the history store (when there is one) keeps it."""
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """Remember that ``conn`` has output; flush everything at the end of this loop turn."""
+        self._dirty.append(conn)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
+
+    def _flush_all(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Enforce registration timeouts and ping the idle; runs every SWEEP_INTERVAL."""
+        self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+        self.check_timeouts(time.monotonic())
+
+    def check_timeouts(self, now: float) -> None:
+        """Apply the timeouts as of monotonic time ``now`` (tests call this with a fake clock)."""
+        limits = self.config.limits
+        for client in list(self.network.connections):
+            conn = client.conn
+            if conn.closing:
+                continue
+            if not client.registered:
+                if now - conn.connected_at > limits.registration_timeout:
+                    conn.close("Registration timed out")
+                continue
+            if conn.ping_sent_at is not None:
+                if now - conn.ping_sent_at > limits.ping_timeout:
+                    seconds = int(now - conn.last_read)
+                    conn.close(f"Ping timeout: {seconds} seconds")
+            elif now - conn.last_read > limits.ping_interval:
+                conn.ping_sent_at = now
+                self.network.send_from_server(client, "PING", self.network.name)
+
+
+def _install_uvloop() -> bool:
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+async def _serve(config: Config) -> int:
+    server = Server(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", config.server.host, config.server.port, exc)
+        return 1
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    def request_stop(signame: str) -> None:
+        if not stopping:
+            log.info("%s received, shutting down", signame)
+            stopping.append(loop.create_task(server.stop()))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop, sig.name)
+    await server.wait_stopped()
+    return 0
+
+
+def run_server(config: Config) -> int:
+    """Run the server until SIGINT or SIGTERM; return the process exit status."""
+    if _install_uvloop():
+        log.debug("using uvloop")
+    return asyncio.run(_serve(config))

@@ -1,0 +1,82 @@
+"""The command table and the dispatcher: the checks every command shares, in one place.
+
+`dispatch` looks the verb up in `COMMANDS`, answers what is wrong before any handler runs
+(421 unknown command, 451 not registered, 461 not enough parameters, 417 line too long), runs the
+handler, turns an `IrcError` into its numeric, and labels the replies for ``labeled-response``.
+A handler is ``(ctx, msg) -> None``; it changes state through `Network` and sends through it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chinwag.protocol import DecodeError, DecodeErrorKind, Message
+from chinwag.protocol.numerics import (
+    ERR_INPUTTOOLONG,
+    ERR_NEEDMOREPARAMS,
+    ERR_NOTREGISTERED,
+    ERR_UNKNOWNCOMMAND,
+)
+from chinwag.server.commands import (
+    channels,
+    messaging,
+    modes,
+    operators,
+    queries,
+    registration,
+    users,
+)
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import send_labeled
+from chinwag.server.errors import IrcError
+from chinwag.server.state import Cap, Client
+
+if TYPE_CHECKING:
+    from chinwag.server.app import Server
+
+__all__ = ["COMMANDS", "CommandSpec", "Context", "dispatch"]
+
+COMMANDS: dict[str, CommandSpec] = {
+    **registration.COMMANDS,
+    **channels.COMMANDS,
+    **messaging.COMMANDS,
+    **queries.COMMANDS,
+    **modes.COMMANDS,
+    **operators.COMMANDS,
+    **users.COMMANDS,
+}
+
+
+def dispatch(server: Server, client: Client, item: Message | DecodeError) -> None:
+    """Handle one received line from ``client``.
+
+    Args:
+        server: the running server.
+        client: who sent it.
+        item: the parsed message, or why the line could not be parsed.
+    """
+    ctx = Context(server, client)
+    if isinstance(item, DecodeError):
+        if item.kind is DecodeErrorKind.TOO_LONG:
+            ctx.reply(ERR_INPUTTOOLONG, "Input line was too long")
+        return
+    spec = COMMANDS.get(item.command)
+    if spec is None:
+        ctx.reply(ERR_UNKNOWNCOMMAND, item.command, "Unknown command")
+        return
+    if not client.registered and not spec.before_registration:
+        ctx.reply(ERR_NOTREGISTERED, "You have not registered")
+        return
+    if len(item.params) < spec.min_params:
+        ctx.reply(ERR_NEEDMOREPARAMS, item.command, "Not enough parameters")
+        return
+    label = item.tags.get("label") if client.caps & Cap.LABELED_RESPONSE else None
+    if label:
+        client.conn.capture()
+    try:
+        spec.handler(ctx, item)
+    except IrcError as err:
+        ctx.reply(err.numeric, *err.params)
+    finally:
+        if label:
+            send_labeled(ctx, label, client.conn.release())

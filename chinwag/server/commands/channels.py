@@ -1,0 +1,251 @@
+"""Channel commands: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+
+from __future__ import annotations
+
+from chinwag.protocol import Message, fold, is_valid_channel
+from chinwag.protocol.numerics import (
+    ERR_BADCHANNELKEY,
+    ERR_BANNEDFROMCHAN,
+    ERR_CHANNELISFULL,
+    ERR_CHANOPRIVSNEEDED,
+    ERR_INVITEONLYCHAN,
+    ERR_NOSUCHCHANNEL,
+    ERR_NOSUCHNICK,
+    ERR_NOTONCHANNEL,
+    ERR_TOOMANYCHANNELS,
+    ERR_USERNOTINCHANNEL,
+    ERR_USERONCHANNEL,
+    RPL_ENDOFNAMES,
+    RPL_INVITING,
+    RPL_LIST,
+    RPL_LISTEND,
+    RPL_LISTSTART,
+    RPL_NAMREPLY,
+    RPL_NOTOPIC,
+    RPL_TOPIC,
+    RPL_TOPICWHOTIME,
+)
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.errors import IrcError
+from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.state import Cap, Channel
+
+__all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
+
+
+def require_channel(ctx: Context, name: str) -> Channel:
+    """The channel called ``name``.
+
+    Raises:
+        IrcError: 403 when there is no such channel.
+    """
+    channel = ctx.network.find_channel(name)
+    if channel is None:
+        raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+    return channel
+
+
+def require_membership(ctx: Context, channel: Channel) -> None:
+    """Raise 442 unless the client is on ``channel``."""
+    if ctx.client not in channel.members:
+        raise IrcError(ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+
+
+def require_op(ctx: Context, channel: Channel) -> None:
+    """Raise 442 or 482 unless the client is an operator of ``channel``."""
+    require_membership(ctx, channel)
+    if not channel.is_op(ctx.client) and not ctx.client.is_oper:
+        raise IrcError(ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+
+
+def join_channel(ctx: Context, name: str, key: str | None) -> None:
+    """Join one channel after the checks of RFC 2812 section 3.2.1, then send topic and names.
+
+    Raises:
+        IrcError: 403 bad name, 405 too many channels, 471 full, 473 invite only, 474 banned,
+            475 wrong key.
+    """
+    client = ctx.client
+    if not is_valid_channel(name, ctx.limits.channel_length):
+        raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+    channel = ctx.network.find_channel(name)
+    if channel is not None:
+        if client in channel.members:
+            return
+        invited = client.nick_folded in channel.invited_folded or channel.name_folded in (
+            client.invites
+        )
+        if channel.is_banned(client) and not invited:
+            raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
+        if "i" in channel.modes and not invited:
+            raise IrcError(ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
+        if channel.key is not None and key != channel.key:
+            raise IrcError(ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
+        if channel.limit is not None and len(channel.members) >= channel.limit:
+            raise IrcError(ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
+    if len(client.channels) >= ctx.limits.max_channels_per_user:
+        raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+    channel = ctx.network.join(client, name)
+    if channel.topic:
+        send_topic(ctx, channel)
+    send_names(ctx, channel)
+
+
+def send_topic(ctx: Context, channel: Channel) -> None:
+    """332 and 333, or 331 when there is no topic."""
+    if not channel.topic:
+        ctx.reply(RPL_NOTOPIC, channel.name, "No topic is set")
+        return
+    ctx.reply(RPL_TOPIC, channel.name, channel.topic)
+    ctx.reply(RPL_TOPICWHOTIME, channel.name, channel.topic_setter, str(int(channel.topic_time)))
+
+
+def send_names(ctx: Context, channel: Channel) -> None:
+    """353 lines and the closing 366 for one channel."""
+    symbol = "@" if "s" in channel.modes else "="
+    for line in ctx.network.names_lines(ctx.client, channel):
+        ctx.reply(RPL_NAMREPLY, symbol, channel.name, line)
+    ctx.reply(RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def handle_join(ctx: Context, msg: Message) -> None:
+    """JOIN <channel>{,<channel>} [<key>{,<key>}] | JOIN 0"""
+    if msg.params[0] == "0":
+        for channel in list(ctx.client.channels.values()):
+            ctx.network.part(ctx.client, channel, None)
+        return
+    keys = msg.param(1).split(",") if len(msg.params) > 1 else []
+    for index, name in enumerate(msg.params[0].split(",")):
+        if not name:
+            continue
+        key = keys[index] if index < len(keys) else None
+        try:
+            join_channel(ctx, name, key)
+        except IrcError as err:
+            ctx.reply(err.numeric, *err.params)
+
+
+def handle_part(ctx: Context, msg: Message) -> None:
+    """PART <channel>{,<channel>} [:<reason>]"""
+    reason = msg.param(1) or None
+    for name in msg.params[0].split(","):
+        if not name:
+            continue
+        try:
+            channel = require_channel(ctx, name)
+            require_membership(ctx, channel)
+        except IrcError as err:
+            ctx.reply(err.numeric, *err.params)
+            continue
+        ctx.network.part(ctx.client, channel, reason)
+
+
+def handle_topic(ctx: Context, msg: Message) -> None:
+    """TOPIC <channel> [:<topic>]"""
+    channel = require_channel(ctx, msg.params[0])
+    client = ctx.client
+    if len(msg.params) < 2:
+        if "s" in channel.modes and client not in channel.members:
+            raise IrcError(ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        send_topic(ctx, channel)
+        return
+    if "t" in channel.modes:
+        require_op(ctx, channel)
+    else:
+        require_membership(ctx, channel)
+    channel.topic = msg.params[1][: ctx.limits.topic_length]
+    channel.topic_setter = client.prefix
+    channel.topic_time = ctx.network.clock()
+    send_to_all(channel.members, Outgoing(client.prefix, "TOPIC", channel.name, channel.topic))
+
+
+def handle_names(ctx: Context, msg: Message) -> None:
+    """NAMES [<channel>{,<channel>}]"""
+    if not msg.params or not msg.params[0]:
+        ctx.reply(RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in msg.params[0].split(","):
+        channel = ctx.network.find_channel(name)
+        if channel is None or ("s" in channel.modes and ctx.client not in channel.members):
+            ctx.reply(RPL_ENDOFNAMES, name, "End of /NAMES list")
+            continue
+        send_names(ctx, channel)
+
+
+def handle_list(ctx: Context, msg: Message) -> None:
+    """LIST [<channel>{,<channel>}] [<elistcond>]: ``>N`` and ``<N`` filter by user count."""
+    client = ctx.client
+    wanted: set[str] | None = None
+    minimum, maximum = 0, None
+    for param in msg.params:
+        for cond in param.split(","):
+            if cond.startswith(">") and cond[1:].isdigit():
+                minimum = int(cond[1:]) + 1
+            elif cond.startswith("<") and cond[1:].isdigit():
+                maximum = int(cond[1:]) - 1
+            elif cond.startswith("#"):
+                wanted = (wanted or set()) | {fold(cond)}
+    ctx.reply(RPL_LISTSTART, "Channel", "Users  Name")
+    for channel in list(ctx.network.channels.values()):
+        if wanted is not None and channel.name_folded not in wanted:
+            continue
+        if "s" in channel.modes and client not in channel.members and not client.is_oper:
+            continue
+        count = len([m for m in channel.members if "i" not in m.modes or client in channel.members])
+        if count < minimum or (maximum is not None and count > maximum):
+            continue
+        ctx.reply(RPL_LIST, channel.name, str(count), channel.topic)
+    ctx.reply(RPL_LISTEND, "End of /LIST")
+
+
+def handle_kick(ctx: Context, msg: Message) -> None:
+    """KICK <channel> <user>{,<user>} [:<comment>]"""
+    channel = require_channel(ctx, msg.params[0])
+    require_op(ctx, channel)
+    reason = (msg.param(2) or ctx.client.nick)[: ctx.limits.kick_length]
+    for nick in msg.params[1].split(","):
+        target = ctx.network.find(nick)
+        if target is None:
+            ctx.reply(ERR_NOSUCHNICK, nick, "No such nick/channel")
+        elif target not in channel.members:
+            ctx.reply(ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
+        else:
+            ctx.network.kick(ctx.client, channel, target, reason)
+
+
+def handle_invite(ctx: Context, msg: Message) -> None:
+    """INVITE <nickname> <channel>"""
+    client = ctx.client
+    target = ctx.network.find(msg.params[0])
+    if target is None:
+        raise IrcError(ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+    channel = require_channel(ctx, msg.params[1])
+    require_membership(ctx, channel)
+    if "i" in channel.modes:
+        require_op(ctx, channel)
+    if target in channel.members:
+        raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
+    channel.invited_folded.add(target.nick_folded)
+    target.invites.add(channel.name_folded)
+    ctx.reply(RPL_INVITING, target.nick, channel.name)
+    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name)
+    target.send(invite.line_for(target))
+    notify = [
+        m
+        for m in channel.members
+        if m is not client and m.caps & Cap.INVITE_NOTIFY and channel.is_op(m)
+    ]
+    send_to_all(notify, invite)
+    if target.away is not None:
+        ctx.reply("301", target.nick, target.away)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "JOIN": CommandSpec(handle_join, min_params=1),
+    "PART": CommandSpec(handle_part, min_params=1),
+    "TOPIC": CommandSpec(handle_topic, min_params=1),
+    "NAMES": CommandSpec(handle_names),
+    "LIST": CommandSpec(handle_list),
+    "KICK": CommandSpec(handle_kick, min_params=2),
+    "INVITE": CommandSpec(handle_invite, min_params=2),
+}

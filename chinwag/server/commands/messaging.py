@@ -1,0 +1,158 @@
+"""PRIVMSG, NOTICE and TAGMSG: to a channel (every member but the sender) or to one nick.
+
+The private-message path is the heart of the seed chat: a message to a nick reaches that one
+client and nobody else. Each message gets a ``msgid`` and a server time once; every recipient's
+line is built from one `Outgoing`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from chinwag.protocol import Message
+from chinwag.protocol.numerics import (
+    ERR_CANNOTSENDTOCHAN,
+    ERR_NORECIPIENT,
+    ERR_NOSUCHCHANNEL,
+    ERR_NOSUCHNICK,
+    ERR_NOTEXTTOSEND,
+    ERR_TOOMANYTARGETS,
+    RPL_AWAY,
+)
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.errors import IrcError
+from chinwag.server.fanout import Outgoing, new_msgid
+from chinwag.server.state import Cap, Channel, Client
+
+__all__ = ["COMMANDS", "fit_text"]
+
+_LINE_LIMIT = 512
+_STATUS_PREFIXES = {"@": "op", "+": "voice"}
+
+
+def fit_text(text: str, overhead: int) -> str:
+    """Cut ``text`` so that a line with ``overhead`` other bytes stays within 512 bytes.
+
+    Cuts on a UTF-8 character boundary, so nothing undecodable is ever relayed.
+    """
+    budget = _LINE_LIMIT - overhead
+    if len(text) * 4 <= budget:
+        return text
+    data = text.encode("utf-8")
+    if len(data) <= budget:
+        return text
+    return data[: max(0, budget)].decode("utf-8", errors="ignore")
+
+
+def _client_tags(msg: Message) -> dict[str, str]:
+    return {key: value for key, value in msg.tags.items() if key.startswith("+")}
+
+
+def _deliver_to_channel(
+    ctx: Context, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
+) -> None:
+    sender = ctx.client
+    for member, membership in channel.members.items():
+        if member is sender:
+            continue
+        if status == "op" and not membership.op:
+            continue
+        if status == "voice" and not (membership.op or membership.voice):
+            continue
+        if tags_only and not member.caps & Cap.MESSAGE_TAGS:
+            continue
+        member.conn.enqueue(outgoing.line_for(member))
+
+
+def _send_message(
+    ctx: Context, command: str, target: str, text: str | None, tags: Mapping[str, str]
+) -> None:
+    client = ctx.client
+    status = None
+    name = target
+    if target[:1] in _STATUS_PREFIXES and target[1:2] == "#":
+        status = _STATUS_PREFIXES[target[0]]
+        name = target[1:]
+    channel: Channel | None = None
+    recipient: Client | None = None
+    if name.startswith("#"):
+        channel = ctx.network.find_channel(name)
+        if channel is None:
+            raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+        if not channel.can_speak(client):
+            raise IrcError(ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        shown = channel.name if status is None else target[0] + channel.name
+    else:
+        recipient = ctx.network.find(name)
+        if recipient is None or not recipient.registered:
+            raise IrcError(ERR_NOSUCHNICK, name, "No such nick/channel")
+        shown = recipient.nick
+    params = (shown,) if text is None else (shown, _fit(client, command, shown, text))
+    outgoing = Outgoing(
+        client.prefix,
+        command,
+        *params,
+        msgid=new_msgid(),
+        account=client.account,
+        client_tags=tags,
+    )
+    tags_only = command == "TAGMSG"
+    if channel is not None:
+        _deliver_to_channel(ctx, channel, outgoing, status, tags_only)
+    elif recipient is not None:
+        if not tags_only or recipient.caps & Cap.MESSAGE_TAGS:
+            recipient.send(outgoing.line_for(recipient))
+        if command == "PRIVMSG" and recipient.away is not None:
+            ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+    if client.caps & Cap.ECHO_MESSAGE:
+        client.send(outgoing.line_for(client))
+    ctx.server.record_message(client, shown, outgoing, text)
+
+
+def _fit(client: Client, command: str, target: str, text: str) -> str:
+    overhead = len(client.prefix.encode()) + len(command) + len(target.encode()) + 8
+    return fit_text(text, overhead)
+
+
+def _handle(ctx: Context, msg: Message, command: str) -> None:
+    if not msg.params or not msg.params[0]:
+        raise IrcError(ERR_NORECIPIENT, f"No recipient given ({command})")
+    text: str | None = None
+    if command != "TAGMSG":
+        if len(msg.params) < 2 or not msg.params[1]:
+            raise IrcError(ERR_NOTEXTTOSEND, "No text to send")
+        text = msg.params[1]
+    targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
+    limit = 1 if command == "TAGMSG" else ctx.limits.max_targets
+    if len(targets) > limit:
+        raise IrcError(ERR_TOOMANYTARGETS, msg.params[0], f"Too many targets (max {limit})")
+    tags = _client_tags(msg) if ctx.client.caps & Cap.MESSAGE_TAGS else {}
+    ctx.client.last_active = time.time()
+    for target in targets:
+        try:
+            _send_message(ctx, command, target, text, tags)
+        except IrcError as err:
+            ctx.reply(err.numeric, *err.params)
+
+
+def handle_privmsg(ctx: Context, msg: Message) -> None:
+    """PRIVMSG <target>{,<target>} :<text>"""
+    _handle(ctx, msg, "PRIVMSG")
+
+
+def handle_notice(ctx: Context, msg: Message) -> None:
+    """NOTICE <target>{,<target>} :<text>"""
+    _handle(ctx, msg, "NOTICE")
+
+
+def handle_tagmsg(ctx: Context, msg: Message) -> None:
+    """TAGMSG <target>: a message of tags only (typing notifications, reactions)."""
+    _handle(ctx, msg, "TAGMSG")
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "PRIVMSG": CommandSpec(handle_privmsg),
+    "NOTICE": CommandSpec(handle_notice),
+    "TAGMSG": CommandSpec(handle_tagmsg),
+}

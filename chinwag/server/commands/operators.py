@@ -1,0 +1,78 @@
+"""Server operators: OPER (name and argon2id hash from the config), KILL and WALLOPS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from chinwag.protocol import Message
+from chinwag.protocol.numerics import (
+    ERR_NOPRIVILEGES,
+    ERR_NOSUCHNICK,
+    ERR_PASSWDMISMATCH,
+    RPL_YOUREOPER,
+)
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.errors import IrcError
+from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.passwords import verify_password
+
+__all__ = ["COMMANDS"]
+
+log = logging.getLogger("chinwag.operators")
+
+
+def _require_oper(ctx: Context) -> None:
+    if not ctx.client.is_oper:
+        raise IrcError(ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+
+
+def handle_oper(ctx: Context, msg: Message) -> None:
+    """OPER <name> <password>"""
+    name, password = msg.params[0], msg.params[1]
+    entry = next((o for o in ctx.server.config.opers if o.name == name), None)
+    if entry is None:
+        log.warning("failed OPER as %r from %s", name, ctx.client.ip)
+        raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
+    ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+
+
+async def _finish_oper(ctx: Context, name: str, password_hash: str, password: str) -> None:
+    ok = await asyncio.to_thread(verify_password, password_hash, password)
+    client = ctx.client
+    if not client.registered:
+        return
+    if not ok:
+        log.warning("failed OPER as %r from %s", name, client.ip)
+        ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
+        return
+    client.modes.add("o")
+    client.oper_name = name
+    log.info("%s is now operator %r", client.nick, name)
+    ctx.reply(RPL_YOUREOPER, "You are now an IRC operator")
+    client.send(Outgoing(client.prefix, "MODE", client.nick, "+o").plain)
+
+
+def handle_kill(ctx: Context, msg: Message) -> None:
+    """KILL <nick> :<reason>"""
+    _require_oper(ctx)
+    target = ctx.network.find(msg.params[0])
+    if target is None:
+        raise IrcError(ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+    reason = msg.param(1) or "No reason given"
+    log.info("%s killed %s: %s", ctx.client.nick, target.nick, reason)
+    target.conn.close(f"Killed by {ctx.client.nick} ({reason})")
+
+
+def handle_wallops(ctx: Context, msg: Message) -> None:
+    """WALLOPS :<text>"""
+    _require_oper(ctx)
+    outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0])
+    send_to_all((c for c in ctx.network.clients.values() if "w" in c.modes), outgoing)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "OPER": CommandSpec(handle_oper, min_params=2),
+    "KILL": CommandSpec(handle_kill, min_params=2),
+    "WALLOPS": CommandSpec(handle_wallops, min_params=1),
+}

@@ -1,0 +1,217 @@
+"""Who is here: WHO, WHOIS, WHOWAS, ISON, USERHOST, and the server queries LUSERS, MOTD,
+VERSION and TIME. This is how every client gets the list of active users to pick from."""
+
+from __future__ import annotations
+
+import time
+
+from chinwag import __version__
+from chinwag.protocol import Message, fold, isupport_lines, mask_matches
+from chinwag.protocol.numerics import (
+    ERR_NONICKNAMEGIVEN,
+    ERR_NOSUCHNICK,
+    ERR_WASNOSUCHNICK,
+    RPL_AWAY,
+    RPL_ENDOFWHO,
+    RPL_ENDOFWHOIS,
+    RPL_ENDOFWHOWAS,
+    RPL_ISON,
+    RPL_ISUPPORT,
+    RPL_TIME,
+    RPL_USERHOST,
+    RPL_VERSION,
+    RPL_WHOISACCOUNT,
+    RPL_WHOISCHANNELS,
+    RPL_WHOISIDLE,
+    RPL_WHOISOPERATOR,
+    RPL_WHOISSERVER,
+    RPL_WHOISUSER,
+    RPL_WHOREPLY,
+    RPL_WHOWASUSER,
+)
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.registration import isupport_tokens, send_lusers, send_motd
+from chinwag.server.errors import IrcError
+from chinwag.server.state import Cap, Channel, Client
+
+__all__ = ["COMMANDS"]
+
+_SERVER_INFO = "chinwag"
+
+
+def _who_flags(ctx: Context, target: Client, channel: Channel | None) -> str:
+    flags = "G" if target.away is not None else "H"
+    if target.is_oper:
+        flags += "*"
+    if channel is not None:
+        membership = channel.members.get(target)
+        if membership is not None:
+            flags += membership.prefixes(ctx.client.has(Cap.MULTI_PREFIX))
+    return flags
+
+
+def _who_reply(ctx: Context, target: Client, channel: Channel | None) -> None:
+    if channel is None and target.channels:
+        shared = ctx.network.visible_channels(ctx.client, target)
+        channel = shared[0] if shared else None
+    ctx.reply(
+        RPL_WHOREPLY,
+        channel.name if channel is not None else "*",
+        target.user,
+        target.host,
+        ctx.network.name,
+        target.nick,
+        _who_flags(ctx, target, channel),
+        f"0 {target.realname}",
+    )
+
+
+def _visible(ctx: Context, target: Client) -> bool:
+    """Invisible (+i) users are seen only by those who share a channel with them."""
+    viewer = ctx.client
+    if "i" not in target.modes or target is viewer or viewer.is_oper:
+        return True
+    return any(viewer in channel.members for channel in target.channels.values())
+
+
+def handle_who(ctx: Context, msg: Message) -> None:
+    """WHO [<mask> [o]]"""
+    mask = msg.param(0, "*") or "*"
+    only_opers = msg.param(1) == "o"
+    if mask.startswith("#"):
+        channel = ctx.network.find_channel(mask)
+        if channel is not None and (
+            "s" not in channel.modes or ctx.client in channel.members or ctx.client.is_oper
+        ):
+            inside = ctx.client in channel.members
+            for member in list(channel.members):
+                if (inside or "i" not in member.modes) and not (only_opers and not member.is_oper):
+                    _who_reply(ctx, member, channel)
+    else:
+        exact = ctx.network.find(mask)
+        if exact is not None and exact.registered:
+            targets = [exact]
+        else:
+            pattern = mask if mask not in ("0", "") else "*"
+            targets = [
+                c
+                for c in ctx.network.clients.values()
+                if c.registered
+                and _visible(ctx, c)
+                and (mask_matches(pattern, c.nick) or mask_matches(pattern, c.prefix))
+            ]
+        for target in targets:
+            if not (only_opers and not target.is_oper):
+                _who_reply(ctx, target, None)
+    ctx.reply(RPL_ENDOFWHO, mask, "End of /WHO list")
+
+
+def handle_whois(ctx: Context, msg: Message) -> None:
+    """WHOIS [<server>] <nick>"""
+    nick = msg.params[-1] if msg.params else ""
+    if not nick:
+        raise IrcError(ERR_NONICKNAMEGIVEN, "No nickname given")
+    target = ctx.network.find(nick)
+    if target is None or not target.registered:
+        ctx.reply(ERR_NOSUCHNICK, nick, "No such nick/channel")
+        ctx.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        return
+    multi = ctx.client.has(Cap.MULTI_PREFIX)
+    ctx.reply(RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
+    channels = [
+        channel.members[target].prefixes(multi) + channel.name
+        for channel in ctx.network.visible_channels(ctx.client, target)
+    ]
+    if channels:
+        ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(channels))
+    ctx.reply(RPL_WHOISSERVER, target.nick, ctx.network.name, _SERVER_INFO)
+    if target.away is not None:
+        ctx.reply(RPL_AWAY, target.nick, target.away)
+    if target.is_oper:
+        ctx.reply(RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account:
+        ctx.reply(RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    idle = str(max(0, int(time.time() - target.last_active)))
+    ctx.reply(
+        RPL_WHOISIDLE, target.nick, idle, str(int(target.signon)), "seconds idle, signon time"
+    )
+    ctx.reply(RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
+
+
+def handle_whowas(ctx: Context, msg: Message) -> None:
+    """WHOWAS <nick> [<count>]"""
+    nick = msg.params[0]
+    count = int(msg.param(1)) if msg.param(1).isdigit() and int(msg.param(1)) > 0 else 0
+    nick_folded = fold(nick)
+    found = 0
+    for entry in reversed(ctx.network.whowas):
+        if fold(entry.nick) != nick_folded:
+            continue
+        ctx.reply(RPL_WHOWASUSER, entry.nick, entry.user, entry.host, "*", entry.realname)
+        ctx.reply(RPL_WHOISSERVER, entry.nick, ctx.network.name, time.ctime(entry.when))
+        found += 1
+        if count and found >= count:
+            break
+    if not found:
+        ctx.reply(ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    ctx.reply(RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+
+
+def handle_ison(ctx: Context, msg: Message) -> None:
+    """ISON <nick>{ <nick>}"""
+    present = []
+    for param in msg.params:
+        for nick in param.split():
+            target = ctx.network.find(nick)
+            if target is not None and target.registered:
+                present.append(target.nick)
+    ctx.reply(RPL_ISON, " ".join(present))
+
+
+def handle_userhost(ctx: Context, msg: Message) -> None:
+    """USERHOST <nick>{ <nick>} (at most five)"""
+    entries = []
+    for nick in [n for p in msg.params for n in p.split()][:5]:
+        target = ctx.network.find(nick)
+        if target is None or not target.registered:
+            continue
+        oper = "*" if target.is_oper else ""
+        away = "-" if target.away is not None else "+"
+        entries.append(f"{target.nick}{oper}={away}{target.user}@{target.host}")
+    ctx.reply(RPL_USERHOST, " ".join(entries))
+
+
+def handle_lusers(ctx: Context, msg: Message) -> None:
+    """LUSERS"""
+    send_lusers(ctx)
+
+
+def handle_motd(ctx: Context, msg: Message) -> None:
+    """MOTD"""
+    send_motd(ctx)
+
+
+def handle_version(ctx: Context, msg: Message) -> None:
+    """VERSION"""
+    ctx.reply(RPL_VERSION, f"chinwag-{__version__}", ctx.network.name, "Python IRC server")
+    for tokens in isupport_lines(isupport_tokens(ctx)):
+        ctx.reply(RPL_ISUPPORT, *tokens, "are supported by this server")
+
+
+def handle_time(ctx: Context, msg: Message) -> None:
+    """TIME"""
+    now = time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime())
+    ctx.reply(RPL_TIME, ctx.network.name, now)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "WHO": CommandSpec(handle_who),
+    "WHOIS": CommandSpec(handle_whois, min_params=1),
+    "WHOWAS": CommandSpec(handle_whowas, min_params=1),
+    "ISON": CommandSpec(handle_ison, min_params=1),
+    "USERHOST": CommandSpec(handle_userhost, min_params=1),
+    "LUSERS": CommandSpec(handle_lusers),
+    "MOTD": CommandSpec(handle_motd),
+    "VERSION": CommandSpec(handle_version),
+    "TIME": CommandSpec(handle_time),
+}

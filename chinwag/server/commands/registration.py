@@ -1,0 +1,338 @@
+"""Connection registration: CAP, PASS, NICK, USER, the welcome burst, PING/PONG and QUIT.
+
+Registration completes when the client has a nick, has sent USER, and is not in the middle of
+capability negotiation (``CAP LS``/``REQ`` suspend it until ``CAP END``, IRCv3 capability
+negotiation). If the server has a password, PASS is checked then, off the event loop, because
+argon2 is slow on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from chinwag import __version__
+from chinwag.protocol import CASEMAPPING, Message, is_valid_nick, isupport_lines
+from chinwag.protocol.numerics import (
+    ERR_ALREADYREGISTERED,
+    ERR_ERRONEUSNICKNAME,
+    ERR_INVALIDCAPCMD,
+    ERR_NEEDMOREPARAMS,
+    ERR_NICKNAMEINUSE,
+    ERR_NOMOTD,
+    ERR_NONICKNAMEGIVEN,
+    ERR_NOORIGIN,
+    ERR_PASSWDMISMATCH,
+    RPL_CREATED,
+    RPL_ENDOFMOTD,
+    RPL_ISUPPORT,
+    RPL_LUSERCHANNELS,
+    RPL_LUSERCLIENT,
+    RPL_LUSERME,
+    RPL_LUSEROP,
+    RPL_LUSERUNKNOWN,
+    RPL_MOTD,
+    RPL_MOTDSTART,
+    RPL_MYINFO,
+    RPL_WELCOME,
+    RPL_YOURHOST,
+)
+from chinwag.protocol.validate import sanitize_username
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.errors import IrcError
+from chinwag.server.passwords import verify_password
+from chinwag.server.state import Cap, RegState
+
+__all__ = ["CAPABILITIES", "COMMANDS", "send_lusers", "send_motd"]
+
+log = logging.getLogger("chinwag.registration")
+
+USER_MODES = "iow"
+CHANNEL_MODES = "biklmnostv"
+CHANNEL_MODES_WITH_PARAM = "bklov"
+
+# Capability name -> flag. Order is the order of CAP LS.
+CAPABILITIES: dict[str, Cap] = {
+    "away-notify": Cap.AWAY_NOTIFY,
+    "batch": Cap.BATCH,
+    "cap-notify": Cap.CAP_NOTIFY,
+    "echo-message": Cap.ECHO_MESSAGE,
+    "invite-notify": Cap.INVITE_NOTIFY,
+    "labeled-response": Cap.LABELED_RESPONSE,
+    "message-tags": Cap.MESSAGE_TAGS,
+    "multi-prefix": Cap.MULTI_PREFIX,
+    "server-time": Cap.SERVER_TIME,
+    "setname": Cap.SETNAME,
+    "userhost-in-names": Cap.USERHOST_IN_NAMES,
+}
+_CAP_LS_CHUNK = 400
+
+
+def isupport_tokens(ctx: Context) -> dict[str, str | None]:
+    """The ISUPPORT tokens, honest about this server's configured limits."""
+    limits = ctx.limits
+    targets = limits.max_targets
+    return {
+        "AWAYLEN": str(limits.away_length),
+        "CASEMAPPING": CASEMAPPING,
+        "CHANLIMIT": f"#:{limits.max_channels_per_user}",
+        "CHANMODES": "b,k,l,imnst",
+        "CHANNELLEN": str(limits.channel_length),
+        "CHANTYPES": "#",
+        "ELIST": "U",
+        "HOSTLEN": "64",
+        "KICKLEN": str(limits.kick_length),
+        "MAXLIST": f"b:{limits.max_list_modes}",
+        "MAXTARGETS": str(targets),
+        "MODES": "4",
+        "NETWORK": ctx.server.config.server.network,
+        "NICKLEN": str(limits.nick_length),
+        "PREFIX": "(ov)@+",
+        "SAFELIST": None,
+        "STATUSMSG": "@+",
+        "TARGMAX": (
+            f"JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{targets},PART:,PRIVMSG:{targets},"
+            "TAGMSG:1,WHOIS:1,ISON:,USERHOST:5"
+        ),
+        "TOPICLEN": str(limits.topic_length),
+        "USERLEN": "10",
+    }
+
+
+# -- CAP -------------------------------------------------------------------------------------------
+
+
+def handle_cap(ctx: Context, msg: Message) -> None:
+    """CAP <LS [version] | LIST | REQ :caps | END>"""
+    client = ctx.client
+    sub = msg.params[0].upper()
+    if sub == "LS":
+        version = msg.param(1)
+        if not client.registered:
+            client.cap_negotiating = True
+        if version.isdigit():
+            client.cap_version = max(client.cap_version, int(version))
+        if client.cap_version >= 302:
+            client.caps |= Cap.CAP_NOTIFY
+        _send_cap_list(ctx, "LS", list(CAPABILITIES))
+    elif sub == "LIST":
+        enabled = [name for name, flag in CAPABILITIES.items() if client.caps & flag]
+        _send_cap_list(ctx, "LIST", enabled)
+    elif sub == "REQ":
+        if not client.registered:
+            client.cap_negotiating = True
+        _cap_req(ctx, msg.param(1))
+    elif sub == "END":
+        if not client.registered:
+            client.cap_negotiating = False
+            try_register(ctx)
+    else:
+        ctx.reply(ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
+
+
+def _send_cap_list(ctx: Context, sub: str, names: list[str]) -> None:
+    chunks: list[str] = []
+    current = ""
+    for name in names:
+        if current and len(current) + len(name) + 1 > _CAP_LS_CHUNK:
+            chunks.append(current)
+            current = ""
+        current = f"{current} {name}" if current else name
+    chunks.append(current)
+    nick = ctx.client.nick
+    multiline = ctx.client.cap_version >= 302
+    for index, chunk in enumerate(chunks):
+        if multiline and index < len(chunks) - 1:
+            ctx.send("CAP", nick, sub, "*", chunk)
+        else:
+            ctx.send("CAP", nick, sub, chunk)
+
+
+def _cap_req(ctx: Context, requested: str) -> None:
+    client = ctx.client
+    add = Cap.NONE
+    remove = Cap.NONE
+    for token in requested.split():
+        name = token.lstrip("-")
+        flag = CAPABILITIES.get(name.lower())
+        if flag is None or (token.startswith("-") and flag is Cap.CAP_NOTIFY):
+            ctx.send("CAP", client.nick, "NAK", requested)
+            return
+        if token.startswith("-"):
+            remove |= flag
+        else:
+            add |= flag
+    client.caps = (client.caps | add) & ~remove
+    ctx.send("CAP", client.nick, "ACK", requested)
+
+
+# -- PASS, NICK, USER ------------------------------------------------------------------------------
+
+
+def handle_pass(ctx: Context, msg: Message) -> None:
+    """PASS <password>"""
+    if ctx.client.state is not RegState.CONNECTED:
+        raise IrcError(ERR_ALREADYREGISTERED, "You may not reregister")
+    ctx.client.password = msg.params[0]
+
+
+def handle_nick(ctx: Context, msg: Message) -> None:
+    """NICK <nickname>"""
+    client = ctx.client
+    nick = msg.param(0)
+    if not nick:
+        raise IrcError(ERR_NONICKNAMEGIVEN, "No nickname given")
+    if not is_valid_nick(nick, ctx.limits.nick_length):
+        raise IrcError(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+    if nick == client.nick:
+        return
+    if ctx.network.nick_in_use(nick, client):
+        raise IrcError(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+    if client.registered:
+        ctx.network.rename(client, nick)
+        return
+    ctx.network.claim_nick(client, nick)
+    try_register(ctx)
+
+
+def handle_user(ctx: Context, msg: Message) -> None:
+    """USER <user> <mode> <unused> :<realname>"""
+    client = ctx.client
+    if client.user or client.state is not RegState.CONNECTED:
+        raise IrcError(ERR_ALREADYREGISTERED, "You may not reregister")
+    if not msg.params[0]:
+        raise IrcError(ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+    client.user = sanitize_username(msg.params[0])
+    client.realname = msg.params[3][: ctx.limits.realname_length]
+    try_register(ctx)
+
+
+def try_register(ctx: Context) -> None:
+    """Finish registration when NICK, USER and CAP negotiation are all done."""
+    client = ctx.client
+    if (
+        client.state is not RegState.CONNECTED
+        or client.nick == "*"
+        or not client.user
+        or client.cap_negotiating
+    ):
+        return
+    password_hash = ctx.server.config.server.password_hash
+    if not password_hash:
+        complete_registration(ctx)
+        return
+    client.state = RegState.VERIFYING
+    ctx.server.spawn(_check_password(ctx, password_hash))
+
+
+async def _check_password(ctx: Context, password_hash: str) -> None:
+    client = ctx.client
+    given = client.password or ""
+    client.password = None
+    ok = bool(given) and await asyncio.to_thread(verify_password, password_hash, given)
+    if client.state is not RegState.VERIFYING:
+        return
+    if not ok:
+        ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
+        client.conn.close("Bad password")
+        return
+    client.state = RegState.CONNECTED
+    complete_registration(ctx)
+
+
+def complete_registration(ctx: Context) -> None:
+    """Send the welcome burst, then put the user in the common rooms."""
+    client = ctx.client
+    network = ctx.network
+    network.mark_registered(client)
+    log.info("registered %s (%s) from %s", client.nick, client.prefix, client.ip)
+    network_name = ctx.server.config.server.network
+    ctx.reply(RPL_WELCOME, f"Welcome to the {network_name} IRC Network {client.prefix}")
+    ctx.reply(RPL_YOURHOST, f"Your host is {network.name}, running version chinwag-{__version__}")
+    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.created))
+    ctx.reply(RPL_CREATED, f"This server was created {created}")
+    ctx.reply(
+        RPL_MYINFO,
+        network.name,
+        f"chinwag-{__version__}",
+        USER_MODES,
+        CHANNEL_MODES,
+        CHANNEL_MODES_WITH_PARAM,
+    )
+    for tokens in isupport_lines(isupport_tokens(ctx)):
+        ctx.reply(RPL_ISUPPORT, *tokens, "are supported by this server")
+    send_lusers(ctx)
+    send_motd(ctx)
+    from chinwag.server.commands.channels import join_channel
+
+    for name in ctx.server.config.server.default_channels:
+        try:
+            join_channel(ctx, name, None)
+        except IrcError as err:
+            ctx.reply(err.numeric, *err.params)
+
+
+def send_lusers(ctx: Context) -> None:
+    """The LUSERS numerics (251-255, 265, 266)."""
+    network = ctx.network
+    users = [c for c in network.clients.values() if c.registered]
+    invisible = sum(1 for c in users if "i" in c.modes)
+    opers = sum(1 for c in users if c.is_oper)
+    unknown = len(network.connections) - len(users)
+    total = len(users)
+    ctx.reply(
+        RPL_LUSERCLIENT,
+        f"There are {total - invisible} users and {invisible} invisible on 1 servers",
+    )
+    ctx.reply(RPL_LUSEROP, str(opers), "operator(s) online")
+    ctx.reply(RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
+    ctx.reply(RPL_LUSERCHANNELS, str(len(network.channels)), "channels formed")
+    ctx.reply(RPL_LUSERME, f"I have {total} clients and 0 servers")
+    most = str(network.max_seen)
+    ctx.reply("265", str(total), most, f"Current local users {total}, max {most}")
+    ctx.reply("266", str(total), most, f"Current global users {total}, max {most}")
+
+
+def send_motd(ctx: Context) -> None:
+    """The message of the day (375, 372..., 376), or 422 when there is none."""
+    text = ctx.server.motd_text()
+    if not text:
+        ctx.reply(ERR_NOMOTD, "MOTD File is missing")
+        return
+    ctx.reply(RPL_MOTDSTART, f"- {ctx.network.name} Message of the day - ")
+    for line in text.splitlines() or [""]:
+        ctx.reply(RPL_MOTD, f"- {line}")
+    ctx.reply(RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+# -- PING, PONG, QUIT ------------------------------------------------------------------------------
+
+
+def handle_ping(ctx: Context, msg: Message) -> None:
+    """PING <token>"""
+    if not msg.params or not msg.params[0]:
+        raise IrcError(ERR_NOORIGIN, "No origin specified")
+    ctx.send("PONG", ctx.network.name, msg.params[0])
+
+
+def handle_pong(ctx: Context, msg: Message) -> None:
+    """PONG <token>: any input already counts as a sign of life, so nothing more to do."""
+
+
+def handle_quit(ctx: Context, msg: Message) -> None:
+    """QUIT [:<reason>]"""
+    reason = msg.param(0)
+    quit_message = f"Quit: {reason}" if reason else "Client Quit"
+    ctx.client.conn.close(quit_message, quit_message=quit_message)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "CAP": CommandSpec(handle_cap, min_params=1, before_registration=True),
+    "PASS": CommandSpec(handle_pass, min_params=1, before_registration=True),
+    "NICK": CommandSpec(handle_nick, before_registration=True),
+    "USER": CommandSpec(handle_user, min_params=4, before_registration=True),
+    "PING": CommandSpec(handle_ping, before_registration=True),
+    "PONG": CommandSpec(handle_pong, before_registration=True),
+    "QUIT": CommandSpec(handle_quit, before_registration=True),
+}

@@ -1,0 +1,42 @@
+"""A user's own status: AWAY and SETNAME, told to those who share a channel and asked for it."""
+
+from __future__ import annotations
+
+from chinwag.protocol import Message
+from chinwag.protocol.numerics import RPL_NOWAWAY, RPL_UNAWAY
+from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.state import Cap
+
+__all__ = ["COMMANDS"]
+
+
+def handle_away(ctx: Context, msg: Message) -> None:
+    """AWAY [:<message>]"""
+    client = ctx.client
+    text = msg.param(0)[: ctx.limits.away_length]
+    client.away = text or None
+    if text:
+        ctx.reply(RPL_NOWAWAY, "You have been marked as being away")
+        outgoing = Outgoing(client.prefix, "AWAY", text)
+    else:
+        ctx.reply(RPL_UNAWAY, "You are no longer marked as being away")
+        outgoing = Outgoing(client.prefix, "AWAY")
+    send_to_all((p for p in ctx.network.peers(client) if p.caps & Cap.AWAY_NOTIFY), outgoing)
+
+
+def handle_setname(ctx: Context, msg: Message) -> None:
+    """SETNAME :<realname> (IRCv3 setname)"""
+    client = ctx.client
+    client.realname = msg.params[0][: ctx.limits.realname_length]
+    outgoing = Outgoing(client.prefix, "SETNAME", client.realname)
+    recipients = {p for p in ctx.network.peers(client) if p.caps & Cap.SETNAME}
+    if client.caps & Cap.SETNAME:
+        recipients.add(client)
+    send_to_all(recipients, outgoing)
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "AWAY": CommandSpec(handle_away),
+    "SETNAME": CommandSpec(handle_setname, min_params=1),
+}

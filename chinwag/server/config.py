@@ -1,0 +1,217 @@
+"""Server configuration: embedded safe defaults, a TOML file, environment variables, then flags.
+
+Every setting has a default that is right for ``chinwag serve`` on a laptop: loopback only, the
+common room ``#lobby``, limits that stop abuse without getting in a real user's way. A TOML file
+(``--config``) overrides the defaults section by section (see ``chinwag.example.toml`` for every
+key); an environment variable ``CHINWAG__SECTION__KEY`` overrides the file (``CHINWAG__LIMITS__
+SENDQ_BYTES=2097152``); command-line flags override everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "LimitsConfig",
+    "OperConfig",
+    "ServerConfig",
+    "load_config",
+]
+
+ENV_PREFIX = "CHINWAG__"
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is invalid; the message says which key and why."""
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Identity and listeners."""
+
+    name: str = field(default_factory=lambda: socket.gethostname() or "chinwag.local")
+    network: str = "chinwag"
+    host: str = "127.0.0.1"
+    port: int = 6667
+    motd_file: str = ""
+    motd: str = "Welcome to chinwag. Say hello in #lobby!"
+    default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
+    password_hash: str = ""
+    data_dir: str = "chinwag-data"
+
+
+@dataclass(slots=True)
+class LimitsConfig:
+    """Sizes, rates and timeouts. ``0`` disables a limit where it says so."""
+
+    nick_length: int = 32
+    channel_length: int = 64
+    topic_length: int = 390
+    away_length: int = 200
+    kick_length: int = 255
+    realname_length: int = 128
+    max_channels_per_user: int = 50
+    max_list_modes: int = 100
+    max_targets: int = 4
+    max_clients: int = 10000
+    max_clients_per_ip: int = 10
+    exempt_loopback: bool = True
+    sendq_bytes: int = 1_048_576
+    flood_burst: int = 20
+    flood_rate: float = 5.0
+    flood_queue: int = 50
+    registration_timeout: float = 30.0
+    max_registration_lines: int = 64
+    ping_interval: float = 120.0
+    ping_timeout: float = 60.0
+    whowas_length: int = 500
+
+
+@dataclass(slots=True)
+class OperConfig:
+    """A server operator: a name and an argon2id hash made by ``chinwag passwd``."""
+
+    name: str
+    password_hash: str
+
+
+@dataclass(slots=True)
+class Config:
+    """The whole configuration."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    opers: list[OperConfig] = field(default_factory=list)
+
+    def validate(self) -> None:
+        """Check values that the types alone do not.
+
+        Raises:
+            ConfigError: naming the first bad key.
+        """
+        if not 0 <= self.server.port <= 65535:
+            raise ConfigError("server.port must be between 0 and 65535")
+        for channel in self.server.default_channels:
+            if not channel.startswith("#") or " " in channel or "," in channel:
+                raise ConfigError(f"server.default_channels: {channel!r} is not a channel name")
+        if not 1 <= self.limits.nick_length <= 64:
+            raise ConfigError("limits.nick_length must be between 1 and 64")
+        if self.limits.sendq_bytes < 4096:
+            raise ConfigError("limits.sendq_bytes must be at least 4096")
+        if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
+            raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        for oper in self.opers:
+            if not oper.password_hash.startswith("$argon2"):
+                raise ConfigError(
+                    f"opers: {oper.name!r} needs password_hash from `chinwag passwd`, "
+                    "never a plain-text password"
+                )
+        if self.server.password_hash and not self.server.password_hash.startswith("$argon2"):
+            raise ConfigError("server.password_hash must be an argon2 hash from `chinwag passwd`")
+
+
+def _coerce(section: str, key: str, current: Any, value: Any) -> Any:
+    """Convert ``value`` to the type of the default ``current``, or explain why not."""
+    where = f"{section}.{key}"
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{where} must be true or false")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a whole number") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number") from None
+    if isinstance(current, list):
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        raise ConfigError(f"{where} must be a list of strings")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    return value
+
+
+def _apply_section(target: Any, section: str, values: Mapping[str, Any]) -> None:
+    known = {f.name for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown key {section}.{key}")
+        setattr(target, key, _coerce(section, key, getattr(target, key), value))
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Build the configuration from defaults, a TOML file, the environment and overrides.
+
+    Args:
+        path: a TOML file, or None for the embedded defaults only.
+        environ: where to look for ``CHINWAG__SECTION__KEY`` (``os.environ`` when None).
+        overrides: ``{"server": {"port": 7000}}`` from command-line flags; None values are skipped.
+
+    Returns:
+        A validated `Config`.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or has an unknown key or a bad value.
+    """
+    config = Config()
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for section, values in data.items():
+            if section == "opers":
+                if not isinstance(values, list):
+                    raise ConfigError("opers must be an array of tables ([[opers]])")
+                config.opers = [_parse_oper(entry) for entry in values]
+            elif section in ("server", "limits") and isinstance(values, dict):
+                _apply_section(getattr(config, section), section, values)
+            else:
+                raise ConfigError(f"unknown section [{section}]")
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in ("server", "limits") or not key:
+            raise ConfigError(f"{name}: expected CHINWAG__SERVER__KEY or CHINWAG__LIMITS__KEY")
+        _apply_section(getattr(config, section), section, {key: value})
+    for section, values in (overrides or {}).items():
+        _apply_section(
+            getattr(config, section),
+            section,
+            {key: value for key, value in values.items() if value is not None},
+        )
+    config.validate()
+    return config
+
+
+def _parse_oper(entry: Any) -> OperConfig:
+    if not isinstance(entry, dict) or set(entry) != {"name", "password_hash"}:
+        raise ConfigError("each [[opers]] entry needs exactly name and password_hash")
+    return OperConfig(name=str(entry["name"]), password_hash=str(entry["password_hash"]))

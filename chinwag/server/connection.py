@@ -1,0 +1,238 @@
+"""One socket: framing, limits, flood control, the outbound queue and the SendQ.
+
+Theory of operation
+-------------------
+`Connection` is an `asyncio.Protocol`, so reading costs no task and no await. Bytes go through the
+sans-I/O `LineDecoder`; each complete line is handed to the command dispatcher synchronously.
+
+Input is paced by a token bucket (``flood_burst`` lines at once, then ``flood_rate`` lines a
+second): a line that finds the bucket empty waits in a backlog and is processed when a token is
+due, the way other servers pace a paste. Only when the backlog passes ``flood_queue`` lines is
+the client cut off with "Excess Flood".
+
+Output never blocks anybody. `enqueue` appends bytes to a per-connection list and registers the
+connection with the server's flusher once; at the end of the event-loop turn the flusher writes each
+dirty connection's pending lines with ONE ``transport.write`` (the kernel is far happier with one
+write of ten lines than ten writes of one). If what this peer has not yet read passes
+``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
+
+While a command runs, the lines meant for its sender can be captured (`capture`) so that the
+dispatcher can label them for ``labeled-response``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import TYPE_CHECKING, cast
+
+from chinwag.protocol import DecodeError, LineDecoder, Message
+from chinwag.server.state import Client, RegState
+
+if TYPE_CHECKING:
+    from chinwag.server.app import Server
+
+__all__ = ["Connection"]
+
+log = logging.getLogger("chinwag.connection")
+
+_HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DELETE", "PATCH"})
+_FREE_COMMANDS = frozenset({"PONG"})
+
+
+class Connection(asyncio.Protocol):
+    """The asyncio side of one client connection."""
+
+    def __init__(self, server: Server, *, tls: bool = False) -> None:
+        self.server = server
+        self.tls = tls
+        self.transport: asyncio.Transport | None = None
+        self.client: Client | None = None
+        self.decoder = LineDecoder()
+        self.closing = False
+        self.connected_at = time.monotonic()
+        self.last_read = self.connected_at
+        self.ping_sent_at: float | None = None
+        self.lines_before_registration = 0
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._capture: list[bytes] | None = None
+        limits = server.config.limits
+        self._tokens = float(limits.flood_burst)
+        self._tokens_at = self.connected_at
+        self._backlog: collections.deque[Message | DecodeError] = collections.deque()
+        self._backlog_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Accept the socket, or refuse it politely when a connection limit is reached."""
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if peer else "unknown"
+        self.client = Client(conn=self, host=ip, ip=ip)
+        refusal = self.server.admission_refusal(ip)
+        if refusal is not None:
+            log.info("refused %s: %s", ip, refusal)
+            self.closing = True
+            transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
+            transport.close()
+            return
+        self.server.network.add_connection(self.client)
+        log.info("connect from %s", ip)
+
+    def data_received(self, data: bytes) -> None:
+        """Frame the bytes into messages and dispatch them, paced by the flood budget."""
+        if self.closing:
+            return
+        self.last_read = time.monotonic()
+        self.ping_sent_at = None
+        if b"\r" in data or b"\0" in data:
+            # A bare CR ends a line too (old clients), and NUL can never be relayed.
+            data = data.replace(b"\r", b"\n").replace(b"\0", b"")
+        for item in self.decoder.feed(data):
+            if self.closing:
+                return
+            if self._backlog or not self._take_token(item):
+                self._backlog.append(item)
+                if len(self._backlog) > self.server.config.limits.flood_queue:
+                    self.close("Excess Flood")
+                    return
+                self._schedule_backlog()
+                continue
+            self._handle(item)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The socket is gone: the user quits (with the reason we gave, if we closed it)."""
+        if self._backlog_timer is not None:
+            self._backlog_timer.cancel()
+        if not self.closing:
+            self.closing = True
+            reason = "Connection closed" if exc is None else f"Read error: {exc}"
+            self._finish(reason)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _take_token(self, item: Message | DecodeError) -> bool:
+        limits = self.server.config.limits
+        if limits.flood_rate <= 0:
+            return True
+        if isinstance(item, Message) and item.command in _FREE_COMMANDS:
+            return True
+        client = self.client
+        if client is not None and client.is_oper:
+            return True
+        now = time.monotonic()
+        self._tokens = min(
+            float(limits.flood_burst), self._tokens + (now - self._tokens_at) * limits.flood_rate
+        )
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def _schedule_backlog(self) -> None:
+        if self._backlog_timer is not None:
+            return
+        rate = self.server.config.limits.flood_rate
+        delay = max(0.0, (1.0 - self._tokens) / rate) if rate > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        self._backlog_timer = loop.call_later(delay, self._drain_backlog)
+
+    def _drain_backlog(self) -> None:
+        self._backlog_timer = None
+        while self._backlog and not self.closing and self._take_token(self._backlog[0]):
+            self._handle(self._backlog.popleft())
+        if self._backlog and not self.closing:
+            self._schedule_backlog()
+
+    def _handle(self, item: Message | DecodeError) -> None:
+        client = self.client
+        assert client is not None
+        if not client.registered:
+            self.lines_before_registration += 1
+            if isinstance(item, Message) and item.command in _HTTP_VERBS:
+                self.close("This is an IRC server, not a web server")
+                return
+            if self.lines_before_registration > self.server.config.limits.max_registration_lines:
+                self.close("Too many lines before registration")
+                return
+        self.server.dispatch(client, item)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def enqueue(self, data: bytes) -> None:
+        """Queue bytes for this peer; written at the end of the event-loop turn."""
+        if self.closing:
+            return
+        if self._capture is not None:
+            self._capture.append(data)
+            return
+        if not self._out:
+            self.server.mark_dirty(self)
+        self._out.append(data)
+        self._out_bytes += len(data)
+
+    def flush(self) -> None:
+        """Write everything queued in one call, then enforce the SendQ."""
+        if not self._out or self.transport is None:
+            return
+        data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+        self._out.clear()
+        self._out_bytes = 0
+        if self.closing:
+            return
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.server.config.limits.sendq_bytes:
+            self.close("SendQ exceeded", abort=True)
+
+    def capture(self) -> None:
+        """Start collecting this client's output instead of queueing it (labeled-response)."""
+        self._capture = []
+
+    def release(self) -> list[bytes]:
+        """Stop collecting and return what was collected."""
+        captured, self._capture = self._capture or [], None
+        return captured
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
+        """End this connection: ``ERROR`` line first, then the peers are told, then the socket.
+
+        Args:
+            reason: why, for the ERROR line, the log and (by default) the QUIT others see.
+            abort: drop unsent output (for a peer that stopped reading).
+            quit_message: what peers see in QUIT, when it differs from ``reason``.
+        """
+        if self.closing or self.transport is None:
+            return
+        client = self.client
+        host = client.host if client else "unknown"
+        nick = client.nick if client else "*"
+        self._capture = None
+        self.flush()
+        if self.closing:  # the flush itself found the SendQ exceeded and closed us
+            return
+        self.closing = True
+        self.transport.write(f"ERROR :Closing Link: {nick}[{host}] ({reason})\r\n".encode())
+        self._finish(quit_message if quit_message is not None else reason)
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    def _finish(self, reason: str) -> None:
+        client = self.client
+        if client is None or client.state is RegState.CLOSED:
+            return
+        if client.registered:
+            log.info("quit %s (%s): %s", client.nick, client.ip, reason)
+        else:
+            log.info("disconnect %s before registration: %s", client.ip, reason)
+        self.server.client_gone(client, reason)

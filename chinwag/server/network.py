@@ -1,0 +1,243 @@
+"""The network: the single in-memory truth of who is connected, under which nick, and where.
+
+Every change of membership goes through a method here (register a nick, rename, join, part,
+kick, quit) and that method both changes the state and tells everyone who must know, using one
+`Outgoing` per event so that the line is formatted once. Handlers never edit the dictionaries
+themselves. Nothing here awaits: each method runs to completion inside one event-loop turn, which
+is what keeps the state consistent without locks.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from chinwag.protocol import fold
+from chinwag.protocol.codec import encode_message
+from chinwag.protocol.message import Message
+from chinwag.server.config import Config
+from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.state import Cap, Channel, Client, Membership, RegState
+
+__all__ = ["Network", "WhowasEntry"]
+
+# Space left in a 512-byte line for a NAMES list: the longest server name, numeric, nick and
+# channel name we allow, with separators and CR LF.
+_NAMES_BUDGET = 512 - 220
+
+
+@dataclass(frozen=True, slots=True)
+class WhowasEntry:
+    """What WHOWAS remembers about a nick that left."""
+
+    nick: str
+    user: str
+    host: str
+    realname: str
+    when: float
+
+
+class Network:
+    """Registries of clients and channels plus the operations that change them.
+
+    Args:
+        config: the server configuration.
+        clock: wall-clock seconds (``time.time``); injectable for tests.
+    """
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.name = config.server.name
+        self.clock = clock
+        self.created = clock()
+        self.connections: set[Client] = set()
+        self.clients: dict[str, Client] = {}
+        self.channels: dict[str, Channel] = {}
+        self.per_ip: collections.Counter[str] = collections.Counter()
+        self.whowas: collections.deque[WhowasEntry] = collections.deque(
+            maxlen=max(1, config.limits.whowas_length)
+        )
+        self.max_seen = 0
+        for name in config.server.default_channels:
+            channel = Channel(name, permanent=True)
+            self.channels[channel.name_folded] = channel
+
+    # -- replies -------------------------------------------------------------------------------
+
+    def numeric(self, client: Client, numeric: str, *params: str) -> None:
+        """Send a numeric reply, with the client's nick as first parameter."""
+        client.send(encode_message(Message(numeric, (client.nick, *params), self.name)))
+
+    def notice(self, client: Client, text: str) -> None:
+        """Send a server NOTICE to one client."""
+        client.send(encode_message(Message("NOTICE", (client.nick, text), self.name)))
+
+    def send_from_server(self, client: Client, command: str, *params: str) -> None:
+        """Send a non-numeric line from the server (``CAP``, ``PONG``, ``ERROR``...)."""
+        client.send(encode_message(Message(command, params, self.name)))
+
+    # -- connections and nicks -----------------------------------------------------------------
+
+    def add_connection(self, client: Client) -> None:
+        """Count a new connection (before it registers)."""
+        self.connections.add(client)
+        self.per_ip[client.ip] += 1
+
+    def find(self, nick: str) -> Client | None:
+        """The registered client using ``nick`` (any case), or None."""
+        return self.clients.get(fold(nick))
+
+    def find_channel(self, name: str) -> Channel | None:
+        """The channel called ``name`` (any case), or None."""
+        return self.channels.get(fold(name))
+
+    def nick_in_use(self, nick: str, asking: Client) -> bool:
+        """True when ``nick`` belongs to a client other than ``asking``."""
+        owner = self.clients.get(fold(nick))
+        return owner is not None and owner is not asking
+
+    def claim_nick(self, client: Client, nick: str) -> None:
+        """Give an unregistered client its first nick (no one is told)."""
+        if client.nick != "*" and self.clients.get(client.nick_folded) is client:
+            del self.clients[client.nick_folded]
+        client.nick = nick
+        self.clients[client.nick_folded] = client
+
+    def registered_count(self) -> int:
+        """How many clients completed registration."""
+        return sum(1 for client in self.clients.values() if client.registered)
+
+    def mark_registered(self, client: Client) -> None:
+        """Record that ``client`` finished registration."""
+        client.state = RegState.REGISTERED
+        self.max_seen = max(self.max_seen, self.registered_count())
+
+    def peers(self, client: Client) -> set[Client]:
+        """Everyone who shares at least one channel with ``client`` (``client`` excluded)."""
+        peers: set[Client] = set()
+        for channel in client.channels.values():
+            peers.update(channel.members)
+        peers.discard(client)
+        return peers
+
+    def rename(self, client: Client, new_nick: str) -> None:
+        """Change a registered client's nick and tell the client and everyone who shares a room."""
+        outgoing = Outgoing(client.prefix, "NICK", new_nick, when=self.clock())
+        self.whowas.append(self._whowas_entry(client))
+        recipients = self.peers(client)
+        recipients.add(client)
+        del self.clients[client.nick_folded]
+        client.nick = new_nick
+        self.clients[client.nick_folded] = client
+        for channel in self.channels.values():
+            channel.invited_folded.discard(fold(new_nick))
+        send_to_all(recipients, outgoing)
+
+    def _whowas_entry(self, client: Client) -> WhowasEntry:
+        return WhowasEntry(client.nick, client.user, client.host, client.realname, self.clock())
+
+    def remove(self, client: Client, reason: str) -> None:
+        """Forget a client that is going away; tell its peers ``QUIT :reason`` once each.
+
+        Safe to call more than once, and for clients that never registered.
+        """
+        if client not in self.connections:
+            return
+        self.connections.discard(client)
+        self.per_ip[client.ip] -= 1
+        if self.per_ip[client.ip] <= 0:
+            del self.per_ip[client.ip]
+        if self.clients.get(client.nick_folded) is client:
+            del self.clients[client.nick_folded]
+        if client.registered:
+            self.whowas.append(self._whowas_entry(client))
+            send_to_all(
+                self.peers(client), Outgoing(client.prefix, "QUIT", reason, when=self.clock())
+            )
+        for channel in list(client.channels.values()):
+            self._leave(client, channel)
+        client.state = RegState.CLOSED
+
+    # -- channels ------------------------------------------------------------------------------
+
+    def join(self, client: Client, name: str) -> Channel:
+        """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
+
+        The checks (key, bans, limits) are the caller's; this only does the join.
+        """
+        name_folded = fold(name)
+        channel = self.channels.get(name_folded)
+        creating = channel is None
+        if channel is None:
+            channel = Channel(name, created=self.clock())
+            self.channels[name_folded] = channel
+        channel.members[client] = Membership(op=creating and not channel.permanent)
+        client.channels[name_folded] = channel
+        client.invites.discard(name_folded)
+        channel.invited_folded.discard(client.nick_folded)
+        when = self.clock()
+        plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
+        extended = Outgoing(
+            client.prefix,
+            "JOIN",
+            channel.name,
+            client.account or "*",
+            client.realname,
+            when=when,
+            account=client.account,
+        )
+        for member in channel.members:
+            chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
+            member.conn.enqueue(chosen.line_for(member))
+        if client.away is not None:
+            away = Outgoing(client.prefix, "AWAY", client.away, when=when)
+            send_to_all(
+                (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
+            )
+        return channel
+
+    def part(self, client: Client, channel: Channel, reason: str | None) -> None:
+        """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
+        params = (channel.name, reason) if reason else (channel.name,)
+        send_to_all(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
+        self._leave(client, channel)
+
+    def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
+        """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
+        outgoing = Outgoing(kicker.prefix, "KICK", channel.name, target.nick, reason)
+        send_to_all(channel.members, outgoing)
+        self._leave(target, channel)
+
+    def _leave(self, client: Client, channel: Channel) -> None:
+        channel.members.pop(client, None)
+        client.channels.pop(channel.name_folded, None)
+        if not channel.members and not channel.permanent:
+            self.channels.pop(channel.name_folded, None)
+
+    def names_lines(self, client: Client, channel: Channel) -> Iterable[str]:
+        """The member list as NAMES entries packed into lines that fit 512 bytes."""
+        multi = client.has(Cap.MULTI_PREFIX)
+        full = client.has(Cap.USERHOST_IN_NAMES)
+        line: list[str] = []
+        size = 0
+        for member, membership in channel.members.items():
+            if "i" in member.modes and client not in channel.members and member is not client:
+                continue
+            entry = membership.prefixes(multi) + (member.prefix if full else member.nick)
+            if line and size + len(entry) + 1 > _NAMES_BUDGET:
+                yield " ".join(line)
+                line, size = [], 0
+            line.append(entry)
+            size += len(entry) + 1
+        if line:
+            yield " ".join(line)
+
+    def visible_channels(self, viewer: Client, target: Client) -> list[Channel]:
+        """The channels of ``target`` that ``viewer`` may see (secret ones only if shared)."""
+        return [
+            channel
+            for channel in target.channels.values()
+            if "s" not in channel.modes or viewer in channel.members or viewer.is_oper
+        ]

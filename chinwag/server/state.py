@@ -1,0 +1,171 @@
+"""The in-memory nouns of a network: a `Client` (one connected user) and a `Channel`.
+
+They hold data and answer questions about it; changing who is where, and telling people, is the
+job of `network.Network`, so that every change and its notices live in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chinwag.protocol import fold, mask_matches
+
+if TYPE_CHECKING:
+    from chinwag.server.connection import Connection
+
+__all__ = ["Cap", "Channel", "Client", "Membership", "RegState"]
+
+
+class RegState(enum.Enum):
+    """Where a connection is in registration (RFC 2812 section 3.1)."""
+
+    CONNECTED = "connected"
+    VERIFYING = "verifying"
+    REGISTERED = "registered"
+    CLOSED = "closed"
+
+
+class Cap(enum.IntFlag):
+    """IRCv3 capabilities that change what a client is sent; kept as bits for the hot path."""
+
+    NONE = 0
+    SERVER_TIME = enum.auto()
+    MESSAGE_TAGS = enum.auto()
+    ECHO_MESSAGE = enum.auto()
+    MULTI_PREFIX = enum.auto()
+    AWAY_NOTIFY = enum.auto()
+    USERHOST_IN_NAMES = enum.auto()
+    BATCH = enum.auto()
+    LABELED_RESPONSE = enum.auto()
+    INVITE_NOTIFY = enum.auto()
+    CAP_NOTIFY = enum.auto()
+    SETNAME = enum.auto()
+    ACCOUNT_TAG = enum.auto()
+    ACCOUNT_NOTIFY = enum.auto()
+    EXTENDED_JOIN = enum.auto()
+    CHGHOST = enum.auto()
+
+
+@dataclass(slots=True)
+class Membership:
+    """A client's status in one channel: the prefix modes it holds there."""
+
+    op: bool = False
+    voice: bool = False
+
+    def prefixes(self, multi: bool) -> str:
+        """``@+``-style prefixes, the highest only unless ``multi`` (multi-prefix) is set."""
+        text = ("@" if self.op else "") + ("+" if self.voice else "")
+        return text if multi else text[:1]
+
+
+@dataclass(eq=False, slots=True)
+class Client:
+    """One connection's user. ``nick`` is ``*`` until NICK is accepted."""
+
+    conn: Connection
+    host: str
+    ip: str
+    nick: str = "*"
+    user: str = ""
+    realname: str = ""
+    state: RegState = RegState.CONNECTED
+    caps: Cap = Cap.NONE
+    cap_version: int = 0
+    cap_negotiating: bool = False
+    password: str | None = None
+    modes: set[str] = field(default_factory=set)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    away: str | None = None
+    account: str | None = None
+    oper_name: str | None = None
+    signon: float = field(default_factory=time.time)
+    last_active: float = field(default_factory=time.time)
+    invites: set[str] = field(default_factory=set)
+
+    @property
+    def nick_folded(self) -> str:
+        """The casefolded nick, the key under which the network knows this client."""
+        return fold(self.nick)
+
+    @property
+    def prefix(self) -> str:
+        """``nick!user@host``, the source of everything this client says."""
+        return f"{self.nick}!{self.user}@{self.host}"
+
+    @property
+    def registered(self) -> bool:
+        """True once the welcome burst has been sent."""
+        return self.state is RegState.REGISTERED
+
+    @property
+    def is_oper(self) -> bool:
+        """True when the client is a server operator (user mode ``+o``)."""
+        return "o" in self.modes
+
+    def has(self, cap: Cap) -> bool:
+        """True when the client negotiated ``cap``."""
+        return bool(self.caps & cap)
+
+    def send(self, data: bytes) -> None:
+        """Queue wire bytes for this client (never blocks, never awaits)."""
+        self.conn.enqueue(data)
+
+
+@dataclass(eq=False, slots=True)
+class Channel:
+    """A channel: its members, topic, modes and lists."""
+
+    name: str
+    created: float = field(default_factory=time.time)
+    members: dict[Client, Membership] = field(default_factory=dict)
+    topic: str = ""
+    topic_setter: str = ""
+    topic_time: float = 0.0
+    modes: set[str] = field(default_factory=lambda: {"n", "t"})
+    key: str | None = None
+    limit: int | None = None
+    bans: dict[str, tuple[str, float]] = field(default_factory=dict)
+    invited_folded: set[str] = field(default_factory=set)
+    permanent: bool = False
+
+    @property
+    def name_folded(self) -> str:
+        """The casefolded channel name, its key in the registry."""
+        return fold(self.name)
+
+    def is_op(self, client: Client) -> bool:
+        """True when ``client`` is a channel operator here."""
+        membership = self.members.get(client)
+        return membership is not None and membership.op
+
+    def can_speak(self, client: Client) -> bool:
+        """Whether ``client`` may send to the channel under +n, +m and bans."""
+        membership = self.members.get(client)
+        if membership is None:
+            return "n" not in self.modes and not self.is_banned(client)
+        if membership.op or membership.voice:
+            return True
+        return "m" not in self.modes and not self.is_banned(client)
+
+    def is_banned(self, client: Client) -> bool:
+        """True when one of the channel's ban masks matches the client."""
+        if not self.bans:
+            return False
+        prefix = client.prefix
+        return any(mask_matches(mask, prefix) for mask in self.bans)
+
+    def mode_string(self, show_key: bool) -> tuple[str, ...]:
+        """The channel modes as MODE parameters: ``("+ntkl", "key", "10")``."""
+        flags = "".join(sorted(self.modes))
+        params: list[str] = []
+        if self.key is not None:
+            flags += "k"
+            params.append(self.key if show_key else "*")
+        if self.limit is not None:
+            flags += "l"
+            params.append(str(self.limit))
+        return ("+" + flags, *params)
