@@ -9,9 +9,12 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # "package:command" pairs. A package counts as present when its command is on
-# PATH or dpkg reports it installed.
+# PATH or dpkg reports it installed (an empty command means: ask dpkg only).
+# weechat-plugins brings the FIFO plugin that drives weechat-headless; it is
+# only a Recommends of weechat-headless, so it must be named.
 NEEDED=(
     "weechat-headless:weechat-headless"
+    "weechat-plugins:"
     "irssi:irssi"
     "tmux:tmux"
     "ii:ii"
@@ -20,7 +23,9 @@ NEEDED=(
 
 is_installed() {
     local pkg="$1" cmd="$2"
-    command -v "$cmd" >/dev/null 2>&1 && return 0
+    if [ -n "$cmd" ] && command -v "$cmd" >/dev/null 2>&1; then
+        return 0
+    fi
     dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'
 }
 

@@ -1,0 +1,161 @@
+"""What every client driver offers: act like a user, and report what the user saw.
+
+Theory of operation: a driver starts one real client process with a private
+directory (its own HOME and config), types commands into it the way that client
+takes input (a FIFO, tmux keys), and reads what the client *shows* from the log
+files the client itself writes. Assertions are made on that rendering, because
+that is what proves the client understood the server: a line the server sent but
+the client could not parse does not appear.
+
+The ``saw_*`` methods are cheap predicates for ``wait_until``; each driver turns
+an event into the regular expression matching its own log format.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from ..waiting import DEFAULT_TIMEOUT, wait_until
+
+
+class ClientMissingError(RuntimeError):
+    """The client's program is not installed."""
+
+
+class ClientDriver(ABC):
+    """One real IRC client connected to the server under test.
+
+    Args:
+        nick: the nick the client registers with (lowercase ASCII, so that
+            log file names do not depend on the client's case folding).
+        port: server port on 127.0.0.1.
+        workdir: private directory; the client's HOME, config and logs live here.
+    """
+
+    #: Human name of the client, for messages.
+    name: str = "client"
+    #: Programs that must be on PATH for the driver to work.
+    programs: tuple[str, ...] = ()
+
+    def __init__(self, nick: str, port: int, workdir: Path) -> None:
+        self.nick = nick
+        self.port = port
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def missing_programs(cls) -> list[str]:
+        """Return the programs this driver needs that are not on PATH."""
+        return [program for program in cls.programs if shutil.which(program) is None]
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the client process, configured to connect to the server."""
+
+    @abstractmethod
+    def is_registered(self) -> bool:
+        """Tell whether the client has shown the server's welcome."""
+
+    @abstractmethod
+    def is_running(self) -> bool:
+        """Tell whether the client process still runs."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop every process this driver started (by PID, bounded)."""
+
+    def wait_registered(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait, polled and bounded, until the client shows it is registered."""
+        wait_until(
+            self.is_registered,
+            timeout,
+            lambda: f"{self.name} ({self.nick}) to register\n{self.debug_dump()}",
+        )
+
+    def wait_exited(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait, polled and bounded, until the client process has exited by itself."""
+        wait_until(
+            lambda: not self.is_running(),
+            timeout,
+            lambda: f"{self.name} ({self.nick}) to exit\n{self.debug_dump()}",
+        )
+
+    # -- acting as the user ------------------------------------------------
+
+    @abstractmethod
+    def join(self, channel: str) -> None:
+        """Join ``channel`` the way a user of this client would."""
+
+    @abstractmethod
+    def say(self, channel: str, text: str) -> None:
+        """Send ``text`` to ``channel``."""
+
+    @abstractmethod
+    def privmsg(self, target_nick: str, text: str) -> None:
+        """Send ``text`` privately to ``target_nick``."""
+
+    @abstractmethod
+    def change_nick(self, new_nick: str) -> None:
+        """Ask the server for a new nick (``self.nick`` follows once it is seen)."""
+
+    @abstractmethod
+    def quit(self, message: str) -> None:
+        """Quit IRC with ``message``; the client process is expected to exit."""
+
+    # -- what the user saw -------------------------------------------------
+
+    @abstractmethod
+    def saw_join(self, nick: str, channel: str) -> bool:
+        """Whether the client showed ``nick`` joining ``channel``."""
+
+    @abstractmethod
+    def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
+        """Whether the client showed ``text`` from ``sender`` in ``channel``."""
+
+    @abstractmethod
+    def saw_private_message(self, sender: str, text: str) -> bool:
+        """Whether the client showed ``text`` as a private message from ``sender``."""
+
+    @abstractmethod
+    def saw_nick_change(self, old: str, new: str) -> bool:
+        """Whether the client showed ``old`` becoming ``new``."""
+
+    @abstractmethod
+    def saw_quit(self, nick: str, message: str) -> bool:
+        """Whether the client showed ``nick`` quitting with ``message``."""
+
+    @abstractmethod
+    def all_text(self) -> str:
+        """Everything the client logged, for "was never shown" assertions."""
+
+    @abstractmethod
+    def debug_dump(self) -> str:
+        """Logs and output worth reading when a wait fails."""
+
+    def shows_anywhere(self, text: str) -> bool:
+        """Whether ``text`` appears anywhere in what the client logged."""
+        return text in self.all_text()
+
+
+def any_line_matches(pattern: str, text: str) -> bool:
+    """Whether some line of ``text`` matches the regular expression ``pattern``."""
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def dump_files(title: str, paths: list[Path], limit: int = 6000) -> str:
+    """Render the tail of each file for a failure message."""
+    parts = [f"===== {title} ====="]
+    for path in paths:
+        try:
+            content = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            content = f"(unreadable: {exc})"
+        if len(content) > limit:
+            content = "...\n" + content[-limit:]
+        parts.append(f"--- {path} ---\n{content}")
+    return "\n".join(parts)

@@ -1,0 +1,200 @@
+"""Drive weechat-headless through its FIFO plugin and read its logger files.
+
+weechat gets a private ``--dir`` holding its config, logs and FIFO. A minimal
+``weechat.conf``/``logger.conf`` is written before start so that only the
+needed plugins load and the logger writes every line at once (its default
+flush delay is two minutes). The server and nick are set with
+``--run-command``; every later action is a line written to the FIFO:
+``irc.server.test */command`` runs a command on the server buffer.
+
+Log lines look like ``2026-11-25 15:04:32<TAB>-->``<TAB>``wee (~u@h) has joined #lobby``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
+from .base import ClientDriver, any_line_matches, dump_files
+
+_SERVER = "test"
+_SERVER_BUFFER = f"irc.server.{_SERVER}"
+# Nick prefixes weechat may show before a nick (channel modes).
+_MODE_PREFIXES = r"[~&@%+!]*"
+
+_WEECHAT_CONF = """\
+[plugin]
+autoload = "irc,logger,fifo"
+"""
+_LOGGER_CONF = """\
+[file]
+flush_delay = 0
+"""
+
+
+class WeechatDriver(ClientDriver):
+    """weechat-headless, one process per user."""
+
+    name = "weechat-headless"
+    programs = ("weechat-headless",)
+
+    def __init__(self, nick: str, port: int, workdir: Path) -> None:
+        super().__init__(nick, port, workdir)
+        self.data_dir = workdir / "weechat"
+        self.logs_dir = self.data_dir / "logs"
+        self.output_path = workdir / "weechat.out"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start weechat-headless in the foreground and connect it to the server."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "weechat.conf").write_text(_WEECHAT_CONF, encoding="utf-8")
+        (self.data_dir / "logger.conf").write_text(_LOGGER_CONF, encoding="utf-8")
+        commands = [
+            "/set irc.server_default.anti_flood_prio_high 0",
+            "/set irc.server_default.anti_flood_prio_low 0",
+            f"/server add {_SERVER} 127.0.0.1/{self.port}",
+            # weechat 3.x calls it "ssl", 4.x "tls"; setting both is harmless.
+            f"/set irc.server.{_SERVER}.ssl off",
+            f"/set irc.server.{_SERVER}.tls off",
+            f"/set irc.server.{_SERVER}.nicks {self.nick}",
+            f"/set irc.server.{_SERVER}.username {self.nick}",
+            f'/set irc.server.{_SERVER}.realname "weechat interop"',
+            f"/connect {_SERVER}",
+        ]
+        env = dict(os.environ, HOME=str(self.workdir), TERM="dumb", LANG="C.UTF-8")
+        with self.output_path.open("wb") as output:
+            self.proc = subprocess.Popen(
+                [
+                    "weechat-headless",
+                    "--dir",
+                    str(self.data_dir),
+                    "--run-command",
+                    ";".join(commands),
+                ],
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+
+    def is_registered(self) -> bool:
+        """Whether the server buffer shows the welcome (001)."""
+        server_log = self._read(f"irc.server.{_SERVER}.weechatlog")
+        return re.search(r"\bwelcome\b", server_log, re.IGNORECASE) is not None
+
+    def is_running(self) -> bool:
+        """Whether the weechat-headless process still runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop weechat-headless by PID (SIGTERM, then SIGKILL)."""
+        if self.proc is not None:
+            stop_process(self.proc)
+
+    # -- acting as the user ------------------------------------------------
+
+    def join(self, channel: str) -> None:
+        """Type ``/join channel`` in the server buffer."""
+        self._command(f"/join {channel}")
+
+    def say(self, channel: str, text: str) -> None:
+        """Type ``/msg channel text`` (works whichever buffer is current)."""
+        self._command(f"/msg {channel} {text}")
+
+    def privmsg(self, target_nick: str, text: str) -> None:
+        """Type ``/msg nick text``."""
+        self._command(f"/msg {target_nick} {text}")
+
+    def change_nick(self, new_nick: str) -> None:
+        """Type ``/nick new``."""
+        self._command(f"/nick {new_nick}")
+
+    def quit(self, message: str) -> None:
+        """Type ``/quit message``: weechat sends QUIT and exits."""
+        self._command(f"/quit {message}")
+
+    def _command(self, command: str) -> None:
+        self._write_fifo(f"{_SERVER_BUFFER} *{command}\n")
+
+    def _write_fifo(self, line: str) -> None:
+        fifo = wait_until(
+            self._fifo_path,
+            DEFAULT_TIMEOUT,
+            lambda: f"weechat FIFO in {self.data_dir}\n{self.debug_dump()}",
+        )
+
+        # O_NONBLOCK: never hang the test on a weechat that went away;
+        # ENXIO means no reader yet, which is worth a bounded retry.
+        def open_fifo() -> int | None:
+            try:
+                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    return None
+                raise
+
+        fd = wait_until(open_fifo, DEFAULT_TIMEOUT, f"weechat to read its FIFO {fifo}")
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def _fifo_path(self) -> Path | None:
+        return next(iter(sorted(self.data_dir.glob("weechat_fifo*"))), None)
+
+    # -- what the user saw -------------------------------------------------
+
+    def _read(self, filename: str) -> str:
+        try:
+            return (self.logs_dir / filename).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _channel_log(self, channel: str) -> str:
+        return self._read(f"irc.{_SERVER}.{channel.lower()}.weechatlog")
+
+    def saw_join(self, nick: str, channel: str) -> bool:
+        """Whether the channel log has ``--> nick ... has joined channel``."""
+        pattern = rf"\t-->\t{re.escape(nick)} .*has joined {re.escape(channel)}$"
+        return any_line_matches(pattern, self._channel_log(channel))
+
+    def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
+        """Whether the channel log has ``sender<TAB>text``."""
+        pattern = rf"\t{_MODE_PREFIXES}{re.escape(sender)}\t{re.escape(text)}$"
+        return any_line_matches(pattern, self._channel_log(channel))
+
+    def saw_private_message(self, sender: str, text: str) -> bool:
+        """Whether the private buffer with ``sender`` logged ``sender<TAB>text``."""
+        pattern = rf"\t{re.escape(sender)}\t{re.escape(text)}$"
+        return any_line_matches(pattern, self._read(f"irc.{_SERVER}.{sender.lower()}.weechatlog"))
+
+    def saw_nick_change(self, old: str, new: str) -> bool:
+        """Whether some buffer logged ``old is now known as new``."""
+        pattern = rf"\t--\t{re.escape(old)} is now known as {re.escape(new)}$"
+        return any_line_matches(pattern, self.all_text())
+
+    def saw_quit(self, nick: str, message: str) -> bool:
+        """Whether some buffer logged ``<-- nick (...) has quit (message)``."""
+        pattern = rf"\t<--\t{re.escape(nick)} .*has quit \(.*{re.escape(message)}.*\)$"
+        return any_line_matches(pattern, self.all_text())
+
+    def all_text(self) -> str:
+        """Every IRC log file weechat wrote, concatenated."""
+        return "\n".join(
+            path.read_text(encoding="utf-8", errors="replace")
+            for path in sorted(self.logs_dir.glob("irc.*.weechatlog"))
+        )
+
+    def debug_dump(self) -> str:
+        """Every weechat log file (core included)."""
+        paths = sorted(self.logs_dir.glob("*.weechatlog")) if self.logs_dir.exists() else []
+        return dump_files(f"{self.name} {self.nick}", paths)

@@ -1,0 +1,137 @@
+"""weechat, irssi and ii share #lobby on one server, watched by a raw-socket bystander.
+
+Each test gets a fresh server and a fresh cast (see the ``lobby`` fixture):
+watcher, then weechat ("wee"), irssi ("irs") and ii ("iis") arrive in that order.
+Assertions read what each client *shows* (its own logs) and what the watcher
+receives on the wire.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from .observer import Line
+from .scenario import Lobby, expect, is_join, sync
+from .servers import LOBBY
+
+
+def test_everyone_lands_in_lobby_and_sees_later_arrivals(lobby: Lobby) -> None:
+    """Each client shows itself in #lobby and shows every client that arrived after it."""
+    for index, client in enumerate(lobby.clients):
+        for later in lobby.clients[index + 1 :]:
+            expect(
+                client,
+                partial(client.saw_join, later.nick, LOBBY),
+                f"{later.nick} joining {LOBBY}",
+            )
+
+
+def test_watcher_sees_each_arrival_exactly_once(lobby: Lobby) -> None:
+    """The bystander gets one JOIN per client, even from clients that also typed /join."""
+    sync(lobby.watcher)
+    for client in lobby.clients:
+        joins = [
+            line.raw
+            for line in lobby.watcher.snapshot()
+            if is_join(line, nick=client.nick, channel=LOBBY)
+        ]
+        assert len(joins) == 1, f"{client.name} ({client.nick}) JOINed {len(joins)}x: {joins}"
+
+
+def test_channel_messages_reach_every_other_member(lobby: Lobby) -> None:
+    """A line said in #lobby by each client is shown by the others and reaches the watcher."""
+    said = {c.nick: f"hello lobby from {c.name} {c.nick}" for c in lobby.clients}
+    for client in lobby.clients:
+        client.say(LOBBY, said[client.nick])
+    for client in lobby.clients:
+        text = said[client.nick]
+        lobby.watcher.wait_for(
+            partial(_is_privmsg, source=client.nick, target=LOBBY, text=text),
+            what=f"PRIVMSG {LOBBY} :{text} from {client.nick}",
+        )
+        for other in lobby.others(client):
+            expect(
+                other,
+                partial(other.saw_channel_message, client.nick, LOBBY, text),
+                f"<{client.nick}> {text} in {LOBBY}",
+            )
+
+
+def test_private_message_reaches_only_its_recipient(lobby: Lobby) -> None:
+    """weechat->irssi, irssi->ii and ii->weechat whispers show only at their recipients."""
+    clients = lobby.clients
+    whispers = []
+    for sender, recipient in zip(clients, [*clients[1:], clients[0]], strict=True):
+        text = f"psst {recipient.nick} this is {sender.nick} only for you"
+        whispers.append((sender, recipient, text))
+        sender.privmsg(recipient.nick, text)
+    for sender, recipient, text in whispers:
+        expect(
+            recipient,
+            partial(recipient.saw_private_message, sender.nick, text),
+            f"private <{sender.nick}> {text}",
+        )
+    sync(lobby.watcher)
+    leaked = [line.raw for line in lobby.watcher.snapshot() if "psst" in line.raw]
+    assert not leaked, f"the watcher received private messages meant for others: {leaked}"
+    for sender, recipient, text in whispers:
+        bystanders = [c for c in clients if c is not sender and c is not recipient]
+        for bystander in bystanders:
+            assert not bystander.shows_anywhere(text), (
+                f"{bystander.name} ({bystander.nick}) shows a message from {sender.nick} "
+                f"to {recipient.nick}\n{bystander.debug_dump()}"
+            )
+
+
+def test_nick_changes_are_seen_by_everyone(lobby: Lobby) -> None:
+    """Each client renames itself; the others and the watcher see old -> new."""
+    for client in lobby.clients:
+        old, new = client.nick, f"{client.nick}2"
+        client.change_nick(new)
+        lobby.watcher.wait_for(
+            partial(_is_nick_change, old=old, new=new),
+            what=f":{old} NICK {new}",
+        )
+        for other in lobby.others(client):
+            expect(other, partial(other.saw_nick_change, old, new), f"{old} -> {new}")
+        client.nick = new
+    # The new names are live: a line said after the change carries the new nick.
+    speaker, listener = lobby.clients[0], lobby.clients[1]
+    speaker.say(LOBBY, "same person, new name")
+    expect(
+        listener,
+        partial(listener.saw_channel_message, speaker.nick, LOBBY, "same person, new name"),
+        f"<{speaker.nick}> same person, new name",
+    )
+
+
+def test_quits_are_seen_with_their_message(lobby: Lobby) -> None:
+    """Clients quit one by one with a message; everyone still there sees it, and each exits."""
+    remaining = list(lobby.clients)
+    while remaining:
+        leaving = remaining.pop(0)
+        message = f"{leaving.name} signing off, bye all"
+        leaving.quit(message)
+        lobby.watcher.wait_for(
+            partial(_is_quit, nick=leaving.nick, message=message),
+            what=f":{leaving.nick} QUIT :{message}",
+        )
+        for other in remaining:
+            expect(
+                other,
+                partial(other.saw_quit, leaving.nick, message),
+                f"{leaving.nick} quitting ({message})",
+            )
+        leaving.wait_exited()
+
+
+def _is_privmsg(line: Line, source: str, target: str, text: str) -> bool:
+    return line.command == "PRIVMSG" and line.nick == source and line.params == (target, text)
+
+
+def _is_nick_change(line: Line, old: str, new: str) -> bool:
+    return line.command == "NICK" and line.nick == old and line.params[:1] == (new,)
+
+
+def _is_quit(line: Line, nick: str, message: str) -> bool:
+    return line.command == "QUIT" and line.nick == nick and message in "".join(line.params[-1:])
