@@ -26,7 +26,8 @@ __all__ = ["TAG_CAPS", "Outgoing", "new_msgid", "send_to_all"]
 
 TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
-_TEXT_COMMANDS = frozenset({"PRIVMSG", "NOTICE", "QUIT", "PART", "TOPIC", "KICK", "AWAY"})
+# Commands whose last parameter is free text, with the parameter count that includes it.
+_TEXT_COMMANDS = {"PRIVMSG": 2, "NOTICE": 2, "TOPIC": 2, "KICK": 3, "PART": 2, "QUIT": 1, "AWAY": 1}
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
 
@@ -62,7 +63,7 @@ class Outgoing:
         when: float | None = None,
     ) -> None:
         line = format_line(Message(command, params, source))
-        if command in _TEXT_COMMANDS and not line.endswith(" :" + params[-1]):
+        if len(params) == _TEXT_COMMANDS.get(command) and not line.endswith(" :" + params[-1]):
             # Like other servers, always send message text as a trailing parameter: naive bots
             # look for " :" to find the text.
             line = format_line(Message(command, params[:-1], source)) + " :" + params[-1]

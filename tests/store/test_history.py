@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from chinwag.protocol.timestamps import format_server_time, parse_server_time
@@ -202,7 +204,7 @@ async def test_then_runs_after_commit_in_append_order(store: Store) -> None:
     h = store.history
     seen: list[int] = []
     for i in range(50):
-        h.append(entry(f"m{i}", T0 + i), then=lambda i=i: seen.append(i))
+        h.append(entry(f"m{i}", T0 + i), then=functools.partial(seen.append, i))
     await h.flush()
     assert seen == list(range(50))
     assert len(await h.latest(LOBBY, None, 100)) == 50
@@ -219,7 +221,9 @@ async def test_private_history_only_reaches_its_two_parties(store: Store) -> Non
     assert ids(await h.latest(direct("bob", "amy"), None, 10)) == ["ab1", "ab2"]
     for other in ("amy", "bob", "dave", "carol"):
         got = await h.latest(direct("carol", other), None, 10)
-        assert all("carol" in (e.target.party_a, e.target.party_b) for e in got)  # type: ignore[union-attr]
+        for e in got:
+            assert isinstance(e.target, DirectTarget)
+            assert "carol" in (e.target.party_a, e.target.party_b)
         assert not {"ab1", "ab2"} & set(ids(got))
     assert await h.around(direct("carol", "bob"), MsgidBound("ab1"), 10) == []
     listed = await h.targets("carol", ["amy bob", "#lobby"], T0, T0 + 10, 10)
