@@ -6,18 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-from chinwag.store import MemoryStore, SqliteStore, Store
+from chinwag.store import SqliteStore, Store
 
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-
-
-def open_kind(kind: str, path: Path) -> Store:
-    """Open a store of the given kind (``memory`` or ``sqlite``) for a test."""
-    if kind == "memory":
-        return MemoryStore(hasher=FAST_HASHER)
-    return SqliteStore(path / "chinwag.sqlite3", hasher=FAST_HASHER)
+from .factories import FAST_HASHER, open_kind
 
 
 @pytest.fixture(params=["memory", "sqlite"])

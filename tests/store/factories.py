@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, Target
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from chinwag.store import (
+    ChannelTarget,
+    DirectTarget,
+    HistoryEntry,
+    MemoryStore,
+    SqliteStore,
+    Store,
+    Target,
+)
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+"""A cheap argon2id profile: the default one costs ~50 ms per hash."""
 
 T0 = 1_700_000_000.0
 LOBBY = ChannelTarget("#lobby")
@@ -41,3 +56,10 @@ def direct(a: str, b: str) -> DirectTarget:
 def ids(entries: list[HistoryEntry]) -> list[str]:
     """The msgids of ``entries``, in order."""
     return [e.msgid for e in entries]
+
+
+def open_kind(kind: str, path: Path) -> Store:
+    """Open a store of the given kind (``memory`` or ``sqlite``) in directory ``path``."""
+    if kind == "memory":
+        return MemoryStore(hasher=FAST_HASHER)
+    return SqliteStore(path / "chinwag.sqlite3", hasher=FAST_HASHER)
