@@ -1,0 +1,289 @@
+"""The client's connection: asyncio streams around the sans-I/O `Session`, shared by both frontends.
+
+Theory of operation
+-------------------
+`Connection.run` opens the socket (TLS optional), has the session queue its registration, then
+loops: read whatever bytes arrived, split them with `LineDecoder`, feed every message to the
+session, write the session's outbox, and hand the lines posted by the whole read to ``on_lines``
+in one call. One call per read (not per line) is what keeps a frontend responsive when a busy room
+sends a thousand lines a second: the TUI renders a batch at once.
+
+A nick refused before registration is asked for again through ``ask_nick`` on the first
+connection; on a reconnect (where nobody may be watching) an underscore is added instead.
+
+When the connection drops without the user quitting, the session forgets members and joined
+state, the frontend hears ``Status.LOST``, and after an exponential backoff (with jitter, capped)
+the connection is made again; the session rejoins the rooms that were open once registered. Only
+the *first* connection failing is an error (`ConnectError`): a client that never connected has
+nothing to wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from chinwag.client.events import Posted
+from chinwag.client.state import Session
+from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
+
+__all__ = ["AskNick", "ConnectError", "Connection", "Options", "Status"]
+
+AskNick = Callable[[str], Awaitable[str | None]]
+
+
+class Status(enum.Enum):
+    """Where the connection is."""
+
+    CONNECTING = "connecting"
+    REGISTERING = "registering"
+    CONNECTED = "connected"
+    LOST = "lost"
+    CLOSED = "closed"
+
+
+class ConnectError(Exception):
+    """The first connection could not be made (refused, unreachable, TLS failure, no nick)."""
+
+
+@dataclass(slots=True)
+class Options:
+    """How to connect.
+
+    Attributes:
+        host: server host name or address.
+        port: TCP port.
+        tls: wrap the connection in TLS.
+        tls_verify: check the server certificate (turn off for self-signed test servers).
+        reconnect: reconnect when the connection drops.
+        backoff_initial: first wait before reconnecting, in seconds; doubled at each failure.
+        backoff_max: longest wait between attempts.
+        connect_timeout: seconds to wait for a TCP (and TLS) connection.
+        idle_timeout: seconds of silence before we PING the server; twice that and it is lost.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 6667
+    tls: bool = False
+    tls_verify: bool = True
+    reconnect: bool = True
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    connect_timeout: float = 10.0
+    idle_timeout: float = 120.0
+
+
+def _ignore_lines(posted: list[Posted]) -> None:
+    del posted
+
+
+def _ignore_status(status: Status, detail: str) -> None:
+    del status, detail
+
+
+class Connection:
+    """One client connection, reconnecting as needed.
+
+    Args:
+        session: the session model to feed and to take outgoing messages from.
+        options: where and how to connect.
+        on_lines: called with the lines each read posted (also when only state changed).
+        on_status: called on every status change, with a human-readable detail.
+        ask_nick: asks the user for another nick (given the reason); None gives up.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        options: Options,
+        *,
+        on_lines: Callable[[list[Posted]], None] = _ignore_lines,
+        on_status: Callable[[Status, str], None] = _ignore_status,
+        ask_nick: AskNick | None = None,
+    ) -> None:
+        self.session = session
+        self.options = options
+        self.on_lines = on_lines
+        self.on_status = on_status
+        self.ask_nick = ask_nick
+        self.status = Status.CLOSED
+        self._writer: asyncio.StreamWriter | None = None
+        self._quitting = False
+        self._ever_registered = False
+        self._closed = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        """True while a socket is open."""
+        return self._writer is not None and not self._writer.is_closing()
+
+    def _set_status(self, status: Status, detail: str = "") -> None:
+        self.status = status
+        self.on_status(status, detail)
+
+    def flush(self) -> None:
+        """Write every message the session queued; without a socket they are dropped, and said."""
+        messages = self.session.take_outbox()
+        if not messages:
+            return
+        if not self.connected or self._writer is None:
+            if any(m.command in ("PRIVMSG", "NOTICE") for m in messages):
+                self.on_lines([self.session.error("Not connected: the message was not sent")])
+            return
+        self._writer.write(b"".join(encode_message(m) for m in messages))
+
+    async def run(self) -> None:
+        """Connect and serve the connection until the user quits or reconnecting is off.
+
+        Raises:
+            ConnectError: the first connection could not be made, or registration was abandoned.
+        """
+        attempt = 0
+        delay = self.options.backoff_initial
+        try:
+            while not self._quitting:
+                self._set_status(Status.CONNECTING, f"{self.options.host}:{self.options.port}")
+                try:
+                    reader, writer = await self._open()
+                except (OSError, TimeoutError, ssl.SSLError) as exc:
+                    reason = _describe(exc)
+                    if not self._ever_registered and attempt == 0:
+                        raise ConnectError(
+                            f"cannot connect to {self.options.host}:{self.options.port}: {reason}"
+                        ) from exc
+                else:
+                    attempt = 0
+                    delay = self.options.backoff_initial
+                    reason = await self._serve(reader, writer)
+                    if self._quitting or not self.options.reconnect:
+                        break
+                attempt += 1
+                wait = min(delay, self.options.backoff_max) * random.uniform(0.8, 1.2)
+                delay *= 2
+                self._set_status(Status.LOST, f"{reason}; reconnecting in {wait:.0f}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), wait)
+        finally:
+            self._set_status(Status.CLOSED, "")
+            self._closed.set()
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context: ssl.SSLContext | None = None
+        if self.options.tls:
+            context = ssl.create_default_context()
+            if not self.options.tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return await asyncio.wait_for(
+            asyncio.open_connection(self.options.host, self.options.port, ssl=context, limit=2**20),
+            self.options.connect_timeout,
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """Register and read until the connection ends; return why it ended."""
+        self._writer = writer
+        self._set_status(Status.REGISTERING, "")
+        self.session.connect()
+        self.flush()
+        decoder = LineDecoder()
+        reason = "connection closed by the server"
+        pinged = False
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.options.idle_timeout)
+                except TimeoutError:
+                    if pinged:
+                        reason = "the server stopped answering"
+                        break
+                    pinged = True
+                    self.session.send(Message.of("PING", "chinwag"))
+                    self.flush()
+                    continue
+                if not data:
+                    break
+                pinged = False
+                await self._handle(decoder.feed(data))
+        except (OSError, ssl.SSLError) as exc:
+            reason = _describe(exc)
+        except ConnectError:
+            writer.close()
+            raise
+        finally:
+            self._writer = None
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+        if not self._quitting:
+            self.on_lines(self.session.connection_lost(reason))
+        return reason
+
+    async def _handle(self, items: list[Message | DecodeError]) -> None:
+        posted: list[Posted] = []
+        for item in items:
+            if isinstance(item, DecodeError):
+                continue
+            was_registered = self.session.registered
+            posted += self.session.feed(item)
+            if self.session.registered and not was_registered:
+                self._ever_registered = True
+                self._set_status(Status.CONNECTED, self.session.server_name)
+            if self.session.nick_error is not None and not self.session.registered:
+                self.flush()
+                if posted:
+                    self.on_lines(posted)
+                    posted = []
+                await self._choose_nick(self.session.nick_error)
+        self.flush()
+        if posted or self.session.changed:
+            self.on_lines(posted)
+
+    async def _choose_nick(self, reason: str) -> None:
+        if self._ever_registered or self.ask_nick is None:
+            if self.ask_nick is None and not self._ever_registered:
+                self._quitting = True
+                raise ConnectError(reason)
+            self.session.change_nick(self.session.nick + "_")
+            return
+        nick = await self.ask_nick(reason)
+        if not nick:
+            self._quitting = True
+            raise ConnectError(reason)
+        self.session.change_nick(nick)
+
+    async def quit(self, message: str = "Leaving", timeout: float = 2.0) -> None:
+        """Send QUIT, give the server a moment to close, then stop for good."""
+        self._quitting = True
+        pending = self.session.take_outbox()
+        if not any(m.command == "QUIT" for m in pending):
+            pending.append(Message.of("QUIT", message))
+        if self.connected and self._writer is not None:
+            self._writer.write(b"".join(encode_message(m) for m in pending))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), timeout)
+        self.close()
+
+    def close(self) -> None:
+        """Stop without a QUIT (the socket is closed; `run` returns)."""
+        self._quitting = True
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running?)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__

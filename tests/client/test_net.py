@@ -1,0 +1,133 @@
+"""The client connection against a real server: register, talk, refused, nick taken, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from chinwag.client.commands import execute, parse_input
+from chinwag.client.events import ChatLine, Posted
+from chinwag.client.net import ConnectError, Connection, Options, Status
+from chinwag.client.state import Session
+
+from .conftest import LOBBY, RawClient, Server, eventually, free_port
+
+
+class Harness:
+    """A Connection running in a task, recording what it posted and its statuses."""
+
+    def __init__(self, server: Server, nick: str, **options: object) -> None:
+        self.session = Session(nick)
+        if not server.autojoins:
+            self.session.want_room(LOBBY)
+        self.posted: list[Posted] = []
+        self.statuses: list[Status] = []
+        self.connection = Connection(
+            self.session,
+            Options(port=server.port, backoff_initial=0.1, **options),  # type: ignore[arg-type]
+            on_lines=self.posted.extend,
+            on_status=lambda status, detail: self.statuses.append(status),
+            ask_nick=self.ask_nick,
+        )
+        self.nick_requests: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def ask_nick(self, reason: str) -> str | None:
+        """Answer a nick question with the next nick (the first nick plus "x")."""
+        self.nick_requests.append(reason)
+        return self.session.nick + "x"
+
+    def start(self) -> None:
+        """Run the connection in the background."""
+        self.task = asyncio.create_task(self.connection.run())
+
+    def joined(self) -> bool:
+        """Whether the session is in #lobby."""
+        conv = self.session.conversations.get(LOBBY)
+        return conv is not None and conv.joined and self.session.nick.casefold() in conv.members
+
+    def type(self, text: str) -> None:
+        """Type a line in the input bar."""
+        command = parse_input(text)
+        assert command is not None
+        self.posted += execute(self.session, command).posted
+        self.connection.flush()
+
+    async def stop(self) -> None:
+        """Quit and wait for the task."""
+        await self.connection.quit("bye")
+        if self.task is not None:
+            with contextlib.suppress(ConnectError):
+                await asyncio.wait_for(self.task, 5)
+
+
+@pytest.fixture
+async def harnesses() -> AsyncIterator[list[Harness]]:
+    """Harnesses to stop after the test."""
+    items: list[Harness] = []
+    yield items
+    for item in items:
+        await item.stop()
+
+
+async def test_register_join_and_chat(
+    irc_server: Server, raw_clients: list[RawClient], harnesses: list[Harness]
+) -> None:
+    """The client registers, lands in #lobby, and messages flow both ways."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    amy = Harness(irc_server, "amy")
+    harnesses.append(amy)
+    amy.start()
+    await eventually(amy.joined, "amy in #lobby")
+    assert amy.connection.status is Status.CONNECTED
+    await eventually(lambda: "bob" in amy.session.conversations[LOBBY].members, "bob listed")
+    amy.type("hello bob")
+    await bob.expect(lambda m: m.command == "PRIVMSG" and m.params == (LOBBY, "hello bob"))
+    bob.send(f"PRIVMSG {LOBBY} :hi amy")
+    await eventually(
+        lambda: any(
+            isinstance(p.line, ChatLine) and p.line.text == "hi amy" and p.line.highlight
+            for p in amy.posted
+        ),
+        "bob's message with a mention",
+    )
+    own = [p.line for p in amy.posted if isinstance(p.line, ChatLine) and p.line.own]
+    assert [line.text for line in own] == ["hello bob"]
+
+
+async def test_refused_connection_raises() -> None:
+    """Connecting to a port nobody listens on is a ConnectError with a clear reason."""
+    connection = Connection(Session("amy"), Options(port=free_port()))
+    with pytest.raises(ConnectError, match="connection refused"):
+        await connection.run()
+
+
+async def test_nick_in_use_asks_again(
+    irc_server: Server, raw_clients: list[RawClient], harnesses: list[Harness]
+) -> None:
+    """A taken nick is explained and another one is asked for."""
+    raw_clients.append(await RawClient.connect(irc_server, "amy"))
+    amy = Harness(irc_server, "amy")
+    harnesses.append(amy)
+    amy.start()
+    await eventually(lambda: amy.session.registered, "registration")
+    assert amy.nick_requests == ["The nick amy is already taken"]
+    assert amy.session.nick == "amyx"
+
+
+async def test_reconnect_after_server_restart(irc_server: Server, harnesses: list[Harness]) -> None:
+    """When the server restarts the client reconnects and is back in #lobby."""
+    amy = Harness(irc_server, "amy")
+    harnesses.append(amy)
+    amy.start()
+    await eventually(amy.joined, "amy in #lobby")
+    await asyncio.to_thread(irc_server.stop)
+    await eventually(lambda: Status.LOST in amy.statuses, "the loss to be noticed")
+    assert not amy.session.conversations[LOBBY].joined
+    await asyncio.to_thread(irc_server.start)
+    await eventually(amy.joined, "amy back in #lobby", timeout=30)
+    assert amy.statuses.count(Status.CONNECTED) == 2
