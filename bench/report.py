@@ -1,0 +1,391 @@
+"""Turn raw benchmark records into JSON, a markdown table and PNG plots.
+
+Figures are medians over repetitions with the min-max range; ratios compare each server to
+ngircd's median from the same run. A run whose generator used 80% or more of its core is
+flagged generator-bound (``gen!``): its throughput measures the generator, not the server.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+BASELINE = "ngircd"
+
+
+def one_line(r: Record) -> str:
+    """A progress line for one record."""
+    head = f"{r.get('started', '--:--:--')} {r['scenario']:<36} {r['server']:<9}"
+    if r.get("skipped"):
+        return f"{head} skipped: {r['skipped']}"
+    parts = []
+    for key in (
+        "delivered_per_s",
+        "sent_per_s",
+        "lat_p50_ms",
+        "lat_p99_ms",
+        "lost",
+        "total_s",
+        "reg_p99_ms",
+        "rss_per_conn_bytes",
+        "server_cpu_pct",
+        "gen_cpu_pct",
+    ):
+        if r.get(key) is not None:
+            value = r[key]
+            parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    if r.get("slow_cut_off") is not None:
+        parts.append(f"cut_off={r['slow_cut_off']} err={r.get('slow_error', '')[:40]!r}")
+    if r.get("errors"):
+        parts.append(f"ERRORS={r['errors'][:2]}")
+    return f"{head} " + " ".join(parts)
+
+
+def write_json(out: Path, meta: dict[str, Any], results: list[Record]) -> Path:
+    """Write every raw record (and the run's metadata) to ``results.json``."""
+    path = out / "results.json"
+    path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    return path
+
+
+def _values(rows: list[Record], key: str) -> list[float]:
+    return [float(r[key]) for r in rows if isinstance(r.get(key), int | float)]
+
+
+def _fmt(v: float) -> str:
+    if v >= 100_000:
+        return f"{v / 1000:.0f}k"
+    if v >= 10_000:
+        return f"{v / 1000:.1f}k"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def _med(rows: list[Record], key: str, spread: bool = True) -> str:
+    vals = _values(rows, key)
+    if not vals:
+        return "-"
+    text = _fmt(statistics.median(vals))
+    if spread and len(vals) > 1:
+        text += f" ({_fmt(min(vals))}-{_fmt(max(vals))})"
+    return text
+
+
+def median_of(rows: list[Record], key: str) -> float | None:
+    """Median of ``key`` over ``rows`` (None when no row has it)."""
+    vals = _values(rows, key)
+    return statistics.median(vals) if vals else None
+
+
+def _ratio(rows: list[Record], base: list[Record], key: str) -> str:
+    a, b = median_of(rows, key), median_of(base, key)
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def _notes(rows: list[Record]) -> str:
+    notes: list[str] = []
+    bound = sum(1 for r in rows if r.get("generator_bound"))
+    if bound:
+        notes.append(f"gen! {bound}/{len(rows)}")
+    errs = [e for r in rows for e in r.get("errors", [])]
+    if errs:
+        notes.append(f"errors: {errs[0][:70]}" + (f" (+{len(errs) - 1})" if len(errs) > 1 else ""))
+    disc = sum(int(r.get("disconnects") or 0) for r in rows)
+    if disc:
+        notes.append(f"{disc} disconnects")
+    if any(r.get("slow_cut_off") is not None for r in rows):
+        cut = sum(1 for r in rows if r.get("slow_cut_off"))
+        sendq = sum(1 for r in rows if r.get("slow_sendq_exceeded"))
+        why = next(
+            (str(r.get("slow_quit") or r.get("slow_error")) for r in rows if r.get("slow_quit")),
+            "",
+        )
+        why = why.split(" QUIT ", 1)[-1].strip()
+        notes.append(f"slow reader cut {cut}/{len(rows)}, SendQ {sendq}/{len(rows)} `{why[:40]}`")
+    return "; ".join(notes)
+
+
+def _group(results: list[Record]) -> dict[str, dict[str, list[Record]]]:
+    table: dict[str, dict[str, list[Record]]] = {}
+    for r in results:
+        table.setdefault(r["scenario"], {}).setdefault(r["server"], []).append(r)
+    return table
+
+
+def _lost(rows: list[Record]) -> str:
+    vals = _values(rows, "lost")
+    return "-" if not vals else str(int(max(vals))) if max(vals) else "0"
+
+
+def markdown(meta: dict[str, Any], results: list[Record]) -> str:
+    """Render the results as markdown tables (one per scenario family)."""
+    grouped = _group(results)
+    families: dict[str, list[str]] = {}
+    for r in results:
+        names = families.setdefault(r["family"], [])
+        if r["scenario"] not in names:
+            names.append(r["scenario"])
+    lines = [
+        f"# Benchmark results ({meta['date_utc']} UTC)",
+        "",
+        f"Command: `{meta['command']}`; {meta['reps']} repetition(s), servers interleaved, fresh "
+        f"server process per run; server on core 0, generator on core 1; {meta['cpus']} CPUs; "
+        f"load average at start {meta['loadavg_start'][0]:.2f}.",
+        "Cells: median (min-max). x ngircd: ratio of medians in this run. "
+        "`gen!`: generator used >=80% of its core (generator-bound). lost = sent x recipients - "
+        "delivered (max over runs).",
+        "",
+        "Versions: " + ", ".join(f"{k}: {v}" for k, v in meta.get("versions", {}).items()),
+        "",
+    ]
+    traffic_cols = (
+        "| scenario | server | delivered/s | x ngircd | sent/s | p50 ms | p99 ms | max ms "
+        "| lost | srv CPU% | gen CPU% | notes |"
+    )
+    for family, names in families.items():
+        if family == "connect":
+            lines += [
+                "## Connect (fixed arrival rate)",
+                "",
+                "| scenario | server | time s | reg p50 ms | reg p99 ms | RSS/conn B | x ngircd RSS "
+                "| failures | srv CPU% | gen CPU% | notes |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+        else:
+            title = {
+                "fanout": "Channel fan-out (closed loop)",
+                "pm": "Private messages",
+                "mixed": "Mixed load",
+                "slow": "Slow reader",
+                "rate": "Open loop at half ngircd's saturation",
+            }.get(family, family)
+            lines += [
+                f"## {title}",
+                "",
+                traffic_cols,
+                "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+        for name in names:
+            base = grouped[name].get(BASELINE, [])
+            for server, rows in grouped[name].items():
+                live = [r for r in rows if not r.get("skipped")]
+                if not live:
+                    lines.append(f"| {name} | {server} | skipped: {rows[0]['skipped']} |")
+                    continue
+                if family == "connect":
+                    cells = [
+                        _med(live, "total_s"),
+                        _med(live, "reg_p50_ms"),
+                        _med(live, "reg_p99_ms"),
+                        _med(live, "rss_per_conn_bytes"),
+                        _ratio(live, base, "rss_per_conn_bytes"),
+                        str(int(sum(_values(live, "failures")))),
+                        _med(live, "server_cpu_pct", False),
+                        _med(live, "gen_cpu_pct", False),
+                    ]
+                else:
+                    cells = [
+                        _med(live, "delivered_per_s"),
+                        _ratio(live, base, "delivered_per_s"),
+                        _med(live, "sent_per_s"),
+                        _med(live, "lat_p50_ms"),
+                        _med(live, "lat_p99_ms"),
+                        _med(live, "lat_max_ms", False),
+                        _lost(live),
+                        _med(live, "server_cpu_pct", False),
+                        _med(live, "gen_cpu_pct", False),
+                    ]
+                lines.append(f"| {name} | {server} | " + " | ".join(cells) + f" | {_notes(live)} |")
+        lines.append("")
+    lines += targets(results)
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: list[Record]) -> list[str]:
+    """Check chinwag's targets from issue 5 against this run (when both servers ran)."""
+    g = _group(results)
+
+    def med(scenario: str, server: str, key: str) -> float | None:
+        return median_of(
+            [r for r in g.get(scenario, {}).get(server, []) if not r.get("skipped")], key
+        )
+
+    checks: list[tuple[str, Callable[[], tuple[float | None, float | None, bool | None]]]] = []
+
+    def ratio_check(scenario: str, key: str, factor: float) -> Callable[[], Any]:
+        def run() -> tuple[float | None, float | None, bool | None]:
+            a, b = med(scenario, "chinwag", key), med(scenario, BASELINE, key)
+            ok = None if a is None or b is None else a >= factor * b
+            return a, b, ok
+
+        return run
+
+    for scenario in (
+        "fanout C=100 S=1",
+        "fanout C=100 S=10",
+        "fanout C=500 S=1",
+        "fanout C=500 S=10",
+    ):
+        checks.append(
+            (
+                f"{scenario}: delivered/s >= 1.5 x ngircd",
+                ratio_check(scenario, "delivered_per_s", 1.5),
+            )
+        )
+    for scenario in sorted(n for n in g if n.startswith("privmsg")):
+        checks.append(
+            (f"{scenario}: delivered/s >= ngircd", ratio_check(scenario, "delivered_per_s", 1.0))
+        )
+
+    def p99_reg() -> tuple[float | None, float | None, bool | None]:
+        a = med("connect 10k @1000/s", "chinwag", "reg_p99_ms")
+        return a, 50.0, None if a is None else a < 50
+
+    def rss() -> tuple[float | None, float | None, bool | None]:
+        a = med("connect 10k @1000/s", "chinwag", "rss_per_conn_bytes")
+        return a, 8192.0, None if a is None else a <= 8192
+
+    def rate_p99() -> tuple[float | None, float | None, bool | None]:
+        name = next((n for n in g if n.startswith("open loop")), "")
+        a, b = med(name, "chinwag", "lat_p99_ms"), med(name, BASELINE, "lat_p99_ms")
+        return a, b, None if a is None or b is None else a <= b
+
+    def lost() -> tuple[float | None, float | None, bool | None]:
+        vals = [r.get("lost") for r in results if r["server"] == "chinwag" and not r.get("skipped")]
+        nums = [v for v in vals if isinstance(v, int)]
+        return (float(sum(nums)) if nums else None), 0.0, (None if not nums else sum(nums) == 0)
+
+    checks += [
+        ("connect 10k @1000/s: registration p99 < 50 ms", p99_reg),
+        ("connect 10k @1000/s: RSS per idle connection <= 8 KiB", rss),
+        ("open loop at half ngircd saturation: p99 <= ngircd's", rate_p99),
+        ("zero lost messages (sum over all chinwag runs)", lost),
+    ]
+    lines = [
+        "## chinwag targets (issue 5)",
+        "",
+        "| target | chinwag | reference | met |",
+        "|---|---|---|---|",
+    ]
+    for label, fn in checks:
+        a, b, ok = fn()
+        verdict = "-" if ok is None else ("yes" if ok else "**no**")
+        lines.append(
+            f"| {label} | {'-' if a is None else _fmt(a)} | "
+            f"{'-' if b is None else _fmt(b)} | {verdict} |"
+        )
+    return [*lines, ""]
+
+
+def plots(out: Path, results: list[Record]) -> list[Path]:
+    """Write delivered/s vs members and latency-percentile PNGs; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[Path] = []
+    fan = [r for r in results if r["family"] == "fanout" and not r.get("skipped")]
+    servers = sorted({r["server"] for r in results})
+    if fan:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+        for ax, senders in zip(axes, (1, 10), strict=True):
+            for server in servers:
+                pts = sorted(
+                    {r["members"] for r in fan if r["server"] == server and r["senders"] == senders}
+                )
+                xs, ys, lo, hi = [], [], [], []
+                for c in pts:
+                    vals = _values(
+                        [
+                            r
+                            for r in fan
+                            if r["server"] == server
+                            and r["members"] == c
+                            and r["senders"] == senders
+                        ],
+                        "delivered_per_s",
+                    )
+                    if vals:
+                        m = statistics.median(vals)
+                        xs.append(c)
+                        ys.append(m)
+                        lo.append(m - min(vals))
+                        hi.append(max(vals) - m)
+                if xs:
+                    ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=server)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("channel members C")
+            ax.set_title(f"S = {senders} sender(s), closed loop")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].set_ylabel("delivered lines/s (median, min-max)")
+        axes[1].legend()
+        fig.tight_layout()
+        path = out / "fanout_delivered.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    traffic = [r for r in results if r.get("lat_p50_ms") is not None]
+    names = list(dict.fromkeys(r["scenario"] for r in traffic))
+    if names:
+        fig, ax = plt.subplots(figsize=(max(8, len(names) * 1.1), 4.5))
+        width = 0.8 / max(1, len(servers))
+        for i, server in enumerate(servers):
+            for j, (key, alpha) in enumerate((("lat_p99_ms", 0.45), ("lat_p50_ms", 1.0))):
+                ys = [
+                    median_of(
+                        [r for r in traffic if r["scenario"] == n and r["server"] == server], key
+                    )
+                    or 0.0
+                    for n in names
+                ]
+                ax.bar(
+                    [k + i * width for k in range(len(names))],
+                    ys,
+                    width,
+                    alpha=alpha,
+                    color=f"C{i}",
+                    label=f"{server} {'p99' if j == 0 else 'p50'}",
+                )
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(names))])
+        ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("latency ms (median of runs)")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        fig.tight_layout()
+        path = out / "latency.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_all(out: Path, meta: dict[str, Any], results: list[Record]) -> None:
+    """Write results.json, results.md and the plots into ``out``."""
+    write_json(out, meta, results)
+    (out / "results.md").write_text(markdown(meta, results))
+    plots(out, results)
+
+
+def main() -> int:
+    """Re-render the table and plots from an existing ``results.json``."""
+    import sys
+
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results"
+    data = json.loads((out / "results.json").read_text())
+    write_all(out, data["meta"], data["results"])
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,310 @@
+"""The benchmark scenarios: their parameters (full and ``--quick``) and how the generator runs them.
+
+Two kinds of spec reach the generator:
+
+* ``connect``: ``clients`` registrations arriving at ``rate`` per second. Measures the time until
+  the last RPL_WELCOME, registration latency (connect start to 001) and the server's RSS growth
+  per connection one second after the last welcome.
+* ``traffic``: ``groups`` of clients, each a channel (``C`` members, the last ``S`` of them
+  sending) or a private pair (one sender, one receiver), plus optional idle clients. Senders run
+  closed loop with ``window`` lines in flight each (acked by a tracker member that counts the
+  sender's ``:nick!`` prefixes), or open loop at a fixed total ``rate``. One member may stop
+  reading (``slow_reader``). Measures delivered and sent lines/s, latency, and lost lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.loadgen import COUNT, DRAIN, IDLE, WAIT, Conn, Generator, Sender, percentile
+
+WINDOW = 64  # closed-loop lines in flight per sender
+PROBE_EVERY = 16  # every 16th line a sender writes carries a latency probe
+PROBE_RECEIVERS = 10  # receivers (spread over all groups) that parse probes
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark scenario as the runner sees it."""
+
+    name: str
+    family: str  # connect | fanout | pm | mixed | slow | rate
+    spec: dict[str, Any]
+    clients: int  # connections needed (servers with a lower limit skip it)
+    members: int | None = None  # channel size, for the fan-out plot
+    senders: int | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+def _channel(members: int, senders: int) -> dict[str, Any]:
+    return {"channel": True, "members": members, "senders": senders}
+
+
+def _pair() -> dict[str, Any]:
+    return {"channel": False, "members": 2, "senders": 1}
+
+
+def _traffic(groups: list[dict[str, Any]], duration: float, **extra: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "kind": "traffic",
+        "groups": groups,
+        "duration": duration,
+        "window": WINDOW,
+        "probe_every": PROBE_EVERY,
+        "connect_rate": 2000,
+        "idle": 0,
+        "rate": None,
+        "slow_reader": False,
+    }
+    spec.update(extra)
+    return spec
+
+
+def build(quick: bool) -> list[Scenario]:
+    """Return the scenario list in run order (``rate`` must come after fan-out C=100 S=10)."""
+    dur = 2.0 if quick else 3.0
+    out: list[Scenario] = []
+    for n in (1000,) if quick else (1000, 5000, 10000):
+        spec = {"kind": "connect", "clients": n, "rate": 1000}
+        out.append(Scenario(f"connect {n // 1000}k @1000/s", "connect", spec, n))
+    combos = (
+        [(10, 1), (100, 10), (500, 10)]
+        if quick
+        else [(c, s) for c in (10, 100, 500, 1000) for s in (1, 10)]
+    )
+    for c, s in combos:
+        spec = _traffic([_channel(c, s)], dur)
+        out.append(Scenario(f"fanout C={c} S={s}", "fanout", spec, c, members=c, senders=s))
+    for pairs in (100,) if quick else (100, 1000):
+        spec = _traffic([_pair() for _ in range(pairs)], dur)
+        out.append(Scenario(f"privmsg {pairs} pairs", "pm", spec, 2 * pairs))
+    idle = 1000 if quick else 5000
+    spec = _traffic([_channel(10, 10) for _ in range(10)], dur, idle=idle)
+    out.append(Scenario(f"mixed {idle} idle + 100 busy", "mixed", spec, idle + 100))
+    spec = _traffic([_channel(100, 10)], dur + 3.0, slow_reader=True)
+    out.append(Scenario("slow reader C=100 S=10", "slow", spec, 100, members=100, senders=10))
+    spec = _traffic([_channel(100, 10)], dur, window=4096)
+    out.append(
+        Scenario("open loop C=100 S=10 @ half ngircd", "rate", spec, 100, members=100, senders=10)
+    )
+    return out
+
+
+async def execute(gen: Generator) -> None:
+    """Run the spec held by ``gen`` and fill ``gen.result``."""
+    kind = gen.spec["kind"]
+    if kind == "connect":
+        await _run_connect(gen)
+    elif kind == "traffic":
+        await _run_traffic(gen)
+    else:
+        raise ValueError(f"unknown scenario kind {kind!r}")
+
+
+async def _run_connect(gen: Generator) -> None:
+    spec, res = gen.spec, gen.result
+    base = gen.server_rss()
+    mark = gen.cpu_mark()
+    times: list[tuple[float, float]] = []
+    conns, failures = await gen.open_many(spec["clients"], spec["rate"], "u", times)
+    gen.cpu_fill(mark)
+    await asyncio.sleep(1.0)
+    rss = gen.server_rss()
+    regs = [(end - start) * 1000 for start, end in times]
+    res.update(
+        registered=len(conns),
+        failures=failures,
+        total_s=round(max(e for _, e in times) - min(s for s, _ in times), 3) if times else None,
+        reg_p50_ms=percentile(regs, 50),
+        reg_p99_ms=percentile(regs, 99),
+        reg_max_ms=max(regs) if regs else None,
+        rss_base_kib=base,
+        rss_kib=rss,
+        rss_per_conn_bytes=(
+            round((rss - base) * 1024 / len(conns)) if conns and rss and base else None
+        ),
+        lost=0,
+        disconnects=len(gen.disconnects),
+    )
+    gen.close_all(conns)
+
+
+def _pick_probes(groups: list[list[Conn]], exclude: set[int], limit: int) -> None:
+    """Mark up to ``limit`` receivers, spread evenly over every group, as probe parsers."""
+    candidates = [c for conns in groups for c in conns if id(c) not in exclude]
+    if not candidates:
+        return
+    step = max(1, len(candidates) // limit)
+    for conn in candidates[::step][:limit]:
+        conn.probe = True
+
+
+async def _run_traffic(gen: Generator) -> None:
+    spec, res = gen.spec, gen.result
+    idle_conns: list[Conn] = []
+    if spec["idle"]:
+        idle_conns, failed = await gen.open_many(spec["idle"], spec["connect_rate"], "i")
+        if failed:
+            res["errors"].append(f"{failed} idle clients failed to register")
+            res["idle_failures"] = failed
+    sizes = [g["members"] for g in spec["groups"]]
+    everyone, failed = await gen.open_many(sum(sizes), spec["connect_rate"], "c")
+    if failed:
+        res["errors"].append(f"{failed} clients failed to register; not run")
+        gen.close_all(everyone + idle_conns)
+        return
+    groups: list[list[Conn]] = []
+    for size in sizes:
+        groups.append(everyone[:size])
+        everyone = everyone[size:]
+
+    # Join the channels and wait for each member's own RPL_ENDOFNAMES.
+    waits: list[asyncio.Future[None]] = []
+    targets: list[str] = []
+    for index, (conns, g) in enumerate(zip(groups, spec["groups"], strict=True)):
+        if g["channel"]:
+            target = f"#g{index}"
+            for conn in conns:
+                waits.append(conn.expect(b" 366 "))
+                conn.send(f"JOIN {target}\r\n".encode())
+        else:
+            target = conns[0].nick
+        targets.append(target)
+    t_join = time.monotonic()
+    if waits:
+        _, pending = await asyncio.wait(waits, timeout=60 + sum(sizes) / 20)
+        if pending:
+            res["errors"].append(f"{len(pending)} members never saw their JOIN complete")
+            gen.close_all([c for g in groups for c in g] + idle_conns)
+            return
+    res["join_s"] = round(time.monotonic() - t_join, 3)
+
+    # Senders, their trackers, the slow reader and the probe receivers.
+    senders: list[list[Sender]] = []
+    slow: Conn | None = None
+    for index, (conns, g) in enumerate(zip(groups, spec["groups"], strict=True)):
+        group_senders = []
+        for conn in conns[len(conns) - g["senders"] :]:
+            sender = Sender(conn, targets[index], spec["window"], spec["probe_every"])
+            tracker = conns[0] if conn is not conns[0] else conns[1]
+            tracker.track.append((f":{conn.nick}!".encode(), sender))
+            group_senders.append(sender)
+        senders.append(group_senders)
+        if spec["slow_reader"] and index == 0:
+            slow = conns[1]
+            assert not slow.track and all(s.conn is not slow for s in group_senders)
+    _pick_probes(groups, {id(slow)} if slow else set(), PROBE_RECEIVERS)
+
+    members = [c for g in groups for c in g]
+    missed = await gen.barrier(members, "start", mode=WAIT, then=COUNT, timeout=60)
+    if missed:
+        res["errors"].append(f"{missed} members missed the start barrier; not run")
+        gen.close_all(members + idle_conns)
+        return
+    for conn in members:
+        conn.count = 0
+        conn.tcarry = conn.pcarry = b""
+    if slow is not None:
+        sock = slow.transport.get_extra_info("socket") if slow.transport else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        slow.keep_last = True
+        groups[0][0].watch_quit = True  # the tracker sees the slow reader's QUIT reason
+        assert slow.transport is not None
+        slow.transport.pause_reading()
+
+    all_senders = [s for group in senders for s in group]
+    rate: float | None = spec["rate"]
+    mark = gen.cpu_mark()
+    t0 = mark[0]
+    for sender in all_senders:
+        sender.running = True
+        if rate is not None:
+            sender.budget = 0.0
+        sender.pump()
+    if rate is None:
+        await asyncio.sleep(spec["duration"])
+    else:
+        per_sender = rate / len(all_senders)
+        while (now := time.monotonic()) < t0 + spec["duration"]:
+            for sender in all_senders:
+                sender.budget = per_sender * (now - t0)
+                sender.pump()
+            await asyncio.sleep(0.002)
+    for sender in all_senders:
+        sender.running = False
+    t_stop = time.monotonic()
+
+    # Wait for the trackers to see every line, then drain every receiver with PING/PONG.
+    deadline = t_stop + 15
+    while time.monotonic() < deadline and any(
+        s.acked < s.sent and not s.conn.closed for s in all_senders
+    ):
+        await asyncio.sleep(0.005)
+    receivers = [c for c in members if c is not slow]
+    missed = await gen.barrier(receivers, "end", mode=DRAIN, then=IDLE, timeout=20)
+    t_end = time.monotonic()
+    gen.cpu_fill(mark)
+    if missed:
+        res["errors"].append(f"{missed} receivers missed the end barrier")
+
+    expected = 0
+    for index, group in enumerate(senders):
+        recipients = len(groups[index]) - 1 - (1 if slow is not None and index == 0 else 0)
+        expected += sum(s.sent for s in group) * recipients
+    if slow is not None and any(f":{slow.nick}!" in q for q in gen.quits):
+        # Cut off during the run: every other member also received one QUIT line for it.
+        expected += len(groups[0]) - 1
+        res["slow_cut_during_run"] = True
+    delivered = sum(c.count for c in receivers)
+    sent = sum(s.sent for s in all_senders)
+    elapsed = t_end - t0
+    lat_ms = [v / 1e6 for v in gen.latencies]
+    res.update(
+        sent=sent,
+        delivered=delivered,
+        expected=expected,
+        lost=expected - delivered,
+        send_s=round(t_stop - t0, 3),
+        elapsed_s=round(elapsed, 3),
+        sent_per_s=round(sent / elapsed),
+        delivered_per_s=round(delivered / elapsed),
+        lat_samples=len(lat_ms),
+        lat_p50_ms=percentile(lat_ms, 50),
+        lat_p99_ms=percentile(lat_ms, 99),
+        lat_max_ms=max(lat_ms) if lat_ms else None,
+        target_rate=rate,
+        rss_kib=gen.server_rss(),
+    )
+    lost_conns = [(n, why) for n, why in gen.disconnects if slow is None or n != slow.nick]
+    res["disconnects"] = len(lost_conns)
+    if lost_conns:
+        res["disconnect_sample"] = lost_conns[:3]
+
+    if slow is not None:
+        await _check_slow_reader(gen, slow)
+    gen.close_all(members + idle_conns)
+
+
+async def _check_slow_reader(gen: Generator, slow: Conn) -> None:
+    """Resume the slow reader and record whether (and how) the server cut it off."""
+    assert slow.transport is not None
+    slow.mode = IDLE
+    if not slow.closed:
+        slow.transport.resume_reading()
+    deadline = time.monotonic() + 5
+    while not slow.closed and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    text = slow.last.decode("utf-8", "replace")
+    error = text[text.rfind("ERROR") :].strip() if "ERROR" in text else ""
+    quit_line = next((q for q in gen.quits if f":{slow.nick}!" in q), "")
+    gen.result.update(
+        slow_cut_off=slow.closed,
+        slow_error=error[:120],
+        slow_quit=quit_line[:160],
+        slow_sendq_exceeded="sendq" in (error + quit_line).lower(),
+    )

@@ -1,0 +1,255 @@
+"""How to configure, start, measure and stop each IRC server under test.
+
+Every server is configured for loopback only, with flood throttling, per-IP limits and small send
+queues lifted as far as its configuration allows (see ``bench/README.md`` for the exact list). Each
+run gets a fresh process, its own temporary directory and its own port; the process is pinned to
+core 0 with ``taskset`` and stopped by PID (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+#: Send queue given to every server that lets us choose it (bytes).
+SENDQ_BYTES = 1_048_576
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One server implementation: how to write its config and the command that starts it."""
+
+    name: str
+    #: (workdir, port) -> argv; writes whatever config files it needs into workdir.
+    build: Callable[[Path, int], list[str]]
+    #: Most client sockets the server can hold (None: no known limit below the fd limit).
+    max_clients: int | None = None
+    #: Why max_clients is what it is.
+    limit_note: str = ""
+
+    def available(self) -> bool:
+        """Return True when the server can be started on this machine."""
+        if self.name == "chinwag":
+            return _chinwag_available()
+        return shutil.which(self.build(Path("/nonexistent"), 0)[0]) is not None
+
+
+def _chinwag_available() -> bool:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "chinwag", "serve", "--help"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _chinwag(workdir: Path, port: int) -> list[str]:
+    conf = workdir / "chinwag.toml"
+    if workdir.is_dir():
+        conf.write_text(
+            "[server]\n"
+            'host = "127.0.0.1"\n'
+            f"port = {port}\n"
+            'name = "bench.chinwag"\n'
+            "default_channels = []\n"
+            "[limits]\n"
+            "max_clients = 60000\n"
+            "max_clients_per_ip = 0\n"
+            f"sendq_bytes = {SENDQ_BYTES}\n"
+            "flood_rate = 0\n"
+            "registration_timeout = 60\n"
+            "ping_interval = 300\n"
+        )
+    return [
+        sys.executable,
+        "-m",
+        "chinwag",
+        "serve",
+        "--config",
+        str(conf),
+        "--log-level",
+        "warning",
+    ]
+
+
+def _ngircd(workdir: Path, port: int) -> list[str]:
+    conf = workdir / "ngircd.conf"
+    if workdir.is_dir():
+        motd = workdir / "motd"
+        motd.write_text("bench\n")
+        conf.write_text(
+            "[Global]\n"
+            "\tName = bench.ngircd\n"
+            "\tInfo = bench\n"
+            "\tListen = 127.0.0.1\n"
+            f"\tPorts = {port}\n"
+            f"\tMotdFile = {motd}\n"
+            f"\tPidFile = {workdir / 'ngircd.pid'}\n"
+            "\tServerUID = 0\n"
+            "\tServerGID = 0\n"
+            "[Limits]\n"
+            "\tMaxConnections = 0\n"
+            "\tMaxConnectionsIP = 0\n"
+            "\tMaxJoins = 0\n"
+            "\tMaxNickLength = 30\n"
+            "\tMaxPenaltyTime = 0\n"
+            "\tMaxListSize = 0\n"
+            "\tPingTimeout = 600\n"
+            "\tPongTimeout = 600\n"
+            "\tIdleTimeout = 0\n"
+            "[Options]\n"
+            "\tDNS = no\n"
+            "\tIdent = no\n"
+            "\tPAM = no\n"
+            "\tSyslogFacility = local7\n"
+            "[SSL]\n"
+        )
+    return ["ngircd", "--nodaemon", "--config", str(conf)]
+
+
+def _inspircd(workdir: Path, port: int) -> list[str]:
+    conf = workdir / "inspircd.conf"
+    if workdir.is_dir():
+        (workdir / "motd").write_text("bench\n")
+        big = "1000000"
+        conf.write_text(
+            '<server name="bench.inspircd" description="bench" network="bench">\n'
+            '<admin name="bench" nick="bench" email="bench@localhost">\n'
+            f'<bind address="127.0.0.1" port="{port}" type="clients">\n'
+            '<power diepass="" restartpass="">\n'
+            '<connect name="bench" allow="*" timeout="60" pingfreq="600"\n'
+            f'  hardsendq="{SENDQ_BYTES}" softsendq="{SENDQ_BYTES}" recvq="{SENDQ_BYTES}"\n'
+            f'  threshold="{big}" commandrate="{big}000" fakelag="off"\n'
+            f'  localmax="{big}" globalmax="{big}" maxconnwarn="no" limit="{big}"\n'
+            '  maxchans="1000" resolvehostnames="no" useident="no">\n'
+            f'<files motd="{workdir / "motd"}">\n'
+            '<channels users="1000" opers="1000">\n'
+            f'<pid file="{workdir / "inspircd.pid"}">\n'
+            '<options prefixquit="Quit: " syntaxhints="no" announcets="yes">\n'
+            '<security hideserver="" userstats="Pu" maxtargets="20">\n'
+            '<performance netbuffersize="65536" somaxconn="4096" softlimit="60000"\n'
+            '  clonesonconnect="no" timeskipwarn="0" quietbursts="yes">\n'
+            '<limits maxnick="30">\n'
+            f'<log method="file" type="* -USERINPUT -USEROUTPUT" level="sparse" '
+            f'target="{workdir / "ircd.log"}">\n'
+        )
+    return ["inspircd", "--nofork", "--runasroot", "--config", str(conf)]
+
+
+def _miniircd(workdir: Path, port: int) -> list[str]:
+    exe = shutil.which("miniircd") or "miniircd"
+    return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
+
+
+SERVERS: dict[str, ServerSpec] = {
+    "chinwag": ServerSpec("chinwag", _chinwag),
+    "ngircd": ServerSpec("ngircd", _ngircd),
+    "inspircd": ServerSpec("inspircd", _inspircd),
+    "miniircd": ServerSpec(
+        "miniircd",
+        _miniircd,
+        max_clients=1000,
+        limit_note="select() cannot watch fds above FD_SETSIZE (1024)",
+    ),
+}
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds used so far by process ``pid`` (all threads)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        raw = fh.read()
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kib(pid: int) -> int:
+    """Return the resident set size of process ``pid`` in KiB."""
+    with open(f"/proc/{pid}/statm", "rb") as fh:
+        return int(fh.read().split()[1]) * PAGE_KIB
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:port.
+
+    Raises:
+        RuntimeError: the process exited or the port did not open within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open within {timeout:.0f}s")
+
+
+class RunningServer:
+    """A started server process, owned by the runner and stopped by its PID."""
+
+    def __init__(self, spec: ServerSpec, port: int, workdir: Path, core: int = 0) -> None:
+        self.spec = spec
+        self.port = port
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        argv = spec.build(workdir, port)
+        self.log_path = workdir / "server.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(core), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+        try:
+            wait_for_port(port, self.proc)
+            # Let the server settle after the probe connection before baselines are taken.
+            time.sleep(0.3)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        """Return True while the server process is still running."""
+        return self.proc.poll() is None
+
+    def log_tail(self, limit: int = 2000) -> str:
+        """Return the end of the server's combined stdout/stderr."""
+        try:
+            return self.log_path.read_bytes()[-limit:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        """Stop the process by PID: SIGTERM, wait up to 5 s, then SIGKILL. Return its exit code."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+        return self.proc.returncode
