@@ -1,0 +1,1 @@
+"""End-to-end tests: real sockets against a real chinwag server, in process or as a subprocess."""

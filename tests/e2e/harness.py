@@ -1,0 +1,358 @@
+"""A small async IRC test client that talks to an in-process chinwag server over real sockets.
+
+``h = Harness(server)``; ``amy = await h.connect("amy", caps=["echo-message"])`` registers a
+client and waits for its welcome burst and auto-joins; ``await amy.send("JOIN #c")``;
+``await amy.expect(command="JOIN", params=["#c"])`` reads (and keeps aside) lines until one matches;
+``await amy.assert_nothing()`` checks that nothing arrives for a short while. Every wait is
+bounded. Every line the server sends is checked on arrival: it must end in CR LF, parse, and keep
+within 512 bytes once its tags are set aside; a violation fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from chinwag.protocol import Message, decode_text, parse_line
+from chinwag.server import Server, load_config
+
+__all__ = ["ANY", "Client", "Harness", "make_server"]
+
+WAIT = 3.0
+MAX_BODY = 512
+
+
+class _Any:
+    """Equal to everything: a wildcard inside ``params`` lists."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Any()
+
+
+def make_server(
+    *,
+    server: dict[str, Any] | None = None,
+    limits: dict[str, Any] | None = None,
+    opers: list[tuple[str, str]] | None = None,
+) -> Server:
+    """A `Server` on a free loopback port, named ``test.chinwag``, flood pacing off by default.
+
+    Args:
+        server: ``[server]`` overrides.
+        limits: ``[limits]`` overrides (``flood_rate`` is 0 unless given).
+        opers: ``(name, password_hash)`` pairs.
+    """
+    overrides: dict[str, dict[str, Any]] = {
+        "server": {"port": 0, "name": "test.chinwag", **(server or {})},
+        "limits": {"flood_rate": 0, **(limits or {})},
+    }
+    config = load_config(None, environ={}, overrides=overrides)
+    if opers:
+        from chinwag.server.config import OperConfig
+
+        config.opers = [OperConfig(name, password_hash) for name, password_hash in opers]
+        config.validate()
+    return Server(config)
+
+
+def _matches(expected: object, actual: str) -> bool:
+    if isinstance(expected, re.Pattern):
+        return expected.fullmatch(actual) is not None
+    return expected == actual
+
+
+class Client:
+    """One raw IRC connection, read by a background task into a queue of parsed messages."""
+
+    def __init__(
+        self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.name = name
+        self.nick = name
+        self.reader = reader
+        self.writer = writer
+        self.queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self.history: list[Message] = []
+        self.raw: list[bytes] = []
+        self.violations: list[str] = []
+        self.closed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = await self.reader.read(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    self._take(line + b"\n")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if buffer:
+                self.violations.append(f"unterminated line at close: {buffer!r}")
+            self.closed.set()
+            self.queue.put_nowait(None)
+
+    def _take(self, raw: bytes) -> None:
+        self.raw.append(raw)
+        if not raw.endswith(b"\r\n"):
+            self.violations.append(f"line without CR LF: {raw!r}")
+        body = raw
+        if body.startswith(b"@"):
+            body = body.split(b" ", 1)[1] if b" " in body else b""
+        if len(body) > MAX_BODY:
+            self.violations.append(f"line of {len(body)} bytes: {raw[:80]!r}...")
+        try:
+            msg = parse_line(decode_text(raw.rstrip(b"\r\n")))
+        except Exception as exc:
+            self.violations.append(f"unparsable line {raw!r}: {exc}")
+            return
+        self.queue.put_nowait(msg)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def send(self, *lines: str | bytes) -> None:
+        """Send each line (CR LF added to ``str`` lines; ``bytes`` are sent exactly)."""
+        for line in lines:
+            self.writer.write(line if isinstance(line, bytes) else line.encode() + b"\r\n")
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def next(self, timeout: float = WAIT) -> Message:
+        """The next line, or AssertionError when none comes in time or the socket closes."""
+        try:
+            msg = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{self.name}: nothing received in {timeout}s") from None
+        if msg is None:
+            self.queue.put_nowait(None)
+            raise AssertionError(f"{self.name}: connection closed")
+        self.history.append(msg)
+        return msg
+
+    async def expect(
+        self,
+        command: str | None = None,
+        params: Sequence[object] | None = None,
+        *,
+        source: object = ANY,
+        tags: dict[str, object] | None = None,
+        timeout: float = WAIT,
+    ) -> Message:
+        """Read lines until one matches; non-matching lines are skipped (kept in ``skipped``).
+
+        Args:
+            command: the command or numeric, or None for any.
+            params: every parameter, in order; ``ANY`` or a compiled regex match one.
+            source: the exact source (nick only is enough for ``nick!user@host``), or ``ANY``.
+            tags: tags that must be present (value ``ANY`` for any value).
+            timeout: the longest wait for the whole search.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        skipped: list[str] = []
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                msg = await self.next(max(0.0, remaining))
+            except AssertionError as exc:
+                wanted = f"command={command} params={params} source={source} tags={tags}"
+                seen = "\n  ".join(skipped[-25:])
+                raise AssertionError(f"{exc}; wanted {wanted}; skipped:\n  {seen}") from None
+            if self._match(msg, command, params, source, tags):
+                return msg
+            skipped.append(str(msg))
+
+    @staticmethod
+    def _match(
+        msg: Message,
+        command: str | None,
+        params: Sequence[object] | None,
+        source: object,
+        tags: dict[str, object] | None,
+    ) -> bool:
+        if command is not None and msg.command != command:
+            return False
+        if params is not None and (
+            len(params) != len(msg.params)
+            or not all(_matches(e, a) for e, a in zip(params, msg.params, strict=True))
+        ):
+            return False
+        if source is not ANY:
+            actual = msg.source or ""
+            if actual != source and actual.split("!", 1)[0] != source:
+                return False
+        if tags:
+            for key, value in tags.items():
+                if key not in msg.tags or not _matches(value, msg.tags[key]):
+                    return False
+        return True
+
+    async def expect_numeric(self, numeric: str, *params: object, timeout: float = WAIT) -> Message:
+        """Read until ``numeric`` arrives; ``params`` (after the nick) are checked when given."""
+        msg = await self.expect(numeric, timeout=timeout)
+        if params:
+            rest = msg.params[1:]
+            assert len(rest) == len(params) and all(
+                _matches(e, a) for e, a in zip(params, rest, strict=True)
+            ), f"{self.name}: {msg} does not have params {params}"
+        return msg
+
+    async def collect_until(self, command: str, timeout: float = WAIT) -> list[Message]:
+        """Every line up to and including the first ``command``."""
+        out: list[Message] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            msg = await self.next(max(0.0, deadline - loop.time()))
+            out.append(msg)
+            if msg.command == command:
+                return out
+
+    async def assert_nothing(self, timeout: float = 0.2) -> None:
+        """Fail if any line arrives within ``timeout`` seconds (only for must-NOT checks)."""
+        try:
+            msg = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return
+        if msg is None:
+            self.queue.put_nowait(None)
+            raise AssertionError(f"{self.name}: connection closed, expected silence")
+        raise AssertionError(f"{self.name}: expected nothing, got {msg}")
+
+    async def sync(self, token: str = "sync") -> list[Message]:
+        """PING the server and read up to its PONG; returns what came before it."""
+        await self.send(f"PING {token}")
+        lines = await self.collect_until("PONG")
+        assert lines[-1].params[-1] == token, lines[-1]
+        return lines[:-1]
+
+    def drain(self) -> list[Message]:
+        """Take every line already received, without waiting."""
+        out: list[Message] = []
+        while not self.queue.empty():
+            msg = self.queue.get_nowait()
+            if msg is None:
+                self.queue.put_nowait(None)
+                break
+            self.history.append(msg)
+            out.append(msg)
+        return out
+
+    async def expect_closed(self, timeout: float = WAIT) -> list[Message]:
+        """Read to EOF; returns every line received on the way."""
+        out: list[Message] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                msg = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise AssertionError(f"{self.name}: still open after {timeout}s: {out}") from None
+            if msg is None:
+                self.queue.put_nowait(None)
+                return out
+            self.history.append(msg)
+            out.append(msg)
+
+    async def expect_error(self, text: str, timeout: float = WAIT) -> Message:
+        """Read to the ``ERROR`` line (it must contain ``text``), then to EOF."""
+        lines = await self.expect_closed(timeout)
+        errors = [m for m in lines if m.command == "ERROR"]
+        assert errors, f"{self.name}: closed without ERROR: {lines}"
+        assert text in errors[-1].params[-1], errors[-1]
+        return errors[-1]
+
+    async def alive(self) -> None:
+        """Assert that the connection is still served: a PING gets its PONG."""
+        await self.sync("alive")
+
+    async def close(self) -> None:
+        """Close the socket and stop the reader."""
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+
+class Harness:
+    """Named clients of one running server."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[Client] = []
+
+    @property
+    def port(self) -> int:
+        """The server's port."""
+        return self.server.port
+
+    async def open(self, name: str = "raw") -> Client:
+        """A connected socket that has sent nothing."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        client = Client(name, reader, writer)
+        self.clients.append(client)
+        return client
+
+    async def connect(
+        self,
+        nick: str,
+        *,
+        caps: Iterable[str] = (),
+        password: str | None = None,
+        user: str | None = None,
+        realname: str | None = None,
+    ) -> Client:
+        """Register ``nick`` (with ``caps`` negotiated first) and wait for the whole burst.
+
+        The burst ends with the MOTD (376 or 422) and the 366 of every default channel.
+        """
+        client = await self.open(nick)
+        wanted = list(caps)
+        if wanted:
+            await client.send("CAP LS 302")
+            await client.expect("CAP", [ANY, "LS", ANY])
+            await client.send("CAP REQ :" + " ".join(wanted))
+            await client.expect("CAP", [ANY, "ACK", ANY])
+        if password is not None:
+            await client.send(f"PASS {password}")
+        await client.send(f"NICK {nick}", f"USER {user or nick} 0 * :{realname or nick.title()}")
+        if wanted:
+            await client.send("CAP END")
+        await client.expect("001", timeout=5.0)
+        while True:
+            msg = await client.next()
+            if msg.command in ("376", "422"):
+                break
+        for _ in self.server.config.server.default_channels:
+            await client.expect("366")
+        return client
+
+    def violations(self) -> list[str]:
+        """Every framing problem seen by any client."""
+        return [f"{c.name}: {v}" for c in self.clients for v in c.violations]
+
+    async def close(self) -> None:
+        """Close every client."""
+        for client in self.clients:
+            await client.close()

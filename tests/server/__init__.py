@@ -1,0 +1,1 @@
+"""Server unit tests: configuration and the pieces that need no socket."""
