@@ -123,6 +123,11 @@ class Connection:
         """True while a socket is open."""
         return self._writer is not None and not self._writer.is_closing()
 
+    @property
+    def quitting(self) -> bool:
+        """True once the user asked to quit (the connection will not be made again)."""
+        return self._quitting
+
     def _set_status(self, status: Status, detail: str = "") -> None:
         self.status = status
         self.on_status(status, detail)

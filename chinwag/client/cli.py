@@ -1,0 +1,145 @@
+"""``chinwag connect``: the client's command-line arguments and entry point.
+
+`chinwag.cli` builds the parser and calls `add_arguments` and `run`. Textual is imported only when
+the full-screen app is about to start, so ``chinwag --help`` and plain mode stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from chinwag.client.conversation import DEFAULT_SCROLLBACK
+from chinwag.client.net import Options
+from chinwag.client.state import Session
+from chinwag.protocol import is_valid_nick
+
+__all__ = ["add_arguments", "ask_nick_on_terminal", "parse_target", "run"]
+
+DEFAULT_TARGET = "127.0.0.1:6667"
+_NICKLEN = 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``connect`` arguments to ``parser``."""
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default=DEFAULT_TARGET,
+        metavar="HOST[:PORT]",
+        help=f"server to connect to (default {DEFAULT_TARGET}; port 6697 with --tls)",
+    )
+    parser.add_argument("--nick", help="your nick (asked for when not given)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: do not check the server certificate (self-signed test servers)",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="line mode: one event per line on stdout, one message per line on stdin "
+        "(automatic when stdin or stdout is not a terminal)",
+    )
+    parser.add_argument("--password", help="server password (sent with PASS)")
+    parser.add_argument(
+        "--join",
+        action="append",
+        default=[],
+        metavar="#ROOM",
+        help="join this room after connecting (repeatable); the server may also put you in rooms",
+    )
+    parser.add_argument(
+        "--scrollback",
+        type=int,
+        default=DEFAULT_SCROLLBACK,
+        metavar="LINES",
+        help=f"lines kept per conversation (default {DEFAULT_SCROLLBACK})",
+    )
+    parser.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_false",
+        help="exit when the connection drops instead of reconnecting",
+    )
+
+
+def parse_target(target: str, tls: bool) -> tuple[str, int]:
+    """Split ``HOST[:PORT]`` (``[v6addr]:port`` too); the port defaults to 6667, or 6697 with TLS.
+
+    Raises:
+        ValueError: the port is not a number in 1..65535.
+    """
+    default_port = 6697 if tls else 6667
+    host, port_text = target, ""
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif target.count(":") == 1:
+        host, _, port_text = target.partition(":")
+    if not port_text:
+        return host or "127.0.0.1", default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"invalid port {port_text!r}")
+    return host or "127.0.0.1", int(port_text)
+
+
+def ask_nick_on_terminal(stdin: TextIO, stderr: TextIO, prompt: bool) -> str | None:
+    """Ask for a nick until a valid one is given; None at end of input."""
+    while True:
+        if prompt:
+            stderr.write("Your nick: ")
+            stderr.flush()
+        line = stdin.readline()
+        if not line:
+            return None
+        nick = line.strip()
+        if is_valid_nick(nick, _NICKLEN):
+            return nick
+        stderr.write(
+            f"chinwag: {nick!r} is not a valid nick: use letters, digits and -_[]{{}}\\|^` "
+            f"(not starting with a digit or -), at most {_NICKLEN} characters\n"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the client with parsed arguments; return the exit status."""
+    plain = bool(args.plain) or not (sys.stdin.isatty() and sys.stdout.isatty())
+    try:
+        host, port = parse_target(args.target, args.tls)
+    except ValueError as exc:
+        print(f"chinwag: {exc}", file=sys.stderr)
+        return 2
+    nick = args.nick
+    if nick is not None and not is_valid_nick(nick, _NICKLEN):
+        print(f"chinwag: {nick!r} is not a valid nick", file=sys.stderr)
+        return 2
+    if nick is None:
+        nick = ask_nick_on_terminal(sys.stdin, sys.stderr, prompt=sys.stdin.isatty())
+        if nick is None:
+            print("chinwag: no nick given", file=sys.stderr)
+            return 1
+    session = Session(nick, password=args.password, scrollback=max(args.scrollback, 1))
+    for room in args.join:
+        session.want_room(room if session.is_channel(room) else "#" + room)
+    options = Options(
+        host=host, port=port, tls=args.tls, tls_verify=not args.insecure, reconnect=args.reconnect
+    )
+    if plain:
+        from chinwag.client.plain import run_plain
+
+        try:
+            return asyncio.run(run_plain(session, options))
+        except KeyboardInterrupt:
+            return 130
+    from chinwag.client.app import ChatApp
+
+    app = ChatApp(session, options)
+    app.run()
+    if app.failure:
+        print(f"chinwag: {app.failure}", file=sys.stderr)
+        return 1
+    return app.return_code or 0

@@ -1,0 +1,197 @@
+"""Plain mode: one event per line on stdout, one message or /command per line on stdin.
+
+This is the frontend for pipes, scripts, bots and minimal terminals (``--plain``, or automatic when
+stdin or stdout is not a terminal). Output lines look like::
+
+    [12:01] <alice> hi
+    [12:01] * alice waves
+    * bob has joined #lobby
+    -> carol: psst            (a private message I sent)
+    <- carol: psst            (a private message I got)
+    ! carol: No such nick/channel
+
+A line from a room other than the current one carries the room name after the time. Connection
+status (lost, reconnecting) goes to stderr, so stdout stays the conversation.
+
+Stdin is read by a thread (a regular file cannot be watched by the event loop) into a queue. Lines
+typed before the client is in its first room wait for it, so ``echo hi | chinwag connect`` says
+hi in ``#lobby``. End of input sends QUIT and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+import time
+from typing import TextIO
+
+from chinwag.client.commands import Help, execute, help_posted, parse_input
+from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemLine
+from chinwag.client.net import ConnectError, Connection, Options, Status
+from chinwag.client.state import Session
+
+__all__ = ["format_posted", "run_plain"]
+
+# How long to wait, after the MOTD, for the server to put us in a room before reading input.
+_AUTOJOIN_GRACE = 2.0
+
+
+def _clock(stamp: float) -> str:
+    return time.strftime("%H:%M", time.localtime(stamp))
+
+
+def format_posted(posted: Posted, active: str) -> str:
+    """One output line for a posted line, as plain mode prints it."""
+    line = posted.line
+    where = "" if posted.key == active or posted.private else f"{posted.name} "
+    match line:
+        case ChatLine(stamp, nick, text, own, _, notice):
+            if notice:
+                return f"[{_clock(stamp)}] {where}-{nick}- {text}"
+            if posted.private:
+                return f"-> {posted.name}: {text}" if own else f"<- {posted.name}: {text}"
+            return f"[{_clock(stamp)}] {where}<{nick}> {text}"
+        case ActionLine(stamp, nick, text, own):
+            if posted.private:
+                arrow = "->" if own else "<-"
+                return f"{arrow} {posted.name}: * {nick} {text}"
+            return f"[{_clock(stamp)}] {where}* {nick} {text}"
+        case SystemLine(_, text):
+            return f"* {text}"
+        case ErrorLine(_, text):
+            return f"! {text}"
+    raise AssertionError(f"unknown line {line!r}")
+
+
+class _StdinReader:
+    """Read stdin lines in a thread and hand them to the event loop; None marks the end."""
+
+    def __init__(self, stream: TextIO, loop: asyncio.AbstractEventLoop) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._stream = stream
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="chinwag-stdin", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for raw in self._stream:
+                self._loop.call_soon_threadsafe(self.queue.put_nowait, raw.rstrip("\r\n"))
+        except (OSError, ValueError):
+            pass
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
+
+class _PlainClient:
+    def __init__(self, session: Session, options: Options, out: TextIO, err: TextIO) -> None:
+        self.session = session
+        self.out = out
+        self.err = err
+        self.ready = asyncio.Event()
+        self.in_room = asyncio.Event()
+        self.stdin: _StdinReader | None = None
+        self.connection = Connection(
+            session,
+            options,
+            on_lines=self.show,
+            on_status=self.status,
+            ask_nick=self.ask_nick,
+        )
+
+    def show(self, posted: list[Posted]) -> None:
+        if posted:
+            active = self.session.active
+            self.out.write("".join(format_posted(p, active) + "\n" for p in posted))
+            self.out.flush()
+        if self.session.channels():
+            self.in_room.set()
+
+    def status(self, status: Status, detail: str) -> None:
+        if status is Status.LOST:
+            self.err.write(f"chinwag: connection lost: {detail}\n")
+            self.err.flush()
+        elif status is Status.CONNECTED:
+            self.ready.set()
+
+    async def ask_nick(self, reason: str) -> str | None:
+        self.err.write(f"chinwag: {reason}. Type another nick:\n")
+        self.err.flush()
+        if self.stdin is None:
+            return None
+        return await self.stdin.queue.get()
+
+    async def wait_until_ready(self) -> None:
+        """Registered, and in a room if the server or --join puts us in one."""
+        await self.ready.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.in_room.wait(), _AUTOJOIN_GRACE)
+
+    async def type_lines(self) -> int:
+        assert self.stdin is not None
+        await self.wait_until_ready()
+        while True:
+            text = await self.stdin.queue.get()
+            if text is None:
+                await self.connection.quit("End of input")
+                return 0
+            command = parse_input(text)
+            if command is None:
+                continue
+            if isinstance(command, Help):
+                self.show(help_posted(self.session))
+                continue
+            outcome = execute(self.session, command)
+            self.show(outcome.posted)
+            if outcome.quit is not None:
+                await self.connection.quit(outcome.quit)
+                return 0
+            self.connection.flush()
+
+
+async def run_plain(
+    session: Session,
+    options: Options,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run plain mode until end of input, /quit, or a connection that cannot be made.
+
+    Returns:
+        The exit status: 0 after a clean quit, 1 when the connection failed.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    client = _PlainClient(session, options, out, err)
+    loop = asyncio.get_running_loop()
+    client.stdin = _StdinReader(stdin or sys.stdin, loop)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        # Ctrl+C ends the input: QUIT is sent and the exit is clean.
+        loop.add_signal_handler(signal.SIGINT, client.stdin.queue.put_nowait, None)
+    network = asyncio.create_task(client.connection.run())
+    typing = asyncio.create_task(client.type_lines())
+    try:
+        done, _ = await asyncio.wait({network, typing}, return_when=asyncio.FIRST_COMPLETED)
+        if network in done:
+            error = network.exception()
+            if isinstance(error, ConnectError):
+                err.write(f"chinwag: {error}\n")
+                err.flush()
+                return 1
+            if error is not None:
+                raise error
+            if not client.connection.quitting:
+                err.write("chinwag: the connection was closed\n")
+                err.flush()
+                return 1
+        return await typing
+    finally:
+        for task in (network, typing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectError, TimeoutError):
+                await task
