@@ -56,9 +56,10 @@ class Connection(asyncio.Protocol):
         self.last_read = self.connected_at
         self.ping_sent_at: float | None = None
         self.lines_before_registration = 0
-        self._out: list[bytes] = []
-        self._out_bytes = 0
-        self._capture: list[bytes] | None = None
+        # Output waiting for the end of this loop turn. `fanout.send_to_all` appends to it
+        # directly when it is not empty; everything else goes through `enqueue`.
+        self.pending: list[bytes] = []
+        self._held: list[bytes] | None = None
         limits = server.config.limits
         self._tokens = float(limits.flood_burst)
         self._tokens_at = self.connected_at
@@ -167,24 +168,24 @@ class Connection(asyncio.Protocol):
     # -- output --------------------------------------------------------------------------------
 
     def enqueue(self, data: bytes) -> None:
-        """Queue bytes for this peer; written at the end of the event-loop turn."""
-        if self.closing:
-            return
-        if self._capture is not None:
-            self._capture.append(data)
-            return
-        if not self._out:
-            self.server.mark_dirty(self)
-        self._out.append(data)
-        self._out_bytes += len(data)
+        """Queue bytes for this peer; written at the end of the event-loop turn.
+
+        Called once per recipient per line, so the common case is one test and one append.
+        """
+        out = self.pending
+        if not out:
+            if self.closing:
+                return
+            if self._held is None:
+                self.server.mark_dirty(self)
+        out.append(data)
 
     def flush(self) -> None:
         """Write everything queued in one call, then enforce the SendQ."""
-        if not self._out or self.transport is None:
+        if not self.pending or self.transport is None:
             return
-        data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
-        self._out.clear()
-        self._out_bytes = 0
+        data = b"".join(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.pending.clear()
         if self.closing:
             return
         self.transport.write(data)
@@ -193,11 +194,13 @@ class Connection(asyncio.Protocol):
 
     def capture(self) -> None:
         """Start collecting this client's output instead of queueing it (labeled-response)."""
-        self._capture = []
+        self._held, self.pending = self.pending, []
 
     def release(self) -> list[bytes]:
-        """Stop collecting and return what was collected."""
-        captured, self._capture = self._capture or [], None
+        """Stop collecting and return what was collected; queued output goes on as before."""
+        if self._held is None:
+            return []
+        captured, self.pending, self._held = self.pending, self._held, None
         return captured
 
     # -- closing -------------------------------------------------------------------------------
@@ -215,7 +218,8 @@ class Connection(asyncio.Protocol):
         client = self.client
         host = client.host if client else "unknown"
         nick = client.nick if client else "*"
-        self._capture = None
+        if self._held is not None:
+            self.release()
         self.flush()
         if self.closing:  # the flush itself found the SendQ exceeded and closed us
             return

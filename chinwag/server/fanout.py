@@ -79,7 +79,7 @@ class Outgoing:
         """The line without any tags."""
         return self._base
 
-    def tags_for(self, caps: Cap) -> dict[str, str]:
+    def tags_for(self, caps: int) -> dict[str, str]:
         """The tags a client with ``caps`` gets on this line."""
         tags: dict[str, str] = {}
         if caps & (Cap.SERVER_TIME | Cap.MESSAGE_TAGS):
@@ -94,7 +94,7 @@ class Outgoing:
 
     def line_for(self, client: Client) -> bytes:
         """The bytes for ``client``: built once per tag variant, then shared."""
-        key = int(client.caps & TAG_CAPS)
+        key = client.caps & TAG_CAPS
         line = self._variants.get(key)
         if line is None:
             tags = self.tags_for(client.caps)
@@ -103,7 +103,26 @@ class Outgoing:
         return line
 
 
-def send_to_all(recipients: Iterable[Client], outgoing: Outgoing) -> None:
-    """Queue ``outgoing`` for every recipient: no awaits, no per-recipient formatting."""
+def send_to_all(
+    recipients: Iterable[Client], outgoing: Outgoing, exclude: Client | None = None
+) -> None:
+    """Queue ``outgoing`` for every recipient but ``exclude``: no awaits, no formatting.
+
+    This is the hottest loop in chinwag, hence the local names and the inlined variant look-up.
+    A connection that already has output pending this turn gets a plain list append; the first
+    line of a turn goes through `Connection.enqueue`, which does the bookkeeping.
+    """
+    variants = outgoing._variants
+    line_for = outgoing.line_for
     for client in recipients:
-        client.conn.enqueue(outgoing.line_for(client))
+        if client is exclude:
+            continue
+        line = variants.get(client.caps & TAG_CAPS)
+        if line is None:
+            line = line_for(client)
+        conn = client.conn
+        pending = conn.pending
+        if pending:
+            pending.append(line)
+        else:
+            conn.enqueue(line)

@@ -28,25 +28,29 @@ class RegState(enum.Enum):
     CLOSED = "closed"
 
 
-class Cap(enum.IntFlag):
-    """IRCv3 capabilities that change what a client is sent; kept as bits for the hot path."""
+class Cap:
+    """IRCv3 capabilities that change what a client is sent, as bits of ``Client.caps``.
+
+    Plain ints rather than an ``enum.IntFlag``: the fan-out loop tests these bits for every
+    recipient, and ``IntFlag`` arithmetic costs about 40 times as much as ``int`` arithmetic.
+    """
 
     NONE = 0
-    SERVER_TIME = enum.auto()
-    MESSAGE_TAGS = enum.auto()
-    ECHO_MESSAGE = enum.auto()
-    MULTI_PREFIX = enum.auto()
-    AWAY_NOTIFY = enum.auto()
-    USERHOST_IN_NAMES = enum.auto()
-    BATCH = enum.auto()
-    LABELED_RESPONSE = enum.auto()
-    INVITE_NOTIFY = enum.auto()
-    CAP_NOTIFY = enum.auto()
-    SETNAME = enum.auto()
-    ACCOUNT_TAG = enum.auto()
-    ACCOUNT_NOTIFY = enum.auto()
-    EXTENDED_JOIN = enum.auto()
-    CHGHOST = enum.auto()
+    SERVER_TIME = 1 << 0
+    MESSAGE_TAGS = 1 << 1
+    ECHO_MESSAGE = 1 << 2
+    MULTI_PREFIX = 1 << 3
+    AWAY_NOTIFY = 1 << 4
+    USERHOST_IN_NAMES = 1 << 5
+    BATCH = 1 << 6
+    LABELED_RESPONSE = 1 << 7
+    INVITE_NOTIFY = 1 << 8
+    CAP_NOTIFY = 1 << 9
+    SETNAME = 1 << 10
+    ACCOUNT_TAG = 1 << 11
+    ACCOUNT_NOTIFY = 1 << 12
+    EXTENDED_JOIN = 1 << 13
+    CHGHOST = 1 << 14
 
 
 @dataclass(slots=True)
@@ -73,7 +77,7 @@ class Client:
     user: str = ""
     realname: str = ""
     state: RegState = RegState.CONNECTED
-    caps: Cap = Cap.NONE
+    caps: int = Cap.NONE
     cap_version: int = 0
     cap_negotiating: bool = False
     password: str | None = None
@@ -106,7 +110,7 @@ class Client:
         """True when the client is a server operator (user mode ``+o``)."""
         return "o" in self.modes
 
-    def has(self, cap: Cap) -> bool:
+    def has(self, cap: int) -> bool:
         """True when the client negotiated ``cap``."""
         return bool(self.caps & cap)
 

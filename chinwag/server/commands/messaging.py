@@ -22,7 +22,7 @@ from chinwag.protocol.numerics import (
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
-from chinwag.server.fanout import Outgoing, new_msgid
+from chinwag.server.fanout import Outgoing, new_msgid, send_to_all
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -53,6 +53,9 @@ def _deliver_to_channel(
     ctx: Context, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
 ) -> None:
     sender = ctx.client
+    if status is None and not tags_only:
+        send_to_all(channel.members, outgoing, exclude=sender)
+        return
     for member, membership in channel.members.items():
         if member is sender:
             continue

@@ -53,7 +53,7 @@ CHANNEL_MODES = "biklmnostv"
 CHANNEL_MODES_WITH_PARAM = "bklov"
 
 # Capability name -> flag. Order is the order of CAP LS.
-CAPABILITIES: dict[str, Cap] = {
+CAPABILITIES: dict[str, int] = {
     "away-notify": Cap.AWAY_NOTIFY,
     "batch": Cap.BATCH,
     "cap-notify": Cap.CAP_NOTIFY,
