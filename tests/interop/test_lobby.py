@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
+
 from .observer import Line
 from .scenario import Lobby, expect, is_join, sync
 from .servers import LOBBY
+
+# Known chinwag interop gap, kept visible: strict, so a fix makes this XPASS and fail.
+II_NICK_REASON = (
+    "chinwag sends ':wee!~wee@127.0.0.1 NICK wee2' (new nick as a middle param); ii 1.8 only "
+    "shows a NICK whose new nick is a trailing param (':wee!~wee@127.0.0.1 NICK :wee2', as "
+    "ngircd sends it), so ii users never see nick changes"
+)
 
 
 def test_everyone_lands_in_lobby_and_sees_later_arrivals(lobby: Lobby) -> None:
@@ -83,8 +92,14 @@ def test_private_message_reaches_only_its_recipient(lobby: Lobby) -> None:
             )
 
 
-def test_nick_changes_are_seen_by_everyone(lobby: Lobby) -> None:
-    """Each client renames itself; the others and the watcher see old -> new."""
+@pytest.mark.parametrize("viewer_name", ["weechat-headless", "irssi", "ii"])
+def test_nick_changes_are_seen_by_everyone(
+    lobby: Lobby, viewer_name: str, request: pytest.FixtureRequest
+) -> None:
+    """Each client renames itself; the watcher and the viewer client see old -> new."""
+    if viewer_name == "ii" and lobby.server.kind == "chinwag":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=II_NICK_REASON))
+    viewer = lobby.by_name(viewer_name)
     for client in lobby.clients:
         old, new = client.nick, f"{client.nick}2"
         client.change_nick(new)
@@ -92,15 +107,15 @@ def test_nick_changes_are_seen_by_everyone(lobby: Lobby) -> None:
             partial(_is_nick_change, old=old, new=new),
             what=f":{old} NICK {new}",
         )
-        for other in lobby.others(client):
-            expect(other, partial(other.saw_nick_change, old, new), f"{old} -> {new}")
+        if client is not viewer:
+            expect(viewer, partial(viewer.saw_nick_change, old, new), f"{old} -> {new}")
         client.nick = new
     # The new names are live: a line said after the change carries the new nick.
-    speaker, listener = lobby.clients[0], lobby.clients[1]
+    speaker = lobby.others(viewer)[0]
     speaker.say(LOBBY, "same person, new name")
     expect(
-        listener,
-        partial(listener.saw_channel_message, speaker.nick, LOBBY, "same person, new name"),
+        viewer,
+        partial(viewer.saw_channel_message, speaker.nick, LOBBY, "same person, new name"),
         f"<{speaker.nick}> same person, new name",
     )
 

@@ -44,6 +44,7 @@ settings = {{
     nick = "{nick}";
     settings_autosave = "no";
   }};
+  "irc/core" = {{ cmd_queue_speed = "0msec"; cmds_max_at_once = "100"; }};
   "fe-text" = {{ paste_detect_time = "0"; }};
   "fe-common/core" = {{
     autolog = "yes";
