@@ -51,6 +51,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
         self.decoder = LineDecoder()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closing = False
         self.connected_at = time.monotonic()
         self.last_read = self.connected_at
@@ -111,6 +112,8 @@ class Connection(asyncio.Protocol):
         """The socket is gone: the user quits (with the reason we gave, if we closed it)."""
         if self._backlog_timer is not None:
             self._backlog_timer.cancel()
+        if not self.lost.done():
+            self.lost.set_result(None)
         if not self.closing:
             self.closing = True
             reason = "Connection closed" if exc is None else f"Read error: {exc}"
