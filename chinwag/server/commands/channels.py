@@ -72,9 +72,9 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     if channel is not None:
         if client in channel.members:
             return
-        invited = client.nick_folded in channel.invited_folded or channel.name_folded in (
-            client.invites
-        )
+        # The invitation is held by the client, never by its nick: whoever takes the nick of an
+        # invited user who quit or renamed must not inherit the invitation.
+        invited = channel.name_folded in client.invites
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
         if "i" in channel.modes and not invited:
