@@ -35,6 +35,17 @@ def _add_serve(subparsers: Any) -> None:
         "--password",
         help="server password that clients must send with PASS (hashed in memory, never stored)",
     )
+    serve.add_argument("--data", metavar="DIR", help="data directory (default ./chinwag-data)")
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        default=None,
+        help="also listen with TLS on port 6697, with a self-signed certificate generated once "
+        "into the data directory unless --tls-cert/--tls-key are given",
+    )
+    serve.add_argument("--tls-port", type=int, help="port of the TLS listener (default 6697)")
+    serve.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
+    serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     serve.add_argument(
         "--log-level",
         default="info",
@@ -60,6 +71,11 @@ def _run_serve(args: argparse.Namespace) -> int:
             "name": args.name,
             "motd_file": args.motd,
             "password_hash": hash_password(args.password) if args.password else None,
+            "data_dir": args.data,
+            "tls": args.tls,
+            "tls_port": args.tls_port,
+            "tls_cert": args.tls_cert,
+            "tls_key": args.tls_key,
         }
     }
     try:

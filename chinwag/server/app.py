@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import ssl
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -24,6 +25,7 @@ from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
 from chinwag.server.state import Client
+from chinwag.server.tls import ensure_self_signed, server_context
 
 __all__ = ["Server", "run_server"]
 
@@ -71,8 +73,36 @@ class Server:
             backlog=4096,
         )
         self.servers.append(server)
+        tls_context = self._tls_context()
+        if tls_context is not None:
+            secure = await loop.create_server(
+                lambda: Connection(self, tls=True),
+                self.config.server.host,
+                self.config.server.tls_port,
+                ssl=tls_context,
+                reuse_address=True,
+                backlog=4096,
+            )
+            self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s", ", ".join(self.addresses()))
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context when TLS is configured: given files, or a generated certificate."""
+        settings = self.config.server
+        if settings.tls_cert:
+            return server_context(Path(settings.tls_cert), Path(settings.tls_key))
+        if settings.tls:
+            cert, key = ensure_self_signed(Path(settings.data_dir), settings.name)
+            return server_context(cert, key)
+        return None
+
+    @property
+    def tls_port(self) -> int | None:
+        """The port of the TLS listener, when there is one."""
+        if len(self.servers) < 2:
+            return None
+        return int(self.servers[1].sockets[0].getsockname()[1])
 
     def motd_text(self) -> str:
         """The message of the day: the MOTD file when configured and readable, else the text."""
@@ -224,8 +254,8 @@ async def _serve(config: Config) -> int:
     server = Server(config)
     try:
         await server.start()
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", config.server.host, config.server.port, exc)
+    except (OSError, ssl.SSLError) as exc:
+        log.error("cannot start listening on %s: %s", config.server.host, exc)
         return 1
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []

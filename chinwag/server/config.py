@@ -47,6 +47,10 @@ class ServerConfig:
     default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
     password_hash: str = ""
     data_dir: str = "chinwag-data"
+    tls: bool = False
+    tls_port: int = 6697
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 @dataclass(slots=True)
@@ -100,6 +104,10 @@ class Config:
         """
         if not 0 <= self.server.port <= 65535:
             raise ConfigError("server.port must be between 0 and 65535")
+        if not 0 <= self.server.tls_port <= 65535:
+            raise ConfigError("server.tls_port must be between 0 and 65535")
+        if bool(self.server.tls_cert) != bool(self.server.tls_key):
+            raise ConfigError("server.tls_cert and server.tls_key go together")
         for channel in self.server.default_channels:
             if not channel.startswith("#") or " " in channel or "," in channel:
                 raise ConfigError(f"server.default_channels: {channel!r} is not a channel name")
