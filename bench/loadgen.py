@@ -179,6 +179,7 @@ class Sender:
         self.head = f"PRIVMSG {target} :".encode()
         self.line = self.head + FILLER + b"\r\n"
         self.window = window
+        self.min_batch = max(1, window // 4)
         self.probe_every = probe_every
         self.sent = 0
         self.acked = 0
@@ -192,6 +193,8 @@ class Sender:
         n = self.window - (self.sent - self.acked)
         if self.budget is not None:
             n = min(n, int(self.budget) - self.sent)
+        elif n < self.min_batch and self.sent:
+            return  # closed loop: refill in batches of a quarter window, not line by line
         if n <= 0:
             return
         parts: list[bytes] = []

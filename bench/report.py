@@ -154,8 +154,8 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
             lines += [
                 "## Connect (fixed arrival rate)",
                 "",
-                "| scenario | server | time s | reg p50 ms | reg p99 ms | RSS/conn B | x ngircd RSS "
-                "| failures | srv CPU% | gen CPU% | notes |",
+                "| scenario | server | time s | reg p50 ms | reg p99 ms | RSS/conn B "
+                "| x ngircd RSS | failures | srv CPU% | gen CPU% | notes |",
                 "|---|---|---|---|---|---|---|---|---|---|---|",
             ]
         else:

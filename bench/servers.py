@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -37,6 +37,8 @@ class ServerSpec:
     max_clients: int | None = None
     #: Why max_clients is what it is.
     limit_note: str = ""
+    #: Extra environment variables for the server process.
+    env: dict[str, str] = field(default_factory=dict)
 
     def available(self) -> bool:
         """Return True when the server can be started on this machine."""
@@ -52,6 +54,7 @@ def _chinwag_available() -> bool:
             capture_output=True,
             timeout=30,
             check=False,
+            cwd=REPO,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -67,13 +70,16 @@ def _chinwag(workdir: Path, port: int) -> list[str]:
             f"port = {port}\n"
             'name = "bench.chinwag"\n'
             "default_channels = []\n"
+            f'data_dir = "{workdir / "data"}"\n'
             "[limits]\n"
             "max_clients = 60000\n"
             "max_clients_per_ip = 0\n"
             f"sendq_bytes = {SENDQ_BYTES}\n"
             "flood_rate = 0\n"
+            "max_channels_per_user = 1000\n"
             "registration_timeout = 60\n"
-            "ping_interval = 300\n"
+            "ping_interval = 600\n"
+            "ping_timeout = 600\n"
         )
     return [
         sys.executable,
@@ -156,8 +162,11 @@ def _miniircd(workdir: Path, port: int) -> list[str]:
     return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
 
 
+#: The repository root: chinwag runs from this checkout whatever the working directory.
+REPO = Path(__file__).resolve().parent.parent
+
 SERVERS: dict[str, ServerSpec] = {
-    "chinwag": ServerSpec("chinwag", _chinwag),
+    "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),
     "miniircd": ServerSpec(
@@ -218,6 +227,7 @@ class RunningServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=workdir,
+            env={**os.environ, **spec.env},
             start_new_session=True,
         )
         self.pid = self.proc.pid
@@ -225,9 +235,9 @@ class RunningServer:
             wait_for_port(port, self.proc)
             # Let the server settle after the probe connection before baselines are taken.
             time.sleep(0.3)
-        except RuntimeError:
+        except RuntimeError as exc:
             self.stop()
-            raise
+            raise RuntimeError(f"{exc}: {self.log_tail(400)}") from exc
 
     def alive(self) -> bool:
         """Return True while the server process is still running."""
