@@ -36,7 +36,7 @@ INSTALL_SCRIPT = REPO_ROOT / ".ci" / "install-system-deps.sh"
 ALL_DRIVERS: tuple[type[ClientDriver], ...] = (WeechatDriver, IrssiDriver, IiDriver)
 
 _failed_key = pytest.StashKey[bool]()
-_skipped_reasons: list[str] = []
+_NOT_RUN = "INTEROP NOT RUN"
 
 
 def in_ci() -> bool:
@@ -61,11 +61,27 @@ def _test_failed(request: pytest.FixtureRequest) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly that real-client interop did not run, when it did not."""
-    if _skipped_reasons:
+    """Say loudly that real-client interop did not run, when it did not.
+
+    Reads the skip reports rather than local state, so that it also works in
+    the controller process under xdist.
+    """
+    reasons = [_skip_reason(report) for report in terminalreporter.stats.get("skipped", [])]
+    skipped = [reason for reason in reasons if _NOT_RUN in reason]
+    if skipped:
         terminalreporter.section("INTEROP TESTS DID NOT RUN", sep="!", red=True, bold=True)
-        for reason in sorted(set(_skipped_reasons)):
-            terminalreporter.write_line(reason, red=True, bold=True)
+        terminalreporter.write_line(
+            f"{len(skipped)} real-client interop tests were skipped: {skipped[0]}",
+            red=True,
+            bold=True,
+        )
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # (path, lineno, "Skipped: reason")
+        return str(longrepr[-1]).removeprefix("Skipped: ")
+    return str(longrepr)
 
 
 # -- installing the clients -------------------------------------------------
@@ -100,12 +116,11 @@ def installed_clients(tmp_path_factory: pytest.TempPathFactory) -> None:
     if not missing:
         return
     reason = (
-        f"INTEROP NOT RUN: real IRC clients missing: {', '.join(missing)}. "
+        f"{_NOT_RUN}: real IRC clients missing: {', '.join(missing)}. "
         f"Install them with `sudo bash {INSTALL_SCRIPT.relative_to(REPO_ROOT)}`."
     )
     if in_ci():
         pytest.fail(reason)
-    _skipped_reasons.append(reason)
     print(f"\n!!!!! {reason}", file=sys.stderr)
     pytest.skip(reason)
 
@@ -195,6 +210,7 @@ def client_factory(
 
 @pytest.fixture
 def lobby(
+    installed_clients: None,
     irc_server: ServerProcess,
     observer_factory: Callable[[str], Observer],
     client_factory: Callable[[type[ClientDriver], str], ClientDriver],

@@ -70,6 +70,7 @@ class IrssiDriver(ClientDriver):
         self.socket_name = f"chinwag-interop-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         self.pane_pid: int | None = None
         self.server_pid: int | None = None
+        self.socket_path: Path | None = None
 
     # -- tmux plumbing -----------------------------------------------------
 
@@ -113,9 +114,12 @@ class IrssiDriver(ClientDriver):
             "irssi",
             f"--home={self.home}",
         )
-        pids = self._tmux("display-message", "-p", "-t", "irssi", "#{pane_pid} #{pid}")
-        pane_pid, server_pid = pids.stdout.split()
+        info = self._tmux(
+            "display-message", "-p", "-t", "irssi", "#{pane_pid} #{pid} #{socket_path}"
+        )
+        pane_pid, server_pid, socket_path = info.stdout.strip().split(" ", 2)
         self.pane_pid, self.server_pid = int(pane_pid), int(server_pid)
+        self.socket_path = Path(socket_path)
 
     def is_registered(self) -> bool:
         """Whether the catch-all log shows the welcome (001)."""
@@ -132,6 +136,9 @@ class IrssiDriver(ClientDriver):
         self._tmux("kill-server", check=False)
         if self.server_pid is not None:
             kill_pid(self.server_pid)
+        # A tmux server that died by signal leaves its socket file behind.
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
 
     # -- acting as the user ------------------------------------------------
 
