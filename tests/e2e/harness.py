@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -88,6 +89,8 @@ class Client:
         self.raw: list[bytes] = []
         self.violations: list[str] = []
         self.closed = asyncio.Event()
+        # Set when the server is expected to abort this connection mid-line (SendQ exceeded).
+        self.may_be_cut = False
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -104,7 +107,7 @@ class Client:
         except (ConnectionError, OSError):
             pass
         finally:
-            if buffer:
+            if buffer and not self.may_be_cut:
                 self.violations.append(f"unterminated line at close: {buffer!r}")
             self.closed.set()
             self.queue.put_nowait(None)
@@ -285,6 +288,18 @@ class Client:
         """Assert that the connection is still served: a PING gets its PONG."""
         await self.sync("alive")
 
+    def stop_reading(self) -> None:
+        """Stop reading from the socket (a client that hangs): the kernel buffers fill up."""
+        transport = self.writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again after `stop_reading`."""
+        transport = self.writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.resume_reading()
+
     async def close(self) -> None:
         """Close the socket and stop the reader."""
         self.writer.close()
@@ -307,9 +322,15 @@ class Harness:
         """The server's port."""
         return self.server.port
 
-    async def open(self, name: str = "raw") -> Client:
-        """A connected socket that has sent nothing."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+    async def open(self, name: str = "raw", *, rcvbuf: int | None = None) -> Client:
+        """A connected socket that has sent nothing (``rcvbuf``: a small receive buffer)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            # Before connect, so that the receive window is small from the start.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
         client = Client(name, reader, writer)
         self.clients.append(client)
         return client
@@ -322,12 +343,13 @@ class Harness:
         password: str | None = None,
         user: str | None = None,
         realname: str | None = None,
+        rcvbuf: int | None = None,
     ) -> Client:
         """Register ``nick`` (with ``caps`` negotiated first) and wait for the whole burst.
 
         The burst ends with the MOTD (376 or 422) and the 366 of every default channel.
         """
-        client = await self.open(nick)
+        client = await self.open(nick, rcvbuf=rcvbuf)
         wanted = list(caps)
         if wanted:
             await client.send("CAP LS 302")
