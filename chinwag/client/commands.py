@@ -441,6 +441,7 @@ def execute(session: Session, command: Command) -> Outcome:
             session.close(session.active)
         case Clear():
             session.current.lines.clear()
+            session.current.total += 1  # views redraw (a cleared log shows nothing)
             out.clear = True
         case Help():
             out.help = True

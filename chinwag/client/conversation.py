@@ -108,6 +108,7 @@ class Conversation:
         joined: for rooms, whether I am in it right now.
         unread: chat lines added while this conversation was not the active one.
         mentions: of those, how many mention me (every private line counts as one).
+        total: how many lines were ever added (a view compares it with what it has shown).
     """
 
     name: str
@@ -119,7 +120,7 @@ class Conversation:
     joined: bool = False
     unread: int = 0
     mentions: int = 0
-    names_pending: bool = False
+    total: int = 0
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)

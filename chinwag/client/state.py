@@ -265,6 +265,7 @@ class Session:
         """Add a line to a conversation, counting it as unread when it is not the active one."""
         conv = self.conversations[key]
         conv.lines.append(line)
+        conv.total += 1
         if key != self.active and isinstance(line, ChatLine | ActionLine) and not line.own:
             conv.unread += 1
             if line.highlight or conv.is_private:

@@ -1,0 +1,9 @@
+"""The client's screens, one per module."""
+
+from __future__ import annotations
+
+from chinwag.client.screens.chat import ChatScreen
+from chinwag.client.screens.help import HelpScreen
+from chinwag.client.screens.nick import NickScreen
+
+__all__ = ["ChatScreen", "HelpScreen", "NickScreen"]

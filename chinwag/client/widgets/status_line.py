@@ -1,0 +1,47 @@
+"""The status line: who I am, where, and whether the connection is up."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from chinwag.client.net import Status
+
+__all__ = ["StatusLine"]
+
+
+class StatusLine(Static):
+    """One line at the bottom: ``amy on test.chinwag | connected``, or a warning when lost."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+    }
+    StatusLine.-lost {
+        background: $error;
+        color: $text;
+    }
+    """
+
+    def show(self, nick: str, server: str, status: Status, detail: str, away: bool) -> None:
+        """Redraw the status line."""
+        text = Text()
+        text.append(nick, style="bold")
+        if away:
+            text.append(" (away)", style="italic")
+        if server:
+            text.append(f" on {server}")
+        message = {
+            Status.CONNECTING: f"connecting to {detail}…" if detail else "connecting…",
+            Status.REGISTERING: "registering…",
+            Status.CONNECTED: "connected",
+            Status.LOST: f"connection lost: {detail}",
+            Status.CLOSED: "disconnected",
+        }[status]
+        text.append(f" | {message}")
+        text.append(" | F1 help  Ctrl+N/P switch  F2 users  Ctrl+Q quit", style="dim")
+        self.set_class(status in (Status.LOST, Status.CLOSED), "-lost")
+        self.update(text)

@@ -1,0 +1,245 @@
+"""The Textual app driven by Pilot against a real server, raw-socket clients on the other side."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from textual.pilot import Pilot
+
+from chinwag.client.app import ChatApp
+from chinwag.client.net import Options, Status
+from chinwag.client.screens import HelpScreen
+from chinwag.client.state import Session
+from chinwag.client.widgets import ConversationList, ConversationView, InputBar, UserList
+from chinwag.protocol import Message
+
+from .conftest import LOBBY, RawClient, Server, eventually, free_port
+
+SIZE = (110, 30)
+
+
+@asynccontextmanager
+async def running(
+    server: Server | None, nick: str = "amy"
+) -> AsyncIterator[tuple[ChatApp, Pilot[None]]]:
+    """The app connected as ``nick`` and in #lobby (or pointed at nothing when server is None)."""
+    session = Session(nick)
+    port = server.port if server is not None else free_port()
+    if server is not None and not server.autojoins:
+        session.want_room(LOBBY)
+    app = ChatApp(session, Options(port=port, backoff_initial=0.1, backoff_max=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        if server is not None:
+            await eventually(lambda: in_lobby(app), f"{nick} in #lobby")
+        yield app, pilot
+        if app.is_running and server is not None:
+            await app.chat.leave()
+
+
+def in_lobby(app: ChatApp) -> bool:
+    """Whether the app's session is in #lobby and it is shown."""
+    conv = app.session.conversations.get(LOBBY)
+    return conv is not None and conv.joined and app.session.active == LOBBY
+
+
+def view_text(app: ChatApp) -> str:
+    """Everything the conversation view shows, as plain text."""
+    return "\n".join(app.chat.query_one(ConversationView).plain_lines)
+
+
+def people(app: ChatApp) -> list[str]:
+    """The nicks in the sidebar, in order."""
+    return app.chat.query_one(UserList).nicks
+
+
+async def type_line(pilot: Pilot[None], text: str) -> None:
+    """Type ``text`` into the input bar and press Enter."""
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def shows(app: ChatApp, text: str) -> Callable[[], bool]:
+    """A predicate: the conversation view contains ``text``."""
+    return lambda: text in view_text(app)
+
+
+async def expect_privmsg(client: RawClient, target: str, text: str) -> Message:
+    """Wait for ``client`` to receive PRIVMSG target :text."""
+    return await client.expect(lambda m: m.command == "PRIVMSG" and m.params == (target, text))
+
+
+class TestChat:
+    async def test_typed_message_reaches_another_client(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """A line typed in the input bar arrives at another real client in #lobby."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            await type_line(pilot, "hello bob")
+            await expect_privmsg(bob, LOBBY, "hello bob")
+            await eventually(shows(app, "<amy> hello bob"), "my own line shown")
+
+    async def test_message_from_another_client_appears(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """A message from another client appears, with a mention of me highlighted."""
+        async with running(irc_server) as (app, _):
+            bob = await RawClient.connect(irc_server, "bob")
+            raw_clients.append(bob)
+            bob.send(f"PRIVMSG {LOBBY} :hi amy, welcome", f"PRIVMSG {LOBBY} :\x01ACTION waves\x01")
+            await eventually(shows(app, "<bob> hi amy, welcome"), "bob's message")
+            await eventually(shows(app, "* bob waves"), "bob's action")
+            line = app.session.current.lines[-2]
+            assert getattr(line, "highlight", False)
+
+    async def test_user_list_follows_joins_nicks_and_quits(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """The sidebar follows joins, nick changes and quits."""
+        async with running(irc_server) as (app, _):
+            assert people(app) == ["amy"]
+            bob = await RawClient.connect(irc_server, "bob")
+            raw_clients.append(bob)
+            await eventually(lambda: people(app) == ["amy", "bob"], "bob in the list")
+            await eventually(shows(app, "bob has joined #lobby"), "join line")
+            bob.send("NICK robert")
+            await eventually(lambda: people(app) == ["amy", "robert"], "the new nick")
+            await eventually(shows(app, "bob is now known as robert"), "nick line")
+            bob.send("QUIT :gone")
+            await eventually(lambda: people(app) == ["amy"], "robert gone")
+            await eventually(shows(app, "robert has quit (Quit: gone)"), "quit line")
+
+    async def test_choosing_user_opens_private_conversation(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """Choosing a user in the sidebar opens a private conversation only they receive."""
+        bob = await RawClient.connect(irc_server, "bob")
+        carol = await RawClient.connect(irc_server, "carol")
+        raw_clients += [bob, carol]
+        async with running(irc_server) as (app, pilot):
+            await eventually(lambda: "carol" in people(app), "carol listed")
+            await pilot.press("f2")
+            users = app.chat.query_one(UserList)
+            assert users.has_focus
+            users.highlighted = people(app).index("bob")
+            await pilot.press("enter")
+            await eventually(lambda: app.session.active == "bob", "the private conversation")
+            assert app.chat.query_one(InputBar).has_focus
+            await type_line(pilot, "just between us")
+            await expect_privmsg(bob, "bob", "just between us")
+            bob.send("PRIVMSG amy :ok")
+            await eventually(shows(app, "<bob> ok"), "bob's answer")
+            await type_line(pilot, f"/msg {LOBBY} after")
+            await expect_privmsg(carol, LOBBY, "after")
+            assert not carol.got_privmsg("just between us")
+            assert "bob" in app.chat.query_one(ConversationList).keys
+
+    async def test_clicking_a_user_opens_private_conversation(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """A mouse click on a name in the sidebar opens the private conversation."""
+        raw_clients.append(await RawClient.connect(irc_server, "bob"))
+        async with running(irc_server) as (app, pilot):
+            await eventually(lambda: people(app) == ["amy", "bob"], "bob listed")
+            await pilot.click(UserList, offset=(4, 2))
+            await eventually(lambda: app.session.active == "bob", "the private conversation")
+
+    async def test_unread_counts_and_switching(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """Private lines to another conversation count as unread until it is shown."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            bob.send("PRIVMSG amy :one", "PRIVMSG amy :two")
+            await eventually(
+                lambda: (
+                    app.session.conversations.get("bob") is not None
+                    and app.session.conversations["bob"].unread == 2
+                ),
+                "two unread",
+            )
+            await pilot.press("ctrl+n")
+            await eventually(lambda: app.session.active == "bob", "switched to bob")
+            assert app.session.conversations["bob"].unread == 0
+            await eventually(shows(app, "<bob> two"), "bob's lines shown")
+
+    async def test_users_numbering_and_msg_by_number(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """/users numbers the room; /msg N sends to that person."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            await eventually(lambda: people(app) == ["amy", "bob"], "bob listed")
+            await type_line(pilot, "/users")
+            await eventually(shows(app, "2. bob"), "the numbered list")
+            await type_line(pilot, "/msg 2 numbered hello")
+            await expect_privmsg(bob, "bob", "numbered hello")
+
+
+class TestInput:
+    async def test_history_and_completion(self, irc_server: Server) -> None:
+        """Up recalls the last line; Tab completes a nick and a command."""
+        async with running(irc_server, "amelia") as (app, pilot):
+            bar = app.chat.query_one(InputBar)
+            await type_line(pilot, "first line")
+            await pilot.press("up")
+            assert bar.value == "first line"
+            await pilot.press("down")
+            assert bar.value == ""
+            await pilot.press("a", "m", "tab")
+            assert bar.value == "amelia: "
+            bar.value = ""
+            await pilot.press("/", "w", "h", "o", "tab")
+            assert bar.value in ("/who ", "/whois ")
+            await pilot.press("tab")
+            assert bar.value in ("/who ", "/whois ")
+
+    async def test_unknown_command_is_shown(self, irc_server: Server) -> None:
+        """An unknown command is explained in the conversation."""
+        async with running(irc_server) as (app, pilot):
+            await type_line(pilot, "/frob")
+            await eventually(shows(app, "Unknown command /frob"), "the error line")
+
+    async def test_f1_shows_help(self, irc_server: Server) -> None:
+        """F1 opens the help screen; Escape closes it."""
+        async with running(irc_server) as (app, pilot):
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+
+class TestConnection:
+    async def test_reconnect_after_server_restart(self, irc_server: Server) -> None:
+        """The status line shows the loss; after the restart the client is back in #lobby."""
+        async with running(irc_server) as (app, _):
+            irc_server.stop()
+            await eventually(lambda: app.chat.status is Status.LOST, "lost status")
+            assert app.chat.query_one("#status").has_class("-lost")
+            irc_server.start()
+            await eventually(
+                lambda: app.chat.status is Status.CONNECTED and in_lobby(app), "back in #lobby"
+            )
+            assert not app.chat.query_one("#status").has_class("-lost")
+
+    async def test_refused_connection_exits_with_error(self) -> None:
+        """With nothing to connect to the app exits with status 1 and says why."""
+        async with running(None) as (app, _):
+            await eventually(lambda: app.failure is not None, "the failure")
+        assert app.return_code == 1
+        assert "connection refused" in (app.failure or "")
+
+    async def test_quit_command_sends_quit(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """/quit sends QUIT with the message and exits the app."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            await type_line(pilot, "/quit off to bed")
+            await bob.expect(lambda m: m.command == "QUIT" and "off to bed" in m.param(0))
+            await eventually(lambda: not app.is_running, "the app to exit")
