@@ -28,6 +28,11 @@ __all__ = ["Network", "WhowasEntry"]
 _NAMES_BUDGET = 512 - 220
 
 
+def _middle(param: str) -> str:
+    """``param`` as a valid middle parameter: spaces become ``_``, a leading ``:`` goes."""
+    return param.replace(" ", "_").lstrip(":") or "*"
+
+
 @dataclass(frozen=True, slots=True)
 class WhowasEntry:
     """What WHOWAS remembers about a nick that left."""
@@ -67,8 +72,15 @@ class Network:
     # -- replies -------------------------------------------------------------------------------
 
     def numeric(self, client: Client, numeric: str, *params: str) -> None:
-        """Send a numeric reply, with the client's nick as first parameter."""
-        client.send(encode_message(Message(numeric, (client.nick, *params), self.name)))
+        """Send a numeric reply, with the client's nick as first parameter.
+
+        Middle parameters often echo what a client sent (a nick, a channel, a mask, a key); one
+        that cannot be a middle parameter (empty, with a space, starting with ``:``) is made
+        sendable, so that no input can make a reply unformattable.
+        """
+        *middle, last = (client.nick, *params)
+        middle = [p if p and " " not in p and p[0] != ":" else _middle(p) for p in middle]
+        client.send(encode_message(Message(numeric, (*middle, last), self.name)))
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""
