@@ -27,9 +27,9 @@ import pytest
 
 from .clients import ClientDriver, IiDriver, IrssiDriver, WeechatDriver
 from .observer import Observer
-from .scenario import Lobby, is_join
+from .scenario import Lobby, expect, is_join
 from .servers import LOBBY, SERVER_KINDS, ServerProcess
-from .waiting import wait_until
+from .wiretap import Wiretap
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / ".ci" / "install-system-deps.sh"
@@ -188,9 +188,13 @@ def client_factory(
 ) -> Iterator[Callable[[type[ClientDriver], str], ClientDriver]]:
     """Start real clients against ``irc_server``; every one is stopped afterwards."""
     started: list[ClientDriver] = []
+    wires: list[Wiretap] = []
 
     def make(driver_class: type[ClientDriver], nick: str) -> ClientDriver:
-        driver = driver_class(nick, irc_server.port, tmp_path / f"{driver_class.name}-{nick}")
+        wire = Wiretap(irc_server.port, f"{driver_class.name} {nick}")
+        wires.append(wire)
+        workdir = tmp_path / f"{driver_class.name}-{nick}"
+        driver = driver_class(nick, wire.port, workdir, wire)
         started.append(driver)
         driver.start()
         return driver
@@ -200,9 +204,11 @@ def client_factory(
     finally:
         for driver in started:
             driver.stop()
+        for wire in wires:
+            wire.close()
         if _test_failed(request):
             for driver in started:
-                print(f"\n{driver.debug_dump()}", file=sys.stderr)
+                print(f"\n{driver.describe()}", file=sys.stderr)
 
 
 # -- the common scenario ------------------------------------------------------
@@ -238,13 +244,5 @@ def lobby(
         )
         room.clients.append(client)
     for client in room.clients:
-        wait_until(
-            partial(client.saw_join, client.nick, LOBBY),
-            what=partial(_describe, client, f"to show itself joining {LOBBY}"),
-        )
+        expect(client, partial(client.saw_join, client.nick, LOBBY), f"itself joining {LOBBY}")
     return room
-
-
-def _describe(client: ClientDriver, expectation: str) -> str:
-    """Failure text for a client-side wait: what was expected, and the client's logs."""
-    return f"{client.name} ({client.nick}) {expectation}\n{client.debug_dump()}"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .clients import ClientDriver
-from .observer import Line, Observer
+from .observer import Line, Observer, parse_line
 from .servers import ServerProcess
 from .waiting import DEFAULT_TIMEOUT, wait_until
+from .wiretap import Wiretap
+
+_ERROR_NUMERIC = re.compile(r"[45]\d\d")
 
 
 @dataclass
@@ -51,7 +55,7 @@ def expect(
     wait_until(
         check,
         timeout,
-        lambda: f"{client.name} ({client.nick}) to show {expectation}\n{client.debug_dump()}",
+        lambda: f"{client.name} ({client.nick}) to show {expectation}\n{client.describe()}",
     )
 
 
@@ -72,3 +76,31 @@ def sync(observer: Observer) -> None:
         lambda line: line.command == "PONG" and token in line.params,
         what=f"PONG {token}",
     )
+
+
+def refusals(wire: Wiretap) -> list[str]:
+    """Every error numeric (4xx/5xx) the server sent this client, with what preceded it.
+
+    One refusal is expected and skipped: a 451 before the welcome, which is the
+    right answer to irssi's ``JOIN :`` probe sent before it registers.
+
+    Returns:
+        ``"after C> <last client line>: S< <numeric line>"`` strings; the last
+        client line is a hint (clients pipeline), the wire transcript is exact.
+    """
+    found: list[str] = []
+    registered = False
+    last_sent = "(nothing yet)"
+    for wire_line in wire.lines():
+        if wire_line.outgoing:
+            last_sent = wire_line.text
+            continue
+        line = parse_line(wire_line.text)
+        if line.command == "001":
+            registered = True
+        if not _ERROR_NUMERIC.fullmatch(line.command):
+            continue
+        if line.command == "451" and not registered:
+            continue
+        found.append(f"after C> {last_sent}: S< {wire_line.text}")
+    return found

@@ -13,9 +13,10 @@ from functools import partial
 import pytest
 
 from .observer import Line
-from .scenario import Lobby, expect, is_join, sync
+from .scenario import Lobby, expect, is_join, refusals, sync
 from .servers import LOBBY
 from .waiting import DEFAULT_TIMEOUT
+from .wiretap import Wiretap
 
 # Known chinwag interop gap, kept visible: strict, so a fix makes this XPASS and fail.
 II_NICK_REASON = (
@@ -89,7 +90,7 @@ def test_private_message_reaches_only_its_recipient(lobby: Lobby) -> None:
         for bystander in bystanders:
             assert not bystander.shows_anywhere(text), (
                 f"{bystander.name} ({bystander.nick}) shows a message from {sender.nick} "
-                f"to {recipient.nick}\n{bystander.debug_dump()}"
+                f"to {recipient.nick}\n{bystander.describe()}"
             )
 
 
@@ -143,6 +144,45 @@ def test_quits_are_seen_with_their_message(lobby: Lobby) -> None:
                 f"{leaving.nick} quitting ({message})",
             )
         leaving.wait_exited()
+
+
+def test_server_refuses_nothing_the_clients_send(lobby: Lobby) -> None:
+    """A whole session (join, talk, whisper, whois, rename, quit) gets no error numeric."""
+    clients = lobby.clients
+    for client, peer in zip(clients, [*clients[1:], clients[0]], strict=True):
+        client.say(LOBBY, f"talking as {client.nick}")
+        client.privmsg(peer.nick, f"whisper from {client.nick}")
+        client.type_command(f"/whois {peer.nick}")
+    for client, peer in zip(clients, [*clients[1:], clients[0]], strict=True):
+        expect(
+            peer,
+            partial(peer.saw_private_message, client.nick, f"whisper from {client.nick}"),
+            f"private <{client.nick}> whisper from {client.nick}",
+        )
+        assert client.wire is not None
+        expect(
+            client,
+            partial(_server_sent, client.wire, f" 318 {client.nick} {peer.nick} "),
+            f"the end of WHOIS {peer.nick} (318) on the wire",
+        )
+    for client in clients:
+        new = f"{client.nick}x"
+        client.change_nick(new)
+        lobby.watcher.wait_for(partial(_is_nick_change, old=client.nick, new=new), what=new)
+        client.nick = new
+    for client in clients:
+        client.quit(f"{client.nick} done")
+        client.wait_exited()
+    problems = {
+        c.name: refusals(c.wire) for c in clients if c.wire is not None and refusals(c.wire)
+    }
+    assert not problems, "the server refused what real clients sent:\n" + "\n".join(
+        f"{name}: {line}" for name, lines in problems.items() for line in lines
+    )
+
+
+def _server_sent(wire: Wiretap, fragment: str) -> bool:
+    return any(fragment in f"{line.text} " for line in wire.lines() if not line.outgoing)
 
 
 def _is_privmsg(line: Line, source: str, target: str, text: str) -> bool:

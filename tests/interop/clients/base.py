@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..waiting import DEFAULT_TIMEOUT, wait_until
+from ..wiretap import Wiretap
 
 
 class ClientMissingError(RuntimeError):
@@ -31,8 +32,10 @@ class ClientDriver(ABC):
     Args:
         nick: the nick the client registers with (lowercase ASCII, so that
             log file names do not depend on the client's case folding).
-        port: server port on 127.0.0.1.
+        port: server port on 127.0.0.1 (or that of a wiretap in front of it).
         workdir: private directory; the client's HOME, config and logs live here.
+        wire: the wiretap relaying this client's connection, if any; its
+            transcript is added to failure messages.
     """
 
     #: Human name of the client, for messages.
@@ -40,10 +43,11 @@ class ClientDriver(ABC):
     #: Programs that must be on PATH for the driver to work.
     programs: tuple[str, ...] = ()
 
-    def __init__(self, nick: str, port: int, workdir: Path) -> None:
+    def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
         self.nick = nick
         self.port = port
         self.workdir = workdir
+        self.wire = wire
         self.workdir.mkdir(parents=True, exist_ok=True)
 
     @classmethod
@@ -74,7 +78,7 @@ class ClientDriver(ABC):
         wait_until(
             self.is_registered,
             timeout,
-            lambda: f"{self.name} ({self.nick}) to register\n{self.debug_dump()}",
+            lambda: f"{self.name} ({self.nick}) to register\n{self.describe()}",
         )
 
     def wait_exited(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -82,7 +86,7 @@ class ClientDriver(ABC):
         wait_until(
             lambda: not self.is_running(),
             timeout,
-            lambda: f"{self.name} ({self.nick}) to exit\n{self.debug_dump()}",
+            lambda: f"{self.name} ({self.nick}) to exit\n{self.describe()}",
         )
 
     # -- acting as the user ------------------------------------------------
@@ -102,6 +106,10 @@ class ClientDriver(ABC):
     @abstractmethod
     def change_nick(self, new_nick: str) -> None:
         """Ask the server for a new nick (``self.nick`` follows once it is seen)."""
+
+    @abstractmethod
+    def type_command(self, command: str) -> None:
+        """Type a slash command as is, e.g. ``/whois wee`` (raw for ii)."""
 
     @abstractmethod
     def quit(self, message: str) -> None:
@@ -136,6 +144,11 @@ class ClientDriver(ABC):
     @abstractmethod
     def debug_dump(self) -> str:
         """Logs and output worth reading when a wait fails."""
+
+    def describe(self) -> str:
+        """What the client logged, plus its wire transcript when it has a wiretap."""
+        wire = f"\n{self.wire.transcript()}" if self.wire is not None else ""
+        return f"{self.debug_dump()}{wire}"
 
     def shows_anywhere(self, text: str) -> bool:
         """Whether ``text`` appears anywhere in what the client logged."""

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
+from ..wiretap import Wiretap
 from .base import ClientDriver, any_line_matches, dump_files
 
 _HOST = "127.0.0.1"
@@ -30,8 +31,8 @@ class IiDriver(ClientDriver):
     name = "ii"
     programs = ("ii",)
 
-    def __init__(self, nick: str, port: int, workdir: Path) -> None:
-        super().__init__(nick, port, workdir)
+    def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
+        super().__init__(nick, port, workdir, wire)
         self.prefix = workdir / "irc"
         self.server_dir = self.prefix / _HOST
         self.output_path = workdir / "ii.out"
@@ -96,6 +97,10 @@ class IiDriver(ClientDriver):
         """Write ``/n new`` to the server FIFO."""
         self._write(self.server_dir / "in", f"/n {new_nick}")
 
+    def type_command(self, command: str) -> None:
+        """Write ``command`` to the server FIFO; ii sends slash commands it does not know raw."""
+        self._write(self.server_dir / "in", command)
+
     def quit(self, message: str) -> None:
         """Write ``/q message`` to the server FIFO: ii sends QUIT and exits."""
         self._write(self.server_dir / "in", f"/q {message}")
@@ -112,7 +117,7 @@ class IiDriver(ClientDriver):
                 raise
 
         fd = wait_until(
-            open_fifo, DEFAULT_TIMEOUT, lambda: f"ii FIFO {fifo} to open\n{self.debug_dump()}"
+            open_fifo, DEFAULT_TIMEOUT, lambda: f"ii FIFO {fifo} to open\n{self.describe()}"
         )
         try:
             os.write(fd, f"{line}\n".encode())

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from ..waiting import kill_pid, pid_alive
+from ..wiretap import Wiretap
 from .base import ClientDriver, any_line_matches, dump_files
 
 _CHATNET = "test"
@@ -62,8 +63,8 @@ class IrssiDriver(ClientDriver):
     name = "irssi"
     programs = ("irssi", "tmux")
 
-    def __init__(self, nick: str, port: int, workdir: Path) -> None:
-        super().__init__(nick, port, workdir)
+    def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
+        super().__init__(nick, port, workdir, wire)
         self.home = workdir / "irssi-home"
         self.logs_dir = workdir / "irssi-logs"
         # Unique across xdist workers and tests: pid + random suffix.
@@ -157,6 +158,10 @@ class IrssiDriver(ClientDriver):
     def change_nick(self, new_nick: str) -> None:
         """Type ``/nick new``."""
         self._type(f"/nick {new_nick}")
+
+    def type_command(self, command: str) -> None:
+        """Type ``command`` and Enter."""
+        self._type(command)
 
     def quit(self, message: str) -> None:
         """Type ``/quit message``: irssi sends QUIT and exits, closing the pane."""

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
+from ..wiretap import Wiretap
 from .base import ClientDriver, any_line_matches, dump_files
 
 _SERVER = "test"
@@ -42,8 +43,8 @@ class WeechatDriver(ClientDriver):
     name = "weechat-headless"
     programs = ("weechat-headless",)
 
-    def __init__(self, nick: str, port: int, workdir: Path) -> None:
-        super().__init__(nick, port, workdir)
+    def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
+        super().__init__(nick, port, workdir, wire)
         self.data_dir = workdir / "weechat"
         self.logs_dir = self.data_dir / "logs"
         self.output_path = workdir / "weechat.out"
@@ -118,6 +119,10 @@ class WeechatDriver(ClientDriver):
         """Type ``/nick new``."""
         self._command(f"/nick {new_nick}")
 
+    def type_command(self, command: str) -> None:
+        """Type ``command`` in the server buffer."""
+        self._command(command)
+
     def quit(self, message: str) -> None:
         """Type ``/quit message``: weechat sends QUIT and exits."""
         self._command(f"/quit {message}")
@@ -129,7 +134,7 @@ class WeechatDriver(ClientDriver):
         fifo = wait_until(
             self._fifo_path,
             DEFAULT_TIMEOUT,
-            lambda: f"weechat FIFO in {self.data_dir}\n{self.debug_dump()}",
+            lambda: f"weechat FIFO in {self.data_dir}\n{self.describe()}",
         )
 
         # O_NONBLOCK: never hang the test on a weechat that went away;
