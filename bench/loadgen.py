@@ -237,21 +237,34 @@ class Generator:
         self._nick_seq += 1
         return f"{prefix}{self._nick_seq}"
 
-    async def connect(self, nick: str) -> Conn:
-        """Open one connection and send NICK/USER (does not wait for the welcome)."""
+    async def connect(self, nick: str, rcvbuf: int | None = None) -> Conn:
+        """Open one connection and send NICK/USER (does not wait for the welcome).
+
+        ``rcvbuf`` fixes the socket's receive buffer before the handshake, so that the kernel
+        cannot absorb megabytes on behalf of a reader that stopped.
+        """
         loop = asyncio.get_running_loop()
         conn = Conn(self, nick)
         conn.mode = WAIT
         conn.token = b" 001 "
         conn.waiter = loop.create_future()
-        await loop.create_connection(lambda: conn, "127.0.0.1", self.port)
+        if rcvbuf is None:
+            await loop.create_connection(lambda: conn, "127.0.0.1", self.port)
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", self.port))
+            await loop.create_connection(lambda: conn, sock=sock)
         conn.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
         return conn
 
-    async def register(self, nick: str, times: list[tuple[float, float]] | None = None) -> Conn:
+    async def register(
+        self, nick: str, times: list[tuple[float, float]] | None = None, rcvbuf: int | None = None
+    ) -> Conn:
         """Connect and wait for RPL_WELCOME; append (start, welcome) times to ``times``."""
         t0 = time.monotonic()
-        conn = await self.connect(nick)
+        conn = await self.connect(nick, rcvbuf)
         assert conn.waiter is not None
         await conn.waiter
         if times is not None:
