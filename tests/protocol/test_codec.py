@@ -145,7 +145,7 @@ def test_decode_random_chunks(case: tuple[str, bytes, list[Item]], points: list[
     assert feed_chunks(cut(data, points)) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     data=st.lists(st.sampled_from([b"@", b" ", b":", b"\r", b"\n", b"A", b"b", b"\xff", b";"])).map(
         b"".join

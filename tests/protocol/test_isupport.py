@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinwag.protocol import Message, format_line, isupport_lines, parse_isupport, parse_line
@@ -106,6 +106,7 @@ keys = st.text(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"), min_siz
 values = st.none() | st.text(st.characters(codec="utf-8"), max_size=15)
 
 
+@settings(max_examples=50)
 @given(st.dictionaries(keys, values, max_size=30))
 def test_isupport_round_trip(tokens: dict[str, str | None]) -> None:
     """parse_isupport reads back what isupport_lines wrote, through a real 005 line."""

@@ -25,7 +25,7 @@ from .strategies import messages, tag_keys, tag_values
 BIG = 1 << 20
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(messages())
 def test_format_parse_round_trip(msg: Message) -> None:
     """parse_line(format_line(m)) == m, on one clean line that formats again the same way."""
@@ -37,7 +37,7 @@ def test_format_parse_round_trip(msg: Message) -> None:
     assert format_line(parsed) == line
 
 
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(st.lists(messages(), min_size=1, max_size=4), st.integers(min_value=1, max_value=17))
 def test_encode_decode_round_trip(msgs: list[Message], size: int) -> None:
     """Encoded messages cut into equal chunks decode to the same messages, nothing left over."""
