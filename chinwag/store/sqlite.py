@@ -380,6 +380,11 @@ class SqliteStore:
         return self._writer
 
     @property
+    def readers(self) -> ReaderPool:
+        """The pool of read-only connections."""
+        return self._readers
+
+    @property
     def history(self) -> HistoryStore:
         """See :attr:`Store.history`."""
         return self._history

@@ -216,12 +216,14 @@ class Writer:
             _log.error("store writer: group of %d jobs not committed: %s", len(batch), exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+        # Callbacks first: a flush() resolved in this group must find them already run, and
+        # both travel through the same loop's call_soon_threadsafe queue, which is FIFO.
+        self._report_appends(batch)
         for future, result, failure in outcomes:
             if error is not None or failure is not None:
                 future.set_exception(error or failure)
             else:
                 future.set_result(result)
-        self._report_appends(batch)
 
     def _run_call(
         self, job: _Call

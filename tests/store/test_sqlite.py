@@ -1,0 +1,207 @@
+"""What only the SQLite store does: files, migrations, reopening, the writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from chinwag.store import (
+    DB_FILENAME,
+    AccountStore,
+    BanStore,
+    ChannelRecord,
+    ChannelStore,
+    HistoryStore,
+    MemoryStore,
+    SqliteStore,
+    Store,
+    StoreClosedError,
+    StoreError,
+    open_store,
+)
+from chinwag.store.memory import MemoryHistoryStore
+from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
+from chinwag.store.sqlite import SqliteHistoryStore
+from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
+
+from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
+
+
+def test_protocol_conformance(sqlite_store: SqliteStore) -> None:
+    """Both implementations satisfy the Protocols (checked by mypy on these assignments)."""
+    stores: list[Store] = [sqlite_store, MemoryStore()]
+    history: HistoryStore = SqliteHistoryStore(sqlite_store.writer, sqlite_store.readers)
+    memory_history: HistoryStore = MemoryHistoryStore()
+    accounts: AccountStore = SqliteAccountStore(sqlite_store.writer, sqlite_store.readers)
+    channels: ChannelStore = SqliteChannelStore(sqlite_store.writer, sqlite_store.readers)
+    bans: BanStore = SqliteBanStore(sqlite_store.writer)
+    assert len(stores) == 2
+    assert None not in (history, memory_history, accounts, channels, bans)
+
+
+def test_fresh_database_is_migrated(tmp_path: Path) -> None:
+    """An empty file gets every migration, in WAL mode, and passes integrity_check."""
+    path = tmp_path / DB_FILENAME
+    SqliteStore(path).close_sync()
+    conn = sqlite3.connect(path)
+    assert schema_version(conn) == len(load_migrations()) >= 1
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"history", "accounts", "channels", "server_bans", "schema_version"} <= tables
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    """Re-running the migrations on an up-to-date database does nothing."""
+    conn = sqlite3.connect(tmp_path / "x.sqlite3", isolation_level=None)
+    assert apply_migrations(conn) == list(range(1, len(load_migrations()) + 1))
+    assert apply_migrations(conn) == []
+    conn.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database written by a newer chinwag is not touched."""
+    path = tmp_path / DB_FILENAME
+    SqliteStore(path).close_sync()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO schema_version VALUES (999, 'future', 0)")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        SqliteStore(path)
+
+
+def test_not_a_database_is_an_error(tmp_path: Path) -> None:
+    """A file that is not SQLite raises instead of being overwritten."""
+    path = tmp_path / DB_FILENAME
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        SqliteStore(path)
+
+
+async def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    """History, accounts and channels survive close and reopen."""
+    first = SqliteStore.in_directory(tmp_path / "data", hasher=FAST_HASHER)
+    for i in range(5):
+        first.history.append(entry(f"m{i}", T0 + i))
+    await first.accounts.register("Amy", "amy", "pw")
+    first.channels.save(ChannelRecord("#Lobby", "#lobby", founder="amy", modes="+nt"))
+    await first.close()
+    await first.close()  # idempotent
+    again = open_store(tmp_path / "data", hasher=FAST_HASHER)
+    assert (tmp_path / "data" / DB_FILENAME).exists()
+    assert ids(await again.history.latest(LOBBY, None, 10)) == [f"m{i}" for i in range(5)]
+    assert await again.accounts.verify("amy", "pw") is not None
+    assert [c.founder for c in await again.channels.load_all()] == ["amy"]
+    await again.close()
+
+
+async def test_open_store_without_directory_is_memory() -> None:
+    """``--data none`` maps to the memory store."""
+    store = open_store(None)
+    assert isinstance(store, MemoryStore)
+    await store.close()
+
+
+async def test_writes_after_close_raise(tmp_path: Path) -> None:
+    """A closed store refuses writes and reads with StoreClosedError."""
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    await store.close()
+    with pytest.raises(StoreClosedError):
+        store.history.append(entry("late", T0))
+    with pytest.raises(StoreClosedError):
+        await store.history.latest(LOBBY, None, 1)
+
+
+async def test_appends_are_grouped_into_few_transactions(sqlite_store: SqliteStore) -> None:
+    """Appends queued while the writer is busy share a transaction."""
+    for i in range(5000):
+        sqlite_store.history.append(entry(f"m{i}", T0 + i))
+    await sqlite_store.flush()
+    assert sqlite_store.writer.groups < 1000
+    assert len(await sqlite_store.history.latest(LOBBY, None, 10_000)) == 5000
+
+
+async def test_a_failing_job_does_not_cost_others_their_commit(sqlite_store: SqliteStore) -> None:
+    """A job that raises is rolled back alone; the rest of its group commits."""
+    sqlite_store.history.append(entry("before", T0))
+
+    def boom(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO accounts VALUES ('x', 'x', 'h', NULL, 0, 0)")
+        raise RuntimeError("boom")
+
+    failing = sqlite_store.writer.submit(boom)
+    sqlite_store.history.append(entry("after", T0 + 1))
+    with pytest.raises(RuntimeError, match="boom"):
+        await asyncio.wrap_future(failing)
+    await sqlite_store.flush()
+    assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["before", "after"]
+    assert await sqlite_store.accounts.get("x") is None
+
+
+async def test_a_failing_callback_does_not_starve_the_others(
+    sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One ``then`` that raises is logged; later callbacks still run."""
+    seen: list[str] = []
+
+    def bad() -> None:
+        raise ValueError("bad callback")
+
+    sqlite_store.history.append(entry("a", T0), then=bad)
+    sqlite_store.history.append(entry("b", T0 + 1), then=lambda: seen.append("b"))
+    await sqlite_store.flush()
+    assert seen == ["b"]
+    assert "callback failed" in caplog.text
+
+
+async def test_then_without_event_loop_runs_in_writer(tmp_path: Path) -> None:
+    """Appends from a plain thread get their callback from the writer thread."""
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    done = threading.Event()
+
+    def from_thread() -> None:
+        store.history.append(entry("t", T0), then=done.set)
+
+    worker = threading.Thread(target=from_thread)
+    worker.start()
+    worker.join()
+    assert await asyncio.to_thread(done.wait, 5.0)
+    await store.close()
+
+
+async def test_reads_run_while_the_writer_is_busy(sqlite_store: SqliteStore) -> None:
+    """Concurrent queries see committed entries while appends keep flowing."""
+    h = sqlite_store.history
+    for i in range(100):
+        h.append(entry(f"m{i}", T0 + i))
+    await h.flush()
+
+    async def reader() -> int:
+        got = await h.latest(LOBBY, None, 50)
+        return len(got)
+
+    for i in range(100, 2100):
+        h.append(entry(f"m{i}", T0 + i))
+    counts = await asyncio.gather(*(reader() for _ in range(20)))
+    assert all(count == 50 for count in counts)
+    await h.flush()
+    assert ids(await h.latest(LOBBY, None, 1)) == ["m2099"]
+
+
+async def test_integrity_after_heavy_use(sqlite_store: SqliteStore) -> None:
+    """Appends, prunes and forgets leave a database that passes integrity_check."""
+    h = sqlite_store.history
+    for i in range(3000):
+        h.append(entry(f"m{i}", T0 + i, direct("amy", f"u{i % 7}") if i % 3 else LOBBY))
+    await h.prune(None, 100)
+    await h.forget("u3")
+    await sqlite_store.flush()
+    result = await asyncio.to_thread(
+        lambda: sqlite3.connect(sqlite_store.path).execute("PRAGMA integrity_check").fetchall()
+    )
+    assert result == [("ok",)]
