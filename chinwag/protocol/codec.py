@@ -4,7 +4,9 @@ Theory of operation
 -------------------
 `LineDecoder` is sans-I/O: the owner calls `LineDecoder.feed` with whatever bytes arrived and gets
 back every complete line, parsed. Lines end in LF; a CR before it is dropped, blank lines are
-skipped (RFC 2812 section 2.3.1 lets servers ignore them).
+skipped (RFC 2812 section 2.3.1 lets servers ignore them). A bare CR ends a line too (some old
+clients send only CR), and NUL bytes are dropped: neither may appear inside an IRC message, so
+whatever is parsed can always be formatted and relayed again.
 
 The limits follow modern.ircdocs.horse: the tag section may be up to 8191 bytes (including its
 ``@`` and the space after it) and the rest of the line at most 512 bytes including CR LF. A line
@@ -106,6 +108,8 @@ class LineDecoder:
         Returns:
             One item per non-blank complete line: the parsed `Message`, or a `DecodeError`.
         """
+        if b"\r" in data or b"\0" in data:
+            data = data.replace(b"\r", b"\n").replace(b"\0", b"")
         *complete, tail = data.split(b"\n")
         out: list[Message | DecodeError] = []
         for piece in complete:

@@ -93,9 +93,6 @@ class Connection(asyncio.Protocol):
             return
         self.last_read = time.monotonic()
         self.ping_sent_at = None
-        if b"\r" in data or b"\0" in data:
-            # A bare CR ends a line too (old clients), and NUL can never be relayed.
-            data = data.replace(b"\r", b"\n").replace(b"\0", b"")
         for item in self.decoder.feed(data):
             if self.closing:
                 return

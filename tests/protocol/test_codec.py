@@ -84,7 +84,12 @@ DECODE_CASES: list[tuple[str, bytes, list[Item]]] = [
     ("only source", b":src\r\n", [NO_COMMAND]),
     ("only source and trailing", b":src :x y\r\n", [NO_COMMAND]),
     ("no command, then a good line", b"@a :s\r\nPING x\r\n", [NO_COMMAND, ping("x")]),
-    ("cr inside a line is kept", b"PRIVMSG #c :a\rb\r\n", [Message("PRIVMSG", ("#c", "a\rb"))]),
+    (
+        "a bare cr ends a line",
+        b"PRIVMSG #c :a\rPING b\r\n",
+        [Message("PRIVMSG", ("#c", "a")), Message("PING", ("b",))],
+    ),
+    ("nul bytes are dropped", b"PRIVMSG #c :a\0b\r\n", [Message("PRIVMSG", ("#c", "ab"))]),
     ("body at the limit", BODY_OK, [Message("PRIVMSG", ("#c", "x" * (510 - 12)))]),
     ("body one past the limit", BODY_TOO_LONG, [TOO_LONG]),
     ("body at the limit, bare lf", body_line(510, b"\n"), [Message("PRIVMSG", ("#c", "x" * 498))]),
@@ -212,9 +217,9 @@ def test_never_ending_line_fed_a_byte_at_a_time_is_fast() -> None:
 def test_line_at_limit_is_held_whole() -> None:
     """A valid line at the limits is held whole until its LF arrives, then parsed."""
     decoder = LineDecoder()
-    assert decoder.feed(BOTH_AT_LIMIT[:-1]) == []
-    assert decoder.pending == len(BOTH_AT_LIMIT) - 1
-    [msg] = decoder.feed(b"\n")
+    assert decoder.feed(BOTH_AT_LIMIT[:-2]) == []
+    assert decoder.pending == len(BOTH_AT_LIMIT) - 2
+    [msg] = decoder.feed(b"\r\n")
     assert isinstance(msg, Message)
     assert msg.params == ("#c", "x" * 498)
 
