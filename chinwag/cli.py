@@ -112,6 +112,7 @@ def _add_passwd(subparsers: Any) -> None:
 
 def _run_passwd(args: argparse.Namespace) -> int:
     from chinwag.server.passwords import hash_password
+    from chinwag.store import InvalidPasswordError
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
@@ -120,10 +121,11 @@ def _run_passwd(args: argparse.Namespace) -> int:
             return 1
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("chinwag: an empty password is not allowed", file=sys.stderr)
+    try:
+        print(hash_password(password))
+    except InvalidPasswordError as exc:
+        print(f"chinwag: {exc}", file=sys.stderr)
         return 1
-    print(hash_password(password))
     return 0
 
 
