@@ -65,6 +65,9 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
+        self.user_count = 0
+        self.mode_counts: collections.Counter[str] = collections.Counter()
         for name in config.server.default_channels:
             channel = Channel(name, permanent=True)
             self.channels[channel.name_folded] = channel
@@ -117,14 +120,23 @@ class Network:
         client.nick = nick
         self.clients[client.nick_folded] = client
 
-    def registered_count(self) -> int:
-        """How many clients completed registration."""
-        return sum(1 for client in self.clients.values() if client.registered)
-
     def mark_registered(self, client: Client) -> None:
         """Record that ``client`` finished registration."""
         client.state = RegState.REGISTERED
-        self.max_seen = max(self.max_seen, self.registered_count())
+        self.user_count += 1
+        self.max_seen = max(self.max_seen, self.user_count)
+
+    def set_user_mode(self, client: Client, mode: str, enabled: bool) -> bool:
+        """Turn user mode ``mode`` on or off; True when that changed anything."""
+        if (mode in client.modes) == enabled:
+            return False
+        if enabled:
+            client.modes.add(mode)
+            self.mode_counts[mode] += 1
+        else:
+            client.modes.discard(mode)
+            self.mode_counts[mode] -= 1
+        return True
 
     def peers(self, client: Client) -> set[Client]:
         """Everyone who shares at least one channel with ``client`` (``client`` excluded)."""
@@ -164,6 +176,9 @@ class Network:
         if self.clients.get(client.nick_folded) is client:
             del self.clients[client.nick_folded]
         if client.registered:
+            self.user_count -= 1
+            for mode in client.modes:
+                self.mode_counts[mode] -= 1
             self.whowas.append(self._whowas_entry(client))
             send_to_all(
                 self.peers(client), Outgoing(client.prefix, "QUIT", reason, when=self.clock())

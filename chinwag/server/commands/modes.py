@@ -61,12 +61,10 @@ def _user_mode(ctx: Context, nick: str, args: tuple[str, ...]) -> None:
         if char in "+-":
             adding = char == "+"
         elif char in "iw":
-            if (char in client.modes) != adding:
-                (client.modes.add if adding else client.modes.discard)(char)
+            if ctx.network.set_user_mode(client, char, adding):
                 changes.append((adding, char))
         elif char == "o":
-            if not adding and client.is_oper:
-                client.modes.discard("o")
+            if not adding and ctx.network.set_user_mode(client, "o", False):
                 client.oper_name = None
                 changes.append((False, "o"))
         else:

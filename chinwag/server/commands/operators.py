@@ -46,7 +46,7 @@ async def _finish_oper(ctx: Context, name: str, password_hash: str, password: st
         log.warning("failed OPER as %r from %s", name, client.ip)
         ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
         return
-    client.modes.add("o")
+    ctx.network.set_user_mode(client, "o", True)
     client.oper_name = name
     log.info("%s is now operator %r", client.nick, name)
     ctx.reply(RPL_YOUREOPER, "You are now an IRC operator")

@@ -276,11 +276,10 @@ def complete_registration(ctx: Context) -> None:
 def send_lusers(ctx: Context) -> None:
     """The LUSERS numerics (251-255, 265, 266)."""
     network = ctx.network
-    users = [c for c in network.clients.values() if c.registered]
-    invisible = sum(1 for c in users if "i" in c.modes)
-    opers = sum(1 for c in users if c.is_oper)
-    unknown = len(network.connections) - len(users)
-    total = len(users)
+    total = network.user_count
+    invisible = network.mode_counts["i"]
+    opers = network.mode_counts["o"]
+    unknown = len(network.connections) - total
     ctx.reply(
         RPL_LUSERCLIENT,
         f"There are {total - invisible} users and {invisible} invisible on 1 servers",
