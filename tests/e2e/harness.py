@@ -20,7 +20,7 @@ from typing import Any
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
 
-__all__ = ["ANY", "Client", "Harness", "make_server"]
+__all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
 
 WAIT = 3.0
 MAX_BODY = 512
@@ -310,17 +310,18 @@ class Client:
             await self._task
 
 
-class Harness:
-    """Named clients of one running server."""
+class Clients:
+    """Named clients of a server listening on ``port`` of the loopback address.
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    Args:
+        port: where the server listens.
+        default_channels: the rooms every user is joined to (their 366 ends the burst).
+    """
+
+    def __init__(self, port: int, default_channels: Sequence[str] = ("#lobby",)) -> None:
+        self.port = port
+        self.default_channels = list(default_channels)
         self.clients: list[Client] = []
-
-    @property
-    def port(self) -> int:
-        """The server's port."""
-        return self.server.port
 
     async def open(self, name: str = "raw", *, rcvbuf: int | None = None) -> Client:
         """A connected socket that has sent nothing (``rcvbuf``: a small receive buffer)."""
@@ -366,7 +367,7 @@ class Harness:
             msg = await client.next()
             if msg.command in ("376", "422"):
                 break
-        for _ in self.server.config.server.default_channels:
+        for _ in self.default_channels:
             await client.expect("366")
         return client
 
@@ -378,3 +379,11 @@ class Harness:
         """Close every client."""
         for client in self.clients:
             await client.close()
+
+
+class Harness(Clients):
+    """Named clients of an in-process `Server` (reachable as ``h.server`` for its clock)."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server.port, server.config.server.default_channels)
+        self.server = server

@@ -403,3 +403,52 @@ async def test_406_was_no_such_nick(h: Harness) -> None:
     await amy.send("WHOWAS bob")
     await amy.expect_numeric("314", "bob", "~bob", "127.0.0.1", "*", "Bob B")
     await amy.expect_numeric("369", "bob", ANY)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "CAP :",
+        "TOPIC :",
+        "MODE :",
+        "WHOWAS :",
+        "INVITE : #lobby",
+        "KICK #lobby :",
+        "TOPIC :#a b",
+        "WHOIS :a b",
+        "MODE :a b",
+        "PRIVMSG :a b :hi",
+        "JOIN :#a b",
+        "NICK :a b",
+    ],
+)
+async def test_numeric_echoing_an_empty_or_spaced_parameter(h: Harness, line: str) -> None:
+    """A numeric echoing an empty or spaced parameter is still sent, and the client lives on."""
+    amy = await h.connect("amy")
+    await amy.send(line)
+    msg = await amy.next()
+    assert msg.command.isdigit() or msg.command == "CAP", msg
+    await amy.alive()
+
+
+async def test_ban_mask_with_a_space_does_not_poison_the_ban_list(h: Harness) -> None:
+    """A ban mask given as a trailing parameter with a space can still be listed by anyone."""
+    amy, bob = await _op_in(h)
+    await amy.send("MODE #c +b :a b")
+    await amy.expect("MODE", ["#c", "+b", ANY])
+    await amy.send("MODE #c +b")
+    await amy.expect_numeric("367", "#c", ANY, ANY, ANY)
+    await amy.expect_numeric("368", "#c", ANY)
+    await bob.send("MODE #c b")
+    await bob.expect_numeric("368", "#c", ANY)
+    await amy.alive()
+
+
+async def test_key_starting_with_colon_does_not_break_mode_query(h: Harness) -> None:
+    """A key like ":x" followed by +l still lets members query the channel modes (324)."""
+    amy, _ = await _op_in(h)
+    await amy.send("MODE #c +k ::x", "MODE #c +l 5")
+    await amy.expect("MODE", ["#c", "+l", "5"])
+    await amy.send("MODE #c")
+    await amy.expect_numeric("324", "#c", ANY, ANY, "5")
+    await amy.alive()

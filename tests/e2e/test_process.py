@@ -1,0 +1,173 @@
+"""`chinwag serve` as a real process: it logs, serves, and stops cleanly on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .harness import Clients
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """\
+[server]
+name = "proc.chinwag"
+default_channels = ["#lobby"]
+motd = ""
+
+[limits]
+flood_rate = 0
+"""
+
+
+class ServeProcess:
+    """``python -m chinwag serve --port 0`` in a temporary directory; its log gives the port."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        config = workdir / "chinwag.toml"
+        config.write_text(CONFIG, encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {k: v for k, v in env.items() if not k.startswith("CHINWAG__")}
+        command = [sys.executable, "-m", "chinwag", "serve", "--port", "0", "--config", str(config)]
+        self.proc = subprocess.Popen(
+            [*command, *args],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.log: list[str] = []
+        self.port = 0
+
+    async def started(self, timeout: float = 15.0) -> int:
+        """Read the log until the listening line; returns the port."""
+        assert self.proc.stderr is not None
+        stderr = self.proc.stderr
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = await asyncio.to_thread(stderr.readline)
+            if not line:
+                break
+            text = line.decode(errors="replace")
+            self.log.append(text)
+            found = re.search(r"listening on [^ ]*:(\d+)", text)
+            if found:
+                self.port = int(found.group(1))
+                return self.port
+        raise AssertionError(f"server did not start: {''.join(self.log)}")
+
+    async def wait(self, timeout: float) -> int:
+        """Wait for the exit status (bounded); the rest of the log is collected."""
+        code = await asyncio.to_thread(self.proc.wait, timeout)
+        assert self.proc.stderr is not None
+        self.log.append(self.proc.stderr.read().decode(errors="replace"))
+        return code
+
+    def kill(self) -> None:
+        """Make sure the process is gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+async def process(tmp_path: Path) -> AsyncIterator[ServeProcess]:
+    """A started server process, killed at the end if the test left it running."""
+    running = ServeProcess(tmp_path)
+    try:
+        await running.started()
+        yield running
+    finally:
+        running.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_graceful_shutdown(process: ServeProcess, signum: signal.Signals) -> None:
+    """On SIGTERM/SIGINT every client gets ERROR ...Server shutting down, sockets close, exit 0."""
+    clients = Clients(process.port)
+    try:
+        amy = await clients.connect("amy")
+        bob = await clients.connect("bob")
+        await amy.send("PRIVMSG bob :before the end")
+        await bob.expect("PRIVMSG", ["bob", "before the end"])
+        started = time.monotonic()
+        process.proc.send_signal(signum)
+        for client in (amy, bob):
+            error = await client.expect_error("Server shutting down", timeout=2.0)
+            assert error.params[0].startswith("Closing Link")
+        assert await process.wait(timeout=2.0) == 0
+        assert time.monotonic() - started < 2.0
+    finally:
+        await clients.close()
+    log = "".join(process.log)
+    assert "Traceback" not in log
+
+
+async def test_process_logs_connect_registration_and_quit(process: ServeProcess) -> None:
+    """The server logs a line per connect, registration and quit on stderr."""
+    clients = Clients(process.port)
+    try:
+        amy = await clients.connect("amy")
+        await amy.send("QUIT :bye")
+        await amy.expect_closed()
+    finally:
+        await clients.close()
+    process.proc.send_signal(signal.SIGTERM)
+    assert await process.wait(timeout=2.0) == 0
+    log = "".join(process.log)
+    assert "connect from 127.0.0.1" in log
+    assert re.search(r"registered amy", log)
+    assert re.search(r"quit amy .*bye", log)
+
+
+async def test_shutdown_with_an_unregistered_connection(process: ServeProcess) -> None:
+    """A half-registered connection also gets the ERROR line and the server still exits 0."""
+    clients = Clients(process.port)
+    try:
+        raw = await clients.open()
+        await raw.send("NICK half")
+        await raw.alive()
+        process.proc.send_signal(signal.SIGTERM)
+        await raw.expect_error("Server shutting down", timeout=2.0)
+        assert await process.wait(timeout=2.0) == 0
+    finally:
+        await clients.close()
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chinwag", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_serve_help_mentions_the_flags() -> None:
+    """`chinwag serve --help` documents every flag the issue promises."""
+    result = _run_cli("serve", "--help")
+    assert result.returncode == 0
+    for flag in ("--host", "--port", "--name", "--motd", "--config", "--log-level", "--password"):
+        assert flag in result.stdout
+
+
+def test_bad_config_exits_with_an_error(tmp_path: Path) -> None:
+    """An unknown key in the config file stops `chinwag serve` with a message naming it."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[limits]\nsendq = 5\n", encoding="utf-8")
+    result = _run_cli("serve", "--port", "0", "--config", str(path))
+    assert result.returncode != 0
+    assert "limits.sendq" in result.stderr
