@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from rich.console import Console
+from textual import events
 from textual.pilot import Pilot
 
 from chinwag.client.app import ChatApp
@@ -243,3 +248,74 @@ class TestConnection:
             await type_line(pilot, "/quit off to bed")
             await bob.expect(lambda m: m.command == "QUIT" and "off to bed" in m.param(0))
             await eventually(lambda: not app.is_running, "the app to exit")
+
+
+class TestBusyRoom:
+    async def test_flood_keeps_typing_responsive(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """At 1,000 lines a second every line is shown and keystrokes are still handled promptly."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, _):
+            bar = app.chat.query_one(InputBar)
+            batches, per_batch = 20, 100
+
+            async def flood() -> None:
+                for batch in range(batches):
+                    bob.send(
+                        *(
+                            f"PRIVMSG {LOBBY} :busy line {batch * per_batch + i}"
+                            for i in range(per_batch)
+                        )
+                    )
+                    await asyncio.sleep(0.1)  # pacing the load: 100 lines every 0.1 s
+
+            sender = asyncio.create_task(flood())
+            slowest = 0.0
+            for char in "typing while busy":
+                # A key event as the terminal driver would deliver it; the latency is until
+                # the input bar shows the character, with the room busy at the same time.
+                expected = bar.value + char
+                started = time.monotonic()
+                app.post_message(events.Key(char if char != " " else "space", char))
+                await eventually(lambda: bar.value == expected, f"{char!r} to be typed")  # noqa: B023
+                slowest = max(slowest, time.monotonic() - started)
+            await sender
+            assert bar.value == "typing while busy"
+            total = batches * per_batch
+            await eventually(shows(app, f"busy line {total - 1}"), "the last busy line", 30)
+            assert sum("busy line" in line for line in view_lines(app)) == total
+            assert slowest < 0.5, f"a keystroke took {slowest:.2f}s"
+            print(f"slowest keystroke during the flood: {slowest * 1000:.0f} ms")
+
+
+def view_lines(app: ChatApp) -> list[str]:
+    """The conversation view's lines."""
+    return app.chat.query_one(ConversationView).plain_lines
+
+
+def screen_text(app: ChatApp) -> str:
+    """The whole screen as plain text (what a screenshot shows, without colours)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+class TestLayout:
+    async def test_screen_shows_lists_topic_and_status(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """The screen shows the conversations, the conversation, the people and the status."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            await eventually(lambda: people(app) == ["amy", "bob"], "bob listed")
+            bob.send(f"PRIVMSG {LOBBY} :hi amy", "PRIVMSG amy :psst")
+            await eventually(shows(app, "<bob> hi amy"), "bob's line")
+            await eventually(lambda: "bob" in app.session.conversations, "the private line")
+            await pilot.pause()
+            text = screen_text(app)
+            for expected in ("Chats", "People (2)", "<bob> hi amy", "bob 1", "amy on test"):
+                assert expected in text, text

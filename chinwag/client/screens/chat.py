@@ -137,7 +137,9 @@ class ChatScreen(Screen[None]):
             session.set_active(SERVER_KEY)
         if session.current.unread:
             session.set_active(session.active)
-        self.query_one(ConversationView).sync(session.active, session.current)
+        behind = self.query_one(ConversationView).sync(session.active, session.current)
+        if behind and self._redraw is None:
+            self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
         if session.changed or not self._drawn:
             session.changed = False
             self._drawn = True
@@ -207,7 +209,7 @@ class ChatScreen(Screen[None]):
 
     def action_switch(self, step: int) -> None:
         """Go to the next or previous conversation in the list's order."""
-        keys = self.query_one(ConversationList).keys
+        keys = ConversationList.order(self.session.conversations)
         if self.session.active in keys:
             index = (keys.index(self.session.active) + step) % len(keys)
             self.session.set_active(keys[index])

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from chinwag.client.conversation import Conversation
+from chinwag.client.conversation import Conversation, ConversationKind
 
 __all__ = ["ConversationList"]
 
@@ -42,18 +42,25 @@ class ConversationList(OptionList):
         self.keys: list[str] = []
         self._entries: list[tuple[str, str, int, int, bool]] = []
 
+    @staticmethod
+    def order(conversations: dict[str, Conversation]) -> list[str]:
+        """Keys in display order: rooms, then private conversations, then the server."""
+        rank = {
+            ConversationKind.CHANNEL: 0,
+            ConversationKind.PRIVATE: 1,
+            ConversationKind.SERVER: 2,
+        }
+        return sorted(
+            conversations,
+            key=lambda key: (rank[conversations[key].kind], conversations[key].name.casefold()),
+        )
+
     def show(self, conversations: dict[str, Conversation], active: str) -> None:
         """Redraw the list when something in it changed; highlight the active conversation."""
-        order = sorted(
-            conversations.items(),
-            key=lambda item: (
-                {"channel": 0, "private": 1, "server": 2}[item[1].kind.value],
-                item[1].name.casefold(),
-            ),
-        )
         entries = [
             (key, conv.name, conv.unread, conv.mentions, conv.joined or not conv.is_channel)
-            for key, conv in order
+            for key in self.order(conversations)
+            for conv in (conversations[key],)
         ]
         if entries != self._entries:
             self._entries = entries

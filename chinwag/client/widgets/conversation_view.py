@@ -11,7 +11,10 @@ from chinwag.client.conversation import Conversation
 from chinwag.client.events import Line
 from chinwag.client.render import render_line
 
-__all__ = ["ConversationView"]
+__all__ = ["LINES_PER_FRAME", "ConversationView"]
+
+# Rendering 100 wrapped lines takes ~20 ms: one frame's worth of work, 3,000 lines a second.
+LINES_PER_FRAME = 100
 
 
 class ConversationView(RichLog):
@@ -33,23 +36,31 @@ class ConversationView(RichLog):
         self.key: str | None = None
         self.shown_total = 0
 
-    def sync(self, key: str, conversation: Conversation) -> None:
-        """Show what ``conversation`` holds: append only its new lines, or redraw on a switch.
+    def sync(self, key: str, conversation: Conversation, limit: int = LINES_PER_FRAME) -> bool:
+        """Show what ``conversation`` holds, appending at most ``limit`` new lines per call.
 
         ``Conversation.total`` counts every line ever added, so the difference with what this view
-        has shown is exactly the lines to append; when more are missing than the scrollback holds
-        (or it was cleared), the view is redrawn from the scrollback.
+        has shown is exactly the lines still to append. A switch (or a cleared log, or falling
+        further behind than the scrollback holds) starts again from the oldest line kept. The
+        limit keeps one frame cheap: a burst of thousands of lines is drawn over a few frames
+        while keys are still handled between them.
+
+        Returns:
+            True when lines are still waiting to be drawn (call again on the next frame).
         """
         new = conversation.total - self.shown_total
         if key != self.key or new > len(conversation.lines) or new < 0:
             self.key = key
             self.clear()
             self.plain_lines = []
-            self.append(list(conversation.lines))
-        elif new:
+            self.shown_total = conversation.total - len(conversation.lines)
+            new = len(conversation.lines)
+        if new:
+            take = min(new, limit)
             start = len(conversation.lines) - new
-            self.append(list(itertools.islice(conversation.lines, start, None)))
-        self.shown_total = conversation.total
+            self.append(list(itertools.islice(conversation.lines, start, start + take)))
+            self.shown_total += take
+        return conversation.total > self.shown_total
 
     def append(self, lines: list[Line]) -> None:
         """Add lines at the bottom, as one write (cheap even for a thousand lines)."""
@@ -59,4 +70,6 @@ class ConversationView(RichLog):
         self.plain_lines.extend(text.plain.split("\n"))
         if self.max_lines is not None and len(self.plain_lines) > self.max_lines:
             del self.plain_lines[: len(self.plain_lines) - self.max_lines]
-        self.write(text)
+        # An explicit width skips measuring the text (the costly part of a write).
+        width = self.scrollable_content_region.width
+        self.write(text, width=width if width > 0 else None)

@@ -26,6 +26,8 @@ class StatusLine(Static):
     }
     """
 
+    _shown: Text | None = None
+
     def show(self, nick: str, server: str, status: Status, detail: str, away: bool) -> None:
         """Redraw the status line."""
         text = Text()
@@ -44,4 +46,7 @@ class StatusLine(Static):
         text.append(f" | {message}")
         text.append(" | F1 help  Ctrl+N/P switch  F2 users  Ctrl+Q quit", style="dim")
         self.set_class(status in (Status.LOST, Status.CLOSED), "-lost")
-        self.update(text)
+        if text != self._shown:
+            # Updating a Static refreshes the layout: only do it when the text changed.
+            self._shown = text
+            self.update(text)
