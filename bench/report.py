@@ -145,6 +145,9 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
         "Versions: " + ", ".join(f"{k}: {v}" for k, v in meta.get("versions", {}).items()),
         "",
     ]
+    revs = list(dict.fromkeys(r["chinwag_rev"] for r in results if r.get("chinwag_rev")))
+    if revs:
+        lines += [f"chinwag revisions measured (in run order): {', '.join(revs)}", ""]
     traffic_cols = (
         "| scenario | server | delivered/s | x ngircd | sent/s | p50 ms | p99 ms | max ms "
         "| lost | srv CPU% | gen CPU% | notes |"

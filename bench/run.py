@@ -62,6 +62,33 @@ def _version(name: str) -> str:
     return text.splitlines()[0][:80] if text else "?"
 
 
+def _chinwag_revision() -> str:
+    """The last commit touching chinwag/ in this checkout, ``+dirty`` with uncommitted edits.
+
+    The working tree is shared with people changing chinwag while a run goes on, so every
+    chinwag record says which code it measured.
+    """
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%h", "--", "chinwag"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "chinwag"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return (rev or "?") + ("+dirty" if dirty else "")
+
+
 def _rate_target(results: list[dict[str, Any]]) -> float | None:
     """Half of ngircd's median closed-loop sent/s at fan-out C=100 S=10 in this run."""
     scenario, server = RATE_REFERENCE
@@ -87,6 +114,8 @@ def run_one(
         "loadavg_before": round(os.getloadavg()[0], 2),
         "started": time.strftime("%H:%M:%S", time.gmtime()),
     }
+    if server == "chinwag":
+        record["chinwag_rev"] = _chinwag_revision()
     spec = SERVERS[server]
     if spec.max_clients is not None and scenario.clients > spec.max_clients:
         record["skipped"] = f"needs {scenario.clients} clients; {spec.limit_note}"
