@@ -167,6 +167,7 @@ class Server:
 
     def start(self) -> None:
         """Start (again, on the same port when it has one) and wait until it accepts."""
+        restarting = self.port != 0
         for _ in range(3):
             self.port = self.port or free_port()
             with (self.workdir / "server.log").open("ab") as log:
@@ -185,7 +186,8 @@ class Server:
             )
             if self.proc.poll() is None:
                 return
-            self.port = 0
+            if not restarting:
+                self.port = 0  # taken by a parallel worker: pick another one
         raise RuntimeError(f"{self.kind} did not start:\n{self.log}")
 
     def stop(self) -> None:

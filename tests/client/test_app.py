@@ -222,10 +222,10 @@ class TestConnection:
     async def test_reconnect_after_server_restart(self, irc_server: Server) -> None:
         """The status line shows the loss; after the restart the client is back in #lobby."""
         async with running(irc_server) as (app, _):
-            irc_server.stop()
+            await asyncio.to_thread(irc_server.stop)
             await eventually(lambda: app.chat.status is Status.LOST, "lost status")
             assert app.chat.query_one("#status").has_class("-lost")
-            irc_server.start()
+            await asyncio.to_thread(irc_server.start)
             await eventually(
                 lambda: app.chat.status is Status.CONNECTED and in_lobby(app), "back in #lobby"
             )
