@@ -118,10 +118,8 @@ class Wiretap:
                 with contextlib.suppress(OSError):
                     sink.shutdown(socket.SHUT_WR)
                 return
-            try:
-                sink.sendall(chunk)
-            except OSError:
-                return
+            # Record before forwarding: the peer cannot answer a line before it is
+            # recorded, so the transcript keeps cause before effect.
             pending += chunk
             *complete, pending = pending.split(b"\n")
             now = time.monotonic()
@@ -131,3 +129,7 @@ class Wiretap:
                     for raw in complete
                     if raw.strip()
                 ]
+            try:
+                sink.sendall(chunk)
+            except OSError:
+                return
