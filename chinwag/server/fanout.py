@@ -28,8 +28,20 @@ TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
 # Commands whose last parameter is free text, with the parameter count that includes it.
 _TEXT_COMMANDS = {"PRIVMSG": 2, "NOTICE": 2, "TOPIC": 2, "KICK": 3, "PART": 2, "QUIT": 1, "AWAY": 1}
+_LINE_LIMIT = 512
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
+
+
+def _cut_text(line: bytes) -> bytes:
+    """Cut the trailing text of ``line`` (CR LF included) to 512 bytes, on a character boundary.
+
+    The sender's own line fitted in 512 bytes, but the ``nick!user@host`` source added here can
+    push full-length text past it, and a longer line is cut or refused by other parsers.
+    """
+    head, _, text = line[:-2].partition(b" :")
+    budget = max(0, _LINE_LIMIT - len(head) - 4)
+    return head + b" :" + text[:budget].decode("utf-8", "ignore").encode("utf-8") + b"\r\n"
 
 
 def new_msgid() -> str:
@@ -68,6 +80,8 @@ class Outgoing:
             # look for " :" to find the text.
             line = format_line(Message(command, params[:-1], source)) + " :" + params[-1]
         self._base = line.encode("utf-8") + b"\r\n"
+        if len(self._base) > _LINE_LIMIT and len(params) == _TEXT_COMMANDS.get(command):
+            self._base = _cut_text(self._base)
         self._variants: dict[int, bytes] = {0: self._base}
         self.msgid = msgid
         self.account = account
