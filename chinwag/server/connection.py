@@ -224,7 +224,10 @@ class Connection(asyncio.Protocol):
         if self.closing:  # the flush itself found the SendQ exceeded and closed us
             return
         self.closing = True
-        self.transport.write(f"ERROR :Closing Link: {nick}[{host}] ({reason})\r\n".encode())
+        head = f"ERROR :Closing Link: {nick}[{host}] (".encode()
+        # A QUIT or KILL reason can be as long as the client's line: keep ERROR within 512 bytes.
+        text = reason.encode()[: max(0, 509 - len(head))].decode("utf-8", "ignore").encode()
+        self.transport.write(head + text + b")\r\n")
         self._finish(quit_message if quit_message is not None else reason)
         if abort:
             self.transport.abort()
