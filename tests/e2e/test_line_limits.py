@@ -1,0 +1,71 @@
+"""Every line the server relays fits in 512 bytes, however long the sender's nick and text.
+
+The client's line is at most 512 bytes, but the server adds a ``nick!user@host`` source before
+relaying it, so full-length text has to be cut. The harness fails any test in which a client
+receives a line over 512 bytes (tags aside), so these tests only need to provoke the longest lines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import ANY, Client, Harness
+
+NICK_A = "a" * 32
+NICK_B = "b" * 32
+CHANNEL = "#" + "c" * 63
+
+
+async def _pair(h: Harness) -> tuple[Client, Client]:
+    amy = await h.connect(NICK_A, caps=["away-notify"])
+    bob = await h.connect(NICK_B, caps=["away-notify"])
+    await amy.send(f"JOIN {CHANNEL}")
+    await amy.expect("366")
+    await bob.send(f"JOIN {CHANNEL}")
+    await bob.expect("366")
+    await amy.expect("JOIN", [CHANNEL], source=NICK_B)
+    return amy, bob
+
+
+def _fill(head: str, char: str) -> str:
+    """``head`` followed by as many ``char`` as fit in a 512-byte client line."""
+    room = 510 - len(head.encode())
+    return head + char * (room // len(char.encode()))
+
+
+@pytest.mark.parametrize("char", ["x", "é", "€", "😀"], ids=["1byte", "2bytes", "3bytes", "4bytes"])
+@pytest.mark.parametrize(
+    ("head", "command"),
+    [
+        (f"PRIVMSG {CHANNEL} :", "PRIVMSG"),
+        (f"NOTICE {NICK_B} :", "NOTICE"),
+        (f"TOPIC {CHANNEL} :", "TOPIC"),
+        (f"KICK {CHANNEL} {NICK_B} :", "KICK"),
+        (f"PART {CHANNEL} :", "PART"),
+        ("AWAY :", "AWAY"),
+        ("QUIT :", "QUIT"),
+    ],
+    ids=lambda value: str(value).split(" ", 1)[0],
+)
+async def test_relayed_text_fits_512_bytes(h: Harness, head: str, command: str, char: str) -> None:
+    """Full-length text (one-, two-, three- and four-byte characters) is relayed within 512."""
+    amy, bob = await _pair(h)
+    await amy.send(_fill(head, char))
+    msg = await bob.expect(command, source=NICK_A)
+    text = msg.params[-1]
+    assert text and set(text.removeprefix("Quit: ")) == {char}
+    if command == "QUIT":
+        await amy.expect_closed()
+    else:
+        await amy.alive()
+    await bob.alive()
+
+
+async def test_topic_replies_fit_512_bytes(h: Harness) -> None:
+    """A full TOPICLEN topic on a full-length channel name fits in 332 and 322 replies."""
+    amy, bob = await _pair(h)
+    await amy.send(f"TOPIC {CHANNEL} :" + "t" * 400)
+    await bob.expect("TOPIC")
+    await bob.send(f"TOPIC {CHANNEL}", "LIST")
+    await bob.expect_numeric("332", CHANNEL, ANY)
+    await bob.expect("323")
