@@ -78,7 +78,7 @@ from chinwag.store.sqlite_records import (
     SqliteChannelStore,
     drop_account,
 )
-from chinwag.store.writer import ReaderPool, Writer, connect
+from chinwag.store.writer import Checkpointer, ReaderPool, Writer, connect
 
 __all__ = [
     "DB_FILENAME",
@@ -333,6 +333,7 @@ class SqliteStore:
         readers: int = 4,
         max_queue: int = 65_536,
         max_group: int = 4_096,
+        checkpoint_interval: float = 1.0,
     ) -> None:
         """Open (creating and migrating as needed) the database at ``path``.
 
@@ -342,6 +343,7 @@ class SqliteStore:
             readers: how many read connections at most.
             max_queue: writes that may wait before producers block.
             max_group: writes committed in one transaction at most.
+            checkpoint_interval: seconds between WAL checkpoints (run off the commit path).
 
         Raises:
             StoreError: when the file is not in WAL mode or its schema is newer than this code.
@@ -354,11 +356,13 @@ class SqliteStore:
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: cannot use WAL mode (got {mode!r})")
             apply_migrations(conn)
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job
         except BaseException:
             conn.close()
             raise
         self._writer = Writer(conn, _INSERT_HISTORY, max_queue=max_queue, max_group=max_group)
         self._readers = ReaderPool(path, readers)
+        self._checkpointer = Checkpointer(path, checkpoint_interval)
         self._history = SqliteHistoryStore(self._writer, self._readers)
         self._accounts = SqliteAccountStore(self._writer, self._readers, hasher)
         self._channels = SqliteChannelStore(self._writer, self._readers)
@@ -425,3 +429,4 @@ class SqliteStore:
         """:meth:`close` for code without an event loop (CLI commands, tests)."""
         self._writer.close()
         self._readers.close()
+        self._checkpointer.close()

@@ -1,15 +1,18 @@
 """The single SQLite writer thread, and the pool of reader connections.
 
 See the theory of operation in ``sqlite.py``. In short: every write is a *job* put on one
-bounded :class:`queue.Queue`; the writer thread takes the first job, then everything else
-already queued (up to ``max_group``), and runs them all inside ONE transaction, then commits,
-then reports back: futures resolve, and ``then`` callbacks of appended rows are posted to
-their event loop in append order, one ``call_soon_threadsafe`` per loop per group.
+bounded FIFO; the writer thread waits for the first job, takes everything queued (up to
+``max_group``), and runs them all inside ONE transaction, then commits, then reports back:
+``then`` callbacks of appended rows are posted to their event loop in append order (one
+``call_soon_threadsafe`` per loop per group), then futures resolve. A third kind of thread,
+the :class:`Checkpointer`, copies the WAL into the database file so that the fsyncs this
+needs never stall a commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import queue
@@ -23,7 +26,7 @@ from typing import Any, Final, TypeVar
 from chinwag.store.base import OnCommit
 from chinwag.store.errors import StoreClosedError
 
-__all__ = ["ReaderPool", "Writer", "connect"]
+__all__ = ["Checkpointer", "ReaderPool", "Writer", "connect"]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -97,8 +100,13 @@ class Writer:
         """
         self._conn = conn
         self._insert_sql = insert_sql
+        self._max_queue = max_queue
         self._max_group = max_group
-        self._queue: queue.Queue[object] = queue.Queue(max_queue)
+        # A deque and an Event rather than queue.Queue: appending is one C call under the
+        # GIL, and the Event is only set when the writer may be asleep (see _put and _take).
+        self._jobs: collections.deque[object] = collections.deque()
+        self._wakeup = threading.Event()
+        self._space = threading.Condition()
         self._closed = False
         self.groups = 0
         """How many transactions were committed (to observe the grouping)."""
@@ -107,15 +115,36 @@ class Writer:
 
     @property
     def pending(self) -> int:
-        """Jobs waiting for the writer (approximate)."""
-        return self._queue.qsize()
+        """Jobs waiting for the writer."""
+        return len(self._jobs)
 
     def _put(self, job: object) -> None:
         if self._closed:
             raise StoreClosedError("the store is closed")
-        # Blocks only when max_queue jobs are waiting, i.e. when the disk cannot keep up: a
-        # message that reached clients must be stored, so slowing down beats dropping it.
-        self._queue.put(job)
+        if len(self._jobs) >= self._max_queue:
+            # Only when the disk cannot keep up: a message that reached clients must be
+            # stored, so slowing the producer down beats dropping it.
+            with self._space:
+                while len(self._jobs) >= self._max_queue and self._thread.is_alive():
+                    self._space.wait(0.1)
+        self._jobs.append(job)
+        # The writer clears the event *before* it looks at the deque, so either it sees this
+        # job or this check sees the event cleared and sets it: no wakeup is lost.
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    def _take(self) -> list[object]:
+        """Wait for jobs, then take up to ``max_group`` of them (writer thread)."""
+        jobs = self._jobs
+        while not jobs:
+            self._wakeup.clear()
+            if not jobs:
+                self._wakeup.wait()
+        batch = [jobs.popleft() for _ in range(min(len(jobs), self._max_group))]
+        if len(jobs) + len(batch) >= self._max_queue:
+            with self._space:
+                self._space.notify_all()
+        return batch
 
     def append(self, row: Sequence[object], then: OnCommit | None) -> None:
         """Queue one row for the insert statement; ``then`` runs after its commit.
@@ -174,12 +203,7 @@ class Writer:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_group:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._take()
             try:
                 self._commit_group([job for job in batch if job is not _STOP])
             except BaseException:  # never let the thread die: producers would block forever
@@ -332,3 +356,56 @@ class ReaderPool:
                     self._idle.get_nowait().close()
                 except queue.Empty:
                     break
+
+
+class Checkpointer:
+    """Runs WAL checkpoints from its own thread and connection, off the commit path.
+
+    SQLite's automatic checkpoint runs inside whichever COMMIT crosses the size threshold,
+    and a checkpoint fsyncs twice: that commit, and every delivery waiting on it, would stall
+    for milliseconds. The writer connection turns automatic checkpoints off and this thread
+    runs a PASSIVE checkpoint (never blocks the writer or readers) every ``interval`` seconds.
+    """
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        """Start the checkpoint thread.
+
+        Args:
+            path: the database file.
+            interval: seconds between checkpoints.
+        """
+        self._conn = connect(path)
+        self._interval = interval
+        self._stop = threading.Event()
+        self.runs = 0
+        """How many checkpoints ran."""
+        self._thread = threading.Thread(
+            target=self._run, name="chinwag-store-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def _checkpoint(self, mode: str) -> None:
+        try:
+            self._conn.execute(_CHECKPOINT_SQL[mode]).fetchall()
+            self.runs += 1
+        except sqlite3.Error as exc:
+            _log.warning("store: WAL checkpoint failed: %s", exc)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._checkpoint("PASSIVE")
+
+    def close(self) -> None:
+        """Stop the thread, fold the whole WAL into the database, close (idempotent)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._checkpoint("TRUNCATE")
+        self._conn.close()
+
+
+_CHECKPOINT_SQL = {
+    "PASSIVE": "PRAGMA wal_checkpoint(PASSIVE)",
+    "TRUNCATE": "PRAGMA wal_checkpoint(TRUNCATE)",
+}
