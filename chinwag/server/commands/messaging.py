@@ -136,7 +136,9 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
         try:
             _send_message(ctx, command, target, text, tags)
         except IrcError as err:
-            ctx.reply(err.numeric, *err.params)
+            # RFC 1459 4.4.2: no automatic reply to a NOTICE, "this rule applies to servers too".
+            if command != "NOTICE":
+                ctx.reply(err.numeric, *err.params)
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:
