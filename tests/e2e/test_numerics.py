@@ -452,3 +452,16 @@ async def test_key_starting_with_colon_does_not_break_mode_query(h: Harness) -> 
     await amy.send("MODE #c")
     await amy.expect_numeric("324", "#c", ANY, ANY, "5")
     await amy.alive()
+
+
+async def test_notice_gets_no_error_replies(h: Harness) -> None:
+    """A NOTICE to a missing nick, a missing channel or a +n channel gets no error back.
+
+    RFC 1459 4.4.2: "automatic replies must never be sent in response to a NOTICE message. This
+    rule applies to servers too - they must not send any error reply back to the client on
+    receipt of a notice." (ergo and others follow it for 401/403/404.)
+    """
+    _, bob = await _op_in(h)
+    await bob.send("NOTICE zed :hi", "NOTICE #nope :hi", "NOTICE #c :hi")
+    lines = await bob.sync()
+    assert not [m for m in lines if m.command in ("401", "403", "404")], lines
