@@ -102,7 +102,8 @@ class Network:
 
     def find(self, nick: str) -> Client | None:
         """The registered client using ``nick`` (any case), or None."""
-        return self.clients.get(fold(nick))
+        client = self.clients.get(fold(nick))
+        return client if client is not None and client.registered else None
 
     def find_channel(self, name: str) -> Channel | None:
         """The channel called ``name`` (any case), or None."""
@@ -200,6 +201,9 @@ class Network:
         if channel is None:
             channel = Channel(name, created=self.clock())
             self.channels[name_folded] = channel
+            # Invitations to an earlier channel of this name died with it (rare: creation only).
+            for other in self.clients.values():
+                other.invites.discard(name_folded)
         channel.members[client] = Membership(op=creating and not channel.permanent)
         client.channels[name_folded] = channel
         client.invites.discard(name_folded)
