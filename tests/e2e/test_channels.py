@@ -368,3 +368,29 @@ async def test_status_message_to_ops(h: Harness) -> None:
     await amy.send("PRIVMSG @#c :ops only")
     await bob.expect("PRIVMSG", ["@#c", "ops only"])
     await cid.assert_nothing()
+
+
+async def test_invite_does_not_outlive_its_channel(h: Harness) -> None:
+    """An invitation to a channel that ceased to exist does not open a new channel of that name."""
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    eve = await h.connect("eve")
+    await amy.send("JOIN #c", "MODE #c +i", "INVITE bob #c")
+    await bob.expect("INVITE")
+    await amy.send("PART #c")
+    await amy.expect("PART")
+    await eve.send("JOIN #c", "MODE #c +i")
+    await eve.expect("MODE", ["#c", "+i"])
+    await bob.send("JOIN #c")
+    await bob.expect_numeric("473", "#c", ANY)
+
+
+async def test_unregistered_connections_are_not_targets(h: Harness) -> None:
+    """A nick held by a connection still registering is not a user: INVITE gets 401, no INVITE."""
+    amy = await h.connect("amy")
+    raw = await h.open()
+    await raw.send("NICK ghost")
+    await raw.alive()
+    await amy.send("JOIN #c", "INVITE ghost #c")
+    await amy.expect_numeric("401", "ghost", ANY)
+    assert not [m for m in await raw.sync() if m.command == "INVITE"]
