@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options, Status
-from chinwag.client.screens import HelpScreen
+from chinwag.client.screens import HelpScreen, NickScreen
 from chinwag.client.state import Session
 from chinwag.client.widgets import ConversationList, ConversationView, InputBar, UserList
 from chinwag.protocol import Message
@@ -128,7 +128,7 @@ class TestChat:
             await pilot.press("f2")
             users = app.chat.query_one(UserList)
             assert users.has_focus
-            users.highlighted = people(app).index("bob")
+            assert users.highlighted == people(app).index("bob")  # the first one who is not me
             await pilot.press("enter")
             await eventually(lambda: app.session.active == "bob", "the private conversation")
             assert app.chat.query_one(InputBar).has_focus
@@ -230,6 +230,25 @@ class TestConnection:
                 lambda: app.chat.status is Status.CONNECTED and in_lobby(app), "back in #lobby"
             )
             assert not app.chat.query_one("#status").has_class("-lost")
+
+    async def test_taken_nick_is_asked_again(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """A taken nick opens the nick screen; the new nick registers."""
+        raw_clients.append(await RawClient.connect(irc_server, "amy"))
+        session = Session("amy")
+        if not irc_server.autojoins:
+            session.want_room(LOBBY)
+        app = ChatApp(session, Options(port=irc_server.port))
+        async with app.run_test(size=SIZE) as pilot:
+            await eventually(lambda: isinstance(app.screen, NickScreen), "the nick screen")
+            await eventually(lambda: "The nick amy is already taken" in screen_text(app), "reason")
+            await pilot.press("9", "enter")
+            await eventually(lambda: "Letters, digits" in screen_text(app), "the hint")
+            await pilot.press("backspace", *"amy2", "enter")
+            await eventually(lambda: in_lobby(app), "amy2 in #lobby")
+            assert session.nick == "amy2"
+            await app.chat.leave()
 
     async def test_refused_connection_exits_with_error(self) -> None:
         """With nothing to connect to the app exits with status 1 and says why."""

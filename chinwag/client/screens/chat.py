@@ -216,8 +216,13 @@ class ChatScreen(Screen[None]):
             self.sync()
 
     def action_focus_users(self) -> None:
-        """Move the focus to the people list."""
-        self.query_one(UserList).focus()
+        """Move the focus to the people list, on the first person who is not me."""
+        users = self.query_one(UserList)
+        if users.highlighted is None or self.session.is_me(users.nicks[users.highlighted]):
+            others = [i for i, nick in enumerate(users.nicks) if not self.session.is_me(nick)]
+            if others:
+                users.highlighted = others[0]
+        users.focus()
 
     def action_focus_conversations(self) -> None:
         """Move the focus to the conversation list."""

@@ -18,7 +18,7 @@ KEYS: list[tuple[str, str]] = [
     ("Up / Down", "walk through what you typed before"),
     ("Tab", "complete a nick, #room or /command (again: next match)"),
     ("Ctrl+N / Ctrl+P", "next / previous conversation"),
-    ("F2", "go to the people list: Enter on a name opens a private conversation"),
+    ("F2", "people list: Enter on a name opens a private conversation"),
     ("F3", "go to the conversation list"),
     ("Escape", "back to the input line"),
     ("PageUp / PageDown", "scroll the conversation"),

@@ -31,6 +31,7 @@ class NickScreen(ModalScreen[str | None]):
     }
     NickScreen #nick-problem {
         color: $warning;
+        width: 100%;
     }
     """
 
