@@ -265,6 +265,15 @@ class HistoryStore(Protocol):
         """
         ...
 
+    def after_writes(self, then: OnCommit) -> None:
+        """Run ``then`` on the event loop once every entry appended before is committed.
+
+        It runs in order with the ``then`` callbacks of :meth:`append`: a server that delivers
+        stored messages from their callbacks delivers what it does not store (JOIN, PART,
+        QUIT, ...) through this, and clients see everything in the original order.
+        """
+        ...
+
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
         ...

@@ -139,6 +139,10 @@ class MemoryHistoryStore(_query.RangeReader):
         if then is not None:
             _later(then)
 
+    def after_writes(self, then: OnCommit) -> None:
+        """See :meth:`HistoryStore.after_writes`."""
+        _later(then)
+
     def _forget_entries(self, entries: Iterable[HistoryEntry]) -> int:
         count = 0
         for entry in entries:

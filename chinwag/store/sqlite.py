@@ -203,6 +203,10 @@ class SqliteHistoryStore:
         """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
         self._writer.append(_entry_row(entry), then)
 
+    def after_writes(self, then: OnCommit) -> None:
+        """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
+        self._writer.append(None, then)
+
     async def flush(self) -> None:
         """See :meth:`HistoryStore.flush`."""
         await self._writer.call(lambda conn: None)
@@ -382,6 +386,11 @@ class SqliteStore:
     def writer(self) -> Writer:
         """The writer thread (its ``groups`` and ``pending`` counters are useful to observe)."""
         return self._writer
+
+    @property
+    def checkpointer(self) -> Checkpointer:
+        """The WAL checkpoint thread."""
+        return self._checkpointer
 
     @property
     def readers(self) -> ReaderPool:

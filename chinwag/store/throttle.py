@@ -101,6 +101,10 @@ class LoginThrottle:
             self._buckets.popitem(last=False)
 
     def success(self, *keys: str) -> None:
-        """Record a successful login: forget the failures of ``keys``."""
+        """Record a successful login: forget the failures of ``keys``.
+
+        Pass the account key only: clearing the IP key would let an attacker who owns one
+        account reset their address's budget by logging into it between guesses.
+        """
         for key in keys:
             self._buckets.pop(key, None)

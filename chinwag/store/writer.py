@@ -57,9 +57,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 @dataclass(slots=True)
 class _Append:
-    """One row for ``insert_sql``; ``then`` runs on ``loop`` after the commit."""
+    """One row for ``insert_sql`` (None: just a callback); ``then`` runs after the commit."""
 
-    row: Sequence[object]
+    row: Sequence[object] | None
     then: OnCommit | None
     loop: asyncio.AbstractEventLoop | None
 
@@ -146,8 +146,11 @@ class Writer:
                 self._space.notify_all()
         return batch
 
-    def append(self, row: Sequence[object], then: OnCommit | None) -> None:
+    def append(self, row: Sequence[object] | None, then: OnCommit | None) -> None:
         """Queue one row for the insert statement; ``then`` runs after its commit.
+
+        With ``row`` None only ``then`` is queued: it runs once every earlier row is
+        committed, in order with the callbacks of those rows.
 
         Raises:
             StoreClosedError: after :meth:`close`.
@@ -222,7 +225,8 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 if isinstance(job, _Append):
-                    rows.append(job.row)
+                    if job.row is not None:
+                        rows.append(job.row)
                     continue
                 if rows:  # keep the order of appends relative to other jobs
                     conn.executemany(self._insert_sql, rows)

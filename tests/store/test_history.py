@@ -310,3 +310,15 @@ def test_time_key_matches_server_time_rounding() -> None:
     """A timestamp copied from a server-time tag maps to the entry's own millisecond."""
     for t in (T0 + 0.0004, T0 + 0.0005, T0 + 0.0006, T0 + 0.9996, T0 + 0.1234567):
         assert time_key(parse_server_time(format_server_time(t))) == time_key(t)
+
+
+async def test_after_writes_keeps_order_with_append_callbacks(store: Store) -> None:
+    """Callbacks queued with after_writes run in order with append callbacks."""
+    h = store.history
+    seen: list[str] = []
+    h.append(entry("a", T0), then=functools.partial(seen.append, "a"))
+    h.after_writes(functools.partial(seen.append, "part"))
+    h.append(entry("b", T0 + 1), then=functools.partial(seen.append, "b"))
+    await h.flush()
+    assert seen == ["a", "part", "b"]
+    assert ids(await h.latest(LOBBY, None, 10)) == ["a", "b"]

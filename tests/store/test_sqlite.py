@@ -205,3 +205,45 @@ async def test_integrity_after_heavy_use(sqlite_store: SqliteStore) -> None:
         lambda: sqlite3.connect(sqlite_store.path).execute("PRAGMA integrity_check").fetchall()
     )
     assert result == [("ok",)]
+
+
+async def test_checkpoints_run_off_the_writer_and_close_truncates(tmp_path: Path) -> None:
+    """The checkpointer folds the WAL into the file; after close the WAL is empty."""
+    path = tmp_path / DB_FILENAME
+    store = SqliteStore(path, checkpoint_interval=0.01)
+    for i in range(500):
+        store.history.append(entry(f"m{i}", T0 + i))
+    await store.flush()
+    for _ in range(200):
+        if store.checkpointer.runs:
+            break
+        await asyncio.sleep(0.01)
+    assert store.checkpointer.runs > 0
+    await store.close()
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Path) -> None:
+    """With a tiny queue, producers wait instead of losing entries."""
+    store = SqliteStore(tmp_path / DB_FILENAME, max_queue=4, max_group=2)
+    gate = threading.Event()
+    store.writer.fire(lambda conn: gate.wait(5.0))  # keep the writer busy
+    produced = threading.Event()
+
+    def produce() -> None:
+        for i in range(20):
+            store.history.append(entry(f"m{i}", T0 + i))
+        produced.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert not produced.wait(0.2)  # blocked on the full queue
+    assert store.writer.pending == 4
+    gate.set()
+    producer.join(5.0)
+    assert produced.is_set()
+    store.writer.submit(lambda conn: None).result(5.0)
+    count = store.readers.run_sync(lambda c: c.execute("SELECT COUNT(*) FROM history").fetchone())
+    assert count == (20,)
+    store.close_sync()
