@@ -28,9 +28,15 @@ II_NICK_REASON = (
 )
 
 
-def test_everyone_lands_in_lobby_and_sees_later_arrivals(lobby: Lobby) -> None:
-    """Each client shows itself in #lobby and shows every client that arrived after it."""
+def test_everyone_sees_who_was_there_and_who_arrived_later(lobby: Lobby) -> None:
+    """Each client lists the members already in #lobby and shows every later arrival join."""
     for index, client in enumerate(lobby.clients):
+        already_there = [lobby.watcher.nick, *(c.nick for c in lobby.clients[: index + 1])]
+        expect(
+            client,
+            partial(client.saw_names, LOBBY, already_there),
+            f"{LOBBY} members {already_there}",
+        )
         for later in lobby.clients[index + 1 :]:
             expect(
                 client,

@@ -122,6 +122,10 @@ class ClientDriver(ABC):
         """Whether the client showed ``nick`` joining ``channel``."""
 
     @abstractmethod
+    def saw_names(self, channel: str, nicks: list[str]) -> bool:
+        """Whether the client showed a member list of ``channel`` holding all ``nicks``."""
+
+    @abstractmethod
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
         """Whether the client showed ``text`` from ``sender`` in ``channel``."""
 
@@ -158,6 +162,11 @@ class ClientDriver(ABC):
 def any_line_matches(pattern: str, text: str) -> bool:
     """Whether some line of ``text`` matches the regular expression ``pattern``."""
     return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def strip_prefixes(names: list[str]) -> set[str]:
+    """Drop channel-mode prefixes (``@``, ``+``...) and any ``!user@host`` from member names."""
+    return {name.lstrip("~&@%+!").split("!", 1)[0] for name in names if name}
 
 
 def dump_files(title: str, paths: list[Path], limit: int = 6000) -> str:

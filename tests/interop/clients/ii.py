@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
 from ..wiretap import Wiretap
-from .base import ClientDriver, any_line_matches, dump_files
+from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
 
 _HOST = "127.0.0.1"
 
@@ -143,6 +143,14 @@ class IiDriver(ClientDriver):
         """Whether the channel's out has ``-!- nick(user@host) has joined channel``."""
         pattern = rf"^\d+ -!- {re.escape(nick)}\(.*\) has joined {re.escape(channel)}$"
         return any_line_matches(pattern, self._target_out(channel))
+
+    def saw_names(self, channel: str, nicks: list[str]) -> bool:
+        """Whether the server out has a NAMES line ``= #chan a b c`` holding all ``nicks``."""
+        pattern = rf"^\d+ [=*@] {re.escape(channel)} (.*)$"
+        return any(
+            set(nicks) <= strip_prefixes(match.group(1).split())
+            for match in re.finditer(pattern, self._read(self.server_dir / "out"), re.MULTILINE)
+        )
 
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
         """Whether the channel's out has ``<sender> text``."""

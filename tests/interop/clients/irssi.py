@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..waiting import kill_pid, pid_alive
 from ..wiretap import Wiretap
-from .base import ClientDriver, any_line_matches, dump_files
+from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
 
 _CHATNET = "test"
 _TMUX_TIMEOUT = 10.0
@@ -191,6 +191,21 @@ class IrssiDriver(ClientDriver):
         """Whether the channel log has ``-!- nick [...] has joined channel``."""
         pattern = rf"-!- {re.escape(nick)} .*has joined {re.escape(channel)}\s*$"
         return any_line_matches(pattern, self._target_log(channel))
+
+    def saw_names(self, channel: str, nicks: list[str]) -> bool:
+        """Whether the channel log's ``[Users #chan]`` block lists all ``nicks``."""
+        shown: set[str] = set()
+        in_block = False
+        for line in self._target_log(channel).splitlines():
+            if line.endswith(f"[Users {channel}]"):
+                in_block, shown = True, set()
+            elif in_block and "Total of" in line:
+                if set(nicks) <= shown:
+                    return True
+                in_block = False
+            elif in_block:
+                shown |= strip_prefixes(re.findall(r"\[.?(\S+?)\s*\]", line))
+        return in_block and set(nicks) <= shown
 
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
         """Whether the channel log has ``<@sender> text`` (any mode char or none)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
 from ..wiretap import Wiretap
-from .base import ClientDriver, any_line_matches, dump_files
+from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
 
 _SERVER = "test"
 _SERVER_BUFFER = f"irc.server.{_SERVER}"
@@ -64,6 +64,8 @@ class WeechatDriver(ClientDriver):
             # weechat 3.x calls it "ssl", 4.x "tls"; setting both is harmless.
             f"/set irc.server.{_SERVER}.ssl off",
             f"/set irc.server.{_SERVER}.tls off",
+            # Show the member list on join (353), so that it is logged.
+            '/set irc.look.display_join_message "329,332,333,353,366"',
             f"/set irc.server.{_SERVER}.nicks {self.nick}",
             f"/set irc.server.{_SERVER}.username {self.nick}",
             f'/set irc.server.{_SERVER}.realname "weechat interop"',
@@ -171,6 +173,14 @@ class WeechatDriver(ClientDriver):
         """Whether the channel log has ``--> nick ... has joined channel``."""
         pattern = rf"\t-->\t{re.escape(nick)} .*has joined {re.escape(channel)}$"
         return any_line_matches(pattern, self._channel_log(channel))
+
+    def saw_names(self, channel: str, nicks: list[str]) -> bool:
+        """Whether the channel log has ``Nicks #chan: [a b c]`` holding all ``nicks``."""
+        pattern = rf"\t--\tNicks {re.escape(channel)}: \[(.*)\]$"
+        return any(
+            set(nicks) <= strip_prefixes(match.group(1).split())
+            for match in re.finditer(pattern, self._channel_log(channel), re.MULTILINE)
+        )
 
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
         """Whether the channel log has ``sender<TAB>text``."""
