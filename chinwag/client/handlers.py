@@ -41,7 +41,14 @@ _SERVER_TEXT_NUMERICS = frozenset(
     }
 )
 _SILENT_NUMERICS = frozenset(
-    {n.RPL_MYINFO, n.RPL_ENDOFWHOIS, n.RPL_CREATIONTIME, n.RPL_UMODEIS, n.RPL_ENDOFNAMES}
+    {
+        n.RPL_MYINFO,
+        n.RPL_ENDOFWHOIS,
+        n.RPL_ENDOFWHO,
+        n.RPL_CREATIONTIME,
+        n.RPL_UMODEIS,
+        n.RPL_ENDOFNAMES,
+    }
 )
 
 
@@ -307,7 +314,9 @@ def handle_away(s: Session, msg: Message) -> list[Posted]:
 
 @handles("ERROR")
 def handle_error(s: Session, msg: Message) -> list[Posted]:
-    """ERROR :<reason> (the server is closing the connection)"""
+    """ERROR :<reason> (the server is closing the connection; expected after our QUIT)"""
+    if s.quitting:
+        return []
     line = ErrorLine(s.time_of(msg), f"Server closed the connection: {msg.param(0)}")
     return [s.post(SERVER_KEY, line)]
 
@@ -446,9 +455,10 @@ def handle_numeric(s: Session, msg: Message) -> list[Posted]:
         return []
     params = msg.params[1:]
     if code in _SERVER_TEXT_NUMERICS or not params:
-        return [
-            s.post(SERVER_KEY, _system(s, msg, msg.params[-1] if params else code, SystemKind.INFO))
-        ]
+        # "251 me :There are..." but "252 me 0 :operator(s) online": keep that count.
+        counted = code in (n.RPL_LUSEROP, n.RPL_LUSERUNKNOWN, n.RPL_LUSERCHANNELS)
+        text = (" ".join(params) if counted else params[-1]) if params else code
+        return [s.post(SERVER_KEY, _system(s, msg, text, SystemKind.INFO))]
     text = f"{' '.join(params[:-1])}: {params[-1]}" if len(params) > 1 else params[0]
     if code[0] in "45":
         if code == n.ERR_UNKNOWNCOMMAND and params[0].upper() == "CAP":

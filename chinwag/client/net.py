@@ -265,6 +265,7 @@ class Connection:
     async def quit(self, message: str = "Leaving", timeout: float = 2.0) -> None:
         """Send QUIT, give the server a moment to close, then stop for good."""
         self._quitting = True
+        self.session.quitting = True
         pending = self.session.take_outbox()
         if not any(m.command == "QUIT" for m in pending):
             pending.append(Message.of("QUIT", message))

@@ -91,6 +91,7 @@ class Session:
         self.isupport: dict[str, str] = {}
         self.caps: set[str] = set()
         self.away = False
+        self.quitting = False
         self.nick_error: str | None = None
         self.conversations: dict[str, Conversation] = {}
         self.active = SERVER_KEY
