@@ -50,7 +50,9 @@ class Connection(asyncio.Protocol):
         self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
-        self.decoder = LineDecoder()
+        # IRCv3 message-tags: a client may send at most 4094 bytes of tag data (4096 with the
+        # "@" and the space), so that the server's own tags still fit when the line is relayed.
+        self.decoder = LineDecoder(max_tags_bytes=4096)
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closing = False
         self.connected_at = time.monotonic()
