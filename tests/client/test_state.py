@@ -338,6 +338,26 @@ class TestNumerics:
         feed(session, ":srv 305 me :You are no longer marked as being away")
         assert not session.away
 
+    def test_lusers_keep_their_counts(self) -> None:
+        """252 keeps its count; 265 shows only its sentence."""
+        session = registered()
+        posted = feed(
+            session,
+            ":srv 252 me 2 :operator(s) online",
+            ":srv 265 me 1 1 :Current local users 1, max 1",
+        )
+        assert [p.line.text for p in posted] == [
+            "2 operator(s) online",
+            "Current local users 1, max 1",
+        ]
+
+    def test_error_after_my_quit_is_silent(self) -> None:
+        """The ERROR that answers our own QUIT is not shown; an unexpected one is."""
+        session = registered()
+        assert feed(session, "ERROR :Closing Link: kicked")[0].key == SERVER_KEY
+        session.quitting = True
+        assert feed(session, "ERROR :Closing Link: (Quit: bye)") == []
+
     def test_motd_goes_to_server(self) -> None:
         """MOTD lines go to the server conversation."""
         session = registered()
