@@ -24,6 +24,7 @@ __all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
 
 WAIT = 3.0
 MAX_BODY = 512
+MAX_TAGS = 8191
 
 
 class _Any:
@@ -118,7 +119,9 @@ class Client:
             self.violations.append(f"line without CR LF: {raw!r}")
         body = raw
         if body.startswith(b"@"):
-            body = body.split(b" ", 1)[1] if b" " in body else b""
+            tags, _, body = body.partition(b" ")
+            if len(tags) + 1 > MAX_TAGS:
+                self.violations.append(f"tag section of {len(tags) + 1} bytes: {raw[:80]!r}...")
         if len(body) > MAX_BODY:
             self.violations.append(f"line of {len(body)} bytes: {raw[:80]!r}...")
         try:

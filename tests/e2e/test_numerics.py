@@ -56,6 +56,21 @@ async def test_long_tags_are_allowed(h: Harness) -> None:
     assert msg.tags["+x"] == "v" * 4000
 
 
+async def test_417_client_tags_over_4094_bytes(h: Harness) -> None:
+    """Tag data over 4094 bytes from a client gets 417 and is not relayed.
+
+    IRCv3 message-tags: "Clients MUST NOT send messages with tag data exceeding 4094 bytes" and
+    "Servers MUST NOT add tag data exceeding 4094 bytes to messages", so that with the server's
+    own tags a relayed line stays within the 8191-byte tag section every client accepts.
+    """
+    amy = await h.connect("amy", caps=["message-tags"])
+    bob = await h.connect("bob", caps=["message-tags"])
+    await amy.send("@+x=" + "v" * 4200 + " PRIVMSG bob :too many tags")
+    await amy.expect_numeric("417", ANY)
+    await amy.alive()
+    assert not [m for m in await bob.sync() if m.command == "PRIVMSG"]
+
+
 async def test_421_unknown_command(h: Harness) -> None:
     """An unknown verb gets 421 ERR_UNKNOWNCOMMAND naming it."""
     amy = await h.connect("amy")
