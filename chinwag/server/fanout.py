@@ -26,8 +26,19 @@ __all__ = ["TAG_CAPS", "Outgoing", "new_msgid", "send_to_all"]
 
 TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
-# Commands whose last parameter is free text, with the parameter count that includes it.
-_TEXT_COMMANDS = {"PRIVMSG": 2, "NOTICE": 2, "TOPIC": 2, "KICK": 3, "PART": 2, "QUIT": 1, "AWAY": 1}
+# Commands whose last parameter other servers always send in the ``:trailing`` form, with the
+# parameter count that includes it. Valid either way per RFC, but naive clients (ii, regex bots)
+# look for " :" to find the text, and ii shows a nick change only in the ``NICK :new`` form.
+_TRAILING_FORM = {
+    "PRIVMSG": 2,
+    "NOTICE": 2,
+    "TOPIC": 2,
+    "KICK": 3,
+    "PART": 2,
+    "QUIT": 1,
+    "AWAY": 1,
+    "NICK": 1,
+}
 _LINE_LIMIT = 512
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
@@ -75,12 +86,10 @@ class Outgoing:
         when: float | None = None,
     ) -> None:
         line = format_line(Message(command, params, source))
-        if len(params) == _TEXT_COMMANDS.get(command) and not line.endswith(" :" + params[-1]):
-            # Like other servers, always send message text as a trailing parameter: naive bots
-            # look for " :" to find the text.
+        if len(params) == _TRAILING_FORM.get(command) and not line.endswith(" :" + params[-1]):
             line = format_line(Message(command, params[:-1], source)) + " :" + params[-1]
         self._base = line.encode("utf-8") + b"\r\n"
-        if len(self._base) > _LINE_LIMIT and len(params) == _TEXT_COMMANDS.get(command):
+        if len(self._base) > _LINE_LIMIT and len(params) == _TRAILING_FORM.get(command):
             self._base = _cut_text(self._base)
         self._variants: dict[int, bytes] = {0: self._base}
         self.msgid = msgid
