@@ -24,6 +24,7 @@ from chinwag.protocol.numerics import (
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
     RPL_WHOISOPERATOR,
+    RPL_WHOISSECURE,
     RPL_WHOISSERVER,
     RPL_WHOISUSER,
     RPL_WHOREPLY,
@@ -129,6 +130,8 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         ctx.reply(RPL_AWAY, target.nick, target.away)
     if target.is_oper:
         ctx.reply(RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.conn.tls:
+        ctx.reply(RPL_WHOISSECURE, target.nick, "is using a secure connection")
     if target.account:
         ctx.reply(RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     idle = str(max(0, int(time.time() - target.last_active)))
