@@ -394,3 +394,34 @@ async def test_unregistered_connections_are_not_targets(h: Harness) -> None:
     await amy.send("JOIN #c", "INVITE ghost #c")
     await amy.expect_numeric("401", "ghost", ANY)
     assert not [m for m in await raw.sync() if m.command == "INVITE"]
+
+
+async def test_secret_channel_is_hidden_from_outsiders(h: Harness) -> None:
+    """+s hides a channel from LIST, NAMES and WHOIS of outsiders; members still see it."""
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    await amy.send("JOIN #hush", "MODE #hush +s")
+    await amy.expect("MODE", ["#hush", "+s"])
+    await bob.send("LIST")
+    lines = await bob.collect_until("323")
+    assert "#hush" not in [m.params[1] for m in lines if m.command == "322"]
+    await bob.send("NAMES #hush")
+    lines = await bob.collect_until("366")
+    assert "353" not in [m.command for m in lines]
+    await bob.send("WHOIS amy")
+    channels = await bob.expect_numeric("319")
+    assert "@#hush" not in channels.params[-1].split()
+    await amy.send("NAMES #hush")
+    await amy.expect_numeric("353", "@", "#hush", "@amy")
+
+
+async def test_server_stop_tells_every_client(h: Harness) -> None:
+    """Server.stop() sends every client, registered or not, ERROR ...Server shutting down."""
+    amy = await h.connect("amy")
+    raw = await h.open()
+    await raw.send("NICK half")
+    await raw.alive()
+    await h.server.stop()
+    for client in (amy, raw):
+        error = await client.expect_error("Server shutting down")
+        assert error.params[0].startswith("Closing Link:")

@@ -145,6 +145,24 @@ async def test_shutdown_with_an_unregistered_connection(process: ServeProcess) -
         await clients.close()
 
 
+async def test_password_flag(tmp_path: Path) -> None:
+    """`chinwag serve --password` makes PASS required: the right one registers, none does not."""
+    running = ServeProcess(tmp_path, "--password", "letmein")
+    try:
+        port = await running.started()
+        clients = Clients(port)
+        try:
+            amy = await clients.connect("amy", password="letmein")
+            await amy.alive()
+            raw = await clients.open()
+            await raw.send("NICK bob", "USER bob 0 * :Bob")
+            await raw.expect_error("Bad password")
+        finally:
+            await clients.close()
+    finally:
+        running.kill()
+
+
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chinwag", *args],
