@@ -256,3 +256,23 @@ async def test_kill_and_quit_leave_the_state_clean(h: Harness) -> None:
     assert "There are 1 users" in by["251"].params[-1]
     assert by["253"].params[1] == "0"
     assert not h.server.network.per_ip or h.server.network.per_ip["127.0.0.1"] == 1
+
+
+async def test_stop_is_bounded_when_a_client_stopped_reading(serve: Serve) -> None:
+    """Server.stop() finishes within 2 s even when a client's socket buffers are full."""
+    h = await serve(limits={"sendq_bytes": 64 << 20})
+    slow = await h.connect("slow", rcvbuf=4096)
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    slow.may_be_cut = True
+    slow.stop_reading()
+    for batch in range(300):
+        await amy.send(*[f"PRIVMSG #lobby :{batch} {'y' * 400}" for _ in range(50)])
+        await bob.expect("PRIVMSG", [ANY, f"{batch} {'y' * 400}"])
+    slow_conn = next(c.conn for c in h.server.network.connections if c.nick == "slow")
+    assert slow_conn.transport is not None
+    assert slow_conn.transport.get_write_buffer_size() > 0, "the slow reader's queue is empty"
+    started = time.monotonic()
+    await h.server.stop()
+    assert time.monotonic() - started < 2.0
+    await bob.expect_error("Server shutting down")
