@@ -26,6 +26,7 @@ __all__ = ["Network", "WhowasEntry"]
 # Space left in a 512-byte line for a NAMES list: the longest server name, numeric, nick and
 # channel name we allow, with separators and CR LF.
 _NAMES_BUDGET = 512 - 220
+_LINE_LIMIT = 512
 
 
 def _middle(param: str) -> str:
@@ -83,7 +84,13 @@ class Network:
         """
         *middle, last = (client.nick, *params)
         middle = [p if p and " " not in p and p[0] != ":" else _middle(p) for p in middle]
-        client.send(encode_message(Message(numeric, (*middle, last), self.name)))
+        line = encode_message(Message(numeric, (*middle, last), self.name))
+        if len(line) > _LINE_LIMIT:
+            # Full-length free text (a topic) under a long server name: cut the text to fit.
+            data = last.encode("utf-8")
+            last = data[: max(0, len(data) - (len(line) - _LINE_LIMIT))].decode("utf-8", "ignore")
+            line = encode_message(Message(numeric, (*middle, last), self.name))
+        client.send(line)
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""
