@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import Serve
 from .harness import ANY, Client, Harness
 
 NICK_A = "a" * 32
@@ -69,3 +70,16 @@ async def test_topic_replies_fit_512_bytes(h: Harness) -> None:
     await bob.send(f"TOPIC {CHANNEL}", "LIST")
     await bob.expect_numeric("332", CHANNEL, ANY)
     await bob.expect("323")
+
+
+async def test_replies_fit_512_bytes_under_a_long_server_name(serve: Serve) -> None:
+    """With a 39-character server name, 332 and 322 for a full topic still fit in 512 bytes."""
+    h = await serve(server={"name": "irc.a-rather-long-host-name.example.org"})
+    amy = await h.connect(NICK_A)
+    await amy.send(f"JOIN {CHANNEL}", f"TOPIC {CHANNEL} :" + "t" * 390, f"TOPIC {CHANNEL}", "LIST")
+    topic = await amy.expect_numeric("332", CHANNEL, ANY)
+    assert set(topic.params[-1]) == {"t"}
+    await amy.expect("323")
+    bob = await h.connect(NICK_B, realname="r" * 128)
+    await bob.send("AWAY :" + "w" * 200, f"WHOIS {NICK_B}", f"WHO {NICK_B}")
+    await bob.expect("315")
