@@ -31,8 +31,21 @@ What is *not* committed is what still waits in the queue: a SIGKILL loses it. He
 commit that holds the entry, one ``call_soon_threadsafe`` per group, callbacks in append order.
 A server that sends the message to its recipients from ``then`` cannot show anyone a message a
 crash could lose, at the price of one thread hop and one group commit (tens to hundreds of
-microseconds). ``flush()`` is a no-op job: because the queue is FIFO and there is one writer,
-it completes only after everything queued before it is committed.
+microseconds). ``after_writes(then)`` queues a bare callback in the same stream, so events the
+server does not store (JOIN, PART, ...) stay in order with the stored messages around them.
+A server that delivers *before* the commit instead risks, on SIGKILL, the messages of the one
+group in flight (milliseconds' worth). ``flush()`` is a no-op job: because the queue is FIFO
+and there is one writer, it completes only after everything queued before it is committed.
+Commit callbacks are posted before any future of the same group is resolved, and both travel
+through the loop's FIFO ``call_soon_threadsafe`` queue, so after ``await flush()`` every
+earlier callback has run.
+
+Checkpoints. SQLite's automatic checkpoint would run inside the COMMIT that crosses the WAL
+size threshold and fsync twice, stalling that commit and every delivery waiting on it. The
+writer connection turns it off; a ``Checkpointer`` thread on its own connection runs a PASSIVE
+checkpoint every second (concurrent with the writer and readers), and a TRUNCATE one at close.
+If the commit itself fails (disk full), the error is logged, waiting futures get it, and the
+``then`` callbacks still run: the chat goes on, only durability is lost.
 
 Statements. All SQL is constant text with ``?`` parameters; ``sqlite3`` keeps the compiled
 statements in its per-connection cache, so each is prepared once per connection. The schema

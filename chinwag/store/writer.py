@@ -218,7 +218,8 @@ class Writer:
         if not batch:
             return
         conn = self._conn
-        outcomes: list[tuple[concurrent.futures.Future[Any], object, BaseException | None]] = []
+        # id(job) -> (result, exception) for every call that ran, None for a skipped one.
+        outcomes: dict[int, tuple[object, BaseException | None] | None] = {}
         rows: list[Sequence[object]] = []
         error: BaseException | None = None
         try:
@@ -232,9 +233,7 @@ class Writer:
                     conn.executemany(self._insert_sql, rows)
                     rows = []
                 if isinstance(job, _Call):
-                    outcome = self._run_call(job)
-                    if outcome is not None:
-                        outcomes.append(outcome)
+                    outcomes[id(job)] = self._run_call(job)
             if rows:
                 conn.executemany(self._insert_sql, rows)
             conn.execute("COMMIT")
@@ -247,15 +246,23 @@ class Writer:
         # Callbacks first: a flush() resolved in this group must find them already run, and
         # both travel through the same loop's call_soon_threadsafe queue, which is FIFO.
         self._report_appends(batch)
-        for future, result, failure in outcomes:
+        for job in batch:
+            if not isinstance(job, _Call) or job.future is None:
+                continue
+            future = job.future
+            if id(job) not in outcomes and not future.set_running_or_notify_cancel():
+                continue  # never started, and cancelled meanwhile
+            outcome = outcomes.get(id(job), (None, None))
+            if outcome is None:
+                continue  # skipped: cancelled before it started
+            result, failure = outcome
             if error is not None or failure is not None:
                 future.set_exception(error or failure)
             else:
                 future.set_result(result)
 
-    def _run_call(
-        self, job: _Call
-    ) -> tuple[concurrent.futures.Future[Any], object, BaseException | None] | None:
+    def _run_call(self, job: _Call) -> tuple[object, BaseException | None] | None:
+        """Run one call in a savepoint. Returns: (result, exception), or None when skipped."""
         future = job.future
         if future is not None and not future.set_running_or_notify_cancel():
             return None  # the caller gave up before the job started: skip it
@@ -271,7 +278,7 @@ class Writer:
             if future is None:
                 _log.exception("store writer: queued write failed")
         conn.execute("RELEASE job")
-        return None if future is None else (future, result, failure)
+        return result, failure
 
     @staticmethod
     def _report_appends(batch: list[object]) -> None:

@@ -247,3 +247,24 @@ def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Pa
     count = store.readers.run_sync(lambda c: c.execute("SELECT COUNT(*) FROM history").fetchone())
     assert count == (20,)
     store.close_sync()
+
+
+async def test_failed_commit_still_delivers_and_reports_the_error(
+    sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When a group cannot commit, its callbacks still run and every waiter gets the error."""
+    seen: list[str] = []
+    gate = threading.Event()
+    sqlite_store.writer.fire(lambda conn: gate.wait(5.0))  # hold the writer: one group below
+    sqlite_store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
+    sqlite_store.history.append(entry("lost", T0), then=lambda: seen.append("lost"))
+    waiter = asyncio.ensure_future(sqlite_store.flush())
+    await asyncio.sleep(0)
+    gate.set()
+    with pytest.raises(sqlite3.Error):
+        await waiter
+    assert seen == ["lost"]
+    assert "not committed" in caplog.text
+    sqlite_store.history.append(entry("kept", T0 + 1))
+    await sqlite_store.flush()
+    assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
