@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
+from chinwag.protocol import Message
+from chinwag.server.commands import COMMANDS, CommandSpec, Context
+
 from .conftest import Serve
 from .harness import ANY, Harness
 
@@ -276,3 +281,21 @@ async def test_stop_is_bounded_when_a_client_stopped_reading(serve: Serve) -> No
     await h.server.stop()
     assert time.monotonic() - started < 2.0
     await bob.expect_error("Server shutting down")
+
+
+async def test_handler_crash_drops_only_that_client(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in a handler logs the error and ends that one connection; others are unaffected."""
+
+    def explode(ctx: Context, msg: Message) -> None:
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setitem(COMMANDS, "BOOM", CommandSpec(explode))
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    await amy.send("BOOM")
+    await amy.expect_error("Internal error")
+    await bob.expect("QUIT", source="amy")
+    await bob.alive()
+    assert any("error handling a line" in r.getMessage() for r in caplog.records)
