@@ -227,8 +227,14 @@ async def test_checkpoints_run_off_the_writer_and_close_truncates(tmp_path: Path
 def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Path) -> None:
     """With a tiny queue, producers wait instead of losing entries."""
     store = SqliteStore(tmp_path / DB_FILENAME, max_queue=4, max_group=2)
-    gate = threading.Event()
-    store.writer.fire(lambda conn: gate.wait(5.0))  # keep the writer busy
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        held.set()
+        gate.wait(5.0)
+
+    store.writer.fire(hold)  # keep the writer busy
+    assert held.wait(5.0)
     produced = threading.Event()
 
     def produce() -> None:
@@ -254,8 +260,14 @@ async def test_failed_commit_still_delivers_and_reports_the_error(
 ) -> None:
     """When a group cannot commit, its callbacks still run and every waiter gets the error."""
     seen: list[str] = []
-    gate = threading.Event()
-    sqlite_store.writer.fire(lambda conn: gate.wait(5.0))  # hold the writer: one group below
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        held.set()
+        gate.wait(5.0)
+
+    sqlite_store.writer.fire(hold)  # hold the writer, so the next three jobs form one group
+    assert await asyncio.to_thread(held.wait, 5.0)
     sqlite_store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
     sqlite_store.history.append(entry("lost", T0), then=lambda: seen.append("lost"))
     waiter = asyncio.ensure_future(sqlite_store.flush())
