@@ -23,9 +23,6 @@ from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "WhowasEntry"]
 
-# Space left in a 512-byte line for a NAMES list: the longest server name, numeric, nick and
-# channel name we allow, with separators and CR LF.
-_NAMES_BUDGET = 512 - 220
 _LINE_LIMIT = 512
 
 
@@ -258,13 +255,17 @@ class Network:
         """The member list as NAMES entries packed into lines that fit 512 bytes."""
         multi = client.has(Cap.MULTI_PREFIX)
         full = client.has(Cap.USERHOST_IN_NAMES)
+        # What ":server 353 nick = #channel :" and CR LF leave, in bytes: the server name and
+        # the channel name (CHANNELLEN counts characters, not bytes) can both be long.
+        overhead = len(f":{self.name} 353 {client.nick} = {channel.name} :\r\n".encode())
+        budget = _LINE_LIMIT - overhead
         line: list[str] = []
         size = 0
         for member, membership in channel.members.items():
             if "i" in member.modes and client not in channel.members and member is not client:
                 continue
             entry = membership.prefixes(multi) + (member.prefix if full else member.nick)
-            if line and size + len(entry) + 1 > _NAMES_BUDGET:
+            if line and size + len(entry) + 1 > budget:
                 yield " ".join(line)
                 line, size = [], 0
             line.append(entry)
