@@ -83,3 +83,20 @@ async def test_replies_fit_512_bytes_under_a_long_server_name(serve: Serve) -> N
     bob = await h.connect(NICK_B, realname="r" * 128)
     await bob.send("AWAY :" + "w" * 200, f"WHOIS {NICK_B}", f"WHO {NICK_B}")
     await bob.expect("315")
+
+
+async def test_names_lines_fit_under_long_server_and_channel_names(serve: Serve) -> None:
+    """NAMES of a many-member channel whose name is 63 four-byte characters stays within 512,
+    every nick whole (CHANNELLEN counts characters, so the name alone takes 253 bytes)."""
+    h = await serve(server={"name": "irc.a-rather-long-host-name.example.org"})
+    channel = "#" + "😀" * 63
+    members = []
+    for n in range(12):
+        member = await h.connect(f"n{n:02d}" + "x" * 29)
+        await member.send(f"JOIN {channel}")
+        await member.expect("366")
+        members.append(member)
+    await members[0].send(f"NAMES {channel}")
+    lines = await members[0].collect_until("366")
+    names = " ".join(m.params[-1] for m in lines if m.command == "353").split()
+    assert sorted(name.lstrip("@") for name in names) == sorted(m.nick for m in members)
