@@ -61,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -367,6 +368,9 @@ class SqliteStore:
             sqlite3.Error: when the file cannot be opened or is not a database.
         """
         self.path = path
+        if not path.exists():
+            # Password hashes live here: owner-only, and SQLite gives -wal/-shm the same mode.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = connect(path)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

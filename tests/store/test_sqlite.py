@@ -56,6 +56,14 @@ def test_fresh_database_is_migrated(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_new_database_is_private_to_its_owner(tmp_path: Path) -> None:
+    """The file holding password hashes is created mode 0600 in a 0700 directory."""
+    store = SqliteStore.in_directory(tmp_path / "data")
+    store.close_sync()
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "data" / DB_FILENAME).stat().st_mode & 0o777 == 0o600
+
+
 def test_migrations_apply_once(tmp_path: Path) -> None:
     """Re-running the migrations on an up-to-date database does nothing."""
     conn = sqlite3.connect(tmp_path / "x.sqlite3", isolation_level=None)
