@@ -123,8 +123,15 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         channel.members[target].prefixes(multi) + channel.name
         for channel in ctx.network.visible_channels(ctx.client, target)
     ]
-    if channels:
-        ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(channels))
+    # Several 319 lines when needed: one would pass 512 bytes with a dozen long channel names.
+    line: list[str] = []
+    for name in channels:
+        if line and len(" ".join([*line, name]).encode()) > 300:
+            ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(line))
+            line = []
+        line.append(name)
+    if line:
+        ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(line))
     ctx.reply(RPL_WHOISSERVER, target.nick, ctx.network.name, _SERVER_INFO)
     if target.away is not None:
         ctx.reply(RPL_AWAY, target.nick, target.away)
