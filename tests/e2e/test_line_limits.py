@@ -100,3 +100,16 @@ async def test_names_lines_fit_under_long_server_and_channel_names(serve: Serve)
     lines = await members[0].collect_until("366")
     names = " ".join(m.params[-1] for m in lines if m.command == "353").split()
     assert sorted(name.lstrip("@") for name in names) == sorted(m.nick for m in members)
+
+
+async def test_whois_channels_are_split_over_several_lines(h: Harness) -> None:
+    """WHOIS of a user in many long-named channels gives several 319 lines, no name cut."""
+    amy = await h.connect(NICK_A)
+    channels = [f"#{n:02d}" + "c" * 60 for n in range(12)]
+    await amy.send("JOIN " + ",".join(channels[:6]), "JOIN " + ",".join(channels[6:]))
+    for channel in channels:
+        await amy.expect("366", [NICK_A, channel, ANY])
+    await amy.send(f"WHOIS {NICK_A}")
+    lines = await amy.collect_until("318")
+    listed = " ".join(m.params[-1] for m in lines if m.command == "319").split()
+    assert sorted(name.lstrip("@") for name in listed) == sorted([*channels, "#lobby"])
