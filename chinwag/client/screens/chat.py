@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from chinwag.client.commands import COMMANDS, Help, execute, parse_input
-from chinwag.client.conversation import SERVER_KEY
+from chinwag.client.conversation import SERVER_KEY, Member
 from chinwag.client.events import Posted
 from chinwag.client.messages import LinesReceived, StatusChanged
 from chinwag.client.net import ConnectError, Connection, Options, Status
@@ -155,6 +155,8 @@ class ChatScreen(Screen[None]):
         users = self.query_one(UserList)
         if conv.is_channel:
             users.show(conv.sorted_members(session.prefix_map), session.nick)
+        elif conv.is_private:
+            users.show([Member(conv.name), Member(session.nick)], session.nick)
         else:
             users.show([], session.nick)
         topic = Text()
