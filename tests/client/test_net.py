@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +135,49 @@ async def test_reconnect_after_server_restart(irc_server: Server, harnesses: lis
     await asyncio.to_thread(irc_server.start)
     await eventually(amy.joined, "amy back in #lobby", timeout=30)
     assert amy.statuses.count(Status.CONNECTED) == 2
+
+
+@pytest.fixture
+def tls_context(tmp_path: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def _tiny_irc_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Just enough IRC to register a client: answer USER with 001 and the end of the MOTD."""
+    while line := await reader.readline():
+        if line.startswith(b"USER"):
+            writer.write(b":tls.test 001 amy :Welcome over TLS\r\n:tls.test 422 amy :No MOTD\r\n")
+    writer.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_tls_connection(tls_context: ssl.SSLContext) -> None:
+    """--tls registers over TLS; checking the self-signed certificate fails clearly."""
+    server = await asyncio.start_server(_tiny_irc_server, "127.0.0.1", 0, ssl=tls_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        strict = Connection(Session("amy"), Options(port=port, tls=True))
+        with pytest.raises(ConnectError, match="TLS error"):
+            await strict.run()
+        session = Session("amy")
+        insecure = Connection(session, Options(port=port, tls=True, tls_verify=False))
+        task = asyncio.create_task(insecure.run())
+        await eventually(lambda: session.registered, "registration over TLS")
+        await insecure.quit()
+        await asyncio.wait_for(task, 5)
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,86 @@
+"""Rendering lines: plain-mode text, TUI styles, nick colours, and input completion."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, Posted, SystemLine
+from chinwag.client.plain import format_posted
+from chinwag.client.render import NICK_COLOURS, nick_colour, render_line
+from chinwag.client.widgets.input_bar import complete
+
+NOW = 1_700_000_000.0
+STAMP = r"\[\d\d:\d\d\] "
+
+PLAIN_CASES: list[tuple[Posted, str]] = [
+    (Posted("#lobby", "#lobby", False, ChatLine(NOW, "alice", "hi")), STAMP + "<alice> hi"),
+    (Posted("#dev", "#dev", False, ChatLine(NOW, "alice", "hi")), STAMP + "#dev <alice> hi"),
+    (Posted("#lobby", "#lobby", False, ActionLine(NOW, "bob", "waves")), STAMP + r"\* bob waves"),
+    (Posted("carol", "carol", True, ChatLine(NOW, "me", "psst", own=True)), "-> carol: psst"),
+    (Posted("carol", "carol", True, ChatLine(NOW, "carol", "psst")), "<- carol: psst"),
+    (Posted("carol", "carol", True, ActionLine(NOW, "carol", "nods")), r"<- carol: \* carol nods"),
+    (
+        Posted("#lobby", "#lobby", False, ChatLine(NOW, "srv", "note", notice=True)),
+        STAMP + "-srv- note",
+    ),
+    (Posted("#lobby", "#lobby", False, SystemLine(NOW, "bob has joined #lobby")), r"\* bob has"),
+    (Posted("#lobby", "#lobby", False, ErrorLine(NOW, "x: No such nick")), "! x: No such nick"),
+]
+
+
+@pytest.mark.parametrize(("posted", "pattern"), PLAIN_CASES)
+def test_plain_format(posted: Posted, pattern: str) -> None:
+    """Plain mode prints one recognisable line per event."""
+    assert re.fullmatch(pattern + ".*", format_posted(posted, active="#lobby"))
+
+
+def test_nick_colour_is_stable_and_case_insensitive() -> None:
+    """The same nick always gets the same colour, whatever its case."""
+    assert nick_colour("Alice") == nick_colour("alice") == nick_colour("ALICE")
+    assert nick_colour("alice") in NICK_COLOURS
+    assert len({nick_colour(f"user{i}") for i in range(50)}) > 5
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        (ChatLine(NOW, "alice", "hi"), "<alice> hi"),
+        (ActionLine(NOW, "bob", "waves"), "* bob waves"),
+        (SystemLine(NOW, "bob has joined #lobby"), "-- bob has joined #lobby"),
+        (ErrorLine(NOW, "FOO: Unknown command"), "!! FOO: Unknown command"),
+    ],
+)
+def test_render_line_text(line: Line, text: str) -> None:
+    """Each kind of line renders with a time and its own marker."""
+    rendered = render_line(line)
+    assert re.fullmatch(r"\d\d:\d\d " + re.escape(text), rendered.plain)
+
+
+def test_mention_is_highlighted_and_system_dimmed() -> None:
+    """A mention gets a background; system lines are dim."""
+    mention = render_line(ChatLine(NOW, "alice", "hey me", highlight=True))
+    assert any("on #5f0000" in str(span.style) for span in mention.spans)
+    system = render_line(SystemLine(NOW, "x"))
+    assert all("dim" in str(span.style) for span in system.spans)
+
+
+class TestComplete:
+    def test_nick_at_start_gets_colon(self) -> None:
+        """A nick completed at the start of the line gets ": "."""
+        assert complete("al", 2, ["alice", "bob"]) == [("alice: ", 7)]
+
+    def test_nick_mid_line_gets_space(self) -> None:
+        """A nick completed later in the line gets a space."""
+        assert complete("hi al", 5, ["Alice"]) == [("hi Alice ", 9)]
+
+    def test_channel_and_command(self) -> None:
+        """Rooms and commands complete without a colon."""
+        assert complete("/jo", 3, ["/join", "/who"]) == [("/join ", 6)]
+        assert complete("/join #lo", 9, ["#lobby"]) == [("/join #lobby ", 13)]
+
+    def test_all_matches_in_order_and_none(self) -> None:
+        """Every match is offered, in order; an empty word completes nothing."""
+        assert [v for v, _ in complete("b", 1, ["bob", "bea", "al"])] == ["bob: ", "bea: "]
+        assert complete("hi ", 3, ["bob"]) == []
