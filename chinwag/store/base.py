@@ -279,25 +279,42 @@ class HistoryStore(Protocol):
         ...
 
     async def latest(self, target: Target, after: Bound | None, limit: int) -> list[HistoryEntry]:
-        """The newest ``limit`` entries, only those after ``after`` when given."""
+        """CHATHISTORY LATEST: the newest ``limit`` entries, only those after ``after``.
+
+        Args:
+            target: the channel, or the private conversation "between me and X".
+            after: None for LATEST ``*``; else only entries after this bound count.
+            limit: how many entries at most (the caller caps it; <= 0 returns nothing).
+
+        Returns:
+            Chronological entries (so are the answers of every query below).
+
+        Raises:
+            StoreClosedError: after the store was closed (every query).
+        """
         ...
 
     async def before(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
-        """The ``limit`` entries just before ``bound``."""
+        """CHATHISTORY BEFORE: the ``limit`` entries just before ``bound``."""
         ...
 
     async def after(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
-        """The ``limit`` entries just after ``bound``."""
+        """CHATHISTORY AFTER: the ``limit`` entries just after ``bound``."""
         ...
 
     async def around(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
-        """Up to ``limit`` entries centred on ``bound``; a ``msgid`` bound's entry is included."""
+        """CHATHISTORY AROUND: ``limit // 2`` entries before ``bound``, the rest from it on.
+
+        A ``msgid`` bound's own entry is included; when one side runs short the other fills
+        in, so ``limit`` entries come back whenever the conversation has that many.
+        """
         ...
 
     async def between(
         self, target: Target, start: Bound, end: Bound, limit: int
     ) -> list[HistoryEntry]:
-        """Entries strictly between the bounds: the ``limit`` closest to ``start``."""
+        """CHATHISTORY BETWEEN: entries strictly between the bounds, the ``limit`` closest to
+        ``start`` (``start`` may be the later bound: the walk then goes backwards)."""
         ...
 
     async def targets(
@@ -324,7 +341,13 @@ class HistoryStore(Protocol):
         *,
         now: float | None = None,
     ) -> int:
-        """Delete entries older than ``max_age_days`` or beyond the newest N per target.
+        """Retention: delete entries older than ``max_age_days`` and beyond the newest
+        ``max_lines_per_target`` of each conversation.
+
+        Args:
+            max_age_days: age limit in days, or None for no age limit.
+            max_lines_per_target: lines kept per conversation, or None for no line limit.
+            now: the current time (tests inject it); default ``time.time()``.
 
         Returns:
             How many entries were deleted.
@@ -332,7 +355,10 @@ class HistoryStore(Protocol):
         ...
 
     async def forget(self, party: str) -> int:
-        """Delete every private entry ``party`` took part in.
+        """Delete every private entry ``party`` took part in; channel messages stay.
+
+        Args:
+            party: the party name used in :class:`DirectTarget` (folded account or nick).
 
         Returns:
             How many entries were deleted.
