@@ -143,7 +143,16 @@ def tls_context(tmp_path: Path) -> ssl.SSLContext:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ),
+            *("-nodes", "-days", "1"),
             *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
         ],
         check=True,
@@ -156,10 +165,12 @@ def tls_context(tmp_path: Path) -> ssl.SSLContext:
 
 
 async def _tiny_irc_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Just enough IRC to register a client: answer USER with 001 and the end of the MOTD."""
+    """Just enough IRC: answer USER with 001 and the end of the MOTD; hang up after QUIT."""
     while line := await reader.readline():
         if line.startswith(b"USER"):
             writer.write(b":tls.test 001 amy :Welcome over TLS\r\n:tls.test 422 amy :No MOTD\r\n")
+        if line.startswith(b"QUIT"):
+            break
     writer.close()
 
 
