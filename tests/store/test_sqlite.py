@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from chinwag.store import (
     DB_FILENAME,
@@ -288,3 +289,18 @@ async def test_failed_commit_still_delivers_and_reports_the_error(
     sqlite_store.history.append(entry("kept", T0 + 1))
     await sqlite_store.flush()
     assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
+
+
+async def test_login_upgrades_an_outdated_hash(tmp_path: Path) -> None:
+    """After the argon2 parameters change, a successful login rehashes the password."""
+    first = SqliteStore(tmp_path / DB_FILENAME, hasher=FAST_HASHER)
+    old = await first.accounts.register("Amy", "amy", "pw")
+    await first.close()
+    stronger = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1)
+    again = SqliteStore(tmp_path / DB_FILENAME, hasher=stronger)
+    assert await again.accounts.verify("amy", "wrong") is None
+    upgraded = await again.accounts.verify("amy", "pw")
+    assert upgraded is not None and upgraded.password_hash != old.password_hash
+    assert "t=2" in upgraded.password_hash
+    assert await again.accounts.verify("amy", "pw") == upgraded
+    await again.close()
