@@ -70,7 +70,7 @@ def check_name(name: str, what: str = "name") -> str:
         raise InvalidNameError(f"empty {what}")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(f"{what} too long")
-    if any(ch in _FORBIDDEN_IN_NAMES for ch in name):
+    if not _FORBIDDEN_IN_NAMES.isdisjoint(name):
         raise InvalidNameError(f"{what} contains a forbidden character")
     return name
 
