@@ -367,8 +367,7 @@ async def test_oper_failures_get_464(serve: Serve) -> None:
     """OPER with an unknown name or a wrong password gets 464 ERR_PASSWDMISMATCH.
 
     RFC 2812 3.1.4 lists 464 and 491 ERR_NOOPERHOST ("No O-lines for your host"); chinwag has no
-    host restriction on operators, so a failed OPER is always 464, which does not tell a
-    guesser whether the name exists.
+    host restriction on operators, so a failed OPER is always 464, for an unknown name too.
     """
     h = await serve(opers=[("root", hash_password("hunter2"))])
     amy = await h.connect("amy")
