@@ -86,8 +86,10 @@ async def test_replies_fit_512_bytes_under_a_long_server_name(serve: Serve) -> N
 
 
 async def test_names_lines_fit_under_long_server_and_channel_names(serve: Serve) -> None:
-    """NAMES of a many-member channel whose name is 63 four-byte characters stays within 512,
-    every nick whole (CHANNELLEN counts characters, so the name alone takes 253 bytes)."""
+    """NAMES of a 12-member channel named with 63 four-byte characters fits, every nick whole.
+
+    CHANNELLEN counts characters, so the channel name alone takes 253 of the 512 bytes.
+    """
     h = await serve(server={"name": "irc.a-rather-long-host-name.example.org"})
     channel = "#" + "😀" * 63
     members = []
