@@ -163,6 +163,23 @@ async def test_password_flag(tmp_path: Path) -> None:
         running.kill()
 
 
+async def test_name_and_motd_flags(tmp_path: Path) -> None:
+    """`--name` sets the server name and `--motd FILE` the message of the day."""
+    motd = tmp_path / "motd.txt"
+    motd.write_text("flag motd\n", encoding="utf-8")
+    running = ServeProcess(tmp_path, "--name", "flagged.example", "--motd", str(motd))
+    try:
+        clients = Clients(await running.started())
+        try:
+            amy = await clients.connect("amy")
+            assert amy.history[0].source == "flagged.example"
+            assert [m.params[-1] for m in amy.history if m.command == "372"] == ["- flag motd"]
+        finally:
+            await clients.close()
+    finally:
+        running.kill()
+
+
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chinwag", *args],
