@@ -436,6 +436,9 @@ def execute(session: Session, command: Command) -> Outcome:
                 session.send(Message.of("WHOIS", nick))
         case Close():
             conv = session.current
+            if session.active == SERVER_KEY:
+                out.posted.append(session.error("The server window stays open (/quit to leave)"))
+                return out
             if conv.is_channel and conv.joined:
                 session.send(Message.of("PART", conv.name))
             session.close(session.active)

@@ -226,8 +226,12 @@ class TestInput:
 
 class TestConnection:
     async def test_reconnect_after_server_restart(self, irc_server: Server) -> None:
-        """The status line shows the loss; after the restart the client is back in #lobby."""
-        async with running(irc_server) as (app, _):
+        """The status line shows the loss; after the restart the rooms that were open are back."""
+        async with running(irc_server) as (app, pilot):
+            await type_line(pilot, "/join #dev")
+            await eventually(lambda: app.session.active == "#dev", "#dev joined and shown")
+            await pilot.press("ctrl+n")  # rooms are in name order: #dev, then #lobby
+            await eventually(lambda: app.session.active == LOBBY, "back to #lobby")
             await asyncio.to_thread(irc_server.stop)
             await eventually(lambda: app.chat.status is Status.LOST, "lost status")
             assert app.chat.query_one("#status").has_class("-lost")
@@ -236,6 +240,7 @@ class TestConnection:
                 lambda: app.chat.status is Status.CONNECTED and in_lobby(app), "back in #lobby"
             )
             assert not app.chat.query_one("#status").has_class("-lost")
+            await eventually(lambda: app.session.conversations["#dev"].joined, "#dev rejoined")
 
     async def test_taken_nick_is_asked_again(
         self, irc_server: Server, raw_clients: list[RawClient]

@@ -162,6 +162,14 @@ class TestExecute:
         assert run(session, "/close") == ["PART #lobby"]
         assert session.active == SERVER_KEY
 
+    def test_server_window_cannot_be_closed(self) -> None:
+        """/close in the server window explains instead of closing."""
+        session = registered()
+        session.set_active(SERVER_KEY)
+        assert run(session, "/close") == []
+        assert SERVER_KEY in session.conversations
+        assert "stays open" in session.current.lines[-1].text
+
     def test_nick_validated_locally(self) -> None:
         """An invalid nick is refused before it reaches the server."""
         session = registered()
