@@ -6,7 +6,14 @@ import dataclasses
 import re
 from pathlib import Path
 
-from chinwag.server.config import Config, LimitsConfig, ServerConfig, load_config
+from chinwag.server.config import (
+    AccountsConfig,
+    Config,
+    HistoryConfig,
+    LimitsConfig,
+    ServerConfig,
+    load_config,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "chinwag.example.toml"
 
@@ -20,7 +27,7 @@ def test_example_loads() -> None:
 def test_example_has_every_key_with_a_comment() -> None:
     """Each setting of each section appears in the example, with a comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in (ServerConfig, LimitsConfig):
+    for section in (ServerConfig, LimitsConfig, HistoryConfig, AccountsConfig):
         for field in dataclasses.fields(section):
             match = re.search(rf"^{field.name} = ", text, re.MULTILINE)
             assert match, f"{field.name} is missing from chinwag.example.toml"
@@ -33,4 +40,7 @@ def test_example_has_every_key_with_a_comment() -> None:
 def test_example_limits_are_the_defaults() -> None:
     """The example shows the real default of every limit, so it never lies."""
     config = load_config(EXAMPLE, environ={})
-    assert config.limits == Config().limits
+    defaults = Config()
+    assert config.limits == defaults.limits
+    assert config.history == defaults.history
+    assert config.accounts == defaults.accounts

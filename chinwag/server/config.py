@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHINWAG__"
+_SECTIONS = ("server", "limits", "history", "accounts")
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,31 @@ class LimitsConfig:
 
 
 @dataclass(slots=True)
+class HistoryConfig:
+    """What is kept of conversations, and for how long."""
+
+    enabled: bool = True
+    replay_on_join: int = 50
+    max_age_days: float = 0.0
+    max_lines_per_target: int = 0
+    durable_delivery: bool = True
+    chathistory_max: int = 100
+
+
+@dataclass(slots=True)
+class AccountsConfig:
+    """Accounts: registration, logins and nick protection."""
+
+    enabled: bool = True
+    registration_open: bool = True
+    require_tls_for_auth: bool = False
+    nick_protection_grace: float = 60.0
+    guest_prefix: str = "Guest"
+    login_burst: int = 5
+    login_per_minute: float = 5.0
+
+
+@dataclass(slots=True)
 class OperConfig:
     """A server operator: a name and an argon2id hash made by ``chinwag passwd``."""
 
@@ -94,6 +120,8 @@ class Config:
 
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -197,7 +225,7 @@ def load_config(
                 if not isinstance(values, list):
                     raise ConfigError("opers must be an array of tables ([[opers]])")
                 config.opers = [_parse_oper(entry) for entry in values]
-            elif section in ("server", "limits") and isinstance(values, dict):
+            elif section in _SECTIONS and isinstance(values, dict):
                 _apply_section(getattr(config, section), section, values)
             else:
                 raise ConfigError(f"unknown section [{section}]")
@@ -206,8 +234,8 @@ def load_config(
         if not name.startswith(ENV_PREFIX):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in ("server", "limits") or not key:
-            raise ConfigError(f"{name}: expected CHINWAG__SERVER__KEY or CHINWAG__LIMITS__KEY")
+        if section not in _SECTIONS or not key:
+            raise ConfigError(f"{name}: expected CHINWAG__SECTION__KEY, SECTION one of {_SECTIONS}")
         _apply_section(getattr(config, section), section, {key: value})
     for section, values in (overrides or {}).items():
         _apply_section(
