@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AccountsConfig",
     "Config",
     "ConfigError",
+    "HistoryConfig",
     "LimitsConfig",
     "OperConfig",
     "ServerConfig",
