@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator
 
@@ -181,3 +182,18 @@ async def test_refused_connection_exits_non_zero(plains: list[Plain]) -> None:
     assert status == 1
     assert "cannot connect to 127.0.0.1:" in err
     assert "connection refused" in err
+
+
+async def test_ctrl_c_quits_cleanly(
+    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """SIGINT (Ctrl+C) sends QUIT and exits 0, like the end of input."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    amy = await launch(*server_args(irc_server, "--nick", "amy"))
+    plains.append(amy)
+    await amy.expect(r"^\* You have joined #lobby$")
+    amy.proc.send_signal(signal.SIGINT)
+    await bob.expect(lambda m: m.command == "QUIT" and m.source_nick == "amy")
+    status, _ = await amy.wait()
+    assert status == 0
