@@ -26,13 +26,20 @@ from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
 from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.store import Store, open_store
 
-__all__ = ["Server", "run_server"]
+__all__ = ["Server", "data_path", "run_server"]
 
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
+
+
+def data_path(config: Config) -> Path | None:
+    """The data directory, or None when ``data_dir`` is ``none`` (everything kept in memory)."""
+    data_dir = config.server.data_dir.strip()
+    return None if data_dir.lower() in ("", "none") else Path(data_dir)
 
 
 def _is_loopback(ip: str) -> bool:
@@ -59,12 +66,22 @@ class Server:
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.started = time.time()
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store (accounts, history, channels, bans), opened by `start`."""
+        if self._store is None:
+            raise RuntimeError("the store is opened by Server.start()")
+        return self._store
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the listener(s) and start the timers."""
+        """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
+        if self._store is None:
+            self._store = open_store(data_path(self.config))
         server = await loop.create_server(
             lambda: Connection(self),
             self.config.server.host,
@@ -150,6 +167,8 @@ class Server:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE / 2)
+        if self._store is not None:
+            await self._store.close()
         self._stopped.set()
         log.info("stopped")
 

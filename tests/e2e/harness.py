@@ -52,12 +52,12 @@ def make_server(
     """A `Server` on a free loopback port, named ``test.chinwag``, flood pacing off by default.
 
     Args:
-        server: ``[server]`` overrides.
+        server: ``[server]`` overrides (``data_dir`` is ``none``, a memory store, unless given).
         limits: ``[limits]`` overrides (``flood_rate`` is 0 unless given).
         opers: ``(name, password_hash)`` pairs.
     """
     overrides: dict[str, dict[str, Any]] = {
-        "server": {"port": 0, "name": "test.chinwag", **(server or {})},
+        "server": {"port": 0, "name": "test.chinwag", "data_dir": "none", **(server or {})},
         "limits": {"flood_rate": 0, **(limits or {})},
     }
     config = load_config(None, environ={}, overrides=overrides)
