@@ -67,6 +67,11 @@ def _system(s: Session, msg: Message, text: str, kind: SystemKind) -> SystemLine
     return SystemLine(s.time_of(msg), text, kind)
 
 
+def _last(msg: Message) -> str:
+    """The trailing parameter, or "" when a (malformed) message has none."""
+    return msg.params[-1] if msg.params else ""
+
+
 def _reason(msg: Message, index: int) -> str:
     reason = msg.param(index)
     return f" ({reason})" if reason else ""
@@ -84,7 +89,7 @@ def handle_cap(s: Session, msg: Message) -> list[Posted]:
     """CAP <nick> LS|ACK|NAK|NEW|DEL [*] :caps"""
     sub = msg.param(1).upper()
     more = msg.param(2) == "*" and len(msg.params) > 3
-    caps = msg.params[-1].split() if len(msg.params) > 2 else []
+    caps = _last(msg).split() if len(msg.params) > 2 else []
     if sub == "LS":
         s.cap_offered(caps, final=not more)
     elif sub == "NEW":
@@ -329,7 +334,7 @@ def handle_welcome(s: Session, msg: Message) -> list[Posted]:
     s.nick_error = None
     s.server_name = msg.source or ""
     s.changed = True
-    return [s.post(SERVER_KEY, _system(s, msg, msg.params[-1], SystemKind.INFO))]
+    return [s.post(SERVER_KEY, _system(s, msg, _last(msg), SystemKind.INFO))]
 
 
 @handles(n.RPL_ISUPPORT)
@@ -351,7 +356,7 @@ def handle_names(s: Session, msg: Message) -> list[Posted]:
     """353 <nick> <symbol> <channel> :[prefix]nick..."""
     buffer = s.names_buffer(msg.param(2))
     prefix_map = s.prefix_map
-    for token in msg.params[-1].split():
+    for token in _last(msg).split():
         prefixes, nick = parse_prefix_token(token, prefix_map)
         if nick:
             buffer.members[fold(nick)] = Member(nick, prefixes)
@@ -393,7 +398,7 @@ def handle_now_away(s: Session, msg: Message) -> list[Posted]:
     """306/305 <nick> :You have been marked as being away / no longer away"""
     s.away = msg.command == n.RPL_NOWAWAY
     s.changed = True
-    return [s.post(s.active, _system(s, msg, msg.params[-1], SystemKind.AWAY))]
+    return [s.post(s.active, _system(s, msg, _last(msg), SystemKind.AWAY))]
 
 
 @handles(n.RPL_AWAY)
@@ -440,7 +445,7 @@ def handle_bad_nick(s: Session, msg: Message) -> list[Posted]:
     if msg.command == n.ERR_NICKNAMEINUSE:
         text = f"The nick {nick} is already taken"
     else:
-        text = f"The nick {nick} is not valid: {msg.params[-1]}"
+        text = f"The nick {nick} is not valid: {_last(msg)}"
     if not s.registered:
         s.nick_error = text
         return [s.post(SERVER_KEY, ErrorLine(s.time_of(msg), text, msg.command))]

@@ -235,7 +235,10 @@ class Connection:
             if isinstance(item, DecodeError):
                 continue
             was_registered = self.session.registered
-            posted += self.session.feed(item)
+            try:
+                posted += self.session.feed(item)
+            except Exception as exc:  # a strange line must not end the whole client
+                posted.append(self.session.error(f"Could not understand {item}: {exc!r}"))
             if self.session.registered and not was_registered:
                 self._ever_registered = True
                 self._set_status(Status.CONNECTED, self.session.server_name)
@@ -259,6 +262,8 @@ class Connection:
         nick = await self.ask_nick(reason)
         if not nick:
             self._quitting = True
+            self.session.send(Message.of("QUIT", "No nick chosen"))
+            self.flush()
             raise ConnectError(reason)
         self.session.change_nick(nick)
 

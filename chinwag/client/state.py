@@ -276,10 +276,8 @@ class Session:
 
     def post_to(self, name: str, line: Line) -> Posted:
         """Add a line to the conversation named ``name`` (created when needed)."""
-        conv = self.conversation(name)
-        return self.post(
-            self.key_of(name) if conv.kind is not ConversationKind.SERVER else SERVER_KEY, line
-        )
+        self.conversation(name)
+        return self.post(self.key_of(name), line)
 
     def note(self, text: str, key: str | None = None) -> Posted:
         """Add an informational line to ``key`` (default: the active conversation)."""

@@ -14,8 +14,10 @@ import pytest
 
 from chinwag.client.commands import execute, parse_input
 from chinwag.client.events import ChatLine, Posted
+from chinwag.client.handlers import HANDLERS
 from chinwag.client.net import ConnectError, Connection, Options, Status
 from chinwag.client.state import Session
+from chinwag.protocol import Message
 
 from .conftest import LOBBY, RawClient, Server, eventually, free_port
 
@@ -188,6 +190,44 @@ async def test_tls_connection(tls_context: ssl.SSLContext) -> None:
         task = asyncio.create_task(insecure.run())
         await eventually(lambda: session.registered, "registration over TLS")
         await insecure.quit()
+        await asyncio.wait_for(task, 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _rude_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Registers the client, then sends a FROB (which the test makes the session choke on)."""
+    while line := await reader.readline():
+        if line.startswith(b"USER"):
+            writer.write(b":rude 001 amy :hi\r\n:rude FROB x\r\n:rude 422 amy :No MOTD\r\n")
+        if line.startswith(b"QUIT"):
+            break
+    writer.close()
+
+
+async def test_malformed_server_line_does_not_stop_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line the session cannot handle becomes an error line; the connection goes on."""
+
+    def choke(session: Session, msg: Message) -> list[Posted]:
+        raise IndexError("boom")
+
+    monkeypatch.setitem(HANDLERS, "FROB", choke)
+    server = await asyncio.start_server(_rude_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        session = Session("amy")
+        posted: list[Posted] = []
+        connection = Connection(session, Options(port=port), on_lines=posted.extend)
+        task = asyncio.create_task(connection.run())
+        await eventually(lambda: session.registered, "registration")
+        await eventually(
+            lambda: any("Could not understand" in p.line.text for p in posted), "the error line"
+        )
+        assert connection.status is Status.CONNECTED
+        await connection.quit()
         await asyncio.wait_for(task, 5)
     finally:
         server.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, PrefixMap
 from chinwag.client.events import (
     ActionLine,
@@ -11,6 +14,7 @@ from chinwag.client.events import (
     SystemKind,
     SystemLine,
 )
+from chinwag.client.handlers import HANDLERS
 from chinwag.client.state import Session
 from chinwag.protocol import Message, parse_line
 
@@ -397,3 +401,20 @@ class TestConnection:
         """Commands the client does not know change nothing."""
         session = registered()
         assert session.feed(Message.of("FROB", "x")) == []
+
+
+_COMMANDS = sorted(set(HANDLERS) - {"<numeric>"} | {"001", "005", "311", "353", "366", "999"})
+_WORDS = st.sampled_from(["me", "#lobby", "alice", "*", "+o", "-v+k", "", ":", "@+bob", "a b"])
+
+
+@given(
+    command=st.sampled_from(_COMMANDS),
+    params=st.lists(_WORDS, max_size=6),
+    source=st.sampled_from([None, "srv", "me!u@h", "alice!a@h", "bob"]),
+)
+def test_any_message_is_handled_without_error(
+    command: str, params: list[str], source: str | None
+) -> None:
+    """Whatever the shape of a known command, feeding it never raises."""
+    session = registered()
+    session.feed(Message(command, tuple(params), source))
