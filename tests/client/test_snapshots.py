@@ -1,0 +1,71 @@
+"""Snapshot tests of the client's looks: a fixed session, no network, UTC, a fixed size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from chinwag.client.app import ChatApp
+from chinwag.client.net import Options
+from chinwag.client.screens import ChatScreen
+from chinwag.client.state import Session
+from chinwag.protocol import parse_line
+
+SIZE = (100, 24)
+SnapCompare = Callable[..., bool]
+
+LINES = [
+    ":srv 001 amy :Welcome to chinwag",
+    ":srv 005 amy PREFIX=(ov)@+ CHANTYPES=# :are supported",
+    ":amy!a@h JOIN #lobby",
+    ":srv 332 amy #lobby :Say hello, be kind",
+    ":srv 353 amy = #lobby :amy @alice +bob carol dave",
+    ":srv 366 amy #lobby :End of NAMES",
+    ":alice!a@h PRIVMSG #lobby :morning all",
+    ":bob!b@h PRIVMSG #lobby :hi alice! amy, did you push the fix?",
+    ":dave!d@h QUIT :lunch",
+    ":bob!b@h NICK robert",
+    ":robert!b@h PRIVMSG #lobby :\x01ACTION brings coffee\x01",
+    ":amy!a@h PRIVMSG #lobby :yes, it is in main now",
+    ":carol!c@h PRIVMSG amy :can you look at my branch later?",
+]
+
+
+class OfflineChat(ChatScreen):
+    """The chat screen without a connection: the test fills the session."""
+
+    def connect(self) -> None:  # type: ignore[override]
+        """Stay offline."""
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Render times in UTC whatever the machine's zone."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "UTC")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def chat_app() -> ChatApp:
+    """An app showing a lively #lobby with an unread private message, at a fixed time."""
+    session = Session("amy", clock=lambda: 1_700_000_000.0)
+    session.caps.add("echo-message")
+    for line in LINES:
+        session.feed(parse_line(line))
+    app = ChatApp(session, Options(port=1))
+    app.chat = OfflineChat(session, app.options)
+    return app
+
+
+class TestLooks:
+    def test_lobby(self, snap_compare: SnapCompare) -> None:
+        """The lobby: conversations with unread counts, the log, the people list, the status."""
+        assert snap_compare(chat_app(), terminal_size=SIZE)
+
+    def test_help(self, snap_compare: SnapCompare) -> None:
+        """F1 shows the keys and commands over the chat."""
+        assert snap_compare(chat_app(), press=["f1"], terminal_size=SIZE)
