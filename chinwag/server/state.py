@@ -51,6 +51,7 @@ class Cap:
     ACCOUNT_NOTIFY = 1 << 12
     EXTENDED_JOIN = 1 << 13
     CHGHOST = 1 << 14
+    CHATHISTORY = 1 << 15
 
 
 @dataclass(slots=True)

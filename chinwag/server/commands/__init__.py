@@ -72,6 +72,7 @@ def dispatch(server: Server, client: Client, item: Message | DecodeError) -> Non
         return
     label = item.tags.get("label") if client.caps & Cap.LABELED_RESPONSE else None
     if label:
+        ctx.label = label
         client.conn.capture()
     try:
         spec.handler(ctx, item)
@@ -79,4 +80,8 @@ def dispatch(server: Server, client: Client, item: Message | DecodeError) -> Non
         ctx.reply(err.numeric, *err.params)
     finally:
         if label:
-            send_labeled(ctx, label, client.conn.release())
+            lines = client.conn.release()
+            if ctx.late is None:
+                send_labeled(ctx, label, lines)
+            else:  # the handler answers later (a store query, an echo sent on commit)
+                ctx.late.handler_done(lines)

@@ -12,6 +12,7 @@ from chinwag.server.state import Client
 
 if TYPE_CHECKING:
     from chinwag.server.app import Server
+    from chinwag.server.commands.labels import LateReply
     from chinwag.server.config import LimitsConfig
 
 __all__ = ["CommandSpec", "Context", "Handler"]
@@ -23,6 +24,10 @@ class Context:
 
     server: Server
     client: Client
+    label: str | None = None
+    """The ``label`` tag of the command (``labeled-response``), set by `dispatch`."""
+    late: LateReply | None = None
+    """Set by `labels.defer_reply` when the reply comes after the handler returns."""
 
     @property
     def network(self) -> Network:

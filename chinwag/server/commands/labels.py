@@ -1,7 +1,13 @@
 """``labeled-response``: tie the replies to a command to the label the client put on it.
 
-No reply becomes an ``ACK``; one reply carries the ``label`` tag; several are wrapped in a
+No reply becomes an ``ACK``; one reply carries the ``label`` tag; a reply that is one batch
+already (CHATHISTORY) carries it on its ``BATCH +`` line; several are wrapped in a
 ``labeled-response`` batch (when the client also has ``batch``), as the IRCv3 spec asks.
+
+Some replies come after the handler returned: a history query runs off the loop, and with
+durable delivery an echo is sent once the message is committed. Such a handler calls
+`defer_reply` and later `LateReply.finish`; the label then goes on the whole reply, early lines
+(errors queued by the handler) and late lines together.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from chinwag.protocol import escape_tag_value
 from chinwag.server.commands.base import Context
 from chinwag.server.state import Cap
 
-__all__ = ["add_tag", "send_labeled"]
+__all__ = ["LateReply", "add_tag", "defer_reply", "send_labeled"]
 
 _batch_ids = itertools.count(1)
 
@@ -31,8 +37,10 @@ def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
     server = ctx.network.name.encode("utf-8")
     if not lines:
         client.send(b"@" + tag + b" :" + server + b" ACK\r\n")
-    elif len(lines) == 1:
+    elif len(lines) == 1 or _one_batch(lines):
         client.send(add_tag(lines[0], tag))
+        for line in lines[1:]:
+            client.send(line)
     elif client.caps & Cap.BATCH:
         ref = f"L{next(_batch_ids)}".encode()
         batch_tag = b"batch=" + ref
@@ -43,3 +51,62 @@ def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
     else:
         for line in lines:
             client.send(line)
+
+
+def _one_batch(lines: list[bytes]) -> bool:
+    """True when ``lines`` open a batch on the first line and close it on the last."""
+    first = lines[0].split(b" ", 3) if not lines[0].startswith(b"@") else []
+    if len(first) < 3 or first[1] != b"BATCH" or not first[2].startswith(b"+"):
+        return False
+    return lines[-1].rstrip(b"\r\n").endswith(b" BATCH -" + first[2][1:])
+
+
+class LateReply:
+    """The reply to a command that is sent after its handler returned.
+
+    Lines the handler queued go out as usual (or, for a labeled command, wait to be labeled
+    with the rest); ``finish`` sends the late ones. Both orders of `handler_done` and `finish`
+    work, so a late part that happens to be ready at once is fine too.
+    """
+
+    __slots__ = ("_ctx", "_early", "_finished", "lines")
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._early: list[bytes] | None = None if ctx.label else []
+        self._finished = False
+        self.lines: list[bytes] = []
+        """Late lines collected so far; `finish` sends them."""
+
+    def handler_done(self, early: list[bytes]) -> None:
+        """The handler returned having queued ``early`` (called by `dispatch` for a label)."""
+        self._early = early
+        if self._finished:
+            self._send()
+
+    def finish(self, lines: list[bytes] | None = None) -> None:
+        """Send the reply: the collected `lines`, then ``lines``."""
+        if self._finished:
+            return
+        if lines:
+            self.lines.extend(lines)
+        self._finished = True
+        if self._early is not None:
+            self._send()
+
+    def _send(self) -> None:
+        ctx = self._ctx
+        assert self._early is not None
+        lines = self._early + self.lines
+        if ctx.label:
+            send_labeled(ctx, ctx.label, lines)
+        else:
+            for line in lines:
+                ctx.client.send(line)
+
+
+def defer_reply(ctx: Context) -> LateReply:
+    """Promise a reply after the handler returns; call ``finish`` on the result exactly once."""
+    if ctx.late is None:
+        ctx.late = LateReply(ctx)
+    return ctx.late
