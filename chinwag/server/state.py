@@ -52,6 +52,8 @@ class Cap:
     EXTENDED_JOIN = 1 << 13
     CHGHOST = 1 << 14
     CHATHISTORY = 1 << 15
+    SASL = 1 << 20
+    ACCOUNT_REGISTRATION = 1 << 21
 
 
 @dataclass(slots=True)
