@@ -320,6 +320,7 @@ def handle_away(s: Session, msg: Message) -> list[Posted]:
 @handles("ERROR")
 def handle_error(s: Session, msg: Message) -> list[Posted]:
     """ERROR :<reason> (the server is closing the connection; expected after our QUIT)"""
+    s.closing_reason = msg.param(0)
     if s.quitting:
         return []
     line = ErrorLine(s.time_of(msg), f"Server closed the connection: {msg.param(0)}")

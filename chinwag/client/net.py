@@ -115,6 +115,7 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
         self._quitting = False
         self._ever_registered = False
+        self._registered_here = False
         self._closed = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -163,11 +164,20 @@ class Connection:
                             f"cannot connect to {self.options.host}:{self.options.port}: {reason}"
                         ) from exc
                 else:
-                    attempt = 0
-                    delay = self.options.backoff_initial
+                    self._registered_here = False
                     reason = await self._serve(reader, writer)
                     if self._quitting or not self.options.reconnect:
                         break
+                    if not self._ever_registered:
+                        # Refused during registration (bad password, banned...): retrying
+                        # would only be refused again.
+                        raise ConnectError(
+                            f"{self.options.host}:{self.options.port} did not let us in: "
+                            f"{self.session.closing_reason or reason}"
+                        )
+                    if self._registered_here:
+                        attempt = 0
+                        delay = self.options.backoff_initial
                 attempt += 1
                 wait = min(delay, self.options.backoff_max) * random.uniform(0.8, 1.2)
                 delay *= 2
@@ -241,6 +251,7 @@ class Connection:
                 posted.append(self.session.error(f"Could not understand {item}: {exc!r}"))
             if self.session.registered and not was_registered:
                 self._ever_registered = True
+                self._registered_here = True
                 self._set_status(Status.CONNECTED, self.session.server_name)
             if self.session.nick_error is not None and not self.session.registered:
                 self.flush()

@@ -92,6 +92,7 @@ class Session:
         self.caps: set[str] = set()
         self.away = False
         self.quitting = False
+        self.closing_reason = ""
         self.nick_error: str | None = None
         self.conversations: dict[str, Conversation] = {}
         self.active = SERVER_KEY
@@ -113,6 +114,7 @@ class Session:
         """Start registering on a fresh connection: queue CAP LS, PASS, NICK and USER."""
         self.registered = False
         self.nick_error = None
+        self.closing_reason = ""
         self.caps.clear()
         self._cap_offered.clear()
         self._cap_negotiating = True

@@ -131,6 +131,7 @@ class Server:
     workdir: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def autojoins(self) -> bool:
@@ -160,6 +161,7 @@ class Server:
                 str(config),
                 "--log-level",
                 "debug",
+                *self.extra_args,
             ]
         config = self.workdir / "ngircd.conf"
         config.write_text(NGIRCD_CONFIG.format(port=self.port))

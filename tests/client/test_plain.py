@@ -8,10 +8,11 @@ import re
 import signal
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from .conftest import LOBBY, ROOT, TIMEOUT, RawClient, Server, free_port
+from .conftest import LOBBY, ROOT, TIMEOUT, RawClient, Server, free_port, server_kind
 
 LAUNCH = (
     "import argparse, sys; from chinwag.client import cli; p = argparse.ArgumentParser(); "
@@ -197,3 +198,20 @@ async def test_ctrl_c_quits_cleanly(
     await bob.expect(lambda m: m.command == "QUIT" and m.source_nick == "amy")
     status, _ = await amy.wait()
     assert status == 0
+
+
+async def test_wrong_password_exits_non_zero(tmp_path: Path, plains: list[Plain]) -> None:
+    """A server that refuses the password is reported once, without retrying forever."""
+    if server_kind() != "chinwag":
+        pytest.skip("needs chinwag's --password")
+    server = Server("chinwag", tmp_path, extra_args=["--password", "sesame"])
+    server.start()
+    try:
+        amy = await launch(f"127.0.0.1:{server.port}", "--nick", "amy", "--password", "nope")
+        plains.append(amy)
+        status, err = await amy.wait()
+        assert status == 1
+        assert "did not let us in" in err
+        await amy.expect(r"^! Password incorrect")
+    finally:
+        server.stop()
