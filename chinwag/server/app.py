@@ -14,7 +14,7 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
-from chinwag.server.state import Client
+from chinwag.server.history import History
+from chinwag.server.state import Channel, Client
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
 
@@ -67,6 +68,7 @@ class Server:
         self._stopped = asyncio.Event()
         self.started = time.time()
         self._store: Store | None = None
+        self.history = History(self)
 
     @property
     def store(self) -> Store:
@@ -82,6 +84,7 @@ class Server:
         loop = asyncio.get_running_loop()
         if self._store is None:
             self._store = open_store(data_path(self.config))
+        self.history.start()
         server = await loop.create_server(
             lambda: Connection(self),
             self.config.server.host,
@@ -152,6 +155,7 @@ class Server:
             server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.history.stop()
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
@@ -215,11 +219,27 @@ class Server:
     def client_gone(self, client: Client, reason: str) -> None:
         """A connection ended: remove the user and tell its peers."""
         self.network.remove(client, reason)
+        self.history.client_gone(client)
 
     def record_message(
-        self, sender: Client, target: str, outgoing: Outgoing, text: str | None
+        self,
+        sender: Client,
+        channel: Channel | None,
+        recipient: Client | None,
+        target_name: str,
+        outgoing: Outgoing,
+        command: str,
+        text: str,
+        deliver: Callable[[], object],
     ) -> None:
-        """A message was delivered; the history store (when there is one) keeps it."""
+        """Keep a PRIVMSG or NOTICE in history and deliver it with ``deliver``.
+
+        With ``[history] durable_delivery`` the delivery waits for the commit (see
+        ``server/history.py``), so no client ever sees a message that a crash could lose.
+        """
+        self.history.record(
+            sender, channel, recipient, target_name, outgoing, command, text, deliver
+        )
 
     def mark_dirty(self, conn: Connection) -> None:
         """Remember that ``conn`` has output; flush everything at the end of this loop turn."""

@@ -3,6 +3,11 @@
 The private-message path is the heart of the seed chat: a message to a nick reaches that one
 client and nobody else. Each message gets a ``msgid`` and a server time once; every recipient's
 line is built from one `Outgoing`.
+
+Delivery goes through the history (``server/history.py``): a PRIVMSG or NOTICE is stored, and
+with durable delivery it reaches its recipients, and the sender's echo, only once committed.
+TAGMSG and ``@#channel`` messages are not stored but keep their order with the stored ones.
+The echo of a labeled command is its labeled reply, sent when it is ready (`defer_reply`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all
+from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -50,9 +57,8 @@ def _client_tags(msg: Message) -> dict[str, str]:
 
 
 def _deliver_to_channel(
-    ctx: Context, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
+    sender: Client, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
 ) -> None:
-    sender = ctx.client
     if status is None and not tags_only:
         send_to_all(channel.members, outgoing, exclude=sender)
         return
@@ -69,7 +75,12 @@ def _deliver_to_channel(
 
 
 def _send_message(
-    ctx: Context, command: str, target: str, text: str | None, tags: Mapping[str, str]
+    ctx: Context,
+    command: str,
+    target: str,
+    text: str | None,
+    tags: Mapping[str, str],
+    late: LateReply | None,
 ) -> None:
     client = ctx.client
     status = None
@@ -90,6 +101,8 @@ def _send_message(
         recipient = ctx.network.find(name)
         if recipient is None or not recipient.registered:
             raise IrcError(ERR_NOSUCHNICK, name, "No such nick/channel")
+        if deliver_to_service(ctx, recipient, command, text):
+            return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
     params = (shown,) if text is None else (shown, _fit(client, command, shown, text))
     outgoing = Outgoing(
@@ -101,16 +114,29 @@ def _send_message(
         client_tags=tags,
     )
     tags_only = command == "TAGMSG"
-    if channel is not None:
-        _deliver_to_channel(ctx, channel, outgoing, status, tags_only)
-    elif recipient is not None:
-        if not tags_only or recipient.caps & Cap.MESSAGE_TAGS:
+    echo = bool(client.caps & Cap.ECHO_MESSAGE)
+
+    # Runs now, or once the message is committed (durable delivery): recipients are whoever
+    # is there at that moment.
+    def deliver() -> None:
+        if channel is not None:
+            _deliver_to_channel(client, channel, outgoing, status, tags_only)
+        elif recipient is not None and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS):
             recipient.send(outgoing.line_for(recipient))
-        if command == "PRIVMSG" and recipient.away is not None:
-            ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
-    if client.caps & Cap.ECHO_MESSAGE:
-        client.send(outgoing.line_for(client))
-    ctx.server.record_message(client, shown, outgoing, text)
+        if echo:
+            if late is None:
+                client.send(outgoing.line_for(client))
+            else:
+                late.lines.append(outgoing.line_for(client))
+
+    if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
+        ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+    if tags_only or status is not None:  # not kept: typing notices, words for ops only
+        ctx.server.history.in_order(deliver)
+    else:
+        ctx.server.record_message(
+            client, channel, recipient, shown, outgoing, command, params[1], deliver
+        )
 
 
 def _fit(client: Client, command: str, target: str, text: str) -> str:
@@ -130,15 +156,20 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
     limit = 1 if command == "TAGMSG" else ctx.limits.max_targets
     if len(targets) > limit:
         raise IrcError(ERR_TOOMANYTARGETS, msg.params[0], f"Too many targets (max {limit})")
-    tags = _client_tags(msg) if ctx.client.caps & Cap.MESSAGE_TAGS else {}
-    ctx.client.last_active = time.time()
+    client = ctx.client
+    tags = _client_tags(msg) if client.caps & Cap.MESSAGE_TAGS else {}
+    client.last_active = time.time()
+    # A labeled command's echo is its reply, and it may have to wait for the commit.
+    late = defer_reply(ctx) if ctx.label and client.caps & Cap.ECHO_MESSAGE else None
     for target in targets:
         try:
-            _send_message(ctx, command, target, text, tags)
+            _send_message(ctx, command, target, text, tags, late)
         except IrcError as err:
             # RFC 1459 4.4.2: no automatic reply to a NOTICE, "this rule applies to servers too".
             if command != "NOTICE":
                 ctx.reply(err.numeric, *err.params)
+    if late is not None:
+        ctx.server.history.in_order(late.finish)
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:
