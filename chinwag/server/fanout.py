@@ -85,12 +85,16 @@ class Outgoing:
         client_tags: Mapping[str, str] | None = None,
         when: float | None = None,
     ) -> None:
-        line = format_line(Message(command, params, source))
-        if len(params) == _TRAILING_FORM.get(command) and not line.endswith(" :" + params[-1]):
-            line = format_line(Message(command, params[:-1], source)) + " :" + params[-1]
-        self._base = line.encode("utf-8") + b"\r\n"
-        if len(self._base) > _LINE_LIMIT and len(params) == _TRAILING_FORM.get(command):
-            self._base = _cut_text(self._base)
+        if len(params) == _TRAILING_FORM.get(command):
+            # The hot path (PRIVMSG, NOTICE...): the leading parameters are names the server
+            # already validated (channels, nicks) and the text came through the decoder, which
+            # lets no CR, LF or NUL in, so the line can be put together without re-checking.
+            head = "".join([":", source, " ", command, " ", *(p + " " for p in params[:-1])])
+            self._base = (head + ":" + params[-1]).encode("utf-8") + b"\r\n"
+            if len(self._base) > _LINE_LIMIT:
+                self._base = _cut_text(self._base)
+        else:
+            self._base = format_line(Message(command, params, source)).encode("utf-8") + b"\r\n"
         self._variants: dict[int, bytes] = {0: self._base}
         self.msgid = msgid
         self.account = account
