@@ -146,7 +146,9 @@ async def _run_traffic(gen: Generator) -> None:
     spec, res = gen.spec, gen.result
     idle_conns: list[Conn] = []
     if spec["idle"]:
-        idle_conns, failed = await gen.open_many(spec["idle"], spec["connect_rate"], "i")
+        idle_conns, failed = await gen.open_many(
+            spec["idle"], spec["connect_rate"], "i", retry=True
+        )
         if failed:
             res["errors"].append(f"{failed} idle clients failed to register")
             res["idle_failures"] = failed
@@ -155,9 +157,9 @@ async def _run_traffic(gen: Generator) -> None:
     if spec["slow_reader"]:
         # A 4 KiB receive buffer set before the handshake: once it stops reading, the backlog
         # piles up in the server (where the SendQ limit applies), not in our kernel.
-        slow = await gen.register(gen.nick("c"), rcvbuf=4096)
+        slow = await gen.register(gen.nick("c"), rcvbuf=4096)  # before the crowd: no retry needed
         sizes[0] -= 1
-    everyone, failed = await gen.open_many(sum(sizes), spec["connect_rate"], "c")
+    everyone, failed = await gen.open_many(sum(sizes), spec["connect_rate"], "c", retry=True)
     if failed:
         res["errors"].append(f"{failed} clients failed to register; not run")
         gen.close_all(everyone + idle_conns)
