@@ -29,7 +29,6 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all
-from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -101,8 +100,6 @@ def _send_message(
         recipient = ctx.network.find(name)
         if recipient is None or not recipient.registered:
             raise IrcError(ERR_NOSUCHNICK, name, "No such nick/channel")
-        if deliver_to_service(ctx, recipient, command, text):
-            return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
     params = (shown,) if text is None else (shown, _fit(client, command, shown, text))
     outgoing = Outgoing(
