@@ -23,8 +23,8 @@ from chinwag.server import commands
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
-from chinwag.server.network import Network
 from chinwag.server.history import History
+from chinwag.server.network import Network
 from chinwag.server.state import Channel, Client
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
@@ -226,11 +226,12 @@ class Server:
         sender: Client,
         channel: Channel | None,
         recipient: Client | None,
-        target_name: str,
         outgoing: Outgoing,
+        deliver: Callable[[], object],
+        *,
+        target_name: str,
         command: str,
         text: str,
-        deliver: Callable[[], object],
     ) -> None:
         """Keep a PRIVMSG or NOTICE in history and deliver it with ``deliver``.
 
@@ -238,7 +239,14 @@ class Server:
         ``server/history.py``), so no client ever sees a message that a crash could lose.
         """
         self.history.record(
-            sender, channel, recipient, target_name, outgoing, command, text, deliver
+            sender,
+            channel,
+            recipient,
+            outgoing,
+            deliver,
+            target_name=target_name,
+            command=command,
+            text=text,
         )
 
     def mark_dirty(self, conn: Connection) -> None:

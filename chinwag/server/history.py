@@ -202,6 +202,13 @@ class History:
             token = self._guests[client] = "~" + secrets.token_hex(12)
         return token
 
+    def guest(self, party: str) -> Client | None:
+        """The connected guest whose party is ``party``, if any."""
+        for client, token in self._guests.items():
+            if token == party:
+                return client if not client.account else None
+        return None
+
     def client_gone(self, client: Client) -> None:
         """Forget a connection's guest token (its private history stays unreachable)."""
         self._guests.pop(client, None)
@@ -219,11 +226,12 @@ class History:
         sender: Client,
         channel: Channel | None,
         recipient: Client | None,
-        target_name: str,
         outgoing: Outgoing,
+        deliver: Callable[[], Any],
+        *,
+        target_name: str,
         command: str,
         text: str,
-        deliver: Callable[[], Any],
     ) -> None:
         """Store one PRIVMSG or NOTICE and deliver it (after its commit when durable).
 
@@ -231,11 +239,11 @@ class History:
             sender: who sent it.
             channel: the channel it went to, or None for a private message.
             recipient: the user it went to, for a private message.
-            target_name: the target as shown to recipients.
             outgoing: the formatted message (its msgid, time and client tags are stored).
+            deliver: sends it to everybody who must get it.
+            target_name: the target as shown to recipients.
             command: PRIVMSG or NOTICE.
             text: the text as relayed.
-            deliver: sends it to everybody who must get it.
         """
         if not self.enabled:
             deliver()

@@ -79,6 +79,7 @@ def _send_message(
     target: str,
     text: str | None,
     tags: Mapping[str, str],
+    *,
     late: LateReply | None,
 ) -> None:
     client = ctx.client
@@ -101,7 +102,8 @@ def _send_message(
         if recipient is None or not recipient.registered:
             raise IrcError(ERR_NOSUCHNICK, name, "No such nick/channel")
         shown = recipient.nick
-    params = (shown,) if text is None else (shown, _fit(client, command, shown, text))
+    relayed = "" if text is None else _fit(client, command, shown, text)
+    params = (shown,) if text is None else (shown, relayed)
     outgoing = Outgoing(
         client.prefix,
         command,
@@ -132,7 +134,14 @@ def _send_message(
         ctx.server.history.in_order(deliver)
     else:
         ctx.server.record_message(
-            client, channel, recipient, shown, outgoing, command, params[1], deliver
+            client,
+            channel,
+            recipient,
+            outgoing,
+            deliver,
+            target_name=shown,
+            command=command,
+            text=relayed,
         )
 
 
@@ -160,7 +169,7 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
     late = defer_reply(ctx) if ctx.label and client.caps & Cap.ECHO_MESSAGE else None
     for target in targets:
         try:
-            _send_message(ctx, command, target, text, tags, late)
+            _send_message(ctx, command, target, text, tags, late=late)
         except IrcError as err:
             # RFC 1459 4.4.2: no automatic reply to a NOTICE, "this rule applies to servers too".
             if command != "NOTICE":
