@@ -19,6 +19,7 @@ from chinwag.protocol.numerics import (
 )
 from chinwag.server.commands import (
     channels,
+    history,
     messaging,
     modes,
     operators,
@@ -44,6 +45,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **modes.COMMANDS,
     **operators.COMMANDS,
     **users.COMMANDS,
+    **history.COMMANDS,
 }
 
 

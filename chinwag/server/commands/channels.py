@@ -59,7 +59,8 @@ def require_op(ctx: Context, channel: Channel) -> None:
 
 
 def join_channel(ctx: Context, name: str, key: str | None) -> None:
-    """Join one channel after the checks of RFC 2812 section 3.2.1, then send topic and names.
+    """Join one channel after the checks of RFC 2812 section 3.2.1, then send topic and names,
+    then (a moment later: it is read from the store) the channel's recent history.
 
     Raises:
         IrcError: 403 bad name, 405 too many channels, 471 full, 473 invite only, 474 banned,
@@ -89,6 +90,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     if channel.topic:
         send_topic(ctx, channel)
     send_names(ctx, channel)
+    ctx.server.history.replay_on_join(client, channel)
 
 
 def send_topic(ctx: Context, channel: Channel) -> None:
