@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import statistics
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -304,7 +305,7 @@ class TestBusyRoom:
                     await asyncio.sleep(0.1)  # pacing the load: 100 lines every 0.1 s
 
             sender = asyncio.create_task(flood())
-            slowest = 0.0
+            latencies: list[float] = []
             for char in "typing while busy":
                 # A key event as the terminal driver would deliver it; the latency is until
                 # the input bar shows the character, with the room busy at the same time.
@@ -312,14 +313,19 @@ class TestBusyRoom:
                 started = time.monotonic()
                 app.post_message(events.Key(char if char != " " else "space", char))
                 await eventually(lambda: bar.value == expected, f"{char!r} to be typed")  # noqa: B023
-                slowest = max(slowest, time.monotonic() - started)
+                latencies.append(time.monotonic() - started)
             await sender
             assert bar.value == "typing while busy"
             total = batches * per_batch
             await eventually(shows(app, f"busy line {total - 1}"), "the last busy line", 30)
             assert sum("busy line" in line for line in view_lines(app)) == total
-            assert slowest < 0.5, f"a keystroke took {slowest:.2f}s"
-            print(f"slowest keystroke during the flood: {slowest * 1000:.0f} ms")
+            # Typically ~20 ms median, ~50 ms worst; bounds leave room for a loaded CI machine.
+            assert statistics.median(latencies) < 0.25, latencies
+            assert max(latencies) < 1.5, latencies
+            print(
+                f"keystrokes during the flood: median {statistics.median(latencies) * 1000:.0f} ms,"
+            )
+            print(f"worst {max(latencies) * 1000:.0f} ms")
 
 
 def view_lines(app: ChatApp) -> list[str]:
