@@ -29,7 +29,7 @@ from typing import Any
 
 from bench import report
 from bench.scenarios import Scenario, build
-from bench.servers import SERVERS, RunningServer
+from bench.servers import DEFAULT_SERVERS, SERVERS, RunningServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RATE_FRACTION = 0.5
@@ -55,7 +55,9 @@ def _version(name: str) -> str:
         "chinwag": [sys.executable, "-c", "import chinwag; print(chinwag.__version__)"],
     }
     try:
-        out = subprocess.run(commands[name], capture_output=True, timeout=20, check=False)
+        out = subprocess.run(
+            commands[name.split("-", maxsplit=1)[0]], capture_output=True, timeout=20, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     text = (out.stdout or out.stderr).decode("utf-8", "replace").strip()
@@ -114,7 +116,7 @@ def run_one(
         "loadavg_before": round(os.getloadavg()[0], 2),
         "started": time.strftime("%H:%M:%S", time.gmtime()),
     }
-    if server == "chinwag":
+    if server.startswith("chinwag"):
         record["chinwag_rev"] = _chinwag_revision()
     spec = SERVERS[server]
     if spec.max_clients is not None and scenario.clients > spec.max_clients:
@@ -170,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the matrix, write results."""
     parser = argparse.ArgumentParser(description="Run the chinwag benchmark matrix.")
     parser.add_argument("--quick", action="store_true", help="short smoke run (1 rep)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
+    parser.add_argument(
+        "--servers",
+        default=",".join(DEFAULT_SERVERS),
+        help=f"comma-separated, from {', '.join(SERVERS)}",
+    )
     parser.add_argument(
         "--scenarios", default="", help="comma-separated substrings of scenario names/families"
     )

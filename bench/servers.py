@@ -42,7 +42,7 @@ class ServerSpec:
 
     def available(self) -> bool:
         """Return True when the server can be started on this machine."""
-        if self.name == "chinwag":
+        if self.name.startswith("chinwag"):
             return _chinwag_available()
         return shutil.which(self.build(Path("/nonexistent"), 0)[0]) is not None
 
@@ -61,7 +61,7 @@ def _chinwag_available() -> bool:
     return done.returncode == 0
 
 
-def _chinwag(workdir: Path, port: int) -> list[str]:
+def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
     conf = workdir / "chinwag.toml"
     if workdir.is_dir():
         conf.write_text(
@@ -79,7 +79,7 @@ def _chinwag(workdir: Path, port: int) -> list[str]:
             "max_channels_per_user = 1000\n"
             "registration_timeout = 60\n"
             "ping_interval = 600\n"
-            "ping_timeout = 600\n"
+            "ping_timeout = 600\n" + extra
         )
     return [
         sys.executable,
@@ -91,6 +91,11 @@ def _chinwag(workdir: Path, port: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
+    # Diagnosis variant: no history store, so no SQLite write and no wait for its commit.
+    return _chinwag(workdir, port, "[history]\nenabled = false\n")
 
 
 def _ngircd(workdir: Path, port: int) -> list[str]:
@@ -162,11 +167,17 @@ def _miniircd(workdir: Path, port: int) -> list[str]:
     return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
 
 
+#: Servers in a default run (``chinwag-ephemeral`` is opt-in: chinwag with history off).
+DEFAULT_SERVERS = ("chinwag", "ngircd", "inspircd", "miniircd")
+
 #: The repository root: chinwag runs from this checkout whatever the working directory.
 REPO = Path(__file__).resolve().parent.parent
 
 SERVERS: dict[str, ServerSpec] = {
     "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
+    "chinwag-ephemeral": ServerSpec(
+        "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
+    ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),
     "miniircd": ServerSpec(
