@@ -1,5 +1,5 @@
 """The ``chinwag`` command: ``serve`` runs a server, ``connect`` opens the chat client,
-``passwd`` prints a password hash for the configuration file."""
+``passwd`` prints a password hash for the configuration file, ``admin`` manages accounts."""
 
 from __future__ import annotations
 
@@ -129,6 +129,18 @@ def _run_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_admin(subparsers: Any) -> None:
+    from chinwag import admin
+
+    parser = subparsers.add_parser(
+        "admin",
+        help="manage accounts in the data directory (create an admin, forget, list)",
+        description="Manage the accounts of a server's data directory.",
+    )
+    admin.add_arguments(parser)
+    parser.set_defaults(func=admin.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -140,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     with contextlib.suppress(ImportError):  # the client is optional while it is being built
         _add_connect(subparsers)
     _add_passwd(subparsers)
+    _add_admin(subparsers)
     return parser
 
 

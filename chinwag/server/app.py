@@ -20,6 +20,7 @@ from typing import Any
 
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
+from chinwag.server.accounts import Accounts
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
@@ -60,6 +61,7 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.network = Network(config)
+        self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self._dirty: list[Connection] = []
@@ -84,6 +86,7 @@ class Server:
         loop = asyncio.get_running_loop()
         if self._store is None:
             self._store = open_store(data_path(self.config))
+        await self.accounts.start()
         self.history.start()
         server = await loop.create_server(
             lambda: Connection(self),
@@ -155,6 +158,7 @@ class Server:
             server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.accounts.stop()
         self.history.stop()
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
@@ -218,6 +222,7 @@ class Server:
 
     def client_gone(self, client: Client, reason: str) -> None:
         """A connection ended: remove the user and tell its peers."""
+        self.accounts.client_gone(client)
         self.network.remove(client, reason)
         self.history.client_gone(client)
 

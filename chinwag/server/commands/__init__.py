@@ -18,6 +18,8 @@ from chinwag.protocol.numerics import (
     ERR_UNKNOWNCOMMAND,
 )
 from chinwag.server.commands import (
+    accounts,
+    bans,
     channels,
     history,
     messaging,
@@ -46,6 +48,8 @@ COMMANDS: dict[str, CommandSpec] = {
     **operators.COMMANDS,
     **users.COMMANDS,
     **history.COMMANDS,
+    **accounts.COMMANDS,
+    **bans.COMMANDS,
 }
 
 

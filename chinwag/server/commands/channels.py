@@ -28,6 +28,7 @@ from chinwag.protocol.numerics import (
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.services import founder_joined
 from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
@@ -87,6 +88,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     if len(client.channels) >= ctx.limits.max_channels_per_user:
         raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
     channel = ctx.network.join(client, name)
+    founder_joined(ctx, channel)
     if channel.topic:
         send_topic(ctx, channel)
     send_names(ctx, channel)
@@ -159,6 +161,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
     send_to_all(channel.members, Outgoing(client.prefix, "TOPIC", channel.name, channel.topic))
+    ctx.server.accounts.channel_changed(channel)
 
 
 def handle_names(ctx: Context, msg: Message) -> None:

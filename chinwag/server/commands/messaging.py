@@ -29,6 +29,7 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all
+from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -101,6 +102,8 @@ def _send_message(
         recipient = ctx.network.find(name)
         if recipient is None or not recipient.registered:
             raise IrcError(ERR_NOSUCHNICK, name, "No such nick/channel")
+        if deliver_to_service(ctx, recipient, command, text):
+            return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
     relayed = "" if text is None else _fit(client, command, shown, text)
     params = (shown,) if text is None else (shown, relayed)

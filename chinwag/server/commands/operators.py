@@ -32,9 +32,25 @@ def handle_oper(ctx: Context, msg: Message) -> None:
     name, password = msg.params[0], msg.params[1]
     entry = next((o for o in ctx.server.config.opers if o.name == name), None)
     if entry is None:
+        if ctx.server.accounts.enabled:
+            ctx.server.spawn(_oper_by_account(ctx, name, password))
+            return
         log.warning("failed OPER as %r from %s", name, ctx.client.ip)
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
     ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+
+
+async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
+    """OPER with the name and password of an admin account (``chinwag admin create``)."""
+    client = ctx.client
+    result = await ctx.server.accounts.check_password(client, name, password)
+    if not client.registered:
+        return
+    if result.account is None or not result.account.admin:
+        log.warning("failed OPER as %r from %s", name, client.ip)
+        ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
+        return
+    _grant_oper(ctx, result.account.name)
 
 
 async def _finish_oper(ctx: Context, name: str, password_hash: str, password: str) -> None:
@@ -46,6 +62,11 @@ async def _finish_oper(ctx: Context, name: str, password_hash: str, password: st
         log.warning("failed OPER as %r from %s", name, client.ip)
         ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
         return
+    _grant_oper(ctx, name)
+
+
+def _grant_oper(ctx: Context, name: str) -> None:
+    client = ctx.client
     ctx.network.set_user_mode(client, "o", True)
     client.oper_name = name
     log.info("%s is now operator %r", client.nick, name)

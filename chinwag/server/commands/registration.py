@@ -39,6 +39,7 @@ from chinwag.protocol.numerics import (
     RPL_YOURHOST,
 )
 from chinwag.protocol.validate import sanitize_username
+from chinwag.server.commands.accounts import MECHANISMS, sasl_holds_registration
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.passwords import verify_password
@@ -54,20 +55,35 @@ CHANNEL_MODES_WITH_PARAM = "bklov"
 
 # Capability name -> flag. Order is the order of CAP LS.
 CAPABILITIES: dict[str, int] = {
+    "account-notify": Cap.ACCOUNT_NOTIFY,
+    "account-tag": Cap.ACCOUNT_TAG,
     "away-notify": Cap.AWAY_NOTIFY,
     "batch": Cap.BATCH,
     "cap-notify": Cap.CAP_NOTIFY,
     "draft/chathistory": Cap.CHATHISTORY,
+    "draft/account-registration": Cap.ACCOUNT_REGISTRATION,
     "echo-message": Cap.ECHO_MESSAGE,
+    "extended-join": Cap.EXTENDED_JOIN,
     "invite-notify": Cap.INVITE_NOTIFY,
     "labeled-response": Cap.LABELED_RESPONSE,
     "message-tags": Cap.MESSAGE_TAGS,
     "multi-prefix": Cap.MULTI_PREFIX,
+    "sasl": Cap.SASL,
     "server-time": Cap.SERVER_TIME,
     "setname": Cap.SETNAME,
     "userhost-in-names": Cap.USERHOST_IN_NAMES,
 }
 _CAP_LS_CHUNK = 400
+# Offered only while accounts are enabled; values are shown to CAP LS 302 clients.
+_ACCOUNT_CAPS = frozenset({"sasl", "draft/account-registration"})
+_CAP_VALUES = {"sasl": MECHANISMS}
+
+
+def _capabilities(ctx: Context) -> dict[str, int]:
+    """The capabilities this server offers now (account ones only with accounts enabled)."""
+    if ctx.server.accounts.enabled:
+        return CAPABILITIES
+    return {name: flag for name, flag in CAPABILITIES.items() if name not in _ACCOUNT_CAPS}
 
 
 def isupport_tokens(ctx: Context) -> dict[str, str | None]:
@@ -118,7 +134,10 @@ def handle_cap(ctx: Context, msg: Message) -> None:
             client.cap_version = max(client.cap_version, int(version))
         if client.cap_version >= 302:
             client.caps |= Cap.CAP_NOTIFY
-        _send_cap_list(ctx, "LS", list(CAPABILITIES))
+        names = list(_capabilities(ctx))
+        if client.cap_version >= 302:
+            names = [f"{n}={_CAP_VALUES[n]}" if n in _CAP_VALUES else n for n in names]
+        _send_cap_list(ctx, "LS", names)
     elif sub == "LIST":
         enabled = [name for name, flag in CAPABILITIES.items() if client.caps & flag]
         _send_cap_list(ctx, "LIST", enabled)
@@ -158,7 +177,7 @@ def _cap_req(ctx: Context, requested: str) -> None:
     remove = Cap.NONE
     for token in requested.split():
         name = token.lstrip("-")
-        flag = CAPABILITIES.get(name.lower())
+        flag = _capabilities(ctx).get(name.lower())
         if flag is None or (token.startswith("-") and flag is Cap.CAP_NOTIFY):
             ctx.send("CAP", client.nick, "NAK", requested)
             return
@@ -194,6 +213,7 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         raise IrcError(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
     if client.registered:
         ctx.network.rename(client, nick)
+        ctx.server.accounts.check_nick(client)
         return
     ctx.network.claim_nick(client, nick)
     try_register(ctx)
@@ -219,6 +239,7 @@ def try_register(ctx: Context) -> None:
         or client.nick == "*"
         or not client.user
         or client.cap_negotiating
+        or sasl_holds_registration(ctx)
     ):
         return
     password_hash = ctx.server.config.server.password_hash
@@ -248,6 +269,8 @@ def complete_registration(ctx: Context) -> None:
     """Send the welcome burst, then put the user in the common rooms."""
     client = ctx.client
     network = ctx.network
+    if ctx.server.accounts.refuse_banned(client):
+        return
     network.mark_registered(client)
     log.info("registered %s (%s) from %s", client.nick, client.prefix, client.ip)
     network_name = ctx.server.config.server.network
@@ -274,6 +297,7 @@ def complete_registration(ctx: Context) -> None:
             join_channel(ctx, name, None)
         except IrcError as err:
             ctx.reply(err.numeric, *err.params)
+    ctx.server.accounts.check_nick(client)
 
 
 def send_lusers(ctx: Context) -> None:
