@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chinwag.client.conversation import SERVER_KEY, Conversation
+from chinwag.client.conversation import SERVER_KEY, Conversation, Member
 from chinwag.client.events import Posted, SystemKind, SystemLine
 from chinwag.client.state import Session
 from chinwag.protocol import Message, ProtocolError, fold, is_valid_nick, parse_line
@@ -348,22 +348,18 @@ def _current_target(session: Session, out: Outcome) -> Conversation | None:
 
 
 def _users(session: Session) -> list[Posted]:
+    """Number the people of the current room (or of all my rooms, elsewhere) for /msg N."""
     conv = session.current
     if conv.is_channel:
         people = conv.sorted_members(session.prefix_map)
         where = conv.name
     else:
-        seen: dict[str, str] = {}
+        seen: dict[str, Member] = {}
         for room in session.channels():
             for key, member in room.members.items():
-                seen.setdefault(key, member.nick)
-        people = []
-        names = sorted(seen.values(), key=str.casefold)
-        session.listing = names
+                seen.setdefault(key, Member(member.nick, away=member.away))
+        people = sorted(seen.values(), key=lambda m: m.nick.casefold())
         where = "your rooms"
-        lines = [session.note(f"{len(names)} users in {where}:")]
-        lines += [session.note(f"{i}. {nick}") for i, nick in enumerate(names, 1)]
-        return lines
     session.listing = [m.nick for m in people]
     lines = [session.note(f"{len(people)} users in {where} (/msg N text or /query N):")]
     for i, member in enumerate(people, 1):

@@ -226,3 +226,15 @@ def test_split_text_bounds(text: str, budget: int) -> None:
     pieces = split_text(text, budget)
     assert all(len(piece.encode("utf-8")) <= budget for piece in pieces)
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_users_outside_a_room_lists_everyone_in_my_rooms() -> None:
+    """/users in a private conversation numbers everyone from all my rooms, once each."""
+    session = registered()
+    feed(session, ":me!u@h JOIN #dev", ":srv 353 me = #dev :me bob dave", ":srv 366 me #dev :End")
+    run(session, "/query carol")
+    outcome = execute(session, Users())
+    texts = [p.line.text for p in outcome.posted]
+    assert texts[0].startswith("4 users in your rooms")
+    assert texts[1:] == ["1. alice", "2. bob", "3. dave", "4. me"]
+    assert run(session, "/msg 3 hi") == ["PRIVMSG dave hi"]
