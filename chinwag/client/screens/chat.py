@@ -68,6 +68,7 @@ class ChatScreen(Screen[None]):
         )
         self.status = Status.CLOSED
         self.status_detail = ""
+        self.failure: str | None = None
         self._redraw: Timer | None = None
         self._drawn = False
 
@@ -98,8 +99,6 @@ class ChatScreen(Screen[None]):
         except ConnectError as exc:
             self.failure = str(exc)
             self.app.exit(return_code=1)
-
-    failure: str | None = None
 
     def _lines_received(self, posted: list[Posted]) -> None:
         self.post_message(LinesReceived(posted))
