@@ -33,6 +33,7 @@ __all__ = [
     "create_services",
     "deliver_to_service",
     "founder_joined",
+    "is_founder",
     "is_service_nick",
     "nickserv_notice",
 ]
@@ -402,13 +403,19 @@ _CHANSERV_COMMANDS: dict[str, Callable[[Context, str], None]] = {
 }
 
 
+def is_founder(ctx: Context, channel: Channel) -> bool:
+    """True when the client is logged in to the founder account of registered ``channel``."""
+    record = ctx.server.accounts.registered.get(channel.name_folded)
+    account = ctx.client.account
+    if record is None or record.founder is None or account is None:
+        return False
+    return fold(record.founder) == fold(account)
+
+
 def founder_joined(ctx: Context, channel: Channel) -> None:
     """ChanServ gives op to the founder of a registered channel when they join it."""
-    record = ctx.server.accounts.registered.get(channel.name_folded)
     client = ctx.client
-    if record is None or record.founder is None or client.account is None:
-        return
-    if fold(record.founder) != fold(client.account):
+    if not is_founder(ctx, channel):
         return
     membership = channel.members.get(client)
     if membership is None or membership.op:

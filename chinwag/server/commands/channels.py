@@ -28,7 +28,7 @@ from chinwag.protocol.numerics import (
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
-from chinwag.server.services import founder_joined
+from chinwag.server.services import founder_joined, is_founder
 from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
@@ -76,7 +76,8 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
             return
         # The invitation is held by the client, never by its nick: whoever takes the nick of an
         # invited user who quit or renamed must not inherit the invitation.
-        invited = channel.name_folded in client.invites
+        # The founder of a registered channel is always invited: nobody could lock them out.
+        invited = channel.name_folded in client.invites or is_founder(ctx, channel)
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
         if "i" in channel.modes and not invited:
