@@ -98,7 +98,7 @@ def handle_stats(ctx: Context, msg: Message) -> None:
         ):
             if ban.expired(now):
                 continue
-            left = f"{int(ban.expires_at - now) // 60 + 1} min" if ban.expires_at else "permanent"
+            left = f"{int(ban.expires_at - now) // 60 + 1}m" if ban.expires_at else "permanent"
             ctx.reply(RPL_STATSKLINE, "K", _shown(kind, target), left, ban.set_by, ban.reason)
     elif letter.lower() == "c":
         network = ctx.network
