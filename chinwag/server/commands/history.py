@@ -110,6 +110,8 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
     params = msg.params
     sub = params[0].upper() if params else "*"
     try:
+        if not params:
+            raise _Fail("INVALID_PARAMS", "*")
         if sub not in _SUBCOMMANDS:
             raise _Fail("UNKNOWN_COMMAND", sub)
         if not ctx.server.history.enabled:
