@@ -390,7 +390,7 @@ class Accounts:
             return "ALREADY_AUTHENTICATED", f"You are already logged in as {client.account}"
         refusal = self.tls_refusal(client)
         if refusal is not None:
-            return "TLS_REQUIRED", refusal.capitalize()
+            return "TLS_REQUIRED", refusal[:1].upper() + refusal[1:]
         limit = self.server.config.limits.nick_length
         if not is_valid_nick(name, limit) or is_service_nick(name):
             return "BAD_ACCOUNT_NAME", f"{name} cannot be an account name"

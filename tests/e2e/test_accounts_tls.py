@@ -1,0 +1,65 @@
+"""``require_tls_for_auth``: passwords are refused on plain connections, accepted over a real
+TLS connection to the server's TLS listener (self-signed certificate in the data directory)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from pathlib import Path
+
+from .accounts_support import ServeAccounts, fast_hashing, finish_burst, plain, serve_accounts
+from .harness import ANY, Client, Harness
+
+__all__ = ["fast_hashing", "serve_accounts"]
+
+
+async def _open_tls(h: Harness, name: str) -> Client:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
+    port = h.server.tls_port
+    assert port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    client = Client(name, reader, writer)
+    h.clients.append(client)
+    return client
+
+
+async def test_passwords_only_over_tls(serve_accounts: ServeAccounts, tmp_path: Path) -> None:
+    """On plain text REGISTER, NickServ and SASL are refused with a clear reason; over TLS
+    the same commands work."""
+    h = await serve_accounts(
+        data_dir=tmp_path,
+        server={"tls": True, "tls_port": 0},
+        accounts={"require_tls_for_auth": True},
+    )
+    clear = await h.connect("amy")
+    await clear.send("REGISTER * * secret")
+    await clear.expect("FAIL", ["REGISTER", "TLS_REQUIRED", "amy", re.compile(".*only over TLS.*")])
+    await clear.send("PRIVMSG NickServ :REGISTER secret")
+    await clear.expect("NOTICE", ["amy", re.compile(".*only over TLS.*")], source="NickServ")
+    await clear.send("PRIVMSG NickServ :IDENTIFY secret")
+    await clear.expect("NOTICE", ["amy", re.compile("Login refused: .*TLS.*")], source="NickServ")
+    raw = await h.open("raw")
+    await raw.send("CAP REQ sasl", "AUTHENTICATE PLAIN")
+    await raw.expect("904", ["*", re.compile(".*only over TLS.*")])
+    await clear.send("QUIT")
+    await clear.expect_closed()
+
+    secure = await _open_tls(h, "amy")
+    await secure.send("NICK amy", "USER amy 0 * :Amy")
+    await finish_burst(secure)
+    await secure.send("REGISTER * * secret")
+    await secure.expect("REGISTER", ["SUCCESS", "amy", ANY])
+    await secure.send("WHOIS amy")
+    await secure.expect("671")
+    await secure.send("QUIT")
+    await secure.expect_closed()
+
+    again = await _open_tls(h, "again")
+    await again.send("CAP REQ sasl", "NICK amy", "USER amy 0 * :Amy", "AUTHENTICATE PLAIN")
+    await again.expect("AUTHENTICATE", ["+"])
+    await again.send(f"AUTHENTICATE {plain('amy', 'secret')}", "CAP END")
+    await again.expect("903")
+    await finish_burst(again)
