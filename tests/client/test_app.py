@@ -357,3 +357,21 @@ class TestLayout:
             text = screen_text(app)
             for expected in ("Chats", "People (2)", "<bob> hi amy", "bob 1", "amy on test"):
                 assert expected in text, text
+
+
+class TestResize:
+    async def test_lines_are_rewrapped_after_a_resize(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """After the terminal gets narrower, a long line is wrapped again, not cut."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            words = " ".join(f"word{i}" for i in range(20))
+            bob.send(f"PRIVMSG {LOBBY} :{words}")
+            await eventually(shows(app, "word19"), "the long line")
+            await pilot.resize_terminal(70, 30)
+            await eventually(
+                lambda: all(f"word{i}" in screen_text(app).split() for i in range(20)),
+                "every word visible after the resize",
+            )

@@ -13,7 +13,7 @@ redrawn only when the session says something changed (and only when their conten
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -71,6 +71,7 @@ class ChatScreen(Screen[None]):
         self.failure: str | None = None
         self._redraw: Timer | None = None
         self._drawn = False
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         """Topic bar, the three columns, input and status."""
@@ -128,6 +129,13 @@ class ChatScreen(Screen[None]):
         self.sync()
 
     # -- drawing -------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lines were wrapped for the old width: draw them again for the new one."""
+        if event.size.width != self._width:
+            self._width = event.size.width
+            self.query_one(ConversationView).invalidate()
+            self.call_after_refresh(self.sync)
 
     def sync(self) -> None:
         """Bring every widget up to date with the session (cheap when little changed)."""

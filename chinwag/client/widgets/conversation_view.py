@@ -62,6 +62,10 @@ class ConversationView(RichLog):
             self.shown_total += take
         return conversation.total > self.shown_total
 
+    def invalidate(self) -> None:
+        """Forget what is shown, so that the next `sync` draws it all again (new width)."""
+        self.key = None
+
     def append(self, lines: list[Line]) -> None:
         """Add lines at the bottom, as one write (cheap even for a thousand lines)."""
         if not lines:
