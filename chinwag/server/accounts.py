@@ -237,7 +237,8 @@ class Accounts:
             if self.refuse_banned(client):
                 return False
             self._notify_account(client)
-        self.cancel_protection(client)
+        if fold(account.name) == client.nick_folded:
+            self.cancel_protection(client)
         return True
 
     def logout(self, client: Client) -> None:

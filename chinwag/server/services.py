@@ -47,7 +47,7 @@ _NICKSERV_HELP = {
     "IDENTIFY": "IDENTIFY [account] <password>: log in (to the account of your nick by default).",
     "LOGOUT": "LOGOUT: log out of your account.",
     "INFO": "INFO [nick]: show an account.",
-    "DROP": "DROP: delete the account you are logged in to, and its registered channels.",
+    "DROP": "DROP: delete your account, its private history and its registered channels.",
     "SET": "SET PASSWORD <new password>: change the password of your account.",
     "HELP": "HELP [command]: this help.",
 }
@@ -241,7 +241,8 @@ def _ns_drop(ctx: Context, args: list[str]) -> None:
     accounts = ctx.server.accounts
 
     async def run() -> None:
-        dropped = await ctx.server.store.accounts.drop(name_folded)
+        # With its private history: whoever registers the name later must not read it.
+        dropped, _ = await ctx.server.store.forget(name_folded)
         if not dropped:
             _ns(ctx, f"The account {name} does not exist.")
             return

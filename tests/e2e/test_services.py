@@ -158,3 +158,14 @@ async def test_chanserv_keeps_a_channel_across_restarts(
     dave = await h3.connect("dave")
     await dave.send("JOIN #club")
     await dave.expect("353", ["dave", "=", "#club", "@dave"])
+
+
+async def test_logging_in_elsewhere_keeps_the_protection(serve_accounts: ServeAccounts) -> None:
+    """Logging in to one's own account does not make someone else's registered nick yours."""
+    h = await serve_accounts(accounts={"nick_protection_grace": 0.3})
+    await h.server.store.accounts.register("amy", "amy", "amypw")
+    await h.server.store.accounts.register("bob", "bob", "bobpw")
+    bob = await h.connect("amy")
+    await bob.expect("NOTICE", ["amy", ANY], source="NickServ")
+    await _ns(bob, "IDENTIFY bob bobpw", "You are now logged in as bob.")
+    await bob.expect("NICK", [re.compile(r"Guest\d{5}")], source="amy", timeout=2.0)
