@@ -15,7 +15,10 @@ __all__ = ["ConversationList"]
 
 
 class ConversationList(OptionList):
-    """Rooms first, then private conversations, then the server; ``(3)`` marks unread lines."""
+    """Rooms first, then private conversations, then the server, with unread counts.
+
+    The count badge turns red when one of the unread lines mentions me or is private.
+    """
 
     DEFAULT_CSS = """
     ConversationList {
