@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server
 from chinwag.server.commands import COMMANDS
+from chinwag.server.commands.registration import CAPABILITIES
 
 from .harness import make_server
 
@@ -145,7 +146,9 @@ _TOKENS = st.sampled_from(
         "#lobby", "#fz", "#fz,#lobby", "watcher", "speaker", "fz", "*", "0", "", ":", "::",
         "+o", "-o", "+b", "-b", "+k", "+l", "-l", "+imnst", "+ovbkl", "*!*@*", "LS", "302",
         "REQ", "END", "LIST", "-1", "99999999999999999999", "@#lobby", "+#lobby", "\x01ACTION",
-        "é", "\u200b", "\U0001f600", "a" * 300,
+        "é", "\u200b", "\U0001f600", "a" * 300, "NickServ", "ChanServ", "LATEST", "BEFORE",
+        "AFTER", "AROUND", "BETWEEN", "TARGETS", "timestamp=2020-01-01T00:00:00.000Z",
+        "msgid=x", "PLAIN", "+", "IDENTIFY", "REGISTER", "k",
     ]
 )  # fmt: skip
 _WORD = st.text(
@@ -173,7 +176,7 @@ def command_line(draw: st.DrawFn) -> bytes:
 
 _ITEMS = st.lists(st.one_of(command_line(), st.binary(max_size=600)), min_size=1, max_size=25)
 _CAPS = st.lists(
-    st.sampled_from(["echo-message", "message-tags", "labeled-response", "batch", "multi-prefix"]),
+    st.sampled_from(sorted(CAPABILITIES)),
     unique=True,
 )
 
