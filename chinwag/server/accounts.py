@@ -408,10 +408,11 @@ class Accounts:
 
     async def register(
         self, client: Client, name: str, email: str | None, password: str | bytes
-    ) -> tuple[str, str] | None:
-        """Create account ``name`` and log ``client`` in; (FAIL code, text) when refused.
+    ) -> Account | tuple[str, str]:
+        """Create account ``name`` for ``client``; (FAIL code, text) when refused.
 
-        Call `registration_refusal` first: this only adds what the store decides.
+        Call `registration_refusal` first: this only adds what the store decides. The caller
+        logs the client in (`login`), in the same turn as its reply.
         """
         from chinwag.store import AccountExistsError, InvalidNameError, InvalidPasswordError
 
@@ -426,6 +427,4 @@ class Accounts:
         except InvalidPasswordError as exc:
             return "UNACCEPTABLE_PASSWORD", f"Password refused: {exc.problem.value}"
         log.info("%s (%s) registered account %s", client.nick, client.ip, account.name)
-        if client.state is not RegState.CLOSED:
-            self.login(client, account)
-        return None
+        return account

@@ -167,8 +167,11 @@ def _ns_register(ctx: Context, args: list[str]) -> None:
 
     async def run() -> None:
         nick = ctx.client.nick
-        failed = await accounts.register(ctx.client, nick, email, password)
-        _ns(ctx, failed[1] if failed else f"The account {nick} is registered; you are logged in.")
+        created = await accounts.register(ctx.client, nick, email, password)
+        if isinstance(created, tuple):
+            _ns(ctx, created[1])
+        elif accounts.login(ctx.client, created):
+            _ns(ctx, f"The account {nick} is registered; you are logged in.")
 
     ctx.server.spawn(run())
 

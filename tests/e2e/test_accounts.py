@@ -266,3 +266,20 @@ async def test_oper_with_an_admin_account(serve_accounts: ServeAccounts) -> None
     await amy.send("STATS c")
     await amy.expect("249", ["amy", re.compile(r"\d+ connections, .*")])
     await amy.expect("219", ["amy", "c", ANY])
+
+
+async def test_labeled_register_and_sasl(serve_accounts: ServeAccounts) -> None:
+    """With labeled-response, the late replies of REGISTER and AUTHENTICATE carry the label."""
+    h = await serve_accounts()
+    caps = ["labeled-response", "batch"]
+    amy = await h.connect("amy", caps=caps)
+    await amy.send("@label=r1 REGISTER * * secret")
+    await amy.expect("BATCH", [re.compile(r"\+.*"), "labeled-response"], tags={"label": "r1"})
+    await amy.expect("900")
+    await amy.expect("REGISTER", ["SUCCESS", "amy", ANY])
+    await amy.expect("BATCH", [re.compile("-.*")])
+    raw = await h.open("raw")
+    await raw.send("CAP REQ :sasl labeled-response", "@label=s1 AUTHENTICATE PLAIN")
+    await raw.expect("AUTHENTICATE", ["+"], tags={"label": "s1"})
+    await raw.send(f"@label=s2 AUTHENTICATE {plain('amy', 'wrong')}")
+    await raw.expect("904", tags={"label": "s2"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 
 from chinwag.protocol import Message, fold
 from chinwag.protocol.numerics import (
@@ -25,6 +26,7 @@ from chinwag.protocol.numerics import (
 )
 from chinwag.server.accounts import SaslSession
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.errors import IrcError
 from chinwag.server.state import Cap, RegState
 from chinwag.store import InvalidPasswordError, check_password
@@ -103,25 +105,46 @@ def _finish_plain(ctx: Context, session: SaslSession) -> None:
     except InvalidPasswordError as exc:
         raise _fail(ctx, f"password refused ({exc.problem.value})") from None
     session.verifying = True
-    ctx.server.spawn(_verify(ctx, authcid, password))
+    late = defer_reply(ctx) if ctx.label else None
+    ctx.server.spawn(_verify(ctx, authcid, password, late))
 
 
-async def _verify(ctx: Context, name: str, password: bytes) -> None:
+def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) -> None:
+    """Run ``answer``; what it sends the client is the command's late (labeled) reply."""
+    if late is None:
+        answer()
+        return
+    conn = ctx.client.conn
+    conn.capture()
+    try:
+        answer()
+    finally:
+        late.finish(conn.release())
+
+
+async def _verify(ctx: Context, name: str, password: bytes, late: LateReply | None) -> None:
     from chinwag.server.commands.registration import try_register
 
     client = ctx.client
     accounts = ctx.server.accounts
-    result = await accounts.check_password(client, name, password)
-    accounts.sasl.pop(client, None)
+    try:
+        result = await accounts.check_password(client, name, password)
+    finally:
+        accounts.sasl.pop(client, None)
+        if late is not None and client.state is RegState.CLOSED:
+            late.finish()
     if client.state is RegState.CLOSED:
         return
-    if result.account is None:
-        ctx.reply(ERR_SASLFAIL, f"SASL authentication failed: {result.error}")
-    elif client.account is None:
-        if not accounts.login(client, result.account):
-            return
-        ctx.reply(RPL_SASLSUCCESS, "SASL authentication successful")
-    if not client.registered:
+    account = result.account
+
+    def answer() -> None:
+        if account is None:
+            ctx.reply(ERR_SASLFAIL, f"SASL authentication failed: {result.error}")
+        elif client.account is None and accounts.login(client, account):
+            ctx.reply(RPL_SASLSUCCESS, "SASL authentication successful")
+
+    _answer(ctx, late, answer)
+    if not client.registered and not client.conn.closing:
         try_register(ctx)
 
 
@@ -165,14 +188,23 @@ def handle_register(ctx: Context, msg: Message) -> None:
         _register_fail(ctx, refusal[0], nick, refusal[1])
         return
 
+    late = defer_reply(ctx) if ctx.label else None
+
     async def run() -> None:
-        failed = await accounts.register(client, nick, email, password)
-        if client.state is RegState.CLOSED:
-            return
-        if failed is not None:
-            _register_fail(ctx, failed[0], nick, failed[1])
-        else:
-            ctx.send("REGISTER", "SUCCESS", nick, "Account created; you are logged in")
+        try:
+            created = await accounts.register(client, nick, email, password)
+        except BaseException:
+            if late is not None:
+                late.finish()
+            raise
+
+        def answer() -> None:
+            if isinstance(created, tuple):
+                _register_fail(ctx, created[0], nick, created[1])
+            elif accounts.login(client, created):
+                ctx.send("REGISTER", "SUCCESS", nick, "Account created; you are logged in")
+
+        _answer(ctx, late, answer)
 
     ctx.server.spawn(run())
 
