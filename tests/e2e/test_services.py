@@ -67,6 +67,13 @@ async def test_service_nicks_are_reserved_and_visible(serve_accounts: ServeAccou
     await raw.expect("433", ["*", "NickServ", ANY])
     await amy.send("PRIVMSG NickServ :REGISTER x")  # a registration named amy: allowed
     await amy.expect("NOTICE", ["amy", ANY], source="NickServ")
+    await h.server.store.accounts.register("root", "root", "rootpw", admin=True)
+    await amy.send("OPER root rootpw")
+    await amy.expect("381")
+    await amy.send("KILL NickServ :begone")
+    await amy.expect("483", ["amy", ANY])
+    await amy.send("WHOIS NickServ")
+    await amy.expect("311", ["amy", "NickServ", "NickServ", "services.", "*", ANY])
 
 
 async def test_nick_protection_renames_after_the_grace(serve_accounts: ServeAccounts) -> None:

@@ -7,6 +7,7 @@ import logging
 
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import (
+    ERR_CANTKILLSERVER,
     ERR_NOPRIVILEGES,
     ERR_NOSUCHNICK,
     ERR_PASSWDMISMATCH,
@@ -16,6 +17,7 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.passwords import verify_password
+from chinwag.server.services import ServiceConnection
 
 __all__ = ["COMMANDS"]
 
@@ -80,6 +82,8 @@ def handle_kill(ctx: Context, msg: Message) -> None:
     target = ctx.network.find(msg.params[0])
     if target is None:
         raise IrcError(ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+    if isinstance(target.conn, ServiceConnection):
+        raise IrcError(ERR_CANTKILLSERVER, "You cannot kill a service")
     reason = msg.param(1) or "No reason given"
     log.info("%s killed %s: %s", ctx.client.nick, target.nick, reason)
     target.conn.close(f"Killed by {ctx.client.nick} ({reason})")
