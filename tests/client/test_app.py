@@ -36,7 +36,7 @@ async def running(
     if server is not None and not server.autojoins:
         session.want_room(LOBBY)
     app = ChatApp(session, Options(port=port, backoff_initial=0.1, backoff_max=0.5))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         if server is not None:
             await eventually(lambda: in_lobby(app), f"{nick} in #lobby")
         yield app, pilot
@@ -159,7 +159,7 @@ class TestChat:
     async def test_unread_counts_and_switching(
         self, irc_server: Server, raw_clients: list[RawClient]
     ) -> None:
-        """Private lines to another conversation count as unread until it is shown."""
+        """Private lines elsewhere pop up a notice and count as unread until shown."""
         bob = await RawClient.connect(irc_server, "bob")
         raw_clients.append(bob)
         async with running(irc_server) as (app, pilot):
@@ -171,6 +171,7 @@ class TestChat:
                 ),
                 "two unread",
             )
+            await eventually(lambda: "bob privately" in screen_text(app), "a notice of it")
             await pilot.press("ctrl+n")
             await eventually(lambda: app.session.active == "bob", "switched to bob")
             assert app.session.conversations["bob"].unread == 0

@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from chinwag.client.commands import COMMANDS, Help, execute, parse_input
 from chinwag.client.conversation import SERVER_KEY, Member
-from chinwag.client.events import Posted
+from chinwag.client.events import ActionLine, ChatLine, Posted
 from chinwag.client.messages import LinesReceived, StatusChanged
 from chinwag.client.net import ConnectError, Connection, Options, Status
 from chinwag.client.screens.help import HelpScreen
@@ -40,6 +40,7 @@ from chinwag.client.widgets import (
 __all__ = ["REDRAW_INTERVAL", "ChatScreen"]
 
 REDRAW_INTERVAL = 1 / 30
+MAX_ALERTS = 3
 
 
 class ChatScreen(Screen[None]):
@@ -115,7 +116,24 @@ class ChatScreen(Screen[None]):
         await self.connection.quit(message)
 
     def on_lines_received(self, event: LinesReceived) -> None:
-        """Draw at the next redraw tick (the session already holds the lines)."""
+        """Draw at the next redraw tick (the session already holds the lines).
+
+        A private line or a mention in another conversation also pops up a short notice, at most
+        a few per batch so that a flood cannot bury the screen in them.
+        """
+        alerts = [
+            p
+            for p in event.posted
+            if p.key != self.session.active
+            and isinstance(p.line, ChatLine | ActionLine)
+            and not p.line.own
+            and (p.private or p.line.highlight)
+        ]
+        for posted in alerts[:MAX_ALERTS]:
+            line = posted.line
+            assert isinstance(line, ChatLine | ActionLine)
+            where = "privately" if posted.private else f"in {posted.name}"
+            self.notify(line.text, title=f"{line.nick} {where}", timeout=4)
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
 
