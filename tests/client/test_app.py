@@ -62,7 +62,13 @@ def people(app: ChatApp) -> list[str]:
 
 
 async def type_line(pilot: Pilot[None], text: str) -> None:
-    """Type ``text`` into the input bar and press Enter."""
+    """Put ``text`` in the input bar (as a paste would) and press Enter."""
+    pilot.app.screen.query_one(InputBar).insert_text_at_cursor(text)
+    await pilot.press("enter")
+
+
+async def type_keys(pilot: Pilot[None], text: str) -> None:
+    """Type ``text`` key by key into the focused widget and press Enter."""
     await pilot.press(*text)
     await pilot.press("enter")
 
@@ -85,7 +91,7 @@ class TestChat:
         bob = await RawClient.connect(irc_server, "bob")
         raw_clients.append(bob)
         async with running(irc_server) as (app, pilot):
-            await type_line(pilot, "hello bob")
+            await type_keys(pilot, "hello bob")
             await expect_privmsg(bob, LOBBY, "hello bob")
             await eventually(shows(app, "<amy> hello bob"), "my own line shown")
 
