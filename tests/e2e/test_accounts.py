@@ -283,3 +283,20 @@ async def test_labeled_register_and_sasl(serve_accounts: ServeAccounts) -> None:
     await raw.expect("AUTHENTICATE", ["+"], tags={"label": "s1"})
     await raw.send(f"@label=s2 AUTHENTICATE {plain('amy', 'wrong')}")
     await raw.expect("904", tags={"label": "s2"})
+
+
+async def test_abort_during_the_password_check(serve_accounts: ServeAccounts) -> None:
+    """AUTHENTICATE * while the password is being checked: 906, and no login after all."""
+    h = await serve_accounts()
+    await register(h, "amy", "secret")
+    raw = await h.open("raw")
+    await raw.send("CAP REQ sasl", "NICK amy2", "USER amy 0 * :Amy", "AUTHENTICATE PLAIN")
+    await raw.expect("AUTHENTICATE", ["+"])
+    # One write, so that the server reads the abort before the password check can finish.
+    payload = plain("amy", "secret")
+    await raw.send(f"AUTHENTICATE {payload}\r\nAUTHENTICATE *\r\nCAP END\r\n".encode())
+    await raw.expect("906")
+    await finish_burst(raw)
+    await raw.send("WHOIS amy2")
+    lines = await raw.collect_until("318")
+    assert not [m for m in raw.history + lines if m.command in ("900", "903", "330")]

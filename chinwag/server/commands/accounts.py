@@ -106,7 +106,7 @@ def _finish_plain(ctx: Context, session: SaslSession) -> None:
         raise _fail(ctx, f"password refused ({exc.problem.value})") from None
     session.verifying = True
     late = defer_reply(ctx) if ctx.label else None
-    ctx.server.spawn(_verify(ctx, authcid, password, late))
+    ctx.server.spawn(_verify(ctx, session, authcid, password, late))
 
 
 def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) -> None:
@@ -122,7 +122,9 @@ def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) 
         late.finish(conn.release())
 
 
-async def _verify(ctx: Context, name: str, password: bytes, late: LateReply | None) -> None:
+async def _verify(
+    ctx: Context, session: SaslSession, name: str, password: bytes, late: LateReply | None
+) -> None:
     from chinwag.server.commands.registration import try_register
 
     client = ctx.client
@@ -130,14 +132,18 @@ async def _verify(ctx: Context, name: str, password: bytes, late: LateReply | No
     try:
         result = await accounts.check_password(client, name, password)
     finally:
-        accounts.sasl.pop(client, None)
-        if late is not None and client.state is RegState.CLOSED:
+        aborted = accounts.sasl.get(client) is not session  # AUTHENTICATE * meanwhile
+        if not aborted:
+            del accounts.sasl[client]
+        if late is not None and (aborted or client.state is RegState.CLOSED):
             late.finish()
     if client.state is RegState.CLOSED:
         return
-    account = result.account
+    account = None if aborted else result.account
 
     def answer() -> None:
+        if aborted:
+            return
         if account is None:
             ctx.reply(ERR_SASLFAIL, f"SASL authentication failed: {result.error}")
         elif client.account is None and accounts.login(client, account):
