@@ -8,7 +8,9 @@ is checked again at each registration and login.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
 
 from chinwag.protocol import Message, fold, normalize_mask
 from chinwag.protocol.numerics import (
@@ -31,6 +33,12 @@ _MAX_MINUTES = 60 * 24 * 366 * 10
 def _require_oper(ctx: Context) -> None:
     if not ctx.client.is_oper:
         raise IrcError(ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+
+
+async def _unstoppable(write: Awaitable[object]) -> None:
+    """Await a store write that the cancellation of tasks at shutdown must not undo: the
+    write stays queued and the store commits it when it closes."""
+    await asyncio.shield(write)
 
 
 def parse_ban_target(target: str) -> tuple[BanKind, str]:
@@ -67,7 +75,7 @@ def handle_kline(ctx: Context, msg: Message) -> None:
     )
     accounts = ctx.server.accounts
     accounts.bans[kind, target] = ban
-    ctx.server.spawn(ctx.server.store.bans.add(ban))
+    ctx.server.spawn(_unstoppable(ctx.server.store.bans.add(ban)))
     duration = f"for {minutes} minutes" if minutes else "permanently"
     ctx.network.notice(ctx.client, f"Banned {_shown(kind, target)} {duration}: {ban.reason}")
     for client in list(ctx.network.connections):
@@ -80,7 +88,7 @@ def handle_unkline(ctx: Context, msg: Message) -> None:
     _require_oper(ctx)
     kind, target = parse_ban_target(msg.params[0])
     ban = ctx.server.accounts.bans.pop((kind, target), None)
-    ctx.server.spawn(ctx.server.store.bans.remove(kind, target))
+    ctx.server.spawn(_unstoppable(ctx.server.store.bans.remove(kind, target)))
     if ban is None:
         ctx.network.notice(ctx.client, f"No ban on {_shown(kind, target)}")
     else:
