@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from typing import TextIO
 
@@ -44,7 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="line mode: one event per line on stdout, one message per line on stdin "
         "(automatic when stdin or stdout is not a terminal)",
     )
-    parser.add_argument("--password", help="server password (sent with PASS)")
+    parser.add_argument(
+        "--password",
+        help="server password (sent with PASS); with --account, the account's password",
+    )
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="log in to this account (SASL PLAIN); the password is --password or asked for",
+    )
     parser.add_argument(
         "--join",
         action="append",
@@ -122,7 +131,21 @@ def run(args: argparse.Namespace) -> int:
         if nick is None:
             print("chinwag: no nick given", file=sys.stderr)
             return 1
-    session = Session(nick, password=args.password, scrollback=max(args.scrollback, 1))
+    password, account_password = args.password, None
+    if args.account:
+        password, account_password = None, args.password
+        if account_password is None:
+            if not sys.stdin.isatty():
+                print("chinwag: --account needs --password when not on a terminal", file=sys.stderr)
+                return 2
+            account_password = getpass.getpass(f"Password for {args.account}: ")
+    session = Session(
+        nick,
+        password=password,
+        account=args.account,
+        account_password=account_password,
+        scrollback=max(args.scrollback, 1),
+    )
     for room in args.join:
         session.want_room(room if session.is_channel(room) else "#" + room)
     options = Options(

@@ -34,6 +34,7 @@ __all__ = [
     "Query",
     "Quit",
     "Raw",
+    "Register",
     "Say",
     "Topic",
     "Users",
@@ -172,6 +173,14 @@ class Raw:
 
 
 @dataclass(frozen=True, slots=True)
+class Register:
+    """/register PASSWORD [email]"""
+
+    password: str
+    email: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """A mistake in the input, explained."""
 
@@ -197,6 +206,7 @@ Command = (
     | Help
     | Quit
     | Raw
+    | Register
     | Invalid
 )
 
@@ -218,6 +228,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("/clear", "clear the current conversation"),
     "help": ("/help", "show keys and commands (also F1)"),
     "quit": ("/quit [message]", "leave chinwag"),
+    "register": ("/register PASSWORD [email]", "create an account for your nick (then --account)"),
     "quote": ("/quote LINE", "send a raw IRC line"),
 }
 
@@ -278,6 +289,8 @@ def parse_input(text: str) -> Command | None:
         return Help()
     if verb in ("quit", "exit"):
         return Quit(rest or "Leaving")
+    if verb == "register":
+        return Register(arg, tail or "*") if arg else Invalid(f"Usage: {usage}")
     if verb in ("quote", "raw"):
         return Raw(rest) if rest else Invalid(f"Usage: {usage}")
     return Invalid(f"Unknown command /{verb} (type /help for the list)")
@@ -452,6 +465,8 @@ def execute(session: Session, command: Command) -> Outcome:
                 session.send(parse_line(line))
             except ProtocolError:
                 out.posted.append(session.error(f"Not an IRC line: {line}"))
+        case Register(password, email):
+            session.send(Message.of("REGISTER", "*", email, password))
         case Invalid(reason):
             out.posted.append(session.error(reason))
     return out

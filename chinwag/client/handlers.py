@@ -48,6 +48,7 @@ _SILENT_NUMERICS = frozenset(
         n.RPL_CREATIONTIME,
         n.RPL_UMODEIS,
         n.RPL_ENDOFNAMES,
+        n.RPL_SASLMECHS,
     }
 )
 
@@ -91,16 +92,11 @@ def handle_cap(s: Session, msg: Message) -> list[Posted]:
     more = msg.param(2) == "*" and len(msg.params) > 3
     caps = _last(msg).split() if len(msg.params) > 2 else []
     if sub == "LS":
-        s.cap_offered(caps, final=not more)
-    elif sub == "NEW":
-        s.cap_offered(caps, final=True)
-    elif sub == "ACK":
-        for cap in caps:
-            if cap.startswith("-"):
-                s.caps.discard(cap[1:])
-            else:
-                s.caps.add(cap)
-        s.cap_finish()
+        return s.cap_offered(caps, final=not more)
+    if sub == "NEW":
+        return s.cap_offered(caps, final=True)
+    if sub == "ACK":
+        s.caps_acknowledged(caps)
     elif sub == "NAK":
         s.cap_finish()
     elif sub == "DEL":
@@ -325,6 +321,56 @@ def handle_error(s: Session, msg: Message) -> list[Posted]:
         return []
     line = ErrorLine(s.time_of(msg), f"Server closed the connection: {msg.param(0)}")
     return [s.post(SERVER_KEY, line)]
+
+
+@handles("AUTHENTICATE")
+def handle_authenticate(s: Session, msg: Message) -> list[Posted]:
+    """AUTHENTICATE + (the server waits for our PLAIN credentials)"""
+    if msg.param(0) == "+" and s.account:
+        s.sasl_response()
+    return []
+
+
+@handles(n.RPL_LOGGEDIN, n.RPL_LOGGEDOUT)
+def handle_logged_in(s: Session, msg: Message) -> list[Posted]:
+    """900 <nick> <mask> <account> :You are now logged in / 901 <nick> <mask> :logged out"""
+    s.logged_in_as = msg.param(2) if msg.command == n.RPL_LOGGEDIN else None
+    s.changed = True
+    return [s.post(SERVER_KEY, _system(s, msg, _last(msg), SystemKind.INFO))]
+
+
+@handles(n.RPL_SASLSUCCESS, n.ERR_SASLFAIL, n.ERR_SASLTOOLONG, n.ERR_SASLABORTED, n.ERR_SASLALREADY)
+def handle_sasl_done(s: Session, msg: Message) -> list[Posted]:
+    """903 success, 904-907 failure: either way registration goes on."""
+    s.cap_finish()
+    if msg.command == n.RPL_SASLSUCCESS:
+        return []
+    text = f"Could not log in as {s.account}: {_last(msg)}"
+    return [
+        s.post(
+            SERVER_KEY if not s.registered else s.active,
+            ErrorLine(s.time_of(msg), text, msg.command),
+        )
+    ]
+
+
+@handles("FAIL", "WARN", "NOTE")
+def handle_standard_reply(s: Session, msg: Message) -> list[Posted]:
+    """FAIL|WARN|NOTE <command> <code> [context...] :<description> (IRCv3 standard replies)"""
+    command, description = msg.param(0), _last(msg)
+    key = s.active if s.registered else SERVER_KEY
+    if msg.command == "FAIL":
+        return [s.post(key, ErrorLine(s.time_of(msg), f"{command} failed: {description}", "FAIL"))]
+    return [s.post(key, _system(s, msg, f"{command}: {description}", SystemKind.INFO))]
+
+
+@handles("REGISTER")
+def handle_register_reply(s: Session, msg: Message) -> list[Posted]:
+    """REGISTER SUCCESS <account> :<message> (draft/account-registration)"""
+    if msg.param(0) == "SUCCESS":
+        s.logged_in_as = msg.param(1)
+        s.changed = True
+    return [s.post(s.active, _system(s, msg, _last(msg), SystemKind.INFO))]
 
 
 @handles(n.RPL_WELCOME)

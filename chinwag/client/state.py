@@ -20,6 +20,7 @@ active one counts as unread; mentions of my nick and private lines also count as
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 
@@ -65,7 +66,9 @@ class Session:
         nick: the nick to register with.
         username: the USER name (defaults to the nick).
         realname: the USER real name.
-        password: sent as PASS before registering, when given.
+        password: sent as PASS before registering, when given (a server password).
+        account: log in to this account with SASL PLAIN while registering.
+        account_password: the account's password.
         scrollback: lines kept per conversation.
         clock: seconds since the epoch, for lines without a ``server-time`` tag.
     """
@@ -77,6 +80,8 @@ class Session:
         username: str | None = None,
         realname: str = "chinwag user",
         password: str | None = None,
+        account: str | None = None,
+        account_password: str | None = None,
         scrollback: int = DEFAULT_SCROLLBACK,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -84,6 +89,9 @@ class Session:
         self.username = username or nick
         self.realname = realname
         self.password = password
+        self.account = account
+        self.account_password = account_password
+        self.logged_in_as: str | None = None
         self.scrollback = scrollback
         self.clock = clock
         self.registered = False
@@ -329,17 +337,48 @@ class Session:
             self._cap_negotiating = False
             self.send(Message.of("CAP", "END"))
 
-    def cap_offered(self, caps: list[str], final: bool) -> None:
+    def cap_offered(self, caps: list[str], final: bool) -> list[Posted]:
         """Record caps from a CAP LS reply; request ours when the list is complete."""
         for cap in caps:
             self._cap_offered.add(cap.split("=", 1)[0])
         if not final:
-            return
-        wanted = sorted(WANTED_CAPS & self._cap_offered - self.caps)
+            return []
+        wanted = set(WANTED_CAPS & self._cap_offered - self.caps)
+        posted: list[Posted] = []
+        if self.account and self._cap_negotiating:
+            if "sasl" in self._cap_offered:
+                wanted.add("sasl")
+            else:
+                text = f"This server does not offer SASL: not logged in as {self.account}"
+                posted.append(self.error(text, SERVER_KEY))
         if wanted:
-            self.send(Message.of("CAP", "REQ", " ".join(wanted)))
+            self.send(Message.of("CAP", "REQ", " ".join(sorted(wanted))))
         else:
             self.cap_finish()
+        return posted
+
+    def caps_acknowledged(self, caps: list[str]) -> None:
+        """Enable acknowledged caps; start SASL when it is one of them, else end CAP."""
+        for cap in caps:
+            if cap.startswith("-"):
+                self.caps.discard(cap[1:])
+            else:
+                self.caps.add(cap)
+        if "sasl" in caps and self.account and self._cap_negotiating:
+            self.send(Message.of("AUTHENTICATE", "PLAIN"))
+        else:
+            self.cap_finish()
+
+    def sasl_response(self) -> None:
+        """Send the PLAIN credentials, base64 in 400-byte chunks (IRCv3 SASL)."""
+        account = self.account or ""
+        raw = f"{account}\0{account}\0{self.account_password or ''}".encode()
+        encoded = base64.b64encode(raw).decode("ascii")
+        chunks = [encoded[i : i + 400] for i in range(0, len(encoded), 400)]
+        for chunk in chunks:
+            self.send(Message.of("AUTHENTICATE", chunk))
+        if not chunks or len(chunks[-1]) == 400:
+            self.send(Message.of("AUTHENTICATE", "+"))
 
     def names_buffer(self, channel: str) -> Conversation:
         """The member list being filled by 353 replies for ``channel``."""

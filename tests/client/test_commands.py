@@ -22,6 +22,7 @@ from chinwag.client.commands import (
     Query,
     Quit,
     Raw,
+    Register,
     Say,
     Topic,
     Users,
@@ -70,6 +71,8 @@ PARSE_CASES: list[tuple[str, Command | None]] = [
     ("/quit", Quit("Leaving")),
     ("/quit gone fishing", Quit("gone fishing")),
     ("/quote PRIVMSG x :y", Raw("PRIVMSG x :y")),
+    ("/register s3cret", Register("s3cret")),
+    ("/register s3cret me@example.org", Register("s3cret", "me@example.org")),
     ("/frobnicate", Invalid("Unknown command /frobnicate (type /help for the list)")),
     ("/msg carol", Invalid("Usage: /msg NICK|N text")),
     ("/join", Invalid("Usage: /join #room")),
@@ -213,6 +216,11 @@ class TestExecute:
         lines = run(session, "word " * 200)
         assert len(lines) > 1
         assert all(len(line.encode()) + 80 < 512 for line in lines)
+
+    def test_register(self) -> None:
+        """/register asks the server for an account named after my nick."""
+        session = registered()
+        assert run(session, "/register s3cret") == ["REGISTER * * s3cret"]
 
     def test_raw(self) -> None:
         """/quote sends the line as typed."""

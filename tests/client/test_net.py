@@ -232,3 +232,31 @@ async def test_malformed_server_line_does_not_stop_the_client(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_register_then_log_in_with_sasl(irc_server: Server, harnesses: list[Harness]) -> None:
+    """/register creates an account; the next connection logs in to it with SASL PLAIN."""
+    if irc_server.kind != "chinwag":
+        pytest.skip("needs chinwag's accounts")
+    amy = Harness(irc_server, "amy")
+    harnesses.append(amy)
+    amy.start()
+    await eventually(amy.joined, "amy in #lobby")
+    amy.type("/register correct-horse-battery")
+    await eventually(lambda: amy.session.logged_in_as == "amy", "the account to be created")
+    await amy.stop()
+
+    again = Harness(irc_server, "amy")
+    again.session.account, again.session.account_password = "amy", "correct-horse-battery"
+    harnesses.append(again)
+    again.start()
+    await eventually(again.joined, "amy back in #lobby")
+    assert again.session.logged_in_as == "amy"
+
+    wrong = Harness(irc_server, "zed")
+    wrong.session.account, wrong.session.account_password = "amy", "not-the-password"
+    harnesses.append(wrong)
+    wrong.start()
+    await eventually(wrong.joined, "zed in #lobby, not logged in")
+    assert wrong.session.logged_in_as is None
+    assert any("Could not log in as amy" in p.line.text for p in wrong.posted)

@@ -418,3 +418,72 @@ def test_any_message_is_handled_without_error(
     """Whatever the shape of a known command, feeding it never raises."""
     session = registered()
     session.feed(Message(command, tuple(params), source))
+
+
+class TestSasl:
+    def start(self, **kwargs: str) -> Session:
+        """A session that asked for caps and got an LS offering sasl."""
+        session = Session("amy", **kwargs)  # type: ignore[arg-type]
+        session.connect()
+        session.take_outbox()
+        return session
+
+    def test_plain_login_during_registration(self) -> None:
+        """With an account, sasl is requested, PLAIN sent, and CAP END waits for 903."""
+        session = self.start(account="amy", account_password="pw")
+        feed(session, ":srv CAP * LS :sasl=PLAIN server-time")
+        assert sent(session) == ["CAP REQ :sasl server-time"]
+        feed(session, ":srv CAP * ACK :sasl server-time")
+        assert sent(session) == ["AUTHENTICATE PLAIN"]
+        feed(session, "AUTHENTICATE +")
+        assert sent(session) == ["AUTHENTICATE YW15AGFteQBwdw=="]  # amy\0amy\0pw
+        posted = feed(
+            session,
+            ":srv 900 amy amy!u@h amy :You are now logged in as amy",
+            ":srv 903 amy :SASL authentication successful",
+        )
+        assert sent(session) == ["CAP END"]
+        assert session.logged_in_as == "amy"
+        assert posted[0].line.text == "You are now logged in as amy"
+
+    def test_long_credentials_are_chunked(self) -> None:
+        """Credentials longer than 400 base64 bytes go in chunks; an exact multiple ends in +."""
+        session = self.start(account="amy", account_password="x" * 292)  # 300 raw -> 400 b64
+        feed(session, ":srv CAP * LS :sasl", ":srv CAP * ACK :sasl", "AUTHENTICATE +")
+        lines = sent(session)
+        assert lines[:2] == ["CAP REQ sasl", "AUTHENTICATE PLAIN"]
+        assert [len(line) for line in lines[2:]] == [len("AUTHENTICATE ") + 400, 14]
+        assert lines[-1] == "AUTHENTICATE +"
+
+    def test_failed_login_is_explained_and_registration_goes_on(self) -> None:
+        """904 becomes a readable error and CAP END is still sent."""
+        session = self.start(account="amy", account_password="bad")
+        feed(session, ":srv CAP * LS :sasl", ":srv CAP * ACK :sasl", "AUTHENTICATE +")
+        session.take_outbox()
+        posted = feed(session, ":srv 904 amy :SASL authentication failed")
+        assert sent(session) == ["CAP END"]
+        assert posted[0].line.text == "Could not log in as amy: SASL authentication failed"
+
+    def test_no_sasl_offered(self) -> None:
+        """A server without sasl is reported and registration continues."""
+        session = self.start(account="amy", account_password="pw")
+        posted = feed(session, ":srv CAP * LS :server-time")
+        assert "does not offer SASL" in posted[0].line.text
+        assert sent(session) == ["CAP REQ server-time"]
+
+    def test_without_account_sasl_is_not_requested(self) -> None:
+        """No account: the sasl cap is left alone."""
+        session = self.start()
+        feed(session, ":srv CAP * LS :sasl")
+        assert sent(session) == ["CAP END"]
+
+    def test_standard_replies_and_register(self) -> None:
+        """FAIL is an error line, REGISTER SUCCESS logs me in."""
+        session = registered()
+        posted = feed(
+            session,
+            ":srv FAIL REGISTER WEAK_PASSWORD amy :Password too short",
+            ":srv REGISTER SUCCESS me :Account created; you are logged in",
+        )
+        assert posted[0].line == ErrorLine(NOW, "REGISTER failed: Password too short", "FAIL")
+        assert session.logged_in_as == "me"
