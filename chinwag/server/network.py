@@ -160,8 +160,6 @@ class Network:
         del self.clients[client.nick_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
-        for channel in self.channels.values():
-            channel.invited_folded.discard(fold(new_nick))
         send_to_all(recipients, outgoing)
 
     def _whowas_entry(self, client: Client) -> WhowasEntry:
@@ -211,7 +209,6 @@ class Network:
         channel.members[client] = Membership(op=creating and not channel.permanent)
         client.channels[name_folded] = channel
         client.invites.discard(name_folded)
-        channel.invited_folded.discard(client.nick_folded)
         when = self.clock()
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
         extended = Outgoing(
@@ -241,7 +238,9 @@ class Network:
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
-        outgoing = Outgoing(kicker.prefix, "KICK", channel.name, target.nick, reason)
+        outgoing = Outgoing(
+            kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
+        )
         send_to_all(channel.members, outgoing)
         self._leave(target, channel)
 

@@ -136,7 +136,6 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
-    invited_folded: set[str] = field(default_factory=set)
     permanent: bool = False
 
     @property

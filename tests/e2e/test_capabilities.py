@@ -241,3 +241,11 @@ async def test_oper_may_act_as_chanop(serve: Serve) -> None:
     await bob.expect_numeric("381")
     await bob.send("MODE #c +m")
     await amy.expect("MODE", ["#c", "+m"], source="bob")
+
+
+async def test_echo_of_a_note_to_self_comes_once(h: Harness) -> None:
+    """With echo-message, a PRIVMSG to one's own nick arrives once (as the echo), not twice."""
+    amy = await h.connect("amy", caps=["echo-message"])
+    await amy.send("PRIVMSG amy :note to self")
+    await amy.expect("PRIVMSG", ["amy", "note to self"], source="amy")
+    await amy.assert_nothing()

@@ -425,3 +425,15 @@ async def test_server_stop_tells_every_client(h: Harness) -> None:
     for client in (amy, raw):
         error = await client.expect_error("Server shutting down")
         assert error.params[0].startswith("Closing Link:")
+
+
+async def test_minus_k_without_the_key_removes_it(h: Harness) -> None:
+    """MODE #c -k with no parameter removes the key, as clients expect (irssi sends it so)."""
+    amy, bob = await _pair(h)
+    await amy.send("MODE #c +k sesame")
+    await bob.expect("MODE", ["#c", "+k", "sesame"])
+    await amy.send("MODE #c -k")
+    await bob.expect("MODE", ["#c", "-k", ANY])
+    cid = await h.connect("cid")
+    await cid.send("JOIN #c")
+    await cid.expect("JOIN", ["#c"], source="cid")

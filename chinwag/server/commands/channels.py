@@ -231,7 +231,6 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         require_op(ctx, channel)
     if target in channel.members:
         raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
-    channel.invited_folded.add(target.nick_folded)
     target.invites.add(channel.name_folded)
     ctx.reply(RPL_INVITING, target.nick, channel.name)
     invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name)

@@ -123,7 +123,11 @@ def _send_message(
     def deliver() -> None:
         if channel is not None:
             _deliver_to_channel(client, channel, outgoing, status, tags_only)
-        elif recipient is not None and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS):
+        elif (
+            recipient is not None
+            and not (echo and recipient is client)  # a note to self comes once, as the echo
+            and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
+        ):
             recipient.send(outgoing.line_for(recipient))
         if echo:
             if late is None:

@@ -112,9 +112,12 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
         if needs_param and not params:
             if char == "b":
                 _send_bans(ctx, channel)
-            elif char != "k" or adding:
+                continue
+            if char != "k" or adding:
                 ctx.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
-            continue
+                continue
+            # "-k" without the key: clients send that, and it removes the key all the same.
+            needs_param = False
         param = params.pop(0) if needs_param else ""
         param_modes += needs_param
         try:
