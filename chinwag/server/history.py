@@ -136,6 +136,12 @@ class History:
         server: the server; its store must be open before anything is recorded.
     """
 
+    max_inflight = 4096
+    """Messages that may wait for their commit (durable delivery) before the connections that
+    send more are paused (``pause_reading``) until half of them are delivered. Without it an
+    overload would queue up unbounded latency and then stall the whole loop on the store's
+    full queue; with it the senders' own TCP buffers absorb the excess."""
+
     def __init__(self, server: Server) -> None:
         self.server = server
         self.config = server.config.history
@@ -145,6 +151,9 @@ class History:
         # Messages handed to the store whose commit callback has not run yet (durable only):
         # a user who joins now gets them live, so the join replay leaves them out.
         self._inflight: set[str] = set()
+        # Senders whose input is paused while too many messages wait for their commit.
+        self._held: set[Client] = set()
+        self._warned_at = -60.0
         self._pruner: asyncio.TimerHandle | None = None
 
     @property
@@ -212,6 +221,7 @@ class History:
     def client_gone(self, client: Client) -> None:
         """Forget a connection's guest token (its private history stays unreachable)."""
         self._guests.pop(client, None)
+        self._held.discard(client)
 
     def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
@@ -273,13 +283,38 @@ class History:
             return
         inflight = self._inflight
         inflight.add(msgid)
+        if len(inflight) > self.max_inflight:
+            self._hold(sender)
 
         def committed() -> None:
             inflight.discard(msgid)
             deliver()
+            if self._held and len(inflight) <= self.max_inflight // 2:
+                self._release()
 
         if not self._append(entry, committed):
             committed()
+
+    def _hold(self, sender: Client) -> None:
+        """Stop reading from ``sender`` until the writer has caught up (backpressure)."""
+        transport = sender.conn.transport
+        if transport is None or sender in self._held or sender.conn.closing:
+            return
+        now = time.monotonic()
+        if now - self._warned_at > 60.0:
+            self._warned_at = now
+            log.warning(
+                "history: over %d messages wait for the disk; senders paused", len(self._inflight)
+            )
+        self._held.add(sender)
+        transport.pause_reading()
+
+    def _release(self) -> None:
+        held, self._held = self._held, set()
+        for client in held:
+            transport = client.conn.transport
+            if transport is not None and not client.conn.closing:
+                transport.resume_reading()
 
     def _append(self, entry: HistoryEntry, then: Callable[[], Any] | None) -> bool:
         try:

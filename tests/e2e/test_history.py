@@ -414,3 +414,28 @@ async def test_history_survives_a_restart(hserve: HistServe, tmp_path: Path) -> 
     plain = await second.connect("plain")
     replayed = [await plain.expect("PRIVMSG") for _ in range(2)]
     assert [STAMP.sub("", m.params[1]) for m in replayed] == ["before restart", "still here"]
+
+
+async def test_backpressure_when_too_many_wait_for_the_disk(
+    hserve: HistServe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past max_inflight messages waiting for their commit the sender is paused, then resumed:
+    everything arrives, in order."""
+    h = await hserve()
+    monkeypatch.setattr(h.server.history, "max_inflight", 8)
+    held: list[str] = []
+    hold = h.server.history._hold
+
+    def spy(sender: Any) -> None:
+        held.append(sender.nick)
+        hold(sender)
+
+    monkeypatch.setattr(h.server.history, "_hold", spy)
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    await amy.send(*[f"PRIVMSG #lobby :flood {i}" for i in range(300)])
+    for i in range(300):
+        await bob.expect("PRIVMSG", ["#lobby", f"flood {i}"])
+    assert held and set(held) == {"amy"}
+    await amy.alive()
+    assert not h.server.history._held
