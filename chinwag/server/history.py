@@ -17,6 +17,9 @@ of callbacks. The sender's echo (``echo-message``) is sent from the callback too
 subject to the same guarantee; for a labeled command it is the labeled reply
 (``labels.LateReply``), sent after the commit. Without durable delivery a message is delivered
 first and stored after: a crash may lose the messages of the one group being committed.
+The messages waiting for their commit are bounded: past `History.max_inflight` the connections
+that send more stop being read until half of them are out, so an overload backs up into the
+senders' TCP buffers instead of into latency and memory here.
 
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account
