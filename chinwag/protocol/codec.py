@@ -108,8 +108,13 @@ class LineDecoder:
         Returns:
             One item per non-blank complete line: the parsed `Message`, or a `DecodeError`.
         """
-        if b"\r" in data or b"\0" in data:
-            data = data.replace(b"\r", b"\n").replace(b"\0", b"")
+        if b"\r" in data:
+            # CR LF is the usual ending: fold it first so it does not make a blank line.
+            data = data.replace(b"\r\n", b"\n")
+            if b"\r" in data:
+                data = data.replace(b"\r", b"\n")
+        if b"\0" in data:
+            data = data.replace(b"\0", b"")
         *complete, tail = data.split(b"\n")
         out: list[Message | DecodeError] = []
         for piece in complete:
