@@ -40,6 +40,7 @@ __all__ = [
     "OnCommit",
     "ServerBan",
     "Store",
+    "StoreParts",
     "Target",
     "TimeBound",
     "Topic",
@@ -495,3 +496,40 @@ class Store(Protocol):
     async def close(self) -> None:
         """Commit what is queued, stop background work and release files."""
         ...
+
+
+class StoreParts:
+    """The four :class:`Store` properties, for implementations to inherit.
+
+    An implementation builds its four parts and hands them to ``__init__``; it still writes
+    ``forget``, ``flush`` and ``close`` itself, since those differ (one transaction in SQLite).
+    """
+
+    def __init__(
+        self, history: HistoryStore, accounts: AccountStore, channels: ChannelStore, bans: BanStore
+    ) -> None:
+        """Keep the four parts."""
+        self._history = history
+        self._accounts = accounts
+        self._channels = channels
+        self._bans = bans
+
+    @property
+    def history(self) -> HistoryStore:
+        """See :attr:`Store.history`."""
+        return self._history
+
+    @property
+    def accounts(self) -> AccountStore:
+        """See :attr:`Store.accounts`."""
+        return self._accounts
+
+    @property
+    def channels(self) -> ChannelStore:
+        """See :attr:`Store.channels`."""
+        return self._channels
+
+    @property
+    def bans(self) -> BanStore:
+        """See :attr:`Store.bans`."""
+        return self._bans

@@ -20,17 +20,14 @@ from chinwag.store import _query
 from chinwag.store._query import Position
 from chinwag.store.base import (
     Account,
-    AccountStore,
     BanKind,
-    BanStore,
     Bound,
     ChannelRecord,
-    ChannelStore,
     DirectTarget,
     HistoryEntry,
-    HistoryStore,
     OnCommit,
     ServerBan,
+    StoreParts,
     Target,
     check_name,
 )
@@ -348,7 +345,7 @@ class MemoryBanStore:
         return sorted(self._bans.values(), key=lambda b: (b.set_at, b.kind.value, b.target))
 
 
-class MemoryStore:
+class MemoryStore(StoreParts):
     """All four in-memory stores behind the :class:`~chinwag.store.base.Store` interface."""
 
     def __init__(
@@ -360,30 +357,12 @@ class MemoryStore:
             hasher: argon2 parameters for accounts (None: the default profile).
             max_lines_per_target: history cap per conversation (None: unbounded).
         """
-        self._history = MemoryHistoryStore(max_lines_per_target)
-        self._accounts = MemoryAccountStore(hasher)
-        self._channels = MemoryChannelStore()
-        self._bans = MemoryBanStore()
-
-    @property
-    def history(self) -> HistoryStore:
-        """See :attr:`Store.history`."""
-        return self._history
-
-    @property
-    def accounts(self) -> AccountStore:
-        """See :attr:`Store.accounts`."""
-        return self._accounts
-
-    @property
-    def channels(self) -> ChannelStore:
-        """See :attr:`Store.channels`."""
-        return self._channels
-
-    @property
-    def bans(self) -> BanStore:
-        """See :attr:`Store.bans`."""
-        return self._bans
+        super().__init__(
+            MemoryHistoryStore(max_lines_per_target),
+            MemoryAccountStore(hasher),
+            MemoryChannelStore(),
+            MemoryBanStore(),
+        )
 
     async def forget(self, party: str) -> tuple[bool, int]:
         """See :meth:`Store.forget`."""

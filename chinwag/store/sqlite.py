@@ -73,15 +73,12 @@ from argon2 import PasswordHasher
 from chinwag.store import _query
 from chinwag.store._query import Position
 from chinwag.store.base import (
-    AccountStore,
-    BanStore,
     Bound,
-    ChannelStore,
     ChannelTarget,
     DirectTarget,
     HistoryEntry,
-    HistoryStore,
     OnCommit,
+    StoreParts,
     Target,
 )
 from chinwag.store.errors import StoreError
@@ -340,7 +337,7 @@ def _forget_history(conn: sqlite3.Connection, party: str) -> int:
     ).rowcount
 
 
-class SqliteStore:
+class SqliteStore(StoreParts):
     """All four SQLite stores over one file, one writer thread and one reader pool."""
 
     def __init__(
@@ -384,10 +381,12 @@ class SqliteStore:
         self._writer = Writer(conn, _INSERT_HISTORY, max_queue=max_queue, max_group=max_group)
         self._readers = ReaderPool(path, readers)
         self._checkpointer = Checkpointer(path, checkpoint_interval)
-        self._history = SqliteHistoryStore(self._writer, self._readers)
-        self._accounts = SqliteAccountStore(self._writer, self._readers, hasher)
-        self._channels = SqliteChannelStore(self._writer, self._readers)
-        self._bans = SqliteBanStore(self._writer)
+        super().__init__(
+            SqliteHistoryStore(self._writer, self._readers),
+            SqliteAccountStore(self._writer, self._readers, hasher),
+            SqliteChannelStore(self._writer, self._readers),
+            SqliteBanStore(self._writer),
+        )
 
     @classmethod
     def in_directory(cls, data_dir: Path, *, hasher: PasswordHasher | None = None) -> SqliteStore:
@@ -413,26 +412,6 @@ class SqliteStore:
     def readers(self) -> ReaderPool:
         """The pool of read-only connections."""
         return self._readers
-
-    @property
-    def history(self) -> HistoryStore:
-        """See :attr:`Store.history`."""
-        return self._history
-
-    @property
-    def accounts(self) -> AccountStore:
-        """See :attr:`Store.accounts`."""
-        return self._accounts
-
-    @property
-    def channels(self) -> ChannelStore:
-        """See :attr:`Store.channels`."""
-        return self._channels
-
-    @property
-    def bans(self) -> BanStore:
-        """See :attr:`Store.bans`."""
-        return self._bans
 
     async def forget(self, party: str) -> tuple[bool, int]:
         """See :meth:`Store.forget`: account and private history go in one transaction."""
