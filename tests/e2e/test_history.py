@@ -119,12 +119,13 @@ async def test_replay_holds_nothing_said_after_the_join(hserve: HistServe) -> No
     h = await hserve(replay_on_join=10)
     amy = await h.connect("amy")
     await _say(amy, "#lobby", "before")
+    await h.server.store.flush()
     bob = await h.connect("bob", caps=["batch", "server-time"])
     await _say(amy, "#lobby", "after")
-    await bob.sync()
-    await bob.sync()
-    texts = [m.params[1] for m in bob.history if m.command == "PRIVMSG"]
-    assert sorted(texts) == ["after", "before"]
+    seen = [await bob.expect("PRIVMSG") for _ in range(2)]
+    assert sorted(m.params[1] for m in seen) == ["after", "before"]
+    await h.server.store.flush()  # "before" came in the replay: it is over
+    assert not [m for m in await bob.sync() if m.command == "PRIVMSG"]
 
 
 # -- CHATHISTORY -------------------------------------------------------------------------------
