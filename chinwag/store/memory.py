@@ -17,6 +17,7 @@ from dataclasses import replace
 from argon2 import PasswordHasher
 
 from chinwag.store import _query
+from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
 from chinwag.store._query import Position
 from chinwag.store.base import (
     Account,
@@ -32,12 +33,6 @@ from chinwag.store.base import (
     check_name,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
-from chinwag.store.passwords import (
-    check_password,
-    hash_password_async,
-    needs_rehash,
-    verify_password_async,
-)
 
 __all__ = [
     "MemoryAccountStore",
@@ -244,12 +239,7 @@ class MemoryAccountStore:
         admin: bool = False,
     ) -> Account:
         """See :meth:`AccountStore.register`."""
-        check_name(name, "account name")
-        check_name(name_folded, "account name")
-        check_password(password)
-        if name_folded in self._accounts:
-            raise AccountExistsError(name_folded)
-        password_hash = await hash_password_async(password, self._hasher)
+        password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
         if name_folded in self._accounts:
             raise AccountExistsError(name_folded)
         account = Account(name, name_folded, password_hash, email, time.time(), admin)
@@ -258,14 +248,7 @@ class MemoryAccountStore:
 
     async def verify(self, name_folded: str, password: str | bytes) -> Account | None:
         """See :meth:`AccountStore.verify`."""
-        account = self._accounts.get(name_folded)
-        if account is None:
-            return None
-        if not await verify_password_async(account.password_hash, password, self._hasher):
-            return None
-        if needs_rehash(account.password_hash, self._hasher):
-            await self.set_password(name_folded, password)
-        return self._accounts.get(name_folded)
+        return await verify_and_rehash(self, name_folded, password, self._hasher)
 
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
@@ -273,10 +256,7 @@ class MemoryAccountStore:
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
-        check_password(password)
-        if name_folded not in self._accounts:
-            raise NoSuchAccountError(name_folded)
-        password_hash = await hash_password_async(password, self._hasher)
+        password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
         account = self._accounts.get(name_folded)
         if account is None:
             raise NoSuchAccountError(name_folded)

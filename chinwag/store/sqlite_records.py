@@ -13,6 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
 from chinwag.store.base import (
     Account,
     BanKind,
@@ -23,12 +24,6 @@ from chinwag.store.base import (
     check_name,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
-from chinwag.store.passwords import (
-    check_password,
-    hash_password_async,
-    needs_rehash,
-    verify_password_async,
-)
 from chinwag.store.writer import ReaderPool, Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
@@ -85,15 +80,8 @@ class SqliteAccountStore:
         admin: bool = False,
     ) -> Account:
         """See :meth:`AccountStore.register`."""
-        check_name(name, "account name")
-        check_name(name_folded, "account name")
-        check_password(password)
-        if await self.get(name_folded) is not None:  # spare the hashing when obviously taken
-            raise AccountExistsError(name_folded)
-        account = Account(
-            name, name_folded, await hash_password_async(password, self._hasher), email,
-            time.time(), admin,
-        )  # fmt: skip
+        password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
+        account = Account(name, name_folded, password_hash, email, time.time(), admin)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
@@ -110,15 +98,7 @@ class SqliteAccountStore:
 
     async def verify(self, name_folded: str, password: str | bytes) -> Account | None:
         """See :meth:`AccountStore.verify`; an outdated hash is redone on success."""
-        account = await self.get(name_folded)
-        if account is None:
-            return None
-        if not await verify_password_async(account.password_hash, password, self._hasher):
-            return None
-        if needs_rehash(account.password_hash, self._hasher):
-            await self.set_password(name_folded, password)
-            return await self.get(name_folded)
-        return account
+        return await verify_and_rehash(self, name_folded, password, self._hasher)
 
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
@@ -126,10 +106,7 @@ class SqliteAccountStore:
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
-        check_password(password)
-        if await self.get(name_folded) is None:
-            raise NoSuchAccountError(name_folded)
-        password_hash = await hash_password_async(password, self._hasher)
+        password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
         await self._writer.call(
             lambda conn: _require_change(
                 conn.execute(

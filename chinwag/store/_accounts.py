@@ -1,0 +1,81 @@
+"""Account rules written once, over the :class:`~chinwag.store.base.AccountStore` interface.
+
+The memory and SQLite account stores differ only in how they read and write a row. What a
+registration must pass, when a password is worth hashing, and when a login upgrades its hash
+are the same for both, so both call these. Every check that can refuse runs *before* argon2:
+a refused request never costs a hash (see ``passwords.py``).
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+
+from chinwag.store.base import Account, AccountStore, check_name
+from chinwag.store.errors import AccountExistsError, NoSuchAccountError
+from chinwag.store.passwords import (
+    check_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
+
+__all__ = ["hash_for_new_account", "hash_for_new_password", "verify_and_rehash"]
+
+
+async def hash_for_new_account(
+    accounts: AccountStore,
+    name: str,
+    name_folded: str,
+    password: str | bytes,
+    hasher: PasswordHasher | None,
+) -> str:
+    """Check a registration, then hash its password in a thread.
+
+    The caller still has to insert the account atomically: another registration of the same
+    name may finish while this one hashes.
+
+    Raises:
+        InvalidNameError: when a name is empty or malformed.
+        InvalidPasswordError: when the password is unusable.
+        AccountExistsError: when ``name_folded`` is already taken.
+    """
+    check_name(name, "account name")
+    check_name(name_folded, "account name")
+    check_password(password)
+    if await accounts.get(name_folded) is not None:  # spare the hashing when obviously taken
+        raise AccountExistsError(name_folded)
+    return await hash_password_async(password, hasher)
+
+
+async def hash_for_new_password(
+    accounts: AccountStore, name_folded: str, password: str | bytes, hasher: PasswordHasher | None
+) -> str:
+    """Check a password change, then hash the new password in a thread.
+
+    Raises:
+        InvalidPasswordError: when the password is unusable.
+        NoSuchAccountError: when there is no such account (the caller checks again on write).
+    """
+    check_password(password)
+    if await accounts.get(name_folded) is None:
+        raise NoSuchAccountError(name_folded)
+    return await hash_password_async(password, hasher)
+
+
+async def verify_and_rehash(
+    accounts: AccountStore, name_folded: str, password: str | bytes, hasher: PasswordHasher | None
+) -> Account | None:
+    """:meth:`AccountStore.verify`: on success, a hash made with outdated parameters is redone.
+
+    Returns:
+        The account (as stored after any rehash), or None when the name or password is wrong.
+    """
+    account = await accounts.get(name_folded)
+    if account is None:
+        return None
+    if not await verify_password_async(account.password_hash, password, hasher):
+        return None
+    if needs_rehash(account.password_hash, hasher):
+        await accounts.set_password(name_folded, password)
+        return await accounts.get(name_folded)
+    return account
