@@ -327,8 +327,8 @@ class TestBusyRoom:
             await eventually(shows(app, f"busy line {total - 1}"), "the last busy line", 30)
             assert sum("busy line" in line for line in view_lines(app)) == total
             # Typically ~20 ms median, ~50 ms worst; bounds leave room for a loaded CI machine.
-            assert statistics.median(latencies) < 0.25, latencies
-            assert max(latencies) < 1.5, latencies
+            assert statistics.median(latencies) < 0.5, latencies
+            assert max(latencies) < 2.0, latencies
             print(
                 f"keystrokes during the flood: median {statistics.median(latencies) * 1000:.0f} ms,"
             )
