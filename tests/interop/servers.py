@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from .waiting import WaitTimeout, free_port, port_accepts, stop_process, wait_until
+from .waiting import (
+    WaitTimeout,
+    free_port,
+    port_accepts,
+    start_process,
+    stop_process,
+    wait_until,
+)
 
 LOBBY = "#lobby"
 SERVER_KINDS = ("chinwag", "ngircd")
@@ -116,19 +123,13 @@ class ServerProcess:
         )
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        log = self.log_path.open("ab")
-        try:
-            return subprocess.Popen(
-                self._command(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._environment(),
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        return start_process(
+            self._command(),
+            cwd=self.workdir,
+            env=self._environment(),
+            output=self.log_path,
+            append=True,
+        )
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)

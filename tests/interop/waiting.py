@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -71,6 +72,26 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def start_process(
+    argv: list[str], *, cwd: Path, env: dict[str, str], output: Path, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session, stdout and stderr going to the file ``output``.
+
+    Its own session lets :func:`stop_process` signal the whole process group. ``append``
+    keeps what earlier attempts wrote to ``output``; otherwise the file starts empty.
+    """
+    with output.open("ab" if append else "wb") as log:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
