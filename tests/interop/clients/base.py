@@ -13,12 +13,16 @@ an event into the regular expression matching its own log format.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
-from ..waiting import DEFAULT_TIMEOUT, wait_until
+from ..waiting import DEFAULT_TIMEOUT, start_process, stop_process, wait_until
 from ..wiretap import Wiretap
 
 
@@ -157,6 +161,65 @@ class ClientDriver(ABC):
     def shows_anywhere(self, text: str) -> bool:
         """Whether ``text`` appears anywhere in what the client logged."""
         return text in self.all_text()
+
+
+class ProcessDriver(ClientDriver):
+    """A client that is one child process of the test (ii, weechat-headless).
+
+    Its stdout and stderr go to ``output_path``; it runs in its own session, so
+    :meth:`stop` also ends any helper it spawned.
+    """
+
+    #: File in ``workdir`` that receives the process's stdout and stderr.
+    output_name: str = "client.out"
+
+    def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
+        super().__init__(nick, port, workdir, wire)
+        self.output_path = workdir / self.output_name
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _start_process(self, argv: list[str], **env: str) -> None:
+        """Start ``argv`` in ``workdir``, with HOME there, a UTF-8 locale and ``env`` added."""
+        self.proc = start_process(
+            argv,
+            cwd=self.workdir,
+            env=dict(os.environ, HOME=str(self.workdir), LANG="C.UTF-8", **env),
+            output=self.output_path,
+        )
+
+    def is_running(self) -> bool:
+        """Whether the client process still runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop the client process by PID (SIGTERM, then SIGKILL)."""
+        if self.proc is not None:
+            stop_process(self.proc)
+
+
+def write_fifo(
+    fifo: Path, data: bytes, what: str | Callable[[], str], retry: tuple[int, ...] = (errno.ENXIO,)
+) -> None:
+    """Write ``data`` to the FIFO a client reads its commands from, in one ``write``.
+
+    The FIFO is opened with O_NONBLOCK, so a client that went away never hangs the
+    test; an open failing with an errno in ``retry`` (ENXIO: no reader yet) is
+    retried, polled and bounded, and ``what`` describes the wait on timeout.
+    """
+
+    def open_fifo() -> int | None:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno in retry:
+                return None
+            raise
+
+    fd = wait_until(open_fifo, DEFAULT_TIMEOUT, what)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def any_line_matches(pattern: str, text: str) -> bool:

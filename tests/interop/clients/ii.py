@@ -13,71 +13,51 @@ and ``1795619097 <wee> hello``.
 from __future__ import annotations
 
 import errno
-import os
 import re
-import subprocess
 from pathlib import Path
 
-from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
+from ..waiting import read_text
 from ..wiretap import Wiretap
-from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
+from .base import ProcessDriver, any_line_matches, dump_files, strip_prefixes, write_fifo
 
 _HOST = "127.0.0.1"
 
 
-class IiDriver(ClientDriver):
+class IiDriver(ProcessDriver):
     """ii, one process per user."""
 
     name = "ii"
     programs = ("ii",)
+    output_name = "ii.out"
 
     def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
         super().__init__(nick, port, workdir, wire)
         self.prefix = workdir / "irc"
         self.server_dir = self.prefix / _HOST
-        self.output_path = workdir / "ii.out"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
         """Start ii connecting to the server."""
-        env = dict(os.environ, HOME=str(self.workdir), LANG="C.UTF-8")
-        with self.output_path.open("wb") as output:
-            self.proc = subprocess.Popen(
-                [
-                    "ii",
-                    "-s",
-                    _HOST,
-                    "-p",
-                    str(self.port),
-                    "-n",
-                    self.nick,
-                    "-i",
-                    str(self.prefix),
-                    "-f",
-                    "ii interop",
-                ],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+        self._start_process(
+            [
+                "ii",
+                "-s",
+                _HOST,
+                "-p",
+                str(self.port),
+                "-n",
+                self.nick,
+                "-i",
+                str(self.prefix),
+                "-f",
+                "ii interop",
+            ]
+        )
 
     def is_registered(self) -> bool:
         """Whether ii has received the 001 welcome (seen in its raw echo)."""
-        return any_line_matches(r"^\d+ :\S+ 001 ", self._read(self.output_path))
-
-    def is_running(self) -> bool:
-        """Whether the ii process still runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """Stop ii by PID (SIGTERM, then SIGKILL)."""
-        if self.proc is not None:
-            stop_process(self.proc)
+        return any_line_matches(r"^\d+ :\S+ 001 ", read_text(self.output_path))
 
     # -- acting as the user ------------------------------------------------
 
@@ -106,38 +86,22 @@ class IiDriver(ClientDriver):
         self._write(self.server_dir / "in", f"/q {message}")
 
     def _write(self, fifo: Path, line: str) -> None:
-        # O_NONBLOCK: never hang on an ii that went away; ENOENT (FIFO not made
-        # yet) and ENXIO (no reader yet) are worth a bounded retry.
-        def open_fifo() -> int | None:
-            try:
-                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ENXIO):
-                    return None
-                raise
-
-        fd = wait_until(
-            open_fifo, DEFAULT_TIMEOUT, lambda: f"ii FIFO {fifo} to open\n{self.describe()}"
+        # ii makes a channel's FIFO only once it sees the channel: ENOENT is
+        # worth a bounded retry too.
+        write_fifo(
+            fifo,
+            f"{line}\n".encode(),
+            lambda: f"ii FIFO {fifo} to open\n{self.describe()}",
+            retry=(errno.ENOENT, errno.ENXIO),
         )
-        try:
-            os.write(fd, f"{line}\n".encode())
-        finally:
-            os.close(fd)
 
     # -- what the user saw -------------------------------------------------
-
-    @staticmethod
-    def _read(path: Path) -> str:
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def _outs(self) -> list[Path]:
         return sorted(self.prefix.rglob("out")) if self.prefix.exists() else []
 
     def _target_out(self, target: str) -> str:
-        return self._read(self.server_dir / target.lower() / "out")
+        return read_text(self.server_dir / target.lower() / "out")
 
     def saw_join(self, nick: str, channel: str) -> bool:
         """Whether the channel's out has ``-!- nick(user@host) has joined channel``."""
@@ -149,7 +113,7 @@ class IiDriver(ClientDriver):
         pattern = rf"^\d+ [=*@] {re.escape(channel)} (.*)$"
         return any(
             set(nicks) <= strip_prefixes(match.group(1).split())
-            for match in re.finditer(pattern, self._read(self.server_dir / "out"), re.MULTILINE)
+            for match in re.finditer(pattern, read_text(self.server_dir / "out"), re.MULTILINE)
         )
 
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
@@ -174,7 +138,7 @@ class IiDriver(ClientDriver):
 
     def all_text(self) -> str:
         """Every out file ii wrote, concatenated (not the raw echo)."""
-        return "\n".join(self._read(path) for path in self._outs())
+        return "\n".join(read_text(path) for path in self._outs())
 
     def debug_dump(self) -> str:
         """Every out file and ii's raw echo of what it received."""

@@ -19,7 +19,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from ..waiting import kill_pid, pid_alive
+from ..waiting import kill_pid, pid_alive, read_text
 from ..wiretap import Wiretap
 from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
 
@@ -124,7 +124,7 @@ class IrssiDriver(ClientDriver):
 
     def is_registered(self) -> bool:
         """Whether the catch-all log shows the welcome (001)."""
-        return re.search(r"\bwelcome\b", self._read(self.logs_dir / "all.log"), re.I) is not None
+        return re.search(r"\bwelcome\b", read_text(self.logs_dir / "all.log"), re.I) is not None
 
     def is_running(self) -> bool:
         """Whether the irssi process (the pane's process) still runs."""
@@ -169,13 +169,6 @@ class IrssiDriver(ClientDriver):
 
     # -- what the user saw -------------------------------------------------
 
-    @staticmethod
-    def _read(path: Path) -> str:
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def _autologs(self) -> list[Path]:
         network_dir = self.logs_dir / _CHATNET
         return sorted(network_dir.glob("*.log")) if network_dir.exists() else []
@@ -184,7 +177,7 @@ class IrssiDriver(ClientDriver):
         # irssi may or may not fold the target's case in the file name.
         wanted = f"{target}.log".lower()
         return "\n".join(
-            self._read(path) for path in self._autologs() if path.name.lower() == wanted
+            read_text(path) for path in self._autologs() if path.name.lower() == wanted
         )
 
     def saw_join(self, nick: str, channel: str) -> bool:
@@ -230,7 +223,7 @@ class IrssiDriver(ClientDriver):
     def all_text(self) -> str:
         """The catch-all log and every autolog, concatenated."""
         paths = [self.logs_dir / "all.log", *self._autologs()]
-        return "\n".join(self._read(path) for path in paths)
+        return "\n".join(read_text(path) for path in paths)
 
     def debug_dump(self) -> str:
         """Every irssi log, and the visible screen if tmux still runs."""

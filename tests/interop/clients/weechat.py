@@ -12,15 +12,12 @@ Log lines look like ``2026-11-25 15:04:32<TAB>-->``<TAB>``wee (~u@h) has joined 
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import subprocess
 from pathlib import Path
 
-from ..waiting import DEFAULT_TIMEOUT, stop_process, wait_until
+from ..waiting import DEFAULT_TIMEOUT, read_text, wait_until
 from ..wiretap import Wiretap
-from .base import ClientDriver, any_line_matches, dump_files, strip_prefixes
+from .base import ProcessDriver, any_line_matches, dump_files, strip_prefixes, write_fifo
 
 _SERVER = "test"
 _SERVER_BUFFER = f"irc.server.{_SERVER}"
@@ -37,18 +34,17 @@ flush_delay = 0
 """
 
 
-class WeechatDriver(ClientDriver):
+class WeechatDriver(ProcessDriver):
     """weechat-headless, one process per user."""
 
     name = "weechat-headless"
     programs = ("weechat-headless",)
+    output_name = "weechat.out"
 
     def __init__(self, nick: str, port: int, workdir: Path, wire: Wiretap | None = None) -> None:
         super().__init__(nick, port, workdir, wire)
         self.data_dir = workdir / "weechat"
         self.logs_dir = self.data_dir / "logs"
-        self.output_path = workdir / "weechat.out"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -71,37 +67,15 @@ class WeechatDriver(ClientDriver):
             f'/set irc.server.{_SERVER}.realname "weechat interop"',
             f"/connect {_SERVER}",
         ]
-        env = dict(os.environ, HOME=str(self.workdir), TERM="dumb", LANG="C.UTF-8")
-        with self.output_path.open("wb") as output:
-            self.proc = subprocess.Popen(
-                [
-                    "weechat-headless",
-                    "--dir",
-                    str(self.data_dir),
-                    "--run-command",
-                    ";".join(commands),
-                ],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+        self._start_process(
+            ["weechat-headless", "--dir", str(self.data_dir), "--run-command", ";".join(commands)],
+            TERM="dumb",
+        )
 
     def is_registered(self) -> bool:
         """Whether the server buffer shows the welcome (001)."""
         server_log = self._read(f"irc.server.{_SERVER}.weechatlog")
         return re.search(r"\bwelcome\b", server_log, re.IGNORECASE) is not None
-
-    def is_running(self) -> bool:
-        """Whether the weechat-headless process still runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """Stop weechat-headless by PID (SIGTERM, then SIGKILL)."""
-        if self.proc is not None:
-            stop_process(self.proc)
 
     # -- acting as the user ------------------------------------------------
 
@@ -138,22 +112,7 @@ class WeechatDriver(ClientDriver):
             DEFAULT_TIMEOUT,
             lambda: f"weechat FIFO in {self.data_dir}\n{self.describe()}",
         )
-
-        # O_NONBLOCK: never hang the test on a weechat that went away;
-        # ENXIO means no reader yet, which is worth a bounded retry.
-        def open_fifo() -> int | None:
-            try:
-                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:
-                    return None
-                raise
-
-        fd = wait_until(open_fifo, DEFAULT_TIMEOUT, f"weechat to read its FIFO {fifo}")
-        try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
+        write_fifo(fifo, line.encode("utf-8"), f"weechat to read its FIFO {fifo}")
 
     def _fifo_path(self) -> Path | None:
         return next(iter(sorted(self.data_dir.glob("weechat_fifo*"))), None)
@@ -161,36 +120,34 @@ class WeechatDriver(ClientDriver):
     # -- what the user saw -------------------------------------------------
 
     def _read(self, filename: str) -> str:
-        try:
-            return (self.logs_dir / filename).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.logs_dir / filename)
 
-    def _channel_log(self, channel: str) -> str:
-        return self._read(f"irc.{_SERVER}.{channel.lower()}.weechatlog")
+    def _buffer_log(self, name: str) -> str:
+        """The log of the buffer of channel or private peer ``name``."""
+        return self._read(f"irc.{_SERVER}.{name.lower()}.weechatlog")
 
     def saw_join(self, nick: str, channel: str) -> bool:
         """Whether the channel log has ``--> nick ... has joined channel``."""
         pattern = rf"\t-->\t{re.escape(nick)} .*has joined {re.escape(channel)}$"
-        return any_line_matches(pattern, self._channel_log(channel))
+        return any_line_matches(pattern, self._buffer_log(channel))
 
     def saw_names(self, channel: str, nicks: list[str]) -> bool:
         """Whether the channel log has ``Nicks #chan: [a b c]`` holding all ``nicks``."""
         pattern = rf"\t--\tNicks {re.escape(channel)}: \[(.*)\]$"
         return any(
             set(nicks) <= strip_prefixes(match.group(1).split())
-            for match in re.finditer(pattern, self._channel_log(channel), re.MULTILINE)
+            for match in re.finditer(pattern, self._buffer_log(channel), re.MULTILINE)
         )
 
     def saw_channel_message(self, sender: str, channel: str, text: str) -> bool:
         """Whether the channel log has ``sender<TAB>text``."""
         pattern = rf"\t{_MODE_PREFIXES}{re.escape(sender)}\t{re.escape(text)}$"
-        return any_line_matches(pattern, self._channel_log(channel))
+        return any_line_matches(pattern, self._buffer_log(channel))
 
     def saw_private_message(self, sender: str, text: str) -> bool:
         """Whether the private buffer with ``sender`` logged ``sender<TAB>text``."""
         pattern = rf"\t{re.escape(sender)}\t{re.escape(text)}$"
-        return any_line_matches(pattern, self._read(f"irc.{_SERVER}.{sender.lower()}.weechatlog"))
+        return any_line_matches(pattern, self._buffer_log(sender))
 
     def saw_nick_change(self, old: str, new: str) -> bool:
         """Whether some buffer logged ``old is now known as new``."""
