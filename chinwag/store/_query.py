@@ -10,7 +10,8 @@ these semantics and differ only in how they scan.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from chinwag.store.base import Bound, HistoryEntry, MsgidBound
 
@@ -18,6 +19,8 @@ __all__ = [
     "MAX_SEQ",
     "Position",
     "RangeReader",
+    "channel_keys",
+    "keep_targets",
     "query_after",
     "query_around",
     "query_before",
@@ -25,6 +28,8 @@ __all__ = [
     "query_latest",
     "time_key",
 ]
+
+T = TypeVar("T")
 
 Position = tuple[int, int]
 MAX_SEQ = 2**62
@@ -142,3 +147,18 @@ def query_between(
     if start_hi <= end_hi:
         return reader.range(conv, start_lo, end_hi, limit, newest=False)
     return reader.range(conv, end_lo, start_hi, limit, newest=True)
+
+
+def channel_keys(channels: Iterable[str]) -> set[str]:
+    """TARGETS: the conversation keys of the channels the asker may read.
+
+    A name with a space is a private key (:class:`~chinwag.store.base.DirectTarget`): it is
+    dropped here, since private conversations may only come from the asker's own parties.
+    """
+    return {name for name in channels if " " not in name}
+
+
+def keep_targets(found: list[T], start: float, end: float, limit: int) -> list[T]:
+    """TARGETS: of the conversations' latest entries, sorted by time, the ``limit`` nearest
+    ``start`` (the newest ones when ``start`` is the later end of the window)."""
+    return found[:limit] if start <= end else found[-limit:]

@@ -175,15 +175,13 @@ class MemoryHistoryStore(_query.RangeReader):
         if limit <= 0:
             return []
         lo, hi = sorted((_query.time_key(start), _query.time_key(end)))
-        keys = set(channels) | self._by_party.get(viewer, set())
+        keys = _query.channel_keys(channels) | self._by_party.get(viewer, set())
         found: list[HistoryEntry] = []
         for key in keys:
-            if " " in key and key not in self._by_party.get(viewer, set()):
-                continue  # a channel name can never name a private conversation
             newest = self.range(key, (lo, _query.MAX_SEQ), (hi, 0), 1, newest=True)
             found.extend(newest)
         found.sort(key=lambda e: (_query.time_key(e.time), self._where[e.msgid][1]))
-        return found[:limit] if start <= end else found[-limit:]
+        return _query.keep_targets(found, start, end, limit)
 
     async def prune(
         self,

@@ -258,8 +258,7 @@ class SqliteHistoryStore:
         if limit <= 0:
             return []
         lo, hi = sorted((_query.time_key(start), _query.time_key(end)))
-        # A name with a space is a private key: only the viewer's own may be looked at.
-        wanted = {name for name in channels if " " not in name}
+        wanted = _query.channel_keys(channels)
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, int, HistoryEntry]]:
             convs = set(wanted)
@@ -285,8 +284,7 @@ class SqliteHistoryStore:
             return found
 
         found = sorted(await self._readers.run(run), key=lambda item: item[:2])
-        kept = found[:limit] if start <= end else found[-limit:]
-        return [entry for _, _, entry in kept]
+        return [entry for _, _, entry in _query.keep_targets(found, start, end, limit)]
 
     async def prune(
         self,
