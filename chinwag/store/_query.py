@@ -10,6 +10,7 @@ these semantics and differ only in how they scan.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_SEQ",
     "Position",
     "RangeReader",
+    "age_cutoff",
     "channel_keys",
     "keep_targets",
     "query_after",
@@ -162,3 +164,16 @@ def keep_targets(found: list[T], start: float, end: float, limit: int) -> list[T
     """TARGETS: of the conversations' latest entries, sorted by time, the ``limit`` nearest
     ``start`` (the newest ones when ``start`` is the later end of the window)."""
     return found[:limit] if start <= end else found[-limit:]
+
+
+def age_cutoff(max_age_days: float | None, now: float | None) -> int | None:
+    """Retention: the time key below which entries are older than ``max_age_days``.
+
+    Args:
+        max_age_days: the age limit in days, or None for no age limit (then None is returned).
+        now: the current time; None for ``time.time()``.
+    """
+    if max_age_days is None:
+        return None
+    moment = time.time() if now is None else now
+    return time_key(moment - max_age_days * 86400.0)

@@ -191,13 +191,10 @@ class MemoryHistoryStore(_query.RangeReader):
         now: float | None = None,
     ) -> int:
         """See :meth:`HistoryStore.prune`."""
-        cutoff = None
-        if max_age_days is not None:
-            moment = time.time() if now is None else now
-            cutoff = (_query.time_key(moment - max_age_days * 86400.0), 0)
+        cutoff = _query.age_cutoff(max_age_days, now)
         deleted = 0
         for conv in self._convs.values():
-            count = 0 if cutoff is None else bisect_left(conv.positions, cutoff)
+            count = 0 if cutoff is None else bisect_left(conv.positions, (cutoff, 0))
             if max_lines_per_target is not None:
                 count = max(count, len(conv.entries) - max(0, max_lines_per_target))
             deleted += self._forget_entries(conv.drop_first(count))

@@ -63,7 +63,6 @@ import functools
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -297,10 +296,7 @@ class SqliteHistoryStore:
         interleave with a long prune instead of waiting for it."""
         if max_age_days is None and max_lines_per_target is None:
             return 0
-        cutoff = None
-        if max_age_days is not None:
-            moment = time.time() if now is None else now
-            cutoff = _query.time_key(moment - max_age_days * 86400.0)
+        cutoff = _query.age_cutoff(max_age_days, now)
         keep = None if max_lines_per_target is None else max(0, max_lines_per_target)
         convs = await self._readers.run(
             lambda c: [str(row[0]) for row in c.execute("SELECT DISTINCT conv FROM history")]
