@@ -115,6 +115,8 @@ def _split_ctcp(text: str) -> tuple[str, str] | None:
 @handles("PRIVMSG", "NOTICE")
 def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
     """PRIVMSG|NOTICE <target> :<text>, including CTCP ACTION (/me)."""
+    if s.seen_before(msg.tags.get("msgid", "")):
+        return []  # history the server replays on (re)join, already shown
     notice = msg.command == "NOTICE"
     target = s.strip_statusmsg(msg.param(0))
     text = msg.param(1)

@@ -42,7 +42,7 @@ from chinwag.client.events import (
 from chinwag.client.handlers import HANDLERS
 from chinwag.protocol import Message, fold, parse_server_time
 
-__all__ = ["WANTED_CAPS", "Session"]
+__all__ = ["MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
 WANTED_CAPS = frozenset(
     {
@@ -56,6 +56,8 @@ WANTED_CAPS = frozenset(
     }
 )
 _DEFAULT_CHANMODES = ("beI", "k", "l", "imnpst")
+# Message ids remembered to drop history replayed on rejoin (chinwag replays recent lines).
+MSGID_MEMORY = 20_000
 _NICK_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789[]\\`_^{|}-")
 
 
@@ -112,6 +114,7 @@ class Session:
         self._cap_offered: set[str] = set()
         self._cap_negotiating = False
         self._names: dict[str, Conversation] = {}
+        self._msgids: dict[str, None] = {}
         self.conversations[SERVER_KEY] = Conversation(
             "server", ConversationKind.SERVER, self.scrollback
         )
@@ -206,6 +209,20 @@ class Session:
             if before not in _NICK_CHARS and after not in _NICK_CHARS:
                 return True
             start = text_folded.find(nick_folded, start + 1)
+        return False
+
+    def seen_before(self, msgid: str) -> bool:
+        """Remember a message id; True when it was already seen (a replay after a rejoin).
+
+        Only the last `MSGID_MEMORY` ids are kept, oldest forgotten first.
+        """
+        if not msgid:
+            return False
+        if msgid in self._msgids:
+            return True
+        self._msgids[msgid] = None
+        if len(self._msgids) > MSGID_MEMORY:
+            del self._msgids[next(iter(self._msgids))]
         return False
 
     def time_of(self, msg: Message) -> float:

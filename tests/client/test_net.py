@@ -126,17 +126,25 @@ async def test_nick_in_use_asks_again(
 
 
 async def test_reconnect_after_server_restart(irc_server: Server, harnesses: list[Harness]) -> None:
-    """When the server restarts the client reconnects and is back in #lobby."""
+    """When the server restarts the client reconnects, is back in #lobby, shows no line twice."""
     amy = Harness(irc_server, "amy")
     harnesses.append(amy)
     amy.start()
     await eventually(amy.joined, "amy in #lobby")
+    amy.type("said once")
+    lobby = amy.session.conversations[LOBBY]
+    await eventually(lambda: any(line.text == "said once" for line in lobby.lines), "my line")
     await asyncio.to_thread(irc_server.stop)
     await eventually(lambda: Status.LOST in amy.statuses, "the loss to be noticed")
     assert not amy.session.conversations[LOBBY].joined
     await asyncio.to_thread(irc_server.start)
     await eventually(amy.joined, "amy back in #lobby", timeout=30)
     assert amy.statuses.count(Status.CONNECTED) == 2
+    amy.type("after the restart")
+    await eventually(
+        lambda: any(line.text == "after the restart" for line in lobby.lines), "a new line"
+    )
+    assert sum(line.text == "said once" for line in lobby.lines) == 1  # replay not repeated
 
 
 @pytest.fixture

@@ -487,3 +487,13 @@ class TestSasl:
         )
         assert posted[0].line == ErrorLine(NOW, "REGISTER failed: Password too short", "FAIL")
         assert session.logged_in_as == "me"
+
+
+def test_replayed_history_is_not_shown_twice() -> None:
+    """A message whose msgid was already seen (history replayed on rejoin) is dropped."""
+    session = registered()
+    line = "@msgid=abc;time=2023-11-14T22:13:20.000Z :alice!a@h PRIVMSG #lobby :hello"
+    assert len(feed(session, line)) == 1
+    assert feed(session, line) == []
+    assert len(feed(session, ":alice!a@h PRIVMSG #lobby :no id")) == 1
+    assert len(feed(session, ":alice!a@h PRIVMSG #lobby :no id")) == 1
