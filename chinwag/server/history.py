@@ -42,6 +42,7 @@ out, so nothing is shown twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
@@ -74,6 +75,11 @@ PRUNE_INTERVAL = 3600.0
 
 _REPLAYED = frozenset({"PRIVMSG", "NOTICE"})
 _batch_ids = itertools.count(1)
+
+
+# Targets are validated frozen dataclasses: build each once, not once per message.
+_channel_target = functools.lru_cache(maxsize=4096)(ChannelTarget)
+_direct_target = functools.lru_cache(maxsize=16384)(DirectTarget)
 
 
 def new_batch_ref() -> str:
@@ -262,9 +268,9 @@ class History:
             deliver()
             return
         if channel is not None:
-            target: ChannelTarget | DirectTarget = ChannelTarget(channel.name_folded)
+            target: ChannelTarget | DirectTarget = _channel_target(channel.name_folded)
         elif recipient is not None:
-            target = DirectTarget(self.party(sender), self.party(recipient))
+            target = _direct_target(self.party(sender), self.party(recipient))
         else:
             deliver()
             return
