@@ -73,21 +73,28 @@ class Network:
     # -- replies -------------------------------------------------------------------------------
 
     def numeric(self, client: Client, numeric: str, *params: str) -> None:
-        """Send a numeric reply, with the client's nick as first parameter.
+        """Send a numeric reply, with the client's nick as first parameter."""
+        client.send(self.numeric_line(client.nick, numeric, *params))
+
+    def numeric_line(self, nick: str, numeric: str, *params: str) -> bytes:
+        """A numeric reply to ``nick`` as wire bytes.
 
         Middle parameters often echo what a client sent (a nick, a channel, a mask, a key); one
         that cannot be a middle parameter (empty, with a space, starting with ``:``) is made
         sendable, so that no input can make a reply unformattable.
         """
-        *middle, last = (client.nick, *params)
+        *middle, last = (nick, *params)
         middle = [p if p and " " not in p and p[0] != ":" else _middle(p) for p in middle]
-        line = encode_message(Message(numeric, (*middle, last), self.name))
-        if len(line) > _LINE_LIMIT:
+        # Put together directly (numerics are sent for every command; format_line's checks are
+        # for untrusted layouts): the middle parameters were just made safe, and the last one
+        # always goes in the trailing form. CR, LF and NUL never get this far (see the codec).
+        head = f":{self.name} {numeric} {' '.join(middle)} :".encode()
+        text = last.encode("utf-8")
+        if len(head) + len(text) + 2 > _LINE_LIMIT:
             # Full-length free text (a topic) under a long server name: cut the text to fit.
-            data = last.encode("utf-8")
-            last = data[: max(0, len(data) - (len(line) - _LINE_LIMIT))].decode("utf-8", "ignore")
-            line = encode_message(Message(numeric, (*middle, last), self.name))
-        client.send(line)
+            budget = max(0, _LINE_LIMIT - 2 - len(head))
+            text = text[:budget].decode("utf-8", "ignore").encode("utf-8")
+        return head + text + b"\r\n"
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""

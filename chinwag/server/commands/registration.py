@@ -9,6 +9,7 @@ argon2 is slow on purpose.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -42,6 +43,7 @@ from chinwag.protocol.validate import sanitize_username
 from chinwag.server.commands.accounts import MECHANISMS, sasl_holds_registration
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
+from chinwag.server.network import Network
 from chinwag.server.passwords import verify_password
 from chinwag.server.state import Cap, RegState
 
@@ -275,21 +277,13 @@ def complete_registration(ctx: Context) -> None:
     log.info("registered %s (%s) from %s", client.nick, client.prefix, client.ip)
     network_name = ctx.server.config.server.network
     ctx.reply(RPL_WELCOME, f"Welcome to the {network_name} IRC Network {client.prefix}")
-    ctx.reply(RPL_YOURHOST, f"Your host is {network.name}, running version chinwag-{__version__}")
-    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.created))
-    ctx.reply(RPL_CREATED, f"This server was created {created}")
-    ctx.reply(
-        RPL_MYINFO,
-        network.name,
-        f"chinwag-{__version__}",
-        USER_MODES,
-        CHANNEL_MODES,
-        CHANNEL_MODES_WITH_PARAM,
-    )
-    for tokens in isupport_lines(isupport_tokens(ctx)):
-        ctx.reply(RPL_ISUPPORT, *tokens, "are supported by this server")
+    nick = client.nick.encode("utf-8")
+    slot = _NICK_SLOT * ctx.limits.nick_length
+    isupport = tuple(tuple(tokens) for tokens in isupport_lines(isupport_tokens(ctx)))
+    client.send(_greeting_template(network, slot, isupport).replace(slot.encode(), nick))
     send_lusers(ctx)
-    send_motd(ctx)
+    motd = ctx.server.motd_text()
+    client.send(_motd_template(network, slot, motd).replace(slot.encode(), nick))
     from chinwag.server.commands.channels import join_channel
 
     for name in ctx.server.config.server.default_channels:
@@ -298,6 +292,52 @@ def complete_registration(ctx: Context) -> None:
         except IrcError as err:
             ctx.reply(err.numeric, *err.params)
     ctx.server.accounts.check_nick(client)
+
+
+# The greeting and the MOTD are the same for everyone but the nick: they are formatted once, with
+# a placeholder as long as the longest nick (so that no line can grow past 512 bytes when the
+# real nick goes in), and each registration only substitutes its nick.
+_NICK_SLOT = "\x01"
+
+
+@functools.lru_cache(maxsize=8)
+def _greeting_template(network: Network, slot: str, isupport: tuple[tuple[str, ...], ...]) -> bytes:
+    """002-005 for the nick ``slot``."""
+    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.created))
+    version = f"chinwag-{__version__}"
+    lines = [
+        network.numeric_line(
+            slot, RPL_YOURHOST, f"Your host is {network.name}, running version {version}"
+        ),
+        network.numeric_line(slot, RPL_CREATED, f"This server was created {created}"),
+        network.numeric_line(
+            slot,
+            RPL_MYINFO,
+            network.name,
+            version,
+            USER_MODES,
+            CHANNEL_MODES,
+            CHANNEL_MODES_WITH_PARAM,
+        ),
+    ]
+    lines.extend(
+        network.numeric_line(slot, RPL_ISUPPORT, *tokens, "are supported by this server")
+        for tokens in isupport
+    )
+    return b"".join(lines)
+
+
+@functools.lru_cache(maxsize=8)
+def _motd_template(network: Network, slot: str, text: str) -> bytes:
+    """375, 372..., 376 for the nick ``slot``, or 422 when there is no MOTD."""
+    if not text:
+        return network.numeric_line(slot, ERR_NOMOTD, "MOTD File is missing")
+    lines = [network.numeric_line(slot, RPL_MOTDSTART, f"- {network.name} Message of the day - ")]
+    lines.extend(
+        network.numeric_line(slot, RPL_MOTD, f"- {line}") for line in text.splitlines() or [""]
+    )
+    lines.append(network.numeric_line(slot, RPL_ENDOFMOTD, "End of /MOTD command."))
+    return b"".join(lines)
 
 
 def send_lusers(ctx: Context) -> None:
@@ -322,14 +362,9 @@ def send_lusers(ctx: Context) -> None:
 
 def send_motd(ctx: Context) -> None:
     """The message of the day (375, 372..., 376), or 422 when there is none."""
-    text = ctx.server.motd_text()
-    if not text:
-        ctx.reply(ERR_NOMOTD, "MOTD File is missing")
-        return
-    ctx.reply(RPL_MOTDSTART, f"- {ctx.network.name} Message of the day - ")
-    for line in text.splitlines() or [""]:
-        ctx.reply(RPL_MOTD, f"- {line}")
-    ctx.reply(RPL_ENDOFMOTD, "End of /MOTD command.")
+    slot = _NICK_SLOT * ctx.limits.nick_length
+    template = _motd_template(ctx.network, slot, ctx.server.motd_text())
+    ctx.client.send(template.replace(slot.encode(), ctx.client.nick.encode("utf-8")))
 
 
 # -- PING, PONG, QUIT ------------------------------------------------------------------------------
