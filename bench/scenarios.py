@@ -84,7 +84,7 @@ def build(quick: bool) -> list[Scenario]:
     idle = 1000 if quick else 5000
     spec = _traffic([_channel(10, 10) for _ in range(10)], dur, idle=idle)
     out.append(Scenario(f"mixed {idle} idle + 100 busy", "mixed", spec, idle + 100))
-    spec = _traffic([_channel(100, 10)], dur + 5.0, slow_reader=True)
+    spec = _traffic([_channel(100, 10)], dur + 5.0, slow_reader=True, slow_lines=100_000)
     out.append(Scenario("slow reader C=100 S=10", "slow", spec, 100, members=100, senders=10))
     spec = _traffic([_channel(100, 10)], dur, window=4096)
     out.append(
@@ -232,6 +232,16 @@ async def _run_traffic(gen: Generator) -> None:
         sender.pump()
     if rate is None:
         await asyncio.sleep(spec["duration"])
+        # A slow reader must be sent enough to overflow the kernel's buffers (a few MiB) plus a
+        # 1 MiB SendQ, whatever the server's speed: keep going until it was sent
+        # ``slow_lines`` lines (about 95 bytes each) or its QUIT was seen, for at most 25 s.
+        while (
+            slow is not None
+            and time.monotonic() < t0 + 25
+            and sum(s.sent for s in all_senders) < spec.get("slow_lines", 0)
+            and not any(f":{slow.nick}!" in q for q in gen.quits)
+        ):
+            await asyncio.sleep(0.1)
     else:
         per_sender = rate / len(all_senders)
         while (now := time.monotonic()) < t0 + spec["duration"]:
