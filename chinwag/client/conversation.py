@@ -8,6 +8,7 @@ O(1), so a busy room never grows memory past the configured limit. Keys are case
 from __future__ import annotations
 
 import enum
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -109,6 +110,10 @@ class Conversation:
         unread: chat lines added while this conversation was not the active one.
         mentions: of those, how many mention me (every private line counts as one).
         total: how many lines were ever added (a view compares it with what it has shown).
+        rewrites: bumped when history is merged anywhere but at the end (a view redraws all).
+        prepended: how many lines the last rewrite put before every line there was.
+        history_loading: a CHATHISTORY request for this conversation is unanswered.
+        history_done: the server has nothing older (an empty page came back).
     """
 
     name: str
@@ -121,6 +126,10 @@ class Conversation:
     unread: int = 0
     mentions: int = 0
     total: int = 0
+    rewrites: int = 0
+    prepended: int = 0
+    history_loading: bool = False
+    history_done: bool = False
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
@@ -134,6 +143,33 @@ class Conversation:
     def is_private(self) -> bool:
         """True for a conversation with one person."""
         return self.kind is ConversationKind.PRIVATE
+
+    def oldest_msgid(self) -> str:
+        """The message id of the oldest line that has one, or ``""``."""
+        for line in self.lines:
+            msgid = getattr(line, "msgid", "")
+            if msgid:
+                return str(msgid)
+        return ""
+
+    def merge_history(self, lines: list[Line]) -> None:
+        """Put history lines (oldest first) among the lines there are, in time order.
+
+        Lines newer than everything shown are simply appended; otherwise the scrollback is
+        rebuilt and `rewrites` tells views to draw it again. On equal times the history line
+        goes first: it was said before whatever is shown at that second.
+        """
+        if not lines:
+            return
+        self.total += len(lines)
+        if not self.lines or lines[0].time >= self.lines[-1].time:
+            self.lines.extend(lines)
+            return
+        self.prepended = len(lines) if lines[-1].time <= self.lines[0].time else 0
+        merged = list(heapq.merge(lines, self.lines, key=lambda line: line.time))
+        self.lines.clear()
+        self.lines.extend(merged)
+        self.rewrites += 1
 
     def sorted_members(self, prefix_map: PrefixMap) -> list[Member]:
         """Members by rank (ops first), then by nick, case-insensitively."""

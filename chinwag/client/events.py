@@ -18,12 +18,17 @@ __all__ = [
     "Posted",
     "SystemKind",
     "SystemLine",
+    "is_history",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatLine:
-    """A message someone said: ``<alice> hi``. ``notice`` marks a NOTICE."""
+    """A message someone said: ``<alice> hi``. ``notice`` marks a NOTICE.
+
+    ``msgid`` is the server's message id (``""`` when it sent none); ``history`` marks a line that
+    came in a ``chathistory`` batch (said before, shown dimmed, never unread nor a mention).
+    """
 
     time: float
     nick: str
@@ -31,17 +36,21 @@ class ChatLine:
     own: bool = False
     highlight: bool = False
     notice: bool = False
+    msgid: str = ""
+    history: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ActionLine:
-    """A ``/me`` action (CTCP ACTION): ``* alice waves``."""
+    """A ``/me`` action (CTCP ACTION): ``* alice waves``; ``msgid``, ``history`` as in ChatLine."""
 
     time: float
     nick: str
     text: str
     own: bool = False
     highlight: bool = False
+    msgid: str = ""
+    history: bool = False
 
 
 class SystemKind(enum.Enum):
@@ -77,6 +86,11 @@ class ErrorLine:
 
 
 Line = ChatLine | ActionLine | SystemLine | ErrorLine
+
+
+def is_history(line: Line) -> bool:
+    """True for a line the server sent from its history (not said just now)."""
+    return isinstance(line, ChatLine | ActionLine) and line.history
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,11 +112,46 @@ def _split_ctcp(text: str) -> tuple[str, str] | None:
     return None
 
 
+def _history_line(s: Session, msg: Message) -> ChatLine | ActionLine | None:
+    """A line of a chathistory batch as a history line (None for CTCP other than ACTION)."""
+    nick = msg.source_nick or s.server_name or "server"
+    own = s.is_me(nick)
+    text = msg.param(1)
+    msgid = msg.tags.get("msgid", "")
+    ctcp = _split_ctcp(text)
+    when = s.time_of(msg)
+    if ctcp is None:
+        notice = msg.command == "NOTICE"
+        return ChatLine(when, nick, text, own=own, notice=notice, msgid=msgid, history=True)
+    if ctcp[0] == "ACTION":
+        return ActionLine(when, nick, ctcp[1], own=own, msgid=msgid, history=True)
+    return None
+
+
+@handles("BATCH")
+def handle_batch(s: Session, msg: Message) -> list[Posted]:
+    """BATCH +ref <type> [params...] / BATCH -ref (only ``chathistory`` batches mean anything)."""
+    ref = msg.param(0)
+    if ref.startswith("+"):
+        s.batch_started(ref[1:], msg.param(1), list(msg.params[2:]))
+        return []
+    if ref.startswith("-"):
+        return s.batch_ended(ref[1:])
+    return []
+
+
 @handles("PRIVMSG", "NOTICE")
 def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
     """PRIVMSG|NOTICE <target> :<text>, including CTCP ACTION (/me)."""
-    if s.seen_before(msg.tags.get("msgid", "")):
-        return []  # history the server replays on (re)join, already shown
+    msgid = msg.tags.get("msgid", "")
+    if s.seen_before(msgid):
+        return []  # already shown, live or in an earlier history page
+    batch = s.history_batch(msg)
+    if batch is not None:
+        said_before = _history_line(s, msg)
+        if said_before is not None:
+            batch.lines.append(said_before)
+        return []
     notice = msg.command == "NOTICE"
     target = s.strip_statusmsg(msg.param(0))
     text = msg.param(1)
@@ -141,14 +176,21 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         key = s.active
     else:
         key = fold(nick)
+        new = key not in s.conversations
         conv = s.conversation(nick, ConversationKind.PRIVATE)
         conv.name = nick
+        if new:
+            s.request_latest(nick)  # what we said before; this line comes back as a duplicate
     when = s.time_of(msg)
     if ctcp is not None:
         highlight = not own and s.mentions_me(ctcp[1])
-        return [s.post(key, ActionLine(when, nick, ctcp[1], own=own, highlight=highlight))]
+        line: ChatLine | ActionLine = ActionLine(
+            when, nick, ctcp[1], own=own, highlight=highlight, msgid=msgid
+        )
+        return [s.post(key, line)]
     highlight = not own and not from_server and s.mentions_me(text)
-    return [s.post(key, ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice))]
+    line = ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice, msgid=msgid)
+    return [s.post(key, line)]
 
 
 @handles("JOIN")
@@ -166,6 +208,7 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
         if s.active == SERVER_KEY or s.focus_on_join == key:
             s.focus_on_join = None
             s.set_active(key)
+        s.request_latest(channel)
         text = f"You have joined {channel}"
     else:
         text = f"{nick} has joined {channel}"
@@ -361,6 +404,8 @@ def handle_standard_reply(s: Session, msg: Message) -> list[Posted]:
     """FAIL|WARN|NOTE <command> <code> [context...] :<description> (IRCv3 standard replies)"""
     command, description = msg.param(0), _last(msg)
     key = s.active if s.registered else SERVER_KEY
+    if msg.command == "FAIL" and command == "CHATHISTORY":
+        s.history_failed(msg.param(3))
     if msg.command == "FAIL":
         return [s.post(key, ErrorLine(s.time_of(msg), f"{command} failed: {description}", "FAIL"))]
     return [s.post(key, _system(s, msg, f"{command}: {description}", SystemKind.INFO))]
@@ -395,8 +440,14 @@ def handle_isupport(s: Session, msg: Message) -> list[Posted]:
 
 @handles(n.RPL_ENDOFMOTD, n.ERR_NOMOTD)
 def handle_end_of_motd(s: Session, msg: Message) -> list[Posted]:
-    """376/422: registration is complete; join the rooms we should be in."""
+    """376/422: registration is complete; join the rooms we should be in.
+
+    Private conversations kept from before a reconnect ask for what was said meanwhile.
+    """
     s.rejoin()
+    for conv in list(s.conversations.values()):
+        if conv.is_private:
+            s.request_latest(conv.name)
     return []
 
 

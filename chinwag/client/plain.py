@@ -13,6 +13,16 @@ stdin or stdout is not a terminal). Output lines look like::
 A line from a room other than the current one carries the room name after the time. Connection
 status (lost, reconnecting) goes to stderr, so stdout stays the conversation.
 
+History (what was said before a conversation opened, from the server's chathistory) is printed
+once, when the conversation opens, as a block between two markers; every line in it carries its
+time, private lines too. After a reconnect only what was missed comes (lines already printed are
+recognised by their msgid and not printed again)::
+
+    -- history of #lobby --
+    [11:58] <alice> morning
+    [11:59] <- carol: psst
+    -- end of history --
+
 Stdin is read by a thread (a regular file cannot be watched by the event loop) into a queue. Lines
 typed before the client is in its first room wait for it, so ``echo hi | chinwag connect`` says
 hi in ``#lobby``. End of input sends QUIT and exits 0.
@@ -26,14 +36,15 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import TextIO
 
 from chinwag.client.commands import Help, execute, help_posted, parse_input
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemLine
+from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemLine, is_history
 from chinwag.client.net import ConnectError, Connection, Options, Status
 from chinwag.client.state import Session
 
-__all__ = ["format_posted", "run_plain"]
+__all__ = ["format_block", "format_posted", "run_plain"]
 
 # How long to wait, after the MOTD, for the server to put us in a room before reading input.
 _AUTOJOIN_GRACE = 2.0
@@ -47,6 +58,8 @@ def format_posted(posted: Posted, active: str) -> str:
     """One output line for a posted line, as plain mode prints it."""
     line = posted.line
     where = "" if posted.key == active or posted.private else f"{posted.name} "
+    if posted.private and is_history(line):
+        return f"[{_clock(line.time)}] " + format_posted(replace(posted, line=_live(line)), active)
     match line:
         case ChatLine(stamp, nick, text, own, _, notice):
             if notice:
@@ -64,6 +77,29 @@ def format_posted(posted: Posted, active: str) -> str:
         case ErrorLine(_, text):
             return f"! {text}"
     raise AssertionError(f"unknown line {line!r}")
+
+
+def _live(line: ChatLine | ActionLine | SystemLine | ErrorLine) -> ChatLine | ActionLine:
+    assert isinstance(line, ChatLine | ActionLine)
+    return replace(line, history=False)
+
+
+def format_block(posted: list[Posted], active: str) -> list[str]:
+    """Output lines for what one read posted: runs of history lines between two markers."""
+    out: list[str] = []
+    history_of: str | None = None
+    for item in posted:
+        key = item.key if is_history(item.line) else None
+        if key != history_of:
+            if history_of is not None:
+                out.append("-- end of history --")
+            if key is not None:
+                out.append(f"-- history of {item.name} --")
+            history_of = key
+        out.append(format_posted(item, active))
+    if history_of is not None:
+        out.append("-- end of history --")
+    return out
 
 
 class _StdinReader:
@@ -105,7 +141,7 @@ class _PlainClient:
     def show(self, posted: list[Posted]) -> None:
         if posted:
             active = self.session.active
-            self.out.write("".join(format_posted(p, active) + "\n" for p in posted))
+            self.out.write("".join(line + "\n" for line in format_block(posted, active)))
             self.out.flush()
         if self.session.channels():
             self.in_room.set()

@@ -1,4 +1,5 @@
-"""Lines as Rich text for the conversation view: timestamps, stable nick colours, dim system lines.
+"""Lines as Rich text for the conversation view: timestamps, stable nick colours, dim system lines
+and dim history.
 
 Kept apart from the widgets so that it can be tested (and reused for text captures) without an app.
 """
@@ -10,7 +11,7 @@ import zlib
 
 from rich.text import Text
 
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, SystemLine
+from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, SystemLine, is_history
 from chinwag.protocol import fold
 
 __all__ = ["NICK_COLOURS", "nick_colour", "render_line"]
@@ -62,4 +63,7 @@ def render_line(line: Line) -> Text:
             text.append(f"-- {body}", style="dim")
         case ErrorLine(_, body):
             text.append(f"!! {body}", style="bold red")
+    if is_history(line):
+        # Said before this conversation opened: dimmed, so it never passes for something new.
+        text.stylize("dim")
     return text

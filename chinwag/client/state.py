@@ -16,6 +16,16 @@ reconnect (or asked for with ``--join``) are joined again, unless the server alr
 
 Lines go to conversations keyed by casefolded name. A line added to a conversation that is not the
 active one counts as unread; mentions of my nick and private lines also count as mentions.
+
+History: with ``draft/chathistory`` the session asks ``CHATHISTORY LATEST <target> * 50`` when a
+conversation opens (my JOIN, a new private conversation, private conversations again after a
+reconnect) and ``BEFORE <target> msgid=<oldest>`` when a frontend wants an older page
+(`Session.request_older`). Answers come in ``BATCH +ref chathistory <target>`` ... ``-ref``;
+without ``draft/chathistory`` a server may send the same kind of batch on join by itself (join
+replay). Lines inside such a batch are collected, dropped when their msgid was already seen, and
+merged into the batch target's conversation by time when the batch ends, marked ``history``: they
+never count as unread or as mentions. One request per conversation is in flight at a time; a
+page that brings nothing new means there is nothing older.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chinwag.client.conversation import (
     DEFAULT_SCROLLBACK,
@@ -40,9 +51,9 @@ from chinwag.client.events import (
     SystemLine,
 )
 from chinwag.client.handlers import HANDLERS
-from chinwag.protocol import Message, fold, parse_server_time
+from chinwag.protocol import Message, fold, format_server_time, parse_server_time
 
-__all__ = ["MSGID_MEMORY", "WANTED_CAPS", "Session"]
+__all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
 WANTED_CAPS = frozenset(
     {
@@ -53,12 +64,25 @@ WANTED_CAPS = frozenset(
         "away-notify",
         "userhost-in-names",
         "cap-notify",
+        "batch",
+        "draft/chathistory",
     }
 )
+HISTORY_PAGE = 50
+"""Lines asked for per CHATHISTORY request (less when ISUPPORT CHATHISTORY says so)."""
 _DEFAULT_CHANMODES = ("beI", "k", "l", "imnpst")
 # Message ids remembered to drop history replayed on rejoin (chinwag replays recent lines).
 MSGID_MEMORY = 20_000
 _NICK_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789[]\\`_^{|}-")
+
+
+@dataclass(slots=True)
+class _HistoryBatch:
+    """A ``chathistory`` batch being received: its target and the new lines so far."""
+
+    target: str
+    lines: list[Line] = field(default_factory=list)
+    older: bool = False
 
 
 class Session:
@@ -115,6 +139,8 @@ class Session:
         self._cap_negotiating = False
         self._names: dict[str, Conversation] = {}
         self._msgids: dict[str, None] = {}
+        self._batches: dict[str, _HistoryBatch] = {}
+        self._older_pending: set[str] = set()
         self.conversations[SERVER_KEY] = Conversation(
             "server", ConversationKind.SERVER, self.scrollback
         )
@@ -129,6 +155,10 @@ class Session:
         self.caps.clear()
         self._cap_offered.clear()
         self._cap_negotiating = True
+        self._batches.clear()
+        self._older_pending.clear()
+        for conv in self.conversations.values():
+            conv.history_loading = False
         self.send(Message.of("CAP", "LS", "302"))
         if self.password:
             self.send(Message.of("PASS", self.password))
@@ -271,9 +301,15 @@ class Session:
         self.changed = True
 
     def open_private(self, nick: str) -> Conversation:
-        """Open (or find) the private conversation with ``nick`` and make it active."""
+        """Open (or find) the private conversation with ``nick`` and make it active.
+
+        A conversation opened here for the first time asks the server for its recent history.
+        """
+        new = fold(nick) not in self.conversations
         conv = self.conversation(nick, ConversationKind.PRIVATE)
         self.set_active(fold(nick))
+        if new:
+            self.request_latest(nick)
         return conv
 
     def close(self, key: str) -> None:
@@ -329,6 +365,102 @@ class Session:
     def channels(self) -> list[Conversation]:
         """Rooms I am in right now."""
         return [c for c in self.conversations.values() if c.is_channel and c.joined]
+
+    # -- history -------------------------------------------------------------------------------
+
+    @property
+    def history_page(self) -> int:
+        """Lines per CHATHISTORY request: `HISTORY_PAGE`, or less if ISUPPORT CHATHISTORY says."""
+        cap = self.isupport.get("CHATHISTORY", "")
+        return min(HISTORY_PAGE, int(cap)) if cap.isdigit() and int(cap) > 0 else HISTORY_PAGE
+
+    @property
+    def has_chathistory(self) -> bool:
+        """True when the server answers CHATHISTORY on this connection."""
+        return "draft/chathistory" in self.caps and "batch" in self.caps
+
+    def request_latest(self, name: str) -> bool:
+        """Ask for the latest lines of conversation ``name`` (it just opened).
+
+        Returns:
+            True when a request was sent (the server offers chathistory and we are registered).
+        """
+        if not (self.has_chathistory and self.registered):
+            return False
+        conv = self.conversation(name)
+        conv.history_loading = True
+        self.changed = True
+        self.send(Message.of("CHATHISTORY", "LATEST", name, "*", str(self.history_page)))
+        return True
+
+    def request_older(self, key: str) -> bool:
+        """Ask for the page of lines before the oldest one shown in conversation ``key``.
+
+        Nothing is sent while a request for it is unanswered, after a page came back empty,
+        for the server conversation, or when the server has no chathistory.
+
+        Returns:
+            True when a request was sent.
+        """
+        conv = self.conversations.get(key)
+        if conv is None or key == SERVER_KEY or not (self.has_chathistory and self.registered):
+            return False
+        if conv.history_loading or conv.history_done:
+            return False
+        msgid = conv.oldest_msgid()
+        if msgid:
+            selector = f"msgid={msgid}"
+        elif conv.lines:
+            selector = f"timestamp={format_server_time(conv.lines[0].time)}"
+        else:
+            selector = f"timestamp={format_server_time(self.clock())}"
+        conv.history_loading = True
+        self._older_pending.add(key)
+        self.changed = True
+        self.send(Message.of("CHATHISTORY", "BEFORE", conv.name, selector, str(self.history_page)))
+        return True
+
+    def batch_started(self, ref: str, kind: str, params: list[str]) -> None:
+        """``BATCH +ref kind params...``: note a chathistory batch (other kinds are shown live)."""
+        if kind == "chathistory" and params:
+            key = self.key_of(params[0])
+            older = key in self._older_pending
+            self._older_pending.discard(key)
+            self._batches[ref] = _HistoryBatch(params[0], older=older)
+
+    def history_batch(self, msg: Message) -> _HistoryBatch | None:
+        """The chathistory batch ``msg`` belongs to, if it belongs to one."""
+        ref = msg.tags.get("batch")
+        return self._batches.get(ref) if ref else None
+
+    def batch_ended(self, ref: str) -> list[Posted]:
+        """``BATCH -ref``: merge a chathistory batch's lines into its conversation.
+
+        Returns:
+            The new history lines, oldest first (a frontend may print them).
+        """
+        batch = self._batches.pop(ref, None)
+        if batch is None:
+            return []
+        conv = self.conversation(batch.target)
+        key = self.key_of(batch.target)
+        conv.history_loading = False
+        if batch.older and not batch.lines:
+            conv.history_done = True
+        lines = sorted(batch.lines, key=lambda line: line.time)
+        conv.merge_history(lines)
+        self.changed = True
+        return [Posted(key, conv.name, conv.is_private, line) for line in lines]
+
+    def history_failed(self, target: str) -> None:
+        """A CHATHISTORY request for ``target`` failed: stop asking for that conversation."""
+        key = self.key_of(target)
+        conv = self.conversations.get(key)
+        self._older_pending.discard(key)
+        if conv is not None:
+            conv.history_loading = False
+            conv.history_done = True
+            self.changed = True
 
     # -- incoming ------------------------------------------------------------------------------
 

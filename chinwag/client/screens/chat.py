@@ -127,6 +127,7 @@ class ChatScreen(Screen[None]):
             if p.key != self.session.active
             and isinstance(p.line, ChatLine | ActionLine)
             and not p.line.own
+            and not p.line.history
             and (p.private or p.line.highlight)
         ]
         for posted in alerts[:MAX_ALERTS]:
@@ -185,6 +186,8 @@ class ChatScreen(Screen[None]):
         else:
             users.show([], session.nick)
         topic = Text()
+        if conv.history_loading:
+            topic.append("loading history… ", style="italic")
         topic.append(conv.name, style="bold")
         if conv.is_channel:
             state = "" if conv.joined else " (not joined)"
@@ -260,9 +263,22 @@ class ChatScreen(Screen[None]):
         self.query_one(InputBar).focus()
 
     def action_scroll(self, direction: int) -> None:
-        """Scroll the conversation by a page."""
+        """Scroll the conversation by a page; up at the top loads older lines."""
         view = self.query_one(ConversationView)
         if direction < 0:
+            if view.scroll_y <= 0:
+                self.load_older()
             view.scroll_page_up()
         else:
             view.scroll_page_down()
+
+    def on_conversation_view_top_reached(self, event: ConversationView.TopReached) -> None:
+        """The reader scrolled to the top: fetch the page before it."""
+        if event.key == self.session.active:
+            self.load_older()
+
+    def load_older(self) -> None:
+        """Ask the server for the page before the oldest line of the active conversation."""
+        if self.session.request_older(self.session.active):
+            self.connection.flush()
+            self.sync()

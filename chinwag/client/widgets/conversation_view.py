@@ -1,10 +1,19 @@
-"""The conversation: a log of rendered lines that only appends; redrawn only on a switch."""
+"""The conversation: a log of rendered lines that appends; redrawn on a switch or merged history.
+
+Scrolling: the view follows new lines only while it is at the bottom. Scrolling up stops that (so
+a busy room does not pull the reader away) and scrolling back to the bottom resumes it. Reaching
+the top posts `ConversationView.TopReached`, which the screen answers with an older history page;
+when that page lands before every line shown, the line that was at the top stays at the top.
+"""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widgets import RichLog
 
 from chinwag.client.conversation import Conversation
@@ -29,38 +38,77 @@ class ConversationView(RichLog):
     }
     """
 
+    @dataclass
+    class TopReached(Message):
+        """The reader scrolled to the top of the conversation (time for older lines)."""
+
+        key: str
+
     def __init__(self, max_lines: int, *, id: str | None = None) -> None:
         super().__init__(max_lines=max_lines, wrap=True, markup=False, auto_scroll=True, id=id)
         self.can_focus = False
         self.plain_lines: list[str] = []
         self.key: str | None = None
         self.shown_total = 0
+        self.rewrites = 0
+        self.follow = True
+        self._syncing = False
+        self._behind = False
 
     def sync(self, key: str, conversation: Conversation, limit: int = LINES_PER_FRAME) -> bool:
         """Show what ``conversation`` holds, appending at most ``limit`` new lines per call.
 
         ``Conversation.total`` counts every line ever added, so the difference with what this view
-        has shown is exactly the lines still to append. A switch (or a cleared log, or falling
-        further behind than the scrollback holds) starts again from the oldest line kept. The
-        limit keeps one frame cheap: a burst of thousands of lines is drawn over a few frames
-        while keys are still handled between them.
+        has shown is exactly the lines still to append. A switch (or a cleared log, history merged
+        among the lines, or falling further behind than the scrollback holds) starts again from
+        the oldest line kept. The limit keeps one frame cheap: a burst of thousands of lines is
+        drawn over a few frames while keys are still handled between them.
 
         Returns:
             True when lines are still waiting to be drawn (call again on the next frame).
         """
+        self._syncing = True
+        try:
+            return self._sync(key, conversation, limit)
+        finally:
+            self._syncing = False
+
+    def _sync(self, key: str, conversation: Conversation, limit: int) -> bool:
         new = conversation.total - self.shown_total
-        if key != self.key or new > len(conversation.lines) or new < 0:
+        rewritten = key == self.key and conversation.rewrites != self.rewrites
+        if key != self.key:
+            self.follow = True
+        elif not self._behind:
+            # While catching up, the bottom is not the end yet: keep the last decision.
+            self.follow = self.is_vertical_scroll_end
+        if key != self.key or rewritten or new > len(conversation.lines) or new < 0:
+            keep_top = rewritten and not self.follow and conversation.prepended > 0
+            offset = self.scroll_y
             self.key = key
+            self.rewrites = conversation.rewrites
             self.clear()
             self.plain_lines = []
             self.shown_total = conversation.total - len(conversation.lines)
             new = len(conversation.lines)
+            if keep_top:
+                # Draw the older page, then a screenful after it, and put the line that was at
+                # the top back at the top.
+                self.append(list(itertools.islice(conversation.lines, 0, conversation.prepended)))
+                rows = len(self.lines)
+                more = min(new, conversation.prepended + int(offset) + self.size.height + 1)
+                self.append(
+                    list(itertools.islice(conversation.lines, conversation.prepended, more))
+                )
+                self.shown_total += more
+                new -= more
+                self.scroll_to(y=rows + offset, animate=False, immediate=True)
         if new:
             take = min(new, limit)
             start = len(conversation.lines) - new
             self.append(list(itertools.islice(conversation.lines, start, start + take)))
             self.shown_total += take
-        return conversation.total > self.shown_total
+        self._behind = conversation.total > self.shown_total
+        return self._behind
 
     def invalidate(self) -> None:
         """Forget what is shown, so that the next `sync` draws it all again (new width)."""
@@ -76,4 +124,23 @@ class ConversationView(RichLog):
             del self.plain_lines[: len(self.plain_lines) - self.max_lines]
         # An explicit width skips measuring the text (the costly part of a write).
         width = self.scrollable_content_region.width
-        self.write(text, width=width if width > 0 else None)
+        # Writes made before the size is known are deferred, and so is their scroll to the end;
+        # otherwise scroll now: a scroll left for after the refresh would undo a reader's
+        # scroll up made in between.
+        deferred = self.follow and not self.size.height
+        self.write(text, width=width if width > 0 else None, scroll_end=deferred)
+        if self.follow:
+            # At once, not after the next refresh: the next sync reads the position to know
+            # whether the reader is still at the bottom.
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Say so when the reader scrolls up to the top."""
+        super().watch_scroll_y(old_value, new_value)
+        if not self._syncing and new_value <= 0 < old_value and self.key is not None:
+            self.post_message(self.TopReached(self.key))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """Scrolling up while already at the top asks for older lines again."""
+        if self.scroll_y <= 0 and self.key is not None:
+            self.post_message(self.TopReached(self.key))
