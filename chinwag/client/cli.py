@@ -15,6 +15,7 @@ from typing import TextIO
 from chinwag.client.conversation import DEFAULT_SCROLLBACK
 from chinwag.client.net import Options
 from chinwag.client.state import Session
+from chinwag.client.trust import KnownHosts, config_dir, host_key
 from chinwag.protocol import is_valid_nick
 
 __all__ = ["add_arguments", "ask_nick_on_terminal", "parse_target", "run"]
@@ -37,7 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure",
         action="store_true",
-        help="with --tls: do not check the server certificate (self-signed test servers)",
+        help="with --tls: do not check the server certificate at all (no CA, no fingerprint)",
+    )
+    parser.add_argument(
+        "--trust-new",
+        action="store_true",
+        help="with --tls: trust a certificate no CA vouches for when this host:port has none "
+        "remembered, without asking (its fingerprint is shown and remembered in "
+        "~/.config/chinwag/known_hosts; a different certificate later is refused)",
+    )
+    parser.add_argument(
+        "--forget-host",
+        action="store_true",
+        help="with --tls: forget the certificate remembered for this host:port first "
+        "(after the server's certificate changed on purpose)",
     )
     parser.add_argument(
         "--plain",
@@ -148,14 +162,22 @@ def run(args: argparse.Namespace) -> int:
     )
     for room in args.join:
         session.want_room(room if session.is_channel(room) else "#" + room)
+    known_hosts = config_dir() / "known_hosts"
+    if args.forget_host and KnownHosts(known_hosts).forget(host_key(host, port)):
+        print(f"chinwag: forgot the certificate of {host_key(host, port)}", file=sys.stderr)
     options = Options(
-        host=host, port=port, tls=args.tls, tls_verify=not args.insecure, reconnect=args.reconnect
+        host=host,
+        port=port,
+        tls=args.tls,
+        tls_verify=not args.insecure,
+        known_hosts=known_hosts,
+        reconnect=args.reconnect,
     )
     if plain:
         from chinwag.client.plain import run_plain
 
         try:
-            return asyncio.run(run_plain(session, options))
+            return asyncio.run(run_plain(session, options, trust_new=args.trust_new))
         except KeyboardInterrupt:
             return 130
     from chinwag.client.app import ChatApp

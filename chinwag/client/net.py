@@ -16,6 +16,13 @@ state, the frontend hears ``Status.LOST``, and after an exponential backoff (wit
 the connection is made again; the session rejoins the rooms that were open once registered. Only
 the *first* connection failing is an error (`ConnectError`): a client that never connected has
 nothing to wait for.
+
+TLS: with ``Options.known_hosts`` set, a server the CA store does not vouch for is trusted on first
+use (`chinwag.client.trust`): the connection is closed, ``trust_new`` asks the user about the
+fingerprint, and a yes is written to the file; then (and for every later connection to a host
+with a remembered fingerprint) the certificate is accepted only if its fingerprint is exactly the
+remembered one. A different certificate raises `UntrustedCertificate` at any connection, first
+or reconnect: that is never retried.
 """
 
 from __future__ import annotations
@@ -27,14 +34,26 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from chinwag.client.events import Posted
 from chinwag.client.state import Session
+from chinwag.client.trust import KnownHosts, fingerprint, host_key, mismatch_warning
 from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
 
-__all__ = ["AskNick", "ConnectError", "Connection", "Options", "Status"]
+__all__ = [
+    "AskNick",
+    "ConnectError",
+    "Connection",
+    "Options",
+    "Status",
+    "TrustNew",
+    "UntrustedCertificate",
+]
 
 AskNick = Callable[[str], Awaitable[str | None]]
+TrustNew = Callable[[str, str, str], Awaitable[bool]]
+"""Asks whether to trust a certificate: ``(host:port, fingerprint, why it failed) -> yes?``"""
 
 
 class Status(enum.Enum):
@@ -51,6 +70,10 @@ class ConnectError(Exception):
     """The first connection could not be made (refused, unreachable, TLS failure, no nick)."""
 
 
+class UntrustedCertificate(ConnectError):
+    """The server's certificate is not trusted: changed since remembered, or trust refused."""
+
+
 @dataclass(slots=True)
 class Options:
     """How to connect.
@@ -60,6 +83,7 @@ class Options:
         port: TCP port.
         tls: wrap the connection in TLS.
         tls_verify: check the server certificate (turn off for self-signed test servers).
+        known_hosts: remembered fingerprints; None trusts the CA store only (no first use).
         reconnect: reconnect when the connection drops.
         backoff_initial: first wait before reconnecting, in seconds; doubled at each failure.
         backoff_max: longest wait between attempts.
@@ -71,6 +95,7 @@ class Options:
     port: int = 6667
     tls: bool = False
     tls_verify: bool = True
+    known_hosts: Path | None = None
     reconnect: bool = True
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
@@ -95,6 +120,8 @@ class Connection:
         on_lines: called with the lines each read posted (also when only state changed).
         on_status: called on every status change, with a human-readable detail.
         ask_nick: asks the user for another nick (given the reason); None gives up.
+        trust_new: asks the user whether to trust a certificate seen for the first time; None
+            refuses it.
     """
 
     def __init__(
@@ -105,8 +132,10 @@ class Connection:
         on_lines: Callable[[list[Posted]], None] = _ignore_lines,
         on_status: Callable[[Status, str], None] = _ignore_status,
         ask_nick: AskNick | None = None,
+        trust_new: TrustNew | None = None,
     ) -> None:
         self.session = session
+        self.trust_new = trust_new
         self.options = options
         self.on_lines = on_lines
         self.on_status = on_status
@@ -189,16 +218,54 @@ class Connection:
             self._closed.set()
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        context: ssl.SSLContext | None = None
-        if self.options.tls:
-            context = ssl.create_default_context()
-            if not self.options.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+        options = self.options
+        if not options.tls:
+            return await self._connect(None)
+        if not options.tls_verify:
+            return await self._connect(_unverified_context())
+        if options.known_hosts is None:
+            return await self._connect(ssl.create_default_context())
+        known = KnownHosts(options.known_hosts)
+        key = host_key(options.host, options.port)
+        pinned = known.get(key)
+        if pinned is None:
+            try:
+                return await self._connect(ssl.create_default_context())
+            except ssl.SSLCertVerificationError as exc:
+                reason = exc.verify_message or str(exc.reason)
+            presented = await self._presented_fingerprint()
+            if self.trust_new is None or not await self.trust_new(key, presented, reason):
+                raise UntrustedCertificate(
+                    f"the certificate of {key} is not trusted ({reason}); its fingerprint is "
+                    f"{presented}. Check it with the server's operator, then connect again and "
+                    "accept it (plain mode: --trust-new)"
+                )
+            known.remember(key, presented)
+            pinned = presented
+        reader, writer = await self._connect(_unverified_context())
+        presented = _fingerprint_of(writer)
+        if presented != pinned:
+            writer.close()
+            raise UntrustedCertificate(mismatch_warning(key, pinned, presented, known.path))
+        return reader, writer
+
+    async def _connect(
+        self, context: ssl.SSLContext | None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.wait_for(
             asyncio.open_connection(self.options.host, self.options.port, ssl=context, limit=2**20),
             self.options.connect_timeout,
         )
+
+    async def _presented_fingerprint(self) -> str:
+        """Connect without checks only to see the certificate; closed before anyone is asked."""
+        _, writer = await self._connect(_unverified_context())
+        try:
+            return _fingerprint_of(writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         """Register and read until the connection ends; return why it ended."""
@@ -297,6 +364,22 @@ class Connection:
         self._stop.set()
         if self._writer is not None:
             self._writer.close()
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _fingerprint_of(writer: asyncio.StreamWriter) -> str:
+    ssl_object = writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        writer.close()
+        raise ssl.SSLError("the server sent no certificate")
+    return fingerprint(der)
 
 
 def _describe(exc: BaseException) -> str:

@@ -123,10 +123,14 @@ class _StdinReader:
 
 
 class _PlainClient:
-    def __init__(self, session: Session, options: Options, out: TextIO, err: TextIO) -> None:
+    def __init__(
+        self, session: Session, options: Options, out: TextIO, err: TextIO, trust_new: bool
+    ) -> None:
         self.session = session
         self.out = out
         self.err = err
+        self.accept_new_certificates = trust_new
+        self.interactive = False
         self.ready = asyncio.Event()
         self.in_room = asyncio.Event()
         self.stdin: _StdinReader | None = None
@@ -136,6 +140,7 @@ class _PlainClient:
             on_lines=self.show,
             on_status=self.status,
             ask_nick=self.ask_nick,
+            trust_new=self.trust_new,
         )
 
     def show(self, posted: list[Posted]) -> None:
@@ -159,6 +164,24 @@ class _PlainClient:
         if self.stdin is None:
             return None
         return await self.stdin.queue.get()
+
+    async def trust_new(self, key: str, fingerprint: str, reason: str) -> bool:
+        """First use of a certificate no CA vouches for: --trust-new, or a yes on a terminal."""
+        self.err.write(
+            f"chinwag: the certificate of {key} could not be verified: {reason}\n"
+            f"chinwag: its SHA-256 fingerprint is {fingerprint}\n"
+        )
+        if self.accept_new_certificates:
+            self.err.write("chinwag: trusting it (--trust-new); it is remembered from now on\n")
+            self.err.flush()
+            return True
+        if not self.interactive or self.stdin is None:
+            self.err.flush()
+            return False
+        self.err.write("Trust it and remember it? [y/N] ")
+        self.err.flush()
+        answer = await self.stdin.queue.get()
+        return (answer or "").strip().lower() in ("y", "yes")
 
     async def wait_until_ready(self) -> None:
         """Registered, and in a room if the server or --join puts us in one."""
@@ -195,17 +218,24 @@ async def run_plain(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    trust_new: bool = False,
 ) -> int:
     """Run plain mode until end of input, /quit, or a connection that cannot be made.
+
+    Args:
+        trust_new: trust a TLS certificate seen for the first time without asking
+            (``--trust-new``); otherwise it is asked on a terminal and refused elsewhere.
 
     Returns:
         The exit status: 0 after a clean quit, 1 when the connection failed.
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    client = _PlainClient(session, options, out, err)
+    client = _PlainClient(session, options, out, err, trust_new)
     loop = asyncio.get_running_loop()
-    client.stdin = _StdinReader(stdin or sys.stdin, loop)
+    source = stdin or sys.stdin
+    client.interactive = source.isatty()
+    client.stdin = _StdinReader(source, loop)
     with contextlib.suppress(NotImplementedError, RuntimeError):
         # Ctrl+C ends the input: QUIT is sent and the exit is clean.
         loop.add_signal_handler(signal.SIGINT, client.stdin.queue.put_nowait, None)

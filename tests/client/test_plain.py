@@ -68,7 +68,7 @@ class Plain:
         return status, err.decode()
 
 
-async def launch(*args: str) -> Plain:
+async def launch(*args: str, env: dict[str, str] | None = None) -> Plain:
     """Start ``chinwag connect ARGS`` with pipes for stdin, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -79,6 +79,7 @@ async def launch(*args: str) -> Plain:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
+        env=env,
     )
     return Plain(proc)
 

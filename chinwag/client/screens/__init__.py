@@ -5,5 +5,6 @@ from __future__ import annotations
 from chinwag.client.screens.chat import ChatScreen
 from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
+from chinwag.client.screens.trust import TrustScreen
 
-__all__ = ["ChatScreen", "HelpScreen", "NickScreen"]
+__all__ = ["ChatScreen", "HelpScreen", "NickScreen", "TrustScreen"]

@@ -28,6 +28,7 @@ from chinwag.client.messages import LinesReceived, StatusChanged
 from chinwag.client.net import ConnectError, Connection, Options, Status
 from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
+from chinwag.client.screens.trust import TrustScreen
 from chinwag.client.state import Session
 from chinwag.client.widgets import (
     ConversationList,
@@ -66,6 +67,7 @@ class ChatScreen(Screen[None]):
             on_lines=self._lines_received,
             on_status=self._status_changed,
             ask_nick=self._ask_nick,
+            trust_new=self._trust_new,
         )
         self.status = Status.CLOSED
         self.status_detail = ""
@@ -110,6 +112,9 @@ class ChatScreen(Screen[None]):
 
     async def _ask_nick(self, reason: str) -> str | None:
         return await self.app.push_screen_wait(NickScreen(reason))
+
+    async def _trust_new(self, key: str, fingerprint: str, reason: str) -> bool:
+        return await self.app.push_screen_wait(TrustScreen(key, fingerprint, reason))
 
     async def leave(self, message: str = "Leaving") -> None:
         """Send QUIT and close the connection (bounded wait for the server)."""
