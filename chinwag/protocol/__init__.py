@@ -28,7 +28,13 @@ from chinwag.protocol.message import (
     unescape_tag_value,
 )
 from chinwag.protocol.timestamps import format_server_time, parse_server_time
-from chinwag.protocol.validate import is_valid_channel, is_valid_nick, sanitize_username
+from chinwag.protocol.validate import (
+    is_valid_channel,
+    is_valid_mask_param,
+    is_valid_nick,
+    parse_count,
+    sanitize_username,
+)
 
 __all__ = [
     "CASEMAPPING",
@@ -47,10 +53,12 @@ __all__ = [
     "format_server_time",
     "format_tags",
     "is_valid_channel",
+    "is_valid_mask_param",
     "is_valid_nick",
     "isupport_lines",
     "mask_matches",
     "normalize_mask",
+    "parse_count",
     "parse_isupport",
     "parse_line",
     "parse_server_time",

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_valid_channel", "is_valid_nick", "sanitize_username"]
+__all__ = [
+    "is_valid_channel",
+    "is_valid_mask_param",
+    "is_valid_nick",
+    "parse_count",
+    "sanitize_username",
+]
 
 _NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}\-]*\Z")
 _CHANNEL_FORBIDDEN = re.compile(r"[\x00-\x20,:\x07\x7f]")
@@ -39,3 +45,20 @@ def sanitize_username(user: str, max_length: int = 10) -> str:
     """
     cleaned = _USER_ALLOWED.sub("", user)[: max_length - 1] or "user"
     return "~" + cleaned
+
+
+def parse_count(text: str) -> int | None:
+    """A non-negative whole number written in ASCII digits, or None.
+
+    ``str.isdigit`` alone is not enough: it is true for ``"²"``, which ``int`` refuses.
+    """
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def is_valid_mask_param(text: str) -> bool:
+    """True when ``text`` can travel as a middle parameter (a ban mask, a channel key).
+
+    Such values are echoed in MODE lines and listed in numerics, where a space or a leading
+    ``:`` would change the meaning of the line.
+    """
+    return bool(text) and " " not in text and not text.startswith(":")

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chinwag.protocol import fold, mask_matches
+from chinwag.protocol import fold, mask_matches, parse_count
 from chinwag.protocol.numerics import (
     ERR_YOUREBANNEDCREEP,
     RPL_LOGGEDIN,
@@ -108,7 +108,7 @@ def apply_record(channel: Channel, record: ChannelRecord) -> None:
             channel.key = params.pop(0)
         elif char == "l" and params:
             value = params.pop(0)
-            channel.limit = int(value) if value.isdigit() and int(value) > 0 else None
+            channel.limit = parse_count(value) or None
         elif char in "imnst":
             channel.modes.add(char)
     channel.bans = {ban.mask: (ban.set_by, ban.set_at) for ban in record.bans}

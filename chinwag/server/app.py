@@ -119,7 +119,9 @@ class Server:
         if settings.tls_cert:
             return server_context(Path(settings.tls_cert), Path(settings.tls_key))
         if settings.tls:
-            cert, key = ensure_self_signed(Path(settings.data_dir), settings.name)
+            directory = data_path(self.config)
+            assert directory is not None  # Config.validate refuses tls without a data_dir
+            cert, key = ensure_self_signed(directory, settings.name)
             return server_context(cert, key)
         return None
 

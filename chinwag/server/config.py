@@ -138,6 +138,15 @@ class Config:
             raise ConfigError("server.tls_port must be between 0 and 65535")
         if bool(self.server.tls_cert) != bool(self.server.tls_key):
             raise ConfigError("server.tls_cert and server.tls_key go together")
+        if (
+            self.server.tls
+            and not self.server.tls_cert
+            and self.server.data_dir.strip().lower() in ("", "none")
+        ):
+            raise ConfigError(
+                "server.tls without tls_cert keeps its generated certificate in data_dir: "
+                "set data_dir, or give tls_cert and tls_key"
+            )
         for channel in self.server.default_channels:
             if not channel.startswith("#") or " " in channel or "," in channel:
                 raise ConfigError(f"server.default_channels: {channel!r} is not a channel name")

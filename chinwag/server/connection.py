@@ -221,7 +221,8 @@ class Connection(asyncio.Protocol):
         host = client.host if client else "unknown"
         nick = client.nick if client else "*"
         if self._held is not None:
-            self.release()
+            # Replies collected for a label still go out, before the ERROR (a 465, say).
+            self.pending.extend(self.release())
         self.flush()
         if self.closing:  # the flush itself found the SendQ exceeded and closed us
             return

@@ -38,6 +38,8 @@ _TRAILING_FORM = {
     "QUIT": 1,
     "AWAY": 1,
     "NICK": 1,
+    "WALLOPS": 1,
+    "SETNAME": 1,
 }
 _LINE_LIMIT = 512
 _msgid_prefix = os.urandom(6).hex()

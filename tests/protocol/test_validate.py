@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chinwag.protocol import is_valid_channel, is_valid_nick, sanitize_username
+from chinwag.protocol import (
+    is_valid_channel,
+    is_valid_mask_param,
+    is_valid_nick,
+    parse_count,
+    sanitize_username,
+)
 
 NICKLEN = 30
 CHANNELLEN = 50
@@ -180,3 +186,18 @@ def test_sanitized_username_is_safe(user: str, max_length: int) -> None:
     assert len(ident) <= max_length
     assert ident.isascii()
     assert not set(ident[1:]) & set(" !@*?~:,\r\n\0")
+
+
+def test_parse_count_takes_ascii_digits_only() -> None:
+    """parse_count reads ASCII digits and refuses what int() would refuse (²) or misread."""
+    assert parse_count("0") == 0
+    assert parse_count("42") == 42
+    for text in ("", "²", "٣", "-1", "+1", " 1", "1.5", "x"):
+        assert parse_count(text) is None, text
+
+
+def test_mask_param_must_survive_as_a_middle_parameter() -> None:
+    """A ban mask or key may not be empty, hold a space or start with a colon."""
+    assert is_valid_mask_param("*!*@host")
+    for text in ("", "a b", ":x"):
+        assert not is_valid_mask_param(text)

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable
 
-from chinwag.protocol import Message, fold, normalize_mask
+from chinwag.protocol import Message, fold, normalize_mask, parse_count
 from chinwag.protocol.numerics import (
     ERR_NOPRIVILEGES,
     RPL_ENDOFSTATS,
@@ -57,8 +57,10 @@ def handle_kline(ctx: Context, msg: Message) -> None:
     _require_oper(ctx)
     params = list(msg.params)
     minutes = 0
-    if params[0].isdigit() and len(params) > 1:
-        minutes = min(int(params.pop(0)), _MAX_MINUTES)
+    given = parse_count(params[0])
+    if given is not None and len(params) > 1:
+        params.pop(0)
+        minutes = min(given, _MAX_MINUTES)
     kind, target = parse_ban_target(params[0])
     if not target or target in ("*!*@*", "*"):
         ctx.network.notice(ctx.client, f"Refusing to ban everybody ({params[0]})")

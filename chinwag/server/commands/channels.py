@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chinwag.protocol import Message, fold, is_valid_channel
+from chinwag.protocol import Message, fold, is_valid_channel, parse_count
 from chinwag.protocol.numerics import (
     ERR_BADCHANNELKEY,
     ERR_BANNEDFROMCHAN,
@@ -185,10 +185,11 @@ def handle_list(ctx: Context, msg: Message) -> None:
     minimum, maximum = 0, None
     for param in msg.params:
         for cond in param.split(","):
-            if cond.startswith(">") and cond[1:].isdigit():
-                minimum = int(cond[1:]) + 1
-            elif cond.startswith("<") and cond[1:].isdigit():
-                maximum = int(cond[1:]) - 1
+            bound = parse_count(cond[1:])
+            if cond.startswith(">") and bound is not None:
+                minimum = bound + 1
+            elif cond.startswith("<") and bound is not None:
+                maximum = bound - 1
             elif cond.startswith("#"):
                 wanted = (wanted or set()) | {fold(cond)}
     ctx.reply(RPL_LISTSTART, "Channel", "Users  Name")

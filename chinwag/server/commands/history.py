@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from chinwag.protocol import Message, fold, format_server_time, is_valid_nick
+from chinwag.protocol import Message, fold, format_server_time, is_valid_nick, parse_count
 from chinwag.protocol.timestamps import parse_server_time
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import add_tag, defer_reply
@@ -77,10 +77,11 @@ def _bound(sub: str, text: str) -> Bound:
 
 
 def _limit(ctx: Context, sub: str, text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**31:
+    limit = parse_count(text)
+    if limit is None or not 0 < limit < 2**31:
         raise _Fail("INVALID_PARAMS", sub, text)
     cap = ctx.server.config.history.chathistory_max
-    return min(int(text), cap) if cap > 0 else int(text)
+    return min(limit, cap) if cap > 0 else limit
 
 
 def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:

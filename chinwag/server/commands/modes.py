@@ -7,7 +7,7 @@ changes that took effect are echoed to the channel, in one MODE line.
 
 from __future__ import annotations
 
-from chinwag.protocol import Message, normalize_mask
+from chinwag.protocol import Message, is_valid_mask_param, normalize_mask, parse_count
 from chinwag.protocol.numerics import (
     ERR_INVALIDKEY,
     ERR_INVALIDMODEPARAM,
@@ -163,6 +163,8 @@ def _apply_channel_mode(
         setattr(membership, attr, adding)
         return target.nick
     if char == "b":
+        if not is_valid_mask_param(param):
+            raise IrcError(ERR_INVALIDMODEPARAM, channel.name, "b", "*", "Invalid ban mask")
         mask = normalize_mask(param)
         if adding:
             if mask in channel.bans:
@@ -178,7 +180,7 @@ def _apply_channel_mode(
                 return None
             channel.key = None
             return "*"
-        if not param or " " in param or "," in param or len(param) > 23:
+        if not is_valid_mask_param(param) or "," in param or len(param) > 23:
             raise IrcError(ERR_INVALIDKEY, channel.name, "Key is not well-formed")
         channel.key = param
         return param
@@ -188,9 +190,10 @@ def _apply_channel_mode(
                 return None
             channel.limit = None
             return ""
-        if not param.isdigit() or int(param) <= 0:
+        limit = parse_count(param)
+        if not limit:
             raise IrcError(ERR_INVALIDMODEPARAM, channel.name, "l", param, "Invalid limit")
-        channel.limit = int(param)
+        channel.limit = limit
         return param
     raise IrcError(ERR_UNKNOWNMODE, char, "is unknown mode char to me")
 

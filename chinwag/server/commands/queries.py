@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from chinwag import __version__
-from chinwag.protocol import Message, fold, isupport_lines, mask_matches
+from chinwag.protocol import Message, fold, isupport_lines, mask_matches, parse_count
 from chinwag.protocol.numerics import (
     ERR_NONICKNAMEGIVEN,
     ERR_NOSUCHNICK,
@@ -151,7 +151,7 @@ def handle_whois(ctx: Context, msg: Message) -> None:
 def handle_whowas(ctx: Context, msg: Message) -> None:
     """WHOWAS <nick> [<count>]"""
     nick = msg.params[0]
-    count = int(msg.param(1)) if msg.param(1).isdigit() and int(msg.param(1)) > 0 else 0
+    count = parse_count(msg.param(1)) or 0
     nick_folded = fold(nick)
     found = 0
     for entry in reversed(ctx.network.whowas):

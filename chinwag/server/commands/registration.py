@@ -14,7 +14,7 @@ import logging
 import time
 
 from chinwag import __version__
-from chinwag.protocol import CASEMAPPING, Message, is_valid_nick, isupport_lines
+from chinwag.protocol import CASEMAPPING, Message, is_valid_nick, isupport_lines, parse_count
 from chinwag.protocol.numerics import (
     ERR_ALREADYREGISTERED,
     ERR_ERRONEUSNICKNAME,
@@ -132,8 +132,9 @@ def handle_cap(ctx: Context, msg: Message) -> None:
         version = msg.param(1)
         if not client.registered:
             client.cap_negotiating = True
-        if version.isdigit():
-            client.cap_version = max(client.cap_version, int(version))
+        number = parse_count(version)
+        if number is not None:
+            client.cap_version = max(client.cap_version, number)
         if client.cap_version >= 302:
             client.caps |= Cap.CAP_NOTIFY
         names = list(_capabilities(ctx))
