@@ -74,6 +74,7 @@ class Server:
         self.started = time.time()
         self._store: Store | None = None
         self.history = History(self)
+        self.network.ordered = self.history.in_order
 
     @property
     def store(self) -> Store:

@@ -160,6 +160,7 @@ class History:
         # Messages handed to the store whose commit callback has not run yet (durable only):
         # a user who joins now gets them live, so the join replay leaves them out.
         self._inflight: set[str] = set()
+        self._queued = 0  # in_order callbacks waiting in the writer's stream
         # Senders whose input is paused while too many messages wait for their commit.
         self._held: set[Client] = set()
         self._warned_at = -60.0
@@ -334,14 +335,23 @@ class History:
         return True
 
     def in_order(self, deliver: Callable[[], Any]) -> None:
-        """Run ``deliver`` in order with the deliveries of stored messages (durable mode)."""
-        if not self.durable:
+        """Run ``deliver`` in order with the deliveries of stored messages (durable mode).
+
+        With nothing waiting for the writer it runs at once: nothing could come before it.
+        """
+        if not self.durable or (not self._inflight and not self._queued):
             deliver()
             return
-        try:
-            self.store.after_writes(deliver)
-        except StoreError:
+
+        def in_turn() -> None:
+            self._queued -= 1
             deliver()
+
+        self._queued += 1
+        try:
+            self.store.after_writes(in_turn)
+        except StoreError:
+            in_turn()
 
     # -- join replay ---------------------------------------------------------------------------
 

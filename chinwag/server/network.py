@@ -10,6 +10,7 @@ is what keeps the state consistent without locks.
 from __future__ import annotations
 
 import collections
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "WhowasEntry"]
+
+
+def _now(deliver: Callable[[], object]) -> None:
+    deliver()
+
 
 _LINE_LIMIT = 512
 
@@ -63,6 +69,10 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        # How a departure or a nick change reaches the others: at once by default; the server
+        # routes it behind the messages still waiting for their history commit (durable
+        # delivery), so that nobody sees "bob has quit" before bob's last words.
+        self.ordered: Callable[[Callable[[], object]], None] = _now
         # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
         self.user_count = 0
         self.mode_counts: collections.Counter[str] = collections.Counter()
@@ -162,12 +172,12 @@ class Network:
         """Change a registered client's nick and tell the client and everyone who shares a room."""
         outgoing = Outgoing(client.prefix, "NICK", new_nick, when=self.clock())
         self.whowas.append(self._whowas_entry(client))
-        recipients = self.peers(client)
-        recipients.add(client)
+        peers = self.peers(client)
         del self.clients[client.nick_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
-        send_to_all(recipients, outgoing)
+        client.send(outgoing.line_for(client))  # at once: replies from now on use the new nick
+        self._emit(peers, outgoing)
 
     def _whowas_entry(self, client: Client) -> WhowasEntry:
         return WhowasEntry(client.nick, client.user, client.host, client.realname, self.clock())
@@ -190,9 +200,8 @@ class Network:
             for mode in client.modes:
                 self.mode_counts[mode] -= 1
             self.whowas.append(self._whowas_entry(client))
-            send_to_all(
-                self.peers(client), Outgoing(client.prefix, "QUIT", reason, when=self.clock())
-            )
+            quit_line = Outgoing(client.prefix, "QUIT", reason, when=self.clock())
+            self._emit(self.peers(client), quit_line)
         for channel in list(client.channels.values()):
             self._leave(client, channel)
         client.state = RegState.CLOSED
@@ -240,7 +249,7 @@ class Network:
     def part(self, client: Client, channel: Channel, reason: str | None) -> None:
         """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
         params = (channel.name, reason) if reason else (channel.name,)
-        send_to_all(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
+        self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
         self._leave(client, channel)
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
@@ -248,8 +257,12 @@ class Network:
         outgoing = Outgoing(
             kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
         )
-        send_to_all(channel.members, outgoing)
+        self._emit(channel.members, outgoing)
         self._leave(target, channel)
+
+    def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
+        """Send a departure or rename to ``recipients`` (as they are now), in order (`ordered`)."""
+        self.ordered(functools.partial(send_to_all, list(recipients), outgoing))
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)

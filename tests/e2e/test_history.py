@@ -440,3 +440,23 @@ async def test_backpressure_when_too_many_wait_for_the_disk(
     assert held and set(held) == {"amy"}
     await amy.alive()
     assert not h.server.history._held
+
+
+async def test_last_words_come_before_the_departure(hserve: HistServe) -> None:
+    """With durable delivery, messages sent before a NICK, PART or QUIT reach the others first.
+
+    The messages wait for their commit; the departure is routed behind them, so nobody sees a
+    line from a nick that has already changed or a user who has already left.
+    """
+    h = await hserve()
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    await amy.send("PRIVMSG #lobby :one", "NICK amy2", "PRIVMSG #lobby :two", "QUIT :bye")
+    seen = [(m.command, m.source_nick) for m in await bob.collect_until("QUIT")]
+    assert seen == [
+        ("PRIVMSG", "amy"),
+        ("NICK", "amy"),
+        ("PRIVMSG", "amy2"),
+        ("QUIT", "amy2"),
+    ], seen
