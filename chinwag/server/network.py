@@ -294,8 +294,4 @@ class Network:
 
     def visible_channels(self, viewer: Client, target: Client) -> list[Channel]:
         """The channels of ``target`` that ``viewer`` may see (secret ones only if shared)."""
-        return [
-            channel
-            for channel in target.channels.values()
-            if "s" not in channel.modes or viewer in channel.members or viewer.is_oper
-        ]
+        return [channel for channel in target.channels.values() if channel.visible_to(viewer)]

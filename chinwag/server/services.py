@@ -361,11 +361,7 @@ def _cs_info(ctx: Context, name: str) -> None:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.registered_at or 0))
     _cs(ctx, f"{record.name}: founder {record.founder}, registered {when}.")
     channel = ctx.network.find_channel(name)
-    if (
-        channel is not None
-        and channel.topic
-        and not ("s" in channel.modes and ctx.client not in channel.members)
-    ):
+    if channel is not None and channel.topic and channel.visible_to(ctx.client):
         _cs(ctx, f"Topic: {channel.topic}")
 
 

@@ -148,6 +148,10 @@ class Channel:
         membership = self.members.get(client)
         return membership is not None and membership.op
 
+    def visible_to(self, client: Client) -> bool:
+        """Whether ``client`` may see this channel at all: not secret (+s), a member, or an oper."""
+        return "s" not in self.modes or client in self.members or client.is_oper
+
     def can_speak(self, client: Client) -> bool:
         """Whether ``client`` may send to the channel under +n, +m and bans."""
         membership = self.members.get(client)

@@ -437,3 +437,17 @@ async def test_minus_k_without_the_key_removes_it(h: Harness) -> None:
     cid = await h.connect("cid")
     await cid.send("JOIN #c")
     await cid.expect("JOIN", ["#c"], source="cid")
+
+
+async def test_secret_channel_modes_and_bans_hidden_from_outsiders(h: Harness) -> None:
+    """MODE #secret and its ban list answer 442 to non-members, as TOPIC, NAMES and LIST hide it."""
+    amy, bob = await _pair(h)
+    await amy.send("MODE #c +s", "MODE #c +b troll!*@*")
+    await bob.expect("MODE", ["#c", "+b", "troll!*@*"])
+    cid = await h.connect("cid")
+    await cid.send("MODE #c")
+    await cid.expect_numeric("442", "#c", ANY)
+    await cid.send("MODE #c b")
+    await cid.expect_numeric("442", "#c", ANY)
+    await bob.send("MODE #c b")
+    await bob.expect_numeric("367", "#c", "troll!*@*", ANY, ANY)

@@ -150,7 +150,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel = require_channel(ctx, msg.params[0])
     client = ctx.client
     if len(msg.params) < 2:
-        if "s" in channel.modes and client not in channel.members:
+        if not channel.visible_to(client):
             raise IrcError(ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
         send_topic(ctx, channel)
         return
@@ -172,7 +172,7 @@ def handle_names(ctx: Context, msg: Message) -> None:
         return
     for name in msg.params[0].split(","):
         channel = ctx.network.find_channel(name)
-        if channel is None or ("s" in channel.modes and ctx.client not in channel.members):
+        if channel is None or not channel.visible_to(ctx.client):
             ctx.reply(RPL_ENDOFNAMES, name, "End of /NAMES list")
             continue
         send_names(ctx, channel)
@@ -196,7 +196,7 @@ def handle_list(ctx: Context, msg: Message) -> None:
     for channel in list(ctx.network.channels.values()):
         if wanted is not None and channel.name_folded not in wanted:
             continue
-        if "s" in channel.modes and client not in channel.members and not client.is_oper:
+        if not channel.visible_to(client):
             continue
         count = len([m for m in channel.members if "i" not in m.modes or client in channel.members])
         if count < minimum or (maximum is not None and count > maximum):

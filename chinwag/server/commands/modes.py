@@ -13,6 +13,7 @@ from chinwag.protocol.numerics import (
     ERR_INVALIDMODEPARAM,
     ERR_NEEDMOREPARAMS,
     ERR_NOSUCHNICK,
+    ERR_NOTONCHANNEL,
     ERR_UMODEUNKNOWNFLAG,
     ERR_UNKNOWNMODE,
     ERR_USERNOTINCHANNEL,
@@ -89,6 +90,8 @@ def _mode_text(changes: list[tuple[bool, str]]) -> str:
 
 def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None:
     client = ctx.client
+    if not channel.visible_to(client):
+        raise IrcError(ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
     if not args:
         ctx.reply(RPL_CHANNELMODEIS, channel.name, *channel.mode_string(client in channel.members))
         ctx.reply(RPL_CREATIONTIME, channel.name, str(int(channel.created)))

@@ -81,9 +81,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
     only_opers = msg.param(1) == "o"
     if mask.startswith("#"):
         channel = ctx.network.find_channel(mask)
-        if channel is not None and (
-            "s" not in channel.modes or ctx.client in channel.members or ctx.client.is_oper
-        ):
+        if channel is not None and channel.visible_to(ctx.client):
             inside = ctx.client in channel.members
             for member in list(channel.members):
                 if (inside or "i" not in member.modes) and not (only_opers and not member.is_oper):
