@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from chinwag.client.conversation import DEFAULT_SCROLLBACK
+from chinwag.client.credentials import Credentials
 from chinwag.client.net import Options
 from chinwag.client.state import Session
 from chinwag.client.trust import KnownHosts, config_dir, host_key
@@ -67,6 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--account",
         metavar="NAME",
         help="log in to this account (SASL PLAIN); the password is --password or asked for",
+    )
+    parser.add_argument(
+        "--save-password",
+        action="store_true",
+        help="with --account: once the login succeeds, save the account and password for this "
+        "server in ~/.config/chinwag/credentials and log in with them next time without "
+        "--account/--password. The password is stored IN PLAIN TEXT, protected only by the "
+        "file's mode 0600 (as many IRC clients do)",
+    )
+    parser.add_argument(
+        "--forget-password",
+        action="store_true",
+        help="delete the saved login for this server from ~/.config/chinwag/credentials",
     )
     parser.add_argument(
         "--join",
@@ -128,6 +143,22 @@ def ask_nick_on_terminal(stdin: TextIO, stderr: TextIO, prompt: bool) -> str | N
         )
 
 
+def _saver(credentials: Credentials, key: str) -> Callable[[str, str], None]:
+    def save(account: str, password: str) -> None:
+        try:
+            credentials.save(key, account, password)
+        except (OSError, ValueError) as exc:
+            print(f"chinwag: could not save the password: {exc}", file=sys.stderr)
+            return
+        print(
+            f"chinwag: saved the password of {account} for {key} in {credentials.path} "
+            "(plain text, readable only by you)",
+            file=sys.stderr,
+        )
+
+    return save
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the client with parsed arguments; return the exit status."""
     plain = bool(args.plain) or not (sys.stdin.isatty() and sys.stdout.isatty())
@@ -145,26 +176,40 @@ def run(args: argparse.Namespace) -> int:
         if nick is None:
             print("chinwag: no nick given", file=sys.stderr)
             return 1
-    password, account_password = args.password, None
-    if args.account:
+    config = config_dir()
+    key = host_key(host, port)
+    credentials = Credentials(config / "credentials")
+    if args.forget_password and credentials.forget(key):
+        print(f"chinwag: forgot the saved login for {key}", file=sys.stderr)
+    password, account, account_password = args.password, args.account, None
+    saved = None if args.forget_password else credentials.get(key, account)
+    if account:
         password, account_password = None, args.password
+        if account_password is None and saved is not None:
+            account_password = saved[1]
         if account_password is None:
             if not sys.stdin.isatty():
                 print("chinwag: --account needs --password when not on a terminal", file=sys.stderr)
                 return 2
-            account_password = getpass.getpass(f"Password for {args.account}: ")
+            account_password = getpass.getpass(f"Password for {account}: ")
+    elif saved is not None:
+        account, account_password = saved
+        print(f"chinwag: logging in as {account} with the saved password", file=sys.stderr)
+    if args.save_password and not account:
+        print("chinwag: --save-password needs --account", file=sys.stderr)
+        return 2
     session = Session(
         nick,
         password=password,
-        account=args.account,
+        account=account,
         account_password=account_password,
         scrollback=max(args.scrollback, 1),
     )
     for room in args.join:
         session.want_room(room if session.is_channel(room) else "#" + room)
-    known_hosts = config_dir() / "known_hosts"
-    if args.forget_host and KnownHosts(known_hosts).forget(host_key(host, port)):
-        print(f"chinwag: forgot the certificate of {host_key(host, port)}", file=sys.stderr)
+    known_hosts = config / "known_hosts"
+    if args.forget_host and KnownHosts(known_hosts).forget(key):
+        print(f"chinwag: forgot the certificate of {key}", file=sys.stderr)
     options = Options(
         host=host,
         port=port,
@@ -172,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
         tls_verify=not args.insecure,
         known_hosts=known_hosts,
         reconnect=args.reconnect,
+        on_login=_saver(credentials, key) if args.save_password else None,
     )
     if plain:
         from chinwag.client.plain import run_plain

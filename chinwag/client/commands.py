@@ -24,6 +24,7 @@ __all__ = [
     "Close",
     "Command",
     "Help",
+    "Identify",
     "Invalid",
     "Join",
     "Me",
@@ -181,6 +182,14 @@ class Register:
 
 
 @dataclass(frozen=True, slots=True)
+class Identify:
+    """/identify [NAME] PASSWORD (NAME: the account, default the nick's)"""
+
+    password: str
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """A mistake in the input, explained."""
 
@@ -207,6 +216,7 @@ Command = (
     | Quit
     | Raw
     | Register
+    | Identify
     | Invalid
 )
 
@@ -229,6 +239,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "help": ("/help", "show keys and commands (also F1)"),
     "quit": ("/quit [message]", "leave chinwag"),
     "register": ("/register PASSWORD [email]", "create an account for your nick (then --account)"),
+    "identify": ("/identify [NAME] PASSWORD", "log in to your account (NickServ IDENTIFY)"),
     "quote": ("/quote LINE", "send a raw IRC line"),
 }
 
@@ -291,6 +302,10 @@ def parse_input(text: str) -> Command | None:
         return Quit(rest or "Leaving")
     if verb == "register":
         return Register(arg, tail or "*") if arg else Invalid(f"Usage: {usage}")
+    if verb in ("identify", "login"):
+        if not arg:
+            return Invalid(f"Usage: {usage}")
+        return Identify(tail, arg) if tail else Identify(arg)
     if verb in ("quote", "raw"):
         return Raw(rest) if rest else Invalid(f"Usage: {usage}")
     return Invalid(f"Unknown command /{verb} (type /help for the list)")
@@ -467,6 +482,9 @@ def execute(session: Session, command: Command) -> Outcome:
                 out.posted.append(session.error(f"Not an IRC line: {line}"))
         case Register(password, email):
             session.send(Message.of("REGISTER", "*", email, password))
+        case Identify(password, account):
+            words = ["IDENTIFY", account, password] if account else ["IDENTIFY", password]
+            session.send(Message.of("PRIVMSG", "NickServ", " ".join(words)))
         case Invalid(reason):
             out.posted.append(session.error(reason))
     return out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
 from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
+from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
 from chinwag.protocol import Message, fold, parse_isupport
 from chinwag.protocol import numerics as n
 
@@ -190,6 +191,8 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         return [s.post(key, line)]
     highlight = not own and not from_server and s.mentions_me(text)
     line = ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice, msgid=msgid)
+    if notice and fold(nick) == NICKSERV_FOLDED:
+        return handle_nickserv_notice(s, key, line)
     return [s.post(key, line)]
 
 
@@ -445,6 +448,7 @@ def handle_end_of_motd(s: Session, msg: Message) -> list[Posted]:
     Private conversations kept from before a reconnect ask for what was said meanwhile.
     """
     s.rejoin()
+    probe_nick(s)
     for conv in list(s.conversations.values()):
         if conv.is_private:
             s.request_latest(conv.name)

@@ -89,6 +89,8 @@ class Options:
         backoff_max: longest wait between attempts.
         connect_timeout: seconds to wait for a TCP (and TLS) connection.
         idle_timeout: seconds of silence before we PING the server; twice that and it is lost.
+        on_login: called with ``(account, password)`` when the server confirms the session's
+            SASL login (``--save-password`` saves it then, so a mistyped password is not kept).
     """
 
     host: str = "127.0.0.1"
@@ -101,6 +103,7 @@ class Options:
     backoff_max: float = 30.0
     connect_timeout: float = 10.0
     idle_timeout: float = 120.0
+    on_login: Callable[[str, str], None] | None = None
 
 
 def _ignore_lines(posted: list[Posted]) -> None:
@@ -312,10 +315,13 @@ class Connection:
             if isinstance(item, DecodeError):
                 continue
             was_registered = self.session.registered
+            was_logged_in = self.session.logged_in_as
             try:
                 posted += self.session.feed(item)
             except Exception as exc:  # a strange line must not end the whole client
                 posted.append(self.session.error(f"Could not understand {item}: {exc!r}"))
+            if self.session.logged_in_as and not was_logged_in:
+                self._logged_in()
             if self.session.registered and not was_registered:
                 self._ever_registered = True
                 self._registered_here = True
@@ -329,6 +335,14 @@ class Connection:
         self.flush()
         if posted or self.session.changed:
             self.on_lines(posted)
+
+    def _logged_in(self) -> None:
+        session, on_login = self.session, self.options.on_login
+        account, password = session.account, session.account_password
+        if on_login is None or not account or not password or session.logged_in_as is None:
+            return
+        if session.logged_in_as.casefold() == account.casefold():
+            on_login(account, password)
 
     async def _choose_nick(self, reason: str) -> None:
         if self._ever_registered or self.ask_nick is None:

@@ -51,6 +51,7 @@ from chinwag.client.events import (
     SystemLine,
 )
 from chinwag.client.handlers import HANDLERS
+from chinwag.client.nickserv import NickProbe
 from chinwag.protocol import Message, fold, format_server_time, parse_server_time
 
 __all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
@@ -140,6 +141,8 @@ class Session:
         self._names: dict[str, Conversation] = {}
         self._msgids: dict[str, None] = {}
         self._batches: dict[str, _HistoryBatch] = {}
+        self.nick_probe = NickProbe.IDLE
+        self.nick_hinted = False
         self._older_pending: set[str] = set()
         self.conversations[SERVER_KEY] = Conversation(
             "server", ConversationKind.SERVER, self.scrollback
@@ -155,6 +158,7 @@ class Session:
         self.caps.clear()
         self._cap_offered.clear()
         self._cap_negotiating = True
+        self.nick_probe = NickProbe.IDLE
         self._batches.clear()
         self._older_pending.clear()
         for conv in self.conversations.values():
@@ -214,6 +218,10 @@ class Session:
         """ISUPPORT NICKLEN (30 when not announced)."""
         value = self.isupport.get("NICKLEN", "")
         return int(value) if value.isdigit() else 30
+
+    def offers(self, cap: str) -> bool:
+        """True when the server offered capability ``cap`` on this connection."""
+        return cap in self._cap_offered
 
     def is_channel(self, name: str) -> bool:
         """True when ``name`` is a channel name by the server's CHANTYPES."""

@@ -21,7 +21,7 @@ KEYS: list[tuple[str, str]] = [
     ("F2", "people list: Enter on a name opens a private conversation"),
     ("F3", "go to the conversation list"),
     ("Escape", "back to the input line"),
-    ("PageUp / PageDown", "scroll the conversation"),
+    ("PageUp / PageDown", "scroll the conversation (PageUp at the top: older lines)"),
     ("F1", "this help"),
     ("Ctrl+Q / Ctrl+C", "quit (sends QUIT)"),
 ]
