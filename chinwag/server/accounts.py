@@ -8,10 +8,10 @@ bans); this module is the event-loop side of it. Everything that waits for the s
 argon2 runs in a task started with `Server.spawn`, and re-checks the client's state when it
 resumes: the client may have quit, renamed or logged in meanwhile.
 
-* Logins (SASL, NickServ IDENTIFY, REGISTER, OPER) all go through `Accounts.check_password`,
-  which consults the `LoginThrottle` per account *and* per IP before spending any argon2 time,
-  and `Accounts.login`, which sets ``client.account``, sends 900 and tells ``account-notify``
-  peers.
+* Password checks (SASL, NickServ IDENTIFY, OPER by account or by the config's operators) all
+  go through `Accounts.throttled`, which consults the `LoginThrottle` per name *and* per IP
+  before spending any argon2 time; logins then go through `Accounts.login`, which sets
+  ``client.account``, sends 900 and tells ``account-notify`` peers.
 * Nick protection: when a client takes a nick that is a registered account it is not logged in
   to, it is warned by NickServ and a ``call_later`` timer renames it to a guest nick after
   ``nick_protection_grace`` seconds. Logging in, changing nick or quitting cancels the timer.
@@ -27,8 +27,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from chinwag.protocol import fold, mask_matches, parse_count
 from chinwag.protocol.numerics import (
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Accounts", "LoginResult", "SaslSession", "apply_record", "channel_record"]
 
+T = TypeVar("T")
 log = logging.getLogger("chinwag.accounts")
 
 _GUEST_DIGITS = 5
@@ -199,20 +201,43 @@ class Accounts:
             The account, or an error text fit for the user.
         """
         name_folded = fold(name)
-        keys = (f"account:{name_folded}", f"ip:{client.ip}")
+
+        async def verify() -> Account | None:
+            if not name_folded or len(name_folded) > 200:
+                return None
+            return await self.server.store.accounts.verify(name_folded, password)
+
+        account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        if account is None:
+            return LoginResult(None, refusal or "invalid account name or password")
+        return LoginResult(account)
+
+    async def throttled(
+        self, client: Client, key: str, attempt: Callable[[], Awaitable[T | None]]
+    ) -> tuple[T | None, str | None]:
+        """Run one password check within the failed-login budget of ``key`` and the client's IP.
+
+        Args:
+            client: who tries.
+            key: what is being guessed (``account:NAME``, ``oper:NAME``).
+            attempt: the check; None (or a falsy result) means a wrong password.
+
+        Returns:
+            The attempt's result, or (None, why) when the budget is spent; (None, None) for a
+            plain failure.
+        """
+        keys = (key, f"ip:{client.ip}")
         wait = self.throttle.retry_after(*keys)
         if wait > 0:
-            log.warning("login as %r from %s throttled", name, client.ip)
-            return LoginResult(None, f"too many failed logins, try again in {int(wait) + 1} s")
-        account = None
-        if name_folded and len(name_folded) <= 200:
-            account = await self.server.store.accounts.verify(name_folded, password)
-        if account is None:
+            log.warning("password check for %s from %s throttled", key, client.ip)
+            return None, f"too many failed attempts, try again in {int(wait) + 1} s"
+        result = await attempt()
+        if not result:
             self.throttle.failure(*keys)
-            log.warning("failed login as %r from %s", name, client.ip)
-            return LoginResult(None, "invalid account name or password")
-        self.throttle.success(keys[0])
-        return LoginResult(account)
+            log.warning("failed password check for %s from %s", key, client.ip)
+            return None, None
+        self.throttle.success(key)
+        return result, None
 
     def login(self, client: Client, account: Account) -> bool:
         """Log ``client`` in to ``account``: 900, ACCOUNT to account-notify peers.

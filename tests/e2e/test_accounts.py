@@ -213,13 +213,13 @@ async def test_failed_logins_are_throttled(serve_accounts: ServeAccounts) -> Non
         await eve.send("PRIVMSG NickServ :IDENTIFY amy guess")
         await eve.expect("NOTICE", ["eve", re.compile(".*invalid account.*")], source="NickServ")
     await eve.send("PRIVMSG NickServ :IDENTIFY amy secret")
-    await eve.expect("NOTICE", ["eve", re.compile(".*too many failed logins.*")])
+    await eve.expect("NOTICE", ["eve", re.compile(".*too many failed attempts.*")])
     # The same account from the same address by SASL: throttled too.
     raw = await h.open("raw")
     await raw.send("CAP REQ sasl", "AUTHENTICATE PLAIN")
     await raw.expect("AUTHENTICATE", ["+"])
     await raw.send(f"AUTHENTICATE {plain('amy', 'secret')}")
-    await raw.expect("904", ["*", re.compile(".*too many failed logins.*")])
+    await raw.expect("904", ["*", re.compile(".*too many failed attempts.*")])
 
 
 async def test_account_tag_notify_and_extended_join(serve_accounts: ServeAccounts) -> None:

@@ -249,3 +249,16 @@ async def test_echo_of_a_note_to_self_comes_once(h: Harness) -> None:
     await amy.send("PRIVMSG amy :note to self")
     await amy.expect("PRIVMSG", ["amy", "note to self"], source="amy")
     await amy.assert_nothing()
+
+
+async def test_oper_guessing_is_throttled(serve: Serve) -> None:
+    """Failed OPER attempts spend the failed-login budget; then even the right password waits."""
+    h = await serve(opers=[("root", hash_password("hunter2"))])
+    amy = await h.connect("amy")
+    burst = h.server.config.accounts.login_burst
+    for _ in range(burst):
+        await amy.send("OPER root wrong")
+        await amy.expect_numeric("464", "Password incorrect")
+    await amy.send("OPER root hunter2")
+    refused = await amy.expect_numeric("464")
+    assert "too many failed attempts" in refused.params[-1]

@@ -56,13 +56,16 @@ async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
 
 
 async def _finish_oper(ctx: Context, name: str, password_hash: str, password: str) -> None:
-    ok = await asyncio.to_thread(verify_password, password_hash, password)
+    async def verify() -> bool:
+        return await asyncio.to_thread(verify_password, password_hash, password)
+
     client = ctx.client
+    ok, refusal = await ctx.server.accounts.throttled(client, f"oper:{name}", verify)
     if not client.registered:
         return
     if not ok:
         log.warning("failed OPER as %r from %s", name, client.ip)
-        ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
+        ctx.reply(ERR_PASSWDMISMATCH, f"Password incorrect{f' ({refusal})' if refusal else ''}")
         return
     _grant_oper(ctx, name)
 
