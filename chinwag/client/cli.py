@@ -36,7 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"server to connect to (default {DEFAULT_TARGET}; port 6697 with --tls)",
     )
     parser.add_argument("--nick", help="your nick (asked for when not given)")
-    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, verified by the system CA store; a certificate no CA vouches "
+        "for (self-signed) is shown by fingerprint and trusted on first use if you say so "
+        "(remembered in ~/.config/chinwag/known_hosts, like SSH)",
+    )
     parser.add_argument(
         "--insecure",
         action="store_true",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Static
 
 from chinwag.client.events import ChatLine
 from chinwag.client.widgets import ConversationView
@@ -75,6 +76,17 @@ class TestHistoryInTheApp:
             await pilot.pause()
             top = view.lines[int(view.scroll_y)].text
             assert "line 30" in top, top
+
+    async def test_topic_bar_says_while_history_loads(self, irc_server: Server) -> None:
+        """While a history request is unanswered the topic bar says it is loading."""
+        async with running(irc_server) as (app, _):
+            conv = app.session.conversations[LOBBY]
+            await eventually(lambda: not conv.history_loading, "the LATEST answer")
+            conv.history_loading = True
+            app.session.changed = True
+            app.chat.sync()
+            assert "loading history" in str(app.chat.query_one("#topic", Static).render())
+            conv.history_loading = False
 
 
 async def test_plain_prints_recent_history_once(
