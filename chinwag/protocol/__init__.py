@@ -14,6 +14,7 @@ from chinwag.protocol.codec import (
     LineDecoder,
     decode_text,
     encode_message,
+    fit_utf8,
 )
 from chinwag.protocol.errors import ProtocolError
 from chinwag.protocol.isupport import isupport_lines, parse_isupport
@@ -48,6 +49,7 @@ __all__ = [
     "decode_text",
     "encode_message",
     "escape_tag_value",
+    "fit_utf8",
     "fold",
     "format_line",
     "format_server_time",

@@ -36,6 +36,7 @@ __all__ = [
     "LineDecoder",
     "decode_text",
     "encode_message",
+    "fit_utf8",
 ]
 
 MAX_TAGS_BYTES = 8191
@@ -62,6 +63,17 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def fit_utf8(data: bytes, budget: int) -> bytes:
+    """The longest start of UTF-8 ``data`` that fits ``budget`` bytes and ends between characters.
+
+    Used wherever a relayed text must be cut so that its line stays within 512 bytes: a cut in
+    the middle of a character would send bytes no client can decode.
+    """
+    if len(data) <= budget:
+        return data
+    return data[: max(0, budget)].decode("utf-8", "ignore").encode("utf-8")
 
 
 def encode_message(msg: Message) -> bytes:

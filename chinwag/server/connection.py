@@ -28,7 +28,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, cast
 
-from chinwag.protocol import DecodeError, LineDecoder, Message
+from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
 from chinwag.server.state import Client, RegState
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         head = f"ERROR :Closing Link: {nick}[{host}] (".encode()
         # A QUIT or KILL reason can be as long as the client's line: keep ERROR within 512 bytes.
-        text = reason.encode()[: max(0, 509 - len(head))].decode("utf-8", "ignore").encode()
+        text = fit_utf8(reason.encode(), MAX_BODY_BYTES - 3 - len(head))
         self.transport.write(head + text + b")\r\n")
         self._finish(quit_message if quit_message is not None else reason)
         if abort:

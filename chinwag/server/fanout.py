@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 
-from chinwag.protocol import Message, format_server_time, format_tags
+from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
 from chinwag.server.state import Cap, Client
 
@@ -41,7 +41,6 @@ _TRAILING_FORM = {
     "WALLOPS": 1,
     "SETNAME": 1,
 }
-_LINE_LIMIT = 512
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
 
@@ -53,8 +52,7 @@ def _cut_text(line: bytes) -> bytes:
     push full-length text past it, and a longer line is cut or refused by other parsers.
     """
     head, _, text = line[:-2].partition(b" :")
-    budget = max(0, _LINE_LIMIT - len(head) - 4)
-    return head + b" :" + text[:budget].decode("utf-8", "ignore").encode("utf-8") + b"\r\n"
+    return head + b" :" + fit_utf8(text, MAX_BODY_BYTES - len(head) - 4) + b"\r\n"
 
 
 def new_msgid() -> str:
@@ -93,7 +91,7 @@ class Outgoing:
             # lets no CR, LF or NUL in, so the line can be put together without re-checking.
             head = "".join([":", source, " ", command, " ", *(p + " " for p in params[:-1])])
             self._base = (head + ":" + params[-1]).encode("utf-8") + b"\r\n"
-            if len(self._base) > _LINE_LIMIT:
+            if len(self._base) > MAX_BODY_BYTES:
                 self._base = _cut_text(self._base)
         else:
             self._base = format_line(Message(command, params, source)).encode("utf-8") + b"\r\n"

@@ -15,9 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from chinwag.protocol import fold
-from chinwag.protocol.codec import encode_message
-from chinwag.protocol.message import Message
+from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
@@ -27,9 +25,6 @@ __all__ = ["Network", "WhowasEntry"]
 
 def _now(deliver: Callable[[], object]) -> None:
     deliver()
-
-
-_LINE_LIMIT = 512
 
 
 def _middle(param: str) -> str:
@@ -100,10 +95,8 @@ class Network:
         # always goes in the trailing form. CR, LF and NUL never get this far (see the codec).
         head = f":{self.name} {numeric} {' '.join(middle)} :".encode()
         text = last.encode("utf-8")
-        if len(head) + len(text) + 2 > _LINE_LIMIT:
-            # Full-length free text (a topic) under a long server name: cut the text to fit.
-            budget = max(0, _LINE_LIMIT - 2 - len(head))
-            text = text[:budget].decode("utf-8", "ignore").encode("utf-8")
+        # Full-length free text (a topic) under a long server name: cut the text to fit.
+        text = fit_utf8(text, MAX_BODY_BYTES - 2 - len(head))
         return head + text + b"\r\n"
 
     def notice(self, client: Client, text: str) -> None:
@@ -277,7 +270,7 @@ class Network:
         # What ":server 353 nick = #channel :" and CR LF leave, in bytes: the server name and
         # the channel name (CHANNELLEN counts characters, not bytes) can both be long.
         overhead = len(f":{self.name} 353 {client.nick} = {channel.name} :\r\n".encode())
-        budget = _LINE_LIMIT - overhead
+        budget = MAX_BODY_BYTES - overhead
         line: list[str] = []
         size = 0
         for member, membership in channel.members.items():

@@ -14,25 +14,18 @@ from collections.abc import Awaitable
 
 from chinwag.protocol import Message, fold, normalize_mask, parse_count
 from chinwag.protocol.numerics import (
-    ERR_NOPRIVILEGES,
     RPL_ENDOFSTATS,
     RPL_STATSDEBUG,
     RPL_STATSKLINE,
     RPL_STATSUPTIME,
 )
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.errors import IrcError
 from chinwag.store import BanKind, ServerBan
 
 __all__ = ["COMMANDS", "parse_ban_target"]
 
 _ACCOUNT_PREFIX = "account:"
 _MAX_MINUTES = 60 * 24 * 366 * 10
-
-
-def _require_oper(ctx: Context) -> None:
-    if not ctx.client.is_oper:
-        raise IrcError(ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 
 
 async def _unstoppable(write: Awaitable[object]) -> None:
@@ -54,7 +47,7 @@ def _shown(kind: BanKind, target: str) -> str:
 
 def handle_kline(ctx: Context, msg: Message) -> None:
     """KLINE [<minutes>] <nick!user@host | account:NAME> [:<reason>]"""
-    _require_oper(ctx)
+    ctx.require_oper()
     params = list(msg.params)
     minutes = 0
     given = parse_count(params[0])
@@ -87,7 +80,7 @@ def handle_kline(ctx: Context, msg: Message) -> None:
 
 def handle_unkline(ctx: Context, msg: Message) -> None:
     """UNKLINE <nick!user@host | account:NAME>"""
-    _require_oper(ctx)
+    ctx.require_oper()
     kind, target = parse_ban_target(msg.params[0])
     ban = ctx.server.accounts.bans.pop((kind, target), None)
     ctx.server.spawn(_unstoppable(ctx.server.store.bans.remove(kind, target)))
@@ -100,7 +93,7 @@ def handle_unkline(ctx: Context, msg: Message) -> None:
 def handle_stats(ctx: Context, msg: Message) -> None:
     """STATS <k | c | u>: server bans, connections per address, uptime (operators only)."""
     letter = msg.param(0)[:1]
-    _require_oper(ctx)
+    ctx.require_oper()
     if letter.lower() == "k":
         now = time.time()
         for (kind, target), ban in sorted(

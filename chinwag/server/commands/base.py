@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chinwag.protocol import Message
+from chinwag.protocol.numerics import ERR_NOPRIVILEGES
+from chinwag.server.errors import IrcError
 from chinwag.server.network import Network
 from chinwag.server.state import Client
 
@@ -46,6 +48,11 @@ class Context:
     def send(self, command: str, *params: str) -> None:
         """Send a line from the server to the client (``PONG``, ``CAP``...)."""
         self.network.send_from_server(self.client, command, *params)
+
+    def require_oper(self) -> None:
+        """Raise 481 unless the client is a server operator."""
+        if not self.client.is_oper:
+            raise IrcError(ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 
 
 Handler = Callable[[Context, Message], None]

@@ -15,6 +15,7 @@ from chinwag.protocol.numerics import (
     ERR_TOOMANYCHANNELS,
     ERR_USERNOTINCHANNEL,
     ERR_USERONCHANNEL,
+    RPL_AWAY,
     RPL_ENDOFNAMES,
     RPL_INVITING,
     RPL_LIST,
@@ -243,7 +244,7 @@ def handle_invite(ctx: Context, msg: Message) -> None:
     ]
     send_to_all(notify, invite)
     if target.away is not None:
-        ctx.reply("301", target.nick, target.away)
+        ctx.reply(RPL_AWAY, target.nick, target.away)
 
 
 COMMANDS: dict[str, CommandSpec] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from chinwag.protocol import Message
+from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8
 from chinwag.protocol.numerics import (
     ERR_CANNOTSENDTOCHAN,
     ERR_NORECIPIENT,
@@ -34,22 +34,16 @@ from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
 
-_LINE_LIMIT = 512
 _STATUS_PREFIXES = {"@": "op", "+": "voice"}
 
 
 def fit_text(text: str, overhead: int) -> str:
-    """Cut ``text`` so that a line with ``overhead`` other bytes stays within 512 bytes.
-
-    Cuts on a UTF-8 character boundary, so nothing undecodable is ever relayed.
-    """
-    budget = _LINE_LIMIT - overhead
-    if len(text) * 4 <= budget:
+    """Cut ``text`` so that a line with ``overhead`` other bytes stays within 512 bytes."""
+    budget = MAX_BODY_BYTES - overhead
+    if len(text) * 4 <= budget:  # no need to encode: even four bytes a character fit
         return text
     data = text.encode("utf-8")
-    if len(data) <= budget:
-        return text
-    return data[: max(0, budget)].decode("utf-8", errors="ignore")
+    return text if len(data) <= budget else fit_utf8(data, budget).decode("utf-8")
 
 
 def _client_tags(msg: Message) -> dict[str, str]:

@@ -8,7 +8,6 @@ import logging
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import (
     ERR_CANTKILLSERVER,
-    ERR_NOPRIVILEGES,
     ERR_NOSUCHNICK,
     ERR_PASSWDMISMATCH,
     RPL_YOUREOPER,
@@ -22,11 +21,6 @@ from chinwag.server.services import ServiceConnection
 __all__ = ["COMMANDS"]
 
 log = logging.getLogger("chinwag.operators")
-
-
-def _require_oper(ctx: Context) -> None:
-    if not ctx.client.is_oper:
-        raise IrcError(ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 
 
 def handle_oper(ctx: Context, msg: Message) -> None:
@@ -81,7 +75,7 @@ def _grant_oper(ctx: Context, name: str) -> None:
 
 def handle_kill(ctx: Context, msg: Message) -> None:
     """KILL <nick> :<reason>"""
-    _require_oper(ctx)
+    ctx.require_oper()
     target = ctx.network.find(msg.params[0])
     if target is None:
         raise IrcError(ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
@@ -94,7 +88,7 @@ def handle_kill(ctx: Context, msg: Message) -> None:
 
 def handle_wallops(ctx: Context, msg: Message) -> None:
     """WALLOPS :<text>"""
-    _require_oper(ctx)
+    ctx.require_oper()
     outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0])
     send_to_all((c for c in ctx.network.clients.values() if "w" in c.modes), outgoing)
 

@@ -27,7 +27,9 @@ from chinwag.protocol.numerics import (
     ERR_PASSWDMISMATCH,
     RPL_CREATED,
     RPL_ENDOFMOTD,
+    RPL_GLOBALUSERS,
     RPL_ISUPPORT,
+    RPL_LOCALUSERS,
     RPL_LUSERCHANNELS,
     RPL_LUSERCLIENT,
     RPL_LUSERME,
@@ -181,7 +183,7 @@ def _cap_req(ctx: Context, requested: str) -> None:
     for token in requested.split():
         name = token.lstrip("-")
         flag = _capabilities(ctx).get(name.lower())
-        if flag is None or (token.startswith("-") and flag is Cap.CAP_NOTIFY):
+        if flag is None or (token.startswith("-") and flag == Cap.CAP_NOTIFY):
             ctx.send("CAP", client.nick, "NAK", requested)
             return
         if token.startswith("-"):
@@ -357,8 +359,8 @@ def send_lusers(ctx: Context) -> None:
     ctx.reply(RPL_LUSERCHANNELS, str(len(network.channels)), "channels formed")
     ctx.reply(RPL_LUSERME, f"I have {total} clients and 0 servers")
     most = str(network.max_seen)
-    ctx.reply("265", str(total), most, f"Current local users {total}, max {most}")
-    ctx.reply("266", str(total), most, f"Current global users {total}, max {most}")
+    ctx.reply(RPL_LOCALUSERS, str(total), most, f"Current local users {total}, max {most}")
+    ctx.reply(RPL_GLOBALUSERS, str(total), most, f"Current global users {total}, max {most}")
 
 
 def send_motd(ctx: Context) -> None:
