@@ -53,19 +53,17 @@ def _client_tags(msg: Message) -> dict[str, str]:
 def _deliver_to_channel(
     sender: Client, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
 ) -> None:
-    if status is None and not tags_only:
+    if status is None and not tags_only:  # the common case: every member
         send_to_all(channel.members, outgoing, exclude=sender)
         return
-    for member, membership in channel.members.items():
-        if member is sender:
-            continue
-        if status == "op" and not membership.op:
-            continue
-        if status == "voice" and not (membership.op or membership.voice):
-            continue
-        if tags_only and not member.caps & Cap.MESSAGE_TAGS:
-            continue
-        member.conn.enqueue(outgoing.line_for(member))
+    wanted = (
+        member
+        for member, membership in channel.members.items()
+        if (status != "op" or membership.op)
+        and (status != "voice" or membership.op or membership.voice)
+        and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
+    )
+    send_to_all(wanted, outgoing, exclude=sender)
 
 
 def _send_message(
