@@ -6,10 +6,12 @@ import pytest
 from textual.widgets import Static
 
 from chinwag.client.events import ChatLine
+from chinwag.client.net import Status
 from chinwag.client.widgets import ConversationView
 
 from .conftest import LOBBY, RawClient, Server, eventually
 from .test_app import running, view_text
+from .test_net import Harness
 from .test_plain import Plain, launch, plains, server_args
 
 __all__ = ["plains"]
@@ -87,6 +89,40 @@ class TestHistoryInTheApp:
             app.chat.sync()
             assert "loading history" in str(app.chat.query_one("#topic", Static).render())
             conv.history_loading = False
+
+
+async def test_lines_missed_while_disconnected_come_back_as_history(
+    irc_server: Server, raw_clients: list[RawClient]
+) -> None:
+    """After a dropped connection, what was said meanwhile is shown once, as history."""
+    if not irc_server.autojoins:
+        pytest.skip("needs chinwag's chathistory")
+    await say_lines(irc_server, raw_clients, 2)
+    alice, bob = raw_clients
+    amy = Harness(irc_server, "amy", backoff_initial=1.0)
+    amy.start()
+    try:
+        await eventually(amy.joined, "amy in #lobby")
+        lobby = amy.session.conversations[LOBBY]
+        await eventually(lambda: not lobby.history_loading, "the first history")
+        writer = amy.connection._writer
+        assert writer is not None
+        writer.close()  # the network drops us; reconnecting waits about a second
+        await eventually(lambda: Status.LOST in amy.statuses, "the loss to be noticed")
+        alice.send(f"PRIVMSG {LOBBY} :while amy was away")
+        await bob.expect(lambda m: m.command == "PRIVMSG" and m.param(1) == "while amy was away")
+        await eventually(lambda: amy.statuses.count(Status.CONNECTED) == 2, "the reconnect")
+        await eventually(
+            lambda: any(line.text == "while amy was away" for line in lobby.lines),
+            "the missed line",
+        )
+        await eventually(lambda: not lobby.history_loading, "the history after the rejoin")
+        said = [line for line in lobby.lines if isinstance(line, ChatLine)]
+        assert [line.text for line in said] == ["line 0", "line 1", "while amy was away"]
+        assert all(line.history for line in said)
+        assert lobby.unread == 0
+    finally:
+        await amy.stop()
 
 
 async def test_plain_prints_recent_history_once(
