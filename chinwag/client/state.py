@@ -448,10 +448,10 @@ class Session:
             The new history lines, oldest first (a frontend may print them).
         """
         batch = self._batches.pop(ref, None)
-        if batch is None:
-            return []
-        conv = self.conversation(batch.target)
-        key = self.key_of(batch.target)
+        key = self.key_of(batch.target) if batch is not None else ""
+        conv = self.conversations.get(key)
+        if batch is None or conv is None:
+            return []  # closed while the answer was on its way
         conv.history_loading = False
         if batch.older and not batch.lines:
             conv.history_done = True

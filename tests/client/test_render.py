@@ -27,6 +27,14 @@ PLAIN_CASES: list[tuple[Posted, str]] = [
     ),
     (Posted("#lobby", "#lobby", False, SystemLine(NOW, "bob has joined #lobby")), r"\* bob has"),
     (Posted("#lobby", "#lobby", False, ErrorLine(NOW, "x: No such nick")), "! x: No such nick"),
+    (
+        Posted("carol", "carol", True, ChatLine(NOW, "carol", "psst", history=True)),
+        STAMP + "<- carol: psst",
+    ),
+    (
+        Posted("carol", "carol", True, ActionLine(NOW, "me", "nods", own=True, history=True)),
+        STAMP + r"-> carol: \* me nods",
+    ),
 ]
 
 
@@ -84,3 +92,11 @@ class TestComplete:
         """Every match is offered, in order; an empty word completes nothing."""
         assert [v for v, _ in complete("b", 1, ["bob", "bea", "al"])] == ["bob: ", "bea: "]
         assert complete("hi ", 3, ["bob"]) == []
+
+
+def test_history_lines_are_dimmed() -> None:
+    """A history line is dim from its time to its last character; a live one is not."""
+    old = render_line(ChatLine(NOW, "alice", "hi", history=True))
+    new = render_line(ChatLine(NOW, "alice", "hi"))
+    assert any(span.style == "dim" and span.end == len(old) for span in old.spans)
+    assert not any(span.style == "dim" and span.end == len(new) for span in new.spans)

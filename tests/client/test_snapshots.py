@@ -50,11 +50,19 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
-def chat_app() -> ChatApp:
+HISTORY = [
+    ":srv BATCH +h chathistory #lobby",
+    "@batch=h;msgid=1;time=2023-11-14T21:50:00.000Z :alice!a@h PRIVMSG #lobby :yesterday's notes?",
+    "@batch=h;msgid=2;time=2023-11-14T21:51:00.000Z :bob!b@h PRIVMSG #lobby :in the wiki, amy",
+    ":srv BATCH -h",
+]
+
+
+def chat_app(extra: list[str] | None = None) -> ChatApp:
     """An app showing a lively #lobby with an unread private message, at a fixed time."""
     session = Session("amy", clock=lambda: 1_700_000_000.0)
     session.caps.add("echo-message")
-    for line in LINES:
+    for line in LINES + (extra or []):
         session.feed(parse_line(line))
     app = ChatApp(session, Options(port=1))
     app.chat = OfflineChat(session, app.options)
@@ -65,6 +73,10 @@ class TestLooks:
     def test_lobby(self, snap_compare: SnapCompare) -> None:
         """The lobby: conversations with unread counts, the log, the people list, the status."""
         assert snap_compare(chat_app(), terminal_size=SIZE)
+
+    def test_history_is_dimmed(self, snap_compare: SnapCompare) -> None:
+        """Lines from the server's history come first, dimmed, and never as a mention."""
+        assert snap_compare(chat_app(HISTORY), terminal_size=SIZE)
 
     def test_help(self, snap_compare: SnapCompare) -> None:
         """F1 shows the keys and commands over the chat."""
