@@ -10,7 +10,8 @@ the writer works, so a CHATHISTORY query never waits for a commit and vice versa
 
 Group commit. Writes are jobs on a bounded FIFO queue. The writer blocks for the first job, then
 takes everything else already queued (up to ``max_group``) and runs the lot in one
-``BEGIN IMMEDIATE ... COMMIT``; consecutive history rows go through one ``executemany``. The
+transaction; consecutive history rows go through ONE multi-row statement, which alone is the
+transaction when the group is nothing else (``writer.py`` says why: the GIL). The
 cost of a commit is thus shared by however many messages arrived while the previous one ran:
 under load the groups grow and throughput rises instead of the queue. Jobs that may fail
 (account registration, ...) run in a SAVEPOINT so one failure never costs the others their
@@ -50,6 +51,10 @@ If the commit itself fails (disk full), the error is logged, waiting futures get
 Statements. All SQL is constant text with ``?`` parameters; ``sqlite3`` keeps the compiled
 statements in its per-connection cache, so each is prepared once per connection. The schema
 evolves through numbered migrations (``migrations/``) recorded in ``schema_version``.
+
+Indexes. Each row costs an entry in every index, and a commit rewrites every index page it
+touched: ``conv`` (ranges) and ``msgid`` (unique) are needed per row; which conversations a
+party is in is kept once per conversation, in ``conversations`` (maintained by a trigger).
 
 Privacy. A private conversation's key is the sorted pair of its parties (``DirectTarget``).
 Every history query takes a target, and a private target can only be built from two parties,
@@ -101,11 +106,28 @@ __all__ = [
 
 DB_FILENAME = "chinwag.sqlite3"
 
-_INSERT_HISTORY = (
-    "INSERT OR IGNORE INTO history (msgid, conv, time_ms, time, party_a, party_b,"
-    " target_name, sender, account, command, text, tags)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_HISTORY_COLUMNS = (
+    "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
+    " tags"
 )
+_ROW_WIDTH = 12
+# Column k of a VALUES row is named "columnk". The writer pads with rows of zeros, which no
+# real row is (its msgid is a str), and the store writes 0 for a NULL (see _entry_row).
+_HISTORY_SELECT = (
+    "column1, column2, column3, column4, NULLIF(column5, 0), NULLIF(column6, 0), column7,"
+    " column8, NULLIF(column9, 0), column10, column11, column12"
+)
+_VALUES_ROW = "(" + ", ".join(["?"] * _ROW_WIDTH) + ")"
+
+
+def _insert_history_sql(rows: int) -> str:
+    """The statement that inserts ``rows`` history rows, skipping padding (see ``writer.py``)."""
+    return (
+        f"INSERT OR IGNORE INTO history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
+        f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT 0"
+    )
+
+
 _ENTRY_COLUMNS = (
     "SELECT msgid, conv, time, party_a, party_b, target_name, sender, account, command, text, tags"
     " FROM history"
@@ -131,25 +153,32 @@ _RANGE_SQL = {
 }
 
 
+_encode_tags = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
+    """The parameters of ``entry``'s row: 0 stands for NULL (None binds slowly)."""
     target = entry.target
-    party_a, party_b = (
-        (target.party_a, target.party_b) if isinstance(target, DirectTarget) else (None, None)
-    )
-    tags = json.dumps(entry.tags, separators=(",", ":")) if entry.tags else "{}"
+    when = entry.time
+    account = entry.account
+    tags = entry.tags
+    party_a: str | int = 0
+    party_b: str | int = 0
+    if isinstance(target, DirectTarget):
+        party_a, party_b = target.party_a, target.party_b
     return (
         entry.msgid,
         target.key,
-        _query.time_key(entry.time),
-        entry.time,
+        _query.time_key(when),
+        when,
         party_a,
         party_b,
         entry.target_name,
         entry.sender,
-        entry.account,
+        0 if account is None else account,
         entry.command,
         entry.text,
-        tags,
+        _encode_tags(tags) if tags else "{}",
     )
 
 
@@ -264,8 +293,8 @@ class SqliteHistoryStore:
             convs.update(
                 str(row[0])
                 for row in conn.execute(
-                    "SELECT DISTINCT conv FROM history WHERE party_a = ?"
-                    " UNION SELECT DISTINCT conv FROM history WHERE party_b = ?",
+                    "SELECT conv FROM conversations WHERE party_a = ?"
+                    " UNION SELECT conv FROM conversations WHERE party_b = ?",
                     (viewer, viewer),
                 )
             )
@@ -314,6 +343,12 @@ class SqliteHistoryStore:
                     " WHERE conv = ? ORDER BY time_ms DESC, seq DESC LIMIT -1 OFFSET ?)",
                     (conv, conv, keep),
                 ).rowcount
+            if deleted:  # a private conversation left empty leaves ``conversations`` too
+                conn.execute(
+                    "DELETE FROM conversations WHERE conv = ?"
+                    " AND NOT EXISTS (SELECT 1 FROM history WHERE conv = ?)",
+                    (conv, conv),
+                )
             return deleted
 
         futures = [self._writer.submit(functools.partial(prune_one, conv=conv)) for conv in convs]
@@ -326,9 +361,19 @@ class SqliteHistoryStore:
 
 
 def _forget_history(conn: sqlite3.Connection, party: str) -> int:
-    return conn.execute(
-        "DELETE FROM history WHERE party_a = ? OR party_b = ?", (party, party)
-    ).rowcount
+    convs = [
+        row[0]
+        for row in conn.execute(
+            "SELECT conv FROM conversations WHERE party_a = ?"
+            " UNION SELECT conv FROM conversations WHERE party_b = ?",
+            (party, party),
+        )
+    ]
+    deleted = 0
+    for conv in convs:
+        deleted += conn.execute("DELETE FROM history WHERE conv = ?", (conv,)).rowcount
+        conn.execute("DELETE FROM conversations WHERE conv = ?", (conv,))
+    return deleted
 
 
 class SqliteStore(StoreParts):
@@ -372,7 +417,9 @@ class SqliteStore(StoreParts):
         except BaseException:
             conn.close()
             raise
-        self._writer = Writer(conn, _INSERT_HISTORY, max_queue=max_queue, max_group=max_group)
+        self._writer = Writer(
+            conn, _insert_history_sql, _ROW_WIDTH, max_queue=max_queue, max_group=max_group
+        )
         self._readers = ReaderPool(path, readers)
         self._checkpointer = Checkpointer(path, checkpoint_interval)
         super().__init__(

@@ -2,17 +2,37 @@
 
 See the theory of operation in ``sqlite.py``. In short: every write is a *job* put on one
 bounded FIFO; the writer thread waits for the first job, takes everything queued (up to
-``max_group``), and runs them all inside ONE transaction, then commits, then reports back:
+``max_group`` jobs), runs them all in ONE transaction, then commits, then reports back:
 ``then`` callbacks of appended rows are posted to their event loop in append order (one
 ``call_soon_threadsafe`` per loop per group), then futures resolve. A third kind of thread,
 the :class:`Checkpointer`, copies the WAL into the database file so that the fsyncs this
 needs never stall a commit.
+
+Why appends are stored the way they are. The writer shares one core and the GIL with the
+event loop, so its Python work and its GIL hand-offs cost the loop directly:
+
+* ``sqlite3`` releases the GIL around every ``sqlite3_step`` and takes it back after, and
+  taking it back from a busy event loop can wait for the switch interval (5 ms). So a group
+  of rows is ONE statement, ``INSERT ... SELECT ... FROM (VALUES (...), (...), ...)``, run
+  in autocommit mode when it is the whole group (one step, the commit included), instead of
+  ``executemany`` (one step per row) between a BEGIN and a COMMIT.
+* A statement for every group size would be compiled over and over (compiling costs more
+  than running), so row counts are rounded up to a few bucket sizes (1, 2, 3, 4, 6, 8, 12,
+  ...) and the rest of the statement is padded with rows of zeros, which the statement
+  skips (``WHERE column1 IS NOT 0``). Each bucket is compiled once, then cached.
+* A run of consecutive appends is one :class:`_Rows` segment: the loop extends its flat
+  parameter list and its list of callbacks, and the writer hands both to SQLite and to the
+  loop whole, with no Python loop per row and no object per row that lives until the commit
+  (objects that survive long get promoted by the garbage collector and make every full
+  collection slower).
+* ``sqlite3`` binds int, float and str at C speed but sends every other value, None
+  included, through its adaptation protocol (an attribute lookup that fails): the store
+  writes 0 for "no value" and the statement turns it back into NULL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import logging
 import queue
@@ -26,11 +46,15 @@ from typing import Any, Final, TypeVar
 from chinwag.store.base import OnCommit
 from chinwag.store.errors import StoreClosedError
 
-__all__ = ["Checkpointer", "ReaderPool", "Writer", "connect"]
+__all__ = ["Checkpointer", "ReaderPool", "Writer", "bucket_sizes", "connect"]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 _log = logging.getLogger("chinwag.store")
+_get_ident = threading.get_ident
+
+MAX_ROWS_PER_STATEMENT: Final = 1024
+"""The largest bucket: bigger groups take several statements (and an explicit transaction)."""
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -55,13 +79,36 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-@dataclass(slots=True)
-class _Append:
-    """One row for ``insert_sql`` (None: just a callback); ``then`` runs after the commit."""
+def bucket_sizes(largest: int) -> list[int]:
+    """The row counts insert statements are compiled for: 1, 2, 3, 4, 6, 8, 12, ... (each at
+    most a third of padding), up to ``largest``.
 
-    row: Sequence[object] | None
-    then: OnCommit | None
-    loop: asyncio.AbstractEventLoop | None
+    Args:
+        largest: the most rows one statement may hold (at least 1).
+    """
+    sizes = {1}
+    power = 2
+    while power <= largest:
+        sizes.add(power)
+        if power + power // 2 <= largest:
+            sizes.add(power + power // 2)
+        power *= 2
+    return sorted(sizes)
+
+
+class _Rows:
+    """Consecutive appends from one thread: their rows flattened into one parameter list,
+    and their commit callbacks in order. It grows until the writer takes it."""
+
+    __slots__ = ("jobs", "loop", "params", "thens", "thread")
+
+    def __init__(self, thread: int, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.thread = thread
+        self.loop = loop
+        """Where the callbacks run (None: in the writer thread)."""
+        self.params: list[object] = []
+        self.thens: list[OnCommit] = []
+        self.jobs = 0
 
 
 @dataclass(slots=True)
@@ -88,24 +135,52 @@ class Writer:
     """One thread, one connection, group commits."""
 
     def __init__(
-        self, conn: sqlite3.Connection, insert_sql: str, *, max_queue: int, max_group: int
+        self,
+        conn: sqlite3.Connection,
+        insert_sql: Callable[[int], str],
+        row_width: int,
+        *,
+        max_queue: int,
+        max_group: int,
     ) -> None:
         """Start the writer thread.
 
         Args:
             conn: the only connection that writes; owned by the writer from now on.
-            insert_sql: the parameterised statement :meth:`append` rows are bound to.
+            insert_sql: ``insert_sql(n)`` is a statement taking ``n`` rows of ``row_width``
+                parameters each that inserts them in order, skipping every row whose first
+                parameter is the integer 0 (padding; see the module header).
+            row_width: how many values each row given to :meth:`append` holds.
             max_queue: how many jobs may wait; beyond that producers block (backpressure).
             max_group: how many jobs go in one transaction at most.
         """
         self._conn = conn
         self._insert_sql = insert_sql
+        self._width = row_width
+        variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        sizes = bucket_sizes(max(1, min(MAX_ROWS_PER_STATEMENT, variables // row_width)))
+        self._max_rows = sizes[-1]
+        # _bucket[n]: the statement size that holds n rows with the least padding.
+        self._bucket = [0] * (self._max_rows + 1)
+        for low, high in zip([0, *sizes], sizes, strict=False):
+            self._bucket[low + 1 : high + 1] = [high] * (high - low)
+        self._padding: list[object] = [0] * (self._max_rows * row_width)
+        self._statements: dict[int, str] = {}
         self._max_queue = max_queue
         self._max_group = max_group
-        # A deque and an Event rather than queue.Queue: appending is one C call under the
-        # GIL, and the Event is only set when the writer may be asleep (see _put and _take).
-        self._jobs: collections.deque[object] = collections.deque()
-        self._wakeup = threading.Event()
+        # Jobs waiting: _Rows segments (each many appends), _Call and _STOP; under _lock.
+        self._lock = threading.Lock()
+        self._queue: list[object] = []
+        self._tail: _Rows | None = None  # the last segment of _queue, while it may grow
+        self._pending = 0  # jobs in _queue (each append and each call counts one)
+        # The writer sleeps on _bell (a lock it holds) after setting _idle; whoever wakes it
+        # clears _idle and releases _bell (under _lock), so no wakeup is lost and there is
+        # at most one release per sleep. Appends on an event loop wake it from a callback
+        # at the end of the loop's turn (_ringing: one is scheduled), see _ring.
+        self._idle = False
+        self._ringing = False
+        self._bell = threading.Lock()
+        self._bell.acquire()
         self._space = threading.Condition()
         self._closed = False
         self.groups = 0
@@ -116,35 +191,59 @@ class Writer:
     @property
     def pending(self) -> int:
         """Jobs waiting for the writer."""
-        return len(self._jobs)
+        return self._pending
 
-    def _put(self, job: object) -> None:
-        if self._closed:
-            raise StoreClosedError("the store is closed")
-        if len(self._jobs) >= self._max_queue:
-            # Only when the disk cannot keep up: a message that reached clients must be
-            # stored, so slowing the producer down beats dropping it.
-            with self._space:
-                while len(self._jobs) >= self._max_queue and self._thread.is_alive():
-                    self._space.wait(0.1)
-        self._jobs.append(job)
-        # The writer clears the event *before* it looks at the deque, so either it sees this
-        # job or this check sees the event cleared and sets it: no wakeup is lost.
-        if not self._wakeup.is_set():
-            self._wakeup.set()
+    def _wake(self) -> None:
+        """Wake the writer if it sleeps (called with ``_lock`` held)."""
+        if self._idle:
+            self._idle = False
+            self._bell.release()
 
-    def _take(self) -> list[object]:
-        """Wait for jobs, then take up to ``max_group`` of them (writer thread)."""
-        jobs = self._jobs
-        while not jobs:
-            self._wakeup.clear()
-            if not jobs:
-                self._wakeup.wait()
-        batch = [jobs.popleft() for _ in range(min(len(jobs), self._max_group))]
-        if len(jobs) + len(batch) >= self._max_queue:
-            with self._space:
-                self._space.notify_all()
-        return batch
+    def _ring(self) -> None:
+        """Wake the writer for the appends of the loop turn that just ended.
+
+        Why not at the first append: the loop holds the GIL for the rest of its turn, and the
+        writer, once awake, needs the GIL between every SQLite call. On one core, each time
+        it waits for a busy loop it can wait for the whole switch interval (5 ms), which
+        then is the latency of every message in the group. Woken as the loop is about to
+        poll, it finds the GIL free, and the group holds everything the turn appended.
+        """
+        with self._lock:
+            self._ringing = False
+            if self._queue:
+                self._wake()
+
+    def _wait_for_space(self) -> None:
+        # Only when the disk cannot keep up: a message that reached clients must be
+        # stored, so slowing the producer down beats dropping it.
+        with self._lock:
+            self._wake()  # a loop that never yields must not wait for a writer never rung
+        with self._space:
+            while self._pending >= self._max_queue and self._thread.is_alive():
+                self._space.wait(0.1)
+
+    def _put(self, job: object, *, last: bool = False) -> None:
+        """Queue a call (or, with ``last``, the stop marker after which nothing is accepted)."""
+        if self._pending >= self._max_queue and not last:
+            self._wait_for_space()
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            self._closed = last
+            self._queue.append(job)
+            self._tail = None
+            self._pending += 1
+            self._wake()
+
+    def _new_tail(self) -> _Rows:
+        """Open a new segment at the end of the queue (called with ``_lock`` held)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # no loop: the callbacks run in the writer thread
+        tail = self._tail = _Rows(_get_ident(), loop)
+        self._queue.append(tail)
+        return tail
 
     def append(self, row: Sequence[object] | None, then: OnCommit | None) -> None:
         """Queue one row for the insert statement; ``then`` runs after its commit.
@@ -152,16 +251,39 @@ class Writer:
         With ``row`` None only ``then`` is queued: it runs once every earlier row is
         committed, in order with the callbacks of those rows.
 
+        Args:
+            row: ``row_width`` values: int, float or str (others bind much slower).
+            then: called once the row is committed: on the event loop that was running in
+                the appending thread, or in the writer thread when there was none.
+
         Raises:
             StoreClosedError: after :meth:`close`.
+            ValueError: when ``row`` does not hold ``row_width`` values.
         """
-        loop = None
-        if then is not None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None  # no loop: ``then`` runs in the writer thread
-        self._put(_Append(row, then, loop))
+        if row is not None and len(row) != self._width:
+            raise ValueError(f"a row has {self._width} values, not {len(row)}")
+        if self._pending >= self._max_queue:
+            self._wait_for_space()
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            tail = self._tail
+            # Same thread, same running loop: a loop cannot change under a segment that
+            # lives for one turn of the writer.
+            if tail is None or tail.thread != _get_ident() or tail.jobs >= self._max_group:
+                tail = self._new_tail()
+            if row is not None:
+                tail.params += row
+            if then is not None:
+                tail.thens.append(then)
+            tail.jobs += 1
+            self._pending += 1
+            if self._idle and not self._ringing:
+                if tail.loop is None:
+                    self._wake()
+                else:  # the tail is this thread's: tail.loop is running here, now
+                    self._ringing = True
+                    tail.loop.call_soon(self._ring)
 
     def fire(self, fn: Job) -> None:
         """Queue ``fn(conn)`` without waiting for it; failures are logged.
@@ -195,49 +317,93 @@ class Writer:
 
     def close(self) -> None:
         """Commit everything queued, stop the thread and close the connection (idempotent)."""
-        if self._closed:
+        try:
+            self._put(_STOP, last=True)
+        except StoreClosedError:
             return
-        self._put(_STOP)
-        self._closed = True
         self._thread.join()
         self._conn.close()
 
     # -- the writer thread ---------------------------------------------------------------
 
+    def _take(self) -> list[object]:
+        """Wait for jobs, then take whole segments, up to ``max_group`` jobs (at least one)."""
+        while True:
+            with self._lock:
+                jobs = self._queue
+                if jobs:
+                    waiting = self._pending
+                    if waiting <= self._max_group:
+                        batch, self._queue, self._tail = jobs, [], None
+                        self._pending = 0
+                    else:
+                        batch = self._split(jobs)
+                    break
+                self._idle = True
+            self._bell.acquire()
+        if waiting >= self._max_queue:
+            with self._space:
+                self._space.notify_all()
+        return batch
+
+    def _split(self, jobs: list[object]) -> list[object]:
+        """Take the first segments of ``jobs``, up to ``max_group`` jobs (``_lock`` held)."""
+        taken = count = 0
+        for job in jobs:
+            size = job.jobs if isinstance(job, _Rows) else 1
+            if taken and count + size > self._max_group:
+                break
+            taken += 1
+            count += size
+        batch = jobs[:taken]
+        del jobs[:taken]
+        if not jobs:
+            self._tail = None
+        self._pending -= count
+        return batch
+
     def _run(self) -> None:
         while True:
             batch = self._take()
             try:
-                self._commit_group([job for job in batch if job is not _STOP])
+                self._commit_group(batch)
             except BaseException:  # never let the thread die: producers would block forever
                 _log.exception("store writer: unexpected failure")
-            if any(job is _STOP for job in batch):
+            if batch[-1] is _STOP:
                 return
 
     def _commit_group(self, batch: list[object]) -> None:
-        if not batch:
-            return
         conn = self._conn
+        # What to execute, in queue order: runs of rows (parameter lists, consecutive
+        # segments merged) and calls.
+        steps: list[list[object] | _Call] = []
+        for job in batch:
+            if isinstance(job, _Rows):
+                if not job.params:
+                    continue
+                last = steps[-1] if steps else None
+                if isinstance(last, list):
+                    last += job.params
+                else:
+                    steps.append(job.params)
+            elif isinstance(job, _Call):
+                steps.append(job)
         # id(job) -> (result, exception) for every call that ran, None for a skipped one.
         outcomes: dict[int, tuple[object, BaseException | None] | None] = {}
-        rows: list[Sequence[object]] = []
         error: BaseException | None = None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                if isinstance(job, _Append):
-                    if job.row is not None:
-                        rows.append(job.row)
-                    continue
-                if rows:  # keep the order of appends relative to other jobs
-                    conn.executemany(self._insert_sql, rows)
-                    rows = []
-                if isinstance(job, _Call):
-                    outcomes[id(job)] = self._run_call(job)
-            if rows:
-                conn.executemany(self._insert_sql, rows)
-            conn.execute("COMMIT")
-            self.groups += 1
+            if len(steps) == 1 and isinstance(steps[0], list) and self._fits(steps[0]):
+                self._insert(steps[0])  # autocommit: the statement is the transaction
+                self.groups += 1
+            elif steps:
+                conn.execute("BEGIN IMMEDIATE")
+                for step in steps:
+                    if isinstance(step, list):
+                        self._insert(step)
+                    else:
+                        outcomes[id(step)] = self._run_call(step)
+                conn.execute("COMMIT")
+                self.groups += 1
         except sqlite3.Error as exc:
             error = exc
             _log.error("store writer: group of %d jobs not committed: %s", len(batch), exc)
@@ -260,6 +426,28 @@ class Writer:
                 future.set_exception(error or failure)
             else:
                 future.set_result(result)
+
+    def _fits(self, params: list[object]) -> bool:
+        """Whether ``params`` holds few enough rows for one statement."""
+        return len(params) <= self._max_rows * self._width
+
+    def _insert(self, params: list[object]) -> None:
+        """Insert the rows in ``params`` (flattened), one padded statement per
+        ``_max_rows`` rows."""
+        width = self._width
+        rows = len(params) // width
+        done = 0
+        while done < rows:
+            count = min(rows - done, self._max_rows)
+            size = self._bucket[count]
+            chunk = params if count == rows else params[done * width : (done + count) * width]
+            if size > count:
+                chunk += self._padding[: (size - count) * width]
+            sql = self._statements.get(size)
+            if sql is None:
+                sql = self._statements[size] = self._insert_sql(size)
+            self._conn.execute(sql, chunk)
+            done += count
 
     def _run_call(self, job: _Call) -> tuple[object, BaseException | None] | None:
         """Run one call in a savepoint. Returns: (result, exception), or None when skipped."""
@@ -284,11 +472,14 @@ class Writer:
     def _report_appends(batch: list[object]) -> None:
         # Even after a failed commit the callbacks run: the chat goes on (the failure was
         # logged); durability is lost only for what the disk refused.
-        by_loop: dict[asyncio.AbstractEventLoop | None, list[OnCommit]] = {}
+        posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
         for job in batch:
-            if isinstance(job, _Append) and job.then is not None:
-                by_loop.setdefault(job.loop, []).append(job.then)
-        for loop, callbacks in by_loop.items():
+            if isinstance(job, _Rows) and job.thens:
+                if posts and posts[-1][0] is job.loop:
+                    posts[-1][1].extend(job.thens)
+                else:
+                    posts.append((job.loop, job.thens))
+        for loop, callbacks in posts:
             if loop is None:
                 _run_callbacks(callbacks)
                 continue

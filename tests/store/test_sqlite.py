@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ from chinwag.store.memory import MemoryHistoryStore
 from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
 from chinwag.store.sqlite import SqliteHistoryStore
 from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
+from chinwag.store.writer import bucket_sizes
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -304,3 +306,84 @@ async def test_login_upgrades_an_outdated_hash(tmp_path: Path) -> None:
     assert "t=2" in upgraded.password_hash
     assert await again.accounts.verify("amy", "pw") == upgraded
     await again.close()
+
+
+def test_bucket_sizes_waste_at_most_a_third() -> None:
+    """Insert statements come in sizes 1, 2, 3, 4, 6, 8, ...: little padding, few compiles."""
+    assert bucket_sizes(1) == [1]
+    assert bucket_sizes(13) == [1, 2, 3, 4, 6, 8, 12]
+    sizes = bucket_sizes(1024)
+    assert sizes[-1] == 1024
+    for rows in range(1, 1025):
+        size = min(s for s in sizes if s >= rows)
+        assert size - rows <= rows // 2
+
+
+async def test_a_big_group_keeps_append_order_and_nulls(sqlite_store: SqliteStore) -> None:
+    """Thousands of rows in one group (several padded statements) keep their order; None
+    (no account, no parties) reads back as None."""
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        held.set()
+        gate.wait(5.0)
+
+    sqlite_store.writer.fire(hold)  # everything below lands in one group
+    assert await asyncio.to_thread(held.wait, 5.0)
+    seen: list[int] = []
+    for i in range(2500):
+        target = direct("amy", "bob") if i % 2 else LOBBY
+        account = "amy" if i % 3 == 0 else None
+        sqlite_store.history.append(
+            entry(f"m{i}", T0, target, account=account), then=functools.partial(seen.append, i)
+        )
+    gate.set()
+    await sqlite_store.flush()
+    assert seen == list(range(2500))
+    lobby = await sqlite_store.history.latest(LOBBY, None, 5000)
+    assert ids(lobby) == [f"m{i}" for i in range(0, 2500, 2)]
+    assert [e.account for e in lobby[:3]] == ["amy", None, None]
+    private = await sqlite_store.history.latest(direct("bob", "amy"), None, 5000)
+    assert ids(private) == [f"m{i}" for i in range(1, 2500, 2)]
+    assert all(e.target == direct("amy", "bob") for e in private)
+
+
+def test_rows_of_the_wrong_width_are_refused(sqlite_store: SqliteStore) -> None:
+    """A row that does not match the insert statement fails at once, not in the writer."""
+    with pytest.raises(ValueError, match="12 values"):
+        sqlite_store.writer.append(("too", "short"), None)
+
+
+async def test_a_loop_that_never_yields_still_gets_its_rows_written(tmp_path: Path) -> None:
+    """Appends on a loop wake the writer at the end of the loop's turn; a turn that fills
+    the queue wakes it at once instead of waiting forever."""
+    store = SqliteStore(tmp_path / DB_FILENAME, max_queue=8, max_group=4)
+    for i in range(100):
+        store.history.append(entry(f"m{i}", T0 + i))
+    await store.flush()
+    assert len(await store.history.latest(LOBBY, None, 200)) == 100
+    await store.close()
+
+
+async def test_schema_1_history_migrates_its_conversations(tmp_path: Path) -> None:
+    """A database written before ``conversations`` existed keeps TARGETS and forget working."""
+    path = tmp_path / DB_FILENAME
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    apply_migrations(conn, load_migrations()[:1])
+    conn.execute(
+        "INSERT INTO history (msgid, conv, time_ms, time, party_a, party_b, target_name,"
+        " sender, account, command, text) VALUES"
+        " ('p1', 'amy bob', ?, ?, 'amy', 'bob', 'bob', 'amy!a@h', NULL, 'PRIVMSG', 'hi'),"
+        " ('c1', '#lobby', ?, ?, NULL, NULL, '#lobby', 'amy!a@h', NULL, 'PRIVMSG', 'yo')",
+        (int(T0 * 1000), T0, int(T0 * 1000) + 1, T0 + 0.001),
+    )
+    conn.close()
+    store = SqliteStore(path)
+    found = await store.history.targets("bob", [], T0 - 1, T0 + 1, 10)
+    assert ids(found) == ["p1"]
+    store.history.append(entry("p2", T0 + 2, direct("bob", "carol")))
+    assert await store.history.forget("bob") == 2
+    assert await store.history.targets("bob", ["#lobby"], T0 - 1, T0 + 9, 10) != []
+    assert ids(await store.history.targets("carol", [], T0 - 1, T0 + 9, 10)) == []
+    await store.close()
