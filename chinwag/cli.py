@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import logging
 import sys
@@ -149,8 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chinwag {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(subparsers)
-    with contextlib.suppress(ImportError):  # the client is optional while it is being built
-        _add_connect(subparsers)
+    _add_connect(subparsers)
     _add_passwd(subparsers)
     _add_admin(subparsers)
     return parser
