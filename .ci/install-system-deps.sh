@@ -18,7 +18,6 @@ NEEDED=(
     "irssi:irssi"
     "tmux:tmux"
     "ii:ii"
-    "redis-server:redis-server"
 )
 
 is_installed() {

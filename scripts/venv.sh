@@ -1,5 +1,5 @@
 # Sourced by scripts/serve and scripts/test: make .venv (once) and install chinwag into it.
-# Usage: ensure_venv EXTRAS   (for example ensure_venv "speed" or ensure_venv "test,speed,redis")
+# Usage: ensure_venv EXTRAS   (for example ensure_venv "speed" or ensure_venv "test,speed")
 ensure_venv() {
     local extras="$1"
     if [ ! -x .venv/bin/python ]; then
