@@ -229,16 +229,24 @@ def handle_part(s: Session, msg: Message) -> list[Posted]:
     nick = msg.source_nick or ""
     if conv is None:
         return []
+    if _leave(s, key, nick):
+        text = f"You have left {channel}{_reason(msg, 1)}"
+    else:
+        text = f"{nick} has left {channel}{_reason(msg, 1)}"
+    return [s.post(key, _system(s, msg, text, SystemKind.PART))]
+
+
+def _leave(s: Session, key: str, nick: str) -> bool:
+    """Take ``nick`` out of the room ``key``; True when that was me (the room is then closed)."""
+    conv = s.conversations[key]
     s.changed = True
     if s.is_me(nick):
         conv.joined = False
         conv.members.clear()
         s.rooms.pop(key, None)
-        text = f"You have left {channel}{_reason(msg, 1)}"
-    else:
-        conv.members.pop(fold(nick), None)
-        text = f"{nick} has left {channel}{_reason(msg, 1)}"
-    return [s.post(key, _system(s, msg, text, SystemKind.PART))]
+        return True
+    conv.members.pop(fold(nick), None)
+    return False
 
 
 @handles("KICK")
@@ -249,15 +257,10 @@ def handle_kick(s: Session, msg: Message) -> list[Posted]:
     conv = s.conversations.get(key)
     if conv is None:
         return []
-    s.changed = True
     by = msg.source_nick or "the server"
-    if s.is_me(victim):
-        conv.joined = False
-        conv.members.clear()
-        s.rooms.pop(key, None)
+    if _leave(s, key, victim):
         text = f"You were kicked from {channel} by {by}{_reason(msg, 2)}"
     else:
-        conv.members.pop(fold(victim), None)
         text = f"{victim} was kicked from {channel} by {by}{_reason(msg, 2)}"
     return [s.post(key, _system(s, msg, text, SystemKind.KICK))]
 
