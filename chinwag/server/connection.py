@@ -13,8 +13,9 @@ the client cut off with "Excess Flood".
 Output never blocks anybody. `enqueue` appends bytes to a per-connection list and registers the
 connection with the server's flusher once; at the end of the event-loop turn the flusher writes each
 dirty connection's pending lines with ONE ``transport.write`` (the kernel is far happier with one
-write of ten lines than ten writes of one). If what this peer has not yet read passes
-``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
+write of ten lines than ten writes of one). Channel messages arrive as shared `fanout.Batch`
+objects (`hold`), turned into this peer's bytes at flush time. If what this peer has not yet
+read passes ``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
 
 While a command runs, the lines meant for its sender can be captured (`capture`) so that the
 dispatcher can label them for ``labeled-response``.
@@ -29,10 +30,11 @@ import time
 from typing import TYPE_CHECKING, cast
 
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
-from chinwag.server.state import Client, RegState
+from chinwag.server.state import Channel, Client, RegState
 
 if TYPE_CHECKING:
     from chinwag.server.app import Server
+    from chinwag.server.fanout import Batch
 
 __all__ = ["Connection"]
 
@@ -59,10 +61,12 @@ class Connection(asyncio.Protocol):
         self.last_read = self.connected_at
         self.ping_sent_at: float | None = None
         self.lines_before_registration = 0
-        # Output waiting for the end of this loop turn. `fanout.send_to_all` appends to it
-        # directly when it is not empty; everything else goes through `enqueue`.
-        self.pending: list[bytes] = []
-        self._held: list[bytes] | None = None
+        # Output waiting for the end of this loop turn: bytes (`enqueue`) and channel batches
+        # (`hold`). tail_owner: the channel whose open batch ends it, if one does.
+        self.pending: list[bytes | Batch] = []
+        self.tail_owner: Channel | None = None
+        self._batched = False  # some of pending is a Batch
+        self._held: list[bytes | Batch] | None = None
         limits = server.config.limits
         self._tokens = float(limits.flood_burst)
         self._tokens_at = self.connected_at
@@ -180,15 +184,49 @@ class Connection(asyncio.Protocol):
                 return
             if self._held is None:
                 self.server.mark_dirty(self)
+        elif self.tail_owner is not None:
+            self._close_tail()  # a channel line after this one would overtake it
         out.append(data)
+
+    def can_hold(self) -> bool:
+        """Whether a channel batch may go in this peer's output (not while capturing)."""
+        return self._held is None
+
+    def hold(self, batch: Batch) -> None:
+        """Queue a channel's batch for this peer: its lines are added until the batch closes."""
+        owner = self.tail_owner
+        if owner is not batch.channel:
+            if owner is not None:
+                owner.batches = None
+            self.tail_owner = batch.channel
+        out = self.pending
+        if not out:
+            self.server.mark_dirty(self)
+        out.append(batch)
+        self._batched = True
+
+    def _close_tail(self) -> None:
+        """Close the batch that ends this peer's output: nothing may be added to it now."""
+        owner = self.tail_owner
+        if owner is not None:
+            owner.batches = None
+            self.tail_owner = None
 
     def flush(self) -> None:
         """Write everything queued in one call, then enforce the SendQ."""
-        if not self.pending or self.transport is None:
+        pending = self.pending
+        if not pending or self.transport is None:
             return
-        data = b"".join(self.pending) if len(self.pending) > 1 else self.pending[0]
-        self.pending.clear()
-        if self.closing:
+        self._close_tail()
+        if self._batched:
+            self._batched = False
+            client = self.client
+            lines = [item if isinstance(item, bytes) else item.share_of(client) for item in pending]
+        else:
+            lines = cast(list[bytes], pending)
+        data = b"".join(lines) if len(lines) > 1 else lines[0]
+        pending.clear()
+        if self.closing or not data:
             return
         self.transport.write(data)
         if self.transport.get_write_buffer_size() > self.server.config.limits.sendq_bytes:
@@ -196,14 +234,18 @@ class Connection(asyncio.Protocol):
 
     def capture(self) -> None:
         """Start collecting this client's output instead of queueing it (labeled-response)."""
+        self._close_tail()
         self._held, self.pending = self.pending, []
 
     def release(self) -> list[bytes]:
-        """Stop collecting and return what was collected; queued output goes on as before."""
+        """Stop collecting and return what was collected; queued output goes on as before.
+
+        What was collected is bytes only: no batch is put in a connection that captures.
+        """
         if self._held is None:
             return []
         captured, self.pending, self._held = self.pending, self._held, None
-        return captured
+        return cast(list[bytes], captured)
 
     # -- closing -------------------------------------------------------------------------------
 

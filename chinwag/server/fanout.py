@@ -9,6 +9,20 @@ negotiated (server-time, message-tags, account-tag): at most eight variants, usu
 `Outgoing.line_for` builds a variant the first time a recipient needs it and returns the cached
 bytes after that, so sending to a thousand members is a thousand dict look-ups and a thousand
 non-blocking `enqueue` calls, with no formatting and no ``await`` in the loop.
+
+Channel messages go one step further (`send_to_channel`). A busy channel gets many messages in
+one loop turn, and appending each to each member's output would cost members x messages list
+appends. Instead the first message of a turn opens a `Batch` per variant and puts it in every
+member's output (one append per member per turn); each further message of that turn is one
+append to each batch, whatever the channel's size. At the end of the turn each batch is joined
+once and the same bytes go to every member that holds it. The speaker does hold the batch (it
+gets what the others say) but not its own lines: its share is joined without them.
+
+A batch may only grow while it is the last thing in every holder's output, or a member would
+get a later channel line before an earlier private one. So it is *closed* (`Channel.batches`
+set to None; the next message opens a new one) as soon as anything else is queued for any
+holder (`Connection.tail_owner` tells whose batch ends a connection's output), when anybody
+joins or leaves, and when the turn's output is written.
 """
 
 from __future__ import annotations
@@ -20,9 +34,9 @@ from collections.abc import Iterable, Mapping
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
-from chinwag.server.state import Cap, Client
+from chinwag.server.state import Cap, Channel, Client
 
-__all__ = ["TAG_CAPS", "Outgoing", "new_msgid", "send_to_all"]
+__all__ = ["TAG_CAPS", "Batch", "Outgoing", "new_msgid", "send_to_all", "send_to_channel"]
 
 TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
@@ -121,10 +135,13 @@ class Outgoing:
 
     def line_for(self, client: Client) -> bytes:
         """The bytes for ``client``: built once per tag variant, then shared."""
-        key = client.caps & TAG_CAPS
+        return self.variant(client.caps & TAG_CAPS)
+
+    def variant(self, key: int) -> bytes:
+        """The bytes for clients whose tag capabilities are ``key`` (``caps & TAG_CAPS``)."""
         line = self._variants.get(key)
         if line is None:
-            tags = self.tags_for(client.caps)
+            tags = self.tags_for(key)
             line = (format_tags(tags) + " ").encode("utf-8") + self._base if tags else self._base
             self._variants[key] = line
         return line
@@ -140,16 +157,83 @@ def send_to_all(
     line of a turn goes through `Connection.enqueue`, which does the bookkeeping.
     """
     variants = outgoing._variants
-    line_for = outgoing.line_for
+    variant = outgoing.variant
     for client in recipients:
         if client is exclude:
             continue
-        line = variants.get(client.caps & TAG_CAPS)
-        if line is None:
-            line = line_for(client)
+        key = client.caps & TAG_CAPS
+        line = variants.get(key)
+        client.conn.enqueue(variant(key) if line is None else line)
+
+
+class Batch:
+    """The lines a channel sends, during one loop turn, to the members of one tag variant.
+
+    Every holder has this same object in its pending output (see the module header); at flush
+    time `share_of` turns it into bytes, joined once for everyone but the speakers.
+    """
+
+    __slots__ = ("_joined", "authors", "channel", "key", "lines", "speakers")
+
+    def __init__(self, channel: Channel, key: int) -> None:
+        self.channel = channel
+        self.key = key
+        """The tag variant (``caps & TAG_CAPS``) of every line here."""
+        self.lines: list[bytes] = []
+        self.authors: list[Client | None] = []
+        """Who said each line: a holder does not get its own."""
+        self.speakers: set[Client] = set()
+        self._joined: bytes | None = None
+
+    def share_of(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client``: every line but its own. Seals the batch."""
+        self.channel.batches = None  # written out: it must not grow any more
+        if client not in self.speakers:
+            joined = self._joined
+            if joined is None:
+                joined = self._joined = b"".join(self.lines)
+            return joined
+        lines, authors = self.lines, self.authors
+        return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
+
+
+def send_to_channel(channel: Channel, outgoing: Outgoing, exclude: Client | None = None) -> None:
+    """Queue ``outgoing`` for every member of ``channel`` but ``exclude`` (the speaker).
+
+    Within one loop turn, every message after the first costs one append per tag variant,
+    not one per member (see the module header).
+    """
+    batches = channel.batches
+    if batches is not None:  # open since an earlier message of this turn: every member holds it
+        variants = outgoing._variants
+        for key, batch in batches.items():
+            line = variants.get(key)
+            batch.lines.append(outgoing.variant(key) if line is None else line)
+            batch.authors.append(exclude)
+        if exclude is not None:
+            for batch in batches.values():
+                batch.speakers.add(exclude)
+        return
+    batches = {}
+    keep_open = True
+    for client in channel.members:
         conn = client.conn
-        pending = conn.pending
-        if pending:
-            pending.append(line)
-        else:
-            conn.enqueue(line)
+        if conn.closing:
+            continue
+        key = client.caps & TAG_CAPS
+        if not conn.can_hold():
+            # Replies for a label are being collected here: no batch in there, and the channel
+            # cannot keep one open that this member would miss.
+            keep_open = False
+            if client is not exclude:
+                conn.enqueue(outgoing.variant(key))
+            continue
+        held = batches.get(key)
+        if held is None:
+            held = batches[key] = Batch(channel, key)
+            held.lines.append(outgoing.variant(key))
+            held.authors.append(exclude)
+            if exclude is not None:
+                held.speakers.add(exclude)
+        conn.hold(held)
+    channel.batches = batches if keep_open else None

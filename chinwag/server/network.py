@@ -216,6 +216,7 @@ class Network:
             for other in self.clients.values():
                 other.invites.discard(name_folded)
         channel.members[client] = Membership(op=creating and not channel.permanent)
+        channel.batches = None  # the newcomer holds none of this turn's batches
         client.channels[name_folded] = channel
         client.invites.discard(name_folded)
         when = self.clock()
@@ -259,6 +260,7 @@ class Network:
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
+        channel.batches = None  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
             self.channels.pop(channel.name_folded, None)

@@ -15,6 +15,7 @@ from chinwag.protocol import fold, mask_matches
 
 if TYPE_CHECKING:
     from chinwag.server.connection import Connection
+    from chinwag.server.fanout import Batch
 
 __all__ = ["Cap", "Channel", "Client", "Membership", "RegState"]
 
@@ -137,6 +138,8 @@ class Channel:
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
     permanent: bool = False
+    batches: dict[int, Batch] | None = None
+    """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None."""
 
     @property
     def name_folded(self) -> str:

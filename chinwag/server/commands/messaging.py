@@ -28,7 +28,7 @@ from chinwag.protocol.numerics import (
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.errors import IrcError
-from chinwag.server.fanout import Outgoing, new_msgid, send_to_all
+from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
 from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
@@ -54,7 +54,7 @@ def _deliver_to_channel(
     sender: Client, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
 ) -> None:
     if status is None and not tags_only:  # the common case: every member
-        send_to_all(channel.members, outgoing, exclude=sender)
+        send_to_channel(channel, outgoing, exclude=sender)
         return
     wanted = (
         member
