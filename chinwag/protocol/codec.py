@@ -184,7 +184,7 @@ class LineDecoder:
             body_len -= tags_len
         if body_len + 2 > self.max_body_bytes:
             return DecodeError(DecodeErrorKind.TOO_LONG)
-        if not raw.strip(b" "):
+        if not raw or (raw[0] == 32 and not raw.strip(b" ")):  # blank: ignored
             return None
         try:
             return parse_line(decode_text(raw))

@@ -68,6 +68,7 @@ class Connection(asyncio.Protocol):
         self._batched = False  # some of pending is a Batch
         self._held: list[bytes | Batch] | None = None
         limits = server.config.limits
+        self._sendq_bytes = limits.sendq_bytes
         self._tokens = float(limits.flood_burst)
         self._tokens_at = self.connected_at
         self._backlog: collections.deque[Message | DecodeError] = collections.deque()
@@ -215,21 +216,29 @@ class Connection(asyncio.Protocol):
     def flush(self) -> None:
         """Write everything queued in one call, then enforce the SendQ."""
         pending = self.pending
-        if not pending or self.transport is None:
+        transport = self.transport
+        if not pending or transport is None:
             return
-        self._close_tail()
-        if self._batched:
-            self._batched = False
+        owner = self.tail_owner
+        if owner is not None:  # _close_tail, inlined: this runs for every recipient
+            owner.batches = None
+            self.tail_owner = None
+        if len(pending) == 1:  # the usual case: one line, or one channel batch
+            item = pending[0]
+            data = item if isinstance(item, bytes) else item.share_of(self.client)
+        elif self._batched:
             client = self.client
-            lines = [item if isinstance(item, bytes) else item.share_of(client) for item in pending]
+            data = b"".join(
+                [item if isinstance(item, bytes) else item.share_of(client) for item in pending]
+            )
         else:
-            lines = cast(list[bytes], pending)
-        data = b"".join(lines) if len(lines) > 1 else lines[0]
+            data = b"".join(cast(list[bytes], pending))
+        self._batched = False
         pending.clear()
         if self.closing or not data:
             return
-        self.transport.write(data)
-        if self.transport.get_write_buffer_size() > self.server.config.limits.sendq_bytes:
+        transport.write(data)
+        if transport.get_write_buffer_size() > self._sendq_bytes:
             self.close("SendQ exceeded", abort=True)
 
     def capture(self) -> None:

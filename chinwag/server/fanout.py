@@ -99,12 +99,17 @@ class Outgoing:
         client_tags: Mapping[str, str] | None = None,
         when: float | None = None,
     ) -> None:
-        if len(params) == _TRAILING_FORM.get(command):
+        count = len(params)
+        if count == _TRAILING_FORM.get(command):
             # The hot path (PRIVMSG, NOTICE...): the leading parameters are names the server
             # already validated (channels, nicks) and the text came through the decoder, which
             # lets no CR, LF or NUL in, so the line can be put together without re-checking.
-            head = "".join([":", source, " ", command, " ", *(p + " " for p in params[:-1])])
-            self._base = (head + ":" + params[-1]).encode("utf-8") + b"\r\n"
+            if count == 2:
+                line = f":{source} {command} {params[0]} :{params[1]}\r\n"
+            else:
+                head = "".join([":", source, " ", command, " ", *(p + " " for p in params[:-1])])
+                line = head + ":" + params[-1] + "\r\n"
+            self._base = line.encode("utf-8")
             if len(self._base) > MAX_BODY_BYTES:
                 self._base = _cut_text(self._base)
         else:

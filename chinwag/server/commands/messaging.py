@@ -145,7 +145,10 @@ def _send_message(
 
 
 def _fit(client: Client, command: str, target: str, text: str) -> str:
-    overhead = len(client.prefix.encode()) + len(command) + len(target.encode()) + 8
+    prefix = client.prefix
+    if (len(prefix) + len(target) + len(text)) * 4 + len(command) + 8 <= MAX_BODY_BYTES:
+        return text  # fits even if every character takes four bytes: nothing to encode
+    overhead = len(prefix.encode()) + len(command) + len(target.encode()) + 8
     return fit_text(text, overhead)
 
 
@@ -157,7 +160,9 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
         if len(msg.params) < 2 or not msg.params[1]:
             raise IrcError(ERR_NOTEXTTOSEND, "No text to send")
         text = msg.params[1]
-    targets = list(dict.fromkeys(t for t in msg.params[0].split(",") if t))
+    first = msg.params[0]
+    # One target is the common case: no split, no de-duplication.
+    targets = list(dict.fromkeys(t for t in first.split(",") if t)) if "," in first else [first]
     limit = 1 if command == "TAGMSG" else ctx.limits.max_targets
     if len(targets) > limit:
         raise IrcError(ERR_TOOMANYTARGETS, msg.params[0], f"Too many targets (max {limit})")
