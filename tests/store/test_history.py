@@ -8,8 +8,10 @@ import pytest
 
 from chinwag.protocol.timestamps import format_server_time, parse_server_time
 from chinwag.store import (
+    NO_TAGS,
     ChannelTarget,
     DirectTarget,
+    HistoryEntry,
     HistoryStore,
     InvalidNameError,
     MsgidBound,
@@ -199,6 +201,18 @@ async def test_entries_round_trip_exactly(store: Store) -> None:
     assert await h.latest(direct("amy", "bob"), None, 1) == [sent[1]]
 
 
+def test_entries_are_immutable_and_share_one_empty_tags_mapping() -> None:
+    """An entry cannot be changed after it is made, nor can the tags of an entry without any."""
+    first = HistoryEntry("a", T0, LOBBY, "#lobby", "amy!a@h", None, "PRIVMSG", "hi")
+    second = HistoryEntry("b", T0, LOBBY, "#lobby", "amy!a@h", None, "PRIVMSG", "hi")
+    assert first.tags is second.tags is NO_TAGS
+    assert first.tags == {}
+    with pytest.raises(AttributeError):
+        first.text = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        first.tags["+x"] = "y"  # type: ignore[index]
+
+
 async def test_then_runs_after_commit_in_append_order(store: Store) -> None:
     """``then`` callbacks run on the loop, in append order, and the entries are readable."""
     h = store.history
@@ -239,6 +253,8 @@ async def test_private_targets_reject_malformed_parties() -> None:
     with pytest.raises(InvalidNameError):
         ChannelTarget("#a b")
     assert DirectTarget("bob", "amy") == DirectTarget("amy", "bob")
+    assert DirectTarget("bob", "amy").key == "amy bob"
+    assert hash(DirectTarget("bob", "amy")) == hash(DirectTarget("amy", "bob"))
     assert DirectTarget("bob", "amy").peer_of("bob") == "amy"
     with pytest.raises(ValueError, match="not a party"):
         DirectTarget("bob", "amy").peer_of("carol")
