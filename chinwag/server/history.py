@@ -47,6 +47,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ from chinwag.server.commands.labels import add_tag
 from chinwag.server.fanout import Outgoing
 from chinwag.server.state import Cap, Channel, Client
 from chinwag.store import (
+    NO_TAGS,
     ChannelTarget,
     DirectTarget,
     HistoryEntry,
@@ -157,9 +159,15 @@ class History:
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
         self._guests: dict[Client, str] = {}
-        # Messages handed to the store whose commit callback has not run yet (durable only):
-        # a user who joins now gets them live, so the join replay leaves them out.
-        self._inflight: set[str] = set()
+        # The msgids of the messages handed to the store whose commit callback has not run
+        # yet (durable only), oldest first: a user who joins now gets them live, so the join
+        # replay leaves them out. _deliveries holds their deliver functions, in the same order.
+        # The store runs commit callbacks in append order, so every message's callback is the
+        # same bound method, which delivers the oldest waiting message: nothing is built per
+        # message to wait for the commit (whatever waits that long outlives a young garbage
+        # collection, gets promoted, and then lengthens every full collection).
+        self._inflight: deque[str] = deque()
+        self._deliveries: deque[Callable[[], Any]] = deque()
         self._queued = 0  # in_order callbacks waiting in the writer's stream
         # Senders whose input is paused while too many messages wait for their commit.
         self._held: set[Client] = set()
@@ -277,6 +285,7 @@ class History:
             deliver()
             return
         msgid = outgoing.msgid or ""
+        tags = outgoing.client_tags
         entry = HistoryEntry(
             msgid,
             outgoing.time,
@@ -286,28 +295,31 @@ class History:
             sender.account,
             command,
             text,
-            dict(outgoing.client_tags) if outgoing.client_tags else {},
+            dict(tags) if tags else NO_TAGS,
         )
         if not self.durable:
             deliver()
             self._append(entry, None)
             return
         inflight = self._inflight
-        inflight.add(msgid)
+        inflight.append(msgid)
+        self._deliveries.append(deliver)
+        if not self._append(entry, self._on_commit):
+            # No callback will come for it: take it back and deliver it now, like a message
+            # the store does not keep (only during shutdown or when the store is broken).
+            inflight.pop()
+            self._deliveries.pop()
+            deliver()
+            return
         if len(inflight) > self.max_inflight:
             self._hold(sender)
-        # A partial of a method bound once, not a closure (function, tuple and four cells):
-        # whatever waits for the commit outlives a young collection, gets promoted, and then
-        # lengthens every full collection; this is two objects instead of six.
-        committed = functools.partial(self._on_commit, msgid, deliver)
-        if not self._append(entry, committed):
-            committed()
 
-    def _committed(self, msgid: str, deliver: Callable[[], Any]) -> None:
-        """Deliver a stored message once it is committed (durable delivery)."""
+    def _committed(self) -> None:
+        """Deliver the oldest message waiting for its commit: the store calls this once per
+        stored message, after its commit, in append order (durable delivery)."""
         inflight = self._inflight
-        inflight.discard(msgid)
-        deliver()
+        inflight.popleft()
+        self._deliveries.popleft()()
         if self._held and len(inflight) <= self.max_inflight // 2:
             self._release()
 

@@ -4,17 +4,21 @@ late (labeled) replies, and retention on a memory store with an injected clock."
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from typing import Any, cast
+
+import pytest
 
 from chinwag.protocol import parse_line
 from chinwag.server import Server, load_config
 from chinwag.server.commands.base import Context
 from chinwag.server.commands.labels import LateReply, defer_reply, send_labeled
 from chinwag.server.connection import Connection
+from chinwag.server.fanout import Outgoing
 from chinwag.server.history import history_lines
 from chinwag.server.state import Cap, Client
-from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
+from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, OnCommit, StoreClosedError
 
 
 class _Conn:
@@ -150,5 +154,50 @@ async def test_retention_with_an_injected_clock() -> None:
         assert [e.text for e in kept] == ["c3", "c4"]
         assert await server.history.prune(now=now + 10 * 86400) == 3
         assert await store.latest(direct, None, 10) == []
+    finally:
+        await server.stop()
+
+
+async def test_durable_delivery_follows_the_commits_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stored messages are delivered after their commit, in the order they were recorded; one
+    the store refuses is delivered at once, and the messages still waiting are not disturbed."""
+    server = _server()
+    await server.start()
+    try:
+        history = server.history
+        amy, bob = _client("amy"), _client("bob")
+        delivered: list[int] = []
+
+        def record(i: int) -> None:
+            outgoing = Outgoing("amy!~amy@h", "PRIVMSG", "bob", f"m{i}", msgid=f"id{i}")
+            deliver = functools.partial(delivered.append, i)
+            history.record(
+                amy, None, bob, outgoing, deliver, target_name="bob", command="PRIVMSG", text=""
+            )
+
+        for i in range(3):
+            record(i)
+        assert delivered == []  # nothing is shown before its commit
+        await server.store.history.flush()
+        assert delivered == [0, 1, 2]
+
+        record(3)
+        record(4)
+
+        def refuse(entry: HistoryEntry, then: OnCommit | None = None) -> None:
+            raise StoreClosedError("closed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(server.store.history, "append", refuse)
+            record(5)
+        assert delivered == [0, 1, 2, 5]
+        await server.store.history.flush()
+        assert delivered == [0, 1, 2, 5, 3, 4]
+        stored = await server.store.history.latest(
+            DirectTarget(history.party(amy), history.party(bob)), None, 10
+        )
+        assert [entry.msgid for entry in stored] == ["id0", "id1", "id2", "id3", "id4"]
     finally:
         await server.stop()
