@@ -202,25 +202,37 @@ class Batch:
         return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
 
 
-def send_to_channel(channel: Channel, outgoing: Outgoing, exclude: Client | None = None) -> None:
-    """Queue ``outgoing`` for every member of ``channel`` but ``exclude`` (the speaker).
+def send_to_channel(
+    channel: Channel, outgoing: Outgoing, speaker: Client | None = None, *, echo: bool = False
+) -> bool:
+    """Queue ``outgoing`` for every member of ``channel``; for ``speaker`` only with ``echo``.
 
     Within one loop turn, every message after the first costs one append per tag variant,
     not one per member (see the module header).
+
+    Args:
+        channel: where it was said.
+        outgoing: what was said.
+        speaker: who said it: a member gets what the others say, not its own lines...
+        echo: ...unless it wants them echoed (``echo-message``), which then come in its batch.
+
+    Returns:
+        True when ``speaker`` got the echo here (else the caller sends it, if it should).
     """
+    quiet = None if echo else speaker  # a speaker that must not get its own line
     batches = channel.batches
     if batches is not None:  # open since an earlier message of this turn: every member holds it
         variants = outgoing._variants
         for key, batch in batches.items():
             line = variants.get(key)
             batch.lines.append(outgoing.variant(key) if line is None else line)
-            batch.authors.append(exclude)
-        if exclude is not None:
-            for batch in batches.values():
-                batch.speakers.add(exclude)
-        return
+            batch.authors.append(speaker)
+            if quiet is not None:
+                batch.speakers.add(quiet)
+        return echo and speaker in channel.members
     batches = {}
     keep_open = True
+    echoed = False
     for client in channel.members:
         conn = client.conn
         if conn.closing:
@@ -230,15 +242,18 @@ def send_to_channel(channel: Channel, outgoing: Outgoing, exclude: Client | None
             # Replies for a label are being collected here: no batch in there, and the channel
             # cannot keep one open that this member would miss.
             keep_open = False
-            if client is not exclude:
+            if client is not speaker:
                 conn.enqueue(outgoing.variant(key))
             continue
         held = batches.get(key)
         if held is None:
             held = batches[key] = Batch(channel, key)
             held.lines.append(outgoing.variant(key))
-            held.authors.append(exclude)
-            if exclude is not None:
-                held.speakers.add(exclude)
+            held.authors.append(speaker)
+            if quiet is not None:
+                held.speakers.add(quiet)
         conn.hold(held)
+        if client is speaker:
+            echoed = echo
     channel.batches = batches if keep_open else None
+    return echoed

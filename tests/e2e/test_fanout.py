@@ -228,3 +228,46 @@ async def test_a_labeled_command_in_a_busy_turn_gets_its_reply_and_the_chat(
     ]
     assert got[1].tags.get("label") == "L1"
     await amy.sync()
+
+
+@pytest.mark.parametrize("history", HISTORY)
+async def test_an_echo_message_speaker_gets_its_lines_in_place(
+    serve: Serve, history: dict[str, Any]
+) -> None:
+    """amy (echo-message) and bob talk in one turn: amy gets all four in order, bob amy's."""
+    h = await serve(history=history)
+    amy = await h.connect("amy", caps=["echo-message"])
+    bob = await h.connect("bob")
+    cid = await h.connect("cid")
+    for client in (amy, bob, cid):
+        await client.sync()
+    said = [("amy", "a1"), ("bob", "b1"), ("amy", "a2"), ("bob", "b2")]
+    _in_one_turn(h, *((nick, f"PRIVMSG #lobby :{text}") for nick, text in said))
+    everything = [(nick, "PRIVMSG", text) for nick, text in said]
+    assert await _texts(amy, 4) == everything
+    assert [m for m in await amy.sync() if m.command == "PRIVMSG"] == [], "each echo once"
+    assert await _texts(cid, 4) == everything
+    assert await _texts(bob, 2) == [("amy", "PRIVMSG", "a1"), ("amy", "PRIVMSG", "a2")]
+    assert [m for m in await bob.sync() if m.command == "PRIVMSG"] == []
+
+
+async def test_a_labeled_echo_is_the_reply_and_the_next_echo_follows_it(serve: Serve) -> None:
+    """In one turn, a labeled then a plain message: the labeled echo first, with its label."""
+    h = await serve(history={"enabled": False})
+    amy = await h.connect("amy", caps=["echo-message", "labeled-response", "batch"])
+    bob = await h.connect("bob")
+    await amy.sync()
+    await bob.sync()
+    _in_one_turn(
+        h,
+        ("bob", "PRIVMSG #lobby :b1"),
+        ("amy", "@label=L7 PRIVMSG #lobby :a1"),
+        ("amy", "PRIVMSG #lobby :a2"),
+    )
+    got = [await amy.next() for _ in range(3)]
+    assert [(m.source_nick, m.params[-1], m.tags.get("label")) for m in got] == [
+        ("bob", "b1", None),
+        ("amy", "a1", "L7"),
+        ("amy", "a2", None),
+    ]
+    assert await _texts(bob, 2) == [("amy", "PRIVMSG", "a1"), ("amy", "PRIVMSG", "a2")]

@@ -51,11 +51,17 @@ def _client_tags(msg: Message) -> dict[str, str]:
 
 
 def _deliver_to_channel(
-    sender: Client, channel: Channel, outgoing: Outgoing, status: str | None, tags_only: bool
-) -> None:
+    sender: Client,
+    channel: Channel,
+    outgoing: Outgoing,
+    status: str | None,
+    tags_only: bool,
+    *,
+    echo: bool,
+) -> bool:
+    """Send to the members who must get it; True when the sender's echo went with it."""
     if status is None and not tags_only:  # the common case: every member
-        send_to_channel(channel, outgoing, exclude=sender)
-        return
+        return send_to_channel(channel, outgoing, sender, echo=echo)
     wanted = (
         member
         for member, membership in channel.members.items()
@@ -64,6 +70,7 @@ def _deliver_to_channel(
         and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
     )
     send_to_all(wanted, outgoing, exclude=sender)
+    return False
 
 
 def _send_message(
@@ -113,15 +120,19 @@ def _send_message(
     # Runs now, or once the message is committed (durable delivery): recipients are whoever
     # is there at that moment.
     def deliver() -> None:
+        echoed = False
         if channel is not None:
-            _deliver_to_channel(client, channel, outgoing, status, tags_only)
+            # A labeled command's echo is its labeled reply: never in the channel's batch.
+            echoed = _deliver_to_channel(
+                client, channel, outgoing, status, tags_only, echo=echo and late is None
+            )
         elif (
             recipient is not None
             and not (echo and recipient is client)  # a note to self comes once, as the echo
             and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
         ):
             recipient.send(outgoing.line_for(recipient))
-        if echo:
+        if echo and not echoed:
             if late is None:
                 client.send(outgoing.line_for(client))
             else:
