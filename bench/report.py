@@ -208,7 +208,55 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 lines.append(f"| {name} | {server} | " + " | ".join(cells) + f" | {_notes(live)} |")
         lines.append("")
     lines += targets(results)
+    lines += durability(results)
     return "\n".join(lines) + "\n"
+
+
+DURABLE, EPHEMERAL = "chinwag", "chinwag-ephemeral"
+
+
+def durability(results: list[Record]) -> list[str]:
+    """What durable history costs (issue 4): chinwag against chinwag-ephemeral, same run.
+
+    Throughput from the closed-loop scenarios (the server is saturated there, so any work per
+    message shows); latency at the fixed rate of the open loop (in a closed loop, latency only
+    mirrors throughput). Target: under 10% fewer delivered lines/s, under 2 ms more at p99.
+    """
+    g = _group(results)
+    rows: list[str] = []
+    for name, by_server in g.items():
+        durable = [r for r in by_server.get(DURABLE, []) if not r.get("skipped")]
+        ephemeral = [r for r in by_server.get(EPHEMERAL, []) if not r.get("skipped")]
+        kept, lost = median_of(durable, "delivered_per_s"), median_of(ephemeral, "delivered_per_s")
+        if kept is None or lost is None or not lost:
+            continue
+        cost = 100.0 * (1.0 - kept / lost)
+        p99_d, p99_e = median_of(durable, "lat_p99_ms"), median_of(ephemeral, "lat_p99_ms")
+        added = None if p99_d is None or p99_e is None else p99_d - p99_e
+        fixed_rate = durable[0].get("family") == "rate"
+        if fixed_rate:
+            verdict = "-" if added is None else ("yes" if added < 2.0 else "**no**")
+        else:
+            verdict = "yes" if cost < 10.0 else "**no**"
+        rows.append(
+            f"| {name} | {_fmt(kept)} | {_fmt(lost)} | {cost:.0f}% | "
+            f"{'-' if added is None else f'{added:+.1f}'} | {verdict} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## What durability costs (issue 4)",
+        "",
+        f"`{DURABLE}` (history stored, each line delivered after its commit) against "
+        f"`{EPHEMERAL}` (history off). Target: under 10% fewer delivered lines/s in the closed "
+        "loops, under 2 ms more p99 at the open loop's fixed rate.",
+        "",
+        "| scenario | delivered/s durable | delivered/s ephemeral | throughput cost | "
+        "p99 added ms | met |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def targets(results: list[Record]) -> list[str]:
