@@ -157,9 +157,9 @@ def send_to_all(
 ) -> None:
     """Queue ``outgoing`` for every recipient but ``exclude``: no awaits, no formatting.
 
-    This is the hottest loop in chinwag, hence the local names and the inlined variant look-up.
-    A connection that already has output pending this turn gets a plain list append; the first
-    line of a turn goes through `Connection.enqueue`, which does the bookkeeping.
+    For lines to a list of people (a QUIT to everyone who shares a channel, a JOIN, a MODE);
+    channel messages, the busy case, go through `send_to_channel`. Each recipient costs one
+    variant look-up (inlined) and one `Connection.enqueue`.
     """
     variants = outgoing._variants
     variant = outgoing.variant
@@ -186,13 +186,17 @@ class Batch:
         """The tag variant (``caps & TAG_CAPS``) of every line here."""
         self.lines: list[bytes] = []
         self.authors: list[Client | None] = []
-        """Who said each line: a holder does not get its own."""
+        """Who said each line."""
         self.speakers: set[Client] = set()
+        """Authors who do not get their own lines (those without ``echo-message``)."""
         self._joined: bytes | None = None
 
     def share_of(self, client: Client | None) -> bytes:
-        """The bytes for holder ``client``: every line but its own. Seals the batch."""
-        self.channel.batches = None  # written out: it must not grow any more
+        """The bytes for holder ``client``: every line but those it must not get back.
+
+        Seals the batch: it is being written out and must not grow any more.
+        """
+        self.channel.batches = None
         if client not in self.speakers:
             joined = self._joined
             if joined is None:
