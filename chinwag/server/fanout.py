@@ -16,7 +16,8 @@ appends. Instead the first message of a turn opens a `Batch` per variant and put
 member's output (one append per member per turn); each further message of that turn is one
 append to each batch, whatever the channel's size. At the end of the turn each batch is joined
 once and the same bytes go to every member that holds it. The speaker does hold the batch (it
-gets what the others say) but not its own lines: its share is joined without them.
+gets what the others say) but not its own lines, its share is joined without them, unless it
+negotiated ``echo-message``: then its own lines are its echoes, in their place.
 
 A batch may only grow while it is the last thing in every holder's output, or a member would
 get a later channel line before an earlier private one. So it is *closed* (`Channel.batches`
