@@ -173,6 +173,7 @@ class History:
         self._held: set[Client] = set()
         self._warned_at = -60.0
         self._pruner: asyncio.TimerHandle | None = None
+        # Bound once: every stored message passes this same object as its callback.
         self._on_commit = self._committed
 
     @property
