@@ -9,6 +9,7 @@ left. All of it in one event loop; nothing here blocks it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import signal
@@ -325,8 +326,29 @@ async def _serve(config: Config) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig.name)
+    tune_gc()
     await server.wait_stopped()
     return 0
+
+
+GC_THRESHOLDS = (10_000, 50, 100)
+"""Generation thresholds for a running server (Python's defaults: 700, 10, 10)."""
+
+
+def tune_gc() -> None:
+    """Make the garbage collector cheaper for a long-running server (called once started).
+
+    Nearly everything the server allocates is freed by reference counting; the collector is
+    only needed for the rare cycle. With the defaults it runs a young collection every 700
+    allocations, and objects that live a little while (a message waiting for its commit) get
+    promoted and walked again by every older collection: about a tenth of the CPU of a busy
+    server with durable history. So: collect once, freeze what start-up built (modules,
+    configuration: never garbage, never walked again), and collect young objects every 10,000
+    allocations (each pass about a millisecond) and old ones far more rarely.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_server(config: Config) -> int:
