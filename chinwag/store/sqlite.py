@@ -45,6 +45,9 @@ Checkpoints. SQLite's automatic checkpoint would run inside the COMMIT that cros
 size threshold and fsync twice, stalling that commit and every delivery waiting on it. The
 writer connection turns it off; a ``Checkpointer`` thread on its own connection runs a PASSIVE
 checkpoint every second (concurrent with the writer and readers), and a TRUNCATE one at close.
+Under a load that never pauses those never catch up with the newest frames, and the WAL would
+only grow; past ``WAL_LIMIT`` the writer runs one checkpoint itself between two groups (a few
+milliseconds, mostly fsync), after which the WAL starts over and is cut back to that size.
 If the commit itself fails (disk full), the error is logged, waiting futures get it, and the
 ``then`` callbacks still run: the chat goes on, only durability is lost.
 
@@ -106,6 +109,8 @@ __all__ = [
 ]
 
 DB_FILENAME = "chinwag.sqlite3"
+WAL_LIMIT = 64 * 1024 * 1024
+"""Bytes of write-ahead log past which the writer makes it start over (see `Checkpointer`)."""
 
 _HISTORY_COLUMNS = (
     "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
@@ -388,6 +393,7 @@ class SqliteStore(StoreParts):
         max_queue: int = 65_536,
         max_group: int = 4_096,
         checkpoint_interval: float = 1.0,
+        wal_limit: int = WAL_LIMIT,
     ) -> None:
         """Open (creating and migrating as needed) the database at ``path``.
 
@@ -398,6 +404,8 @@ class SqliteStore(StoreParts):
             max_queue: writes that may wait before producers block.
             max_group: writes committed in one transaction at most.
             checkpoint_interval: seconds between WAL checkpoints (run off the commit path).
+            wal_limit: bytes of WAL past which the writer checkpoints so that the WAL starts
+                over; also the size the WAL file is cut back to when it does.
 
         Raises:
             StoreError: when the file is not in WAL mode or its schema is newer than this code.
@@ -414,6 +422,7 @@ class SqliteStore(StoreParts):
                 raise StoreError(f"{path}: cannot use WAL mode (got {mode!r})")
             apply_migrations(conn)
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job
+            conn.execute(f"PRAGMA journal_size_limit = {int(wal_limit)}")
         except BaseException:
             conn.close()
             raise
@@ -421,7 +430,9 @@ class SqliteStore(StoreParts):
             conn, _insert_history_sql, _ROW_WIDTH, max_queue=max_queue, max_group=max_group
         )
         self._readers = ReaderPool(path, readers)
-        self._checkpointer = Checkpointer(path, checkpoint_interval)
+        self._checkpointer = Checkpointer(
+            path, checkpoint_interval, wal_limit=wal_limit, on_large_wal=self._writer.request_rewind
+        )
         super().__init__(
             SqliteHistoryStore(self._writer, self._readers),
             SqliteAccountStore(self._writer, self._readers, hasher),

@@ -183,8 +183,11 @@ class Writer:
         self._bell.acquire()
         self._space = threading.Condition()
         self._closed = False
+        self._rewind = False  # set by the Checkpointer: run a checkpoint between two groups
         self.groups = 0
         """How many transactions were committed (to observe the grouping)."""
+        self.rewinds = 0
+        """How many checkpoints the writer ran itself to let the WAL start over."""
         self._thread = threading.Thread(target=self._run, name="chinwag-store-writer", daemon=True)
         self._thread.start()
 
@@ -362,6 +365,17 @@ class Writer:
         self._pending -= count
         return batch
 
+    def request_rewind(self) -> None:
+        """Ask for one checkpoint between two groups, so that the WAL can start over.
+
+        Called by the `Checkpointer` when the WAL has grown past its limit: under a write load
+        that never pauses, its own checkpoints never catch up with the newest frames, and
+        SQLite only starts the WAL over once a checkpoint has copied every frame. Only the
+        writer can make that happen (nothing writes while it checkpoints); most frames are
+        copied already, so it costs the writer little more than the checkpoint's fsyncs.
+        """
+        self._rewind = True
+
     def _run(self) -> None:
         while True:
             batch = self._take()
@@ -371,6 +385,16 @@ class Writer:
                 _log.exception("store writer: unexpected failure")
             if batch[-1] is _STOP:
                 return
+            if self._rewind:
+                self._rewind = False
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.rewinds += 1
+        except sqlite3.Error as exc:
+            _log.warning("store writer: WAL checkpoint failed: %s", exc)
 
     def _commit_group(self, batch: list[object]) -> None:
         conn = self._conn
@@ -567,17 +591,35 @@ class Checkpointer:
     and a checkpoint fsyncs twice: that commit, and every delivery waiting on it, would stall
     for milliseconds. The writer connection turns automatic checkpoints off and this thread
     runs a PASSIVE checkpoint (never blocks the writer or readers) every ``interval`` seconds.
+
+    A passive checkpoint copies the frames committed before it started; the WAL starts over
+    (from its first byte) only when one has copied them all. Under a write load that never
+    pauses, that never happens and the WAL would grow without end, so past ``wal_limit``
+    bytes this asks the writer to run one checkpoint itself (`Writer.request_rewind`).
     """
 
-    def __init__(self, path: Path, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        interval: float = 1.0,
+        *,
+        wal_limit: int | None = None,
+        on_large_wal: Callable[[], None] | None = None,
+    ) -> None:
         """Start the checkpoint thread.
 
         Args:
             path: the database file.
             interval: seconds between checkpoints.
+            wal_limit: the WAL size, in bytes, past which ``on_large_wal`` is called.
+            on_large_wal: asks for a checkpoint that lets the WAL start over.
         """
         self._conn = connect(path)
         self._interval = interval
+        page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+        # A WAL frame is a page and a 24-byte header; checkpoints report sizes in frames.
+        self._frame_limit = None if wal_limit is None else max(1, wal_limit // (page_size + 24))
+        self._on_large_wal = on_large_wal
         self._stop = threading.Event()
         self.runs = 0
         """How many checkpoints ran."""
@@ -588,10 +630,15 @@ class Checkpointer:
 
     def _checkpoint(self, mode: str) -> None:
         try:
-            self._conn.execute(_CHECKPOINT_SQL[mode]).fetchall()
+            # One row: (1 if it could not run, frames in the WAL, frames copied to the file).
+            _busy, frames, _copied = self._conn.execute(_CHECKPOINT_SQL[mode]).fetchone()
             self.runs += 1
         except sqlite3.Error as exc:
             _log.warning("store: WAL checkpoint failed: %s", exc)
+            return
+        limit = self._frame_limit
+        if limit is not None and frames > limit and self._on_large_wal is not None:
+            self._on_large_wal()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
