@@ -212,13 +212,10 @@ class Network:
         if channel is None:
             channel = Channel(name, created=self.clock())
             self.channels[name_folded] = channel
-            # Invitations to an earlier channel of this name died with it (rare: creation only).
-            for other in self.clients.values():
-                other.invites.discard(name_folded)
         channel.members[client] = Membership(op=creating and not channel.permanent)
         channel.batches = None  # the newcomer holds none of this turn's batches
         client.channels[name_folded] = channel
-        client.invites.discard(name_folded)
+        client.invites.discard(channel)
         when = self.clock()
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
         extended = Outgoing(

@@ -92,7 +92,9 @@ class Client:
     oper_name: str | None = None
     signon: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.time)
-    invites: set[str] = field(default_factory=set)
+    invites: set[Channel] = field(default_factory=set)
+    """Channels this client was invited to. Held by identity: an invitation dies with its
+    channel, and a new channel of the same name does not inherit it."""
 
     @property
     def nick_folded(self) -> str:

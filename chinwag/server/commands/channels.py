@@ -78,7 +78,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
         # The invitation is held by the client, never by its nick: whoever takes the nick of an
         # invited user who quit or renamed must not inherit the invitation.
         # The founder of a registered channel is always invited: nobody could lock them out.
-        invited = channel.name_folded in client.invites or is_founder(ctx, channel)
+        invited = channel in client.invites or is_founder(ctx, channel)
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
         if "i" in channel.modes and not invited:
@@ -233,7 +233,7 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         require_op(ctx, channel)
     if target in channel.members:
         raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
-    target.invites.add(channel.name_folded)
+    target.invites.add(channel)
     ctx.reply(RPL_INVITING, target.nick, channel.name)
     invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name)
     target.send(invite.line_for(target))
