@@ -15,7 +15,7 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,9 @@ from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
-from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
-from chinwag.server.state import Channel, Client
+from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
 
@@ -232,34 +231,6 @@ class Server:
         self.accounts.client_gone(client)
         self.network.remove(client, reason)
         self.history.client_gone(client)
-
-    def record_message(
-        self,
-        sender: Client,
-        channel: Channel | None,
-        recipient: Client | None,
-        outgoing: Outgoing,
-        deliver: Callable[[], object],
-        *,
-        target_name: str,
-        command: str,
-        text: str,
-    ) -> None:
-        """Keep a PRIVMSG or NOTICE in history and deliver it with ``deliver``.
-
-        With ``[history] durable_delivery`` the delivery waits for the commit (see
-        ``server/history.py``), so no client ever sees a message that a crash could lose.
-        """
-        self.history.record(
-            sender,
-            channel,
-            recipient,
-            outgoing,
-            deliver,
-            target_name=target_name,
-            command=command,
-            text=text,
-        )
 
     def mark_dirty(self, conn: Connection) -> None:
         """Remember that ``conn`` has output; flush everything at the end of this loop turn."""

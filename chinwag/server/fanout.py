@@ -192,6 +192,13 @@ class Batch:
         """Authors who do not get their own lines (those without ``echo-message``)."""
         self._joined: bytes | None = None
 
+    def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
+        """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
+        self.lines.append(line)
+        self.authors.append(author)
+        if muted and author is not None:
+            self.speakers.add(author)
+
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``: every line but those it must not get back.
 
@@ -224,16 +231,13 @@ def send_to_channel(
     Returns:
         True when ``speaker`` got the echo here (else the caller sends it, if it should).
     """
-    quiet = None if echo else speaker  # a speaker that must not get its own line
+    muted = not echo  # the speaker must not get its own line
     batches = channel.batches
     if batches is not None:  # open since an earlier message of this turn: every member holds it
         variants = outgoing._variants
         for key, batch in batches.items():
             line = variants.get(key)
-            batch.lines.append(outgoing.variant(key) if line is None else line)
-            batch.authors.append(speaker)
-            if quiet is not None:
-                batch.speakers.add(quiet)
+            batch.add(outgoing.variant(key) if line is None else line, speaker, muted=muted)
         return echo and speaker in channel.members
     batches = {}
     keep_open = True
@@ -253,10 +257,7 @@ def send_to_channel(
         held = batches.get(key)
         if held is None:
             held = batches[key] = Batch(channel, key)
-            held.lines.append(outgoing.variant(key))
-            held.authors.append(speaker)
-            if quiet is not None:
-                held.speakers.add(quiet)
+            held.add(outgoing.variant(key), speaker, muted=muted)
         conn.hold(held)
         if client is speaker:
             echoed = echo

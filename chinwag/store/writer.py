@@ -96,6 +96,27 @@ def bucket_sizes(largest: int) -> list[int]:
     return sorted(sizes)
 
 
+_CHECKPOINT_SQL = {
+    "PASSIVE": "PRAGMA wal_checkpoint(PASSIVE)",
+    "TRUNCATE": "PRAGMA wal_checkpoint(TRUNCATE)",
+}
+
+
+def checkpoint(conn: sqlite3.Connection, mode: str) -> int | None:
+    """Run a WAL checkpoint (``PASSIVE`` or ``TRUNCATE``) on ``conn``.
+
+    Returns:
+        How many frames the WAL holds, or None when the checkpoint failed (logged).
+    """
+    try:
+        # One row: (1 if it could not run, frames in the WAL, frames copied to the file).
+        _busy, frames, _copied = conn.execute(_CHECKPOINT_SQL[mode]).fetchone()
+    except sqlite3.Error as exc:
+        _log.warning("store: WAL checkpoint failed: %s", exc)
+        return None
+    return int(frames)
+
+
 class _Rows:
     """Consecutive appends from one thread: their rows flattened into one parameter list,
     and their commit callbacks in order. It grows until the writer takes it."""
@@ -387,14 +408,8 @@ class Writer:
                 return
             if self._rewind:
                 self._rewind = False
-                self._checkpoint()
-
-    def _checkpoint(self) -> None:
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.rewinds += 1
-        except sqlite3.Error as exc:
-            _log.warning("store writer: WAL checkpoint failed: %s", exc)
+                if checkpoint(self._conn, "PASSIVE") is not None:
+                    self.rewinds += 1
 
     def _commit_group(self, batch: list[object]) -> None:
         conn = self._conn
@@ -629,13 +644,10 @@ class Checkpointer:
         self._thread.start()
 
     def _checkpoint(self, mode: str) -> None:
-        try:
-            # One row: (1 if it could not run, frames in the WAL, frames copied to the file).
-            _busy, frames, _copied = self._conn.execute(_CHECKPOINT_SQL[mode]).fetchone()
-            self.runs += 1
-        except sqlite3.Error as exc:
-            _log.warning("store: WAL checkpoint failed: %s", exc)
+        frames = checkpoint(self._conn, mode)
+        if frames is None:
             return
+        self.runs += 1
         limit = self._frame_limit
         if limit is not None and frames > limit and self._on_large_wal is not None:
             self._on_large_wal()
@@ -652,9 +664,3 @@ class Checkpointer:
         self._thread.join()
         self._checkpoint("TRUNCATE")
         self._conn.close()
-
-
-_CHECKPOINT_SQL = {
-    "PASSIVE": "PRAGMA wal_checkpoint(PASSIVE)",
-    "TRUNCATE": "PRAGMA wal_checkpoint(TRUNCATE)",
-}

@@ -143,7 +143,7 @@ def _send_message(
     if tags_only or status is not None:  # not kept: typing notices, words for ops only
         ctx.server.history.in_order(deliver)
     else:
-        ctx.server.record_message(
+        ctx.server.history.record(
             client,
             channel,
             recipient,
