@@ -22,6 +22,7 @@ from typing import Any
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admission import Handshakes, TlsGate
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
@@ -66,6 +67,7 @@ class Server:
         self.network = Network(config)
         self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
+        self.handshakes = Handshakes()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -102,11 +104,11 @@ class Server:
         self.servers.append(server)
         tls_context = self._tls_context()
         if tls_context is not None:
+            # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).
             secure = await loop.create_server(
-                lambda: Connection(self, tls=True),
+                lambda: TlsGate(self, tls_context),
                 self.config.server.host,
                 self.config.server.tls_port,
-                ssl=tls_context,
                 reuse_address=True,
                 backlog=4096,
             )
@@ -207,13 +209,15 @@ class Server:
     def admission_refusal(self, ip: str) -> str | None:
         """Why a new connection from ``ip`` must be refused, or None to accept it."""
         limits = self.config.limits
-        if limits.max_clients and len(self.network.connections) >= limits.max_clients:
+        handshakes = self.handshakes
+        connections = len(self.network.connections) + handshakes.total
+        if limits.max_clients and connections >= limits.max_clients:
             return "Too many connections on this server"
         exempt = limits.exempt_loopback and _is_loopback(ip)
         if (
             limits.max_clients_per_ip
             and not exempt
-            and self.network.per_ip[ip] >= limits.max_clients_per_ip
+            and self.network.per_ip[ip] + handshakes.per_ip[ip] >= limits.max_clients_per_ip
         ):
             return "Too many connections from your IP address"
         return None

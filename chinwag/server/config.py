@@ -77,6 +77,7 @@ class LimitsConfig:
     flood_rate: float = 5.0
     flood_queue: int = 50
     registration_timeout: float = 30.0
+    tls_handshake_timeout: float = 5.0
     max_registration_lines: int = 64
     ping_interval: float = 120.0
     ping_timeout: float = 60.0
@@ -156,6 +157,8 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.limits.tls_handshake_timeout <= 0:
+            raise ConfigError("limits.tls_handshake_timeout must be more than 0 seconds")
         for oper in self.opers:
             if not oper.password_hash.startswith("$argon2"):
                 raise ConfigError(
