@@ -8,10 +8,11 @@ bans); this module is the event-loop side of it. Everything that waits for the s
 argon2 runs in a task started with `Server.spawn`, and re-checks the client's state when it
 resumes: the client may have quit, renamed or logged in meanwhile.
 
-* Password checks (SASL, NickServ IDENTIFY, OPER by account or by the config's operators) all
-  go through `Accounts.throttled`, which consults the `LoginThrottle` per name *and* per IP
-  before spending any argon2 time; logins then go through `Accounts.login`, which sets
-  ``client.account``, sends 900 and tells ``account-notify`` peers.
+* Password checks (SASL, NickServ IDENTIFY, OPER by account or by the config's operators, the
+  server password) all go through `Accounts.throttled`, and account creation through
+  `Accounts.register`: both are paid for from a `PasswordBudget` before any argon2 time is
+  spent; logins then go through `Accounts.login`, which sets ``client.account``, sends 900 and
+  tells ``account-notify`` peers.
 * Nick protection: when a client takes a nick that is a registered account it is not logged in
   to, it is warned by NickServ and a ``call_later`` timer renames it to a guest nick after
   ``nick_protection_grace`` seconds. Logging in, changing nick or quitting cancels the timer.
@@ -38,13 +39,13 @@ from chinwag.protocol.numerics import (
     RPL_LOGGEDOUT,
 )
 from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.password_budget import PasswordBudget
 from chinwag.server.state import Cap, Channel, Client, RegState
 from chinwag.store import (
     Account,
     BanKind,
     ChannelBan,
     ChannelRecord,
-    LoginThrottle,
     ServerBan,
     Topic,
 )
@@ -126,10 +127,7 @@ class Accounts:
     def __init__(self, server: Server) -> None:
         self.server = server
         settings = server.config.accounts
-        self.throttle = LoginThrottle(
-            burst=max(1, settings.login_burst),
-            per_second=max(settings.login_per_minute, 0.001) / 60.0,
-        )
+        self.budget = PasswordBudget(settings)
         self.bans: dict[tuple[BanKind, str], ServerBan] = {}
         self.registered: dict[str, ChannelRecord] = {}
         self._protect: dict[Client, asyncio.TimerHandle] = {}
@@ -223,21 +221,15 @@ class Accounts:
             attempt: the check; None (or a falsy result) means a wrong password.
 
         Returns:
-            The attempt's result, or (None, why) when the budget is spent; (None, None) for a
-            plain failure.
+            The attempt's result, or (None, why) when refused unchecked (the budget is spent,
+            or another check of this client is running); (None, None) for a wrong password.
         """
-        keys = (key, f"ip:{client.ip}")
-        wait = self.throttle.retry_after(*keys)
-        if wait > 0:
-            log.warning("password check for %s from %s throttled", key, client.ip)
-            return None, f"too many failed attempts, try again in {int(wait) + 1} s"
-        result = await attempt()
-        if not result:
-            self.throttle.failure(*keys)
+        result, refusal = await self.budget.check(client, (key, f"ip:{client.ip}"), attempt)
+        if refusal is not None:
+            log.warning("password check for %s from %s refused: %s", key, client.ip, refusal)
+        elif not result:
             log.warning("failed password check for %s from %s", key, client.ip)
-            return None, None
-        self.throttle.success(key)
-        return result, None
+        return result, refusal
 
     def login(self, client: Client, account: Account) -> bool:
         """Log ``client`` in to ``account``: 900, ACCOUNT to account-notify peers.
@@ -441,15 +433,20 @@ class Accounts:
         """
         from chinwag.store import AccountExistsError, InvalidNameError, InvalidPasswordError
 
-        try:
-            account = await self.server.store.accounts.register(
+        async def create() -> Account:
+            return await self.server.store.accounts.register(
                 name, fold(name), password, email=email
             )
+
+        try:
+            account, refusal = await self.budget.create(client, create)
         except AccountExistsError:
             return "ACCOUNT_EXISTS", f"The account {name} already exists"
         except InvalidNameError:
             return "BAD_ACCOUNT_NAME", f"{name} cannot be an account name"
         except InvalidPasswordError as exc:
             return "UNACCEPTABLE_PASSWORD", f"Password refused: {exc.problem.value}"
+        if account is None:
+            return "TEMPORARILY_UNAVAILABLE", (refusal or "")[:1].upper() + (refusal or "")[1:]
         log.info("%s (%s) registered account %s", client.nick, client.ip, account.name)
         return account

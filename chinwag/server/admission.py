@@ -8,9 +8,10 @@ handshake is done, so a client that opens the TLS port and never sends a ClientH
 a file descriptor that no limit knows about: thousands of them exhaust the server. Instead, the
 TLS port listens in plain TCP and each accepted socket gets a `TlsGate`. The gate counts the
 connection in `Handshakes` at once (``Server.admission_refusal`` adds these counts to the
-registered and registering connections), refuses it outright when a limit is reached, and runs
-``loop.start_tls`` with ``tls_handshake_timeout``. When the handshake succeeds, the slot passes
-to a normal `Connection`; when it fails or times out, the socket is dropped and the slot freed.
+registered and registering connections), refuses it outright when a limit is reached, and puts
+the TLS protocol on the socket with ``tls_handshake_timeout``. When the handshake succeeds, the
+slot passes to a normal `Connection`; when it fails or times out, the socket is dropped and the
+slot freed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import collections
 import logging
 import ssl
+from asyncio import sslproto
 from typing import TYPE_CHECKING, cast
 
 from chinwag.server.connection import Connection
@@ -55,67 +57,66 @@ class TlsGate(asyncio.Protocol):
     """The first protocol of a socket accepted on the TLS port: admission, then the handshake.
 
     Args:
-        server: the server (its limits, its handshake counts, its task set).
+        server: the server (its limits, its handshake counts).
         context: the server's TLS context.
     """
 
     def __init__(self, server: Server, context: ssl.SSLContext) -> None:
         self.server = server
         self.context = context
+        self.ip = "unknown"
+        self.counted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Refuse the socket when a limit is reached; otherwise count it and start TLS."""
         transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        ip = str(peer[0]) if peer else "unknown"
+        self.ip = ip = str(peer[0]) if peer else "unknown"
         refusal = self.server.admission_refusal(ip)
         if refusal is not None:
             # No TLS yet, so no ERROR line can be understood: the socket is simply closed.
             log.info("refused %s on the TLS port: %s", ip, refusal)
             transport.abort()
             return
-        # Whatever arrives before start_tls takes the socket over must wait for it.
-        transport.pause_reading()
         self.server.handshakes.add(ip)
-        self.server.spawn(self._handshake(transport, ip))
-
-    async def _handshake(self, transport: asyncio.Transport, ip: str) -> None:
-        early = _Early()
+        self.counted = True
         loop = asyncio.get_running_loop()
-        timeout = self.server.config.limits.tls_handshake_timeout
-        try:
-            secure = await loop.start_tls(
-                transport, early, self.context, server_side=True, ssl_handshake_timeout=timeout
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-            log.info("TLS handshake from %s failed: %s", ip, exc or type(exc).__name__)
-            transport.abort()
-            return
-        except asyncio.CancelledError:
-            transport.abort()
-            raise
-        finally:
-            self.server.handshakes.remove(ip)
-        if secure is None or early.lost:  # the peer went away as the handshake ended
-            transport.abort()
-            return
-        conn = Connection(self.server, tls=True)
-        secure.set_protocol(conn)
-        conn.connection_made(secure)
-        for data in early.received:
-            conn.data_received(data)
+        done: asyncio.Future[None] = loop.create_future()
+        done.add_done_callback(self._handshake_done)
+        # What loop.start_tls does, but here and now: a coroutine would run a loop turn later,
+        # and uvloop reads the socket (the ClientHello) as soon as this method returns.
+        secure = sslproto.SSLProtocol(
+            loop,
+            _Admitted(self),
+            self.context,
+            done,
+            server_side=True,
+            # typeshed says int; asyncio takes any number of seconds
+            ssl_handshake_timeout=self.server.config.limits.tls_handshake_timeout,  # type: ignore[arg-type]
+        )
+        transport.set_protocol(secure)
+        secure.connection_made(transport)
+
+    def release(self) -> None:
+        """Stop counting this socket as a handshake (once)."""
+        if self.counted:
+            self.counted = False
+            self.server.handshakes.remove(self.ip)
+
+    def _handshake_done(self, done: asyncio.Future[None]) -> None:
+        self.release()
+        if not done.cancelled() and done.exception() is not None:
+            log.info("TLS handshake from %s failed: %s", self.ip, done.exception())
 
 
-class _Early(asyncio.Protocol):
-    """Keeps what arrives between the end of the handshake and the `Connection` taking over
-    (a TLS 1.3 client may send its first lines with its last handshake message)."""
+class _Admitted(asyncio.Protocol):
+    """Receives the TLS connection once the handshake is done and hands it to a `Connection`."""
 
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.lost = False
+    def __init__(self, gate: TlsGate) -> None:
+        self.gate = gate
 
-    def data_received(self, data: bytes) -> None:
-        self.received.append(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.gate.release()  # from now on the Connection is counted, by the network
+        conn = Connection(self.gate.server, tls=True)
+        cast(asyncio.Transport, transport).set_protocol(conn)
+        conn.connection_made(transport)

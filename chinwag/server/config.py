@@ -107,6 +107,8 @@ class AccountsConfig:
     guest_prefix: str = "Guest"
     login_burst: int = 5
     login_per_minute: float = 5.0
+    register_burst: int = 3
+    register_per_hour: float = 10.0
 
 
 @dataclass(slots=True)
