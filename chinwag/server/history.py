@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 from chinwag.protocol import fold
 from chinwag.server.commands.labels import add_tag
 from chinwag.server.fanout import Outgoing
-from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.state import Cap, Channel, Client, RegState
 from chinwag.store import (
     NO_TAGS,
     ChannelTarget,
@@ -228,8 +228,16 @@ class History:
             return fold(client.account)
         token = self._guests.get(client)
         if token is None:
-            token = self._guests[client] = "~" + secrets.token_hex(12)
+            token = "~" + secrets.token_hex(12)
+            # Work a client left in flight may ask after it quit: it gets a token that matches
+            # nothing, and the table keeps nothing of a departed client.
+            if client.state is not RegState.CLOSED:
+                self._guests[client] = token
         return token
+
+    def guest_count(self) -> int:
+        """How many connections hold a guest identity (the table must not outlive them)."""
+        return len(self._guests)
 
     def guest(self, party: str) -> Client | None:
         """The connected guest whose party is ``party``, if any."""
