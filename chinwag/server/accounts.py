@@ -240,6 +240,7 @@ class Accounts:
         if client.state is RegState.CLOSED:
             return False
         client.account = account.name
+        client.account_party = account.party
         network = self.server.network
         user = client.user or "*"
         network.numeric(
@@ -263,6 +264,7 @@ class Accounts:
         if client.account is None:
             return
         client.account = None
+        client.account_party = None
         network = self.server.network
         user = client.user or "*"
         network.numeric(

@@ -30,6 +30,7 @@ from chinwag.server.network import Network
 from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 __all__ = ["Server", "data_path", "run_server"]
 
@@ -75,6 +76,7 @@ class Server:
         self._stopped = asyncio.Event()
         self.started = time.time()
         self._store: Store | None = None
+        self._lock: DataDirLock | None = None
         self.history = History(self)
         self.network.ordered = self.history.in_order
 
@@ -90,8 +92,11 @@ class Server:
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
+        directory = data_path(self.config)
+        if directory is not None and self._lock is None:
+            self._lock = DataDirLock(directory)  # shell commands see that the server runs
         if self._store is None:
-            self._store = open_store(data_path(self.config))
+            self._store = open_store(directory)
         await self.accounts.start()
         self.history.start()
         server = await loop.create_server(
@@ -185,6 +190,9 @@ class Server:
             await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE / 2)
         if self._store is not None:
             await self._store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self._stopped.set()
         log.info("stopped")
 
@@ -288,6 +296,9 @@ async def _serve(config: Config) -> int:
     server = Server(config)
     try:
         await server.start()
+    except DataDirBusyError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
         return 1

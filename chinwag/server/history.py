@@ -225,7 +225,7 @@ class History:
     def party(self, client: Client) -> str:
         """``client``'s name in private history: the folded account, else a per-connection token."""
         if client.account:
-            return fold(client.account)
+            return client.account_party or fold(client.account)
         token = self._guests.get(client)
         if token is None:
             token = "~" + secrets.token_hex(12)
@@ -251,11 +251,14 @@ class History:
         self._guests.pop(client, None)
         self._held.discard(client)
 
-    def peer_party(self, nick: str) -> str:
+    async def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
-        account of that name."""
+        account of that name (its identity, from the store)."""
         other = self.server.network.find(nick)
-        return self.party(other) if other is not None else fold(nick)
+        if other is not None:
+            return self.party(other)
+        account = await self.server.store.accounts.get(fold(nick))
+        return account.party if account is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
 

@@ -89,6 +89,8 @@ class Client:
     channels: dict[str, Channel] = field(default_factory=dict)
     away: str | None = None
     account: str | None = None
+    account_party: str | None = None
+    """The identity of the account logged in to (`Account.party`): private history's key."""
     oper_name: str | None = None
     signon: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.time)

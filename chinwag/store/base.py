@@ -18,6 +18,7 @@ conversation the asker is not part of.
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -48,6 +49,7 @@ __all__ = [
     "TimeBound",
     "Topic",
     "check_name",
+    "new_account_uid",
 ]
 
 OnCommit = Callable[[], object]
@@ -195,7 +197,12 @@ class HistoryEntry(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A registered account (NickServ / ``draft/account-registration`` / SASL)."""
+    """A registered account (NickServ / ``draft/account-registration`` / SASL).
+
+    ``uid`` is drawn at random when the account is created: a later account of the same name
+    gets another, so it never inherits what belonged to this one (private history is kept
+    under `party`). Accounts made before identities existed have none, and keep their name.
+    """
 
     name: str
     name_folded: str
@@ -203,6 +210,17 @@ class Account:
     email: str | None
     created_at: float
     admin: bool = False
+    uid: str = ""
+
+    @property
+    def party(self) -> str:
+        """This account's name in private history: ``name!uid`` (``!`` is in no nick)."""
+        return f"{self.name_folded}!{self.uid}" if self.uid else self.name_folded
+
+
+def new_account_uid() -> str:
+    """A fresh account identity (64 random bits, hex)."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,7 +512,8 @@ class Store(Protocol):
         ...
 
     async def forget(self, party: str) -> tuple[bool, int]:
-        """Drop the account named ``party`` and all private history it took part in.
+        """Drop the account named ``party`` (folded) and all private history it took part in
+        (kept under its identity, `Account.party`).
 
         Returns:
             Whether an account was dropped, and how many history entries were deleted.

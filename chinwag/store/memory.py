@@ -31,6 +31,7 @@ from chinwag.store.base import (
     StoreParts,
     Target,
     check_name,
+    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 
@@ -237,7 +238,8 @@ class MemoryAccountStore:
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
         if name_folded in self._accounts:
             raise AccountExistsError(name_folded)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        uid = new_account_uid()
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, uid)
         self._accounts[name_folded] = account
         return account
 
@@ -341,8 +343,9 @@ class MemoryStore(StoreParts):
 
     async def forget(self, party: str) -> tuple[bool, int]:
         """See :meth:`Store.forget`."""
+        account = await self._accounts.get(party)
         dropped = await self._accounts.drop(party)
-        return dropped, await self._history.forget(party)
+        return dropped, await self._history.forget(account.party if account else party)
 
     async def flush(self) -> None:
         """See :meth:`Store.flush`."""

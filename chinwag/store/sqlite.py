@@ -469,8 +469,8 @@ class SqliteStore(StoreParts):
         """See :meth:`Store.forget`: account and private history go in one transaction."""
 
         def run(conn: sqlite3.Connection) -> tuple[bool, int]:
-            dropped = drop_account(conn, party)
-            return dropped, _forget_history(conn, party)
+            identity = drop_account(conn, party)
+            return identity is not None, _forget_history(conn, identity or party)
 
         return await self._writer.call(run)
 

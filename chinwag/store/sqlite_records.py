@@ -22,17 +22,20 @@ from chinwag.store.base import (
     ServerBan,
     Topic,
     check_name,
+    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.writer import ReaderPool, Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
-_ACCOUNT_COLUMNS = "SELECT name, name_folded, password_hash, email, created_at, admin FROM accounts"
+_ACCOUNT_COLUMNS = (
+    "SELECT name, name_folded, password_hash, email, created_at, admin, uid FROM accounts"
+)
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin = row
+    name, folded, password_hash, email, created_at, admin, uid = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -40,6 +43,7 @@ def _row_account(row: Any) -> Account:
         email=None if email is None else str(email),
         created_at=float(created_at),
         admin=bool(admin),
+        uid=str(uid),
     )
 
 
@@ -81,14 +85,23 @@ class SqliteAccountStore:
     ) -> Account:
         """See :meth:`AccountStore.register`."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        uid = new_account_uid()
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, uid)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, name_folded, account.password_hash, email, account.created_at, admin),
+                    " admin, uid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        name_folded,
+                        account.password_hash,
+                        email,
+                        account.created_at,
+                        admin,
+                        uid,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AccountExistsError(name_folded) from None
@@ -130,7 +143,7 @@ class SqliteAccountStore:
 
     async def drop(self, name_folded: str) -> bool:
         """See :meth:`AccountStore.drop`."""
-        return await self._writer.call(lambda conn: drop_account(conn, name_folded))
+        return await self._writer.call(lambda conn: drop_account(conn, name_folded) is not None)
 
     async def list_all(self) -> list[Account]:
         """See :meth:`AccountStore.list_all`."""
@@ -142,10 +155,14 @@ class SqliteAccountStore:
         )
 
 
-def drop_account(conn: sqlite3.Connection, name_folded: str) -> bool:
-    """Delete an account inside a writer job. Returns: whether it existed."""
-    cursor = conn.execute("DELETE FROM accounts WHERE name_folded = ?", (name_folded,))
-    return cursor.rowcount > 0
+def drop_account(conn: sqlite3.Connection, name_folded: str) -> str | None:
+    """Delete an account inside a writer job. Returns: its party (`Account.party`), or None
+    when there was no such account."""
+    account = _get_account(conn, name_folded)
+    if account is None:
+        return None
+    conn.execute("DELETE FROM accounts WHERE name_folded = ?", (name_folded,))
+    return account.party
 
 
 _CHANNEL_COLUMNS = (

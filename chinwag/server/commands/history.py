@@ -16,6 +16,7 @@ whatever the target names. The limit is capped at ``[history] chathistory_max``.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from chinwag.protocol import Message, fold, format_server_time, is_valid_nick, parse_count
 from chinwag.protocol.timestamps import parse_server_time
@@ -84,7 +85,15 @@ def _limit(ctx: Context, sub: str, text: str) -> int:
     return min(limit, cap) if cap > 0 else limit
 
 
-def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:
+class _Peer(NamedTuple):
+    """A private conversation whose other party is found when the query runs: an offline
+    account's identity is in the store."""
+
+    me: str
+    nick: str
+
+
+def _target(ctx: Context, sub: str, name: str) -> tuple[Target | _Peer, str]:
     """The conversation ``name`` means for this user, and its name for the batch.
 
     Raises:
@@ -100,8 +109,7 @@ def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:
         raise _Fail("INVALID_TARGET", sub, name)
     history = ctx.server.history
     other = ctx.network.find(name)
-    me = history.party(client)
-    return DirectTarget(me, history.peer_party(name)), other.nick if other else name
+    return _Peer(history.party(client), name), other.nick if other else name
 
 
 def handle_chathistory(ctx: Context, msg: Message) -> None:
@@ -144,12 +152,23 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
 
 
 async def _query(
-    ctx: Context, sub: str, target: Target, shown: str, bounds: tuple[Bound, ...], *, limit: int
+    ctx: Context,
+    sub: str,
+    wanted: Target | _Peer,
+    shown: str,
+    bounds: tuple[Bound, ...],
+    *,
+    limit: int,
 ) -> None:
     late = defer_reply(ctx)
-    store = ctx.server.history.store
+    history = ctx.server.history
+    store = history.store
     entries: list[HistoryEntry]
     try:
+        if isinstance(wanted, _Peer):
+            target: Target = DirectTarget(wanted.me, await history.peer_party(wanted.nick))
+        else:
+            target = wanted
         if sub == "LATEST":
             entries = await store.latest(target, bounds[0] if bounds else None, limit)
         elif sub == "BEFORE":
@@ -211,7 +230,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
 def _peer_name(ctx: Context, entry: HistoryEntry, peer: str) -> str:
     """A nick the user can give CHATHISTORY to reach the conversation with ``peer``."""
     if not peer.startswith("~"):
-        return peer  # an account name: `History.peer_party` maps it back
+        return peer.split("!", 1)[0]  # an account's name: `History.peer_party` maps it back
     other = ctx.server.history.guest(peer)
     if other is not None and other.registered:
         return other.nick
