@@ -95,11 +95,13 @@ def channel_record(
         topic=topic,
         modes=" ".join(channel.mode_string(True)),
         bans=bans,
+        identity=channel.identity,
     )
 
 
 def apply_record(channel: Channel, record: ChannelRecord) -> None:
-    """Restore a channel's topic, modes, key, limit and bans from its stored record."""
+    """Restore a channel's identity, topic, modes, key, limit and bans from its stored record."""
+    channel.identity = record.identity or record.name_folded
     if record.topic is not None:
         channel.topic = record.topic.text
         channel.topic_setter = record.topic.set_by
@@ -153,7 +155,9 @@ class Accounts:
                 continue
             channel = network.find_channel(record.name)
             if channel is None:
-                channel = Channel(record.name, created=record.registered_at or time.time())
+                channel = Channel(
+                    record.name, created=record.registered_at or time.time(), permanent=True
+                )
                 network.channels[channel.name_folded] = channel
             channel.permanent = True
             apply_record(channel, record)

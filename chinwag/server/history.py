@@ -290,7 +290,7 @@ class History:
             deliver()
             return
         if channel is not None:
-            target: ChannelTarget | DirectTarget = _channel_target(channel.name_folded)
+            target: ChannelTarget | DirectTarget = _channel_target(channel.identity)
         elif recipient is not None:
             target = _direct_target(self.party(sender), self.party(recipient))
         else:
@@ -397,7 +397,7 @@ class History:
     async def _replay(
         self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
     ) -> None:
-        target = ChannelTarget(channel.name_folded)
+        target = ChannelTarget(channel.identity)
         try:
             entries = await self.store.before(target, TimeBound(joined), count + len(waiting))
         except StoreError as exc:

@@ -7,6 +7,7 @@ job of `network.Network`, so that every change and its notices live in one place
 from __future__ import annotations
 
 import enum
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -142,8 +143,18 @@ class Channel:
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
     permanent: bool = False
+    identity: str = ""
+    """The key of this channel's history: the folded name plus a random token drawn when the
+    channel is created, so that a later channel of the same name does not read this one's
+    history. Permanent channels (the common rooms, registered ones) are created with their
+    lasting identity instead (`Network`, `Accounts.start`)."""
     batches: dict[int, Batch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None."""
+
+    def __post_init__(self) -> None:
+        if not self.identity:
+            folded = fold(self.name)
+            self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
 
     @property
     def name_folded(self) -> str:

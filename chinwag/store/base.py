@@ -252,6 +252,9 @@ class ChannelRecord:
     topic: Topic | None = None
     modes: str = ""
     bans: tuple[ChannelBan, ...] = ()
+    identity: str = ""
+    """The key of the channel's history (its name plus the identity drawn when the channel was
+    created); empty for channels registered before identities existed: their folded name."""
 
 
 class BanKind(enum.Enum):

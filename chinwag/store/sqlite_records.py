@@ -167,12 +167,12 @@ def drop_account(conn: sqlite3.Connection, name_folded: str) -> str | None:
 
 _CHANNEL_COLUMNS = (
     "SELECT name, name_folded, founder, registered_at, topic_text, topic_set_by, topic_set_at,"
-    " modes, bans FROM channels"
+    " modes, bans, identity FROM channels"
 )
 
 
 def _row_channel(row: Any) -> ChannelRecord:
-    name, folded, founder, registered_at, text, set_by, set_at, modes, bans = row
+    name, folded, founder, registered_at, text, set_by, set_at, modes, bans, identity = row
     topic = None
     if text is not None:
         topic = Topic(str(text), str(set_by), float(set_at))
@@ -184,6 +184,7 @@ def _row_channel(row: Any) -> ChannelRecord:
         topic=topic,
         modes=str(modes),
         bans=tuple(ChannelBan(str(m), str(b), float(t)) for m, b, t in json.loads(str(bans))),
+        identity=str(identity),
     )
 
 
@@ -209,12 +210,13 @@ class SqliteChannelStore:
             None if topic is None else topic.set_at,
             record.modes,
             json.dumps([[b.mask, b.set_by, b.set_at] for b in record.bans]),
+            record.identity,
         )
         self._writer.fire(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO channels (name, name_folded, founder, registered_at,"
-                " topic_text, topic_set_by, topic_set_at, modes, bans)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " topic_text, topic_set_by, topic_set_at, modes, bans, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         )

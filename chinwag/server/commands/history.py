@@ -104,7 +104,7 @@ def _target(ctx: Context, sub: str, name: str) -> tuple[Target | _Peer, str]:
         channel = ctx.network.find_channel(name)
         if channel is None or client not in channel.members:
             raise _Fail("INVALID_TARGET", sub, name)
-        return ChannelTarget(channel.name_folded), channel.name
+        return ChannelTarget(channel.identity), channel.name
     if not is_valid_nick(name, ctx.limits.nick_length):
         raise _Fail("INVALID_TARGET", sub, name)
     history = ctx.server.history
@@ -201,7 +201,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
     client = ctx.client
     history = ctx.server.history
     me = history.party(client)
-    channels = {fold(name): channel.name for name, channel in client.channels.items()}
+    channels = {channel.identity: channel.name for channel in client.channels.values()}
     try:
         entries = await history.store.targets(me, channels, start, end, limit)
     except StoreError as exc:
