@@ -42,6 +42,7 @@ from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.password_budget import PasswordBudget
 from chinwag.server.state import Cap, Channel, Client, RegState
 from chinwag.store import (
+    STORE_FAILURES,
     Account,
     BanKind,
     ChannelBan,
@@ -59,6 +60,9 @@ T = TypeVar("T")
 log = logging.getLogger("chinwag.accounts")
 
 _GUEST_DIGITS = 5
+
+STORE_DOWN = "The server cannot store or read accounts right now; try again later."
+"""The answer to an account command when the store fails (a full disk, say)."""
 
 
 @dataclass(slots=True)
@@ -209,7 +213,11 @@ class Accounts:
                 return None
             return await self.server.store.accounts.verify(name_folded, password)
 
-        account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        try:
+            account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        except STORE_FAILURES as exc:
+            log.error("cannot check the password of %s: %s", name, exc)
+            return LoginResult(None, STORE_DOWN[:1].lower() + STORE_DOWN[1:].rstrip("."))
         if account is None:
             return LoginResult(None, refusal or "invalid account name or password")
         return LoginResult(account)
@@ -452,6 +460,9 @@ class Accounts:
             return "BAD_ACCOUNT_NAME", f"{name} cannot be an account name"
         except InvalidPasswordError as exc:
             return "UNACCEPTABLE_PASSWORD", f"Password refused: {exc.problem.value}"
+        except STORE_FAILURES as exc:
+            log.error("cannot register account %s: %s", name, exc)
+            return "TEMPORARILY_UNAVAILABLE", STORE_DOWN
         if account is None:
             return "TEMPORARILY_UNAVAILABLE", (refusal or "")[:1].upper() + (refusal or "")[1:]
         log.info("%s (%s) registered account %s", client.nick, client.ip, account.name)

@@ -55,6 +55,7 @@ from chinwag.protocol import fold
 from chinwag.server.commands.labels import add_tag
 from chinwag.server.fanout import Outgoing
 from chinwag.server.state import Cap, Channel, Client, RegState
+from chinwag.server.storage_health import StorageHealth
 from chinwag.store import (
     NO_TAGS,
     ChannelTarget,
@@ -168,6 +169,10 @@ class History:
         # collection, gets promoted, and then lengthens every full collection).
         self._inflight: deque[str] = deque()
         self._deliveries: deque[Callable[[], Any]] = deque()
+        # Who sent each waiting message, and to what: told when its commit fails.
+        self._senders: deque[Client] = deque()
+        self._targets: deque[str] = deque()
+        self.health = StorageHealth(server)
         self._queued = 0  # in_order callbacks waiting in the writer's stream
         # Senders whose input is paused while too many messages wait for their commit.
         self._held: set[Client] = set()
@@ -316,11 +321,15 @@ class History:
         inflight = self._inflight
         inflight.append(msgid)
         self._deliveries.append(deliver)
+        self._senders.append(sender)
+        self._targets.append(target_name)
         if not self._append(entry, self._on_commit):
             # No callback will come for it: take it back and deliver it now, like a message
             # the store does not keep (only during shutdown or when the store is broken).
             inflight.pop()
             self._deliveries.pop()
+            self._senders.pop()
+            self._targets.pop()
             deliver()
             return
         if len(inflight) > self.max_inflight:
@@ -328,10 +337,20 @@ class History:
 
     def _committed(self) -> None:
         """Deliver the oldest message waiting for its commit: the store calls this once per
-        stored message, after its commit, in append order (durable delivery)."""
+        stored message, after its commit, in append order (durable delivery). When the commit
+        failed, the message is withheld and its sender told (`StorageHealth`)."""
         inflight = self._inflight
         inflight.popleft()
-        self._deliveries.popleft()()
+        deliver = self._deliveries.popleft()
+        sender = self._senders.popleft()
+        target_name = self._targets.popleft()
+        error = self.store.commit_error()
+        if error is None:
+            if self.health.failing:
+                self.health.stored()
+            deliver()
+        else:  # not stored, so not delivered (a crash could not lose it: nobody saw it)
+            self.health.not_stored(sender, target_name, error)
         if self._held and len(inflight) <= self.max_inflight // 2:
             self._release()
 

@@ -13,15 +13,17 @@ and bans across restarts (see `chinwag.server.accounts`), and its founder gets o
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from chinwag.protocol import fold
-from chinwag.server.accounts import channel_record
+from chinwag.server.accounts import STORE_DOWN, channel_record
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Channel, Client, RegState
+from chinwag.store import STORE_FAILURES
 
 if TYPE_CHECKING:
     from chinwag.server.app import Server
@@ -37,6 +39,8 @@ __all__ = [
     "is_service_nick",
     "nickserv_notice",
 ]
+
+log = logging.getLogger("chinwag.services")
 
 SERVICES_HOST = "services."
 SERVICE_NICKS = ("NickServ", "ChanServ")
@@ -130,6 +134,19 @@ def _ns(ctx: Context, text: str) -> None:
     nickserv_notice(ctx.server, ctx.client, text)
 
 
+def _spawn_ns(ctx: Context, work: Coroutine[Any, Any, None]) -> None:
+    """Run a NickServ command's store work; a failing store is answered, not left silent."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except STORE_FAILURES as exc:
+            log.error("NickServ: the store failed: %s", exc)
+            _ns(ctx, STORE_DOWN)
+
+    ctx.server.spawn(guarded())
+
+
 def _nickserv(ctx: Context, text: str) -> None:
     words = text.split()
     verb = words[0].upper() if words else ""
@@ -173,7 +190,7 @@ def _ns_register(ctx: Context, args: list[str]) -> None:
         elif accounts.login(ctx.client, created):
             _ns(ctx, f"The account {nick} is registered; you are logged in.")
 
-    ctx.server.spawn(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_identify(ctx: Context, args: list[str]) -> None:
@@ -201,7 +218,7 @@ def _ns_identify(ctx: Context, args: list[str]) -> None:
         if accounts.login(client, result.account):
             _ns(ctx, f"You are now logged in as {result.account.name}.")
 
-    ctx.server.spawn(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_logout(ctx: Context, args: list[str]) -> None:
@@ -231,7 +248,7 @@ def _ns_info(ctx: Context, args: list[str]) -> None:
         if account.admin and (mine or client.is_oper):
             _ns(ctx, "This account is a server administrator.")
 
-    ctx.server.spawn(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_drop(ctx: Context, args: list[str]) -> None:
@@ -256,7 +273,7 @@ def _ns_drop(ctx: Context, args: list[str]) -> None:
             accounts.logout(other)
         _ns(ctx, f"The account {name} is dropped.")
 
-    ctx.server.spawn(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_set(ctx: Context, args: list[str]) -> None:
@@ -286,7 +303,7 @@ def _ns_set(ctx: Context, args: list[str]) -> None:
             return
         _ns(ctx, "Your password is changed.")
 
-    ctx.server.spawn(run())
+    _spawn_ns(ctx, run())
 
 
 _NICKSERV_COMMANDS: dict[str, Callable[[Context, list[str]], None]] = {

@@ -299,6 +299,11 @@ class HistoryStore(Protocol):
         """
         ...
 
+    def commit_error(self) -> BaseException | None:
+        """Inside an ``append`` callback: why that entry was NOT stored (the disk is full, the
+        file is gone...), or None when it was. Outside a callback: None."""
+        ...
+
     def after_writes(self, then: OnCommit) -> None:
         """Run ``then`` on the event loop once every entry appended before is committed.
 

@@ -132,6 +132,10 @@ class MemoryHistoryStore(_query.RangeReader):
         if then is not None:
             _later(then)
 
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`: memory never refuses an entry."""
+        return None
+
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`."""
         _later(then)

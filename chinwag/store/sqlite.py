@@ -97,7 +97,7 @@ from chinwag.store.sqlite_records import (
     SqliteChannelStore,
     drop_account,
 )
-from chinwag.store.writer import Checkpointer, ReaderPool, Writer, connect
+from chinwag.store.writer import Checkpointer, ReaderPool, Writer, commit_error, connect
 
 __all__ = [
     "DB_FILENAME",
@@ -246,6 +246,10 @@ class SqliteHistoryStore:
     def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
         """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
         self._writer.append(_entry_row(entry), then)
+
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`."""
+        return commit_error()
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""

@@ -46,7 +46,7 @@ from typing import Any, Final, TypeVar
 from chinwag.store.base import OnCommit
 from chinwag.store.errors import StoreClosedError
 
-__all__ = ["Checkpointer", "ReaderPool", "Writer", "bucket_sizes", "connect"]
+__all__ = ["Checkpointer", "ReaderPool", "Writer", "bucket_sizes", "commit_error", "connect"]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -143,13 +143,27 @@ class _Call:
 _STOP: Final = object()
 
 
-def _run_callbacks(callbacks: list[OnCommit]) -> None:
+_outcome = threading.local()
+"""``_outcome.error``: while commit callbacks run in this thread, the error of their commit
+(None when it succeeded). See `commit_error`."""
+
+
+def commit_error() -> BaseException | None:
+    """Inside a commit callback: why its rows were NOT stored, or None when they were."""
+    return getattr(_outcome, "error", None)
+
+
+def _run_callbacks(callbacks: list[OnCommit], error: BaseException | None = None) -> None:
     """Run commit callbacks in order; one failing must not starve the others."""
-    for then in callbacks:
-        try:
-            then()
-        except Exception:
-            _log.exception("history commit callback failed")
+    _outcome.error = error
+    try:
+        for then in callbacks:
+            try:
+                then()
+            except Exception:
+                _log.exception("history commit callback failed")
+    finally:
+        _outcome.error = None
 
 
 class Writer:
@@ -450,7 +464,7 @@ class Writer:
                 conn.execute("ROLLBACK")
         # Callbacks first: a flush() resolved in this group must find them already run, and
         # both travel through the same loop's call_soon_threadsafe queue, which is FIFO.
-        self._report_appends(batch)
+        self._report_appends(batch, error)
         for job in batch:
             if not isinstance(job, _Call) or job.future is None:
                 continue
@@ -508,9 +522,9 @@ class Writer:
         return result, failure
 
     @staticmethod
-    def _report_appends(batch: list[object]) -> None:
-        # Even after a failed commit the callbacks run: the chat goes on (the failure was
-        # logged); durability is lost only for what the disk refused.
+    def _report_appends(batch: list[object], error: BaseException | None) -> None:
+        # Even after a failed commit the callbacks run, with `commit_error` telling them the
+        # rows were not stored: the server then withholds those messages and says so.
         posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
         for job in batch:
             if isinstance(job, _Rows) and job.thens:
@@ -520,10 +534,10 @@ class Writer:
                     posts.append((job.loop, job.thens))
         for loop, callbacks in posts:
             if loop is None:
-                _run_callbacks(callbacks)
+                _run_callbacks(callbacks, error)
                 continue
             try:
-                loop.call_soon_threadsafe(_run_callbacks, callbacks)
+                loop.call_soon_threadsafe(_run_callbacks, callbacks, error)
             except RuntimeError:
                 _log.warning("store writer: event loop closed, %d callbacks lost", len(callbacks))
 

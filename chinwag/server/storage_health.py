@@ -1,0 +1,83 @@
+"""Whether history is being stored, and who is told when it is not.
+
+Theory of operation
+-------------------
+With durable delivery a message is delivered from its commit callback, and the store tells that
+callback whether the commit failed (``HistoryStore.commit_error``: a full disk, a vanished
+file). A message that could not be stored is not delivered: "Nothing seen is lost" would be
+broken by a message some saw and history does not have. `StorageHealth` then tells the sender
+(a NOTICE naming the target, so a client shows it where the message was typed), and the
+server's operators once per *episode*: the first failure opens it, the first commit that works
+again closes it, with a count of what was not delivered. Nothing has to be restarted: the writer
+tries every new group, so storing resumes by itself as soon as the disk has room.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from chinwag.server.state import Client, RegState
+
+if TYPE_CHECKING:
+    from chinwag.server.app import Server
+
+__all__ = ["StorageHealth"]
+
+log = logging.getLogger("chinwag.history")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text[:100]
+
+
+class StorageHealth:
+    """The state of history storage as the commit callbacks see it.
+
+    Args:
+        server: whose operators are told, and through whose network.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.failing = False
+        """True from a failed commit until the next one that works."""
+        self.withheld = 0
+        """Messages not delivered in the current (or last) episode."""
+
+    def not_stored(self, sender: Client, target_name: str, error: BaseException) -> None:
+        """A message of ``sender`` to ``target_name`` was not stored, so not delivered."""
+        self.withheld += 1
+        network = self.server.network
+        if sender.state is not RegState.CLOSED:
+            network.notice(
+                sender,
+                f"Your message to {target_name} was not delivered: the server cannot store "
+                f"messages right now ({_reason(error)}). Try again later.",
+            )
+        if self.failing:
+            return
+        self.failing = True
+        log.error("history: cannot store messages (%s); not delivering them", error)
+        self._tell_operators(
+            f"*** The server cannot store messages ({_reason(error)}): they are not "
+            "delivered, and their senders are told, until it can again."
+        )
+
+    def stored(self) -> None:
+        """A commit worked: close the episode, if one is open."""
+        if not self.failing:
+            return
+        self.failing = False
+        log.warning("history: storing again; %d messages were not delivered", self.withheld)
+        self._tell_operators(
+            f"*** The server stores messages again ({self.withheld} were not delivered)."
+        )
+        self.withheld = 0
+
+    def _tell_operators(self, text: str) -> None:
+        network = self.server.network
+        for client in network.connections:
+            if client.registered and client.is_oper:
+                network.notice(client, text)
