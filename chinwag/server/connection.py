@@ -8,7 +8,9 @@ sans-I/O `LineDecoder`; each complete line is handed to the command dispatcher s
 Input is paced by a token bucket (``flood_burst`` lines at once, then ``flood_rate`` lines a
 second): a line that finds the bucket empty waits in a backlog and is processed when a token is
 due, the way other servers pace a paste. Only when the backlog passes ``flood_queue`` lines is
-the client cut off with "Excess Flood".
+the client cut off with "Excess Flood". Every line pays, PONG included; blank lines are skipped
+by the decoder but charged too (the bucket may go into debt), or a stream of newlines would
+cost a core for free.
 
 Output never blocks anybody. `enqueue` appends bytes to a per-connection list and registers the
 connection with the server's flusher once; at the end of the event-loop turn the flusher writes each
@@ -41,7 +43,6 @@ __all__ = ["Connection"]
 log = logging.getLogger("chinwag.connection")
 
 _HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DELETE", "PATCH"})
-_FREE_COMMANDS = frozenset({"PONG"})
 
 
 class Connection(asyncio.Protocol):
@@ -100,7 +101,13 @@ class Connection(asyncio.Protocol):
             return
         self.last_read = time.monotonic()
         self.ping_sent_at = None
-        for item in self.decoder.feed(data):
+        decoder = self.decoder
+        items = decoder.feed(data)
+        if decoder.blank_lines:
+            blank, decoder.blank_lines = decoder.blank_lines, 0
+            if not self._charge(blank):
+                return
+        for item in items:
             if self.closing:
                 return
             if self._backlog or not self._take_token(item):
@@ -129,8 +136,6 @@ class Connection(asyncio.Protocol):
         limits = self.server.config.limits
         if limits.flood_rate <= 0:
             return True
-        if isinstance(item, Message) and item.command in _FREE_COMMANDS:
-            return True
         client = self.client
         if client is not None and client.is_oper:
             return True
@@ -143,6 +148,25 @@ class Connection(asyncio.Protocol):
             self._tokens -= 1.0
             return True
         return False
+
+    def _charge(self, lines: int) -> bool:
+        """Charge ``lines`` blank lines: skipped, but paid for like any line. The bucket may go
+        below zero (later lines then wait longer); past ``flood_queue`` lines of debt the
+        connection ends like any flood. Returns: False when it ended."""
+        limits = self.server.config.limits
+        client = self.client
+        if limits.flood_rate <= 0 or (client is not None and client.is_oper):
+            return True
+        now = time.monotonic()
+        self._tokens = min(
+            float(limits.flood_burst), self._tokens + (now - self._tokens_at) * limits.flood_rate
+        )
+        self._tokens_at = now
+        self._tokens -= lines
+        if self._tokens < -limits.flood_queue:
+            self.close("Excess Flood")
+            return False
+        return True
 
     def _schedule_backlog(self) -> None:
         if self._backlog_timer is not None:
