@@ -37,7 +37,15 @@ from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_ti
 from chinwag.protocol.message import format_line
 from chinwag.server.state import Cap, Channel, Client
 
-__all__ = ["TAG_CAPS", "Batch", "Outgoing", "new_msgid", "send_to_all", "send_to_channel"]
+__all__ = [
+    "TAG_CAPS",
+    "Batch",
+    "Outgoing",
+    "add_tag",
+    "new_msgid",
+    "send_to_all",
+    "send_to_channel",
+]
 
 TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
@@ -56,6 +64,15 @@ _TRAILING_FORM = {
     "WALLOPS": 1,
     "SETNAME": 1,
 }
+
+
+def add_tag(line: bytes, tag: bytes) -> bytes:
+    """Add one ``key=value`` tag (already escaped) to a formatted line."""
+    if line.startswith(b"@"):
+        return b"@" + tag + b";" + line[1:]
+    return b"@" + tag + b" " + line
+
+
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
 

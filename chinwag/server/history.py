@@ -52,8 +52,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chinwag.protocol import fold
-from chinwag.server.commands.labels import add_tag
-from chinwag.server.fanout import Outgoing
+from chinwag.server.fanout import Outgoing, add_tag
 from chinwag.server.state import Cap, Channel, Client
 from chinwag.store import (
     NO_TAGS,

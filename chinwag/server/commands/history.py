@@ -20,7 +20,8 @@ import logging
 from chinwag.protocol import Message, fold, format_server_time, is_valid_nick, parse_count
 from chinwag.protocol.timestamps import parse_server_time
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.commands.labels import add_tag, defer_reply
+from chinwag.server.commands.labels import defer_reply
+from chinwag.server.fanout import add_tag
 from chinwag.server.history import history_lines, new_batch_ref
 from chinwag.server.state import Cap
 from chinwag.store import (

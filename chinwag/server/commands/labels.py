@@ -16,18 +16,12 @@ import itertools
 
 from chinwag.protocol import escape_tag_value
 from chinwag.server.commands.base import Context
+from chinwag.server.fanout import add_tag
 from chinwag.server.state import Cap
 
-__all__ = ["LateReply", "add_tag", "defer_reply", "send_labeled"]
+__all__ = ["LateReply", "defer_reply", "send_labeled"]
 
 _batch_ids = itertools.count(1)
-
-
-def add_tag(line: bytes, tag: bytes) -> bytes:
-    """Add one ``key=value`` tag (already escaped) to a formatted line."""
-    if line.startswith(b"@"):
-        return b"@" + tag + b";" + line[1:]
-    return b"@" + tag + b" " + line
 
 
 def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
