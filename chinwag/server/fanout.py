@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
-from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.state import Cap, Channel, ChannelBatch, Client
 
 __all__ = [
     "TAG_CAPS",
@@ -221,7 +221,7 @@ class Batch:
 
         Seals the batch: it is being written out and must not grow any more.
         """
-        self.channel.batches = None
+        self.channel.close_batches()
         if client not in self.speakers:
             joined = self._joined
             if joined is None:
@@ -256,7 +256,7 @@ def send_to_channel(
             line = variants.get(key)
             batch.add(outgoing.variant(key) if line is None else line, speaker, muted=muted)
         return echo and speaker in channel.members
-    batches = {}
+    opened: dict[int, ChannelBatch] = {}
     keep_open = True
     echoed = False
     for client in channel.members:
@@ -271,12 +271,15 @@ def send_to_channel(
             if client is not speaker:
                 conn.enqueue(outgoing.variant(key))
             continue
-        held = batches.get(key)
+        held = opened.get(key)
         if held is None:
-            held = batches[key] = Batch(channel, key)
+            held = opened[key] = Batch(channel, key)
             held.add(outgoing.variant(key), speaker, muted=muted)
         conn.hold(held)
         if client is speaker:
             echoed = echo
-    channel.batches = batches if keep_open else None
+    if keep_open:
+        channel.batches = opened
+    else:
+        channel.close_batches()
     return echoed

@@ -101,6 +101,7 @@ class LateReply:
 
 def defer_reply(ctx: Context) -> LateReply:
     """Promise a reply after the handler returns; call ``finish`` on the result exactly once."""
-    if ctx.late is None:
-        ctx.late = LateReply(ctx)
-    return ctx.late
+    late = ctx.late
+    if not isinstance(late, LateReply):
+        late = ctx.late = LateReply(ctx)
+    return late
