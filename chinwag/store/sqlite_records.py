@@ -13,7 +13,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
+from chinwag.store.account_rules import (
+    hash_for_new_account,
+    hash_for_new_password,
+    verify_and_rehash,
+)
 from chinwag.store.base import (
     Account,
     BanKind,

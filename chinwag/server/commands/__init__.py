@@ -16,7 +16,7 @@ from chinwag.protocol.numerics import (
     ERR_UNKNOWNCOMMAND,
 )
 from chinwag.server.commands import (
-    accounts,
+    authentication,
     bans,
     capabilities,
     channels,
@@ -48,7 +48,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **operators.COMMANDS,
     **users.COMMANDS,
     **history.COMMANDS,
-    **accounts.COMMANDS,
+    **authentication.COMMANDS,
     **bans.COMMANDS,
 }
 
