@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 from chinwag.store import SqliteStore
 from chinwag.store.sqlite import NO_VALUE, or_no_value
@@ -22,12 +23,9 @@ async def test_no_value_is_stored_as_null_and_read_back_as_none(sqlite_store: Sq
     sqlite_store.history.append(entry("chan", T0, target=LOBBY, account=None))
     sqlite_store.history.append(entry("priv", T0 + 1, target=direct("amy", "bob"), account="amy"))
     await sqlite_store.flush()
-    rows = dict(
-        (str(row[0]), row[1:])
-        for row in sqlite3.connect(sqlite_store.path).execute(
-            "SELECT msgid, party_a, party_b, account FROM history"
-        )
-    )
+    with closing(sqlite3.connect(sqlite_store.path)) as conn:
+        found = conn.execute("SELECT msgid, party_a, party_b, account FROM history").fetchall()
+    rows = {str(row[0]): tuple(row[1:]) for row in found}
     assert rows == {"chan": (None, None, None), "priv": ("amy", "bob", "amy")}
     (chan,) = await sqlite_store.history.latest(LOBBY, None, 10)
     assert chan.account is None
