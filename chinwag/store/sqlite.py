@@ -8,10 +8,10 @@ Threads. The event loop never touches the disk. Every write goes through ONE wri
 pool of read-only connections. WAL mode lets those readers see the last committed state while
 the writer works, so a CHATHISTORY query never waits for a commit and vice versa.
 
-Group commit. Writes are jobs on a bounded FIFO queue. The writer blocks for the first job, then
-takes everything else already queued (up to ``max_group``) and runs the lot in one
-transaction; consecutive history rows go through ONE multi-row statement, which alone is the
-transaction when the group is nothing else (``writer.py`` says why: the GIL). The
+Group commit. Writes are jobs on a bounded FIFO queue (``write_queue.py``). The writer blocks for
+the first job, then takes everything else already queued (up to ``max_group``) and runs the lot
+in one transaction; consecutive history rows go through ONE multi-row statement, which alone is the
+transaction when the group is nothing else (``padded_insert.py`` says why: the GIL). The
 cost of a commit is thus shared by however many messages arrived while the previous one ran:
 under load the groups grow and throughput rises instead of the queue. Jobs that may fail
 (account registration, ...) run in a SAVEPOINT so one failure never costs the others their
@@ -89,15 +89,18 @@ from chinwag.store.base import (
     StoreParts,
     Target,
 )
+from chinwag.store.checkpointer import Checkpointer
 from chinwag.store.errors import StoreError
 from chinwag.store.migrations import apply_migrations
+from chinwag.store.readers import ReaderPool
+from chinwag.store.sqlite_connection import connect
 from chinwag.store.sqlite_records import (
     SqliteAccountStore,
     SqliteBanStore,
     SqliteChannelStore,
     drop_account,
 )
-from chinwag.store.writer import Checkpointer, ReaderPool, Writer, connect
+from chinwag.store.writer import Writer
 
 __all__ = [
     "DB_FILENAME",

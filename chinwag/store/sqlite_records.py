@@ -28,7 +28,8 @@ from chinwag.store.base import (
     check_name,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
-from chinwag.store.writer import ReaderPool, Writer
+from chinwag.store.readers import ReaderPool
+from chinwag.store.writer import Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
