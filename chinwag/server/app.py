@@ -84,7 +84,6 @@ class Server:
         self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
-        self.started = time.time()
 
     @property
     def tasks(self) -> set[asyncio.Task[Any]]:
