@@ -18,10 +18,10 @@ from chinwag.server.state import Client
 from chinwag.server.tasks import Spawn
 from chinwag.store import Store
 
-__all__ = ["CommandSpec", "Context", "Handler", "LaterReply"]
+__all__ = ["CommandSpec", "Context", "DeferredReply", "Handler"]
 
 
-class LaterReply(Protocol):
+class DeferredReply(Protocol):
     """A reply that comes after the handler returns (``labels.LateReply``)."""
 
     def handler_done(self, early: list[bytes]) -> None:
@@ -47,7 +47,7 @@ class Context:
     client: Client
     label: str | None = None
     """The ``label`` tag of the command (``labeled-response``), set by `dispatch`."""
-    late: LaterReply | None = None
+    late: DeferredReply | None = None
     """Set by `labels.defer_reply` when the reply comes after the handler returns."""
 
     @property
