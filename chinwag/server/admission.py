@@ -21,14 +21,13 @@ import collections
 import logging
 import ssl
 from asyncio import sslproto
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
-from chinwag.server.connection import Connection
+from chinwag.server.config import LimitsConfig
+from chinwag.server.connection import Connection, ConnectionOwner
+from chinwag.server.network import Network
 
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-
-__all__ = ["Handshakes", "TlsGate"]
+__all__ = ["GateOwner", "Handshakes", "TlsGate"]
 
 log = logging.getLogger("chinwag.admission")
 
@@ -53,16 +52,28 @@ class Handshakes:
             del self.per_ip[ip]
 
 
+class GateOwner(ConnectionOwner, Protocol):
+    """What a `TlsGate` asks of the server: a connection's owner that counts handshakes."""
+
+    handshakes: Handshakes
+
+
 class TlsGate(asyncio.Protocol):
     """The first protocol of a socket accepted on the TLS port: admission, then the handshake.
 
     Args:
-        server: the server (its limits, its handshake counts).
+        owner: who admits connections and owns them (the server).
+        network: the network the connection joins.
+        limits: the ``[limits]`` settings (``tls_handshake_timeout`` among them).
         context: the server's TLS context.
     """
 
-    def __init__(self, server: Server, context: ssl.SSLContext) -> None:
-        self.server = server
+    def __init__(
+        self, owner: GateOwner, network: Network, limits: LimitsConfig, context: ssl.SSLContext
+    ) -> None:
+        self.owner = owner
+        self.network = network
+        self.limits = limits
         self.context = context
         self.ip = "unknown"
         self.counted = False
@@ -72,13 +83,13 @@ class TlsGate(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.ip = ip = str(peer[0]) if peer else "unknown"
-        refusal = self.server.admission_refusal(ip)
+        refusal = self.owner.admission_refusal(ip)
         if refusal is not None:
             # No TLS yet, so no ERROR line can be understood: the socket is simply closed.
             log.info("refused %s on the TLS port: %s", ip, refusal)
             transport.abort()
             return
-        self.server.handshakes.add(ip)
+        self.owner.handshakes.add(ip)
         self.counted = True
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -92,7 +103,7 @@ class TlsGate(asyncio.Protocol):
             done,
             server_side=True,
             # typeshed says int; asyncio takes any number of seconds
-            ssl_handshake_timeout=self.server.config.limits.tls_handshake_timeout,  # type: ignore[arg-type]
+            ssl_handshake_timeout=self.limits.tls_handshake_timeout,  # type: ignore[arg-type]
         )
         transport.set_protocol(secure)
         secure.connection_made(transport)
@@ -101,7 +112,7 @@ class TlsGate(asyncio.Protocol):
         """Stop counting this socket as a handshake (once)."""
         if self.counted:
             self.counted = False
-            self.server.handshakes.remove(self.ip)
+            self.owner.handshakes.remove(self.ip)
 
     def _handshake_done(self, done: asyncio.Future[None]) -> None:
         self.release()
@@ -117,6 +128,6 @@ class _Admitted(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.gate.release()  # from now on the Connection is counted, by the network
-        conn = Connection(self.gate.server, tls=True)
+        conn = Connection(self.gate.owner, self.gate.network, self.gate.limits, tls=True)
         cast(asyncio.Transport, transport).set_protocol(conn)
         conn.connection_made(transport)

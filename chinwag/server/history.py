@@ -49,15 +49,18 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chinwag.protocol import fold
-from chinwag.server.commands.labels import add_tag
-from chinwag.server.fanout import Outgoing
+from chinwag.server.config import HistoryConfig
+from chinwag.server.fanout import Outgoing, add_tag
+from chinwag.server.network import Network
 from chinwag.server.state import Cap, Channel, Client, RegState
 from chinwag.server.storage_health import StorageHealth
+from chinwag.server.tasks import Spawn
 from chinwag.store import (
     NO_TAGS,
+    AccountStore,
     ChannelTarget,
     DirectTarget,
     HistoryEntry,
@@ -65,9 +68,6 @@ from chinwag.store import (
     StoreError,
     TimeBound,
 )
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
 
 __all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
 
@@ -142,10 +142,13 @@ def history_lines(
 
 
 class History:
-    """What the server keeps of conversations, on top of ``server.store.history``.
+    """What the server keeps of conversations, on top of the history store.
 
     Args:
-        server: the server; its store must be open before anything is recorded.
+        config: the ``[history]`` configuration.
+        store: the history store.
+        network: who is connected (a CHATHISTORY nick target) and the server's name.
+        spawn: starts retention runs and join replays.
     """
 
     max_inflight = 4096
@@ -154,9 +157,19 @@ class History:
     overload would queue up unbounded latency and then stall the whole loop on the store's
     full queue; with it the senders' own TCP buffers absorb the excess."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.config = server.config.history
+    def __init__(
+        self,
+        config: HistoryConfig,
+        store: HistoryStore,
+        network: Network,
+        spawn: Spawn,
+        accounts: AccountStore | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.accounts = accounts
+        self.network = network
+        self.spawn = spawn
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
         self._guests: dict[Client, str] = {}
@@ -172,7 +185,7 @@ class History:
         # Who sent each waiting message, and to what: told when its commit fails.
         self._senders: deque[Client] = deque()
         self._targets: deque[str] = deque()
-        self.health = StorageHealth(server)
+        self.health = StorageHealth(network)
         self._queued = 0  # in_order callbacks waiting in the writer's stream
         # Senders whose input is paused while too many messages wait for their commit.
         self._held: set[Client] = set()
@@ -180,11 +193,6 @@ class History:
         self._pruner: asyncio.TimerHandle | None = None
         # Bound once: every stored message passes this same object as its callback.
         self._on_commit = self._committed
-
-    @property
-    def store(self) -> HistoryStore:
-        """The history store."""
-        return self.server.store.history
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -205,7 +213,7 @@ class History:
 
     def _prune_tick(self) -> None:
         self._schedule_prune(PRUNE_INTERVAL)
-        self.server.spawn(self.prune())
+        self.spawn(self.prune())
 
     async def prune(self, now: float | None = None) -> int:
         """Apply ``max_age_days`` and ``max_lines_per_target`` once.
@@ -259,10 +267,10 @@ class History:
     async def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
         account of that name (its identity, from the store)."""
-        other = self.server.network.find(nick)
+        other = self.network.find(nick)
         if other is not None:
             return self.party(other)
-        account = await self.server.store.accounts.get(fold(nick))
+        account = await self.accounts.get(fold(nick)) if self.accounts is not None else None
         return account.party if account is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
@@ -411,7 +419,7 @@ class History:
             return
         joined = time.time()
         waiting = frozenset(self._inflight)
-        self.server.spawn(self._replay(client, channel, count, joined, waiting))
+        self.spawn(self._replay(client, channel, count, joined, waiting))
 
     async def _replay(
         self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
@@ -429,5 +437,5 @@ class History:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
         batch_target = channel.name if batched else None
-        for line in history_lines(client, entries, self.server.network.name, batch_target):
+        for line in history_lines(client, entries, self.network.name, batch_target):
             client.send(line)

@@ -15,12 +15,9 @@ tries every new group, so storing resumes by itself as soon as the disk has room
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from chinwag.server.network import Network
 from chinwag.server.state import Client, RegState
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
 
 __all__ = ["StorageHealth"]
 
@@ -36,11 +33,11 @@ class StorageHealth:
     """The state of history storage as the commit callbacks see it.
 
     Args:
-        server: whose operators are told, and through whose network.
+        network: where the senders and the operators are.
     """
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, network: Network) -> None:
+        self.network = network
         self.failing = False
         """True from a failed commit until the next one that works."""
         self.withheld = 0
@@ -49,7 +46,7 @@ class StorageHealth:
     def not_stored(self, sender: Client, target_name: str, error: BaseException) -> None:
         """A message of ``sender`` to ``target_name`` was not stored, so not delivered."""
         self.withheld += 1
-        network = self.server.network
+        network = self.network
         if sender.state is not RegState.CLOSED:
             network.notice(
                 sender,
@@ -77,7 +74,7 @@ class StorageHealth:
         self.withheld = 0
 
     def _tell_operators(self, text: str) -> None:
-        network = self.server.network
+        network = self.network
         for client in network.connections:
             if client.registered and client.is_oper:
                 network.notice(client, text)
