@@ -43,6 +43,21 @@ class WhowasEntry:
     when: float
 
 
+MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
+"""The most a numeric's head (source, numeric, middle parameters) may take: 64 bytes stay for
+its text."""
+
+
+def _fit_head(start: str, middle: list[str]) -> bytes:
+    """A numeric's head with its longest middle parameters cut until it fits `MAX_HEAD_BYTES`."""
+    params = [p.encode("utf-8") for p in middle]
+    fixed = len(start.encode()) + len(params) + 1  # a space after each parameter, then ":"
+    while fixed + sum(map(len, params)) > MAX_HEAD_BYTES:
+        longest = max(range(len(params)), key=lambda i: len(params[i]))
+        params[longest] = fit_utf8(params[longest], len(params[longest]) // 2) or b"*"
+    return start.encode() + b" ".join(params) + b" :"
+
+
 class Network:
     """Registries of clients and channels plus the operations that change them.
 
@@ -94,6 +109,8 @@ class Network:
         # for untrusted layouts): the middle parameters were just made safe, and the last one
         # always goes in the trailing form. CR, LF and NUL never get this far (see the codec).
         head = f":{self.name} {numeric} {' '.join(middle)} :".encode()
+        if len(head) > MAX_HEAD_BYTES:  # a middle parameter echoes a long input (421 <command>)
+            head = _fit_head(f":{self.name} {numeric} ", middle)
         text = last.encode("utf-8")
         # Full-length free text (a topic) under a long server name: cut the text to fit.
         text = fit_utf8(text, MAX_BODY_BYTES - 2 - len(head))
@@ -101,11 +118,22 @@ class Network:
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""
-        client.send(encode_message(Message("NOTICE", (client.nick, text), self.name)))
+        self.send_from_server(client, "NOTICE", client.nick, text)
 
     def send_from_server(self, client: Client, command: str, *params: str) -> None:
         """Send a non-numeric line from the server (``CAP``, ``PONG``, ``ERROR``...)."""
-        client.send(encode_message(Message(command, params, self.name)))
+        client.send(self.server_line(command, *params))
+
+    def server_line(self, command: str, *params: str) -> bytes:
+        """A non-numeric line from the server as wire bytes; a last parameter that would make
+        it longer than 512 bytes is cut to fit."""
+        line = encode_message(Message(command, params, self.name))
+        if len(line) > MAX_BODY_BYTES and params:
+            *middle, last = params
+            head = (" ".join([f":{self.name}", command, *middle]) + " :").encode()
+            text = fit_utf8(last.encode("utf-8"), max(0, MAX_BODY_BYTES - 2 - len(head)))
+            line = head + text + b"\r\n"
+        return line
 
     # -- connections and nicks -----------------------------------------------------------------
 
