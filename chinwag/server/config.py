@@ -73,6 +73,7 @@ class LimitsConfig:
     max_clients_per_ip: int = 10
     exempt_loopback: bool = True
     sendq_bytes: int = 1_048_576
+    socket_send_buffer: int = 65_536
     flood_burst: int = 20
     flood_rate: float = 5.0
     flood_queue: int = 50
@@ -159,6 +160,8 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.limits.socket_send_buffer < 0:
+            raise ConfigError("limits.socket_send_buffer must be 0 (the kernel's choice) or more")
         if self.limits.tls_handshake_timeout <= 0:
             raise ConfigError("limits.tls_handshake_timeout must be more than 0 seconds")
         for oper in self.opers:

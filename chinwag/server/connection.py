@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import socket
 import time
 from typing import Protocol, cast
 
@@ -122,7 +123,19 @@ class Connection(asyncio.Protocol):
             transport.close()
             return
         self.network.add_connection(self.client)
+        self._bound_kernel_buffer(transport)
         log.info("connect from %s", ip)
+
+    def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
+        """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
+        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ."""
+        size = self.limits.socket_send_buffer
+        sock = transport.get_extra_info("socket")
+        if size > 0 and sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            except OSError as exc:  # not every transport has a real socket underneath
+                log.debug("cannot set SO_SNDBUF: %s", exc)
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
