@@ -41,6 +41,9 @@ __all__ = ["Connection", "ConnectionOwner"]
 
 log = logging.getLogger("chinwag.connection")
 
+REPLY_LINES_PER_TOKEN = 10
+"""Lines of a long answer (WHO, LIST) that cost as much flood budget as one line received."""
+
 _HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DELETE", "PATCH"})
 
 
@@ -147,7 +150,7 @@ class Connection(asyncio.Protocol):
         items = decoder.feed(data)
         if decoder.blank_lines:
             blank, decoder.blank_lines = decoder.blank_lines, 0
-            if not self._charge(blank):
+            if not self._spend(blank, cut_past_queue=True):
                 return
         for item in items:
             if self.closing:
@@ -191,10 +194,16 @@ class Connection(asyncio.Protocol):
             return True
         return False
 
-    def _charge(self, lines: int) -> bool:
-        """Charge ``lines`` blank lines: skipped, but paid for like any line. The bucket may go
-        below zero (later lines then wait longer); past ``flood_queue`` lines of debt the
-        connection ends like any flood. Returns: False when it ended."""
+    def charge(self, replies: int) -> None:
+        """Charge the flood budget for ``replies`` lines a command answered with (WHO, LIST):
+        one token per `REPLY_LINES_PER_TOKEN`. The bucket goes into debt, so the client's
+        next lines wait until it has paid: a few bytes cannot buy seconds of server time."""
+        self._spend(replies / REPLY_LINES_PER_TOKEN, cut_past_queue=False)
+
+    def _spend(self, tokens: float, *, cut_past_queue: bool) -> bool:
+        """Take ``tokens`` from the bucket, which may go below zero (later lines then wait
+        longer). Blank lines are charged this way too, and past ``flood_queue`` lines of debt
+        (``cut_past_queue``) the connection ends like any flood. Returns: False when it ended."""
         limits = self.limits
         client = self.client
         if limits.flood_rate <= 0 or (client is not None and client.is_oper):
@@ -204,8 +213,8 @@ class Connection(asyncio.Protocol):
             float(limits.flood_burst), self._tokens + (now - self._tokens_at) * limits.flood_rate
         )
         self._tokens_at = now
-        self._tokens -= lines
-        if self._tokens < -limits.flood_queue:
+        self._tokens -= tokens
+        if cut_past_queue and self._tokens < -limits.flood_queue:
             self.close("Excess Flood")
             return False
         return True

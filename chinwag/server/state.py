@@ -62,6 +62,9 @@ class Link(Protocol):
     def flush(self) -> None:
         """Write everything queued."""
 
+    def charge(self, replies: int) -> None:
+        """Charge the flood budget for the ``replies`` lines of a long answer."""
+
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
         """End the connection: ERROR line, peers told, socket closed."""
 

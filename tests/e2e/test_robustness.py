@@ -323,3 +323,18 @@ async def test_handler_crash_drops_only_that_client(
     await bob.expect("QUIT", source="amy")
     await bob.alive()
     assert any("error handling a line" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("query", ["WHO *", "LIST"])
+async def test_long_answers_cost_flood_budget(serve: Serve, query: str) -> None:
+    """WHO * and LIST are charged by the size of their answer (a token per 10 lines): after
+    one, the client's next lines wait, and a burst of them overflows the queue."""
+    h = await serve(limits={"flood_burst": 5, "flood_rate": 0.1, "flood_queue": 5})
+    others = [await h.connect(f"user{i}") for i in range(30)]
+    for i, other in enumerate(others):
+        await other.send(f"JOIN #room{i}")
+    for other in others:
+        await other.sync()
+    amy = await h.connect("amy")
+    await amy.send((f"{query}\r\n" + "PING :x\r\n" * 6).encode())
+    await amy.expect_error("Excess Flood")

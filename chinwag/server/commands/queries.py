@@ -79,6 +79,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
     """WHO [<mask> [o]]"""
     mask = msg.param(0, "*") or "*"
     only_opers = msg.param(1) == "o"
+    replies = 0
     if mask.startswith("#"):
         channel = ctx.network.find_channel(mask)
         if channel is not None and channel.visible_to(ctx.client):
@@ -86,6 +87,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
             for member in list(channel.members):
                 if (inside or "i" not in member.modes) and not (only_opers and not member.is_oper):
                     _who_reply(ctx, member, channel)
+                    replies += 1
     else:
         exact = ctx.network.find(mask)
         if exact is not None and exact.registered:
@@ -102,7 +104,9 @@ def handle_who(ctx: Context, msg: Message) -> None:
         for target in targets:
             if not (only_opers and not target.is_oper):
                 _who_reply(ctx, target, None)
+                replies += 1
     ctx.reply(RPL_ENDOFWHO, mask, "End of /WHO list")
+    ctx.client.conn.charge(replies)  # a long answer costs flood budget
 
 
 def handle_whois(ctx: Context, msg: Message) -> None:
