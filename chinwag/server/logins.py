@@ -125,6 +125,7 @@ class Logins:
             self._notify_account(client)
         if fold(account.name) == client.nick_folded:
             self.protection.cancel_protection(client)
+        self.protection.owner_logged_in(account.name_folded)
         return True
 
     def logout(self, client: Client) -> None:

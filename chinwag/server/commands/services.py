@@ -257,6 +257,69 @@ def _ns_set(ctx: Context, args: list[str]) -> None:
     _spawn_ns(ctx, run())
 
 
+def _ns_ghost(ctx: Context, args: list[str]) -> None:
+    _reclaim(ctx, args, "GHOST")
+
+
+def _ns_regain(ctx: Context, args: list[str]) -> None:
+    _reclaim(ctx, args, "REGAIN")
+
+
+def _reclaim(ctx: Context, args: list[str], verb: str) -> None:
+    """GHOST and REGAIN: the owner of a registered nick (logged in to it, or giving its
+    password) disconnects, or renames to a guest nick, whoever holds it."""
+    if not args or len(args) > 2:
+        _ns(ctx, f"Syntax: {verb} <nick> [password]")
+        return
+    client = ctx.client
+    nick = args[0]
+    holder = ctx.network.find(nick)
+    if holder is None or isinstance(holder.conn, ServiceConnection):
+        _ns(ctx, f"{nick} is not online.")
+        return
+    if holder is client:
+        _ns(ctx, f"You are {holder.nick} already.")
+        return
+    owner = client.account is not None and fold(client.account) == holder.nick_folded
+    if owner:
+        _do_reclaim(ctx, holder, verb)
+        return
+    if len(args) < 2:
+        _ns(ctx, f"Log in to {holder.nick} first, or give its password: {verb} {nick} <password>")
+        return
+    refusal = ctx.accounts.passwords.tls_refusal(client)
+    if refusal is not None:
+        _ns(ctx, f"{verb} refused: {refusal}.")
+        return
+    wanted = holder.nick_folded
+
+    async def run() -> None:
+        result = await ctx.accounts.passwords.check_password(client, nick, args[1])
+        if result.account is None:
+            _ns(ctx, f"{verb} refused: {result.error}.")
+            return
+        now = ctx.network.find(nick)  # the holder may have left or renamed meanwhile
+        if now is None or now.nick_folded != wanted or now is client or not client.registered:
+            _ns(ctx, f"{nick} is not online any more.")
+            return
+        _do_reclaim(ctx, now, verb)
+
+    _spawn_ns(ctx, run())
+
+
+def _do_reclaim(ctx: Context, holder: Client, verb: str) -> None:
+    client = ctx.client
+    nick = holder.nick
+    if verb == "GHOST":
+        holder.conn.close(f"Ghosted by {client.nick}")
+        _ns(ctx, f"{nick} has been disconnected.")
+        return
+    guest = ctx.accounts.protection.rename_to_guest(holder)
+    service_notice("NickServ", holder, f"{nick} was taken back by its owner; you are {guest}.")
+    ctx.network.rename(client, nick)
+    ctx.accounts.protection.check_nick(client)  # logged in to another account: protected still
+
+
 # -- ChanServ --------------------------------------------------------------------------------------
 
 
@@ -357,6 +420,14 @@ SERVICE_COMMANDS: dict[str, Service] = {
             ),
             "SET": ServiceCommand(
                 _ns_set, "SET PASSWORD <new password>: change the password of your account."
+            ),
+            "GHOST": ServiceCommand(
+                _ns_ghost,
+                "GHOST <nick> [password]: disconnect whoever uses your registered nick.",
+            ),
+            "REGAIN": ServiceCommand(
+                _ns_regain,
+                "REGAIN <nick> [password]: take your registered nick back from whoever uses it.",
             ),
         },
     ),
