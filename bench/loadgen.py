@@ -250,7 +250,9 @@ class Generator:
         loop = asyncio.get_running_loop()
         conn = Conn(self, nick)
         conn.mode = WAIT
-        conn.token = b" 001 "
+        # A join storm waits for the end of the channel's NAMES: the client is in the room.
+        join = self.spec.get("join")
+        conn.token = b" 366 " if join else b" 001 "
         conn.waiter = loop.create_future()
         if retry:
             for _attempt in range(100):
@@ -271,7 +273,10 @@ class Generator:
             sock.setblocking(False)
             await loop.sock_connect(sock, ("127.0.0.1", self.port))
             await loop.create_connection(lambda: conn, sock=sock)
-        conn.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
+        hello = f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
+        if join and self.spec.get("send_join", True):
+            hello += f"JOIN {join}\r\n"
+        conn.send(hello.encode())
         return conn
 
     async def register(

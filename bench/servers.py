@@ -39,6 +39,8 @@ class ServerSpec:
     limit_note: str = ""
     #: Extra environment variables for the server process.
     env: dict[str, str] = field(default_factory=dict)
+    #: The channel the server joins every client to itself (clients then send no JOIN).
+    autojoin: str | None = None
 
     def available(self) -> bool:
         """Return True when the server can be started on this machine."""
@@ -61,7 +63,7 @@ def _chinwag_available() -> bool:
     return done.returncode == 0
 
 
-def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
+def _chinwag(workdir: Path, port: int, extra: str = "", channels: str = "[]") -> list[str]:
     conf = workdir / "chinwag.toml"
     if workdir.is_dir():
         conf.write_text(
@@ -69,7 +71,7 @@ def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
             'host = "127.0.0.1"\n'
             f"port = {port}\n"
             'name = "bench.chinwag"\n'
-            "default_channels = []\n"
+            f"default_channels = {channels}\n"
             f'data_dir = "{workdir / "data"}"\n'
             "[limits]\n"
             "max_clients = 60000\n"
@@ -96,6 +98,11 @@ def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
 def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
     # Diagnosis variant: no history store, so no SQLite write and no wait for its commit.
     return _chinwag(workdir, port, "[history]\nenabled = false\n")
+
+
+def _chinwag_autojoin(workdir: Path, port: int) -> list[str]:
+    # The join storm as the default config has it: the server joins everyone to the room.
+    return _chinwag(workdir, port, channels='["#storm"]')
 
 
 def _ngircd(workdir: Path, port: int) -> list[str]:
@@ -177,6 +184,9 @@ SERVERS: dict[str, ServerSpec] = {
     "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
+    ),
+    "chinwag-autojoin": ServerSpec(
+        "chinwag-autojoin", _chinwag_autojoin, env={"PYTHONPATH": str(REPO)}, autojoin="#storm"
     ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),

@@ -40,6 +40,9 @@ __all__ = ["Server", "data_path", "run_server"]
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
+LAZY_FLUSH = 0.01
+"""Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
+of every arrival in that time (see `Connection.enqueue_lazy`)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
 
 
@@ -88,6 +91,8 @@ class Server:
         self._lock: DataDirLock | None = None
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._lazy: list[Connection] = []
+        self._lazy_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
 
@@ -175,6 +180,9 @@ class Server:
         for conn in conns:
             conn.close(reason)
         self._flush_all()
+        if self._lazy_handle is not None:
+            self._lazy_handle.cancel()
+        self._flush_lazy()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
         if lost:
@@ -249,11 +257,24 @@ class Server:
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
 
+    def mark_lazy(self, conn: Connection) -> None:
+        """Remember that ``conn`` has output that may wait: flush it within `LAZY_FLUSH`."""
+        self._lazy.append(conn)
+        if self._lazy_handle is None:
+            loop = asyncio.get_running_loop()
+            self._lazy_handle = loop.call_later(LAZY_FLUSH, self._flush_lazy)
+
     def _flush_all(self) -> None:
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+
+    def _flush_lazy(self) -> None:
+        self._lazy_handle = None
+        lazy, self._lazy = self._lazy, []
+        for conn in lazy:
+            conn.flush()  # nothing to do for those that something urgent flushed already
 
     # -- timers --------------------------------------------------------------------------------
 

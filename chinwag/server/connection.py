@@ -59,6 +59,9 @@ class ConnectionOwner(Protocol):
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: flush it at the end of this loop turn."""
 
+    def mark_lazy(self, conn: Connection) -> None:
+        """``conn`` has output that may wait a few milliseconds: flush it with others."""
+
     def client_gone(self, client: Client, reason: str) -> None:
         """The connection of ``client`` ended."""
 
@@ -101,6 +104,7 @@ class Connection(asyncio.Protocol):
         self.pending: list[bytes | ChannelBatch] = []
         self.tail_owner: Channel | None = None
         self._batched = False  # some of pending is a Batch
+        self._lazy_only = False  # all of pending may wait for the owner's lazy flush
         self._held: list[bytes | ChannelBatch] | None = None
         self._sendq_bytes = limits.sendq_bytes
         self._tokens = float(limits.flood_burst)
@@ -260,8 +264,35 @@ class Connection(asyncio.Protocol):
                 return
             if self._held is None:
                 self.owner.mark_dirty(self)
-        elif self.tail_owner is not None:
-            self._close_tail()  # a channel line after this one would overtake it
+        else:
+            if self.tail_owner is not None:
+                self._close_tail()  # a channel line after this one would overtake it
+            if self._lazy_only:  # what waited lazily goes now, before this line
+                self._lazy_only = False
+                self.owner.mark_dirty(self)
+        out.append(data)
+
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Queue bytes that may wait a few milliseconds (others' JOINs): written with the
+        owner's next lazy flush, or sooner with anything urgent queued after them.
+
+        In a join storm every arrival is one JOIN line to every member; written each in its
+        own loop turn that is one ``write`` per member per arrival. Waiting a little lets one
+        write carry the JOINs of many arrivals. Order is kept: it is the same queue.
+        """
+        out = self.pending
+        if out or self._held is not None:
+            if self._held is not None or not self._lazy_only:
+                self.enqueue(data)  # already due this turn (or captured): no reason to wait
+                return
+            if self.tail_owner is not None:
+                self._close_tail()
+            out.append(data)
+            return
+        if self.closing:
+            return
+        self._lazy_only = True
+        self.owner.mark_lazy(self)
         out.append(data)
 
     def can_hold(self) -> bool:
@@ -277,6 +308,9 @@ class Connection(asyncio.Protocol):
             self.tail_owner = batch.channel
         out = self.pending
         if not out:
+            self.owner.mark_dirty(self)
+        elif self._lazy_only:
+            self._lazy_only = False
             self.owner.mark_dirty(self)
         out.append(batch)
         self._batched = True
@@ -309,6 +343,7 @@ class Connection(asyncio.Protocol):
         else:
             data = b"".join(cast(list[bytes], pending))
         self._batched = False
+        self._lazy_only = False
         pending.clear()
         if self.closing or not data:
             return

@@ -73,6 +73,9 @@ __all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
 
 log = logging.getLogger("chinwag.history")
 
+_MAX_SILENT = 10_000
+"""Channels remembered as having no history, at most (then the memory starts over)."""
+
 PRUNE_INTERVAL = 3600.0
 """Seconds between two retention runs (one also runs at start)."""
 
@@ -186,6 +189,10 @@ class History:
         self._senders: deque[Client] = deque()
         self._targets: deque[str] = deque()
         self.health = StorageHealth(network)
+        # Channels known to have no history: a join there needs no store query. Any channel
+        # message may change that; _channel_writes tells a query that one was recorded.
+        self._silent: set[str] = set()
+        self._channel_writes = 0
         self._queued = 0  # in_order callbacks waiting in the writer's stream
         # Senders whose input is paused while too many messages wait for their commit.
         self._held: set[Client] = set()
@@ -304,6 +311,9 @@ class History:
             return
         if channel is not None:
             target: ChannelTarget | DirectTarget = _channel_target(channel.identity)
+            self._channel_writes += 1
+            if self._silent:
+                self._silent.discard(channel.identity)
         elif recipient is not None:
             target = _direct_target(self.party(sender), self.party(recipient))
         else:
@@ -417,6 +427,8 @@ class History:
         count = self.config.replay_on_join
         if not self.enabled or count <= 0 or client.caps & Cap.CHATHISTORY:
             return
+        if channel.identity in self._silent:
+            return  # nothing to replay, and no store query (a join storm into a quiet room)
         joined = time.time()
         waiting = frozenset(self._inflight)
         self.spawn(self._replay(client, channel, count, joined, waiting))
@@ -425,11 +437,17 @@ class History:
         self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
     ) -> None:
         target = ChannelTarget(channel.identity)
+        writes = self._channel_writes
         try:
             entries = await self.store.before(target, TimeBound(joined), count + len(waiting))
         except StoreError as exc:
             log.warning("history: no replay of %s: %s", channel.name, exc)
             return
+        if not entries and writes == self._channel_writes:
+            # Nobody said anything anywhere meanwhile: the room has no history until they do.
+            if len(self._silent) >= _MAX_SILENT:
+                self._silent.clear()
+            self._silent.add(channel.identity)
         if waiting:
             entries = [entry for entry in entries if entry.msgid not in waiting]
         entries = entries[-count:]

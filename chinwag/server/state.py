@@ -47,6 +47,9 @@ class Link(Protocol):
     def enqueue(self, data: bytes) -> None:
         """Queue bytes for the peer (written at the end of the loop turn)."""
 
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Queue bytes that may wait a few milliseconds (written with the next lazy flush)."""
+
     def can_hold(self) -> bool:
         """Whether a channel batch may go in this peer's output."""
 

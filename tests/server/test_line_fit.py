@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from chinwag.protocol import MAX_BODY_BYTES, decode_text, parse_line
 from chinwag.server import load_config
-from chinwag.server.network import Network
+from chinwag.server.network import Network, pack_words
 
 # Any text a client could make the server echo: no CR, LF or NUL (the codec drops those).
 TEXT = st.text(
@@ -57,3 +57,22 @@ def test_server_lines_fit(name: str, middle: list[str], last: str) -> None:
     assert len(line) <= MAX_BODY_BYTES
     msg = parse_line(decode_text(line[:-2]))
     assert msg.command == "NOTICE" and list(msg.params[:-1]) == short
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.text(
+            st.characters(blacklist_characters=" \r\n\0", blacklist_categories=("Cs",)),
+            min_size=1,
+            max_size=10,  # at most 40 bytes: a word longer than a line cannot fit
+        ),
+        max_size=200,
+    ),
+    limit=st.integers(min_value=40, max_value=500),
+)
+def test_pack_words_keeps_every_word_within_the_limit(words: list[str], limit: int) -> None:
+    """NAMES packing: lines of at most ``limit`` bytes, every word once, in order, none cut."""
+    lines = pack_words(words, limit)
+    assert all(len(line.encode()) <= limit for line in lines)
+    assert [w for line in lines for w in line.split(" ")] == words
