@@ -250,9 +250,10 @@ class Generator:
         loop = asyncio.get_running_loop()
         conn = Conn(self, nick)
         conn.mode = WAIT
-        # A join storm waits for the end of the channel's NAMES: the client is in the room.
-        join = self.spec.get("join")
-        conn.token = b" 366 " if join else b" 001 "
+        # A server that joins everyone itself sends the channel's 366 after the welcome: wait
+        # for that. Otherwise a join storm sends JOIN once welcomed (see `register`).
+        autojoined = self.spec.get("join") and not self.spec.get("send_join", True)
+        conn.token = b" 366 " if autojoined else b" 001 "
         conn.waiter = loop.create_future()
         if retry:
             for _attempt in range(100):
@@ -273,10 +274,7 @@ class Generator:
             sock.setblocking(False)
             await loop.sock_connect(sock, ("127.0.0.1", self.port))
             await loop.create_connection(lambda: conn, sock=sock)
-        hello = f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
-        if join and self.spec.get("send_join", True):
-            hello += f"JOIN {join}\r\n"
-        conn.send(hello.encode())
+        conn.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
         return conn
 
     async def register(
@@ -291,6 +289,13 @@ class Generator:
         conn = await self.connect(nick, rcvbuf, retry)
         assert conn.waiter is not None
         await conn.waiter
+        join = self.spec.get("join")
+        if join and self.spec.get("send_join", True):
+            # Only now: some servers drop a JOIN that arrives before registration completes.
+            # Registration, for a join storm, ends when the client is in the room (its 366).
+            joined = conn.expect(b" 366 ", WAIT, IDLE)
+            conn.send(f"JOIN {join}\r\n".encode())
+            await joined
         if times is not None:
             times.append((t0, time.monotonic()))
         return conn

@@ -67,10 +67,17 @@ class ChannelRegistry:
         default_channels: channels that stay permanent even when unregistered.
     """
 
-    def __init__(self, network: Network, store: ChannelStore, default_channels: Iterable[str]):
+    def __init__(
+        self,
+        network: Network,
+        store: ChannelStore,
+        default_channels: Iterable[str],
+        owner: str = "",
+    ):
         self.network = network
         self.store = store
         self._defaults = frozenset(fold(name) for name in default_channels)
+        self._owner = fold(owner) if owner else None
         self.registered: dict[str, ChannelRecord] = {}
         """The record of each registered channel, by folded name."""
 
@@ -108,6 +115,17 @@ class ChannelRegistry:
         record = channel_record(channel, record.founder, record.registered_at)
         self.registered[channel.name_folded] = record
         self.store.save(record)
+
+    def may_op(self, client: Client, channel: Channel) -> bool:
+        """Whether ChanServ ops ``client`` in ``channel``: its founder; and in the default
+        channels (nobody creates those, so nobody would be op) the server's operators and the
+        configured owner account."""
+        if self.is_founder(client, channel):
+            return True
+        if channel.name_folded not in self._defaults:
+            return False
+        account = client.account
+        return client.is_oper or (account is not None and fold(account) == self._owner)
 
     def is_founder(self, client: Client, channel: Channel) -> bool:
         """True when ``client`` is logged in to the founder account of registered ``channel``."""

@@ -48,6 +48,7 @@ class ServerConfig:
     motd_file: str = ""
     motd: str = "Welcome to chinwag. Say hello in #lobby!"
     default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
+    default_channel_owner: str = ""
     password_hash: str = ""
     data_dir: str = "chinwag-data"
     tls: bool = False

@@ -169,6 +169,8 @@ def _ns_identify(ctx: Context, args: list[str]) -> None:
             return
         if accounts.logins.login(client, result.account):
             _ns(ctx, f"You are now logged in as {result.account.name}.")
+            for channel in list(client.channels.values()):  # a founder or owner: op now
+                founder_joined(ctx, channel)
 
     _spawn_ns(ctx, run())
 
@@ -386,9 +388,10 @@ def _cs_drop(ctx: Context, name: str) -> None:
 
 
 def founder_joined(ctx: Context, channel: Channel) -> None:
-    """ChanServ gives op to the founder of a registered channel when they join it."""
+    """ChanServ gives op to the founder of a registered channel when they join it, and to the
+    operators and the owner account in the default channels (on joining, or on OPER)."""
     client = ctx.client
-    if not ctx.accounts.channels.is_founder(client, channel):
+    if not ctx.accounts.channels.may_op(client, channel):
         return
     membership = channel.members.get(client)
     if membership is None or membership.op:
