@@ -53,7 +53,7 @@ def apply_record(channel: Channel, record: ChannelRecord) -> None:
         elif char == "l" and params:
             value = params.pop(0)
             channel.limit = parse_count(value) or None
-        elif char in "imnst":
+        elif char in "Dimnst":
             channel.modes.add(char)
     channel.bans = {ban.mask: (ban.set_by, ban.set_at) for ban in record.bans}
 

@@ -71,6 +71,7 @@ class LimitsConfig:
     max_list_modes: int = 100
     max_targets: int = 4
     max_clients: int = 10000
+    large_channel: int = 500
     max_clients_per_ip: int = 10
     exempt_loopback: bool = True
     sendq_bytes: int = 1_048_576

@@ -218,9 +218,12 @@ class Network:
         return True
 
     def peers(self, client: Client) -> set[Client]:
-        """Everyone who shares at least one channel with ``client`` (``client`` excluded)."""
+        """Everyone who shares at least one channel with ``client`` (``client`` excluded), but
+        the rooms where it is a silent member of a delayed-join room."""
         peers: set[Client] = set()
         for channel in client.channels.values():
+            if client in channel.hidden:
+                continue  # nobody there knows it is there
             peers.update(channel.members)
         peers.discard(client)
         return peers
@@ -281,6 +284,18 @@ class Network:
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
+        large = self.config.limits.large_channel
+        if large and len(channel.members) > large and "D" not in channel.modes:
+            channel.modes.add("D")  # from now on arrivals wait until they speak
+            mode = Outgoing(self.name, "MODE", channel.name, "+D", when=when)
+            send_to_all((m for m in channel.members if m is not client), mode)
+        if "D" in channel.modes and not creating:
+            channel.hidden.add(client)
+            joined = Outgoing(
+                client.prefix, "JOIN", channel.name, when=when, account=client.account
+            )
+            client.conn.enqueue(self._join_line(client, channel, joined, client))
+            return channel
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
         extended = Outgoing(
             client.prefix,
@@ -304,14 +319,52 @@ class Network:
             )
         return channel
 
+    def _join_line(self, client: Client, channel: Channel, plain: Outgoing, to: Client) -> bytes:
+        """``client``'s JOIN of ``channel`` as ``to`` gets it (``extended-join`` or plain)."""
+        if to.caps & Cap.EXTENDED_JOIN:
+            extended = Outgoing(
+                client.prefix,
+                "JOIN",
+                channel.name,
+                client.account or "*",
+                client.realname,
+                when=plain.time,
+                account=client.account,
+            )
+            return extended.line_for(to)
+        return plain.line_for(to)
+
+    def reveal(self, client: Client, channel: Channel) -> None:
+        """Show the others that ``client``, silent so far in a delayed-join room, is here:
+        its JOIN, now (before whatever it is about to do there)."""
+        if client not in channel.hidden:
+            return
+        channel.hidden.discard(client)
+        channel.close_batches()
+        plain = Outgoing(
+            client.prefix, "JOIN", channel.name, when=self.clock(), account=client.account
+        )
+        for member in channel.members:
+            if member is not client:
+                member.conn.enqueue(self._join_line(client, channel, plain, member))
+
+    def reveal_all(self, channel: Channel) -> None:
+        """Show every silent member of ``channel`` (delayed join turned off)."""
+        for client in list(channel.hidden):
+            self.reveal(client, channel)
+
     def part(self, client: Client, channel: Channel, reason: str | None) -> None:
-        """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
+        """Take ``client`` out of ``channel``, telling every member (the leaver too); a silent
+        member of a delayed-join room leaves silently (only it gets its PART)."""
         params = (channel.name, reason) if reason else (channel.name,)
-        self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
+        outgoing = Outgoing(client.prefix, "PART", *params, when=self.clock())
+        self._emit([client] if client in channel.hidden else channel.members, outgoing)
         self._leave(client, channel)
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
+        self.reveal(kicker, channel)  # nobody is kicked by, or from, an unknown member
+        self.reveal(target, channel)
         outgoing = Outgoing(
             kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
         )
@@ -324,6 +377,7 @@ class Network:
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
+        channel.hidden.discard(client)
         channel.close_batches()  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
@@ -354,10 +408,12 @@ class Network:
         budget = MAX_BODY_BYTES - overhead
         members = channel.members
         inside = client in members  # a member sees the invisible too
+        hidden = channel.hidden  # silent members of a delayed-join room: not listed
         entries = [
             membership.prefixes(multi) + (member.prefix if full else member.nick)
             for member, membership in members.items()
-            if inside or "i" not in member.modes or member is client
+            if (inside or "i" not in member.modes or member is client)
+            and (member is client or member not in hidden)
         ]
         return pack_words(entries, budget - 1)
 

@@ -194,6 +194,9 @@ class Channel:
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
     permanent: bool = False
+    hidden: set[Client] = field(default_factory=set)
+    """Members whose arrival was not shown (delayed join, mode ``D``): nobody else knows they
+    are here until they speak. Empty in a room without ``D``."""
     identity: str = ""
     """The key of this channel's history: the folded name plus a random token drawn when the
     channel is created, so that a later channel of the same name does not read this one's

@@ -37,6 +37,9 @@ class _Owner:
     def mark_dirty(self, conn: Connection) -> None:
         self.dirty.append(conn)
 
+    def mark_lazy(self, conn: Connection) -> None:
+        self.dirty.append(conn)
+
     def client_gone(self, client: Client, reason: str) -> None:
         """Nothing to do: no test here closes a connection."""
 

@@ -159,6 +159,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
         require_op(ctx, channel)
     else:
         require_membership(ctx, channel)
+    ctx.network.reveal(client, channel)  # who sets the topic is seen
     channel.topic = msg.params[1][: ctx.limits.topic_length]
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()

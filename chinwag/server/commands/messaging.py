@@ -117,11 +117,15 @@ def _send_message(
     tags_only = command == "TAGMSG"
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
 
+    network = ctx.network
+
     # Runs now, or once the message is committed (durable delivery): recipients are whoever
     # is there at that moment.
     def deliver() -> None:
         echoed = False
         if channel is not None:
+            if channel.hidden and client in channel.hidden:
+                network.reveal(client, channel)  # a silent member speaks: its JOIN first
             # A labeled command's echo is its labeled reply: never in the channel's batch.
             echoed = _deliver_to_channel(
                 client, channel, outgoing, status, tags_only, echo=echo and late is None

@@ -45,7 +45,7 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         "AWAYLEN": str(limits.away_length),
         "CASEMAPPING": CASEMAPPING,
         "CHANLIMIT": f"#:{limits.max_channels_per_user}",
-        "CHANMODES": "b,k,l,imnst",
+        "CHANMODES": "b,k,l,Dimnst",
         "CHANNELLEN": str(limits.channel_length),
         "CHANTYPES": "#",
         "CHATHISTORY": str(ctx.config.history.chathistory_max),
