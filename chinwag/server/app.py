@@ -28,6 +28,7 @@ from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, open_store
 
 __all__ = ["Server", "data_path", "run_server"]
@@ -75,6 +76,7 @@ class Server:
         self._store: Store | None = None
         self.history = History(self)
         self.network.ordered = self.history.in_order
+        self.websocket: WebSocketListener | None = None
 
     @property
     def store(self) -> Store:
@@ -111,6 +113,15 @@ class Server:
                 backlog=4096,
             )
             self.servers.append(secure)
+        if self.config.websocket.listen:
+            self.websocket = WebSocketListener(
+                self.config.websocket,
+                lambda: Connection(self, tls=tls_context is not None),
+                self.admission_refusal,
+                max_pending_per_ip=self.config.limits.max_clients_per_ip,
+                exempt=lambda ip: self.config.limits.exempt_loopback and _is_loopback(ip),
+            )
+            await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s", ", ".join(self.addresses()))
 
@@ -162,6 +173,8 @@ class Server:
         """Stop in order: listeners, clients (with an ERROR line), timers, tasks."""
         for server in self.servers:
             server.close()
+        if self.websocket is not None:
+            self.websocket.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         self.accounts.stop()

@@ -48,6 +48,7 @@ def make_server(
     server: dict[str, Any] | None = None,
     limits: dict[str, Any] | None = None,
     history: dict[str, Any] | None = None,
+    websocket: dict[str, Any] | None = None,
     opers: list[tuple[str, str]] | None = None,
 ) -> Server:
     """A `Server` on a free loopback port, named ``test.chinwag``, flood pacing off by default.
@@ -56,12 +57,14 @@ def make_server(
         server: ``[server]`` overrides (``data_dir`` is ``none``, a memory store, unless given).
         limits: ``[limits]`` overrides (``flood_rate`` is 0 unless given).
         history: ``[history]`` overrides.
+        websocket: ``[websocket]`` overrides (``listen="127.0.0.1:0"`` for a free port).
         opers: ``(name, password_hash)`` pairs.
     """
     overrides: dict[str, dict[str, Any]] = {
         "server": {"port": 0, "name": "test.chinwag", "data_dir": "none", **(server or {})},
         "limits": {"flood_rate": 0, **(limits or {})},
         "history": history or {},
+        "websocket": websocket or {},
     }
     config = load_config(None, environ={}, overrides=overrides)
     if opers:
