@@ -15,12 +15,14 @@ import contextlib
 import re
 import socket
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
 
 __all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
+
+C = TypeVar("C", bound="Client")
 
 WAIT = 3.0
 MAX_BODY = 512
@@ -360,6 +362,21 @@ class Clients:
         The burst ends with the MOTD (376 or 422) and the 366 of every default channel.
         """
         client = await self.open(nick, rcvbuf=rcvbuf)
+        return await self.register(
+            client, nick, caps=caps, password=password, user=user, realname=realname
+        )
+
+    async def register(
+        self,
+        client: C,
+        nick: str,
+        *,
+        caps: Iterable[str] = (),
+        password: str | None = None,
+        user: str | None = None,
+        realname: str | None = None,
+    ) -> C:
+        """Register an open ``client`` as ``nick``; see `connect`."""
         wanted = list(caps)
         if wanted:
             await client.send("CAP LS 302")
