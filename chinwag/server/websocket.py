@@ -120,6 +120,18 @@ class FrameTransport(asyncio.Transport):
         """The socket's details (``peername`` gives the client's address)."""
         return self._peer.transport.get_extra_info(name, default)
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the history's backpressure on a fast sender)."""
+        self._peer.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read the socket again."""
+        self._peer.transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        """Whether the socket is being read."""
+        return self._peer.transport.is_reading()
+
     def is_closing(self) -> bool:
         """Whether `close` or `abort` was called, or the socket is closing."""
         return self._closing or self._peer.transport.is_closing()

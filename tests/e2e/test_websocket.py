@@ -334,6 +334,21 @@ async def test_bad_frames_close_only_that_connection(wsh: Harness) -> None:
     await tcp.alive()
 
 
+async def test_reading_a_websocket_user_can_be_paused(wsh: Harness) -> None:
+    """The history's backpressure pauses a WebSocket sender like a TCP one, then resumes it."""
+    web = await ws_connect(wsh, "web")
+    tcp = await wsh.connect("tcp")
+    (conn,) = [client.conn for client in wsh.server.network.connections if client.nick == "web"]
+    transport = conn.transport
+    assert transport is not None
+    transport.pause_reading()
+    assert not transport.is_reading()
+    await web.send("PRIVMSG #lobby :held back")
+    await tcp.assert_nothing()
+    transport.resume_reading()
+    await tcp.expect("PRIVMSG", ["#lobby", "held back"], source="web")
+
+
 async def test_closed_connection_ignores_later_writes(wsh: Harness) -> None:
     """Sending after the server closed is harmless to the server."""
     web = await ws_connect(wsh, "web")
