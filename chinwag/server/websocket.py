@@ -37,7 +37,7 @@ import http
 import logging
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from websockets.exceptions import NegotiationError
 from websockets.frames import Frame, Opcode
@@ -173,13 +173,13 @@ class WebSocketPeer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start the handshake clock; refuse an address with too many handshakes under way."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = self.transport.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "unknown"
         if not self.listener.admit_pending(self):
             log.info("refused %s: too many WebSocket handshakes under way", self.ip)
-            transport.abort()
+            self.transport.abort()
             return
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timed_out)

@@ -8,6 +8,8 @@ itself refuses something (a handshake, a frame), the test says what the peer get
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
 import ssl
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from chinwag.server.websocket import BINARY, MAX_MESSAGE_BYTES, TEXT
 
 from .conftest import Serve
 from .harness import ANY, Harness
+from .test_process import ServeProcess
 from .ws_harness import ws_connect, ws_open, ws_url
 
 WS = {"listen": "127.0.0.1:0"}
@@ -140,6 +143,31 @@ async def test_websocket_with_tls(serve: Serve, tmp_path: Path) -> None:
             if " 671 " in line:
                 break
         assert " 671 " in line, "WHOIS does not say the WebSocket user is on a secure connection"
+
+
+async def test_serve_with_the_websocket_flag(tmp_path: Path) -> None:
+    """`chinwag serve --websocket HOST:PORT` logs the web client's address, serves it, and
+    registers a WebSocket user."""
+    process = ServeProcess(tmp_path, "--websocket", "127.0.0.1:0")
+    try:
+        await process.started()
+        found = re.search(r"web client at http://127\.0\.0\.1:(\d+)/", "".join(process.log))
+        assert found, process.log
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(found.group(1)))
+        writer.write(_get("/"))
+        page = await asyncio.wait_for(reader.read(), 3.0)
+        writer.close()
+        assert page.startswith(b"HTTP/1.1 200") and b"<title>chinwag</title>" in page
+        url = f"ws://127.0.0.1:{found.group(1)}/irc"
+        async with connect(url, subprotocols=[TEXT]) as ws:  # under uvloop, as served
+            await ws.send("NICK proc")
+            await ws.send("USER p 0 * :P")
+            while " 001 " not in str(await asyncio.wait_for(ws.recv(), 3.0)):
+                pass
+        process.proc.send_signal(signal.SIGTERM)
+        assert await process.wait(5.0) == 0
+    finally:
+        process.kill()
 
 
 # -- the handshake -------------------------------------------------------------------------------
