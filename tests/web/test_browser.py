@@ -139,14 +139,37 @@ async def test_keyboard_only_use(browser: Browser, web: Web) -> None:
 async def test_phone_sized_screen(browser: Browser, web: Web) -> None:
     """On a phone the conversation fills the screen and the people are behind a button."""
     page = await join_as(browser, web.url, "pocket", viewport={"width": 390, "height": 760})
-    await web.irc.connect("ivy")
+    ivy = await web.irc.connect("ivy")
+    await ivy.send("PRIVMSG #lobby :a message long enough to need more than one line on a phone")
+    await expect(log_line(page, "more than one line")).to_be_visible()
+    await page.screenshot(path=artifact("web-client-phone.png"))
     people = page.get_by_role("list", name="People")
     await expect(people).to_be_hidden()
     await page.get_by_role("button", name="People (2)").click()
     await expect(people.get_by_role("button", name="ivy")).to_be_visible()
-    await page.screenshot(path=artifact("web-client-phone.png"))
     await people.get_by_role("button", name="ivy").click()
     await expect(page.get_by_role("heading", name="Private: ivy")).to_be_visible()
     message = page.get_by_label("Message")
     box = await message.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
+
+
+async def test_reconnects_after_the_connection_drops(browser: Browser, web: Web) -> None:
+    """When the server drops the connection the page says so, tries again, and is back in."""
+    page = await join_as(browser, web.url, "webby")
+    tom = await web.irc.connect("tom")
+    (conn,) = [c.conn for c in web.irc.server.network.connections if c.nick == "webby"]
+    conn.close("Testing a drop")
+    await tom.expect("QUIT", source="webby")
+    await expect(page.get_by_role("status")).to_contain_text("Trying again")
+    await tom.expect("JOIN", ["#lobby"], source="webby", timeout=5.0)
+    await expect(page.get_by_role("status")).to_have_text("Connected as webby")
+    await tom.send("PRIVMSG #lobby :welcome back")
+    await expect(log_line(page, "welcome back")).to_be_visible()
+
+
+async def test_a_taken_nick_gets_an_underscore(browser: Browser, web: Web) -> None:
+    """Asking for a nick someone has gives the nick with an underscore, and says so."""
+    await web.irc.connect("webby")
+    page = await join_as(browser, web.url, "webby")
+    await expect(page.get_by_role("status")).to_have_text("Connected as webby_")
