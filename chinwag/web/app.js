@@ -13,11 +13,12 @@ const KEPT_LINES = 1000; // per conversation
 const BACKOFF_FIRST = 1000; // ms; doubles after each failed try
 const BACKOFF_MAX = 30000;
 const NICK_RETRIES = 5;
+const SASL_CHUNK = 400;
 const SERVER = "*server*"; // the key of the conversation with the server itself
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  login: $("login"), nick: $("nick"), loginError: $("login-error"), chat: $("chat"),
+  login: $("login"), nick: $("nick"), password: $("password"), loginError: $("login-error"), chat: $("chat"),
   status: $("status"), leave: $("leave"), conversations: $("conversations"), title: $("title"),
   topic: $("topic"), log: $("log"), compose: $("compose"), message: $("message"),
   people: $("people"), peoplePanel: $("people-panel"), peopleToggle: $("people-toggle"),
@@ -28,6 +29,8 @@ const ui = {
 const state = {
   socket: null,
   wantedNick: "",
+  password: "", // for SASL PLAIN, kept in memory only, for reconnections
+  account: "",
   nick: "",
   registered: false,
   leaving: false,
@@ -156,23 +159,41 @@ const HANDLERS = {
       const more = msg.params[2] === "*";
       for (const item of msg.params[more ? 3 : 2].split(" ")) if (item) state.lsCaps.add(item.split("=")[0]);
       if (!more) {
+        if (state.password && !state.lsCaps.has("sasl")) return loginFailed("This server has no accounts: leave the password empty.");
         const wanted = WANTED_CAPS.filter((cap) => state.lsCaps.has(cap));
+        if (state.password) wanted.push("sasl");
         if (wanted.length) send("CAP", "REQ", wanted.join(" "));
         else send("CAP", "END");
       }
     } else if (sub === "ACK") {
       for (const item of msg.params[2].split(" ")) if (item) state.caps.add(item);
-      send("CAP", "END");
+      if (state.password && state.caps.has("sasl")) send("AUTHENTICATE", "PLAIN");
+      else send("CAP", "END");
     } else if (sub === "NAK") {
+      if (state.password) return loginFailed("The server refused to log in.");
       send("CAP", "END");
     }
   },
+  AUTHENTICATE: (msg) => {
+    if (msg.params[0] !== "+") return;
+    const bytes = new TextEncoder().encode(`${state.wantedNick}\0${state.wantedNick}\0${state.password}`);
+    const payload = btoa(String.fromCharCode(...bytes));
+    for (let i = 0; i < payload.length; i += SASL_CHUNK) send("AUTHENTICATE", payload.slice(i, i + SASL_CHUNK));
+    if (payload.length % SASL_CHUNK === 0) send("AUTHENTICATE", "+");
+  },
+  "900": (msg) => {
+    state.account = msg.params[2] || "";
+  },
+  "903": () => send("CAP", "END"),
+  "904": () => loginFailed("Wrong nick or password."),
+  "902": (msg) => loginFailed(msg.params.slice(1).join(" ")),
+  "905": () => loginFailed("Wrong nick or password."),
   "001": (msg) => {
     state.nick = msg.params[0];
     state.registered = true;
     state.backoff = BACKOFF_FIRST;
     state.nickTries = 0;
-    setStatus(`Connected as ${state.nick}`);
+    setStatus(connectedText());
     // After a reconnection: back into the rooms we were in (the server adds its own).
     for (const conv of state.conversations.values()) if (conv.channel) send("JOIN", conv.name);
   },
@@ -260,7 +281,7 @@ const HANDLERS = {
     const renamed = msg.params[0];
     if (key(old) === key(state.nick)) {
       state.nick = renamed;
-      setStatus(`Connected as ${state.nick}`);
+      setStatus(connectedText());
     }
     for (const conv of state.conversations.values()) {
       const member = conv.members.get(key(old));
@@ -292,6 +313,10 @@ const HANDLERS = {
   },
   FAIL: (msg) => showError(msg.params.slice(2).join(" ")),
 };
+
+function connectedText() {
+  return state.account ? `Connected as ${state.nick} (logged in)` : `Connected as ${state.nick}`;
+}
 
 function loginFailed(text) {
   leave();
@@ -588,6 +613,9 @@ ui.login.addEventListener("submit", (event) => {
   if (!nick) return;
   ui.loginError.textContent = "";
   state.wantedNick = nick;
+  state.password = ui.password.value;
+  state.account = "";
+  ui.password.value = "";
   state.leaving = false;
   state.nickTries = 0;
   state.backoff = BACKOFF_FIRST;

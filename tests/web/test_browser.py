@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from e2e.accounts_support import FAST_HASHER, register
 from e2e.harness import ANY
 from playwright.async_api import Browser, Locator, Page, expect
+
+from chinwag.store import passwords
 
 from .conftest import WAIT_MS, Web, artifact, join_as
 
@@ -114,6 +118,7 @@ async def test_keyboard_only_use(browser: Browser, web: Web) -> None:
     page.set_default_timeout(WAIT_MS)
     await page.goto(web.url)
     await expect(page.get_by_label("Nick")).to_be_focused()
+    await page.screenshot(path=artifact("web-client-login.png"))
     await page.keyboard.type("keys")
     await page.keyboard.press("Enter")
     await expect(page.get_by_label("Message")).to_be_focused()
@@ -173,3 +178,24 @@ async def test_a_taken_nick_gets_an_underscore(browser: Browser, web: Web) -> No
     await web.irc.connect("webby")
     page = await join_as(browser, web.url, "webby")
     await expect(page.get_by_role("status")).to_have_text("Connected as webby_")
+
+
+async def test_log_in_to_an_account(
+    browser: Browser, web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the account's password the browser user logs in (SASL PLAIN); a wrong one is told."""
+    monkeypatch.setattr(passwords, "_DEFAULT_HASHER", FAST_HASHER)
+    owner = await register(web.irc, "alice", "correct horse")
+    await owner.send("QUIT")
+    await owner.expect_closed()
+    page = await browser.new_page()
+    page.set_default_timeout(WAIT_MS)
+    await page.goto(web.url)
+    await page.get_by_label("Nick").fill("alice")
+    await page.get_by_text("I have an account").click()
+    await page.get_by_label("Password").fill("wrong horse")
+    await page.get_by_label("Nick").press("Enter")
+    await expect(page.get_by_role("alert")).to_have_text("Wrong nick or password.")
+    await page.get_by_label("Password").fill("correct horse")
+    await page.get_by_label("Password").press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Connected as alice (logged in)")
