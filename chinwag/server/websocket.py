@@ -302,7 +302,8 @@ class WebSocketListener:
         self.make_connection = make_connection
         self.admission = admission
         self.site = StaticSite()
-        self.server: asyncio.Server | None = None
+        self._listening: asyncio.AbstractServer | None = None
+        self._sockname: tuple[str, int] = ("", 0)
         self._max_pending = max_pending_per_ip
         self._exempt = exempt
         self._pending: collections.Counter[str] = collections.Counter()
@@ -312,7 +313,7 @@ class WebSocketListener:
         """Listen on the configured address (with TLS when given a context)."""
         host, port = parse_listen(self.config.listen)
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
+        listening = await loop.create_server(
             lambda: WebSocketPeer(self),
             host,
             port,
@@ -320,27 +321,27 @@ class WebSocketListener:
             reuse_address=True,
             backlog=1024,
         )
+        self._listening = listening
+        self._sockname = listening.sockets[0].getsockname()[:2]
         scheme = "https" if ssl_context is not None else "http"
         log.info("web client at %s://%s/ (IRC over WebSocket: %s)", scheme, self.address, ENDPOINT)
 
     @property
     def address(self) -> str:
         """``host:port`` actually listened on (the real port when 0 was asked for)."""
-        assert self.server is not None
-        host, port = self.server.sockets[0].getsockname()[:2]
+        host, port = self._sockname
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     @property
     def port(self) -> int:
         """The port actually listened on."""
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
+        return self._sockname[1]
 
     def close(self) -> None:
         """Stop listening and drop the sockets that are not IRC connections (those stop with
         the server's other clients)."""
-        if self.server is not None:
-            self.server.close()
+        if self._listening is not None:
+            self._listening.close()
         for peer in list(self._peers):
             peer.transport.abort()
 
