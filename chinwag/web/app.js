@@ -212,9 +212,13 @@ const HANDLERS = {
     send("NICK", `${msg.params[1]}_`);
   },
   "432": (msg) => (state.registered ? showError(msg.params.slice(1).join(" ")) : loginFailed(msg.params.slice(2).join(" ") || "That nick is not allowed.")),
-  "332": (msg) => setTopic(conversation(msg.params[1]), msg.params[2] || ""),
+  "332": (msg) => {
+    const conv = conversation(msg.params[1], { create: false });
+    if (conv) setTopic(conv, msg.params[2] || "");
+  },
   "353": (msg) => {
-    const conv = conversation(msg.params[2]);
+    const conv = conversation(msg.params[2], { create: false });
+    if (!conv) return; // NAMES of a room we are not in: nothing to show it in
     conv.pendingNames = conv.pendingNames || new Map();
     for (const entry of msg.params[3].split(" ")) {
       if (!entry) continue;
@@ -225,7 +229,8 @@ const HANDLERS = {
     }
   },
   "366": (msg) => {
-    const conv = conversation(msg.params[1]);
+    const conv = conversation(msg.params[1], { create: false });
+    if (!conv) return;
     conv.members = conv.pendingNames || new Map();
     conv.pendingNames = null;
     if (conv.key === state.active) drawPeople();
