@@ -11,6 +11,8 @@ import asyncio
 import re
 import signal
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,6 +170,13 @@ async def test_serve_with_the_websocket_flag(tmp_path: Path) -> None:
         assert await process.wait(5.0) == 0
     finally:
         process.kill()
+
+
+def test_serve_help_mentions_the_websocket_flag() -> None:
+    """`chinwag serve --help` documents --websocket HOST:PORT."""
+    command = [sys.executable, "-m", "chinwag", "serve", "--help"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+    assert "--websocket HOST:PORT" in result.stdout
 
 
 # -- the handshake -------------------------------------------------------------------------------
