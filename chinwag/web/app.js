@@ -14,6 +14,8 @@ const BACKOFF_FIRST = 1000; // ms; doubles after each failed try
 const BACKOFF_MAX = 30000;
 const NICK_RETRIES = 5;
 const SASL_CHUNK = 400;
+// A line is 512 bytes once the server puts "nick!user@host" in front; this leaves room for it.
+const PIECE_BYTES = 350;
 const SERVER = "*server*"; // the key of the conversation with the server itself
 
 const $ = (id) => document.getElementById(id);
@@ -564,11 +566,34 @@ function submitMessage(text) {
 }
 
 function say(target, text, action = false) {
-  const body = action ? `\x01ACTION ${text}\x01` : text;
-  send("PRIVMSG", target, body);
-  if (!state.caps.has("echo-message")) {
-    addLine(conversation(target), { kind: action ? "action" : "message", from: state.nick, text, time: new Date(), self: true });
+  for (const piece of splitText(text)) {
+    send("PRIVMSG", target, action ? `\x01ACTION ${piece}\x01` : piece);
+    if (!state.caps.has("echo-message")) {
+      addLine(conversation(target), { kind: action ? "action" : "message", from: state.nick, text: piece, time: new Date(), self: true });
+    }
   }
+}
+
+/** Cut text into pieces that fit one IRC line once relayed, at a space when there is one. */
+function splitText(text) {
+  const encoder = new TextEncoder();
+  const pieces = [];
+  let rest = text;
+  while (encoder.encode(rest).length > PIECE_BYTES) {
+    let cut = 0;
+    let bytes = 0;
+    for (const char of rest) {
+      bytes += encoder.encode(char).length;
+      if (bytes > PIECE_BYTES) break;
+      cut += char.length;
+    }
+    const space = rest.lastIndexOf(" ", cut);
+    if (space > cut / 2) cut = space;
+    pieces.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^ /, "");
+  }
+  if (rest) pieces.push(rest);
+  return pieces;
 }
 
 function command(line, conv) {

@@ -199,3 +199,33 @@ async def test_log_in_to_an_account(
     await page.get_by_label("Password").fill("correct horse")
     await page.get_by_label("Password").press("Enter")
     await expect(page.get_by_role("status")).to_have_text("Connected as alice (logged in)")
+
+
+async def test_long_text_is_sent_in_pieces(browser: Browser, web: Web) -> None:
+    """Text longer than one IRC line goes out as several messages, cut at spaces, nothing lost."""
+    page = await join_as(browser, web.url, "webby")
+    tom = await web.irc.connect("tom")
+    words = [f"word{n}" for n in range(150)]
+    await page.get_by_label("Message").fill(" ".join(words))
+    await page.get_by_label("Message").press("Enter")
+    received: list[str] = []
+    while len(" ".join(received).split()) < len(words):
+        received.append((await tom.expect("PRIVMSG", source="webby")).params[-1])
+    assert len(received) > 1
+    assert " ".join(received).split() == words
+
+
+async def test_joins_and_parts_are_dimmed(browser: Browser, web: Web) -> None:
+    """Someone leaving a room is told, dimmer than what people say, and leaves the People list."""
+    page = await join_as(browser, web.url, "webby")
+    tom = await web.irc.connect("tom")
+    await tom.send("PRIVMSG #lobby :bye for now")
+    await tom.send("PART #lobby :lunch")
+    left = log_line(page, "tom left (lunch)")
+    await expect(left).to_be_visible()
+    people = page.get_by_role("list", name="People")
+    await expect(people.get_by_role("button", name="tom")).to_have_count(0)
+    said = log_line(page, "bye for now").locator(".text")
+    dim = await left.locator(".text").evaluate("node => getComputedStyle(node).color")
+    normal = await said.evaluate("node => getComputedStyle(node).color")
+    assert dim != normal
