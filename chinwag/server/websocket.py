@@ -51,7 +51,14 @@ from chinwag.server.config import WebSocketConfig, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.webfiles import StaticSite, origin_allowed, plain_response
 
-__all__ = ["ENDPOINT", "SUBPROTOCOLS", "FrameTransport", "WebSocketListener", "WebSocketPeer"]
+__all__ = [
+    "ENDPOINT",
+    "SUBPROTOCOLS",
+    "FrameTransport",
+    "WebSocketListener",
+    "WebSocketPeer",
+    "data_frame",
+]
 
 log = logging.getLogger("chinwag.websocket")
 
@@ -79,6 +86,20 @@ def select_subprotocol(_: ServerProtocol, offered: Sequence[Subprotocol]) -> Sub
     return None
 
 
+FIN_TEXT = 0x81  # first byte of an unfragmented text frame (FIN bit, opcode 1)
+FIN_BINARY = 0x82  # of an unfragmented binary frame (opcode 2)
+
+
+def data_frame(first_byte: int, payload: bytes) -> bytes:
+    """One unfragmented, unmasked data frame, as a server sends it (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((first_byte, size)) + payload
+    if size < 65536:
+        return bytes((first_byte, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first_byte, 127)) + size.to_bytes(8, "big") + payload
+
+
 def _utf8(line: bytes) -> bytes:
     """The line as valid UTF-8: bytes that are not become U+FFFD (text messages must be)."""
     try:
@@ -89,28 +110,37 @@ def _utf8(line: bytes) -> bytes:
 
 
 class FrameTransport(asyncio.Transport):
-    """What a `Connection` writes to: IRC lines in, one WebSocket message per line out."""
+    """What a `Connection` writes to: IRC lines in, one WebSocket message per line out.
+
+    This is the per-recipient hot path, so data frames are built here (a frame from a server is
+    a two- to ten-byte header and the payload) rather than through the library's frame objects,
+    which costs three times as much; everything else (the handshake, reading and unmasking the
+    client's frames, pings, closing) is the library's.
+    """
 
     def __init__(self, peer: WebSocketPeer, *, text: bool) -> None:
         super().__init__()
         self._peer = peer
         self._text = text
+        self._first_byte = FIN_TEXT if text else FIN_BINARY
         self._closing = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Send each CR LF line of ``data`` as one message; all of them in one socket write."""
-        ws = self._peer.ws
-        if self._closing or ws.state is not State.OPEN:
+        if self.is_closing() or self._peer.ws.state is not State.OPEN:
             return
-        lines = bytes(data).split(b"\r\n")
+        data = bytes(data)
+        lines = data.split(b"\r\n")
         if lines[-1] == b"":
             lines.pop()
-        for line in lines:
-            if self._text:
-                ws.send_text(_utf8(line))
-            else:
-                ws.send_binary(line)
-        self._peer.flush()
+        if self._text:
+            try:
+                data.decode("utf-8")  # valid as a whole means every line is (CR LF is ASCII)
+            except UnicodeDecodeError:
+                lines = [_utf8(line) for line in lines]
+        first = self._first_byte
+        self._peer.flush()  # anything the protocol queued (a pong) goes first
+        self._peer.transport.write(b"".join([data_frame(first, line) for line in lines]))
 
     def get_write_buffer_size(self) -> int:
         """What the peer has not read yet, frames included (the SendQ)."""

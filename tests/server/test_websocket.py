@@ -5,15 +5,28 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import NegotiationError
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from chinwag.server.config import ConfigError, load_config, parse_listen
 from chinwag.server.webfiles import StaticSite, origin_allowed
-from chinwag.server.websocket import BINARY, TEXT, select_subprotocol
+from chinwag.server.websocket import (
+    BINARY,
+    FIN_BINARY,
+    FIN_TEXT,
+    TEXT,
+    data_frame,
+    select_subprotocol,
+)
 
 
 def _offer(*names: str) -> list[Subprotocol]:
@@ -123,3 +136,27 @@ def test_the_client_never_writes_html() -> None:
         body = "\n".join(code)
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in body, f"{path} uses {sink}"
+
+
+def _read_back(wire: bytes) -> list[Frame]:
+    """The frames the library's own client parses out of ``wire``."""
+    client = ClientProtocol(parse_uri("ws://chinwag.test/irc"), state=State.OPEN, max_size=None)
+    client.receive_data(wire)
+    assert client.parser_exc is None, client.parser_exc
+    return [event for event in client.events_received() if isinstance(event, Frame)]
+
+
+@given(payload=st.binary(max_size=70000), text=st.booleans())
+def test_data_frames_are_read_back_by_the_library(payload: bytes, text: bool) -> None:
+    """Every frame we build is one whole message to the websockets client, at every size."""
+    (frame,) = _read_back(data_frame(FIN_TEXT if text else FIN_BINARY, payload))
+    assert frame.opcode is (Opcode.TEXT if text else Opcode.BINARY)
+    assert frame.fin
+    assert frame.data == payload
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_data_frame_length_encodings(size: int) -> None:
+    """The three length encodings (7 bits, 16 bits, 64 bits) at their edges."""
+    (frame,) = _read_back(data_frame(FIN_BINARY, b"x" * size))
+    assert len(frame.data) == size
