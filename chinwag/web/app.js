@@ -477,7 +477,7 @@ function drawConversations() {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "conversation-button";
+    button.className = `conversation-button${k === SERVER ? " server" : conv.channel ? "" : " private"}`;
     if (k === state.active) button.setAttribute("aria-current", "true");
     const name = document.createElement("span");
     name.className = "name";
