@@ -295,6 +295,20 @@ async def test_line_too_long_gets_417_and_the_user_stays(wsh: Harness) -> None:
     await web.alive()
 
 
+@pytest.mark.parametrize("char", ["x", "😀"], ids=["1byte", "4bytes"])
+async def test_relayed_text_fits_one_line_over_websocket(wsh: Harness, char: str) -> None:
+    """Full-length text from a long nick reaches a WebSocket user as one message of at most 510
+    bytes (the harness checks every message), like over TCP."""
+    web = await ws_connect(wsh, "w" * 32)
+    tcp = await wsh.connect("t" * 32)
+    head = f"PRIVMSG {'w' * 32} :"
+    text = char * ((510 - len(head)) // len(char.encode()))
+    await tcp.send(head + text)
+    msg = await web.expect("PRIVMSG", source="t" * 32)
+    assert msg.params[-1] and set(msg.params[-1]) == {char}
+    assert all(len(m.encode() if isinstance(m, str) else m) <= 510 for m in web.messages)
+
+
 async def test_message_far_too_big_is_refused_by_the_websocket_layer(wsh: Harness) -> None:
     """A message past twice the largest line closes with 1009 before it is read; peers see QUIT."""
     web = await ws_connect(wsh, "web")
