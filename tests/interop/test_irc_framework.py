@@ -45,7 +45,17 @@ def _install() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (modules / "irc-framework" / "package.json").exists():
             done = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--no-save", *PACKAGES],
+                # --prefix: without a package.json here npm would look for one further up.
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    str(NPM_PREFIX),
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-save",
+                    *PACKAGES,
+                ],
                 cwd=NPM_PREFIX,
                 capture_output=True,
                 text=True,
