@@ -340,10 +340,26 @@ function chatLine(msg, notice) {
     text = body.slice(7);
     action = true;
   }
+  const self = key(from) === key(state.nick);
   return {
     kind: notice ? "notice" : action ? "action" : "message", from, text, time: timeOf(msg),
-    msgid: msg.tags.msgid || null, self: key(from) === key(state.nick),
+    msgid: msg.tags.msgid || null, self, mention: !self && mentions(text),
   };
+}
+
+/** Whether text names me as a word ("webby:", "hi webby!"), in any case. */
+function mentions(text) {
+  if (!state.nick) return false;
+  const plain = fold(stripFormatting(text), state.casemapping);
+  const nick = fold(state.nick, state.casemapping);
+  let at = plain.indexOf(nick);
+  while (at >= 0) {
+    const before = at === 0 ? " " : plain[at - 1];
+    const after = plain[at + nick.length] || " ";
+    if (!/[\w\-\[\]\\`^{}|]/.test(before) && !/[\w\-\[\]\\`^{}|]/.test(after)) return true;
+    at = plain.indexOf(nick, at + 1);
+  }
+  return false;
 }
 
 function conversationOf(msg) {
@@ -407,6 +423,7 @@ function addLine(conv, line) {
     if (stick || line.self) ui.log.scrollTop = ui.log.scrollHeight;
   } else if (line.kind !== "event" && line.kind !== "server" && !line.self) {
     conv.unread += 1;
+    conv.mentioned ||= Boolean(line.mention) || !conv.channel;
     drawConversations();
   }
 }
@@ -418,7 +435,7 @@ function showError(text) {
 
 function lineElement(line) {
   const li = document.createElement("li");
-  li.className = `line ${line.kind}${line.self ? " self" : ""}${line.history ? " history" : ""}`;
+  li.className = `line ${line.kind}${line.self ? " self" : ""}${line.history ? " history" : ""}${line.mention ? " mention" : ""}`;
   const time = document.createElement("time");
   time.dateTime = line.time.toISOString();
   time.textContent = line.time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -447,6 +464,7 @@ function activate(k) {
   const conv = k ? state.conversations.get(k) : null;
   if (conv) {
     conv.unread = 0;
+    conv.mentioned = false;
     askHistory(conv);
   }
   drawConversations();
@@ -485,7 +503,7 @@ function drawConversations() {
     button.append(name);
     if (conv.unread) {
       const badge = document.createElement("span");
-      badge.className = "unread";
+      badge.className = conv.mentioned ? "unread mentioned" : "unread";
       badge.textContent = String(conv.unread);
       badge.setAttribute("aria-label", `${conv.unread} unread`);
       button.append(" ", badge);

@@ -229,3 +229,13 @@ async def test_joins_and_parts_are_dimmed(browser: Browser, web: Web) -> None:
     dim = await left.locator(".text").evaluate("node => getComputedStyle(node).color")
     normal = await said.evaluate("node => getComputedStyle(node).color")
     assert dim != normal
+
+
+async def test_mentions_are_highlighted(browser: Browser, web: Web) -> None:
+    """A line that names the browser user stands out; one that only contains the name does not."""
+    page = await join_as(browser, web.url, "webby")
+    tom = await web.irc.connect("tom")
+    await tom.send("PRIVMSG #lobby :WEBBY: lunch?")
+    await tom.send("PRIVMSG #lobby :webbyish is not a mention")
+    await expect(log_line(page, "lunch?")).to_have_class("line message mention")
+    await expect(log_line(page, "webbyish")).to_have_class("line message")

@@ -60,6 +60,7 @@ async def test_build_line_round_trips_the_ircdocs_messages(browser: Browser, web
         assert [got["command"], *got["params"]] == [message[0].upper(), *message[1:]]
 
 
+# IRC text -> the runs renderText makes: [its classes, or its CSSOM colours ("" for none), text].
 FORMATTING = [
     ("plain", [["", "plain"]]),
     ("\x02bold\x02 not", [["irc-bold", "bold"], ["", " not"]]),
