@@ -135,7 +135,9 @@ async def test_websocket_with_tls(serve: Serve, tmp_path: Path) -> None:
         server={"tls_cert": str(cert), "tls_key": str(key), "tls_port": 0}, websocket=WS
     )
     context = ssl.create_default_context(cafile=cert)
-    async with connect(ws_url(h, scheme="wss"), subprotocols=[TEXT], ssl=context) as ws:
+    # max_queue=None: a client that stops reading at a full queue would not see the close frame.
+    url = ws_url(h, scheme="wss")
+    async with connect(url, subprotocols=[TEXT], ssl=context, max_queue=None) as ws:
         await ws.send("NICK secure")
         await ws.send("USER s 0 * :S")
         while "001" not in (line := str(await asyncio.wait_for(ws.recv(), 3.0))):
@@ -161,7 +163,8 @@ async def test_serve_with_the_websocket_flag(tmp_path: Path) -> None:
         writer.close()
         assert page.startswith(b"HTTP/1.1 200") and b"<title>chinwag</title>" in page
         url = f"ws://127.0.0.1:{found.group(1)}/irc"
-        async with connect(url, subprotocols=[TEXT]) as ws:  # under uvloop, as served
+        # Under uvloop, as served; max_queue=None so that the unread burst cannot hide the close.
+        async with connect(url, subprotocols=[TEXT], max_queue=None) as ws:
             await ws.send("NICK proc")
             await ws.send("USER p 0 * :P")
             while " 001 " not in str(await asyncio.wait_for(ws.recv(), 3.0)):
