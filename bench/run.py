@@ -52,11 +52,16 @@ def _version(name: str) -> str:
         "ngircd": ["ngircd", "--version"],
         "inspircd": ["inspircd", "--version"],
         "miniircd": ["miniircd", "--version"],
-        "chinwag": [sys.executable, "-c", "import chinwag; print(chinwag.__version__)"],
+        # "chinwag 0.1.0 (core=compiled)": which protocol core this variant runs, too.
+        "chinwag": [sys.executable, "-m", "chinwag", "serve", "--version"],
     }
     try:
         out = subprocess.run(
-            commands[name.split("-", maxsplit=1)[0]], capture_output=True, timeout=20, check=False
+            commands[name.split("-", maxsplit=1)[0]],
+            env={**os.environ, **SERVERS[name].env},
+            capture_output=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
@@ -165,7 +170,22 @@ def run_one(
     shutil.rmtree(workdir, ignore_errors=True)
     gen_cpu = record.get("gen_cpu_pct")
     record["generator_bound"] = bool(gen_cpu is not None and gen_cpu >= 80)
+    add_cpu_per_message(record)
     return record
+
+
+def add_cpu_per_message(record: dict[str, Any]) -> None:
+    """Server CPU microseconds per message sent and per line delivered, over the load phase.
+
+    Unlike throughput, these do not depend on whether the generator or the server was the
+    bottleneck, nor much on what else the machine runs: the figure to compare on a shared box.
+    """
+    cpu_s = record.get("server_cpu_s")
+    if not isinstance(cpu_s, int | float):
+        return
+    for count, key in (("sent", "server_us_per_msg"), ("delivered", "server_us_per_line")):
+        if record.get(count):
+            record[key] = round(cpu_s * 1e6 / record[count], 3)
 
 
 def main(argv: list[str] | None = None) -> int:
