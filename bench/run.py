@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def _version(name: str) -> str:
         out = subprocess.run(
             commands[name.split("-", maxsplit=1)[0]],
             env={**os.environ, **SERVERS[name].env},
+            cwd="/",  # as the servers run: chinwag from PYTHONPATH, not from the current directory
             capture_output=True,
             timeout=20,
             check=False,
@@ -108,9 +110,19 @@ def _rate_target(results: list[dict[str, Any]]) -> float | None:
 
 
 def run_one(
-    server: str, scenario: Scenario, rep: int, port: int, extra: dict[str, Any]
+    server: str,
+    scenario: Scenario,
+    rep: int,
+    port: int,
+    extra: dict[str, Any],
+    *,
+    attach: Callable[[int], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """Start ``server``, run one generator process for ``scenario``, stop the server."""
+    """Start ``server``, run one generator process for ``scenario``, stop the server.
+
+    ``attach`` (a profiler, say) is called with the server's PID once it listens; what it
+    returns is called when the generator is done, before the server is stopped.
+    """
     record: dict[str, Any] = {
         "scenario": scenario.name,
         "family": scenario.family,
@@ -139,6 +151,7 @@ def run_one(
     gen_spec["hard_timeout"] = hard
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(gen_spec))
+    detach = attach(srv.pid) if attach is not None else None
     gen = subprocess.Popen(
         [sys.executable, "-m", "bench.loadgen", str(spec_path), "--core", "1"],
         stdout=subprocess.PIPE,
@@ -160,6 +173,8 @@ def run_one(
         record["errors"] = ["generator killed after its hard timeout"]
     except json.JSONDecodeError as exc:
         record["errors"] = [f"bad generator output: {exc}"]
+    if detach is not None:
+        detach()
     if not srv.alive():
         record.setdefault("errors", []).append(
             f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
