@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,6 +76,21 @@ def test_twins_are_the_two_builds() -> None:
     for module in (COMPILED.message, COMPILED.codec):
         assert (module.__file__ or "").endswith(expected)
     assert chinwag.protocol.LineDecoder is COMPILED.codec.LineDecoder
+
+
+def test_compiled_core_is_not_older_than_its_sources() -> None:
+    """A build older than an edit of its source would run the old code: rebuild it first."""
+    package = Path(chinwag.protocol.__file__).parent
+    sources = [package / "codec.py", package / "codec.pxd", package / "message.py"]
+    newest = max(path.stat().st_mtime for path in sources)
+    for module in (COMPILED.message, COMPILED.codec):
+        path = Path(module.__file__ or "")
+        if path.suffix == ".py":
+            continue
+        assert path.stat().st_mtime >= newest, (
+            f"{path.name} is older than its sources: run scripts/test, or "
+            ".venv/bin/python setup.py build_ext --inplace"
+        )
 
 
 def test_environment_forces_pure_python() -> None:
