@@ -26,7 +26,7 @@ from protocol.hostile import hostile_items  # tests/protocol/hostile.py (tests/ 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server
 from chinwag.server.commands import COMMANDS
-from chinwag.server.commands.registration import CAPABILITIES
+from chinwag.server.commands.capabilities import CAPABILITIES
 
 from .harness import make_server
 
