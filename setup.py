@@ -9,12 +9,12 @@ compiled core: Cython compiles ``chinwag/protocol/codec.py`` and ``message.py`` 
 Why Cython over the same files rather than a hand-written C extension, measured on this machine
 (``bench/results/compiled-core/``): decoding 100-byte PRIVMSG lines in 16-line chunks takes
 1.17 us a line in pure Python and 0.78 us compiled (1.5x; parse_line alone 0.71 and 0.53), and
-the server spends 5.8 us of CPU per private message with the compiled core against 6.3 with the
+the server spends 5.9 us of CPU per private message with the compiled core against 6.4 with the
 pure-Python one. What the compiled codec still costs per message, about 0.8 us in the server,
 is mostly work a C parser would do too: the ``str`` objects of the parameters and the
 ``Message`` (its dataclass ``__init__`` alone is 0.17 us). So C could save at most about 0.5 us
-of the 5.8, about 9%, for a second parser to keep equal to this one byte for byte; the
-handlers' 2.6 us and the dispatch's 1.3 us (``python -m bench.profile``) are the bigger prize.
+of the 5.9, about 9%, for a second parser to keep equal to this one byte for byte; the
+handlers' 2.5 us and the dispatch's 1.5 us (``python -m bench.profile``) are the bigger prize.
 
 A build failure (no compiler, no Python headers, no Cython, or ``CHINWAG_PURE_PYTHON=1`` at
 install time) is reported and skipped: the install still succeeds and runs the sources.
