@@ -1,6 +1,8 @@
 # Cython declarations for codec.py (read only when the compiled core is built; see setup.py).
 # The .py stays the one source: this file only gives types, so that the compiled module keeps
-# the decoder's fields in C and calls its own helpers without Python calls.
+# the decoder's fields in C and calls its own helpers without Python calls. The one difference a
+# caller can see: compiled, `feed` and `decode_text` take exactly ``bytes`` (what sockets give,
+# and what their annotations say) and raise TypeError for a bytearray or a memoryview.
 import cython
 
 
