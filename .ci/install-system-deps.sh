@@ -21,6 +21,9 @@ NEEDED=(
     "ii:ii"
     "chromium:chromium"
     "fonts-dejavu-core:"
+    # The compiled protocol core (setup.py): a C compiler and Python's headers.
+    "gcc:gcc"
+    "python3-dev:"
 )
 
 is_installed() {
