@@ -17,14 +17,16 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from protocol.hostile import command_lines  # tests/protocol/hostile.py (tests/ is on the path)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from chinwag.server.commands import COMMANDS
 from chinwag.server.websocket import SUBPROTOCOLS
 
 from .harness import make_server
-from .test_fuzz import LineSocket, ServerThread, command_line
+from .test_fuzz import LineSocket, ServerThread
 
 WAIT = 3.0
 
@@ -46,9 +48,10 @@ def live_ws() -> Iterator[Live]:
         speaker.close()
 
 
+_LINES = command_lines(st.sampled_from(sorted(COMMANDS)))
 _MESSAGE = st.one_of(
-    command_line().map(lambda line: line.rstrip(b"\r\n").decode("utf-8", "surrogatepass")),
-    command_line().map(lambda line: line.rstrip(b"\r\n")),
+    _LINES.map(lambda line: line.rstrip(b"\r\n").decode("utf-8", "surrogatepass")),
+    _LINES.map(lambda line: line.rstrip(b"\r\n")),
     st.binary(max_size=600),
     st.text(max_size=200),
 )
