@@ -105,6 +105,11 @@ def _chinwag_autojoin(workdir: Path, port: int) -> list[str]:
     return _chinwag(workdir, port, channels='["#storm"]')
 
 
+def _chinwag_every_join(workdir: Path, port: int) -> list[str]:
+    # Without large rooms (delayed join): every JOIN goes to every member, as on the others.
+    return _chinwag(workdir, port, "large_channel = 0\n")
+
+
 def _ngircd(workdir: Path, port: int) -> list[str]:
     conf = workdir / "ngircd.conf"
     if workdir.is_dir():
@@ -197,6 +202,9 @@ SERVERS: dict[str, ServerSpec] = {
         "chinwag-ephemeral-python",
         _chinwag_ephemeral,
         env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"},
+    ),
+    "chinwag-every-join": ServerSpec(
+        "chinwag-every-join", _chinwag_every_join, env={"PYTHONPATH": str(REPO)}
     ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),
