@@ -26,6 +26,7 @@ from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
 from chinwag.server.network import Network
+from chinwag.server.outbox import Outbox
 from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
@@ -67,14 +68,12 @@ class Server:
         self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[Any]] = set()
-        self._dirty: list[Connection] = []
-        self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.started = time.time()
         self._store: Store | None = None
         self.history = History(self)
-        self.network.ordered = self.history.in_order
+        self.outbox = Outbox(self.history.barrier if self.history.durable else None)
 
     @property
     def store(self) -> Store:
@@ -169,7 +168,7 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
-        self._flush_all()
+        self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
         if lost:
@@ -231,18 +230,7 @@ class Server:
         self.accounts.client_gone(client)
         self.network.remove(client, reason)
         self.history.client_gone(client)
-
-    def mark_dirty(self, conn: Connection) -> None:
-        """Remember that ``conn`` has output; flush everything at the end of this loop turn."""
-        self._dirty.append(conn)
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
-
-    def _flush_all(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
+        self.outbox.forget(client)
 
     # -- timers --------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ is what keeps the state consistent without locks.
 from __future__ import annotations
 
 import collections
-import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,10 +20,6 @@ from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "WhowasEntry"]
-
-
-def _now(deliver: Callable[[], object]) -> None:
-    deliver()
 
 
 def _middle(param: str) -> str:
@@ -64,10 +59,6 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
-        # How a departure or a nick change reaches the others: at once by default; the server
-        # routes it behind the messages still waiting for their history commit (durable
-        # delivery), so that nobody sees "bob has quit" before bob's last words.
-        self.ordered: Callable[[Callable[[], object]], None] = _now
         # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
         self.user_count = 0
         self.mode_counts: collections.Counter[str] = collections.Counter()
@@ -252,8 +243,8 @@ class Network:
         self._leave(target, channel)
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
-        """Send a departure or rename to ``recipients`` (as they are now), in order (`ordered`)."""
-        self.ordered(functools.partial(send_to_all, list(recipients), outgoing))
+        """Send a departure or rename to ``recipients``."""
+        send_to_all(recipients, outgoing)
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)

@@ -173,7 +173,7 @@ def _ns_register(ctx: Context, args: list[str]) -> None:
         elif accounts.login(ctx.client, created):
             _ns(ctx, f"The account {nick} is registered; you are logged in.")
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_identify(ctx: Context, args: list[str]) -> None:
@@ -201,7 +201,7 @@ def _ns_identify(ctx: Context, args: list[str]) -> None:
         if accounts.login(client, result.account):
             _ns(ctx, f"You are now logged in as {result.account.name}.")
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_logout(ctx: Context, args: list[str]) -> None:
@@ -231,7 +231,7 @@ def _ns_info(ctx: Context, args: list[str]) -> None:
         if account.admin and (mine or client.is_oper):
             _ns(ctx, "This account is a server administrator.")
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_drop(ctx: Context, args: list[str]) -> None:
@@ -256,7 +256,7 @@ def _ns_drop(ctx: Context, args: list[str]) -> None:
             accounts.logout(other)
         _ns(ctx, f"The account {name} is dropped.")
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_set(ctx: Context, args: list[str]) -> None:
@@ -286,7 +286,7 @@ def _ns_set(ctx: Context, args: list[str]) -> None:
             return
         _ns(ctx, "Your password is changed.")
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 _NICKSERV_COMMANDS: dict[str, Callable[[Context, list[str]], None]] = {

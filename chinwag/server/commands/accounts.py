@@ -106,7 +106,7 @@ def _finish_plain(ctx: Context, session: SaslSession) -> None:
         raise _fail(ctx, f"password refused ({exc.problem.value})") from None
     session.verifying = True
     late = defer_reply(ctx) if ctx.label else None
-    ctx.server.spawn(_verify(ctx, session, authcid, password, late))
+    ctx.wait_for(_verify(ctx, session, authcid, password, late))
 
 
 def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) -> None:
@@ -212,7 +212,7 @@ def handle_register(ctx: Context, msg: Message) -> None:
 
         _answer(ctx, late, answer)
 
-    ctx.server.spawn(run())
+    ctx.wait_for(run())
 
 
 def handle_verify(ctx: Context, msg: Message) -> None:

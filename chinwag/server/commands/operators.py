@@ -29,11 +29,11 @@ def handle_oper(ctx: Context, msg: Message) -> None:
     entry = next((o for o in ctx.server.config.opers if o.name == name), None)
     if entry is None:
         if ctx.server.accounts.enabled:
-            ctx.server.spawn(_oper_by_account(ctx, name, password))
+            ctx.wait_for(_oper_by_account(ctx, name, password))
             return
         log.warning("failed OPER as %r from %s", name, ctx.client.ip)
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
-    ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+    ctx.wait_for(_finish_oper(ctx, name, entry.password_hash, password))
 
 
 async def _oper_by_account(ctx: Context, name: str, password: str) -> None:

@@ -252,7 +252,7 @@ def try_register(ctx: Context) -> None:
         complete_registration(ctx)
         return
     client.state = RegState.VERIFYING
-    ctx.server.spawn(_check_password(ctx, password_hash))
+    ctx.wait_for(_check_password(ctx, password_hash))
 
 
 async def _check_password(ctx: Context, password_hash: str) -> None:
