@@ -154,7 +154,9 @@ class Network:
 
     def rename(self, client: Client, new_nick: str) -> None:
         """Change a registered client's nick and tell the client and everyone who shares a room."""
-        outgoing = Outgoing(client.prefix, "NICK", new_nick, when=self.clock())
+        outgoing = Outgoing(
+            client.prefix, "NICK", new_nick, when=self.clock(), account=client.account
+        )
         self.whowas.append(self._whowas_entry(client))
         peers = self.peers(client)
         del self.clients[client.nick_folded]
@@ -184,7 +186,9 @@ class Network:
             for mode in client.modes:
                 self.mode_counts[mode] -= 1
             self.whowas.append(self._whowas_entry(client))
-            quit_line = Outgoing(client.prefix, "QUIT", reason, when=self.clock())
+            quit_line = Outgoing(
+                client.prefix, "QUIT", reason, when=self.clock(), account=client.account
+            )
             self._emit(self.peers(client), quit_line)
         for channel in list(client.channels.values()):
             self._leave(client, channel)
@@ -222,7 +226,7 @@ class Network:
             chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
             member.conn.enqueue(chosen.line_for(member))
         if client.away is not None:
-            away = Outgoing(client.prefix, "AWAY", client.away, when=when)
+            away = Outgoing(client.prefix, "AWAY", client.away, when=when, account=client.account)
             send_to_all(
                 (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
             )
@@ -231,13 +235,22 @@ class Network:
     def part(self, client: Client, channel: Channel, reason: str | None) -> None:
         """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
         params = (channel.name, reason) if reason else (channel.name,)
-        self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
+        self._emit(
+            channel.members,
+            Outgoing(client.prefix, "PART", *params, when=self.clock(), account=client.account),
+        )
         self._leave(client, channel)
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
         outgoing = Outgoing(
-            kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
+            kicker.prefix,
+            "KICK",
+            channel.name,
+            target.nick,
+            reason,
+            when=self.clock(),
+            account=kicker.account,
         )
         self._emit(channel.members, outgoing)
         self._leave(target, channel)

@@ -32,12 +32,14 @@ async def test_register_command_then_sasl_login(serve_accounts: ServeAccounts) -
 
 
 async def test_cap_ls_advertises_sasl_plain_and_registration(serve_accounts: ServeAccounts) -> None:
-    """CAP LS 302 shows sasl=PLAIN and draft/account-registration; old clients see bare names."""
+    """CAP LS 302 shows sasl=PLAIN and draft/account-registration=before-connect; old clients
+    see bare names."""
     h = await serve_accounts()
     raw = await h.open()
     await raw.send("CAP LS 302")
     offered = (await raw.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
-    for cap in ("sasl=PLAIN", "draft/account-registration", "account-tag", "account-notify"):
+    wanted = ("sasl=PLAIN", "draft/account-registration=before-connect", "account-tag")
+    for cap in (*wanted, "account-notify"):
         assert cap in offered
     assert "extended-join" in offered
     old = await h.open("old")
@@ -63,7 +65,7 @@ async def test_register_failures(serve_accounts: ServeAccounts) -> None:
     """REGISTER answers FAIL with the spec's codes, and the connection goes on."""
     h = await serve_accounts()
     early = await h.open("early")
-    await early.send("NICK early", "REGISTER * * pw")
+    await early.send("REGISTER * * pw")
     await early.expect("FAIL", ["REGISTER", "COMPLETE_CONNECTION_REQUIRED", ANY])
     amy = await register(h, "amy", "secret-1")
     await amy.send("QUIT")
@@ -305,3 +307,18 @@ async def test_an_abort_behind_the_password_waits_for_the_check(
         "907",
     ]
     await finish_burst(raw)
+
+
+async def test_register_before_connect(serve_accounts: ServeAccounts) -> None:
+    """draft/account-registration=before-connect: NICK, REGISTER, USER, CAP END in one packet
+    create the account, log in, then welcome the user (its lines wait for the account)."""
+    h = await serve_accounts()
+    raw = await h.open("raw")
+    await raw.send("CAP LS 302")
+    caps = await raw.expect("CAP", [ANY, "LS", ANY])
+    assert "draft/account-registration=before-connect" in caps.params[-1].split()
+    await raw.send(b"NICK early\r\nREGISTER * * :long-enough\r\nUSER e 0 * :Early\r\nCAP END\r\n")
+    lines = await raw.collect_until("001")
+    commands = [m.command for m in lines]
+    assert commands.index("900") < commands.index("REGISTER") < commands.index("001")
+    await raw.expect("366")

@@ -66,21 +66,18 @@ def dispatch(server: Server, client: Client, item: Message | DecodeError) -> Non
         if item.kind is DecodeErrorKind.TOO_LONG:
             ctx.reply(ERR_INPUTTOOLONG, "Input line was too long")
         return
-    spec = COMMANDS.get(item.command)
-    if spec is None:
-        ctx.reply(ERR_UNKNOWNCOMMAND, item.command, "Unknown command")
-        return
-    if not client.registered and not spec.before_registration:
-        ctx.reply(ERR_NOTREGISTERED, "You have not registered")
-        return
-    if len(item.params) < spec.min_params:
-        ctx.reply(ERR_NEEDMOREPARAMS, item.command, "Not enough parameters")
-        return
     label = item.tags.get("label") if client.caps & Cap.LABELED_RESPONSE else None
-    if label:
+    if label:  # every labeled command gets a labeled answer, an error (421, 461...) too
         ctx.label = label
         client.conn.capture()
     try:
+        spec = COMMANDS.get(item.command)
+        if spec is None:
+            raise IrcError(ERR_UNKNOWNCOMMAND, item.command, "Unknown command")
+        if not client.registered and not spec.before_registration:
+            raise IrcError(ERR_NOTREGISTERED, "You have not registered")
+        if len(item.params) < spec.min_params:
+            raise IrcError(ERR_NEEDMOREPARAMS, item.command, "Not enough parameters")
         spec.handler(ctx, item)
     except IrcError as err:
         ctx.reply(err.numeric, *err.params)
@@ -89,5 +86,5 @@ def dispatch(server: Server, client: Client, item: Message | DecodeError) -> Non
             lines = client.conn.release()
             if ctx.late is None:
                 send_labeled(ctx, label, lines)
-            else:  # the handler answers later (a store query, an echo sent on commit)
+            else:  # the handler answers later (a store query)
                 ctx.late.handler_done(lines)

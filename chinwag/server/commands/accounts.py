@@ -177,8 +177,8 @@ def _register_fail(ctx: Context, code: str, account: str, text: str) -> None:
 def handle_register(ctx: Context, msg: Message) -> None:
     """REGISTER <account> {<email> | *} <password>"""
     client = ctx.client
-    if not client.registered:
-        ctx.send("FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", "Register after connecting")
+    if client.nick == "*":  # before-connect: the account is named after the nick, so NICK first
+        ctx.send("FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", "Send NICK first")
         return
     name, email_param, password = msg.params[0], msg.params[1], msg.params[2]
     if name != "*" and fold(name) != client.nick_folded:

@@ -162,7 +162,10 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel.topic = msg.params[1][: ctx.limits.topic_length]
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
-    send_to_all(channel.members, Outgoing(client.prefix, "TOPIC", channel.name, channel.topic))
+    send_to_all(
+        channel.members,
+        Outgoing(client.prefix, "TOPIC", channel.name, channel.topic, account=client.account),
+    )
     ctx.server.accounts.channel_changed(channel)
 
 
@@ -235,7 +238,7 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
     target.invites.add(channel)
     ctx.reply(RPL_INVITING, target.nick, channel.name)
-    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name)
+    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name, account=client.account)
     target.send(invite.line_for(target))
     notify = [
         m

@@ -73,7 +73,10 @@ def _user_mode(ctx: Context, nick: str, args: tuple[str, ...]) -> None:
     if unknown:
         ctx.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     if changes:
-        client.send(Outgoing(client.prefix, "MODE", client.nick, _mode_text(changes)).plain)
+        mode = Outgoing(
+            client.prefix, "MODE", client.nick, _mode_text(changes), account=client.account
+        )
+        client.send(mode.line_for(client))
 
 
 def _mode_text(changes: list[tuple[bool, str]]) -> str:
@@ -134,7 +137,12 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
                 change_params.append(applied)
     if changes:
         outgoing = Outgoing(
-            client.prefix, "MODE", channel.name, _mode_text(changes), *change_params
+            client.prefix,
+            "MODE",
+            channel.name,
+            _mode_text(changes),
+            *change_params,
+            account=client.account,
         )
         send_to_all(channel.members, outgoing)
         ctx.server.accounts.channel_changed(channel)

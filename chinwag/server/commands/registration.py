@@ -80,7 +80,9 @@ CAPABILITIES: dict[str, int] = {
 _CAP_LS_CHUNK = 400
 # Offered only while accounts are enabled; values are shown to CAP LS 302 clients.
 _ACCOUNT_CAPS = frozenset({"sasl", "draft/account-registration"})
-_CAP_VALUES = {"sasl": MECHANISMS}
+# draft/account-registration: REGISTER works before the connection is complete (after NICK);
+# the account is named after the nick (no custom-account-name) and the email is optional.
+_CAP_VALUES = {"sasl": MECHANISMS, "draft/account-registration": "before-connect"}
 
 
 def _capabilities(ctx: Context) -> dict[str, int]:
@@ -229,7 +231,8 @@ def handle_user(ctx: Context, msg: Message) -> None:
     client = ctx.client
     if client.user or client.state is not RegState.CONNECTED:
         raise IrcError(ERR_ALREADYREGISTERED, "You may not reregister")
-    if not msg.params[0]:
+    if not msg.params[0] or not msg.params[3]:
+        # modern.ircdocs.horse: an empty username or realname is "not enough parameters".
         raise IrcError(ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
     client.user = sanitize_username(msg.params[0])
     client.realname = msg.params[3][: ctx.limits.realname_length]

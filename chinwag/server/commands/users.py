@@ -18,10 +18,10 @@ def handle_away(ctx: Context, msg: Message) -> None:
     client.away = text or None
     if text:
         ctx.reply(RPL_NOWAWAY, "You have been marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY", text)
+        outgoing = Outgoing(client.prefix, "AWAY", text, account=client.account)
     else:
         ctx.reply(RPL_UNAWAY, "You are no longer marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY")
+        outgoing = Outgoing(client.prefix, "AWAY", account=client.account)
     send_to_all((p for p in ctx.network.peers(client) if p.caps & Cap.AWAY_NOTIFY), outgoing)
 
 
@@ -29,7 +29,7 @@ def handle_setname(ctx: Context, msg: Message) -> None:
     """SETNAME :<realname> (IRCv3 setname)"""
     client = ctx.client
     client.realname = msg.params[0][: ctx.limits.realname_length]
-    outgoing = Outgoing(client.prefix, "SETNAME", client.realname)
+    outgoing = Outgoing(client.prefix, "SETNAME", client.realname, account=client.account)
     recipients = {p for p in ctx.network.peers(client) if p.caps & Cap.SETNAME}
     if client.caps & Cap.SETNAME:
         recipients.add(client)
