@@ -28,6 +28,7 @@ from chinwag.server.commands import (
     queries,
     registration,
     users,
+    who,
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import send_labeled
@@ -50,6 +51,7 @@ COMMANDS: dict[str, CommandSpec] = {
     **history.COMMANDS,
     **accounts.COMMANDS,
     **bans.COMMANDS,
+    **who.COMMANDS,
 }
 
 

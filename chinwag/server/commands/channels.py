@@ -81,7 +81,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
         invited = channel in client.invites or is_founder(ctx, channel)
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
-        if "i" in channel.modes and not invited:
+        if "i" in channel.modes and not invited and not channel.is_invite_excepted(client):
             raise IrcError(ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
         if channel.key is not None and key != channel.key:
             raise IrcError(ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")

@@ -26,6 +26,7 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
 from chinwag.server.services import deliver_to_service
@@ -34,6 +35,7 @@ from chinwag.server.state import Cap, Channel, Client
 __all__ = ["COMMANDS", "fit_text"]
 
 _STATUS_PREFIXES = {"@": "op", "+": "voice"}
+BOT_TAG = "bot"
 
 
 def fit_text(text: str, overhead: int) -> str:
@@ -159,6 +161,8 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
         raise IrcError(ERR_TOOMANYTARGETS, msg.params[0], f"Too many targets (max {limit})")
     client = ctx.client
     tags = _client_tags(msg) if client.caps & Cap.MESSAGE_TAGS else {}
+    if BOT_MODE in client.modes:  # draft/bot: message-tags clients see who is a bot
+        tags = {**tags, BOT_TAG: ""}
     client.last_active = time.time()
     for target in targets:
         try:

@@ -44,7 +44,9 @@ from chinwag.protocol.numerics import (
 from chinwag.protocol.validate import sanitize_username
 from chinwag.server.commands.accounts import MECHANISMS, sasl_holds_registration
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
+from chinwag.server.extbans import EXTBAN_PREFIX, EXTBAN_TYPES
 from chinwag.server.network import Network
 from chinwag.server.passwords import verify_password
 from chinwag.server.state import Cap, RegState
@@ -53,9 +55,9 @@ __all__ = ["CAPABILITIES", "COMMANDS", "send_lusers", "send_motd"]
 
 log = logging.getLogger("chinwag.registration")
 
-USER_MODES = "iow"
-CHANNEL_MODES = "biklmnostv"
-CHANNEL_MODES_WITH_PARAM = "bklov"
+USER_MODES = "Biow"
+CHANNEL_MODES = "Ibeiklmnostv"
+CHANNEL_MODES_WITH_PARAM = "Ibeklov"
 
 # Capability name -> flag. Order is the order of CAP LS.
 CAPABILITIES: dict[str, int] = {
@@ -98,16 +100,20 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
     targets = limits.max_targets
     return {
         "AWAYLEN": str(limits.away_length),
+        "BOT": BOT_MODE,
         "CASEMAPPING": CASEMAPPING,
         "CHANLIMIT": f"#:{limits.max_channels_per_user}",
-        "CHANMODES": "b,k,l,imnst",
+        "CHANMODES": "Ibe,k,l,imnst",
         "CHANNELLEN": str(limits.channel_length),
         "CHANTYPES": "#",
         "CHATHISTORY": str(ctx.server.config.history.chathistory_max),
         "ELIST": "U",
+        "EXCEPTS": "e",
+        "EXTBAN": f"{EXTBAN_PREFIX},{EXTBAN_TYPES}",
         "HOSTLEN": "64",
         "KICKLEN": str(limits.kick_length),
-        "MAXLIST": f"b:{limits.max_list_modes}",
+        "INVEX": "I",
+        "MAXLIST": f"beI:{limits.max_list_modes}",
         "MAXTARGETS": str(targets),
         "MODES": "4",
         "MSGREFTYPES": "msgid,timestamp",
@@ -122,6 +128,7 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         ),
         "TOPICLEN": str(limits.topic_length),
         "USERLEN": "10",
+        "WHOX": None,
     }
 
 
