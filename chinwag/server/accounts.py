@@ -282,7 +282,7 @@ class Accounts:
 
     def _notify_account(self, client: Client) -> None:
         outgoing = Outgoing(client.prefix, "ACCOUNT", client.account or "*", account=client.account)
-        peers = self.server.network.peers(client)
+        peers = self.server.network.observers(client)
         if client.caps & Cap.ACCOUNT_NOTIFY:
             peers.add(client)
         send_to_all((p for p in peers if p.caps & Cap.ACCOUNT_NOTIFY), outgoing)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "WhowasEntry"]
@@ -59,6 +60,7 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        self.monitors = Monitors(self.name)
         # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
         self.user_count = 0
         self.mode_counts: collections.Counter[str] = collections.Counter()
@@ -131,6 +133,7 @@ class Network:
         client.state = RegState.REGISTERED
         self.user_count += 1
         self.max_seen = max(self.max_seen, self.user_count)
+        self.monitors.online(client)
 
     def set_user_mode(self, client: Client, mode: str, enabled: bool) -> bool:
         """Turn user mode ``mode`` on or off; True when that changed anything."""
@@ -152,6 +155,13 @@ class Network:
         peers.discard(client)
         return peers
 
+    def observers(self, client: Client) -> set[Client]:
+        """Who follows ``client``'s status (AWAY, ACCOUNT, SETNAME): its peers, and those who
+        MONITOR it with ``extended-monitor``."""
+        observers = self.peers(client)
+        observers.update(self.monitors.extended_watchers(client))
+        return observers
+
     def rename(self, client: Client, new_nick: str) -> None:
         """Change a registered client's nick and tell the client and everyone who shares a room."""
         outgoing = Outgoing(
@@ -159,11 +169,15 @@ class Network:
         )
         self.whowas.append(self._whowas_entry(client))
         peers = self.peers(client)
-        del self.clients[client.nick_folded]
+        old_nick, old_folded = client.nick, client.nick_folded
+        del self.clients[old_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
         client.send(outgoing.line_for(client))  # at once: replies from now on use the new nick
         self._emit(peers, outgoing)
+        if client.nick_folded != old_folded:
+            self.monitors.offline(old_nick)
+            self.monitors.online(client)
 
     def _whowas_entry(self, client: Client) -> WhowasEntry:
         return WhowasEntry(client.nick, client.user, client.host, client.realname, self.clock())
@@ -181,6 +195,7 @@ class Network:
             del self.per_ip[client.ip]
         if self.clients.get(client.nick_folded) is client:
             del self.clients[client.nick_folded]
+        self.monitors.clear(client)
         if client.registered:
             self.user_count -= 1
             for mode in client.modes:
@@ -190,6 +205,7 @@ class Network:
                 client.prefix, "QUIT", reason, when=self.clock(), account=client.account
             )
             self._emit(self.peers(client), quit_line)
+            self.monitors.offline(client.nick)
         for channel in list(client.channels.values()):
             self._leave(client, channel)
         client.state = RegState.CLOSED

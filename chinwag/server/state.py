@@ -54,6 +54,7 @@ class Cap:
     EXTENDED_JOIN = 1 << 13
     CHGHOST = 1 << 14
     CHATHISTORY = 1 << 15
+    EXTENDED_MONITOR = 1 << 16
     SASL = 1 << 20
     ACCOUNT_REGISTRATION = 1 << 21
 
@@ -145,6 +146,8 @@ class Channel:
     """``+e``: who bans and mutes do not apply to."""
     invex: dict[str, tuple[str, float]] = field(default_factory=dict)
     """``+I``: who may join under ``+i`` without an invitation."""
+    knocks: dict[Client, float] = field(default_factory=dict)
+    """Who knocked (KNOCK) and when (monotonic), to allow one knock a minute."""
     permanent: bool = False
     batches: dict[int, Batch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None."""

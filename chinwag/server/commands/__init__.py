@@ -21,12 +21,16 @@ from chinwag.server.commands import (
     accounts,
     bans,
     channels,
+    help,
     history,
+    knock,
     messaging,
     modes,
+    monitor,
     operators,
     queries,
     registration,
+    server_info,
     users,
     who,
 )
@@ -52,7 +56,12 @@ COMMANDS: dict[str, CommandSpec] = {
     **accounts.COMMANDS,
     **bans.COMMANDS,
     **who.COMMANDS,
+    **server_info.COMMANDS,
+    **help.COMMANDS,
+    **knock.COMMANDS,
+    **monitor.COMMANDS,
 }
+help.serve_from(COMMANDS)
 
 
 def dispatch(server: Server, client: Client, item: Message | DecodeError) -> None:

@@ -44,6 +44,7 @@ from chinwag.protocol.numerics import (
 from chinwag.protocol.validate import sanitize_username
 from chinwag.server.commands.accounts import MECHANISMS, sasl_holds_registration
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.monitor import MONITOR_LIMIT
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
 from chinwag.server.extbans import EXTBAN_PREFIX, EXTBAN_TYPES
@@ -70,6 +71,7 @@ CAPABILITIES: dict[str, int] = {
     "draft/account-registration": Cap.ACCOUNT_REGISTRATION,
     "echo-message": Cap.ECHO_MESSAGE,
     "extended-join": Cap.EXTENDED_JOIN,
+    "extended-monitor": Cap.EXTENDED_MONITOR,
     "invite-notify": Cap.INVITE_NOTIFY,
     "labeled-response": Cap.LABELED_RESPONSE,
     "message-tags": Cap.MESSAGE_TAGS,
@@ -112,10 +114,12 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         "EXTBAN": f"{EXTBAN_PREFIX},{EXTBAN_TYPES}",
         "HOSTLEN": "64",
         "KICKLEN": str(limits.kick_length),
+        "KNOCK": None,
         "INVEX": "I",
         "MAXLIST": f"beI:{limits.max_list_modes}",
         "MAXTARGETS": str(targets),
         "MODES": "4",
+        "MONITOR": str(MONITOR_LIMIT),
         "MSGREFTYPES": "msgid,timestamp",
         "NETWORK": ctx.server.config.server.network,
         "NICKLEN": str(limits.nick_length),
