@@ -56,3 +56,13 @@ async def test_account_tag_on_everything_a_logged_in_user_sends(
         msg = await bob.expect(command)
         seen.append((command, msg.tags.get("account")))
     assert seen == [(command, "amy") for command, _ in seen]
+
+
+async def test_utf8only_is_announced_and_held(h: Harness) -> None:
+    """005 has UTF8ONLY; a Latin-1 line is relayed as UTF-8, never as the bytes it came in."""
+    amy = await h.connect("amy")
+    bob = await h.connect("bob")
+    assert any("UTF8ONLY" in m.params for m in amy.history if m.command == "005")
+    await amy.send(b"PRIVMSG #lobby :caf\xe9\r\n")
+    await bob.expect("PRIVMSG", ["#lobby", "café"])
+    assert b"caf\xc3\xa9" in bob.raw[-1]

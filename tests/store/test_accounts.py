@@ -16,8 +16,8 @@ from chinwag.store import (
 BAD_PASSWORDS: list[tuple[str | bytes, PasswordProblem]] = [
     ("", PasswordProblem.EMPTY),
     (b"", PasswordProblem.EMPTY),
-    ("x" * 513, PasswordProblem.TOO_LONG),
-    ("é" * 257, PasswordProblem.TOO_LONG),  # 514 bytes in UTF-8
+    ("x" * 1025, PasswordProblem.TOO_LONG),
+    ("é" * 513, PasswordProblem.TOO_LONG),  # 1026 bytes in UTF-8
     (b"\xff\xfe\xfd", PasswordProblem.NOT_UTF8),
     (b"ok\xc3", PasswordProblem.NOT_UTF8),
     ("lone \udcff surrogate", PasswordProblem.NOT_UTF8),

@@ -35,8 +35,9 @@ __all__ = ["COMMANDS", "MECHANISMS", "sasl_holds_registration"]
 
 MECHANISMS = "PLAIN"
 _CHUNK = 400
-# Base64 of the longest sensible PLAIN response: two 200-byte names and a 512-byte password.
-_MAX_RESPONSE = 1300
+# Base64 of the longest sensible PLAIN response: two 200-byte names and a 1024-byte password
+# (store.MAX_PASSWORD_BYTES), so five AUTHENTICATE chunks at most.
+_MAX_RESPONSE = 2000
 
 
 def _fail(ctx: Context, reason: str) -> IrcError:

@@ -89,11 +89,29 @@ _ACCOUNT_CAPS = frozenset({"sasl", "draft/account-registration"})
 _CAP_VALUES = {"sasl": MECHANISMS, "draft/account-registration": "before-connect"}
 
 
+STS_DURATION = 30 * 86400
+"""How long (seconds) a client keeps to TLS once it saw the ``sts`` policy on a TLS connection."""
+
+
 def _capabilities(ctx: Context) -> dict[str, int]:
-    """The capabilities this server offers now (account ones only with accounts enabled)."""
-    if ctx.server.accounts.enabled:
-        return CAPABILITIES
-    return {name: flag for name, flag in CAPABILITIES.items() if name not in _ACCOUNT_CAPS}
+    """The capabilities this server offers now (account ones only with accounts enabled; ``sts``
+    only with a configured certificate: a self-signed one would lock clients out, as STS
+    forbids accepting an unverified certificate)."""
+    offered = CAPABILITIES
+    if not ctx.server.accounts.enabled:
+        offered = {name: flag for name, flag in offered.items() if name not in _ACCOUNT_CAPS}
+    if ctx.server.config.server.tls_cert:
+        offered = {**offered, "sts": Cap.NONE}
+    return offered
+
+
+def _cap_value(ctx: Context, name: str) -> str | None:
+    """The value CAP LS 302 shows for capability ``name``, if it has one."""
+    if name == "sts":  # on plain text: where to upgrade; over TLS: how long to stay
+        if ctx.client.conn.tls:
+            return f"duration={STS_DURATION}"
+        return f"port={ctx.server.tls_port or ctx.server.config.server.tls_port}"
+    return _CAP_VALUES.get(name)
 
 
 def isupport_tokens(ctx: Context) -> dict[str, str | None]:
@@ -132,6 +150,8 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         ),
         "TOPICLEN": str(limits.topic_length),
         "USERLEN": "10",
+        # Only UTF-8 is ever relayed: a line that is not UTF-8 is read as Latin-1 (the codec).
+        "UTF8ONLY": None,
         "WHOX": None,
     }
 
@@ -154,7 +174,8 @@ def handle_cap(ctx: Context, msg: Message) -> None:
             client.caps |= Cap.CAP_NOTIFY
         names = list(_capabilities(ctx))
         if client.cap_version >= 302:
-            names = [f"{n}={_CAP_VALUES[n]}" if n in _CAP_VALUES else n for n in names]
+            values = {n: _cap_value(ctx, n) for n in names}
+            names = [n if values[n] is None else f"{n}={values[n]}" for n in names]
         _send_cap_list(ctx, "LS", names)
     elif sub == "LIST":
         enabled = [name for name, flag in CAPABILITIES.items() if client.caps & flag]
