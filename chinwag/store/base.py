@@ -203,6 +203,10 @@ class Account:
     email: str | None
     created_at: float
     admin: bool = False
+    scram: str = field(default="", repr=False)
+    """SCRAM-SHA-256 credentials (``protocol.scram.ScramCredentials.encode``), made whenever the
+    password is set; empty for an account whose password was set before they existed, until
+    its next password login (then `AccountStore.verify` adds them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
+from chinwag.store._accounts import (
+    hash_for_new_account,
+    hash_for_new_password,
+    scram_for,
+    verify_and_rehash,
+)
 from chinwag.store.base import (
     Account,
     BanKind,
@@ -28,11 +33,13 @@ from chinwag.store.writer import ReaderPool, Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
-_ACCOUNT_COLUMNS = "SELECT name, name_folded, password_hash, email, created_at, admin FROM accounts"
+_ACCOUNT_COLUMNS = (
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram FROM accounts"
+)
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin = row
+    name, folded, password_hash, email, created_at, admin, scram = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -40,6 +47,7 @@ def _row_account(row: Any) -> Account:
         email=None if email is None else str(email),
         created_at=float(created_at),
         admin=bool(admin),
+        scram=str(scram or ""),
     )
 
 
@@ -81,14 +89,15 @@ class SqliteAccountStore:
     ) -> Account:
         """See :meth:`AccountStore.register`."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        scram = await scram_for(password)
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, name_folded, account.password_hash, email, account.created_at, admin),
+                    " admin, scram) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, name_folded, password_hash, email, account.created_at, admin, scram),
                 )
             except sqlite3.IntegrityError:
                 raise AccountExistsError(name_folded) from None
@@ -107,11 +116,12 @@ class SqliteAccountStore:
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
+        scram = await scram_for(password)
         await self._writer.call(
             lambda conn: _require_change(
                 conn.execute(
-                    "UPDATE accounts SET password_hash = ? WHERE name_folded = ?",
-                    (password_hash, name_folded),
+                    "UPDATE accounts SET password_hash = ?, scram = ? WHERE name_folded = ?",
+                    (password_hash, scram, name_folded),
                 ),
                 name_folded,
             )
