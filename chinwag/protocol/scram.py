@@ -24,7 +24,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["ScramCredentials", "ScramError", "ServerExchange", "credentials"]
+__all__ = ["DEFAULT_ITERATIONS", "ScramCredentials", "ScramError", "ServerExchange", "credentials"]
 
 DEFAULT_ITERATIONS = 4096
 """PBKDF2 rounds for new credentials (RFC 7677's minimum, what clients expect to compute)."""
@@ -110,6 +110,10 @@ class ServerExchange:
         """The ``n=`` name of client-first (unescaped), once `parse_first` has run."""
         self.authzid = ""
         """The ``a=`` identity of the GS2 header, if any."""
+        self.credentials: ScramCredentials | None = None
+        """The credentials `first` was given (the exchange is checked against them)."""
+        self.done = False
+        """True once `final` accepted the proof."""
         self._gs2_header = ""
         self._client_first_bare = ""
         self._nonce = ""
@@ -149,6 +153,7 @@ class ServerExchange:
 
     def first(self, creds: ScramCredentials) -> str:
         """server-first, for the credentials of `username`."""
+        self.credentials = creds
         salt = base64.b64encode(creds.salt).decode()
         self._server_first = f"r={self._nonce},s={salt},i={creds.iterations}"
         return self._server_first
@@ -183,4 +188,5 @@ class ServerExchange:
         if not hmac.compare_digest(hashlib.sha256(client_key).digest(), creds.stored_key):
             raise ScramError("invalid-proof")
         verifier = _hmac(creds.server_key, auth_message.encode())
+        self.done = True
         return "v=" + base64.b64encode(verifier).decode()

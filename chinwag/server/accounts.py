@@ -37,6 +37,7 @@ from chinwag.protocol.numerics import (
     RPL_LOGGEDIN,
     RPL_LOGGEDOUT,
 )
+from chinwag.protocol.scram import ServerExchange
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, RegState
 from chinwag.store import (
@@ -62,12 +63,16 @@ _GUEST_DIGITS = 5
 
 @dataclass(slots=True)
 class SaslSession:
-    """One SASL exchange in progress: the mechanism, the base64 received so far, and whether
-    the password check is running (registration waits for it)."""
+    """One SASL exchange in progress: the mechanism, the base64 received so far, whether the
+    password check is running (registration waits for it), and a SCRAM exchange's state."""
 
     mechanism: str
     buffer: str = ""
     verifying: bool = False
+    scram: ServerExchange | None = None
+    """The SCRAM-SHA-256 exchange, after its first message (``commands/sasl_scram.py``)."""
+    account: Account | None = None
+    """The account a SCRAM exchange logs in to, when it exists."""
 
 
 @dataclass(frozen=True, slots=True)

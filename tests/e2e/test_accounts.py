@@ -33,13 +33,13 @@ async def test_register_command_then_sasl_login(serve_accounts: ServeAccounts) -
 
 
 async def test_cap_ls_advertises_sasl_plain_and_registration(serve_accounts: ServeAccounts) -> None:
-    """CAP LS 302 shows sasl=PLAIN and draft/account-registration=before-connect; old clients
-    see bare names."""
+    """CAP LS 302 shows sasl=PLAIN,SCRAM-SHA-256 and draft/account-registration=before-connect;
+    old clients see bare names."""
     h = await serve_accounts()
     raw = await h.open()
     await raw.send("CAP LS 302")
     offered = (await raw.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
-    wanted = ("sasl=PLAIN", "draft/account-registration=before-connect", "account-tag")
+    wanted = ("sasl=PLAIN,SCRAM-SHA-256", "draft/account-registration=before-connect")
     for cap in (*wanted, "account-notify"):
         assert cap in offered
     assert "extended-join" in offered
@@ -169,8 +169,8 @@ async def test_sasl_bad_input(serve_accounts: ServeAccounts) -> None:
     await eve.expect("AUTHENTICATE", ["+"])
     await eve.send("AUTHENTICATE " + "A" * 401)
     await eve.expect("905")
-    await eve.send("AUTHENTICATE SCRAM-SHA-256")
-    await eve.expect("908", ["eve", "PLAIN", ANY])
+    await eve.send("AUTHENTICATE EXTERNAL")
+    await eve.expect("908", ["eve", "PLAIN,SCRAM-SHA-256", ANY])
     await eve.expect("904")
     await eve.send("AUTHENTICATE PLAIN")
     await eve.expect("AUTHENTICATE", ["+"])

@@ -1,4 +1,5 @@
-"""Logging in and registering from the protocol: AUTHENTICATE (IRCv3 SASL PLAIN) and
+"""Logging in and registering from the protocol: AUTHENTICATE (IRCv3 SASL PLAIN, and
+SCRAM-SHA-256 in ``sasl_scram.py``) and
 REGISTER / VERIFY (IRCv3 ``draft/account-registration``).
 
 SASL: ``AUTHENTICATE PLAIN`` opens an exchange and the server answers ``AUTHENTICATE +``; the
@@ -27,13 +28,15 @@ from chinwag.protocol.numerics import (
 from chinwag.server.accounts import SaslSession
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
+from chinwag.server.commands.sasl_scram import SCRAM, scram_step
 from chinwag.server.errors import IrcError
 from chinwag.server.state import Cap, RegState
 from chinwag.store import InvalidPasswordError, check_password
 
 __all__ = ["COMMANDS", "MECHANISMS", "sasl_holds_registration"]
 
-MECHANISMS = "PLAIN"
+MECHANISMS = f"PLAIN,{SCRAM}"
+_MECHANISMS = frozenset(MECHANISMS.split(","))
 _CHUNK = 400
 # Base64 of the longest sensible PLAIN response: two 200-byte names and a 1024-byte password
 # (store.MAX_PASSWORD_BYTES), so five AUTHENTICATE chunks at most.
@@ -59,13 +62,14 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
         accounts.sasl.pop(client, None)
         raise IrcError(ERR_SASLABORTED, "SASL authentication aborted")
     if session is None:
-        if data.upper() != MECHANISMS:
+        mechanism = data.upper()
+        if mechanism not in _MECHANISMS:
             ctx.reply(RPL_SASLMECHS, MECHANISMS, "are available SASL mechanisms")
             raise _fail(ctx, f"mechanism {data[:20]} is not supported")
         refusal = accounts.tls_refusal(client)
         if refusal is not None:
             raise _fail(ctx, refusal)
-        accounts.sasl[client] = SaslSession(MECHANISMS)
+        accounts.sasl[client] = SaslSession(mechanism)
         ctx.send("AUTHENTICATE", "+")
         return
     if session.verifying:
@@ -80,7 +84,20 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
         raise IrcError(ERR_SASLTOOLONG, "SASL message too long")
     if len(data) == _CHUNK:
         return  # more chunks follow, or "+"
+    if session.mechanism == SCRAM:
+        _next_scram_message(ctx, session)
+        return
     _finish_plain(ctx, session)
+
+
+def _next_scram_message(ctx: Context, session: SaslSession) -> None:
+    """Decode one complete SCRAM message and take the exchange's next step."""
+    encoded, session.buffer = session.buffer, ""
+    try:
+        message = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _fail(ctx, "the response is not valid base64 of UTF-8") from None
+    scram_step(ctx, session, message)
 
 
 def _finish_plain(ctx: Context, session: SaslSession) -> None:
