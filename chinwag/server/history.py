@@ -40,12 +40,13 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from chinwag.protocol import fold
-from chinwag.server.commands.labels import add_tag
-from chinwag.server.fanout import Outgoing
+from chinwag.server.config import HistoryConfig
+from chinwag.server.fanout import Outgoing, add_tag
+from chinwag.server.network import Network
 from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.tasks import Spawn
 from chinwag.store import (
     NO_TAGS,
     ChannelTarget,
@@ -55,9 +56,6 @@ from chinwag.store import (
     StoreError,
     TimeBound,
 )
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
 
 __all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
 
@@ -132,24 +130,35 @@ def history_lines(
 
 
 class History:
-    """What the server keeps of conversations, on top of ``server.store.history``.
+    """What the server keeps of conversations, on top of the history store.
 
     Args:
-        server: the server; its store must be open before anything is recorded.
+        config: the ``[history]`` configuration.
+        store: the history store.
+        network: who is connected (a CHATHISTORY nick target) and the server's name.
+        spawn: starts retention runs and join replays.
+        recorded: called with the sender of each message stored with durable delivery
+            (``Outbox.recorded``: the loop turn's output then waits for the commit).
     """
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.config = server.config.history
+    def __init__(
+        self,
+        config: HistoryConfig,
+        store: HistoryStore,
+        network: Network,
+        spawn: Spawn,
+        recorded: Callable[[Client], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.network = network
+        self.spawn = spawn
+        # Told of every message stored with durable delivery (the outbox gates the turn).
+        self._recorded = recorded
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
-
-    @property
-    def store(self) -> HistoryStore:
-        """The history store."""
-        return self.server.store.history
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -170,7 +179,7 @@ class History:
 
     def _prune_tick(self) -> None:
         self._schedule_prune(PRUNE_INTERVAL)
-        self.server.spawn(self.prune())
+        self.spawn(self.prune())
 
     async def prune(self, now: float | None = None) -> int:
         """Apply ``max_age_days`` and ``max_lines_per_target`` once.
@@ -215,7 +224,7 @@ class History:
     def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
         account of that name."""
-        other = self.server.network.find(nick)
+        other = self.network.find(nick)
         return self.party(other) if other is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
@@ -269,12 +278,8 @@ class History:
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return
-        if self.durable:
-            self.server.outbox.recorded(sender)
-
-    def barrier(self, then: Callable[[], Any]) -> None:
-        """Run ``then`` once everything stored so far is committed (the outbox's gate)."""
-        self.store.after_writes(then)
+        if self.durable and self._recorded is not None:
+            self._recorded(sender)
 
     # -- join replay ---------------------------------------------------------------------------
 
@@ -284,7 +289,7 @@ class History:
         if not self.enabled or count <= 0 or client.caps & Cap.CHATHISTORY:
             return
         joined = time.time()
-        client.conn.wait_for(self.server.spawn(self._replay(client, channel, count, joined)))
+        client.conn.wait_for(self.spawn(self._replay(client, channel, count, joined)))
 
     async def _replay(self, client: Client, channel: Channel, count: int, joined: float) -> None:
         target = ChannelTarget(channel.name_folded)
@@ -298,5 +303,5 @@ class History:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
         batch_target = channel.name if batched else None
-        for line in history_lines(client, entries, self.server.network.name, batch_target):
+        for line in history_lines(client, entries, self.network.name, batch_target):
             client.send(line)

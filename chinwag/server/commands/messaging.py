@@ -26,10 +26,10 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.services import deliver_to_service
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
-from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -132,7 +132,7 @@ def _send_message(
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
     if not tags_only and status is None:  # TAGMSG and words for ops only are not kept
-        ctx.server.history.record(
+        ctx.history.record(
             client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
         )
 

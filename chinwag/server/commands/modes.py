@@ -163,7 +163,7 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
             account=client.account,
         )
         send_to_all(channel.members, outgoing)
-        ctx.server.accounts.channel_changed(channel)
+        ctx.accounts.channels.channel_changed(channel)
 
 
 def _apply_channel_mode(

@@ -26,8 +26,8 @@ from chinwag.protocol.scram import (
     ScramError,
     ServerExchange,
 )
-from chinwag.server.accounts import SaslSession
 from chinwag.server.commands.base import Context
+from chinwag.server.logins import SaslSession
 from chinwag.server.state import RegState
 from chinwag.store import StoreError
 
@@ -41,7 +41,7 @@ def _send(ctx: Context, message: str) -> None:
 
 
 def _fail(ctx: Context, reason: str) -> None:
-    ctx.server.accounts.sasl.pop(ctx.client, None)
+    ctx.accounts.logins.sasl.pop(ctx.client, None)
     ctx.reply(ERR_SASLFAIL, f"SASL authentication failed: {reason}")
 
 
@@ -72,13 +72,13 @@ def scram_step(ctx: Context, session: SaslSession, message: str) -> None:
 async def _server_first(
     ctx: Context, session: SaslSession, exchange: ServerExchange, name: str
 ) -> None:
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     try:
-        account = await ctx.server.store.accounts.get(fold(name)) if len(name) <= 200 else None
+        account = await ctx.store.accounts.get(fold(name)) if len(name) <= 200 else None
     except StoreError:
         account = None
     session.verifying = False
-    if accounts.sasl.get(ctx.client) is not session or ctx.client.state is RegState.CLOSED:
+    if accounts.logins.sasl.get(ctx.client) is not session or ctx.client.state is RegState.CLOSED:
         return  # aborted meanwhile
     creds: ScramCredentials
     if account is not None and account.scram:
@@ -94,7 +94,7 @@ async def _server_first(
 async def _server_final(
     ctx: Context, session: SaslSession, exchange: ServerExchange, message: str
 ) -> None:
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     client = ctx.client
     creds = exchange.credentials
     assert creds is not None
@@ -106,11 +106,11 @@ async def _server_final(
             return None
         return answer if session.account is not None else None
 
-    answer, refusal = await accounts.throttled(
+    answer, refusal = await accounts.passwords.throttled(
         client, f"account:{fold(exchange.username)}", attempt
     )
     session.verifying = False
-    if accounts.sasl.get(client) is not session or client.state is RegState.CLOSED:
+    if accounts.logins.sasl.get(client) is not session or client.state is RegState.CLOSED:
         return
     if answer is None:
         _fail(ctx, refusal or "invalid account name or password")
@@ -121,12 +121,12 @@ async def _server_final(
 def _log_in(ctx: Context, session: SaslSession) -> None:
     from chinwag.server.commands.registration import try_register
 
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     client = ctx.client
-    del accounts.sasl[client]
+    del accounts.logins.sasl[client]
     account = session.account
     assert account is not None
-    if client.account is None and accounts.login(client, account):
+    if client.account is None and accounts.logins.login(client, account):
         ctx.reply(RPL_SASLSUCCESS, "SASL authentication successful")
     if not client.registered and not client.conn.closing:
         try_register(ctx)

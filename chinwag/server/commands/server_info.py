@@ -30,7 +30,7 @@ __all__ = ["COMMANDS"]
 
 def handle_info(ctx: Context, msg: Message) -> None:
     """INFO: what this server is (371 lines, then 374)."""
-    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ctx.server.started))
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ctx.network.created))
     for line in (
         f"chinwag {__version__}: a console chat that speaks IRC",
         f"Python {platform.python_version()} on {platform.system()}",
@@ -43,7 +43,7 @@ def handle_info(ctx: Context, msg: Message) -> None:
 
 def handle_admin(ctx: Context, msg: Message) -> None:
     """ADMIN: who runs this server (256-259, from ``[server] admin``)."""
-    settings = ctx.server.config.server
+    settings = ctx.config.server
     ctx.reply(RPL_ADMINME, ctx.network.name, "Administrative info")
     ctx.reply(RPL_ADMINLOC1, f"{settings.network} network")
     ctx.reply(RPL_ADMINLOC2, f"chinwag {__version__}")
