@@ -103,6 +103,7 @@ class Cap:
     CHGHOST = 1 << 14
     CHATHISTORY = 1 << 15
     EXTENDED_MONITOR = 1 << 16
+    NO_IMPLICIT_NAMES = 1 << 17
     SASL = 1 << 20
     ACCOUNT_REGISTRATION = 1 << 21
 

@@ -66,3 +66,18 @@ async def test_utf8only_is_announced_and_held(h: Harness) -> None:
     await amy.send(b"PRIVMSG #lobby :caf\xe9\r\n")
     await bob.expect("PRIVMSG", ["#lobby", "café"])
     assert b"caf\xc3\xa9" in bob.raw[-1]
+
+
+async def test_no_implicit_names_skips_the_names_reply_on_join(h: Harness) -> None:
+    """draft/no-implicit-names: JOIN (the automatic #lobby one too) sends no 353/366; NAMES
+    still answers."""
+    raw = await h.open()
+    await raw.send("CAP REQ draft/no-implicit-names", "NICK quiet", "USER q 0 * :Q", "CAP END")
+    await raw.expect("JOIN", ["#lobby"])
+    await raw.send("JOIN #c")
+    await raw.expect("JOIN", ["#c"])
+    lines = await raw.sync()
+    assert not [m for m in raw.history + lines if m.command in ("353", "366")]
+    await raw.send("NAMES #c")
+    await raw.expect_numeric("353", "=", "#c", "@quiet")
+    await raw.expect_numeric("366", "#c", ANY)

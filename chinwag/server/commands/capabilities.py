@@ -23,6 +23,7 @@ CAPABILITIES: dict[str, int] = {
     "cap-notify": Cap.CAP_NOTIFY,
     "draft/chathistory": Cap.CHATHISTORY,
     "draft/account-registration": Cap.ACCOUNT_REGISTRATION,
+    "draft/no-implicit-names": Cap.NO_IMPLICIT_NAMES,
     "echo-message": Cap.ECHO_MESSAGE,
     "extended-join": Cap.EXTENDED_JOIN,
     "extended-monitor": Cap.EXTENDED_MONITOR,

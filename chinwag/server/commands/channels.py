@@ -93,7 +93,8 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     founder_joined(ctx, channel)
     if channel.topic:
         send_topic(ctx, channel)
-    send_names(ctx, channel)
+    if not client.caps & Cap.NO_IMPLICIT_NAMES:  # draft/no-implicit-names: it asks if it wants
+        send_names(ctx, channel)
     ctx.history.replay_on_join(client, channel)
 
 
