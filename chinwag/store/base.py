@@ -220,11 +220,13 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class ChannelBan:
-    """One entry of a channel ban list (RPL_BANLIST)."""
+    """One entry of a channel's lists: a ban (RPL_BANLIST), or with ``mode`` ``e`` a ban
+    exception, ``I`` an invite exception."""
 
     mask: str
     set_by: str
     set_at: float
+    mode: str = "b"
 
 
 @dataclass(frozen=True, slots=True)

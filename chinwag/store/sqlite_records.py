@@ -177,8 +177,21 @@ def _row_channel(row: Any) -> ChannelRecord:
         registered_at=None if registered_at is None else float(registered_at),
         topic=topic,
         modes=str(modes),
-        bans=tuple(ChannelBan(str(m), str(b), float(t)) for m, b, t in json.loads(str(bans))),
+        bans=tuple(_list_entry(entry) for entry in json.loads(str(bans))),
     )
+
+
+def _list_entry(entry: list[Any]) -> ChannelBan:
+    """A stored list entry: ``[mask, set_by, set_at]`` is a ban (as schema 1 wrote them), a
+    fourth element names another list (``e``, ``I``)."""
+    mode = str(entry[3]) if len(entry) > 3 else "b"
+    return ChannelBan(str(entry[0]), str(entry[1]), float(entry[2]), mode)
+
+
+def _entry_json(ban: ChannelBan) -> list[object]:
+    if ban.mode == "b":
+        return [ban.mask, ban.set_by, ban.set_at]
+    return [ban.mask, ban.set_by, ban.set_at, ban.mode]
 
 
 class SqliteChannelStore:
@@ -202,7 +215,7 @@ class SqliteChannelStore:
             None if topic is None else topic.set_by,
             None if topic is None else topic.set_at,
             record.modes,
-            json.dumps([[b.mask, b.set_by, b.set_at] for b in record.bans]),
+            json.dumps([_entry_json(b) for b in record.bans]),
         )
         self._writer.fire(
             lambda conn: conn.execute(
