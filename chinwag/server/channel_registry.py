@@ -60,9 +60,9 @@ def apply_record(channel: Channel, record: ChannelRecord) -> None:
     for entries in lists.values():
         entries.clear()
     for ban in record.bans:
-        entries = lists.get(ban.mode)
-        if entries is not None:
-            entries[ban.mask] = (ban.set_by, ban.set_at)
+        kept = lists.get(ban.mode)
+        if kept is not None:
+            kept[ban.mask] = (ban.set_by, ban.set_at)
 
 
 class ChannelRegistry:
