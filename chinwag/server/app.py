@@ -78,11 +78,9 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
-        history = config.history
-        durable = history.enabled and history.durable_delivery
-        self.outbox = Outbox(self.store.history.after_writes if durable else None)
+        self.outbox = Outbox()
         self.history = History(
-            history, self.store.history, self.network, self.spawn, self.outbox.recorded
+            config.history, self.store.history, self.network, self.spawn, self.outbox
         )
         self.servers: list[asyncio.Server] = []
         self._sweeper: asyncio.TimerHandle | None = None

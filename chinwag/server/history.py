@@ -10,7 +10,8 @@ and in order, and handed to the store (one `HistoryEntry`, one ``append``); `rec
 the outbox (``server/outbox.py``), which holds the bytes of that whole loop turn, for every
 client, until the store has committed the turn's rows. So the recipients are exactly those of
 the moment it was said, a NICK or a KICK that follows a message can never overtake it, and the
-hot path builds nothing per message to wait for the commit. Without durable delivery a message
+hot path builds nothing per message to wait for the commit (every row's commit callback is the
+outbox's same bound method). Without durable delivery a message
 is delivered first and stored after: a crash may lose the messages of the one group being
 committed.
 
@@ -39,7 +40,8 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from chinwag.protocol import fold
 from chinwag.server.config import HistoryConfig
@@ -57,7 +59,7 @@ from chinwag.store import (
     TimeBound,
 )
 
-__all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
+__all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 
 log = logging.getLogger("chinwag.history")
 
@@ -129,6 +131,16 @@ def history_lines(
     return lines
 
 
+class CommitGate(Protocol):
+    """What `History` tells the outbox (``server/outbox.py``) with durable delivery."""
+
+    def recorded(self, sender: Client) -> None:
+        """A message of ``sender`` was handed to the store: this turn's output waits for it."""
+
+    def committed(self) -> None:
+        """The store committed the oldest message not yet reported (its commit callback)."""
+
+
 class History:
     """What the server keeps of conversations, on top of the history store.
 
@@ -137,8 +149,8 @@ class History:
         store: the history store.
         network: who is connected (a CHATHISTORY nick target) and the server's name.
         spawn: starts retention runs and join replays.
-        recorded: called with the sender of each message stored with durable delivery
-            (``Outbox.recorded``: the loop turn's output then waits for the commit).
+        gate: the outbox, which holds a loop turn's output until the messages it stored are
+            committed (used with durable delivery only).
     """
 
     def __init__(
@@ -147,16 +159,17 @@ class History:
         store: HistoryStore,
         network: Network,
         spawn: Spawn,
-        recorded: Callable[[Client], None] | None = None,
+        gate: CommitGate | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.network = network
         self.spawn = spawn
-        # Told of every message stored with durable delivery (the outbox gates the turn).
-        self._recorded = recorded
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
+        # Told of every message stored with durable delivery, and of its commit (the outbox
+        # holds the loop turn's output until then).
+        self._gate = gate if self.durable else None
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
 
@@ -273,13 +286,14 @@ class History:
             text,
             dict(tags) if tags else NO_TAGS,
         )
+        gate = self._gate
         try:
-            self.store.append(entry, None)
+            self.store.append(entry, gate.committed if gate is not None else None)
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return
-        if self.durable and self._recorded is not None:
-            self._recorded(sender)
+        if gate is not None:
+            gate.recorded(sender)
 
     # -- join replay ---------------------------------------------------------------------------
 

@@ -10,15 +10,17 @@ turn `end_turn` writes every dirty connection's output with one ``transport.writ
 Durable delivery (``[history] durable_delivery``, the default) adds one rule: no client may see
 a stored message before it is committed, or a crash could take back what somebody read. Delaying
 each message until its commit would let everything that is not stored (a JOIN, a NICK, a KICK,
-a PONG) overtake it. So the whole turn waits instead: when the turn stored anything
-(`recorded`), its output is taken out of the connections as bytes and kept in a *gate*, and one
-barrier is put in the store's write stream (``after_writes``) behind the turn's rows. When the
-store reaches the barrier, the gate opens and its bytes are written. Gates open in the order
-they were made, and a turn that stored nothing but follows a closed gate joins that gate, so
-every connection receives its bytes in the order they were queued, and every observer sees one
-client's events in the order they happened, exactly as without durable delivery: the only
-difference is when the bytes leave. The cost is per turn (one barrier, one list of pairs), not
-per message: nothing is built per message to wait for the commit.
+a PONG) overtake it. So the whole turn waits instead: every stored row is counted (`recorded`),
+and the store calls `committed` after each row's commit, in order (one bound method for every
+row: nothing is built per message). When the turn ends with rows not yet committed, its output
+is taken out of the connections as bytes and kept in a *gate* marked with the count of rows
+stored so far; the gate opens, and its bytes are written, once that many rows are committed.
+Gates open in the order they were made, and a turn that stored nothing but follows a closed gate
+joins that gate, so every connection receives its bytes in the order they were queued, and every
+observer sees one client's events in the order they happened, exactly as without durable
+delivery: the only difference is when the bytes leave. (A separate barrier queued at the end of
+the turn would often miss the group commit the writer had already started for the turn's rows,
+and wait for the next one.)
 
 Closing a connection follows the same road: its last output and the ERROR line go out with the
 turn, then the socket is closed (`finish`).
@@ -34,56 +36,42 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from chinwag.store import StoreError
 
 if TYPE_CHECKING:
     from chinwag.server.connection import Connection
     from chinwag.server.state import Client
 
-__all__ = ["Barrier", "Outbox"]
+__all__ = ["Outbox"]
 
 log = logging.getLogger("chinwag.outbox")
-
-Barrier = Callable[[Callable[[], object]], None]
-"""Runs a callback once every record stored before is committed (``HistoryStore.after_writes``)."""
 
 # One connection's bytes in a gate; ``last``: close the socket after writing them.
 _Entry = tuple["Connection", bytes, bool]
 
 
 class Outbox:
-    """Writes the output of each loop turn, behind the commit of what the turn stored.
-
-    Args:
-        barrier: how to wait for the store's commits; None when nothing waits for them
-            (history off, or ``durable_delivery = false``).
-    """
+    """Writes the output of each loop turn, behind the commit of what the turn stored."""
 
     max_waiting = 4096
     """Stored records whose turn's output may wait for their commit before the connections
     that store more are paused (``pause_reading``) until half of them are out."""
 
-    def __init__(self, barrier: Barrier | None = None) -> None:
-        self.barrier = barrier
+    def __init__(self) -> None:
         self._dirty: list[Connection] = []
         self._finals: list[_Entry] = []
         self._scheduled: asyncio.Handle | None = None
-        self._recorded = 0  # records stored this turn
-        self._waiting = 0  # records stored whose turn's output is not written yet
-        self._gates: deque[list[_Entry]] = deque()
-        self._gate_sizes: deque[int] = deque()
+        self._stored = 0  # rows handed to the store with `committed` as their callback
+        self._committed = 0  # of those, how many are committed
+        # Each gate: the count of rows stored before it, and the bytes waiting for them.
+        self._gates: deque[tuple[int, list[_Entry]]] = deque()
         self._held: set[Client] = set()
         self._warned_at = -60.0
-        # Bound once: every barrier passes this same object as its callback.
-        self._on_commit = self._open_gate
 
     @property
     def waiting(self) -> int:
         """Records stored whose turn's output waits for their commit."""
-        return self._waiting
+        return self._stored - self._committed
 
     def mark_dirty(self, conn: Connection) -> None:
         """Remember that ``conn`` has output; it is written at the end of this loop turn."""
@@ -92,18 +80,28 @@ class Outbox:
             self._scheduled = asyncio.get_running_loop().call_soon(self.end_turn)
 
     def recorded(self, sender: Client) -> None:
-        """One record was handed to the store this turn (durable delivery): this turn's output
-        waits for its commit. ``sender`` is paused when too many records wait."""
-        self._recorded += 1
-        self._waiting += 1
+        """One row was handed to the store with `committed` as its callback (durable
+        delivery): this turn's output waits for it. ``sender`` is paused when too many wait."""
+        self._stored += 1
         if self._scheduled is None:
             self._scheduled = asyncio.get_running_loop().call_soon(self.end_turn)
-        if self._waiting > self.max_waiting:
+        if self._stored - self._committed > self.max_waiting:
             self._hold(sender)
+
+    def committed(self) -> None:
+        """The store committed the oldest row not yet reported (called once per row, in
+        order): open the gates that were waiting for it."""
+        self._committed += 1
+        gates = self._gates
+        while gates and gates[0][0] <= self._committed:
+            for conn, data, last in gates.popleft()[1]:
+                conn.write(data, last=last)
+        if self._held and self._stored - self._committed <= self.max_waiting // 2:
+            self._release()
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket."""
-        if not self._recorded and not self._gates:
+        if self._stored == self._committed and not self._gates:
             conn.write(data, last=True)
             return
         self._finals.append((conn, data, True))
@@ -111,12 +109,12 @@ class Outbox:
             self._scheduled = asyncio.get_running_loop().call_soon(self.end_turn)
 
     def end_turn(self) -> None:
-        """Write this turn's output, or gate it behind the commit of what the turn stored."""
+        """Write this turn's output, or gate it behind the commit of what was stored."""
         self._scheduled = None
         dirty, self._dirty = self._dirty, []
         finals, self._finals = self._finals, []
-        recorded = self._recorded
-        if not recorded and not self._gates:  # nothing to wait for: the usual case
+        stored = self._stored
+        if stored == self._committed and not self._gates:  # nothing to wait for: the usual case
             for conn in dirty:
                 conn.flush()
             for conn, data, last in finals:
@@ -124,29 +122,11 @@ class Outbox:
             return
         entries: list[_Entry] = [(conn, conn.take(), False) for conn in dirty]
         entries.extend(finals)
-        if not recorded:  # nothing new to commit: go out with the gate it follows
-            self._gates[-1].extend(entries)
-            return
-        self._recorded = 0
-        self._gates.append(entries)
-        self._gate_sizes.append(recorded)
-        barrier = self.barrier
-        try:
-            if barrier is None:
-                raise StoreError("no store to wait for")
-            barrier(self._on_commit)
-        except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
-            log.warning("output not gated on the store: %s", exc)
-            self._open_gate()
-
-    def _open_gate(self) -> None:
-        """The oldest gate's records are committed: write its bytes (barriers run in order)."""
-        entries = self._gates.popleft()
-        self._waiting -= self._gate_sizes.popleft()
-        for conn, data, last in entries:
-            conn.write(data, last=last)
-        if self._held and self._waiting <= self.max_waiting // 2:
-            self._release()
+        gates = self._gates
+        if gates and gates[-1][0] == stored:  # nothing new stored: go out with that gate
+            gates[-1][1].extend(entries)
+        else:
+            gates.append((stored, entries))
 
     def forget(self, client: Client) -> None:
         """A connection ended: stop tracking it for backpressure."""
@@ -160,7 +140,7 @@ class Outbox:
         now = time.monotonic()
         if now - self._warned_at > 60.0:
             self._warned_at = now
-            log.warning("over %d messages wait for the disk; senders paused", self._waiting)
+            log.warning("over %d messages wait for the disk; senders paused", self.waiting)
         self._held.add(sender)
         transport.pause_reading()
 
