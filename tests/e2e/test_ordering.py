@@ -212,3 +212,18 @@ async def test_lines_behind_register_wait_for_the_account(serve_accounts: ServeA
     lines = await amy.collect_until("PONG")
     commands = [m.command for m in lines]
     assert commands.index("REGISTER") < commands.index("330") < commands.index("PONG")
+
+
+async def test_lines_piling_up_behind_a_wait_are_not_a_flood(serve: Serve) -> None:
+    """More lines than flood_queue behind a slow OPER: the connection is not cut off for
+    Excess Flood (the server was slow, not the client); it stops being read meanwhile, and
+    every line is answered, in order."""
+    h = await serve(limits={"flood_queue": 3}, opers=[("root", hash_password("hunter2"))])
+    amy = await h.connect("amy")
+    pings = [f"PING p{i}" for i in range(20)]
+    await amy.send(_packet("OPER root hunter2", *pings))
+    lines = await amy.collect_until("PONG")
+    assert lines[0].command == "381"
+    rest = [lines[-1]] + [await amy.expect("PONG") for _ in range(19)]
+    assert [m.params[-1] for m in rest] == [f"p{i}" for i in range(20)]
+    await amy.alive()
