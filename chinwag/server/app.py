@@ -29,6 +29,7 @@ from chinwag.server.connection import Connection
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
+from chinwag.server.outbox import Outbox
 from chinwag.server.state import Client
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
@@ -83,15 +84,18 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
+        self.outbox = Outbox()
         self.history = History(
-            config.history, self.store.history, self.network, self.spawn, self.store.accounts
+            config.history,
+            self.store.history,
+            self.network,
+            self.spawn,
+            self.outbox,
+            accounts=self.store.accounts,
         )
-        self.network.ordered = self.history.in_order
         self.servers: list[asyncio.Server] = []
         self.handshakes = Handshakes()
         self._lock: DataDirLock | None = None
-        self._dirty: list[Connection] = []
-        self._flush_handle: asyncio.Handle | None = None
         self._lazy: list[Connection] = []
         self._lazy_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -192,10 +196,10 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
-        self._flush_all()
         if self._lazy_handle is not None:
             self._lazy_handle.cancel()
         self._flush_lazy()
+        self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
         if lost:
@@ -263,31 +267,30 @@ class Server:
         self.accounts.client_gone(client)
         self.network.remove(client, reason)
         self.history.client_gone(client)
+        self.outbox.forget(client)
 
     def mark_dirty(self, conn: Connection) -> None:
-        """Remember that ``conn`` has output; flush everything at the end of this loop turn."""
-        self._dirty.append(conn)
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
+        """``conn`` has output: the outbox writes it at the end of this loop turn."""
+        self.outbox.mark_dirty(conn)
 
     def mark_lazy(self, conn: Connection) -> None:
-        """Remember that ``conn`` has output that may wait: flush it within `LAZY_FLUSH`."""
+        """Remember that ``conn`` has output that may wait: written within `LAZY_FLUSH`."""
         self._lazy.append(conn)
         if self._lazy_handle is None:
             loop = asyncio.get_running_loop()
             self._lazy_handle = loop.call_later(LAZY_FLUSH, self._flush_lazy)
 
-    def _flush_all(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
-
     def _flush_lazy(self) -> None:
+        """Hand the output that waited to the outbox (which keeps it behind earlier commits)."""
         self._lazy_handle = None
         lazy, self._lazy = self._lazy, []
         for conn in lazy:
-            conn.flush()  # nothing to do for those that something urgent flushed already
+            if conn.due_lazily():  # not already written with something urgent
+                self.outbox.mark_dirty(conn)
+
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
+        self.outbox.finish(conn, data)
 
     # -- timers --------------------------------------------------------------------------------
 

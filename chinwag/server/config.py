@@ -49,6 +49,7 @@ class ServerConfig:
     port: int = 6667
     motd_file: str = ""
     motd: str = "Welcome to chinwag. Say hello in #lobby!"
+    admin: str = ""
     default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
     default_channel_owner: str = ""
     password_hash: str = ""

@@ -135,7 +135,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             if not isinstance(start, TimeBound) or not isinstance(end, TimeBound):
                 raise _Fail("INVALID_PARAMS", sub, params[1])
             defer_reply(ctx)
-            ctx.spawn(_targets(ctx, start.time, end.time, limit))
+            ctx.wait_for(_targets(ctx, start.time, end.time, limit))
             return
         if sub == "LATEST":
             after = None if params[2] == "*" else _bound(sub, params[2])
@@ -149,7 +149,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         _fail(ctx, fail.code, *fail.params)
         return
     defer_reply(ctx)
-    ctx.spawn(_query(ctx, sub, target, shown, bounds, limit=limit))
+    ctx.wait_for(_query(ctx, sub, target, shown, bounds, limit=limit))
 
 
 async def _query(
@@ -166,6 +166,7 @@ async def _query(
     store = history.store
     entries: list[HistoryEntry]
     try:
+        await store.flush()  # the answer holds every message delivered before the question
         if isinstance(wanted, _Peer):
             target: Target = DirectTarget(wanted.me, await history.peer_party(wanted.nick))
         else:
@@ -204,6 +205,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
     me = history.party(client)
     channels = {channel.identity: channel.name for channel in client.channels.values()}
     try:
+        await history.store.flush()
         entries = await history.store.targets(me, channels, start, end, limit)
     except StoreError as exc:
         log.warning("CHATHISTORY TARGETS failed: %s", exc)

@@ -119,7 +119,7 @@ def _spawn_ns(ctx: Context, work: Coroutine[Any, Any, None]) -> None:
             log.error("NickServ: the store failed: %s", exc)
             _ns(ctx, STORE_DOWN)
 
-    ctx.spawn(guarded())
+    ctx.wait_for(guarded())
 
 
 def _ns_register(ctx: Context, args: list[str]) -> None:

@@ -1,4 +1,4 @@
--- chinwag schema 4: registered channels keep the identity their history is stored under.
+-- chinwag schema 5: registered channels keep the identity their history is stored under.
 
 -- An unregistered channel's history is keyed by "name!token", drawn when the channel is
 -- created, so that a channel of the same name created later starts empty. Registering a
