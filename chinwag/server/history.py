@@ -166,6 +166,7 @@ class History:
         network: Network,
         spawn: Spawn,
         gate: CommitGate | None = None,
+        *,
         accounts: AccountStore | None = None,
     ) -> None:
         self.config = config
@@ -183,7 +184,7 @@ class History:
         # Who stored each row still waiting for its commit, and where: told if it fails.
         self._senders: deque[Client] = deque()
         self._targets: deque[str] = deque()
-        self.health = StorageHealth(network)
+        self.health = StorageHealth(network, store, spawn)
         self._on_commit = self._committed  # bound once: every stored row passes this object
         # Channels known to have no history: a join there needs no store query. Any channel
         # message may change that; _channel_writes tells a query that one was recorded.

@@ -14,14 +14,21 @@ tries every new group, so storing resumes by itself as soon as the disk has room
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from chinwag.server.network import Network
 from chinwag.server.state import Client, RegState
+from chinwag.server.tasks import Spawn
+from chinwag.store import STORE_FAILURES, HistoryStore
 
 __all__ = ["StorageHealth"]
 
 log = logging.getLogger("chinwag.history")
+
+
+PROBE_INTERVAL = 1.0
+"""Seconds between two tries of a tiny write while storing fails."""
 
 
 def _reason(error: BaseException) -> str:
@@ -34,33 +41,62 @@ class StorageHealth:
 
     Args:
         network: where the senders and the operators are.
+        store: the history store (probed while storing fails).
+        spawn: starts the probe.
     """
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, store: HistoryStore, spawn: Spawn) -> None:
         self.network = network
+        self.store = store
+        self.spawn = spawn
         self.failing = False
         """True from a failed commit until the next one that works."""
         self.withheld = 0
         """Messages not delivered in the current (or last) episode."""
+        self._why = ""
 
     def not_stored(self, sender: Client, target_name: str, error: BaseException) -> None:
-        """A message of ``sender`` to ``target_name`` was not stored, so not delivered."""
-        self.withheld += 1
-        network = self.network
+        """A message of ``sender`` to ``target_name`` was delivered with its loop turn but its
+        commit failed: the sender is told, and from now on messages are refused (`refuse`)."""
         if sender.state is not RegState.CLOSED:
-            network.notice(
+            self.network.notice(
                 sender,
-                f"Your message to {target_name} was not delivered: the server cannot store "
-                f"messages right now ({_reason(error)}). Try again later.",
+                f"Your message to {target_name} could not be stored ({_reason(error)}): "
+                "it may be missing from history.",
             )
+        self._fail(error)
+
+    def refuse(self, sender: Client, target_name: str) -> None:
+        """While storing fails: a message is neither stored nor delivered; its sender is told."""
+        self.withheld += 1
+        self.network.notice(
+            sender,
+            f"Your message to {target_name} was not delivered: the server cannot store "
+            f"messages right now ({self._why}). Try again later.",
+        )
+
+    def _fail(self, error: BaseException) -> None:
         if self.failing:
             return
         self.failing = True
+        self._why = _reason(error)
         log.error("history: cannot store messages (%s); not delivering them", error)
         self._tell_operators(
-            f"*** The server cannot store messages ({_reason(error)}): they are not "
+            f"*** The server cannot store messages ({self._why}): they are not "
             "delivered, and their senders are told, until it can again."
         )
+        self.spawn(self._probe())
+
+    async def _probe(self) -> None:
+        """Try a tiny write every `PROBE_INTERVAL` until one commits: then storing is back."""
+        while self.failing:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                await self.store.probe_write()
+            except STORE_FAILURES as exc:
+                self._why = _reason(exc)
+                continue
+            self.stored()
 
     def stored(self) -> None:
         """A commit worked: close the episode, if one is open."""

@@ -305,6 +305,11 @@ class HistoryStore(Protocol):
         """
         ...
 
+    async def probe_write(self) -> None:
+        """Write something tiny and commit it: raises when nothing can be stored now (a full
+        disk), returns when storing works."""
+        ...
+
     def commit_error(self) -> BaseException | None:
         """Inside an ``append`` callback: why that entry was NOT stored (the disk is full, the
         file is gone...), or None when it was. Outside a callback: None."""

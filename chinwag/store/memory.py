@@ -137,6 +137,9 @@ class MemoryHistoryStore(_query.RangeReader):
         if then is not None:
             _later(then)
 
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: memory always has room."""
+
     def commit_error(self) -> BaseException | None:
         """See :meth:`HistoryStore.commit_error`: memory never refuses an entry."""
         return None

@@ -36,8 +36,7 @@ from chinwag.store.writer import Writer
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
 _ACCOUNT_COLUMNS = (
-    "SELECT name, name_folded, password_hash, email, created_at, admin, scram, uid"
-    " FROM accounts"
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram, uid FROM accounts"
 )
 
 

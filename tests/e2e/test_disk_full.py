@@ -1,7 +1,9 @@
 """A full disk, for real: the data directory on a small tmpfs (needs root to mount it; skipped
-otherwise). With durable delivery a message that cannot be stored is not delivered, its sender
-is told, operators get one notice per episode, and storing resumes by itself when space
-returns. Store errors in handlers become replies (REGISTER on a full disk answers)."""
+otherwise). Once a commit has failed, messages are refused (not delivered, their senders told)
+until a probe write works again; the messages of the loop turns whose commit failed went out
+with their turn, and their senders are told they may be missing from history. Operators get one
+notice per episode; storing resumes by itself when space returns. Store errors in handlers
+become replies (REGISTER on a full disk answers)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ __all__ = ["fast_hashing", "serve_accounts"]
 
 DISK_BYTES = 8 * 1024 * 1024
 NOT_STORED = re.compile(r"Your message to \S+ was not delivered: .*")
+MAYBE_LOST = re.compile(r"Your message to \S+ could not be stored .*")
 
 
 @pytest.fixture
@@ -72,9 +75,10 @@ async def _oper(client: Client) -> None:
 async def test_a_message_that_cannot_be_stored_is_not_delivered(
     serve_accounts: ServeAccounts, small_disk: Path
 ) -> None:
-    """On a full disk every message is either delivered or reported to its sender as not
-    delivered, never both; operators get one notice for the episode; after space returns the
-    next message is stored and delivered, and operators are told."""
+    """On a full disk, once a commit failed, every later message is refused and not delivered;
+    every message is either delivered or refused, never both; operators get one notice for the
+    episode; after space returns the next message is stored and delivered, and operators are
+    told."""
     h = await serve_accounts(data_dir=small_disk / "data")
     h.server.config.opers = [OperConfig("root", FAST_HASHER.hash("hunter2"))]
     boss = await h.connect("boss")
@@ -92,7 +96,9 @@ async def test_a_message_that_cannot_be_stored_is_not_delivered(
         amy_lines += await amy.sync()
         got = {m.params[-1] for m in bob_lines if m.command == "PRIVMSG"}
         told = [m for m in amy_lines if m.command == "NOTICE" and NOT_STORED.match(m.params[-1])]
-        assert told, "no message was reported as not stored"
+        maybe = [m for m in amy_lines if m.command == "NOTICE" and MAYBE_LOST.match(m.params[-1])]
+        assert told, "no message was refused"
+        assert maybe, "the sender of the message whose commit failed was not told"
         assert len(got) + len(told) == len(texts), (len(got), len(told))
         episode = await boss.expect("NOTICE", ["boss", re.compile(".*cannot store.*")])
         assert episode
@@ -100,9 +106,9 @@ async def test_a_message_that_cannot_be_stored_is_not_delivered(
         assert not [m for m in boss.drain() if "cannot store" in m.params[-1]]
     finally:
         os.unlink(filler)
+    await boss.expect("NOTICE", ["boss", re.compile(".*stor(ing|es) .*again.*")])
     await amy.send("PRIVMSG #lobby :after the storm")
     await bob.expect("PRIVMSG", ["#lobby", "after the storm"])
-    await boss.expect("NOTICE", ["boss", re.compile(".*stor(ing|es) .*again.*")])
 
 
 async def test_register_on_a_full_disk_gets_an_answer(
