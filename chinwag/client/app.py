@@ -7,7 +7,7 @@ from textual.binding import Binding
 
 from chinwag.client.net import Options
 from chinwag.client.screens import ChatScreen, HelpScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 
 __all__ = ["ChatApp"]
 

@@ -16,7 +16,7 @@ from typing import TextIO
 from chinwag.client.conversation import DEFAULT_SCROLLBACK
 from chinwag.client.credentials import Credentials
 from chinwag.client.net import Options
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.client.trust import KnownHosts, config_dir, host_key
 from chinwag.protocol import is_valid_nick
 

@@ -12,7 +12,7 @@ import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
-from chinwag.client.events import Line
+from chinwag.client.lines import Line
 
 __all__ = [
     "DEFAULT_SCROLLBACK",

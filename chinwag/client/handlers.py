@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
 from chinwag.protocol import Message, fold, parse_isupport
 from chinwag.protocol import numerics as n
 
 if TYPE_CHECKING:
-    from chinwag.client.state import Session
+    from chinwag.client.session import Session
 
 __all__ = ["HANDLERS"]
 

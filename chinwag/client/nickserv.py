@@ -21,11 +21,11 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from chinwag.client.events import ChatLine, Posted, SystemKind, SystemLine
+from chinwag.client.lines import ChatLine, Posted, SystemKind, SystemLine
 from chinwag.protocol import Message, fold
 
 if TYPE_CHECKING:
-    from chinwag.client.state import Session
+    from chinwag.client.session import Session
 
 __all__ = ["NICKSERV_FOLDED", "NickProbe", "handle_nickserv_notice", "probe_nick"]
 

@@ -10,7 +10,7 @@ import pytest
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options
 from chinwag.client.screens import ChatScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.protocol import parse_line
 
 SIZE = (100, 24)

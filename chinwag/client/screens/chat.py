@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 The connection runs in an exclusive worker (`ChatScreen.connect`) in the app's event loop. It
-feeds the shared `Session` itself and posts `LinesReceived` with one batch per socket read. The
-screen does not draw per message: batches are collected and drawn together at most every
+feeds the shared `Session` itself and posts `ChatScreen.LinesReceived` with one batch per socket
+read. The screen does not draw per message: batches are collected and drawn together at most every
 ``REDRAW_INTERVAL`` seconds, so a room sending a thousand lines a second costs a few appends per
 frame and typing stays responsive. Only lines of the active conversation are rendered; lists are
 redrawn only when the session says something changed (and only when their content differs).
@@ -12,24 +12,26 @@ redrawn only when the session says something changed (and only when their conten
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
-from chinwag.client.commands import COMMANDS, Help, execute, parse_input
 from chinwag.client.conversation import SERVER_KEY, Member
-from chinwag.client.events import ActionLine, ChatLine, Posted
-from chinwag.client.messages import LinesReceived, StatusChanged
-from chinwag.client.net import ConnectError, Connection, Options, Status
+from chinwag.client.lines import ActionLine, ChatLine, Posted
+from chinwag.client.net import ConnectError, Options, ServerConnection, Status
 from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
 from chinwag.client.screens.trust import TrustScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
+from chinwag.client.user_commands import COMMANDS, Help, execute, parse_input
 from chinwag.client.widgets import (
     ConversationList,
     ConversationView,
@@ -47,6 +49,19 @@ MAX_ALERTS = 3
 class ChatScreen(Screen[None]):
     """Everything the chat shows, driven by the session and the connection worker."""
 
+    @dataclass
+    class LinesReceived(Message):
+        """The connection read a batch from the server; ``posted`` is what it added."""
+
+        posted: list[Posted]
+
+    @dataclass
+    class StatusChanged(Message):
+        """The connection status changed (connecting, connected, lost, closed)."""
+
+        status: Status
+        detail: str
+
     BINDINGS = [
         Binding("ctrl+n", "switch(1)", "Next conversation", show=False),
         Binding("ctrl+p", "switch(-1)", "Previous conversation", show=False),
@@ -61,7 +76,7 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.options = options
-        self.connection = Connection(
+        self.connection = ServerConnection(
             session,
             options,
             on_lines=self._lines_received,
@@ -105,10 +120,10 @@ class ChatScreen(Screen[None]):
             self.app.exit(return_code=1)
 
     def _lines_received(self, posted: list[Posted]) -> None:
-        self.post_message(LinesReceived(posted))
+        self.post_message(self.LinesReceived(posted))
 
     def _status_changed(self, status: Status, detail: str) -> None:
-        self.post_message(StatusChanged(status, detail))
+        self.post_message(self.StatusChanged(status, detail))
 
     async def _ask_nick(self, reason: str) -> str | None:
         return await self.app.push_screen_wait(NickScreen(reason))
@@ -120,7 +135,7 @@ class ChatScreen(Screen[None]):
         """Send QUIT and close the connection (bounded wait for the server)."""
         await self.connection.quit(message)
 
-    def on_lines_received(self, event: LinesReceived) -> None:
+    def on_chat_screen_lines_received(self, event: ChatScreen.LinesReceived) -> None:
         """Draw at the next redraw tick (the session already holds the lines).
 
         A private line or a mention in another conversation also pops up a short notice, at most
@@ -143,7 +158,7 @@ class ChatScreen(Screen[None]):
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
 
-    def on_status_changed(self, event: StatusChanged) -> None:
+    def on_chat_screen_status_changed(self, event: ChatScreen.StatusChanged) -> None:
         """Show the connection status."""
         self.status, self.status_detail = event.status, event.detail
         self.sync()

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chinwag.client.commands import help_lines
+from chinwag.client.user_commands import help_lines
 
 __all__ = ["KEYS", "HelpScreen", "help_text"]
 

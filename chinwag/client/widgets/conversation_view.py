@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import RichLog
 
 from chinwag.client.conversation import Conversation
-from chinwag.client.events import Line
+from chinwag.client.lines import Line
 from chinwag.client.render import render_line
 
 __all__ = ["LINES_PER_FRAME", "ConversationView"]

@@ -42,7 +42,8 @@ from chinwag.client.conversation import (
     ConversationKind,
     PrefixMap,
 )
-from chinwag.client.events import (
+from chinwag.client.handlers import HANDLERS
+from chinwag.client.lines import (
     ActionLine,
     ChatLine,
     ErrorLine,
@@ -50,7 +51,6 @@ from chinwag.client.events import (
     Posted,
     SystemLine,
 )
-from chinwag.client.handlers import HANDLERS
 from chinwag.client.nickserv import NickProbe
 from chinwag.protocol import Message, fold, format_server_time, parse_server_time
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chinwag.client.conversation import SERVER_KEY, Conversation, Member
-from chinwag.client.events import Posted, SystemKind, SystemLine
-from chinwag.client.state import Session
+from chinwag.client.lines import Posted, SystemKind, SystemLine
+from chinwag.client.session import Session
 from chinwag.protocol import Message, ProtocolError, fold, is_valid_nick, parse_line
 
 __all__ = [
