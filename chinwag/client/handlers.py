@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
 from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
-from chinwag.protocol import Message, fold, parse_isupport
+from chinwag.protocol import Message, parse_isupport
 from chinwag.protocol import numerics as n
 
 if TYPE_CHECKING:
@@ -173,10 +173,10 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         s.conversation(target, ConversationKind.PRIVATE)
     elif from_server or not s.registered:
         key = SERVER_KEY
-    elif notice and fold(nick) not in s.conversations:
+    elif notice and s.fold(nick) not in s.conversations:
         key = s.active
     else:
-        key = fold(nick)
+        key = s.fold(nick)
         new = key not in s.conversations
         conv = s.conversation(nick, ConversationKind.PRIVATE)
         conv.name = nick
@@ -191,7 +191,7 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         return [s.post(key, line)]
     highlight = not own and not from_server and s.mentions_me(text)
     line = ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice, msgid=msgid)
-    if notice and fold(nick) == NICKSERV_FOLDED:
+    if notice and s.fold(nick) == NICKSERV_FOLDED:
         return handle_nickserv_notice(s, key, line)
     return [s.post(key, line)]
 
@@ -215,7 +215,7 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
         text = f"You have joined {channel}"
     else:
         text = f"{nick} has joined {channel}"
-    conv.members[fold(nick)] = Member(nick)
+    conv.members[s.fold(nick)] = Member(nick)
     s.changed = True
     return [s.post(key, _system(s, msg, text, SystemKind.JOIN))]
 
@@ -245,7 +245,7 @@ def _leave(s: Session, key: str, nick: str) -> bool:
         conv.members.clear()
         s.rooms.pop(key, None)
         return True
-    conv.members.pop(fold(nick), None)
+    conv.members.pop(s.fold(nick), None)
     return False
 
 
@@ -269,7 +269,7 @@ def handle_kick(s: Session, msg: Message) -> list[Posted]:
 def handle_quit(s: Session, msg: Message) -> list[Posted]:
     """QUIT [:reason]"""
     nick = msg.source_nick or ""
-    nick_folded = fold(nick)
+    nick_folded = s.fold(nick)
     text = f"{nick} has quit{_reason(msg, 0)}"
     out: list[Posted] = []
     for key, conv in list(s.conversations.items()):
@@ -284,7 +284,7 @@ def handle_nick(s: Session, msg: Message) -> list[Posted]:
     """NICK <newnick>"""
     old = msg.source_nick or ""
     new = msg.param(0)
-    old_folded, new_folded = fold(old), fold(new)
+    old_folded, new_folded = s.fold(old), s.fold(new)
     me = s.is_me(old)
     if me:
         s.nick = new
@@ -344,7 +344,7 @@ def handle_mode(s: Session, msg: Message) -> list[Posted]:
         takes_arg = takes_arg or (adding and char in when_set)
         arg = args.pop(0) if takes_arg and args else ""
         symbol = prefix_map.symbol_for(char)
-        member = conv.members.get(fold(arg)) if symbol else None
+        member = conv.members.get(s.fold(arg)) if symbol else None
         if member is not None:
             prefixes = member.prefixes + symbol if adding else member.prefixes.replace(symbol, "")
             member.prefixes = prefix_map.sort(prefixes)
@@ -355,7 +355,7 @@ def handle_mode(s: Session, msg: Message) -> list[Posted]:
 @handles("AWAY")
 def handle_away(s: Session, msg: Message) -> list[Posted]:
     """AWAY [:message] (away-notify)"""
-    nick_folded = fold(msg.source_nick or "")
+    nick_folded = s.fold(msg.source_nick or "")
     for conv in s.conversations.values():
         member = conv.members.get(nick_folded)
         if member is not None:
@@ -441,6 +441,8 @@ def handle_welcome(s: Session, msg: Message) -> list[Posted]:
 def handle_isupport(s: Session, msg: Message) -> list[Posted]:
     """005 <nick> TOKEN[=value]... :are supported by this server"""
     parse_isupport(msg.params[1:-1], s.isupport)
+    if "CASEMAPPING" in s.isupport:
+        s.set_casemapping(s.isupport["CASEMAPPING"])
     return []
 
 
@@ -466,7 +468,7 @@ def handle_names(s: Session, msg: Message) -> list[Posted]:
     for token in _last(msg).split():
         prefixes, nick = parse_prefix_token(token, prefix_map)
         if nick:
-            buffer.members[fold(nick)] = Member(nick, prefixes)
+            buffer.members[s.fold(nick)] = Member(nick, prefixes)
     return []
 
 
@@ -512,7 +514,7 @@ def handle_now_away(s: Session, msg: Message) -> list[Posted]:
 def handle_rpl_away(s: Session, msg: Message) -> list[Posted]:
     """301 <nick> <target> :<away message>"""
     nick = msg.param(1)
-    key = fold(nick) if fold(nick) in s.conversations else s.active
+    key = s.fold(nick) if s.fold(nick) in s.conversations else s.active
     text = f"{nick} is away: {msg.param(2)}"
     return [s.post(key, _system(s, msg, text, SystemKind.AWAY))]
 
@@ -576,7 +578,7 @@ def handle_numeric(s: Session, msg: Message) -> list[Posted]:
         if code == n.ERR_UNKNOWNCOMMAND and params[0].upper() == "CAP":
             s.cap_finish()
             return []
-        subject_folded = fold(params[0])
+        subject_folded = s.fold(params[0])
         key = subject_folded if subject_folded in s.conversations else s.active
         return [s.post(key, ErrorLine(s.time_of(msg), text, code))]
     return [

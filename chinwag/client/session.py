@@ -52,7 +52,7 @@ from chinwag.client.lines import (
     SystemLine,
 )
 from chinwag.client.nickserv import NickProbe
-from chinwag.protocol import Message, fold, format_server_time, parse_server_time
+from chinwag.protocol import Message, fold, folder_for, format_server_time, parse_server_time
 
 __all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
@@ -124,6 +124,8 @@ class Session:
         self.registered = False
         self.server_name = ""
         self.isupport: dict[str, str] = {}
+        self.fold: Callable[[str], str] = fold
+        """The server's CASEMAPPING (rfc1459 until it says otherwise): every key comes from it."""
         self.caps: set[str] = set()
         self.away = False
         self.quitting = False
@@ -200,6 +202,30 @@ class Session:
 
     # -- server features -----------------------------------------------------------------------
 
+    def set_casemapping(self, casemapping: str) -> None:
+        """Fold names as ISUPPORT ``CASEMAPPING`` says, keying what is known again by it.
+
+        Under ``ascii``, ``x[1`` and ``x{1`` are two people; under rfc1459 they are one.
+        """
+        fold_new = folder_for(casemapping)
+        if fold_new is self.fold:
+            return
+        self.fold = fold_new
+        rekeyed: dict[str, Conversation] = {}
+        renamed: dict[str, str] = {}
+        for key, conv in self.conversations.items():
+            new_key = key if key == SERVER_KEY else self.key_of(conv.name)
+            renamed[key] = new_key
+            rekeyed.setdefault(new_key, conv)
+            conv.members = {self.fold(m.nick): m for m in conv.members.values()}
+        self.conversations = rekeyed
+        self.rooms = {self.fold(name): name for name in self.rooms.values()}
+        self.active = renamed.get(self.active, SERVER_KEY)
+        if self.focus_on_join is not None:
+            self.focus_on_join = renamed.get(self.focus_on_join, self.focus_on_join)
+        self._names = {self.fold(b.name): b for b in self._names.values()}
+        self.changed = True
+
     @property
     def prefix_map(self) -> PrefixMap:
         """ISUPPORT PREFIX, or the RFC default."""
@@ -233,12 +259,12 @@ class Session:
 
     def is_me(self, nick: str | None) -> bool:
         """True when ``nick`` is my nick (case-insensitively)."""
-        return nick is not None and fold(nick) == fold(self.nick)
+        return nick is not None and self.fold(nick) == self.fold(self.nick)
 
     def mentions_me(self, text: str) -> bool:
         """True when ``text`` names my nick as a whole word."""
-        nick_folded = fold(self.nick)
-        text_folded = fold(text)
+        nick_folded = self.fold(self.nick)
+        text_folded = self.fold(text)
         start = text_folded.find(nick_folded)
         while start >= 0:
             end = start + len(nick_folded)
@@ -277,7 +303,7 @@ class Session:
 
     def conversation(self, name: str, kind: ConversationKind | None = None) -> Conversation:
         """Return the conversation named ``name``, creating it if needed."""
-        key = SERVER_KEY if name == SERVER_KEY else fold(name)
+        key = SERVER_KEY if name == SERVER_KEY else self.fold(name)
         conv = self.conversations.get(key)
         if conv is None:
             if kind is None:
@@ -291,7 +317,7 @@ class Session:
 
     def key_of(self, name: str) -> str:
         """The casefolded key of a conversation name."""
-        return SERVER_KEY if name == SERVER_KEY else fold(name)
+        return SERVER_KEY if name == SERVER_KEY else self.fold(name)
 
     @property
     def current(self) -> Conversation:
@@ -313,9 +339,9 @@ class Session:
 
         A conversation opened here for the first time asks the server for its recent history.
         """
-        new = fold(nick) not in self.conversations
+        new = self.fold(nick) not in self.conversations
         conv = self.conversation(nick, ConversationKind.PRIVATE)
-        self.set_active(fold(nick))
+        self.set_active(self.fold(nick))
         if new:
             self.request_latest(nick)
         return conv
@@ -539,7 +565,7 @@ class Session:
 
     def names_buffer(self, channel: str) -> Conversation:
         """The member list being filled by 353 replies for ``channel``."""
-        key = fold(channel)
+        key = self.fold(channel)
         buffer = self._names.get(key)
         if buffer is None:
             buffer = Conversation(channel, ConversationKind.CHANNEL, 1)
@@ -548,7 +574,7 @@ class Session:
 
     def names_done(self, channel: str) -> None:
         """Replace a room's members with the names collected since the last 366."""
-        key = fold(channel)
+        key = self.fold(channel)
         buffer = self._names.pop(key, None)
         conv = self.conversations.get(key)
         if buffer is not None and conv is not None:
@@ -567,4 +593,4 @@ class Session:
 
     def want_room(self, name: str) -> None:
         """Remember a room to join (and to rejoin after a reconnect)."""
-        self.rooms[fold(name)] = name
+        self.rooms[self.fold(name)] = name

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from chinwag.client.conversation import SERVER_KEY, Conversation, Member
 from chinwag.client.lines import Posted, SystemKind, SystemLine
 from chinwag.client.session import Session
-from chinwag.protocol import Message, ProtocolError, fold, is_valid_nick, parse_line
+from chinwag.protocol import Message, ProtocolError, is_valid_nick, parse_line
 
 __all__ = [
     "COMMANDS",
@@ -424,14 +424,14 @@ def execute(session: Session, command: Command) -> Outcome:
             names = [c if session.is_channel(c) else "#" + c for c in channels.split(",") if c]
             for name in names:
                 session.want_room(name)
-            session.focus_on_join = fold(names[-1])
+            session.focus_on_join = session.fold(names[-1])
             session.send(Message("JOIN", (",".join(names), key) if key else (",".join(names),)))
         case Part(channel, reason):
             name = channel or session.current.name
             if not session.is_channel(name):
                 out.posted.append(session.error("This is not a room; /close closes it"))
                 return out
-            session.rooms.pop(fold(name), None)
+            session.rooms.pop(session.fold(name), None)
             session.send(Message("PART", (name, reason) if reason else (name,)))
         case Nick(nick):
             if not is_valid_nick(nick, session.nicklen):

@@ -5,7 +5,7 @@ Nothing here touches a socket or an event loop; the server and the client both b
 
 from __future__ import annotations
 
-from chinwag.protocol.casemap import CASEMAPPING, fold
+from chinwag.protocol.casemap import CASEMAPPING, KNOWN_CASEMAPPINGS, fold, folder_for
 from chinwag.protocol.codec import (
     MAX_BODY_BYTES,
     MAX_TAGS_BYTES,
@@ -39,6 +39,7 @@ from chinwag.protocol.validate import (
 
 __all__ = [
     "CASEMAPPING",
+    "KNOWN_CASEMAPPINGS",
     "MAX_BODY_BYTES",
     "MAX_TAGS_BYTES",
     "DecodeError",
@@ -51,6 +52,7 @@ __all__ = [
     "escape_tag_value",
     "fit_utf8",
     "fold",
+    "folder_for",
     "format_line",
     "format_server_time",
     "format_tags",
