@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
 from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
+from chinwag.client.outgoing import release
 from chinwag.protocol import Message, parse_isupport
 from chinwag.protocol import numerics as n
 
@@ -217,7 +218,8 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
         text = f"{nick} has joined {channel}"
     conv.members[s.fold(nick)] = Member(nick)
     s.changed = True
-    return [s.post(key, _system(s, msg, text, SystemKind.JOIN))]
+    joined = s.post(key, _system(s, msg, text, SystemKind.JOIN))
+    return [joined, *release(s, key)] if s.is_me(nick) else [joined]
 
 
 @handles("PART")
@@ -450,14 +452,17 @@ def handle_isupport(s: Session, msg: Message) -> list[Posted]:
 def handle_end_of_motd(s: Session, msg: Message) -> list[Posted]:
     """376/422: registration is complete; join the rooms we should be in.
 
-    Private conversations kept from before a reconnect ask for what was said meanwhile.
+    Private conversations kept from before a reconnect ask for what was said meanwhile, and say
+    what was typed to them while disconnected.
     """
     s.rejoin()
     probe_nick(s)
-    for conv in list(s.conversations.values()):
+    posted: list[Posted] = []
+    for key, conv in list(s.conversations.items()):
         if conv.is_private:
             s.request_latest(conv.name)
-    return []
+            posted += release(s, key)
+    return posted
 
 
 @handles(n.RPL_NAMREPLY)

@@ -135,6 +135,8 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
+        self.pending: dict[str, list[tuple[str, bool]]] = {}
+        """Lines typed while they could not be sent, by conversation key: (text, is an action)."""
         self.focus_on_join: str | None = None
         self.changed = True
         self._outbox: list[Message] = []

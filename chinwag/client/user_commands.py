@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from chinwag.client.conversation import SERVER_KEY, Conversation, Member
 from chinwag.client.lines import Posted, SystemKind, SystemLine
+from chinwag.client.outgoing import say_or_hold
 from chinwag.client.session import Session
 from chinwag.protocol import Message, ProtocolError, is_valid_nick, parse_line
 
@@ -44,12 +45,7 @@ __all__ = [
     "execute",
     "help_lines",
     "parse_input",
-    "split_text",
 ]
-
-# Room for ":nick!user@host PRIVMSG target :" + CR LF, with the longest user and host we may get.
-_PREFIX_RESERVE = 1 + 10 + 1 + 63 + len(" PRIVMSG  :\r\n")
-_LINE_BYTES = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,22 +313,6 @@ def help_lines() -> list[str]:
     return [f"{usage:<{width}}  {what}" for usage, what in COMMANDS.values()]
 
 
-def split_text(text: str, budget: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``budget`` UTF-8 bytes, at spaces when possible."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest.encode("utf-8")) > budget:
-        cut = len(rest.encode("utf-8")[:budget].decode("utf-8", "ignore"))
-        space = rest.rfind(" ", 0, cut + 1)
-        if space > 0:
-            cut = space
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip(" ")
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
 @dataclass(slots=True)
 class Outcome:
     """What the frontend must do after a command, besides sending the session's outbox."""
@@ -353,23 +333,12 @@ def _resolve(session: Session, target: str) -> str | None:
     return None
 
 
-def _say(session: Session, target: str, text: str, *, action: bool = False) -> list[Posted]:
-    reserve = _PREFIX_RESERVE + len(session.nick) + len(target.encode("utf-8"))
-    budget = _LINE_BYTES - reserve - (len("\x01ACTION \x01") if action else 0)
-    posted: list[Posted] = []
-    for piece in split_text(text, max(budget, 16)):
-        body = f"\x01ACTION {piece}\x01" if action else piece
-        session.send(Message.of("PRIVMSG", target, body))
-        posted.extend(session.own_message(target, piece, action=action))
-    return posted
-
-
 def _current_target(session: Session, out: Outcome) -> Conversation | None:
     conv = session.current
     if session.active == SERVER_KEY:
         out.posted.append(session.error("This is the server window: /join #room or /msg NICK text"))
         return None
-    if conv.is_channel and not conv.joined:
+    if conv.is_channel and not conv.joined and session.key_of(conv.name) not in session.rooms:
         out.posted.append(session.error(f"You are not in {conv.name} (/join {conv.name})"))
         return None
     return conv
@@ -403,11 +372,11 @@ def execute(session: Session, command: Command) -> Outcome:
         case Say(text):
             conv = _current_target(session, out)
             if conv is not None:
-                out.posted += _say(session, conv.name, text)
+                out.posted += say_or_hold(session, conv.name, text)
         case Me(text):
             conv = _current_target(session, out)
             if conv is not None:
-                out.posted += _say(session, conv.name, text, action=True)
+                out.posted += say_or_hold(session, conv.name, text, action=True)
         case Msg(target, text) | Query(target, text):
             nick = _resolve(session, target)
             if nick is None:
@@ -419,7 +388,7 @@ def execute(session: Session, command: Command) -> Outcome:
                     return out
                 session.open_private(nick)
             if text:
-                out.posted += _say(session, nick, text)
+                out.posted += say_or_hold(session, nick, text)
         case Join(channels, key):
             names = [c if session.is_channel(c) else "#" + c for c in channels.split(",") if c]
             for name in names:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from chinwag.client.conversation import SERVER_KEY
 from chinwag.client.lines import ChatLine, ErrorLine
+from chinwag.client.outgoing import split_text
 from chinwag.client.session import Session
 from chinwag.client.user_commands import (
     Away,
@@ -34,7 +35,6 @@ from chinwag.client.user_commands import (
     execute,
     help_lines,
     parse_input,
-    split_text,
 )
 
 from .test_session import feed, registered, sent
