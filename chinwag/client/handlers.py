@@ -51,6 +51,7 @@ _SILENT_NUMERICS = frozenset(
         n.RPL_UMODEIS,
         n.RPL_ENDOFNAMES,
         n.RPL_SASLMECHS,
+        n.RPL_LISTSTART,
     }
 )
 
@@ -146,8 +147,8 @@ def handle_batch(s: Session, msg: Message) -> list[Posted]:
 def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
     """PRIVMSG|NOTICE <target> :<text>, including CTCP ACTION (/me)."""
     msgid = msg.tags.get("msgid", "")
-    if s.seen_before(msgid):
-        return []  # already shown, live or in an earlier history page
+    if s.seen_before(msgid) or s.ignoring(msg.source):
+        return []  # already shown (live or in an earlier history page), or /ignored
     batch = s.history_batch(msg)
     if batch is not None:
         said_before = _history_line(s, msg)
@@ -532,6 +533,14 @@ def handle_who_reply(s: Session, msg: Message) -> list[Posted]:
     away = " (away)" if flags.startswith("G") else ""
     where = f" in {channel}" if channel != "*" else ""
     text = f"{nick} ({user}@{host}){where}: {realname}{away}"
+    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
+
+
+@handles(n.RPL_LIST)
+def handle_list_entry(s: Session, msg: Message) -> list[Posted]:
+    """322 <me> <channel> <count> :<topic> (one room of a /list)"""
+    channel, count, topic = msg.param(1), msg.param(2), msg.param(3)
+    text = f"{channel} ({count}): {topic}" if topic else f"{channel} ({count})"
     return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
 
 

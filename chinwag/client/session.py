@@ -52,7 +52,14 @@ from chinwag.client.lines import (
     SystemLine,
 )
 from chinwag.client.nickserv import NickProbe
-from chinwag.protocol import Message, fold, folder_for, format_server_time, parse_server_time
+from chinwag.protocol import (
+    Message,
+    fold,
+    folder_for,
+    format_server_time,
+    mask_matches,
+    parse_server_time,
+)
 
 __all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
@@ -135,6 +142,8 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
+        self.ignores: list[str] = []
+        """Masks (``nick!user@host`` globs) whose messages are not shown (/ignore)."""
         self.pending: dict[str, list[tuple[str, bool]]] = {}
         """Lines typed while they could not be sent, by conversation key: (text, is an action)."""
         self.focus_on_join: str | None = None
@@ -276,6 +285,12 @@ class Session:
                 return True
             start = text_folded.find(nick_folded, start + 1)
         return False
+
+    def ignoring(self, source: str | None) -> bool:
+        """True when messages from ``source`` (``nick!user@host``) are ignored; never the server."""
+        if not source or "!" not in source or not self.ignores:
+            return False
+        return any(mask_matches(mask, source) for mask in self.ignores)
 
     def seen_before(self, msgid: str) -> bool:
         """Remember a message id; True when it was already seen (a replay after a rejoin).

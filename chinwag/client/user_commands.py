@@ -1,49 +1,52 @@
-"""What the user types: parse the input line into a typed command, then run it on the session.
+"""What the user types: the commands, their help, and the parser from a typed line to a command.
 
 `parse_input` is pure: text in, one command dataclass out (`Invalid` for a mistake, with the
-reason). `execute` applies a command to a `Session`: it queues the IRC messages to send on the
-session's outbox, adds local lines (our own message when the server will not echo it, the numbered
-``/users`` listing, mistakes), and returns an `Outcome` telling the frontend what else to do
-(quit, show help, clear the view). The TUI and plain mode both go through here.
+reason). `chinwag.client.command_runner.execute` runs a command on the session; the TUI and plain
+mode both go through both. `COMMANDS` is the help, in the order ``/help`` shows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from chinwag.client.conversation import SERVER_KEY, Conversation, Member
-from chinwag.client.lines import Posted, SystemKind, SystemLine
-from chinwag.client.outgoing import say_or_hold
-from chinwag.client.session import Session
-from chinwag.protocol import Message, ProtocolError, is_valid_nick, parse_line
+from dataclasses import dataclass
 
 __all__ = [
     "COMMANDS",
     "Away",
     "Back",
+    "Ban",
     "Clear",
     "Close",
     "Command",
     "Help",
     "Identify",
+    "Ignore",
     "Invalid",
+    "Invite",
     "Join",
+    "Kick",
+    "Lastlog",
+    "ListRooms",
     "Me",
+    "Mode",
     "Msg",
     "Nick",
-    "Outcome",
+    "Notify",
+    "Oper",
     "Part",
+    "Paste",
+    "PrefixMode",
     "Query",
     "Quit",
     "Raw",
     "Register",
     "Say",
     "Topic",
+    "Unignore",
     "Users",
     "Who",
     "Whois",
-    "execute",
     "help_lines",
+    "is_secret",
     "parse_input",
 ]
 
@@ -186,6 +189,94 @@ class Identify:
 
 
 @dataclass(frozen=True, slots=True)
+class ListRooms:
+    """/list [mask]"""
+
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """/kick NICK [reason]"""
+
+    nick: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """/ban NICK|MASK, /unban MASK"""
+
+    mask: str
+    lift: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixMode:
+    """/op, /deop, /voice, /devoice NICK...: ``change`` is ``+o``, ``-o``, ``+v`` or ``-v``"""
+
+    change: str
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """/mode [#room|NICK] [+modes [args...]] (``target`` empty: the current room)"""
+
+    target: str = ""
+    modes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """/invite NICK [#room]"""
+
+    nick: str
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    """/oper NAME PASSWORD"""
+
+    name: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """/ignore [NICK|MASK] (nothing: list who is ignored)"""
+
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Unignore:
+    """/unignore NICK|MASK"""
+
+    mask: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lastlog:
+    """/lastlog TEXT: the lines of this conversation that contain TEXT"""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """/notify [bell|osc9|osc777|off] (nothing: say which)"""
+
+    mode: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Paste:
+    """/paste: a box for several lines at once"""
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """A mistake in the input, explained."""
 
@@ -213,6 +304,18 @@ Command = (
     | Raw
     | Register
     | Identify
+    | ListRooms
+    | Kick
+    | Ban
+    | PrefixMode
+    | Mode
+    | Invite
+    | Oper
+    | Ignore
+    | Unignore
+    | Lastlog
+    | Notify
+    | Paste
     | Invalid
 )
 
@@ -230,14 +333,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("/users", "list the people in this room, numbered"),
     "who": ("/who [mask]", "like /users, or ask the server about a mask"),
     "whois": ("/whois NICK|N", "ask the server about someone"),
+    "list": ("/list [mask]", "list the rooms on the server"),
+    "invite": ("/invite NICK [#room]", "invite someone to this room"),
+    "lastlog": ("/lastlog TEXT", "show the lines of this conversation that contain TEXT"),
+    "paste": ("/paste", "a box for several lines (code): Ctrl+S sends them, one message each"),
+    "ignore": ("/ignore [NICK|MASK]", "hide someone's messages, kept between runs (alone: list)"),
+    "unignore": ("/unignore NICK|MASK", "stop ignoring someone"),
+    "notify": ("/notify [bell|osc9|osc777|off]", "how a mention or private line elsewhere alerts"),
     "close": ("/close", "leave and close the current conversation"),
     "clear": ("/clear", "clear the current conversation"),
     "help": ("/help", "show keys and commands (also F1)"),
     "quit": ("/quit [message]", "leave chinwag"),
     "register": ("/register PASSWORD [email]", "create an account for your nick (then --account)"),
     "identify": ("/identify [NAME] PASSWORD", "log in to your account (NickServ IDENTIFY)"),
+    "kick": ("/kick NICK [reason]", "room operators: put someone out of this room"),
+    "ban": ("/ban NICK|MASK", "room operators: ban (nick!user@host, * and ?) from this room"),
+    "unban": ("/unban MASK", "room operators: lift a ban"),
+    "op": ("/op NICK...", "room operators: make someone a room operator (/deop: undo)"),
+    "voice": ("/voice NICK...", "room operators: let someone speak in a moderated room (/devoice)"),
+    "mode": ("/mode [#room|NICK] [+modes [args]]", "show or change modes (default: this room)"),
+    "oper": ("/oper NAME PASSWORD", "become a server operator"),
     "quote": ("/quote LINE", "send a raw IRC line"),
 }
+_PREFIX_CHANGES = {"op": "+o", "deop": "-o", "voice": "+v", "devoice": "-v"}
+_SECRET_VERBS = frozenset({"register", "identify", "login", "oper"})
+_SECRET_RAW = frozenset({"PASS", "OPER", "AUTHENTICATE"})
 
 
 def _split_word(rest: str) -> tuple[str, str]:
@@ -304,164 +424,63 @@ def parse_input(text: str) -> Command | None:
         return Identify(tail, arg) if tail else Identify(arg)
     if verb in ("quote", "raw"):
         return Raw(rest) if rest else Invalid(f"Usage: {usage}")
+    return _parse_more(verb, rest, usage)
+
+
+def _parse_more(verb: str, rest: str, usage: str) -> Command:
+    """The room operators' commands and the client's own (/ignore, /lastlog, /notify, /paste)."""
+    arg, tail = _split_word(rest)
+    words = tuple(rest.split())
+    if verb == "list":
+        return ListRooms(rest)
+    if verb == "kick":
+        return Kick(arg, tail) if arg else Invalid(f"Usage: {usage}")
+    if verb in ("ban", "unban"):
+        return Ban(arg, lift=verb == "unban") if arg else Invalid(f"Usage: {COMMANDS[verb][0]}")
+    if verb in _PREFIX_CHANGES:
+        return (
+            PrefixMode(_PREFIX_CHANGES[verb], words)
+            if words
+            else Invalid(f"Usage: /{verb} NICK...")
+        )
+    if verb == "mode":
+        if words and words[0][0] not in "+-":
+            return Mode(words[0], words[1:])
+        return Mode("", words)
+    if verb == "invite":
+        return Invite(arg, tail) if arg else Invalid(f"Usage: {usage}")
+    if verb == "oper":
+        return Oper(arg, tail) if arg and tail else Invalid(f"Usage: {usage}")
+    if verb == "ignore":
+        return Ignore(arg)
+    if verb == "unignore":
+        return Unignore(arg) if arg else Invalid(f"Usage: {usage}")
+    if verb in ("lastlog", "search"):
+        return Lastlog(rest) if rest else Invalid(f"Usage: {usage}")
+    if verb == "notify":
+        return Notify(arg.lower())
+    if verb == "paste":
+        return Paste()
     return Invalid(f"Unknown command /{verb} (type /help for the list)")
+
+
+def is_secret(text: str) -> bool:
+    """True for a typed line that carries a password: it is never kept in the Up-arrow history."""
+    if not text.startswith("/"):
+        return False
+    verb, _, rest = text[1:].partition(" ")
+    verb = verb.lower()
+    if verb in _SECRET_VERBS:
+        return True
+    words = rest.split()
+    if verb in ("quote", "raw"):
+        return bool(words) and words[0].upper() in _SECRET_RAW
+    if verb in ("msg", "m", "query", "q") and len(words) > 1:
+        return words[0].lower() == "nickserv" and words[1].upper() in ("IDENTIFY", "REGISTER")
+    return False
 
 
 def help_lines() -> list[str]:
     """The commands, one per line, for /help in plain mode and the help screen."""
     width = max(len(usage) for usage, _ in COMMANDS.values())
     return [f"{usage:<{width}}  {what}" for usage, what in COMMANDS.values()]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What the frontend must do after a command, besides sending the session's outbox."""
-
-    posted: list[Posted] = field(default_factory=list)
-    quit: str | None = None
-    help: bool = False
-    clear: bool = False
-
-
-def _resolve(session: Session, target: str) -> str | None:
-    """A nick from a number of the last /users listing, or the target itself."""
-    if not target.isdigit():
-        return target
-    index = int(target) - 1
-    if 0 <= index < len(session.listing):
-        return session.listing[index]
-    return None
-
-
-def _current_target(session: Session, out: Outcome) -> Conversation | None:
-    conv = session.current
-    if session.active == SERVER_KEY:
-        out.posted.append(session.error("This is the server window: /join #room or /msg NICK text"))
-        return None
-    if conv.is_channel and not conv.joined and session.key_of(conv.name) not in session.rooms:
-        out.posted.append(session.error(f"You are not in {conv.name} (/join {conv.name})"))
-        return None
-    return conv
-
-
-def _users(session: Session) -> list[Posted]:
-    """Number the people of the current room (or of all my rooms, elsewhere) for /msg N."""
-    conv = session.current
-    if conv.is_channel:
-        people = conv.sorted_members(session.prefix_map)
-        where = conv.name
-    else:
-        seen: dict[str, Member] = {}
-        for room in session.channels():
-            for key, member in room.members.items():
-                seen.setdefault(key, Member(member.nick, away=member.away))
-        people = sorted(seen.values(), key=lambda m: m.nick.casefold())
-        where = "your rooms"
-    session.listing = [m.nick for m in people]
-    lines = [session.note(f"{len(people)} users in {where} (/msg N text or /query N):")]
-    for i, member in enumerate(people, 1):
-        away = " (away)" if member.away else ""
-        lines.append(session.note(f"{i}. {member.display}{away}"))
-    return lines
-
-
-def execute(session: Session, command: Command) -> Outcome:
-    """Run a command: queue what to send on the session, post local lines, say what else to do."""
-    out = Outcome()
-    match command:
-        case Say(text):
-            conv = _current_target(session, out)
-            if conv is not None:
-                out.posted += say_or_hold(session, conv.name, text)
-        case Me(text):
-            conv = _current_target(session, out)
-            if conv is not None:
-                out.posted += say_or_hold(session, conv.name, text, action=True)
-        case Msg(target, text) | Query(target, text):
-            nick = _resolve(session, target)
-            if nick is None:
-                out.posted.append(session.error(f"No user number {target}: type /users first"))
-                return out
-            if isinstance(command, Query):
-                if session.is_channel(nick):
-                    out.posted.append(session.error("/query is for people; use /join for rooms"))
-                    return out
-                session.open_private(nick)
-            if text:
-                out.posted += say_or_hold(session, nick, text)
-        case Join(channels, key):
-            names = [c if session.is_channel(c) else "#" + c for c in channels.split(",") if c]
-            for name in names:
-                session.want_room(name)
-            session.focus_on_join = session.fold(names[-1])
-            session.send(Message("JOIN", (",".join(names), key) if key else (",".join(names),)))
-        case Part(channel, reason):
-            name = channel or session.current.name
-            if not session.is_channel(name):
-                out.posted.append(session.error("This is not a room; /close closes it"))
-                return out
-            session.rooms.pop(session.fold(name), None)
-            session.send(Message("PART", (name, reason) if reason else (name,)))
-        case Nick(nick):
-            if not is_valid_nick(nick, session.nicklen):
-                out.posted.append(session.error(f"{nick} is not a valid nick"))
-            else:
-                session.change_nick(nick)
-        case Away(reason):
-            session.send(Message.of("AWAY", reason))
-        case Back():
-            session.send(Message.of("AWAY"))
-        case Topic(channel, text):
-            name = channel or session.current.name
-            if not session.is_channel(name):
-                out.posted.append(session.error("There is no topic here: this is not a room"))
-                return out
-            session.send(Message("TOPIC", (name,) if text is None else (name, text)))
-        case Users() | Who(""):
-            out.posted += _users(session)
-        case Who(mask):
-            session.send(Message.of("WHO", mask))
-        case Whois(target):
-            nick = _resolve(session, target)
-            if nick is None:
-                out.posted.append(session.error(f"No user number {target}: type /users first"))
-            else:
-                session.send(Message.of("WHOIS", nick))
-        case Close():
-            conv = session.current
-            if session.active == SERVER_KEY:
-                out.posted.append(session.error("The server window stays open (/quit to leave)"))
-                return out
-            if conv.is_channel and conv.joined:
-                session.send(Message.of("PART", conv.name))
-            session.close(session.active)
-        case Clear():
-            session.current.lines.clear()
-            session.current.total += 1  # views redraw (a cleared log shows nothing)
-            out.clear = True
-        case Help():
-            out.help = True
-        case Quit(message):
-            session.send(Message.of("QUIT", message))
-            out.quit = message
-        case Raw(line):
-            try:
-                session.send(parse_line(line))
-            except ProtocolError:
-                out.posted.append(session.error(f"Not an IRC line: {line}"))
-        case Register(password, email):
-            session.send(Message.of("REGISTER", "*", email, password))
-        case Identify(password, account):
-            words = ["IDENTIFY", account, password] if account else ["IDENTIFY", password]
-            session.send(Message.of("PRIVMSG", "NickServ", " ".join(words)))
-        case Invalid(reason):
-            out.posted.append(session.error(reason))
-    return out
-
-
-def help_posted(session: Session) -> list[Posted]:
-    """The help text as lines in the current conversation (plain mode's /help)."""
-    return [
-        session.post(session.active, SystemLine(session.clock(), text, SystemKind.INFO))
-        for text in help_lines()
-    ]

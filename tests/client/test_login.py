@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from chinwag.client.command_runner import execute
 from chinwag.client.credentials import Credentials
 from chinwag.client.lines import SystemLine
 from chinwag.client.session import Session
-from chinwag.client.user_commands import Identify, execute, parse_input
+from chinwag.client.user_commands import Identify, parse_input
 
 from .conftest import RawClient, Server
 from .test_plain import Plain, launch, plains, server_args

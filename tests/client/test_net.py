@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from chinwag.client.command_runner import execute
 from chinwag.client.handlers import HANDLERS
 from chinwag.client.lines import ChatLine, Posted
 from chinwag.client.net import ConnectError, Options, ServerConnection, Status
 from chinwag.client.session import Session
-from chinwag.client.user_commands import execute, parse_input
+from chinwag.client.user_commands import parse_input
 from chinwag.protocol import Message
 
 from .conftest import LOBBY, RawClient, Server, eventually, free_port

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from chinwag.client.command_runner import execute
 from chinwag.client.lines import ErrorLine, SystemLine
 from chinwag.client.session import Session
-from chinwag.client.user_commands import execute, parse_input
+from chinwag.client.user_commands import parse_input
 
 from .test_session import feed, registered, sent
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chinwag.client.command_runner import execute
 from chinwag.client.conversation import SERVER_KEY
 from chinwag.client.lines import ChatLine, ErrorLine
 from chinwag.client.outgoing import split_text
@@ -32,7 +33,6 @@ from chinwag.client.user_commands import (
     Users,
     Who,
     Whois,
-    execute,
     help_lines,
     parse_input,
 )

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
+from chinwag.client.command_runner import execute
 from chinwag.client.conversation import SERVER_KEY, Member
 from chinwag.client.lines import ActionLine, ChatLine, Posted
 from chinwag.client.net import ConnectError, Options, ServerConnection, Status
@@ -31,7 +32,7 @@ from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
 from chinwag.client.screens.trust import TrustScreen
 from chinwag.client.session import Session
-from chinwag.client.user_commands import COMMANDS, Help, execute, parse_input
+from chinwag.client.user_commands import COMMANDS, Help, parse_input
 from chinwag.client.widgets import (
     ConversationList,
     ConversationView,
