@@ -18,6 +18,7 @@ from textual.binding import Binding
 from chinwag.client.net import Options
 from chinwag.client.screens import ChatScreen, HelpScreen
 from chinwag.client.session import Session
+from chinwag.client.settings import Settings
 
 __all__ = ["ChatApp"]
 
@@ -34,11 +35,15 @@ class ChatApp(App[None]):
         Binding("ctrl+c", "leave", "Quit", priority=True),
     ]
 
-    def __init__(self, session: Session, options: Options) -> None:
+    def __init__(
+        self, session: Session, options: Options, settings: Settings | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.options = options
-        self.chat = ChatScreen(session, options)
+        self.settings = settings if settings is not None else Settings()
+        session.ignores = list(self.settings.ignore)
+        self.chat = ChatScreen(session, options, self.settings)
         self._hangup_handled = False
 
     @property
@@ -49,6 +54,8 @@ class ChatApp(App[None]):
     def on_mount(self) -> None:
         """Show the chat; leave properly when the terminal goes away (SIGHUP)."""
         self.push_screen(self.chat)
+        if self.settings.problem:
+            self.session.error(self.settings.problem)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # Only the main thread may; a closed window must still say QUIT.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hung_up)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+from pathlib import Path
 
 import pytest
 
 from chinwag.client.cli import add_arguments, ask_nick_on_terminal, parse_target
+
+from .conftest import RawClient, Server
+from .test_plain import Plain, launch, plains, server_args
+
+__all__ = ["plains"]  # the fixture, shared with test_plain
 
 
 @pytest.mark.parametrize(
@@ -55,3 +62,19 @@ def test_nick_prompt_explains_and_asks_again() -> None:
     assert "'9lives' is not a valid nick" in stderr.getvalue()
     assert stderr.getvalue().count("Your nick: ") == 2
     assert ask_nick_on_terminal(io.StringIO(""), stderr, prompt=False) is None
+
+
+async def test_account_name_is_the_nick(
+    tmp_path: Path, irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """--account NAME without --nick connects as NAME (the login itself may fail)."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("XDG_CONFIG_HOME", None)
+    args = server_args(irc_server, "--account", "carol", "--password", "not-hers")
+    carol = await launch(*args, env=env)
+    plains.append(carol)
+    await bob.expect(lambda m: m.command == "JOIN" and m.source_nick == "carol")
+    carol.close_stdin()
+    await carol.wait()

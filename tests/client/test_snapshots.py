@@ -65,7 +65,7 @@ def chat_app(extra: list[str] | None = None) -> ChatApp:
     for line in LINES + (extra or []):
         session.feed(parse_line(line))
     app = ChatApp(session, Options(port=1))
-    app.chat = OfflineChat(session, app.options)
+    app.chat = OfflineChat(session, app.options, app.settings)
     return app
 
 

@@ -20,6 +20,7 @@ KEYS: list[tuple[str, str]] = [
     ("Ctrl+N / Ctrl+P", "next / previous conversation"),
     ("F2", "people list: Enter on a name opens a private conversation"),
     ("F3", "go to the conversation list"),
+    ("F4", "show / hide the side panels (hidden on a narrow terminal)"),
     ("Escape", "back to the input line"),
     ("PageUp / PageDown", "scroll the conversation (PageUp at the top: older lines)"),
     ("F1", "this help"),
@@ -50,7 +51,8 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 86;
+        width: 90;
+        max-width: 100%;
         height: auto;
         max-height: 90%;
         border: thick $accent;
