@@ -25,6 +25,7 @@ from chinwag.server.accounts import Accounts
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.join_hint import join_hints, lan_address
 from chinwag.server.network import Network
 from chinwag.server.state import Client
 from chinwag.server.tls import ensure_self_signed, server_context
@@ -113,6 +114,9 @@ class Server:
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s", ", ".join(self.addresses()))
+        host = self.config.server.host
+        for line in join_hints(host, self.port, self.tls_port, lan_address()):
+            log.info("%s", line)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
