@@ -43,6 +43,7 @@ class ChatApp(App[None]):
         self.options = options
         self.settings = settings if settings is not None else Settings()
         session.ignores = list(self.settings.ignore)
+        session.notify = self.settings.notify
         self.chat = ChatScreen(session, options, self.settings)
         self._hangup_handled = False
 

@@ -9,7 +9,11 @@ character, C1 included) is replaced before they go in, and they are kept short.
 
 from __future__ import annotations
 
-__all__ = ["NOTIFICATION_TEXT_MAX", "osc_notification"]
+__all__ = ["NOTIFICATION_TEXT_MAX", "NOTIFY_MODES", "osc_notification"]
+
+NOTIFY_MODES = ("bell", "osc9", "osc777", "off")
+"""bell: the terminal bell; osc9 / osc777: a desktop notification through the terminal
+(iTerm2, Windows Terminal, kitty / foot, urxvt, WezTerm, Ghostty); off: nothing."""
 
 NOTIFICATION_TEXT_MAX = 200
 _BEL = "\x07"

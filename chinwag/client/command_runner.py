@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chinwag.client.attention import NOTIFY_MODES
 from chinwag.client.conversation import SERVER_KEY, Conversation, Member
 from chinwag.client.lines import Posted, SystemKind, SystemLine
 from chinwag.client.outgoing import say_or_hold
@@ -70,7 +71,6 @@ class Outcome:
     help: bool = False
     clear: bool = False
     settings_changed: bool = False
-    notify: str | None = None
     paste: bool = False
 
 
@@ -276,7 +276,14 @@ def _execute_more(session: Session, command: Command, out: Outcome) -> None:
         case Lastlog(text):
             out.posted += _lastlog(session, text)
         case Notify(mode):
-            out.notify = mode
+            choices = "|".join(NOTIFY_MODES)
+            if mode in NOTIFY_MODES:
+                session.notify = mode
+                out.settings_changed = True
+            elif mode:
+                out.posted.append(session.error(f"/notify {mode}: choose one of {choices}"))
+            text = f"Mentions and private lines elsewhere: {session.notify} (/notify {choices})"
+            out.posted.append(session.note(text))
         case Paste():
             out.paste = True
 

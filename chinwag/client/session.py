@@ -142,6 +142,8 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
+        self.notify = "bell"
+        """How a mention or private line elsewhere gets attention (`attention.NOTIFY_MODES`)."""
         self.ignores: list[str] = []
         """Masks (``nick!user@host`` globs) whose messages are not shown (/ignore)."""
         self.pending: dict[str, list[tuple[str, bool]]] = {}

@@ -19,11 +19,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["NOTIFY_MODES", "Settings"]
+from chinwag.client.attention import NOTIFY_MODES
 
-NOTIFY_MODES = ("bell", "osc9", "osc777", "off")
-"""bell: the terminal bell; osc9 / osc777: a desktop notification through the terminal
-(iTerm2, Windows Terminal, kitty / foot, urxvt, WezTerm, Ghostty); off: nothing."""
+__all__ = ["Settings"]
 
 
 @dataclass(slots=True)

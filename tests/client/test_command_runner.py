@@ -156,3 +156,18 @@ def test_list_replies_are_readable() -> None:
     posted = feed(session, ":srv 322 me #dev 3 :Work talk", ":srv 323 me :End of /LIST")
     assert [p.line.text for p in posted] == ["#dev (3): Work talk", "End of /LIST"]
     assert not any(isinstance(p.line, ErrorLine) for p in posted)
+
+
+def test_notify_sets_shows_and_refuses() -> None:
+    """/notify MODE sets it (to be saved); alone it says which; an unknown mode is refused."""
+    session = registered()
+    command = parse_input("/notify osc777")
+    assert command is not None
+    outcome = execute(session, command)
+    assert session.notify == "osc777" and outcome.settings_changed
+    assert run(session, "/notify") == [
+        "Mentions and private lines elsewhere: osc777 (/notify bell|osc9|osc777|off)"
+    ]
+    shown = run(session, "/notify loud")
+    assert shown[0] == "/notify loud: choose one of bell|osc9|osc777|off"
+    assert session.notify == "osc777"

@@ -429,6 +429,7 @@ class TestServerKeys:
             await eventually(lambda: not app.session.registered, "the loss")
             await type_keys(pilot, "said while offline")
             await eventually(lambda: "pending, sent once" in _view(app), "the pending note")
+            await eventually(lambda: "| 1 pending" in _screen(app), "the count in the status")
             assert "You are not in" not in _view(app)
             await asyncio.to_thread(irc_server.start)
             await eventually(lambda: app.session.pending == {}, "the pending line sent")

@@ -43,7 +43,7 @@ from chinwag.client.screens.nick import NickScreen
 from chinwag.client.screens.paste import PasteScreen
 from chinwag.client.screens.trust import TrustScreen
 from chinwag.client.session import Session
-from chinwag.client.settings import NOTIFY_MODES, Settings
+from chinwag.client.settings import Settings
 from chinwag.client.user_commands import COMMANDS, Help, is_secret, parse_input
 from chinwag.client.widgets import (
     ConversationList,
@@ -221,7 +221,7 @@ class ChatScreen(Screen[None]):
 
     def attract(self, title: str, text: str) -> None:
         """Ring the bell, or ask the terminal for a desktop notification, as /notify says."""
-        mode = self.settings.notify
+        mode = self.session.notify
         if mode == "off":
             return
         self.alerts_given += 1
@@ -295,6 +295,7 @@ class ChatScreen(Screen[None]):
             self.status,
             self.status_detail,
             session.away,
+            pending=sum(len(held) for held in session.pending.values()),
             unread=unread,
         )
 
@@ -349,20 +350,11 @@ class ChatScreen(Screen[None]):
         self.sync()
 
     def _follow_up(self, outcome: Outcome) -> None:
-        """What a command leaves to the frontend: saving settings, /notify, the paste box."""
+        """What a command leaves to the frontend: saving the settings, the paste box."""
         if outcome.settings_changed:
             self.settings.ignore = list(self.session.ignores)
+            self.settings.notify = self.session.notify
             self._save_settings()
-        if outcome.notify is not None:
-            if outcome.notify in NOTIFY_MODES:
-                self.settings.notify = outcome.notify
-                self._save_settings()
-            elif outcome.notify:
-                self.session.error(f"/notify {outcome.notify}: say {', '.join(NOTIFY_MODES)}")
-            self.session.note(
-                f"Mentions and private lines elsewhere: {self.settings.notify} "
-                f"(/notify {'|'.join(NOTIFY_MODES)})"
-            )
         if outcome.paste:
             self.open_paste_box()
 

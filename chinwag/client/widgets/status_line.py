@@ -36,9 +36,15 @@ class StatusLine(Static):
         detail: str,
         away: bool,
         *,
+        pending: int = 0,
         unread: list[tuple[str, int, bool]] | None = None,
     ) -> None:
-        """Redraw the status line; ``unread`` (name, count, mentions me) when the list is hidden."""
+        """Redraw the status line.
+
+        Args:
+            pending: lines typed while disconnected, waiting to be sent.
+            unread: (name, count, mentions me) of conversations, when their list is hidden.
+        """
         text = Text()
         text.append(nick, style="bold")
         if away:
@@ -53,6 +59,8 @@ class StatusLine(Static):
             Status.CLOSED: "disconnected",
         }[status]
         text.append(f" | {message}")
+        if pending:
+            text.append(f" | {pending} pending", style="bold")
         if unread:
             text.append(" |")
         for name, count, mentioned in unread or []:
