@@ -41,6 +41,7 @@ from chinwag.client.conversation import (
     Conversation,
     ConversationKind,
     PrefixMap,
+    rekey,
 )
 from chinwag.client.handlers import HANDLERS
 from chinwag.client.lines import (
@@ -52,14 +53,8 @@ from chinwag.client.lines import (
     SystemLine,
 )
 from chinwag.client.nickserv import NickProbe
-from chinwag.protocol import (
-    Message,
-    fold,
-    folder_for,
-    format_server_time,
-    mask_matches,
-    parse_server_time,
-)
+from chinwag.protocol import Message, fold, folder_for, mask_matches
+from chinwag.protocol.timestamps import format_server_time, parse_server_time
 
 __all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
@@ -131,8 +126,7 @@ class Session:
         self.registered = False
         self.server_name = ""
         self.isupport: dict[str, str] = {}
-        self.fold: Callable[[str], str] = fold
-        """The server's CASEMAPPING (rfc1459 until it says otherwise): every key comes from it."""
+        self.fold: Callable[[str], str] = fold  # the server's CASEMAPPING: every key comes from it
         self.caps: set[str] = set()
         self.away = False
         self.quitting = False
@@ -142,12 +136,10 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
-        self.notify = "bell"
-        """How a mention or private line elsewhere gets attention (`attention.NOTIFY_MODES`)."""
-        self.ignores: list[str] = []
-        """Masks (``nick!user@host`` globs) whose messages are not shown (/ignore)."""
+        self.notify = "bell"  # /notify: one of attention.NOTIFY_MODES
+        self.ignores: list[str] = []  # /ignore: nick!user@host globs whose lines are not shown
+        # Lines typed while they could not be sent, by conversation key: (text, is an action).
         self.pending: dict[str, list[tuple[str, bool]]] = {}
-        """Lines typed while they could not be sent, by conversation key: (text, is an action)."""
         self.focus_on_join: str | None = None
         self.changed = True
         self._outbox: list[Message] = []
@@ -224,14 +216,7 @@ class Session:
         if fold_new is self.fold:
             return
         self.fold = fold_new
-        rekeyed: dict[str, Conversation] = {}
-        renamed: dict[str, str] = {}
-        for key, conv in self.conversations.items():
-            new_key = key if key == SERVER_KEY else self.key_of(conv.name)
-            renamed[key] = new_key
-            rekeyed.setdefault(new_key, conv)
-            conv.members = {self.fold(m.nick): m for m in conv.members.values()}
-        self.conversations = rekeyed
+        self.conversations, renamed = rekey(self.conversations, fold_new)
         self.rooms = {self.fold(name): name for name in self.rooms.values()}
         self.active = renamed.get(self.active, SERVER_KEY)
         if self.focus_on_join is not None:
