@@ -78,6 +78,10 @@ class TestLooks:
         """Lines from the server's history come first, dimmed, and never as a mention."""
         assert snap_compare(chat_app(HISTORY), terminal_size=SIZE)
 
+    def test_narrow_terminal(self, snap_compare: SnapCompare) -> None:
+        """At 60x15 the side panels hide; unread counts move to the status line."""
+        assert snap_compare(chat_app(), terminal_size=(60, 15))
+
     def test_help(self, snap_compare: SnapCompare) -> None:
         """F1 shows the keys and commands over the chat."""
         assert snap_compare(chat_app(), press=["f1"], terminal_size=SIZE)
