@@ -31,7 +31,7 @@ from chinwag.client.widgets import (
 from chinwag.protocol import Message, parse_line
 
 from .conftest import LOBBY, ROOT, RawClient, Server, eventually
-from .test_app import expect_privmsg, running, screen_text, type_keys
+from .test_app import expect_privmsg, running, screen_text, type_keys, type_line
 from .test_snapshots import chat_app
 
 SIZE = (100, 24)
@@ -85,8 +85,8 @@ class TestOfflineKeys:
         app = chat_app()
         async with app.run_test(size=SIZE) as pilot:
             bar = app.chat.query_one(InputBar)
-            await type_keys(pilot, "/topic")
-            await type_keys(pilot, "/who")
+            await type_line(pilot, "/topic")
+            await type_line(pilot, "/who")
             await pilot.press("up")
             assert bar.value == "/who"
             await pilot.press("up")
@@ -99,9 +99,9 @@ class TestOfflineKeys:
         app = chat_app()
         async with app.run_test(size=SIZE) as pilot:
             bar = app.chat.query_one(InputBar)
-            await type_keys(pilot, "/topic")
-            await type_keys(pilot, "/register hunter2")
-            await type_keys(pilot, "/identify amy hunter2")
+            await type_line(pilot, "/topic")
+            await type_line(pilot, "/register hunter2")
+            await type_line(pilot, "/identify amy hunter2")
             await pilot.press("up")
             assert bar.value == "/topic"
             assert "hunter2" not in " ".join(bar.history)
