@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
 from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
-from chinwag.client.outgoing import release
+from chinwag.client.outgoing import give_up, release
+from chinwag.client.query_replies import QUERY_REPLIES
 from chinwag.protocol import Message, parse_isupport
 from chinwag.protocol import numerics as n
 
@@ -52,6 +53,17 @@ _SILENT_NUMERICS = frozenset(
         n.RPL_ENDOFNAMES,
         n.RPL_SASLMECHS,
         n.RPL_LISTSTART,
+    }
+)
+
+
+_JOIN_REFUSALS = frozenset(
+    {
+        n.ERR_TOOMANYCHANNELS,
+        n.ERR_CHANNELISFULL,
+        n.ERR_INVITEONLYCHAN,
+        n.ERR_BANNEDFROMCHAN,
+        n.ERR_BADCHANNELKEY,
     }
 )
 
@@ -516,51 +528,6 @@ def handle_now_away(s: Session, msg: Message) -> list[Posted]:
     return [s.post(s.active, _system(s, msg, _last(msg), SystemKind.AWAY))]
 
 
-@handles(n.RPL_AWAY)
-def handle_rpl_away(s: Session, msg: Message) -> list[Posted]:
-    """301 <nick> <target> :<away message>"""
-    nick = msg.param(1)
-    key = s.fold(nick) if s.fold(nick) in s.conversations else s.active
-    text = f"{nick} is away: {msg.param(2)}"
-    return [s.post(key, _system(s, msg, text, SystemKind.AWAY))]
-
-
-@handles(n.RPL_WHOREPLY)
-def handle_who_reply(s: Session, msg: Message) -> list[Posted]:
-    """352 <me> <channel> <user> <host> <server> <nick> <H|G>[*][@+] :<hops> <realname>"""
-    _, channel, user, host, _, nick, flags = (msg.param(i) for i in range(7))
-    realname = msg.param(7).partition(" ")[2]
-    away = " (away)" if flags.startswith("G") else ""
-    where = f" in {channel}" if channel != "*" else ""
-    text = f"{nick} ({user}@{host}){where}: {realname}{away}"
-    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
-
-
-@handles(n.RPL_LIST)
-def handle_list_entry(s: Session, msg: Message) -> list[Posted]:
-    """322 <me> <channel> <count> :<topic> (one room of a /list)"""
-    channel, count, topic = msg.param(1), msg.param(2), msg.param(3)
-    text = f"{channel} ({count}): {topic}" if topic else f"{channel} ({count})"
-    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
-
-
-_WHOIS_FORMATS = {
-    n.RPL_WHOISUSER: "{1} is {1}!{2}@{3} ({5})",
-    n.RPL_WHOISSERVER: "{1} is connected to {2} ({3})",
-    n.RPL_WHOISIDLE: "{1} has been idle for {2} seconds",
-    n.RPL_WHOISCHANNELS: "{1} is in {2}",
-    n.RPL_WHOISACCOUNT: "{1} is logged in as {2}",
-}
-
-
-@handles(*_WHOIS_FORMATS)
-def handle_whois(s: Session, msg: Message) -> list[Posted]:
-    """311/312/317/319/330: WHOIS replies, one readable line each."""
-    params = [*msg.params, "", "", "", "", "", ""]
-    text = _WHOIS_FORMATS[msg.command].format(*params)
-    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
-
-
 @handles(n.ERR_NICKNAMEINUSE, n.ERR_ERRONEUSNICKNAME)
 def handle_bad_nick(s: Session, msg: Message) -> list[Posted]:
     """433/432 <me> <nick> :reason (before registration the network layer asks again)."""
@@ -594,7 +561,13 @@ def handle_numeric(s: Session, msg: Message) -> list[Posted]:
             return []
         subject_folded = s.fold(params[0])
         key = subject_folded if subject_folded in s.conversations else s.active
-        return [s.post(key, ErrorLine(s.time_of(msg), text, code))]
+        posted = [s.post(key, ErrorLine(s.time_of(msg), text, code))]
+        if code in _JOIN_REFUSALS:
+            posted += give_up(s, subject_folded)  # no rejoining, no holding lines for it
+        return posted
     return [
         s.post(s.active if s.registered else SERVER_KEY, _system(s, msg, text, SystemKind.INFO))
     ]
+
+
+HANDLERS.update(QUERY_REPLIES)

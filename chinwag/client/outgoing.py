@@ -16,7 +16,7 @@ from chinwag.protocol import Message
 if TYPE_CHECKING:
     from chinwag.client.session import Session
 
-__all__ = ["LINE_BYTES", "can_say", "release", "say", "say_or_hold", "split_text"]
+__all__ = ["LINE_BYTES", "can_say", "give_up", "release", "say", "say_or_hold", "split_text"]
 
 LINE_BYTES = 512
 # Room for ":nick!user@host PRIVMSG target :" + CR LF, with the longest user and host we may get.
@@ -93,3 +93,14 @@ def release(session: Session, key: str) -> list[Posted]:
     for text, action in held:
         posted += say(session, conv.name, text, action=action)
     return posted
+
+
+def give_up(session: Session, key: str) -> list[Posted]:
+    """The room ``key`` cannot be joined again: forget it, and say which held lines are lost."""
+    session.rooms.pop(key, None)
+    held = session.pending.pop(key, None)
+    if not held or key not in session.conversations:
+        return []
+    session.changed = True
+    text = f"Not sent ({len(held)} pending line(s)): " + " / ".join(text for text, _ in held)
+    return [session.error(text, key)]

@@ -100,3 +100,18 @@ def test_pending_note_is_a_system_line_in_that_conversation() -> None:
     session.connection_lost("reset")
     type_line(session, "hi")
     assert isinstance(session.conversations["#lobby"].lines[-1], SystemLine)
+
+
+def test_a_room_that_refuses_the_rejoin_drops_its_pending_lines_visibly() -> None:
+    """Banned meanwhile: the held lines are reported as not sent, and the room is not retried."""
+    session = registered()
+    session.connection_lost("reset")
+    type_line(session, "hello again")
+    session.connect()
+    feed(session, ":srv 001 me :Welcome", ":srv 376 me :End of MOTD")
+    posted = feed(session, ":srv 474 me #lobby :Cannot join channel (+b)")
+    texts = [p.line.text for p in posted]
+    assert texts[-1] == "Not sent (1 pending line(s)): hello again"
+    assert session.pending == {}
+    assert "#lobby" not in session.rooms
+    assert not any("PRIVMSG" in line for line in sent(session))
