@@ -264,6 +264,18 @@ class TestAttention:
             assert app.chat.alerts_given == 1
             assert app.session.conversations["dave"].unread == 1
 
+    async def test_mention_here_rings_while_the_terminal_is_in_the_background(self) -> None:
+        """With the terminal window unfocused, a mention in the conversation shown rings too."""
+        app = chat_app()
+        async with app.run_test(size=SIZE) as pilot:
+            app.app_focus = False
+            private_line(app, ":alice!a@h PRIVMSG #lobby :amy, are you there?")
+            await eventually(lambda: app.chat.alerts_given == 1, "the bell")
+            app.app_focus = True
+            private_line(app, ":alice!a@h PRIVMSG #lobby :amy?")
+            await pilot.pause()
+            assert app.chat.alerts_given == 1
+
     async def test_notify_off_stays_quiet_and_is_saved(self, tmp_path: Path) -> None:
         """/notify off silences alerts and is written to the settings file."""
         app = chat_app()

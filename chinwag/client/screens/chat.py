@@ -185,13 +185,14 @@ class ChatScreen(Screen[None]):
     def on_chat_screen_lines_received(self, event: ChatScreen.LinesReceived) -> None:
         """Draw at the next redraw tick (the session already holds the lines).
 
-        A private line or a mention in another conversation also pops up a short notice, at most
-        a few per batch so that a flood cannot bury the screen in them.
+        A private line or a mention in another conversation (or in this one, while the terminal
+        window is in the background) also pops up a short notice, at most a few per batch so
+        that a flood cannot bury the screen in them, and gets attention as /notify says.
         """
         alerts = [
             p
             for p in event.posted
-            if p.key != self.session.active
+            if (p.key != self.session.active or not self.app.app_focus)
             and isinstance(p.line, ChatLine | ActionLine)
             and not p.line.own
             and not p.line.history
