@@ -116,8 +116,11 @@ def _users(session: Session) -> list[Posted]:
     return lines
 
 
-def execute(session: Session, command: Command) -> Outcome:
-    """Run a command: queue what to send on the session, post local lines, say what else to do."""
+def execute(session: Session, command: Command, *, paste_box: bool = False) -> Outcome:
+    """Run a command: queue what to send on the session, post local lines, say what else to do.
+
+    ``paste_box``: the frontend can open a box for /paste (plain mode cannot, and says so).
+    """
     out = Outcome()
     match command:
         case Say(text):
@@ -208,7 +211,7 @@ def execute(session: Session, command: Command) -> Outcome:
         case Invalid(reason):
             out.posted.append(session.error(reason))
         case _:
-            _execute_more(session, command, out)
+            _execute_more(session, command, out, paste_box)
     return out
 
 
@@ -226,7 +229,7 @@ def _modes_per_line(session: Session) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else _DEFAULT_MODES_PER_LINE
 
 
-def _execute_more(session: Session, command: Command, out: Outcome) -> None:
+def _execute_more(session: Session, command: Command, out: Outcome, paste_box: bool) -> None:
     """The room operators' commands and the client's own (/ignore, /lastlog, /notify, /paste)."""
     match command:
         case ListRooms(mask):
@@ -284,8 +287,11 @@ def _execute_more(session: Session, command: Command, out: Outcome) -> None:
                 out.posted.append(session.error(f"/notify {mode}: choose one of {choices}"))
             text = f"Mentions and private lines elsewhere: {session.notify} (/notify {choices})"
             out.posted.append(session.note(text))
-        case Paste():
+        case Paste() if paste_box:
             out.paste = True
+        case Paste():
+            text = "/paste opens a box in the full-screen client; here every line is a message"
+            out.posted.append(session.note(text))
 
 
 def _lastlog(session: Session, text: str) -> list[Posted]:

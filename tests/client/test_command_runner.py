@@ -171,3 +171,14 @@ def test_notify_sets_shows_and_refuses() -> None:
     shown = run(session, "/notify loud")
     assert shown[0] == "/notify loud: choose one of bell|osc9|osc777|off"
     assert session.notify == "osc777"
+
+
+def test_paste_without_a_box_says_so() -> None:
+    """/paste where no box can open (plain mode) explains itself instead of doing nothing."""
+    session = registered()
+    assert run(session, "/paste") == [
+        "/paste opens a box in the full-screen client; here every line is a message"
+    ]
+    command = parse_input("/paste")
+    assert command is not None
+    assert execute(session, command, paste_box=True).paste

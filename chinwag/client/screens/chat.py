@@ -340,7 +340,7 @@ class ChatScreen(Screen[None]):
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen())
             return
-        outcome = execute(self.session, command)
+        outcome = execute(self.session, command, paste_box=True)
         if outcome.quit is not None:
             await self.leave(outcome.quit)
             self.app.exit()
