@@ -348,6 +348,23 @@ class TestPaste:
             said = [m.param(1) for m in bob.received if m.command == "PRIVMSG"]
             assert said == [f"code {i}" for i in range(14)]
 
+    async def test_lines_entered_faster_than_typing_are_paced_in_order(
+        self, irc_server: Server, raw_clients: list[RawClient]
+    ) -> None:
+        """An unbracketed paste (one Enter per line) goes out paced by the bucket, in order."""
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        async with running(irc_server) as (app, pilot):
+            app.chat.paste_interval = 0.3
+            bar = app.chat.query_one(InputBar)
+            for i in range(10):
+                bar.post_message(InputBar.Submitted(f"fast {i}"))
+            await pilot.pause()
+            assert app.chat._paste, "lines past the burst wait their turn"
+            await expect_privmsg(bob, LOBBY, "fast 9")
+            said = [m.param(1) for m in bob.received if m.command == "PRIVMSG"]
+            assert said == [f"fast {i}" for i in range(10)]
+
     async def test_long_paste_refused_sends_nothing(self) -> None:
         """No to the question sends nothing and says so."""
         app = chat_app()

@@ -9,15 +9,18 @@ read. The screen does not draw per message: batches are collected and drawn toge
 frame and typing stays responsive. Only lines of the active conversation are rendered; lists are
 redrawn only when the session says something changed (and only when their content differs).
 
-Pasting several lines sends them as separate messages to the conversation the paste was made in:
-up to `PASTE_BURST` at once, the rest one per `PASTE_INTERVAL` (irssi paces the same way, so a
-server's flood control never cuts us off); more than `PASTE_ASK_OVER` lines are sent only after a
-yes to "Send 14 lines to #lobby?". On a narrow terminal the side panels make room for the
+Pasting several lines sends them as separate messages to the conversation the paste was made in;
+more than `PASTE_ASK_OVER` lines are sent only after a yes to "Send 14 lines to #lobby?". Pasted
+lines and typed ones share one token bucket: `PASTE_BURST` lines at once, then one per
+`PASTE_INTERVAL` (irssi paces the same way, so a server's flood control never cuts us off). A
+person typing never meets the limit; a paste the terminal did not bracket (one Enter per line)
+does, and is paced like any other, in order. On a narrow terminal the side panels make room for the
 conversation (`NARROW_USERS`, `NARROW_CHATS`); F4 shows or hides them whatever the width.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -44,7 +47,7 @@ from chinwag.client.screens.paste import PasteScreen
 from chinwag.client.screens.trust import TrustScreen
 from chinwag.client.session import Session
 from chinwag.client.settings import Settings
-from chinwag.client.user_commands import COMMANDS, Help, is_secret, parse_input
+from chinwag.client.user_commands import COMMANDS, Help, Say, is_secret, parse_input
 from chinwag.client.widgets import (
     ConversationList,
     ConversationView,
@@ -117,6 +120,8 @@ class ChatScreen(Screen[None]):
         """Side panels: None follows the width; True / False after F4."""
         self._paste: deque[tuple[str, str]] = deque()
         self._paste_timer: Timer | None = None
+        self._tokens = float(PASTE_BURST)
+        self._tokens_at = time.monotonic()
         self.connection = ServerConnection(
             session,
             options,
@@ -340,6 +345,12 @@ class ChatScreen(Screen[None]):
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen())
             return
+        if isinstance(command, Say) and (self._paste or not self._take_token()):
+            # Typed faster than anyone types (an unbracketed paste), or behind a paced paste.
+            target = self._paste_target()
+            if target is not None:
+                self._queue(target, [command.text])
+            return
         outcome = execute(self.session, command, paste_box=True)
         if outcome.quit is not None:
             await self.leave(outcome.quit)
@@ -393,23 +404,38 @@ class ChatScreen(Screen[None]):
                 self.session.note(f"The {len(lines)} pasted lines were not sent")
                 self.sync()
                 return
+        self._queue(target, lines)
+
+    def _queue(self, target: str, lines: list[str]) -> None:
+        """Send ``lines`` to ``target`` as the token bucket allows, the rest on a timer."""
         self._paste.extend((target, line) for line in lines if line.strip())
         self.query_one(ConversationView).jump_to_end()
-        for _ in range(PASTE_BURST):
-            self._send_pasted()
+        self._send_paced()
         if self._paste and self._paste_timer is None:
-            self._paste_timer = self.set_interval(self.paste_interval, self._send_pasted)
+            self._paste_timer = self.set_interval(self.paste_interval, self._send_paced)
 
-    def _send_pasted(self) -> None:
-        if not self._paste:
-            if self._paste_timer is not None:
-                self._paste_timer.stop()
-                self._paste_timer = None
-            return
-        target, text = self._paste.popleft()
-        say_or_hold(self.session, target, text)
-        self.connection.flush()
-        self.sync()
+    def _take_token(self) -> bool:
+        """One line's worth of the bucket: `PASTE_BURST` deep, one more per `paste_interval`."""
+        now = time.monotonic()
+        refill = (now - self._tokens_at) / self.paste_interval
+        self._tokens, self._tokens_at = min(float(PASTE_BURST), self._tokens + refill), now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def _send_paced(self) -> None:
+        sent = False
+        while self._paste and self._take_token():
+            target, text = self._paste.popleft()
+            say_or_hold(self.session, target, text)
+            sent = True
+        if not self._paste and self._paste_timer is not None:
+            self._paste_timer.stop()
+            self._paste_timer = None
+        if sent:
+            self.connection.flush()
+            self.sync()
 
     @work(group="paste")
     async def open_paste_box(self) -> None:
