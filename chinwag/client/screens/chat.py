@@ -47,7 +47,7 @@ from chinwag.client.screens.paste import PasteScreen
 from chinwag.client.screens.trust import TrustScreen
 from chinwag.client.session import Session
 from chinwag.client.settings import Settings
-from chinwag.client.user_commands import COMMANDS, Help, Say, is_secret, parse_input
+from chinwag.client.user_commands import COMMANDS, Help, Me, Say, is_secret, parse_input
 from chinwag.client.widgets import (
     ConversationList,
     ConversationView,
@@ -118,7 +118,7 @@ class ChatScreen(Screen[None]):
         self.alerts_given = 0
         self.panels: bool | None = None
         """Side panels: None follows the width; True / False after F4."""
-        self._paste: deque[tuple[str, str]] = deque()
+        self._paste: deque[tuple[str, str, bool]] = deque()  # (target, text, is an action)
         self._paste_timer: Timer | None = None
         self._tokens = float(PASTE_BURST)
         self._tokens_at = time.monotonic()
@@ -345,11 +345,11 @@ class ChatScreen(Screen[None]):
         if isinstance(command, Help):
             self.app.push_screen(HelpScreen())
             return
-        if isinstance(command, Say) and (self._paste or not self._take_token()):
+        if isinstance(command, Say | Me) and (self._paste or not self._take_token()):
             # Typed faster than anyone types (an unbracketed paste), or behind a paced paste.
             target = self._paste_target()
             if target is not None:
-                self._queue(target, [command.text])
+                self._queue(target, [command.text], action=isinstance(command, Me))
             return
         outcome = execute(self.session, command, paste_box=True)
         if outcome.quit is not None:
@@ -406,9 +406,9 @@ class ChatScreen(Screen[None]):
                 return
         self._queue(target, lines)
 
-    def _queue(self, target: str, lines: list[str]) -> None:
+    def _queue(self, target: str, lines: list[str], *, action: bool = False) -> None:
         """Send ``lines`` to ``target`` as the token bucket allows, the rest on a timer."""
-        self._paste.extend((target, line) for line in lines if line.strip())
+        self._paste.extend((target, line, action) for line in lines if line.strip())
         self.query_one(ConversationView).jump_to_end()
         self._send_paced()
         if self._paste and self._paste_timer is None:
@@ -427,8 +427,8 @@ class ChatScreen(Screen[None]):
     def _send_paced(self) -> None:
         sent = False
         while self._paste and self._take_token():
-            target, text = self._paste.popleft()
-            say_or_hold(self.session, target, text)
+            target, text, action = self._paste.popleft()
+            say_or_hold(self.session, target, text, action=action)
             sent = True
         if not self._paste and self._paste_timer is not None:
             self._paste_timer.stop()
