@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from chinwag.protocol import DecodeError, Message
+from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.commands.base import Context
@@ -120,7 +120,7 @@ class Server:
             )
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
-        log.info("listening on %s", ", ".join(self.addresses()))
+        log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
         host = self.config.server.host
         for line in join_hints(host, self.port, self.tls_port, lan_address()):
             log.info("%s", line)
