@@ -132,6 +132,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    config: str = CHINWAG_CONFIG
 
     @property
     def autojoins(self) -> bool:
@@ -147,7 +148,7 @@ class Server:
     def _command(self) -> list[str]:
         if self.kind == "chinwag":
             config = self.workdir / "chinwag.toml"
-            config.write_text(CHINWAG_CONFIG)
+            config.write_text(self.config)
             return [
                 sys.executable,
                 "-m",
