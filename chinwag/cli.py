@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -47,23 +46,29 @@ def _add_serve(subparsers: Any) -> None:
     serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     serve.add_argument(
         "--log-level",
-        default="info",
         choices=["debug", "info", "warning", "error"],
         help="how much to log to stderr (default info)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text for people (default) or one JSON object per line for log collectors",
+    )
+    serve.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)",
+    )
+    serve.add_argument("--version", action="version", version=f"chinwag {__version__}")
     serve.set_defaults(func=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from chinwag import logs
     from chinwag.server import ConfigError, load_config, run_server
     from chinwag.server.passwords import hash_password
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    overrides = {
+    overrides: dict[str, dict[str, Any]] = {
         "server": {
             "host": args.host,
             "port": args.port,
@@ -75,14 +80,18 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_port": args.tls_port,
             "tls_cert": args.tls_cert,
             "tls_key": args.tls_key,
-        }
+        },
+        "logging": {"level": args.log_level, "format": args.log_format},
+        "metrics": {"listen": args.metrics},
     }
     try:
         config = load_config(args.config, overrides=overrides)
     except ConfigError as exc:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
-    return run_server(config)
+    logs.configure(config.logging.format, config.logging.level)
+    # A reload reads the same file with the same flags (the password already hashed).
+    return run_server(config, lambda: load_config(args.config, overrides=overrides))
 
 
 def _add_connect(subparsers: Any) -> None:

@@ -248,6 +248,8 @@ class Accounts:
         if client.state is RegState.CLOSED:
             return False
         client.account = account.name
+        if not client.registered:  # nobody has seen its host yet: it may still change
+            client.host = self.server.cloaks.host_for_account(account.name) or client.host
         network = self.server.network
         user = client.user or "*"
         network.numeric(

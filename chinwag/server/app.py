@@ -15,19 +15,22 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from chinwag import logs
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.cloak import Cloaker, load_secret
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.state import Client
-from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.server.reload import reload_config, tls_files
+from chinwag.server.tls import server_context
 from chinwag.store import Store, open_store
 
 __all__ = ["Server", "data_path", "run_server"]
@@ -61,9 +64,15 @@ class Server:
         config: the validated configuration.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_source: Callable[[], Config] | None = None) -> None:
         self.config = config
+        self.config_source = config_source
+        """Reads the configuration again for a reload (`reload.reload_config`)."""
+        self.on_reload: Callable[[Config], None] | None = None
+        """Called with the running configuration after each reload (logging settings)."""
+        self.tls_context: ssl.SSLContext | None = None
         self.network = Network(config)
+        self.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
         self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -100,7 +109,7 @@ class Server:
             backlog=4096,
         )
         self.servers.append(server)
-        tls_context = self._tls_context()
+        tls_context = self.tls_context = self._tls_context()
         if tls_context is not None:
             secure = await loop.create_server(
                 lambda: Connection(self, tls=True),
@@ -116,15 +125,8 @@ class Server:
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
-        settings = self.config.server
-        if settings.tls_cert:
-            return server_context(Path(settings.tls_cert), Path(settings.tls_key))
-        if settings.tls:
-            directory = data_path(self.config)
-            assert directory is not None  # Config.validate refuses tls without a data_dir
-            cert, key = ensure_self_signed(directory, settings.name)
-            return server_context(cert, key)
-        return None
+        files = tls_files(self.config)
+        return None if files is None else server_context(*files)
 
     @property
     def tls_port(self) -> int | None:
@@ -280,8 +282,8 @@ def _install_uvloop() -> bool:
     return True
 
 
-async def _serve(config: Config) -> int:
-    server = Server(config)
+async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
+    server = Server(config, source)
     try:
         await server.start()
     except (OSError, ssl.SSLError) as exc:
@@ -297,9 +299,20 @@ async def _serve(config: Config) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig.name)
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, server)
+    server.on_reload = _reconfigure_logging
     tune_gc()
     await server.wait_stopped()
     return 0
+
+
+def _reconfigure_logging(config: Config) -> None:
+    logs.configure(config.logging.format, config.logging.level)
+
+
+def _reload_on_signal(server: Server) -> None:
+    log.info("SIGHUP received, reloading the configuration")
+    reload_config(server)
 
 
 GC_THRESHOLDS = (10_000, 50, 100)
@@ -322,8 +335,13 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_server(config: Config) -> int:
-    """Run the server until SIGINT or SIGTERM; return the process exit status."""
+def run_server(config: Config, source: Callable[[], Config] | None = None) -> int:
+    """Run the server until SIGINT or SIGTERM; return the process exit status.
+
+    Args:
+        config: the configuration to start with.
+        source: reads the configuration again, for SIGHUP (None: SIGHUP reloads nothing).
+    """
     if _install_uvloop():
         log.debug("using uvloop")
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, source))

@@ -24,13 +24,19 @@ __all__ = [
     "ConfigError",
     "HistoryConfig",
     "LimitsConfig",
+    "LoggingConfig",
+    "MetricsConfig",
     "OperConfig",
+    "PrivacyConfig",
     "ServerConfig",
     "load_config",
+    "parse_listen",
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = ("server", "limits", "history", "accounts")
+_SECTIONS = ("server", "limits", "history", "accounts", "privacy", "metrics", "logging")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -109,6 +115,30 @@ class AccountsConfig:
 
 
 @dataclass(slots=True)
+class PrivacyConfig:
+    """What others may learn of a user's address."""
+
+    cloak_hosts: bool = True
+    cloak_suffix: str = "chinwag"
+    account_cloaks: bool = False
+
+
+@dataclass(slots=True)
+class MetricsConfig:
+    """The Prometheus endpoint."""
+
+    listen: str = ""
+
+
+@dataclass(slots=True)
+class LoggingConfig:
+    """What the server writes to stderr, and how."""
+
+    format: str = "text"
+    level: str = "info"
+
+
+@dataclass(slots=True)
 class OperConfig:
     """A server operator: a name and an argon2id hash made by ``chinwag passwd``."""
 
@@ -124,6 +154,9 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -164,6 +197,28 @@ class Config:
                 )
         if self.server.password_hash and not self.server.password_hash.startswith("$argon2"):
             raise ConfigError("server.password_hash must be an argon2 hash from `chinwag passwd`")
+        suffix = self.privacy.cloak_suffix
+        if not suffix or not all(c.isalnum() or c in "-." for c in suffix):
+            raise ConfigError("privacy.cloak_suffix must be letters, digits, '-' and '.' only")
+        if self.metrics.listen:
+            parse_listen(self.metrics.listen, "metrics.listen")
+        if self.logging.format not in LOG_FORMATS:
+            raise ConfigError(f"logging.format must be one of {', '.join(LOG_FORMATS)}")
+        if self.logging.level not in LOG_LEVELS:
+            raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def parse_listen(text: str, where: str = "address") -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9108`` for IPv6) as (host, port).
+
+    Raises:
+        ConfigError: when it is not a host and a port between 0 and 65535.
+    """
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{where} must be HOST:PORT, like 127.0.0.1:9108 (got {text!r})")
+    return host, int(port)
 
 
 def _coerce(section: str, key: str, current: Any, value: Any) -> Any:

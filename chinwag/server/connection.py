@@ -83,7 +83,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if peer else "unknown"
-        self.client = Client(conn=self, host=ip, ip=ip)
+        self.client = Client(conn=self, host=self.server.cloaks.host_for(ip), ip=ip)
         refusal = self.server.admission_refusal(ip)
         if refusal is not None:
             log.info("refused %s: %s", ip, refusal)

@@ -201,6 +201,25 @@ class Network:
 
     # -- channels ------------------------------------------------------------------------------
 
+    def set_default_channels(self, names: Iterable[str], *, keep: Iterable[str] = ()) -> None:
+        """Make ``names`` the permanent common rooms (after a reload of the configuration).
+
+        A room that is no longer a default one stops being permanent, unless its folded name is
+        in ``keep`` (registered channels); it goes away when its last member leaves.
+        """
+        wanted = {fold(name): name for name in names}
+        kept = set(keep)
+        for name_folded, channel in list(self.channels.items()):
+            if channel.permanent and name_folded not in wanted and name_folded not in kept:
+                channel.permanent = False
+                if not channel.members:
+                    del self.channels[name_folded]
+        for name_folded, name in wanted.items():
+            channel = self.channels.get(name_folded)
+            if channel is None:
+                channel = self.channels[name_folded] = Channel(name, created=self.clock())
+            channel.permanent = True
+
     def join(self, client: Client, name: str) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 

@@ -171,7 +171,12 @@ class Channel:
         if not self.bans:
             return False
         prefix = client.prefix
-        return any(mask_matches(mask, prefix) for mask in self.bans)
+        if any(mask_matches(mask, prefix) for mask in self.bans):
+            return True
+        if client.host == client.ip:
+            return False
+        real = f"{client.nick}!{client.user}@{client.ip}"  # a ban on the address behind a cloak
+        return any(mask_matches(mask, real) for mask in self.bans)
 
     def mode_string(self, show_key: bool) -> tuple[str, ...]:
         """The channel modes as MODE parameters: ``("+ntkl", "key", "10")``."""

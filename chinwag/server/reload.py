@@ -1,0 +1,173 @@
+"""Reloading the configuration of a running server (SIGHUP, ``REHASH``, ``chinwag admin reload``).
+
+Theory of operation
+-------------------
+The new configuration is read the way the server first read it (the same file, environment and
+command-line flags: `Server.config_source`), so a reload only ever picks up edits of the file.
+Everything that can fail is tried before anything changes: the file must parse and validate, and
+a new TLS certificate must load. A refused reload changes nothing and says why in the log.
+
+Then the new values are copied *into* the live `Config` objects, field by field, rather than
+swapping the objects: every part of the server holds the section it reads (`Network`, the
+connections, the history), and each sees the new value at its next read without being told.
+What only takes effect when a socket is opened or the store started (listen addresses, the data
+directory, turning TLS or the history on and off) keeps its running value and is logged as
+needing a restart. The few settings that were copied into objects at start (the login throttle,
+the WHOWAS length, the permanent default channels, the TLS certificate) are refreshed here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import ssl
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chinwag.server.config import Config, ConfigError
+from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.store import LoginThrottle
+
+if TYPE_CHECKING:
+    from chinwag.server.app import Server
+
+__all__ = ["RESTART_KEYS", "ReloadReport", "apply_config", "reload_config", "tls_files"]
+
+log = logging.getLogger("chinwag.reload")
+
+_SECTIONS = ("server", "limits", "history", "accounts", "privacy", "metrics", "logging")
+
+RESTART_KEYS = frozenset(
+    {
+        "server.host",
+        "server.port",
+        "server.name",
+        "server.data_dir",
+        "server.tls",
+        "server.tls_port",
+        "history.enabled",
+        "history.durable_delivery",
+        "accounts.enabled",
+        "metrics.listen",
+    }
+)
+"""Settings read once, when a socket is opened or the store is started."""
+
+
+@dataclass(slots=True)
+class ReloadReport:
+    """What a reload did: the settings changed live, and those that wait for a restart."""
+
+    ok: bool = True
+    error: str = ""
+    changed: list[str] = field(default_factory=list)
+    needs_restart: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the log, an operator's notice or ``chinwag admin reload``."""
+        if not self.ok:
+            return f"configuration NOT reloaded, the running one stays: {self.error}"
+        changed = ", ".join(self.changed) or "nothing changed"
+        text = f"configuration reloaded: {changed}"
+        if self.needs_restart:
+            text += f"; needs a restart to change: {', '.join(self.needs_restart)}"
+        return text
+
+
+def tls_files(config: Config) -> tuple[Path, Path] | None:
+    """The certificate and key files ``config`` serves TLS with, or None without TLS."""
+    settings = config.server
+    if settings.tls_cert:
+        return Path(settings.tls_cert), Path(settings.tls_key)
+    if settings.tls and settings.data_dir.strip().lower() not in ("", "none"):
+        return ensure_self_signed(Path(settings.data_dir), settings.name)
+    return None
+
+
+def reload_config(server: Server) -> ReloadReport:
+    """Read the configuration again and apply it; log and return what happened.
+
+    A configuration that does not load is refused: the report says why and nothing changes.
+    """
+    source = server.config_source
+    if source is None:
+        report = ReloadReport(ok=False, error="this server was not started from a configuration")
+    else:
+        try:
+            report = apply_config(server, source())
+        except ConfigError as exc:
+            report = ReloadReport(ok=False, error=str(exc))
+    if report.ok:
+        log.info(report.summary())
+    else:
+        log.error(report.summary())
+    return report
+
+
+def apply_config(server: Server, new: Config) -> ReloadReport:
+    """Make ``new`` the running configuration of ``server``, as far as it can change live.
+
+    Raises:
+        ConfigError: when the new TLS certificate or key cannot be loaded (nothing changed).
+    """
+    live = server.config
+    report = ReloadReport()
+    _reload_certificate(server, live, new)  # the one step that can still fail: first
+    old_defaults = list(live.server.default_channels)
+    old_throttle = (live.accounts.login_burst, live.accounts.login_per_minute)
+    restart = RESTART_KEYS
+    if server.tls_context is None:  # no TLS listener to give a certificate to
+        restart = restart | {"server.tls_cert", "server.tls_key"}
+    for section in _SECTIONS:
+        running, wanted = getattr(live, section), getattr(new, section)
+        for item in dataclasses.fields(running):
+            key = f"{section}.{item.name}"
+            before, after = getattr(running, item.name), getattr(wanted, item.name)
+            if before == after:
+                continue
+            if key in restart:
+                report.needs_restart.append(key)
+            else:
+                setattr(running, item.name, after)
+                report.changed.append(key)
+    if live.opers != new.opers:
+        live.opers = list(new.opers)
+        report.changed.append("opers")
+    if live.server.default_channels != old_defaults:
+        registered = set(server.accounts.registered)
+        server.network.set_default_channels(live.server.default_channels, keep=registered)
+    if (live.accounts.login_burst, live.accounts.login_per_minute) != old_throttle:
+        server.accounts.throttle = LoginThrottle(
+            burst=max(1, live.accounts.login_burst),
+            per_second=max(live.accounts.login_per_minute, 0.001) / 60.0,
+        )
+    whowas = server.network.whowas
+    if whowas.maxlen != max(1, live.limits.whowas_length):
+        server.network.whowas = deque(whowas, maxlen=max(1, live.limits.whowas_length))
+    server.history.stop()
+    server.history.start()  # retention may have been turned on: prune on the new terms now
+    if server.on_reload is not None:
+        server.on_reload(live)
+    return report
+
+
+def _reload_certificate(server: Server, live: Config, new: Config) -> None:
+    """Load the new certificate into the running TLS context: new connections get it.
+
+    The files are read even when their names did not change: a renewal (certbot) replaces
+    them in place.
+    """
+    context = server.tls_context
+    if context is None:
+        return
+    kept = dataclasses.replace(new, server=dataclasses.replace(new.server, tls=live.server.tls))
+    try:
+        files = tls_files(kept)
+        if files is None:
+            return  # TLS turned off: that waits for a restart (server.tls or tls_cert)
+        server_context(*files)  # the whole check on a scratch context first
+        context.load_cert_chain(*files)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None
