@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from chinwag.logs import fields
 from chinwag.protocol import fold, mask_matches, parse_count
 from chinwag.protocol.numerics import (
     ERR_YOUREBANNEDCREEP,
@@ -229,12 +230,24 @@ class Accounts:
         keys = (key, f"ip:{client.ip}")
         wait = self.throttle.retry_after(*keys)
         if wait > 0:
-            log.warning("password check for %s from %s throttled", key, client.ip)
+            self.server.stats.login_throttled += 1
+            log.warning(
+                "password check for %s from %s throttled",
+                key,
+                client.ip,
+                extra=fields("login_throttled", target=key, nick=client.nick, ip=client.ip),
+            )
             return None, f"too many failed attempts, try again in {int(wait) + 1} s"
         result = await attempt()
         if not result:
             self.throttle.failure(*keys)
-            log.warning("failed password check for %s from %s", key, client.ip)
+            self.server.stats.login_failures += 1
+            log.warning(
+                "failed password check for %s from %s",
+                key,
+                client.ip,
+                extra=fields("login_failed", target=key, nick=client.nick, ip=client.ip),
+            )
             return None, None
         self.throttle.success(key)
         return result, None
@@ -259,7 +272,13 @@ class Accounts:
             account.name,
             f"You are now logged in as {account.name}",
         )
-        log.info("%s (%s) logged in as %s", client.nick, client.ip, account.name)
+        log.info(
+            "%s (%s) logged in as %s",
+            client.nick,
+            client.ip,
+            account.name,
+            extra=fields("login", nick=client.nick, account=account.name, ip=client.ip),
+        )
         if client.registered:
             if self.refuse_banned(client):
                 return False

@@ -24,12 +24,14 @@ from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.cloak import Cloaker, load_secret
-from chinwag.server.config import Config
+from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.metrics import MetricsEndpoint
 from chinwag.server.network import Network
-from chinwag.server.state import Client
 from chinwag.server.reload import reload_config, tls_files
+from chinwag.server.state import Client
+from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.server.tls import server_context
 from chinwag.store import Store, open_store
 
@@ -73,6 +75,9 @@ class Server:
         self.tls_context: ssl.SSLContext | None = None
         self.network = Network(config)
         self.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
+        self.stats = Stats()
+        self.monitor = LoopMonitor(self.stats, self._probe_store)
+        self.metrics: MetricsEndpoint | None = None
         self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -121,12 +126,22 @@ class Server:
             )
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+        self.monitor.start()
         log.info("listening on %s", ", ".join(self.addresses()))
+        if self.config.metrics.listen:
+            self.metrics = MetricsEndpoint(self)
+            await self.metrics.start(*parse_listen(self.config.metrics.listen))
+            log.info("metrics on http://%s/metrics", self.metrics.address)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
         files = tls_files(self.config)
         return None if files is None else server_context(*files)
+
+    def _probe_store(self, then: Callable[[], object]) -> None:
+        """Queue ``then`` behind the store's pending writes (the store-lag probe)."""
+        if self._store is not None:
+            self._store.history.after_writes(then)
 
     @property
     def tls_port(self) -> int | None:
@@ -166,6 +181,9 @@ class Server:
             server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.monitor.stop()
+        if self.metrics is not None:
+            self.metrics.close()
         self.accounts.stop()
         self.history.stop()
         conns = [client.conn for client in self.network.connections]
@@ -222,6 +240,10 @@ class Server:
 
     def dispatch(self, client: Client, item: Message | DecodeError) -> None:
         """Run one received line; a bug in a handler drops only this client."""
+        if isinstance(item, Message):  # one dict update per line: cheaper than its parse
+            verb = item.command if item.command in commands.COMMANDS else "unknown"
+            received = self.stats.received
+            received[verb] = received.get(verb, 0) + 1
         try:
             commands.dispatch(self, client, item)
         except Exception:

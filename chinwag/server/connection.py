@@ -29,8 +29,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, cast
 
+from chinwag.logs import fields
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
 from chinwag.server.state import Channel, Client, RegState
+from chinwag.server.stats import disconnect_reason
 
 if TYPE_CHECKING:
     from chinwag.server.app import Server
@@ -86,13 +88,15 @@ class Connection(asyncio.Protocol):
         self.client = Client(conn=self, host=self.server.cloaks.host_for(ip), ip=ip)
         refusal = self.server.admission_refusal(ip)
         if refusal is not None:
-            log.info("refused %s: %s", ip, refusal)
+            self.server.stats.refused["limit"] += 1
+            log.info("refused %s: %s", ip, refusal, extra=fields("refuse", ip=ip, reason=refusal))
             self.closing = True
             transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
             transport.close()
             return
         self.server.network.add_connection(self.client)
-        log.info("connect from %s", ip)
+        self.server.stats.accepted += 1
+        log.info("connect from %s", ip, extra=fields("connect", ip=ip))
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
@@ -100,6 +104,7 @@ class Connection(asyncio.Protocol):
             return
         self.last_read = time.monotonic()
         self.ping_sent_at = None
+        self.server.stats.bytes_received += len(data)
         for item in self.decoder.feed(data):
             if self.closing:
                 return
@@ -223,21 +228,30 @@ class Connection(asyncio.Protocol):
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
             owner.batches = None
             self.tail_owner = None
+        # Lines sent are counted per item: one per queued line, a batch's count for a batch
+        # (a few multi-line items, the welcome burst and the MOTD, count as one each).
         if len(pending) == 1:  # the usual case: one line, or one channel batch
             item = pending[0]
-            data = item if isinstance(item, bytes) else item.share_of(self.client)
+            if isinstance(item, bytes):
+                data, lines = item, 1
+            else:
+                data, lines = item.share_of(self.client), len(item.lines)
         elif self._batched:
             client = self.client
             data = b"".join(
                 [item if isinstance(item, bytes) else item.share_of(client) for item in pending]
             )
+            lines = sum(1 if isinstance(item, bytes) else len(item.lines) for item in pending)
         else:
-            data = b"".join(cast(list[bytes], pending))
+            data, lines = b"".join(cast(list[bytes], pending)), len(pending)
         self._batched = False
         pending.clear()
         if self.closing or not data:
             return
         transport.write(data)
+        stats = self.server.stats
+        stats.bytes_sent += len(data)
+        stats.lines_sent += lines
         if transport.get_write_buffer_size() > self._sendq_bytes:
             self.close("SendQ exceeded", abort=True)
 
@@ -292,8 +306,25 @@ class Connection(asyncio.Protocol):
         client = self.client
         if client is None or client.state is RegState.CLOSED:
             return
+        label = disconnect_reason(reason)
+        stats = self.server.stats
+        stats.disconnects[label] += 1
         if client.registered:
-            log.info("quit %s (%s): %s", client.nick, client.ip, reason)
+            log.info(
+                "quit %s (%s): %s",
+                client.nick,
+                client.ip,
+                reason,
+                extra=fields("quit", nick=client.nick, account=client.account, ip=client.ip,
+                             reason=reason),
+            )  # fmt: skip
         else:
-            log.info("disconnect %s before registration: %s", client.ip, reason)
+            if label == "banned":
+                stats.refused["ban"] += 1
+            log.info(
+                "disconnect %s before registration: %s",
+                client.ip,
+                reason,
+                extra=fields("disconnect", ip=client.ip, reason=reason),
+            )
         self.server.client_gone(client, reason)

@@ -351,6 +351,7 @@ class History:
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return False
+        self.server.stats.messages_stored += 1
         return True
 
     def in_order(self, deliver: Callable[[], Any]) -> None:

@@ -215,10 +215,10 @@ class Network:
                 if not channel.members:
                     del self.channels[name_folded]
         for name_folded, name in wanted.items():
-            channel = self.channels.get(name_folded)
-            if channel is None:
-                channel = self.channels[name_folded] = Channel(name, created=self.clock())
-            channel.permanent = True
+            existing = self.channels.get(name_folded)
+            if existing is None:
+                existing = self.channels[name_folded] = Channel(name, created=self.clock())
+            existing.permanent = True
 
     def join(self, client: Client, name: str) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
