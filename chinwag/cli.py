@@ -142,8 +142,10 @@ def _add_admin(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "admin",
-        help="manage accounts in the data directory (create an admin, forget, list)",
-        description="Manage the accounts of a server's data directory.",
+        help="administer a server: status, who, kick, kill, ban, reload, say, accounts, backup",
+        description="Administer a server. status, who, kick, kill, ban, reload and say talk "
+        "to the running server over DATA_DIR/admin.sock (only the user the server runs as may); "
+        "create, list, forget and backup also work on the data directory of a stopped server.",
     )
     admin.add_arguments(parser)
     parser.set_defaults(func=admin.run)

@@ -23,6 +23,7 @@ from chinwag import logs
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admin_socket import SOCKET_NAME, AdminSocket
 from chinwag.server.cloak import Cloaker, load_secret
 from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
@@ -78,6 +79,7 @@ class Server:
         self.stats = Stats()
         self.monitor = LoopMonitor(self.stats, self._probe_store)
         self.metrics: MetricsEndpoint | None = None
+        self.admin: AdminSocket | None = None
         self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -127,11 +129,17 @@ class Server:
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self.monitor.start()
-        log.info("listening on %s", ", ".join(self.addresses()))
+        directory = data_path(self.config)
+        if directory is not None:
+            admin = AdminSocket(self, directory / SOCKET_NAME)
+            if await admin.start():
+                self.admin = admin
         if self.config.metrics.listen:
             self.metrics = MetricsEndpoint(self)
             await self.metrics.start(*parse_listen(self.config.metrics.listen))
             log.info("metrics on http://%s/metrics", self.metrics.address)
+        # Last: whoever waits for this line (a supervisor, the tests) may use everything now.
+        log.info("listening on %s", ", ".join(self.addresses()))
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
@@ -184,6 +192,8 @@ class Server:
         self.monitor.stop()
         if self.metrics is not None:
             self.metrics.close()
+        if self.admin is not None:
+            self.admin.close()
         self.accounts.stop()
         self.history.stop()
         conns = [client.conn for client in self.network.connections]

@@ -262,11 +262,11 @@ class Network:
         self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
         self._leave(client, channel)
 
-    def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
-        """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
-        outgoing = Outgoing(
-            kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
-        )
+    def kick(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
+        """Remove ``target`` from ``channel`` on ``kicker``'s word (None: the server's), telling
+        every member."""
+        source = kicker.prefix if kicker is not None else self.name
+        outgoing = Outgoing(source, "KICK", channel.name, target.nick, reason, when=self.clock())
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
 
