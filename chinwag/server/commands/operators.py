@@ -1,4 +1,4 @@
-"""Server operators: OPER (name and argon2id hash from the config), KILL and WALLOPS."""
+"""Server operators: OPER (name and argon2id hash from the config), KILL, WALLOPS and REHASH."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from chinwag.protocol.numerics import (
     ERR_CANTKILLSERVER,
     ERR_NOSUCHNICK,
     ERR_PASSWDMISMATCH,
+    RPL_REHASHING,
     RPL_YOUREOPER,
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.passwords import verify_password
+from chinwag.server.reload import reload_config
 from chinwag.server.services import ServiceConnection
 
 __all__ = ["COMMANDS"]
@@ -93,8 +95,17 @@ def handle_wallops(ctx: Context, msg: Message) -> None:
     send_to_all((c for c in ctx.network.clients.values() if "w" in c.modes), outgoing)
 
 
+def handle_rehash(ctx: Context, msg: Message) -> None:
+    """REHASH: re-read the configuration file, as SIGHUP does."""
+    ctx.require_oper()
+    ctx.reply(RPL_REHASHING, "chinwag.toml", "Rehashing")
+    report = reload_config(ctx.server)
+    ctx.network.notice(ctx.client, report.summary())
+
+
 COMMANDS: dict[str, CommandSpec] = {
     "OPER": CommandSpec(handle_oper, min_params=2),
     "KILL": CommandSpec(handle_kill, min_params=2),
     "WALLOPS": CommandSpec(handle_wallops, min_params=1),
+    "REHASH": CommandSpec(handle_rehash),
 }
