@@ -11,6 +11,9 @@ from chinwag.server.config import (
     Config,
     HistoryConfig,
     LimitsConfig,
+    LoggingConfig,
+    MetricsConfig,
+    PrivacyConfig,
     ServerConfig,
     load_config,
 )
@@ -27,7 +30,16 @@ def test_example_loads() -> None:
 def test_example_has_every_key_with_a_comment() -> None:
     """Each setting of each section appears in the example, with a comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in (ServerConfig, LimitsConfig, HistoryConfig, AccountsConfig):
+    sections = (
+        ServerConfig,
+        LimitsConfig,
+        HistoryConfig,
+        AccountsConfig,
+        PrivacyConfig,
+        MetricsConfig,
+        LoggingConfig,
+    )
+    for section in sections:
         for field in dataclasses.fields(section):
             match = re.search(rf"^{field.name} = ", text, re.MULTILINE)
             assert match, f"{field.name} is missing from chinwag.example.toml"
@@ -44,3 +56,6 @@ def test_example_limits_are_the_defaults() -> None:
     assert config.limits == defaults.limits
     assert config.history == defaults.history
     assert config.accounts == defaults.accounts
+    assert config.privacy == defaults.privacy
+    assert config.metrics == defaults.metrics
+    assert config.logging == defaults.logging
