@@ -1,5 +1,6 @@
 """The ``chinwag`` command: ``serve`` runs a server, ``connect`` opens the chat client,
-``passwd`` prints a password hash for the configuration file, ``admin`` manages accounts."""
+``passwd`` prints a password hash for the configuration file, ``admin`` administers a server
+(running or not), ``doctor`` checks a configuration and data directory."""
 
 from __future__ import annotations
 
@@ -151,6 +152,20 @@ def _add_admin(subparsers: Any) -> None:
     parser.set_defaults(func=admin.run)
 
 
+def _add_doctor(subparsers: Any) -> None:
+    from chinwag import doctor
+
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check a configuration and data directory and say what is wrong",
+        description="Check the configuration, the data directory's permissions, the TLS "
+        "certificate's expiry, free disk space and the database's integrity. Only reads; "
+        "safe while the server runs. Exit status 1 when something is wrong.",
+    )
+    doctor.add_arguments(parser)
+    parser.set_defaults(func=doctor.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -162,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connect(subparsers)
     _add_passwd(subparsers)
     _add_admin(subparsers)
+    _add_doctor(subparsers)
     return parser
 
 
