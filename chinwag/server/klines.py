@@ -8,11 +8,13 @@ itself lives with the accounts (`Accounts.bans`, checked at registration and log
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from chinwag.logs import fields
 from chinwag.protocol import fold, normalize_mask
 from chinwag.store import BanKind, ServerBan
 
@@ -31,6 +33,8 @@ __all__ = [
     "shown",
     "time_left",
 ]
+
+log = logging.getLogger("chinwag.bans")
 
 ACCOUNT_PREFIX = "account:"
 MAX_SECONDS = 10 * 366 * 86400
@@ -117,6 +121,13 @@ def add_ban(
         set_at=now,
         expires_at=now + seconds if seconds else None,
     )
+    log.info(
+        "%s banned %s: %s",
+        set_by,
+        shown(kind, target),
+        ban.reason,
+        extra=fields("ban", oper=set_by, mask=shown(kind, target), reason=ban.reason),
+    )
     accounts = server.accounts
     accounts.bans[kind, target] = ban
     server.spawn(_unstoppable(server.store.bans.add(ban)))
@@ -129,6 +140,7 @@ def add_ban(
 def remove_ban(server: Server, kind: BanKind, target: str) -> ServerBan | None:
     """Lift a ban; returns it, or None when there was none."""
     ban = server.accounts.bans.pop((kind, target), None)
+    log.info("unbanned %s", shown(kind, target), extra=fields("unban", mask=shown(kind, target)))
     server.spawn(_unstoppable(server.store.bans.remove(kind, target)))
     return ban
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from chinwag.logs import fields
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import (
     ERR_CANTKILLSERVER,
@@ -33,7 +34,12 @@ def handle_oper(ctx: Context, msg: Message) -> None:
         if ctx.server.accounts.enabled:
             ctx.server.spawn(_oper_by_account(ctx, name, password))
             return
-        log.warning("failed OPER as %r from %s", name, ctx.client.ip)
+        log.warning(
+            "failed OPER as %r from %s",
+            name,
+            ctx.client.ip,
+            extra=fields("oper_failed", oper=name, nick=ctx.client.nick, ip=ctx.client.ip),
+        )
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
     ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
 
@@ -45,7 +51,12 @@ async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
     if not client.registered:
         return
     if result.account is None or not result.account.admin:
-        log.warning("failed OPER as %r from %s", name, client.ip)
+        log.warning(
+            "failed OPER as %r from %s",
+            name,
+            client.ip,
+            extra=fields("oper_failed", oper=name, nick=client.nick, ip=client.ip),
+        )
         ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
         return
     _grant_oper(ctx, result.account.name)
@@ -60,7 +71,12 @@ async def _finish_oper(ctx: Context, name: str, password_hash: str, password: st
     if not client.registered:
         return
     if not ok:
-        log.warning("failed OPER as %r from %s", name, client.ip)
+        log.warning(
+            "failed OPER as %r from %s",
+            name,
+            client.ip,
+            extra=fields("oper_failed", oper=name, nick=client.nick, ip=client.ip),
+        )
         ctx.reply(ERR_PASSWDMISMATCH, f"Password incorrect{f' ({refusal})' if refusal else ''}")
         return
     _grant_oper(ctx, name)
@@ -70,7 +86,12 @@ def _grant_oper(ctx: Context, name: str) -> None:
     client = ctx.client
     ctx.network.set_user_mode(client, "o", True)
     client.oper_name = name
-    log.info("%s is now operator %r", client.nick, name)
+    log.info(
+        "%s is now operator %r",
+        client.nick,
+        name,
+        extra=fields("oper", nick=client.nick, oper=name, ip=client.ip),
+    )
     ctx.reply(RPL_YOUREOPER, "You are now an IRC operator")
     client.send(Outgoing(client.prefix, "MODE", client.nick, "+o").plain)
 
@@ -84,7 +105,13 @@ def handle_kill(ctx: Context, msg: Message) -> None:
     if isinstance(target.conn, ServiceConnection):
         raise IrcError(ERR_CANTKILLSERVER, "You cannot kill a service")
     reason = msg.param(1) or "No reason given"
-    log.info("%s killed %s: %s", ctx.client.nick, target.nick, reason)
+    log.info(
+        "%s killed %s: %s",
+        ctx.client.nick,
+        target.nick,
+        reason,
+        extra=fields("kill", oper=ctx.client.oper_name, target=target.nick, reason=reason),
+    )
     target.conn.close(f"Killed by {ctx.client.nick} ({reason})")
 
 

@@ -14,6 +14,7 @@ import logging
 import time
 
 from chinwag import __version__
+from chinwag.logs import fields
 from chinwag.protocol import CASEMAPPING, Message, is_valid_nick, isupport_lines, parse_count
 from chinwag.protocol.numerics import (
     ERR_ALREADYREGISTERED,
@@ -277,7 +278,13 @@ def complete_registration(ctx: Context) -> None:
     if ctx.server.accounts.refuse_banned(client):
         return
     network.mark_registered(client)
-    log.info("registered %s (%s) from %s", client.nick, client.prefix, client.ip)
+    log.info(
+        "registered %s (%s) from %s",
+        client.nick,
+        client.prefix,
+        client.ip,
+        extra=fields("registered", nick=client.nick, account=client.account, ip=client.ip),
+    )
     network_name = ctx.server.config.server.network
     ctx.reply(RPL_WELCOME, f"Welcome to the {network_name} IRC Network {client.prefix}")
     nick = client.nick.encode("utf-8")
