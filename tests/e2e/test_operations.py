@@ -169,6 +169,28 @@ async def test_admin_commands_act_on_the_running_server(ops: ServeProcess, tmp_p
         await clients.close()
 
 
+async def test_forget_logs_the_account_out_first(ops: ServeProcess, tmp_path: Path) -> None:
+    """`admin forget` with the server running logs the account's sessions out (901), then
+    drops it: logging in again fails, and the server keeps running."""
+    data = tmp_path / "data"
+    clients = Clients(ops.port)
+    try:
+        amy = await clients.connect("amy")
+        await amy.send("REGISTER * * :correct horse")
+        await amy.expect("REGISTER", ["SUCCESS", "amy", ANY], timeout=10)
+        forgot = await _admin_async(data, "forget", "amy")
+        assert forgot.returncode == 0, forgot.stderr
+        assert "dropped the account amy" in forgot.stdout
+        assert "logged out 1 session(s)" in forgot.stdout
+        await amy.expect("901", ["amy", ANY, ANY])
+        await amy.send("PRIVMSG NickServ :IDENTIFY amy correct horse")
+        await amy.expect("NOTICE", source="NickServ", timeout=10)
+        listed = await _admin_async(data, "list")
+        assert "amy" not in listed.stdout
+    finally:
+        await clients.close()
+
+
 async def test_online_commands_without_a_server(tmp_path: Path) -> None:
     """With no server running, status says so (exit 1) and the file commands still work."""
     data = tmp_path / "data"
