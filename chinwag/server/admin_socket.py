@@ -26,13 +26,10 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chinwag.logs import fields
-from chinwag.server.admin_commands import AdminError, run_command
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
+from chinwag.server.admin_commands import AdminCommands, AdminError
 
 __all__ = ["SOCKET_NAME", "AdminSocket", "bindable_path", "peer_uid"]
 
@@ -73,12 +70,12 @@ class AdminSocket:
     """The listener on ``admin.sock``.
 
     Args:
-        server: the running server.
+        commands: what it can be asked.
         path: where the socket lives (``DATA_DIR/admin.sock``).
     """
 
-    def __init__(self, server: Server, path: Path) -> None:
-        self.server = server
+    def __init__(self, commands: AdminCommands, path: Path) -> None:
+        self.commands = commands
         self.path = path
         self._listener: asyncio.AbstractServer | None = None
 
@@ -148,7 +145,7 @@ class AdminSocket:
         log.info("admin: %s", argv[0], extra=fields("admin", command=argv[0]))
         try:
             async with asyncio.timeout(COMMAND_TIMEOUT):
-                output = await run_command(self.server, argv)
+                output = await self.commands.run(argv)
         except AdminError as exc:
             return {"ok": False, "error": str(exc)}
         except TimeoutError:

@@ -23,16 +23,21 @@ from chinwag import logs
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admin_commands import AdminCommands
 from chinwag.server.admin_socket import SOCKET_NAME, AdminSocket
 from chinwag.server.cloak import Cloaker, load_secret
+from chinwag.server.commands.base import Context
 from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
-from chinwag.server.metrics import MetricsEndpoint
+from chinwag.server.klines import KLines
+from chinwag.server.metrics import ChinwagCollector, MetricsEndpoint
+from chinwag.server.motd import Motd
 from chinwag.server.network import Network
-from chinwag.server.reload import reload_config, tls_files
+from chinwag.server.reload import Reloader, tls_files
 from chinwag.server.state import Client
 from chinwag.server.stats import LoopMonitor, Stats
+from chinwag.server.tasks import Tasks
 from chinwag.server.tls import server_context
 from chinwag.store import Store, open_store
 
@@ -61,65 +66,81 @@ def _is_loopback(ip: str) -> bool:
 
 
 class Server:
-    """A running chinwag server.
+    """A running chinwag server: it builds the parts and gives each the collaborators it uses.
 
     Args:
         config: the validated configuration.
+        store: the store to run on; by default the one ``data_dir`` says (opened here).
+        config_source: reads the configuration again, for a reload (SIGHUP, REHASH).
+
+    Raises:
+        OSError, sqlite3.Error, StoreError: when the store or the cloak secret cannot be opened.
     """
 
-    def __init__(self, config: Config, config_source: Callable[[], Config] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        config_source: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
-        self.config_source = config_source
-        """Reads the configuration again for a reload (`reload.reload_config`)."""
-        self.on_reload: Callable[[Config], None] | None = None
-        """Called with the running configuration after each reload (logging settings)."""
-        self.tls_context: ssl.SSLContext | None = None
+        self.store = store if store is not None else open_store(data_path(config))
+        self._tasks = Tasks()
         self.network = Network(config)
-        self.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
+        self.network.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
         self.stats = Stats()
-        self.monitor = LoopMonitor(self.stats, self._probe_store)
+        self.monitor = LoopMonitor(self.stats, self.store.history.after_writes)
+        self.motd = Motd(config.server)
+        self.accounts = Accounts(
+            config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
+        )
+        self.history = History(config.history, self.store.history, self.network, self.spawn)
+        self.network.ordered = self.history.in_order
+        self.reloader = Reloader(
+            config,
+            config_source,
+            network=self.network,
+            accounts=self.accounts,
+            history=self.history,
+            motd=self.motd,
+            spawn=self.spawn,
+        )
+        self.klines = KLines(self.accounts.bans, self.store.bans, self.network, self.spawn)
         self.metrics: MetricsEndpoint | None = None
         self.admin: AdminSocket | None = None
-        self.accounts = Accounts(self)
         self.servers: list[asyncio.Server] = []
-        self.tasks: set[asyncio.Task[Any]] = set()
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
-        self.started = time.time()
-        self._store: Store | None = None
-        self.history = History(self)
-        self.network.ordered = self.history.in_order
 
     @property
-    def store(self) -> Store:
-        """The store (accounts, history, channels, bans), opened by `start`."""
-        if self._store is None:
-            raise RuntimeError("the store is opened by Server.start()")
-        return self._store
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        """The background tasks running now."""
+        return self._tasks.running
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
-        if self._store is None:
-            self._store = open_store(data_path(self.config))
+        self.motd.load()
         await self.accounts.start()
         self.history.start()
+        limits = self.config.limits
+        stats = self.stats
         server = await loop.create_server(
-            lambda: Connection(self),
+            lambda: Connection(self, self.network, limits, stats=stats),
             self.config.server.host,
             self.config.server.port,
             reuse_address=True,
             backlog=4096,
         )
         self.servers.append(server)
-        tls_context = self.tls_context = self._tls_context()
+        tls_context = self.reloader.tls_context = self._tls_context()
         if tls_context is not None:
             secure = await loop.create_server(
-                lambda: Connection(self, tls=True),
+                lambda: Connection(self, self.network, limits, tls=True, stats=stats),
                 self.config.server.host,
                 self.config.server.tls_port,
                 ssl=tls_context,
@@ -129,27 +150,45 @@ class Server:
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self.monitor.start()
-        directory = data_path(self.config)
-        if directory is not None:
-            admin = AdminSocket(self, directory / SOCKET_NAME)
-            if await admin.start():
-                self.admin = admin
+        await self._start_admin_socket()
         if self.config.metrics.listen:
-            self.metrics = MetricsEndpoint(self)
+            collector = ChinwagCollector(
+                self.stats, self.network, self.history, self.accounts.passwords
+            )
+            self.metrics = MetricsEndpoint(collector)
             await self.metrics.start(*parse_listen(self.config.metrics.listen))
             log.info("metrics on http://%s/metrics", self.metrics.address)
         # Last: whoever waits for this line (a supervisor, the tests) may use everything now.
         log.info("listening on %s", ", ".join(self.addresses()))
+
+    async def _start_admin_socket(self) -> None:
+        """Listen on ``DATA_DIR/admin.sock`` for ``chinwag admin`` (not without a data dir)."""
+        directory = data_path(self.config)
+        if directory is None:
+            return
+        commands = AdminCommands(
+            self.network,
+            self.stats,
+            monitor=self.monitor,
+            klines=self.klines,
+            reloader=self.reloader,
+            accounts=self.accounts,
+            history=self.history,
+            store=self.store,
+        )
+        admin = AdminSocket(commands, directory / SOCKET_NAME)
+        if await admin.start():
+            self.admin = admin
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
         files = tls_files(self.config)
         return None if files is None else server_context(*files)
 
-    def _probe_store(self, then: Callable[[], object]) -> None:
-        """Queue ``then`` behind the store's pending writes (the store-lag probe)."""
-        if self._store is not None:
-            self._store.history.after_writes(then)
+    @property
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS listener's context (a reload loads new certificates into it)."""
+        return self.reloader.tls_context
 
     @property
     def tls_port(self) -> int | None:
@@ -157,17 +196,6 @@ class Server:
         if len(self.servers) < 2:
             return None
         return int(self.servers[1].sockets[0].getsockname()[1])
-
-    def motd_text(self) -> str:
-        """The message of the day: the MOTD file when configured and readable, else the text."""
-        path = self.config.server.motd_file
-        if path:
-            try:
-                return Path(path).read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                log.warning("cannot read MOTD file %s: %s", path, exc)
-                return ""
-        return self.config.server.motd
 
     def addresses(self) -> list[str]:
         """``host:port`` of every listening socket (the real port when 0 was asked for)."""
@@ -207,12 +235,8 @@ class Server:
         for conn in conns:
             if conn.transport is not None and not conn.lost.done():
                 conn.transport.abort()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE / 2)
-        if self._store is not None:
-            await self._store.close()
+        await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
+        await self.store.close()
         self._stopped.set()
         log.info("stopped")
 
@@ -222,15 +246,7 @@ class Server:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run background work (password hashing, store queries) and keep a reference to it."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        return self._tasks.spawn(coro)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -255,10 +271,25 @@ class Server:
             received = self.stats.received
             received[verb] = received.get(verb, 0) + 1
         try:
-            commands.dispatch(self, client, item)
+            commands.dispatch(self.context(client), item)
         except Exception:
             log.exception("error handling a line from %s; dropping that client", client.nick)
             client.conn.close("Internal error")
+
+    def context(self, client: Client) -> Context:
+        """What a command of ``client`` may use: the parts, not the server."""
+        return Context(
+            self.network,
+            self.history,
+            self.accounts,
+            self.store,
+            self.config,
+            self.motd,
+            self._tasks.spawn,
+            client,
+            stats=self.stats,
+            reload=self.reloader.reload,
+        )
 
     def client_gone(self, client: Client, reason: str) -> None:
         """A connection ended: remove the user and tell its peers."""
@@ -315,8 +346,8 @@ def _install_uvloop() -> bool:
 
 
 async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
-    server = Server(config, source)
     try:
+        server = Server(config, config_source=source)
         await server.start()
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
@@ -332,7 +363,7 @@ async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig.name)
     loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, server)
-    server.on_reload = _reconfigure_logging
+    server.reloader.on_reload = _reconfigure_logging
     tune_gc()
     await server.wait_stopped()
     return 0
@@ -344,7 +375,7 @@ def _reconfigure_logging(config: Config) -> None:
 
 def _reload_on_signal(server: Server) -> None:
     log.info("SIGHUP received, reloading the configuration")
-    reload_config(server)
+    server.reloader.reload()
 
 
 GC_THRESHOLDS = (10_000, 50, 100)

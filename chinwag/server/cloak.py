@@ -33,7 +33,7 @@ from pathlib import Path
 
 from chinwag.server.config import PrivacyConfig
 
-__all__ = ["KEY_FILENAME", "Cloaker", "load_secret"]
+__all__ = ["KEY_FILENAME", "SECRET_BYTES", "Cloaker", "load_secret"]
 
 log = logging.getLogger("chinwag.cloak")
 

@@ -27,18 +27,16 @@ import asyncio
 import collections
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from chinwag.logs import fields
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
-from chinwag.server.state import Channel, Client, RegState
-from chinwag.server.stats import disconnect_reason
+from chinwag.server.config import LimitsConfig
+from chinwag.server.network import Network
+from chinwag.server.state import Channel, ChannelBatch, Client, RegState
+from chinwag.server.stats import Stats, disconnect_reason
 
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-    from chinwag.server.fanout import Batch
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "ConnectionOwner"]
 
 log = logging.getLogger("chinwag.connection")
 
@@ -46,11 +44,46 @@ _HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DE
 _FREE_COMMANDS = frozenset({"PONG"})
 
 
-class Connection(asyncio.Protocol):
-    """The asyncio side of one client connection."""
+class ConnectionOwner(Protocol):
+    """What a connection asks of whoever accepted it (the server, in ``app.py``)."""
 
-    def __init__(self, server: Server, *, tls: bool = False) -> None:
-        self.server = server
+    def admission_refusal(self, ip: str) -> str | None:
+        """Why a new connection from ``ip`` must be refused, or None to accept it."""
+
+    def dispatch(self, client: Client, item: Message | DecodeError) -> None:
+        """Run one received line."""
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """``conn`` has output: flush it at the end of this loop turn."""
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        """The connection of ``client`` ended."""
+
+
+class Connection(asyncio.Protocol):
+    """The asyncio side of one client connection.
+
+    Args:
+        owner: who accepted it: admission, dispatch, the end-of-turn flush, departures.
+        network: where the connection is counted once admitted.
+        limits: flood, SendQ and registration limits.
+        tls: whether the socket is a TLS one.
+        stats: where bytes, lines and disconnections are counted (a private one if None).
+    """
+
+    def __init__(
+        self,
+        owner: ConnectionOwner,
+        network: Network,
+        limits: LimitsConfig,
+        *,
+        tls: bool = False,
+        stats: Stats | None = None,
+    ) -> None:
+        self.owner = owner
+        self.stats = stats if stats is not None else Stats()
+        self.network = network
+        self.limits = limits
         self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
@@ -65,11 +98,10 @@ class Connection(asyncio.Protocol):
         self.lines_before_registration = 0
         # Output waiting for the end of this loop turn: bytes (`enqueue`) and channel batches
         # (`hold`). tail_owner: the channel whose open batch ends it, if one does.
-        self.pending: list[bytes | Batch] = []
+        self.pending: list[bytes | ChannelBatch] = []
         self.tail_owner: Channel | None = None
         self._batched = False  # some of pending is a Batch
-        self._held: list[bytes | Batch] | None = None
-        limits = server.config.limits
+        self._held: list[bytes | ChannelBatch] | None = None
         self._sendq_bytes = limits.sendq_bytes
         self._tokens = float(limits.flood_burst)
         self._tokens_at = self.connected_at
@@ -85,32 +117,32 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if peer else "unknown"
-        self.client = Client(conn=self, host=self.server.cloaks.host_for(ip), ip=ip)
-        refusal = self.server.admission_refusal(ip)
+        self.client = Client(conn=self, host=ip, ip=ip)
+        refusal = self.owner.admission_refusal(ip)
         if refusal is not None:
-            self.server.stats.refused["limit"] += 1
+            self.stats.refused["limit"] += 1
             log.info("refused %s: %s", ip, refusal, extra=fields("refuse", ip=ip, reason=refusal))
             self.closing = True
             transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
             transport.close()
             return
-        self.server.network.add_connection(self.client)
-        self.server.stats.accepted += 1
+        self.network.add_connection(self.client)
+        self.stats.accepted += 1
         log.info("connect from %s", ip, extra=fields("connect", ip=ip))
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
         if self.closing:
             return
+        self.stats.bytes_received += len(data)
         self.last_read = time.monotonic()
         self.ping_sent_at = None
-        self.server.stats.bytes_received += len(data)
         for item in self.decoder.feed(data):
             if self.closing:
                 return
             if self._backlog or not self._take_token(item):
                 self._backlog.append(item)
-                if len(self._backlog) > self.server.config.limits.flood_queue:
+                if len(self._backlog) > self.limits.flood_queue:
                     self.close("Excess Flood")
                     return
                 self._schedule_backlog()
@@ -131,7 +163,7 @@ class Connection(asyncio.Protocol):
     # -- input ---------------------------------------------------------------------------------
 
     def _take_token(self, item: Message | DecodeError) -> bool:
-        limits = self.server.config.limits
+        limits = self.limits
         if limits.flood_rate <= 0:
             return True
         if isinstance(item, Message) and item.command in _FREE_COMMANDS:
@@ -152,7 +184,7 @@ class Connection(asyncio.Protocol):
     def _schedule_backlog(self) -> None:
         if self._backlog_timer is not None:
             return
-        rate = self.server.config.limits.flood_rate
+        rate = self.limits.flood_rate
         delay = max(0.0, (1.0 - self._tokens) / rate) if rate > 0 else 0.0
         loop = asyncio.get_running_loop()
         self._backlog_timer = loop.call_later(delay, self._drain_backlog)
@@ -172,10 +204,10 @@ class Connection(asyncio.Protocol):
             if isinstance(item, Message) and item.command in _HTTP_VERBS:
                 self.close("This is an IRC server, not a web server")
                 return
-            if self.lines_before_registration > self.server.config.limits.max_registration_lines:
+            if self.lines_before_registration > self.limits.max_registration_lines:
                 self.close("Too many lines before registration")
                 return
-        self.server.dispatch(client, item)
+        self.owner.dispatch(client, item)
 
     # -- output --------------------------------------------------------------------------------
 
@@ -189,7 +221,7 @@ class Connection(asyncio.Protocol):
             if self.closing:
                 return
             if self._held is None:
-                self.server.mark_dirty(self)
+                self.owner.mark_dirty(self)
         elif self.tail_owner is not None:
             self._close_tail()  # a channel line after this one would overtake it
         out.append(data)
@@ -198,16 +230,16 @@ class Connection(asyncio.Protocol):
         """Whether a channel batch may go in this peer's output (not while capturing)."""
         return self._held is None
 
-    def hold(self, batch: Batch) -> None:
+    def hold(self, batch: ChannelBatch) -> None:
         """Queue a channel's batch for this peer: its lines are added until the batch closes."""
         owner = self.tail_owner
         if owner is not batch.channel:
             if owner is not None:
-                owner.batches = None
+                owner.close_batches()
             self.tail_owner = batch.channel
         out = self.pending
         if not out:
-            self.server.mark_dirty(self)
+            self.owner.mark_dirty(self)
         out.append(batch)
         self._batched = True
 
@@ -215,7 +247,7 @@ class Connection(asyncio.Protocol):
         """Close the batch that ends this peer's output: nothing may be added to it now."""
         owner = self.tail_owner
         if owner is not None:
-            owner.batches = None
+            owner.close_batches()
             self.tail_owner = None
 
     def flush(self) -> None:
@@ -226,7 +258,7 @@ class Connection(asyncio.Protocol):
             return
         owner = self.tail_owner
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
-            owner.batches = None
+            owner.close_batches()
             self.tail_owner = None
         # Lines sent are counted per item: one per queued line, a batch's count for a batch
         # (a few multi-line items, the welcome burst and the MOTD, count as one each).
@@ -249,7 +281,7 @@ class Connection(asyncio.Protocol):
         if self.closing or not data:
             return
         transport.write(data)
-        stats = self.server.stats
+        stats = self.stats
         stats.bytes_sent += len(data)
         stats.lines_sent += lines
         if transport.get_write_buffer_size() > self._sendq_bytes:
@@ -307,7 +339,7 @@ class Connection(asyncio.Protocol):
         if client is None or client.state is RegState.CLOSED:
             return
         label = disconnect_reason(reason)
-        stats = self.server.stats
+        stats = self.stats
         stats.disconnects[label] += 1
         if client.registered:
             log.info(
@@ -327,4 +359,4 @@ class Connection(asyncio.Protocol):
                 reason,
                 extra=fields("disconnect", ip=client.ip, reason=reason),
             )
-        self.server.client_gone(client, reason)
+        self.owner.client_gone(client, reason)

@@ -49,12 +49,14 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chinwag.protocol import fold
-from chinwag.server.commands.labels import add_tag
-from chinwag.server.fanout import Outgoing
+from chinwag.server.config import HistoryConfig
+from chinwag.server.fanout import Outgoing, add_tag
+from chinwag.server.network import Network
 from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.tasks import Spawn
 from chinwag.store import (
     NO_TAGS,
     ChannelTarget,
@@ -64,9 +66,6 @@ from chinwag.store import (
     StoreError,
     TimeBound,
 )
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
 
 __all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
 
@@ -141,10 +140,13 @@ def history_lines(
 
 
 class History:
-    """What the server keeps of conversations, on top of ``server.store.history``.
+    """What the server keeps of conversations, on top of the history store.
 
     Args:
-        server: the server; its store must be open before anything is recorded.
+        config: the ``[history]`` configuration.
+        store: the history store.
+        network: who is connected (a CHATHISTORY nick target) and the server's name.
+        spawn: starts retention runs and join replays.
     """
 
     max_inflight = 4096
@@ -153,11 +155,17 @@ class History:
     overload would queue up unbounded latency and then stall the whole loop on the store's
     full queue; with it the senders' own TCP buffers absorb the excess."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.config = server.config.history
+    def __init__(
+        self, config: HistoryConfig, store: HistoryStore, network: Network, spawn: Spawn
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.network = network
+        self.spawn = spawn
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
+        self.stored = 0
+        """Messages given to the store since the start (read by the metrics)."""
         self._guests: dict[Client, str] = {}
         # The msgids of the messages handed to the store whose commit callback has not run
         # yet (durable only), oldest first: a user who joins now gets them live, so the join
@@ -175,11 +183,6 @@ class History:
         self._pruner: asyncio.TimerHandle | None = None
         # Bound once: every stored message passes this same object as its callback.
         self._on_commit = self._committed
-
-    @property
-    def store(self) -> HistoryStore:
-        """The history store."""
-        return self.server.store.history
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -200,7 +203,7 @@ class History:
 
     def _prune_tick(self) -> None:
         self._schedule_prune(PRUNE_INTERVAL)
-        self.server.spawn(self.prune())
+        self.spawn(self.prune())
 
     async def prune(self, now: float | None = None) -> int:
         """Apply ``max_age_days`` and ``max_lines_per_target`` once.
@@ -246,7 +249,7 @@ class History:
     def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
         account of that name."""
-        other = self.server.network.find(nick)
+        other = self.network.find(nick)
         return self.party(other) if other is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
@@ -351,7 +354,7 @@ class History:
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return False
-        self.server.stats.messages_stored += 1
+        self.stored += 1
         return True
 
     def in_order(self, deliver: Callable[[], Any]) -> None:
@@ -382,7 +385,7 @@ class History:
             return
         joined = time.time()
         waiting = frozenset(self._inflight)
-        self.server.spawn(self._replay(client, channel, count, joined, waiting))
+        self.spawn(self._replay(client, channel, count, joined, waiting))
 
     async def _replay(
         self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
@@ -400,5 +403,5 @@ class History:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
         batch_target = channel.name if batched else None
-        for line in history_lines(client, entries, self.server.network.name, batch_target):
+        for line in history_lines(client, entries, self.network.name, batch_target):
             client.send(line)

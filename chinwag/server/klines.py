@@ -1,8 +1,8 @@
 """Server bans (K-lines) as operations: add, remove, list, and the durations they take.
 
 The IRC verbs (KLINE, UNKLINE, STATS k in `commands/bans.py`) and ``chinwag admin ban`` both come
-here, so that a ban set either way is stored, enforced and listed the same way. The ban cache
-itself lives with the accounts (`Accounts.bans`, checked at registration and login).
+here, so that a ban set either way is stored, enforced and listed the same way. The bans in force
+are `ServerBans` (``server_bans.py``), checked at registration and login.
 """
 
 from __future__ import annotations
@@ -12,24 +12,21 @@ import logging
 import re
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
 
 from chinwag.logs import fields
 from chinwag.protocol import fold, normalize_mask
-from chinwag.store import BanKind, ServerBan
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-    from chinwag.server.state import Client
+from chinwag.server.network import Network
+from chinwag.server.server_bans import ServerBans
+from chinwag.server.state import Client
+from chinwag.server.tasks import Spawn
+from chinwag.store import BanKind, BanStore, ServerBan
 
 __all__ = [
     "MAX_SECONDS",
-    "active_bans",
-    "add_ban",
+    "KLines",
     "duration_text",
     "parse_ban_target",
     "parse_duration",
-    "remove_ban",
     "shown",
     "time_left",
 ]
@@ -91,62 +88,77 @@ async def _unstoppable(write: Awaitable[object]) -> None:
     await asyncio.shield(write)
 
 
-def add_ban(
-    server: Server,
-    kind: BanKind,
-    target: str,
-    *,
-    reason: str,
-    seconds: int,
-    set_by: str,
-    spare: Client | None = None,
-) -> ServerBan:
-    """Ban ``target`` for ``seconds`` (0: for good), store it, and disconnect who it matches.
+class KLines:
+    """Adding and lifting server bans: in memory, in the store, and on whoever they match.
 
     Args:
-        server: the running server.
-        kind: a mask or an account ban.
-        target: the completed mask, or the folded account name.
-        reason: shown to the banned (cut to 200 characters).
-        seconds: how long; 0 for a permanent ban.
-        set_by: the operator's name, for STATS k and ``ban list``.
-        spare: the operator who set it, who stays connected even if it matches.
+        bans: the bans in force (checked at registration and login).
+        store: where bans are kept across restarts.
+        network: whose users a new ban may disconnect.
+        spawn: runs the store writes.
     """
-    now = time.time()
-    ban = ServerBan(
-        kind=kind,
-        target=target,
-        reason=(reason or "No reason given")[:200],
-        set_by=set_by,
-        set_at=now,
-        expires_at=now + seconds if seconds else None,
-    )
-    log.info(
-        "%s banned %s: %s",
-        set_by,
-        shown(kind, target),
-        ban.reason,
-        extra=fields("ban", oper=set_by, mask=shown(kind, target), reason=ban.reason),
-    )
-    accounts = server.accounts
-    accounts.bans[kind, target] = ban
-    server.spawn(_unstoppable(server.store.bans.add(ban)))
-    for client in list(server.network.connections):
-        if client.registered and client is not spare:
-            accounts.refuse_banned(client)
-    return ban
 
+    def __init__(self, bans: ServerBans, store: BanStore, network: Network, spawn: Spawn) -> None:
+        self.bans = bans
+        self.store = store
+        self.network = network
+        self.spawn = spawn
 
-def remove_ban(server: Server, kind: BanKind, target: str) -> ServerBan | None:
-    """Lift a ban; returns it, or None when there was none."""
-    ban = server.accounts.bans.pop((kind, target), None)
-    log.info("unbanned %s", shown(kind, target), extra=fields("unban", mask=shown(kind, target)))
-    server.spawn(_unstoppable(server.store.bans.remove(kind, target)))
-    return ban
+    def add(
+        self,
+        kind: BanKind,
+        target: str,
+        *,
+        reason: str,
+        seconds: int,
+        set_by: str,
+        spare: Client | None = None,
+    ) -> ServerBan:
+        """Ban ``target`` for ``seconds`` (0: for good), store it, and disconnect who it matches.
 
+        Args:
+            kind: a mask or an account ban.
+            target: the completed mask, or the folded account name.
+            reason: shown to the banned (cut to 200 characters).
+            seconds: how long; 0 for a permanent ban.
+            set_by: the operator's name, for STATS k and ``ban list``.
+            spare: the operator who set it, who stays connected even if it matches.
+        """
+        now = time.time()
+        ban = ServerBan(
+            kind=kind,
+            target=target,
+            reason=(reason or "No reason given")[:200],
+            set_by=set_by,
+            set_at=now,
+            expires_at=now + seconds if seconds else None,
+        )
+        log.info(
+            "%s banned %s: %s",
+            set_by,
+            shown(kind, target),
+            ban.reason,
+            extra=fields("ban", oper=set_by, mask=shown(kind, target), reason=ban.reason),
+        )
+        self.bans[kind, target] = ban
+        self.spawn(_unstoppable(self.store.add(ban)))
+        for client in list(self.network.connections):
+            if client.registered and client is not spare:
+                self.bans.refuse_banned(client)
+        return ban
 
-def active_bans(server: Server) -> list[ServerBan]:
-    """The bans in force, oldest first."""
-    now = time.time()
-    bans = [ban for ban in server.accounts.bans.values() if not ban.expired(now)]
-    return sorted(bans, key=lambda ban: ban.set_at)
+    def remove(self, kind: BanKind, target: str) -> ServerBan | None:
+        """Lift a ban; returns it, or None when there was none."""
+        ban = self.bans.pop((kind, target), None)
+        self.spawn(_unstoppable(self.store.remove(kind, target)))
+        log.info(
+            "unbanned %s", shown(kind, target), extra=fields("unban", mask=shown(kind, target))
+        )
+        return ban
+
+    def active(self) -> list[ServerBan]:
+        """The bans in force, oldest first."""
+        now = time.time()
+        return sorted(
+            (ban for ban in self.bans.values() if not ban.expired(now)), key=lambda b: b.set_at
+        )

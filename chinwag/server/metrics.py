@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -32,10 +31,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from chinwag.server.stats import LAG_BUCKETS
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
+from chinwag.server.commands import COMMANDS
+from chinwag.server.history import History
+from chinwag.server.network import Network
+from chinwag.server.password_checks import PasswordChecks
+from chinwag.server.stats import LAG_BUCKETS, Stats
 
 __all__ = ["ChinwagCollector", "MetricsEndpoint", "command_families"]
 
@@ -47,8 +47,6 @@ MAX_REQUEST_BYTES = 8192
 
 def command_families() -> dict[str, str]:
     """Each verb's family (``channels``, ``messaging``...): the module its handler lives in."""
-    from chinwag.server.commands import COMMANDS
-
     return {verb: spec.handler.__module__.rsplit(".", 1)[-1] for verb, spec in COMMANDS.items()}
 
 
@@ -56,18 +54,25 @@ class ChinwagCollector:
     """Reads the server's counters and states at scrape time.
 
     Args:
-        server: the running server.
+        stats: the connections' and the dispatcher's counters.
+        network: users, channels, connections.
+        history: its count of stored messages.
+        passwords: its counts of failed and throttled password checks.
     """
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(
+        self, stats: Stats, network: Network, history: History, passwords: PasswordChecks
+    ) -> None:
+        self.stats = stats
+        self.network = network
+        self.history = history
+        self.passwords = passwords
         self.families = command_families()
 
     def collect(self) -> Iterator[Metric]:
         """The metric families, as of now."""
-        server = self.server
-        stats = server.stats
-        network = server.network
+        stats = self.stats
+        network = self.network
         yield GaugeMetricFamily(
             "chinwag_connections", "Open client connections.", value=len(network.connections)
         )
@@ -98,7 +103,7 @@ class ChinwagCollector:
             "chinwag_bytes_sent", "Bytes written to clients.", value=stats.bytes_sent
         )
         yield CounterMetricFamily(
-            "chinwag_messages_stored", "Messages given to the history.", value=stats.messages_stored
+            "chinwag_messages_stored", "Messages given to the history.", value=self.history.stored
         )
         yield GaugeMetricFamily(
             "chinwag_store_lag_seconds",
@@ -113,11 +118,11 @@ class ChinwagCollector:
         yield disconnects
         yield CounterMetricFamily(
             "chinwag_login_failures", "Wrong passwords (SASL, IDENTIFY, OPER).",
-            value=stats.login_failures,
+            value=self.passwords.failed_count,
         )  # fmt: skip
         yield CounterMetricFamily(
             "chinwag_login_throttled", "Password checks refused by the failed-login throttle.",
-            value=stats.login_throttled,
+            value=self.passwords.throttled_count,
         )  # fmt: skip
         buckets: list[tuple[str, float]] = []
         running = 0
@@ -136,14 +141,16 @@ class MetricsEndpoint:
     """The HTTP listener that answers ``GET /metrics``.
 
     Args:
-        server: the running server.
+        collector: chinwag's own metrics.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, collector: ChinwagCollector) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(ChinwagCollector(server))
+        self.registry.register(collector)
         ProcessCollector(registry=self.registry)
-        self._listener: asyncio.Server | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self.address = ""
+        """``host:port`` actually bound (the real port when 0 was asked for)."""
 
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port``.
@@ -151,14 +158,10 @@ class MetricsEndpoint:
         Raises:
             OSError: when the address cannot be bound.
         """
-        self._listener = await asyncio.start_server(self._serve, host, port, reuse_address=True)
-
-    @property
-    def address(self) -> str:
-        """``host:port`` actually bound (the real port when 0 was asked for)."""
-        assert self._listener is not None
-        host, port = self._listener.sockets[0].getsockname()[:2]
-        return f"{host}:{port}"
+        listener = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        bound_host, bound_port = listener.sockets[0].getsockname()[:2]
+        self.address = f"{bound_host}:{bound_port}"
+        self._listener = listener
 
     def close(self) -> None:
         """Stop listening."""

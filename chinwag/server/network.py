@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import collections
 import functools
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
+from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
@@ -64,6 +66,9 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        # The host others see of each connection (``[privacy]``): app.py gives it the secret
+        # kept in the data directory; this one, random, serves a network without one.
+        self.cloaks = Cloaker(config.privacy, secrets.token_bytes(SECRET_BYTES))
         # How a departure or a nick change reaches the others: at once by default; the server
         # routes it behind the messages still waiting for their history commit (durable
         # delivery), so that nobody sees "bob has quit" before bob's last words.
@@ -110,7 +115,10 @@ class Network:
     # -- connections and nicks -----------------------------------------------------------------
 
     def add_connection(self, client: Client) -> None:
-        """Count a new connection (before it registers)."""
+        """Count a new connection (before it registers); with ``[privacy] cloak_hosts`` its host
+        becomes the cloak others see."""
+        if self.config.privacy.cloak_hosts:
+            client.host = self.cloaks.host_for(client.ip)
         self.connections.add(client)
         self.per_ip[client.ip] += 1
 
@@ -211,14 +219,9 @@ class Network:
         kept = set(keep)
         for name_folded, channel in list(self.channels.items()):
             if channel.permanent and name_folded not in wanted and name_folded not in kept:
-                channel.permanent = False
-                if not channel.members:
-                    del self.channels[name_folded]
-        for name_folded, name in wanted.items():
-            existing = self.channels.get(name_folded)
-            if existing is None:
-                existing = self.channels[name_folded] = Channel(name, created=self.clock())
-            existing.permanent = True
+                self.release_channel(channel)
+        for name in wanted.values():
+            self.keep_channel(name, self.clock())
 
     def join(self, client: Client, name: str) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
@@ -232,7 +235,7 @@ class Network:
             channel = Channel(name, created=self.clock())
             self.channels[name_folded] = channel
         channel.members[client] = Membership(op=creating and not channel.permanent)
-        channel.batches = None  # the newcomer holds none of this turn's batches
+        channel.close_batches()  # the newcomer holds none of this turn's batches
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
@@ -276,9 +279,24 @@ class Network:
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
-        channel.batches = None  # the leaver holds this turn's batches: they must not grow
+        channel.close_batches()  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
+            self.channels.pop(channel.name_folded, None)
+
+    def keep_channel(self, name: str, created: float) -> Channel:
+        """Channel ``name`` made permanent (a registered channel), created if it does not exist."""
+        channel = self.channels.get(fold(name))
+        if channel is None:
+            channel = Channel(name, created=created)
+            self.channels[channel.name_folded] = channel
+        channel.permanent = True
+        return channel
+
+    def release_channel(self, channel: Channel) -> None:
+        """Let a permanent channel end like any other: at once when nobody is in it."""
+        channel.permanent = False
+        if not channel.members:
             self.channels.pop(channel.name_folded, None)
 
     def names_lines(self, client: Client, channel: Channel) -> Iterable[str]:

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 The new configuration is read the way the server first read it (the same file, environment and
-command-line flags: `Server.config_source`), so a reload only ever picks up edits of the file.
+command-line flags: the ``source`` the command line gives), so a reload only ever picks up edits
+of the file.
 Everything that can fail is tried before anything changes: the file must parse and validate, and
 a new TLS certificate must load. A refused reload changes nothing and says why in the log.
 
@@ -22,18 +23,21 @@ import dataclasses
 import logging
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from chinwag.logs import fields
+from chinwag.server.accounts import Accounts
 from chinwag.server.config import Config, ConfigError
+from chinwag.server.history import History
+from chinwag.server.motd import Motd
+from chinwag.server.network import Network
+from chinwag.server.tasks import Spawn
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import LoginThrottle
 
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-
-__all__ = ["RESTART_KEYS", "ReloadReport", "apply_config", "reload_config", "tls_files"]
+__all__ = ["RESTART_KEYS", "ReloadReport", "Reloader", "tls_files"]
 
 log = logging.getLogger("chinwag.reload")
 
@@ -86,88 +90,134 @@ def tls_files(config: Config) -> tuple[Path, Path] | None:
     return None
 
 
-def reload_config(server: Server) -> ReloadReport:
-    """Read the configuration again and apply it; log and return what happened.
+class Reloader:
+    """Applies a re-read configuration to the parts of a running server.
 
-    A configuration that does not load is refused: the report says why and nothing changes.
+    Args:
+        config: the running configuration (changed in place).
+        source: reads the configuration again (None: this server was not started from one).
+        network: the network state (default channels, WHOWAS).
+        accounts: the account parts (the login throttle, registered channels).
+        history: the history (its retention timer).
+        motd: the message of the day (its file is read again).
+        spawn: runs the MOTD file read off the event loop.
     """
-    source = server.config_source
-    if source is None:
-        report = ReloadReport(ok=False, error="this server was not started from a configuration")
-    else:
+
+    def __init__(
+        self,
+        config: Config,
+        source: Callable[[], Config] | None,
+        *,
+        network: Network,
+        accounts: Accounts,
+        history: History,
+        motd: Motd,
+        spawn: Spawn,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.network = network
+        self.accounts = accounts
+        self.history = history
+        self.motd = motd
+        self.spawn = spawn
+        self.tls_context: ssl.SSLContext | None = None
+        """The context of the TLS listener, once there is one: it is given new certificates."""
+        self.on_reload: Callable[[Config], None] | None = None
+        """Called with the running configuration after each reload (logging settings)."""
+
+    def reload(self) -> ReloadReport:
+        """Read the configuration again and apply it; log and return what happened.
+
+        A configuration that does not load is refused: the report says why and nothing changes.
+        """
+        if self.source is None:
+            report = ReloadReport(ok=False, error="this server was not started from a file")
+        else:
+            try:
+                report = self.apply(self.source())
+            except ConfigError as exc:
+                report = ReloadReport(ok=False, error=str(exc))
+        if report.ok:
+            log.info(report.summary(), extra=fields("reload"))
+        else:
+            log.error(report.summary(), extra=fields("reload_refused", reason=report.error))
+        return report
+
+    def apply(self, new: Config) -> ReloadReport:
+        """Make ``new`` the running configuration, as far as it can change live.
+
+        Raises:
+            ConfigError: when the new TLS certificate or key cannot be loaded (nothing changed).
+        """
+        live = self.config
+        report = ReloadReport()
+        self._reload_certificate(new)  # the one step that can still fail: first
+        old_defaults = list(live.server.default_channels)
+        old_throttle = (live.accounts.login_burst, live.accounts.login_per_minute)
+        restart = RESTART_KEYS
+        if self.tls_context is None:  # no TLS listener to give a certificate to
+            restart = restart | {"server.tls_cert", "server.tls_key"}
+        for section in _SECTIONS:
+            running, wanted = getattr(live, section), getattr(new, section)
+            for item in dataclasses.fields(running):
+                key = f"{section}.{item.name}"
+                before, after = getattr(running, item.name), getattr(wanted, item.name)
+                if before == after:
+                    continue
+                if key in restart:
+                    report.needs_restart.append(key)
+                else:
+                    setattr(running, item.name, after)
+                    report.changed.append(key)
+        if live.opers != new.opers:
+            live.opers = list(new.opers)
+            report.changed.append("opers")
+        self._refresh(old_defaults, old_throttle)
+        if self.on_reload is not None:
+            self.on_reload(live)
+        return report
+
+    def _refresh(self, old_defaults: list[str], old_throttle: tuple[int, float]) -> None:
+        """Update what was copied out of the configuration at start."""
+        live = self.config
+        if live.server.default_channels != old_defaults:
+            registry = self.accounts.channels
+            registry.set_defaults(live.server.default_channels)
+            self.network.set_default_channels(
+                live.server.default_channels, keep=registry.registered
+            )
+        if (live.accounts.login_burst, live.accounts.login_per_minute) != old_throttle:
+            self.accounts.passwords.throttle = LoginThrottle(
+                burst=max(1, live.accounts.login_burst),
+                per_second=max(live.accounts.login_per_minute, 0.001) / 60.0,
+            )
+        whowas = self.network.whowas
+        if whowas.maxlen != max(1, live.limits.whowas_length):
+            self.network.whowas = deque(whowas, maxlen=max(1, live.limits.whowas_length))
+        self.history.stop()
+        self.history.start()  # retention may have been turned on: prune on the new terms now
+        if live.server.motd_file:
+            self.spawn(self.motd.reload())  # a file: read off the event loop
+        else:
+            self.motd.load()  # the text itself: new users get it from now on
+
+    def _reload_certificate(self, new: Config) -> None:
+        """Load the new certificate into the running TLS context: new connections get it.
+
+        The files are read even when their names did not change: a renewal (certbot) replaces
+        them in place.
+        """
+        context = self.tls_context
+        if context is None:
+            return
+        live = self.config
+        kept = dataclasses.replace(new, server=dataclasses.replace(new.server, tls=live.server.tls))
         try:
-            report = apply_config(server, source())
-        except ConfigError as exc:
-            report = ReloadReport(ok=False, error=str(exc))
-    if report.ok:
-        log.info(report.summary())
-    else:
-        log.error(report.summary())
-    return report
-
-
-def apply_config(server: Server, new: Config) -> ReloadReport:
-    """Make ``new`` the running configuration of ``server``, as far as it can change live.
-
-    Raises:
-        ConfigError: when the new TLS certificate or key cannot be loaded (nothing changed).
-    """
-    live = server.config
-    report = ReloadReport()
-    _reload_certificate(server, live, new)  # the one step that can still fail: first
-    old_defaults = list(live.server.default_channels)
-    old_throttle = (live.accounts.login_burst, live.accounts.login_per_minute)
-    restart = RESTART_KEYS
-    if server.tls_context is None:  # no TLS listener to give a certificate to
-        restart = restart | {"server.tls_cert", "server.tls_key"}
-    for section in _SECTIONS:
-        running, wanted = getattr(live, section), getattr(new, section)
-        for item in dataclasses.fields(running):
-            key = f"{section}.{item.name}"
-            before, after = getattr(running, item.name), getattr(wanted, item.name)
-            if before == after:
-                continue
-            if key in restart:
-                report.needs_restart.append(key)
-            else:
-                setattr(running, item.name, after)
-                report.changed.append(key)
-    if live.opers != new.opers:
-        live.opers = list(new.opers)
-        report.changed.append("opers")
-    if live.server.default_channels != old_defaults:
-        registered = set(server.accounts.registered)
-        server.network.set_default_channels(live.server.default_channels, keep=registered)
-    if (live.accounts.login_burst, live.accounts.login_per_minute) != old_throttle:
-        server.accounts.throttle = LoginThrottle(
-            burst=max(1, live.accounts.login_burst),
-            per_second=max(live.accounts.login_per_minute, 0.001) / 60.0,
-        )
-    whowas = server.network.whowas
-    if whowas.maxlen != max(1, live.limits.whowas_length):
-        server.network.whowas = deque(whowas, maxlen=max(1, live.limits.whowas_length))
-    server.history.stop()
-    server.history.start()  # retention may have been turned on: prune on the new terms now
-    if server.on_reload is not None:
-        server.on_reload(live)
-    return report
-
-
-def _reload_certificate(server: Server, live: Config, new: Config) -> None:
-    """Load the new certificate into the running TLS context: new connections get it.
-
-    The files are read even when their names did not change: a renewal (certbot) replaces
-    them in place.
-    """
-    context = server.tls_context
-    if context is None:
-        return
-    kept = dataclasses.replace(new, server=dataclasses.replace(new.server, tls=live.server.tls))
-    try:
-        files = tls_files(kept)
-        if files is None:
-            return  # TLS turned off: that waits for a restart (server.tls or tls_cert)
-        server_context(*files)  # the whole check on a scratch context first
-        context.load_cert_chain(*files)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None
+            files = tls_files(kept)
+            if files is None:
+                return  # TLS turned off: that waits for a restart (server.tls or tls_cert)
+            server_context(*files)  # the whole check on a scratch context first
+            context.load_cert_chain(*files)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None

@@ -4,10 +4,10 @@ Theory of operation
 -------------------
 Counting must cost nothing on the hot path, so nothing here is a library call or a lock: the
 connection adds the size of each read and each write (once per read or write, not per line), the
-dispatcher adds one to its verb's count, and the rest (connections, logins, disconnections) is
-counted where it happens, which is rare. Everything that is a state rather than an event (users,
-channels, the store's backlog) is not counted at all: the exporter reads it from the network and
-the store when it is scraped.
+dispatcher adds one to its verb's count, and connections and disconnections are counted where
+they happen. Other parts keep their own plain counts (``History.stored``,
+``PasswordChecks.failed_count``), and what is a state rather than an event (users, channels) is
+not counted at all: the exporter reads all of it when it is scraped.
 
 `LoopMonitor` is the one timer: every `TICK` seconds it measures how late the event loop woke
 it (the event-loop lag, kept as histogram buckets), times a no-op through the store's writer
@@ -70,9 +70,6 @@ class Stats:
     bytes_received: int = 0
     bytes_sent: int = 0
     lines_sent: int = 0
-    messages_stored: int = 0
-    login_failures: int = 0
-    login_throttled: int = 0
     store_lag: float = 0.0
     """Seconds the last no-op took to pass through the store's writer."""
     lag_buckets: list[int] = field(default_factory=lambda: [0] * (len(LAG_BUCKETS) + 1))

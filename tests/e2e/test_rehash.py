@@ -26,7 +26,7 @@ async def test_rehash_reloads_for_operators_only(serve_accounts: ServeAccounts) 
     wanted = dataclasses.replace(
         server.config, server=dataclasses.replace(server.config.server, motd="rehashed")
     )
-    server.config_source = lambda: wanted
+    server.reloader.source = lambda: wanted
     amy = await h.connect("amy")
     await amy.send("REHASH")
     await amy.expect("481")

@@ -11,7 +11,6 @@ import pytest
 
 from chinwag.server import Server, load_config
 from chinwag.server.config import Config, ConfigError
-from chinwag.server.reload import apply_config, reload_config
 from chinwag.server.tls import ensure_self_signed
 
 BASE = {"server": {"port": 0, "name": "test.chinwag", "data_dir": "none"}}
@@ -33,7 +32,7 @@ async def test_live_settings_change_and_the_rest_waits_for_a_restart() -> None:
             limits={"flood_burst": 3, "whowas_length": 5},
             history={"max_age_days": 2.0},
         )
-        report = apply_config(server, new)
+        report = server.reloader.apply(new)
         assert report.ok
         assert set(report.changed) == {
             "server.motd",
@@ -43,7 +42,7 @@ async def test_live_settings_change_and_the_rest_waits_for_a_restart() -> None:
         }
         assert set(report.needs_restart) == {"server.port", "server.name"}
         assert server.config.limits is limits and limits.flood_burst == 3
-        assert server.motd_text() == "new"
+        assert server.motd.text == "new"
         assert server.network.whowas.maxlen == 5
         assert server.config.server.name == "test.chinwag"
         assert "needs a restart to change: server.name, server.port" in report.summary()
@@ -56,7 +55,7 @@ async def test_default_channels_follow_the_configuration() -> None:
     server = Server(_config(server={"default_channels": ["#lobby"]}))
     await server.start()
     try:
-        apply_config(server, _config(server={"default_channels": ["#news"]}))
+        server.reloader.apply(_config(server={"default_channels": ["#news"]}))
         assert server.network.find_channel("#news") is not None
         assert server.network.find_channel("#lobby") is None
     finally:
@@ -67,14 +66,14 @@ async def test_a_broken_file_changes_nothing(tmp_path: Path) -> None:
     """A reload whose file does not parse is refused with the reason; nothing changes."""
     path = tmp_path / "chinwag.toml"
     path.write_text("[limits]\nflood_burst = 9\n", encoding="utf-8")
-    server = Server(_config(), lambda: load_config(path, environ={}, overrides=BASE))
-    assert reload_config(server).ok and server.config.limits.flood_burst == 9
+    server = Server(_config(), config_source=lambda: load_config(path, environ={}, overrides=BASE))
+    assert server.reloader.reload().ok and server.config.limits.flood_burst == 9
     path.write_text("[limits]\nflood_burst = 'many'\n", encoding="utf-8")
-    report = reload_config(server)
+    report = server.reloader.reload()
     assert not report.ok and "limits.flood_burst must be a whole number" in report.error
     assert server.config.limits.flood_burst == 9
     no_source = Server(_config())
-    assert not reload_config(no_source).ok
+    assert not no_source.reloader.reload().ok
 
 
 async def test_new_certificate_for_new_connections(tmp_path: Path) -> None:
@@ -87,7 +86,7 @@ async def test_new_certificate_for_new_connections(tmp_path: Path) -> None:
     await server.start()
     try:
         assert server.tls_context is not None and server.tls_port is not None
-        apply_config(server, _config(server={**tls, "tls_cert": str(cert2), "tls_key": str(key2)}))
+        server.reloader.apply(_config(server={**tls, "tls_cert": str(cert2), "tls_key": str(key2)}))
         client = ssl.create_default_context(cafile=str(cert2))
         client.check_hostname = False
         reader, writer = await asyncio.open_connection("127.0.0.1", server.tls_port, ssl=client)
@@ -95,7 +94,7 @@ async def test_new_certificate_for_new_connections(tmp_path: Path) -> None:
         broken = dataclasses.replace(_config(server=tls))
         broken.server.tls_key = str(tmp_path / "missing.pem")
         with pytest.raises(ConfigError, match="TLS certificate or key"):
-            apply_config(server, broken)
+            server.reloader.apply(broken)
         assert server.config.server.tls_cert == str(cert2)
         assert reader is not None
     finally:

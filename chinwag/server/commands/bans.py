@@ -21,17 +21,19 @@ from chinwag.protocol.numerics import (
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.klines import (
-    active_bans,
-    add_ban,
+    KLines,
     duration_text,
     parse_ban_target,
     parse_duration,
-    remove_ban,
     shown,
     time_left,
 )
 
 __all__ = ["COMMANDS"]
+
+
+def _klines(ctx: Context) -> KLines:
+    return KLines(ctx.accounts.bans, ctx.store.bans, ctx.network, ctx.spawn)
 
 
 def handle_kline(ctx: Context, msg: Message) -> None:
@@ -49,8 +51,8 @@ def handle_kline(ctx: Context, msg: Message) -> None:
         return
     reason = params[1] if len(params) > 1 else ""
     set_by = ctx.client.oper_name or ctx.client.nick
-    ban = add_ban(
-        ctx.server, kind, target, reason=reason, seconds=seconds, set_by=set_by, spare=ctx.client
+    ban = _klines(ctx).add(
+        kind, target, reason=reason, seconds=seconds, set_by=set_by, spare=ctx.client
     )
     duration = f"for {duration_text(seconds)}" if seconds else "permanently"
     ctx.network.notice(ctx.client, f"Banned {shown(kind, target)} {duration}: {ban.reason}")
@@ -60,7 +62,7 @@ def handle_unkline(ctx: Context, msg: Message) -> None:
     """UNKLINE <nick!user@host | account:NAME>"""
     ctx.require_oper()
     kind, target = parse_ban_target(msg.params[0])
-    if remove_ban(ctx.server, kind, target) is None:
+    if _klines(ctx).remove(kind, target) is None:
         ctx.network.notice(ctx.client, f"No ban on {shown(kind, target)}")
     else:
         ctx.network.notice(ctx.client, f"Removed the ban on {shown(kind, target)}")
@@ -71,10 +73,10 @@ def handle_stats(ctx: Context, msg: Message) -> None:
     traffic (operators only)."""
     letter = msg.param(0)[:1]
     ctx.require_oper()
-    stats = ctx.server.stats
+    stats = ctx.stats
     if letter.lower() == "k":
         now = time.time()
-        for ban in active_bans(ctx.server):
+        for ban in _klines(ctx).active():
             left = time_left(ban, now)
             ctx.reply(
                 RPL_STATSKLINE, "K", shown(ban.kind, ban.target), left, ban.set_by, ban.reason
@@ -90,7 +92,7 @@ def handle_stats(ctx: Context, msg: Message) -> None:
         for ip, count in network.per_ip.most_common(20):
             ctx.reply(RPL_STATSDEBUG, f"{ip}: {count} connection(s)")
     elif letter.lower() == "u":
-        up = int(time.time() - ctx.server.started)
+        up = int(time.time() - ctx.network.created)
         days, rest = divmod(up, 86400)
         ctx.reply(
             RPL_STATSUPTIME,

@@ -18,7 +18,6 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.passwords import verify_password
-from chinwag.server.reload import reload_config
 from chinwag.server.services import ServiceConnection
 
 __all__ = ["COMMANDS"]
@@ -29,10 +28,10 @@ log = logging.getLogger("chinwag.operators")
 def handle_oper(ctx: Context, msg: Message) -> None:
     """OPER <name> <password>"""
     name, password = msg.params[0], msg.params[1]
-    entry = next((o for o in ctx.server.config.opers if o.name == name), None)
+    entry = next((o for o in ctx.config.opers if o.name == name), None)
     if entry is None:
-        if ctx.server.accounts.enabled:
-            ctx.server.spawn(_oper_by_account(ctx, name, password))
+        if ctx.accounts.enabled:
+            ctx.spawn(_oper_by_account(ctx, name, password))
             return
         log.warning(
             "failed OPER as %r from %s",
@@ -41,13 +40,13 @@ def handle_oper(ctx: Context, msg: Message) -> None:
             extra=fields("oper_failed", oper=name, nick=ctx.client.nick, ip=ctx.client.ip),
         )
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
-    ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+    ctx.spawn(_finish_oper(ctx, name, entry.password_hash, password))
 
 
 async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
     """OPER with the name and password of an admin account (``chinwag admin create``)."""
     client = ctx.client
-    result = await ctx.server.accounts.check_password(client, name, password)
+    result = await ctx.accounts.passwords.check_password(client, name, password)
     if not client.registered:
         return
     if result.account is None or not result.account.admin:
@@ -67,7 +66,7 @@ async def _finish_oper(ctx: Context, name: str, password_hash: str, password: st
         return await asyncio.to_thread(verify_password, password_hash, password)
 
     client = ctx.client
-    ok, refusal = await ctx.server.accounts.throttled(client, f"oper:{name}", verify)
+    ok, refusal = await ctx.accounts.passwords.throttled(client, f"oper:{name}", verify)
     if not client.registered:
         return
     if not ok:
@@ -125,9 +124,11 @@ def handle_wallops(ctx: Context, msg: Message) -> None:
 def handle_rehash(ctx: Context, msg: Message) -> None:
     """REHASH: re-read the configuration file, as SIGHUP does."""
     ctx.require_oper()
+    if ctx.reload is None:
+        ctx.network.notice(ctx.client, "This server was not started from a configuration file")
+        return
     ctx.reply(RPL_REHASHING, "chinwag.toml", "Rehashing")
-    report = reload_config(ctx.server)
-    ctx.network.notice(ctx.client, report.summary())
+    ctx.network.notice(ctx.client, ctx.reload().summary())
 
 
 COMMANDS: dict[str, CommandSpec] = {
