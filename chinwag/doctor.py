@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from chinwag.admin import NoServerError, ask_server
 from chinwag.server.cloak import KEY_FILENAME
 from chinwag.server.config import Config, ConfigError, load_config
 from chinwag.store import DB_FILENAME
@@ -168,6 +169,28 @@ def check_certificate(config: Config, now: datetime.datetime | None = None) -> I
         yield _ok(f"the TLS certificate {cert} is valid until {until} ({left.days} days)")
 
 
+def check_server(data_dir: Path) -> Iterator[Finding]:
+    """Whether a server runs on the data directory, and how it is, from its admin socket."""
+    try:
+        reply = ask_server(data_dir, ["status"])
+    except NoServerError:
+        yield _ok(f"no server is running on {data_dir} right now")
+        return
+    except PermissionError:
+        yield _warn(f"a server runs on {data_dir}, but its admin socket is not yours to use")
+        return
+    except (OSError, ValueError) as exc:
+        yield _warn(f"the admin socket of {data_dir} does not answer properly: {exc}")
+        return
+    values = dict(
+        line.split(": ", 1) for line in str(reply.get("output", "")).splitlines() if ": " in line
+    )
+    yield _ok(
+        f"a server is running on {data_dir}: pid {values.get('pid', '?')}, up "
+        f"{values.get('uptime_seconds', '?')} s, {values.get('users', '?')} users"
+    )
+
+
 def check_motd(config: Config) -> Iterator[Finding]:
     """A configured MOTD file must be readable."""
     path = config.server.motd_file
@@ -196,6 +219,7 @@ def check_all(config_path: str | None, data: str | None) -> list[Finding]:
     findings.extend(check_data_dir(directory))
     findings.extend(check_disk(directory))
     findings.extend(check_database(directory))
+    findings.extend(check_server(directory))
     return findings
 
 

@@ -191,6 +191,21 @@ async def test_forget_logs_the_account_out_first(ops: ServeProcess, tmp_path: Pa
         await clients.close()
 
 
+async def test_doctor_sees_the_running_server(ops: ServeProcess, tmp_path: Path) -> None:
+    """`chinwag doctor` on the data directory of a running server reports it, and no problem."""
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "chinwag", "doctor", "--data", str(tmp_path / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert f"ok: a server is running on {tmp_path / 'data'}: pid {ops.proc.pid}" in result.stdout
+
+
 async def test_online_commands_without_a_server(tmp_path: Path) -> None:
     """With no server running, status says so (exit 1) and the file commands still work."""
     data = tmp_path / "data"
