@@ -198,6 +198,13 @@ SERVERS: dict[str, ServerSpec] = {
     ),
 }
 
+#: Another checkout of chinwag to compare with this one, interleaved in the same run (a change's
+#: cost): ``CHINWAG_BENCH_REF=/path/to/other/checkout python -m bench.run --servers
+#: chinwag,chinwag-ref``.
+REF_TREE = os.environ.get("CHINWAG_BENCH_REF", "")
+if REF_TREE:
+    SERVERS["chinwag-ref"] = ServerSpec("chinwag-ref", _chinwag, env={"PYTHONPATH": REF_TREE})
+
 
 def proc_cpu_seconds(pid: int) -> float:
     """Return user+system CPU seconds used so far by process ``pid`` (all threads)."""
