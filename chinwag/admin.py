@@ -63,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     create.add_argument("name", help="the account name (a valid nick)")
     forget = actions.add_parser(
-        "forget", help="drop an account and the private messages it took part in"
+        "forget",
+        help="drop an account and the private messages it took part in (a running server "
+        "logs its sessions out first)",
     )
     forget.add_argument("name", help="the account (or nick) to forget")
     actions.add_parser("list", help="list the accounts")
