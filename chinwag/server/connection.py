@@ -260,30 +260,22 @@ class Connection(asyncio.Protocol):
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
             owner.close_batches()
             self.tail_owner = None
-        # Lines sent are counted per item: one per queued line, a batch's count for a batch
-        # (a few multi-line items, the welcome burst and the MOTD, count as one each).
         if len(pending) == 1:  # the usual case: one line, or one channel batch
             item = pending[0]
-            if isinstance(item, bytes):
-                data, lines = item, 1
-            else:
-                data, lines = item.share_of(self.client), len(item.lines)
+            data = item if isinstance(item, bytes) else item.share_of(self.client)
         elif self._batched:
             client = self.client
             data = b"".join(
                 [item if isinstance(item, bytes) else item.share_of(client) for item in pending]
             )
-            lines = sum(1 if isinstance(item, bytes) else len(item.lines) for item in pending)
         else:
-            data, lines = b"".join(cast(list[bytes], pending)), len(pending)
+            data = b"".join(cast(list[bytes], pending))
         self._batched = False
         pending.clear()
         if self.closing or not data:
             return
         transport.write(data)
-        stats = self.stats
-        stats.bytes_sent += len(data)
-        stats.lines_sent += lines
+        self.stats.bytes_sent += len(data)  # the only count per write (lines: `stats.SENT`)
         if transport.get_write_buffer_size() > self._sendq_bytes:
             self.close("SendQ exceeded", abort=True)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chinwag.protocol import fold, mask_matches
+from chinwag.server.stats import SENT
 
 __all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
 
@@ -21,8 +22,6 @@ class ChannelBatch(Protocol):
     """A channel's open output batch (``fanout.Batch``), as the nouns here see it."""
 
     channel: Channel
-    lines: list[bytes]
-    """The lines so far (counted as sent by the connection that writes them)."""
 
     def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
         """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
@@ -169,6 +168,7 @@ class Client:
 
     def send(self, data: bytes) -> None:
         """Queue wire bytes for this client (never blocks, never awaits)."""
+        SENT.count += 1
         self.conn.enqueue(data)
 
 
