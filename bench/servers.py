@@ -61,8 +61,13 @@ def _chinwag_available() -> bool:
     return done.returncode == 0
 
 
-def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
+def _chinwag(workdir: Path, port: int, extra: str = "", *, privacy: bool = True) -> list[str]:
     conf = workdir / "chinwag.toml"
+    # Hosts shown as addresses, as the other servers show them: every server then relays lines
+    # of the same length (a cloak adds about 30 bytes to each). Without ``privacy`` (a checkout
+    # from before [privacy] existed) the section is left out.
+    if privacy:
+        extra = "[privacy]\ncloak_hosts = false\n" + extra
     if workdir.is_dir():
         conf.write_text(
             "[server]\n"
@@ -200,10 +205,15 @@ SERVERS: dict[str, ServerSpec] = {
 
 #: Another checkout of chinwag to compare with this one, interleaved in the same run (a change's
 #: cost): ``CHINWAG_BENCH_REF=/path/to/other/checkout python -m bench.run --servers
-#: chinwag,chinwag-ref``.
+#: chinwag,chinwag-ref``. Its configuration has no [privacy] section (an older checkout may not
+#: know it): with cloaks compare a reference that has them too, or one from before them.
 REF_TREE = os.environ.get("CHINWAG_BENCH_REF", "")
 if REF_TREE:
-    SERVERS["chinwag-ref"] = ServerSpec("chinwag-ref", _chinwag, env={"PYTHONPATH": REF_TREE})
+    SERVERS["chinwag-ref"] = ServerSpec(
+        "chinwag-ref",
+        lambda workdir, port: _chinwag(workdir, port, privacy=False),
+        env={"PYTHONPATH": REF_TREE},
+    )
 
 
 def proc_cpu_seconds(pid: int) -> float:
