@@ -178,8 +178,9 @@ def _miniircd(workdir: Path, port: int) -> list[str]:
     return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
 
 
-#: Servers in a default run (``chinwag-ephemeral``, chinwag with history off, and
-#: ``chinwag-metrics``, with its Prometheus endpoint on, are opt-in).
+#: Servers in a default run (opt-in: ``chinwag-ephemeral``, chinwag with history off,
+#: ``chinwag-python``/``chinwag-ephemeral-python``, the same without the compiled core, and
+#: ``chinwag-metrics``, with its Prometheus endpoint on).
 DEFAULT_SERVERS = ("chinwag", "ngircd", "inspircd", "miniircd")
 
 #: The repository root: chinwag runs from this checkout whatever the working directory.
@@ -192,6 +193,15 @@ SERVERS: dict[str, ServerSpec] = {
     ),
     "chinwag-metrics": ServerSpec(
         "chinwag-metrics", _chinwag_metrics, env={"PYTHONPATH": str(REPO)}
+    ),
+    # The same two with the compiled protocol core switched off (its pure-Python source runs).
+    "chinwag-python": ServerSpec(
+        "chinwag-python", _chinwag, env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"}
+    ),
+    "chinwag-ephemeral-python": ServerSpec(
+        "chinwag-ephemeral-python",
+        _chinwag_ephemeral,
+        env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"},
     ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),

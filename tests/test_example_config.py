@@ -15,6 +15,7 @@ from chinwag.server.config import (
     MetricsConfig,
     PrivacyConfig,
     ServerConfig,
+    WebSocketConfig,
     load_config,
 )
 
@@ -35,6 +36,7 @@ def test_example_has_every_key_with_a_comment() -> None:
         LimitsConfig,
         HistoryConfig,
         AccountsConfig,
+        WebSocketConfig,
         PrivacyConfig,
         MetricsConfig,
         LoggingConfig,
@@ -56,6 +58,7 @@ def test_example_limits_are_the_defaults() -> None:
     assert config.limits == defaults.limits
     assert config.history == defaults.history
     assert config.accounts == defaults.accounts
+    assert config.websocket == defaults.websocket
     assert config.privacy == defaults.privacy
     assert config.metrics == defaults.metrics
     assert config.logging == defaults.logging

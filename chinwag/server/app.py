@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag import logs
-from chinwag.protocol import DecodeError, Message
+from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.admin_commands import AdminCommands
@@ -39,6 +39,7 @@ from chinwag.server.state import Client
 from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import server_context
+from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, open_store
 
 __all__ = ["Server", "data_path", "run_server"]
@@ -113,6 +114,7 @@ class Server:
         self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
+        self.websocket: WebSocketListener | None = None
 
     @property
     def tasks(self) -> set[asyncio.Task[Any]]:
@@ -148,6 +150,17 @@ class Server:
                 backlog=4096,
             )
             self.servers.append(secure)
+        if self.config.websocket.listen:
+            self.websocket = WebSocketListener(
+                self.config.websocket,
+                lambda: Connection(
+                    self, self.network, limits, tls=tls_context is not None, stats=stats
+                ),
+                self.admission_refusal,
+                max_pending_per_ip=self.config.limits.max_clients_per_ip,
+                exempt=lambda ip: self.config.limits.exempt_loopback and _is_loopback(ip),
+            )
+            await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self.monitor.start()
         await self._start_admin_socket()
@@ -159,7 +172,7 @@ class Server:
             await self.metrics.start(*parse_listen(self.config.metrics.listen))
             log.info("metrics on http://%s/metrics", self.metrics.address)
         # Last: whoever waits for this line (a supervisor, the tests) may use everything now.
-        log.info("listening on %s", ", ".join(self.addresses()))
+        log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
 
     async def _start_admin_socket(self) -> None:
         """Listen on ``DATA_DIR/admin.sock`` for ``chinwag admin`` (not without a data dir)."""
@@ -215,6 +228,8 @@ class Server:
         """Stop in order: listeners, clients (with an ERROR line), timers, tasks."""
         for server in self.servers:
             server.close()
+        if self.websocket is not None:
+            self.websocket.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         self.monitor.stop()

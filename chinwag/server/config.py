@@ -29,12 +29,22 @@ __all__ = [
     "OperConfig",
     "PrivacyConfig",
     "ServerConfig",
+    "WebSocketConfig",
     "load_config",
     "parse_listen",
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = ("server", "limits", "history", "accounts", "privacy", "metrics", "logging")
+_SECTIONS = (
+    "server",
+    "limits",
+    "history",
+    "accounts",
+    "websocket",
+    "privacy",
+    "metrics",
+    "logging",
+)
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -115,6 +125,14 @@ class AccountsConfig:
 
 
 @dataclass(slots=True)
+class WebSocketConfig:
+    """IRC over WebSocket, and the web client, on an address of their own (off when empty)."""
+
+    listen: str = ""
+    allowed_origins: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class PrivacyConfig:
     """What others may learn of a user's address."""
 
@@ -154,6 +172,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -189,6 +208,8 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.websocket.listen:
+            parse_listen(self.websocket.listen, "websocket.listen")
         for oper in self.opers:
             if not oper.password_hash.startswith("$argon2"):
                 raise ConfigError(
@@ -208,16 +229,20 @@ class Config:
             raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")
 
 
-def parse_listen(text: str, where: str = "address") -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:9108`` for IPv6) as (host, port).
+def parse_listen(value: str, where: str = "the address") -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:8080`` for IPv6) into host and port.
+
+    Args:
+        value: the address.
+        where: the key it comes from, for the error (``metrics.listen``).
 
     Raises:
-        ConfigError: when it is not a host and a port between 0 and 65535.
+        ConfigError: the value has no port, or the port is not a number from 0 to 65535.
     """
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{where} must be HOST:PORT, like 127.0.0.1:9108 (got {text!r})")
+        raise ConfigError(f"{where} must be HOST:PORT, not {value!r}")
     return host, int(port)
 
 

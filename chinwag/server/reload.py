@@ -41,7 +41,16 @@ __all__ = ["RESTART_KEYS", "ReloadReport", "Reloader", "tls_files"]
 
 log = logging.getLogger("chinwag.reload")
 
-_SECTIONS = ("server", "limits", "history", "accounts", "privacy", "metrics", "logging")
+_SECTIONS = (
+    "server",
+    "limits",
+    "history",
+    "accounts",
+    "websocket",
+    "privacy",
+    "metrics",
+    "logging",
+)
 
 RESTART_KEYS = frozenset(
     {
@@ -55,6 +64,7 @@ RESTART_KEYS = frozenset(
         "history.durable_delivery",
         "accounts.enabled",
         "metrics.listen",
+        "websocket.listen",
     }
 )
 """Settings read once, when a socket is opened or the store is started."""

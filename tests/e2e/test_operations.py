@@ -237,7 +237,10 @@ try:
     sock.connect(sys.argv[1])
 except PermissionError:
     print("permission denied"); sys.exit(0)
-sock.sendall(b'{"argv": ["status"]}\\n')
+try:
+    sock.sendall(b'{"argv": ["status"]}\\n')
+except BrokenPipeError:
+    pass  # refused before it asked: the refusal is already waiting to be read
 print(sock.makefile().readline().strip())
 """
 

@@ -16,11 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks", "stats", "cloak"],
+    ["errors", "config", "passwords", "tls", "tasks", "webfiles", "stats", "cloak"],
     ["state"],
     ["fanout"],
     ["network"],
-    ["connection", "motd"],
+    ["connection", "motd", "websocket"],
     ["services", "history", "password_checks", "server_bans", "channel_registry", "klines"],
     ["nick_protection"],
     ["logins"],
