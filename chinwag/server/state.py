@@ -10,9 +10,10 @@ import asyncio
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from chinwag.protocol import fold, mask_matches
+from chinwag.protocol import fold
+from chinwag.server.extbans import entry_matches, is_mute
 from chinwag.server.stats import SENT
 
 __all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
@@ -65,6 +66,9 @@ class Link(Protocol):
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
         """End the connection: ERROR line, peers told, socket closed."""
 
+    def wait_for(self, task: asyncio.Future[Any]) -> None:
+        """Hold the connection's later lines until ``task`` is done (lines run in order)."""
+
 
 class RegState(enum.Enum):
     """Where a connection is in registration (RFC 2812 section 3.1)."""
@@ -99,6 +103,8 @@ class Cap:
     EXTENDED_JOIN = 1 << 13
     CHGHOST = 1 << 14
     CHATHISTORY = 1 << 15
+    EXTENDED_MONITOR = 1 << 16
+    NO_IMPLICIT_NAMES = 1 << 17
     SASL = 1 << 20
     ACCOUNT_REGISTRATION = 1 << 21
 
@@ -186,6 +192,13 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+b`` entries (masks, ``~a:`` and ``~m:`` extbans: ``server/extbans.py``): setter, time."""
+    exceptions: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+e``: who bans and mutes do not apply to."""
+    invex: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+I``: who may join under ``+i`` without an invitation."""
+    knocks: dict[Client, float] = field(default_factory=dict)
+    """Who knocked (KNOCK) and when (monotonic), to allow one knock a minute."""
     permanent: bool = False
     batches: dict[int, ChannelBatch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
@@ -216,25 +229,26 @@ class Channel:
         return "s" not in self.modes or client in self.members or client.is_oper
 
     def can_speak(self, client: Client) -> bool:
-        """Whether ``client`` may send to the channel under +n, +m and bans."""
+        """Whether ``client`` may send to the channel under +n, +m, bans and mutes."""
         membership = self.members.get(client)
         if membership is None:
-            return "n" not in self.modes and not self.is_banned(client)
+            return "n" not in self.modes and not self.is_banned(client, mutes=True)
         if membership.op or membership.voice:
             return True
-        return "m" not in self.modes and not self.is_banned(client)
+        return "m" not in self.modes and not self.is_banned(client, mutes=True)
 
-    def is_banned(self, client: Client) -> bool:
-        """True when one of the channel's ban masks matches the client."""
+    def is_banned(self, client: Client, *, mutes: bool = False) -> bool:
+        """True when a ban (or, with ``mutes``, a ``~m:`` mute) matches and no ``+e`` does."""
         if not self.bans:
             return False
-        prefix = client.prefix
-        if any(mask_matches(mask, prefix) for mask in self.bans):
-            return True
-        if client.host == client.ip:
-            return False
-        real = f"{client.nick}!{client.user}@{client.ip}"  # a ban on the address behind a cloak
-        return any(mask_matches(mask, real) for mask in self.bans)
+        hit = any(
+            (mutes or not is_mute(entry)) and _entry_matches(entry, client) for entry in self.bans
+        )
+        return hit and not any(_entry_matches(e, client) for e in self.exceptions)
+
+    def is_invite_excepted(self, client: Client) -> bool:
+        """True when a ``+I`` entry lets ``client`` in without an invitation."""
+        return any(_entry_matches(entry, client) for entry in self.invex)
 
     def mode_string(self, show_key: bool) -> tuple[str, ...]:
         """The channel modes as MODE parameters: ``("+ntkl", "key", "10")``."""
@@ -247,3 +261,14 @@ class Channel:
             flags += "l"
             params.append(str(self.limit))
         return ("+" + flags, *params)
+
+
+def _entry_matches(entry: str, client: Client) -> bool:
+    """Whether a ban, exception or invite-exception entry matches ``client``: its shown
+    ``nick!user@host``, its account, or the real address behind its cloak."""
+    if entry_matches(entry, client.prefix, client.account):
+        return True
+    if client.host == client.ip:
+        return False
+    real = f"{client.nick}!{client.user}@{client.ip}"
+    return entry_matches(entry, real, client.account)

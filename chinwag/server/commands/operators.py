@@ -31,7 +31,7 @@ def handle_oper(ctx: Context, msg: Message) -> None:
     entry = next((o for o in ctx.config.opers if o.name == name), None)
     if entry is None:
         if ctx.accounts.enabled:
-            ctx.spawn(_oper_by_account(ctx, name, password))
+            ctx.wait_for(_oper_by_account(ctx, name, password))
             return
         log.warning(
             "failed OPER as %r from %s",
@@ -40,7 +40,7 @@ def handle_oper(ctx: Context, msg: Message) -> None:
             extra=fields("oper_failed", oper=name, nick=ctx.client.nick, ip=ctx.client.ip),
         )
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
-    ctx.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+    ctx.wait_for(_finish_oper(ctx, name, entry.password_hash, password))
 
 
 async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
@@ -92,7 +92,9 @@ def _grant_oper(ctx: Context, name: str) -> None:
         extra=fields("oper", nick=client.nick, oper=name, ip=client.ip),
     )
     ctx.reply(RPL_YOUREOPER, "You are now an IRC operator")
-    client.send(Outgoing(client.prefix, "MODE", client.nick, "+o").plain)
+    client.send(
+        Outgoing(client.prefix, "MODE", client.nick, "+o", account=client.account).line_for(client)
+    )
 
 
 def handle_kill(ctx: Context, msg: Message) -> None:
@@ -117,7 +119,7 @@ def handle_kill(ctx: Context, msg: Message) -> None:
 def handle_wallops(ctx: Context, msg: Message) -> None:
     """WALLOPS :<text>"""
     ctx.require_oper()
-    outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0])
+    outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0], account=ctx.client.account)
     send_to_all((c for c in ctx.network.clients.values() if "w" in c.modes), outgoing)
 
 
