@@ -7,8 +7,9 @@ socket (``DATA_DIR/admin.sock``, see `server.admin_socket`): ``status``, ``who``
 The data directory itself needs no server: ``create NAME`` asks for a password and creates an
 administrator account (it may then ``OPER NAME password`` on the server), ``list`` shows the
 accounts, ``forget NAME`` drops an account and every private message it took part in (through
-the server when one runs, so that its sessions are logged out first), and ``backup FILE``
-copies the database consistently with SQLite's backup API, with or without a server.
+the server when one runs, so that its sessions are logged out first; without a server it takes
+the data directory's lock, so that no server starts meanwhile), and ``backup FILE`` copies the
+database consistently with SQLite's backup API, with or without a server.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from chinwag.store import (
     Store,
     open_store,
 )
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 __all__ = ["ONLINE_ACTIONS", "NoServerError", "add_arguments", "ask_server", "backup", "run"]
 
@@ -249,6 +251,27 @@ def _backup(data_dir: Path, target: str) -> int:
 
 
 async def _run(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.action == "forget":
+        # No server answered on the socket. One that runs all the same (its socket gone, or
+        # not ours) would keep the account logged in and its name claimable: refuse.
+        try:
+            claim = DataDirLock(data_dir)
+        except DataDirBusyError as exc:
+            print(
+                f"chinwag: {exc}, and its admin socket did not answer: run this as the user the "
+                "server runs as, or stop it first (the account's owner can also /msg NickServ "
+                "DROP)",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            return await _run_store(args, data_dir)
+        finally:
+            claim.release()
+    return await _run_store(args, data_dir)
+
+
+async def _run_store(args: argparse.Namespace, data_dir: Path) -> int:
     store = open_store(data_dir)
     try:
         if args.action == "create":

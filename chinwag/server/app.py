@@ -25,11 +25,13 @@ from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.admin_commands import AdminCommands
 from chinwag.server.admin_socket import SOCKET_NAME, AdminSocket
+from chinwag.server.admission import Handshakes, TlsGate
 from chinwag.server.cloak import Cloaker, load_secret
 from chinwag.server.commands.base import Context
 from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.join_hint import join_hints, lan_address
 from chinwag.server.klines import KLines
 from chinwag.server.metrics import ChinwagCollector, MetricsEndpoint
 from chinwag.server.motd import Motd
@@ -42,12 +44,16 @@ from chinwag.server.tasks import Tasks
 from chinwag.server.tls import server_context
 from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, open_store
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 __all__ = ["Server", "data_path", "run_server"]
 
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
+LAZY_FLUSH = 0.01
+"""Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
+of every arrival in that time (see `Connection.enqueue_lazy`)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
 
 
@@ -98,7 +104,12 @@ class Server:
         )
         self.outbox = Outbox()
         self.history = History(
-            config.history, self.store.history, self.network, self.spawn, self.outbox
+            config.history,
+            self.store.history,
+            self.network,
+            self.spawn,
+            self.outbox,
+            accounts=self.store.accounts,
         )
         self.reloader = Reloader(
             config,
@@ -113,6 +124,10 @@ class Server:
         self.metrics: MetricsEndpoint | None = None
         self.admin: AdminSocket | None = None
         self.servers: list[asyncio.Server] = []
+        self.handshakes = Handshakes()
+        self._lock: DataDirLock | None = None
+        self._lazy: list[Connection] = []
+        self._lazy_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.websocket: WebSocketListener | None = None
@@ -127,6 +142,9 @@ class Server:
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
+        directory = data_path(self.config)
+        if directory is not None and self._lock is None:
+            self._lock = DataDirLock(directory)  # shell commands see that the server runs
         self.motd.load()
         await self.accounts.start()
         self.history.start()
@@ -142,11 +160,11 @@ class Server:
         self.servers.append(server)
         tls_context = self.reloader.tls_context = self._tls_context()
         if tls_context is not None:
+            # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).
             secure = await loop.create_server(
-                lambda: Connection(self, self.network, limits, tls=True, stats=stats),
+                lambda: TlsGate(self, self.network, limits, tls_context, stats=stats),
                 self.config.server.host,
                 self.config.server.tls_port,
-                ssl=tls_context,
                 reuse_address=True,
                 backlog=4096,
             )
@@ -170,10 +188,13 @@ class Server:
                 self.stats, self.network, self.history, self.accounts.passwords
             )
             self.metrics = MetricsEndpoint(collector)
-            await self.metrics.start(*parse_listen(self.config.metrics.listen))
+            await self.metrics.start(*parse_listen(self.config.metrics.listen, "metrics.listen"))
             log.info("metrics on http://%s/metrics", self.metrics.address)
-        # Last: whoever waits for this line (a supervisor, the tests) may use everything now.
+        # Whoever waits for this line (a supervisor, the tests) may use everything now.
         log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
+        host = self.config.server.host
+        for line in join_hints(host, self.port, self.tls_port, lan_address()):
+            log.info("%s", line)
 
     async def _start_admin_socket(self) -> None:
         """Listen on ``DATA_DIR/admin.sock`` for ``chinwag admin`` (not without a data dir)."""
@@ -243,6 +264,9 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
+        if self._lazy_handle is not None:
+            self._lazy_handle.cancel()
+        self._flush_lazy()
         self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
@@ -253,6 +277,9 @@ class Server:
                 conn.transport.abort()
         await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
         await self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self._stopped.set()
         log.info("stopped")
 
@@ -269,13 +296,15 @@ class Server:
     def admission_refusal(self, ip: str) -> str | None:
         """Why a new connection from ``ip`` must be refused, or None to accept it."""
         limits = self.config.limits
-        if limits.max_clients and len(self.network.connections) >= limits.max_clients:
+        handshakes = self.handshakes  # TLS connections still in their handshake count too
+        connections = len(self.network.connections) + handshakes.total
+        if limits.max_clients and connections >= limits.max_clients:
             return "Too many connections on this server"
         exempt = limits.exempt_loopback and _is_loopback(ip)
         if (
             limits.max_clients_per_ip
             and not exempt
-            and self.network.per_ip[ip] >= limits.max_clients_per_ip
+            and self.network.per_ip[ip] + handshakes.per_ip[ip] >= limits.max_clients_per_ip
         ):
             return "Too many connections from your IP address"
         return None
@@ -317,6 +346,21 @@ class Server:
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: the outbox writes it at the end of this loop turn."""
         self.outbox.mark_dirty(conn)
+
+    def mark_lazy(self, conn: Connection) -> None:
+        """Remember that ``conn`` has output that may wait: written within `LAZY_FLUSH`."""
+        self._lazy.append(conn)
+        if self._lazy_handle is None:
+            loop = asyncio.get_running_loop()
+            self._lazy_handle = loop.call_later(LAZY_FLUSH, self._flush_lazy)
+
+    def _flush_lazy(self) -> None:
+        """Hand the output that waited to the outbox (which keeps it behind earlier commits)."""
+        self._lazy_handle = None
+        lazy, self._lazy = self._lazy, []
+        for conn in lazy:
+            if conn.due_lazily():  # not already written with something urgent
+                self.outbox.mark_dirty(conn)
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
@@ -362,6 +406,9 @@ async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
     try:
         server = Server(config, config_source=source)
         await server.start()
+    except DataDirBusyError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
         return 1

@@ -1,6 +1,6 @@
 """Password checks within a budget: every check (SASL, NickServ IDENTIFY, OPER by account or by
-the configuration's operators) consults the `LoginThrottle` per name *and* per IP before it
-spends any argon2 time, and a failure costs from both budgets.
+the configuration's operators, the server password) is paid for from the `PasswordBudget` per
+name *and* per IP before it spends any argon2 time; a right password gets its tokens back.
 """
 
 from __future__ import annotations
@@ -13,16 +13,20 @@ from typing import TypeVar
 from chinwag.logs import fields
 from chinwag.protocol import fold
 from chinwag.server.config import AccountsConfig
+from chinwag.server.password_budget import PasswordBudget
 from chinwag.server.state import Client
-from chinwag.store import Account, AccountStore, LoginThrottle
+from chinwag.store import STORE_FAILURES, Account, AccountStore
 
-__all__ = ["LoginResult", "PasswordChecks"]
+__all__ = ["STORE_DOWN", "LoginResult", "PasswordChecks"]
 
 T = TypeVar("T")
 log = logging.getLogger("chinwag.accounts")
 
 MAX_ACCOUNT_NAME = 200
 """Longer names are refused without asking the store (no account can have one)."""
+
+STORE_DOWN = "The server cannot store or read accounts right now; try again later."
+"""The answer to an account command when the store fails (a full disk, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +55,11 @@ class PasswordChecks:
         self.settings = settings
         self.accounts = accounts
         self._tls_port = tls_port
-        self.throttle = LoginThrottle(
-            burst=max(1, settings.login_burst),
-            per_second=max(settings.login_per_minute, 0.001) / 60.0,
-        )
+        self.budget = PasswordBudget(settings)
         self.failed_count = 0
         """Wrong passwords since the start (read by the metrics)."""
         self.throttled_count = 0
-        """Checks refused by the throttle since the start."""
+        """Checks refused unchecked (budget spent, or one already running) since the start."""
 
     def tls_port(self) -> int | None:
         """The port of the TLS listener, when there is one."""
@@ -90,7 +91,11 @@ class PasswordChecks:
                 return None
             return await self.accounts.verify(name_folded, password)
 
-        account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        try:
+            account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        except STORE_FAILURES as exc:
+            log.error("cannot check the password of %s: %s", name, exc)
+            return LoginResult(None, STORE_DOWN[:1].lower() + STORE_DOWN[1:].rstrip("."))
         if account is None:
             return LoginResult(None, refusal or "invalid account name or password")
         return LoginResult(account)
@@ -106,23 +111,22 @@ class PasswordChecks:
             attempt: the check; None (or a falsy result) means a wrong password.
 
         Returns:
-            The attempt's result, or (None, why) when the budget is spent; (None, None) for a
-            plain failure.
+            The attempt's result, or (None, why) when refused unchecked (the budget is spent,
+            or another check of this client is running); (None, None) for a wrong password.
         """
-        keys = (key, f"ip:{client.ip}")
-        wait = self.throttle.retry_after(*keys)
-        if wait > 0:
+        result, refusal = await self.budget.check(client, (key, f"ip:{client.ip}"), attempt)
+        if refusal is not None:
             self.throttled_count += 1
             log.warning(
-                "password check for %s from %s throttled",
+                "password check for %s from %s refused: %s",
                 key,
                 client.ip,
-                extra=fields("login_throttled", target=key, nick=client.nick, ip=client.ip),
+                refusal,
+                extra=fields(
+                    "login_throttled", target=key, nick=client.nick, ip=client.ip, reason=refusal
+                ),
             )
-            return None, f"too many failed attempts, try again in {int(wait) + 1} s"
-        result = await attempt()
-        if not result:
-            self.throttle.failure(*keys)
+        elif not result:
             self.failed_count += 1
             log.warning(
                 "failed password check for %s from %s",
@@ -130,6 +134,4 @@ class PasswordChecks:
                 client.ip,
                 extra=fields("login_failed", target=key, nick=client.nick, ip=client.ip),
             )
-            return None, None
-        self.throttle.success(key)
-        return result, None
+        return result, refusal

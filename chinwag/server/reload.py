@@ -33,9 +33,9 @@ from chinwag.server.config import Config, ConfigError
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
+from chinwag.server.password_budget import PasswordBudget
 from chinwag.server.tasks import Spawn
 from chinwag.server.tls import ensure_self_signed, server_context
-from chinwag.store import LoginThrottle
 
 __all__ = ["RESTART_KEYS", "ReloadReport", "Reloader", "tls_files"]
 
@@ -164,7 +164,7 @@ class Reloader:
         report = ReloadReport()
         self._reload_certificate(new)  # the one step that can still fail: first
         old_defaults = list(live.server.default_channels)
-        old_throttle = (live.accounts.login_burst, live.accounts.login_per_minute)
+        old_throttle = _budget_settings(live)
         restart = RESTART_KEYS
         if self.tls_context is None:  # no TLS listener to give a certificate to
             restart = restart | {"server.tls_cert", "server.tls_key"}
@@ -188,7 +188,9 @@ class Reloader:
             self.on_reload(live)
         return report
 
-    def _refresh(self, old_defaults: list[str], old_throttle: tuple[int, float]) -> None:
+    def _refresh(
+        self, old_defaults: list[str], old_throttle: tuple[int, float, int, float]
+    ) -> None:
         """Update what was copied out of the configuration at start."""
         live = self.config
         if live.server.default_channels != old_defaults:
@@ -197,11 +199,12 @@ class Reloader:
             self.network.set_default_channels(
                 live.server.default_channels, keep=registry.registered
             )
-        if (live.accounts.login_burst, live.accounts.login_per_minute) != old_throttle:
-            self.accounts.passwords.throttle = LoginThrottle(
-                burst=max(1, live.accounts.login_burst),
-                per_second=max(live.accounts.login_per_minute, 0.001) / 60.0,
-            )
+        if _budget_settings(live) != old_throttle:
+            # New buckets with the new sizes (what the old ones counted is forgotten); the
+            # password checks running now keep their place.
+            fresh = PasswordBudget(live.accounts)
+            budget = self.accounts.passwords.budget
+            budget.logins, budget.creations = fresh.logins, fresh.creations
         whowas = self.network.whowas
         if whowas.maxlen != max(1, live.limits.whowas_length):
             self.network.whowas = deque(whowas, maxlen=max(1, live.limits.whowas_length))
@@ -231,3 +234,14 @@ class Reloader:
             context.load_cert_chain(*files)
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise ConfigError(f"TLS certificate or key cannot be loaded: {exc}") from None
+
+
+def _budget_settings(config: Config) -> tuple[int, float, int, float]:
+    """The settings the password budget's buckets are built from."""
+    accounts = config.accounts
+    return (
+        accounts.login_burst,
+        accounts.login_per_minute,
+        accounts.register_burst,
+        accounts.register_per_hour,
+    )

@@ -16,14 +16,27 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles", "stats", "cloak"],
+    [
+        "errors",
+        "config",
+        "passwords",
+        "tls",
+        "tasks",
+        "extbans",
+        "webfiles",
+        "join_hint",
+        "stats",
+        "cloak",
+    ],
     ["state"],
     ["fanout", "monitors"],
     ["network"],
-    ["connection", "motd", "websocket"],
+    ["connection", "motd", "websocket", "admission"],
     [
         "services",
         "history",
+        "storage_health",
+        "password_budget",
         "password_checks",
         "server_bans",
         "channel_registry",
