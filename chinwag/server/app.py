@@ -70,7 +70,13 @@ class Server:
 
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
-        self.store = store if store is not None else open_store(data_path(config))
+        self.store = (
+            store
+            if store is not None
+            else open_store(
+                data_path(config), indexer="process", fsync=config.history.fsync == "turn"
+            )
+        )
         self._tasks = Tasks()
         self.network = Network(config)
         self.motd = Motd(config.server)
@@ -236,6 +242,9 @@ class Server:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
 
     def _flush_all(self) -> None:
+        # The turn's stored messages go to the journal first, and are delivered: nothing goes
+        # out that is not in the OS's hands.
+        self.history.end_turn()
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
         for conn in dirty:

@@ -321,7 +321,10 @@ class History:
         stored message, after its commit, in append order (durable delivery)."""
         inflight = self._inflight
         inflight.popleft()
-        self._deliveries.popleft()()
+        deliver = self._deliveries.popleft()
+        if self.store.commit_error() is None:
+            deliver()
+        # else not stored, so not delivered: nobody saw it (the store logged why)
         if self._held and len(inflight) <= self.max_inflight // 2:
             self._release()
 
@@ -353,6 +356,11 @@ class History:
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return False
         return True
+
+    def end_turn(self) -> None:
+        """Store this loop turn's messages now and deliver them (the server's output is next)."""
+        if self.enabled:
+            self.store.end_turn()
 
     def in_order(self, deliver: Callable[[], Any]) -> None:
         """Run ``deliver`` in order with the deliveries of stored messages (durable mode).

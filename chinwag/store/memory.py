@@ -135,6 +135,13 @@ class MemoryHistoryStore(_query.RangeReader):
         if then is not None:
             _later(then)
 
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`: memory never refuses."""
+        return None
+
+    def end_turn(self) -> None:
+        """See :meth:`HistoryStore.end_turn`: nothing to do."""
+
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`."""
         _later(then)

@@ -73,7 +73,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 
@@ -91,9 +91,13 @@ from chinwag.store.base import (
 )
 from chinwag.store.checkpointer import Checkpointer
 from chinwag.store.errors import StoreError
+from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH, insert_history_sql, or_no_value
+from chinwag.store.indexer_link import IndexerLink, IndexerProcess, IndexerThread
+from chinwag.store.journal import JOURNAL_DIRNAME, Journal
+from chinwag.store.journal_history import JournalHistoryStore
 from chinwag.store.migrations import apply_migrations
 from chinwag.store.readers import ReaderPool
-from chinwag.store.sqlite_connection import connect
+from chinwag.store.sqlite_connection import WAL_LIMIT, connect
 from chinwag.store.sqlite_records import (
     SqliteAccountStore,
     SqliteBanStore,
@@ -104,6 +108,7 @@ from chinwag.store.writer import Writer
 
 __all__ = [
     "DB_FILENAME",
+    "WAL_LIMIT",
     "SqliteAccountStore",
     "SqliteBanStore",
     "SqliteChannelStore",
@@ -112,49 +117,7 @@ __all__ = [
 ]
 
 DB_FILENAME = "chinwag.sqlite3"
-WAL_LIMIT = 64 * 1024 * 1024
-"""Bytes of write-ahead log past which the writer makes it start over (see `Checkpointer`)."""
-
-_HISTORY_COLUMNS = (
-    "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
-    " tags"
-)
-_ROW_WIDTH = 12
-NO_VALUE = 0
-"""What a history row's parameters hold for "no value" (None): the INSERT turns it back into
-NULL (`_select_column`). Binding the int 0 is cheaper than binding None, and 0 also marks the
-writer's padding rows, which no real row is (its msgid is a str)."""
-
-_NULLABLE = frozenset({"party_a", "party_b", "account"})
-
-
-def or_no_value(value: str | None) -> str | int:
-    """``value`` as a history row's parameter: `NO_VALUE` for None (see `_select_column`)."""
-    return NO_VALUE if value is None else value
-
-
-def _select_column(index: int, name: str) -> str:
-    """Column ``index`` of a VALUES row (named ``columnK``), `NO_VALUE` back to NULL where the
-    column may be NULL: the other half of `or_no_value`."""
-    column = f"column{index}"
-    return f"NULLIF({column}, {NO_VALUE})" if name in _NULLABLE else column
-
-
-_HISTORY_SELECT = ", ".join(
-    _select_column(index, name.strip())
-    for index, name in enumerate(_HISTORY_COLUMNS.split(","), start=1)
-)
-_VALUES_ROW = "(" + ", ".join(["?"] * _ROW_WIDTH) + ")"
-
-
-def _insert_history_sql(rows: int) -> str:
-    """The statement that inserts ``rows`` history rows, skipping padding (see ``writer.py``)."""
-    return (
-        f"INSERT OR IGNORE INTO history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
-        f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT {NO_VALUE}"
-    )
-
-
+IndexerKind = Literal["thread", "process"]
 _ENTRY_COLUMNS = (
     "SELECT msgid, conv, time, party_a, party_b, target_name, sender, account, command, text, tags"
     " FROM history"
@@ -267,6 +230,13 @@ class SqliteHistoryStore:
     def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
         """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
         self._writer.append(_entry_row(entry), then)
+
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`: a failed group is logged by the writer."""
+        return None
+
+    def end_turn(self) -> None:
+        """See :meth:`HistoryStore.end_turn`: the writer groups by itself."""
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
@@ -415,8 +385,13 @@ class SqliteStore(StoreParts):
         max_group: int = 4_096,
         checkpoint_interval: float = 1.0,
         wal_limit: int = WAL_LIMIT,
+        indexer: IndexerKind = "thread",
+        fsync: bool = False,
     ) -> None:
-        """Open (creating and migrating as needed) the database at ``path``.
+        """Open (creating and migrating as needed) the database at ``path``, and its journal.
+
+        History goes to the journal (``path``'s directory, ``journal/``, recovered here) and
+        is indexed into the database by the indexer (see ``journal_history.py``).
 
         Args:
             path: the database file; its directory must exist.
@@ -427,6 +402,9 @@ class SqliteStore(StoreParts):
             checkpoint_interval: seconds between WAL checkpoints (run off the commit path).
             wal_limit: bytes of WAL past which the writer checkpoints so that the WAL starts
                 over; also the size the WAL file is cut back to when it does.
+            indexer: ``"process"`` runs the indexer as a supervised child process (``chinwag
+                serve``: it gets a core of its own), ``"thread"`` in a thread of this process.
+            fsync: fsync every journal frame (power-loss durability; SIGKILL needs none).
 
         Raises:
             StoreError: when the file is not in WAL mode or its schema is newer than this code.
@@ -448,28 +426,56 @@ class SqliteStore(StoreParts):
             conn.close()
             raise
         self._writer = Writer(
-            conn, _insert_history_sql, _ROW_WIDTH, max_queue=max_queue, max_group=max_group
+            conn, insert_history_sql, ROW_WIDTH, max_queue=max_queue, max_group=max_group
         )
         self._readers = ReaderPool(path, readers)
         self._checkpointer = Checkpointer(
             path, checkpoint_interval, wal_limit=wal_limit, on_large_wal=self._writer.request_rewind
         )
+        journal_dir = path.parent / JOURNAL_DIRNAME
+        self._journal = Journal(journal_dir, fsync=fsync)
+        self._indexer: IndexerLink = (
+            IndexerProcess(path, journal_dir)
+            if indexer == "process"
+            else IndexerThread(path, journal_dir, wal_limit=wal_limit)
+        )
+        self._indexer.start()
+        self._journaled = JournalHistoryStore(
+            self._journal, SqliteHistoryStore(self._writer, self._readers), self._indexer
+        )
         super().__init__(
-            SqliteHistoryStore(self._writer, self._readers),
+            self._journaled,
             SqliteAccountStore(self._writer, self._readers, hasher),
             SqliteChannelStore(self._writer, self._readers),
             SqliteBanStore(self._writer),
         )
 
     @classmethod
-    def in_directory(cls, data_dir: Path, *, hasher: PasswordHasher | None = None) -> SqliteStore:
+    def in_directory(
+        cls,
+        data_dir: Path,
+        *,
+        hasher: PasswordHasher | None = None,
+        indexer: IndexerKind = "thread",
+        fsync: bool = False,
+    ) -> SqliteStore:
         """Open ``data_dir/chinwag.sqlite3``, creating the directory (mode 0700) if needed.
 
         Raises:
             OSError: when the directory cannot be created.
         """
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(data_dir / DB_FILENAME, hasher=hasher)
+        return cls(data_dir / DB_FILENAME, hasher=hasher, indexer=indexer, fsync=fsync)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal history is written to."""
+        return self._journal
+
+    @property
+    def indexer(self) -> IndexerLink:
+        """The indexer that feeds the database from the journal."""
+        return self._indexer
 
     @property
     def writer(self) -> Writer:
@@ -493,18 +499,23 @@ class SqliteStore(StoreParts):
             dropped = drop_account(conn, party)
             return dropped, _forget_history(conn, party)
 
+        await self._journaled.flush()  # the party's last messages are indexed before they go
         return await self._writer.call(run)
 
     async def flush(self) -> None:
-        """See :meth:`Store.flush`."""
+        """See :meth:`Store.flush`: history indexed, other writes committed."""
+        await self._journaled.flush()
         await self._writer.call(lambda conn: None)
 
     async def close(self) -> None:
         """See :meth:`Store.close`; idempotent."""
+        self._journaled.close()
         await asyncio.to_thread(self.close_sync)
 
     def close_sync(self) -> None:
         """:meth:`close` for code without an event loop (CLI commands, tests)."""
+        self._journaled.close()
+        self._indexer.close()
         self._writer.close()
         self._readers.close()
         self._checkpointer.close()
