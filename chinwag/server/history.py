@@ -4,22 +4,24 @@ a message is delivered.
 Theory of operation
 -------------------
 Durable delivery. With ``[history] durable_delivery`` (the default) a stored message is handed
-to the store first and delivered to its recipients only from the store's commit callback
-(``HistoryStore.append(entry, then)``). So nothing any client saw can be missing from history
-after a SIGKILL: the process can die with messages in the writer's queue, but nobody has seen
-those. The price is one group commit per message (the writer shares it among every message that
-arrived meanwhile) and one thread hop. The hot path stays one `HistoryEntry`, one ``append`` and
-the usual fan-out, run later from the callback. Recipients are looked up when the callback runs:
-somebody who left the channel before the commit does not get it, somebody who joined does.
-Events that are not stored but must stay in order with stored messages (TAGMSG, ``@#chan``
-messages to ops only) go through `History.in_order`, which the store runs in the same stream
-of callbacks. The sender's echo (``echo-message``) is sent from the callback too, so it is
-subject to the same guarantee; for a labeled command it is the labeled reply
-(``labels.LateReply``), sent after the commit. Without durable delivery a message is delivered
-first and stored after: a crash may lose the messages of the one group being committed.
-The messages waiting for their commit are bounded: past `History.max_inflight` the connections
-that send more stop being read until half of them are out, so an overload backs up into the
-senders' TCP buffers instead of into latency and memory here.
+to the store first and delivered to its recipients from the store's callback
+(``HistoryStore.append(entry, then)``). The SQLite store writes each loop turn's messages to its
+journal with one ``write`` at the end of the turn and runs the callbacks right after, in the
+same turn (``store/journal_history.py``); the server ends the turn itself before it writes any
+output (`end_turn`). So nothing any client saw can be missing from history after a SIGKILL, and
+nothing waits for a commit or crosses a thread. The hot path stays one `HistoryEntry`, one
+``append`` and the usual fan-out, run from the callback. Recipients are looked up when the
+callback runs: somebody who left the channel before it does not get it, somebody who joined
+does. Events that are not stored but must stay in order with stored messages (TAGMSG, ``@#chan``
+messages to ops only) go through `History.in_order`, which the store runs in the same stream of
+callbacks. The sender's echo (``echo-message``) is sent from the callback too, so it is subject
+to the same guarantee; for a labeled command it is the labeled reply (``labels.LateReply``).
+When the store could not write a message (disk full), its callback finds
+``store.commit_error()`` set and the message is not delivered. Without durable delivery a
+message is delivered first and stored after: a crash may lose the messages of one turn.
+The messages waiting for their callback are bounded: past `History.max_inflight` the
+connections that send more stop being read until half of them are out, so an overload backs up
+into the senders' TCP buffers instead of into latency and memory here.
 
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account

@@ -3,53 +3,39 @@
 Theory of operation
 ===================
 
-Threads. The event loop never touches the disk. Every write goes through ONE writer thread
-(``writer.py``) that owns the only writing connection; reads run in worker threads on a small
-pool of read-only connections. WAL mode lets those readers see the last committed state while
-the writer works, so a CHATHISTORY query never waits for a commit and vice versa.
+Threads and processes. The event loop never touches the disk for accounts, channels and bans:
+those writes go through ONE writer thread (``writer.py``) that owns the main writing connection;
+reads run in worker threads on a small pool of read-only connections. WAL mode lets those
+readers see the last committed state while a writer works, so a CHATHISTORY query never waits
+for a commit and vice versa. History is different: it is written to the journal
+(``journal.py``, ``journal_history.py``), the durability point, and SQLite is its index, fed by
+the indexer (``indexer.py``: a child process under ``chinwag serve``), which commits its rows
+and its journal offset together (table ``journal_index``). The history reads here wait for it
+(read-your-writes, ``journal_history.py``).
 
-Group commit. Writes are jobs on a bounded FIFO queue (``write_queue.py``). The writer blocks for
-the first job, then takes everything else already queued (up to ``max_group``) and runs the lot
-in one transaction; consecutive history rows go through ONE multi-row statement, which alone is the
-transaction when the group is nothing else (``padded_insert.py`` says why: the GIL). The
-cost of a commit is thus shared by however many messages arrived while the previous one ran:
-under load the groups grow and throughput rises instead of the queue. Jobs that may fail
-(account registration, ...) run in a SAVEPOINT so one failure never costs the others their
-commit. When the queue is full, producers block: that only happens when the disk cannot keep
-up, and slowing down is the one honest alternative to losing messages.
+Group commit (the writer thread). Writes are jobs on a bounded FIFO queue (``write_queue.py``).
+The writer blocks for the first job, then takes everything else already queued (up to
+``max_group``) and runs the lot in one transaction; jobs that may fail (account registration,
+...) run in a SAVEPOINT so one failure never costs the others their commit. When the queue is
+full, producers block: that only happens when the disk cannot keep up. ``flush()`` is a no-op
+job: because the queue is FIFO and there is one writer, it completes only after everything
+queued before it is committed. The writer can still insert history rows
+(``Writer.append``, ``padded_insert.py``); the server no longer does.
 
 Durability. The promise is "a message that reached any client survives SIGKILL of the server"
--- process death, not power loss. In WAL mode a COMMIT is a ``write(2)`` of the new pages and a
-commit frame to ``chinwag.sqlite3-wal``. Once ``write`` returns, the bytes live in the kernel's
-page cache, which outlives the process: SIGKILL cannot take them back. So
-``synchronous=NORMAL`` (no fsync per commit, only at checkpoints) already gives the promise,
-and the much slower ``FULL`` would only add survival of power loss. (After a power cut NORMAL
-may lose the newest transactions, never consistency: WAL frames are checksummed and a torn
-tail is discarded on recovery.)
-
-What is *not* committed is what still waits in the queue: a SIGKILL loses it. Hence
-``HistoryStore.append(entry, then)``: the writer posts ``then`` to the event loop after the
-commit that holds the entry, one ``call_soon_threadsafe`` per group, callbacks in append order.
-A server that sends the message to its recipients from ``then`` cannot show anyone a message a
-crash could lose, at the price of one thread hop and one group commit (tens to hundreds of
-microseconds). ``after_writes(then)`` queues a bare callback in the same stream, so events the
-server does not store (JOIN, PART, ...) stay in order with the stored messages around them.
-A server that delivers *before* the commit instead risks, on SIGKILL, the messages of the one
-group in flight (milliseconds' worth). ``flush()`` is a no-op job: because the queue is FIFO
-and there is one writer, it completes only after everything queued before it is committed.
-Commit callbacks are posted before any future of the same group is resolved, and both travel
-through the loop's FIFO ``call_soon_threadsafe`` queue, so after ``await flush()`` every
-earlier callback has run.
+-- process death, not power loss -- and the journal keeps it (``journal.py``). For the database
+itself, in WAL mode a COMMIT is a ``write(2)`` of the new pages and a commit frame to
+``chinwag.sqlite3-wal``; once ``write`` returns the bytes live in the kernel's page cache, which
+outlives the process. So ``synchronous=NORMAL`` (no fsync per commit, only at checkpoints)
+gives the same promise for accounts and channels. (After a power cut NORMAL may lose the newest
+transactions, never consistency: WAL frames are checksummed and a torn tail is discarded.)
 
 Checkpoints. SQLite's automatic checkpoint would run inside the COMMIT that crosses the WAL
-size threshold and fsync twice, stalling that commit and every delivery waiting on it. The
-writer connection turns it off; a ``Checkpointer`` thread on its own connection runs a PASSIVE
-checkpoint every second (concurrent with the writer and readers), and a TRUNCATE one at close.
+size threshold and fsync twice. The writing connections turn it off; a ``Checkpointer`` thread
+on its own connection runs a PASSIVE checkpoint every second, and a TRUNCATE one at close.
 Under a load that never pauses those never catch up with the newest frames, and the WAL would
-only grow; past ``WAL_LIMIT`` the writer runs one checkpoint itself between two groups (a few
-milliseconds, mostly fsync), after which the WAL starts over and is cut back to that size.
-If the commit itself fails (disk full), the error is logged, waiting futures get it, and the
-``then`` callbacks still run: the chat goes on, only durability is lost.
+only grow: the indexer, the one busy writer, checkpoints between two of its passes once the WAL
+passes ``WAL_LIMIT``, after which the WAL starts over and is cut back to that size.
 
 Statements. All SQL is constant text with ``?`` parameters; ``sqlite3`` keeps the compiled
 statements in its per-connection cache, so each is prepared once per connection. The schema
@@ -57,7 +43,8 @@ evolves through numbered migrations (``migrations/``) recorded in ``schema_versi
 
 Indexes. Each row costs an entry in every index, and a commit rewrites every index page it
 touched: ``conv`` (ranges) and ``msgid`` (unique) are needed per row; which conversations a
-party is in is kept once per conversation, in ``conversations`` (maintained by a trigger).
+party is in is kept once per conversation, in ``conversations`` (added by the indexer the first
+time a pass sees a conversation; no longer by a trigger, which cost a lookup per row).
 
 Privacy. A private conversation's key is the sorted pair of its parties (``DirectTarget``).
 Every history query takes a target, and a private target can only be built from two parties,
