@@ -22,9 +22,10 @@ a CHATHISTORY query or a join replay sees everything delivered before it. If the
 not get there within `CATCH_UP_TIMEOUT` (it died and is being restarted), the read is served
 from what is indexed and a warning is logged.
 
-Records. One line per entry, fields separated by NUL, in this order: msgid, time (``repr`` of
-the float), conversation key, party a, party b (both empty for a channel), target name, sender,
-account (empty: none), command, text, tags (empty: none; else JSON). Neither NUL nor a line end
+Records. One line per entry, fields separated by NUL, in this order: msgid, time
+(``float.hex``: exact, and half the price of ``repr``), conversation key, party a, party b (both
+empty for a channel), target name, sender, account (empty: none), command, text, tags (empty:
+none; else JSON). Neither NUL nor a line end
 can occur in a field: the line codec splits lines at CR and LF and drops NUL, and JSON escapes
 both in tag values. The indexer skips (and logs) a record with the wrong number of fields
 rather than stop.
@@ -64,8 +65,8 @@ def encode_entry(entry: HistoryEntry) -> str:
     else:
         a = b = ""
     return (
-        f"{msgid}\0{when!r}\0{target.key}\0{a}\0{b}\0{target_name}\0{sender}\0{account or ''}"
-        f"\0{command}\0{text}\0{_encode_tags(dict(tags)) if tags else ''}\n"
+        f"{msgid}\0{float(when).hex()}\0{target.key}\0{a}\0{b}\0{target_name}\0{sender}"
+        f"\0{account or ''}\0{command}\0{text}\0{_encode_tags(dict(tags)) if tags else ''}\n"
     )
 
 
