@@ -18,6 +18,9 @@ NEEDED=(
     "irssi:irssi"
     "tmux:tmux"
     "ii:ii"
+    # The compiled protocol core (setup.py): a C compiler and Python's headers.
+    "gcc:gcc"
+    "python3-dev:"
 )
 
 is_installed() {

@@ -366,8 +366,11 @@ class Generator:
         wall = max(end[0] - start[0], 1e-9)
         helpers = end[3] - start[3]
         self.result["gen_cpu_pct"] = round(100 * (end[1] - start[1]) / wall, 1)
-        self.result["server_cpu_pct"] = round(100 * (end[2] - start[2] + helpers) / wall, 1)
+        server = end[2] - start[2] + helpers
+        self.result["server_cpu_pct"] = round(100 * server / wall, 1)
+        self.result["server_cpu_s"] = round(server, 3)
         self.result["helper_cpu_pct"] = round(100 * helpers / wall, 1)
+        self.result["helper_cpu_s"] = round(helpers, 3)
 
     def server_rss(self) -> int | None:
         """Server RSS in KiB, or None when it is gone."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chinwag import __version__
+from chinwag.protocol import core_name
 
 __all__ = ["build_parser", "main"]
 
@@ -54,6 +55,12 @@ def _add_serve(subparsers: Any) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="how much to log to stderr (default info)",
+    )
+    serve.add_argument(
+        "--version",
+        action="version",
+        version=f"chinwag {__version__} (core={core_name()})",
+        help="show the version and whether the compiled protocol core is in use, and exit",
     )
     serve.set_defaults(func=_run_serve)
 

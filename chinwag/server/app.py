@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from chinwag.protocol import DecodeError, Message
+from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.commands.base import Context
@@ -125,7 +125,7 @@ class Server:
             )
             self.servers.append(secure)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
-        log.info("listening on %s", ", ".join(self.addresses()))
+        log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
