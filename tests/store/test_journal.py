@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import resource
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from chinwag.store import DB_FILENAME, SqliteStore
+from chinwag.store.indexer_link import IndexerProcess
 from chinwag.store.journal import HEADER, Journal, JournalError, read_frames, segments
 
 from .factories import LOBBY, T0, entry
@@ -150,3 +154,26 @@ async def test_a_refused_write_tells_the_callbacks_and_storing_resumes(tmp_path:
         assert [e.msgid for e in stored] == ["kept", "after"]
     finally:
         await store.close()
+
+
+async def test_the_indexer_process_is_restarted_when_it_dies(tmp_path: Path) -> None:
+    """SIGKILL the indexer child: the store starts another, which indexes what was written."""
+    store = SqliteStore(tmp_path / DB_FILENAME, indexer="process")
+    try:
+        assert isinstance(store.indexer, IndexerProcess)
+        store.history.append(entry("before", T0))
+        assert [e.msgid for e in await store.history.latest(LOBBY, None, 10)] == ["before"]
+        first = store.indexer.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        store.history.append(entry("after", T0 + 1))
+        found = await store.history.latest(LOBBY, None, 10)
+        assert [e.msgid for e in found] == ["before", "after"]
+        assert store.indexer.restarts == 1
+        assert store.indexer.pid != first
+    finally:
+        await store.close()
+    last = store.indexer.pid
+    assert last is not None
+    with pytest.raises(ProcessLookupError):  # closing the store stopped (and reaped) it
+        os.kill(last, 0)
