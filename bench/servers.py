@@ -95,6 +95,11 @@ def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
     ]
 
 
+def _chinwag_fsync(workdir: Path, port: int) -> list[str]:
+    # Power-loss durability: one fsync of the journal per loop turn that stored messages.
+    return _chinwag(workdir, port, '[history]\nfsync = "turn"\n')
+
+
 def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
     # Diagnosis variant: no history store, so no SQLite write and no wait for its commit.
     return _chinwag(workdir, port, "[history]\nenabled = false\n")
@@ -184,6 +189,7 @@ SERVERS: dict[str, ServerSpec] = {
         env={"PYTHONPATH": str(REPO)},
         helper_cores=frozenset({1}),
     ),
+    "chinwag-fsync": ServerSpec("chinwag-fsync", _chinwag_fsync, env={"PYTHONPATH": str(REPO)}),
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
     ),
