@@ -214,8 +214,7 @@ class Indexer:
                 path.unlink()
 
     def close(self) -> None:
-        """Checkpoint and close the connection."""
-        checkpoint(self._conn, "TRUNCATE")
+        """Close the connection (the store's `Checkpointer` truncates the WAL after this)."""
         self._conn.close()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def _say(offset: int) -> None:
 def main(argv: list[str]) -> int:
     """The indexer process: ``DB_PATH JOURNAL_DIR``; see the module header."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Ctrl-C reaches the whole process group: the server stops, then tells this process to.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     db, journal_dir = Path(argv[0]), Path(argv[1])
     lock = lock_journal(journal_dir)
     conn = connect(db)
