@@ -105,12 +105,19 @@ class JournalHistoryStore:
             self._schedule()
 
     def after_writes(self, then: OnCommit) -> None:
-        """See :meth:`HistoryStore.after_writes`: ends the turn now, then runs ``then``."""
+        """See :meth:`HistoryStore.after_writes`: ends the turn now, then runs ``then``.
+
+        ``then`` sees `commit_error` set when the turn it ended could not be written, so a
+        caller that holds a whole turn's output behind this barrier can withhold it.
+        """
         if self._closed:
             raise StoreClosedError("the history store is closed")
-        if self._records or self._calls:
-            self.end_turn()
-        then()
+        error = self._end_turn() if self._records or self._calls else None
+        self._error = error
+        try:
+            then()
+        finally:
+            self._error = None
 
     def commit_error(self) -> BaseException | None:
         """Inside an ``append`` callback: why that entry was NOT stored, else None."""
@@ -126,17 +133,23 @@ class JournalHistoryStore:
 
     def end_turn(self) -> None:
         """Write this turn's records as one frame, then run the turn's callbacks in order."""
+        self._end_turn()
+
+    def _end_turn(self) -> JournalError | None:
+        """`end_turn`. Returns: why the frame could not be written, or None."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
         records, self._records = self._records, []
         calls, self._calls = self._calls, []
+        error = None
         if records:
             try:
                 self.journal.write("".join(records).encode("utf-8", "surrogatepass"))
             except JournalError as exc:
                 self._refused(len(records), exc)
-                self._error = exc
+                error = exc
+        self._error = error
         try:
             for then in calls:
                 try:
@@ -145,6 +158,7 @@ class JournalHistoryStore:
                     _log.exception("history commit callback failed")
         finally:
             self._error = None
+        return error
 
     def _refused(self, count: int, exc: JournalError) -> None:
         now = time.monotonic()

@@ -177,3 +177,23 @@ async def test_the_indexer_process_is_restarted_when_it_dies(tmp_path: Path) -> 
     assert last is not None
     with pytest.raises(ProcessLookupError):  # closing the store stopped (and reaped) it
         os.kill(last, 0)
+
+
+async def test_a_barrier_after_a_refused_turn_sees_the_error(tmp_path: Path) -> None:
+    """after_writes ends the turn; when its frame is refused the barrier sees commit_error."""
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    seen: list[bool] = []
+
+    def barrier() -> None:
+        seen.append(store.history.commit_error() is None)
+
+    try:
+        store.history.append(entry("kept", T0))
+        store.history.after_writes(barrier)
+        with file_size_limit(store.journal.offset + 10):
+            store.history.append(entry("refused", T0 + 1))
+            store.history.after_writes(barrier)
+        store.history.after_writes(barrier)  # nothing new to write: nothing refused
+        assert seen == [True, False, True]
+    finally:
+        await store.close()
