@@ -90,10 +90,16 @@ class IndexerThread(IndexerLink):
     Args:
         db: the database file.
         journal_dir: the journal's directory.
+        wal_limit: see `Indexer`.
+        follow: index the journal; False when another process writes it (and so indexes it):
+            then the thread only reports how far the database got.
     """
 
-    def __init__(self, db: Path, journal_dir: Path, *, wal_limit: int = WAL_LIMIT) -> None:
+    def __init__(
+        self, db: Path, journal_dir: Path, *, wal_limit: int = WAL_LIMIT, follow: bool = True
+    ) -> None:
         super().__init__()
+        self._follow = follow
         self._db = db
         self._wal_limit = wal_limit
         self._dir = journal_dir
@@ -110,6 +116,9 @@ class IndexerThread(IndexerLink):
         self._wakeup.set()
 
     def _run(self) -> None:
+        if not self._follow:
+            self._report_indexed()
+            return
         lock = lock_journal(self._dir)
         conn = connect(self._db)
         prepare_writer(conn, self._wal_limit)
@@ -129,6 +138,14 @@ class IndexerThread(IndexerLink):
         finally:
             indexer.close()
             os.close(lock)
+
+    def _report_indexed(self) -> None:
+        conn = connect(self._db, readonly=True)
+        try:
+            row = conn.execute("SELECT indexed FROM journal_index WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+        self.progressed(int(row[0]) if row else 0)
 
     def close(self) -> None:
         """Index what is left, stop the thread."""

@@ -31,12 +31,15 @@ turn's messages instead of delivering them.
 from __future__ import annotations
 
 import binascii
+import fcntl
 import logging
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from chinwag.store.errors import StoreError
 
 __all__ = [
     "HEADER",
@@ -45,6 +48,7 @@ __all__ = [
     "Frame",
     "Journal",
     "JournalError",
+    "JournalInUseError",
     "read_frames",
     "segment_name",
     "segments",
@@ -53,6 +57,8 @@ __all__ = [
 _log = logging.getLogger("chinwag.store")
 
 JOURNAL_DIRNAME = "journal"
+WRITER_LOCK = "writer.lock"
+"""The file whose ``flock`` the one process writing a journal holds."""
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment holds at least this many bytes before the next one starts (a frame is never split)."""
 HEADER = struct.Struct("<II")
@@ -66,6 +72,10 @@ MAX_FRAME = 1 << 30
 
 class JournalError(OSError):
     """A turn could not be written whole (disk full, I/O error): its messages are not stored."""
+
+
+class JournalInUseError(StoreError):
+    """Another process (a running server) writes this journal."""
 
 
 def segment_name(offset: int) -> str:
@@ -146,12 +156,20 @@ class Journal:
             segment_bytes: start a new segment once the current one holds this much.
 
         Raises:
+            JournalInUseError: another process writes this journal (it holds ``writer.lock``).
             OSError: when the directory or segment cannot be created or opened.
         """
         self.directory = directory
         self.fsync = fsync
         self.segment_bytes = segment_bytes
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # One writer per journal: recovery cuts the newest segment, which must not be growing.
+        self._lock = os.open(directory / WRITER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise JournalInUseError(f"{directory}: another chinwag process writes it") from None
         found = segments(directory)
         if found:
             base, path = found[-1]
@@ -228,9 +246,10 @@ class Journal:
         self._fd, self._base, self._size = fd, base, 0
 
     def close(self) -> None:
-        """Close the segment (idempotent)."""
+        """Close the segment and let another process write the journal (idempotent)."""
         if self._fd >= 0:
             os.close(self._fd)
+            os.close(self._lock)
             self._fd = -1
 
 

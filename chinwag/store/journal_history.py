@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable
 
 from chinwag.store.base import Bound, DirectTarget, HistoryEntry, HistoryStore, OnCommit, Target
-from chinwag.store.errors import StoreClosedError
+from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
 from chinwag.store.journal import Journal, JournalError
 
@@ -74,13 +74,15 @@ class JournalHistoryStore:
     """A `HistoryStore` that writes to the journal and reads from the SQLite index.
 
     Args:
-        journal: the journal (owned: closed by :meth:`close`).
+        journal: the journal (owned: closed by :meth:`close`), or None when another process
+            writes it (a running server): then appends are refused, and reads return what is
+            indexed.
         index: the SQLite history store the indexer feeds; its reads and its prune/forget
             jobs are used, never its append.
         indexer: how far the indexer got, and how to wait for it.
     """
 
-    def __init__(self, journal: Journal, index: HistoryStore, indexer: IndexerLink) -> None:
+    def __init__(self, journal: Journal | None, index: HistoryStore, indexer: IndexerLink) -> None:
         self.journal = journal
         self.index = index
         self.indexer = indexer
@@ -98,6 +100,8 @@ class JournalHistoryStore:
         the turn's frame is written. Raises: StoreClosedError after close."""
         if self._closed:
             raise StoreClosedError("the history store is closed")
+        if self.journal is None:
+            raise StoreError("history is written by another chinwag process")
         self._records.append(encode_entry(entry))
         if then is not None:
             self._calls.append(then)
@@ -143,7 +147,7 @@ class JournalHistoryStore:
         records, self._records = self._records, []
         calls, self._calls = self._calls, []
         error = None
-        if records:
+        if records and self.journal is not None:
             try:
                 self.journal.write("".join(records).encode("utf-8", "surrogatepass"))
             except JournalError as exc:
@@ -168,6 +172,8 @@ class JournalHistoryStore:
 
     async def _caught_up(self) -> None:
         """Wait until the index holds everything written so far (read-your-writes)."""
+        if self.journal is None:
+            return  # another process writes the journal: what is indexed is all we know of
         if self._records or self._calls:
             self.end_turn()
         target = self.journal.offset
@@ -242,4 +248,5 @@ class JournalHistoryStore:
             return
         self.end_turn()
         self._closed = True
-        self.journal.close()
+        if self.journal is not None:
+            self.journal.close()

@@ -80,7 +80,7 @@ from chinwag.store.checkpointer import Checkpointer
 from chinwag.store.errors import StoreError
 from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH, insert_history_sql, or_no_value
 from chinwag.store.indexer_link import IndexerLink, IndexerProcess, IndexerThread
-from chinwag.store.journal import JOURNAL_DIRNAME, Journal
+from chinwag.store.journal import JOURNAL_DIRNAME, Journal, JournalInUseError
 from chinwag.store.journal_history import JournalHistoryStore
 from chinwag.store.migrations import apply_migrations
 from chinwag.store.readers import ReaderPool
@@ -394,13 +394,23 @@ class SqliteStore(StoreParts):
             fsync: fsync every journal frame (power-loss durability; SIGKILL needs none).
 
         Raises:
-            StoreError: when the file is not in WAL mode or its schema is newer than this code.
+            StoreError: when the file is not in WAL mode or its schema is newer than this code;
+                JournalInUseError (with ``indexer="process"``) when another process writes the
+                journal (a server runs on this directory).
             sqlite3.Error: when the file cannot be opened or is not a database.
         """
         self.path = path
         if not path.exists():
             # Password hashes live here: owner-only, and SQLite gives -wal/-shm the same mode.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        journal_dir = path.parent / JOURNAL_DIRNAME
+        journal: Journal | None = None
+        try:
+            journal = Journal(journal_dir, fsync=fsync)
+        except JournalInUseError:
+            if indexer == "process":  # a server: two on one data directory would mix up
+                raise
+            # A command-line tool beside a running server: it reads history, never writes it.
         conn = connect(path)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -411,7 +421,10 @@ class SqliteStore(StoreParts):
             conn.execute(f"PRAGMA journal_size_limit = {int(wal_limit)}")
         except BaseException:
             conn.close()
+            if journal is not None:
+                journal.close()
             raise
+        self._journal = journal
         self._writer = Writer(
             conn, insert_history_sql, ROW_WIDTH, max_queue=max_queue, max_group=max_group
         )
@@ -419,12 +432,10 @@ class SqliteStore(StoreParts):
         self._checkpointer = Checkpointer(
             path, checkpoint_interval, wal_limit=wal_limit, on_large_wal=self._writer.request_rewind
         )
-        journal_dir = path.parent / JOURNAL_DIRNAME
-        self._journal = Journal(journal_dir, fsync=fsync)
         self._indexer: IndexerLink = (
             IndexerProcess(path, journal_dir)
             if indexer == "process"
-            else IndexerThread(path, journal_dir, wal_limit=wal_limit)
+            else IndexerThread(path, journal_dir, wal_limit=wal_limit, follow=journal is not None)
         )
         self._indexer.start()
         self._journaled = JournalHistoryStore(
@@ -455,8 +466,8 @@ class SqliteStore(StoreParts):
         return cls(data_dir / DB_FILENAME, hasher=hasher, indexer=indexer, fsync=fsync)
 
     @property
-    def journal(self) -> Journal:
-        """The journal history is written to."""
+    def journal(self) -> Journal | None:
+        """The journal history is written to; None when another process writes it."""
         return self._journal
 
     @property

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.store import DB_FILENAME, SqliteStore
+from chinwag.store import DB_FILENAME, SqliteStore, StoreError
 from chinwag.store.indexer_link import IndexerProcess
-from chinwag.store.journal import HEADER, Journal, JournalError, read_frames, segments
+from chinwag.store.journal import (
+    HEADER,
+    Journal,
+    JournalError,
+    JournalInUseError,
+    read_frames,
+    segments,
+)
 
 from .factories import LOBBY, T0, entry
 
@@ -31,6 +38,12 @@ def file_size_limit(limit: int) -> Iterator[None]:
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous)
+
+
+def journal_of(store: SqliteStore) -> Journal:
+    """The journal ``store`` writes (it is the only process on its directory)."""
+    assert store.journal is not None
+    return store.journal
 
 
 def test_a_torn_last_frame_is_dropped_when_the_journal_is_opened(tmp_path: Path) -> None:
@@ -89,13 +102,13 @@ def test_a_write_that_fails_leaves_nothing_and_the_next_one_works(tmp_path: Path
 def test_segments_rotate_and_are_deleted_once_indexed(tmp_path: Path) -> None:
     """Past its size a segment is followed by a new one; the indexer deletes the old ones."""
     store = SqliteStore(tmp_path / DB_FILENAME)
-    store.journal.segment_bytes = 2000
+    journal_of(store).segment_bytes = 2000
     for i in range(200):
         store.history.append(entry(f"m{i}", T0 + i))
         store.history.end_turn()
-    assert len(segments(store.journal.directory)) > 3
+    assert len(segments(journal_of(store).directory)) > 3
     store.close_sync()
-    assert len(segments(store.journal.directory)) == 1
+    assert len(segments(journal_of(store).directory)) == 1
     again = SqliteStore(tmp_path / DB_FILENAME)
     try:
         rows = again.readers.run_sync(
@@ -116,7 +129,7 @@ async def test_a_turn_is_one_frame_and_its_callbacks_run_after_the_write(tmp_pat
         assert not seen  # nothing is delivered before the write
         await asyncio.sleep(0)
         assert len(seen) == 50
-        assert store.journal.frames == 1
+        assert journal_of(store).frames == 1
     finally:
         await store.close()
 
@@ -144,7 +157,7 @@ async def test_a_refused_write_tells_the_callbacks_and_storing_resumes(tmp_path:
     try:
         store.history.append(entry("kept", T0), then=note)
         store.history.end_turn()
-        with file_size_limit(store.journal.offset + 10):
+        with file_size_limit(journal_of(store).offset + 10):
             store.history.append(entry("refused", T0 + 1), then=note)
             store.history.end_turn()
         store.history.append(entry("after", T0 + 2), then=note)
@@ -190,10 +203,31 @@ async def test_a_barrier_after_a_refused_turn_sees_the_error(tmp_path: Path) -> 
     try:
         store.history.append(entry("kept", T0))
         store.history.after_writes(barrier)
-        with file_size_limit(store.journal.offset + 10):
+        with file_size_limit(journal_of(store).offset + 10):
             store.history.append(entry("refused", T0 + 1))
             store.history.after_writes(barrier)
         store.history.after_writes(barrier)  # nothing new to write: nothing refused
         assert seen == [True, False, True]
     finally:
         await store.close()
+
+
+async def test_a_second_process_on_the_directory_reads_but_never_writes(tmp_path: Path) -> None:
+    """While a store writes the journal, a tool opening the same directory reads the index,
+    is refused appends, closes without waiting; a server would be refused outright."""
+    owner = SqliteStore(tmp_path / DB_FILENAME)
+    try:
+        owner.history.append(entry("m1", T0))
+        await owner.history.flush()
+        tool = SqliteStore(tmp_path / DB_FILENAME)
+        try:
+            assert tool.journal is None
+            assert [e.msgid for e in await tool.history.latest(LOBBY, None, 10)] == ["m1"]
+            with pytest.raises(StoreError):
+                tool.history.append(entry("m2", T0 + 1))
+        finally:
+            await tool.close()
+        with pytest.raises(JournalInUseError):
+            SqliteStore(tmp_path / DB_FILENAME, indexer="process")
+    finally:
+        await owner.close()
