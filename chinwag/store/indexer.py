@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from chinwag.store import _query
-from chinwag.store.history_rows import ROW_WIDTH, insert_history_sql
+from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH, insert_history_sql
 from chinwag.store.journal import HEADER, MAX_FRAME, read_frames, segments
 from chinwag.store.padded_insert import PaddedInsert
 from chinwag.store.sqlite_connection import WAL_LIMIT, checkpoint
@@ -95,11 +95,11 @@ def decode_rows(payload: bytes, rows: list[object], convs: dict[str, tuple[str, 
             conv,
             time_key(moment),
             moment,
-            a or 0,
-            b or 0,
+            a or NO_VALUE,  # an empty field is "no value" (``history_rows.py``)
+            b or NO_VALUE,
             target_name,
             sender,
-            account or 0,
+            account or NO_VALUE,
             command,
             text,
             tags or "{}",
@@ -115,7 +115,7 @@ class Indexer:
     Args:
         conn: a writing connection (owned from now on).
         journal_dir: the journal's directory.
-        wal_limit: bytes of WAL past which a pass checkpoints at once (see below).
+        wal_limit: bytes of WAL past which a pass checkpoints at once (see `_commit`).
     """
 
     def __init__(
