@@ -84,7 +84,7 @@ def _trigger(conn: sqlite3.Connection) -> None:
 
 
 VARIANTS: list[tuple[str, int, Callable[[sqlite3.Connection], None]]] = [
-    ("msgid UNIQUE, 4 KiB pages (schema 4)", 4096, _unique_msgid),
+    ("msgid UNIQUE, 4 KiB pages (schema 6)", 4096, _unique_msgid),
     ("msgid UNIQUE + conversation trigger (schema 2)", 4096, _trigger),
     ("msgid plain index, 4 KiB pages", 4096, _plain_msgid),
     ("msgid UNIQUE, 16 KiB pages", 16384, _unique_msgid),

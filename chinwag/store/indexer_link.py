@@ -26,13 +26,14 @@ from pathlib import Path
 from chinwag.store.indexer import INDEX_INTERVAL, Indexer, lock_journal, prepare_writer
 from chinwag.store.sqlite_connection import WAL_LIMIT, connect
 
-__all__ = ["RESTART_DELAY", "IndexerLink", "IndexerProcess", "IndexerThread"]
+__all__ = ["RESTART_DELAY", "STOP_GRACE", "IndexerLink", "IndexerProcess", "IndexerThread"]
 
 _log = logging.getLogger("chinwag.store")
 
 RESTART_DELAY = 1.0
 """Seconds before a dead indexer process is started again."""
-_STOP_TIMEOUT = 30.0
+STOP_GRACE = 0.5
+"""Seconds a stopping server gives its indexer process to finish its pass and exit."""
 
 
 class IndexerLink:
@@ -235,7 +236,11 @@ class IndexerProcess(IndexerLink):
                 return
 
     def close(self) -> None:
-        """Ask the child to index what is left and exit; wait for it."""
+        """Ask the child to exit; end it if it has not within `STOP_GRACE`.
+
+        Nothing is lost either way: what it did not index is in the journal, and the next
+        start indexes it. So a stopping server never waits long for its indexer.
+        """
         if self._stopping:
             return
         self._stopping = True
@@ -249,10 +254,9 @@ class IndexerProcess(IndexerLink):
         except (BrokenPipeError, ValueError):
             pass
         try:
-            child.wait(_STOP_TIMEOUT)
+            child.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:
-            _log.error("indexer did not stop in %.0f s; killing it", _STOP_TIMEOUT)
-            child.kill()
+            child.terminate()  # SQLite rolls back a pass it cuts short; the offset with it
             child.wait()
         if self._thread.is_alive():
             self._thread.join()

@@ -3,8 +3,9 @@
 ``chinwag serve`` starts it (`IndexerProcess` in ``indexer_link.py``); the passes themselves are
 in ``indexer.py``. It speaks on its pipes: it prints ``I <offset>`` to stdout when it starts and
 after each pass that moved, and reads stdin: any line wakes it at once (a reader waits for it);
-``q`` or end-of-file (the server stopped, or died) makes it index what is left and exit, so an
-orphan never outlives its server by more than one pass.
+``q`` or end-of-file (the server stopped, or died) makes it exit after the pass it is in, so an
+orphan never outlives its server by more than one pass. What it has not indexed stays in the
+journal for the next start.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def main(argv: list[str]) -> int:
             ready, _, _ = select.select([stdin], [], [], INDEX_INTERVAL)
             if ready:
                 data = os.read(stdin, 4096)
-                if not data or b"q" in data:
-                    indexer.run_once()
-                    _say(indexer.offset)
+                if (
+                    not data or b"q" in data
+                ):  # the server stops (or died): the journal keeps the rest
                     return 0
     except BrokenPipeError:  # the server is gone: what is committed stays committed
         return 0

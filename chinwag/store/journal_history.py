@@ -123,6 +123,18 @@ class JournalHistoryStore:
         finally:
             self._error = None
 
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: writes an empty frame (the indexer skips it).
+
+        Raises:
+            JournalError: when the journal cannot be written now (a full disk).
+            StoreError: when another process writes the journal.
+        """
+        if self.journal is None:
+            raise StoreError("history is written by another chinwag process")
+        self.end_turn()
+        self.journal.write(b"")
+
     def commit_error(self) -> BaseException | None:
         """Inside an ``append`` callback: why that entry was NOT stored, else None."""
         return self._error

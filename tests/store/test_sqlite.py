@@ -31,6 +31,7 @@ from chinwag.store.migrations import apply_migrations, load_migrations, schema_v
 from chinwag.store.padded_insert import bucket_sizes
 from chinwag.store.sqlite import SqliteHistoryStore, _entry_row
 from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
+from chinwag.store.writer import commit_error
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -301,28 +302,35 @@ def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Pa
 async def test_failed_commit_still_delivers_and_reports_the_error(
     sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """When a writer's group cannot commit, its callbacks still run and every waiter gets the
-    error."""
-    seen: list[str] = []
+    """When a writer's group cannot commit, its callbacks still run (commit_error says why,
+    inside them) and every waiter gets the error."""
+    seen: list[tuple[str, bool]] = []
+    writer = sqlite_store.writer
     gate, held = threading.Event(), threading.Event()
 
     def hold(conn: sqlite3.Connection) -> None:
         held.set()
         gate.wait(5.0)
 
-    sqlite_store.writer.fire(hold)  # hold the writer, so the next three jobs form one group
+    writer.fire(hold)  # hold the writer, so the next three jobs form one group
     assert await asyncio.to_thread(held.wait, 5.0)
-    sqlite_store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
-    sqlite_store.writer.append(_entry_row(entry("lost", T0)), lambda: seen.append("lost"))
-    waiter = asyncio.ensure_future(sqlite_store.writer.call(lambda conn: None))
+    writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
+    writer.append(
+        _entry_row(entry("lost", T0)), lambda: seen.append(("lost", bool(commit_error())))
+    )
+    waiter = asyncio.ensure_future(writer.call(lambda conn: None))
     await asyncio.sleep(0)
     gate.set()
     with pytest.raises(sqlite3.Error):
         await waiter
-    assert seen == ["lost"]
+    assert seen == [("lost", True)]
     assert "not committed" in caplog.text
-    sqlite_store.history.append(entry("kept", T0 + 1))
-    await sqlite_store.flush()
+    assert commit_error() is None  # outside a callback
+    writer.append(
+        _entry_row(entry("kept", T0 + 1)), lambda: seen.append(("kept", bool(commit_error())))
+    )
+    await writer.call(lambda conn: None)
+    assert seen[-1] == ("kept", False)
     assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
 
 

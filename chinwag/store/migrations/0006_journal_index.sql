@@ -1,4 +1,4 @@
--- chinwag schema 4: SQLite becomes the index of the journal (store/journal.py, store/indexer.py).
+-- chinwag schema 6: SQLite becomes the index of the journal (store/journal.py, store/indexer.py).
 
 -- How far the indexer got: every journal byte before this offset is in history. Updated in the
 -- transaction of the rows, so a pass that dies half-way leaves no trace.
