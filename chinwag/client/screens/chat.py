@@ -26,6 +26,7 @@ from chinwag.client.conversation import SERVER_KEY, Member
 from chinwag.client.events import ActionLine, ChatLine, Posted
 from chinwag.client.messages import LinesReceived, StatusChanged
 from chinwag.client.net import ConnectError, Connection, Options, Status
+from chinwag.client.render import flat, styled
 from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
 from chinwag.client.screens.trust import TrustScreen
@@ -82,7 +83,9 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="columns"):
             yield ConversationList(id="conversations")
             with Vertical(id="middle"):
-                yield ConversationView(self.session.scrollback, id="log")
+                yield ConversationView(
+                    self.session.scrollback, formatting=self.options.formatting, id="log"
+                )
                 yield InputBar(self._candidates, id="input")
             yield UserList(id="users")
         yield StatusLine(id="status")
@@ -139,7 +142,8 @@ class ChatScreen(Screen[None]):
             line = posted.line
             assert isinstance(line, ChatLine | ActionLine)
             where = "privately" if posted.private else f"in {posted.name}"
-            self.notify(line.text, title=f"{line.nick} {where}", timeout=4)
+            title = flat(f"{line.nick} {where}")
+            self.notify(flat(line.text), title=title, timeout=4, markup=False)
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
 
@@ -176,7 +180,11 @@ class ChatScreen(Screen[None]):
             self._drawn = True
             self._draw_lists()
         self.query_one(StatusLine).show(
-            session.nick, session.server_name, self.status, self.status_detail, session.away
+            flat(session.nick),
+            flat(session.server_name),
+            self.status,
+            flat(self.status_detail),
+            session.away,
         )
 
     def _draw_lists(self) -> None:
@@ -193,10 +201,13 @@ class ChatScreen(Screen[None]):
         topic = Text()
         if conv.history_loading:
             topic.append("loading history… ", style="italic")
-        topic.append(conv.name, style="bold")
+        topic.append(flat(conv.name), style="bold")
         if conv.is_channel:
             state = "" if conv.joined else " (not joined)"
-            topic.append(f"{state}  {conv.topic}" if conv.topic else state)
+            topic.append(state)
+            if conv.topic:
+                topic.append("  ")
+                topic.append(styled(conv.topic, formatting=self.options.formatting))
         elif conv.is_private:
             topic.append("  private conversation: only you two see it")
         else:
@@ -207,7 +218,8 @@ class ChatScreen(Screen[None]):
         session = self.session
         nicks = [m.nick for m in session.current.members.values()]
         others = [c.name for c in session.conversations.values() if c.name != "server"]
-        return sorted(set(nicks + others), key=str.casefold) + [f"/{c}" for c in COMMANDS]
+        names = {flat(name) for name in nicks + others}
+        return sorted(names, key=str.casefold) + [f"/{c}" for c in COMMANDS]
 
     # -- user actions --------------------------------------------------------------------------
 
