@@ -42,6 +42,7 @@ from chinwag.client.conversation import (
     ConversationKind,
     PrefixMap,
 )
+from chinwag.client.ctcp import CtcpReplies
 from chinwag.client.events import (
     ActionLine,
     ChatLine,
@@ -135,6 +136,7 @@ class Session:
         self.listing: list[str] = []
         self.focus_on_join: str | None = None
         self.changed = True
+        self.ctcp_replies = CtcpReplies()
         self._outbox: list[Message] = []
         self._cap_offered: set[str] = set()
         self._cap_negotiating = False
