@@ -23,6 +23,11 @@ fingerprint, and a yes is written to the file; then (and for every later connect
 with a remembered fingerprint) the certificate is accepted only if its fingerprint is exactly the
 remembered one. A different certificate raises `UntrustedCertificate` at any connection, first
 or reconnect: that is never retried.
+
+Paced sending (plain mode): with a `SendWindow`, `Connection.send_paced` writes one input line's
+messages only while the window has room, and the ``PONG`` answers to its barriers (taken out here,
+before the session sees them) open it again; `Connection.drain` waits until the server has
+acknowledged everything. See `chinwag.client.pacing`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chinwag.client.events import Posted
+from chinwag.client.pacing import SendWindow
 from chinwag.client.state import Session
 from chinwag.client.trust import KnownHosts, fingerprint, host_key, mismatch_warning
 from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
@@ -76,7 +82,7 @@ class UntrustedCertificate(ConnectError):
 
 @dataclass(slots=True)
 class Options:
-    """How to connect.
+    """How to connect, and how to show what arrives.
 
     Attributes:
         host: server host name or address.
@@ -91,6 +97,7 @@ class Options:
         idle_timeout: seconds of silence before we PING the server; twice that and it is lost.
         on_login: called with ``(account, password)`` when the server confirms the session's
             SASL login (``--save-password`` saves it then, so a mistyped password is not kept).
+        formatting: show IRC formatting (colours, bold...) as styles; False strips it.
     """
 
     host: str = "127.0.0.1"
@@ -104,6 +111,7 @@ class Options:
     connect_timeout: float = 10.0
     idle_timeout: float = 120.0
     on_login: Callable[[str, str], None] | None = None
+    formatting: bool = True
 
 
 def _ignore_lines(posted: list[Posted]) -> None:
@@ -125,6 +133,10 @@ class Connection:
         ask_nick: asks the user for another nick (given the reason); None gives up.
         trust_new: asks the user whether to trust a certificate seen for the first time; None
             refuses it.
+        window: pace `send_paced` with this window (plain mode); None: only `flush` is used.
+
+    Attributes:
+        ended_because: why the last connection ended (for a frontend's last words).
     """
 
     def __init__(
@@ -136,8 +148,12 @@ class Connection:
         on_status: Callable[[Status, str], None] = _ignore_status,
         ask_nick: AskNick | None = None,
         trust_new: TrustNew | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         self.session = session
+        self.window = window
+        self.ended_because = ""
+        self._acknowledged = asyncio.Event()
         self.trust_new = trust_new
         self.options = options
         self.on_lines = on_lines
@@ -176,6 +192,37 @@ class Connection:
             return
         self._writer.write(b"".join(encode_message(m) for m in messages))
 
+    async def send_paced(self, messages: list[Message]) -> bool:
+        """Write one input line's messages once the window has room; False when not connected.
+
+        Needs a `SendWindow` (the ``window`` argument).
+        """
+        window = self.window
+        assert window is not None, "send_paced needs a SendWindow"
+        while window.full and self.connected:
+            self._acknowledged.clear()
+            await self._acknowledged.wait()
+        if not self.connected or self._writer is None:
+            return False
+        self._writer.write(b"".join(encode_message(m) for m in window.send(messages)))
+        return True
+
+    def settle(self) -> None:
+        """Put a barrier after what was sent since the last one (the input paused)."""
+        barrier = self.window.barrier() if self.window is not None else None
+        if barrier is not None and self.connected and self._writer is not None:
+            self._writer.write(encode_message(barrier))
+
+    async def drain(self) -> None:
+        """Wait until the server acknowledged every line sent, or the connection is gone."""
+        window = self.window
+        if window is None:
+            return
+        self.settle()
+        while window.pending and self.connected:
+            self._acknowledged.clear()
+            await self._acknowledged.wait()
+
     async def run(self) -> None:
         """Connect and serve the connection until the user quits or reconnecting is off.
 
@@ -198,6 +245,7 @@ class Connection:
                 else:
                     self._registered_here = False
                     reason = await self._serve(reader, writer)
+                    self.ended_because = reason
                     if self._quitting or not self.options.reconnect:
                         break
                     if not self._ever_registered:
@@ -302,6 +350,9 @@ class Connection:
             raise
         finally:
             self._writer = None
+            if self.window is not None:
+                self.window.forget()
+            self._acknowledged.set()  # a line waiting for room must learn the socket is gone
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
@@ -313,6 +364,8 @@ class Connection:
         posted: list[Posted] = []
         for item in items:
             if isinstance(item, DecodeError):
+                continue
+            if item.command == "PONG" and self._acknowledge(item):
                 continue
             was_registered = self.session.registered
             was_logged_in = self.session.logged_in_as
@@ -335,6 +388,13 @@ class Connection:
         self.flush()
         if posted or self.session.changed:
             self.on_lines(posted)
+
+    def _acknowledge(self, pong: Message) -> bool:
+        """A PONG answering one of our barriers opens the window; True when it was one."""
+        if self.window is None or not pong.params or not self.window.pong(pong.params[-1]):
+            return False
+        self._acknowledged.set()
+        return True
 
     def _logged_in(self) -> None:
         session, on_login = self.session, self.options.on_login
