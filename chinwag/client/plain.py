@@ -188,6 +188,7 @@ class _PlainClient:
         self.window = SendWindow()
         self.not_sent = 0  # lines typed while there was no connection
         self._lost_reported = 0
+        self._unsent_reported = False
         self._nick = session.nick
         self._nick_tries = 0
         self.connection = Connection(
@@ -240,13 +241,11 @@ class _PlainClient:
 
     async def trust_new(self, key: str, fingerprint: str, reason: str) -> bool:
         """First use of a certificate no CA vouches for: --trust-new, or a yes on a terminal."""
-        self.err.write(
-            f"chinwag: the certificate of {key} could not be verified: {reason}\n"
-            f"chinwag: its SHA-256 fingerprint is {fingerprint}\n"
-        )
+        # The reason may quote names from the certificate, which the server chose.
+        self.say(f"the certificate of {key} could not be verified: {reason}")
+        self.say(f"its SHA-256 fingerprint is {fingerprint}")
         if self.accept_new_certificates:
-            self.err.write("chinwag: trusting it (--trust-new); it is remembered from now on\n")
-            self.err.flush()
+            self.say("trusting it (--trust-new); it is remembered from now on")
             return True
         if not self.interactive or self.stdin is None:
             self.err.flush()
@@ -268,10 +267,13 @@ class _PlainClient:
         return self.window.lost + self.window.pending + self.not_sent + waiting
 
     def report_unsent(self, why: str) -> int:
-        """Say on stderr how many lines did not go out (if any); return the exit status."""
+        """Say on stderr (once) how many lines did not go out, if any; return the exit status."""
         unsent = self.unsent()
         if not unsent:
             return 0
+        if self._unsent_reported:
+            return 1
+        self._unsent_reported = True
         total = self.window.lines + self.not_sent + (self.stdin.waiting if self.stdin else 0)
         verb = "was" if unsent == 1 else "were"
         self.say(f"{unsent} of {_lines(total)} {verb} not sent{why}")
@@ -300,7 +302,7 @@ class _PlainClient:
                 self.not_sent += 1
                 self.show([self.session.error("Not connected: the message was not sent")])
                 if not self.interactive:
-                    return 1  # `run_plain` reports the count
+                    return self.report_unsent(" (the connection was lost)")
             if self.stdin.queue.empty():
                 self.connection.settle()
 
@@ -331,7 +333,6 @@ async def run_plain(
     Args:
         trust_new: trust a TLS certificate seen for the first time without asking
             (``--trust-new``); otherwise it is asked on a terminal and refused elsewhere.
-
         clean: how output lines are made safe (`output_filter`); by default formatting is
             stripped and control characters made visible.
 

@@ -92,7 +92,8 @@ def test_every_line_is_accounted_for(sizes: list[int], data: st.DataObject) -> N
     tokens: list[str] = []
     for size in sizes:
         tokens += barriers(window.send(say(size)))
-        if tokens and data.draw(st.booleans()):
+        answered: bool = data.draw(st.booleans())
+        if tokens and answered:
             window.pong(tokens.pop(0))
         assert window.acknowledged + window.pending == window.lines
         assert window.unacknowledged <= WINDOW + 5 + BARRIER_EVERY

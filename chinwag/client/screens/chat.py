@@ -117,7 +117,8 @@ class ChatScreen(Screen[None]):
         return await self.app.push_screen_wait(NickScreen(reason))
 
     async def _trust_new(self, key: str, fingerprint: str, reason: str) -> bool:
-        return await self.app.push_screen_wait(TrustScreen(key, fingerprint, reason))
+        # The reason may quote names from the certificate, which the server chose.
+        return await self.app.push_screen_wait(TrustScreen(key, fingerprint, flat(reason)))
 
     async def leave(self, message: str = "Leaving") -> None:
         """Send QUIT and close the connection (bounded wait for the server)."""
