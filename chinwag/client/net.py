@@ -246,7 +246,7 @@ class Connection:
                     self._registered_here = False
                     reason = await self._serve(reader, writer)
                     self.ended_because = reason
-                    if self._quitting or not self.options.reconnect:
+                    if self._quitting:
                         break
                     if not self._ever_registered:
                         # Refused during registration (bad password, banned...): retrying
@@ -255,6 +255,8 @@ class Connection:
                             f"{self.options.host}:{self.options.port} did not let us in: "
                             f"{self.session.closing_reason or reason}"
                         )
+                    if not self.options.reconnect:
+                        break
                     if self._registered_here:
                         attempt = 0
                         delay = self.options.backoff_initial
