@@ -27,7 +27,8 @@ or reconnect: that is never retried.
 Paced sending (plain mode): with a `SendWindow`, `Connection.send_paced` writes one input line's
 messages only while the window has room, and the ``PONG`` answers to its barriers (taken out here,
 before the session sees them) open it again; `Connection.drain` waits until the server has
-acknowledged everything. See `chinwag.client.pacing`.
+acknowledged everything, and (with ``echo-message``) echoed every message, within
+`ECHO_GRACE`. See `chinwag.client.pacing`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from chinwag.client.trust import KnownHosts, fingerprint, host_key, mismatch_war
 from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
 
 __all__ = [
+    "ECHO_GRACE",
     "AskNick",
     "ConnectError",
     "Connection",
@@ -60,6 +62,10 @@ __all__ = [
 AskNick = Callable[[str], Awaitable[str | None]]
 TrustNew = Callable[[str, str, str], Awaitable[bool]]
 """Asks whether to trust a certificate: ``(host:port, fingerprint, why it failed) -> yes?``"""
+
+
+ECHO_GRACE = 3.0
+"""Seconds `Connection.drain` waits for the next echo (a refused message never gets one)."""
 
 
 class Status(enum.Enum):
@@ -204,7 +210,10 @@ class Connection:
             await self._acknowledged.wait()
         if not self.connected or self._writer is None:
             return False
-        self._writer.write(b"".join(encode_message(m) for m in window.send(messages)))
+        echoed = "echo-message" in self.session.caps
+        self._writer.write(
+            b"".join(encode_message(m) for m in window.send(messages, echoed=echoed))
+        )
         return True
 
     def settle(self) -> None:
@@ -214,7 +223,10 @@ class Connection:
             self._writer.write(encode_message(barrier))
 
     async def drain(self) -> None:
-        """Wait until the server acknowledged every line sent, or the connection is gone."""
+        """Wait until the server acknowledged (and echoed) every line sent, or the socket is gone.
+
+        Echoes are waited for while they keep coming, at most `ECHO_GRACE` seconds for each.
+        """
         window = self.window
         if window is None:
             return
@@ -222,6 +234,12 @@ class Connection:
         while window.pending and self.connected:
             self._acknowledged.clear()
             await self._acknowledged.wait()
+        while window.unconfirmed and self.connected:
+            self._acknowledged.clear()
+            try:
+                await asyncio.wait_for(self._acknowledged.wait(), ECHO_GRACE)
+            except TimeoutError:
+                return
 
     async def run(self) -> None:
         """Connect and serve the connection until the user quits or reconnecting is off.
@@ -369,6 +387,8 @@ class Connection:
                 continue
             if item.command == "PONG" and self._acknowledge(item):
                 continue
+            if item.command in ("PRIVMSG", "NOTICE"):
+                self._echoed(item)
             was_registered = self.session.registered
             was_logged_in = self.session.logged_in_as
             try:
@@ -397,6 +417,14 @@ class Connection:
             return False
         self._acknowledged.set()
         return True
+
+    def _echoed(self, msg: Message) -> None:
+        """Count the echo of a message we sent (not one replayed from history in a batch)."""
+        if self.window is None or "batch" in msg.tags or "echo-message" not in self.session.caps:
+            return
+        is_mine = msg.source_nick is not None and self.session.is_me(msg.source_nick)
+        if is_mine and self.window.echo(msg):
+            self._acknowledged.set()
 
     def _logged_in(self) -> None:
         session, on_login = self.session, self.options.on_login

@@ -10,10 +10,16 @@ message before its barrier. A server that paces us holds back its ``PONG``, so t
 we wait: we never have more than ``WINDOW + WINDOW / BARRIER_EVERY`` lines waiting in any server's
 queue (18, against chinwag's default ``flood_queue`` of 50 and burst of 20).
 
-Why not ``echo-message``: a message the server refuses (``404 Cannot send to channel``) is never
-echoed, so echoes cannot close the window by themselves; a ``PONG`` comes for every line, refused
-or not (the refusal is shown to the user as an error line). An acknowledged line *went out*: the
-server has taken it.
+A ``PONG`` says the server has *taken* the lines before it, not that it delivered them: a message
+the server refuses (``404 Cannot send to channel``) is acknowledged too, and chinwag delivers a
+message (and its echo) only once it is stored, which may come after the ``PONG``. So with
+``echo-message`` each PRIVMSG and NOTICE also waits for its echo, the server's word that it went
+out. Echoes come in the order the messages were sent, so an echo matching a later message than
+the oldest one waiting means the ones before it were refused. `SendWindow.unconfirmed` counts the
+messages without an echo; at the end of input the client waits for them (a little while: a refused
+message never gets one). Echoes do not open the window: refused messages would then keep it shut.
+Anything else the client says by itself (a CTCP answer, a NickServ query) is not expected, and its
+echo matches nothing.
 
 `SendWindow` is sans-I/O bookkeeping: the connection writes what it returns and feeds it the
 ``PONG`` tokens it reads.
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from chinwag.protocol import Message
+from chinwag.protocol import Message, fold
 
 __all__ = ["BARRIER_EVERY", "BARRIER_PREFIX", "WINDOW", "SendWindow"]
 
@@ -42,6 +48,7 @@ class SendWindow:
         lines: input lines handed to `send` (with or without messages).
         acknowledged: input lines the server acknowledged (or that had nothing to send).
         lost: input lines in flight when a connection was lost (sent or not, nobody knows).
+        refused: messages that never got their echo although a later one did.
     """
 
     def __init__(self, size: int = WINDOW, barrier_every: int = BARRIER_EVERY) -> None:
@@ -50,6 +57,8 @@ class SendWindow:
         self.lines = 0
         self.acknowledged = 0
         self.lost = 0
+        self.refused = 0
+        self._echo_due: deque[tuple[str, str, str]] = deque()  # (command, target, text)
         self._sent = 0  # messages written, barriers not counted
         self._unbarriered = 0  # messages written since the last barrier
         self._acked = 0  # messages acknowledged
@@ -70,13 +79,26 @@ class SendWindow:
         return self.lines - self.acknowledged - self.lost
 
     @property
+    def unconfirmed(self) -> int:
+        """Messages sent that should have been echoed and were not (yet, or ever: refused)."""
+        return len(self._echo_due) + self.refused
+
+    @property
     def full(self) -> bool:
         """True when the next line must wait for an acknowledgement."""
         return self.unacknowledged >= self.size
 
-    def send(self, messages: list[Message]) -> list[Message]:
-        """Account for one input line's messages; return them to write, with a barrier if due."""
+    def send(self, messages: list[Message], *, echoed: bool = False) -> list[Message]:
+        """Account for one input line's messages; return them to write, with a barrier if due.
+
+        Args:
+            echoed: the server echoes PRIVMSG and NOTICE (``echo-message``): expect an echo each.
+        """
         self.lines += 1
+        if echoed:
+            for m in messages:
+                if m.command in ("PRIVMSG", "NOTICE") and len(m.params) == 2:
+                    self._echo_due.append((m.command, fold(m.params[0]), m.params[1]))
         if not messages:
             self.acknowledged += 1
             return []
@@ -97,6 +119,17 @@ class SendWindow:
         self._barriers.append((token, self._sent))
         self._unbarriered = 0
         return Message.of("PING", token)
+
+    def echo(self, msg: Message) -> bool:
+        """The server echoed a PRIVMSG or NOTICE of ours; True when it was one we wait for."""
+        if len(msg.params) != 2:
+            return False
+        key = (msg.command, fold(msg.params[0]), msg.params[1])
+        if key not in self._echo_due:
+            return False
+        while self._echo_due.popleft() != key:
+            self.refused += 1
+        return True
 
     def pong(self, token: str) -> bool:
         """The server answered a PING with ``token``; True when it was one of our barriers."""
@@ -122,4 +155,5 @@ class SendWindow:
         self._barriers.clear()
         self._acked = self._sent
         self._unbarriered = 0
+        self._echo_due.clear()  # the next connection echoes only its own messages
         return lost

@@ -264,11 +264,12 @@ class _PlainClient:
     def unsent(self) -> int:
         """Input lines that did not go out: lost in flight, typed offline, or never taken."""
         waiting = self.stdin.waiting if self.stdin is not None else 0
-        return self.window.lost + self.window.pending + self.not_sent + waiting
+        window = self.window
+        return window.lost + window.pending + window.unconfirmed + self.not_sent + waiting
 
-    def report_unsent(self, why: str) -> int:
+    def report_unsent(self, why: str, unsent: int | None = None) -> int:
         """Say on stderr (once) how many lines did not go out, if any; return the exit status."""
-        unsent = self.unsent()
+        unsent = self.unsent() if unsent is None else unsent
         if not unsent:
             return 0
         if self._unsent_reported:
@@ -295,23 +296,34 @@ class _PlainClient:
                 continue
             outcome = execute(self.session, command)
             self.show(outcome.posted)
+            messages = self.session.take_outbox()
             if outcome.quit is not None:
-                self.window.send([])
-                return await self.finish(outcome.quit)
-            if not await self.connection.send_paced(self.session.take_outbox()):
+                # QUIT goes last, after every line is acknowledged: `finish` sends it.
+                messages = [m for m in messages if m.command != "QUIT"]
+            if not await self.connection.send_paced(messages):
                 self.not_sent += 1
                 self.show([self.session.error("Not connected: the message was not sent")])
                 if not self.interactive:
                     return self.report_unsent(" (the connection was lost)")
+            if outcome.quit is not None:
+                return await self.finish(outcome.quit)
             if self.stdin.queue.empty():
                 self.connection.settle()
 
     async def finish(self, reason: str) -> int:
         """Wait until the server acknowledged every line, then QUIT; the exit status."""
         await self.connection.drain()
-        connected = self.connection.connected
+        # Counted before the QUIT: closing the connection forgets what was in flight.
+        unsent = self.unsent()
+        if not self.connection.connected:
+            why = " (the connection was lost)"
+        elif self.window.unconfirmed:
+            them = "it" if unsent == 1 else "them"
+            why = f": the server did not echo {them} (see the errors above)"
+        else:
+            why = ""
         await self.connection.quit(reason)
-        return self.report_unsent("" if connected else " (the connection was lost)")
+        return self.report_unsent(why, unsent)
 
 
 def _lines(count: int) -> str:

@@ -108,3 +108,37 @@ def test_every_line_is_accounted_for(sizes: list[int], data: st.DataObject) -> N
     for token in [*tokens, *([last.params[0]] if last else [])]:
         window.pong(token)
     assert window.pending == 0 and window.acknowledged == len(sizes)
+
+
+def echo_of(message: Message) -> Message:
+    """The server's echo of ``message`` (echo-message)."""
+    return Message(message.command, message.params, source="me!u@h")
+
+
+def test_echoes_confirm_and_a_skipped_one_was_refused() -> None:
+    """With echo-message each message waits for its echo; one passed over was refused."""
+    window = SendWindow()
+    first, second, third = say(3)
+    window.send([first], echoed=True)
+    window.send([second], echoed=True)
+    window.send([third], echoed=True)
+    assert window.unconfirmed == 3
+    assert window.echo(echo_of(first))
+    assert window.echo(echo_of(third))  # no echo for the second: the server refused it
+    assert (window.unconfirmed, window.refused) == (1, 1)
+
+
+def test_echoes_of_what_we_did_not_wait_for_are_ignored() -> None:
+    """A CTCP answer's or a NickServ query's echo matches nothing and confirms nothing."""
+    window = SendWindow()
+    window.send(say(1), echoed=True)
+    assert not window.echo(Message.of("NOTICE", "bob", "\x01VERSION chinwag\x01"))
+    assert not window.echo(Message.of("PRIVMSG", "#lobby", "something else"))
+    assert window.unconfirmed == 1
+
+
+def test_without_echo_message_nothing_waits_for_an_echo() -> None:
+    """Servers without echo-message: the PONG is the only acknowledgement."""
+    window = SendWindow()
+    window.send(say(2))
+    assert window.unconfirmed == 0

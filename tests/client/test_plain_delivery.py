@@ -111,3 +111,19 @@ async def test_server_gone_midway_exits_non_zero_with_the_count(
     # have arrived (they are counted as not sent): at most a window's worth of them.
     assert 200 - unsent <= delivered <= 200 - unsent + WINDOW + WINDOW // BARRIER_EVERY, err
     assert "the connection was closed" in err
+
+
+async def test_a_refused_message_is_counted_as_not_sent(
+    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """A message the server refuses (no such nick) has no echo: exit 1, "1 of 3 lines"."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    amy = await launch(*server_args(irc_server, "--nick", "amy"))
+    plains.append(amy)
+    amy.type("before", "/msg nobody-here hi", "after")
+    amy.close_stdin()
+    status, err = await exit_of(amy, PACED_TIMEOUT)
+    assert status == 1
+    assert "1 of 3 lines was not sent: the server did not echo it" in err
+    assert said_by(bob, "amy") == ["before", "after"]
