@@ -22,11 +22,14 @@ from typing import Any
 from chinwag.protocol import DecodeError, Message
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.commands.base import Context
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.state import Client
+from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.store import Store, open_store
 
@@ -55,45 +58,49 @@ def _is_loopback(ip: str) -> bool:
 
 
 class Server:
-    """A running chinwag server.
+    """A running chinwag server: it builds the parts and gives each the collaborators it uses.
 
     Args:
         config: the validated configuration.
+        store: the store to run on; by default the one ``data_dir`` says (opened here).
+
+    Raises:
+        OSError, sqlite3.Error, StoreError: when the store cannot be opened.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
+        self.store = store if store is not None else open_store(data_path(config))
+        self._tasks = Tasks()
         self.network = Network(config)
-        self.accounts = Accounts(self)
+        self.motd = Motd(config.server)
+        self.accounts = Accounts(
+            config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
+        )
+        self.history = History(config.history, self.store.history, self.network, self.spawn)
+        self.network.ordered = self.history.in_order
         self.servers: list[asyncio.Server] = []
-        self.tasks: set[asyncio.Task[Any]] = set()
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
-        self.started = time.time()
-        self._store: Store | None = None
-        self.history = History(self)
-        self.network.ordered = self.history.in_order
 
     @property
-    def store(self) -> Store:
-        """The store (accounts, history, channels, bans), opened by `start`."""
-        if self._store is None:
-            raise RuntimeError("the store is opened by Server.start()")
-        return self._store
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        """The background tasks running now."""
+        return self._tasks.running
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
-        if self._store is None:
-            self._store = open_store(data_path(self.config))
+        self.motd.load()
         await self.accounts.start()
         self.history.start()
+        limits = self.config.limits
         server = await loop.create_server(
-            lambda: Connection(self),
+            lambda: Connection(self, self.network, limits),
             self.config.server.host,
             self.config.server.port,
             reuse_address=True,
@@ -103,7 +110,7 @@ class Server:
         tls_context = self._tls_context()
         if tls_context is not None:
             secure = await loop.create_server(
-                lambda: Connection(self, tls=True),
+                lambda: Connection(self, self.network, limits, tls=True),
                 self.config.server.host,
                 self.config.server.tls_port,
                 ssl=tls_context,
@@ -132,17 +139,6 @@ class Server:
         if len(self.servers) < 2:
             return None
         return int(self.servers[1].sockets[0].getsockname()[1])
-
-    def motd_text(self) -> str:
-        """The message of the day: the MOTD file when configured and readable, else the text."""
-        path = self.config.server.motd_file
-        if path:
-            try:
-                return Path(path).read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                log.warning("cannot read MOTD file %s: %s", path, exc)
-                return ""
-        return self.config.server.motd
 
     def addresses(self) -> list[str]:
         """``host:port`` of every listening socket (the real port when 0 was asked for)."""
@@ -177,12 +173,8 @@ class Server:
         for conn in conns:
             if conn.transport is not None and not conn.lost.done():
                 conn.transport.abort()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=SHUTDOWN_GRACE / 2)
-        if self._store is not None:
-            await self._store.close()
+        await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
+        await self.store.close()
         self._stopped.set()
         log.info("stopped")
 
@@ -192,15 +184,7 @@ class Server:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run background work (password hashing, store queries) and keep a reference to it."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        return self._tasks.spawn(coro)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -221,10 +205,23 @@ class Server:
     def dispatch(self, client: Client, item: Message | DecodeError) -> None:
         """Run one received line; a bug in a handler drops only this client."""
         try:
-            commands.dispatch(self, client, item)
+            commands.dispatch(self.context(client), item)
         except Exception:
             log.exception("error handling a line from %s; dropping that client", client.nick)
             client.conn.close("Internal error")
+
+    def context(self, client: Client) -> Context:
+        """What a command of ``client`` may use: the parts, not the server."""
+        return Context(
+            self.network,
+            self.history,
+            self.accounts,
+            self.store,
+            self.config,
+            self.motd,
+            self._tasks.spawn,
+            client,
+        )
 
     def client_gone(self, client: Client, reason: str) -> None:
         """A connection ended: remove the user and tell its peers."""
@@ -281,8 +278,8 @@ def _install_uvloop() -> bool:
 
 
 async def _serve(config: Config) -> int:
-    server = Server(config)
     try:
+        server = Server(config)
         await server.start()
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
@@ -297,6 +294,7 @@ async def _serve(config: Config) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig.name)
+    loop.add_signal_handler(signal.SIGHUP, lambda: server.spawn(server.motd.reload()))
     tune_gc()
     await server.wait_stopped()
     return 0

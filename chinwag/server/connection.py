@@ -27,16 +27,14 @@ import asyncio
 import collections
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
-from chinwag.server.state import Channel, Client, RegState
+from chinwag.server.config import LimitsConfig
+from chinwag.server.network import Network
+from chinwag.server.state import Channel, ChannelBatch, Client, RegState
 
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-    from chinwag.server.fanout import Batch
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "ConnectionOwner"]
 
 log = logging.getLogger("chinwag.connection")
 
@@ -44,11 +42,43 @@ _HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DE
 _FREE_COMMANDS = frozenset({"PONG"})
 
 
-class Connection(asyncio.Protocol):
-    """The asyncio side of one client connection."""
+class ConnectionOwner(Protocol):
+    """What a connection asks of whoever accepted it (the server, in ``app.py``)."""
 
-    def __init__(self, server: Server, *, tls: bool = False) -> None:
-        self.server = server
+    def admission_refusal(self, ip: str) -> str | None:
+        """Why a new connection from ``ip`` must be refused, or None to accept it."""
+
+    def dispatch(self, client: Client, item: Message | DecodeError) -> None:
+        """Run one received line."""
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """``conn`` has output: flush it at the end of this loop turn."""
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        """The connection of ``client`` ended."""
+
+
+class Connection(asyncio.Protocol):
+    """The asyncio side of one client connection.
+
+    Args:
+        owner: who accepted it: admission, dispatch, the end-of-turn flush, departures.
+        network: where the connection is counted once admitted.
+        limits: flood, SendQ and registration limits.
+        tls: whether the socket is a TLS one.
+    """
+
+    def __init__(
+        self,
+        owner: ConnectionOwner,
+        network: Network,
+        limits: LimitsConfig,
+        *,
+        tls: bool = False,
+    ) -> None:
+        self.owner = owner
+        self.network = network
+        self.limits = limits
         self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
@@ -63,11 +93,10 @@ class Connection(asyncio.Protocol):
         self.lines_before_registration = 0
         # Output waiting for the end of this loop turn: bytes (`enqueue`) and channel batches
         # (`hold`). tail_owner: the channel whose open batch ends it, if one does.
-        self.pending: list[bytes | Batch] = []
+        self.pending: list[bytes | ChannelBatch] = []
         self.tail_owner: Channel | None = None
         self._batched = False  # some of pending is a Batch
-        self._held: list[bytes | Batch] | None = None
-        limits = server.config.limits
+        self._held: list[bytes | ChannelBatch] | None = None
         self._sendq_bytes = limits.sendq_bytes
         self._tokens = float(limits.flood_burst)
         self._tokens_at = self.connected_at
@@ -84,14 +113,14 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if peer else "unknown"
         self.client = Client(conn=self, host=ip, ip=ip)
-        refusal = self.server.admission_refusal(ip)
+        refusal = self.owner.admission_refusal(ip)
         if refusal is not None:
             log.info("refused %s: %s", ip, refusal)
             self.closing = True
             transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
             transport.close()
             return
-        self.server.network.add_connection(self.client)
+        self.network.add_connection(self.client)
         log.info("connect from %s", ip)
 
     def data_received(self, data: bytes) -> None:
@@ -105,7 +134,7 @@ class Connection(asyncio.Protocol):
                 return
             if self._backlog or not self._take_token(item):
                 self._backlog.append(item)
-                if len(self._backlog) > self.server.config.limits.flood_queue:
+                if len(self._backlog) > self.limits.flood_queue:
                     self.close("Excess Flood")
                     return
                 self._schedule_backlog()
@@ -126,7 +155,7 @@ class Connection(asyncio.Protocol):
     # -- input ---------------------------------------------------------------------------------
 
     def _take_token(self, item: Message | DecodeError) -> bool:
-        limits = self.server.config.limits
+        limits = self.limits
         if limits.flood_rate <= 0:
             return True
         if isinstance(item, Message) and item.command in _FREE_COMMANDS:
@@ -147,7 +176,7 @@ class Connection(asyncio.Protocol):
     def _schedule_backlog(self) -> None:
         if self._backlog_timer is not None:
             return
-        rate = self.server.config.limits.flood_rate
+        rate = self.limits.flood_rate
         delay = max(0.0, (1.0 - self._tokens) / rate) if rate > 0 else 0.0
         loop = asyncio.get_running_loop()
         self._backlog_timer = loop.call_later(delay, self._drain_backlog)
@@ -167,10 +196,10 @@ class Connection(asyncio.Protocol):
             if isinstance(item, Message) and item.command in _HTTP_VERBS:
                 self.close("This is an IRC server, not a web server")
                 return
-            if self.lines_before_registration > self.server.config.limits.max_registration_lines:
+            if self.lines_before_registration > self.limits.max_registration_lines:
                 self.close("Too many lines before registration")
                 return
-        self.server.dispatch(client, item)
+        self.owner.dispatch(client, item)
 
     # -- output --------------------------------------------------------------------------------
 
@@ -184,7 +213,7 @@ class Connection(asyncio.Protocol):
             if self.closing:
                 return
             if self._held is None:
-                self.server.mark_dirty(self)
+                self.owner.mark_dirty(self)
         elif self.tail_owner is not None:
             self._close_tail()  # a channel line after this one would overtake it
         out.append(data)
@@ -193,16 +222,16 @@ class Connection(asyncio.Protocol):
         """Whether a channel batch may go in this peer's output (not while capturing)."""
         return self._held is None
 
-    def hold(self, batch: Batch) -> None:
+    def hold(self, batch: ChannelBatch) -> None:
         """Queue a channel's batch for this peer: its lines are added until the batch closes."""
         owner = self.tail_owner
         if owner is not batch.channel:
             if owner is not None:
-                owner.batches = None
+                owner.close_batches()
             self.tail_owner = batch.channel
         out = self.pending
         if not out:
-            self.server.mark_dirty(self)
+            self.owner.mark_dirty(self)
         out.append(batch)
         self._batched = True
 
@@ -210,7 +239,7 @@ class Connection(asyncio.Protocol):
         """Close the batch that ends this peer's output: nothing may be added to it now."""
         owner = self.tail_owner
         if owner is not None:
-            owner.batches = None
+            owner.close_batches()
             self.tail_owner = None
 
     def flush(self) -> None:
@@ -221,7 +250,7 @@ class Connection(asyncio.Protocol):
             return
         owner = self.tail_owner
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
-            owner.batches = None
+            owner.close_batches()
             self.tail_owner = None
         if len(pending) == 1:  # the usual case: one line, or one channel batch
             item = pending[0]
@@ -296,4 +325,4 @@ class Connection(asyncio.Protocol):
             log.info("quit %s (%s): %s", client.nick, client.ip, reason)
         else:
             log.info("disconnect %s before registration: %s", client.ip, reason)
-        self.server.client_gone(client, reason)
+        self.owner.client_gone(client, reason)

@@ -35,9 +35,17 @@ from collections.abc import Iterable, Mapping
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
-from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.state import Cap, Channel, ChannelBatch, Client
 
-__all__ = ["TAG_CAPS", "Batch", "Outgoing", "new_msgid", "send_to_all", "send_to_channel"]
+__all__ = [
+    "TAG_CAPS",
+    "Batch",
+    "Outgoing",
+    "add_tag",
+    "new_msgid",
+    "send_to_all",
+    "send_to_channel",
+]
 
 TAG_CAPS = Cap.SERVER_TIME | Cap.MESSAGE_TAGS | Cap.ACCOUNT_TAG
 
@@ -56,6 +64,15 @@ _TRAILING_FORM = {
     "WALLOPS": 1,
     "SETNAME": 1,
 }
+
+
+def add_tag(line: bytes, tag: bytes) -> bytes:
+    """Add one ``key=value`` tag (already escaped) to a formatted line."""
+    if line.startswith(b"@"):
+        return b"@" + tag + b";" + line[1:]
+    return b"@" + tag + b" " + line
+
+
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
 
@@ -204,7 +221,7 @@ class Batch:
 
         Seals the batch: it is being written out and must not grow any more.
         """
-        self.channel.batches = None
+        self.channel.close_batches()
         if client not in self.speakers:
             joined = self._joined
             if joined is None:
@@ -239,7 +256,7 @@ def send_to_channel(
             line = variants.get(key)
             batch.add(outgoing.variant(key) if line is None else line, speaker, muted=muted)
         return echo and speaker in channel.members
-    batches = {}
+    opened: dict[int, ChannelBatch] = {}
     keep_open = True
     echoed = False
     for client in channel.members:
@@ -254,12 +271,15 @@ def send_to_channel(
             if client is not speaker:
                 conn.enqueue(outgoing.variant(key))
             continue
-        held = batches.get(key)
+        held = opened.get(key)
         if held is None:
-            held = batches[key] = Batch(channel, key)
+            held = opened[key] = Batch(channel, key)
             held.add(outgoing.variant(key), speaker, muted=muted)
         conn.hold(held)
         if client is speaker:
             echoed = echo
-    channel.batches = batches if keep_open else None
+    if keep_open:
+        channel.batches = opened
+    else:
+        channel.close_batches()
     return echoed

@@ -49,12 +49,14 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chinwag.protocol import fold
-from chinwag.server.commands.labels import add_tag
-from chinwag.server.fanout import Outgoing
+from chinwag.server.config import HistoryConfig
+from chinwag.server.fanout import Outgoing, add_tag
+from chinwag.server.network import Network
 from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.tasks import Spawn
 from chinwag.store import (
     NO_TAGS,
     ChannelTarget,
@@ -64,9 +66,6 @@ from chinwag.store import (
     StoreError,
     TimeBound,
 )
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
 
 __all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
 
@@ -141,10 +140,13 @@ def history_lines(
 
 
 class History:
-    """What the server keeps of conversations, on top of ``server.store.history``.
+    """What the server keeps of conversations, on top of the history store.
 
     Args:
-        server: the server; its store must be open before anything is recorded.
+        config: the ``[history]`` configuration.
+        store: the history store.
+        network: who is connected (a CHATHISTORY nick target) and the server's name.
+        spawn: starts retention runs and join replays.
     """
 
     max_inflight = 4096
@@ -153,9 +155,13 @@ class History:
     overload would queue up unbounded latency and then stall the whole loop on the store's
     full queue; with it the senders' own TCP buffers absorb the excess."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.config = server.config.history
+    def __init__(
+        self, config: HistoryConfig, store: HistoryStore, network: Network, spawn: Spawn
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.network = network
+        self.spawn = spawn
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
         self._guests: dict[Client, str] = {}
@@ -176,11 +182,6 @@ class History:
         # Bound once: every stored message passes this same object as its callback.
         self._on_commit = self._committed
 
-    @property
-    def store(self) -> HistoryStore:
-        """The history store."""
-        return self.server.store.history
-
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -200,7 +201,7 @@ class History:
 
     def _prune_tick(self) -> None:
         self._schedule_prune(PRUNE_INTERVAL)
-        self.server.spawn(self.prune())
+        self.spawn(self.prune())
 
     async def prune(self, now: float | None = None) -> int:
         """Apply ``max_age_days`` and ``max_lines_per_target`` once.
@@ -246,7 +247,7 @@ class History:
     def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
         account of that name."""
-        other = self.server.network.find(nick)
+        other = self.network.find(nick)
         return self.party(other) if other is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
@@ -381,7 +382,7 @@ class History:
             return
         joined = time.time()
         waiting = frozenset(self._inflight)
-        self.server.spawn(self._replay(client, channel, count, joined, waiting))
+        self.spawn(self._replay(client, channel, count, joined, waiting))
 
     async def _replay(
         self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
@@ -399,5 +400,5 @@ class History:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
         batch_target = channel.name if batched else None
-        for line in history_lines(client, entries, self.server.network.name, batch_target):
+        for line in history_lines(client, entries, self.network.name, batch_target):
             client.send(line)

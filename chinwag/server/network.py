@@ -213,7 +213,7 @@ class Network:
             channel = Channel(name, created=self.clock())
             self.channels[name_folded] = channel
         channel.members[client] = Membership(op=creating and not channel.permanent)
-        channel.batches = None  # the newcomer holds none of this turn's batches
+        channel.close_batches()  # the newcomer holds none of this turn's batches
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
@@ -257,9 +257,24 @@ class Network:
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
-        channel.batches = None  # the leaver holds this turn's batches: they must not grow
+        channel.close_batches()  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
+            self.channels.pop(channel.name_folded, None)
+
+    def keep_channel(self, name: str, created: float) -> Channel:
+        """Channel ``name`` made permanent (a registered channel), created if it does not exist."""
+        channel = self.channels.get(fold(name))
+        if channel is None:
+            channel = Channel(name, created=created)
+            self.channels[channel.name_folded] = channel
+        channel.permanent = True
+        return channel
+
+    def release_channel(self, channel: Channel) -> None:
+        """Let a permanent channel end like any other: at once when nobody is in it."""
+        channel.permanent = False
+        if not channel.members:
             self.channels.pop(channel.name_folded, None)
 
     def names_lines(self, client: Client, channel: Channel) -> Iterable[str]:

@@ -6,18 +6,63 @@ job of `network.Network`, so that every change and its notices live in one place
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from chinwag.protocol import fold, mask_matches
 
-if TYPE_CHECKING:
-    from chinwag.server.connection import Connection
-    from chinwag.server.fanout import Batch
+__all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
 
-__all__ = ["Cap", "Channel", "Client", "Membership", "RegState"]
+
+class ChannelBatch(Protocol):
+    """A channel's open output batch (``fanout.Batch``), as the nouns here see it."""
+
+    channel: Channel
+
+    def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
+        """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
+
+    def share_of(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client``; seals the batch."""
+
+
+class Link(Protocol):
+    """A client's connection (``connection.Connection``), as the rest of the server uses it.
+
+    Declared here, below the connection, so that the nouns import nothing above them.
+    """
+
+    tls: bool
+    transport: asyncio.Transport | None
+    closing: bool
+    lost: asyncio.Future[None]
+    connected_at: float
+    last_read: float
+    ping_sent_at: float | None
+
+    def enqueue(self, data: bytes) -> None:
+        """Queue bytes for the peer (written at the end of the loop turn)."""
+
+    def can_hold(self) -> bool:
+        """Whether a channel batch may go in this peer's output."""
+
+    def hold(self, batch: ChannelBatch) -> None:
+        """Queue a channel's batch for this peer."""
+
+    def capture(self) -> None:
+        """Start collecting this client's output (labeled-response)."""
+
+    def release(self) -> list[bytes]:
+        """Stop collecting and return what was collected."""
+
+    def flush(self) -> None:
+        """Write everything queued."""
+
+    def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
+        """End the connection: ERROR line, peers told, socket closed."""
 
 
 class RegState(enum.Enum):
@@ -74,7 +119,7 @@ class Membership:
 class Client:
     """One connection's user. ``nick`` is ``*`` until NICK is accepted."""
 
-    conn: Connection
+    conn: Link
     host: str
     ip: str
     nick: str = "*"
@@ -140,13 +185,24 @@ class Channel:
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
     permanent: bool = False
-    batches: dict[int, Batch] | None = None
-    """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None."""
+    batches: dict[int, ChannelBatch] | None = None
+    """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
+    Closed only by `close_batches`."""
 
     @property
     def name_folded(self) -> str:
         """The casefolded channel name, its key in the registry."""
         return fold(self.name)
+
+    def close_batches(self) -> None:
+        """Close this turn's open batches: the next channel line opens new ones.
+
+        The one rule behind every call: a batch may grow only while it is the last thing in
+        the output of every member holding it, and only those members may hold it. So it is
+        closed when anything else is queued for a holder, when it is written out, and when
+        somebody joins or leaves (see ``fanout.py``).
+        """
+        self.batches = None
 
     def is_op(self, client: Client) -> bool:
         """True when ``client`` is a channel operator here."""

@@ -17,8 +17,12 @@ from dataclasses import replace
 from argon2 import PasswordHasher
 
 from chinwag.store import _query
-from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
 from chinwag.store._query import Position
+from chinwag.store.account_rules import (
+    hash_for_new_account,
+    hash_for_new_password,
+    verify_and_rehash,
+)
 from chinwag.store.base import (
     Account,
     BanKind,

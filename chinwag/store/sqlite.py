@@ -8,10 +8,10 @@ Threads. The event loop never touches the disk. Every write goes through ONE wri
 pool of read-only connections. WAL mode lets those readers see the last committed state while
 the writer works, so a CHATHISTORY query never waits for a commit and vice versa.
 
-Group commit. Writes are jobs on a bounded FIFO queue. The writer blocks for the first job, then
-takes everything else already queued (up to ``max_group``) and runs the lot in one
-transaction; consecutive history rows go through ONE multi-row statement, which alone is the
-transaction when the group is nothing else (``writer.py`` says why: the GIL). The
+Group commit. Writes are jobs on a bounded FIFO queue (``write_queue.py``). The writer blocks for
+the first job, then takes everything else already queued (up to ``max_group``) and runs the lot
+in one transaction; consecutive history rows go through ONE multi-row statement, which alone is the
+transaction when the group is nothing else (``padded_insert.py`` says why: the GIL). The
 cost of a commit is thus shared by however many messages arrived while the previous one ran:
 under load the groups grow and throughput rises instead of the queue. Jobs that may fail
 (account registration, ...) run in a SAVEPOINT so one failure never costs the others their
@@ -89,15 +89,18 @@ from chinwag.store.base import (
     StoreParts,
     Target,
 )
+from chinwag.store.checkpointer import Checkpointer
 from chinwag.store.errors import StoreError
 from chinwag.store.migrations import apply_migrations
+from chinwag.store.readers import ReaderPool
+from chinwag.store.sqlite_connection import connect
 from chinwag.store.sqlite_records import (
     SqliteAccountStore,
     SqliteBanStore,
     SqliteChannelStore,
     drop_account,
 )
-from chinwag.store.writer import Checkpointer, ReaderPool, Writer, connect
+from chinwag.store.writer import Writer
 
 __all__ = [
     "DB_FILENAME",
@@ -117,11 +120,29 @@ _HISTORY_COLUMNS = (
     " tags"
 )
 _ROW_WIDTH = 12
-# Column k of a VALUES row is named "columnk". The writer pads with rows of zeros, which no
-# real row is (its msgid is a str), and the store writes 0 for a NULL (see _entry_row).
-_HISTORY_SELECT = (
-    "column1, column2, column3, column4, NULLIF(column5, 0), NULLIF(column6, 0), column7,"
-    " column8, NULLIF(column9, 0), column10, column11, column12"
+NO_VALUE = 0
+"""What a history row's parameters hold for "no value" (None): the INSERT turns it back into
+NULL (`_select_column`). Binding the int 0 is cheaper than binding None, and 0 also marks the
+writer's padding rows, which no real row is (its msgid is a str)."""
+
+_NULLABLE = frozenset({"party_a", "party_b", "account"})
+
+
+def or_no_value(value: str | None) -> str | int:
+    """``value`` as a history row's parameter: `NO_VALUE` for None (see `_select_column`)."""
+    return NO_VALUE if value is None else value
+
+
+def _select_column(index: int, name: str) -> str:
+    """Column ``index`` of a VALUES row (named ``columnK``), `NO_VALUE` back to NULL where the
+    column may be NULL: the other half of `or_no_value`."""
+    column = f"column{index}"
+    return f"NULLIF({column}, {NO_VALUE})" if name in _NULLABLE else column
+
+
+_HISTORY_SELECT = ", ".join(
+    _select_column(index, name.strip())
+    for index, name in enumerate(_HISTORY_COLUMNS.split(","), start=1)
 )
 _VALUES_ROW = "(" + ", ".join(["?"] * _ROW_WIDTH) + ")"
 
@@ -130,7 +151,7 @@ def _insert_history_sql(rows: int) -> str:
     """The statement that inserts ``rows`` history rows, skipping padding (see ``writer.py``)."""
     return (
         f"INSERT OR IGNORE INTO history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
-        f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT 0"
+        f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT {NO_VALUE}"
     )
 
 
@@ -163,14 +184,14 @@ _encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
-    """The parameters of ``entry``'s row: 0 stands for NULL (None binds slowly)."""
+    """The parameters of ``entry``'s row (`or_no_value` for the columns that may be NULL)."""
     msgid, when, target, target_name, sender, account, command, text, tags = entry
     party_a: str | int
     party_b: str | int
     if isinstance(target, DirectTarget):
         conv, party_a, party_b = target.key, target.party_a, target.party_b
     else:
-        conv, party_a, party_b = target.channel_folded, 0, 0
+        conv, party_a, party_b = target.channel_folded, NO_VALUE, NO_VALUE
     return (
         msgid,
         conv,
@@ -180,7 +201,7 @@ def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
         party_b,
         target_name,
         sender,
-        0 if account is None else account,
+        or_no_value(account),
         command,
         text,
         _encode_tags(dict(tags)) if tags else "{}",

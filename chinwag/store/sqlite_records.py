@@ -13,7 +13,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from chinwag.store._accounts import hash_for_new_account, hash_for_new_password, verify_and_rehash
+from chinwag.store.account_rules import (
+    hash_for_new_account,
+    hash_for_new_password,
+    verify_and_rehash,
+)
 from chinwag.store.base import (
     Account,
     BanKind,
@@ -24,7 +28,8 @@ from chinwag.store.base import (
     check_name,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
-from chinwag.store.writer import ReaderPool, Writer
+from chinwag.store.readers import ReaderPool
+from chinwag.store.writer import Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server
 from chinwag.server.commands import COMMANDS
-from chinwag.server.commands.registration import CAPABILITIES
+from chinwag.server.commands.capabilities import CAPABILITIES
 
 from .harness import make_server
 

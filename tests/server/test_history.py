@@ -12,7 +12,6 @@ import pytest
 
 from chinwag.protocol import parse_line
 from chinwag.server import Server, load_config
-from chinwag.server.commands.base import Context
 from chinwag.server.commands.labels import LateReply, defer_reply, send_labeled
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
@@ -107,14 +106,15 @@ def test_late_reply_is_labeled_whichever_part_comes_first() -> None:
     server = _server()
     client = _client("amy", Cap.BATCH | Cap.LABELED_RESPONSE)
     conn = cast(_Conn, client.conn)
-    ctx = Context(server, client, label="L1")
+    ctx = server.context(client)
+    ctx.label = "L1"
     late = defer_reply(ctx)
     assert defer_reply(ctx) is late
     late.finish([b":srv NOTICE amy :late\r\n"])
     assert conn.sent == []
     late.handler_done([])
     assert conn.sent == [b"@label=L1 :srv NOTICE amy :late\r\n"]
-    unlabeled = LateReply(Context(server, client))
+    unlabeled = LateReply(server.context(client))
     unlabeled.finish([b"x\r\n"])
     assert conn.sent[-1] == b"x\r\n"
 
@@ -128,7 +128,7 @@ def test_a_reply_that_is_one_batch_is_labeled_on_its_start() -> None:
         b"@batch=H1 :a PRIVMSG #c :x\r\n",
         b":srv BATCH -H1\r\n",
     ]
-    send_labeled(Context(server, client), "q", lines)
+    send_labeled(server.context(client), "q", lines)
     sent = cast(_Conn, client.conn).sent
     assert sent[0] == b"@label=q :srv BATCH +H1 chathistory #c\r\n"
     assert sent[1:] == lines[1:]

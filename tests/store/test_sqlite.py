@@ -28,9 +28,9 @@ from chinwag.store import (
 )
 from chinwag.store.memory import MemoryHistoryStore
 from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
+from chinwag.store.padded_insert import bucket_sizes
 from chinwag.store.sqlite import SqliteHistoryStore
 from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
-from chinwag.store.writer import bucket_sizes
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 

@@ -8,8 +8,6 @@ A handler is ``(ctx, msg) -> None``; it changes state through `Network` and send
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from chinwag.protocol import DecodeError, DecodeErrorKind, Message
 from chinwag.protocol.numerics import (
     ERR_INPUTTOOLONG,
@@ -18,10 +16,12 @@ from chinwag.protocol.numerics import (
     ERR_UNKNOWNCOMMAND,
 )
 from chinwag.server.commands import (
-    accounts,
+    authentication,
     bans,
+    capabilities,
     channels,
     history,
+    link,
     messaging,
     modes,
     operators,
@@ -31,16 +31,16 @@ from chinwag.server.commands import (
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import send_labeled
+from chinwag.server.commands.registration import try_register
 from chinwag.server.errors import IrcError
-from chinwag.server.state import Cap, Client
-
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
+from chinwag.server.state import Cap
 
 __all__ = ["COMMANDS", "CommandSpec", "Context", "dispatch"]
 
 COMMANDS: dict[str, CommandSpec] = {
+    **capabilities.COMMANDS,
     **registration.COMMANDS,
+    **link.COMMANDS,
     **channels.COMMANDS,
     **messaging.COMMANDS,
     **queries.COMMANDS,
@@ -48,20 +48,19 @@ COMMANDS: dict[str, CommandSpec] = {
     **operators.COMMANDS,
     **users.COMMANDS,
     **history.COMMANDS,
-    **accounts.COMMANDS,
+    **authentication.COMMANDS,
     **bans.COMMANDS,
 }
 
 
-def dispatch(server: Server, client: Client, item: Message | DecodeError) -> None:
-    """Handle one received line from ``client``.
+def dispatch(ctx: Context, item: Message | DecodeError) -> None:
+    """Handle one received line from ``ctx.client``.
 
     Args:
-        server: the running server.
-        client: who sent it.
+        ctx: the parts of the server and the client who sent it.
         item: the parsed message, or why the line could not be parsed.
     """
-    ctx = Context(server, client)
+    client = ctx.client
     if isinstance(item, DecodeError):
         if item.kind is DecodeErrorKind.TOO_LONG:
             ctx.reply(ERR_INPUTTOOLONG, "Input line was too long")
@@ -82,6 +81,8 @@ def dispatch(server: Server, client: Client, item: Message | DecodeError) -> Non
         client.conn.capture()
     try:
         spec.handler(ctx, item)
+        if not client.registered:
+            try_register(ctx)  # NICK, USER, CAP END...: whichever comes last completes it
     except IrcError as err:
         ctx.reply(err.numeric, *err.params)
     finally:

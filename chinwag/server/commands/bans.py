@@ -68,22 +68,22 @@ def handle_kline(ctx: Context, msg: Message) -> None:
         set_at=now,
         expires_at=now + minutes * 60 if minutes else None,
     )
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     accounts.bans[kind, target] = ban
-    ctx.server.spawn(_unstoppable(ctx.server.store.bans.add(ban)))
+    ctx.spawn(_unstoppable(ctx.store.bans.add(ban)))
     duration = f"for {minutes} minutes" if minutes else "permanently"
     ctx.network.notice(ctx.client, f"Banned {_shown(kind, target)} {duration}: {ban.reason}")
     for client in list(ctx.network.connections):
         if client is not ctx.client and client.registered:
-            accounts.refuse_banned(client)
+            accounts.bans.refuse_banned(client)
 
 
 def handle_unkline(ctx: Context, msg: Message) -> None:
     """UNKLINE <nick!user@host | account:NAME>"""
     ctx.require_oper()
     kind, target = parse_ban_target(msg.params[0])
-    ban = ctx.server.accounts.bans.pop((kind, target), None)
-    ctx.server.spawn(_unstoppable(ctx.server.store.bans.remove(kind, target)))
+    ban = ctx.accounts.bans.pop((kind, target), None)
+    ctx.spawn(_unstoppable(ctx.store.bans.remove(kind, target)))
     if ban is None:
         ctx.network.notice(ctx.client, f"No ban on {_shown(kind, target)}")
     else:
@@ -96,9 +96,7 @@ def handle_stats(ctx: Context, msg: Message) -> None:
     ctx.require_oper()
     if letter.lower() == "k":
         now = time.time()
-        for (kind, target), ban in sorted(
-            ctx.server.accounts.bans.items(), key=lambda i: i[1].set_at
-        ):
+        for (kind, target), ban in sorted(ctx.accounts.bans.items(), key=lambda i: i[1].set_at):
             if ban.expired(now):
                 continue
             left = f"{int(ban.expires_at - now) // 60 + 1}m" if ban.expires_at else "permanent"
@@ -114,7 +112,7 @@ def handle_stats(ctx: Context, msg: Message) -> None:
         for ip, count in network.per_ip.most_common(20):
             ctx.reply(RPL_STATSDEBUG, f"{ip}: {count} connection(s)")
     elif letter.lower() == "u":
-        up = int(time.time() - ctx.server.started)
+        up = int(time.time() - ctx.network.created)
         days, rest = divmod(up, 86400)
         ctx.reply(
             RPL_STATSUPTIME,

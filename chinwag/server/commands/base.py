@@ -4,42 +4,56 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import ERR_NOPRIVILEGES
+from chinwag.server.accounts import Accounts
+from chinwag.server.config import Config, LimitsConfig
 from chinwag.server.errors import IrcError
+from chinwag.server.history import History
+from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.state import Client
+from chinwag.server.tasks import Spawn
+from chinwag.store import Store
 
-if TYPE_CHECKING:
-    from chinwag.server.app import Server
-    from chinwag.server.commands.labels import LateReply
-    from chinwag.server.config import LimitsConfig
+__all__ = ["CommandSpec", "Context", "DeferredReply", "Handler"]
 
-__all__ = ["CommandSpec", "Context", "Handler"]
+
+class DeferredReply(Protocol):
+    """A reply that comes after the handler returns (``labels.LateReply``)."""
+
+    def handler_done(self, early: list[bytes]) -> None:
+        """The handler returned having queued ``early`` (for a labeled command)."""
 
 
 @dataclass(slots=True)
 class Context:
-    """The server and the client a command runs for, with shortcuts for replying."""
+    """What one command may use: the parts of the server it needs, and the client it runs for.
 
-    server: Server
+    A handler gets no `Server`: a test can build a Context from real parts and no sockets.
+    """
+
+    network: Network
+    history: History
+    accounts: Accounts
+    store: Store
+    config: Config
+    motd: Motd
+    """The message of the day, read at start and on SIGHUP."""
+    spawn: Spawn
+    """Runs background work (password checks, store queries) and keeps it referenced."""
     client: Client
     label: str | None = None
     """The ``label`` tag of the command (``labeled-response``), set by `dispatch`."""
-    late: LateReply | None = None
+    late: DeferredReply | None = None
     """Set by `labels.defer_reply` when the reply comes after the handler returns."""
-
-    @property
-    def network(self) -> Network:
-        """The network state."""
-        return self.server.network
 
     @property
     def limits(self) -> LimitsConfig:
         """The configured limits."""
-        return self.server.config.limits
+        return self.config.limits
 
     def reply(self, numeric: str, *params: str) -> None:
         """Send a numeric to the client; its nick is added as the first parameter."""

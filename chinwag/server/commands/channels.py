@@ -27,9 +27,9 @@ from chinwag.protocol.numerics import (
     RPL_TOPICWHOTIME,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
-from chinwag.server.services import founder_joined, is_founder
 from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
@@ -78,7 +78,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
         # The invitation is held by the client, never by its nick: whoever takes the nick of an
         # invited user who quit or renamed must not inherit the invitation.
         # The founder of a registered channel is always invited: nobody could lock them out.
-        invited = channel in client.invites or is_founder(ctx, channel)
+        invited = channel in client.invites or ctx.accounts.channels.is_founder(client, channel)
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
         if "i" in channel.modes and not invited:
@@ -94,7 +94,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     if channel.topic:
         send_topic(ctx, channel)
     send_names(ctx, channel)
-    ctx.server.history.replay_on_join(client, channel)
+    ctx.history.replay_on_join(client, channel)
 
 
 def send_topic(ctx: Context, channel: Channel) -> None:
@@ -163,7 +163,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
     send_to_all(channel.members, Outgoing(client.prefix, "TOPIC", channel.name, channel.topic))
-    ctx.server.accounts.channel_changed(channel)
+    ctx.accounts.channels.channel_changed(channel)
 
 
 def handle_names(ctx: Context, msg: Message) -> None:

@@ -20,7 +20,8 @@ import logging
 from chinwag.protocol import Message, fold, format_server_time, is_valid_nick, parse_count
 from chinwag.protocol.timestamps import parse_server_time
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.commands.labels import add_tag, defer_reply
+from chinwag.server.commands.labels import defer_reply
+from chinwag.server.fanout import add_tag
 from chinwag.server.history import history_lines, new_batch_ref
 from chinwag.server.state import Cap
 from chinwag.store import (
@@ -80,7 +81,7 @@ def _limit(ctx: Context, sub: str, text: str) -> int:
     limit = parse_count(text)
     if limit is None or not 0 < limit < 2**31:
         raise _Fail("INVALID_PARAMS", sub, text)
-    cap = ctx.server.config.history.chathistory_max
+    cap = ctx.config.history.chathistory_max
     return min(limit, cap) if cap > 0 else limit
 
 
@@ -98,7 +99,7 @@ def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:
         return ChannelTarget(channel.name_folded), channel.name
     if not is_valid_nick(name, ctx.limits.nick_length):
         raise _Fail("INVALID_TARGET", sub, name)
-    history = ctx.server.history
+    history = ctx.history
     other = ctx.network.find(name)
     me = history.party(client)
     return DirectTarget(me, history.peer_party(name)), other.nick if other else name
@@ -115,7 +116,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             raise _Fail("INVALID_PARAMS", "*")
         if sub not in _SUBCOMMANDS:
             raise _Fail("UNKNOWN_COMMAND", sub)
-        if not ctx.server.history.enabled:
+        if not ctx.history.enabled:
             raise _Fail("MESSAGE_ERROR", sub, params[1] if len(params) > 1 else "*")
         wanted = 5 if sub == "BETWEEN" else 4
         if len(params) != wanted:
@@ -126,7 +127,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             if not isinstance(start, TimeBound) or not isinstance(end, TimeBound):
                 raise _Fail("INVALID_PARAMS", sub, params[1])
             defer_reply(ctx)
-            ctx.server.spawn(_targets(ctx, start.time, end.time, limit))
+            ctx.spawn(_targets(ctx, start.time, end.time, limit))
             return
         if sub == "LATEST":
             after = None if params[2] == "*" else _bound(sub, params[2])
@@ -140,14 +141,14 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         _fail(ctx, fail.code, *fail.params)
         return
     defer_reply(ctx)
-    ctx.server.spawn(_query(ctx, sub, target, shown, bounds, limit=limit))
+    ctx.spawn(_query(ctx, sub, target, shown, bounds, limit=limit))
 
 
 async def _query(
     ctx: Context, sub: str, target: Target, shown: str, bounds: tuple[Bound, ...], *, limit: int
 ) -> None:
     late = defer_reply(ctx)
-    store = ctx.server.history.store
+    store = ctx.history.store
     entries: list[HistoryEntry]
     try:
         if sub == "LATEST":
@@ -180,7 +181,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
     """TARGETS: the conversations with a message between two times, each with its latest time."""
     late = defer_reply(ctx)
     client = ctx.client
-    history = ctx.server.history
+    history = ctx.history
     me = history.party(client)
     channels = {fold(name): channel.name for name, channel in client.channels.items()}
     try:
@@ -212,7 +213,7 @@ def _peer_name(ctx: Context, entry: HistoryEntry, peer: str) -> str:
     """A nick the user can give CHATHISTORY to reach the conversation with ``peer``."""
     if not peer.startswith("~"):
         return peer  # an account name: `History.peer_party` maps it back
-    other = ctx.server.history.guest(peer)
+    other = ctx.history.guest(peer)
     if other is not None and other.registered:
         return other.nick
     # The guest has left: the name it had in the newest message.

@@ -16,18 +16,12 @@ import itertools
 
 from chinwag.protocol import escape_tag_value
 from chinwag.server.commands.base import Context
+from chinwag.server.fanout import add_tag
 from chinwag.server.state import Cap
 
-__all__ = ["LateReply", "add_tag", "defer_reply", "send_labeled"]
+__all__ = ["LateReply", "defer_reply", "send_labeled"]
 
 _batch_ids = itertools.count(1)
-
-
-def add_tag(line: bytes, tag: bytes) -> bytes:
-    """Add one ``key=value`` tag (already escaped) to a formatted line."""
-    if line.startswith(b"@"):
-        return b"@" + tag + b";" + line[1:]
-    return b"@" + tag + b" " + line
 
 
 def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
@@ -107,6 +101,7 @@ class LateReply:
 
 def defer_reply(ctx: Context) -> LateReply:
     """Promise a reply after the handler returns; call ``finish`` on the result exactly once."""
-    if ctx.late is None:
-        ctx.late = LateReply(ctx)
-    return ctx.late
+    late = ctx.late
+    if not isinstance(late, LateReply):
+        late = ctx.late = LateReply(ctx)
+    return late

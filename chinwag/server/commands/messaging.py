@@ -27,9 +27,9 @@ from chinwag.protocol.numerics import (
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
+from chinwag.server.commands.services import deliver_to_service
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
-from chinwag.server.services import deliver_to_service
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_text"]
@@ -141,9 +141,9 @@ def _send_message(
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
     if tags_only or status is not None:  # not kept: typing notices, words for ops only
-        ctx.server.history.in_order(deliver)
+        ctx.history.in_order(deliver)
     else:
-        ctx.server.history.record(
+        ctx.history.record(
             client,
             channel,
             recipient,
@@ -190,7 +190,7 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
             if command != "NOTICE":
                 ctx.reply(err.numeric, *err.params)
     if late is not None:
-        ctx.server.history.in_order(late.finish)
+        ctx.history.in_order(late.finish)
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:

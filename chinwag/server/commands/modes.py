@@ -137,7 +137,7 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
             client.prefix, "MODE", channel.name, _mode_text(changes), *change_params
         )
         send_to_all(channel.members, outgoing)
-        ctx.server.accounts.channel_changed(channel)
+        ctx.accounts.channels.channel_changed(channel)
 
 
 def _apply_channel_mode(

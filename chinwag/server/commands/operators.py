@@ -26,20 +26,20 @@ log = logging.getLogger("chinwag.operators")
 def handle_oper(ctx: Context, msg: Message) -> None:
     """OPER <name> <password>"""
     name, password = msg.params[0], msg.params[1]
-    entry = next((o for o in ctx.server.config.opers if o.name == name), None)
+    entry = next((o for o in ctx.config.opers if o.name == name), None)
     if entry is None:
-        if ctx.server.accounts.enabled:
-            ctx.server.spawn(_oper_by_account(ctx, name, password))
+        if ctx.accounts.enabled:
+            ctx.spawn(_oper_by_account(ctx, name, password))
             return
         log.warning("failed OPER as %r from %s", name, ctx.client.ip)
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
-    ctx.server.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+    ctx.spawn(_finish_oper(ctx, name, entry.password_hash, password))
 
 
 async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
     """OPER with the name and password of an admin account (``chinwag admin create``)."""
     client = ctx.client
-    result = await ctx.server.accounts.check_password(client, name, password)
+    result = await ctx.accounts.passwords.check_password(client, name, password)
     if not client.registered:
         return
     if result.account is None or not result.account.admin:
@@ -54,7 +54,7 @@ async def _finish_oper(ctx: Context, name: str, password_hash: str, password: st
         return await asyncio.to_thread(verify_password, password_hash, password)
 
     client = ctx.client
-    ok, refusal = await ctx.server.accounts.throttled(client, f"oper:{name}", verify)
+    ok, refusal = await ctx.accounts.passwords.throttled(client, f"oper:{name}", verify)
     if not client.registered:
         return
     if not ok:

@@ -31,7 +31,7 @@ from chinwag.protocol.numerics import (
     RPL_WHOWASUSER,
 )
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.commands.registration import isupport_tokens, send_lusers, send_motd
+from chinwag.server.commands.welcome import isupport_tokens, send_lusers, send_motd
 from chinwag.server.errors import IrcError
 from chinwag.server.state import Cap, Channel, Client
 

@@ -24,58 +24,58 @@ from chinwag.protocol.numerics import (
     RPL_SASLMECHS,
     RPL_SASLSUCCESS,
 )
-from chinwag.server.accounts import SaslSession
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
+from chinwag.server.commands.registration import try_register
 from chinwag.server.errors import IrcError
+from chinwag.server.logins import MECHANISMS, SaslSession
 from chinwag.server.state import Cap, RegState
 from chinwag.store import InvalidPasswordError, check_password
 
-__all__ = ["COMMANDS", "MECHANISMS", "sasl_holds_registration"]
+__all__ = ["COMMANDS"]
 
-MECHANISMS = "PLAIN"
 _CHUNK = 400
 # Base64 of the longest sensible PLAIN response: two 200-byte names and a 512-byte password.
 _MAX_RESPONSE = 1300
 
 
 def _fail(ctx: Context, reason: str) -> IrcError:
-    ctx.server.accounts.sasl.pop(ctx.client, None)
+    ctx.accounts.logins.sasl.pop(ctx.client, None)
     return IrcError(ERR_SASLFAIL, f"SASL authentication failed: {reason}")
 
 
 def handle_authenticate(ctx: Context, msg: Message) -> None:
     """AUTHENTICATE <mechanism> | AUTHENTICATE <base64 chunk> | AUTHENTICATE + | AUTHENTICATE *"""
     client = ctx.client
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     data = msg.params[0]
     if not accounts.enabled or not client.caps & Cap.SASL:
         raise IrcError(ERR_SASLFAIL, "SASL authentication failed: enable the sasl capability first")
     if client.account is not None:
         raise IrcError(ERR_SASLALREADY, "You have already authenticated")
-    session = accounts.sasl.get(client)
+    session = accounts.logins.sasl.get(client)
     if data == "*":
-        accounts.sasl.pop(client, None)
+        accounts.logins.sasl.pop(client, None)
         raise IrcError(ERR_SASLABORTED, "SASL authentication aborted")
     if session is None:
         if data.upper() != MECHANISMS:
             ctx.reply(RPL_SASLMECHS, MECHANISMS, "are available SASL mechanisms")
             raise _fail(ctx, f"mechanism {data[:20]} is not supported")
-        refusal = accounts.tls_refusal(client)
+        refusal = accounts.passwords.tls_refusal(client)
         if refusal is not None:
             raise _fail(ctx, refusal)
-        accounts.sasl[client] = SaslSession(MECHANISMS)
+        accounts.logins.sasl[client] = SaslSession(MECHANISMS)
         ctx.send("AUTHENTICATE", "+")
         return
     if session.verifying:
         return  # the answer to the response already sent is on its way
     if len(data) > _CHUNK:
-        accounts.sasl.pop(client, None)
+        accounts.logins.sasl.pop(client, None)
         raise IrcError(ERR_SASLTOOLONG, "SASL message too long")
     if data != "+":
         session.buffer += data
     if len(session.buffer) > _MAX_RESPONSE:
-        accounts.sasl.pop(client, None)
+        accounts.logins.sasl.pop(client, None)
         raise IrcError(ERR_SASLTOOLONG, "SASL message too long")
     if len(data) == _CHUNK:
         return  # more chunks follow, or "+"
@@ -106,7 +106,7 @@ def _finish_plain(ctx: Context, session: SaslSession) -> None:
         raise _fail(ctx, f"password refused ({exc.problem.value})") from None
     session.verifying = True
     late = defer_reply(ctx) if ctx.label else None
-    ctx.server.spawn(_verify(ctx, session, authcid, password, late))
+    ctx.spawn(_verify(ctx, session, authcid, password, late))
 
 
 def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) -> None:
@@ -125,16 +125,14 @@ def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) 
 async def _verify(
     ctx: Context, session: SaslSession, name: str, password: bytes, late: LateReply | None
 ) -> None:
-    from chinwag.server.commands.registration import try_register
-
     client = ctx.client
-    accounts = ctx.server.accounts
+    accounts = ctx.accounts
     try:
-        result = await accounts.check_password(client, name, password)
+        result = await accounts.passwords.check_password(client, name, password)
     finally:
-        aborted = accounts.sasl.get(client) is not session  # AUTHENTICATE * meanwhile
+        aborted = accounts.logins.sasl.get(client) is not session  # AUTHENTICATE * meanwhile
         if not aborted:
-            del accounts.sasl[client]
+            del accounts.logins.sasl[client]
         if late is not None and (aborted or client.state is RegState.CLOSED):
             late.finish()
     if client.state is RegState.CLOSED:
@@ -146,25 +144,12 @@ async def _verify(
             return
         if account is None:
             ctx.reply(ERR_SASLFAIL, f"SASL authentication failed: {result.error}")
-        elif client.account is None and accounts.login(client, account):
+        elif client.account is None and accounts.logins.login(client, account):
             ctx.reply(RPL_SASLSUCCESS, "SASL authentication successful")
 
     _answer(ctx, late, answer)
     if not client.registered and not client.conn.closing:
         try_register(ctx)
-
-
-def sasl_holds_registration(ctx: Context) -> bool:
-    """Whether registration must wait for a SASL password check; aborts an idle exchange (906)."""
-    accounts = ctx.server.accounts
-    session = accounts.sasl.get(ctx.client)
-    if session is None:
-        return False
-    if session.verifying:
-        return True
-    del accounts.sasl[ctx.client]
-    ctx.reply(ERR_SASLABORTED, "SASL authentication aborted")
-    return False
 
 
 # -- draft/account-registration --------------------------------------------------------------------
@@ -188,8 +173,8 @@ def handle_register(ctx: Context, msg: Message) -> None:
         return
     nick = client.nick
     email = None if email_param == "*" else email_param
-    accounts = ctx.server.accounts
-    refusal = accounts.registration_refusal(client, nick, email, password)
+    accounts = ctx.accounts
+    refusal = accounts.logins.registration_refusal(client, nick, email, password)
     if refusal is not None:
         _register_fail(ctx, refusal[0], nick, refusal[1])
         return
@@ -198,7 +183,7 @@ def handle_register(ctx: Context, msg: Message) -> None:
 
     async def run() -> None:
         try:
-            created = await accounts.register(client, nick, email, password)
+            created = await accounts.logins.register(client, nick, email, password)
         except BaseException:
             if late is not None:
                 late.finish()
@@ -207,12 +192,12 @@ def handle_register(ctx: Context, msg: Message) -> None:
         def answer() -> None:
             if isinstance(created, tuple):
                 _register_fail(ctx, created[0], nick, created[1])
-            elif accounts.login(client, created):
+            elif accounts.logins.login(client, created):
                 ctx.send("REGISTER", "SUCCESS", nick, "Account created; you are logged in")
 
         _answer(ctx, late, answer)
 
-    ctx.server.spawn(run())
+    ctx.spawn(run())
 
 
 def handle_verify(ctx: Context, msg: Message) -> None:

@@ -1,0 +1,114 @@
+"""Registered channels (ChanServ) at run time: their records, loaded at start as permanent
+channels, and saved through the store's write-behind queue at every change of their topic,
+modes or bans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from chinwag.protocol import fold, parse_count
+from chinwag.server.network import Network
+from chinwag.server.state import Channel, Client
+from chinwag.store import ChannelBan, ChannelRecord, ChannelStore, Topic
+
+__all__ = ["ChannelRegistry", "apply_record", "channel_record"]
+
+
+def channel_record(
+    channel: Channel, founder: str | None, registered_at: float | None
+) -> ChannelRecord:
+    """What the store keeps of a registered channel: topic, modes with key and limit, bans."""
+    topic = (
+        Topic(channel.topic, channel.topic_setter, channel.topic_time) if channel.topic else None
+    )
+    bans = tuple(ChannelBan(mask, setter, when) for mask, (setter, when) in channel.bans.items())
+    return ChannelRecord(
+        name=channel.name,
+        name_folded=channel.name_folded,
+        founder=founder,
+        registered_at=registered_at,
+        topic=topic,
+        modes=" ".join(channel.mode_string(True)),
+        bans=bans,
+    )
+
+
+def apply_record(channel: Channel, record: ChannelRecord) -> None:
+    """Restore a channel's topic, modes, key, limit and bans from its stored record."""
+    if record.topic is not None:
+        channel.topic = record.topic.text
+        channel.topic_setter = record.topic.set_by
+        channel.topic_time = record.topic.set_at
+    flags, *params = record.modes.split(" ") if record.modes else ["+nt"]
+    channel.modes = set()
+    for char in flags.lstrip("+"):
+        if char == "k" and params:
+            channel.key = params.pop(0)
+        elif char == "l" and params:
+            value = params.pop(0)
+            channel.limit = parse_count(value) or None
+        elif char in "imnst":
+            channel.modes.add(char)
+    channel.bans = {ban.mask: (ban.set_by, ban.set_at) for ban in record.bans}
+
+
+class ChannelRegistry:
+    """The registered channels of one server.
+
+    Args:
+        network: where the channels live.
+        store: where their records are kept.
+        default_channels: channels that stay permanent even when unregistered.
+    """
+
+    def __init__(self, network: Network, store: ChannelStore, default_channels: Iterable[str]):
+        self.network = network
+        self.store = store
+        self._defaults = frozenset(fold(name) for name in default_channels)
+        self.registered: dict[str, ChannelRecord] = {}
+        """The record of each registered channel, by folded name."""
+
+    async def load(self) -> None:
+        """Load every registered channel as a permanent channel with its stored state."""
+        for record in await self.store.load_all():
+            if record.founder is None:
+                continue
+            channel = self.network.keep_channel(record.name, record.registered_at or time.time())
+            apply_record(channel, record)
+            self.registered[record.name_folded] = record
+
+    def register(self, channel: Channel, founder: str) -> None:
+        """Register ``channel`` to account ``founder``: it becomes permanent and is saved."""
+        record = channel_record(channel, founder, time.time())
+        self.registered[channel.name_folded] = record
+        channel.permanent = True
+        self.store.save(record)
+
+    def unregister(self, name_folded: str) -> None:
+        """Forget a registered channel; it ends with its last member unless it is a default."""
+        record = self.registered.pop(name_folded, None)
+        if record is None:
+            return
+        self.store.delete(name_folded)
+        channel = self.network.channels.get(name_folded)
+        if channel is not None and name_folded not in self._defaults:
+            self.network.release_channel(channel)
+
+    def channel_changed(self, channel: Channel) -> None:
+        """Save a registered channel after its topic, modes or bans changed."""
+        record = self.registered.get(channel.name_folded)
+        if record is None:
+            return
+        record = channel_record(channel, record.founder, record.registered_at)
+        self.registered[channel.name_folded] = record
+        self.store.save(record)
+
+    def is_founder(self, client: Client, channel: Channel) -> bool:
+        """True when ``client`` is logged in to the founder account of registered ``channel``."""
+        record = self.registered.get(channel.name_folded)
+        account = client.account
+        if record is None or record.founder is None or account is None:
+            return False
+        return fold(record.founder) == fold(account)

@@ -1,0 +1,105 @@
+"""Nick protection: a registered nick is for its account.
+
+When a client takes a nick that is a registered account it is not logged in to, NickServ warns
+it and a ``call_later`` timer renames it to a guest nick after ``nick_protection_grace`` seconds.
+Logging in, changing nick or quitting cancels the timer. The account look-up runs in a task and
+re-checks the client when it resumes: it may have quit, renamed or logged in meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from chinwag.protocol import fold
+from chinwag.server.config import Config
+from chinwag.server.network import Network
+from chinwag.server.services import nickserv_notice
+from chinwag.server.state import Client
+from chinwag.server.tasks import Spawn
+from chinwag.store import AccountStore
+
+__all__ = ["NickProtection"]
+
+log = logging.getLogger("chinwag.accounts")
+
+_GUEST_DIGITS = 5
+
+
+class NickProtection:
+    """The rename timers of one server.
+
+    Args:
+        config: the configuration (``[accounts]`` and the nick length).
+        network: where nicks change.
+        accounts: the account store (is a nick registered?).
+        spawn: starts the account look-up.
+    """
+
+    def __init__(
+        self, config: Config, network: Network, accounts: AccountStore, spawn: Spawn
+    ) -> None:
+        self.settings = config.accounts
+        self.nick_length = config.limits.nick_length
+        self.network = network
+        self.accounts = accounts
+        self.spawn = spawn
+        self._timers: dict[Client, asyncio.TimerHandle] = {}
+
+    def check_nick(self, client: Client) -> None:
+        """After registration or a nick change: protect the nick if someone else registered it."""
+        self.cancel_protection(client)
+        grace = self.settings.nick_protection_grace
+        if not self.settings.enabled or grace <= 0 or not client.registered:
+            return
+        if client.account is not None and fold(client.account) == client.nick_folded:
+            return
+        self.spawn(self._protect_nick(client, client.nick_folded, grace))
+
+    async def _protect_nick(self, client: Client, nick_folded: str, grace: float) -> None:
+        account = await self.accounts.get(nick_folded)
+        if account is None or client.nick_folded != nick_folded or not client.registered:
+            return
+        if client.account is not None and fold(client.account) == nick_folded:
+            return
+        seconds = f"{grace:g}"
+        nickserv_notice(
+            client,
+            f"The nick {client.nick} is registered. Log in with /msg NickServ IDENTIFY "
+            f"<password> within {seconds} seconds, or you will be renamed.",
+        )
+        self.cancel_protection(client)
+        loop = asyncio.get_running_loop()
+        self._timers[client] = loop.call_later(grace, self._rename_guest, client, nick_folded)
+
+    def cancel_protection(self, client: Client) -> None:
+        """Stop the rename timer of ``client``, if any."""
+        timer = self._timers.pop(client, None)
+        if timer is not None:
+            timer.cancel()
+
+    def stop(self) -> None:
+        """Cancel every timer."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    def _rename_guest(self, client: Client, nick_folded: str) -> None:
+        self._timers.pop(client, None)
+        if not client.registered or client.nick_folded != nick_folded:
+            return
+        if client.account is not None and fold(client.account) == nick_folded:
+            return
+        network = self.network
+        prefix = self.settings.guest_prefix or "Guest"
+        limit = self.nick_length
+        while True:
+            digits = "".join(random.choices("0123456789", k=_GUEST_DIGITS))
+            guest = (prefix[: max(1, limit - _GUEST_DIGITS)] + digits)[:limit]
+            if not network.nick_in_use(guest, client):
+                break
+        old = client.nick
+        network.rename(client, guest)
+        log.info("renamed %s to %s (did not log in)", old, guest)
+        nickserv_notice(client, f"You did not log in to {old} in time; your nick is now {guest}.")

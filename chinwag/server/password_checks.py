@@ -1,0 +1,114 @@
+"""Password checks within a budget: every check (SASL, NickServ IDENTIFY, OPER by account or by
+the configuration's operators) consults the `LoginThrottle` per name *and* per IP before it
+spends any argon2 time, and a failure costs from both budgets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from chinwag.protocol import fold
+from chinwag.server.config import AccountsConfig
+from chinwag.server.state import Client
+from chinwag.store import Account, AccountStore, LoginThrottle
+
+__all__ = ["LoginResult", "PasswordChecks"]
+
+T = TypeVar("T")
+log = logging.getLogger("chinwag.accounts")
+
+MAX_ACCOUNT_NAME = 200
+"""Longer names are refused without asking the store (no account can have one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """The outcome of a password check: the account, or why there is none."""
+
+    account: Account | None
+    error: str = ""
+
+
+class PasswordChecks:
+    """Where passwords may be sent, and checking them within the failed-login budget.
+
+    Args:
+        settings: the ``[accounts]`` configuration.
+        accounts: the account store.
+        tls_port: the port of the TLS listener, when there is one (named in refusals).
+    """
+
+    def __init__(
+        self,
+        settings: AccountsConfig,
+        accounts: AccountStore,
+        tls_port: Callable[[], int | None],
+    ) -> None:
+        self.settings = settings
+        self.accounts = accounts
+        self._tls_port = tls_port
+        self.throttle = LoginThrottle(
+            burst=max(1, settings.login_burst),
+            per_second=max(settings.login_per_minute, 0.001) / 60.0,
+        )
+
+    def tls_refusal(self, client: Client) -> str | None:
+        """Why a password may not be sent on this connection, or None when it may."""
+        if self.settings.require_tls_for_auth and not client.conn.tls:
+            port = self._tls_port()
+            where = f" (port {port})" if port else ""
+            return f"this server accepts passwords only over TLS: reconnect with TLS{where}"
+        return None
+
+    async def check_password(self, client: Client, name: str, password: str | bytes) -> LoginResult:
+        """Verify ``password`` for account ``name``, within the failed-login budget.
+
+        Args:
+            client: who tries (its IP is throttled).
+            name: the account name, any case.
+            password: the password as given.
+
+        Returns:
+            The account, or an error text fit for the user.
+        """
+        name_folded = fold(name)
+
+        async def verify() -> Account | None:
+            if not name_folded or len(name_folded) > MAX_ACCOUNT_NAME:
+                return None
+            return await self.accounts.verify(name_folded, password)
+
+        account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        if account is None:
+            return LoginResult(None, refusal or "invalid account name or password")
+        return LoginResult(account)
+
+    async def throttled(
+        self, client: Client, key: str, attempt: Callable[[], Awaitable[T | None]]
+    ) -> tuple[T | None, str | None]:
+        """Run one password check within the failed-login budget of ``key`` and the client's IP.
+
+        Args:
+            client: who tries.
+            key: what is being guessed (``account:NAME``, ``oper:NAME``).
+            attempt: the check; None (or a falsy result) means a wrong password.
+
+        Returns:
+            The attempt's result, or (None, why) when the budget is spent; (None, None) for a
+            plain failure.
+        """
+        keys = (key, f"ip:{client.ip}")
+        wait = self.throttle.retry_after(*keys)
+        if wait > 0:
+            log.warning("password check for %s from %s throttled", key, client.ip)
+            return None, f"too many failed attempts, try again in {int(wait) + 1} s"
+        result = await attempt()
+        if not result:
+            self.throttle.failure(*keys)
+            log.warning("failed password check for %s from %s", key, client.ip)
+            return None, None
+        self.throttle.success(key)
+        return result, None

@@ -1,0 +1,150 @@
+"""Handlers and the fan-out rules run on real parts with no socket and no `Server`.
+
+The parts are the ones the server builds (network, history, accounts, a memory store); the
+connections are real `Connection` objects that never get a transport, so what they would write
+stays in their pending output, where the test reads it.
+"""
+
+from __future__ import annotations
+
+from chinwag.protocol import DecodeError, Message, parse_line
+from chinwag.server.accounts import Accounts
+from chinwag.server.commands import dispatch
+from chinwag.server.commands.base import Context
+from chinwag.server.config import Config, load_config
+from chinwag.server.connection import Connection
+from chinwag.server.fanout import Outgoing, send_to_channel
+from chinwag.server.history import History
+from chinwag.server.motd import Motd
+from chinwag.server.network import Network
+from chinwag.server.state import Client
+from chinwag.server.tasks import Tasks
+from chinwag.store import MemoryStore
+
+
+class _Owner:
+    """Stands where the server does for a connection: remembers who has output."""
+
+    def __init__(self) -> None:
+        self.dirty: list[Connection] = []
+
+    def admission_refusal(self, ip: str) -> str | None:
+        return None
+
+    def dispatch(self, client: Client, item: Message | DecodeError) -> None:
+        raise AssertionError("these tests dispatch themselves")
+
+    def mark_dirty(self, conn: Connection) -> None:
+        self.dirty.append(conn)
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        """Nothing to do: no test here closes a connection."""
+
+
+class _Parts:
+    """The parts of one server, built the way ``app.py`` builds them."""
+
+    def __init__(self, **history: object) -> None:
+        self.config: Config = load_config(
+            None,
+            environ={},
+            overrides={"server": {"name": "t.chinwag", "data_dir": "none"}, "history": history},
+        )
+        self.store = MemoryStore()
+        self.tasks = Tasks()
+        self.network = Network(self.config)
+        self.history = History(
+            self.config.history, self.store.history, self.network, self.tasks.spawn
+        )
+        self.network.ordered = self.history.in_order
+        self.accounts = Accounts(
+            self.config, self.network, self.store, self.tasks.spawn, lambda: None
+        )
+        self.motd = Motd(self.config.server)
+        self.owner = _Owner()
+
+    def user(self, nick: str) -> Client:
+        """A registered user on a connection without a socket."""
+        conn = Connection(self.owner, self.network, self.config.limits)
+        client = Client(conn=conn, host="h", ip="127.0.0.1", user="~" + nick)
+        conn.client = client
+        self.network.add_connection(client)
+        self.network.claim_nick(client, nick)
+        self.network.mark_registered(client)
+        return client
+
+    def context(self, client: Client) -> Context:
+        return Context(
+            self.network,
+            self.history,
+            self.accounts,
+            self.store,
+            self.config,
+            self.motd,
+            self.tasks.spawn,
+            client,
+        )
+
+    def run(self, client: Client, line: str) -> None:
+        """Dispatch one line from ``client``."""
+        message = parse_line(line)
+        assert message is not None
+        dispatch(self.context(client), message)
+
+
+def _sent(client: Client) -> bytes:
+    """What ``client`` would be sent at the end of this loop turn."""
+    conn = client.conn
+    assert isinstance(conn, Connection)
+    return b"".join(
+        item if isinstance(item, bytes) else item.share_of(client) for item in conn.pending
+    )
+
+
+async def test_privmsg_to_a_channel_reaches_the_other_members() -> None:
+    """PRIVMSG #room reaches every other member once, and not its sender."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        assert isinstance(client.conn, Connection)
+        client.conn.pending.clear()  # the JOIN lines
+    parts.run(amy, "PRIVMSG #room :hello")
+    assert _sent(bob) == b":amy!~amy@h PRIVMSG #room :hello\r\n"
+    assert _sent(amy) == b""
+
+
+async def test_a_handler_error_becomes_its_numeric() -> None:
+    """A PRIVMSG to nobody answers 401 to the sender, through the same dispatch."""
+    parts = _Parts(enabled=False)
+    amy = parts.user("amy")
+    parts.run(amy, "PRIVMSG ghost :hi")
+    assert _sent(amy) == b":t.chinwag 401 amy ghost :No such nick/channel\r\n"
+
+
+async def test_open_batches_close_on_join_on_other_output_and_when_written() -> None:
+    """A channel's open batches close when someone joins, when a holder is sent anything else,
+    and when they are written out: the three cases of `Channel.close_batches`."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+
+    def say(text: str) -> None:
+        send_to_channel(channel, Outgoing(amy.prefix, "PRIVMSG", "#room", text), amy)
+
+    say("one")
+    assert channel.batches is not None
+    parts.network.join(parts.user("cat"), "#room")
+    assert channel.batches is None
+
+    say("two")
+    assert channel.batches is not None
+    parts.network.notice(bob, "a private line after the batch")
+    assert channel.batches is None
+
+    say("three")
+    assert channel.batches is not None
+    _sent(bob)
+    assert channel.batches is None
