@@ -12,6 +12,7 @@ Kept apart from the widgets so that it can be tested (and reused for text captur
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import zlib
@@ -24,7 +25,15 @@ from chinwag.client.formatting import Format, parse, strip
 from chinwag.client.safety import safe
 from chinwag.protocol import fold
 
-__all__ = ["LINK_STYLE", "NICK_COLOURS", "flat", "nick_colour", "render_line", "styled"]
+__all__ = [
+    "LINK_STYLE",
+    "NICK_COLOURS",
+    "append_styled",
+    "flat",
+    "nick_colour",
+    "render_line",
+    "styled",
+]
 
 # Readable on dark and light backgrounds; red is kept for errors and mentions.
 NICK_COLOURS = (
@@ -55,6 +64,9 @@ def flat(text: str) -> str:
     return safe(strip(text))
 
 
+# A handful of formats are in use at any time, and a Style is costly to build; bounded, as hex
+# colours let a sender make millions of formats.
+@functools.lru_cache(maxsize=256)
 def _rich_style(fmt: Format) -> Style:
     return Style(
         bold=fmt.bold or None,
@@ -74,18 +86,28 @@ def styled(text: str, style: str = "", *, formatting: bool = True) -> Text:
         style: the base style, under the text's own formatting.
         formatting: False strips the IRC formatting instead of showing it (``--no-colour``).
     """
-    out = Text(style=style)
-    if formatting:
+    out = Text()
+    append_styled(out, text, style, formatting=formatting)
+    return out
+
+
+def append_styled(out: Text, text: str, style: str = "", *, formatting: bool = True) -> None:
+    """Append network text to ``out`` as `styled` makes it (without building another Text)."""
+    start = len(out)
+    plain = strip(text)
+    if plain is text or not formatting:
+        out.append(safe(plain), style=style or None)  # no formatting (the usual), or not shown
+    else:
         for span in parse(text):
             out.append(safe(span.text), style=_rich_style(span.format))
-    else:
-        out.append(flat(text))
-    plain = out.plain
-    for match in _LINK.finditer(plain):
+        if style:
+            out.stylize_before(style, start, len(out))  # under the text's own styles
+    if "://" not in plain:
+        return
+    for match in _LINK.finditer(out.plain, start):
         url = match.group().rstrip(_LINK_TRAILER)
-        start = match.start()
-        out.stylize(Style.parse(LINK_STYLE) + Style(link=url), start, start + len(url))
-    return out
+        begin = match.start()
+        out.stylize(Style.parse(LINK_STYLE) + Style(link=url), begin, begin + len(url))
 
 
 def nick_colour(nick: str) -> str:
@@ -113,20 +135,20 @@ def render_line(line: Line, *, formatting: bool = True) -> Text:
             name = flat(nick)
             text.append(f"-{name}-" if notice else f"<{name}>", style=style)
             text.append(" ")
-            text.append(styled(body, "bold" if own else "", formatting=formatting))
+            append_styled(text, body, "bold" if own else "", formatting=formatting)
             if highlight:
                 text.stylize("on #5f0000")
         case ActionLine(_, nick, body, _, highlight):
             text.append("* ", style="italic")
             text.append(flat(nick), style=f"italic bold {nick_colour(nick)}")
             text.append(" ", style="italic")
-            text.append(styled(body, "italic", formatting=formatting))
+            append_styled(text, body, "italic", formatting=formatting)
             if highlight:
                 text.stylize("on #5f0000")
         case SystemLine(_, body):
-            text.append(styled(f"-- {body}", "dim", formatting=formatting))
+            append_styled(text, f"-- {body}", "dim", formatting=formatting)
         case ErrorLine(_, body):
-            text.append(styled(f"!! {body}", "bold red", formatting=formatting))
+            append_styled(text, f"!! {body}", "bold red", formatting=formatting)
     if is_history(line):
         # Said before this conversation opened: dimmed, so it never passes for something new.
         text.stylize("dim")
