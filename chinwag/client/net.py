@@ -234,7 +234,7 @@ class Connection:
         while window.pending and self.connected:
             self._acknowledged.clear()
             await self._acknowledged.wait()
-        while window.unconfirmed and self.connected:
+        while window.awaiting_echo and self.connected:
             self._acknowledged.clear()
             try:
                 await asyncio.wait_for(self._acknowledged.wait(), ECHO_GRACE)

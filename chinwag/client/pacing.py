@@ -79,6 +79,11 @@ class SendWindow:
         return self.lines - self.acknowledged - self.lost
 
     @property
+    def awaiting_echo(self) -> int:
+        """Messages whose echo may still come (none after theirs has come yet)."""
+        return len(self._echo_due)
+
+    @property
     def unconfirmed(self) -> int:
         """Messages sent that should have been echoed and were not (yet, or ever: refused)."""
         return len(self._echo_due) + self.refused

@@ -125,7 +125,7 @@ def test_echoes_confirm_and_a_skipped_one_was_refused() -> None:
     assert window.unconfirmed == 3
     assert window.echo(echo_of(first))
     assert window.echo(echo_of(third))  # no echo for the second: the server refused it
-    assert (window.unconfirmed, window.refused) == (1, 1)
+    assert (window.unconfirmed, window.refused, window.awaiting_echo) == (1, 1, 0)
 
 
 def test_echoes_of_what_we_did_not_wait_for_are_ignored() -> None:
