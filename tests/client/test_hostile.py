@@ -138,3 +138,25 @@ async def test_raw_flag_passes_text_through(
     amy.close_stdin()
     status, _ = await amy.wait()
     assert status == 0
+
+
+async def test_ctcp_requests_are_answered_not_shown(
+    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """CTCP VERSION and TIME get NOTICE answers; FINGER none; none shows as a line."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    amy = await launch(*server_args(irc_server, "--nick", "amy"))
+    plains.append(amy)
+    await amy.expect(r"You have joined #lobby")
+    bob.send("PRIVMSG amy :\x01VERSION\x01", "PRIVMSG amy :\x01FINGER\x01")
+    bob.send("PRIVMSG amy :\x01TIME\x01", f"PRIVMSG {LOBBY} :{END}")
+    version = await bob.expect(lambda m: m.command == "NOTICE" and "VERSION" in m.param(1))
+    assert version.param(1).startswith("\x01VERSION chinwag ")
+    await bob.expect(lambda m: m.command == "NOTICE" and m.param(1).startswith("\x01TIME "))
+    await amy.expect(END)
+    assert not any("VERSION" in line or "FINGER" in line or "TIME" in line for line in amy.lines)
+    assert not any(m.command == "NOTICE" and "FINGER" in m.param(1) for m in bob.received)
+    amy.close_stdin()
+    status, _ = await amy.wait()
+    assert status == 0
