@@ -3,12 +3,16 @@
 Each test pipes numbered lines into a real ``chinwag connect`` process and watches them arrive at
 another client on a real server. With the default flood limits (20 lines at once, then 5 a
 second) 200 lines take about 40 seconds: that is the server's pace, which the client must keep.
+A pipe never reconnects; input on a terminal (a pty here) does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +20,8 @@ import pytest
 
 from chinwag.client.pacing import BARRIER_EVERY, WINDOW
 
-from .conftest import CHINWAG_DEFAULT_FLOOD_CONFIG, RawClient, Server, server_kind
-from .test_plain import Plain, launch, plains, server_args
+from .conftest import CHINWAG_DEFAULT_FLOOD_CONFIG, ROOT, RawClient, Server, server_kind
+from .test_plain import LAUNCH, Plain, launch, plains, server_args
 
 __all__ = ["plains"]  # the fixture, shared with test_plain
 
@@ -127,3 +131,53 @@ async def test_a_refused_message_is_counted_as_not_sent(
     assert status == 1
     assert "1 of 3 lines was not sent: the server did not echo it" in err
     assert said_by(bob, "amy") == ["before", "after"]
+
+
+async def test_on_a_terminal_a_lost_connection_is_made_again(
+    irc_server: Server, raw_clients: list[RawClient]
+) -> None:
+    """Input on a terminal (a pty): the server restarts, the client reconnects, typing goes on."""
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LAUNCH,
+        *server_args(irc_server, "--plain", "--nick", "amy"),
+        stdin=slave,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    try:
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        await bob.expect(lambda m: m.command == "JOIN" and m.source_nick == "amy")
+        irc_server.restart()
+        bob = await RawClient.connect(irc_server, "bob")
+        raw_clients.append(bob)
+        # amy is back in #lobby: she joins after bob, or bob's NAMES list her.
+        await bob.expect(
+            lambda m: (
+                (m.command == "JOIN" and m.source_nick == "amy")
+                or (m.command == "353" and "amy" in m.param(3).split())
+            )
+        )
+        os.write(master, b"after the restart\n")
+        await bob.expect(lambda m: m.command == "PRIVMSG" and m.param(1) == "after the restart")
+        os.write(master, b"\x04")  # Ctrl+D: the end of input
+        status, err = await exit_of_pty(proc)
+        assert status == 0, err
+        assert "connection lost" in err
+    finally:
+        os.close(master)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def exit_of_pty(proc: asyncio.subprocess.Process) -> tuple[int, str]:
+    """Wait (bounded) for a pty-driven process to exit; its status and stderr."""
+    assert proc.stderr is not None
+    err = await asyncio.wait_for(proc.stderr.read(), PACED_TIMEOUT)
+    return await asyncio.wait_for(proc.wait(), PACED_TIMEOUT), err.decode()
