@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from chinwag.client.safety import safe
 
-__all__ = ["COLOURS", "PLAIN", "Format", "Span", "parse", "strip", "to_ansi"]
+__all__ = ["COLOURS", "PLAIN", "Code", "Format", "Span", "parse", "strip", "to_ansi"]
 
 # 0-15: the standard mIRC colours; 16-98: the extended palette (ircdocs); 99 is "default".
 _PALETTE = (
@@ -46,7 +46,21 @@ _PALETTE = (
 COLOURS: tuple[str, ...] = tuple(f"#{code}" for code in _PALETTE.split(" "))
 _DEFAULT_COLOUR = 99
 
-_COLOUR = "\x03"
+
+class Code:
+    """The formatting characters (`chinwag.client.safety.FORMATTING_CODES` lists them too)."""
+
+    BOLD = "\x02"
+    COLOUR = "\x03"
+    HEX_COLOUR = "\x04"
+    RESET = "\x0f"
+    MONOSPACE = "\x11"
+    REVERSE = "\x16"
+    ITALIC = "\x1d"
+    STRIKE = "\x1e"
+    UNDERLINE = "\x1f"
+
+
 # [0-9], not \d: \d also matches other scripts' digits, which no client sends as a colour.
 _CODE = re.compile(
     r"[\x02\x0f\x11\x16\x1d\x1e\x1f]"
@@ -89,22 +103,22 @@ def _apply(fmt: Format, match: re.Match[str]) -> Format:
     """The format after one code."""
     first = match.group()[0]
     match first:
-        case "\x02":
+        case Code.BOLD:
             return replace(fmt, bold=not fmt.bold)
-        case "\x1d":
+        case Code.ITALIC:
             return replace(fmt, italic=not fmt.italic)
-        case "\x1f":
+        case Code.UNDERLINE:
             return replace(fmt, underline=not fmt.underline)
-        case "\x1e":
+        case Code.STRIKE:
             return replace(fmt, strike=not fmt.strike)
-        case "\x11":
+        case Code.MONOSPACE:
             return replace(fmt, monospace=not fmt.monospace)
-        case "\x16":
+        case Code.REVERSE:
             return replace(fmt, reverse=not fmt.reverse)
-        case "\x0f":
+        case Code.RESET:
             return PLAIN
     fg_number, bg_number, fg_hex, bg_hex = match.groups()
-    if first == _COLOUR:
+    if first == Code.COLOUR:
         if fg_number is None:
             return replace(fmt, fg=None, bg=None)
         bg = fmt.bg if bg_number is None else _colour(bg_number)

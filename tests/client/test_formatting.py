@@ -8,7 +8,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chinwag.client.formatting import COLOURS, PLAIN, Format, Span, parse, strip, to_ansi
+from chinwag.client.formatting import COLOURS, PLAIN, Code, Format, Span, parse, strip, to_ansi
+from chinwag.client.safety import FORMATTING_CODES
 
 from .hostile import RAW_CONTROL
 
@@ -102,3 +103,10 @@ def test_to_ansi_contains_only_our_sgr_sequences(text: str) -> None:
     """Whatever comes in, the only escapes out are well-formed SGR sequences we wrote."""
     out = re.sub(r"\x1b\[[0-9;]*m", "", to_ansi(text))
     assert RAW_CONTROL.search(out) is None
+
+
+def test_safety_keeps_exactly_the_codes_parsed_here() -> None:
+    """safe(keep_formatting=True) and the parser agree on which characters are formatting."""
+    codes = {value for name, value in vars(Code).items() if name.isupper()}
+    assert codes == set(FORMATTING_CODES)
+    assert strip("".join(sorted(codes))) == ""
