@@ -365,6 +365,7 @@ class Generator:
         wall = max(end[0] - start[0], 1e-9)
         self.result["gen_cpu_pct"] = round(100 * (end[1] - start[1]) / wall, 1)
         self.result["server_cpu_pct"] = round(100 * (end[2] - start[2]) / wall, 1)
+        self.result["server_cpu_s"] = round(end[2] - start[2], 3)
 
     def server_rss(self) -> int | None:
         """Server RSS in KiB, or None when it is gone."""

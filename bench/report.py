@@ -33,6 +33,8 @@ def one_line(r: Record) -> str:
         "reg_p99_ms",
         "rss_per_conn_bytes",
         "server_cpu_pct",
+        "server_us_per_msg",
+        "server_us_per_line",
         "gen_cpu_pct",
     ):
         if r.get(key) is not None:
@@ -150,7 +152,7 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
         lines += [f"chinwag revisions measured (in run order): {', '.join(revs)}", ""]
     traffic_cols = (
         "| scenario | server | delivered/s | x ngircd | sent/s | p50 ms | p99 ms | max ms "
-        "| lost | srv CPU% | gen CPU% | notes |"
+        "| lost | srv CPU% | srv us/msg | srv us/line | gen CPU% | notes |"
     )
     for family, names in families.items():
         if family == "connect":
@@ -165,6 +167,7 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
             title = {
                 "fanout": "Channel fan-out (closed loop)",
                 "pm": "Private messages",
+                "rooms": "Small rooms (closed loop, every member sending)",
                 "mixed": "Mixed load",
                 "slow": "Slow reader",
                 "rate": "Open loop at half ngircd's saturation",
@@ -173,7 +176,7 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 f"## {title}",
                 "",
                 traffic_cols,
-                "|---|---|---|---|---|---|---|---|---|---|---|---|",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
         for name in names:
             base = grouped[name].get(BASELINE, [])
@@ -203,6 +206,8 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                         _med(live, "lat_max_ms", False),
                         _lost(live),
                         _med(live, "server_cpu_pct", False),
+                        _med(live, "server_us_per_msg"),
+                        _med(live, "server_us_per_line"),
                         _med(live, "gen_cpu_pct", False),
                     ]
                 lines.append(f"| {name} | {server} | " + " | ".join(cells) + f" | {_notes(live)} |")

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,17 @@ def _version(name: str) -> str:
         "ngircd": ["ngircd", "--version"],
         "inspircd": ["inspircd", "--version"],
         "miniircd": ["miniircd", "--version"],
-        "chinwag": [sys.executable, "-c", "import chinwag; print(chinwag.__version__)"],
+        # "chinwag 0.1.0 (core=compiled)": which protocol core this variant runs, too.
+        "chinwag": [sys.executable, "-m", "chinwag", "serve", "--version"],
     }
     try:
         out = subprocess.run(
-            commands[name.split("-", maxsplit=1)[0]], capture_output=True, timeout=20, check=False
+            commands[name.split("-", maxsplit=1)[0]],
+            env={**os.environ, **SERVERS[name].env},
+            cwd="/",  # as the servers run: chinwag from PYTHONPATH, not from the current directory
+            capture_output=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
@@ -103,9 +110,19 @@ def _rate_target(results: list[dict[str, Any]]) -> float | None:
 
 
 def run_one(
-    server: str, scenario: Scenario, rep: int, port: int, extra: dict[str, Any]
+    server: str,
+    scenario: Scenario,
+    rep: int,
+    port: int,
+    extra: dict[str, Any],
+    *,
+    attach: Callable[[int], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """Start ``server``, run one generator process for ``scenario``, stop the server."""
+    """Start ``server``, run one generator process for ``scenario``, stop the server.
+
+    ``attach`` (a profiler, say) is called with the server's PID once it listens; what it
+    returns is called when the generator is done, before the server is stopped.
+    """
     record: dict[str, Any] = {
         "scenario": scenario.name,
         "family": scenario.family,
@@ -134,6 +151,7 @@ def run_one(
     gen_spec["hard_timeout"] = hard
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(gen_spec))
+    detach = attach(srv.pid) if attach is not None else None
     gen = subprocess.Popen(
         [sys.executable, "-m", "bench.loadgen", str(spec_path), "--core", "1"],
         stdout=subprocess.PIPE,
@@ -155,6 +173,8 @@ def run_one(
         record["errors"] = ["generator killed after its hard timeout"]
     except json.JSONDecodeError as exc:
         record["errors"] = [f"bad generator output: {exc}"]
+    if detach is not None:
+        detach()
     if not srv.alive():
         record.setdefault("errors", []).append(
             f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
@@ -165,7 +185,22 @@ def run_one(
     shutil.rmtree(workdir, ignore_errors=True)
     gen_cpu = record.get("gen_cpu_pct")
     record["generator_bound"] = bool(gen_cpu is not None and gen_cpu >= 80)
+    add_cpu_per_message(record)
     return record
+
+
+def add_cpu_per_message(record: dict[str, Any]) -> None:
+    """Server CPU microseconds per message sent and per line delivered, over the load phase.
+
+    Unlike throughput, these do not depend on whether the generator or the server was the
+    bottleneck, nor much on what else the machine runs: the figure to compare on a shared box.
+    """
+    cpu_s = record.get("server_cpu_s")
+    if not isinstance(cpu_s, int | float):
+        return
+    for count, key in (("sent", "server_us_per_msg"), ("delivered", "server_us_per_line")):
+        if record.get(count):
+            record[key] = round(cpu_s * 1e6 / record[count], 3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ class Scenario:
     """One benchmark scenario as the runner sees it."""
 
     name: str
-    family: str  # connect | fanout | pm | mixed | slow | rate
+    family: str  # connect | fanout | pm | rooms | mixed | slow | rate
     spec: dict[str, Any]
     clients: int  # connections needed (servers with a lower limit skip it)
     members: int | None = None  # channel size, for the fan-out plot
@@ -78,9 +78,13 @@ def build(quick: bool) -> list[Scenario]:
     for c, s in combos:
         spec = _traffic([_channel(c, s)], dur)
         out.append(Scenario(f"fanout C={c} S={s}", "fanout", spec, c, members=c, senders=s))
-    for pairs in (100,) if quick else (100, 1000):
+    for pairs in (100,) if quick else (100, 200, 1000):
         spec = _traffic([_pair() for _ in range(pairs)], dur)
         out.append(Scenario(f"privmsg {pairs} pairs", "pm", spec, 2 * pairs))
+    if not quick:
+        # Small rooms, as most chat is: the mixed scenario's busy part without its idle crowd.
+        spec = _traffic([_channel(10, 10) for _ in range(10)], dur)
+        out.append(Scenario("rooms 10x10", "rooms", spec, 100, members=10, senders=10))
     idle = 1000 if quick else 5000
     spec = _traffic([_channel(10, 10) for _ in range(10)], dur, idle=idle)
     out.append(Scenario(f"mixed {idle} idle + 100 busy", "mixed", spec, idle + 100))

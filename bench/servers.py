@@ -167,7 +167,8 @@ def _miniircd(workdir: Path, port: int) -> list[str]:
     return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
 
 
-#: Servers in a default run (``chinwag-ephemeral`` is opt-in: chinwag with history off).
+#: Servers in a default run (opt-in: ``chinwag-ephemeral``, chinwag with history off, and
+#: ``chinwag-python``/``chinwag-ephemeral-python``, the same without the compiled core).
 DEFAULT_SERVERS = ("chinwag", "ngircd", "inspircd", "miniircd")
 
 #: The repository root: chinwag runs from this checkout whatever the working directory.
@@ -177,6 +178,15 @@ SERVERS: dict[str, ServerSpec] = {
     "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
+    ),
+    # The same two with the compiled protocol core switched off (its pure-Python source runs).
+    "chinwag-python": ServerSpec(
+        "chinwag-python", _chinwag, env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"}
+    ),
+    "chinwag-ephemeral-python": ServerSpec(
+        "chinwag-ephemeral-python",
+        _chinwag_ephemeral,
+        env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"},
     ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chinwag import __version__
+from chinwag.protocol import core_name
 
 __all__ = ["build_parser", "main"]
 
@@ -50,10 +51,22 @@ def _add_serve(subparsers: Any) -> None:
     serve.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
     serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     serve.add_argument(
+        "--websocket",
+        metavar="HOST:PORT",
+        help="also serve IRC over WebSocket at /irc and the web client at / on this address "
+        "(HTTPS when the server has a TLS certificate); for example 127.0.0.1:8080",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="how much to log to stderr (default info)",
+    )
+    serve.add_argument(
+        "--version",
+        action="version",
+        version=f"chinwag {__version__} (core={core_name()})",
+        help="show the version and whether the compiled protocol core is in use, and exit",
     )
     serve.set_defaults(func=_run_serve)
 
@@ -79,7 +92,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_port": args.tls_port,
             "tls_cert": args.tls_cert,
             "tls_key": args.tls_key,
-        }
+        },
+        "websocket": {"listen": args.websocket},
     }
     try:
         config = load_config(args.config, overrides=overrides)

@@ -18,4 +18,28 @@ ensure_venv() {
         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"
         touch "$stamp"
     fi
+    refresh_compiled_core
+}
+
+# The editable install compiles the protocol core into the source tree (setup.py). Python loads
+# those extension modules instead of the .py files, so after an edit of their sources they would
+# run stale code: rebuild them then (with Cython from the test extra), or delete them, so that the
+# sources run, when they cannot be rebuilt.
+refresh_compiled_core() {
+    local sources=(setup.py chinwag/protocol/codec.py chinwag/protocol/codec.pxd
+                   chinwag/protocol/message.py)
+    local built src stale=""
+    for built in chinwag/protocol/codec.*.so chinwag/protocol/message.*.so; do
+        [ -e "$built" ] || continue
+        for src in "${sources[@]}"; do
+            if [ "$src" -nt "$built" ]; then
+                stale=1
+            fi
+        done
+    done
+    [ -n "$stale" ] || return 0
+    echo "venv: the compiled protocol core is older than its sources: rebuilding it" >&2
+    rm -f chinwag/protocol/codec.*.so chinwag/protocol/message.*.so \
+        chinwag/protocol/codec.c chinwag/protocol/message.c
+    .venv/bin/python -W ignore setup.py -q build_ext --inplace >&2 || true
 }

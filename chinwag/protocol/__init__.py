@@ -1,10 +1,13 @@
 """The IRC protocol, sans I/O: messages, framing, case mapping, validation, numerics.
 
 Nothing here touches a socket or an event loop; the server and the client both build on it.
+The line codec (`codec`, `message`) may run compiled: `core_name` says which build is in use.
 """
 
 from __future__ import annotations
 
+# First: importing _core applies CHINWAG_PURE_PYTHON before codec and message are loaded.
+from chinwag.protocol._core import core_name
 from chinwag.protocol.casemap import CASEMAPPING, fold
 from chinwag.protocol.codec import (
     MAX_BODY_BYTES,
@@ -46,6 +49,7 @@ __all__ = [
     "LineDecoder",
     "Message",
     "ProtocolError",
+    "core_name",
     "decode_text",
     "encode_message",
     "escape_tag_value",

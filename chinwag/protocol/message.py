@@ -148,11 +148,15 @@ def parse_line(line: str) -> Message:
         rest, trailing = "", rest[1:]
     # Only the ASCII space separates words: a tab, a vertical tab or a Unicode space belongs to
     # the word it is in (ircdocs parser-tests, "tab is not considered <SPACE>").
-    words = [word for word in rest.split(" ") if word]
+    words = rest.split(" ")
+    if "" in words:  # rare: a run of spaces (filtering always costs twice the split)
+        words = [word for word in words if word]
     if not words:
         raise ProtocolError("no command in line")
-    # ASCII-only upper-casing: str.upper would make "pr\u0131vmsg" (dotless i) "PRIVMSG".
-    command = words[0].translate(_ASCII_UPPER)
+    command = words[0]
+    # ASCII-only upper-casing: str.upper would make "pr\u0131vmsg" (dotless i) "PRIVMSG". An
+    # ASCII command (always, in practice) takes str.upper, six times as fast as str.translate.
+    command = command.upper() if command.isascii() else command.translate(_ASCII_UPPER)
     params = words[1:]
     if trailing is not None:
         params.append(trailing)

@@ -10,9 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
+
+from chinwag import __version__
+from chinwag.protocol import core_name
+from chinwag.protocol._core import PURE_PYTHON_ENV
 
 from .harness import Clients
 
@@ -206,3 +211,27 @@ def test_bad_config_exits_with_an_error(tmp_path: Path) -> None:
     result = _run_cli("serve", "--port", "0", "--config", str(path))
     assert result.returncode != 0
     assert "limits.sendq" in result.stderr
+
+
+async def test_start_line_names_the_protocol_core(process: ServeProcess) -> None:
+    """The start-up line says which protocol core runs: the same one as this test process."""
+    assert process.log[-1].rstrip().endswith(f"(core={core_name()})")
+
+
+@pytest.mark.parametrize("pure", ["", "1"], ids=["default", "CHINWAG_PURE_PYTHON=1"])
+def test_serve_version_names_the_protocol_core(pure: str) -> None:
+    """`chinwag serve --version` gives the version and the core; the variable forces Python."""
+    env = {k: v for k, v in os.environ.items() if k != PURE_PYTHON_ENV}
+    result = subprocess.run(
+        [sys.executable, "-m", "chinwag", "serve", "--version"],
+        cwd=ROOT,
+        env={**env, PURE_PYTHON_ENV: pure} if pure else env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    package = ROOT / "chinwag" / "protocol"
+    built = any((package / f"codec{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
+    core = "compiled" if built and not pure else "python"
+    assert result.stdout == f"chinwag {__version__} (core={core})\n"

@@ -75,3 +75,9 @@ def test_fold_equal_iff_same_name(a: str, b: str) -> None:
 def test_fold_matches_reference(name: str) -> None:
     """fold agrees with the independent per-character reference."""
     assert fold(name) == "".join(reference_fold_char(c) for c in name)
+
+
+@given(st.text())
+def test_fold_matches_reference_on_any_text(name: str) -> None:
+    """fold agrees with the reference on any text, ASCII (the fast path) or not."""
+    assert fold(name) == "".join(reference_fold_char(c) for c in name)
