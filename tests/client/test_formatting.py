@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chinwag.client.formatting import COLOURS, PLAIN, Code, Format, Span, parse, strip, to_ansi
@@ -20,6 +20,9 @@ formatted = st.text(
     ),
     max_size=120,
 )
+
+# Properties, not timings: a loaded CI machine must not fail them for being slow.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_colour_code_is_a_colour_not_digits() -> None:
@@ -83,6 +86,7 @@ def test_to_ansi_writes_our_own_sgr_and_marks_escapes() -> None:
     assert out == "\x1b[0;1mbold\x1b[0m \x1b[0;38;2;255;0;0mred\x1b[0m \u241b[2J"
 
 
+@PROPERTY
 @given(formatted)
 def test_parse_never_raises_and_keeps_the_visible_text(text: str) -> None:
     """The spans' text is exactly the text with the codes removed; no span is empty."""
@@ -92,12 +96,14 @@ def test_parse_never_raises_and_keeps_the_visible_text(text: str) -> None:
     assert all(a.format != b.format for a, b in itertools.pairwise(spans))
 
 
+@PROPERTY
 @given(formatted)
 def test_no_formatting_code_survives(text: str) -> None:
     """No formatting code is left in the visible text (so never shown as a digit or marker)."""
     assert not set(strip(text)) & set("\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f")
 
 
+@PROPERTY
 @given(st.text(max_size=120))
 def test_to_ansi_contains_only_our_sgr_sequences(text: str) -> None:
     """Whatever comes in, the only escapes out are well-formed SGR sequences we wrote."""

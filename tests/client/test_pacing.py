@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chinwag.client.pacing import BARRIER_EVERY, BARRIER_PREFIX, WINDOW, SendWindow
 from chinwag.protocol import Message
+
+# Properties, not timings: a loaded CI machine must not fail them for being slow.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def say(n: int) -> list[Message]:
@@ -85,6 +88,7 @@ def test_one_long_line_is_never_stuck() -> None:
     assert window.full
 
 
+@PROPERTY
 @given(st.lists(st.integers(0, 5), max_size=60), st.data())
 def test_every_line_is_accounted_for(sizes: list[int], data: st.DataObject) -> None:
     """Sending as the connection does (waiting while full): never stuck, never over the window.

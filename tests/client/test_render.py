@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.style import Style
 from rich.text import Text
@@ -42,6 +42,9 @@ PLAIN_CASES: list[tuple[Posted, str]] = [
         STAMP + r"-> carol: \* me nods",
     ),
 ]
+
+# Properties, not timings: a loaded CI machine must not fail them for being slow.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize(("posted", "pattern"), PLAIN_CASES)
@@ -155,6 +158,7 @@ def test_hostile_text_renders_without_controls(name: str) -> None:
         assert RAW_CONTROL.search(render_line(line).plain) is None
 
 
+@PROPERTY
 @given(st.text(max_size=80), st.text(max_size=20))
 def test_render_line_is_always_safe(body: str, nick: str) -> None:
     """Whatever the nick and text, the rendered line has no control character."""

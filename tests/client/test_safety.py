@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chinwag.client.safety import FORMATTING_CODES, is_safe, marker, safe
@@ -17,6 +17,9 @@ UNSAFE_CHARS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]] + [
 text_with_controls = st.text(
     st.one_of(st.characters(), st.sampled_from(UNSAFE_CHARS)), max_size=200
 )
+
+# Properties, not timings: a loaded CI machine must not fail them for being slow.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_escape_becomes_its_control_picture() -> None:
@@ -57,6 +60,7 @@ def test_formatting_codes_are_marked_without_keep_formatting() -> None:
     assert safe("\x02") == "\u2402"
 
 
+@PROPERTY
 @given(text_with_controls)
 def test_output_never_contains_a_control_character(text: str) -> None:
     """Whatever comes in, nothing that a terminal obeys comes out."""
@@ -67,6 +71,7 @@ def test_output_never_contains_a_control_character(text: str) -> None:
     assert not any(unicodedata.category(c) == "Cc" for c in out)
 
 
+@PROPERTY
 @given(text_with_controls)
 def test_every_unsafe_character_leaves_its_marker(text: str) -> None:
     """Nothing is dropped silently: each unsafe character is replaced by its own marker."""
@@ -74,6 +79,7 @@ def test_every_unsafe_character_leaves_its_marker(text: str) -> None:
     assert safe(text) == expected
 
 
+@PROPERTY
 @given(text_with_controls)
 def test_keep_formatting_keeps_exactly_the_formatting_codes(text: str) -> None:
     """With keep_formatting the only control characters left are the IRC formatting codes."""
@@ -83,6 +89,7 @@ def test_keep_formatting_keeps_exactly_the_formatting_codes(text: str) -> None:
     assert [c for c in out if c in FORMATTING_CODES] == [c for c in text if c in FORMATTING_CODES]
 
 
+@PROPERTY
 @given(st.text(max_size=100))
 def test_safe_is_idempotent(text: str) -> None:
     """Making safe text safe again changes nothing (markers are ordinary characters)."""
