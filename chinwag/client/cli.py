@@ -18,7 +18,8 @@ from chinwag.client.conversation import DEFAULT_SCROLLBACK
 from chinwag.client.credentials import Credentials
 from chinwag.client.net import Options
 from chinwag.client.render import flat
-from chinwag.client.state import Session
+from chinwag.client.session import Session
+from chinwag.client.settings import Settings
 from chinwag.client.trust import KnownHosts, config_dir, host_key
 from chinwag.protocol import is_valid_nick
 
@@ -39,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--nick",
-        help="your nick (asked for on a terminal when not given; needed when input is not a "
-        "terminal). A taken nick is asked for again, or, when input is not a terminal, becomes "
-        "NICK_ then NICK__",
+        help="your nick (default: the --account NAME; asked for on a terminal when neither is "
+        "given, and needed when input is not a terminal). A taken nick is asked for again, or, "
+        "when input is not a terminal, becomes NICK_ then NICK__",
     )
     parser.add_argument(
         "--tls",
@@ -200,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
     nick = args.nick
+    if nick is None and args.account and is_valid_nick(args.account, _NICKLEN):
+        nick = args.account  # --account NAME: the nick is NAME unless --nick says otherwise
     if nick is not None and not is_valid_nick(nick, _NICKLEN):
         print(f"chinwag: {nick!r} is not a valid nick", file=sys.stderr)
         return 2
@@ -241,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         account_password=account_password,
         scrollback=max(args.scrollback, 1),
     )
+    settings = Settings.load(config / "client.toml")
+    session.ignores = list(settings.ignore)
     for room in args.join:
         session.want_room(room if session.is_channel(room) else "#" + room)
     known_hosts = config / "known_hosts"
@@ -266,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
             return 130
     from chinwag.client.app import ChatApp
 
-    app = ChatApp(session, options)
+    app = ChatApp(session, options, settings)
     app.run()
     if app.failure:
         print(f"chinwag: {flat(app.failure)}", file=sys.stderr)

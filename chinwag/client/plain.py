@@ -52,13 +52,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
-from chinwag.client.commands import Help, execute, help_posted, parse_input
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemLine, is_history
+from chinwag.client.command_runner import execute, help_posted
 from chinwag.client.formatting import to_ansi
-from chinwag.client.net import ConnectError, Connection, Options, Status
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemLine, is_history
+from chinwag.client.net import ConnectError, Options, ServerConnection, Status
 from chinwag.client.pacing import SendWindow
 from chinwag.client.render import flat
-from chinwag.client.state import Session
+from chinwag.client.session import Session
+from chinwag.client.user_commands import Help, parse_input
 
 __all__ = ["NICK_TRIES", "format_block", "format_posted", "output_filter", "run_plain"]
 
@@ -191,7 +192,7 @@ class _PlainClient:
         self._unsent_reported = False
         self._nick = session.nick
         self._nick_tries = 0
-        self.connection = Connection(
+        self.connection = ServerConnection(
             session,
             options,
             on_lines=self.show,
@@ -261,11 +262,16 @@ class _PlainClient:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.in_room.wait(), _AUTOJOIN_GRACE)
 
+    def held(self) -> int:
+        """Lines the session holds until it can say them again (typed while disconnected)."""
+        return sum(len(lines) for lines in self.session.pending.values())
+
     def unsent(self) -> int:
-        """Input lines that did not go out: lost in flight, typed offline, or never taken."""
+        """Input lines that did not go out: lost in flight, held, refused, or never taken."""
         waiting = self.stdin.waiting if self.stdin is not None else 0
         window = self.window
-        return window.lost + window.pending + window.unconfirmed + self.not_sent + waiting
+        lost = window.lost + window.pending + window.unconfirmed + self.not_sent
+        return lost + self.held() + waiting
 
     def report_unsent(self, why: str, unsent: int | None = None) -> int:
         """Say on stderr (once) how many lines did not go out, if any; return the exit status."""
@@ -294,13 +300,17 @@ class _PlainClient:
                 if command is not None:
                     self.show(help_posted(self.session))
                 continue
+            held = self.held()
             outcome = execute(self.session, command)
             self.show(outcome.posted)
             messages = self.session.take_outbox()
             if outcome.quit is not None:
                 # QUIT goes last, after every line is acknowledged: `finish` sends it.
                 messages = [m for m in messages if m.command != "QUIT"]
-            if not await self.connection.send_paced(messages):
+            if self.held() > held:
+                # Held for after the reconnect (shown as pending); counted at the end if still so.
+                self.window.send([])
+            elif not await self.connection.send_paced(messages):
                 self.not_sent += 1
                 self.show([self.session.error("Not connected: the message was not sent")])
                 if not self.interactive:

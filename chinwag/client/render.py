@@ -20,8 +20,8 @@ import zlib
 from rich.style import Style
 from rich.text import Text
 
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, SystemLine, is_history
 from chinwag.client.formatting import Format, parse, strip
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Line, SystemLine, is_history
 from chinwag.client.safety import safe
 from chinwag.protocol import fold
 

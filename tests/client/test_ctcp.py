@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chinwag.client.ctcp import REPLY_BURST, REPLY_INTERVAL, CtcpReplies, version_reply
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.protocol import encode_message, parse_line
 
 

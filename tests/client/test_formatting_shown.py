@@ -9,7 +9,7 @@ from rich.style import Style
 
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.client.widgets import ConversationView
 
 from .conftest import LOBBY, RawClient, Server, eventually

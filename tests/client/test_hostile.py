@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.client.widgets import ConversationList, ConversationView, InputBar, UserList
 
 from .conftest import LOBBY, RawClient, Server, eventually

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rich.style import Style
 from rich.text import Text
 
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, Posted, SystemLine
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Line, Posted, SystemLine
 from chinwag.client.plain import format_posted, output_filter
 from chinwag.client.render import NICK_COLOURS, flat, nick_colour, render_line, styled
 from chinwag.client.widgets.input_bar import complete

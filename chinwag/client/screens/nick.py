@@ -26,6 +26,7 @@ class NickScreen(ModalScreen[str | None]):
     }
     NickScreen > Vertical {
         width: 60;
+        max-width: 100%;
         height: auto;
         border: thick $warning;
         background: $surface;
