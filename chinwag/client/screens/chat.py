@@ -217,7 +217,7 @@ class ChatScreen(Screen[None]):
             line = alerts[-1].line
             assert isinstance(line, ChatLine | ActionLine)
             where = "privately" if alerts[-1].private else f"in {alerts[-1].name}"
-            self.attract(f"{line.nick} {where}", line.text)
+            self.attract(flat(f"{line.nick} {where}"), flat(line.text))
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
 
