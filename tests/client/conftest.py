@@ -40,6 +40,9 @@ max_clients_per_ip = 0
 flood_rate = 0
 """
 
+CHINWAG_DEFAULT_FLOOD_CONFIG = CHINWAG_CONFIG.replace("flood_rate = 0\n", "")
+"""The test server with chinwag's default flood limits (20 lines at once, then 5 a second)."""
+
 NGIRCD_CONFIG = """\
 [Global]
 Name = test.ngircd
