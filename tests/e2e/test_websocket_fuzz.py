@@ -118,5 +118,9 @@ def test_random_websocket_input_never_hurts_other_clients(
     token = f"round trip {time.monotonic_ns()}"
     speaker.send(f"PRIVMSG #lobby :{token}\r\n".encode())
     watcher.expect("PRIVMSG", token)
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The server's own errors only: the test's client library may log its side of a framing
+    # the fuzz broke on purpose ("stream ended"), which says nothing about the server.
+    errors = [
+        r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("chinwag")
+    ]
     assert not errors, [r.getMessage() for r in errors]
