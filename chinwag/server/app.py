@@ -23,6 +23,7 @@ from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
 from chinwag.server.commands.base import Context
+from chinwag.server.commands.fast_path import FastPath
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
@@ -79,6 +80,9 @@ class Server:
         )
         self.history = History(config.history, self.store.history, self.network, self.spawn)
         self.network.ordered = self.history.in_order
+        self.fast_path: FastPath | None = FastPath(self.network, self.history)
+        """Runs the common lines without the general dispatch; None sends every line through
+        `commands.dispatch` (the reference, which tests compare it with)."""
         self.servers: list[asyncio.Server] = []
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -205,7 +209,9 @@ class Server:
     def dispatch(self, client: Client, item: Message | DecodeError) -> None:
         """Run one received line; a bug in a handler drops only this client."""
         try:
-            commands.dispatch(self.context(client), item)
+            fast = self.fast_path
+            if fast is None or not fast.handle(client, item):
+                commands.dispatch(self.context(client), item)
         except Exception:
             log.exception("error handling a line from %s; dropping that client", client.nick)
             client.conn.close("Internal error")

@@ -42,6 +42,7 @@ LAYERS: list[list[str]] = [
         "commands.services",
         "commands.users",
     ],
+    ["commands.fast_path"],
     ["commands"],
     ["app"],
     [""],

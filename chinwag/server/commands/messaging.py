@@ -32,7 +32,7 @@ from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
 from chinwag.server.state import Cap, Channel, Client
 
-__all__ = ["COMMANDS", "fit_text"]
+__all__ = ["COMMANDS", "fit_relayed", "fit_text"]
 
 _STATUS_PREFIXES = {"@": "op", "+": "voice"}
 
@@ -104,7 +104,7 @@ def _send_message(
         if deliver_to_service(ctx, recipient, command, text):
             return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
-    relayed = "" if text is None else _fit(client, command, shown, text)
+    relayed = "" if text is None else fit_relayed(client, command, shown, text)
     params = (shown,) if text is None else (shown, relayed)
     outgoing = Outgoing(
         client.prefix,
@@ -155,7 +155,8 @@ def _send_message(
         )
 
 
-def _fit(client: Client, command: str, target: str, text: str) -> str:
+def fit_relayed(client: Client, command: str, target: str, text: str) -> str:
+    """``text`` cut so that ``client``'s ``command`` to ``target`` fits 512 bytes as relayed."""
     prefix = client.prefix
     if (len(prefix) + len(target) + len(text)) * 4 + len(command) + 8 <= MAX_BODY_BYTES:
         return text  # fits even if every character takes four bytes: nothing to encode
