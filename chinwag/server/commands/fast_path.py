@@ -17,9 +17,10 @@ history off and the compiled core, that was 5.9 us of server CPU per private mes
 label, client tags), an unregistered sender, several targets, status prefixes (``@#chan``), an
 unknown target or a channel the sender may not speak in (the general path sends the numeric),
 and a message to a service. What it does run, it runs through the same functions the general
-path uses (`fit_relayed`, `Outgoing`, `new_msgid`, `send_to_channel`, `Channel.can_speak`,
-``History.record``, ``Network.send_from_server``), so there is one formatting and one set of
-rules; only the routing is shorter. The general path stays the reference:
+path uses (`fit_relayed`, `Outgoing` or its plain-message case `Outgoing.message`,
+`new_msgid`, `send_to_channel`, `Channel.can_speak`, ``History.record``,
+``Network.send_from_server``), so there is one formatting and one set of rules; only the
+routing is shorter. The general path stays the reference:
 ``tests/server/test_fast_path.py`` feeds the same random sessions to a server with the fast path
 and to one without it, and compares every byte every client receives.
 """
@@ -50,9 +51,11 @@ def _deliver(
         if send_to_channel(channel, outgoing, sender, echo=bool(echo)):
             return
     elif recipient is not None and not (echo and recipient is sender):
-        recipient.send(outgoing.line_for(recipient))  # a note to self comes once, as the echo
+        # A note to self comes once, as the echo. `conn.enqueue` rather than `Client.send`,
+        # which only calls it: 0.10 us per message in the profile for that one extra call.
+        recipient.conn.enqueue(outgoing.line_for(recipient))
     if echo:
-        sender.send(outgoing.line_for(sender))
+        sender.conn.enqueue(outgoing.line_for(sender))
 
 
 class FastPath:
@@ -101,14 +104,19 @@ class FastPath:
         channel: Channel | None = None
         recipient: Client | None = None
         if target[0] == "#":
-            channel = self._channels.get(fold(target))
+            # A key of the registries is a folded name, so a hit on the name as typed is the
+            # right entry (fold is idempotent): no fold for the usual lower-case target, where
+            # fold was 0.08 us per message in the profile.
+            channels = self._channels
+            channel = channels.get(target) or channels.get(fold(target))
             if channel is None or not channel.can_speak(client):
                 return False
             shown = channel.name
         elif target[0] in "@+":
             return False
         else:
-            recipient = self._clients.get(fold(target))
+            clients = self._clients
+            recipient = clients.get(target) or clients.get(fold(target))  # as for channels
             if (
                 recipient is None
                 or not recipient.registered
@@ -117,7 +125,7 @@ class FastPath:
                 return False
             shown = recipient.nick
         relayed = fit_relayed(client, command, shown, text)
-        outgoing = Outgoing(
+        outgoing = Outgoing.message(
             client.prefix, command, shown, relayed, msgid=new_msgid(), account=client.account
         )
         # The general path reads the clock for this too: once is enough.
