@@ -11,13 +11,16 @@ export DEBIAN_FRONTEND=noninteractive
 # "package:command" pairs. A package counts as present when its command is on
 # PATH or dpkg reports it installed (an empty command means: ask dpkg only).
 # weechat-plugins brings the FIFO plugin that drives weechat-headless; it is
-# only a Recommends of weechat-headless, so it must be named.
+# only a Recommends of weechat-headless, so it must be named. chromium runs the web client's
+# tests (through Playwright); a font is named so that its screenshots have legible text.
 NEEDED=(
     "weechat-headless:weechat-headless"
     "weechat-plugins:"
     "irssi:irssi"
     "tmux:tmux"
     "ii:ii"
+    "chromium:chromium"
+    "fonts-dejavu-core:"
     # The compiled protocol core (setup.py): a C compiler and Python's headers.
     "gcc:gcc"
     "python3-dev:"

@@ -51,6 +51,12 @@ def _add_serve(subparsers: Any) -> None:
     serve.add_argument("--tls-cert", metavar="FILE", help="TLS certificate chain (PEM)")
     serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     serve.add_argument(
+        "--websocket",
+        metavar="HOST:PORT",
+        help="also serve IRC over WebSocket at /irc and the web client at / on this address "
+        "(HTTPS when the server has a TLS certificate); for example 127.0.0.1:8080",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -86,7 +92,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_port": args.tls_port,
             "tls_cert": args.tls_cert,
             "tls_key": args.tls_key,
-        }
+        },
+        "websocket": {"listen": args.websocket},
     }
     try:
         config = load_config(args.config, overrides=overrides)

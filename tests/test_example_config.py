@@ -12,6 +12,7 @@ from chinwag.server.config import (
     HistoryConfig,
     LimitsConfig,
     ServerConfig,
+    WebSocketConfig,
     load_config,
 )
 
@@ -27,7 +28,7 @@ def test_example_loads() -> None:
 def test_example_has_every_key_with_a_comment() -> None:
     """Each setting of each section appears in the example, with a comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in (ServerConfig, LimitsConfig, HistoryConfig, AccountsConfig):
+    for section in (ServerConfig, LimitsConfig, HistoryConfig, AccountsConfig, WebSocketConfig):
         for field in dataclasses.fields(section):
             match = re.search(rf"^{field.name} = ", text, re.MULTILINE)
             assert match, f"{field.name} is missing from chinwag.example.toml"
@@ -44,3 +45,4 @@ def test_example_limits_are_the_defaults() -> None:
     assert config.limits == defaults.limits
     assert config.history == defaults.history
     assert config.accounts == defaults.accounts
+    assert config.websocket == defaults.websocket

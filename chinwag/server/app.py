@@ -32,6 +32,7 @@ from chinwag.server.network import Network
 from chinwag.server.state import Client
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, open_store
 
 __all__ = ["Server", "data_path", "run_server"]
@@ -88,6 +89,7 @@ class Server:
         self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
+        self.websocket: WebSocketListener | None = None
 
     @property
     def tasks(self) -> set[asyncio.Task[Any]]:
@@ -122,6 +124,15 @@ class Server:
                 backlog=4096,
             )
             self.servers.append(secure)
+        if self.config.websocket.listen:
+            self.websocket = WebSocketListener(
+                self.config.websocket,
+                lambda: Connection(self, self.network, limits, tls=tls_context is not None),
+                self.admission_refusal,
+                max_pending_per_ip=self.config.limits.max_clients_per_ip,
+                exempt=lambda ip: self.config.limits.exempt_loopback and _is_loopback(ip),
+            )
+            await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
 
@@ -162,6 +173,8 @@ class Server:
         """Stop in order: listeners, clients (with an ERROR line), timers, tasks."""
         for server in self.servers:
             server.close()
+        if self.websocket is not None:
+            self.websocket.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         self.accounts.stop()

@@ -26,11 +26,13 @@ __all__ = [
     "LimitsConfig",
     "OperConfig",
     "ServerConfig",
+    "WebSocketConfig",
     "load_config",
+    "parse_listen",
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = ("server", "limits", "history", "accounts")
+_SECTIONS = ("server", "limits", "history", "accounts", "websocket")
 
 
 class ConfigError(ValueError):
@@ -109,6 +111,27 @@ class AccountsConfig:
 
 
 @dataclass(slots=True)
+class WebSocketConfig:
+    """IRC over WebSocket, and the web client, on an address of their own (off when empty)."""
+
+    listen: str = ""
+    allowed_origins: list[str] = field(default_factory=list)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:8080`` for IPv6) into host and port.
+
+    Raises:
+        ConfigError: the value has no port, or the port is not a number from 0 to 65535.
+    """
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"websocket.listen must be HOST:PORT, not {value!r}")
+    return host, int(port)
+
+
+@dataclass(slots=True)
 class OperConfig:
     """A server operator: a name and an argon2id hash made by ``chinwag passwd``."""
 
@@ -124,6 +147,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -156,6 +180,8 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.websocket.listen:
+            parse_listen(self.websocket.listen)
         for oper in self.opers:
             if not oper.password_hash.startswith("$argon2"):
                 raise ConfigError(

@@ -15,12 +15,14 @@ import contextlib
 import re
 import socket
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
 
 __all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
+
+C = TypeVar("C", bound="Client")
 
 WAIT = 3.0
 MAX_BODY = 512
@@ -48,6 +50,7 @@ def make_server(
     server: dict[str, Any] | None = None,
     limits: dict[str, Any] | None = None,
     history: dict[str, Any] | None = None,
+    websocket: dict[str, Any] | None = None,
     opers: list[tuple[str, str]] | None = None,
 ) -> Server:
     """A `Server` on a free loopback port, named ``test.chinwag``, flood pacing off by default.
@@ -56,12 +59,14 @@ def make_server(
         server: ``[server]`` overrides (``data_dir`` is ``none``, a memory store, unless given).
         limits: ``[limits]`` overrides (``flood_rate`` is 0 unless given).
         history: ``[history]`` overrides.
+        websocket: ``[websocket]`` overrides (``listen="127.0.0.1:0"`` for a free port).
         opers: ``(name, password_hash)`` pairs.
     """
     overrides: dict[str, dict[str, Any]] = {
         "server": {"port": 0, "name": "test.chinwag", "data_dir": "none", **(server or {})},
         "limits": {"flood_rate": 0, **(limits or {})},
         "history": history or {},
+        "websocket": websocket or {},
     }
     config = load_config(None, environ={}, overrides=overrides)
     if opers:
@@ -357,6 +362,21 @@ class Clients:
         The burst ends with the MOTD (376 or 422) and the 366 of every default channel.
         """
         client = await self.open(nick, rcvbuf=rcvbuf)
+        return await self.register(
+            client, nick, caps=caps, password=password, user=user, realname=realname
+        )
+
+    async def register(
+        self,
+        client: C,
+        nick: str,
+        *,
+        caps: Iterable[str] = (),
+        password: str | None = None,
+        user: str | None = None,
+        realname: str | None = None,
+    ) -> C:
+        """Register an open ``client`` as ``nick``; see `connect`."""
         wanted = list(caps)
         if wanted:
             await client.send("CAP LS 302")

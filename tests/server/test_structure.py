@@ -16,11 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks"],
+    ["errors", "config", "passwords", "tls", "tasks", "webfiles"],
     ["state"],
     ["fanout"],
     ["network"],
-    ["connection", "motd"],
+    ["connection", "motd", "websocket"],
     ["services", "history", "password_checks", "server_bans", "channel_registry"],
     ["nick_protection"],
     ["logins"],
