@@ -282,10 +282,12 @@ class Channel:
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
     Closed only by `close_batches`."""
 
-    @property
-    def name_folded(self) -> str:
-        """The casefolded channel name, its key in the registry."""
-        return fold(self.name)
+    name_folded: str = field(init=False)
+    """The casefolded channel name, its key in the registry (a channel never changes its name:
+    folded once, not for every stored message)."""
+
+    def __post_init__(self) -> None:
+        self.name_folded = fold(self.name)
 
     def close_batches(self) -> None:
         """Close this turn's open batches: the next channel line opens new ones.
