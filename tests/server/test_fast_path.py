@@ -44,6 +44,9 @@ class _Transport:
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name == "peername" else default
 
+    def is_closing(self) -> bool:
+        return False
+
     def get_write_buffer_size(self) -> int:
         return 0
 
@@ -169,16 +172,16 @@ async def _run(
         await _feed(server, conns[who], [line])
     for conn in [*conns, eve]:  # in a fixed order (Server.stop goes through a set)
         conn.close("Server shutting down")
-    server._flush_all()
+    server.outbox.end_turn()
     await server.stop()
     return [bytes(transport.data) for transport in transports]
 
 
 async def _feed(server: Server, conn: Connection, lines: list[str]) -> None:
     conn.data_received("".join(line + "\r\n" for line in lines).encode())
-    for _ in range(3):  # commit callbacks, join replays and the end-of-turn flush
+    for _ in range(3):  # commit callbacks, join replays and the end of the turn
         await asyncio.sleep(0)
-    server._flush_all()
+    server.outbox.end_turn()
 
 
 def _both(caps: list[set[str]], lines: list[tuple[int, str]], enabled: bool) -> list[bytes]:
@@ -199,7 +202,7 @@ def _both(caps: list[set[str]], lines: list[tuple[int, str]], enabled: bool) -> 
 
 
 # The cases a random session reaches only now and then, always tried: away, +m and +v, a ban,
-# a note to self with and without echo-message, a channel not joined, a nick changed.
+# a note to self with and without echo-message, a channel not joined, a nick changed, a bot.
 _CASES = [
     (1, "AWAY :gone"),
     (0, "PRIVMSG bob[1] :are you there"),
@@ -221,6 +224,9 @@ _CASES = [
     (1, "PRIVMSG amy2 :new nick"),
     (2, "PRIVMSG #room :" + "é" * 300),
     (1, "PRIVMSG Eve :not registered yet"),
+    (0, "MODE Amy2 +B"),
+    (0, "PRIVMSG bob[1] :from a bot"),
+    (0, "PRIVMSG #room :from a bot"),
 ]
 _ECHO = [{"echo-message"}, {"server-time", "message-tags"}, {"echo-message", "account-tag"}, set()]
 
@@ -242,7 +248,7 @@ def test_the_fast_path_sends_what_dispatch_sends_history_off(
 def test_the_fast_path_sends_what_dispatch_sends_durable_history(
     caps: list[set[str]], lines: list[tuple[int, str]]
 ) -> None:
-    """Durable history (delivery on commit, join replays): the same bytes with and without."""
+    """Durable history (output written on commit, join replays): the same bytes either way."""
     _both(caps, lines, enabled=True)
 
 
@@ -269,7 +275,7 @@ async def test_the_fast_path_takes_the_common_lines_and_declines_the_rest() -> N
     for nick in ("amy", "bob"):
         conn = Connection(server, server.network, config.limits)
         conn.connection_made(_Transport())  # type: ignore[arg-type]
-        conn.data_received(f"NICK {nick}\r\nUSER u 0 * :x\r\nJOIN #r\r\n".encode())
+        await _feed(server, conn, [f"NICK {nick}", "USER u 0 * :x", "JOIN #r"])
         conns.append(conn)
     amy = conns[0].client
     assert amy is not None and server.fast_path is not None

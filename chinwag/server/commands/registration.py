@@ -67,7 +67,8 @@ def handle_user(ctx: Context, msg: Message) -> None:
     client = ctx.client
     if client.user or client.state is not RegState.CONNECTED:
         raise IrcError(ERR_ALREADYREGISTERED, "You may not reregister")
-    if not msg.params[0]:
+    if not msg.params[0] or not msg.params[3]:
+        # modern.ircdocs.horse: an empty username or realname is "not enough parameters".
         raise IrcError(ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
     client.user = sanitize_username(msg.params[0])
     client.realname = msg.params[3][: ctx.limits.realname_length]
@@ -93,7 +94,7 @@ def try_register(ctx: Context) -> None:
         complete_registration(ctx)
         return
     client.state = RegState.VERIFYING
-    ctx.spawn(_check_password(ctx, password_hash))
+    ctx.wait_for(_check_password(ctx, password_hash))
 
 
 async def _check_password(ctx: Context, password_hash: str) -> None:
