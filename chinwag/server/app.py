@@ -27,6 +27,7 @@ from chinwag.server.commands.fast_path import FastPath
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.join_hint import join_hints, lan_address
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.outbox import Outbox
@@ -136,6 +137,9 @@ class Server:
             await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
+        host = self.config.server.host
+        for line in join_hints(host, self.port, self.tls_port, lan_address()):
+            log.info("%s", line)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""

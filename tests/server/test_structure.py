@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles"],
+    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles", "join_hint"],
     ["state"],
     ["fanout", "monitors"],
     ["network"],
