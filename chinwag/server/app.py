@@ -22,6 +22,7 @@ from typing import Any
 from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admission import Handshakes, TlsGate
 from chinwag.server.commands.base import Context
 from chinwag.server.commands.fast_path import FastPath
 from chinwag.server.config import Config
@@ -36,12 +37,16 @@ from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, open_store
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 __all__ = ["Server", "data_path", "run_server"]
 
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
+LAZY_FLUSH = 0.01
+"""Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
+of every arrival in that time (see `Connection.enqueue_lazy`)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
 
 
@@ -83,12 +88,21 @@ class Server:
         )
         self.outbox = Outbox()
         self.history = History(
-            config.history, self.store.history, self.network, self.spawn, self.outbox
+            config.history,
+            self.store.history,
+            self.network,
+            self.spawn,
+            self.outbox,
+            accounts=self.store.accounts,
         )
         self.fast_path: FastPath | None = FastPath(self.network, self.history)
         """Runs the common lines without the general dispatch; None sends every line through
         `commands.dispatch` (the reference, which tests compare it with)."""
         self.servers: list[asyncio.Server] = []
+        self.handshakes = Handshakes()
+        self._lock: DataDirLock | None = None
+        self._lazy: list[Connection] = []
+        self._lazy_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.websocket: WebSocketListener | None = None
@@ -103,6 +117,9 @@ class Server:
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
+        directory = data_path(self.config)
+        if directory is not None and self._lock is None:
+            self._lock = DataDirLock(directory)  # shell commands see that the server runs
         self.motd.load()
         await self.accounts.start()
         self.history.start()
@@ -117,11 +134,11 @@ class Server:
         self.servers.append(server)
         tls_context = self._tls_context()
         if tls_context is not None:
+            # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).
             secure = await loop.create_server(
-                lambda: Connection(self, self.network, limits, tls=True),
+                lambda: TlsGate(self, self.network, limits, tls_context),
                 self.config.server.host,
                 self.config.server.tls_port,
-                ssl=tls_context,
                 reuse_address=True,
                 backlog=4096,
             )
@@ -187,6 +204,9 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
+        if self._lazy_handle is not None:
+            self._lazy_handle.cancel()
+        self._flush_lazy()
         self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
@@ -197,6 +217,9 @@ class Server:
                 conn.transport.abort()
         await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
         await self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self._stopped.set()
         log.info("stopped")
 
@@ -213,13 +236,15 @@ class Server:
     def admission_refusal(self, ip: str) -> str | None:
         """Why a new connection from ``ip`` must be refused, or None to accept it."""
         limits = self.config.limits
-        if limits.max_clients and len(self.network.connections) >= limits.max_clients:
+        handshakes = self.handshakes  # TLS connections still in their handshake count too
+        connections = len(self.network.connections) + handshakes.total
+        if limits.max_clients and connections >= limits.max_clients:
             return "Too many connections on this server"
         exempt = limits.exempt_loopback and _is_loopback(ip)
         if (
             limits.max_clients_per_ip
             and not exempt
-            and self.network.per_ip[ip] >= limits.max_clients_per_ip
+            and self.network.per_ip[ip] + handshakes.per_ip[ip] >= limits.max_clients_per_ip
         ):
             return "Too many connections from your IP address"
         return None
@@ -257,6 +282,21 @@ class Server:
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: the outbox writes it at the end of this loop turn."""
         self.outbox.mark_dirty(conn)
+
+    def mark_lazy(self, conn: Connection) -> None:
+        """Remember that ``conn`` has output that may wait: written within `LAZY_FLUSH`."""
+        self._lazy.append(conn)
+        if self._lazy_handle is None:
+            loop = asyncio.get_running_loop()
+            self._lazy_handle = loop.call_later(LAZY_FLUSH, self._flush_lazy)
+
+    def _flush_lazy(self) -> None:
+        """Hand the output that waited to the outbox (which keeps it behind earlier commits)."""
+        self._lazy_handle = None
+        lazy, self._lazy = self._lazy, []
+        for conn in lazy:
+            if conn.due_lazily():  # not already written with something urgent
+                self.outbox.mark_dirty(conn)
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
@@ -302,6 +342,9 @@ async def _serve(config: Config) -> int:
     try:
         server = Server(config)
         await server.start()
+    except DataDirBusyError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
         return 1

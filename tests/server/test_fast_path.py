@@ -202,7 +202,8 @@ def _both(caps: list[set[str]], lines: list[tuple[int, str]], enabled: bool) -> 
 
 
 # The cases a random session reaches only now and then, always tried: away, +m and +v, a ban,
-# a note to self with and without echo-message, a channel not joined, a nick changed, a bot.
+# a note to self with and without echo-message, a channel not joined, a nick changed, a bot,
+# a silent member of a delayed-join room.
 _CASES = [
     (1, "AWAY :gone"),
     (0, "PRIVMSG bob[1] :are you there"),
@@ -227,6 +228,11 @@ _CASES = [
     (0, "MODE Amy2 +B"),
     (0, "PRIVMSG bob[1] :from a bot"),
     (0, "PRIVMSG #room :from a bot"),
+    (0, "MODE #room +D"),
+    (1, "PART #room"),
+    (1, "JOIN #room"),
+    (1, "PRIVMSG #room :silent no more"),
+    (1, "PRIVMSG #room :and again"),
 ]
 _ECHO = [{"echo-message"}, {"server-time", "message-tags"}, {"echo-message", "account-tag"}, set()]
 
@@ -295,4 +301,6 @@ async def test_the_fast_path_takes_the_common_lines_and_declines_the_rest() -> N
         "JOIN #x",
     ):
         assert not handle(amy, parse_line(line)), line
+    server.history.health.failing = True  # the general path refuses (and explains) then
+    assert not handle(amy, parse_line("PRIVMSG bob :hi"))
     await server.stop()

@@ -103,6 +103,12 @@ def _send_message(
         if deliver_to_service(ctx, recipient, command, text):
             return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
+    stored = text is not None and status is None
+    if stored and ctx.history.health.failing:
+        # It could not be stored: not delivered either (nothing seen may be missing from
+        # history), and the sender is told. Storing is retried in the background.
+        ctx.history.health.refuse(client, shown)
+        return
     relayed = "" if text is None else fit_relayed(client, command, shown, text)
     params = (shown,) if text is None else (shown, relayed)
     outgoing = Outgoing(
@@ -117,6 +123,8 @@ def _send_message(
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
+        if channel.hidden and client in channel.hidden:
+            ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
         # A labeled command's echo is its labeled reply: never in the channel's batch.
         echoed = _deliver_to_channel(
             client, channel, outgoing, status, tags_only, echo=echo and not ctx.label
