@@ -25,6 +25,7 @@ from chinwag.server.app import Server
 from chinwag.server.commands import labels
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
+from chinwag.server.stats import SENT
 from chinwag.store import MemoryStore
 
 NICKS = ("Amy", "bob[1]", "Cy", "dee")
@@ -142,6 +143,7 @@ async def _run(
         overrides={
             "server": {"name": "t.chinwag", "data_dir": "none", "default_channels": []},
             "limits": {"flood_rate": 0},
+            "privacy": {"cloak_hosts": False},  # a cloak secret is drawn per server
             "history": {"enabled": enabled},
         },
     )
@@ -174,7 +176,9 @@ async def _run(
         conn.close("Server shutting down")
     server.outbox.end_turn()
     await server.stop()
-    return [bytes(transport.data) for transport in transports]
+    # What the server counts (metrics, STATS) must not depend on the path either.
+    counts = f"{SENT.count} sent, received {sorted(server.stats.received.items())}"
+    return [bytes(transport.data) for transport in transports] + [counts.encode()]
 
 
 async def _feed(server: Server, conn: Connection, lines: list[str]) -> None:
@@ -194,9 +198,10 @@ def _both(caps: list[set[str]], lines: list[tuple[int, str]], enabled: bool) -> 
             patch.setattr(fanout, "time", SimpleNamespace(time=lambda: FIXED_TIME))
             patch.setattr(history, "_batch_ids", itertools.count(1))
             patch.setattr(labels, "_batch_ids", itertools.count(1))
+            patch.setattr(SENT, "count", 0)
             outputs.append(asyncio.run(_run(caps, lines, fast=fast, enabled=enabled)))
     with_fast, general = outputs
-    for nick, got, expected in zip([*NICKS, "Eve"], with_fast, general, strict=True):
+    for nick, got, expected in zip([*NICKS, "Eve", "counts"], with_fast, general, strict=True):
         assert got == expected, nick
     return with_fast
 
