@@ -28,6 +28,7 @@ from chinwag.server.admin_socket import SOCKET_NAME, AdminSocket
 from chinwag.server.admission import Handshakes, TlsGate
 from chinwag.server.cloak import Cloaker, load_secret
 from chinwag.server.commands.base import Context
+from chinwag.server.commands.fast_path import FastPath
 from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
@@ -118,6 +119,9 @@ class Server:
             self.outbox,
             accounts=self.store.accounts,
         )
+        self.fast_path: FastPath | None = FastPath(self.network, self.history)
+        """Runs the common lines without the general dispatch; None sends every line through
+        `commands.dispatch` (the reference, which tests compare it with)."""
         self.reloader = Reloader(
             config,
             config_source,
@@ -323,7 +327,9 @@ class Server:
             received = self.stats.received
             received[verb] = received.get(verb, 0) + 1
         try:
-            commands.dispatch(self.context(client), item)
+            fast = self.fast_path
+            if fast is None or not fast.handle(client, item):
+                commands.dispatch(self.context(client), item)
         except Exception:
             log.exception("error handling a line from %s; dropping that client", client.nick)
             client.conn.close("Internal error")

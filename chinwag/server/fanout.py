@@ -32,6 +32,7 @@ import itertools
 import os
 import time
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
@@ -73,6 +74,9 @@ def add_tag(line: bytes, tag: bytes) -> bytes:
         return b"@" + tag + b";" + line[1:]
     return b"@" + tag + b" " + line
 
+
+# Read only: shared by every Outgoing that carries no client tags.
+_NO_CLIENT_TAGS: Mapping[str, str] = MappingProxyType({})
 
 _msgid_prefix = os.urandom(6).hex()
 _msgid_counter = itertools.count(1)
@@ -138,6 +142,26 @@ class Outgoing:
         self.account = account
         self.client_tags = client_tags or {}
         self.time = time.time() if when is None else when
+
+    @classmethod
+    def message(
+        cls, source: str, command: str, target: str, text: str, *, msgid: str, account: str | None
+    ) -> Outgoing:
+        """``Outgoing(source, command, target, text, msgid=msgid, account=account)`` for a
+        PRIVMSG or NOTICE without client tags, built without the general constructor's argument
+        handling: the fast path builds one per message, and the general constructor was 0.32 us
+        per private message in the profile; this one takes 55-65% of its time (timeit)."""
+        self = cls.__new__(cls)
+        base = f":{source} {command} {target} :{text}\r\n".encode()
+        if len(base) > MAX_BODY_BYTES:
+            base = _cut_text(base)
+        self._base = base
+        self._variants = {0: base}
+        self.msgid = msgid
+        self.account = account
+        self.client_tags = _NO_CLIENT_TAGS
+        self.time = time.time()
+        return self
 
     @property
     def plain(self) -> bytes:

@@ -68,6 +68,7 @@ LAYERS: list[list[str]] = [
         "commands.services",
         "commands.users",
     ],
+    ["commands.fast_path"],
     ["commands"],
     ["metrics", "admin_commands", "admin_socket"],
     ["app"],

@@ -32,7 +32,7 @@ from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
 from chinwag.server.state import Cap, Channel, Client
 
-__all__ = ["COMMANDS", "fit_text"]
+__all__ = ["COMMANDS", "fit_relayed", "fit_text"]
 
 _STATUS_PREFIXES = {"@": "op", "+": "voice"}
 BOT_TAG = "bot"
@@ -109,7 +109,7 @@ def _send_message(
         # history), and the sender is told. Storing is retried in the background.
         ctx.history.health.refuse(client, shown)
         return
-    relayed = "" if text is None else _fit(client, command, shown, text)
+    relayed = "" if text is None else fit_relayed(client, command, shown, text)
     params = (shown,) if text is None else (shown, relayed)
     outgoing = Outgoing(
         client.prefix,
@@ -145,7 +145,8 @@ def _send_message(
         )
 
 
-def _fit(client: Client, command: str, target: str, text: str) -> str:
+def fit_relayed(client: Client, command: str, target: str, text: str) -> str:
+    """``text`` cut so that ``client``'s ``command`` to ``target`` fits 512 bytes as relayed."""
     prefix = client.prefix
     if (len(prefix) + len(target) + len(text)) * 4 + len(command) + 8 <= MAX_BODY_BYTES:
         return text  # fits even if every character takes four bytes: nothing to encode
