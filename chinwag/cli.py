@@ -41,6 +41,13 @@ def _add_serve(subparsers: Any) -> None:
     )
     serve.add_argument("--data", metavar="DIR", help="data directory (default ./chinwag-data)")
     serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep accounts, channels, bans and history in PostgreSQL instead of SQLite, shared "
+        "by every server given the same URL: postgresql://user@host/db or "
+        "postgresql://user@/db?host=/socket/dir (needs pip install 'chinwag[cluster]')",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -94,6 +101,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_key": args.tls_key,
         },
         "websocket": {"listen": args.websocket},
+        "cluster": {"store": args.store},
     }
     try:
         config = load_config(args.config, overrides=overrides)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chinwag.server.config import (
     AccountsConfig,
+    ClusterConfig,
     Config,
     HistoryConfig,
     LimitsConfig,
@@ -28,7 +29,14 @@ def test_example_loads() -> None:
 def test_example_has_every_key_with_a_comment() -> None:
     """Each setting of each section appears in the example, with a comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in (ServerConfig, LimitsConfig, HistoryConfig, AccountsConfig, WebSocketConfig):
+    for section in (
+        ServerConfig,
+        LimitsConfig,
+        HistoryConfig,
+        AccountsConfig,
+        WebSocketConfig,
+        ClusterConfig,
+    ):
         for field in dataclasses.fields(section):
             match = re.search(rf"^{field.name} = ", text, re.MULTILINE)
             assert match, f"{field.name} is missing from chinwag.example.toml"

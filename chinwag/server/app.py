@@ -32,7 +32,7 @@ from chinwag.server.state import Client
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.server.websocket import WebSocketListener
-from chinwag.store import Store, open_store
+from chinwag.store import Store, StoreError, open_store
 
 __all__ = ["Server", "data_path", "run_server"]
 
@@ -71,7 +71,11 @@ class Server:
 
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
-        self.store = store if store is not None else open_store(data_path(config))
+        self.store = (
+            store
+            if store is not None
+            else open_store(data_path(config), url=config.cluster.store.strip())
+        )
         self._tasks = Tasks()
         self.network = Network(config)
         self.motd = Motd(config.server)
@@ -294,6 +298,9 @@ async def _serve(config: Config) -> int:
     try:
         server = Server(config)
         await server.start()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)
         return 1

@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "AccountsConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "HistoryConfig",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = ("server", "limits", "history", "accounts", "websocket")
+_SECTIONS = ("server", "limits", "history", "accounts", "websocket", "cluster")
 
 
 class ConfigError(ValueError):
@@ -118,6 +119,14 @@ class WebSocketConfig:
     allowed_origins: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class ClusterConfig:
+    """What several nodes of one network share (README: "Running a network")."""
+
+    store: str = ""
+    """A PostgreSQL URL for accounts, channels, bans and history; empty: SQLite in data_dir."""
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """Split ``HOST:PORT`` (``[::1]:8080`` for IPv6) into host and port.
 
@@ -148,6 +157,7 @@ class Config:
     history: HistoryConfig = field(default_factory=HistoryConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -182,6 +192,11 @@ class Config:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
         if self.websocket.listen:
             parse_listen(self.websocket.listen)
+        store = self.cluster.store.strip()
+        if store and not store.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                f"cluster.store must be a PostgreSQL URL (postgresql://user@host/db), not {store!r}"
+            )
         for oper in self.opers:
             if not oper.password_hash.startswith("$argon2"):
                 raise ConfigError(
