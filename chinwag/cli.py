@@ -48,6 +48,17 @@ def _add_serve(subparsers: Any) -> None:
         "postgresql://user@/db?host=/socket/dir (needs pip install 'chinwag[cluster]')",
     )
     serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="be one node of a network whose nodes share this Redis (redis://host:port/db, "
+        "rediss://..., unix:///path/redis.sock); needs --store",
+    )
+    serve.add_argument(
+        "--node-name",
+        metavar="NAME",
+        help="this node's name in the network, a server name with a dot (default: --name)",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -101,7 +112,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_key": args.tls_key,
         },
         "websocket": {"listen": args.websocket},
-        "cluster": {"store": args.store},
+        "cluster": {"store": args.store, "redis": args.redis, "node_name": args.node_name},
     }
     try:
         config = load_config(args.config, overrides=overrides)

@@ -5,6 +5,6 @@ bus on Redis, whose atomic Lua scripts are in ``scripts.py``. Importing ``redis_
 ``cluster`` extra (``pip install 'chinwag[cluster]'``).
 """
 
-from chinwag.cluster.bus import Bus, LocalBus, OnEvents, OnSplit
+from chinwag.cluster.bus import Bus, LocalBus, NetworkUnreachableError, OnEvents, OnSplit
 
-__all__ = ["Bus", "LocalBus", "OnEvents", "OnSplit"]
+__all__ = ["Bus", "LocalBus", "NetworkUnreachableError", "OnEvents", "OnSplit"]

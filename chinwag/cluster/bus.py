@@ -21,12 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-__all__ = ["Bus", "LocalBus", "OnEvents", "OnSplit"]
+__all__ = ["Bus", "LocalBus", "NetworkUnreachableError", "OnEvents", "OnSplit"]
 
 OnEvents = Callable[[Sequence[str]], None]
 """Called with events, in the network's order, as the bus hands them back to this node."""
 OnSplit = Callable[[str], None]
 """Called with the name of a node that was declared dead: its users are gone."""
+
+
+class NetworkUnreachableError(Exception):
+    """A node cannot join its network (Redis cannot be reached); the message says why."""
 
 
 class Bus(Protocol):

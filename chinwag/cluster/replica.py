@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chinwag.server.fanout import Outgoing, send_to_channel
@@ -44,12 +44,22 @@ _log = logging.getLogger("chinwag.cluster")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def _ignore(msgid: str) -> None:
+    """No node behind this replica (tests)."""
+
+
+def _ignore_user(client: Client, party: str) -> None:
+    """No history behind this replica (tests)."""
+
+
 class RemoteLink:
     """The link of a user connected to another node: it sends nothing (their node does)."""
 
     tls = False
     transport: asyncio.Transport | None = None
-    closing = False
+    closing = True
+    """Always: nothing is written to it, and no timer of this node (ping, registration) applies
+    (its node does that)."""
     ping_sent_at: float | None = None
 
     def __init__(self, node: str, signon: float) -> None:
@@ -58,6 +68,7 @@ class RemoteLink:
         self.connected_at = signon
         self.last_read = signon
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.lost.set_result(None)  # nothing for this node to wait for at shutdown
 
     def enqueue(self, data: bytes) -> None:
         """Dropped: the user's own node delivers to them."""
@@ -86,8 +97,8 @@ class RemoteLink:
 # -- events -------------------------------------------------------------------------------------
 
 
-def user_event(node: str, uid: str, client: Client) -> str:
-    """A user of ``node`` finished registration."""
+def user_event(node: str, uid: str, client: Client, party: str) -> str:
+    """A user of ``node`` finished registration; ``party`` is its name in private history."""
     return _encode(
         [
             "user",
@@ -99,6 +110,7 @@ def user_event(node: str, uid: str, client: Client) -> str:
             client.realname,
             client.account,
             client.signon,
+            party,
         ]
     )
 
@@ -139,11 +151,22 @@ class Replica:
     Args:
         network: this node's network.
         node: this node's name.
+        on_own_message: called with the msgid of each of this node's own messages as it comes
+            back (the node delivers it then, in the network's order).
+        on_user: called with each new remote user and its name in private history.
     """
 
-    def __init__(self, network: Network, node: str) -> None:
+    def __init__(
+        self,
+        network: Network,
+        node: str,
+        on_own_message: Callable[[str], None] = _ignore,
+        on_user: Callable[[Client, str], None] = _ignore_user,
+    ) -> None:
         self._network = network
         self._node = node
+        self._on_own_message = on_own_message
+        self._on_user = on_user
         self._remote: dict[tuple[str, str], Client] = {}
 
     def remote_users(self, node: str) -> list[Client]:
@@ -157,7 +180,9 @@ class Replica:
                 event = json.loads(raw)
                 kind, node, uid = event[0], event[1], event[2]
                 if node == self._node:
-                    continue  # our own: applied when it happened
+                    if kind == "msg":
+                        self._on_own_message(str(event[6]))
+                    continue  # the rest of our own: applied when it happened
                 self._apply(kind, node, uid, event[3:])
             except (ValueError, IndexError, TypeError, KeyError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
@@ -188,7 +213,7 @@ class Replica:
             raise KeyError(f"unknown event kind {kind!r}")
 
     def _add_user(self, node: str, uid: str, args: list[Any]) -> None:
-        nick, user, host, realname, account, signon = args
+        nick, user, host, realname, account, signon, party = args
         network = self._network
         client = Client(
             conn=RemoteLink(node, signon),
@@ -207,6 +232,7 @@ class Replica:
         network.claim_nick(client, str(nick))
         network.mark_registered(client)
         self._remote[(node, uid)] = client
+        self._on_user(client, str(party))
 
     def _deliver(self, client: Client, args: list[Any]) -> None:
         command, target, text, msgid, when = (str(arg) for arg in args)

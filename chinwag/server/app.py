@@ -17,8 +17,9 @@ import ssl
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
@@ -33,6 +34,9 @@ from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, StoreError, open_store
+
+if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
+    from chinwag.cluster.node import ClusterNode
 
 __all__ = ["Server", "data_path", "run_server"]
 
@@ -84,6 +88,14 @@ class Server:
         )
         self.history = History(config.history, self.store.history, self.network, self.spawn)
         self.network.ordered = self.history.in_order
+        self.cluster: ClusterNode | None = None
+        if config.cluster.redis.strip():
+            from chinwag.cluster.node import ClusterNode
+
+            node_name = config.cluster.node_name.strip() or config.server.name
+            self.cluster = ClusterNode(
+                self.network, self.history, config.cluster.redis.strip(), node_name
+            )
         self.servers: list[asyncio.Server] = []
         self._dirty: list[Connection] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -104,6 +116,9 @@ class Server:
         self.motd.load()
         await self.accounts.start()
         self.history.start()
+        if self.cluster is not None:
+            await self.cluster.start()  # before any user can come: they must be claimed
+            log.info("node %s of the network at %s", self.cluster.node, self.config.cluster.redis)
         limits = self.config.limits
         server = await loop.create_server(
             lambda: Connection(self, self.network, limits),
@@ -190,6 +205,8 @@ class Server:
         for conn in conns:
             if conn.transport is not None and not conn.lost.done():
                 conn.transport.abort()
+        if self.cluster is not None:
+            await self.cluster.stop()  # after the clients: their QUITs reach the other nodes
         await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
         await self.store.close()
         self._stopped.set()
@@ -298,7 +315,7 @@ async def _serve(config: Config) -> int:
     try:
         server = Server(config)
         await server.start()
-    except StoreError as exc:
+    except (StoreError, NetworkUnreachableError) as exc:
         log.error("%s", exc)
         return 1
     except (OSError, ssl.SSLError) as exc:

@@ -125,6 +125,10 @@ class ClusterConfig:
 
     store: str = ""
     """A PostgreSQL URL for accounts, channels, bans and history; empty: SQLite in data_dir."""
+    redis: str = ""
+    """The network's Redis (redis://, rediss://, unix://); empty: a server on its own."""
+    node_name: str = ""
+    """This node's name in the network (a server name with a dot); empty: server.name."""
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -192,6 +196,23 @@ class Config:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
         if self.websocket.listen:
             parse_listen(self.websocket.listen)
+        redis_url = self.cluster.redis.strip()
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"cluster.redis must be redis://host:port/db, rediss://... or unix:///path,"
+                f" not {redis_url!r}"
+            )
+        node_name = self.cluster.node_name.strip()
+        if node_name and ("." not in node_name or " " in node_name):
+            raise ConfigError(
+                f"cluster.node_name must be a server name with a dot (n1.example.org),"
+                f" not {node_name!r}"
+            )
+        if redis_url and not self.cluster.store.strip():
+            raise ConfigError(
+                "cluster.redis needs cluster.store: the nodes of a network share accounts and"
+                " history through PostgreSQL"
+            )
         store = self.cluster.store.strip()
         if store and not store.startswith(("postgresql://", "postgres://")):
             raise ConfigError(

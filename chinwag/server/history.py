@@ -49,7 +49,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from chinwag.protocol import fold
 from chinwag.server.config import HistoryConfig
@@ -67,7 +67,7 @@ from chinwag.store import (
     TimeBound,
 )
 
-__all__ = ["PRUNE_INTERVAL", "History", "history_lines"]
+__all__ = ["PRUNE_INTERVAL", "History", "Relay", "history_lines"]
 
 log = logging.getLogger("chinwag.history")
 
@@ -139,6 +139,26 @@ def history_lines(
     return lines
 
 
+class Relay(Protocol):
+    """Routes a message through the network before it is delivered (a node of a network,
+    ``chinwag/cluster/node.py``); None on a single server."""
+
+    def relay(
+        self,
+        sender: Client,
+        channel: Channel | None,
+        recipient: Client | None,
+        outgoing: Outgoing,
+        deliver: Callable[[], Any],
+        *,
+        target_name: str,
+        command: str,
+        text: str,
+    ) -> Callable[[], Any]:
+        """What to run in place of ``deliver`` (``deliver`` itself when nothing is routed)."""
+        ...
+
+
 class History:
     """What the server keeps of conversations, on top of the history store.
 
@@ -181,6 +201,7 @@ class History:
         self._pruner: asyncio.TimerHandle | None = None
         # Bound once: every stored message passes this same object as its callback.
         self._on_commit = self._committed
+        self.relay: Relay | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -232,6 +253,12 @@ class History:
             token = self._guests[client] = "~" + secrets.token_hex(12)
         return token
 
+    def adopt_guest(self, client: Client, token: str) -> None:
+        """Give a user of another node of the network the guest token it has there, so that
+        private history with it is the same conversation on every node."""
+        if not client.account:
+            self._guests[client] = token
+
     def guest(self, party: str) -> Client | None:
         """The connected guest whose party is ``party``, if any."""
         for client, token in self._guests.items():
@@ -276,6 +303,17 @@ class History:
             command: PRIVMSG or NOTICE.
             text: the text as relayed.
         """
+        if self.relay is not None:
+            deliver = self.relay.relay(
+                sender,
+                channel,
+                recipient,
+                outgoing,
+                deliver,
+                target_name=target_name,
+                command=command,
+                text=text,
+            )
         if not self.enabled:
             deliver()
             return

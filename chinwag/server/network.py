@@ -14,13 +14,14 @@ import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
-__all__ = ["Network", "WhowasEntry"]
+__all__ = ["Network", "NetworkObserver", "WhowasEntry"]
 
 
 def _now(deliver: Callable[[], object]) -> None:
@@ -41,6 +42,30 @@ class WhowasEntry:
     host: str
     realname: str
     when: float
+
+
+class NetworkObserver(Protocol):
+    """Told of every change of who is where, after it happened: the node of a network
+    (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
+
+    async def claim(self, client: Client, nick: str) -> bool:
+        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
+        ...
+
+    def registered(self, client: Client) -> None:
+        """``client`` finished registration."""
+
+    def renamed(self, client: Client, old_nick: str) -> None:
+        """``client`` was ``old_nick`` until now."""
+
+    def joined(self, client: Client, channel: Channel) -> None:
+        """``client`` joined ``channel``."""
+
+    def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
+        """``client`` left ``channel`` (PART or KICK)."""
+
+    def quitting(self, client: Client, reason: str) -> None:
+        """``client`` is going away (still in its channels)."""
 
 
 class Network:
@@ -64,6 +89,7 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        self.observer: NetworkObserver | None = None
         # How a departure or a nick change reaches the others: at once by default; the server
         # routes it behind the messages still waiting for their history commit (durable
         # delivery), so that nobody sees "bob has quit" before bob's last words.
@@ -135,11 +161,19 @@ class Network:
         client.nick = nick
         self.clients[client.nick_folded] = client
 
+    def release_nick(self, client: Client) -> None:
+        """Take an unregistered client's nick back (it was refused elsewhere): ``*`` again."""
+        if self.clients.get(client.nick_folded) is client:
+            del self.clients[client.nick_folded]
+        client.nick = "*"
+
     def mark_registered(self, client: Client) -> None:
         """Record that ``client`` finished registration."""
         client.state = RegState.REGISTERED
         self.user_count += 1
         self.max_seen = max(self.max_seen, self.user_count)
+        if self.observer is not None:
+            self.observer.registered(client)
 
     def set_user_mode(self, client: Client, mode: str, enabled: bool) -> bool:
         """Turn user mode ``mode`` on or off; True when that changed anything."""
@@ -166,11 +200,14 @@ class Network:
         outgoing = Outgoing(client.prefix, "NICK", new_nick, when=self.clock())
         self.whowas.append(self._whowas_entry(client))
         peers = self.peers(client)
+        old_nick = client.nick
         del self.clients[client.nick_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
         client.send(outgoing.line_for(client))  # at once: replies from now on use the new nick
         self._emit(peers, outgoing)
+        if self.observer is not None:
+            self.observer.renamed(client, old_nick)
 
     def _whowas_entry(self, client: Client) -> WhowasEntry:
         return WhowasEntry(client.nick, client.user, client.host, client.realname, self.clock())
@@ -188,6 +225,8 @@ class Network:
             del self.per_ip[client.ip]
         if self.clients.get(client.nick_folded) is client:
             del self.clients[client.nick_folded]
+        if self.observer is not None:
+            self.observer.quitting(client, reason)
         if client.registered:
             self.user_count -= 1
             for mode in client.modes:
@@ -235,6 +274,8 @@ class Network:
             send_to_all(
                 (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
             )
+        if self.observer is not None:
+            self.observer.joined(client, channel)
         return channel
 
     def part(self, client: Client, channel: Channel, reason: str | None) -> None:
@@ -242,6 +283,8 @@ class Network:
         params = (channel.name, reason) if reason else (channel.name,)
         self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
         self._leave(client, channel)
+        if self.observer is not None:
+            self.observer.parted(client, channel, reason)
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
@@ -250,6 +293,8 @@ class Network:
         )
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
+        if self.observer is not None:
+            self.observer.parted(target, channel, f"Kicked by {kicker.nick}: {reason}")
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
         """Send a departure or rename to ``recipients`` (as they are now), in order (`ordered`)."""

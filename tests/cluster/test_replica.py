@@ -74,7 +74,7 @@ def _remote_user(nick: str, uid: str = "u1") -> str:
     """The ``user`` event of a user ``nick`` of the other node."""
     remote = Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
     remote.realname = nick.title()
-    return user_event(THERE, uid, remote)
+    return user_event(THERE, uid, remote, "~token-" + nick)
 
 
 async def test_a_remote_user_is_known_by_nick() -> None:
@@ -171,7 +171,7 @@ async def test_own_and_malformed_events_change_nothing() -> None:
     own = Client(conn=_Owner(), host="h", ip="", nick="amy", user="~amy")  # type: ignore[arg-type]
     replica.apply(
         [
-            user_event(HERE, "u1", own),
+            user_event(HERE, "u1", own, "~mine"),
             "not json",
             json.dumps(["teleport", THERE, "u1"]),
             json.dumps(["user", THERE]),
