@@ -6,10 +6,11 @@
   welcomed or renamed (``433`` when any node's user holds it), and sends every registration,
   rename, join, part and quit of a local user to every node (``to_all``: any node may later
   join a room, so every node keeps the whole membership);
-- as the History's relay (`Relay`) it routes each PRIVMSG and NOTICE: a line to a channel goes
-  to every node with members there, a private line to the recipient's node and back to this one.
-  The local delivery waits until the line comes back from Redis (``_pending``), so that every
-  node, this one included, delivers a room's lines in the one order Redis gave them;
+- as the Network's observer too it routes each PRIVMSG and NOTICE (`relay`): a line to a
+  channel goes to every node with members there, a private line to the recipient's node and
+  back to this one. The local delivery waits until the line comes back from Redis
+  (``_pending``), so that every node, this one included, delivers a room's lines in the one
+  order Redis gave them;
 - its `Replica` applies the other nodes' events, and their netsplits.
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
@@ -21,7 +22,6 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -59,7 +59,7 @@ class ClusterNode:
 
     Args:
         network: this server's network.
-        history: this server's history (its relay is set here).
+        history: this server's history (guest names in private history).
         redis_url: the network's Redis.
         node: this node's name.
     """
@@ -81,9 +81,8 @@ class ClusterNode:
         self._uids: dict[Client, str] = {}
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
         self._counter = itertools.count(1)
-        self._pending: dict[str, Callable[[], Any]] = {}
+        self._pending: dict[str, Callable[[], object]] = {}
         network.observer = self
-        history.relay = self
 
     async def start(self) -> None:
         """Join the network.
@@ -154,7 +153,7 @@ class ClusterNode:
         if held is not None:
             self.bus.release(held)
 
-    # -- the History's relay -------------------------------------------------------------------
+    # -- routing messages ----------------------------------------------------------------------
 
     def relay(
         self,
@@ -162,15 +161,15 @@ class ClusterNode:
         channel: Channel | None,
         recipient: Client | None,
         outgoing: Outgoing,
-        deliver: Callable[[], Any],
+        deliver: Callable[[], object],
         *,
         target_name: str,
         command: str,
         text: str,
-    ) -> Callable[[], Any]:
-        """See `Relay.relay`: the line goes out on the bus, and is delivered here on return."""
+    ) -> bool:
+        """See `NetworkObserver.relay`: the line goes out on the bus, delivered here on return."""
         if channel is None and (recipient is None or _local(recipient)):
-            return deliver  # between two users of this node: nothing to route
+            return False  # between two users of this node: nothing to route
         msgid = outgoing.msgid or ""
         event = message_event(
             self.node,
@@ -181,19 +180,16 @@ class ClusterNode:
             msgid=msgid,
             when=outgoing.time,
         )
-
-        def send() -> None:
-            self._pending[msgid] = deliver
-            if channel is not None:
-                self.bus.to_channel(channel.name_folded, event)
-                if sender not in channel.members:
-                    self.bus.to(self.node, event)  # no member here: it must come back anyway
-            else:
-                assert recipient is not None and isinstance(recipient.conn, RemoteLink)
-                self.bus.to(recipient.conn.node, event)
-                self.bus.to(self.node, event)
-
-        return send
+        self._pending[msgid] = deliver
+        if channel is not None:
+            self.bus.to_channel(channel.name_folded, event)
+            if sender not in channel.members:
+                self.bus.to(self.node, event)  # no member here: it must come back anyway
+        else:
+            assert recipient is not None and isinstance(recipient.conn, RemoteLink)
+            self.bus.to(recipient.conn.node, event)
+            self.bus.to(self.node, event)
+        return True
 
     def _delivered(self, msgid: str) -> None:
         """One of this node's lines came back from Redis: deliver it here now."""

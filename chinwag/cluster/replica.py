@@ -93,6 +93,9 @@ class RemoteLink:
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
         """Not this node's to close: a KILL of a remote user goes through its node (not yet)."""
 
+    def wait_for(self, task: asyncio.Future[Any]) -> None:
+        """No lines of a remote user are read here."""
+
 
 # -- events -------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from chinwag.server.connection import Connection
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
+from chinwag.server.outbox import Outbox
 from chinwag.server.state import Client
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
@@ -86,8 +87,10 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
-        self.history = History(config.history, self.store.history, self.network, self.spawn)
-        self.network.ordered = self.history.in_order
+        self.outbox = Outbox()
+        self.history = History(
+            config.history, self.store.history, self.network, self.spawn, self.outbox
+        )
         self.cluster: ClusterNode | None = None
         if config.cluster.redis.strip():
             from chinwag.cluster.node import ClusterNode
@@ -97,8 +100,6 @@ class Server:
                 self.network, self.history, config.cluster.redis.strip(), node_name
             )
         self.servers: list[asyncio.Server] = []
-        self._dirty: list[Connection] = []
-        self._flush_handle: asyncio.Handle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.websocket: WebSocketListener | None = None
@@ -197,7 +198,7 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
-        self._flush_all()
+        self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
         if lost:
@@ -262,18 +263,15 @@ class Server:
         self.accounts.client_gone(client)
         self.network.remove(client, reason)
         self.history.client_gone(client)
+        self.outbox.forget(client)
 
     def mark_dirty(self, conn: Connection) -> None:
-        """Remember that ``conn`` has output; flush everything at the end of this loop turn."""
-        self._dirty.append(conn)
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_all)
+        """``conn`` has output: the outbox writes it at the end of this loop turn."""
+        self.outbox.mark_dirty(conn)
 
-    def _flush_all(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
+        self.outbox.finish(conn, data)
 
     # -- timers --------------------------------------------------------------------------------
 

@@ -19,11 +19,16 @@ __all__ = ["ChannelRegistry", "apply_record", "channel_record"]
 def channel_record(
     channel: Channel, founder: str | None, registered_at: float | None
 ) -> ChannelRecord:
-    """What the store keeps of a registered channel: topic, modes with key and limit, bans."""
+    """What the store keeps of a registered channel: topic, modes with key and limit, and its
+    lists (bans, ban exceptions, invite exceptions)."""
     topic = (
         Topic(channel.topic, channel.topic_setter, channel.topic_time) if channel.topic else None
     )
-    bans = tuple(ChannelBan(mask, setter, when) for mask, (setter, when) in channel.bans.items())
+    bans = tuple(
+        ChannelBan(mask, setter, when, mode)
+        for mode, entries in (("b", channel.bans), ("e", channel.exceptions), ("I", channel.invex))
+        for mask, (setter, when) in entries.items()
+    )
     return ChannelRecord(
         name=channel.name,
         name_folded=channel.name_folded,
@@ -36,7 +41,7 @@ def channel_record(
 
 
 def apply_record(channel: Channel, record: ChannelRecord) -> None:
-    """Restore a channel's topic, modes, key, limit and bans from its stored record."""
+    """Restore a channel's topic, modes, key, limit and lists from its stored record."""
     if record.topic is not None:
         channel.topic = record.topic.text
         channel.topic_setter = record.topic.set_by
@@ -51,7 +56,13 @@ def apply_record(channel: Channel, record: ChannelRecord) -> None:
             channel.limit = parse_count(value) or None
         elif char in "imnst":
             channel.modes.add(char)
-    channel.bans = {ban.mask: (ban.set_by, ban.set_at) for ban in record.bans}
+    lists = {"b": channel.bans, "e": channel.exceptions, "I": channel.invex}
+    for entries in lists.values():
+        entries.clear()
+    for ban in record.bans:
+        kept = lists.get(ban.mode)
+        if kept is not None:
+            kept[ban.mask] = (ban.set_by, ban.set_at)
 
 
 class ChannelRegistry:

@@ -50,6 +50,7 @@ class ServerConfig:
     port: int = 6667
     motd_file: str = ""
     motd: str = "Welcome to chinwag. Say hello in #lobby!"
+    admin: str = ""
     default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
     password_hash: str = ""
     data_dir: str = "chinwag-data"

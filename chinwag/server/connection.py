@@ -10,10 +10,17 @@ second): a line that finds the bucket empty waits in a backlog and is processed 
 due, the way other servers pace a paste. Only when the backlog passes ``flood_queue`` lines is
 the client cut off with "Excess Flood".
 
+The same backlog keeps a client's lines in order when a command has to wait for something (an
+argon2 check in a thread, a store query): the handler passes its background task to
+`wait_for`, and the connection's later lines wait in the backlog until it is done (other
+connections are not affected). A client that sends more than ``flood_queue`` lines meanwhile is
+not at fault: it is simply not read until the backlog drains.
+
 Output never blocks anybody. `enqueue` appends bytes to a per-connection list and registers the
-connection with the server's flusher once; at the end of the event-loop turn the flusher writes each
+connection with the server's outbox once; at the end of the event-loop turn the outbox writes each
 dirty connection's pending lines with ONE ``transport.write`` (the kernel is far happier with one
-write of ten lines than ten writes of one). Channel messages arrive as shared `fanout.Batch`
+write of ten lines than ten writes of one); with durable delivery, behind the commit of the
+messages the turn stored (``server/outbox.py``). Channel messages arrive as shared `fanout.Batch`
 objects (`hold`), turned into this peer's bytes at flush time. If what this peer has not yet
 read passes ``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
 
@@ -27,7 +34,7 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
 from chinwag.server.config import LimitsConfig
@@ -52,7 +59,10 @@ class ConnectionOwner(Protocol):
         """Run one received line."""
 
     def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` has output: flush it at the end of this loop turn."""
+        """``conn`` has output: write it at the end of this loop turn."""
+
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Write ``conn``'s last bytes in turn with everybody's output, then close it."""
 
     def client_gone(self, client: Client, reason: str) -> None:
         """The connection of ``client`` ended."""
@@ -102,6 +112,10 @@ class Connection(asyncio.Protocol):
         self._tokens_at = self.connected_at
         self._backlog: collections.deque[Message | DecodeError] = collections.deque()
         self._backlog_timer: asyncio.TimerHandle | None = None
+        # Commands of this connection still running in the background (`wait_for`): its later
+        # lines wait in the backlog until they are done.
+        self._waiting: set[asyncio.Future[Any]] = set()
+        self._paused = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -132,11 +146,13 @@ class Connection(asyncio.Protocol):
         for item in self.decoder.feed(data):
             if self.closing:
                 return
-            if self._backlog or not self._take_token(item):
+            if self._backlog or self._waiting or not self._take_token(item):
                 self._backlog.append(item)
                 if len(self._backlog) > self.limits.flood_queue:
-                    self.close("Excess Flood")
-                    return
+                    if not self._waiting:
+                        self.close("Excess Flood")
+                        return
+                    self._pause()  # our slowness, not the client's: stop reading meanwhile
                 self._schedule_backlog()
                 continue
             self._handle(item)
@@ -173,8 +189,31 @@ class Connection(asyncio.Protocol):
             return True
         return False
 
+    def wait_for(self, task: asyncio.Future[Any]) -> None:
+        """Hold this connection's later lines until ``task`` (a command's background part) is
+        done, so that a client's lines are handled, and answered, in the order it sent them."""
+        if task.done():
+            return
+        self._waiting.add(task)
+        task.add_done_callback(self._resume)
+
+    def _resume(self, task: asyncio.Future[Any]) -> None:
+        self._waiting.discard(task)
+        if self._waiting or self.closing:
+            return
+        if self._paused:
+            self._paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+        self._drain_backlog()
+
+    def _pause(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
     def _schedule_backlog(self) -> None:
-        if self._backlog_timer is not None:
+        if self._backlog_timer is not None or self._waiting:
             return
         rate = self.limits.flood_rate
         delay = max(0.0, (1.0 - self._tokens) / rate) if rate > 0 else 0.0
@@ -183,9 +222,10 @@ class Connection(asyncio.Protocol):
 
     def _drain_backlog(self) -> None:
         self._backlog_timer = None
-        while self._backlog and not self.closing and self._take_token(self._backlog[0]):
-            self._handle(self._backlog.popleft())
-        if self._backlog and not self.closing:
+        backlog = self._backlog
+        while backlog and not self.closing and not self._waiting and self._take_token(backlog[0]):
+            self._handle(backlog.popleft())
+        if backlog and not self.closing:
             self._schedule_backlog()
 
     def _handle(self, item: Message | DecodeError) -> None:
@@ -244,10 +284,14 @@ class Connection(asyncio.Protocol):
 
     def flush(self) -> None:
         """Write everything queued in one call, then enforce the SendQ."""
+        if self.pending:
+            self.write(self.take())
+
+    def take(self) -> bytes:
+        """Everything queued, as this peer's bytes; the queue is left empty."""
         pending = self.pending
-        transport = self.transport
-        if not pending or transport is None:
-            return
+        if not pending:
+            return b""
         owner = self.tail_owner
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
             owner.close_batches()
@@ -264,10 +308,23 @@ class Connection(asyncio.Protocol):
             data = b"".join(cast(list[bytes], pending))
         self._batched = False
         pending.clear()
-        if self.closing or not data:
+        return data
+
+    def write(self, data: bytes, *, last: bool = False) -> None:
+        """Write ``data`` now (the outbox decides when), then enforce the SendQ.
+
+        Args:
+            data: bytes taken from this connection's queue earlier (`take`).
+            last: the connection's final bytes (ERROR): close the socket after them.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        transport.write(data)
-        if transport.get_write_buffer_size() > self._sendq_bytes:
+        if data:
+            transport.write(data)
+        if last:
+            transport.close()
+        elif transport.get_write_buffer_size() > self._sendq_bytes:
             self.close("SendQ exceeded", abort=True)
 
     def capture(self) -> None:
@@ -303,19 +360,21 @@ class Connection(asyncio.Protocol):
         if self._held is not None:
             # Replies collected for a label still go out, before the ERROR (a 465, say).
             self.pending.extend(self.release())
-        self.flush()
-        if self.closing:  # the flush itself found the SendQ exceeded and closed us
-            return
         self.closing = True
         head = f"ERROR :Closing Link: {nick}[{host}] (".encode()
         # A QUIT or KILL reason can be as long as the client's line: keep ERROR within 512 bytes.
         text = fit_utf8(reason.encode(), MAX_BODY_BYTES - 3 - len(head))
-        self.transport.write(head + text + b")\r\n")
-        self._finish(quit_message if quit_message is not None else reason)
-        if abort:
+        error = head + text + b")\r\n"
+        if abort:  # it stopped reading: what it has not read is dropped with the socket
+            self.pending.clear()
+            self.transport.write(error)
+            self._finish(quit_message if quit_message is not None else reason)
             self.transport.abort()
-        else:
-            self.transport.close()
+            return
+        # What it was sent, then ERROR, then the end: in turn with everybody's output.
+        last = self.take() + error
+        self._finish(quit_message if quit_message is not None else reason)
+        self.owner.finish(self, last)
 
     def _finish(self, reason: str) -> None:
         client = self.client

@@ -3,23 +3,17 @@ a message is delivered.
 
 Theory of operation
 -------------------
-Durable delivery. With ``[history] durable_delivery`` (the default) a stored message is handed
-to the store first and delivered to its recipients only from the store's commit callback
-(``HistoryStore.append(entry, then)``). So nothing any client saw can be missing from history
-after a SIGKILL: the process can die with messages in the writer's queue, but nobody has seen
-those. The price is one group commit per message (the writer shares it among every message that
-arrived meanwhile) and one thread hop. The hot path stays one `HistoryEntry`, one ``append`` and
-the usual fan-out, run later from the callback. Recipients are looked up when the callback runs:
-somebody who left the channel before the commit does not get it, somebody who joined does.
-Events that are not stored but must stay in order with stored messages (TAGMSG, ``@#chan``
-messages to ops only) go through `History.in_order`, which the store runs in the same stream
-of callbacks. The sender's echo (``echo-message``) is sent from the callback too, so it is
-subject to the same guarantee; for a labeled command it is the labeled reply
-(``labels.LateReply``), sent after the commit. Without durable delivery a message is delivered
-first and stored after: a crash may lose the messages of the one group being committed.
-The messages waiting for their commit are bounded: past `History.max_inflight` the connections
-that send more stop being read until half of them are out, so an overload backs up into the
-senders' TCP buffers instead of into latency and memory here.
+Durable delivery. With ``[history] durable_delivery`` (the default) nothing a client is sent
+may show a message before that message is committed, so nothing any client saw can be missing
+from history after a SIGKILL. A stored message is delivered as any other event, synchronously
+and in order, and handed to the store (one `HistoryEntry`, one ``append``); `record` then tells
+the outbox (``server/outbox.py``), which holds the bytes of that whole loop turn, for every
+client, until the store has committed the turn's rows. So the recipients are exactly those of
+the moment it was said, a NICK or a KICK that follows a message can never overtake it, and the
+hot path builds nothing per message to wait for the commit (every row's commit callback is the
+outbox's same bound method). Without durable delivery a message
+is delivered first and stored after: a crash may lose the messages of the one group being
+committed.
 
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account
@@ -30,13 +24,12 @@ who logs in mid-connection gets the account's conversations from then on. Every 
 private history is "between me and X", so no query can reach someone else's conversation.
 
 Join replay. A user joining a channel gets its last ``replay_on_join`` lines after the NAMES
-reply (read off the loop, so live messages may arrive before the replay): inside a
-``chathistory`` batch with ``server-time`` tags for clients that have ``batch`` and
-``server-time``, else as plain lines whose text starts with ``[HH:MM]`` (UTC). Clients with
+reply: inside a ``chathistory`` batch with ``server-time`` tags for clients that have ``batch``
+and ``server-time``, else as plain lines whose text starts with ``[HH:MM]`` (UTC). Clients with
 ``draft/chathistory`` ask for history themselves and get no replay (as the spec asks). The
-replay holds what was delivered before the join and nothing else: messages sent after it (and
-those still waiting for their commit when the user joined, which the user gets live) are left
-out, so nothing is shown twice.
+replay is read once everything stored before the join is committed, and holds what was said
+before the join and nothing else; the joiner's later lines wait for it (``Connection.wait_for``),
+so its replies stay in the order it asked.
 """
 
 from __future__ import annotations
@@ -47,9 +40,8 @@ import itertools
 import logging
 import secrets
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from chinwag.protocol import fold
 from chinwag.server.config import HistoryConfig
@@ -67,7 +59,7 @@ from chinwag.store import (
     TimeBound,
 )
 
-__all__ = ["PRUNE_INTERVAL", "History", "Relay", "history_lines"]
+__all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 
 log = logging.getLogger("chinwag.history")
 
@@ -139,24 +131,14 @@ def history_lines(
     return lines
 
 
-class Relay(Protocol):
-    """Routes a message through the network before it is delivered (a node of a network,
-    ``chinwag/cluster/node.py``); None on a single server."""
+class CommitGate(Protocol):
+    """What `History` tells the outbox (``server/outbox.py``) with durable delivery."""
 
-    def relay(
-        self,
-        sender: Client,
-        channel: Channel | None,
-        recipient: Client | None,
-        outgoing: Outgoing,
-        deliver: Callable[[], Any],
-        *,
-        target_name: str,
-        command: str,
-        text: str,
-    ) -> Callable[[], Any]:
-        """What to run in place of ``deliver`` (``deliver`` itself when nothing is routed)."""
-        ...
+    def recorded(self, sender: Client) -> None:
+        """A message of ``sender`` was handed to the store: this turn's output waits for it."""
+
+    def committed(self) -> None:
+        """The store committed the oldest message not yet reported (its commit callback)."""
 
 
 class History:
@@ -167,16 +149,17 @@ class History:
         store: the history store.
         network: who is connected (a CHATHISTORY nick target) and the server's name.
         spawn: starts retention runs and join replays.
+        gate: the outbox, which holds a loop turn's output until the messages it stored are
+            committed (used with durable delivery only).
     """
 
-    max_inflight = 4096
-    """Messages that may wait for their commit (durable delivery) before the connections that
-    send more are paused (``pause_reading``) until half of them are delivered. Without it an
-    overload would queue up unbounded latency and then stall the whole loop on the store's
-    full queue; with it the senders' own TCP buffers absorb the excess."""
-
     def __init__(
-        self, config: HistoryConfig, store: HistoryStore, network: Network, spawn: Spawn
+        self,
+        config: HistoryConfig,
+        store: HistoryStore,
+        network: Network,
+        spawn: Spawn,
+        gate: CommitGate | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -184,24 +167,11 @@ class History:
         self.spawn = spawn
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
+        # Told of every message stored with durable delivery, and of its commit (the outbox
+        # holds the loop turn's output until then).
+        self._gate = gate if self.durable else None
         self._guests: dict[Client, str] = {}
-        # The msgids of the messages handed to the store whose commit callback has not run
-        # yet (durable only), oldest first: a user who joins now gets them live, so the join
-        # replay leaves them out. _deliveries holds their deliver functions, in the same order.
-        # The store runs commit callbacks in append order, so every message's callback is the
-        # same bound method, which delivers the oldest waiting message: nothing is built per
-        # message to wait for the commit (whatever waits that long outlives a young garbage
-        # collection, gets promoted, and then lengthens every full collection).
-        self._inflight: deque[str] = deque()
-        self._deliveries: deque[Callable[[], Any]] = deque()
-        self._queued = 0  # in_order callbacks waiting in the writer's stream
-        # Senders whose input is paused while too many messages wait for their commit.
-        self._held: set[Client] = set()
-        self._warned_at = -60.0
         self._pruner: asyncio.TimerHandle | None = None
-        # Bound once: every stored message passes this same object as its callback.
-        self._on_commit = self._committed
-        self.relay: Relay | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -269,7 +239,6 @@ class History:
     def client_gone(self, client: Client) -> None:
         """Forget a connection's guest token (its private history stays unreachable)."""
         self._guests.pop(client, None)
-        self._held.discard(client)
 
     def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
@@ -285,49 +254,35 @@ class History:
         channel: Channel | None,
         recipient: Client | None,
         outgoing: Outgoing,
-        deliver: Callable[[], Any],
         *,
         target_name: str,
         command: str,
         text: str,
     ) -> None:
-        """Store one PRIVMSG or NOTICE and deliver it (after its commit when durable).
+        """Store one PRIVMSG or NOTICE that was just delivered (its bytes are not written yet).
+
+        With durable delivery the output of this loop turn waits for the commit.
 
         Args:
             sender: who sent it.
             channel: the channel it went to, or None for a private message.
             recipient: the user it went to, for a private message.
             outgoing: the formatted message (its msgid, time and client tags are stored).
-            deliver: sends it to everybody who must get it.
             target_name: the target as shown to recipients.
             command: PRIVMSG or NOTICE.
             text: the text as relayed.
         """
-        if self.relay is not None:
-            deliver = self.relay.relay(
-                sender,
-                channel,
-                recipient,
-                outgoing,
-                deliver,
-                target_name=target_name,
-                command=command,
-                text=text,
-            )
         if not self.enabled:
-            deliver()
             return
         if channel is not None:
             target: ChannelTarget | DirectTarget = _channel_target(channel.name_folded)
         elif recipient is not None:
             target = _direct_target(self.party(sender), self.party(recipient))
         else:
-            deliver()
             return
-        msgid = outgoing.msgid or ""
         tags = outgoing.client_tags
         entry = HistoryEntry(
-            msgid,
+            outgoing.msgid or "",
             outgoing.time,
             target,
             target_name,
@@ -337,79 +292,14 @@ class History:
             text,
             dict(tags) if tags else NO_TAGS,
         )
-        if not self.durable:
-            deliver()
-            self._append(entry, None)
-            return
-        inflight = self._inflight
-        inflight.append(msgid)
-        self._deliveries.append(deliver)
-        if not self._append(entry, self._on_commit):
-            # No callback will come for it: take it back and deliver it now, like a message
-            # the store does not keep (only during shutdown or when the store is broken).
-            inflight.pop()
-            self._deliveries.pop()
-            deliver()
-            return
-        if len(inflight) > self.max_inflight:
-            self._hold(sender)
-
-    def _committed(self) -> None:
-        """Deliver the oldest message waiting for its commit: the store calls this once per
-        stored message, after its commit, in append order (durable delivery)."""
-        inflight = self._inflight
-        inflight.popleft()
-        self._deliveries.popleft()()
-        if self._held and len(inflight) <= self.max_inflight // 2:
-            self._release()
-
-    def _hold(self, sender: Client) -> None:
-        """Stop reading from ``sender`` until the writer has caught up (backpressure)."""
-        transport = sender.conn.transport
-        if transport is None or sender in self._held or sender.conn.closing:
-            return
-        now = time.monotonic()
-        if now - self._warned_at > 60.0:
-            self._warned_at = now
-            log.warning(
-                "history: over %d messages wait for the disk; senders paused", len(self._inflight)
-            )
-        self._held.add(sender)
-        transport.pause_reading()
-
-    def _release(self) -> None:
-        held, self._held = self._held, set()
-        for client in held:
-            transport = client.conn.transport
-            if transport is not None and not client.conn.closing:
-                transport.resume_reading()
-
-    def _append(self, entry: HistoryEntry, then: Callable[[], Any] | None) -> bool:
+        gate = self._gate
         try:
-            self.store.append(entry, then)
+            self.store.append(entry, gate.committed if gate is not None else None)
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
-            return False
-        return True
-
-    def in_order(self, deliver: Callable[[], Any]) -> None:
-        """Run ``deliver`` in order with the deliveries of stored messages (durable mode).
-
-        With nothing waiting for the writer it runs at once: nothing could come before it.
-        """
-        if not self.durable or (not self._inflight and not self._queued):
-            deliver()
             return
-
-        def in_turn() -> None:
-            self._queued -= 1
-            deliver()
-
-        self._queued += 1
-        try:
-            self.store.after_writes(in_turn)
-        except StoreError:
-            in_turn()
+        if gate is not None:
+            gate.recorded(sender)
 
     # -- join replay ---------------------------------------------------------------------------
 
@@ -419,21 +309,16 @@ class History:
         if not self.enabled or count <= 0 or client.caps & Cap.CHATHISTORY:
             return
         joined = time.time()
-        waiting = frozenset(self._inflight)
-        self.spawn(self._replay(client, channel, count, joined, waiting))
+        client.conn.wait_for(self.spawn(self._replay(client, channel, count, joined)))
 
-    async def _replay(
-        self, client: Client, channel: Channel, count: int, joined: float, waiting: frozenset[str]
-    ) -> None:
+    async def _replay(self, client: Client, channel: Channel, count: int, joined: float) -> None:
         target = ChannelTarget(channel.name_folded)
         try:
-            entries = await self.store.before(target, TimeBound(joined), count + len(waiting))
+            await self.store.flush()  # what was said before the join is committed
+            entries = await self.store.before(target, TimeBound(joined), count)
         except StoreError as exc:
             log.warning("history: no replay of %s: %s", channel.name, exc)
             return
-        if waiting:
-            entries = [entry for entry in entries if entry.msgid not in waiting]
-        entries = entries[-count:]
         if not entries or client not in channel.members or client.conn.closing:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from chinwag.protocol import fold, is_valid_nick
 from chinwag.protocol.numerics import ERR_SASLABORTED, RPL_LOGGEDIN, RPL_LOGGEDOUT
+from chinwag.protocol.scram import ServerExchange
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.network import Network
@@ -31,11 +32,12 @@ from chinwag.store import (
     check_password,
 )
 
-__all__ = ["MECHANISMS", "Logins", "SaslSession"]
+__all__ = ["MECHANISMS", "SCRAM", "Logins", "SaslSession"]
 
 log = logging.getLogger("chinwag.accounts")
 
-MECHANISMS = "PLAIN"
+SCRAM = "SCRAM-SHA-256"
+MECHANISMS = f"PLAIN,{SCRAM}"
 """The SASL mechanisms offered (``CAP LS 302`` shows them as the value of ``sasl``)."""
 
 MAX_EMAIL = 200
@@ -43,12 +45,16 @@ MAX_EMAIL = 200
 
 @dataclass(slots=True)
 class SaslSession:
-    """One SASL exchange in progress: the mechanism, the base64 received so far, and whether
-    the password check is running (registration waits for it)."""
+    """One SASL exchange in progress: the mechanism, the base64 received so far, whether the
+    password check is running (registration waits for it), and a SCRAM exchange's state."""
 
     mechanism: str
     buffer: str = ""
     verifying: bool = False
+    scram: ServerExchange | None = None
+    """The SCRAM-SHA-256 exchange, after its first message (``commands/sasl_scram.py``)."""
+    account: Account | None = None
+    """The account a SCRAM exchange logs in to, when it exists."""
 
 
 class Logins:

@@ -10,7 +10,6 @@ is what keeps the state consistent without locks.
 from __future__ import annotations
 
 import collections
-import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,13 +18,10 @@ from typing import Protocol
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "NetworkObserver", "WhowasEntry"]
-
-
-def _now(deliver: Callable[[], object]) -> None:
-    deliver()
 
 
 def _middle(param: str) -> str:
@@ -50,6 +46,22 @@ class NetworkObserver(Protocol):
 
     async def claim(self, client: Client, nick: str) -> bool:
         """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
+        ...
+
+    def relay(
+        self,
+        sender: Client,
+        channel: Channel | None,
+        recipient: Client | None,
+        outgoing: Outgoing,
+        deliver: Callable[[], object],
+        *,
+        target_name: str,
+        command: str,
+        text: str,
+    ) -> bool:
+        """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
+        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
         ...
 
     def registered(self, client: Client) -> None:
@@ -89,11 +101,8 @@ class Network:
             maxlen=max(1, config.limits.whowas_length)
         )
         self.max_seen = 0
+        self.monitors = Monitors(self.name)
         self.observer: NetworkObserver | None = None
-        # How a departure or a nick change reaches the others: at once by default; the server
-        # routes it behind the messages still waiting for their history commit (durable
-        # delivery), so that nobody sees "bob has quit" before bob's last words.
-        self.ordered: Callable[[Callable[[], object]], None] = _now
         # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
         self.user_count = 0
         self.mode_counts: collections.Counter[str] = collections.Counter()
@@ -172,6 +181,7 @@ class Network:
         client.state = RegState.REGISTERED
         self.user_count += 1
         self.max_seen = max(self.max_seen, self.user_count)
+        self.monitors.online(client)
         if self.observer is not None:
             self.observer.registered(client)
 
@@ -195,17 +205,29 @@ class Network:
         peers.discard(client)
         return peers
 
+    def observers(self, client: Client) -> set[Client]:
+        """Who follows ``client``'s status (AWAY, ACCOUNT, SETNAME): its peers, and those who
+        MONITOR it with ``extended-monitor``."""
+        observers = self.peers(client)
+        observers.update(self.monitors.extended_watchers(client))
+        return observers
+
     def rename(self, client: Client, new_nick: str) -> None:
         """Change a registered client's nick and tell the client and everyone who shares a room."""
-        outgoing = Outgoing(client.prefix, "NICK", new_nick, when=self.clock())
+        outgoing = Outgoing(
+            client.prefix, "NICK", new_nick, when=self.clock(), account=client.account
+        )
         self.whowas.append(self._whowas_entry(client))
         peers = self.peers(client)
-        old_nick = client.nick
-        del self.clients[client.nick_folded]
+        old_nick, old_folded = client.nick, client.nick_folded
+        del self.clients[old_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
         client.send(outgoing.line_for(client))  # at once: replies from now on use the new nick
         self._emit(peers, outgoing)
+        if client.nick_folded != old_folded:
+            self.monitors.offline(old_nick)
+            self.monitors.online(client)
         if self.observer is not None:
             self.observer.renamed(client, old_nick)
 
@@ -225,6 +247,7 @@ class Network:
             del self.per_ip[client.ip]
         if self.clients.get(client.nick_folded) is client:
             del self.clients[client.nick_folded]
+        self.monitors.clear(client)
         if self.observer is not None:
             self.observer.quitting(client, reason)
         if client.registered:
@@ -232,8 +255,11 @@ class Network:
             for mode in client.modes:
                 self.mode_counts[mode] -= 1
             self.whowas.append(self._whowas_entry(client))
-            quit_line = Outgoing(client.prefix, "QUIT", reason, when=self.clock())
+            quit_line = Outgoing(
+                client.prefix, "QUIT", reason, when=self.clock(), account=client.account
+            )
             self._emit(self.peers(client), quit_line)
+            self.monitors.offline(client.nick)
         for channel in list(client.channels.values()):
             self._leave(client, channel)
         client.state = RegState.CLOSED
@@ -270,7 +296,7 @@ class Network:
             chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
             member.conn.enqueue(chosen.line_for(member))
         if client.away is not None:
-            away = Outgoing(client.prefix, "AWAY", client.away, when=when)
+            away = Outgoing(client.prefix, "AWAY", client.away, when=when, account=client.account)
             send_to_all(
                 (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
             )
@@ -281,7 +307,10 @@ class Network:
     def part(self, client: Client, channel: Channel, reason: str | None) -> None:
         """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
         params = (channel.name, reason) if reason else (channel.name,)
-        self._emit(channel.members, Outgoing(client.prefix, "PART", *params, when=self.clock()))
+        self._emit(
+            channel.members,
+            Outgoing(client.prefix, "PART", *params, when=self.clock(), account=client.account),
+        )
         self._leave(client, channel)
         if self.observer is not None:
             self.observer.parted(client, channel, reason)
@@ -289,7 +318,13 @@ class Network:
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
         outgoing = Outgoing(
-            kicker.prefix, "KICK", channel.name, target.nick, reason, when=self.clock()
+            kicker.prefix,
+            "KICK",
+            channel.name,
+            target.nick,
+            reason,
+            when=self.clock(),
+            account=kicker.account,
         )
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
@@ -297,8 +332,8 @@ class Network:
             self.observer.parted(target, channel, f"Kicked by {kicker.nick}: {reason}")
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
-        """Send a departure or rename to ``recipients`` (as they are now), in order (`ordered`)."""
-        self.ordered(functools.partial(send_to_all, list(recipients), outgoing))
+        """Send a departure or rename to ``recipients``."""
+        send_to_all(recipients, outgoing)
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)

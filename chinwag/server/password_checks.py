@@ -55,6 +55,10 @@ class PasswordChecks:
             per_second=max(settings.login_per_minute, 0.001) / 60.0,
         )
 
+    def tls_port(self) -> int | None:
+        """The port of the TLS listener, when there is one."""
+        return self._tls_port()
+
     def tls_refusal(self, client: Client) -> str | None:
         """Why a password may not be sent on this connection, or None when it may."""
         if self.settings.require_tls_for_auth and not client.conn.tls:

@@ -47,6 +47,9 @@ class _NoOwner:
     def mark_dirty(self, conn: Connection) -> None:
         """A service has no output to flush."""
 
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """A service is never closed."""
+
     def client_gone(self, client: Client, reason: str) -> None:
         """A service never goes."""
 

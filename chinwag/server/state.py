@@ -10,9 +10,10 @@ import asyncio
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from chinwag.protocol import fold, mask_matches
+from chinwag.protocol import fold
+from chinwag.server.extbans import entry_matches, is_mute
 
 __all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
 
@@ -64,6 +65,9 @@ class Link(Protocol):
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
         """End the connection: ERROR line, peers told, socket closed."""
 
+    def wait_for(self, task: asyncio.Future[Any]) -> None:
+        """Hold the connection's later lines until ``task`` is done (lines run in order)."""
+
 
 class RegState(enum.Enum):
     """Where a connection is in registration (RFC 2812 section 3.1)."""
@@ -98,6 +102,8 @@ class Cap:
     EXTENDED_JOIN = 1 << 13
     CHGHOST = 1 << 14
     CHATHISTORY = 1 << 15
+    EXTENDED_MONITOR = 1 << 16
+    NO_IMPLICIT_NAMES = 1 << 17
     SASL = 1 << 20
     ACCOUNT_REGISTRATION = 1 << 21
 
@@ -184,6 +190,13 @@ class Channel:
     key: str | None = None
     limit: int | None = None
     bans: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+b`` entries (masks, ``~a:`` and ``~m:`` extbans: ``server/extbans.py``): setter, time."""
+    exceptions: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+e``: who bans and mutes do not apply to."""
+    invex: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """``+I``: who may join under ``+i`` without an invitation."""
+    knocks: dict[Client, float] = field(default_factory=dict)
+    """Who knocked (KNOCK) and when (monotonic), to allow one knock a minute."""
     permanent: bool = False
     batches: dict[int, ChannelBatch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
@@ -214,20 +227,29 @@ class Channel:
         return "s" not in self.modes or client in self.members or client.is_oper
 
     def can_speak(self, client: Client) -> bool:
-        """Whether ``client`` may send to the channel under +n, +m and bans."""
+        """Whether ``client`` may send to the channel under +n, +m, bans and mutes."""
         membership = self.members.get(client)
         if membership is None:
-            return "n" not in self.modes and not self.is_banned(client)
+            return "n" not in self.modes and not self.is_banned(client, mutes=True)
         if membership.op or membership.voice:
             return True
-        return "m" not in self.modes and not self.is_banned(client)
+        return "m" not in self.modes and not self.is_banned(client, mutes=True)
 
-    def is_banned(self, client: Client) -> bool:
-        """True when one of the channel's ban masks matches the client."""
+    def is_banned(self, client: Client, *, mutes: bool = False) -> bool:
+        """True when a ban (or, with ``mutes``, a ``~m:`` mute) matches and no ``+e`` does."""
         if not self.bans:
             return False
-        prefix = client.prefix
-        return any(mask_matches(mask, prefix) for mask in self.bans)
+        prefix, account = client.prefix, client.account
+        hit = any(
+            (mutes or not is_mute(entry)) and entry_matches(entry, prefix, account)
+            for entry in self.bans
+        )
+        return hit and not any(entry_matches(e, prefix, account) for e in self.exceptions)
+
+    def is_invite_excepted(self, client: Client) -> bool:
+        """True when a ``+I`` entry lets ``client`` in without an invitation."""
+        prefix, account = client.prefix, client.account
+        return any(entry_matches(entry, prefix, account) for entry in self.invex)
 
     def mode_string(self, show_key: bool) -> tuple[str, ...]:
         """The channel modes as MODE parameters: ``("+ntkl", "key", "10")``."""

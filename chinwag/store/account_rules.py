@@ -8,8 +8,11 @@ a refused request never costs a hash (see ``passwords.py``).
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 
+from chinwag.protocol.scram import credentials
 from chinwag.store.base import Account, AccountStore, check_name
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.passwords import (
@@ -19,7 +22,7 @@ from chinwag.store.passwords import (
     verify_password_async,
 )
 
-__all__ = ["hash_for_new_account", "hash_for_new_password", "verify_and_rehash"]
+__all__ = ["hash_for_new_account", "hash_for_new_password", "scram_for", "verify_and_rehash"]
 
 
 async def hash_for_new_account(
@@ -62,10 +65,17 @@ async def hash_for_new_password(
     return await hash_password_async(password, hasher)
 
 
+async def scram_for(password: str | bytes) -> str:
+    """The SCRAM-SHA-256 credentials of a (valid) password, as stored; derived in a thread."""
+    raw = check_password(password)
+    return await asyncio.to_thread(lambda: credentials(raw).encode())
+
+
 async def verify_and_rehash(
     accounts: AccountStore, name_folded: str, password: str | bytes, hasher: PasswordHasher | None
 ) -> Account | None:
-    """:meth:`AccountStore.verify`: on success, a hash made with outdated parameters is redone.
+    """:meth:`AccountStore.verify`: on success, a hash made with outdated parameters is redone,
+    and an account without SCRAM credentials gets them (the password is at hand only now).
 
     Returns:
         The account (as stored after any rehash), or None when the name or password is wrong.
@@ -75,7 +85,7 @@ async def verify_and_rehash(
         return None
     if not await verify_password_async(account.password_hash, password, hasher):
         return None
-    if needs_rehash(account.password_hash, hasher):
+    if needs_rehash(account.password_hash, hasher) or not account.scram:
         await accounts.set_password(name_folded, password)
         return await accounts.get(name_folded)
     return account

@@ -203,6 +203,10 @@ class Account:
     email: str | None
     created_at: float
     admin: bool = False
+    scram: str = field(default="", repr=False)
+    """SCRAM-SHA-256 credentials (``protocol.scram.ScramCredentials.encode``), made whenever the
+    password is set; empty for an account whose password was set before they existed, until
+    its next password login (then `AccountStore.verify` adds them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +220,13 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class ChannelBan:
-    """One entry of a channel ban list (RPL_BANLIST)."""
+    """One entry of a channel's lists: a ban (RPL_BANLIST), or with ``mode`` ``e`` a ban
+    exception, ``I`` an invite exception."""
 
     mask: str
     set_by: str
     set_at: float
+    mode: str = "b"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from chinwag.store._query import Position
 from chinwag.store.account_rules import (
     hash_for_new_account,
     hash_for_new_password,
+    scram_for,
     verify_and_rehash,
 )
 from chinwag.store.base import (
@@ -239,9 +240,10 @@ class MemoryAccountStore:
     ) -> Account:
         """See :meth:`AccountStore.register`."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
+        scram = await scram_for(password)
         if name_folded in self._accounts:
             raise AccountExistsError(name_folded)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
         self._accounts[name_folded] = account
         return account
 
@@ -256,10 +258,11 @@ class MemoryAccountStore:
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
+        scram = await scram_for(password)
         account = self._accounts.get(name_folded)
         if account is None:
             raise NoSuchAccountError(name_folded)
-        self._accounts[name_folded] = replace(account, password_hash=password_hash)
+        self._accounts[name_folded] = replace(account, password_hash=password_hash, scram=scram)
 
     async def set_admin(self, name_folded: str, admin: bool) -> None:
         """See :meth:`AccountStore.set_admin`."""

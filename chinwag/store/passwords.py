@@ -26,7 +26,9 @@ __all__ = [
     "verify_password_async",
 ]
 
-MAX_PASSWORD_BYTES = 512
+MAX_PASSWORD_BYTES = 1024
+"""Longest password accepted. More than an IRC line can carry: SASL sends it in chunks
+(``AUTHENTICATE``, 400 bytes each), and password managers make long ones."""
 _CONTROL = frozenset(b"\x00\r\n")
 
 _DEFAULT_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile
@@ -47,7 +49,7 @@ def check_password(password: str | bytes) -> bytes:
         The password encoded as UTF-8.
 
     Raises:
-        InvalidPasswordError: when it is empty, longer than 512 bytes, not valid UTF-8 (bytes
+        InvalidPasswordError: when it is empty, longer than 1024 bytes, not valid UTF-8 (bytes
             that do not decode, or text holding lone surrogates) or contains NUL, CR or LF.
     """
     if isinstance(password, str):

@@ -16,7 +16,8 @@ it had not acknowledged). CHATHISTORY semantics are ``_query.py``'s, over this m
 
 Schema. Created on first use inside a transaction that holds an advisory lock, so that nodes
 starting together create it once; its version is kept in ``chinwag_schema``, and a database of a
-newer version is refused, as in SQLite.
+newer version is refused, as in SQLite. Every statement of ``_SCHEMA`` may run again (``IF NOT
+EXISTS``), so an older database is brought up to date by running it whole.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from chinwag.store.postgres_records import (
 
 __all__ = ["SCHEMA_VERSION", "PgHistoryStore", "PostgresStore", "is_postgres_url"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA_LOCK = 0x63686E77  # "chnw": the advisory lock key held while creating the schema
 
 _SCHEMA = """
@@ -103,6 +104,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     created_at DOUBLE PRECISION NOT NULL,
     admin BOOLEAN NOT NULL DEFAULT FALSE
 );
+-- Schema 2: SCRAM-SHA-256 credentials beside the argon2 hash (see SQLite migration 0003).
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS scram TEXT;
 
 CREATE TABLE IF NOT EXISTS channels (
     name_folded TEXT PRIMARY KEY,

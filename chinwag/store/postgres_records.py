@@ -17,12 +17,12 @@ from argon2 import PasswordHasher
 from chinwag.store.account_rules import (
     hash_for_new_account,
     hash_for_new_password,
+    scram_for,
     verify_and_rehash,
 )
 from chinwag.store.base import (
     Account,
     BanKind,
-    ChannelBan,
     ChannelRecord,
     ServerBan,
     Topic,
@@ -30,14 +30,17 @@ from chinwag.store.base import (
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.postgres_connection import Conn, PgReaders, PgWriter
+from chinwag.store.sqlite_records import _entry_json, _list_entry  # the same JSON lists
 
 __all__ = ["PgAccountStore", "PgBanStore", "PgChannelStore", "drop_account"]
 
-_ACCOUNT_COLUMNS = "SELECT name, name_folded, password_hash, email, created_at, admin FROM accounts"
+_ACCOUNT_COLUMNS = (
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram FROM accounts"
+)
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin = row
+    name, folded, password_hash, email, created_at, admin, scram = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -45,6 +48,7 @@ def _row_account(row: Any) -> Account:
         email=None if email is None else str(email),
         created_at=float(created_at),
         admin=bool(admin),
+        scram="" if scram is None else str(scram),
     )
 
 
@@ -80,14 +84,15 @@ class PgAccountStore:
     ) -> Account:
         """See :meth:`AccountStore.register`; the primary key decides a race between nodes."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        scram = await scram_for(password)
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
 
         def insert(conn: Conn) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (name, name_folded, account.password_hash, email, account.created_at, admin),
+                    " admin, scram) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (name, name_folded, password_hash, email, account.created_at, admin, scram),
                 )
             except psycopg.errors.UniqueViolation:
                 raise AccountExistsError(name_folded) from None
@@ -106,11 +111,12 @@ class PgAccountStore:
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
+        scram = await scram_for(password)
         await self._writer.call(
             lambda conn: _require_change(
                 conn.execute(
-                    "UPDATE accounts SET password_hash = %s WHERE name_folded = %s",
-                    (password_hash, name_folded),
+                    "UPDATE accounts SET password_hash = %s, scram = %s WHERE name_folded = %s",
+                    (password_hash, scram, name_folded),
                 ),
                 name_folded,
             )
@@ -165,7 +171,7 @@ def _row_channel(row: Any) -> ChannelRecord:
         registered_at=None if registered_at is None else float(registered_at),
         topic=topic,
         modes=str(modes),
-        bans=tuple(ChannelBan(str(m), str(b), float(t)) for m, b, t in json.loads(str(bans))),
+        bans=tuple(_list_entry(entry) for entry in json.loads(str(bans))),
     )
 
 
@@ -190,7 +196,7 @@ class PgChannelStore:
             None if topic is None else topic.set_by,
             None if topic is None else topic.set_at,
             record.modes,
-            json.dumps([[b.mask, b.set_by, b.set_at] for b in record.bans]),
+            json.dumps([_entry_json(b) for b in record.bans]),
         )
         self._writer.fire(
             lambda conn: conn.execute(

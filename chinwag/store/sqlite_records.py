@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from chinwag.store.account_rules import (
     hash_for_new_account,
     hash_for_new_password,
+    scram_for,
     verify_and_rehash,
 )
 from chinwag.store.base import (
@@ -33,11 +34,13 @@ from chinwag.store.writer import Writer
 
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
-_ACCOUNT_COLUMNS = "SELECT name, name_folded, password_hash, email, created_at, admin FROM accounts"
+_ACCOUNT_COLUMNS = (
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram FROM accounts"
+)
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin = row
+    name, folded, password_hash, email, created_at, admin, scram = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -45,6 +48,7 @@ def _row_account(row: Any) -> Account:
         email=None if email is None else str(email),
         created_at=float(created_at),
         admin=bool(admin),
+        scram=str(scram or ""),
     )
 
 
@@ -86,14 +90,15 @@ class SqliteAccountStore:
     ) -> Account:
         """See :meth:`AccountStore.register`."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin)
+        scram = await scram_for(password)
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, name_folded, account.password_hash, email, account.created_at, admin),
+                    " admin, scram) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, name_folded, password_hash, email, account.created_at, admin, scram),
                 )
             except sqlite3.IntegrityError:
                 raise AccountExistsError(name_folded) from None
@@ -112,11 +117,12 @@ class SqliteAccountStore:
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
+        scram = await scram_for(password)
         await self._writer.call(
             lambda conn: _require_change(
                 conn.execute(
-                    "UPDATE accounts SET password_hash = ? WHERE name_folded = ?",
-                    (password_hash, name_folded),
+                    "UPDATE accounts SET password_hash = ?, scram = ? WHERE name_folded = ?",
+                    (password_hash, scram, name_folded),
                 ),
                 name_folded,
             )
@@ -171,8 +177,21 @@ def _row_channel(row: Any) -> ChannelRecord:
         registered_at=None if registered_at is None else float(registered_at),
         topic=topic,
         modes=str(modes),
-        bans=tuple(ChannelBan(str(m), str(b), float(t)) for m, b, t in json.loads(str(bans))),
+        bans=tuple(_list_entry(entry) for entry in json.loads(str(bans))),
     )
+
+
+def _list_entry(entry: list[Any]) -> ChannelBan:
+    """A stored list entry: ``[mask, set_by, set_at]`` is a ban (as schema 1 wrote them), a
+    fourth element names another list (``e``, ``I``)."""
+    mode = str(entry[3]) if len(entry) > 3 else "b"
+    return ChannelBan(str(entry[0]), str(entry[1]), float(entry[2]), mode)
+
+
+def _entry_json(ban: ChannelBan) -> list[object]:
+    if ban.mode == "b":
+        return [ban.mask, ban.set_by, ban.set_at]
+    return [ban.mask, ban.set_by, ban.set_at, ban.mode]
 
 
 class SqliteChannelStore:
@@ -196,7 +215,7 @@ class SqliteChannelStore:
             None if topic is None else topic.set_by,
             None if topic is None else topic.set_at,
             record.modes,
-            json.dumps([[b.mask, b.set_by, b.set_at] for b in record.bans]),
+            json.dumps([_entry_json(b) for b in record.bans]),
         )
         self._writer.fire(
             lambda conn: conn.execute(

@@ -40,6 +40,9 @@ class _Owner:
     def mark_dirty(self, conn: Connection) -> None:
         """Output stays pending for the test to read."""
 
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Nothing closes here."""
+
     def client_gone(self, client: Client, reason: str) -> None:
         """Nothing closes here."""
 

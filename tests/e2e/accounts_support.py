@@ -1,9 +1,12 @@
 """Helpers for the account, services and ban tests: servers with ``[accounts]`` settings, cheap
-argon2, and clients that register or log in by SASL PLAIN."""
+argon2, and clients that register or log in by SASL PLAIN or SCRAM-SHA-256."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from .harness import ANY, Client, Clients, Harness
 
 __all__ = [
     "FAST_HASHER",
+    "ScramClient",
     "ServeAccounts",
     "fast_hashing",
     "finish_burst",
@@ -139,3 +143,38 @@ async def register(h: Clients, nick: str, password: str, caps: Iterable[str] = (
     await client.send(f"REGISTER * * :{password}")
     await client.expect("REGISTER", ["SUCCESS", nick, ANY])
     return client
+
+
+class ScramClient:
+    """The client side of SCRAM-SHA-256, written from RFC 5802's formulas for the tests."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.password = password.encode()
+        self.bare = f"n={user},r={base64.b64encode(os.urandom(12)).decode()}"
+        self.server_signature = b""
+
+    def first(self) -> str:
+        """client-first, base64."""
+        return base64.b64encode(f"n,,{self.bare}".encode()).decode()
+
+    def final(self, server_first_b64: str) -> str:
+        """client-final for the server's base64 server-first, base64."""
+        server_first = base64.b64decode(server_first_b64).decode()
+        attrs = dict(part.split("=", 1) for part in server_first.split(","))
+        salted = hashlib.pbkdf2_hmac(
+            "sha256", self.password, base64.b64decode(attrs["s"]), int(attrs["i"])
+        )
+        client_key = hmac.digest(salted, b"Client Key", "sha256")
+        without_proof = f"c=biws,r={attrs['r']}"
+        auth = f"{self.bare},{server_first},{without_proof}".encode()
+        signature = hmac.digest(hashlib.sha256(client_key).digest(), auth, "sha256")
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        server_key = hmac.digest(salted, b"Server Key", "sha256")
+        self.server_signature = hmac.digest(server_key, auth, "sha256")
+        final = f"{without_proof},p={base64.b64encode(proof).decode()}"
+        return base64.b64encode(final.encode()).decode()
+
+    def verify(self, server_final_b64: str) -> bool:
+        """Whether the server's signature proves it knew the password."""
+        server_final = base64.b64decode(server_final_b64).decode()
+        return server_final == "v=" + base64.b64encode(self.server_signature).decode()

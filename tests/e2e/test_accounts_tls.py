@@ -8,6 +8,8 @@ import re
 import ssl
 from pathlib import Path
 
+from chinwag.server.tls import ensure_self_signed
+
 from .accounts_support import ServeAccounts, fast_hashing, finish_burst, plain, serve_accounts
 from .harness import ANY, Client, Harness
 
@@ -63,3 +65,30 @@ async def test_passwords_only_over_tls(serve_accounts: ServeAccounts, tmp_path: 
     await again.send(f"AUTHENTICATE {plain('amy', 'secret')}", "CAP END")
     await again.expect("903")
     await finish_burst(again)
+
+
+async def test_sts_is_offered_with_a_configured_certificate(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """sts: port= of the TLS listener on plain text, duration= over TLS; none with only a
+    generated self-signed certificate (clients could not verify it)."""
+    cert, key = ensure_self_signed(tmp_path / "certs", "test.chinwag")
+    h = await serve_accounts(
+        data_dir=tmp_path,
+        server={"tls_cert": str(cert), "tls_key": str(key), "tls_port": 0},
+    )
+    clear = await h.open("clear")
+    await clear.send("CAP LS 302")
+    offered = (await clear.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
+    assert f"sts=port={h.server.tls_port}" in offered
+    secure = await _open_tls(h, "secure")
+    await secure.send("CAP LS 302")
+    offered = (await secure.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
+    assert any(cap.startswith("sts=duration=") for cap in offered)
+    generated = await serve_accounts(
+        data_dir=tmp_path / "other", server={"tls": True, "tls_port": 0}
+    )
+    plain_client = await generated.open("plain")
+    await plain_client.send("CAP LS 302")
+    offered = (await plain_client.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
+    assert not [cap for cap in offered if cap.startswith("sts")]

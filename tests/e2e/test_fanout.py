@@ -3,8 +3,8 @@ member whole and in order, the speaker never gets its own, and nothing overtakes
 
 Some tests hand lines to the server synchronously (``h.server.dispatch``) so that they are
 handled in one loop turn, the case batches exist for; the clients still read real sockets.
-They run with history off, where delivery happens at once, and with durable history, where it
-happens in the store's commit callbacks.
+They run with history off and with durable history, where the output of a loop turn is written
+once the store has committed what it stored: the same lines, in the same order, either way.
 """
 
 from __future__ import annotations
@@ -131,13 +131,12 @@ async def test_lines_of_two_channels_keep_their_order(
     assert [text for _, _, text in got] == [str(i) for i in range(30)]
 
 
-async def test_nobody_gets_lines_said_after_leaving_in_the_same_turn(serve: Serve) -> None:
-    """Said, KICK bob, said again, all in one turn: bob gets the first and the KICK only.
-
-    (History off: with durable delivery the first line waits for its commit, when bob is
-    already out, so he gets the KICK alone.)
-    """
-    h = await serve(history={"enabled": False})
+@pytest.mark.parametrize("history", HISTORY)
+async def test_nobody_gets_lines_said_after_leaving_in_the_same_turn(
+    serve: Serve, history: dict[str, Any]
+) -> None:
+    """Said, KICK bob, said again, all in one turn: bob gets the first and the KICK only."""
+    h = await serve(history=history)
     amy, bob, cid = [await h.connect(n) for n in ("amy", "bob", "cid")]
     await amy.send("JOIN #room")
     await amy.expect("JOIN", ["#room"])
@@ -162,15 +161,12 @@ async def test_nobody_gets_lines_said_after_leaving_in_the_same_turn(serve: Serv
     assert [m for m in await bob.sync() if m.command == "PRIVMSG"] == []
 
 
+@pytest.mark.parametrize("history", HISTORY)
 async def test_a_newcomer_gets_the_lines_said_after_its_join_in_the_same_turn(
-    serve: Serve,
+    serve: Serve, history: dict[str, Any]
 ) -> None:
-    """Said, cid joins, said again, in one turn: cid gets what came after its JOIN only.
-
-    (With durable history, delivery waits for the commit and goes to whoever is a member
-    then: cid would get both; ``server/history.py`` explains why.)
-    """
-    h = await serve(history={"enabled": False})
+    """Said, cid joins, said again, in one turn: cid gets what came after its JOIN only."""
+    h = await serve(history=history)
     amy, bob = [await h.connect(n) for n in ("amy", "bob")]
     cid = await h.connect("cid")
     await cid.send("PART #lobby")

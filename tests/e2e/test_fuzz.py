@@ -115,13 +115,14 @@ class LineSocket:
                 return
 
     def register(self, nick: str) -> None:
-        """NICK, USER, and wait for the end of the burst."""
-        self.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
+        """NICK, USER, and wait for the end of the burst (the PONG after it: a client's lines
+        are answered in order, and with draft/no-implicit-names no 366 ends the burst)."""
+        self.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nPING :registered\r\n".encode())
         deadline = time.monotonic() + WAIT
         while True:
             msg = self.line(deadline)
             assert msg is not None, "closed during registration"
-            if msg.command == "366":
+            if msg.command == "PONG" and msg.params[-1:] == ("registered",):
                 return
 
     def close(self) -> None:

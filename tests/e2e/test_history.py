@@ -420,18 +420,18 @@ async def test_history_survives_a_restart(hserve: HistServe, tmp_path: Path) -> 
 async def test_backpressure_when_too_many_wait_for_the_disk(
     hserve: HistServe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past max_inflight messages waiting for their commit the sender is paused, then resumed:
+    """Past max_waiting messages waiting for their commit the sender is paused, then resumed:
     everything arrives, in order."""
     h = await hserve()
-    monkeypatch.setattr(h.server.history, "max_inflight", 8)
+    monkeypatch.setattr(h.server.outbox, "max_waiting", 8)
     held: list[str] = []
-    hold = h.server.history._hold
+    hold = h.server.outbox._hold
 
     def spy(sender: Any) -> None:
         held.append(sender.nick)
         hold(sender)
 
-    monkeypatch.setattr(h.server.history, "_hold", spy)
+    monkeypatch.setattr(h.server.outbox, "_hold", spy)
     amy = await h.connect("amy")
     bob = await h.connect("bob")
     await amy.send(*[f"PRIVMSG #lobby :flood {i}" for i in range(300)])
@@ -439,7 +439,7 @@ async def test_backpressure_when_too_many_wait_for_the_disk(
         await bob.expect("PRIVMSG", ["#lobby", f"flood {i}"])
     assert held and set(held) == {"amy"}
     await amy.alive()
-    assert not h.server.history._held
+    assert not h.server.outbox._held
 
 
 async def test_last_words_come_before_the_departure(hserve: HistServe) -> None:

@@ -98,13 +98,13 @@ async def test_at_most_four_parameter_modes_per_line(h: Harness) -> None:
 
 
 async def test_ban_list_full(serve: Serve) -> None:
-    """Past limits.max_list_modes bans, +b gets 696 ERR_INVALIDMODEPARAM."""
+    """Past limits.max_list_modes entries in +b, +e and +I together, 478 ERR_BANLISTFULL."""
     h = await serve(limits={"max_list_modes": 2})
     amy = await h.connect("amy")
     await amy.send("JOIN #c", "MODE #c +b a", "MODE #c +b b")
     await amy.expect("MODE", ["#c", "+b", "b!*@*"])
-    await amy.send("MODE #c +b c")
-    await amy.expect_numeric("696", "#c", "b", "c!*@*", ANY)
+    await amy.send("MODE #c +e c")
+    await amy.expect_numeric("478", "#c", "e", ANY)
 
 
 async def test_invalid_limit(h: Harness) -> None:

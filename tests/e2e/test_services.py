@@ -124,8 +124,8 @@ async def test_nick_protection_ends_with_login_or_a_new_nick(serve_accounts: Ser
 async def test_chanserv_keeps_a_channel_across_restarts(
     serve_accounts: ServeAccounts, tmp_path: Path
 ) -> None:
-    """A registered channel keeps topic, modes, key, limit and bans after a restart; its
-    founder gets op on joining and only the founder may drop it."""
+    """A registered channel keeps topic, modes, key, limit, bans and exceptions after a restart;
+    its founder gets op on joining and only the founder may drop it."""
     h = await serve_accounts(data_dir=tmp_path)
     amy = await h.connect("amy")
     await amy.send("JOIN #club")
@@ -136,8 +136,9 @@ async def test_chanserv_keeps_a_channel_across_restarts(
     await _ns(amy, "REGISTER #nowhere", "#nowhere does not exist.", service="ChanServ")
     await _ns(amy, "REGISTER #club", "#club is registered to amy.", service="ChanServ")
     await amy.send("TOPIC #club :members only", "MODE #club +imk-t sesame", "MODE #club +l 9")
-    await amy.send("MODE #club +b bad!*@*")
+    await amy.send("MODE #club +b bad!*@*", "MODE #club +eI ~a:ok bob!*@*")
     await amy.expect("MODE", ["#club", "+b", "bad!*@*"])
+    await amy.expect("MODE", ["#club", "+eI", "~a:ok", "bob!*@*"])
     bob = await h.connect("bob")
     await _ns(bob, "DROP #club", "Only the founder of #club may drop it.", service="ChanServ")
     await _ns(bob, "INFO #club", "#club: founder amy, registered .*", service="ChanServ")
@@ -154,6 +155,9 @@ async def test_chanserv_keeps_a_channel_across_restarts(
     await amy.expect("324", ["amy", "#club", "+imnkl", "sesame", "9"])
     await amy.send("MODE #club b")
     await amy.expect("367", ["amy", "#club", "bad!*@*", ANY, ANY])
+    await amy.send("MODE #club e", "MODE #club I")
+    await amy.expect("348", ["amy", "#club", "~a:ok", ANY, ANY])
+    await amy.expect("346", ["amy", "#club", "bob!*@*", ANY, ANY])
     carol = await h2.connect("carol")
     await carol.send("JOIN #club sesame")
     await carol.expect("473", ["carol", "#club", ANY])

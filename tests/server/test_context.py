@@ -37,6 +37,9 @@ class _Owner:
     def mark_dirty(self, conn: Connection) -> None:
         self.dirty.append(conn)
 
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Nothing to do: no test here closes a connection."""
+
     def client_gone(self, client: Client, reason: str) -> None:
         """Nothing to do: no test here closes a connection."""
 
@@ -56,7 +59,6 @@ class _Parts:
         self.history = History(
             self.config.history, self.store.history, self.network, self.tasks.spawn
         )
-        self.network.ordered = self.history.in_order
         self.accounts = Accounts(
             self.config, self.network, self.store, self.tasks.spawn, lambda: None
         )

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from chinwag.protocol.scram import ScramCredentials, credentials
 from chinwag.store import (
     AccountExistsError,
     InvalidNameError,
     InvalidPasswordError,
     NoSuchAccountError,
     PasswordProblem,
+    SqliteStore,
     Store,
 )
+from chinwag.store.memory import MemoryAccountStore
+from chinwag.store.postgres import PostgresStore
 
 BAD_PASSWORDS: list[tuple[str | bytes, PasswordProblem]] = [
     ("", PasswordProblem.EMPTY),
     (b"", PasswordProblem.EMPTY),
-    ("x" * 513, PasswordProblem.TOO_LONG),
-    ("é" * 257, PasswordProblem.TOO_LONG),  # 514 bytes in UTF-8
+    ("x" * 1025, PasswordProblem.TOO_LONG),
+    ("é" * 513, PasswordProblem.TOO_LONG),  # 1026 bytes in UTF-8
     (b"\xff\xfe\xfd", PasswordProblem.NOT_UTF8),
     (b"ok\xc3", PasswordProblem.NOT_UTF8),
     ("lone \udcff surrogate", PasswordProblem.NOT_UTF8),
@@ -120,3 +126,43 @@ async def test_drop(store: Store) -> None:
     assert await store.accounts.drop("amy") is False
     assert await store.accounts.get("amy") is None
     assert await store.accounts.list_all() == []
+
+
+async def test_scram_credentials_follow_the_password(store: Store) -> None:
+    """Registering makes SCRAM-SHA-256 credentials of the password; changing it remakes them;
+    an account stored without them gets them at its next password login."""
+    amy = await store.accounts.register("Amy", "amy", "correct horse")
+    creds = ScramCredentials.decode(amy.scram)
+    assert creds == credentials(b"correct horse", creds.salt, creds.iterations)
+    assert amy.scram not in repr(amy)
+    await store.accounts.set_password("amy", "battery staple")
+    changed = await store.accounts.get("amy")
+    assert changed is not None
+    new = ScramCredentials.decode(changed.scram)
+    assert new == credentials(b"battery staple", new.salt, new.iterations)
+    await store.accounts.set_password("amy", "old one")
+    await _forget_scram(store, "amy")
+    legacy = await store.accounts.get("amy")
+    assert legacy is not None and legacy.scram == ""
+    logged_in = await store.accounts.verify("amy", "old one")
+    assert logged_in is not None and logged_in.scram
+
+
+async def _forget_scram(store: Store, name_folded: str) -> None:
+    """Make the account look like one stored before SCRAM credentials existed."""
+    if isinstance(store, SqliteStore):
+        await store.writer.call(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET scram = NULL WHERE name_folded = ?", (name_folded,)
+            )
+        )
+    elif isinstance(store, PostgresStore):
+        await store.writer.call(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET scram = NULL WHERE name_folded = %s", (name_folded,)
+            )
+        )
+    else:
+        accounts = store.accounts
+        assert isinstance(accounts, MemoryAccountStore)
+        accounts._accounts[name_folded] = replace(accounts._accounts[name_folded], scram="")

@@ -20,7 +20,12 @@ LOBBY = ChannelRecord(
     registered_at=T0,
     topic=Topic("Welcome, all", "amy!a@host", T0 + 1),
     modes="+nt",
-    bans=(ChannelBan("*!*@spam.example", "amy", T0 + 2), ChannelBan("troll!*@*", "bob", T0 + 3)),
+    bans=(
+        ChannelBan("*!*@spam.example", "amy", T0 + 2),
+        ChannelBan("troll!*@*", "bob", T0 + 3),
+        ChannelBan("~a:friend", "amy", T0 + 4, "e"),
+        ChannelBan("guest!*@*", "amy", T0 + 5, "I"),
+    ),
 )
 
 

@@ -143,7 +143,10 @@ async def test_a_failing_job_does_not_cost_others_their_commit(sqlite_store: Sql
     sqlite_store.history.append(entry("before", T0))
 
     def boom(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO accounts VALUES ('x', 'x', 'h', NULL, 0, 0)")
+        conn.execute(
+            "INSERT INTO accounts (name_folded, name, password_hash, created_at)"
+            " VALUES ('x', 'x', 'h', 0)"
+        )
         raise RuntimeError("boom")
 
     failing = sqlite_store.writer.submit(boom)

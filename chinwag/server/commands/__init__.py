@@ -20,14 +20,19 @@ from chinwag.server.commands import (
     bans,
     capabilities,
     channels,
+    help,
     history,
+    knock,
     link,
     messaging,
     modes,
+    monitor,
     operators,
     queries,
     registration,
+    server_info,
     users,
+    who,
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import send_labeled
@@ -50,7 +55,13 @@ COMMANDS: dict[str, CommandSpec] = {
     **history.COMMANDS,
     **authentication.COMMANDS,
     **bans.COMMANDS,
+    **who.COMMANDS,
+    **server_info.COMMANDS,
+    **help.COMMANDS,
+    **knock.COMMANDS,
+    **monitor.COMMANDS,
 }
+help.serve_from(COMMANDS)
 
 
 def dispatch(ctx: Context, item: Message | DecodeError) -> None:
@@ -65,21 +76,18 @@ def dispatch(ctx: Context, item: Message | DecodeError) -> None:
         if item.kind is DecodeErrorKind.TOO_LONG:
             ctx.reply(ERR_INPUTTOOLONG, "Input line was too long")
         return
-    spec = COMMANDS.get(item.command)
-    if spec is None:
-        ctx.reply(ERR_UNKNOWNCOMMAND, item.command, "Unknown command")
-        return
-    if not client.registered and not spec.before_registration:
-        ctx.reply(ERR_NOTREGISTERED, "You have not registered")
-        return
-    if len(item.params) < spec.min_params:
-        ctx.reply(ERR_NEEDMOREPARAMS, item.command, "Not enough parameters")
-        return
     label = item.tags.get("label") if client.caps & Cap.LABELED_RESPONSE else None
-    if label:
+    if label:  # every labeled command gets a labeled answer, an error (421, 461...) too
         ctx.label = label
         client.conn.capture()
     try:
+        spec = COMMANDS.get(item.command)
+        if spec is None:
+            raise IrcError(ERR_UNKNOWNCOMMAND, item.command, "Unknown command")
+        if not client.registered and not spec.before_registration:
+            raise IrcError(ERR_NOTREGISTERED, "You have not registered")
+        if len(item.params) < spec.min_params:
+            raise IrcError(ERR_NEEDMOREPARAMS, item.command, "Not enough parameters")
         spec.handler(ctx, item)
         if not client.registered:
             try_register(ctx)  # NICK, USER, CAP END...: whichever comes last completes it
@@ -90,5 +98,5 @@ def dispatch(ctx: Context, item: Message | DecodeError) -> None:
             lines = client.conn.release()
             if ctx.late is None:
                 send_labeled(ctx, label, lines)
-            else:  # the handler answers later (a store query, an echo sent on commit)
+            else:  # the handler answers later (a store query)
                 ctx.late.handler_done(lines)

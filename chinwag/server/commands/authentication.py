@@ -1,4 +1,5 @@
-"""Logging in and registering from the protocol: AUTHENTICATE (IRCv3 SASL PLAIN) and
+"""Logging in and registering from the protocol: AUTHENTICATE (IRCv3 SASL PLAIN, and
+SCRAM-SHA-256 in ``sasl_scram.py``) and
 REGISTER / VERIFY (IRCv3 ``draft/account-registration``).
 
 SASL: ``AUTHENTICATE PLAIN`` opens an exchange and the server answers ``AUTHENTICATE +``; the
@@ -27,16 +28,19 @@ from chinwag.protocol.numerics import (
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.registration import try_register
+from chinwag.server.commands.sasl_scram import scram_step
 from chinwag.server.errors import IrcError
-from chinwag.server.logins import MECHANISMS, SaslSession
+from chinwag.server.logins import MECHANISMS, SCRAM, SaslSession
 from chinwag.server.state import Cap, RegState
 from chinwag.store import InvalidPasswordError, check_password
 
 __all__ = ["COMMANDS"]
 
+_MECHANISMS = frozenset(MECHANISMS.split(","))
 _CHUNK = 400
-# Base64 of the longest sensible PLAIN response: two 200-byte names and a 512-byte password.
-_MAX_RESPONSE = 1300
+# Base64 of the longest sensible PLAIN response: two 200-byte names and a 1024-byte password
+# (store.MAX_PASSWORD_BYTES), so five AUTHENTICATE chunks at most.
+_MAX_RESPONSE = 2000
 
 
 def _fail(ctx: Context, reason: str) -> IrcError:
@@ -58,13 +62,14 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
         accounts.logins.sasl.pop(client, None)
         raise IrcError(ERR_SASLABORTED, "SASL authentication aborted")
     if session is None:
-        if data.upper() != MECHANISMS:
+        mechanism = data.upper()
+        if mechanism not in _MECHANISMS:
             ctx.reply(RPL_SASLMECHS, MECHANISMS, "are available SASL mechanisms")
             raise _fail(ctx, f"mechanism {data[:20]} is not supported")
         refusal = accounts.passwords.tls_refusal(client)
         if refusal is not None:
             raise _fail(ctx, refusal)
-        accounts.logins.sasl[client] = SaslSession(MECHANISMS)
+        accounts.logins.sasl[client] = SaslSession(mechanism)
         ctx.send("AUTHENTICATE", "+")
         return
     if session.verifying:
@@ -79,7 +84,20 @@ def handle_authenticate(ctx: Context, msg: Message) -> None:
         raise IrcError(ERR_SASLTOOLONG, "SASL message too long")
     if len(data) == _CHUNK:
         return  # more chunks follow, or "+"
+    if session.mechanism == SCRAM:
+        _next_scram_message(ctx, session)
+        return
     _finish_plain(ctx, session)
+
+
+def _next_scram_message(ctx: Context, session: SaslSession) -> None:
+    """Decode one complete SCRAM message and take the exchange's next step."""
+    encoded, session.buffer = session.buffer, ""
+    try:
+        message = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _fail(ctx, "the response is not valid base64 of UTF-8") from None
+    scram_step(ctx, session, message)
 
 
 def _finish_plain(ctx: Context, session: SaslSession) -> None:
@@ -106,7 +124,7 @@ def _finish_plain(ctx: Context, session: SaslSession) -> None:
         raise _fail(ctx, f"password refused ({exc.problem.value})") from None
     session.verifying = True
     late = defer_reply(ctx) if ctx.label else None
-    ctx.spawn(_verify(ctx, session, authcid, password, late))
+    ctx.wait_for(_verify(ctx, session, authcid, password, late))
 
 
 def _answer(ctx: Context, late: LateReply | None, answer: Callable[[], object]) -> None:
@@ -162,8 +180,8 @@ def _register_fail(ctx: Context, code: str, account: str, text: str) -> None:
 def handle_register(ctx: Context, msg: Message) -> None:
     """REGISTER <account> {<email> | *} <password>"""
     client = ctx.client
-    if not client.registered:
-        ctx.send("FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", "Register after connecting")
+    if client.nick == "*":  # before-connect: the account is named after the nick, so NICK first
+        ctx.send("FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", "Send NICK first")
         return
     name, email_param, password = msg.params[0], msg.params[1], msg.params[2]
     if name != "*" and fold(name) != client.nick_folded:
@@ -197,7 +215,7 @@ def handle_register(ctx: Context, msg: Message) -> None:
 
         _answer(ctx, late, answer)
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 def handle_verify(ctx: Context, msg: Message) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import ERR_NOPRIVILEGES
@@ -62,6 +62,11 @@ class Context:
     def send(self, command: str, *params: str) -> None:
         """Send a line from the server to the client (``PONG``, ``CAP``...)."""
         self.network.send_from_server(self.client, command, *params)
+
+    def wait_for(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run the rest of this command in the background (a password check, a store query);
+        the client's later lines wait until it is done, so they are answered in order."""
+        self.client.conn.wait_for(self.spawn(work))
 
     def require_oper(self) -> None:
         """Raise 481 unless the client is a server operator."""

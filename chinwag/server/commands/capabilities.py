@@ -23,8 +23,10 @@ CAPABILITIES: dict[str, int] = {
     "cap-notify": Cap.CAP_NOTIFY,
     "draft/chathistory": Cap.CHATHISTORY,
     "draft/account-registration": Cap.ACCOUNT_REGISTRATION,
+    "draft/no-implicit-names": Cap.NO_IMPLICIT_NAMES,
     "echo-message": Cap.ECHO_MESSAGE,
     "extended-join": Cap.EXTENDED_JOIN,
+    "extended-monitor": Cap.EXTENDED_MONITOR,
     "invite-notify": Cap.INVITE_NOTIFY,
     "labeled-response": Cap.LABELED_RESPONSE,
     "message-tags": Cap.MESSAGE_TAGS,
@@ -37,14 +39,33 @@ CAPABILITIES: dict[str, int] = {
 _CAP_LS_CHUNK = 400
 # Offered only while accounts are enabled; values are shown to CAP LS 302 clients.
 _ACCOUNT_CAPS = frozenset({"sasl", "draft/account-registration"})
-_CAP_VALUES = {"sasl": MECHANISMS}
+# draft/account-registration: REGISTER works before the connection is complete (after NICK);
+# the account is named after the nick (no custom-account-name) and the email is optional.
+_CAP_VALUES = {"sasl": MECHANISMS, "draft/account-registration": "before-connect"}
+
+STS_DURATION = 30 * 86400
+"""How long (seconds) a client keeps to TLS once it saw the ``sts`` policy on a TLS connection."""
 
 
 def _capabilities(ctx: Context) -> dict[str, int]:
-    """The capabilities this server offers now (account ones only with accounts enabled)."""
-    if ctx.accounts.enabled:
-        return CAPABILITIES
-    return {name: flag for name, flag in CAPABILITIES.items() if name not in _ACCOUNT_CAPS}
+    """The capabilities this server offers now (account ones only with accounts enabled; ``sts``
+    only with a configured certificate: a self-signed one would lock clients out, as STS
+    forbids accepting an unverified certificate)."""
+    offered = CAPABILITIES
+    if not ctx.accounts.enabled:
+        offered = {name: flag for name, flag in offered.items() if name not in _ACCOUNT_CAPS}
+    if ctx.config.server.tls_cert:
+        offered = {**offered, "sts": Cap.NONE}
+    return offered
+
+
+def _cap_value(ctx: Context, name: str) -> str | None:
+    """The value CAP LS 302 shows for capability ``name``, if it has one."""
+    if name == "sts":  # on plain text: where to upgrade; over TLS: how long to stay
+        if ctx.client.conn.tls:
+            return f"duration={STS_DURATION}"
+        return f"port={ctx.accounts.passwords.tls_port() or ctx.config.server.tls_port}"
+    return _CAP_VALUES.get(name)
 
 
 def handle_cap(ctx: Context, msg: Message) -> None:
@@ -62,7 +83,8 @@ def handle_cap(ctx: Context, msg: Message) -> None:
             client.caps |= Cap.CAP_NOTIFY
         names = list(_capabilities(ctx))
         if client.cap_version >= 302:
-            names = [f"{n}={_CAP_VALUES[n]}" if n in _CAP_VALUES else n for n in names]
+            values = {n: _cap_value(ctx, n) for n in names}
+            names = [n if values[n] is None else f"{n}={values[n]}" for n in names]
         _send_cap_list(ctx, "LS", names)
     elif sub == "LIST":
         enabled = [name for name, flag in CAPABILITIES.items() if client.caps & flag]

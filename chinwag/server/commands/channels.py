@@ -81,7 +81,7 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
         invited = channel in client.invites or ctx.accounts.channels.is_founder(client, channel)
         if channel.is_banned(client) and not invited:
             raise IrcError(ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
-        if "i" in channel.modes and not invited:
+        if "i" in channel.modes and not invited and not channel.is_invite_excepted(client):
             raise IrcError(ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
         if channel.key is not None and key != channel.key:
             raise IrcError(ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
@@ -93,7 +93,8 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
     founder_joined(ctx, channel)
     if channel.topic:
         send_topic(ctx, channel)
-    send_names(ctx, channel)
+    if not client.caps & Cap.NO_IMPLICIT_NAMES:  # draft/no-implicit-names: it asks if it wants
+        send_names(ctx, channel)
     ctx.history.replay_on_join(client, channel)
 
 
@@ -162,7 +163,10 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel.topic = msg.params[1][: ctx.limits.topic_length]
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
-    send_to_all(channel.members, Outgoing(client.prefix, "TOPIC", channel.name, channel.topic))
+    send_to_all(
+        channel.members,
+        Outgoing(client.prefix, "TOPIC", channel.name, channel.topic, account=client.account),
+    )
     ctx.accounts.channels.channel_changed(channel)
 
 
@@ -235,7 +239,7 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
     target.invites.add(channel)
     ctx.reply(RPL_INVITING, target.nick, channel.name)
-    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name)
+    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name, account=client.account)
     target.send(invite.line_for(target))
     notify = [
         m

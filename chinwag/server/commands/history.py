@@ -127,7 +127,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
             if not isinstance(start, TimeBound) or not isinstance(end, TimeBound):
                 raise _Fail("INVALID_PARAMS", sub, params[1])
             defer_reply(ctx)
-            ctx.spawn(_targets(ctx, start.time, end.time, limit))
+            ctx.wait_for(_targets(ctx, start.time, end.time, limit))
             return
         if sub == "LATEST":
             after = None if params[2] == "*" else _bound(sub, params[2])
@@ -141,7 +141,7 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
         _fail(ctx, fail.code, *fail.params)
         return
     defer_reply(ctx)
-    ctx.spawn(_query(ctx, sub, target, shown, bounds, limit=limit))
+    ctx.wait_for(_query(ctx, sub, target, shown, bounds, limit=limit))
 
 
 async def _query(
@@ -151,6 +151,7 @@ async def _query(
     store = ctx.history.store
     entries: list[HistoryEntry]
     try:
+        await store.flush()  # the answer holds every message delivered before the question
         if sub == "LATEST":
             entries = await store.latest(target, bounds[0] if bounds else None, limit)
         elif sub == "BEFORE":
@@ -185,6 +186,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
     me = history.party(client)
     channels = {fold(name): channel.name for name, channel in client.channels.items()}
     try:
+        await history.store.flush()
         entries = await history.store.targets(me, channels, start, end, limit)
     except StoreError as exc:
         log.warning("CHATHISTORY TARGETS failed: %s", exc)

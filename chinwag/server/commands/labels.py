@@ -4,8 +4,8 @@ No reply becomes an ``ACK``; one reply carries the ``label`` tag; a reply that i
 already (CHATHISTORY) carries it on its ``BATCH +`` line; several are wrapped in a
 ``labeled-response`` batch (when the client also has ``batch``), as the IRCv3 spec asks.
 
-Some replies come after the handler returned: a history query runs off the loop, and with
-durable delivery an echo is sent once the message is committed. Such a handler calls
+Some replies come after the handler returned: a history query or a password check runs off
+the loop (the client's later lines wait for it: `Context.wait_for`). Such a handler calls
 `defer_reply` and later `LateReply.finish`; the label then goes on the whole reply, early lines
 (errors queued by the handler) and late lines together.
 """

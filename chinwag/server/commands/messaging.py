@@ -4,14 +4,15 @@ The private-message path is the heart of the seed chat: a message to a nick reac
 client and nobody else. Each message gets a ``msgid`` and a server time once; every recipient's
 line is built from one `Outgoing`.
 
-Delivery goes through the history (``server/history.py``): a PRIVMSG or NOTICE is stored, and
-with durable delivery it reaches its recipients, and the sender's echo, only once committed.
-TAGMSG and ``@#channel`` messages are not stored but keep their order with the stored ones.
-The echo of a labeled command is its labeled reply, sent when it is ready (`defer_reply`).
+A PRIVMSG or NOTICE is delivered at once (queued: nothing is written before the end of the
+loop turn) and stored (``server/history.py``); with durable delivery the turn's output is
+written once the store has committed it (``server/outbox.py``). TAGMSG and ``@#channel``
+messages are not stored. The echo of a labeled command is its labeled reply.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
@@ -26,8 +27,8 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import deliver_to_service
+from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
 from chinwag.server.state import Cap, Channel, Client
@@ -35,6 +36,7 @@ from chinwag.server.state import Cap, Channel, Client
 __all__ = ["COMMANDS", "fit_text"]
 
 _STATUS_PREFIXES = {"@": "op", "+": "voice"}
+BOT_TAG = "bot"
 
 
 def fit_text(text: str, overhead: int) -> str:
@@ -79,8 +81,6 @@ def _send_message(
     target: str,
     text: str | None,
     tags: Mapping[str, str],
-    *,
-    late: LateReply | None,
 ) -> None:
     client = ctx.client
     status = None
@@ -115,44 +115,68 @@ def _send_message(
         client_tags=tags,
     )
     tags_only = command == "TAGMSG"
-    echo = bool(client.caps & Cap.ECHO_MESSAGE)
-
-    # Runs now, or once the message is committed (durable delivery): recipients are whoever
-    # is there at that moment.
-    def deliver() -> None:
-        echoed = False
-        if channel is not None:
-            # A labeled command's echo is its labeled reply: never in the channel's batch.
-            echoed = _deliver_to_channel(
-                client, channel, outgoing, status, tags_only, echo=echo and late is None
-            )
-        elif (
-            recipient is not None
-            and not (echo and recipient is client)  # a note to self comes once, as the echo
-            and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
-        ):
-            recipient.send(outgoing.line_for(recipient))
-        if echo and not echoed:
-            if late is None:
-                client.send(outgoing.line_for(client))
-            else:
-                late.lines.append(outgoing.line_for(client))
-
-    if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
-        ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
-    if tags_only or status is not None:  # not kept: typing notices, words for ops only
-        ctx.history.in_order(deliver)
-    else:
-        ctx.history.record(
+    labeled = bool(ctx.label)
+    observer = ctx.network.observer
+    if (
+        observer is not None  # one node of a network: the line may go to other nodes first
+        and not tags_only
+        and status is None
+        and observer.relay(
             client,
             channel,
             recipient,
             outgoing,
-            deliver,
+            functools.partial(_deliver, client, channel, recipient, outgoing, labeled=labeled),
             target_name=shown,
             command=command,
             text=relayed,
         )
+    ):
+        pass  # delivered here when the network hands it back
+    else:
+        _deliver(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            status=status,
+            tags_only=tags_only,
+            labeled=labeled,
+        )
+    if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
+        ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+    if not tags_only and status is None:  # TAGMSG and words for ops only are not kept
+        ctx.history.record(
+            client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
+        )
+
+
+def _deliver(
+    client: Client,
+    channel: Channel | None,
+    recipient: Client | None,
+    outgoing: Outgoing,
+    *,
+    status: str | None = None,
+    tags_only: bool = False,
+    labeled: bool = False,
+) -> None:
+    """Give ``outgoing`` to the channel's members or to the recipient, and echo it."""
+    echo = bool(client.caps & Cap.ECHO_MESSAGE)
+    echoed = False
+    if channel is not None:
+        # A labeled command's echo is its labeled reply: never in the channel's batch.
+        echoed = _deliver_to_channel(
+            client, channel, outgoing, status, tags_only, echo=echo and not labeled
+        )
+    elif (
+        recipient is not None
+        and not (echo and recipient is client)  # a note to self comes once, as the echo
+        and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
+    ):
+        recipient.send(outgoing.line_for(recipient))
+    if echo and not echoed:
+        client.send(outgoing.line_for(client))
 
 
 def _fit(client: Client, command: str, target: str, text: str) -> str:
@@ -179,18 +203,16 @@ def _handle(ctx: Context, msg: Message, command: str) -> None:
         raise IrcError(ERR_TOOMANYTARGETS, msg.params[0], f"Too many targets (max {limit})")
     client = ctx.client
     tags = _client_tags(msg) if client.caps & Cap.MESSAGE_TAGS else {}
+    if BOT_MODE in client.modes:  # draft/bot: message-tags clients see who is a bot
+        tags = {**tags, BOT_TAG: ""}
     client.last_active = time.time()
-    # A labeled command's echo is its reply, and it may have to wait for the commit.
-    late = defer_reply(ctx) if ctx.label and client.caps & Cap.ECHO_MESSAGE else None
     for target in targets:
         try:
-            _send_message(ctx, command, target, text, tags, late=late)
+            _send_message(ctx, command, target, text, tags)
         except IrcError as err:
             # RFC 1459 4.4.2: no automatic reply to a NOTICE, "this rule applies to servers too".
             if command != "NOTICE":
                 ctx.reply(err.numeric, *err.params)
-    if late is not None:
-        ctx.history.in_order(late.finish)
 
 
 def handle_privmsg(ctx: Context, msg: Message) -> None:

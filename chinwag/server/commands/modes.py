@@ -1,14 +1,17 @@
-"""MODE for users (``+i``, ``+w``, ``-o``) and channels (``+o +v +n +t +m +i +s +k +l +b``).
+"""MODE for users (``+i``, ``+w``, ``+B``, ``-o``) and channels (``+o +v +n +t +m +i +s +k +l``,
+the lists ``+b +e +I`` with extended bans, see ``server/extbans.py``).
 
 A channel mode line is read left to right (RFC 2812 section 3.2.3): a sign switches between adding
-and removing, and ``o v b k l`` take a parameter (``-l`` and a listing ``b`` do not). Only the
+and removing, and ``o v b e I k l`` take a parameter (``-l`` and a listing do not). Only the
 changes that took effect are echoed to the channel, in one MODE line.
 """
 
 from __future__ import annotations
 
-from chinwag.protocol import Message, is_valid_mask_param, normalize_mask, parse_count
+from chinwag.protocol import Message, is_valid_mask_param, parse_count
 from chinwag.protocol.numerics import (
+    ERR_BANLISTFULL,
+    ERR_CHANOPRIVSNEEDED,
     ERR_INVALIDKEY,
     ERR_INVALIDMODEPARAM,
     ERR_NEEDMOREPARAMS,
@@ -22,17 +25,29 @@ from chinwag.protocol.numerics import (
     RPL_CHANNELMODEIS,
     RPL_CREATIONTIME,
     RPL_ENDOFBANLIST,
+    RPL_ENDOFEXCEPTLIST,
+    RPL_ENDOFINVITELIST,
+    RPL_EXCEPTLIST,
+    RPL_INVITELIST,
     RPL_UMODEIS,
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.channels import require_channel, require_op
 from chinwag.server.errors import IrcError
+from chinwag.server.extbans import normalize_entry
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Channel
 
 __all__ = ["COMMANDS"]
 
 _FLAG_MODES = frozenset("imnst")
+# List modes: Channel attribute, entry numeric, end numeric, end text.
+_LISTS = {
+    "b": ("bans", RPL_BANLIST, RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": ("exceptions", RPL_EXCEPTLIST, RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": ("invex", RPL_INVITELIST, RPL_ENDOFINVITELIST, "End of channel invite list"),
+}
+_SELF_MODES = frozenset("iwB")  # user modes anyone may set on themselves (B: draft/bot)
 _MAX_PARAM_MODES = 4
 
 
@@ -61,7 +76,7 @@ def _user_mode(ctx: Context, nick: str, args: tuple[str, ...]) -> None:
     for char in args[0]:
         if char in "+-":
             adding = char == "+"
-        elif char in "iw":
+        elif char in _SELF_MODES:
             if ctx.network.set_user_mode(client, char, adding):
                 changes.append((adding, char))
         elif char == "o":
@@ -73,7 +88,10 @@ def _user_mode(ctx: Context, nick: str, args: tuple[str, ...]) -> None:
     if unknown:
         ctx.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     if changes:
-        client.send(Outgoing(client.prefix, "MODE", client.nick, _mode_text(changes)).plain)
+        mode = Outgoing(
+            client.prefix, "MODE", client.nick, _mode_text(changes), account=client.account
+        )
+        client.send(mode.line_for(client))
 
 
 def _mode_text(changes: list[tuple[bool, str]]) -> str:
@@ -97,8 +115,8 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
         ctx.reply(RPL_CREATIONTIME, channel.name, str(int(channel.created)))
         return
     modestring, params = args[0], list(args[1:])
-    if modestring.lstrip("+") == "b" and not params:
-        _send_bans(ctx, channel)
+    if modestring.lstrip("+") in _LISTS and not params:
+        _send_list(ctx, channel, modestring.lstrip("+"))
         return
     require_op(ctx, channel)
     adding = True
@@ -109,12 +127,15 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
         if char in "+-":
             adding = char == "+"
             continue
-        needs_param = char in "ovbk" or (char == "l" and adding)
+        needs_param = char in "ovbeIk" or (char == "l" and adding)
         if needs_param and param_modes >= _MAX_PARAM_MODES:
             break
         if needs_param and not params:
-            if char == "b":
-                _send_bans(ctx, channel)
+            if char in _LISTS:
+                try:
+                    _send_list(ctx, channel, char)
+                except IrcError as err:
+                    ctx.reply(err.numeric, *err.params)
                 continue
             if char != "k" or adding:
                 ctx.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
@@ -134,7 +155,12 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
                 change_params.append(applied)
     if changes:
         outgoing = Outgoing(
-            client.prefix, "MODE", channel.name, _mode_text(changes), *change_params
+            client.prefix,
+            "MODE",
+            channel.name,
+            _mode_text(changes),
+            *change_params,
+            account=client.account,
         )
         send_to_all(channel.members, outgoing)
         ctx.accounts.channels.channel_changed(channel)
@@ -165,18 +191,19 @@ def _apply_channel_mode(
             return None
         setattr(membership, attr, adding)
         return target.nick
-    if char == "b":
-        if not is_valid_mask_param(param):
-            raise IrcError(ERR_INVALIDMODEPARAM, channel.name, "b", "*", "Invalid ban mask")
-        mask = normalize_mask(param)
+    if char in _LISTS:
+        entries: dict[str, tuple[str, float]] = getattr(channel, _LISTS[char][0])
+        entry = normalize_entry(param, mute_allowed=char == "b")
+        if entry is None:
+            raise IrcError(ERR_INVALIDMODEPARAM, channel.name, char, param, "Invalid mask")
         if adding:
-            if mask in channel.bans:
+            if entry in entries:
                 return None
-            if len(channel.bans) >= ctx.limits.max_list_modes:
-                raise IrcError(ERR_INVALIDMODEPARAM, channel.name, "b", mask, "Ban list is full")
-            channel.bans[mask] = (ctx.client.prefix, ctx.network.clock())
-            return mask
-        return mask if channel.bans.pop(mask, None) is not None else None
+            if _list_total(channel) >= ctx.limits.max_list_modes:
+                raise IrcError(ERR_BANLISTFULL, channel.name, char, "Channel list is full")
+            entries[entry] = (ctx.client.prefix, ctx.network.clock())
+            return entry
+        return entry if entries.pop(entry, None) is not None else None
     if char == "k":
         if not adding:
             if channel.key is None:
@@ -201,10 +228,21 @@ def _apply_channel_mode(
     raise IrcError(ERR_UNKNOWNMODE, char, "is unknown mode char to me")
 
 
-def _send_bans(ctx: Context, channel: Channel) -> None:
-    for mask, (setter, when) in channel.bans.items():
-        ctx.reply(RPL_BANLIST, channel.name, mask, setter, str(int(when)))
-    ctx.reply(RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+def _list_total(channel: Channel) -> int:
+    """Entries in the three lists together (ISUPPORT ``MAXLIST=beI:<n>`` is a shared limit)."""
+    return len(channel.bans) + len(channel.exceptions) + len(channel.invex)
+
+
+def _send_list(ctx: Context, channel: Channel, char: str) -> None:
+    """The entries of list ``char`` (b, e or I), then its end numeric."""
+    attribute, item, end, text = _LISTS[char]
+    entries: dict[str, tuple[str, float]] = getattr(channel, attribute)
+    if char != "b" and not channel.is_op(ctx.client) and not ctx.client.is_oper:
+        # Exceptions tell who may get round a ban: operators only, as other servers do.
+        raise IrcError(ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+    for entry, (setter, when) in entries.items():
+        ctx.reply(item, channel.name, entry, setter, str(int(when)))
+    ctx.reply(end, channel.name, text)
 
 
 COMMANDS: dict[str, CommandSpec] = {

@@ -29,11 +29,11 @@ def handle_oper(ctx: Context, msg: Message) -> None:
     entry = next((o for o in ctx.config.opers if o.name == name), None)
     if entry is None:
         if ctx.accounts.enabled:
-            ctx.spawn(_oper_by_account(ctx, name, password))
+            ctx.wait_for(_oper_by_account(ctx, name, password))
             return
         log.warning("failed OPER as %r from %s", name, ctx.client.ip)
         raise IrcError(ERR_PASSWDMISMATCH, "Password incorrect")
-    ctx.spawn(_finish_oper(ctx, name, entry.password_hash, password))
+    ctx.wait_for(_finish_oper(ctx, name, entry.password_hash, password))
 
 
 async def _oper_by_account(ctx: Context, name: str, password: str) -> None:
@@ -70,7 +70,9 @@ def _grant_oper(ctx: Context, name: str) -> None:
     client.oper_name = name
     log.info("%s is now operator %r", client.nick, name)
     ctx.reply(RPL_YOUREOPER, "You are now an IRC operator")
-    client.send(Outgoing(client.prefix, "MODE", client.nick, "+o").plain)
+    client.send(
+        Outgoing(client.prefix, "MODE", client.nick, "+o", account=client.account).line_for(client)
+    )
 
 
 def handle_kill(ctx: Context, msg: Message) -> None:
@@ -89,7 +91,7 @@ def handle_kill(ctx: Context, msg: Message) -> None:
 def handle_wallops(ctx: Context, msg: Message) -> None:
     """WALLOPS :<text>"""
     ctx.require_oper()
-    outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0])
+    outgoing = Outgoing(ctx.client.prefix, "WALLOPS", msg.params[0], account=ctx.client.account)
     send_to_all((c for c in ctx.network.clients.values() if "w" in c.modes), outgoing)
 
 

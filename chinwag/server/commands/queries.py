@@ -1,18 +1,17 @@
-"""Who is here: WHO, WHOIS, WHOWAS, ISON, USERHOST, and the server queries LUSERS, MOTD,
-VERSION and TIME. This is how every client gets the list of active users to pick from."""
+"""Who is here: WHOIS, WHOWAS, ISON, USERHOST, and the server queries LUSERS, MOTD,
+VERSION and TIME. WHO is in ``who.py``."""
 
 from __future__ import annotations
 
 import time
 
 from chinwag import __version__
-from chinwag.protocol import Message, fold, isupport_lines, mask_matches, parse_count
+from chinwag.protocol import Message, fold, isupport_lines, parse_count
 from chinwag.protocol.numerics import (
     ERR_NONICKNAMEGIVEN,
     ERR_NOSUCHNICK,
     ERR_WASNOSUCHNICK,
     RPL_AWAY,
-    RPL_ENDOFWHO,
     RPL_ENDOFWHOIS,
     RPL_ENDOFWHOWAS,
     RPL_ISON,
@@ -21,88 +20,24 @@ from chinwag.protocol.numerics import (
     RPL_USERHOST,
     RPL_VERSION,
     RPL_WHOISACCOUNT,
+    RPL_WHOISBOT,
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
     RPL_WHOISOPERATOR,
     RPL_WHOISSECURE,
     RPL_WHOISSERVER,
     RPL_WHOISUSER,
-    RPL_WHOREPLY,
     RPL_WHOWASUSER,
 )
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.welcome import isupport_tokens, send_lusers, send_motd
+from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
-from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.state import Cap
 
 __all__ = ["COMMANDS"]
 
 _SERVER_INFO = "chinwag"
-
-
-def _who_flags(ctx: Context, target: Client, channel: Channel | None) -> str:
-    flags = "G" if target.away is not None else "H"
-    if target.is_oper:
-        flags += "*"
-    if channel is not None:
-        membership = channel.members.get(target)
-        if membership is not None:
-            flags += membership.prefixes(ctx.client.has(Cap.MULTI_PREFIX))
-    return flags
-
-
-def _who_reply(ctx: Context, target: Client, channel: Channel | None) -> None:
-    if channel is None and target.channels:
-        shared = ctx.network.visible_channels(ctx.client, target)
-        channel = shared[0] if shared else None
-    ctx.reply(
-        RPL_WHOREPLY,
-        channel.name if channel is not None else "*",
-        target.user,
-        target.host,
-        ctx.network.name,
-        target.nick,
-        _who_flags(ctx, target, channel),
-        f"0 {target.realname}",
-    )
-
-
-def _visible(ctx: Context, target: Client) -> bool:
-    """Invisible (+i) users are seen only by those who share a channel with them."""
-    viewer = ctx.client
-    if "i" not in target.modes or target is viewer or viewer.is_oper:
-        return True
-    return any(viewer in channel.members for channel in target.channels.values())
-
-
-def handle_who(ctx: Context, msg: Message) -> None:
-    """WHO [<mask> [o]]"""
-    mask = msg.param(0, "*") or "*"
-    only_opers = msg.param(1) == "o"
-    if mask.startswith("#"):
-        channel = ctx.network.find_channel(mask)
-        if channel is not None and channel.visible_to(ctx.client):
-            inside = ctx.client in channel.members
-            for member in list(channel.members):
-                if (inside or "i" not in member.modes) and not (only_opers and not member.is_oper):
-                    _who_reply(ctx, member, channel)
-    else:
-        exact = ctx.network.find(mask)
-        if exact is not None and exact.registered:
-            targets = [exact]
-        else:
-            pattern = mask if mask not in ("0", "") else "*"
-            targets = [
-                c
-                for c in ctx.network.clients.values()
-                if c.registered
-                and _visible(ctx, c)
-                and (mask_matches(pattern, c.nick) or mask_matches(pattern, c.prefix))
-            ]
-        for target in targets:
-            if not (only_opers and not target.is_oper):
-                _who_reply(ctx, target, None)
-    ctx.reply(RPL_ENDOFWHO, mask, "End of /WHO list")
 
 
 def handle_whois(ctx: Context, msg: Message) -> None:
@@ -135,6 +70,8 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         ctx.reply(RPL_AWAY, target.nick, target.away)
     if target.is_oper:
         ctx.reply(RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if BOT_MODE in target.modes:
+        ctx.reply(RPL_WHOISBOT, target.nick, f"is a bot on {ctx.network.name}")
     if target.conn.tls:
         ctx.reply(RPL_WHOISSECURE, target.nick, "is using a secure connection")
     if target.account:
@@ -213,7 +150,6 @@ def handle_time(ctx: Context, msg: Message) -> None:
 
 
 COMMANDS: dict[str, CommandSpec] = {
-    "WHO": CommandSpec(handle_who),
     "WHOIS": CommandSpec(handle_whois, min_params=1),
     "WHOWAS": CommandSpec(handle_whowas, min_params=1),
     "ISON": CommandSpec(handle_ison, min_params=1),

@@ -56,7 +56,7 @@ def handle_nick(ctx: Context, msg: Message) -> None:
     if ctx.network.nick_in_use(nick, client):
         raise IrcError(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
     if client.registered and ctx.network.observer is not None:
-        ctx.spawn(_claim_and_rename(ctx, nick))  # one network: the nick must be free everywhere
+        ctx.wait_for(_claim_and_rename(ctx, nick))  # one network: free everywhere first
         return
     if client.registered:
         ctx.network.rename(client, nick)
@@ -70,7 +70,8 @@ def handle_user(ctx: Context, msg: Message) -> None:
     client = ctx.client
     if client.user or client.state is not RegState.CONNECTED:
         raise IrcError(ERR_ALREADYREGISTERED, "You may not reregister")
-    if not msg.params[0]:
+    if not msg.params[0] or not msg.params[3]:
+        # modern.ircdocs.horse: an empty username or realname is "not enough parameters".
         raise IrcError(ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
     client.user = sanitize_username(msg.params[0])
     client.realname = msg.params[3][: ctx.limits.realname_length]
@@ -94,13 +95,13 @@ def try_register(ctx: Context) -> None:
     password_hash = ctx.config.server.password_hash
     if ctx.network.observer is not None:
         client.state = RegState.VERIFYING
-        ctx.spawn(_claim_then_register(ctx, password_hash))
+        ctx.wait_for(_claim_then_register(ctx, password_hash))
         return
     if not password_hash:
         complete_registration(ctx)
         return
     client.state = RegState.VERIFYING
-    ctx.spawn(_check_password(ctx, password_hash))
+    ctx.wait_for(_check_password(ctx, password_hash))
 
 
 async def _claim_then_register(ctx: Context, password_hash: str) -> None:

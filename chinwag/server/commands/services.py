@@ -124,7 +124,7 @@ def _ns_register(ctx: Context, args: list[str]) -> None:
         elif logins.login(ctx.client, created):
             _ns(ctx, f"The account {nick} is registered; you are logged in.")
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_identify(ctx: Context, args: list[str]) -> None:
@@ -152,7 +152,7 @@ def _ns_identify(ctx: Context, args: list[str]) -> None:
         if accounts.logins.login(client, result.account):
             _ns(ctx, f"You are now logged in as {result.account.name}.")
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_logout(ctx: Context, args: list[str]) -> None:
@@ -182,7 +182,7 @@ def _ns_info(ctx: Context, args: list[str]) -> None:
         if account.admin and (mine or client.is_oper):
             _ns(ctx, "This account is a server administrator.")
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_drop(ctx: Context, args: list[str]) -> None:
@@ -208,7 +208,7 @@ def _ns_drop(ctx: Context, args: list[str]) -> None:
             accounts.logins.logout(other)
         _ns(ctx, f"The account {name} is dropped.")
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 def _ns_set(ctx: Context, args: list[str]) -> None:
@@ -236,7 +236,7 @@ def _ns_set(ctx: Context, args: list[str]) -> None:
             return
         _ns(ctx, "Your password is changed.")
 
-    ctx.spawn(run())
+    ctx.wait_for(run())
 
 
 # -- ChanServ --------------------------------------------------------------------------------------

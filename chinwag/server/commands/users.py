@@ -1,4 +1,5 @@
-"""A user's own status: AWAY and SETNAME, told to those who share a channel and asked for it."""
+"""A user's own status: AWAY and SETNAME, told to those who share a channel or MONITOR the user
+(``extended-monitor``) and asked for it."""
 
 from __future__ import annotations
 
@@ -18,19 +19,19 @@ def handle_away(ctx: Context, msg: Message) -> None:
     client.away = text or None
     if text:
         ctx.reply(RPL_NOWAWAY, "You have been marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY", text)
+        outgoing = Outgoing(client.prefix, "AWAY", text, account=client.account)
     else:
         ctx.reply(RPL_UNAWAY, "You are no longer marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY")
-    send_to_all((p for p in ctx.network.peers(client) if p.caps & Cap.AWAY_NOTIFY), outgoing)
+        outgoing = Outgoing(client.prefix, "AWAY", account=client.account)
+    send_to_all((p for p in ctx.network.observers(client) if p.caps & Cap.AWAY_NOTIFY), outgoing)
 
 
 def handle_setname(ctx: Context, msg: Message) -> None:
     """SETNAME :<realname> (IRCv3 setname)"""
     client = ctx.client
     client.realname = msg.params[0][: ctx.limits.realname_length]
-    outgoing = Outgoing(client.prefix, "SETNAME", client.realname)
-    recipients = {p for p in ctx.network.peers(client) if p.caps & Cap.SETNAME}
+    outgoing = Outgoing(client.prefix, "SETNAME", client.realname, account=client.account)
+    recipients = {p for p in ctx.network.observers(client) if p.caps & Cap.SETNAME}
     if client.caps & Cap.SETNAME:
         recipients.add(client)
     send_to_all(recipients, outgoing)

@@ -28,13 +28,16 @@ from chinwag.protocol.numerics import (
     RPL_YOURHOST,
 )
 from chinwag.server.commands.base import Context
+from chinwag.server.commands.monitor import MONITOR_LIMIT
+from chinwag.server.commands.who import BOT_MODE
+from chinwag.server.extbans import EXTBAN_PREFIX, EXTBAN_TYPES
 from chinwag.server.network import Network
 
 __all__ = ["isupport_tokens", "send_lusers", "send_motd", "send_welcome"]
 
-USER_MODES = "iow"
-CHANNEL_MODES = "biklmnostv"
-CHANNEL_MODES_WITH_PARAM = "bklov"
+USER_MODES = "Biow"
+CHANNEL_MODES = "Ibeiklmnostv"
+CHANNEL_MODES_WITH_PARAM = "Ibeklov"
 
 
 def isupport_tokens(ctx: Context) -> dict[str, str | None]:
@@ -43,18 +46,24 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
     targets = limits.max_targets
     return {
         "AWAYLEN": str(limits.away_length),
+        "BOT": BOT_MODE,
         "CASEMAPPING": CASEMAPPING,
         "CHANLIMIT": f"#:{limits.max_channels_per_user}",
-        "CHANMODES": "b,k,l,imnst",
+        "CHANMODES": "Ibe,k,l,imnst",
         "CHANNELLEN": str(limits.channel_length),
         "CHANTYPES": "#",
         "CHATHISTORY": str(ctx.config.history.chathistory_max),
         "ELIST": "U",
+        "EXCEPTS": "e",
+        "EXTBAN": f"{EXTBAN_PREFIX},{EXTBAN_TYPES}",
         "HOSTLEN": "64",
+        "INVEX": "I",
         "KICKLEN": str(limits.kick_length),
-        "MAXLIST": f"b:{limits.max_list_modes}",
+        "KNOCK": None,
+        "MAXLIST": f"beI:{limits.max_list_modes}",
         "MAXTARGETS": str(targets),
         "MODES": "4",
+        "MONITOR": str(MONITOR_LIMIT),
         "MSGREFTYPES": "msgid,timestamp",
         "NETWORK": ctx.config.server.network,
         "NICKLEN": str(limits.nick_length),
@@ -67,6 +76,9 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         ),
         "TOPICLEN": str(limits.topic_length),
         "USERLEN": "10",
+        # Only UTF-8 is ever relayed: a line that is not UTF-8 is read as Latin-1 (the codec).
+        "UTF8ONLY": None,
+        "WHOX": None,
     }
 
 
