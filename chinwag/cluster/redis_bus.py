@@ -120,6 +120,7 @@ class RedisBus:
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._fenced = False
+        self._stopping = False
         self._renewed_at = 0.0
         self.turns = 0
         """How many script calls carried events (to observe the batching)."""
@@ -160,11 +161,12 @@ class RedisBus:
         the server quits its users first)."""
         with contextlib.suppress(RedisError, FencedError):
             await self.flush()
+        # A cancelled XREAD may swallow its cancellation (redis-py reads on): the flag ends the
+        # reader's loop at its next turn whatever happens, within one blocking read.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, RedisError):
-                await task
+        await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
         await self._redis.aclose()
         await self._reader_redis.aclose()
 
@@ -263,7 +265,7 @@ class RedisBus:
     async def _read_inbox(self) -> None:
         inbox = f"cw:inbox:{self._node}"
         last = "0-0"  # JOIN_NODE emptied it: all it holds was sent to this incarnation
-        while not self._fenced:
+        while not self._fenced and not self._stopping:
             try:
                 answer: Any = await self._reader_redis.xread(
                     {inbox: last}, count=READ_COUNT, block=READ_BLOCK_MS
@@ -289,7 +291,7 @@ class RedisBus:
             _log.exception("bus: applying events failed")
 
     async def _keep_lease(self) -> None:
-        while not self._fenced:
+        while not self._fenced and not self._stopping:
             await asyncio.sleep(self._renew_interval)
             try:
                 await self._renew(args=[self._node, self._epoch, self._lease_ms])
