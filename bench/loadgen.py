@@ -250,7 +250,10 @@ class Generator:
         loop = asyncio.get_running_loop()
         conn = Conn(self, nick)
         conn.mode = WAIT
-        conn.token = b" 001 "
+        # A server that joins everyone itself sends the channel's 366 after the welcome: wait
+        # for that. Otherwise a join storm sends JOIN once welcomed (see `register`).
+        autojoined = self.spec.get("join") and not self.spec.get("send_join", True)
+        conn.token = b" 366 " if autojoined else b" 001 "
         conn.waiter = loop.create_future()
         if retry:
             for _attempt in range(100):
@@ -286,6 +289,13 @@ class Generator:
         conn = await self.connect(nick, rcvbuf, retry)
         assert conn.waiter is not None
         await conn.waiter
+        join = self.spec.get("join")
+        if join and self.spec.get("send_join", True):
+            # Only now: some servers drop a JOIN that arrives before registration completes.
+            # Registration, for a join storm, ends when the client is in the room (its 366).
+            joined = conn.expect(b" 366 ", WAIT, IDLE)
+            conn.send(f"JOIN {join}\r\n".encode())
+            await joined
         if times is not None:
             times.append((t0, time.monotonic()))
         return conn

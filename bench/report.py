@@ -163,6 +163,14 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 "| x ngircd RSS | failures | srv CPU% | gen CPU% | notes |",
                 "|---|---|---|---|---|---|---|---|---|---|---|",
             ]
+        elif family == "join":
+            lines += [
+                "## Join storm (everyone JOINs one channel on arrival; to its 366)",
+                "",
+                "| scenario | server | time s | reg p50 ms | reg p99 ms | srv CPU s "
+                "| x ngircd CPU s | failures | gen CPU% | notes |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
         else:
             title = {
                 "fanout": "Channel fan-out (closed loop)",
@@ -185,7 +193,17 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 if not live:
                     lines.append(f"| {name} | {server} | skipped: {rows[0]['skipped']} |")
                     continue
-                if family == "connect":
+                if family == "join":
+                    cells = [
+                        _med(live, "total_s"),
+                        _med(live, "reg_p50_ms"),
+                        _med(live, "reg_p99_ms"),
+                        _med(live, "server_cpu_s"),
+                        _ratio(live, base, "server_cpu_s"),
+                        str(int(sum(_values(live, "failures")))),
+                        _med(live, "gen_cpu_pct", False),
+                    ]
+                elif family == "connect":
                     cells = [
                         _med(live, "total_s"),
                         _med(live, "reg_p50_ms"),

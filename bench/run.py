@@ -136,6 +136,9 @@ def run_one(
     if server.startswith("chinwag"):
         record["chinwag_rev"] = _chinwag_revision()
     spec = SERVERS[server]
+    if spec.autojoin is not None and not scenario.spec.get("join"):
+        record["skipped"] = "joins every client to one room: only for the join storm"
+        return record
     if spec.max_clients is not None and scenario.clients > spec.max_clients:
         record["skipped"] = f"needs {scenario.clients} clients; {spec.limit_note}"
         return record
@@ -147,6 +150,8 @@ def run_one(
         shutil.rmtree(workdir, ignore_errors=True)
         return record
     gen_spec = dict(scenario.spec, port=port, server_pid=srv.pid, **extra)
+    if gen_spec.get("join"):  # a server that joins everyone itself gets no JOIN from them
+        gen_spec["send_join"] = spec.autojoin != gen_spec["join"]
     hard = 90 + gen_spec.get("duration", 0) + scenario.clients / 100
     gen_spec["hard_timeout"] = hard
     spec_path = workdir / "spec.json"

@@ -63,6 +63,10 @@ def _traffic(groups: list[dict[str, Any]], duration: float, **extra: Any) -> dic
     return spec
 
 
+STORM = "#storm"
+"""The channel of the join-storm scenarios (``chinwag-autojoin`` puts everyone in it itself)."""
+
+
 def build(quick: bool) -> list[Scenario]:
     """Return the scenario list in run order (``rate`` must come after fan-out C=100 S=10)."""
     dur = 2.0 if quick else 3.0
@@ -70,6 +74,10 @@ def build(quick: bool) -> list[Scenario]:
     for n in (1000,) if quick else (1000, 5000, 10000):
         spec = {"kind": "connect", "clients": n, "rate": 1000}
         out.append(Scenario(f"connect {n // 1000}k @1000/s", "connect", spec, n))
+    for n in (1000,) if quick else (1000, 5000, 10000):
+        # Every client JOINs one channel right after NICK/USER; registration ends at its 366.
+        spec = {"kind": "connect", "clients": n, "rate": 1000, "join": STORM}
+        out.append(Scenario(f"join storm {n // 1000}k @1000/s", "join", spec, n))
     combos = (
         [(10, 1), (100, 10), (500, 10)]
         if quick
@@ -115,6 +123,7 @@ async def _run_connect(gen: Generator) -> None:
     times: list[tuple[float, float]] = []
     conns, failures = await gen.open_many(spec["clients"], spec["rate"], "u", times)
     gen.cpu_fill(mark)
+    res["server_cpu_s"] = round(gen.cpu_mark()[2] - mark[2], 2)
     await asyncio.sleep(1.0)
     rss = gen.server_rss()
     regs = [(end - start) * 1000 for start, end in times]

@@ -39,6 +39,8 @@ class ServerSpec:
     limit_note: str = ""
     #: Extra environment variables for the server process.
     env: dict[str, str] = field(default_factory=dict)
+    #: The channel the server joins every client to itself (clients then send no JOIN).
+    autojoin: str | None = None
 
     def available(self) -> bool:
         """Return True when the server can be started on this machine."""
@@ -61,7 +63,7 @@ def _chinwag_available() -> bool:
     return done.returncode == 0
 
 
-def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
+def _chinwag(workdir: Path, port: int, extra: str = "", channels: str = "[]") -> list[str]:
     conf = workdir / "chinwag.toml"
     if workdir.is_dir():
         conf.write_text(
@@ -69,7 +71,7 @@ def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
             'host = "127.0.0.1"\n'
             f"port = {port}\n"
             'name = "bench.chinwag"\n'
-            "default_channels = []\n"
+            f"default_channels = {channels}\n"
             f'data_dir = "{workdir / "data"}"\n'
             "[limits]\n"
             "max_clients = 60000\n"
@@ -96,6 +98,16 @@ def _chinwag(workdir: Path, port: int, extra: str = "") -> list[str]:
 def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
     # Diagnosis variant: no history store, so no SQLite write and no wait for its commit.
     return _chinwag(workdir, port, "[history]\nenabled = false\n")
+
+
+def _chinwag_autojoin(workdir: Path, port: int) -> list[str]:
+    # The join storm as the default config has it: the server joins everyone to the room.
+    return _chinwag(workdir, port, channels='["#storm"]')
+
+
+def _chinwag_every_join(workdir: Path, port: int) -> list[str]:
+    # Without large rooms (delayed join): every JOIN goes to every member, as on the others.
+    return _chinwag(workdir, port, "large_channel = 0\n")
 
 
 def _ngircd(workdir: Path, port: int) -> list[str]:
@@ -179,6 +191,9 @@ SERVERS: dict[str, ServerSpec] = {
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
     ),
+    "chinwag-autojoin": ServerSpec(
+        "chinwag-autojoin", _chinwag_autojoin, env={"PYTHONPATH": str(REPO)}, autojoin="#storm"
+    ),
     # The same two with the compiled protocol core switched off (its pure-Python source runs).
     "chinwag-python": ServerSpec(
         "chinwag-python", _chinwag, env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"}
@@ -187,6 +202,9 @@ SERVERS: dict[str, ServerSpec] = {
         "chinwag-ephemeral-python",
         _chinwag_ephemeral,
         env={"PYTHONPATH": str(REPO), "CHINWAG_PURE_PYTHON": "1"},
+    ),
+    "chinwag-every-join": ServerSpec(
+        "chinwag-every-join", _chinwag_every_join, env={"PYTHONPATH": str(REPO)}
     ),
     "ngircd": ServerSpec("ngircd", _ngircd),
     "inspircd": ServerSpec("inspircd", _inspircd),

@@ -3,7 +3,8 @@
 ``chinwag admin create NAME`` asks for a password and creates an administrator account (it may
 then ``OPER NAME password`` on the server); ``admin forget NAME`` drops an account and every
 private message it took part in; ``admin list`` shows the accounts. The commands open the same
-SQLite file as the server (WAL mode lets both work at once).
+SQLite file as the server (WAL mode lets both work at once), but ``forget`` refuses while a
+server runs on the directory: the server would keep the account logged in.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from chinwag.store import (
     Store,
     open_store,
 )
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 __all__ = ["add_arguments", "run"]
 
@@ -106,6 +108,25 @@ async def _list(store: Store) -> int:
 
 
 async def _run(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.action == "forget":
+        # A running server would keep the account logged in and its name claimable: refuse.
+        try:
+            claim = DataDirLock(data_dir)
+        except DataDirBusyError as exc:
+            print(
+                f"chinwag: {exc}: stop it first, or drop the account on the running server "
+                "(the account's owner: /msg NickServ DROP)",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            return await _run_store(args, data_dir)
+        finally:
+            claim.release()
+    return await _run_store(args, data_dir)
+
+
+async def _run_store(args: argparse.Namespace, data_dir: Path) -> int:
     store = open_store(data_dir)
     try:
         if args.action == "create":

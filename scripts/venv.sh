@@ -1,4 +1,4 @@
-# Sourced by scripts/serve and scripts/test: make .venv (once) and install chinwag into it.
+# Sourced by scripts/serve, scripts/connect and scripts/test: make .venv (once) and install chinwag into it.
 # Usage: ensure_venv EXTRAS   (for example ensure_venv "speed" or ensure_venv "test,speed")
 ensure_venv() {
     local extras="$1"

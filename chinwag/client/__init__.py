@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chinwag.client.events import (
+from chinwag.client.lines import (
     ActionLine,
     ChatLine,
     ErrorLine,
@@ -11,7 +11,7 @@ from chinwag.client.events import (
     SystemKind,
     SystemLine,
 )
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 
 __all__ = [
     "ActionLine",

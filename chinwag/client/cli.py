@@ -16,7 +16,8 @@ from typing import TextIO
 from chinwag.client.conversation import DEFAULT_SCROLLBACK
 from chinwag.client.credentials import Credentials
 from chinwag.client.net import Options
-from chinwag.client.state import Session
+from chinwag.client.session import Session
+from chinwag.client.settings import Settings
 from chinwag.client.trust import KnownHosts, config_dir, host_key
 from chinwag.protocol import is_valid_nick
 
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST[:PORT]",
         help=f"server to connect to (default {DEFAULT_TARGET}; port 6697 with --tls)",
     )
-    parser.add_argument("--nick", help="your nick (asked for when not given)")
+    parser.add_argument(
+        "--nick", help="your nick (default: the --account NAME; asked for when neither is given)"
+    )
     parser.add_argument(
         "--tls",
         action="store_true",
@@ -174,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
     nick = args.nick
+    if nick is None and args.account and is_valid_nick(args.account, _NICKLEN):
+        nick = args.account  # --account NAME: the nick is NAME unless --nick says otherwise
     if nick is not None and not is_valid_nick(nick, _NICKLEN):
         print(f"chinwag: {nick!r} is not a valid nick", file=sys.stderr)
         return 2
@@ -211,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         account_password=account_password,
         scrollback=max(args.scrollback, 1),
     )
+    settings = Settings.load(config / "client.toml")
+    session.ignores = list(settings.ignore)
     for room in args.join:
         session.want_room(room if session.is_channel(room) else "#" + room)
     known_hosts = config / "known_hosts"
@@ -234,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             return 130
     from chinwag.client.app import ChatApp
 
-    app = ChatApp(session, options)
+    app = ChatApp(session, options, settings)
     app.run()
     if app.failure:
         print(f"chinwag: {app.failure}", file=sys.stderr)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chinwag.client.events import Line
+from chinwag.client.lines import Line
 
 __all__ = [
     "DEFAULT_SCROLLBACK",
@@ -22,6 +23,7 @@ __all__ = [
     "Member",
     "PrefixMap",
     "parse_prefix_token",
+    "rekey",
 ]
 
 DEFAULT_SCROLLBACK = 10_000
@@ -174,3 +176,22 @@ class Conversation:
     def sorted_members(self, prefix_map: PrefixMap) -> list[Member]:
         """Members by rank (ops first), then by nick, case-insensitively."""
         return sorted(self.members.values(), key=lambda m: (prefix_map.rank(m), m.nick.casefold()))
+
+
+def rekey(
+    conversations: dict[str, Conversation], fold: Callable[[str], str]
+) -> tuple[dict[str, Conversation], dict[str, str]]:
+    """Key conversations (and their members) by another fold: the server's CASEMAPPING.
+
+    Returns:
+        The conversations by new key (the server one keeps `SERVER_KEY`; of two that fold the
+        same, the first wins), and each old key's new key.
+    """
+    rekeyed: dict[str, Conversation] = {}
+    renamed: dict[str, str] = {}
+    for key, conv in conversations.items():
+        new_key = key if key == SERVER_KEY else fold(conv.name)
+        renamed[key] = new_key
+        rekeyed.setdefault(new_key, conv)
+        conv.members = {fold(member.nick): member for member in conv.members.values()}
+    return rekeyed, renamed

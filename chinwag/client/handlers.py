@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, Member, parse_prefix_token
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemKind, SystemLine
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
-from chinwag.protocol import Message, fold, parse_isupport
+from chinwag.client.outgoing import give_up, release
+from chinwag.client.query_replies import QUERY_REPLIES
+from chinwag.protocol import Message, parse_isupport
 from chinwag.protocol import numerics as n
 
 if TYPE_CHECKING:
-    from chinwag.client.state import Session
+    from chinwag.client.session import Session
 
 __all__ = ["HANDLERS"]
 
@@ -50,6 +52,18 @@ _SILENT_NUMERICS = frozenset(
         n.RPL_UMODEIS,
         n.RPL_ENDOFNAMES,
         n.RPL_SASLMECHS,
+        n.RPL_LISTSTART,
+    }
+)
+
+
+_JOIN_REFUSALS = frozenset(
+    {
+        n.ERR_TOOMANYCHANNELS,
+        n.ERR_CHANNELISFULL,
+        n.ERR_INVITEONLYCHAN,
+        n.ERR_BANNEDFROMCHAN,
+        n.ERR_BADCHANNELKEY,
     }
 )
 
@@ -145,8 +159,8 @@ def handle_batch(s: Session, msg: Message) -> list[Posted]:
 def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
     """PRIVMSG|NOTICE <target> :<text>, including CTCP ACTION (/me)."""
     msgid = msg.tags.get("msgid", "")
-    if s.seen_before(msgid):
-        return []  # already shown, live or in an earlier history page
+    if s.seen_before(msgid) or s.ignoring(msg.source):
+        return []  # already shown (live or in an earlier history page), or /ignored
     batch = s.history_batch(msg)
     if batch is not None:
         said_before = _history_line(s, msg)
@@ -173,10 +187,10 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         s.conversation(target, ConversationKind.PRIVATE)
     elif from_server or not s.registered:
         key = SERVER_KEY
-    elif notice and fold(nick) not in s.conversations:
+    elif notice and s.fold(nick) not in s.conversations:
         key = s.active
     else:
-        key = fold(nick)
+        key = s.fold(nick)
         new = key not in s.conversations
         conv = s.conversation(nick, ConversationKind.PRIVATE)
         conv.name = nick
@@ -191,7 +205,7 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
         return [s.post(key, line)]
     highlight = not own and not from_server and s.mentions_me(text)
     line = ChatLine(when, nick, text, own=own, highlight=highlight, notice=notice, msgid=msgid)
-    if notice and fold(nick) == NICKSERV_FOLDED:
+    if notice and s.fold(nick) == NICKSERV_FOLDED:
         return handle_nickserv_notice(s, key, line)
     return [s.post(key, line)]
 
@@ -215,9 +229,10 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
         text = f"You have joined {channel}"
     else:
         text = f"{nick} has joined {channel}"
-    conv.members[fold(nick)] = Member(nick)
+    conv.members[s.fold(nick)] = Member(nick)
     s.changed = True
-    return [s.post(key, _system(s, msg, text, SystemKind.JOIN))]
+    joined = s.post(key, _system(s, msg, text, SystemKind.JOIN))
+    return [joined, *release(s, key)] if s.is_me(nick) else [joined]
 
 
 @handles("PART")
@@ -245,7 +260,7 @@ def _leave(s: Session, key: str, nick: str) -> bool:
         conv.members.clear()
         s.rooms.pop(key, None)
         return True
-    conv.members.pop(fold(nick), None)
+    conv.members.pop(s.fold(nick), None)
     return False
 
 
@@ -269,7 +284,7 @@ def handle_kick(s: Session, msg: Message) -> list[Posted]:
 def handle_quit(s: Session, msg: Message) -> list[Posted]:
     """QUIT [:reason]"""
     nick = msg.source_nick or ""
-    nick_folded = fold(nick)
+    nick_folded = s.fold(nick)
     text = f"{nick} has quit{_reason(msg, 0)}"
     out: list[Posted] = []
     for key, conv in list(s.conversations.items()):
@@ -284,7 +299,7 @@ def handle_nick(s: Session, msg: Message) -> list[Posted]:
     """NICK <newnick>"""
     old = msg.source_nick or ""
     new = msg.param(0)
-    old_folded, new_folded = fold(old), fold(new)
+    old_folded, new_folded = s.fold(old), s.fold(new)
     me = s.is_me(old)
     if me:
         s.nick = new
@@ -344,7 +359,7 @@ def handle_mode(s: Session, msg: Message) -> list[Posted]:
         takes_arg = takes_arg or (adding and char in when_set)
         arg = args.pop(0) if takes_arg and args else ""
         symbol = prefix_map.symbol_for(char)
-        member = conv.members.get(fold(arg)) if symbol else None
+        member = conv.members.get(s.fold(arg)) if symbol else None
         if member is not None:
             prefixes = member.prefixes + symbol if adding else member.prefixes.replace(symbol, "")
             member.prefixes = prefix_map.sort(prefixes)
@@ -355,7 +370,7 @@ def handle_mode(s: Session, msg: Message) -> list[Posted]:
 @handles("AWAY")
 def handle_away(s: Session, msg: Message) -> list[Posted]:
     """AWAY [:message] (away-notify)"""
-    nick_folded = fold(msg.source_nick or "")
+    nick_folded = s.fold(msg.source_nick or "")
     for conv in s.conversations.values():
         member = conv.members.get(nick_folded)
         if member is not None:
@@ -441,6 +456,8 @@ def handle_welcome(s: Session, msg: Message) -> list[Posted]:
 def handle_isupport(s: Session, msg: Message) -> list[Posted]:
     """005 <nick> TOKEN[=value]... :are supported by this server"""
     parse_isupport(msg.params[1:-1], s.isupport)
+    if "CASEMAPPING" in s.isupport:
+        s.set_casemapping(s.isupport["CASEMAPPING"])
     return []
 
 
@@ -448,14 +465,17 @@ def handle_isupport(s: Session, msg: Message) -> list[Posted]:
 def handle_end_of_motd(s: Session, msg: Message) -> list[Posted]:
     """376/422: registration is complete; join the rooms we should be in.
 
-    Private conversations kept from before a reconnect ask for what was said meanwhile.
+    Private conversations kept from before a reconnect ask for what was said meanwhile, and say
+    what was typed to them while disconnected.
     """
     s.rejoin()
     probe_nick(s)
-    for conv in list(s.conversations.values()):
+    posted: list[Posted] = []
+    for key, conv in list(s.conversations.items()):
         if conv.is_private:
             s.request_latest(conv.name)
-    return []
+            posted += release(s, key)
+    return posted
 
 
 @handles(n.RPL_NAMREPLY)
@@ -466,7 +486,7 @@ def handle_names(s: Session, msg: Message) -> list[Posted]:
     for token in _last(msg).split():
         prefixes, nick = parse_prefix_token(token, prefix_map)
         if nick:
-            buffer.members[fold(nick)] = Member(nick, prefixes)
+            buffer.members[s.fold(nick)] = Member(nick, prefixes)
     return []
 
 
@@ -508,43 +528,6 @@ def handle_now_away(s: Session, msg: Message) -> list[Posted]:
     return [s.post(s.active, _system(s, msg, _last(msg), SystemKind.AWAY))]
 
 
-@handles(n.RPL_AWAY)
-def handle_rpl_away(s: Session, msg: Message) -> list[Posted]:
-    """301 <nick> <target> :<away message>"""
-    nick = msg.param(1)
-    key = fold(nick) if fold(nick) in s.conversations else s.active
-    text = f"{nick} is away: {msg.param(2)}"
-    return [s.post(key, _system(s, msg, text, SystemKind.AWAY))]
-
-
-@handles(n.RPL_WHOREPLY)
-def handle_who_reply(s: Session, msg: Message) -> list[Posted]:
-    """352 <me> <channel> <user> <host> <server> <nick> <H|G>[*][@+] :<hops> <realname>"""
-    _, channel, user, host, _, nick, flags = (msg.param(i) for i in range(7))
-    realname = msg.param(7).partition(" ")[2]
-    away = " (away)" if flags.startswith("G") else ""
-    where = f" in {channel}" if channel != "*" else ""
-    text = f"{nick} ({user}@{host}){where}: {realname}{away}"
-    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
-
-
-_WHOIS_FORMATS = {
-    n.RPL_WHOISUSER: "{1} is {1}!{2}@{3} ({5})",
-    n.RPL_WHOISSERVER: "{1} is connected to {2} ({3})",
-    n.RPL_WHOISIDLE: "{1} has been idle for {2} seconds",
-    n.RPL_WHOISCHANNELS: "{1} is in {2}",
-    n.RPL_WHOISACCOUNT: "{1} is logged in as {2}",
-}
-
-
-@handles(*_WHOIS_FORMATS)
-def handle_whois(s: Session, msg: Message) -> list[Posted]:
-    """311/312/317/319/330: WHOIS replies, one readable line each."""
-    params = [*msg.params, "", "", "", "", "", ""]
-    text = _WHOIS_FORMATS[msg.command].format(*params)
-    return [s.post(s.active, _system(s, msg, text, SystemKind.INFO))]
-
-
 @handles(n.ERR_NICKNAMEINUSE, n.ERR_ERRONEUSNICKNAME)
 def handle_bad_nick(s: Session, msg: Message) -> list[Posted]:
     """433/432 <me> <nick> :reason (before registration the network layer asks again)."""
@@ -576,9 +559,15 @@ def handle_numeric(s: Session, msg: Message) -> list[Posted]:
         if code == n.ERR_UNKNOWNCOMMAND and params[0].upper() == "CAP":
             s.cap_finish()
             return []
-        subject_folded = fold(params[0])
+        subject_folded = s.fold(params[0])
         key = subject_folded if subject_folded in s.conversations else s.active
-        return [s.post(key, ErrorLine(s.time_of(msg), text, code))]
+        posted = [s.post(key, ErrorLine(s.time_of(msg), text, code))]
+        if code in _JOIN_REFUSALS:
+            posted += give_up(s, subject_folded)  # no rejoining, no holding lines for it
+        return posted
     return [
         s.post(s.active if s.registered else SERVER_KEY, _system(s, msg, text, SystemKind.INFO))
     ]
+
+
+HANDLERS.update(QUERY_REPLIES)

@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-`Connection.run` opens the socket (TLS optional), has the session queue its registration, then
-loops: read whatever bytes arrived, split them with `LineDecoder`, feed every message to the
+`ServerConnection.run` opens the socket (TLS optional), has the session queue its registration,
+then loops: read whatever bytes arrived, split them with `LineDecoder`, feed every message to the
 session, write the session's outbox, and hand the lines posted by the whole read to ``on_lines``
 in one call. One call per read (not per line) is what keeps a frontend responsive when a busy room
 sends a thousand lines a second: the TUI renders a batch at once.
@@ -36,16 +36,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chinwag.client.events import Posted
-from chinwag.client.state import Session
+from chinwag.client.lines import Posted
+from chinwag.client.session import Session
 from chinwag.client.trust import KnownHosts, fingerprint, host_key, mismatch_warning
 from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
 
 __all__ = [
     "AskNick",
     "ConnectError",
-    "Connection",
     "Options",
+    "ServerConnection",
     "Status",
     "TrustNew",
     "UntrustedCertificate",
@@ -114,7 +114,7 @@ def _ignore_status(status: Status, detail: str) -> None:
     del status, detail
 
 
-class Connection:
+class ServerConnection:
     """One client connection, reconnecting as needed.
 
     Args:

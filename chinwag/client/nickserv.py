@@ -21,11 +21,11 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from chinwag.client.events import ChatLine, Posted, SystemKind, SystemLine
-from chinwag.protocol import Message, fold
+from chinwag.client.lines import ChatLine, Posted, SystemKind, SystemLine
+from chinwag.protocol import Message
 
 if TYPE_CHECKING:
-    from chinwag.client.state import Session
+    from chinwag.client.session import Session
 
 __all__ = ["NICKSERV_FOLDED", "NickProbe", "handle_nickserv_notice", "probe_nick"]
 
@@ -53,7 +53,7 @@ def handle_nickserv_notice(s: Session, key: str, line: ChatLine) -> list[Posted]
     text = line.text
     nick = s.nick
     if s.nick_probe is NickProbe.ASKED:
-        if fold(text) == fold(f"{nick} is not a registered account."):
+        if s.fold(text) == s.fold(f"{nick} is not a registered account."):
             s.nick_probe = NickProbe.IDLE
             s.nick_hinted = True
             hint = (
@@ -61,7 +61,7 @@ def handle_nickserv_notice(s: Session, key: str, line: ChatLine) -> list[Posted]
                 "it yours: then only you can use it."
             )
             return [s.post(key, SystemLine(line.time, hint, SystemKind.INFO))]
-        if fold(text).startswith(fold(f"Account {nick},")):
+        if s.fold(text).startswith(s.fold(f"Account {nick},")):
             s.nick_probe = NickProbe.REGISTERED
             return []
     if s.nick_probe is NickProbe.REGISTERED and text.startswith("Logged in now:"):
@@ -70,7 +70,7 @@ def handle_nickserv_notice(s: Session, key: str, line: ChatLine) -> list[Posted]
     out = [s.post(key, line)]
     if (
         not s.logged_in_as
-        and fold(f"The nick {nick} is registered") in fold(text)
+        and s.fold(f"The nick {nick} is registered") in s.fold(text)
         and "IDENTIFY" in text
     ):
         offer = (

@@ -39,10 +39,11 @@ import time
 from dataclasses import replace
 from typing import TextIO
 
-from chinwag.client.commands import Help, execute, help_posted, parse_input
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Posted, SystemLine, is_history
-from chinwag.client.net import ConnectError, Connection, Options, Status
-from chinwag.client.state import Session
+from chinwag.client.command_runner import execute, help_posted
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, SystemLine, is_history
+from chinwag.client.net import ConnectError, Options, ServerConnection, Status
+from chinwag.client.session import Session
+from chinwag.client.user_commands import Help, parse_input
 
 __all__ = ["format_block", "format_posted", "run_plain"]
 
@@ -134,7 +135,7 @@ class _PlainClient:
         self.ready = asyncio.Event()
         self.in_room = asyncio.Event()
         self.stdin: _StdinReader | None = None
-        self.connection = Connection(
+        self.connection = ServerConnection(
             session,
             options,
             on_lines=self.show,

@@ -11,7 +11,7 @@ import zlib
 
 from rich.text import Text
 
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, SystemLine, is_history
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Line, SystemLine, is_history
 from chinwag.protocol import fold
 
 __all__ = ["NICK_COLOURS", "nick_colour", "render_line"]

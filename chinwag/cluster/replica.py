@@ -73,6 +73,12 @@ class RemoteLink:
     def enqueue(self, data: bytes) -> None:
         """Dropped: the user's own node delivers to them."""
 
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Dropped, like :meth:`enqueue`."""
+
+    def charge(self, replies: int) -> None:
+        """No flood budget here: the user's own node keeps it."""
+
     def can_hold(self) -> bool:
         """Yes: holding a batch costs nothing here."""
         return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # First: importing _core applies CHINWAG_PURE_PYTHON before codec and message are loaded.
 from chinwag.protocol._core import core_name
-from chinwag.protocol.casemap import CASEMAPPING, fold
+from chinwag.protocol.casemap import CASEMAPPING, KNOWN_CASEMAPPINGS, fold, folder_for
 from chinwag.protocol.codec import (
     MAX_BODY_BYTES,
     MAX_TAGS_BYTES,
@@ -42,6 +42,7 @@ from chinwag.protocol.validate import (
 
 __all__ = [
     "CASEMAPPING",
+    "KNOWN_CASEMAPPINGS",
     "MAX_BODY_BYTES",
     "MAX_TAGS_BYTES",
     "DecodeError",
@@ -55,6 +56,7 @@ __all__ = [
     "escape_tag_value",
     "fit_utf8",
     "fold",
+    "folder_for",
     "format_line",
     "format_server_time",
     "format_tags",

@@ -15,6 +15,7 @@ cdef class LineDecoder:
     cdef bytearray _buffer
     cdef Py_ssize_t _space
     cdef bint _discarding
+    cdef public Py_ssize_t blank_lines
 
     @cython.locals(complete=list, out=list, piece=bytes, raw=bytes, tail=bytes, space=Py_ssize_t)
     cpdef list feed(self, bytes data)

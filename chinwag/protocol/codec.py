@@ -94,7 +94,14 @@ class LineDecoder:
         max_body_bytes: the largest rest of a line accepted, CR LF included.
     """
 
-    __slots__ = ("_buffer", "_discarding", "_space", "max_body_bytes", "max_tags_bytes")
+    __slots__ = (
+        "_buffer",
+        "_discarding",
+        "_space",
+        "blank_lines",
+        "max_body_bytes",
+        "max_tags_bytes",
+    )
 
     def __init__(
         self, max_tags_bytes: int = MAX_TAGS_BYTES, max_body_bytes: int = MAX_BODY_BYTES
@@ -108,6 +115,8 @@ class LineDecoder:
         # section's length is known without scanning the buffer again.
         self._space = -1
         self._discarding = False
+        self.blank_lines = 0
+        """Blank lines skipped so far (the caller may charge them: they cost time too)."""
 
     @property
     def pending(self) -> int:
@@ -149,6 +158,8 @@ class LineDecoder:
             item = self._decode(raw)
             if item is not None:
                 out.append(item)
+            else:
+                self.blank_lines += 1
         if tail and not self._discarding:
             if self._space < 0:
                 space = tail.find(b" ")

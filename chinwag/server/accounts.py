@@ -63,7 +63,12 @@ class Accounts:
         self.store = store
         self.passwords = PasswordChecks(config.accounts, store.accounts, tls_port)
         self.bans = ServerBans(network)
-        self.channels = ChannelRegistry(network, store.channels, config.server.default_channels)
+        self.channels = ChannelRegistry(
+            network,
+            store.channels,
+            config.server.default_channels,
+            config.server.default_channel_owner,
+        )
         self.protection = NickProtection(config, network, store.accounts, spawn)
         self.logins = Logins(
             config,

@@ -23,10 +23,12 @@ from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admission import Handshakes, TlsGate
 from chinwag.server.commands.base import Context
 from chinwag.server.config import Config
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
+from chinwag.server.join_hint import join_hints, lan_address
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.outbox import Outbox
@@ -35,6 +37,7 @@ from chinwag.server.tasks import Tasks
 from chinwag.server.tls import ensure_self_signed, server_context
 from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, StoreError, open_store
+from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
     from chinwag.cluster.node import ClusterNode
@@ -44,6 +47,9 @@ __all__ = ["Server", "data_path", "run_server"]
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
+LAZY_FLUSH = 0.01
+"""Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
+of every arrival in that time (see `Connection.enqueue_lazy`)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
 
 
@@ -89,7 +95,12 @@ class Server:
         )
         self.outbox = Outbox()
         self.history = History(
-            config.history, self.store.history, self.network, self.spawn, self.outbox
+            config.history,
+            self.store.history,
+            self.network,
+            self.spawn,
+            self.outbox,
+            accounts=self.store.accounts,
         )
         self.cluster: ClusterNode | None = None
         if config.cluster.redis.strip():
@@ -100,6 +111,10 @@ class Server:
                 self.network, self.history, config.cluster.redis.strip(), node_name
             )
         self.servers: list[asyncio.Server] = []
+        self.handshakes = Handshakes()
+        self._lock: DataDirLock | None = None
+        self._lazy: list[Connection] = []
+        self._lazy_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
         self.websocket: WebSocketListener | None = None
@@ -114,6 +129,9 @@ class Server:
     async def start(self) -> None:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
+        directory = data_path(self.config)
+        if directory is not None and self._lock is None:
+            self._lock = DataDirLock(directory)  # shell commands see that the server runs
         self.motd.load()
         await self.accounts.start()
         self.history.start()
@@ -131,11 +149,11 @@ class Server:
         self.servers.append(server)
         tls_context = self._tls_context()
         if tls_context is not None:
+            # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).
             secure = await loop.create_server(
-                lambda: Connection(self, self.network, limits, tls=True),
+                lambda: TlsGate(self, self.network, limits, tls_context),
                 self.config.server.host,
                 self.config.server.tls_port,
-                ssl=tls_context,
                 reuse_address=True,
                 backlog=4096,
             )
@@ -151,6 +169,9 @@ class Server:
             await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
+        host = self.config.server.host
+        for line in join_hints(host, self.port, self.tls_port, lan_address()):
+            log.info("%s", line)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
@@ -198,6 +219,9 @@ class Server:
         conns = [client.conn for client in self.network.connections]
         for conn in conns:
             conn.close(reason)
+        if self._lazy_handle is not None:
+            self._lazy_handle.cancel()
+        self._flush_lazy()
         self.outbox.end_turn()
         # Give the ERROR lines a bounded moment to reach the peers, then drop what is left.
         lost = [conn.lost for conn in conns if not conn.lost.done()]
@@ -210,6 +234,9 @@ class Server:
             await self.cluster.stop()  # after the clients: their QUITs reach the other nodes
         await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
         await self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self._stopped.set()
         log.info("stopped")
 
@@ -226,13 +253,15 @@ class Server:
     def admission_refusal(self, ip: str) -> str | None:
         """Why a new connection from ``ip`` must be refused, or None to accept it."""
         limits = self.config.limits
-        if limits.max_clients and len(self.network.connections) >= limits.max_clients:
+        handshakes = self.handshakes  # TLS connections still in their handshake count too
+        connections = len(self.network.connections) + handshakes.total
+        if limits.max_clients and connections >= limits.max_clients:
             return "Too many connections on this server"
         exempt = limits.exempt_loopback and _is_loopback(ip)
         if (
             limits.max_clients_per_ip
             and not exempt
-            and self.network.per_ip[ip] >= limits.max_clients_per_ip
+            and self.network.per_ip[ip] + handshakes.per_ip[ip] >= limits.max_clients_per_ip
         ):
             return "Too many connections from your IP address"
         return None
@@ -268,6 +297,21 @@ class Server:
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output: the outbox writes it at the end of this loop turn."""
         self.outbox.mark_dirty(conn)
+
+    def mark_lazy(self, conn: Connection) -> None:
+        """Remember that ``conn`` has output that may wait: written within `LAZY_FLUSH`."""
+        self._lazy.append(conn)
+        if self._lazy_handle is None:
+            loop = asyncio.get_running_loop()
+            self._lazy_handle = loop.call_later(LAZY_FLUSH, self._flush_lazy)
+
+    def _flush_lazy(self) -> None:
+        """Hand the output that waited to the outbox (which keeps it behind earlier commits)."""
+        self._lazy_handle = None
+        lazy, self._lazy = self._lazy, []
+        for conn in lazy:
+            if conn.due_lazily():  # not already written with something urgent
+                self.outbox.mark_dirty(conn)
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
@@ -315,6 +359,9 @@ async def _serve(config: Config) -> int:
         await server.start()
     except (StoreError, NetworkUnreachableError) as exc:
         log.error("%s", exc)
+        return 1
+    except DataDirBusyError as exc:
+        log.error("cannot start: %s", exc)
         return 1
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start listening on %s: %s", config.server.host, exc)

@@ -19,8 +19,8 @@ __all__ = ["ChannelRegistry", "apply_record", "channel_record"]
 def channel_record(
     channel: Channel, founder: str | None, registered_at: float | None
 ) -> ChannelRecord:
-    """What the store keeps of a registered channel: topic, modes with key and limit, and its
-    lists (bans, ban exceptions, invite exceptions)."""
+    """What the store keeps of a registered channel: its identity, topic, modes with key and
+    limit, and its lists (bans, ban exceptions, invite exceptions)."""
     topic = (
         Topic(channel.topic, channel.topic_setter, channel.topic_time) if channel.topic else None
     )
@@ -37,11 +37,14 @@ def channel_record(
         topic=topic,
         modes=" ".join(channel.mode_string(True)),
         bans=bans,
+        identity=channel.identity,
     )
 
 
 def apply_record(channel: Channel, record: ChannelRecord) -> None:
-    """Restore a channel's topic, modes, key, limit and lists from its stored record."""
+    """Restore a channel's identity, topic, modes, key, limit and lists from its stored record."""
+    # Its history is under this key: the plain name for channels registered before identities.
+    channel.identity = record.identity or record.name_folded
     if record.topic is not None:
         channel.topic = record.topic.text
         channel.topic_setter = record.topic.set_by
@@ -54,7 +57,7 @@ def apply_record(channel: Channel, record: ChannelRecord) -> None:
         elif char == "l" and params:
             value = params.pop(0)
             channel.limit = parse_count(value) or None
-        elif char in "imnst":
+        elif char in "Dimnst":
             channel.modes.add(char)
     lists = {"b": channel.bans, "e": channel.exceptions, "I": channel.invex}
     for entries in lists.values():
@@ -74,10 +77,17 @@ class ChannelRegistry:
         default_channels: channels that stay permanent even when unregistered.
     """
 
-    def __init__(self, network: Network, store: ChannelStore, default_channels: Iterable[str]):
+    def __init__(
+        self,
+        network: Network,
+        store: ChannelStore,
+        default_channels: Iterable[str],
+        owner: str = "",
+    ):
         self.network = network
         self.store = store
         self._defaults = frozenset(fold(name) for name in default_channels)
+        self._owner = fold(owner) if owner else None
         self.registered: dict[str, ChannelRecord] = {}
         """The record of each registered channel, by folded name."""
 
@@ -115,6 +125,17 @@ class ChannelRegistry:
         record = channel_record(channel, record.founder, record.registered_at)
         self.registered[channel.name_folded] = record
         self.store.save(record)
+
+    def may_op(self, client: Client, channel: Channel) -> bool:
+        """Whether ChanServ ops ``client`` in ``channel``: its founder; and in the default
+        channels (nobody creates those, so nobody would be op) the server's operators and the
+        configured owner account."""
+        if self.is_founder(client, channel):
+            return True
+        if channel.name_folded not in self._defaults:
+            return False
+        account = client.account
+        return client.is_oper or (account is not None and fold(account) == self._owner)
 
     def is_founder(self, client: Client, channel: Channel) -> bool:
         """True when ``client`` is logged in to the founder account of registered ``channel``."""

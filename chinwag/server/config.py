@@ -52,6 +52,7 @@ class ServerConfig:
     motd: str = "Welcome to chinwag. Say hello in #lobby!"
     admin: str = ""
     default_channels: list[str] = field(default_factory=lambda: ["#lobby"])
+    default_channel_owner: str = ""
     password_hash: str = ""
     data_dir: str = "chinwag-data"
     tls: bool = False
@@ -74,13 +75,16 @@ class LimitsConfig:
     max_list_modes: int = 100
     max_targets: int = 4
     max_clients: int = 10000
+    large_channel: int = 500
     max_clients_per_ip: int = 10
     exempt_loopback: bool = True
     sendq_bytes: int = 1_048_576
+    socket_send_buffer: int = 65_536
     flood_burst: int = 20
     flood_rate: float = 5.0
     flood_queue: int = 50
     registration_timeout: float = 30.0
+    tls_handshake_timeout: float = 5.0
     max_registration_lines: int = 64
     ping_interval: float = 120.0
     ping_timeout: float = 60.0
@@ -110,6 +114,8 @@ class AccountsConfig:
     guest_prefix: str = "Guest"
     login_burst: int = 5
     login_per_minute: float = 5.0
+    register_burst: int = 3
+    register_per_hour: float = 10.0
 
 
 @dataclass(slots=True)
@@ -195,6 +201,10 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.limits.socket_send_buffer < 0:
+            raise ConfigError("limits.socket_send_buffer must be 0 (the kernel's choice) or more")
+        if self.limits.tls_handshake_timeout <= 0:
+            raise ConfigError("limits.tls_handshake_timeout must be more than 0 seconds")
         if self.websocket.listen:
             parse_listen(self.websocket.listen)
         redis_url = self.cluster.redis.strip()

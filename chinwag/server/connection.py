@@ -8,7 +8,9 @@ sans-I/O `LineDecoder`; each complete line is handed to the command dispatcher s
 Input is paced by a token bucket (``flood_burst`` lines at once, then ``flood_rate`` lines a
 second): a line that finds the bucket empty waits in a backlog and is processed when a token is
 due, the way other servers pace a paste. Only when the backlog passes ``flood_queue`` lines is
-the client cut off with "Excess Flood".
+the client cut off with "Excess Flood". Every line pays, PONG included; blank lines are skipped
+by the decoder but charged too (the bucket may go into debt), or a stream of newlines would
+cost a core for free.
 
 The same backlog keeps a client's lines in order when a command has to wait for something (an
 argon2 check in a thread, a store query): the handler passes its background task to
@@ -33,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import socket
 import time
 from typing import Any, Protocol, cast
 
@@ -45,8 +48,10 @@ __all__ = ["Connection", "ConnectionOwner"]
 
 log = logging.getLogger("chinwag.connection")
 
+REPLY_LINES_PER_TOKEN = 10
+"""Lines of a long answer (WHO, LIST) that cost as much flood budget as one line received."""
+
 _HTTP_VERBS = frozenset({"GET", "POST", "PUT", "HEAD", "OPTIONS", "CONNECT", "DELETE", "PATCH"})
-_FREE_COMMANDS = frozenset({"PONG"})
 
 
 class ConnectionOwner(Protocol):
@@ -63,6 +68,9 @@ class ConnectionOwner(Protocol):
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn with everybody's output, then close it."""
+
+    def mark_lazy(self, conn: Connection) -> None:
+        """``conn`` has output that may wait a few milliseconds: flush it with others."""
 
     def client_gone(self, client: Client, reason: str) -> None:
         """The connection of ``client`` ended."""
@@ -106,6 +114,7 @@ class Connection(asyncio.Protocol):
         self.pending: list[bytes | ChannelBatch] = []
         self.tail_owner: Channel | None = None
         self._batched = False  # some of pending is a Batch
+        self._lazy_only = False  # all of pending may wait for the owner's lazy flush
         self._held: list[bytes | ChannelBatch] | None = None
         self._sendq_bytes = limits.sendq_bytes
         self._tokens = float(limits.flood_burst)
@@ -135,7 +144,19 @@ class Connection(asyncio.Protocol):
             transport.close()
             return
         self.network.add_connection(self.client)
+        self._bound_kernel_buffer(transport)
         log.info("connect from %s", ip)
+
+    def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
+        """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
+        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ."""
+        size = self.limits.socket_send_buffer
+        sock = transport.get_extra_info("socket")
+        if size > 0 and sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+            except OSError as exc:  # not every transport has a real socket underneath
+                log.debug("cannot set SO_SNDBUF: %s", exc)
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
@@ -143,7 +164,13 @@ class Connection(asyncio.Protocol):
             return
         self.last_read = time.monotonic()
         self.ping_sent_at = None
-        for item in self.decoder.feed(data):
+        decoder = self.decoder
+        items = decoder.feed(data)
+        if decoder.blank_lines:
+            blank, decoder.blank_lines = decoder.blank_lines, 0
+            if not self._spend(blank, cut_past_queue=True):
+                return
+        for item in items:
             if self.closing:
                 return
             if self._backlog or self._waiting or not self._take_token(item):
@@ -174,8 +201,6 @@ class Connection(asyncio.Protocol):
         limits = self.limits
         if limits.flood_rate <= 0:
             return True
-        if isinstance(item, Message) and item.command in _FREE_COMMANDS:
-            return True
         client = self.client
         if client is not None and client.is_oper:
             return True
@@ -188,6 +213,31 @@ class Connection(asyncio.Protocol):
             self._tokens -= 1.0
             return True
         return False
+
+    def charge(self, replies: int) -> None:
+        """Charge the flood budget for ``replies`` lines a command answered with (WHO, LIST):
+        one token per `REPLY_LINES_PER_TOKEN`. The bucket goes into debt, so the client's
+        next lines wait until it has paid: a few bytes cannot buy seconds of server time."""
+        self._spend(replies / REPLY_LINES_PER_TOKEN, cut_past_queue=False)
+
+    def _spend(self, tokens: float, *, cut_past_queue: bool) -> bool:
+        """Take ``tokens`` from the bucket, which may go below zero (later lines then wait
+        longer). Blank lines are charged this way too, and past ``flood_queue`` lines of debt
+        (``cut_past_queue``) the connection ends like any flood. Returns: False when it ended."""
+        limits = self.limits
+        client = self.client
+        if limits.flood_rate <= 0 or (client is not None and client.is_oper):
+            return True
+        now = time.monotonic()
+        self._tokens = min(
+            float(limits.flood_burst), self._tokens + (now - self._tokens_at) * limits.flood_rate
+        )
+        self._tokens_at = now
+        self._tokens -= tokens
+        if cut_past_queue and self._tokens < -limits.flood_queue:
+            self.close("Excess Flood")
+            return False
+        return True
 
     def wait_for(self, task: asyncio.Future[Any]) -> None:
         """Hold this connection's later lines until ``task`` (a command's background part) is
@@ -254,13 +304,48 @@ class Connection(asyncio.Protocol):
                 return
             if self._held is None:
                 self.owner.mark_dirty(self)
-        elif self.tail_owner is not None:
-            self._close_tail()  # a channel line after this one would overtake it
+        else:
+            if self.tail_owner is not None:
+                self._close_tail()  # a channel line after this one would overtake it
+            if self._lazy_only:  # what waited lazily goes now, before this line
+                self._lazy_only = False
+                self.owner.mark_dirty(self)
+        out.append(data)
+
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Queue bytes that may wait a few milliseconds (others' JOINs): written with the
+        owner's next lazy flush, or sooner with anything urgent queued after them.
+
+        In a join storm every arrival is one JOIN line to every member; written each in its
+        own loop turn that is one ``write`` per member per arrival. Waiting a little lets one
+        write carry the JOINs of many arrivals. Order is kept: it is the same queue.
+        """
+        out = self.pending
+        if out or self._held is not None:
+            if self._held is not None or not self._lazy_only:
+                self.enqueue(data)  # already due this turn (or captured): no reason to wait
+                return
+            if self.tail_owner is not None:
+                self._close_tail()
+            out.append(data)
+            return
+        if self.closing:
+            return
+        self._lazy_only = True
+        self.owner.mark_lazy(self)
         out.append(data)
 
     def can_hold(self) -> bool:
         """Whether a channel batch may go in this peer's output (not while capturing)."""
         return self._held is None
+
+    def due_lazily(self) -> bool:
+        """Whether output that waited lazily is still queued (nothing urgent took it out):
+        the owner then writes it now; from here on it is due like any other."""
+        if not (self._lazy_only and self.pending):
+            return False
+        self._lazy_only = False
+        return True
 
     def hold(self, batch: ChannelBatch) -> None:
         """Queue a channel's batch for this peer: its lines are added until the batch closes."""
@@ -271,6 +356,9 @@ class Connection(asyncio.Protocol):
             self.tail_owner = batch.channel
         out = self.pending
         if not out:
+            self.owner.mark_dirty(self)
+        elif self._lazy_only:
+            self._lazy_only = False
             self.owner.mark_dirty(self)
         out.append(batch)
         self._batched = True
@@ -307,6 +395,7 @@ class Connection(asyncio.Protocol):
         else:
             data = b"".join(cast(list[bytes], pending))
         self._batched = False
+        self._lazy_only = False
         pending.clear()
         return data
 

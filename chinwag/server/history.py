@@ -40,6 +40,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -47,10 +48,12 @@ from chinwag.protocol import fold
 from chinwag.server.config import HistoryConfig
 from chinwag.server.fanout import Outgoing, add_tag
 from chinwag.server.network import Network
-from chinwag.server.state import Cap, Channel, Client
+from chinwag.server.state import Cap, Channel, Client, RegState
+from chinwag.server.storage_health import StorageHealth
 from chinwag.server.tasks import Spawn
 from chinwag.store import (
     NO_TAGS,
+    AccountStore,
     ChannelTarget,
     DirectTarget,
     HistoryEntry,
@@ -62,6 +65,9 @@ from chinwag.store import (
 __all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 
 log = logging.getLogger("chinwag.history")
+
+_MAX_SILENT = 10_000
+"""Channels remembered as having no history, at most (then the memory starts over)."""
 
 PRUNE_INTERVAL = 3600.0
 """Seconds between two retention runs (one also runs at start)."""
@@ -160,9 +166,12 @@ class History:
         network: Network,
         spawn: Spawn,
         gate: CommitGate | None = None,
+        *,
+        accounts: AccountStore | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.accounts = accounts
         self.network = network
         self.spawn = spawn
         self.enabled = self.config.enabled
@@ -172,6 +181,15 @@ class History:
         self._gate = gate if self.durable else None
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
+        # Who stored each row still waiting for its commit, and where: told if it fails.
+        self._senders: deque[Client] = deque()
+        self._targets: deque[str] = deque()
+        self.health = StorageHealth(network, store, spawn)
+        self._on_commit = self._committed  # bound once: every stored row passes this object
+        # Channels known to have no history: a join there needs no store query. Any channel
+        # message may change that; _channel_writes tells a query that one was recorded.
+        self._silent: set[str] = set()
+        self._channel_writes = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -217,10 +235,14 @@ class History:
     def party(self, client: Client) -> str:
         """``client``'s name in private history: the folded account, else a per-connection token."""
         if client.account:
-            return fold(client.account)
+            return client.account_party or fold(client.account)
         token = self._guests.get(client)
         if token is None:
-            token = self._guests[client] = "~" + secrets.token_hex(12)
+            token = "~" + secrets.token_hex(12)
+            # Work a client left in flight may ask after it quit: it gets a token that matches
+            # nothing, and the table keeps nothing of a departed client.
+            if client.state is not RegState.CLOSED:
+                self._guests[client] = token
         return token
 
     def adopt_guest(self, client: Client, token: str) -> None:
@@ -228,6 +250,10 @@ class History:
         private history with it is the same conversation on every node."""
         if not client.account:
             self._guests[client] = token
+
+    def guest_count(self) -> int:
+        """How many connections hold a guest identity (the table must not outlive them)."""
+        return len(self._guests)
 
     def guest(self, party: str) -> Client | None:
         """The connected guest whose party is ``party``, if any."""
@@ -240,11 +266,14 @@ class History:
         """Forget a connection's guest token (its private history stays unreachable)."""
         self._guests.pop(client, None)
 
-    def peer_party(self, nick: str) -> str:
+    async def peer_party(self, nick: str) -> str:
         """The party a CHATHISTORY nick target means: the user on that nick now, else the
-        account of that name."""
+        account of that name (its identity, from the store)."""
         other = self.network.find(nick)
-        return self.party(other) if other is not None else fold(nick)
+        if other is not None:
+            return self.party(other)
+        account = await self.accounts.get(fold(nick)) if self.accounts is not None else None
+        return account.party if account is not None else fold(nick)
 
     # -- recording and delivery ----------------------------------------------------------------
 
@@ -275,7 +304,10 @@ class History:
         if not self.enabled:
             return
         if channel is not None:
-            target: ChannelTarget | DirectTarget = _channel_target(channel.name_folded)
+            target: ChannelTarget | DirectTarget = _channel_target(channel.identity)
+            self._channel_writes += 1
+            if self._silent:
+                self._silent.discard(channel.identity)
         elif recipient is not None:
             target = _direct_target(self.party(sender), self.party(recipient))
         else:
@@ -294,12 +326,27 @@ class History:
         )
         gate = self._gate
         try:
-            self.store.append(entry, gate.committed if gate is not None else None)
+            self.store.append(entry, self._on_commit if gate is not None else None)
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return
         if gate is not None:
+            self._senders.append(sender)
+            self._targets.append(target_name)
             gate.recorded(sender)
+
+    def _committed(self) -> None:
+        """The store's callback for each stored row, in order (durable delivery): tell the
+        gate, and whoever must know when the row could not be stored (`StorageHealth`)."""
+        sender = self._senders.popleft()
+        target_name = self._targets.popleft()
+        error = self.store.commit_error()
+        if error is not None:
+            self.health.not_stored(sender, target_name, error)
+        elif self.health.failing:
+            self.health.stored()
+        assert self._gate is not None
+        self._gate.committed()
 
     # -- join replay ---------------------------------------------------------------------------
 
@@ -308,17 +355,25 @@ class History:
         count = self.config.replay_on_join
         if not self.enabled or count <= 0 or client.caps & Cap.CHATHISTORY:
             return
+        if channel.identity in self._silent:
+            return  # nothing to replay, and no store query (a join storm into a quiet room)
         joined = time.time()
         client.conn.wait_for(self.spawn(self._replay(client, channel, count, joined)))
 
     async def _replay(self, client: Client, channel: Channel, count: int, joined: float) -> None:
-        target = ChannelTarget(channel.name_folded)
+        target = ChannelTarget(channel.identity)
+        writes = self._channel_writes
         try:
             await self.store.flush()  # what was said before the join is committed
             entries = await self.store.before(target, TimeBound(joined), count)
         except StoreError as exc:
             log.warning("history: no replay of %s: %s", channel.name, exc)
             return
+        if not entries and writes == self._channel_writes:
+            # Nobody said anything anywhere meanwhile: the room has no history until they do.
+            if len(self._silent) >= _MAX_SILENT:
+                self._silent.clear()
+            self._silent.add(channel.identity)
         if not entries or client not in channel.members or client.conn.closing:
             return
         batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME

@@ -18,11 +18,12 @@ from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.network import Network
 from chinwag.server.nick_protection import NickProtection
-from chinwag.server.password_checks import PasswordChecks
+from chinwag.server.password_checks import STORE_DOWN, PasswordChecks
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.services import is_service_nick
 from chinwag.server.state import Cap, Client, RegState
 from chinwag.store import (
+    STORE_FAILURES,
     Account,
     AccountExistsError,
     AccountStore,
@@ -114,6 +115,7 @@ class Logins:
         if client.state is RegState.CLOSED:
             return False
         client.account = account.name
+        client.account_party = account.party
         user = client.user or "*"
         self.network.numeric(
             client,
@@ -129,6 +131,7 @@ class Logins:
             self._notify_account(client)
         if fold(account.name) == client.nick_folded:
             self.protection.cancel_protection(client)
+        self.protection.owner_logged_in(account.name_folded)
         return True
 
     def logout(self, client: Client) -> None:
@@ -136,6 +139,7 @@ class Logins:
         if client.account is None:
             return
         client.account = None
+        client.account_party = None
         user = client.user or "*"
         self.network.numeric(
             client, RPL_LOGGEDOUT, f"{client.nick}!{user}@{client.host}", "You are now logged out"
@@ -197,13 +201,23 @@ class Logins:
         Call `registration_refusal` first: this only adds what the store decides. The caller
         logs the client in (`login`), in the same turn as its reply.
         """
+
+        async def create() -> Account:
+            return await self.accounts.register(name, fold(name), password, email=email)
+
         try:
-            account = await self.accounts.register(name, fold(name), password, email=email)
+            account, refusal = await self.passwords.budget.create(client, create)
         except AccountExistsError:
             return "ACCOUNT_EXISTS", f"The account {name} already exists"
         except InvalidNameError:
             return "BAD_ACCOUNT_NAME", f"{name} cannot be an account name"
         except InvalidPasswordError as exc:
             return "UNACCEPTABLE_PASSWORD", f"Password refused: {exc.problem.value}"
+        except STORE_FAILURES as exc:
+            log.error("cannot register account %s: %s", name, exc)
+            return "TEMPORARILY_UNAVAILABLE", STORE_DOWN
+        if account is None:  # refused before hashing: busy, or too many accounts from here
+            text = refusal or ""
+            return "TEMPORARILY_UNAVAILABLE", text[:1].upper() + text[1:]
         log.info("%s (%s) registered account %s", client.nick, client.ip, account.name)
         return account

@@ -80,6 +80,57 @@ class NetworkObserver(Protocol):
         """``client`` is going away (still in its channels)."""
 
 
+MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
+"""The most a numeric's head (source, numeric, middle parameters) may take: 64 bytes stay for
+its text."""
+
+
+def _fit_head(start: str, middle: list[str]) -> bytes:
+    """A numeric's head with its longest middle parameters cut until it fits `MAX_HEAD_BYTES`."""
+    params = [p.encode("utf-8") for p in middle]
+    fixed = len(start.encode()) + len(params) + 1  # a space after each parameter, then ":"
+    while fixed + sum(map(len, params)) > MAX_HEAD_BYTES:
+        longest = max(range(len(params)), key=lambda i: len(params[i]))
+        params[longest] = fit_utf8(params[longest], len(params[longest]) // 2) or b"*"
+    return start.encode() + b" ".join(params) + b" :"
+
+
+def pack_words(words: list[str], limit: int) -> list[str]:
+    """``words`` joined by spaces into lines of at most ``limit`` bytes each, in order.
+
+    NAMES of a big channel is the case: joining everything once and cutting at spaces costs a
+    few string operations per line, where adding word by word costs several per word.
+    """
+    if not words:
+        return []
+    text = " ".join(words)
+    if not text.isascii():  # characters and bytes differ: count bytes word by word
+        lines: list[str] = []
+        line: list[str] = []
+        size = -1
+        for word in words:
+            cost = len(word.encode()) + 1
+            if line and size + cost > limit:
+                lines.append(" ".join(line))
+                line, size = [], -1
+            line.append(word)
+            size += cost
+        lines.append(" ".join(line))
+        return lines
+    lines = []
+    start, end = 0, len(text)
+    while end - start > limit:
+        cut = text.rfind(" ", start, start + limit + 1)
+        if cut <= start:  # one word longer than a line: it goes alone, whole
+            cut = text.find(" ", start + 1)
+            if cut < 0:
+                break
+        lines.append(text[start:cut])
+        start = cut + 1
+    lines.append(text[start:])
+    return lines
+
+
 class Network:
     """Registries of clients and channels plus the operations that change them.
 
@@ -129,6 +180,8 @@ class Network:
         # for untrusted layouts): the middle parameters were just made safe, and the last one
         # always goes in the trailing form. CR, LF and NUL never get this far (see the codec).
         head = f":{self.name} {numeric} {' '.join(middle)} :".encode()
+        if len(head) > MAX_HEAD_BYTES:  # a middle parameter echoes a long input (421 <command>)
+            head = _fit_head(f":{self.name} {numeric} ", middle)
         text = last.encode("utf-8")
         # Full-length free text (a topic) under a long server name: cut the text to fit.
         text = fit_utf8(text, MAX_BODY_BYTES - 2 - len(head))
@@ -136,11 +189,22 @@ class Network:
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""
-        client.send(encode_message(Message("NOTICE", (client.nick, text), self.name)))
+        self.send_from_server(client, "NOTICE", client.nick, text)
 
     def send_from_server(self, client: Client, command: str, *params: str) -> None:
         """Send a non-numeric line from the server (``CAP``, ``PONG``, ``ERROR``...)."""
-        client.send(encode_message(Message(command, params, self.name)))
+        client.send(self.server_line(command, *params))
+
+    def server_line(self, command: str, *params: str) -> bytes:
+        """A non-numeric line from the server as wire bytes; a last parameter that would make
+        it longer than 512 bytes is cut to fit."""
+        line = encode_message(Message(command, params, self.name))
+        if len(line) > MAX_BODY_BYTES and params:
+            *middle, last = params
+            head = (" ".join([f":{self.name}", command, *middle]) + " :").encode()
+            text = fit_utf8(last.encode("utf-8"), max(0, MAX_BODY_BYTES - 2 - len(head)))
+            line = head + text + b"\r\n"
+        return line
 
     # -- connections and nicks -----------------------------------------------------------------
 
@@ -198,9 +262,12 @@ class Network:
         return True
 
     def peers(self, client: Client) -> set[Client]:
-        """Everyone who shares at least one channel with ``client`` (``client`` excluded)."""
+        """Everyone who shares at least one channel with ``client`` (``client`` excluded), but
+        the rooms where it is a silent member of a delayed-join room."""
         peers: set[Client] = set()
         for channel in client.channels.values():
+            if client in channel.hidden:
+                continue  # nobody there knows it is there
             peers.update(channel.members)
         peers.discard(client)
         return peers
@@ -282,6 +349,18 @@ class Network:
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
+        large = self.config.limits.large_channel
+        if large and len(channel.members) > large and "D" not in channel.modes:
+            channel.modes.add("D")  # from now on arrivals wait until they speak
+            mode = Outgoing(self.name, "MODE", channel.name, "+D", when=when)
+            send_to_all((m for m in channel.members if m is not client), mode)
+        if "D" in channel.modes and not creating:
+            channel.hidden.add(client)
+            joined = Outgoing(
+                client.prefix, "JOIN", channel.name, when=when, account=client.account
+            )
+            client.conn.enqueue(self._join_line(client, channel, joined, client))
+            return channel
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
         extended = Outgoing(
             client.prefix,
@@ -294,7 +373,10 @@ class Network:
         )
         for member in channel.members:
             chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
-            member.conn.enqueue(chosen.line_for(member))
+            if member is client:
+                member.conn.enqueue(chosen.line_for(member))
+            else:  # others may learn of an arrival a few ms late: one write for many arrivals
+                member.conn.enqueue_lazy(chosen.line_for(member))
         if client.away is not None:
             away = Outgoing(client.prefix, "AWAY", client.away, when=when, account=client.account)
             send_to_all(
@@ -304,19 +386,57 @@ class Network:
             self.observer.joined(client, channel)
         return channel
 
-    def part(self, client: Client, channel: Channel, reason: str | None) -> None:
-        """Take ``client`` out of ``channel``, telling every member (the leaver too)."""
-        params = (channel.name, reason) if reason else (channel.name,)
-        self._emit(
-            channel.members,
-            Outgoing(client.prefix, "PART", *params, when=self.clock(), account=client.account),
+    def _join_line(self, client: Client, channel: Channel, plain: Outgoing, to: Client) -> bytes:
+        """``client``'s JOIN of ``channel`` as ``to`` gets it (``extended-join`` or plain)."""
+        if to.caps & Cap.EXTENDED_JOIN:
+            extended = Outgoing(
+                client.prefix,
+                "JOIN",
+                channel.name,
+                client.account or "*",
+                client.realname,
+                when=plain.time,
+                account=client.account,
+            )
+            return extended.line_for(to)
+        return plain.line_for(to)
+
+    def reveal(self, client: Client, channel: Channel) -> None:
+        """Show the others that ``client``, silent so far in a delayed-join room, is here:
+        its JOIN, now (before whatever it is about to do there)."""
+        if client not in channel.hidden:
+            return
+        channel.hidden.discard(client)
+        channel.close_batches()
+        plain = Outgoing(
+            client.prefix, "JOIN", channel.name, when=self.clock(), account=client.account
         )
+        for member in channel.members:
+            if member is not client:
+                member.conn.enqueue(self._join_line(client, channel, plain, member))
+
+    def reveal_all(self, channel: Channel) -> None:
+        """Show every silent member of ``channel`` (delayed join turned off)."""
+        for client in list(channel.hidden):
+            self.reveal(client, channel)
+
+    def part(self, client: Client, channel: Channel, reason: str | None) -> None:
+        """Take ``client`` out of ``channel``, telling every member (the leaver too); a silent
+        member of a delayed-join room leaves silently (only it gets its PART)."""
+        params = (channel.name, reason) if reason else (channel.name,)
+        outgoing = Outgoing(
+            client.prefix, "PART", *params, when=self.clock(), account=client.account
+        )
+        # A silent member of a delayed-join room leaves silently: only it gets its PART.
+        self._emit([client] if client in channel.hidden else channel.members, outgoing)
         self._leave(client, channel)
         if self.observer is not None:
             self.observer.parted(client, channel, reason)
 
     def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
+        self.reveal(kicker, channel)  # nobody is kicked by, or from, an unknown member
+        self.reveal(target, channel)
         outgoing = Outgoing(
             kicker.prefix,
             "KICK",
@@ -337,6 +457,7 @@ class Network:
 
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
+        channel.hidden.discard(client)
         channel.close_batches()  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
@@ -365,19 +486,16 @@ class Network:
         # the channel name (CHANNELLEN counts characters, not bytes) can both be long.
         overhead = len(f":{self.name} 353 {client.nick} = {channel.name} :\r\n".encode())
         budget = MAX_BODY_BYTES - overhead
-        line: list[str] = []
-        size = 0
-        for member, membership in channel.members.items():
-            if "i" in member.modes and client not in channel.members and member is not client:
-                continue
-            entry = membership.prefixes(multi) + (member.prefix if full else member.nick)
-            if line and size + len(entry) + 1 > budget:
-                yield " ".join(line)
-                line, size = [], 0
-            line.append(entry)
-            size += len(entry) + 1
-        if line:
-            yield " ".join(line)
+        members = channel.members
+        inside = client in members  # a member sees the invisible too
+        hidden = channel.hidden  # silent members of a delayed-join room: not listed
+        entries = [
+            membership.prefixes(multi) + (member.prefix if full else member.nick)
+            for member, membership in members.items()
+            if (inside or "i" not in member.modes or member is client)
+            and (member is client or member not in hidden)
+        ]
+        return pack_words(entries, budget - 1)
 
     def visible_channels(self, viewer: Client, target: Client) -> list[Channel]:
         """The channels of ``target`` that ``viewer`` may see (secret ones only if shared)."""

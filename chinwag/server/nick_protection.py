@@ -4,6 +4,12 @@ When a client takes a nick that is a registered account it is not logged in to, 
 it and a ``call_later`` timer renames it to a guest nick after ``nick_protection_grace`` seconds.
 Logging in, changing nick or quitting cancels the timer. The account look-up runs in a task and
 re-checks the client when it resumes: it may have quit, renamed or logged in meanwhile.
+
+The grace period belongs to the nick, not to one use of it: its deadline is set when somebody
+first takes the nick without logging in, and whoever takes it again before the deadline gets
+only what is left; after the deadline, taking it is renamed at once. The nick's slate is clean
+again one grace period after the deadline, or when its owner logs in. So hopping away and back
+every few seconds (or from several connections) cannot keep a registered nick.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ __all__ = ["NickProtection"]
 log = logging.getLogger("chinwag.accounts")
 
 _GUEST_DIGITS = 5
+_MAX_DEADLINES = 10_000  # past this many nicks remembered, the expired ones are forgotten
 
 
 class NickProtection:
@@ -46,6 +53,8 @@ class NickProtection:
         self.accounts = accounts
         self.spawn = spawn
         self._timers: dict[Client, asyncio.TimerHandle] = {}
+        self._deadlines: dict[str, float] = {}
+        """Per folded nick: when its grace ends (loop time)."""
 
     def check_nick(self, client: Client) -> None:
         """After registration or a nick change: protect the nick if someone else registered it."""
@@ -63,15 +72,38 @@ class NickProtection:
             return
         if client.account is not None and fold(client.account) == nick_folded:
             return
-        seconds = f"{grace:g}"
+        self.cancel_protection(client)
+        loop = asyncio.get_running_loop()
+        left = self._grace_left(nick_folded, grace, loop.time())
+        if left <= 0:
+            self._rename_guest(client, nick_folded)
+            return
+        seconds = f"{grace:g}" if left == grace else f"{left:.1f}"
         nickserv_notice(
             client,
             f"The nick {client.nick} is registered. Log in with /msg NickServ IDENTIFY "
             f"<password> within {seconds} seconds, or you will be renamed.",
         )
-        self.cancel_protection(client)
-        loop = asyncio.get_running_loop()
-        self._timers[client] = loop.call_later(grace, self._rename_guest, client, nick_folded)
+        self._timers[client] = loop.call_later(left, self._rename_guest, client, nick_folded)
+
+    def _grace_left(self, nick_folded: str, grace: float, now: float) -> float:
+        """Seconds left of the nick's grace period, starting one when it has none running."""
+        deadline = self._deadlines.get(nick_folded)
+        if deadline is None or now > deadline + grace:  # none yet, or long over: a new one
+            if len(self._deadlines) > _MAX_DEADLINES:
+                self._forget_old(now, grace)
+            self._deadlines[nick_folded] = now + grace
+            return grace
+        return deadline - now
+
+    def _forget_old(self, now: float, grace: float) -> None:
+        for nick, deadline in list(self._deadlines.items()):
+            if now > deadline + grace:
+                del self._deadlines[nick]
+
+    def owner_logged_in(self, nick_folded: str) -> None:
+        """The owner of ``nick_folded`` logged in: its grace starts afresh next time."""
+        self._deadlines.pop(nick_folded, None)
 
     def cancel_protection(self, client: Client) -> None:
         """Stop the rename timer of ``client``, if any."""
@@ -91,6 +123,14 @@ class NickProtection:
             return
         if client.account is not None and fold(client.account) == nick_folded:
             return
+        old = client.nick
+        guest = self.rename_to_guest(client)
+        log.info("renamed %s to %s (did not log in)", old, guest)
+        nickserv_notice(client, f"You did not log in to {old} in time; your nick is now {guest}.")
+
+    def rename_to_guest(self, client: Client) -> str:
+        """Give ``client`` a free guest nick (``Guest12345``); returns it."""
+        self.cancel_protection(client)
         network = self.network
         prefix = self.settings.guest_prefix or "Guest"
         limit = self.nick_length
@@ -99,7 +139,5 @@ class NickProtection:
             guest = (prefix[: max(1, limit - _GUEST_DIGITS)] + digits)[:limit]
             if not network.nick_in_use(guest, client):
                 break
-        old = client.nick
         network.rename(client, guest)
-        log.info("renamed %s to %s (did not log in)", old, guest)
-        nickserv_notice(client, f"You did not log in to {old} in time; your nick is now {guest}.")
+        return guest

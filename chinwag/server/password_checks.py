@@ -1,6 +1,6 @@
 """Password checks within a budget: every check (SASL, NickServ IDENTIFY, OPER by account or by
-the configuration's operators) consults the `LoginThrottle` per name *and* per IP before it
-spends any argon2 time, and a failure costs from both budgets.
+the configuration's operators, the server password) is paid for from the `PasswordBudget` per
+name *and* per IP before it spends any argon2 time; a right password gets its tokens back.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ from typing import TypeVar
 
 from chinwag.protocol import fold
 from chinwag.server.config import AccountsConfig
+from chinwag.server.password_budget import PasswordBudget
 from chinwag.server.state import Client
-from chinwag.store import Account, AccountStore, LoginThrottle
+from chinwag.store import STORE_FAILURES, Account, AccountStore
 
-__all__ = ["LoginResult", "PasswordChecks"]
+__all__ = ["STORE_DOWN", "LoginResult", "PasswordChecks"]
 
 T = TypeVar("T")
 log = logging.getLogger("chinwag.accounts")
 
 MAX_ACCOUNT_NAME = 200
 """Longer names are refused without asking the store (no account can have one)."""
+
+STORE_DOWN = "The server cannot store or read accounts right now; try again later."
+"""The answer to an account command when the store fails (a full disk, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +54,7 @@ class PasswordChecks:
         self.settings = settings
         self.accounts = accounts
         self._tls_port = tls_port
-        self.throttle = LoginThrottle(
-            burst=max(1, settings.login_burst),
-            per_second=max(settings.login_per_minute, 0.001) / 60.0,
-        )
+        self.budget = PasswordBudget(settings)
 
     def tls_port(self) -> int | None:
         """The port of the TLS listener, when there is one."""
@@ -85,7 +86,11 @@ class PasswordChecks:
                 return None
             return await self.accounts.verify(name_folded, password)
 
-        account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        try:
+            account, refusal = await self.throttled(client, f"account:{name_folded}", verify)
+        except STORE_FAILURES as exc:
+            log.error("cannot check the password of %s: %s", name, exc)
+            return LoginResult(None, STORE_DOWN[:1].lower() + STORE_DOWN[1:].rstrip("."))
         if account is None:
             return LoginResult(None, refusal or "invalid account name or password")
         return LoginResult(account)
@@ -101,18 +106,12 @@ class PasswordChecks:
             attempt: the check; None (or a falsy result) means a wrong password.
 
         Returns:
-            The attempt's result, or (None, why) when the budget is spent; (None, None) for a
-            plain failure.
+            The attempt's result, or (None, why) when refused unchecked (the budget is spent,
+            or another check of this client is running); (None, None) for a wrong password.
         """
-        keys = (key, f"ip:{client.ip}")
-        wait = self.throttle.retry_after(*keys)
-        if wait > 0:
-            log.warning("password check for %s from %s throttled", key, client.ip)
-            return None, f"too many failed attempts, try again in {int(wait) + 1} s"
-        result = await attempt()
-        if not result:
-            self.throttle.failure(*keys)
+        result, refusal = await self.budget.check(client, (key, f"ip:{client.ip}"), attempt)
+        if refusal is not None:
+            log.warning("password check for %s from %s refused: %s", key, client.ip, refusal)
+        elif not result:
             log.warning("failed password check for %s from %s", key, client.ip)
-            return None, None
-        self.throttle.success(key)
-        return result, None
+        return result, refusal

@@ -47,6 +47,9 @@ class _NoOwner:
     def mark_dirty(self, conn: Connection) -> None:
         """A service has no output to flush."""
 
+    def mark_lazy(self, conn: Connection) -> None:
+        """A service has no output to flush."""
+
     def finish(self, conn: Connection, data: bytes) -> None:
         """A service is never closed."""
 
@@ -62,6 +65,9 @@ class ServiceConnection(Connection):
 
     def enqueue(self, data: bytes) -> None:
         """Lines sent to a service are dropped (PRIVMSG is routed before it gets here)."""
+
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Dropped too."""
 
     def flush(self) -> None:
         """Nothing to write."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -47,6 +48,9 @@ class Link(Protocol):
     def enqueue(self, data: bytes) -> None:
         """Queue bytes for the peer (written at the end of the loop turn)."""
 
+    def enqueue_lazy(self, data: bytes) -> None:
+        """Queue bytes that may wait a few milliseconds (written with the next lazy flush)."""
+
     def can_hold(self) -> bool:
         """Whether a channel batch may go in this peer's output."""
 
@@ -61,6 +65,9 @@ class Link(Protocol):
 
     def flush(self) -> None:
         """Write everything queued."""
+
+    def charge(self, replies: int) -> None:
+        """Charge the flood budget for the ``replies`` lines of a long answer."""
 
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
         """End the connection: ERROR line, peers told, socket closed."""
@@ -140,6 +147,8 @@ class Client:
     channels: dict[str, Channel] = field(default_factory=dict)
     away: str | None = None
     account: str | None = None
+    account_party: str | None = None
+    """The identity of the account logged in to (`Account.party`): private history's key."""
     oper_name: str | None = None
     signon: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.time)
@@ -198,9 +207,22 @@ class Channel:
     knocks: dict[Client, float] = field(default_factory=dict)
     """Who knocked (KNOCK) and when (monotonic), to allow one knock a minute."""
     permanent: bool = False
+    hidden: set[Client] = field(default_factory=set)
+    """Members whose arrival was not shown (delayed join, mode ``D``): nobody else knows they
+    are here until they speak. Empty in a room without ``D``."""
+    identity: str = ""
+    """The key of this channel's history: the folded name plus a random token drawn when the
+    channel is created, so that a later channel of the same name does not read this one's
+    history. Permanent channels (the common rooms, registered ones) are created with their
+    lasting identity instead (`Network`, `Accounts.start`)."""
     batches: dict[int, ChannelBatch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
     Closed only by `close_batches`."""
+
+    def __post_init__(self) -> None:
+        if not self.identity:
+            folded = fold(self.name)
+            self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
 
     @property
     def name_folded(self) -> str:

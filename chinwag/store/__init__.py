@@ -25,6 +25,7 @@ from chinwag.store.base import (
     Topic,
 )
 from chinwag.store.errors import (
+    STORE_FAILURES,
     AccountExistsError,
     InvalidNameError,
     InvalidPasswordError,
@@ -50,6 +51,7 @@ __all__ = [
     "DB_FILENAME",
     "MAX_PASSWORD_BYTES",
     "NO_TAGS",
+    "STORE_FAILURES",
     "Account",
     "AccountExistsError",
     "AccountStore",

@@ -18,6 +18,7 @@ conversation the asker is not part of.
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -48,6 +49,7 @@ __all__ = [
     "TimeBound",
     "Topic",
     "check_name",
+    "new_account_uid",
 ]
 
 OnCommit = Callable[[], object]
@@ -195,7 +197,12 @@ class HistoryEntry(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A registered account (NickServ / ``draft/account-registration`` / SASL)."""
+    """A registered account (NickServ / ``draft/account-registration`` / SASL).
+
+    ``uid`` is drawn at random when the account is created: a later account of the same name
+    gets another, so it never inherits what belonged to this one (private history is kept
+    under `party`). Accounts made before identities existed have none, and keep their name.
+    """
 
     name: str
     name_folded: str
@@ -207,6 +214,17 @@ class Account:
     """SCRAM-SHA-256 credentials (``protocol.scram.ScramCredentials.encode``), made whenever the
     password is set; empty for an account whose password was set before they existed, until
     its next password login (then `AccountStore.verify` adds them)."""
+    uid: str = ""
+
+    @property
+    def party(self) -> str:
+        """This account's name in private history: ``name!uid`` (``!`` is in no nick)."""
+        return f"{self.name_folded}!{self.uid}" if self.uid else self.name_folded
+
+
+def new_account_uid() -> str:
+    """A fresh account identity (64 random bits, hex)."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +258,9 @@ class ChannelRecord:
     topic: Topic | None = None
     modes: str = ""
     bans: tuple[ChannelBan, ...] = ()
+    identity: str = ""
+    """The key of the channel's history (its name plus the identity drawn when the channel was
+    created); empty for channels registered before identities existed: their folded name."""
 
 
 class BanKind(enum.Enum):
@@ -282,6 +303,16 @@ class HistoryStore(Protocol):
                 server that delivers from ``then`` never shows a client a message that a
                 crash could lose.
         """
+        ...
+
+    async def probe_write(self) -> None:
+        """Write something tiny and commit it: raises when nothing can be stored now (a full
+        disk), returns when storing works."""
+        ...
+
+    def commit_error(self) -> BaseException | None:
+        """Inside an ``append`` callback: why that entry was NOT stored (the disk is full, the
+        file is gone...), or None when it was. Outside a callback: None."""
         ...
 
     def after_writes(self, then: OnCommit) -> None:
@@ -500,7 +531,8 @@ class Store(Protocol):
         ...
 
     async def forget(self, party: str) -> tuple[bool, int]:
-        """Drop the account named ``party`` and all private history it took part in.
+        """Drop the account named ``party`` (folded) and all private history it took part in
+        (kept under its identity, `Account.party`).
 
         Returns:
             Whether an account was dropped, and how many history entries were deleted.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import sqlite3
 
 __all__ = [
+    "STORE_FAILURES",
     "AccountExistsError",
     "InvalidNameError",
     "InvalidPasswordError",
@@ -21,6 +23,11 @@ class StoreError(Exception):
 
 class StoreClosedError(StoreError):
     """The store was closed; nothing more can be written or read."""
+
+
+STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, sqlite3.Error, OSError)
+"""What a store operation raises when the store itself fails (a full disk, a missing file, a
+closed store), besides the typed refusals: a handler catches these and answers "try later"."""
 
 
 class PasswordProblem(enum.Enum):

@@ -36,6 +36,7 @@ from chinwag.store.base import (
     StoreParts,
     Target,
     check_name,
+    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 
@@ -135,6 +136,13 @@ class MemoryHistoryStore(_query.RangeReader):
                 self._forget_entries(conv.drop_first(len(conv.entries) - self._cap))
         if then is not None:
             _later(then)
+
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: memory always has room."""
+
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`: memory never refuses an entry."""
+        return None
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`."""
@@ -243,7 +251,9 @@ class MemoryAccountStore:
         scram = await scram_for(password)
         if name_folded in self._accounts:
             raise AccountExistsError(name_folded)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
+        account = Account(
+            name, name_folded, password_hash, email, time.time(), admin, scram, new_account_uid()
+        )
         self._accounts[name_folded] = account
         return account
 
@@ -348,8 +358,9 @@ class MemoryStore(StoreParts):
 
     async def forget(self, party: str) -> tuple[bool, int]:
         """See :meth:`Store.forget`."""
+        account = await self._accounts.get(party)
         dropped = await self._accounts.drop(party)
-        return dropped, await self._history.forget(party)
+        return dropped, await self._history.forget(account.party if account else party)
 
     async def flush(self) -> None:
         """See :meth:`Store.flush`."""

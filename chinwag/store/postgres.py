@@ -50,10 +50,11 @@ from chinwag.store.postgres_records import (
     PgChannelStore,
     drop_account,
 )
+from chinwag.store.writer import commit_error
 
 __all__ = ["SCHEMA_VERSION", "PgHistoryStore", "PostgresStore", "is_postgres_url"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA_LOCK = 0x63686E77  # "chnw": the advisory lock key held while creating the schema
 
 _SCHEMA = """
@@ -106,6 +107,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 -- Schema 2: SCRAM-SHA-256 credentials beside the argon2 hash (see SQLite migration 0003).
 ALTER TABLE accounts ADD COLUMN IF NOT EXISTS scram TEXT;
+-- Schema 3: identities (SQLite migrations 0004 and 0005).
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS uid TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE IF NOT EXISTS channels (
     name_folded TEXT PRIMARY KEY,
@@ -118,6 +121,7 @@ CREATE TABLE IF NOT EXISTS channels (
     modes TEXT NOT NULL DEFAULT '',
     bans TEXT NOT NULL DEFAULT '[]'
 );
+ALTER TABLE channels ADD COLUMN IF NOT EXISTS identity TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE IF NOT EXISTS server_bans (
     kind TEXT NOT NULL,
@@ -282,6 +286,16 @@ class PgHistoryStore:
     def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
         """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
         self._writer.append(_entry_row(entry), then)
+
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: one real write, committed."""
+        await self._writer.call(
+            lambda conn: conn.execute("UPDATE chinwag_schema SET version = version")
+        )
+
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`."""
+        return commit_error()
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
@@ -473,7 +487,8 @@ class PostgresStore(StoreParts):
         """See :meth:`Store.forget`: account and private history go in one transaction."""
 
         def run(conn: Conn) -> tuple[bool, int]:
-            return drop_account(conn, party), _forget_history(conn, party)
+            identity = drop_account(conn, party)
+            return identity is not None, _forget_history(conn, identity or party)
 
         return await self._writer.call(run)
 

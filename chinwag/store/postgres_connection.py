@@ -32,6 +32,7 @@ import psycopg
 from chinwag.store.base import OnCommit
 from chinwag.store.errors import StoreClosedError
 from chinwag.store.write_queue import STOP, Call, Job, Rows, WriteQueue
+from chinwag.store.writer import _run_callbacks  # the same `commit_error` for both writers
 
 __all__ = ["PgReaders", "PgWriter", "connect"]
 
@@ -50,15 +51,6 @@ def connect(url: str) -> Conn:
         psycopg.OperationalError: when the server cannot be reached or refuses us.
     """
     return psycopg.connect(url, autocommit=True)
-
-
-def _run_callbacks(callbacks: list[OnCommit]) -> None:
-    """Run commit callbacks in order; one failing must not starve the others."""
-    for then in callbacks:
-        try:
-            then()
-        except Exception:
-            _log.exception("history commit callback failed")
 
 
 class PgWriter:
@@ -188,7 +180,7 @@ class PgWriter:
                 _log.error("postgres writer: group of %d jobs not committed: %s", len(batch), exc)
                 if self._conn is not None and self._conn.broken:
                     self._conn = None  # reconnect for the next group
-        _report_appends(batch)
+        _report_appends(batch, error)
         for job in batch:
             if not isinstance(job, Call) or job.future is None:
                 continue
@@ -221,8 +213,9 @@ class PgWriter:
             return None, exc
 
 
-def _report_appends(batch: list[object]) -> None:
-    """Post each segment's commit callbacks to its loop, in append order (see ``writer.py``)."""
+def _report_appends(batch: list[object], error: BaseException | None) -> None:
+    """Post each segment's commit callbacks to its loop, in append order, with the group's
+    error when it was not committed (``writer.commit_error`` tells them)."""
     posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
     for job in batch:
         if isinstance(job, Rows) and job.thens:
@@ -232,10 +225,10 @@ def _report_appends(batch: list[object]) -> None:
                 posts.append((job.loop, list(job.thens)))
     for loop, callbacks in posts:
         if loop is None:
-            _run_callbacks(callbacks)
+            _run_callbacks(callbacks, error)
             continue
         try:
-            loop.call_soon_threadsafe(_run_callbacks, callbacks)
+            loop.call_soon_threadsafe(_run_callbacks, callbacks, error)
         except RuntimeError:
             _log.warning("postgres writer: event loop closed, %d callbacks lost", len(callbacks))
 

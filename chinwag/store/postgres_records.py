@@ -27,6 +27,7 @@ from chinwag.store.base import (
     ServerBan,
     Topic,
     check_name,
+    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.postgres_connection import Conn, PgReaders, PgWriter
@@ -35,12 +36,12 @@ from chinwag.store.sqlite_records import _entry_json, _list_entry  # the same JS
 __all__ = ["PgAccountStore", "PgBanStore", "PgChannelStore", "drop_account"]
 
 _ACCOUNT_COLUMNS = (
-    "SELECT name, name_folded, password_hash, email, created_at, admin, scram FROM accounts"
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram, uid FROM accounts"
 )
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin, scram = row
+    name, folded, password_hash, email, created_at, admin, scram, uid = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -49,6 +50,7 @@ def _row_account(row: Any) -> Account:
         created_at=float(created_at),
         admin=bool(admin),
         scram="" if scram is None else str(scram),
+        uid=str(uid),
     )
 
 
@@ -85,14 +87,16 @@ class PgAccountStore:
         """See :meth:`AccountStore.register`; the primary key decides a race between nodes."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
         scram = await scram_for(password)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
+        uid = new_account_uid()
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram, uid)
+        row = (name, name_folded, password_hash, email, account.created_at, admin, scram, uid)
 
         def insert(conn: Conn) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin, scram) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (name, name_folded, password_hash, email, account.created_at, admin, scram),
+                    " admin, scram, uid) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    row,
                 )
             except psycopg.errors.UniqueViolation:
                 raise AccountExistsError(name_folded) from None
@@ -135,7 +139,7 @@ class PgAccountStore:
 
     async def drop(self, name_folded: str) -> bool:
         """See :meth:`AccountStore.drop`."""
-        return await self._writer.call(lambda conn: drop_account(conn, name_folded))
+        return await self._writer.call(lambda conn: drop_account(conn, name_folded) is not None)
 
     async def list_all(self) -> list[Account]:
         """See :meth:`AccountStore.list_all`."""
@@ -147,20 +151,24 @@ class PgAccountStore:
         )
 
 
-def drop_account(conn: Conn, name_folded: str) -> bool:
-    """Delete an account inside a writer job. Returns: whether it existed."""
-    cursor = conn.execute("DELETE FROM accounts WHERE name_folded = %s", (name_folded,))
-    return cursor.rowcount > 0
+def drop_account(conn: Conn, name_folded: str) -> str | None:
+    """Delete an account inside a writer job. Returns: its party (`Account.party`), or None
+    when there was no such account."""
+    account = _get_account(conn, name_folded)
+    if account is None:
+        return None
+    conn.execute("DELETE FROM accounts WHERE name_folded = %s", (name_folded,))
+    return account.party
 
 
 _CHANNEL_COLUMNS = (
     "SELECT name, name_folded, founder, registered_at, topic_text, topic_set_by, topic_set_at,"
-    " modes, bans FROM channels"
+    " modes, bans, identity FROM channels"
 )
 
 
 def _row_channel(row: Any) -> ChannelRecord:
-    name, folded, founder, registered_at, text, set_by, set_at, modes, bans = row
+    name, folded, founder, registered_at, text, set_by, set_at, modes, bans, identity = row
     topic = None
     if text is not None:
         topic = Topic(str(text), str(set_by), float(set_at))
@@ -172,6 +180,7 @@ def _row_channel(row: Any) -> ChannelRecord:
         topic=topic,
         modes=str(modes),
         bans=tuple(_list_entry(entry) for entry in json.loads(str(bans))),
+        identity=str(identity),
     )
 
 
@@ -197,17 +206,18 @@ class PgChannelStore:
             None if topic is None else topic.set_at,
             record.modes,
             json.dumps([_entry_json(b) for b in record.bans]),
+            record.identity,
         )
         self._writer.fire(
             lambda conn: conn.execute(
                 "INSERT INTO channels (name, name_folded, founder, registered_at, topic_text,"
-                " topic_set_by, topic_set_at, modes, bans)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " topic_set_by, topic_set_at, modes, bans, identity)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (name_folded) DO UPDATE SET name = EXCLUDED.name,"
                 " founder = EXCLUDED.founder, registered_at = EXCLUDED.registered_at,"
                 " topic_text = EXCLUDED.topic_text, topic_set_by = EXCLUDED.topic_set_by,"
                 " topic_set_at = EXCLUDED.topic_set_at, modes = EXCLUDED.modes,"
-                " bans = EXCLUDED.bans",
+                " bans = EXCLUDED.bans, identity = EXCLUDED.identity",
                 row,
             )
         )

@@ -100,7 +100,7 @@ from chinwag.store.sqlite_records import (
     SqliteChannelStore,
     drop_account,
 )
-from chinwag.store.writer import Writer
+from chinwag.store.writer import Writer, commit_error
 
 __all__ = [
     "DB_FILENAME",
@@ -263,10 +263,22 @@ class SqliteHistoryStore:
         """Wrap a writer and a reader pool (normally made by :class:`SqliteStore`)."""
         self._writer = writer
         self._readers = readers
+        self._probes = 0  # the last user_version a probe wrote
 
     def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
         """See :meth:`HistoryStore.append`. Raises: StoreClosedError after close."""
         self._writer.append(_entry_row(entry), then)
+
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: rewrites the file header's user_version (a
+        page of the WAL), so a full disk refuses it like any row."""
+        self._probes = (self._probes + 1) % 1_000_000
+        value = self._probes
+        await self._writer.call(lambda conn: conn.execute(f"PRAGMA user_version = {value}"))
+
+    def commit_error(self) -> BaseException | None:
+        """See :meth:`HistoryStore.commit_error`."""
+        return commit_error()
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
@@ -490,8 +502,8 @@ class SqliteStore(StoreParts):
         """See :meth:`Store.forget`: account and private history go in one transaction."""
 
         def run(conn: sqlite3.Connection) -> tuple[bool, int]:
-            dropped = drop_account(conn, party)
-            return dropped, _forget_history(conn, party)
+            identity = drop_account(conn, party)
+            return identity is not None, _forget_history(conn, identity or party)
 
         return await self._writer.call(run)
 

@@ -27,6 +27,7 @@ from chinwag.store.base import (
     ServerBan,
     Topic,
     check_name,
+    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.readers import ReaderPool
@@ -35,12 +36,12 @@ from chinwag.store.writer import Writer
 __all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
 
 _ACCOUNT_COLUMNS = (
-    "SELECT name, name_folded, password_hash, email, created_at, admin, scram FROM accounts"
+    "SELECT name, name_folded, password_hash, email, created_at, admin, scram, uid FROM accounts"
 )
 
 
 def _row_account(row: Any) -> Account:
-    name, folded, password_hash, email, created_at, admin, scram = row
+    name, folded, password_hash, email, created_at, admin, scram, uid = row
     return Account(
         name=str(name),
         name_folded=str(folded),
@@ -49,6 +50,7 @@ def _row_account(row: Any) -> Account:
         created_at=float(created_at),
         admin=bool(admin),
         scram=str(scram or ""),
+        uid=str(uid),
     )
 
 
@@ -91,14 +93,24 @@ class SqliteAccountStore:
         """See :meth:`AccountStore.register`."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
         scram = await scram_for(password)
-        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram)
+        uid = new_account_uid()
+        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram, uid)
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin, scram) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, name_folded, password_hash, email, account.created_at, admin, scram),
+                    " admin, scram, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        name_folded,
+                        password_hash,
+                        email,
+                        account.created_at,
+                        admin,
+                        scram,
+                        uid,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AccountExistsError(name_folded) from None
@@ -141,7 +153,7 @@ class SqliteAccountStore:
 
     async def drop(self, name_folded: str) -> bool:
         """See :meth:`AccountStore.drop`."""
-        return await self._writer.call(lambda conn: drop_account(conn, name_folded))
+        return await self._writer.call(lambda conn: drop_account(conn, name_folded) is not None)
 
     async def list_all(self) -> list[Account]:
         """See :meth:`AccountStore.list_all`."""
@@ -153,20 +165,24 @@ class SqliteAccountStore:
         )
 
 
-def drop_account(conn: sqlite3.Connection, name_folded: str) -> bool:
-    """Delete an account inside a writer job. Returns: whether it existed."""
-    cursor = conn.execute("DELETE FROM accounts WHERE name_folded = ?", (name_folded,))
-    return cursor.rowcount > 0
+def drop_account(conn: sqlite3.Connection, name_folded: str) -> str | None:
+    """Delete an account inside a writer job. Returns: its party (`Account.party`), or None
+    when there was no such account."""
+    account = _get_account(conn, name_folded)
+    if account is None:
+        return None
+    conn.execute("DELETE FROM accounts WHERE name_folded = ?", (name_folded,))
+    return account.party
 
 
 _CHANNEL_COLUMNS = (
     "SELECT name, name_folded, founder, registered_at, topic_text, topic_set_by, topic_set_at,"
-    " modes, bans FROM channels"
+    " modes, bans, identity FROM channels"
 )
 
 
 def _row_channel(row: Any) -> ChannelRecord:
-    name, folded, founder, registered_at, text, set_by, set_at, modes, bans = row
+    name, folded, founder, registered_at, text, set_by, set_at, modes, bans, identity = row
     topic = None
     if text is not None:
         topic = Topic(str(text), str(set_by), float(set_at))
@@ -178,6 +194,7 @@ def _row_channel(row: Any) -> ChannelRecord:
         topic=topic,
         modes=str(modes),
         bans=tuple(_list_entry(entry) for entry in json.loads(str(bans))),
+        identity=str(identity),
     )
 
 
@@ -216,12 +233,13 @@ class SqliteChannelStore:
             None if topic is None else topic.set_at,
             record.modes,
             json.dumps([_entry_json(b) for b in record.bans]),
+            record.identity,
         )
         self._writer.fire(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO channels (name, name_folded, founder, registered_at,"
-                " topic_text, topic_set_by, topic_set_at, modes, bans)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " topic_text, topic_set_by, topic_set_at, modes, bans, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         )

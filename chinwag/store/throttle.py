@@ -100,6 +100,31 @@ class LoginThrottle:
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
 
+    def spend(self, *keys: str) -> float:
+        """Take a token from every key before an attempt, or from none when one is short.
+
+        Spending *before* the password check is what makes the budget hold against guesses
+        sent at once: each finds the tokens its predecessors took, whatever their outcome.
+
+        Returns:
+            0.0 when the tokens were taken, else the seconds until they would be.
+        """
+        wait = self.retry_after(*keys)
+        if wait == 0.0:
+            self.failure(*keys)
+        return wait
+
+    def refund(self, *keys: str) -> None:
+        """Give back the token `spend` took from each key (the attempt succeeded)."""
+        now = self._now()
+        for key in keys:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.tokens = min(self._burst, self._tokens(key, now) + 1.0)
+                bucket.stamp = now
+                if bucket.tokens >= self._burst:
+                    self._buckets.pop(key, None)
+
     def success(self, *keys: str) -> None:
         """Record a successful login: forget the failures of ``keys``.
 

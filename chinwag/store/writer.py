@@ -39,19 +39,33 @@ from chinwag.store.padded_insert import PaddedInsert
 from chinwag.store.sqlite_connection import checkpoint
 from chinwag.store.write_queue import STOP, Call, Job, Rows, WriteQueue
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "commit_error"]
 
 T = TypeVar("T")
 _log = logging.getLogger("chinwag.store")
 
 
-def _run_callbacks(callbacks: list[OnCommit]) -> None:
+_outcome = threading.local()
+"""``_outcome.error``: while commit callbacks run in this thread, the error of their commit
+(None when it succeeded). See `commit_error`."""
+
+
+def commit_error() -> BaseException | None:
+    """Inside a commit callback: why its rows were NOT stored, or None when they were."""
+    return getattr(_outcome, "error", None)
+
+
+def _run_callbacks(callbacks: list[OnCommit], error: BaseException | None = None) -> None:
     """Run commit callbacks in order; one failing must not starve the others."""
-    for then in callbacks:
-        try:
-            then()
-        except Exception:
-            _log.exception("history commit callback failed")
+    _outcome.error = error
+    try:
+        for then in callbacks:
+            try:
+                then()
+            except Exception:
+                _log.exception("history commit callback failed")
+    finally:
+        _outcome.error = None
 
 
 class Writer:
@@ -220,7 +234,7 @@ class Writer:
                 conn.execute("ROLLBACK")
         # Callbacks first: a flush() resolved in this group must find them already run, and
         # both travel through the same loop's call_soon_threadsafe queue, which is FIFO.
-        self._report_appends(batch)
+        self._report_appends(batch, error)
         for job in batch:
             if not isinstance(job, Call) or job.future is None:
                 continue
@@ -256,9 +270,9 @@ class Writer:
         return result, failure
 
     @staticmethod
-    def _report_appends(batch: list[object]) -> None:
-        # Even after a failed commit the callbacks run: the chat goes on (the failure was
-        # logged); durability is lost only for what the disk refused.
+    def _report_appends(batch: list[object], error: BaseException | None) -> None:
+        # Even after a failed commit the callbacks run, with `commit_error` telling them the
+        # rows were not stored: the server then withholds those messages and says so.
         posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
         for job in batch:
             if isinstance(job, Rows) and job.thens:
@@ -268,9 +282,9 @@ class Writer:
                     posts.append((job.loop, job.thens))
         for loop, callbacks in posts:
             if loop is None:
-                _run_callbacks(callbacks)
+                _run_callbacks(callbacks, error)
                 continue
             try:
-                loop.call_soon_threadsafe(_run_callbacks, callbacks)
+                loop.call_soon_threadsafe(_run_callbacks, callbacks, error)
             except RuntimeError:
                 _log.warning("store writer: event loop closed, %d callbacks lost", len(callbacks))

@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options, Status
 from chinwag.client.screens import HelpScreen, NickScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.client.widgets import ConversationList, ConversationView, InputBar, UserList
 from chinwag.protocol import Message
 

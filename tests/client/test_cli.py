@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from chinwag.client.cli import add_arguments, ask_nick_on_terminal, parse_target
+
+from .conftest import LOBBY, ROOT, TIMEOUT, RawClient, Server
+
+CONNECT = (
+    "import argparse, sys; from chinwag.client import cli; p = argparse.ArgumentParser(); "
+    "cli.add_arguments(p); sys.exit(cli.run(p.parse_args()))"
+)
 
 
 @pytest.mark.parametrize(
@@ -55,3 +66,37 @@ def test_nick_prompt_explains_and_asks_again() -> None:
     assert "'9lives' is not a valid nick" in stderr.getvalue()
     assert stderr.getvalue().count("Your nick: ") == 2
     assert ask_nick_on_terminal(io.StringIO(""), stderr, prompt=False) is None
+
+
+async def test_account_name_is_the_nick(
+    tmp_path: Path, irc_server: Server, raw_clients: list[RawClient]
+) -> None:
+    """--account NAME without --nick connects as NAME (the login itself may fail)."""
+    bob = await RawClient.connect(irc_server, "bob")
+    raw_clients.append(bob)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("XDG_CONFIG_HOME", None)
+    args = [f"127.0.0.1:{irc_server.port}", "--plain", "--account", "carol", "--password", "x"]
+    if not irc_server.autojoins:
+        args += ["--join", LOBBY]
+    carol = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CONNECT,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        await bob.expect(lambda m: m.command == "JOIN" and m.source_nick == "carol")
+    finally:
+        assert carol.stdin is not None
+        carol.stdin.close()
+        try:
+            await asyncio.wait_for(carol.wait(), TIMEOUT)
+        except TimeoutError:
+            carol.kill()
+            await carol.wait()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from chinwag.client.conversation import Conversation, ConversationKind
-from chinwag.client.events import ChatLine, SystemLine, is_history
+from chinwag.client.lines import ChatLine, SystemLine, is_history
 from chinwag.client.plain import format_block
-from chinwag.client.state import WANTED_CAPS, Session
+from chinwag.client.session import WANTED_CAPS, Session
 
-from .test_state import NOW, feed, sent
+from .test_session import NOW, feed, sent
 
 CAPS = "batch draft/chathistory server-time message-tags echo-message"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from chinwag.client.events import ChatLine
+from chinwag.client.lines import ChatLine
 from chinwag.client.net import Status
 from chinwag.client.widgets import ConversationView
 

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.client.commands import Identify, execute, parse_input
+from chinwag.client.command_runner import execute
 from chinwag.client.credentials import Credentials
-from chinwag.client.events import SystemLine
-from chinwag.client.state import Session
+from chinwag.client.lines import SystemLine
+from chinwag.client.session import Session
+from chinwag.client.user_commands import Identify, parse_input
 
 from .conftest import RawClient, Server
 from .test_plain import Plain, launch, plains, server_args
-from .test_state import NOW, feed, sent
+from .test_session import NOW, feed, sent
 from .test_trust import env_with_config
 
 __all__ = ["plains"]

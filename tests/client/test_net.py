@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.client.commands import execute, parse_input
-from chinwag.client.events import ChatLine, Posted
+from chinwag.client.command_runner import execute
 from chinwag.client.handlers import HANDLERS
-from chinwag.client.net import ConnectError, Connection, Options, Status
-from chinwag.client.state import Session
+from chinwag.client.lines import ChatLine, Posted
+from chinwag.client.net import ConnectError, Options, ServerConnection, Status
+from chinwag.client.session import Session
+from chinwag.client.user_commands import parse_input
 from chinwag.protocol import Message
 
 from .conftest import LOBBY, RawClient, Server, eventually, free_port
 
 
 class Harness:
-    """A Connection running in a task, recording what it posted and its statuses."""
+    """A ServerConnection running in a task, recording what it posted and its statuses."""
 
     def __init__(self, server: Server, nick: str, **options: object) -> None:
         self.session = Session(nick)
@@ -31,7 +32,7 @@ class Harness:
             self.session.want_room(LOBBY)
         self.posted: list[Posted] = []
         self.statuses: list[Status] = []
-        self.connection = Connection(
+        self.connection = ServerConnection(
             self.session,
             Options(port=server.port, **{"backoff_initial": 0.1, **options}),  # type: ignore[arg-type]
             on_lines=self.posted.extend,
@@ -107,7 +108,7 @@ async def test_register_join_and_chat(
 
 async def test_refused_connection_raises() -> None:
     """Connecting to a port nobody listens on is a ConnectError with a clear reason."""
-    connection = Connection(Session("amy"), Options(port=free_port()))
+    connection = ServerConnection(Session("amy"), Options(port=free_port()))
     with pytest.raises(ConnectError, match="connection refused"):
         await connection.run()
 
@@ -191,11 +192,11 @@ async def test_tls_connection(tls_context: ssl.SSLContext) -> None:
     server = await asyncio.start_server(_tiny_irc_server, "127.0.0.1", 0, ssl=tls_context)
     port = server.sockets[0].getsockname()[1]
     try:
-        strict = Connection(Session("amy"), Options(port=port, tls=True))
+        strict = ServerConnection(Session("amy"), Options(port=port, tls=True))
         with pytest.raises(ConnectError, match="TLS error"):
             await strict.run()
         session = Session("amy")
-        insecure = Connection(session, Options(port=port, tls=True, tls_verify=False))
+        insecure = ServerConnection(session, Options(port=port, tls=True, tls_verify=False))
         task = asyncio.create_task(insecure.run())
         await eventually(lambda: session.registered, "registration over TLS")
         await insecure.quit()
@@ -229,7 +230,7 @@ async def test_malformed_server_line_does_not_stop_the_client(
     try:
         session = Session("amy")
         posted: list[Posted] = []
-        connection = Connection(session, Options(port=port), on_lines=posted.extend)
+        connection = ServerConnection(session, Options(port=port), on_lines=posted.extend)
         task = asyncio.create_task(connection.run())
         await eventually(lambda: session.registered, "registration")
         await eventually(

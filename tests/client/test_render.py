@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chinwag.client.events import ActionLine, ChatLine, ErrorLine, Line, Posted, SystemLine
+from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Line, Posted, SystemLine
 from chinwag.client.plain import format_posted
 from chinwag.client.render import NICK_COLOURS, nick_colour, render_line
 from chinwag.client.widgets.input_bar import complete

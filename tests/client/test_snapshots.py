@@ -10,7 +10,7 @@ import pytest
 from chinwag.client.app import ChatApp
 from chinwag.client.net import Options
 from chinwag.client.screens import ChatScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.protocol import parse_line
 
 SIZE = (100, 24)
@@ -65,7 +65,7 @@ def chat_app(extra: list[str] | None = None) -> ChatApp:
     for line in LINES + (extra or []):
         session.feed(parse_line(line))
     app = ChatApp(session, Options(port=1))
-    app.chat = OfflineChat(session, app.options)
+    app.chat = OfflineChat(session, app.options, app.settings)
     return app
 
 
@@ -77,6 +77,10 @@ class TestLooks:
     def test_history_is_dimmed(self, snap_compare: SnapCompare) -> None:
         """Lines from the server's history come first, dimmed, and never as a mention."""
         assert snap_compare(chat_app(HISTORY), terminal_size=SIZE)
+
+    def test_narrow_terminal(self, snap_compare: SnapCompare) -> None:
+        """At 60x15 the side panels hide; unread counts move to the status line."""
+        assert snap_compare(chat_app(), terminal_size=(60, 15))
 
     def test_help(self, snap_compare: SnapCompare) -> None:
         """F1 shows the keys and commands over the chat."""

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chinwag.client.app import ChatApp
-from chinwag.client.net import Connection, Options, UntrustedCertificate
+from chinwag.client.net import Options, ServerConnection, UntrustedCertificate
 from chinwag.client.screens import TrustScreen
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.client.trust import KnownHosts, config_dir, fingerprint, host_key
 
 from .conftest import Server, eventually, free_port, port_accepts, server_kind, wait_for
@@ -109,7 +109,7 @@ class Asked:
 async def connect(tls: TlsServer, known: Path, ask: Asked | None, **options: object) -> Session:
     """Connect over TLS, wait for registration, quit; return the session."""
     session = Session("amy")
-    connection = Connection(
+    connection = ServerConnection(
         session,
         Options(port=tls.tls_port, tls=True, known_hosts=known, reconnect=False, **options),  # type: ignore[arg-type]
         trust_new=ask,

@@ -43,6 +43,9 @@ class _Owner:
     def finish(self, conn: Connection, data: bytes) -> None:
         """Nothing closes here."""
 
+    def mark_lazy(self, conn: Connection) -> None:
+        """Output stays pending for the test to read."""
+
     def client_gone(self, client: Client, reason: str) -> None:
         """Nothing closes here."""
 

@@ -115,3 +115,24 @@ async def test_whois_channels_are_split_over_several_lines(h: Harness) -> None:
     lines = await amy.collect_until("318")
     listed = " ".join(m.params[-1] for m in lines if m.command == "319").split()
     assert sorted(name.lstrip("@") for name in listed) == sorted([*channels, "#lobby"])
+
+
+async def test_421_for_a_long_unknown_command_fits_512_bytes(h: Harness) -> None:
+    """421 echoes an unknown command cut to fit; random bytes as a command too (the harness
+    fails the test on any line over 512 bytes)."""
+    amy = await h.connect("amy")
+    await amy.send("X" * 480)
+    await amy.expect("421")
+    await amy.send(bytes(range(0x80, 0xFF)) * 3 + b"\r\n")
+    await amy.expect("421")
+    await amy.alive()
+
+
+async def test_a_long_cap_ack_fits_512_bytes(h: Harness) -> None:
+    """A CAP REQ that repeats capabilities up to the line limit is acknowledged within 512
+    bytes, and the capabilities are on."""
+    amy = await h.open("amy")
+    caps = ("server-time " * 41).strip()  # the ACK would be 516 bytes if echoed
+    await amy.send(f"CAP REQ :{caps}")
+    ack = await amy.expect("CAP", [ANY, "ACK", ANY])
+    assert ack.params[-1].split() == ["server-time"]

@@ -235,3 +235,16 @@ def test_serve_version_names_the_protocol_core(pure: str) -> None:
     built = any((package / f"codec{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
     core = "compiled" if built and not pure else "python"
     assert result.stdout == f"chinwag {__version__} (core={core})\n"
+
+
+async def test_startup_log_says_how_others_join(process: ServeProcess) -> None:
+    """After 'listening on', the log gives the chinwag connect command and the loopback hint."""
+    assert process.proc.stderr is not None
+    while not any("only this machine can connect" in line for line in process.log):
+        line = await asyncio.wait_for(asyncio.to_thread(process.proc.stderr.readline), 15.0)
+        assert line, "".join(process.log)
+        process.log.append(line.decode(errors="replace"))
+    log = "".join(process.log)
+    assert f"others join with: chinwag connect 127.0.0.1:{process.port}" in log
+    assert "only this machine can connect (127.0.0.1 is loopback)" in log
+    assert "--host 0.0.0.0" in log

@@ -104,7 +104,7 @@ async def test_welcome_burst_contents(h: Harness) -> None:
     assert tokens["CASEMAPPING"] in ("rfc1459", "ascii", "rfc1459-strict")
     assert tokens["CHANTYPES"] == "#"
     assert tokens["PREFIX"] == "(ov)@+"
-    assert tokens["CHANMODES"] == "Ibe,k,l,imnst"
+    assert tokens["CHANMODES"] == "Ibe,k,l,Dimnst"
     assert tokens["NICKLEN"] == str(limits.nick_length)
     assert tokens["CHANNELLEN"] == str(limits.channel_length)
     assert tokens["TOPICLEN"] == str(limits.topic_length)

@@ -139,12 +139,36 @@ async def test_default_limits_allow_a_normal_paste(serve: Serve) -> None:
         await bob.expect("PRIVMSG", ["#lobby", f"paste {n}"], timeout=1.0)
 
 
-async def test_pong_is_not_counted_as_flood(serve: Serve) -> None:
-    """PONG does not spend the flood budget."""
+async def test_pong_costs_flood_budget(serve: Serve) -> None:
+    """PONG spends the flood budget like any line: a PONG flood ends in Excess Flood."""
     h = await serve(limits={"flood_burst": 3, "flood_rate": 0.5, "flood_queue": 5})
     amy = await h.connect("amy")
-    await amy.send(*["PONG :x"] * 40)
+    await amy.send(b"PONG :x\r\n" * 40)
+    await amy.expect_error("Excess Flood")
+
+
+async def test_a_few_pongs_are_fine(serve: Serve) -> None:
+    """A PONG now and then (what clients send) is served as before."""
+    h = await serve(limits={"flood_burst": 3, "flood_rate": 0.5, "flood_queue": 5})
+    amy = await h.connect("amy")
+    await amy.send("PONG :x")
     await amy.alive()
+
+
+async def test_blank_lines_cost_flood_budget(serve: Serve) -> None:
+    """Blank lines are ignored but not free: a stream of newlines ends in Excess Flood."""
+    h = await serve(limits={"flood_burst": 3, "flood_rate": 0.5, "flood_queue": 5})
+    amy = await h.connect("amy")
+    await amy.send(b"\r\n" * 2000)
+    await amy.expect_error("Excess Flood")
+
+
+async def test_blank_lines_delay_the_next_line(serve: Serve) -> None:
+    """Blank lines within the queue are paced like others: the line after them still runs."""
+    h = await serve(limits={"flood_burst": 3, "flood_rate": 20, "flood_queue": 5})
+    amy = await h.connect("amy")
+    await amy.send(b"\r\n\r\n\r\n\r\nPING :after\r\n")
+    await amy.expect("PONG", [ANY, "after"])
 
 
 async def test_excess_flood(serve: Serve) -> None:
@@ -299,3 +323,18 @@ async def test_handler_crash_drops_only_that_client(
     await bob.expect("QUIT", source="amy")
     await bob.alive()
     assert any("error handling a line" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("query", ["WHO *", "LIST"])
+async def test_long_answers_cost_flood_budget(serve: Serve, query: str) -> None:
+    """WHO * and LIST are charged by the size of their answer (a token per 10 lines): after
+    one, the client's next lines wait, and a burst of them overflows the queue."""
+    h = await serve(limits={"flood_burst": 5, "flood_rate": 0.1, "flood_queue": 5})
+    others = [await h.connect(f"user{i}") for i in range(30)]
+    for i, other in enumerate(others):
+        await other.send(f"JOIN #room{i}")
+    for other in others:
+        await other.sync()
+    amy = await h.connect("amy")
+    await amy.send((f"{query}\r\n" + "PING :x\r\n" * 6).encode())
+    await amy.expect_error("Excess Flood")

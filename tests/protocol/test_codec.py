@@ -294,3 +294,12 @@ def test_decode_text_never_fails(raw: bytes) -> None:
     """decode_text accepts any bytes and loses none of them."""
     text = decode_text(raw)
     assert text.encode("utf-8") == raw or text.encode("latin-1") == raw
+
+
+def test_blank_lines_are_counted() -> None:
+    """Blank lines yield nothing but are counted in blank_lines (a caller charges them)."""
+    decoder = LineDecoder()
+    assert decoder.feed(b"\r\n\r\nPING a\r\n  \r\n\n") == [Message("PING", ("a",))]
+    assert decoder.blank_lines == 4
+    decoder.feed(b"\r\n")
+    assert decoder.blank_lines == 5

@@ -37,6 +37,9 @@ class _Owner:
     def mark_dirty(self, conn: Connection) -> None:
         self.dirty.append(conn)
 
+    def mark_lazy(self, conn: Connection) -> None:
+        self.dirty.append(conn)
+
     def finish(self, conn: Connection, data: bytes) -> None:
         """Nothing to do: no test here closes a connection."""
 

@@ -16,12 +16,21 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles"],
+    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles", "join_hint"],
     ["state"],
     ["fanout", "monitors"],
     ["network"],
-    ["connection", "motd", "websocket"],
-    ["services", "history", "password_checks", "server_bans", "channel_registry", "outbox"],
+    ["connection", "motd", "websocket", "admission"],
+    [
+        "services",
+        "history",
+        "storage_health",
+        "password_budget",
+        "password_checks",
+        "server_bans",
+        "channel_registry",
+        "outbox",
+    ],
     ["nick_protection"],
     ["logins"],
     ["accounts"],

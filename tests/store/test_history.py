@@ -314,9 +314,9 @@ async def test_forget_deletes_only_private_history_of_that_party(store: Store) -
 
 
 async def test_store_forget_drops_account_and_private_history(store: Store) -> None:
-    """Store.forget removes the account and the private history together."""
-    await store.accounts.register("Amy", "amy", "pw-amy")
-    store.history.append(entry("ab", T0, direct("amy", "bob")))
+    """Store.forget removes the account and the private history of its identity together."""
+    amy = await store.accounts.register("Amy", "amy", "pw-amy")
+    store.history.append(entry("ab", T0, direct(amy.party, "bob")))
     assert await store.forget("amy") == (True, 1)
     assert await store.accounts.get("amy") is None
     assert await store.forget("amy") == (False, 0)
@@ -338,3 +338,12 @@ async def test_after_writes_keeps_order_with_append_callbacks(store: Store) -> N
     await h.flush()
     assert seen == ["a", "part", "b"]
     assert ids(await h.latest(LOBBY, None, 10)) == ["a", "b"]
+
+
+async def test_a_new_account_of_the_same_name_is_another_party(store: Store) -> None:
+    """Dropping an account and registering its name again gives another identity."""
+    first = await store.accounts.register("Amy", "amy", "pw-amy")
+    await store.forget("amy")
+    second = await store.accounts.register("Amy", "amy", "pw-amy2")
+    assert first.party != second.party
+    assert first.party.startswith("amy!") and second.party.startswith("amy!")

@@ -301,8 +301,10 @@ def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Pa
 async def test_failed_commit_still_delivers_and_reports_the_error(
     sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """When a group cannot commit, its callbacks still run and every waiter gets the error."""
-    seen: list[str] = []
+    """When a group cannot commit, its callbacks still run (commit_error says why, inside
+    them) and every waiter gets the error."""
+    seen: list[tuple[str, bool]] = []
+    history = sqlite_store.history
     gate, held = threading.Event(), threading.Event()
 
     def hold(conn: sqlite3.Connection) -> None:
@@ -312,16 +314,22 @@ async def test_failed_commit_still_delivers_and_reports_the_error(
     sqlite_store.writer.fire(hold)  # hold the writer, so the next three jobs form one group
     assert await asyncio.to_thread(held.wait, 5.0)
     sqlite_store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
-    sqlite_store.history.append(entry("lost", T0), then=lambda: seen.append("lost"))
+    history.append(
+        entry("lost", T0), then=lambda: seen.append(("lost", bool(history.commit_error())))
+    )
     waiter = asyncio.ensure_future(sqlite_store.flush())
     await asyncio.sleep(0)
     gate.set()
     with pytest.raises(sqlite3.Error):
         await waiter
-    assert seen == ["lost"]
+    assert seen == [("lost", True)]
     assert "not committed" in caplog.text
-    sqlite_store.history.append(entry("kept", T0 + 1))
+    assert history.commit_error() is None  # outside a callback
+    history.append(
+        entry("kept", T0 + 1), then=lambda: seen.append(("kept", bool(history.commit_error())))
+    )
     await sqlite_store.flush()
+    assert seen[-1] == ("kept", False)
     assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
 
 

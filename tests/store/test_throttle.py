@@ -74,3 +74,23 @@ def test_rejects_nonsense_limits() -> None:
         LoginThrottle(burst=0)
     with pytest.raises(ValueError, match="positive"):
         LoginThrottle(per_second=0)
+
+
+def test_spend_takes_from_every_key_or_none() -> None:
+    """spend takes a token from each key when all have one; when one is short, none is taken."""
+    clock = Clock()
+    throttle = LoginThrottle(burst=1, per_second=0.1, now=clock)
+    assert throttle.spend("ip:a") == 0.0
+    assert throttle.spend("acct:amy", "ip:a") == pytest.approx(10.0)
+    assert throttle.spend("acct:amy") == 0.0  # the refused attempt took nothing from acct:amy
+
+
+def test_refund_gives_back_what_spend_took() -> None:
+    """A refunded spend leaves the key as it was: success costs nothing, but resets nothing."""
+    clock = Clock()
+    throttle = LoginThrottle(burst=2, per_second=0.1, now=clock)
+    throttle.failure("ip:a")
+    assert throttle.spend("ip:a") == 0.0
+    throttle.refund("ip:a")
+    assert throttle.spend("ip:a") == 0.0
+    assert not throttle.allowed("ip:a")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from chinwag.client.commands import help_lines
+from chinwag.client.user_commands import COMMANDS
 
 __all__ = ["KEYS", "HelpScreen", "help_text"]
 
@@ -20,6 +22,7 @@ KEYS: list[tuple[str, str]] = [
     ("Ctrl+N / Ctrl+P", "next / previous conversation"),
     ("F2", "people list: Enter on a name opens a private conversation"),
     ("F3", "go to the conversation list"),
+    ("F4", "show / hide the side panels (hidden on a narrow terminal)"),
     ("Escape", "back to the input line"),
     ("PageUp / PageDown", "scroll the conversation (PageUp at the top: older lines)"),
     ("F1", "this help"),
@@ -27,19 +30,26 @@ KEYS: list[tuple[str, str]] = [
 ]
 
 
-def help_text() -> Text:
-    """The help as styled text: keys first, then commands."""
-    text = Text()
-    text.append("Keys\n", style="bold underline")
-    width = max(len(key) for key, _ in KEYS)
-    for key, what in KEYS:
-        text.append(f"  {key:<{width}}  ", style="bold")
-        text.append(f"{what}\n")
-    text.append("\nCommands\n", style="bold underline")
-    for line in help_lines():
-        text.append(f"  {line}\n")
-    text.append("\nClick a name in the people list, or /users then /msg N text, to talk privately.")
-    return text
+def _two_columns(rows: list[tuple[str, str]]) -> Table:
+    """Name and meaning side by side; a long meaning wraps under itself, not under the name."""
+    table = Table.grid(padding=(0, 2), pad_edge=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for name, what in rows:
+        # Text, not str: "[#room]" is not Rich markup.
+        table.add_row(Text(name, style="bold"), Text(what))
+    return table
+
+
+def help_text() -> RenderableType:
+    """The help: keys first, then commands."""
+    return Group(
+        Text("Keys", style="bold underline"),
+        _two_columns(KEYS),
+        Text("\nCommands", style="bold underline"),
+        _two_columns(list(COMMANDS.values())),
+        Text("\nClick a name in the people list, or /users then /msg N text, to talk privately."),
+    )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -50,7 +60,8 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 86;
+        width: 90;
+        max-width: 100%;
         height: auto;
         max-height: 90%;
         border: thick $accent;

@@ -24,6 +24,7 @@ class NickScreen(ModalScreen[str | None]):
     }
     NickScreen > Vertical {
         width: 60;
+        max-width: 100%;
         height: auto;
         border: thick $warning;
         background: $surface;

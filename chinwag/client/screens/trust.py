@@ -20,6 +20,7 @@ class TrustScreen(ModalScreen[bool]):
     }
     TrustScreen > Vertical {
         width: 80;
+        max-width: 100%;
         height: auto;
         border: thick $warning;
         background: $surface;

@@ -1,7 +1,9 @@
 """The conversation: a log of rendered lines that appends; redrawn on a switch or merged history.
 
 Scrolling: the view follows new lines only while it is at the bottom. Scrolling up stops that (so
-a busy room does not pull the reader away) and scrolling back to the bottom resumes it. Reaching
+a busy room does not pull the reader away) and scrolling back to the bottom resumes it. Lines
+that arrive meanwhile are counted in `ConversationView.unseen`, and every change of that count is
+posted as `ConversationView.UnseenChanged` (the screen shows "new messages below"). Reaching
 the top posts `ConversationView.TopReached`, which the screen answers with an older history page;
 when that page lands before every line shown, the line that was at the top stays at the top.
 """
@@ -17,7 +19,7 @@ from textual.message import Message
 from textual.widgets import RichLog
 
 from chinwag.client.conversation import Conversation
-from chinwag.client.events import Line
+from chinwag.client.lines import Line
 from chinwag.client.render import render_line
 
 __all__ = ["LINES_PER_FRAME", "ConversationView"]
@@ -44,6 +46,12 @@ class ConversationView(RichLog):
 
         key: str
 
+    @dataclass
+    class UnseenChanged(Message):
+        """How many lines arrived below while the reader was scrolled up (0: caught up)."""
+
+        unseen: int
+
     def __init__(self, max_lines: int, *, id: str | None = None) -> None:
         super().__init__(max_lines=max_lines, wrap=True, markup=False, auto_scroll=True, id=id)
         self.can_focus = False
@@ -52,6 +60,7 @@ class ConversationView(RichLog):
         self.shown_total = 0
         self.rewrites = 0
         self.follow = True
+        self.unseen = 0
         self._syncing = False
         self._behind = False
 
@@ -78,10 +87,12 @@ class ConversationView(RichLog):
         rewritten = key == self.key and conversation.rewrites != self.rewrites
         if key != self.key:
             self.follow = True
+            self._set_unseen(0)
         elif not self._behind:
             # While catching up, the bottom is not the end yet: keep the last decision.
             self.follow = self.is_vertical_scroll_end
-        if key != self.key or rewritten or new > len(conversation.lines) or new < 0:
+        redraw = key != self.key or rewritten or new > len(conversation.lines) or new < 0
+        if redraw:
             keep_top = rewritten and not self.follow and conversation.prepended > 0
             offset = self.scroll_y
             self.key = key
@@ -107,6 +118,8 @@ class ConversationView(RichLog):
             start = len(conversation.lines) - new
             self.append(list(itertools.islice(conversation.lines, start, start + take)))
             self.shown_total += take
+            if not self.follow and not redraw:
+                self._set_unseen(self.unseen + take)
         self._behind = conversation.total > self.shown_total
         return self._behind
 
@@ -127,16 +140,30 @@ class ConversationView(RichLog):
         # Writes made before the size is known are deferred, and so is their scroll to the end;
         # otherwise scroll now: a scroll left for after the refresh would undo a reader's
         # scroll up made in between.
-        deferred = self.follow and not self.size.height
+        # (RichLog knows its size one resize event after the layout does: until then it defers.)
+        deferred = self.follow and not self._size_known
         self.write(text, width=width if width > 0 else None, scroll_end=deferred)
         if self.follow:
             # At once, not after the next refresh: the next sync reads the position to know
             # whether the reader is still at the bottom.
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    def jump_to_end(self) -> None:
+        """Scroll to the newest line and follow again (after sending, or on request)."""
+        self.follow = True
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._set_unseen(0)
+
+    def _set_unseen(self, count: int) -> None:
+        if count != self.unseen:
+            self.unseen = count
+            self.post_message(self.UnseenChanged(count))
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         """Say so when the reader scrolls up to the top."""
         super().watch_scroll_y(old_value, new_value)
+        if self.unseen and self.is_vertical_scroll_end:
+            self._set_unseen(0)
         if not self._syncing and new_value <= 0 < old_value and self.key is not None:
             self.post_message(self.TopReached(self.key))
 

@@ -1,10 +1,15 @@
-"""The input line: Enter sends, Up/Down walk the history, Tab completes nicks, rooms, commands."""
+"""The input line: Enter sends, Up/Down walk the history, Tab completes nicks, rooms, commands.
+
+A paste of several lines is neither glued into one line nor cut to its first line (what a plain
+`Input` does): it is posted whole as `InputBar.Pasted`, and the screen decides how to send it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
@@ -60,8 +65,21 @@ class InputBar(Input):
 
         text: str
 
-    def __init__(self, candidates: Callable[[], list[str]], *, id: str | None = None) -> None:
+    @dataclass
+    class Pasted(Message):
+        """Several lines were pasted (what was already typed joins the first one)."""
+
+        lines: list[str]
+
+    def __init__(
+        self,
+        candidates: Callable[[], list[str]],
+        *,
+        secret: Callable[[str], bool] = lambda text: False,
+        id: str | None = None,
+    ) -> None:
         super().__init__(placeholder="Type a message or /help", id=id)
+        self._secret = secret
         self.history: list[str] = []
         self._history_index = 0
         self._draft = ""
@@ -75,7 +93,9 @@ class InputBar(Input):
         text = self.value
         if not text.strip():
             return
-        if not self.history or self.history[-1] != text:
+        if self._secret(text):
+            pass  # a password never goes into the history
+        elif not self.history or self.history[-1] != text:
             self.history.append(text)
             del self.history[:-HISTORY_SIZE]
         self._history_index = len(self.history)
@@ -108,3 +128,25 @@ class InputBar(Input):
         self.value = value
         self.cursor_position = cursor
         self._completed = (value, cursor)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Several lines go to the screen whole; one is inserted (blank lines around it cut)."""
+        lines = event.text.splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        event.prevent_default()
+        event.stop()
+        if len(lines) == 1:
+            selection = self.selection
+            if selection.is_empty:
+                self.insert_text_at_cursor(lines[0])
+            else:
+                self.replace(lines[0], *selection)
+            return
+        if not lines:
+            return
+        lines[0] = self.value + lines[0]
+        self.value = ""
+        self.post_message(self.Pasted(lines))

@@ -28,8 +28,23 @@ class StatusLine(Static):
 
     _shown: Text | None = None
 
-    def show(self, nick: str, server: str, status: Status, detail: str, away: bool) -> None:
-        """Redraw the status line."""
+    def show(
+        self,
+        nick: str,
+        server: str,
+        status: Status,
+        detail: str,
+        away: bool,
+        *,
+        pending: int = 0,
+        unread: list[tuple[str, int, bool]] | None = None,
+    ) -> None:
+        """Redraw the status line.
+
+        Args:
+            pending: lines typed while disconnected, waiting to be sent.
+            unread: (name, count, mentions me) of conversations, when their list is hidden.
+        """
         text = Text()
         text.append(nick, style="bold")
         if away:
@@ -44,6 +59,13 @@ class StatusLine(Static):
             Status.CLOSED: "disconnected",
         }[status]
         text.append(f" | {message}")
+        if pending:
+            text.append(f" | {pending} pending", style="bold")
+        if unread:
+            text.append(" |")
+        for name, count, mentioned in unread or []:
+            text.append(" ")
+            text.append(f"{name} {count}", style="bold reverse " + ("red" if mentioned else ""))
         text.append(" | F1 help  Ctrl+N/P switch  F2 users  Ctrl+Q quit", style="dim")
         self.set_class(status in (Status.LOST, Status.CLOSED), "-lost")
         if text != self._shown:

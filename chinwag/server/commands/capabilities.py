@@ -133,7 +133,8 @@ def _cap_req(ctx: Context, requested: str) -> None:
         else:
             add |= flag
     client.caps = (client.caps | add) & ~remove
-    ctx.send("CAP", client.nick, "ACK", requested)
+    # Each capability once: the same request, and a reply that cannot outgrow the line.
+    ctx.send("CAP", client.nick, "ACK", " ".join(dict.fromkeys(requested.split())))
 
 
 COMMANDS: dict[str, CommandSpec] = {

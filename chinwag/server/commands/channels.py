@@ -160,6 +160,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
         require_op(ctx, channel)
     else:
         require_membership(ctx, channel)
+    ctx.network.reveal(client, channel)  # who sets the topic is seen
     channel.topic = msg.params[1][: ctx.limits.topic_length]
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
@@ -198,16 +199,22 @@ def handle_list(ctx: Context, msg: Message) -> None:
             elif cond.startswith("#"):
                 wanted = (wanted or set()) | {fold(cond)}
     ctx.reply(RPL_LISTSTART, "Channel", "Users  Name")
+    replies = 0
     for channel in list(ctx.network.channels.values()):
         if wanted is not None and channel.name_folded not in wanted:
             continue
         if not channel.visible_to(client):
             continue
-        count = len([m for m in channel.members if "i" not in m.modes or client in channel.members])
+        members = channel.members
+        # A member counts everyone: no need to look at each.
+        inside = client in members
+        count = len(members) if inside else sum(1 for m in members if "i" not in m.modes)
         if count < minimum or (maximum is not None and count > maximum):
             continue
         ctx.reply(RPL_LIST, channel.name, str(count), channel.topic)
+        replies += 1
     ctx.reply(RPL_LISTEND, "End of /LIST")
+    client.conn.charge(replies)  # a long answer costs flood budget
 
 
 def handle_kick(ctx: Context, msg: Message) -> None:

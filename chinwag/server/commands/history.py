@@ -16,6 +16,7 @@ whatever the target names. The limit is capped at ``[history] chathistory_max``.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from chinwag.protocol import Message, fold, format_server_time, is_valid_nick, parse_count
 from chinwag.protocol.timestamps import parse_server_time
@@ -85,7 +86,15 @@ def _limit(ctx: Context, sub: str, text: str) -> int:
     return min(limit, cap) if cap > 0 else limit
 
 
-def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:
+class _Peer(NamedTuple):
+    """A private conversation whose other party is found when the query runs: an offline
+    account's identity is in the store."""
+
+    me: str
+    nick: str
+
+
+def _target(ctx: Context, sub: str, name: str) -> tuple[Target | _Peer, str]:
     """The conversation ``name`` means for this user, and its name for the batch.
 
     Raises:
@@ -96,13 +105,12 @@ def _target(ctx: Context, sub: str, name: str) -> tuple[Target, str]:
         channel = ctx.network.find_channel(name)
         if channel is None or client not in channel.members:
             raise _Fail("INVALID_TARGET", sub, name)
-        return ChannelTarget(channel.name_folded), channel.name
+        return ChannelTarget(channel.identity), channel.name
     if not is_valid_nick(name, ctx.limits.nick_length):
         raise _Fail("INVALID_TARGET", sub, name)
     history = ctx.history
     other = ctx.network.find(name)
-    me = history.party(client)
-    return DirectTarget(me, history.peer_party(name)), other.nick if other else name
+    return _Peer(history.party(client), name), other.nick if other else name
 
 
 def handle_chathistory(ctx: Context, msg: Message) -> None:
@@ -145,13 +153,24 @@ def handle_chathistory(ctx: Context, msg: Message) -> None:
 
 
 async def _query(
-    ctx: Context, sub: str, target: Target, shown: str, bounds: tuple[Bound, ...], *, limit: int
+    ctx: Context,
+    sub: str,
+    wanted: Target | _Peer,
+    shown: str,
+    bounds: tuple[Bound, ...],
+    *,
+    limit: int,
 ) -> None:
     late = defer_reply(ctx)
-    store = ctx.history.store
+    history = ctx.history
+    store = history.store
     entries: list[HistoryEntry]
     try:
         await store.flush()  # the answer holds every message delivered before the question
+        if isinstance(wanted, _Peer):
+            target: Target = DirectTarget(wanted.me, await history.peer_party(wanted.nick))
+        else:
+            target = wanted
         if sub == "LATEST":
             entries = await store.latest(target, bounds[0] if bounds else None, limit)
         elif sub == "BEFORE":
@@ -184,7 +203,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
     client = ctx.client
     history = ctx.history
     me = history.party(client)
-    channels = {fold(name): channel.name for name, channel in client.channels.items()}
+    channels = {channel.identity: channel.name for channel in client.channels.values()}
     try:
         await history.store.flush()
         entries = await history.store.targets(me, channels, start, end, limit)
@@ -214,7 +233,7 @@ async def _targets(ctx: Context, start: float, end: float, limit: int) -> None:
 def _peer_name(ctx: Context, entry: HistoryEntry, peer: str) -> str:
     """A nick the user can give CHATHISTORY to reach the conversation with ``peer``."""
     if not peer.startswith("~"):
-        return peer  # an account name: `History.peer_party` maps it back
+        return peer.split("!", 1)[0]  # an account's name: `History.peer_party` maps it back
     other = ctx.history.guest(peer)
     if other is not None and other.registered:
         return other.nick

@@ -104,6 +104,12 @@ def _send_message(
         if deliver_to_service(ctx, recipient, command, text):
             return  # neither relayed nor stored: it may hold a password
         shown = recipient.nick
+    stored = text is not None and status is None
+    if stored and ctx.history.health.failing:
+        # It could not be stored: not delivered either (nothing seen may be missing from
+        # history), and the sender is told. Storing is retried in the background.
+        ctx.history.health.refuse(client, shown)
+        return
     relayed = "" if text is None else _fit(client, command, shown, text)
     params = (shown,) if text is None else (shown, relayed)
     outgoing = Outgoing(
@@ -114,6 +120,8 @@ def _send_message(
         account=client.account,
         client_tags=tags,
     )
+    if channel is not None and channel.hidden and client in channel.hidden:
+        ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
     tags_only = command == "TAGMSG"
     labeled = bool(ctx.label)
     observer = ctx.network.observer

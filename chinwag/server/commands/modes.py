@@ -40,7 +40,7 @@ from chinwag.server.state import Channel
 
 __all__ = ["COMMANDS"]
 
-_FLAG_MODES = frozenset("imnst")
+_FLAG_MODES = frozenset("Dimnst")
 # List modes: Channel attribute, entry numeric, end numeric, end text.
 _LISTS = {
     "b": ("bans", RPL_BANLIST, RPL_ENDOFBANLIST, "End of channel ban list"),
@@ -119,6 +119,7 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
         _send_list(ctx, channel, modestring.lstrip("+"))
         return
     require_op(ctx, channel)
+    ctx.network.reveal(client, channel)  # who changes modes is seen
     adding = True
     changes: list[tuple[bool, str]] = []
     change_params: list[str] = []
@@ -177,6 +178,8 @@ def _apply_channel_mode(
     if char in _FLAG_MODES:
         if (char in channel.modes) == adding:
             return None
+        if char == "D" and not adding:
+            ctx.network.reveal_all(channel)  # delayed join off: everyone's arrival shows now
         (channel.modes.add if adding else channel.modes.discard)(char)
         return ""
     if char in "ov":
@@ -189,6 +192,7 @@ def _apply_channel_mode(
         attr = "op" if char == "o" else "voice"
         if getattr(membership, attr) == adding:
             return None
+        ctx.network.reveal(target, channel)  # a silent member given a status is seen
         setattr(membership, attr, adding)
         return target.nick
     if char in _LISTS:

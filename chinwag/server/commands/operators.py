@@ -13,6 +13,7 @@ from chinwag.protocol.numerics import (
     RPL_YOUREOPER,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.passwords import verify_password
@@ -73,6 +74,8 @@ def _grant_oper(ctx: Context, name: str) -> None:
     client.send(
         Outgoing(client.prefix, "MODE", client.nick, "+o", account=client.account).line_for(client)
     )
+    for channel in list(client.channels.values()):  # op in the common rooms, from ChanServ
+        founder_joined(ctx, channel)
 
 
 def handle_kill(ctx: Context, msg: Message) -> None:

@@ -143,11 +143,16 @@ async def _check_password(ctx: Context, password_hash: str) -> None:
     client = ctx.client
     given = client.password or ""
     client.password = None
-    ok = bool(given) and await asyncio.to_thread(verify_password, password_hash, given)
+
+    async def verify() -> bool:
+        return bool(given) and await asyncio.to_thread(verify_password, password_hash, given)
+
+    # Paid for per address, like a login: the server password is a password to guess too.
+    ok, refusal = await ctx.accounts.passwords.throttled(client, f"pass:{client.ip}", verify)
     if client.state is not RegState.VERIFYING:
         return
     if not ok:
-        ctx.reply(ERR_PASSWDMISMATCH, "Password incorrect")
+        ctx.reply(ERR_PASSWDMISMATCH, f"Password incorrect{f' ({refusal})' if refusal else ''}")
         client.conn.close("Bad password")
         return
     client.state = RegState.CONNECTED

@@ -13,18 +13,23 @@ joining.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from chinwag.protocol import fold
 from chinwag.server.commands.base import Context
 from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.password_checks import STORE_DOWN
 from chinwag.server.services import SERVICES_HOST, ServiceConnection, service_notice
 from chinwag.server.state import Channel, Client
-from chinwag.store import InvalidPasswordError, NoSuchAccountError
+from chinwag.store import STORE_FAILURES, InvalidPasswordError, NoSuchAccountError
 
 __all__ = ["SERVICE_COMMANDS", "ServiceCommand", "deliver_to_service", "founder_joined"]
+
+log = logging.getLogger("chinwag.services")
 
 ServiceHandler = Callable[[Context, list[str]], None]
 
@@ -104,6 +109,19 @@ def _ns(ctx: Context, text: str) -> None:
     service_notice("NickServ", ctx.client, text)
 
 
+def _spawn_ns(ctx: Context, work: Coroutine[Any, Any, None]) -> None:
+    """Run a NickServ command's store work; a failing store is answered, not left silent."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except STORE_FAILURES as exc:
+            log.error("NickServ: the store failed: %s", exc)
+            _ns(ctx, STORE_DOWN)
+
+    ctx.wait_for(guarded())
+
+
 def _ns_register(ctx: Context, args: list[str]) -> None:
     if not args:
         _ns(ctx, "Syntax: REGISTER <password> [email]")
@@ -124,7 +142,7 @@ def _ns_register(ctx: Context, args: list[str]) -> None:
         elif logins.login(ctx.client, created):
             _ns(ctx, f"The account {nick} is registered; you are logged in.")
 
-    ctx.wait_for(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_identify(ctx: Context, args: list[str]) -> None:
@@ -151,8 +169,10 @@ def _ns_identify(ctx: Context, args: list[str]) -> None:
             return
         if accounts.logins.login(client, result.account):
             _ns(ctx, f"You are now logged in as {result.account.name}.")
+            for channel in list(client.channels.values()):  # a founder or owner: op now
+                founder_joined(ctx, channel)
 
-    ctx.wait_for(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_logout(ctx: Context, args: list[str]) -> None:
@@ -182,7 +202,7 @@ def _ns_info(ctx: Context, args: list[str]) -> None:
         if account.admin and (mine or client.is_oper):
             _ns(ctx, "This account is a server administrator.")
 
-    ctx.wait_for(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_drop(ctx: Context, args: list[str]) -> None:
@@ -208,7 +228,7 @@ def _ns_drop(ctx: Context, args: list[str]) -> None:
             accounts.logins.logout(other)
         _ns(ctx, f"The account {name} is dropped.")
 
-    ctx.wait_for(run())
+    _spawn_ns(ctx, run())
 
 
 def _ns_set(ctx: Context, args: list[str]) -> None:
@@ -236,7 +256,70 @@ def _ns_set(ctx: Context, args: list[str]) -> None:
             return
         _ns(ctx, "Your password is changed.")
 
-    ctx.wait_for(run())
+    _spawn_ns(ctx, run())
+
+
+def _ns_ghost(ctx: Context, args: list[str]) -> None:
+    _reclaim(ctx, args, "GHOST")
+
+
+def _ns_regain(ctx: Context, args: list[str]) -> None:
+    _reclaim(ctx, args, "REGAIN")
+
+
+def _reclaim(ctx: Context, args: list[str], verb: str) -> None:
+    """GHOST and REGAIN: the owner of a registered nick (logged in to it, or giving its
+    password) disconnects, or renames to a guest nick, whoever holds it."""
+    if not args or len(args) > 2:
+        _ns(ctx, f"Syntax: {verb} <nick> [password]")
+        return
+    client = ctx.client
+    nick = args[0]
+    holder = ctx.network.find(nick)
+    if holder is None or isinstance(holder.conn, ServiceConnection):
+        _ns(ctx, f"{nick} is not online.")
+        return
+    if holder is client:
+        _ns(ctx, f"You are {holder.nick} already.")
+        return
+    owner = client.account is not None and fold(client.account) == holder.nick_folded
+    if owner:
+        _do_reclaim(ctx, holder, verb)
+        return
+    if len(args) < 2:
+        _ns(ctx, f"Log in to {holder.nick} first, or give its password: {verb} {nick} <password>")
+        return
+    refusal = ctx.accounts.passwords.tls_refusal(client)
+    if refusal is not None:
+        _ns(ctx, f"{verb} refused: {refusal}.")
+        return
+    wanted = holder.nick_folded
+
+    async def run() -> None:
+        result = await ctx.accounts.passwords.check_password(client, nick, args[1])
+        if result.account is None:
+            _ns(ctx, f"{verb} refused: {result.error}.")
+            return
+        now = ctx.network.find(nick)  # the holder may have left or renamed meanwhile
+        if now is None or now.nick_folded != wanted or now is client or not client.registered:
+            _ns(ctx, f"{nick} is not online any more.")
+            return
+        _do_reclaim(ctx, now, verb)
+
+    _spawn_ns(ctx, run())
+
+
+def _do_reclaim(ctx: Context, holder: Client, verb: str) -> None:
+    client = ctx.client
+    nick = holder.nick
+    if verb == "GHOST":
+        holder.conn.close(f"Ghosted by {client.nick}")
+        _ns(ctx, f"{nick} has been disconnected.")
+        return
+    guest = ctx.accounts.protection.rename_to_guest(holder)
+    service_notice("NickServ", holder, f"{nick} was taken back by its owner; you are {guest}.")
+    ctx.network.rename(client, nick)
+    ctx.accounts.protection.check_nick(client)  # logged in to another account: protected still
 
 
 # -- ChanServ --------------------------------------------------------------------------------------
@@ -305,9 +388,10 @@ def _cs_drop(ctx: Context, name: str) -> None:
 
 
 def founder_joined(ctx: Context, channel: Channel) -> None:
-    """ChanServ gives op to the founder of a registered channel when they join it."""
+    """ChanServ gives op to the founder of a registered channel when they join it, and to the
+    operators and the owner account in the default channels (on joining, or on OPER)."""
     client = ctx.client
-    if not ctx.accounts.channels.is_founder(client, channel):
+    if not ctx.accounts.channels.may_op(client, channel):
         return
     membership = channel.members.get(client)
     if membership is None or membership.op:
@@ -339,6 +423,14 @@ SERVICE_COMMANDS: dict[str, Service] = {
             ),
             "SET": ServiceCommand(
                 _ns_set, "SET PASSWORD <new password>: change the password of your account."
+            ),
+            "GHOST": ServiceCommand(
+                _ns_ghost,
+                "GHOST <nick> [password]: disconnect whoever uses your registered nick.",
+            ),
+            "REGAIN": ServiceCommand(
+                _ns_regain,
+                "REGAIN <nick> [password]: take your registered nick back from whoever uses it.",
             ),
         },
     ),

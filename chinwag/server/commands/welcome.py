@@ -49,7 +49,7 @@ def isupport_tokens(ctx: Context) -> dict[str, str | None]:
         "BOT": BOT_MODE,
         "CASEMAPPING": CASEMAPPING,
         "CHANLIMIT": f"#:{limits.max_channels_per_user}",
-        "CHANMODES": "Ibe,k,l,imnst",
+        "CHANMODES": "Ibe,k,l,Dimnst",
         "CHANNELLEN": str(limits.channel_length),
         "CHANTYPES": "#",
         "CHATHISTORY": str(ctx.config.history.chathistory_max),

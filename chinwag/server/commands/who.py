@@ -110,6 +110,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
     mask = msg.param(0, "*") or "*"
     query = _Query(msg.param(1))
     viewer = ctx.client
+    replies = 0
     if mask.startswith("#"):
         channel = ctx.network.find_channel(mask)
         if channel is not None and channel.visible_to(viewer):
@@ -119,6 +120,7 @@ def handle_who(ctx: Context, msg: Message) -> None:
                     query.only_opers and not member.is_oper
                 ):
                     _reply(ctx, query, member, channel)
+                    replies += 1
     else:
         exact = ctx.network.find(mask)
         if exact is not None and exact.registered:
@@ -135,7 +137,9 @@ def handle_who(ctx: Context, msg: Message) -> None:
         for target in targets:
             if not (query.only_opers and not target.is_oper):
                 _reply(ctx, query, target, None)
+                replies += 1
     ctx.reply(RPL_ENDOFWHO, mask, "End of /WHO list")
+    viewer.conn.charge(replies)  # a long answer costs flood budget
 
 
 COMMANDS: dict[str, CommandSpec] = {

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chinwag.client.commands import (
+from chinwag.client.command_runner import execute
+from chinwag.client.conversation import SERVER_KEY
+from chinwag.client.lines import ChatLine, ErrorLine
+from chinwag.client.outgoing import split_text
+from chinwag.client.session import Session
+from chinwag.client.user_commands import (
     Away,
     Back,
     Clear,
@@ -28,16 +33,11 @@ from chinwag.client.commands import (
     Users,
     Who,
     Whois,
-    execute,
     help_lines,
     parse_input,
-    split_text,
 )
-from chinwag.client.conversation import SERVER_KEY
-from chinwag.client.events import ChatLine, ErrorLine
-from chinwag.client.state import Session
 
-from .test_state import feed, registered, sent
+from .test_session import feed, registered, sent
 
 PARSE_CASES: list[tuple[str, Command | None]] = [
     ("", None),

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, PrefixMap
-from chinwag.client.events import (
+from chinwag.client.handlers import HANDLERS
+from chinwag.client.lines import (
     ActionLine,
     ChatLine,
     ErrorLine,
@@ -14,8 +15,7 @@ from chinwag.client.events import (
     SystemKind,
     SystemLine,
 )
-from chinwag.client.handlers import HANDLERS
-from chinwag.client.state import Session
+from chinwag.client.session import Session
 from chinwag.protocol import Message, parse_line
 
 NOW = 1_700_000_000.0

@@ -41,8 +41,10 @@ from chinwag.client.conversation import (
     Conversation,
     ConversationKind,
     PrefixMap,
+    rekey,
 )
-from chinwag.client.events import (
+from chinwag.client.handlers import HANDLERS
+from chinwag.client.lines import (
     ActionLine,
     ChatLine,
     ErrorLine,
@@ -50,9 +52,9 @@ from chinwag.client.events import (
     Posted,
     SystemLine,
 )
-from chinwag.client.handlers import HANDLERS
 from chinwag.client.nickserv import NickProbe
-from chinwag.protocol import Message, fold, format_server_time, parse_server_time
+from chinwag.protocol import Message, fold, folder_for, mask_matches
+from chinwag.protocol.timestamps import format_server_time, parse_server_time
 
 __all__ = ["HISTORY_PAGE", "MSGID_MEMORY", "WANTED_CAPS", "Session"]
 
@@ -124,6 +126,7 @@ class Session:
         self.registered = False
         self.server_name = ""
         self.isupport: dict[str, str] = {}
+        self.fold: Callable[[str], str] = fold  # the server's CASEMAPPING: every key comes from it
         self.caps: set[str] = set()
         self.away = False
         self.quitting = False
@@ -133,6 +136,10 @@ class Session:
         self.active = SERVER_KEY
         self.rooms: dict[str, str] = {}
         self.listing: list[str] = []
+        self.notify = "bell"  # /notify: one of attention.NOTIFY_MODES
+        self.ignores: list[str] = []  # /ignore: nick!user@host globs whose lines are not shown
+        # Lines typed while they could not be sent, by conversation key: (text, is an action).
+        self.pending: dict[str, list[tuple[str, bool]]] = {}
         self.focus_on_join: str | None = None
         self.changed = True
         self._outbox: list[Message] = []
@@ -200,6 +207,23 @@ class Session:
 
     # -- server features -----------------------------------------------------------------------
 
+    def set_casemapping(self, casemapping: str) -> None:
+        """Fold names as ISUPPORT ``CASEMAPPING`` says, keying what is known again by it.
+
+        Under ``ascii``, ``x[1`` and ``x{1`` are two people; under rfc1459 they are one.
+        """
+        fold_new = folder_for(casemapping)
+        if fold_new is self.fold:
+            return
+        self.fold = fold_new
+        self.conversations, renamed = rekey(self.conversations, fold_new)
+        self.rooms = {self.fold(name): name for name in self.rooms.values()}
+        self.active = renamed.get(self.active, SERVER_KEY)
+        if self.focus_on_join is not None:
+            self.focus_on_join = renamed.get(self.focus_on_join, self.focus_on_join)
+        self._names = {self.fold(b.name): b for b in self._names.values()}
+        self.changed = True
+
     @property
     def prefix_map(self) -> PrefixMap:
         """ISUPPORT PREFIX, or the RFC default."""
@@ -233,12 +257,12 @@ class Session:
 
     def is_me(self, nick: str | None) -> bool:
         """True when ``nick`` is my nick (case-insensitively)."""
-        return nick is not None and fold(nick) == fold(self.nick)
+        return nick is not None and self.fold(nick) == self.fold(self.nick)
 
     def mentions_me(self, text: str) -> bool:
         """True when ``text`` names my nick as a whole word."""
-        nick_folded = fold(self.nick)
-        text_folded = fold(text)
+        nick_folded = self.fold(self.nick)
+        text_folded = self.fold(text)
         start = text_folded.find(nick_folded)
         while start >= 0:
             end = start + len(nick_folded)
@@ -248,6 +272,12 @@ class Session:
                 return True
             start = text_folded.find(nick_folded, start + 1)
         return False
+
+    def ignoring(self, source: str | None) -> bool:
+        """True when messages from ``source`` (``nick!user@host``) are ignored; never the server."""
+        if not source or "!" not in source or not self.ignores:
+            return False
+        return any(mask_matches(mask, source) for mask in self.ignores)
 
     def seen_before(self, msgid: str) -> bool:
         """Remember a message id; True when it was already seen (a replay after a rejoin).
@@ -277,7 +307,7 @@ class Session:
 
     def conversation(self, name: str, kind: ConversationKind | None = None) -> Conversation:
         """Return the conversation named ``name``, creating it if needed."""
-        key = SERVER_KEY if name == SERVER_KEY else fold(name)
+        key = SERVER_KEY if name == SERVER_KEY else self.fold(name)
         conv = self.conversations.get(key)
         if conv is None:
             if kind is None:
@@ -291,7 +321,7 @@ class Session:
 
     def key_of(self, name: str) -> str:
         """The casefolded key of a conversation name."""
-        return SERVER_KEY if name == SERVER_KEY else fold(name)
+        return SERVER_KEY if name == SERVER_KEY else self.fold(name)
 
     @property
     def current(self) -> Conversation:
@@ -313,9 +343,9 @@ class Session:
 
         A conversation opened here for the first time asks the server for its recent history.
         """
-        new = fold(nick) not in self.conversations
+        new = self.fold(nick) not in self.conversations
         conv = self.conversation(nick, ConversationKind.PRIVATE)
-        self.set_active(fold(nick))
+        self.set_active(self.fold(nick))
         if new:
             self.request_latest(nick)
         return conv
@@ -539,7 +569,7 @@ class Session:
 
     def names_buffer(self, channel: str) -> Conversation:
         """The member list being filled by 353 replies for ``channel``."""
-        key = fold(channel)
+        key = self.fold(channel)
         buffer = self._names.get(key)
         if buffer is None:
             buffer = Conversation(channel, ConversationKind.CHANNEL, 1)
@@ -548,7 +578,7 @@ class Session:
 
     def names_done(self, channel: str) -> None:
         """Replace a room's members with the names collected since the last 366."""
-        key = fold(channel)
+        key = self.fold(channel)
         buffer = self._names.pop(key, None)
         conv = self.conversations.get(key)
         if buffer is not None and conv is not None:
@@ -567,4 +597,4 @@ class Session:
 
     def want_room(self, name: str) -> None:
         """Remember a room to join (and to rejoin after a reconnect)."""
-        self.rooms[fold(name)] = name
+        self.rooms[self.fold(name)] = name

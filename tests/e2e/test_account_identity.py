@@ -1,0 +1,84 @@
+"""An account has an identity that a later registration of the same name never inherits:
+private history belongs to that identity. And ``chinwag admin forget`` refuses to touch the
+data directory of a running server (it would leave the forgotten account logged in)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .accounts_support import ServeAccounts, fast_hashing, register, sasl_connect, serve_accounts
+from .harness import Client
+
+__all__ = ["fast_hashing", "serve_accounts"]
+
+CH = ["draft/chathistory", "batch", "server-time", "message-tags"]
+
+
+async def _private_history(client: Client, peer: str) -> list[str]:
+    await client.send(f"CHATHISTORY LATEST {peer} * 50")
+    start = await client.expect("BATCH")
+    ref = start.params[0][1:]
+    texts: list[str] = []
+    while True:
+        msg = await client.next()
+        if msg.command == "BATCH" and msg.params == (f"-{ref}",):
+            return texts
+        texts.append(msg.params[-1])
+
+
+async def test_a_new_account_of_a_forgotten_name_reads_nothing_of_the_old(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """amy talks privately with bob; amy's account is dropped from the store while amy is
+    still logged in; a newcomer registers "amy": neither amy reads the other's conversation."""
+    h = await serve_accounts(data_dir=tmp_path)
+    old_amy = await register(h, "amy", "first-pw", caps=CH)
+    bob = await register(h, "bob", "bob-pw", caps=CH)
+    await old_amy.send("PRIVMSG bob :the old amy's secret")
+    await bob.expect("PRIVMSG", ["bob", "the old amy's secret"])
+    await h.server.store.forget("amy")  # what `admin forget` did to a running server's file
+    await old_amy.send("NICK oldamy")
+    await old_amy.expect("NICK")
+    new_amy = await register(h, "amy", "second-pw", caps=CH)
+    assert await _private_history(new_amy, "bob") == []
+    await new_amy.send("PRIVMSG bob :the new amy's secret")
+    await bob.expect("PRIVMSG", ["bob", "the new amy's secret"])
+    assert "the new amy's secret" not in await _private_history(old_amy, "bob")
+    assert await _private_history(bob, "amy") == ["the new amy's secret"]
+
+
+async def test_private_history_with_an_offline_account(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """CHATHISTORY with the name of an account that is offline still finds the conversation."""
+    h = await serve_accounts(data_dir=tmp_path)
+    amy = await register(h, "amy", "amy-pw", caps=CH)
+    bob = await register(h, "bob", "bob-pw", caps=CH)
+    await amy.send("PRIVMSG bob :hello bob")
+    await bob.expect("PRIVMSG", ["bob", "hello bob"])
+    await amy.send("QUIT")
+    await amy.expect_closed()
+    assert await _private_history(bob, "amy") == ["hello bob"]
+    again = await sasl_connect(h, "amy", "amy-pw", caps=CH)
+    assert await _private_history(again, "bob") == ["hello bob"]
+
+
+async def test_admin_forget_refuses_while_the_server_runs(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """`chinwag admin forget` on the data directory of a running server exits 1 and says why;
+    the account is untouched."""
+    h = await serve_accounts(data_dir=tmp_path)
+    await register(h, "amy", "amy-pw")
+    done = subprocess.run(
+        [sys.executable, "-m", "chinwag", "admin", "--data", str(tmp_path), "forget", "amy"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done
+    assert "running" in done.stderr and "NickServ DROP" in done.stderr, done.stderr
+    assert await h.server.store.accounts.get("amy") is not None

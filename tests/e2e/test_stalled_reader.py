@@ -1,0 +1,37 @@
+"""What a reader that stops reading costs the server: at most ``sendq_bytes`` in the server's
+own buffer plus a small kernel send buffer (``socket_send_buffer``), not the megabytes the
+kernel would otherwise grow the socket's buffer to."""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import struct
+import termios
+
+from .conftest import Serve
+
+
+def _kernel_unsent(sock: socket.socket) -> int:
+    """Bytes written to ``sock`` that the kernel has not sent yet (Linux TIOCOUTQ)."""
+    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("I", 0))
+    return int(struct.unpack("I", raw)[0])
+
+
+async def test_the_kernel_holds_little_for_a_stalled_reader(serve: Serve) -> None:
+    """A stalled reader's socket keeps at most twice socket_send_buffer (Linux doubles it) in
+    the kernel, however much is sent to it; the rest waits in the SendQ."""
+    h = await serve(limits={"sendq_bytes": 4 * 1024 * 1024, "socket_send_buffer": 32768})
+    slow = await h.connect("slow", rcvbuf=4096)
+    amy = await h.connect("amy")
+    slow.may_be_cut = True
+    slow.stop_reading()
+    text = "x" * 400
+    for batch in range(60):  # about 1.2 MB for slow
+        await amy.send(*[f"PRIVMSG #lobby :{batch} {text}" for _ in range(50)])
+        await amy.sync()
+    client = h.server.network.find("slow")
+    assert client is not None and client.conn.transport is not None
+    sock = client.conn.transport.get_extra_info("socket")
+    assert _kernel_unsent(sock) <= 2 * 32768
+    assert client.conn.transport.get_write_buffer_size() > 0  # the rest waits in the SendQ

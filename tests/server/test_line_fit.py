@@ -1,0 +1,76 @@
+"""Every line the server formats fits the protocol's 512 bytes, whatever the parameters echo:
+a property test over the two formatters every reply goes through."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chinwag.protocol import MAX_BODY_BYTES, decode_text, parse_line
+from chinwag.server import load_config
+from chinwag.server.network import Network, pack_words
+
+# Any text a client could make the server echo: no CR, LF or NUL (the codec drops those).
+TEXT = st.text(st.characters(blacklist_characters="\r\n\0", codec="utf-8"), max_size=600)
+WORD = st.text(
+    st.characters(blacklist_characters="\r\n\0 ", codec="utf-8"),
+    min_size=1,
+    max_size=600,
+)
+NAMES = st.sampled_from(["test.chinwag", "irc." + "x" * 60 + ".example"])
+
+
+def _network(name: str) -> Network:
+    overrides = {"server": {"name": name, "data_dir": "none"}}
+    return Network(load_config(None, environ={}, overrides=overrides))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=NAMES,
+    nick=st.from_regex(r"[a-z]{1,32}", fullmatch=True),
+    middle=st.lists(WORD, max_size=3),
+    last=TEXT,
+)
+def test_numeric_lines_fit(name: str, nick: str, middle: list[str], last: str) -> None:
+    """A numeric with any echoed parameters is at most 512 bytes and parses back to the same
+    numeric for the same nick."""
+    line = _network(name).numeric_line(nick, "421", *middle, last)
+    assert len(line) <= MAX_BODY_BYTES
+    msg = parse_line(decode_text(line[:-2]))
+    assert msg.command == "421" and msg.params[0] == nick
+    assert len(msg.params) == len(middle) + 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=NAMES, middle=st.lists(WORD.filter(lambda w: not w.startswith(":")), max_size=2), last=TEXT
+)
+def test_server_lines_fit(name: str, middle: list[str], last: str) -> None:
+    """A server line (CAP, NOTICE, ERROR...) is at most 512 bytes; only its last parameter is
+    cut, so the command and the middle parameters arrive whole."""
+    network = _network(name)
+    short = [m[:40] for m in middle]
+    line = network.server_line("NOTICE", *short, last)
+    assert len(line) <= MAX_BODY_BYTES
+    msg = parse_line(decode_text(line[:-2]))
+    assert msg.command == "NOTICE" and list(msg.params[:-1]) == short
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.text(
+            st.characters(blacklist_characters=" \r\n\0", codec="utf-8"),
+            min_size=1,
+            max_size=10,  # at most 40 bytes: a word longer than a line cannot fit
+        ),
+        max_size=200,
+    ),
+    limit=st.integers(min_value=40, max_value=500),
+)
+def test_pack_words_keeps_every_word_within_the_limit(words: list[str], limit: int) -> None:
+    """NAMES packing: lines of at most ``limit`` bytes, every word once, in order, none cut."""
+    lines = pack_words(words, limit)
+    assert all(len(line.encode()) <= limit for line in lines)
+    assert [w for line in lines for w in line.split(" ")] == words
