@@ -239,6 +239,8 @@ class Replica:
             return
         network.add_connection(client)
         network.claim_nick(client, str(nick))
+        if client.account:
+            client.account_party = str(party)  # private history's key, the same on every node
         network.mark_registered(client)
         self._remote[(node, uid)] = client
         self._on_user(client, str(party))

@@ -94,6 +94,17 @@ async def test_a_remote_user_is_known_by_nick() -> None:
     assert network.user_count == 1 and replica.remote_count == 1
 
 
+async def test_a_remote_user_keeps_its_private_history_identity() -> None:
+    """A remote user logged in to an account has the account's party it has on its node."""
+    network = _network()
+    replica = Replica(network, HERE)
+    remote = Client(conn=_Owner(), host="there", ip="", nick="bob", user="~bob")  # type: ignore[arg-type]
+    remote.account = "Bob"
+    replica.apply([user_event(THERE, "u1", remote, "bob!0123abcd")])
+    bob = network.find("bob")
+    assert bob is not None and (bob.account, bob.account_party) == ("Bob", "bob!0123abcd")
+
+
 async def test_remote_join_message_and_part_reach_local_members() -> None:
     """A remote user's JOIN, channel PRIVMSG and PART reach the local members of the room."""
     network = _network()
