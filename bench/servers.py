@@ -63,8 +63,15 @@ def _chinwag_available() -> bool:
     return done.returncode == 0
 
 
-def _chinwag(workdir: Path, port: int, extra: str = "", channels: str = "[]") -> list[str]:
+def _chinwag(
+    workdir: Path, port: int, extra: str = "", channels: str = "[]", *, privacy: bool = True
+) -> list[str]:
     conf = workdir / "chinwag.toml"
+    # Hosts shown as addresses, as the other servers show them: every server then relays lines
+    # of the same length (a cloak adds about 30 bytes to each). Without ``privacy`` (a checkout
+    # from before [privacy] existed) the section is left out.
+    if privacy:  # last: an extra may hold keys of [limits], the section before it
+        extra += "[privacy]\ncloak_hosts = false\n"
     if workdir.is_dir():
         conf.write_text(
             "[server]\n"
@@ -98,6 +105,12 @@ def _chinwag(workdir: Path, port: int, extra: str = "", channels: str = "[]") ->
 def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
     # Diagnosis variant: no history store, so no SQLite write and no wait for its commit.
     return _chinwag(workdir, port, "[history]\nenabled = false\n")
+
+
+def _chinwag_metrics(workdir: Path, port: int) -> list[str]:
+    # chinwag with its Prometheus endpoint on: the counters are always kept, this adds the
+    # listener (nobody scrapes during a run: a scrape every 15 s costs nothing measurable).
+    return _chinwag(workdir, port, '[metrics]\nlisten = "127.0.0.1:0"\n')
 
 
 def _chinwag_autojoin(workdir: Path, port: int) -> list[str]:
@@ -179,8 +192,9 @@ def _miniircd(workdir: Path, port: int) -> list[str]:
     return [exe, "--listen", "127.0.0.1", "--ports", str(port), "--setuid", "root"]
 
 
-#: Servers in a default run (opt-in: ``chinwag-ephemeral``, chinwag with history off, and
-#: ``chinwag-python``/``chinwag-ephemeral-python``, the same without the compiled core).
+#: Servers in a default run (opt-in: ``chinwag-ephemeral``, chinwag with history off,
+#: ``chinwag-python``/``chinwag-ephemeral-python``, the same without the compiled core, and
+#: ``chinwag-metrics``, with its Prometheus endpoint on).
 DEFAULT_SERVERS = ("chinwag", "ngircd", "inspircd", "miniircd")
 
 #: The repository root: chinwag runs from this checkout whatever the working directory.
@@ -190,6 +204,9 @@ SERVERS: dict[str, ServerSpec] = {
     "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
+    ),
+    "chinwag-metrics": ServerSpec(
+        "chinwag-metrics", _chinwag_metrics, env={"PYTHONPATH": str(REPO)}
     ),
     "chinwag-autojoin": ServerSpec(
         "chinwag-autojoin", _chinwag_autojoin, env={"PYTHONPATH": str(REPO)}, autojoin="#storm"
@@ -215,6 +232,18 @@ SERVERS: dict[str, ServerSpec] = {
         limit_note="select() cannot watch fds above FD_SETSIZE (1024)",
     ),
 }
+
+#: Another checkout of chinwag to compare with this one, interleaved in the same run (a change's
+#: cost): ``CHINWAG_BENCH_REF=/path/to/other/checkout python -m bench.run --servers
+#: chinwag,chinwag-ref``. Its configuration has no [privacy] section (an older checkout may not
+#: know it): with cloaks compare a reference that has them too, or one from before them.
+REF_TREE = os.environ.get("CHINWAG_BENCH_REF", "")
+if REF_TREE:
+    SERVERS["chinwag-ref"] = ServerSpec(
+        "chinwag-ref",
+        lambda workdir, port: _chinwag(workdir, port, privacy=False),
+        env={"PYTHONPATH": REF_TREE},
+    )
 
 
 def proc_cpu_seconds(pid: int) -> float:

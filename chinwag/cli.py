@@ -1,11 +1,11 @@
 """The ``chinwag`` command: ``serve`` runs a server, ``connect`` opens the chat client,
-``passwd`` prints a password hash for the configuration file, ``admin`` manages accounts."""
+``passwd`` prints a password hash for the configuration file, ``admin`` administers a server
+(running or not), ``doctor`` checks a configuration and data directory."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -76,9 +76,18 @@ def _add_serve(subparsers: Any) -> None:
     )
     serve.add_argument(
         "--log-level",
-        default="info",
         choices=["debug", "info", "warning", "error"],
         help="how much to log to stderr (default info)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text for people (default) or one JSON object per line for log collectors",
+    )
+    serve.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (default: off)",
     )
     serve.add_argument(
         "--version",
@@ -90,15 +99,11 @@ def _add_serve(subparsers: Any) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from chinwag import logs
     from chinwag.server import ConfigError, load_config, run_server
     from chinwag.server.passwords import hash_password
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    overrides = {
+    overrides: dict[str, dict[str, Any]] = {
         "server": {
             "host": args.host,
             "port": args.port,
@@ -113,13 +118,17 @@ def _run_serve(args: argparse.Namespace) -> int:
         },
         "websocket": {"listen": args.websocket},
         "cluster": {"store": args.store, "redis": args.redis, "node_name": args.node_name},
+        "logging": {"level": args.log_level, "format": args.log_format},
+        "metrics": {"listen": args.metrics},
     }
     try:
         config = load_config(args.config, overrides=overrides)
     except ConfigError as exc:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
-    return run_server(config)
+    logs.configure(config.logging.format, config.logging.level)
+    # A reload reads the same file with the same flags (the password already hashed).
+    return run_server(config, lambda: load_config(args.config, overrides=overrides))
 
 
 def _add_connect(subparsers: Any) -> None:
@@ -170,11 +179,27 @@ def _add_admin(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "admin",
-        help="manage accounts in the data directory (create an admin, forget, list)",
-        description="Manage the accounts of a server's data directory.",
+        help="administer a server: status, who, kick, kill, ban, reload, say, accounts, backup",
+        description="Administer a server. status, who, kick, kill, ban, reload and say talk "
+        "to the running server over DATA_DIR/admin.sock (only the user the server runs as may); "
+        "create, list, forget and backup also work on the data directory of a stopped server.",
     )
     admin.add_arguments(parser)
     parser.set_defaults(func=admin.run)
+
+
+def _add_doctor(subparsers: Any) -> None:
+    from chinwag import doctor
+
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check a configuration and data directory and say what is wrong",
+        description="Check the configuration, the data directory's permissions, the TLS "
+        "certificate's expiry, free disk space and the database's integrity. Only reads; "
+        "safe while the server runs. Exit status 1 when something is wrong.",
+    )
+    doctor.add_arguments(parser)
+    parser.set_defaults(func=doctor.run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connect(subparsers)
     _add_passwd(subparsers)
     _add_admin(subparsers)
+    _add_doctor(subparsers)
     return parser
 
 

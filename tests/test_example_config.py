@@ -12,6 +12,9 @@ from chinwag.server.config import (
     Config,
     HistoryConfig,
     LimitsConfig,
+    LoggingConfig,
+    MetricsConfig,
+    PrivacyConfig,
     ServerConfig,
     WebSocketConfig,
     load_config,
@@ -29,14 +32,18 @@ def test_example_loads() -> None:
 def test_example_has_every_key_with_a_comment() -> None:
     """Each setting of each section appears in the example, with a comment above it."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in (
+    sections = (
         ServerConfig,
         LimitsConfig,
         HistoryConfig,
         AccountsConfig,
         WebSocketConfig,
         ClusterConfig,
-    ):
+        PrivacyConfig,
+        MetricsConfig,
+        LoggingConfig,
+    )
+    for section in sections:
         for field in dataclasses.fields(section):
             match = re.search(rf"^{field.name} = ", text, re.MULTILINE)
             assert match, f"{field.name} is missing from chinwag.example.toml"
@@ -54,3 +61,6 @@ def test_example_limits_are_the_defaults() -> None:
     assert config.history == defaults.history
     assert config.accounts == defaults.accounts
     assert config.websocket == defaults.websocket
+    assert config.privacy == defaults.privacy
+    assert config.metrics == defaults.metrics
+    assert config.logging == defaults.logging

@@ -238,6 +238,7 @@ class Replica:
             _log.error("cluster: %s/%s registered as %s, which is in use here", node, uid, nick)
             return
         network.add_connection(client)
+        client.host = str(host)  # as its own node shows it (already cloaked there)
         network.claim_nick(client, str(nick))
         if client.account:
             client.account_party = str(party)  # private history's key, the same on every node

@@ -26,6 +26,7 @@ from typing import Protocol, cast
 from chinwag.server.config import LimitsConfig
 from chinwag.server.connection import Connection, ConnectionOwner
 from chinwag.server.network import Network
+from chinwag.server.stats import Stats
 
 __all__ = ["GateOwner", "Handshakes", "TlsGate"]
 
@@ -66,12 +67,20 @@ class TlsGate(asyncio.Protocol):
         network: the network the connection joins.
         limits: the ``[limits]`` settings (``tls_handshake_timeout`` among them).
         context: the server's TLS context.
+        stats: where the connection, once admitted, is counted (a private one if None).
     """
 
     def __init__(
-        self, owner: GateOwner, network: Network, limits: LimitsConfig, context: ssl.SSLContext
+        self,
+        owner: GateOwner,
+        network: Network,
+        limits: LimitsConfig,
+        context: ssl.SSLContext,
+        *,
+        stats: Stats | None = None,
     ) -> None:
         self.owner = owner
+        self.stats = stats
         self.network = network
         self.limits = limits
         self.context = context
@@ -86,6 +95,8 @@ class TlsGate(asyncio.Protocol):
         refusal = self.owner.admission_refusal(ip)
         if refusal is not None:
             # No TLS yet, so no ERROR line can be understood: the socket is simply closed.
+            if self.stats is not None:
+                self.stats.refused["limit"] += 1
             log.info("refused %s on the TLS port: %s", ip, refusal)
             transport.abort()
             return
@@ -128,6 +139,7 @@ class _Admitted(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.gate.release()  # from now on the Connection is counted, by the network
-        conn = Connection(self.gate.owner, self.gate.network, self.gate.limits, tls=True)
+        gate = self.gate
+        conn = Connection(gate.owner, gate.network, gate.limits, tls=True, stats=gate.stats)
         cast(asyncio.Transport, transport).set_protocol(conn)
         conn.connection_made(transport)

@@ -15,26 +15,34 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chinwag import logs
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
+from chinwag.server.admin_commands import AdminCommands
+from chinwag.server.admin_socket import SOCKET_NAME, AdminSocket
 from chinwag.server.admission import Handshakes, TlsGate
+from chinwag.server.cloak import Cloaker, load_secret
 from chinwag.server.commands.base import Context
-from chinwag.server.config import Config
+from chinwag.server.config import Config, parse_listen
 from chinwag.server.connection import Connection
 from chinwag.server.history import History
 from chinwag.server.join_hint import join_hints, lan_address
+from chinwag.server.klines import KLines
+from chinwag.server.metrics import ChinwagCollector, MetricsEndpoint
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.outbox import Outbox
+from chinwag.server.reload import Reloader, tls_files
 from chinwag.server.state import Client
+from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.server.tasks import Tasks
-from chinwag.server.tls import ensure_self_signed, server_context
+from chinwag.server.tls import server_context
 from chinwag.server.websocket import WebSocketListener
 from chinwag.store import Store, StoreError, open_store
 from chinwag.store.lock import DataDirBusyError, DataDirLock
@@ -75,12 +83,18 @@ class Server:
     Args:
         config: the validated configuration.
         store: the store to run on; by default the one ``data_dir`` says (opened here).
+        config_source: reads the configuration again, for a reload (SIGHUP, REHASH).
 
     Raises:
-        OSError, sqlite3.Error, StoreError: when the store cannot be opened.
+        OSError, sqlite3.Error, StoreError: when the store or the cloak secret cannot be opened.
     """
 
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        config_source: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
         self.store = (
             store
@@ -89,6 +103,9 @@ class Server:
         )
         self._tasks = Tasks()
         self.network = Network(config)
+        self.network.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
+        self.stats = Stats()
+        self.monitor = LoopMonitor(self.stats, self.store.history.after_writes)
         self.motd = Motd(config.server)
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
@@ -110,6 +127,18 @@ class Server:
             self.cluster = ClusterNode(
                 self.network, self.history, config.cluster.redis.strip(), node_name
             )
+        self.reloader = Reloader(
+            config,
+            config_source,
+            network=self.network,
+            accounts=self.accounts,
+            history=self.history,
+            motd=self.motd,
+            spawn=self.spawn,
+        )
+        self.klines = KLines(self.accounts.bans, self.store.bans, self.network, self.spawn)
+        self.metrics: MetricsEndpoint | None = None
+        self.admin: AdminSocket | None = None
         self.servers: list[asyncio.Server] = []
         self.handshakes = Handshakes()
         self._lock: DataDirLock | None = None
@@ -139,19 +168,20 @@ class Server:
             await self.cluster.start()  # before any user can come: they must be claimed
             log.info("node %s of the network at %s", self.cluster.node, self.config.cluster.redis)
         limits = self.config.limits
+        stats = self.stats
         server = await loop.create_server(
-            lambda: Connection(self, self.network, limits),
+            lambda: Connection(self, self.network, limits, stats=stats),
             self.config.server.host,
             self.config.server.port,
             reuse_address=True,
             backlog=4096,
         )
         self.servers.append(server)
-        tls_context = self._tls_context()
+        tls_context = self.reloader.tls_context = self._tls_context()
         if tls_context is not None:
             # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).
             secure = await loop.create_server(
-                lambda: TlsGate(self, self.network, limits, tls_context),
+                lambda: TlsGate(self, self.network, limits, tls_context, stats=stats),
                 self.config.server.host,
                 self.config.server.tls_port,
                 reuse_address=True,
@@ -161,29 +191,58 @@ class Server:
         if self.config.websocket.listen:
             self.websocket = WebSocketListener(
                 self.config.websocket,
-                lambda: Connection(self, self.network, limits, tls=tls_context is not None),
+                lambda: Connection(
+                    self, self.network, limits, tls=tls_context is not None, stats=stats
+                ),
                 self.admission_refusal,
                 max_pending_per_ip=self.config.limits.max_clients_per_ip,
                 exempt=lambda ip: self.config.limits.exempt_loopback and _is_loopback(ip),
             )
             await self.websocket.start(tls_context)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+        self.monitor.start()
+        await self._start_admin_socket()
+        if self.config.metrics.listen:
+            collector = ChinwagCollector(
+                self.stats, self.network, self.history, self.accounts.passwords
+            )
+            self.metrics = MetricsEndpoint(collector)
+            await self.metrics.start(*parse_listen(self.config.metrics.listen, "metrics.listen"))
+            log.info("metrics on http://%s/metrics", self.metrics.address)
+        # Whoever waits for this line (a supervisor, the tests) may use everything now.
         log.info("listening on %s (core=%s)", ", ".join(self.addresses()), core_name())
         host = self.config.server.host
         for line in join_hints(host, self.port, self.tls_port, lan_address()):
             log.info("%s", line)
 
+    async def _start_admin_socket(self) -> None:
+        """Listen on ``DATA_DIR/admin.sock`` for ``chinwag admin`` (not without a data dir)."""
+        directory = data_path(self.config)
+        if directory is None:
+            return
+        commands = AdminCommands(
+            self.network,
+            self.stats,
+            monitor=self.monitor,
+            klines=self.klines,
+            reloader=self.reloader,
+            accounts=self.accounts,
+            history=self.history,
+            store=self.store,
+        )
+        admin = AdminSocket(commands, directory / SOCKET_NAME)
+        if await admin.start():
+            self.admin = admin
+
     def _tls_context(self) -> ssl.SSLContext | None:
         """The TLS context when TLS is configured: given files, or a generated certificate."""
-        settings = self.config.server
-        if settings.tls_cert:
-            return server_context(Path(settings.tls_cert), Path(settings.tls_key))
-        if settings.tls:
-            directory = data_path(self.config)
-            assert directory is not None  # Config.validate refuses tls without a data_dir
-            cert, key = ensure_self_signed(directory, settings.name)
-            return server_context(cert, key)
-        return None
+        files = tls_files(self.config)
+        return None if files is None else server_context(*files)
+
+    @property
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS listener's context (a reload loads new certificates into it)."""
+        return self.reloader.tls_context
 
     @property
     def tls_port(self) -> int | None:
@@ -214,6 +273,11 @@ class Server:
             self.websocket.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.monitor.stop()
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.admin is not None:
+            self.admin.close()
         self.accounts.stop()
         self.history.stop()
         conns = [client.conn for client in self.network.connections]
@@ -268,6 +332,10 @@ class Server:
 
     def dispatch(self, client: Client, item: Message | DecodeError) -> None:
         """Run one received line; a bug in a handler drops only this client."""
+        if isinstance(item, Message):  # one dict update per line: cheaper than its parse
+            verb = item.command if item.command in commands.COMMANDS else "unknown"
+            received = self.stats.received
+            received[verb] = received.get(verb, 0) + 1
         try:
             commands.dispatch(self.context(client), item)
         except Exception:
@@ -285,6 +353,8 @@ class Server:
             self.motd,
             self._tasks.spawn,
             client,
+            stats=self.stats,
+            reload=self.reloader.reload,
         )
 
     def client_gone(self, client: Client, reason: str) -> None:
@@ -353,9 +423,9 @@ def _install_uvloop() -> bool:
     return True
 
 
-async def _serve(config: Config) -> int:
+async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
     try:
-        server = Server(config)
+        server = Server(config, config_source=source)
         await server.start()
     except (StoreError, NetworkUnreachableError) as exc:
         log.error("%s", exc)
@@ -376,10 +446,20 @@ async def _serve(config: Config) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop, sig.name)
-    loop.add_signal_handler(signal.SIGHUP, lambda: server.spawn(server.motd.reload()))
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, server)
+    server.reloader.on_reload = _reconfigure_logging
     tune_gc()
     await server.wait_stopped()
     return 0
+
+
+def _reconfigure_logging(config: Config) -> None:
+    logs.configure(config.logging.format, config.logging.level)
+
+
+def _reload_on_signal(server: Server) -> None:
+    log.info("SIGHUP received, reloading the configuration")
+    server.reloader.reload()
 
 
 GC_THRESHOLDS = (10_000, 50, 100)
@@ -402,8 +482,13 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_server(config: Config) -> int:
-    """Run the server until SIGINT or SIGTERM; return the process exit status."""
+def run_server(config: Config, source: Callable[[], Config] | None = None) -> int:
+    """Run the server until SIGINT or SIGTERM; return the process exit status.
+
+    Args:
+        config: the configuration to start with.
+        source: reads the configuration again, for SIGHUP (None: SIGHUP reloads nothing).
+    """
     if _install_uvloop():
         log.debug("using uvloop")
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, source))

@@ -100,6 +100,10 @@ class ChannelRegistry:
             apply_record(channel, record)
             self.registered[record.name_folded] = record
 
+    def set_defaults(self, default_channels: Iterable[str]) -> None:
+        """The default channels changed (a configuration reload)."""
+        self._defaults = frozenset(fold(name) for name in default_channels)
+
     def register(self, channel: Channel, founder: str) -> None:
         """Register ``channel`` to account ``founder``: it becomes permanent and is saved."""
         record = channel_record(channel, founder, time.time())

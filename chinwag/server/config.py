@@ -25,7 +25,10 @@ __all__ = [
     "ConfigError",
     "HistoryConfig",
     "LimitsConfig",
+    "LoggingConfig",
+    "MetricsConfig",
     "OperConfig",
+    "PrivacyConfig",
     "ServerConfig",
     "WebSocketConfig",
     "load_config",
@@ -33,7 +36,19 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = ("server", "limits", "history", "accounts", "websocket", "cluster")
+_SECTIONS = (
+    "server",
+    "limits",
+    "history",
+    "accounts",
+    "websocket",
+    "privacy",
+    "metrics",
+    "logging",
+    "cluster",
+)
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -138,17 +153,28 @@ class ClusterConfig:
     """This node's name in the network (a server name with a dot); empty: server.name."""
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (``[::1]:8080`` for IPv6) into host and port.
+@dataclass(slots=True)
+class PrivacyConfig:
+    """What others may learn of a user's address."""
 
-    Raises:
-        ConfigError: the value has no port, or the port is not a number from 0 to 65535.
-    """
-    host, sep, port = value.strip().rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"websocket.listen must be HOST:PORT, not {value!r}")
-    return host, int(port)
+    cloak_hosts: bool = True
+    cloak_suffix: str = "chinwag"
+    account_cloaks: bool = False
+
+
+@dataclass(slots=True)
+class MetricsConfig:
+    """The Prometheus endpoint."""
+
+    listen: str = ""
+
+
+@dataclass(slots=True)
+class LoggingConfig:
+    """What the server writes to stderr, and how."""
+
+    format: str = "text"
+    level: str = "info"
 
 
 @dataclass(slots=True)
@@ -168,6 +194,9 @@ class Config:
     history: HistoryConfig = field(default_factory=HistoryConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
@@ -206,7 +235,7 @@ class Config:
         if self.limits.tls_handshake_timeout <= 0:
             raise ConfigError("limits.tls_handshake_timeout must be more than 0 seconds")
         if self.websocket.listen:
-            parse_listen(self.websocket.listen)
+            parse_listen(self.websocket.listen, "websocket.listen")
         redis_url = self.cluster.redis.strip()
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
@@ -237,6 +266,32 @@ class Config:
                 )
         if self.server.password_hash and not self.server.password_hash.startswith("$argon2"):
             raise ConfigError("server.password_hash must be an argon2 hash from `chinwag passwd`")
+        suffix = self.privacy.cloak_suffix
+        if not suffix or not all(c.isalnum() or c in "-." for c in suffix):
+            raise ConfigError("privacy.cloak_suffix must be letters, digits, '-' and '.' only")
+        if self.metrics.listen:
+            parse_listen(self.metrics.listen, "metrics.listen")
+        if self.logging.format not in LOG_FORMATS:
+            raise ConfigError(f"logging.format must be one of {', '.join(LOG_FORMATS)}")
+        if self.logging.level not in LOG_LEVELS:
+            raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def parse_listen(value: str, where: str = "the address") -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:8080`` for IPv6) into host and port.
+
+    Args:
+        value: the address.
+        where: the key it comes from, for the error (``metrics.listen``).
+
+    Raises:
+        ConfigError: the value has no port, or the port is not a number from 0 to 65535.
+    """
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{where} must be HOST:PORT, not {value!r}")
+    return host, int(port)
 
 
 def _coerce(section: str, key: str, current: Any, value: Any) -> Any:

@@ -39,10 +39,12 @@ import socket
 import time
 from typing import Any, Protocol, cast
 
+from chinwag.logs import fields
 from chinwag.protocol import MAX_BODY_BYTES, DecodeError, LineDecoder, Message, fit_utf8
 from chinwag.server.config import LimitsConfig
 from chinwag.server.network import Network
 from chinwag.server.state import Channel, ChannelBatch, Client, RegState
+from chinwag.server.stats import Stats, disconnect_reason
 
 __all__ = ["Connection", "ConnectionOwner"]
 
@@ -84,6 +86,7 @@ class Connection(asyncio.Protocol):
         network: where the connection is counted once admitted.
         limits: flood, SendQ and registration limits.
         tls: whether the socket is a TLS one.
+        stats: where bytes, lines and disconnections are counted (a private one if None).
     """
 
     def __init__(
@@ -93,8 +96,10 @@ class Connection(asyncio.Protocol):
         limits: LimitsConfig,
         *,
         tls: bool = False,
+        stats: Stats | None = None,
     ) -> None:
         self.owner = owner
+        self.stats = stats if stats is not None else Stats()
         self.network = network
         self.limits = limits
         self.tls = tls
@@ -138,14 +143,16 @@ class Connection(asyncio.Protocol):
         self.client = Client(conn=self, host=ip, ip=ip)
         refusal = self.owner.admission_refusal(ip)
         if refusal is not None:
-            log.info("refused %s: %s", ip, refusal)
+            self.stats.refused["limit"] += 1
+            log.info("refused %s: %s", ip, refusal, extra=fields("refuse", ip=ip, reason=refusal))
             self.closing = True
             transport.write(f"ERROR :Closing Link: {ip} ({refusal})\r\n".encode())
             transport.close()
             return
         self.network.add_connection(self.client)
         self._bound_kernel_buffer(transport)
-        log.info("connect from %s", ip)
+        self.stats.accepted += 1
+        log.info("connect from %s", ip, extra=fields("connect", ip=ip))
 
     def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
         """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
@@ -162,6 +169,7 @@ class Connection(asyncio.Protocol):
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
         if self.closing:
             return
+        self.stats.bytes_received += len(data)
         self.last_read = time.monotonic()
         self.ping_sent_at = None
         decoder = self.decoder
@@ -411,6 +419,7 @@ class Connection(asyncio.Protocol):
             return
         if data:
             transport.write(data)
+            self.stats.bytes_sent += len(data)  # the only count per write (lines: `stats.SENT`)
         if last:
             transport.close()
         elif transport.get_write_buffer_size() > self._sendq_bytes:
@@ -469,8 +478,25 @@ class Connection(asyncio.Protocol):
         client = self.client
         if client is None or client.state is RegState.CLOSED:
             return
+        label = disconnect_reason(reason)
+        stats = self.stats
+        stats.disconnects[label] += 1
         if client.registered:
-            log.info("quit %s (%s): %s", client.nick, client.ip, reason)
+            log.info(
+                "quit %s (%s): %s",
+                client.nick,
+                client.ip,
+                reason,
+                extra=fields("quit", nick=client.nick, account=client.account, ip=client.ip,
+                             reason=reason),
+            )  # fmt: skip
         else:
-            log.info("disconnect %s before registration: %s", client.ip, reason)
+            if label == "banned":
+                stats.refused["ban"] += 1
+            log.info(
+                "disconnect %s before registration: %s",
+                client.ip,
+                reason,
+                extra=fields("disconnect", ip=client.ip, reason=reason),
+            )
         self.owner.client_gone(client, reason)

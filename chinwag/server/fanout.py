@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
 from chinwag.protocol.message import format_line
 from chinwag.server.state import Cap, Channel, ChannelBatch, Client
+from chinwag.server.stats import SENT
 
 __all__ = [
     "TAG_CAPS",
@@ -181,12 +182,15 @@ def send_to_all(
     """
     variants = outgoing._variants
     variant = outgoing.variant
+    count = 0
     for client in recipients:
         if client is exclude:
             continue
         key = client.caps & TAG_CAPS
         line = variants.get(key)
         client.conn.enqueue(variant(key) if line is None else line)
+        count += 1
+    SENT.count += count
 
 
 class Batch:
@@ -249,6 +253,8 @@ def send_to_channel(
         True when ``speaker`` got the echo here (else the caller sends it, if it should).
     """
     muted = not echo  # the speaker must not get its own line
+    members = channel.members
+    SENT.count += len(members) - (muted and speaker in members)  # once per message, not member
     batches = channel.batches
     if batches is not None:  # open since an earlier message of this turn: every member holds it
         variants = outgoing._variants

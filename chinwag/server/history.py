@@ -179,6 +179,8 @@ class History:
         # Told of every message stored with durable delivery, and of its commit (the outbox
         # holds the loop turn's output until then).
         self._gate = gate if self.durable else None
+        self.stored = 0
+        """Messages given to the store since the start (read by the metrics)."""
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
         # Who stored each row still waiting for its commit, and where: told if it fails.
@@ -330,6 +332,7 @@ class History:
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
             return
+        self.stored += 1
         if gate is not None:
             self._senders.append(sender)
             self._targets.append(target_name)

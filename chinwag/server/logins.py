@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from chinwag.logs import fields
 from chinwag.protocol import fold, is_valid_nick
 from chinwag.protocol.numerics import ERR_SASLABORTED, RPL_LOGGEDIN, RPL_LOGGEDOUT
 from chinwag.protocol.scram import ServerExchange
@@ -116,6 +117,8 @@ class Logins:
             return False
         client.account = account.name
         client.account_party = account.party
+        if not client.registered:  # nobody has seen its host yet: it may still change
+            client.host = self.network.cloaks.host_for_account(account.name) or client.host
         user = client.user or "*"
         self.network.numeric(
             client,
@@ -124,7 +127,13 @@ class Logins:
             account.name,
             f"You are now logged in as {account.name}",
         )
-        log.info("%s (%s) logged in as %s", client.nick, client.ip, account.name)
+        log.info(
+            "%s (%s) logged in as %s",
+            client.nick,
+            client.ip,
+            account.name,
+            extra=fields("login", nick=client.nick, account=account.name, ip=client.ip),
+        )
         if client.registered:
             if self.bans.refuse_banned(client):
                 return False

@@ -10,12 +10,14 @@ is what keeps the state consistent without locks.
 from __future__ import annotations
 
 import collections
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
+from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.monitors import Monitors
@@ -154,6 +156,9 @@ class Network:
         self.max_seen = 0
         self.monitors = Monitors(self.name)
         self.observer: NetworkObserver | None = None
+        # The host others see of each connection (``[privacy]``): app.py gives it the secret
+        # kept in the data directory; this one, random, serves a network without one.
+        self.cloaks = Cloaker(config.privacy, secrets.token_bytes(SECRET_BYTES))
         # Kept up to date as users come, go and change modes, so LUSERS costs nothing.
         self.user_count = 0
         self.mode_counts: collections.Counter[str] = collections.Counter()
@@ -209,7 +214,10 @@ class Network:
     # -- connections and nicks -----------------------------------------------------------------
 
     def add_connection(self, client: Client) -> None:
-        """Count a new connection (before it registers)."""
+        """Count a new connection (before it registers); with ``[privacy] cloak_hosts`` its host
+        becomes the cloak others see."""
+        if self.config.privacy.cloak_hosts:
+            client.host = self.cloaks.host_for(client.ip)
         self.connections.add(client)
         self.per_ip[client.ip] += 1
 
@@ -333,6 +341,20 @@ class Network:
 
     # -- channels ------------------------------------------------------------------------------
 
+    def set_default_channels(self, names: Iterable[str], *, keep: Iterable[str] = ()) -> None:
+        """Make ``names`` the permanent common rooms (after a reload of the configuration).
+
+        A room that is no longer a default one stops being permanent, unless its folded name is
+        in ``keep`` (registered channels); it goes away when its last member leaves.
+        """
+        wanted = {fold(name): name for name in names}
+        kept = set(keep)
+        for name_folded, channel in list(self.channels.items()):
+            if channel.permanent and name_folded not in wanted and name_folded not in kept:
+                self.release_channel(channel)
+        for name in wanted.values():
+            self.keep_channel(name, self.clock())
+
     def join(self, client: Client, name: str) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 
@@ -433,23 +455,26 @@ class Network:
         if self.observer is not None:
             self.observer.parted(client, channel, reason)
 
-    def kick(self, kicker: Client, channel: Channel, target: Client, reason: str) -> None:
-        """Remove ``target`` from ``channel`` on ``kicker``'s word, telling every member."""
-        self.reveal(kicker, channel)  # nobody is kicked by, or from, an unknown member
+    def kick(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
+        """Remove ``target`` from ``channel`` on ``kicker``'s word (None: the server's), telling
+        every member."""
+        if kicker is not None:
+            self.reveal(kicker, channel)  # nobody is kicked by, or from, an unknown member
         self.reveal(target, channel)
         outgoing = Outgoing(
-            kicker.prefix,
+            kicker.prefix if kicker is not None else self.name,
             "KICK",
             channel.name,
             target.nick,
             reason,
             when=self.clock(),
-            account=kicker.account,
+            account=kicker.account if kicker is not None else None,
         )
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
         if self.observer is not None:
-            self.observer.parted(target, channel, f"Kicked by {kicker.nick}: {reason}")
+            by = kicker.nick if kicker is not None else self.name
+            self.observer.parted(target, channel, f"Kicked by {by}: {reason}")
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
         """Send a departure or rename to ``recipients``."""

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chinwag.logs import fields
 from chinwag.protocol import fold
 from chinwag.server.config import AccountsConfig
 from chinwag.server.password_budget import PasswordBudget
@@ -55,6 +56,10 @@ class PasswordChecks:
         self.accounts = accounts
         self._tls_port = tls_port
         self.budget = PasswordBudget(settings)
+        self.failed_count = 0
+        """Wrong passwords since the start (read by the metrics)."""
+        self.throttled_count = 0
+        """Checks refused unchecked (budget spent, or one already running) since the start."""
 
     def tls_port(self) -> int | None:
         """The port of the TLS listener, when there is one."""
@@ -111,7 +116,22 @@ class PasswordChecks:
         """
         result, refusal = await self.budget.check(client, (key, f"ip:{client.ip}"), attempt)
         if refusal is not None:
-            log.warning("password check for %s from %s refused: %s", key, client.ip, refusal)
+            self.throttled_count += 1
+            log.warning(
+                "password check for %s from %s refused: %s",
+                key,
+                client.ip,
+                refusal,
+                extra=fields(
+                    "login_throttled", target=key, nick=client.nick, ip=client.ip, reason=refusal
+                ),
+            )
         elif not result:
-            log.warning("failed password check for %s from %s", key, client.ip)
+            self.failed_count += 1
+            log.warning(
+                "failed password check for %s from %s",
+                key,
+                client.ip,
+                extra=fields("login_failed", target=key, nick=client.nick, ip=client.ip),
+            )
         return result, refusal

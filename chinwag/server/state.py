@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chinwag.protocol import fold
 from chinwag.server.extbans import entry_matches, is_mute
+from chinwag.server.stats import SENT
 
 __all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
 
@@ -182,6 +183,7 @@ class Client:
 
     def send(self, data: bytes) -> None:
         """Queue wire bytes for this client (never blocks, never awaits)."""
+        SENT.count += 1
         self.conn.enqueue(data)
 
 
@@ -261,17 +263,14 @@ class Channel:
         """True when a ban (or, with ``mutes``, a ``~m:`` mute) matches and no ``+e`` does."""
         if not self.bans:
             return False
-        prefix, account = client.prefix, client.account
         hit = any(
-            (mutes or not is_mute(entry)) and entry_matches(entry, prefix, account)
-            for entry in self.bans
+            (mutes or not is_mute(entry)) and _entry_matches(entry, client) for entry in self.bans
         )
-        return hit and not any(entry_matches(e, prefix, account) for e in self.exceptions)
+        return hit and not any(_entry_matches(e, client) for e in self.exceptions)
 
     def is_invite_excepted(self, client: Client) -> bool:
         """True when a ``+I`` entry lets ``client`` in without an invitation."""
-        prefix, account = client.prefix, client.account
-        return any(entry_matches(entry, prefix, account) for entry in self.invex)
+        return any(_entry_matches(entry, client) for entry in self.invex)
 
     def mode_string(self, show_key: bool) -> tuple[str, ...]:
         """The channel modes as MODE parameters: ``("+ntkl", "key", "10")``."""
@@ -284,3 +283,14 @@ class Channel:
             flags += "l"
             params.append(str(self.limit))
         return ("+" + flags, *params)
+
+
+def _entry_matches(entry: str, client: Client) -> bool:
+    """Whether a ban, exception or invite-exception entry matches ``client``: its shown
+    ``nick!user@host``, its account, or the real address behind its cloak."""
+    if entry_matches(entry, client.prefix, client.account):
+        return True
+    if client.host == client.ip:
+        return False
+    real = f"{client.nick}!{client.user}@{client.ip}"
+    return entry_matches(entry, real, client.account)

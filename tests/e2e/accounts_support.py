@@ -49,8 +49,10 @@ def make_accounts_server(
     accounts: dict[str, Any] | None = None,
     server: dict[str, Any] | None = None,
     limits: dict[str, Any] | None = None,
+    privacy: dict[str, Any] | None = None,
 ) -> Server:
-    """A server on a free port with a SQLite store in ``data_dir`` (memory when None)."""
+    """A server on a free port with a SQLite store in ``data_dir`` (memory when None); host
+    cloaking off unless ``privacy`` turns it on (as in `harness.make_server`)."""
     overrides: dict[str, dict[str, Any]] = {
         "server": {
             "port": 0,
@@ -60,6 +62,7 @@ def make_accounts_server(
         },
         "limits": {"flood_rate": 0, **(limits or {})},
         "accounts": accounts or {},
+        "privacy": {"cloak_hosts": False, **(privacy or {})},
     }
     return Server(load_config(None, environ={}, overrides=overrides))
 

@@ -52,8 +52,12 @@ def make_server(
     history: dict[str, Any] | None = None,
     websocket: dict[str, Any] | None = None,
     opers: list[tuple[str, str]] | None = None,
+    privacy: dict[str, Any] | None = None,
 ) -> Server:
     """A `Server` on a free loopback port, named ``test.chinwag``, flood pacing off by default.
+
+    Host cloaking is off unless ``privacy`` turns it on, so that tests of other features can
+    spell out a user's full ``nick!~user@127.0.0.1`` (tests/e2e/test_privacy.py covers cloaks).
 
     Args:
         server: ``[server]`` overrides (``data_dir`` is ``none``, a memory store, unless given).
@@ -61,12 +65,14 @@ def make_server(
         history: ``[history]`` overrides.
         websocket: ``[websocket]`` overrides (``listen="127.0.0.1:0"`` for a free port).
         opers: ``(name, password_hash)`` pairs.
+        privacy: ``[privacy]`` overrides.
     """
     overrides: dict[str, dict[str, Any]] = {
         "server": {"port": 0, "name": "test.chinwag", "data_dir": "none", **(server or {})},
         "limits": {"flood_rate": 0, **(limits or {})},
         "history": history or {},
         "websocket": websocket or {},
+        "privacy": {"cloak_hosts": False, **(privacy or {})},
     }
     config = load_config(None, environ={}, overrides=overrides)
     if opers:

@@ -4,6 +4,7 @@ data directory of a running server (it would leave the forgotten account logged 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -65,20 +66,40 @@ async def test_private_history_with_an_offline_account(
     assert await _private_history(again, "bob") == ["hello bob"]
 
 
-async def test_admin_forget_refuses_while_the_server_runs(
-    serve_accounts: ServeAccounts, tmp_path: Path
-) -> None:
-    """`chinwag admin forget` on the data directory of a running server exits 1 and says why;
-    the account is untouched."""
-    h = await serve_accounts(data_dir=tmp_path)
-    await register(h, "amy", "amy-pw")
-    done = subprocess.run(
-        [sys.executable, "-m", "chinwag", "admin", "--data", str(tmp_path), "forget", "amy"],
+def _forget(data: Path, name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chinwag", "admin", "--data", str(data), "forget", name],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+async def test_admin_forget_goes_through_the_running_server(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """`chinwag admin forget` on the data directory of a running server asks the server over
+    its admin socket: the account's session is logged out (901), then the account is dropped."""
+    h = await serve_accounts(data_dir=tmp_path)
+    amy = await register(h, "amy", "amy-pw")
+    done = await asyncio.to_thread(_forget, tmp_path, "amy")
+    assert done.returncode == 0, done
+    assert "logged out 1 session(s)" in done.stdout, done.stdout
+    await amy.expect("901")
+    assert await h.server.store.accounts.get("amy") is None
+
+
+async def test_admin_forget_refuses_a_server_it_cannot_ask(
+    serve_accounts: ServeAccounts, tmp_path: Path
+) -> None:
+    """With no admin socket to ask, `chinwag admin forget` finds the running server's lock,
+    exits 1 and says why; the account is untouched."""
+    h = await serve_accounts(data_dir=tmp_path)
+    await register(h, "amy", "amy-pw")
+    assert h.server.admin is not None
+    h.server.admin.close()  # as if the socket were gone
+    done = await asyncio.to_thread(_forget, tmp_path, "amy")
     assert done.returncode == 1, done
     assert "running" in done.stderr and "NickServ DROP" in done.stderr, done.stderr
     assert await h.server.store.accounts.get("amy") is not None

@@ -36,9 +36,9 @@ flood_rate = 0
 class ServeProcess:
     """``python -m chinwag serve --port 0`` in a temporary directory; its log gives the port."""
 
-    def __init__(self, workdir: Path, *args: str) -> None:
-        config = workdir / "chinwag.toml"
-        config.write_text(CONFIG, encoding="utf-8")
+    def __init__(self, workdir: Path, *args: str, config_text: str = CONFIG) -> None:
+        config = self.config = workdir / "chinwag.toml"
+        config.write_text(config_text, encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env = {k: v for k, v in env.items() if not k.startswith("CHINWAG__")}
         command = [sys.executable, "-m", "chinwag", "serve", "--port", "0", "--config", str(config)]

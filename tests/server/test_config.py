@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chinwag.server import ConfigError, load_config
-from chinwag.server.config import LimitsConfig, ServerConfig
+from chinwag.server.config import LimitsConfig, ServerConfig, parse_listen
 from chinwag.server.passwords import hash_password, verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,3 +222,35 @@ def test_password_hash_round_trip() -> None:
     assert verify_password(hashed, "s3cret")
     assert not verify_password(hashed, "S3cret")
     assert not verify_password("not a hash", "s3cret")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("CHINWAG__PRIVACY__CLOAK_SUFFIX", "bad suffix!", "privacy.cloak_suffix"),
+        ("CHINWAG__METRICS__LISTEN", "9108", "metrics.listen must be HOST:PORT"),
+        ("CHINWAG__METRICS__LISTEN", "localhost:99999", "metrics.listen must be HOST:PORT"),
+        ("CHINWAG__LOGGING__FORMAT", "xml", "logging.format"),
+        ("CHINWAG__LOGGING__LEVEL", "loud", "logging.level"),
+    ],
+)
+def test_operations_settings_are_checked(variable: str, value: str, complaint: str) -> None:
+    """Bad privacy, metrics and logging values are refused, naming the key."""
+    with pytest.raises(ConfigError, match=re.escape(complaint)):
+        load_config(None, environ={variable: value})
+
+
+def test_operations_settings_from_the_environment() -> None:
+    """[privacy], [metrics] and [logging] take CHINWAG__SECTION__KEY overrides too."""
+    config = load_config(
+        None,
+        environ={
+            "CHINWAG__PRIVACY__CLOAK_HOSTS": "false",
+            "CHINWAG__METRICS__LISTEN": "[::1]:9108",
+            "CHINWAG__LOGGING__FORMAT": "json",
+        },
+    )
+    assert not config.privacy.cloak_hosts
+    assert config.metrics.listen == "[::1]:9108"
+    assert config.logging.format == "json"
+    assert parse_listen(config.metrics.listen) == ("::1", 9108)

@@ -54,7 +54,11 @@ class _Parts:
         self.config: Config = load_config(
             None,
             environ={},
-            overrides={"server": {"name": "t.chinwag", "data_dir": "none"}, "history": history},
+            overrides={
+                "server": {"name": "t.chinwag", "data_dir": "none"},
+                "history": history,
+                "privacy": {"cloak_hosts": False},  # the users' hosts are spelled out below
+            },
         )
         self.store = MemoryStore()
         self.tasks = Tasks()

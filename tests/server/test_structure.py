@@ -16,7 +16,18 @@ PACKAGE = Path(__file__).resolve().parents[2] / "chinwag"
 SERVER = PACKAGE / "server"
 
 LAYERS: list[list[str]] = [
-    ["errors", "config", "passwords", "tls", "tasks", "extbans", "webfiles", "join_hint"],
+    [
+        "errors",
+        "config",
+        "passwords",
+        "tls",
+        "tasks",
+        "extbans",
+        "webfiles",
+        "join_hint",
+        "stats",
+        "cloak",
+    ],
     ["state"],
     ["fanout", "monitors"],
     ["network"],
@@ -30,10 +41,12 @@ LAYERS: list[list[str]] = [
         "server_bans",
         "channel_registry",
         "outbox",
+        "klines",
     ],
     ["nick_protection"],
     ["logins"],
     ["accounts"],
+    ["reload"],
     ["commands.base"],
     ["commands.labels", "commands.welcome", "commands.who", "commands.monitor"],
     [
@@ -56,6 +69,7 @@ LAYERS: list[list[str]] = [
         "commands.users",
     ],
     ["commands"],
+    ["metrics", "admin_commands", "admin_socket"],
     ["app"],
     [""],
 ]

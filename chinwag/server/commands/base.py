@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chinwag.protocol import Message
@@ -14,7 +14,9 @@ from chinwag.server.errors import IrcError
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
+from chinwag.server.reload import ReloadReport
 from chinwag.server.state import Client
+from chinwag.server.stats import Stats
 from chinwag.server.tasks import Spawn
 from chinwag.store import Store
 
@@ -49,6 +51,10 @@ class Context:
     """The ``label`` tag of the command (``labeled-response``), set by `dispatch`."""
     late: DeferredReply | None = None
     """Set by `labels.defer_reply` when the reply comes after the handler returns."""
+    stats: Stats = field(default_factory=Stats)
+    """The server's counters (STATS m and l)."""
+    reload: Callable[[], ReloadReport] | None = None
+    """Re-reads the configuration (REHASH); None where there is nothing to reload from."""
 
     @property
     def limits(self) -> LimitsConfig:

@@ -35,7 +35,8 @@ TOPICS: dict[str, str] = {
     "JOIN": "Join channels, creating them if needed; JOIN 0 leaves every channel.",
     "KICK": "Remove users from a channel you operate, with an optional reason.",
     "KILL": "Disconnect a user (server operators).",
-    "KLINE": "Ban a mask or an account from the server, optionally for a time (server operators).",
+    "KLINE": "Ban a mask or an account from the server, optionally for a time: 90 (minutes), "
+    "30m, 12h, 7d (server operators).",
     "KNOCK": "Ask the operators of an invite-only channel to invite you.",
     "LINKS": "The servers of the network (chinwag is one server).",
     "LIST": "The channels you may see, with their user counts and topics; "
@@ -57,9 +58,10 @@ TOPICS: dict[str, str] = {
     "PRIVMSG": "Send a message to a channel or a user.",
     "QUIT": "Leave the server with an optional message.",
     "REGISTER": "Create an account named after your nick (email optional), and log in.",
+    "REHASH": "Re-read the configuration file, as SIGHUP does (server operators).",
     "SETNAME": "Change your real name (with the setname capability).",
-    "STATS": "Server statistics: k (bans), c (connections per address), u (uptime) "
-    "(server operators).",
+    "STATS": "Server statistics: k (bans), c (connections per address), u (uptime), "
+    "m (commands received), l (traffic and disconnections) (server operators).",
     "TAGMSG": "Send only tags (typing notifications, reactions) to a channel or a user.",
     "TIME": "The server's time.",
     "TOPIC": "Show or set a channel's topic.",

@@ -20,6 +20,7 @@ from chinwag.protocol.numerics import (
     RPL_USERHOST,
     RPL_VERSION,
     RPL_WHOISACCOUNT,
+    RPL_WHOISACTUALLY,
     RPL_WHOISBOT,
     RPL_WHOISCHANNELS,
     RPL_WHOISIDLE,
@@ -66,6 +67,9 @@ def handle_whois(ctx: Context, msg: Message) -> None:
     if line:
         ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(line))
     ctx.reply(RPL_WHOISSERVER, target.nick, ctx.network.name, _SERVER_INFO)
+    if (ctx.client.is_oper or ctx.client is target) and target.host != target.ip:
+        actual = f"{target.user}@{target.ip}"
+        ctx.reply(RPL_WHOISACTUALLY, target.nick, actual, target.ip, "Actual user@host, Actual IP")
     if target.away is not None:
         ctx.reply(RPL_AWAY, target.nick, target.away)
     if target.is_oper:

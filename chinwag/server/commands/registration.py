@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from chinwag.logs import fields
 from chinwag.protocol import Message, is_valid_nick
 from chinwag.protocol.numerics import (
     ERR_ALREADYREGISTERED,
@@ -166,7 +167,13 @@ def complete_registration(ctx: Context) -> None:
     if ctx.accounts.bans.refuse_banned(client):
         return
     network.mark_registered(client)
-    log.info("registered %s (%s) from %s", client.nick, client.prefix, client.ip)
+    log.info(
+        "registered %s (%s) from %s",
+        client.nick,
+        client.prefix,
+        client.ip,
+        extra=fields("registered", nick=client.nick, account=client.account, ip=client.ip),
+    )
     send_welcome(ctx)
     for name in ctx.config.server.default_channels:
         try:
