@@ -99,7 +99,12 @@ class Server:
         self.store = (
             store
             if store is not None
-            else open_store(data_path(config), url=config.cluster.store.strip())
+            else open_store(
+                data_path(config),
+                url=config.cluster.store.strip(),
+                indexer="process",
+                fsync=config.history.fsync == "turn",
+            )
         )
         self._tasks = Tasks()
         self.network = Network(config)
@@ -110,7 +115,8 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
-        self.outbox = Outbox()
+        # The store's turn ends first: the journal is written before any output.
+        self.outbox = Outbox(self.store.history.end_turn)
         self.history = History(
             config.history,
             self.store.history,

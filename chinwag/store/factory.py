@@ -10,21 +10,30 @@ from argon2 import PasswordHasher
 from chinwag.store.base import Store
 from chinwag.store.errors import StoreError
 from chinwag.store.memory import MemoryStore
-from chinwag.store.sqlite import SqliteStore
+from chinwag.store.sqlite import IndexerKind, SqliteStore
 
 __all__ = ["open_store"]
 
 
 def open_store(
-    data_dir: Path | None, *, url: str = "", hasher: PasswordHasher | None = None
+    data_dir: Path | None,
+    *,
+    url: str = "",
+    hasher: PasswordHasher | None = None,
+    indexer: IndexerKind = "thread",
+    fsync: bool = False,
 ) -> Store:
     """Open the store the server runs on.
 
     Args:
-        data_dir: the data directory (``DATA_DIR/chinwag.sqlite3``), or None for a store that
-            keeps everything in memory (``--data none``); unused when ``url`` is given.
-        url: a PostgreSQL URL (``--store``, shared by the nodes of a network), or empty.
+        data_dir: the data directory (``DATA_DIR/chinwag.sqlite3`` and ``DATA_DIR/journal/``),
+            or None for a store that keeps everything in memory (``--data none``).
+        url: a PostgreSQL URL (``--store``, shared by the nodes of a network), or empty; then
+            ``data_dir``, ``indexer`` and ``fsync`` are unused.
         hasher: argon2 parameters for accounts (None: the default argon2id profile).
+        indexer: where the journal's indexer runs: ``"process"`` (a supervised child process,
+            what ``chinwag serve`` uses) or ``"thread"`` (command-line tools, tests).
+        fsync: fsync each journal frame (power-loss durability).
 
     Returns:
         An open store; ``await store.close()`` at shutdown.
@@ -39,7 +48,7 @@ def open_store(
         return _open_postgres(url, hasher)
     if data_dir is None:
         return MemoryStore(hasher=hasher)
-    return SqliteStore.in_directory(data_dir, hasher=hasher)
+    return SqliteStore.in_directory(data_dir, hasher=hasher, indexer=indexer, fsync=fsync)
 
 
 def _open_postgres(url: str, hasher: PasswordHasher | None) -> Store:

@@ -297,6 +297,10 @@ class PgHistoryStore:
         """See :meth:`HistoryStore.commit_error`."""
         return commit_error()
 
+    def end_turn(self) -> None:
+        """See :meth:`HistoryStore.end_turn`: nothing to do, the writer thread commits groups
+        on its own and reports each entry through its callback."""
+
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
         self._writer.append(None, then)

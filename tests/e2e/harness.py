@@ -15,12 +15,14 @@ import contextlib
 import re
 import socket
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
+from chinwag.store.journal import read_frames, segments
 
-__all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
+__all__ = ["ANY", "Client", "Clients", "Harness", "journal_texts", "make_server"]
 
 C = TypeVar("C", bound="Client")
 
@@ -419,3 +421,15 @@ class Harness(Clients):
     def __init__(self, server: Server) -> None:
         super().__init__(server.port, server.config.server.default_channels)
         self.server = server
+
+
+def journal_texts(journal_dir: Path) -> dict[str, str]:
+    """msgid -> text of every whole record in the journal's segment files."""
+    found: dict[str, str] = {}
+    for base, path in segments(journal_dir):
+        frames, _end = read_frames(path.read_bytes(), base)
+        for frame in frames:
+            for line in frame.payload.decode().splitlines():
+                fields = line.split("\0")
+                found[fields[0]] = fields[9]
+    return found
