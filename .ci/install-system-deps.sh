@@ -24,6 +24,10 @@ NEEDED=(
     # The compiled protocol core (setup.py): a C compiler and Python's headers.
     "gcc:gcc"
     "python3-dev:"
+    # The cluster's tests (tests/cluster) start their own Redis and PostgreSQL: the servers'
+    # binaries are all they need (Debian keeps PostgreSQL's under /usr/lib/postgresql/*/bin).
+    "redis-server:redis-server"
+    "postgresql:"
 )
 
 is_installed() {

@@ -41,6 +41,24 @@ def _add_serve(subparsers: Any) -> None:
     )
     serve.add_argument("--data", metavar="DIR", help="data directory (default ./chinwag-data)")
     serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep accounts, channels, bans and history in PostgreSQL instead of SQLite, shared "
+        "by every server given the same URL: postgresql://user@host/db or "
+        "postgresql://user@/db?host=/socket/dir (needs pip install 'chinwag[cluster]')",
+    )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="be one node of a network whose nodes share this Redis (redis://host:port/db, "
+        "rediss://..., unix:///path/redis.sock); needs --store",
+    )
+    serve.add_argument(
+        "--node-name",
+        metavar="NAME",
+        help="this node's name in the network, a server name with a dot (default: --name)",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -99,6 +117,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_key": args.tls_key,
         },
         "websocket": {"listen": args.websocket},
+        "cluster": {"store": args.store, "redis": args.redis, "node_name": args.node_name},
         "logging": {"level": args.log_level, "format": args.log_format},
         "metrics": {"listen": args.metrics},
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chinwag.server.config import (
     AccountsConfig,
+    ClusterConfig,
     Config,
     HistoryConfig,
     LimitsConfig,
@@ -37,6 +38,7 @@ def test_example_has_every_key_with_a_comment() -> None:
         HistoryConfig,
         AccountsConfig,
         WebSocketConfig,
+        ClusterConfig,
         PrivacyConfig,
         MetricsConfig,
         LoggingConfig,

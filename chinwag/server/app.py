@@ -17,9 +17,10 @@ import ssl
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag import logs
+from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.protocol import DecodeError, Message, core_name
 from chinwag.server import commands
 from chinwag.server.accounts import Accounts
@@ -44,8 +45,11 @@ from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.server.tasks import Tasks
 from chinwag.server.tls import server_context
 from chinwag.server.websocket import WebSocketListener
-from chinwag.store import Store, open_store
+from chinwag.store import Store, StoreError, open_store
 from chinwag.store.lock import DataDirBusyError, DataDirLock
+
+if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
+    from chinwag.cluster.node import ClusterNode
 
 __all__ = ["Server", "data_path", "run_server"]
 
@@ -97,7 +101,10 @@ class Server:
             store
             if store is not None
             else open_store(
-                data_path(config), indexer="process", fsync=config.history.fsync == "turn"
+                data_path(config),
+                url=config.cluster.store.strip(),
+                indexer="process",
+                fsync=config.history.fsync == "turn",
             )
         )
         self._tasks = Tasks()
@@ -119,7 +126,19 @@ class Server:
             self.outbox,
             accounts=self.store.accounts,
         )
-        self.fast_path: FastPath | None = FastPath(self.network, self.history)
+        self.cluster: ClusterNode | None = None
+        if config.cluster.redis.strip():
+            from chinwag.cluster.node import ClusterNode
+
+            node_name = config.cluster.node_name.strip() or config.server.name
+            self.cluster = ClusterNode(
+                self.network, self.history, config.cluster.redis.strip(), node_name
+            )
+        # The fast path delivers to local connections only: on a cluster node every message
+        # goes through the handlers, which relay it through the bus.
+        self.fast_path: FastPath | None = (
+            None if self.cluster is not None else FastPath(self.network, self.history)
+        )
         """Runs the common lines without the general dispatch; None sends every line through
         `commands.dispatch` (the reference, which tests compare it with)."""
         self.reloader = Reloader(
@@ -159,6 +178,9 @@ class Server:
         self.motd.load()
         await self.accounts.start()
         self.history.start()
+        if self.cluster is not None:
+            await self.cluster.start()  # before any user can come: they must be claimed
+            log.info("node %s of the network at %s", self.cluster.node, self.config.cluster.redis)
         limits = self.config.limits
         stats = self.stats
         server = await loop.create_server(
@@ -286,6 +308,8 @@ class Server:
         for conn in conns:
             if conn.transport is not None and not conn.lost.done():
                 conn.transport.abort()
+        if self.cluster is not None:
+            await self.cluster.stop()  # after the clients: their QUITs reach the other nodes
         await self._tasks.cancel_all(SHUTDOWN_GRACE / 2)
         await self.store.close()
         if self._lock is not None:
@@ -419,6 +443,9 @@ async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
     try:
         server = Server(config, config_source=source)
         await server.start()
+    except (StoreError, NetworkUnreachableError) as exc:
+        log.error("%s", exc)
+        return 1
     except DataDirBusyError as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "FSYNC_POLICIES",
     "AccountsConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "HistoryConfig",
@@ -45,6 +46,7 @@ _SECTIONS = (
     "privacy",
     "metrics",
     "logging",
+    "cluster",
 )
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -148,6 +150,18 @@ class WebSocketConfig:
 
 
 @dataclass(slots=True)
+class ClusterConfig:
+    """What several nodes of one network share (README: "Running a network")."""
+
+    store: str = ""
+    """A PostgreSQL URL for accounts, channels, bans and history; empty: SQLite in data_dir."""
+    redis: str = ""
+    """The network's Redis (redis://, rediss://, unix://); empty: a server on its own."""
+    node_name: str = ""
+    """This node's name in the network (a server name with a dot); empty: server.name."""
+
+
+@dataclass(slots=True)
 class PrivacyConfig:
     """What others may learn of a user's address."""
 
@@ -191,6 +205,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     opers: list[OperConfig] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -232,6 +247,28 @@ class Config:
             raise ConfigError("limits.tls_handshake_timeout must be more than 0 seconds")
         if self.websocket.listen:
             parse_listen(self.websocket.listen, "websocket.listen")
+        redis_url = self.cluster.redis.strip()
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"cluster.redis must be redis://host:port/db, rediss://... or unix:///path,"
+                f" not {redis_url!r}"
+            )
+        node_name = self.cluster.node_name.strip()
+        if node_name and ("." not in node_name or " " in node_name):
+            raise ConfigError(
+                f"cluster.node_name must be a server name with a dot (n1.example.org),"
+                f" not {node_name!r}"
+            )
+        if redis_url and not self.cluster.store.strip():
+            raise ConfigError(
+                "cluster.redis needs cluster.store: the nodes of a network share accounts and"
+                " history through PostgreSQL"
+            )
+        store = self.cluster.store.strip()
+        if store and not store.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                f"cluster.store must be a PostgreSQL URL (postgresql://user@host/db), not {store!r}"
+            )
         for oper in self.opers:
             if not oper.password_hash.startswith("$argon2"):
                 raise ConfigError(

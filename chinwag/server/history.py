@@ -248,6 +248,12 @@ class History:
                 self._guests[client] = token
         return token
 
+    def adopt_guest(self, client: Client, token: str) -> None:
+        """Give a user of another node of the network the guest token it has there, so that
+        private history with it is the same conversation on every node."""
+        if not client.account:
+            self._guests[client] = token
+
     def guest_count(self) -> int:
         """How many connections hold a guest identity (the table must not outlive them)."""
         return len(self._guests)

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
@@ -22,7 +23,7 @@ from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
-__all__ = ["Network", "WhowasEntry"]
+__all__ = ["Network", "NetworkObserver", "WhowasEntry"]
 
 
 def _middle(param: str) -> str:
@@ -39,6 +40,46 @@ class WhowasEntry:
     host: str
     realname: str
     when: float
+
+
+class NetworkObserver(Protocol):
+    """Told of every change of who is where, after it happened: the node of a network
+    (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
+
+    async def claim(self, client: Client, nick: str) -> bool:
+        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
+        ...
+
+    def relay(
+        self,
+        sender: Client,
+        channel: Channel | None,
+        recipient: Client | None,
+        outgoing: Outgoing,
+        deliver: Callable[[], object],
+        *,
+        target_name: str,
+        command: str,
+        text: str,
+    ) -> bool:
+        """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
+        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
+        ...
+
+    def registered(self, client: Client) -> None:
+        """``client`` finished registration."""
+
+    def renamed(self, client: Client, old_nick: str) -> None:
+        """``client`` was ``old_nick`` until now."""
+
+    def joined(self, client: Client, channel: Channel) -> None:
+        """``client`` joined ``channel``."""
+
+    def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
+        """``client`` left ``channel`` (PART or KICK)."""
+
+    def quitting(self, client: Client, reason: str) -> None:
+        """``client`` is going away (still in its channels)."""
 
 
 MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
@@ -114,6 +155,7 @@ class Network:
         )
         self.max_seen = 0
         self.monitors = Monitors(self.name)
+        self.observer: NetworkObserver | None = None
         # The host others see of each connection (``[privacy]``): app.py gives it the secret
         # kept in the data directory; this one, random, serves a network without one.
         self.cloaks = Cloaker(config.privacy, secrets.token_bytes(SECRET_BYTES))
@@ -200,12 +242,20 @@ class Network:
         client.nick = nick
         self.clients[client.nick_folded] = client
 
+    def release_nick(self, client: Client) -> None:
+        """Take an unregistered client's nick back (it was refused elsewhere): ``*`` again."""
+        if self.clients.get(client.nick_folded) is client:
+            del self.clients[client.nick_folded]
+        client.nick = "*"
+
     def mark_registered(self, client: Client) -> None:
         """Record that ``client`` finished registration."""
         client.state = RegState.REGISTERED
         self.user_count += 1
         self.max_seen = max(self.max_seen, self.user_count)
         self.monitors.online(client)
+        if self.observer is not None:
+            self.observer.registered(client)
 
     def set_user_mode(self, client: Client, mode: str, enabled: bool) -> bool:
         """Turn user mode ``mode`` on or off; True when that changed anything."""
@@ -253,6 +303,8 @@ class Network:
         if client.nick_folded != old_folded:
             self.monitors.offline(old_nick)
             self.monitors.online(client)
+        if self.observer is not None:
+            self.observer.renamed(client, old_nick)
 
     def _whowas_entry(self, client: Client) -> WhowasEntry:
         return WhowasEntry(client.nick, client.user, client.host, client.realname, self.clock())
@@ -271,6 +323,8 @@ class Network:
         if self.clients.get(client.nick_folded) is client:
             del self.clients[client.nick_folded]
         self.monitors.clear(client)
+        if self.observer is not None:
+            self.observer.quitting(client, reason)
         if client.registered:
             self.user_count -= 1
             for mode in client.modes:
@@ -350,6 +404,8 @@ class Network:
             send_to_all(
                 (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
             )
+        if self.observer is not None:
+            self.observer.joined(client, channel)
         return channel
 
     def _join_line(self, client: Client, channel: Channel, plain: Outgoing, to: Client) -> bytes:
@@ -396,6 +452,8 @@ class Network:
         # A silent member of a delayed-join room leaves silently: only it gets its PART.
         self._emit([client] if client in channel.hidden else channel.members, outgoing)
         self._leave(client, channel)
+        if self.observer is not None:
+            self.observer.parted(client, channel, reason)
 
     def kick(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
         """Remove ``target`` from ``channel`` on ``kicker``'s word (None: the server's), telling
@@ -414,6 +472,9 @@ class Network:
         )
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
+        if self.observer is not None:
+            by = kicker.nick if kicker is not None else self.name
+            self.observer.parted(target, channel, f"Kicked by {by}: {reason}")
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
         """Send a departure or rename to ``recipients``."""

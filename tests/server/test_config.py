@@ -116,12 +116,27 @@ def test_unknown_key_is_an_error(tmp_path: Path, text: str, where: str) -> None:
         ("[limits]\nexempt_loopback = 'perhaps'\n", "limits.exempt_loopback"),
         ("[server]\ndefault_channels = ['lobby']\n", "default_channels"),
         ("[server]\nname = 5\n", "server.name"),
+        ("[cluster]\nstore = 'sqlite:///x.db'\n", "cluster.store"),
+        ("[cluster]\nstore = 'postgresql:///c'\nredis = 'localhost:6379'\n", "cluster.redis"),
+        ("[cluster]\nredis = 'redis://r/0'\n", "cluster.redis needs cluster.store"),
+        ("[cluster]\nnode_name = 'n1'\n", "cluster.node_name"),
     ],
 )
 def test_bad_values_are_errors(tmp_path: Path, text: str, where: str) -> None:
     """A value of the wrong type or out of range is refused, naming the key."""
     with pytest.raises(ConfigError, match=re.escape(where)):
         load_config(_write(tmp_path, text), environ={})
+
+
+def test_cluster_urls_in_every_documented_form(tmp_path: Path) -> None:
+    """[cluster] takes redis://, rediss:// and unix:// for Redis, libpq URLs for the store."""
+    for redis_url in ("redis://r:6379/0", "rediss://r:6380/1", "unix:///run/redis.sock"):
+        text = (
+            "[cluster]\nstore = 'postgresql://chinwag@/chinwag?host=/run/postgresql'\n"
+            f"redis = '{redis_url}'\nnode_name = 'n1.example.org'\n"
+        )
+        config = load_config(_write(tmp_path, text), environ={})
+        assert (config.cluster.redis, config.cluster.node_name) == (redis_url, "n1.example.org")
 
 
 def test_missing_file_and_broken_toml(tmp_path: Path) -> None:

@@ -58,8 +58,13 @@ def ids(entries: list[HistoryEntry]) -> list[str]:
     return [e.msgid for e in entries]
 
 
-def open_kind(kind: str, path: Path) -> Store:
-    """Open a store of the given kind (``memory`` or ``sqlite``) in directory ``path``."""
+def open_kind(kind: str, path: Path, url: str = "") -> Store:
+    """Open a store of the given kind: ``memory``, ``sqlite`` (in directory ``path``) or
+    ``postgres`` (the database at ``url``)."""
     if kind == "memory":
         return MemoryStore(hasher=FAST_HASHER)
+    if kind == "postgres":
+        from chinwag.store.postgres import PostgresStore
+
+        return PostgresStore(url, hasher=FAST_HASHER)
     return SqliteStore(path / "chinwag.sqlite3", hasher=FAST_HASHER)

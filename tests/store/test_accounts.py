@@ -17,6 +17,7 @@ from chinwag.store import (
     Store,
 )
 from chinwag.store.memory import MemoryAccountStore
+from chinwag.store.postgres import PostgresStore
 
 BAD_PASSWORDS: list[tuple[str | bytes, PasswordProblem]] = [
     ("", PasswordProblem.EMPTY),
@@ -153,6 +154,12 @@ async def _forget_scram(store: Store, name_folded: str) -> None:
         await store.writer.call(
             lambda conn: conn.execute(
                 "UPDATE accounts SET scram = NULL WHERE name_folded = ?", (name_folded,)
+            )
+        )
+    elif isinstance(store, PostgresStore):
+        await store.writer.call(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET scram = NULL WHERE name_folded = %s", (name_folded,)
             )
         )
     else:

@@ -12,6 +12,7 @@ messages are not stored. The echo of a labeled command is its labeled reply.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
@@ -119,15 +120,62 @@ def _send_message(
         account=client.account,
         client_tags=tags,
     )
+    if channel is not None and channel.hidden and client in channel.hidden:
+        ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
     tags_only = command == "TAGMSG"
+    labeled = bool(ctx.label)
+    observer = ctx.network.observer
+    if (
+        observer is not None  # one node of a network: the line may go to other nodes first
+        and not tags_only
+        and status is None
+        and observer.relay(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            functools.partial(_deliver, client, channel, recipient, outgoing, labeled=labeled),
+            target_name=shown,
+            command=command,
+            text=relayed,
+        )
+    ):
+        pass  # delivered here when the network hands it back
+    else:
+        _deliver(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            status=status,
+            tags_only=tags_only,
+            labeled=labeled,
+        )
+    if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
+        ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+    if not tags_only and status is None:  # TAGMSG and words for ops only are not kept
+        ctx.history.record(
+            client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
+        )
+
+
+def _deliver(
+    client: Client,
+    channel: Channel | None,
+    recipient: Client | None,
+    outgoing: Outgoing,
+    *,
+    status: str | None = None,
+    tags_only: bool = False,
+    labeled: bool = False,
+) -> None:
+    """Give ``outgoing`` to the channel's members or to the recipient, and echo it."""
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
-        if channel.hidden and client in channel.hidden:
-            ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
         # A labeled command's echo is its labeled reply: never in the channel's batch.
         echoed = _deliver_to_channel(
-            client, channel, outgoing, status, tags_only, echo=echo and not ctx.label
+            client, channel, outgoing, status, tags_only, echo=echo and not labeled
         )
     elif (
         recipient is not None
@@ -137,12 +185,6 @@ def _send_message(
         recipient.send(outgoing.line_for(recipient))
     if echo and not echoed:
         client.send(outgoing.line_for(client))
-    if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
-        ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
-    if not tags_only and status is None:  # TAGMSG and words for ops only are not kept
-        ctx.history.record(
-            client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
-        )
 
 
 def fit_relayed(client: Client, command: str, target: str, text: str) -> str:

@@ -56,6 +56,9 @@ def handle_nick(ctx: Context, msg: Message) -> None:
         return
     if ctx.network.nick_in_use(nick, client):
         raise IrcError(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+    if client.registered and ctx.network.observer is not None:
+        ctx.wait_for(_claim_and_rename(ctx, nick))  # one network: free everywhere first
+        return
     if client.registered:
         ctx.network.rename(client, nick)
         ctx.accounts.protection.check_nick(client)
@@ -91,11 +94,50 @@ def try_register(ctx: Context) -> None:
     ):
         return
     password_hash = ctx.config.server.password_hash
+    if ctx.network.observer is not None:
+        client.state = RegState.VERIFYING
+        ctx.wait_for(_claim_then_register(ctx, password_hash))
+        return
     if not password_hash:
         complete_registration(ctx)
         return
     client.state = RegState.VERIFYING
     ctx.wait_for(_check_password(ctx, password_hash))
+
+
+async def _claim_then_register(ctx: Context, password_hash: str) -> None:
+    """One network of nodes: the nick must be claimed network-wide before the welcome."""
+    client = ctx.client
+    observer = ctx.network.observer
+    assert observer is not None
+    nick = client.nick
+    won = await observer.claim(client, nick)
+    if client.state is not RegState.VERIFYING:
+        return  # gone meanwhile
+    client.state = RegState.CONNECTED
+    if not won or client.nick != nick:
+        ctx.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        ctx.network.release_nick(client)
+        return
+    if password_hash:
+        client.state = RegState.VERIFYING
+        await _check_password(ctx, password_hash)
+        return
+    complete_registration(ctx)
+
+
+async def _claim_and_rename(ctx: Context, nick: str) -> None:
+    client = ctx.client
+    observer = ctx.network.observer
+    assert observer is not None
+    won = await observer.claim(client, nick)
+    if not client.registered:
+        return
+    if not won or ctx.network.nick_in_use(nick, client):
+        ctx.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    ctx.network.rename(client, nick)
+    ctx.accounts.protection.check_nick(client)
 
 
 async def _check_password(ctx: Context, password_hash: str) -> None:

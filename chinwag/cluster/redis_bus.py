@@ -1,0 +1,323 @@
+"""The bus of a network of nodes, on Redis: nick ownership, routing, leases and netsplits.
+
+Theory of operation
+===================
+
+Sending. Sends during an event-loop turn are buffered; the first one schedules a flush for the
+end of the turn (``call_soon``). The flush is ONE script call (``scripts.TURN``) carrying every
+operation of the turn, which appends one packed entry per destination node to that node's inbox
+Stream. Flushes never overlap: while one is in Redis, later turns accumulate and go in the next
+call, so under load one call carries many turns (one round trip per busy period, not per line).
+A script is atomic, so events that two nodes both receive are in the same order in both inboxes:
+every member of a room sees its lines in one order, on every node.
+
+Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
+to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
+applied when it comes back, never when it is sent, so this node's users see the network's order.
+
+Durability. A line is in Redis once the script call returns; with ``appendfsync always`` Redis
+writes it to its append-only file before replying, so a kill -9 of Redis loses no line any node
+has read. (With ``everysec`` Redis may reply up to two seconds before writing: README.)
+
+Liveness. A node holds a lease key with a TTL (``lease`` seconds) that it renews every
+``renew_interval``; every node also runs the reaper script on that tick (atomic: a dead node is
+removed once, whoever notices first). A dead node's nicks and memberships are removed, and every
+other node gets a ``split`` entry naming it: its users QUIT there, with a netsplit reason. With
+the defaults (3 s lease, 1 s tick) a node killed with SIGKILL is reaped within 4 s.
+
+Fencing. Each node incarnation has an epoch (``JOIN_NODE``), checked by every script. A node
+that could not renew in time (stopped, cut off) was reaped: its next call fails with ``FENCED``
+and the bus calls ``on_fenced`` so that the node closes its clients ("Lost contact with the
+network"). It never writes after being declared dead. A node that cannot reach Redis for longer
+than its lease fences itself, without waiting to hear it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from chinwag.cluster import scripts
+from chinwag.cluster.bus import OnEvents, OnSplit
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_RENEW_INTERVAL",
+    "FencedError",
+    "RedisBus",
+    "split_reason",
+]
+
+_log = logging.getLogger("chinwag.cluster")
+
+DEFAULT_LEASE = 3.0
+"""Seconds a node stays alive without renewing its lease."""
+DEFAULT_RENEW_INTERVAL = 1.0
+"""Seconds between lease renewals (and reaper runs)."""
+READ_BLOCK_MS = 1_000
+"""How long one XREAD waits for entries before asking again (lets the reader notice a stop)."""
+READ_COUNT = 512
+"""Inbox entries taken per XREAD at most."""
+
+
+class FencedError(Exception):
+    """This node was declared dead by the network: it must stop serving its users."""
+
+
+def _fenced(exc: ResponseError) -> bool:
+    return str(exc).startswith("FENCED")
+
+
+class RedisBus:
+    """One node's connection to the network (see the module header).
+
+    Args:
+        url: ``redis://host:port/db``, ``rediss://...`` or ``unix:///path/redis.sock``.
+        node: this node's name (a server name with a dot).
+        on_events: called on the loop with the events of each inbox entry, in order.
+        on_split: called with the name of each node declared dead.
+        on_fenced: called once when this node has been declared dead itself.
+        lease: seconds of the lease.
+        renew_interval: seconds between renewals and reaper runs.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        node: str,
+        *,
+        on_events: OnEvents,
+        on_split: OnSplit,
+        on_fenced: Callable[[], None],
+        lease: float = DEFAULT_LEASE,
+        renew_interval: float = DEFAULT_RENEW_INTERVAL,
+    ) -> None:
+        self._url = url
+        self._node = node
+        self._on_events = on_events
+        self._on_split = on_split
+        self._on_fenced = on_fenced
+        self._lease_ms = int(lease * 1000)
+        self._lease = lease
+        self._renew_interval = renew_interval
+        self._redis: aioredis.Redis = aioredis.from_url(url)
+        self._reader_redis: aioredis.Redis = aioredis.from_url(url)
+        self._join = self._redis.register_script(scripts.JOIN_NODE)
+        self._renew = self._redis.register_script(scripts.RENEW)
+        self._reap = self._redis.register_script(scripts.REAP)
+        self._claim = self._redis.register_script(scripts.CLAIM_NICK)
+        self._turn = self._redis.register_script(scripts.TURN)
+        self._epoch = ""
+        self._ops: list[str] = []
+        self._flush_scheduled = False
+        self._flushing: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fenced = False
+        self._stopping = False
+        self._renewed_at = 0.0
+        self.turns = 0
+        """How many script calls carried events (to observe the batching)."""
+
+    @property
+    def node(self) -> str:
+        """This node's name."""
+        return self._node
+
+    @property
+    def epoch(self) -> str:
+        """This incarnation's epoch (empty before :meth:`start`)."""
+        return self._epoch
+
+    @property
+    def fenced(self) -> bool:
+        """Whether this node has been declared dead (it must not serve anyone)."""
+        return self._fenced
+
+    async def start(self) -> None:
+        """Join the network (a new epoch, a lease) and start reading the inbox.
+
+        A node of the same name that was still registered (an earlier incarnation that died)
+        is reaped first: its users QUIT on the other nodes.
+
+        Raises:
+            RedisError: when Redis cannot be reached.
+        """
+        self._epoch = (await self._join(args=[self._node, self._lease_ms])).decode()
+        self._renewed_at = time.monotonic()
+        self._tasks = [
+            asyncio.create_task(self._read_inbox(), name=f"bus-read-{self._node}"),
+            asyncio.create_task(self._keep_lease(), name=f"bus-lease-{self._node}"),
+        ]
+
+    async def stop(self) -> None:
+        """Send what is buffered, stop the tasks and close the connections (not a netsplit:
+        the server quits its users first)."""
+        with contextlib.suppress(RedisError, FencedError):
+            await self.flush()
+        # A cancelled XREAD may swallow its cancellation (redis-py reads on): the flag ends the
+        # reader's loop at its next turn whatever happens, within one blocking read.
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+        await self._redis.aclose()
+        await self._reader_redis.aclose()
+
+    # -- nicks --------------------------------------------------------------------------------
+
+    async def claim_nick(self, uid: str, wanted: str, held: str = "") -> bool:
+        """Claim folded nick ``wanted`` for user ``uid`` of this node, releasing ``held``.
+
+        Returns:
+            True when the nick is now theirs; False when someone (anywhere) holds it.
+
+        Raises:
+            FencedError: this node was declared dead.
+            RedisError: Redis cannot be reached.
+        """
+        try:
+            answer = await self._claim(
+                args=[self._node, self._epoch, f"{self._node}/{uid}", wanted, held]
+            )
+        except ResponseError as exc:
+            raise self._fence(exc) from None
+        return bool(answer == 1)
+
+    # -- sending (the Bus protocol) -----------------------------------------------------------
+
+    def to(self, node: str, event: str) -> None:
+        """See :meth:`Bus.to`."""
+        self._add("to", node, event)
+
+    def to_channel(self, channel_folded: str, event: str) -> None:
+        """See :meth:`Bus.to_channel`."""
+        self._add("chan", channel_folded, event)
+
+    def to_all(self, event: str) -> None:
+        """See :meth:`Bus.to_all`."""
+        self._add("all", "-", event)
+
+    def enter(self, channel_folded: str) -> None:
+        """See :meth:`Bus.enter`."""
+        self._add("enter", channel_folded, "")
+
+    def leave(self, channel_folded: str) -> None:
+        """See :meth:`Bus.leave`."""
+        self._add("leave", channel_folded, "")
+
+    def release(self, nick_folded: str) -> None:
+        """See :meth:`Bus.release`."""
+        self._add("release", nick_folded, "")
+
+    def _add(self, op: str, arg: str, event: str) -> None:
+        if self._fenced:
+            return  # declared dead: nothing this node says may reach the network
+        self._ops += (op, arg, event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        """Send buffered operations, one script call at a time, until none are left."""
+        while self._ops and not self._fenced:
+            ops, self._ops = self._ops, []
+            try:
+                await self._turn(args=[self._node, self._epoch, *ops])
+                self.turns += 1
+            except ResponseError as exc:
+                self._fence(exc)
+                _log.error("bus: events of node %s refused: %s", self._node, exc)
+            except RedisError as exc:
+                # Not sent: keep them in front, in order, and try again on the next tick.
+                self._ops[:0] = ops
+                _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
+                await asyncio.sleep(min(self._renew_interval, 0.1))
+
+    async def flush(self) -> None:
+        """Wait until everything sent so far is in Redis.
+
+        Raises:
+            FencedError: this node was declared dead.
+        """
+        while self._ops or (self._flushing is not None and not self._flushing.done()):
+            if self._fenced:
+                raise FencedError(self._node)
+            if self._flushing is None or self._flushing.done():
+                self._flushing = asyncio.create_task(self._flush_loop())
+            await asyncio.shield(self._flushing)
+        if self._fenced:
+            raise FencedError(self._node)
+
+    # -- receiving and liveness ----------------------------------------------------------------
+
+    async def _read_inbox(self) -> None:
+        inbox = f"cw:inbox:{self._node}"
+        last = "0-0"  # JOIN_NODE emptied it: all it holds was sent to this incarnation
+        while not self._fenced and not self._stopping:
+            try:
+                answer: Any = await self._reader_redis.xread(
+                    {inbox: last}, count=READ_COUNT, block=READ_BLOCK_MS
+                )
+            except RedisError as exc:
+                _log.warning("bus: reading the inbox failed (%s); retrying", exc)
+                await asyncio.sleep(min(self._renew_interval, 0.1))
+                continue
+            for _stream, entries in answer or ():
+                for entry_id, fields in entries:
+                    last = entry_id.decode()
+                    self._deliver(fields)
+
+    def _deliver(self, fields: dict[bytes, bytes]) -> None:
+        events = fields.get(b"e")
+        try:
+            if events is not None:
+                self._on_events(events.decode().split(scripts.EVENT_SEPARATOR))
+            split = fields.get(b"split")
+            if split is not None:
+                self._on_split(split.decode())
+        except Exception:
+            _log.exception("bus: applying events failed")
+
+    async def _keep_lease(self) -> None:
+        while not self._fenced and not self._stopping:
+            await asyncio.sleep(self._renew_interval)
+            try:
+                await self._renew(args=[self._node, self._epoch, self._lease_ms])
+                self._renewed_at = time.monotonic()
+                for dead in await self._reap():
+                    _log.warning("bus: node %s lost its lease: reaped", dead.decode())
+            except ResponseError as exc:
+                self._fence(exc)
+            except RedisError as exc:
+                _log.warning("bus: cannot renew the lease (%s)", exc)
+                if time.monotonic() - self._renewed_at > self._lease:
+                    self._fence(None)  # the network has declared us dead by now
+
+    def _fence(self, exc: ResponseError | None) -> Exception:
+        """Declare this node dead (once) when ``exc`` is the FENCED refusal; return what to
+        raise for ``exc``."""
+        if exc is not None and not _fenced(exc):
+            return exc
+        if not self._fenced:
+            self._fenced = True
+            self._ops.clear()
+            _log.error("bus: node %s was declared dead by the network", self._node)
+            self._on_fenced()
+        return FencedError(self._node)
+
+
+def split_reason(lost: str, here: str) -> str:
+    """The QUIT reason of a lost node's users, as irssi and weechat recognise a netsplit."""
+    return f"{lost} {here}"

@@ -1,0 +1,197 @@
+"""The Lua scripts through which every node changes the network's shared state in Redis.
+
+Redis runs a script atomically: nothing else happens in Redis while it runs. So a nick claim wins
+everywhere or nowhere, and the one script call that carries a loop turn's events appends them to
+every destination node's inbox at once, which is what gives every node the same order.
+
+The keys (``cw:`` is the prefix; a name in angle brackets is a node's or a channel's):
+
+================  ======  ==============================================================
+key               type    what it holds
+================  ======  ==============================================================
+cw:epoch          string  a counter: each node incarnation gets the next value
+cw:nodes          hash    node -> its epoch: the nodes of the network
+cw:lease:<node>   string  the node's epoch, with a TTL the node renews: gone = node dead
+cw:nicks          hash    folded nick -> "<node>/<uid>": who holds each nick
+cw:owned:<node>   set     the folded nicks held by the node's users
+cw:chan:<chan>    hash    node -> how many of the channel's members are on that node
+cw:joined:<node>  set     the channels where the node has members
+cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events,
+                          or ``split`` = the name of a node that was declared dead
+================  ======  ==============================================================
+
+Fencing: every script that writes for a node first checks that ``cw:nodes[node]`` is still the
+node's epoch. A node that was declared dead (its lease expired and a reaper removed it) gets the
+error ``FENCED`` and can never write stale state, even if it comes back (SIGCONT, network healed).
+
+The scripts name keys they compute (inboxes, channels) without declaring them in ``KEYS``, which
+plain Redis allows and Redis Cluster does not: a network runs on one Redis (with replicas).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLAIM_NICK", "JOIN_NODE", "REAP", "RENEW", "TURN"]
+
+EVENT_SEPARATOR = "\n"
+"""Between the events of one inbox entry (events are JSON text: no raw newline in them)."""
+
+INBOX_MAXLEN = 100_000
+"""Entries an inbox keeps at most (trimmed approximately): a node reads far faster."""
+
+_FENCE = """
+local function fence(node, epoch)
+    if redis.call('HGET', 'cw:nodes', node) ~= epoch then
+        return redis.error_reply('FENCED node ' .. node .. ' epoch ' .. epoch)
+    end
+    return nil
+end
+"""
+
+# Remove a dead node: its nicks, its channel memberships, its inbox; tell every other node.
+_REAP_NODE = """
+local function reap_node(dead)
+    for _, nick in ipairs(redis.call('SMEMBERS', 'cw:owned:' .. dead)) do
+        local owner = redis.call('HGET', 'cw:nicks', nick)
+        if owner and string.sub(owner, 1, #dead + 1) == dead .. '/' then
+            redis.call('HDEL', 'cw:nicks', nick)
+        end
+    end
+    for _, chan in ipairs(redis.call('SMEMBERS', 'cw:joined:' .. dead)) do
+        redis.call('HDEL', 'cw:chan:' .. chan, dead)
+    end
+    redis.call('DEL', 'cw:owned:' .. dead, 'cw:joined:' .. dead, 'cw:inbox:' .. dead)
+    redis.call('HDEL', 'cw:nodes', dead)
+    for _, node in ipairs(redis.call('HKEYS', 'cw:nodes')) do
+        redis.call('XADD', 'cw:inbox:' .. node, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'split', dead)
+    end
+end
+"""
+
+
+def _with(*parts: str) -> str:
+    return "".join(parts).replace("ARGV_MAXLEN", str(INBOX_MAXLEN))
+
+
+JOIN_NODE = _with(
+    _REAP_NODE,
+    """
+-- ARGV: node, lease in ms. Returns the node's new epoch.
+local node, lease = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', 'cw:nodes', node) == 1 then
+    reap_node(node)  -- an earlier incarnation of this node: its users are gone
+end
+redis.call('DEL', 'cw:inbox:' .. node)  -- what it holds was sent to an earlier incarnation
+local epoch = tostring(redis.call('INCR', 'cw:epoch'))
+redis.call('HSET', 'cw:nodes', node, epoch)
+redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
+return epoch
+""",
+)
+
+RENEW = _with(
+    _FENCE,
+    """
+-- ARGV: node, epoch, lease in ms.
+local refused = fence(ARGV[1], ARGV[2])
+if refused then return refused end
+redis.call('SET', 'cw:lease:' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
+return 1
+""",
+)
+
+REAP = _with(
+    _REAP_NODE,
+    """
+-- Remove every node whose lease expired. Returns their names. Any node may run it, any time.
+local dead = {}
+for _, node in ipairs(redis.call('HKEYS', 'cw:nodes')) do
+    if redis.call('EXISTS', 'cw:lease:' .. node) == 0 then
+        reap_node(node)
+        table.insert(dead, node)
+    end
+end
+return dead
+""",
+)
+
+CLAIM_NICK = _with(
+    _FENCE,
+    """
+-- ARGV: node, epoch, owner ("<node>/<uid>"), folded nick wanted, folded nick held ('' if none).
+-- Returns 1 when the nick is now the owner's (the old one released), else the current owner.
+local node, owner, wanted, held = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
+local refused = fence(node, ARGV[2])
+if refused then return refused end
+local current = redis.call('HGET', 'cw:nicks', wanted)
+if current and current ~= owner then return current end
+redis.call('HSET', 'cw:nicks', wanted, owner)
+redis.call('SADD', 'cw:owned:' .. node, wanted)
+if held ~= '' and held ~= wanted and redis.call('HGET', 'cw:nicks', held) == owner then
+    redis.call('HDEL', 'cw:nicks', held)
+    redis.call('SREM', 'cw:owned:' .. node, held)
+end
+return 1
+""",
+)
+
+TURN = _with(
+    _FENCE,
+    """
+-- ARGV: node, epoch, then one (op, argument, event) triple per operation, in order.
+-- Routing ops add the event to the inboxes it goes to:
+--   to <node>     that node            chan <chan>   every node with members in the channel
+--   all -         every node
+-- State ops carry no event:
+--   enter <chan>  one more member of the channel on this node
+--   leave <chan>  one fewer (the last one leaving takes the node out of the channel)
+--   release <nick>  the nick is free, if this node's user held it
+-- Every destination gets ONE stream entry with its events in op order. Returns how many
+-- entries were appended.
+local node, epoch = ARGV[1], ARGV[2]
+local refused = fence(node, epoch)
+if refused then return refused end
+local outbox, order = {}, {}
+local function route(dest, event)
+    local list = outbox[dest]
+    if not list then
+        list = {}
+        outbox[dest] = list
+        table.insert(order, dest)
+    end
+    table.insert(list, event)
+end
+for i = 3, #ARGV, 3 do
+    local op, arg, event = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    if op == 'to' then
+        route(arg, event)
+    elseif op == 'chan' then
+        for _, dest in ipairs(redis.call('HKEYS', 'cw:chan:' .. arg)) do route(dest, event) end
+    elseif op == 'all' then
+        for _, dest in ipairs(redis.call('HKEYS', 'cw:nodes')) do route(dest, event) end
+    elseif op == 'enter' then
+        redis.call('HINCRBY', 'cw:chan:' .. arg, node, 1)
+        redis.call('SADD', 'cw:joined:' .. node, arg)
+    elseif op == 'leave' then
+        if redis.call('HINCRBY', 'cw:chan:' .. arg, node, -1) <= 0 then
+            redis.call('HDEL', 'cw:chan:' .. arg, node)
+            redis.call('SREM', 'cw:joined:' .. node, arg)
+        end
+    elseif op == 'release' then
+        local owner = redis.call('HGET', 'cw:nicks', arg)
+        if owner and string.sub(owner, 1, #node + 1) == node .. '/' then
+            redis.call('HDEL', 'cw:nicks', arg)
+            redis.call('SREM', 'cw:owned:' .. node, arg)
+        end
+    else
+        return redis.error_reply('unknown op ' .. op)
+    end
+end
+for _, dest in ipairs(order) do
+    if redis.call('HEXISTS', 'cw:nodes', dest) == 1 then
+        redis.call('XADD', 'cw:inbox:' .. dest, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
+            table.concat(outbox[dest], '\\n'))
+    end
+end
+return #order
+""",
+)

@@ -1,0 +1,198 @@
+"""Another node's events applied to this node's Network: remote users act like local ones.
+
+The network and the local users are real (connections without a socket: what they would be
+sent stays in their pending output, where the test reads it), as in ``tests/server``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from chinwag.cluster.replica import (
+    RemoteLink,
+    Replica,
+    join_event,
+    message_event,
+    nick_event,
+    part_event,
+    quit_event,
+    user_event,
+)
+from chinwag.server.config import load_config
+from chinwag.server.connection import Connection
+from chinwag.server.network import Network
+from chinwag.server.state import Client
+
+HERE = "n1.test"
+THERE = "n2.test"
+T0 = 1_700_000_000.0
+
+
+class _Owner:
+    """Stands where the server does for a connection."""
+
+    def admission_refusal(self, ip: str) -> str | None:
+        return None
+
+    def dispatch(self, client: Client, item: object) -> None:
+        raise AssertionError("nothing is dispatched here")
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """Output stays pending for the test to read."""
+
+    def finish(self, conn: Connection, data: bytes) -> None:
+        """Nothing closes here."""
+
+    def mark_lazy(self, conn: Connection) -> None:
+        """Output stays pending for the test to read."""
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        """Nothing closes here."""
+
+
+def _network() -> Network:
+    config = load_config(None, environ={}, overrides={"server": {"name": HERE, "data_dir": "none"}})
+    return Network(config)
+
+
+def _local(network: Network, nick: str) -> Client:
+    conn = Connection(_Owner(), network, network.config.limits)
+    client = Client(conn=conn, host="h", ip="127.0.0.1", user="~" + nick)
+    conn.client = client
+    network.add_connection(client)
+    network.claim_nick(client, nick)
+    network.mark_registered(client)
+    return client
+
+
+def _sent(client: Client) -> list[str]:
+    """The lines ``client`` would be sent, and forget them."""
+    conn = client.conn
+    assert isinstance(conn, Connection)
+    data = b"".join(
+        item if isinstance(item, bytes) else item.share_of(client) for item in conn.pending
+    )
+    conn.pending.clear()
+    return data.decode().splitlines()
+
+
+def _remote_user(nick: str, uid: str = "u1") -> str:
+    """The ``user`` event of a user ``nick`` of the other node."""
+    remote = Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
+    remote.realname = nick.title()
+    return user_event(THERE, uid, remote, "~token-" + nick)
+
+
+async def test_a_remote_user_is_known_by_nick() -> None:
+    """After its user event a remote user is found by nick, registered, on a RemoteLink."""
+    network = _network()
+    replica = Replica(network, HERE)
+    replica.apply([_remote_user("bob")])
+    bob = network.find("BOB")
+    assert bob is not None and bob.registered and isinstance(bob.conn, RemoteLink)
+    assert (bob.prefix, bob.realname) == ("bob!~bob@there", "Bob")
+    assert network.user_count == 1 and replica.remote_count == 1
+
+
+async def test_a_remote_user_keeps_its_private_history_identity() -> None:
+    """A remote user logged in to an account has the account's party it has on its node."""
+    network = _network()
+    replica = Replica(network, HERE)
+    remote = Client(conn=_Owner(), host="there", ip="", nick="bob", user="~bob")  # type: ignore[arg-type]
+    remote.account = "Bob"
+    replica.apply([user_event(THERE, "u1", remote, "bob!0123abcd")])
+    bob = network.find("bob")
+    assert bob is not None and (bob.account, bob.account_party) == ("Bob", "bob!0123abcd")
+
+
+async def test_remote_join_message_and_part_reach_local_members() -> None:
+    """A remote user's JOIN, channel PRIVMSG and PART reach the local members of the room."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    network.join(amy, "#room")
+    _sent(amy)
+    replica.apply(
+        [
+            _remote_user("bob"),
+            join_event(THERE, "u1", "#room"),
+            message_event(THERE, "u1", "PRIVMSG", "#room", "hi all", msgid="m1", when=T0),
+            part_event(THERE, "u1", "#room", "bye"),
+        ]
+    )
+    assert _sent(amy) == [
+        ":bob!~bob@there JOIN #room",
+        ":bob!~bob@there PRIVMSG #room :hi all",
+        ":bob!~bob@there PART #room :bye",
+    ]
+
+
+async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
+    """PRIVMSG amy from a remote user is sent to amy alone."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    replica.apply(
+        [
+            _remote_user("bob"),
+            message_event(THERE, "u1", "PRIVMSG", "amy", "psst", msgid="m2", when=T0),
+        ]
+    )
+    assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
+    assert _sent(cat) == []
+
+
+async def test_remote_nick_change_and_quit() -> None:
+    """A remote rename frees the old nick here; its QUIT removes it and tells its peers."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    network.join(amy, "#room")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    _sent(amy)
+    replica.apply([nick_event(THERE, "u1", "robert")])
+    assert network.find("bob") is None and network.find("robert") is not None
+    replica.apply([quit_event(THERE, "u1", "gone")])
+    assert _sent(amy) == [":bob!~bob@there NICK :robert", ":robert!~bob@there QUIT :gone"]
+    assert network.find("robert") is None and replica.remote_count == 0
+
+
+async def test_a_split_quits_every_user_of_the_lost_node_with_the_netsplit_reason() -> None:
+    """When a node is lost its users QUIT here with "<lost node> <this node>"."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    network.join(amy, "#room")
+    replica.apply(
+        [
+            _remote_user("bob", "u1"),
+            _remote_user("cat", "u2"),
+            join_event(THERE, "u1", "#room"),
+            join_event(THERE, "u2", "#room"),
+        ]
+    )
+    _sent(amy)
+    replica.split(THERE)
+    lines = _sent(amy)
+    assert sorted(lines) == [
+        f":bob!~bob@there QUIT :{THERE} {HERE}",
+        f":cat!~cat@there QUIT :{THERE} {HERE}",
+    ]
+    assert network.find("bob") is None and network.user_count == 1
+
+
+async def test_own_and_malformed_events_change_nothing() -> None:
+    """This node's own events are skipped; malformed or unknown ones are logged and skipped."""
+    network = _network()
+    replica = Replica(network, HERE)
+    own = Client(conn=_Owner(), host="h", ip="", nick="amy", user="~amy")  # type: ignore[arg-type]
+    replica.apply(
+        [
+            user_event(HERE, "u1", own, "~mine"),
+            "not json",
+            json.dumps(["teleport", THERE, "u1"]),
+            json.dumps(["user", THERE]),
+            join_event(THERE, "nobody", "#room"),
+        ]
+    )
+    assert network.clients == {} and network.find_channel("#room") is None

@@ -1,0 +1,246 @@
+"""One network on several `chinwag serve` node processes, on a real Redis and PostgreSQL.
+
+Each node is a real process (``--redis``, ``--store``, ``--node-name``) on its own port; the
+clients are the harness's, over real sockets. Redis and PostgreSQL are the ones this test
+process started (``tests/services.py``), emptied for each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from .harness import ANY, Client, Clients
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """\
+[server]
+default_channels = ["#lobby"]
+motd = ""
+
+[limits]
+flood_rate = 0
+"""
+NETSPLIT_PROMISE = 6.0
+CH = ["draft/chathistory", "batch", "server-time", "message-tags", "echo-message"]
+
+
+class Node:
+    """``chinwag serve`` as one node of the network; its log goes to a file."""
+
+    def __init__(self, workdir: Path, name: str, redis_url: str, store_url: str) -> None:
+        self.name = name
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "chinwag.toml"
+        config.write_text(CONFIG, encoding="utf-8")
+        self.log_path = workdir / "node.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG__")}
+        env["PYTHONPATH"] = str(ROOT)
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "chinwag", "serve",
+                    "--port", "0",
+                    "--config", str(config),
+                    "--data", "none",
+                    "--name", name,
+                    "--node-name", name,
+                    "--redis", redis_url,
+                    "--store", store_url,
+                ],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )  # fmt: skip
+        self.clients: Clients | None = None
+
+    async def started(self, timeout: float = 30.0) -> Clients:
+        """Wait for the listening line of the log; returns clients of this node."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"listening on [^ ]*:(\d+)", self.log())
+            if found:
+                self.clients = Clients(int(found.group(1)))
+                return self.clients
+            if self.proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)  # a file has no event to await
+        raise AssertionError(f"node {self.name} did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        """What the node logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL, as a machine lost would be."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+StartNodes = Callable[..., Awaitable[list[Clients]]]
+
+
+@pytest.fixture
+async def network(
+    redis_url: str, postgres_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[StartNodes, dict[str, Node]]]:
+    """Start named nodes of one network (in parallel); every node is killed after the test."""
+    nodes: dict[str, Node] = {}
+
+    async def start(*names: str) -> list[Clients]:
+        started = [Node(tmp_path / name, name, redis_url, postgres_url) for name in names]
+        nodes.update((node.name, node) for node in started)
+        return list(await asyncio.gather(*(node.started() for node in started)))
+
+    try:
+        yield start, nodes
+    finally:
+        for node in nodes.values():
+            if node.clients is not None:
+                await node.clients.close()
+            node.kill()
+
+
+async def _seen_join(watcher: Client, nick: str) -> None:
+    """Wait until ``watcher`` sees ``nick`` join #lobby (it came from another node)."""
+    await watcher.expect("JOIN", ["#lobby"], source=nick)
+
+
+async def _seen_joins(watcher: Client, nicks: set[str]) -> None:
+    """Wait until ``watcher`` has seen every one of ``nicks`` join #lobby, in any order."""
+    waiting = set(nicks)
+    while waiting:
+        msg = await watcher.expect("JOIN", ["#lobby"])
+        waiting.discard((msg.source or "").split("!", 1)[0])
+
+
+async def test_a_private_message_crosses_nodes_once_and_is_in_history_on_both(
+    network: tuple[StartNodes, dict[str, Node]],
+) -> None:
+    """amy on n1 -> bob on n2: bob gets it once, amy her echo, CHATHISTORY has it on both."""
+    start, _ = network
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=CH)
+    bob = await n2.connect("bob", caps=CH)
+    await _seen_join(amy, "bob")
+    await amy.send("PRIVMSG bob :psst, over here")
+    line = await bob.expect("PRIVMSG", ["bob", "psst, over here"], source="amy")
+    echo = await amy.expect("PRIVMSG", ["bob", "psst, over here"])
+    assert line.tags["msgid"] == echo.tags["msgid"]
+    await bob.assert_nothing(0.3)
+    for client, peer in ((amy, "bob"), (bob, "amy")):
+        await client.send(f"CHATHISTORY LATEST {peer} * 10")
+        await client.expect("BATCH")
+        stored = await client.expect("PRIVMSG", [ANY, "psst, over here"])
+        assert stored.tags["msgid"] == echo.tags["msgid"]
+
+
+async def test_a_room_on_three_nodes_has_one_order(
+    network: tuple[StartNodes, dict[str, Node]],
+) -> None:
+    """3 senders on 3 nodes, 1000 lines each: every listener gets all 3000, once, in the same
+    order on every node, each sender's lines in the order sent."""
+    start, _ = network
+    nodes = await start("n1.test", "n2.test", "n3.test")
+    listeners = [await node.connect(f"ear{i}") for i, node in enumerate(nodes)]
+    senders = [await node.connect(f"mouth{i}") for i, node in enumerate(nodes)]
+    for listener in listeners:
+        await _seen_joins(listener, {sender.name for sender in senders})
+
+    async def flood(sender: Client) -> None:
+        for start_at in range(0, 1000, 100):
+            await sender.send(
+                *(f"PRIVMSG #lobby :{sender.name} {k}" for k in range(start_at, start_at + 100))
+            )
+
+    await asyncio.gather(*(flood(sender) for sender in senders))
+    orders: list[list[str]] = []
+    for listener in listeners:
+        texts: list[str] = []
+        while len(texts) < 3000:
+            msg = await listener.next(timeout=20.0)
+            if msg.command == "PRIVMSG":
+                texts.append(msg.params[1])
+        orders.append(texts)
+    assert orders[0] == orders[1] == orders[2]
+    assert len(set(orders[0])) == 3000
+    for sender in senders:
+        mine = [text for text in orders[0] if text.startswith(sender.name + " ")]
+        assert mine == [f"{sender.name} {k}" for k in range(1000)]
+
+
+async def test_a_nick_race_over_two_nodes_has_one_winner_per_nick(
+    network: tuple[StartNodes, dict[str, Node]],
+) -> None:
+    """100 clients on 2 nodes race for 10 nicks: one holder each, the rest get 433, and WHOIS
+    says the same on both nodes."""
+    start, _ = network
+    n1, n2 = await start("n1.test", "n2.test")
+    racers = [await (n1 if i % 2 else n2).open(f"r{i}") for i in range(100)]
+    await asyncio.gather(
+        *(
+            racer.send(f"NICK nick{i % 10}", f"USER r{i} 0 * :racer {i}")
+            for i, racer in enumerate(racers)
+        )
+    )
+
+    async def outcome(racer: Client) -> str:
+        while True:
+            msg = await racer.next(timeout=15.0)
+            if msg.command in ("001", "433"):
+                return msg.command
+
+    results = await asyncio.gather(*(outcome(racer) for racer in racers))
+    assert results.count("001") == 10 and results.count("433") == 90
+    winners = {f"nick{i % 10}": f"racer {i}" for i, r in enumerate(results) if r == "001"}
+    assert len(winners) == 10
+    for node in (n1, n2):
+        asker = await node.connect(f"asker{node.port}")
+        for nick, realname in winners.items():
+            await _whois_until(asker, nick, realname)
+
+
+async def _whois_until(asker: Client, nick: str, realname: str, timeout: float = 10.0) -> None:
+    """WHOIS ``nick`` until its owner (real name) is known on ``asker``'s node."""
+    async with asyncio.timeout(timeout):
+        while True:
+            await asker.send(f"WHOIS {nick}")
+            reply = await asker.next()
+            while reply.command not in ("311", "401"):
+                reply = await asker.next()
+            await asker.expect("318")
+            if reply.command == "311":
+                assert reply.params[-1] == realname
+                return
+            await asyncio.sleep(0.05)  # not there yet: its registration is on its way
+
+
+async def test_a_killed_node_quits_its_users_everywhere_within_six_seconds(
+    network: tuple[StartNodes, dict[str, Node]],
+) -> None:
+    """kill -9 of n2: bob's QUIT reaches amy on n1 with "n2.test n1.test" within 6 s, WHOIS bob
+    says 401, and the nick bob is free again."""
+    start, nodes = network
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    await n2.connect("bob")
+    await _seen_join(amy, "bob")
+    nodes["n2.test"].kill()
+    killed_at = time.monotonic()
+    quit_line = await amy.expect("QUIT", source="bob", timeout=NETSPLIT_PROMISE + 2)
+    assert time.monotonic() - killed_at < NETSPLIT_PROMISE
+    assert quit_line.params == ("n2.test n1.test",)
+    await amy.send("WHOIS bob")
+    await amy.expect("401")
+    await n1.connect("bob")
