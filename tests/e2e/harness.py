@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import re
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
 
-__all__ = ["ANY", "Client", "Clients", "Harness", "make_server"]
+__all__ = ["ANY", "Client", "Clients", "Harness", "latest_history", "make_server"]
 
 C = TypeVar("C", bound="Client")
 
@@ -419,3 +420,28 @@ class Harness(Clients):
     def __init__(self, server: Server) -> None:
         super().__init__(server.port, server.config.server.default_channels)
         self.server = server
+
+    async def open_tls(self, name: str) -> Client:
+        """A socket to the server's TLS listener, handshake done, that has sent nothing."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
+        port = self.server.tls_port
+        assert port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        client = Client(name, reader, writer)
+        self.clients.append(client)
+        return client
+
+
+async def latest_history(client: Client, target: str) -> list[str]:
+    """The texts ``CHATHISTORY LATEST <target> * 50`` gives ``client``, oldest first."""
+    await client.send(f"CHATHISTORY LATEST {target} * 50")
+    start = await client.expect("BATCH")
+    ref = start.params[0][1:]
+    texts: list[str] = []
+    while True:
+        msg = await client.next()
+        if msg.command == "BATCH" and msg.params == (f"-{ref}",):
+            return texts
+        texts.append(msg.params[-1])
