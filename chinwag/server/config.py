@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "SECTIONS",
     "AccountsConfig",
     "Config",
     "ConfigError",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = (
+SECTIONS = (
     "server",
     "limits",
     "history",
@@ -45,6 +46,7 @@ _SECTIONS = (
     "metrics",
     "logging",
 )
+"""The sections of settings (each a dataclass attribute of `Config`); ``opers`` is a list apart."""
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -327,7 +329,7 @@ def load_config(
                 if not isinstance(values, list):
                     raise ConfigError("opers must be an array of tables ([[opers]])")
                 config.opers = [_parse_oper(entry) for entry in values]
-            elif section in _SECTIONS and isinstance(values, dict):
+            elif section in SECTIONS and isinstance(values, dict):
                 _apply_section(getattr(config, section), section, values)
             else:
                 raise ConfigError(f"unknown section [{section}]")
@@ -336,8 +338,8 @@ def load_config(
         if not name.startswith(ENV_PREFIX):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in _SECTIONS or not key:
-            raise ConfigError(f"{name}: expected CHINWAG__SECTION__KEY, SECTION one of {_SECTIONS}")
+        if section not in SECTIONS or not key:
+            raise ConfigError(f"{name}: expected CHINWAG__SECTION__KEY, SECTION one of {SECTIONS}")
         _apply_section(getattr(config, section), section, {key: value})
     for section, values in (overrides or {}).items():
         _apply_section(
