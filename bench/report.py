@@ -35,6 +35,7 @@ def one_line(r: Record) -> str:
         "server_cpu_pct",
         "server_us_per_msg",
         "server_us_per_line",
+        "helper_us_per_msg",
         "gen_cpu_pct",
     ):
         if r.get(key) is not None:

@@ -195,7 +195,8 @@ def run_one(
 
 
 def add_cpu_per_message(record: dict[str, Any]) -> None:
-    """Server CPU microseconds per message sent and per line delivered, over the load phase.
+    """Server CPU microseconds per message sent and per line delivered, over the load phase
+    (every process of the server: chinwag's indexer too, and apart as ``helper_us_per_msg``).
 
     Unlike throughput, these do not depend on whether the generator or the server was the
     bottleneck, nor much on what else the machine runs: the figure to compare on a shared box.
@@ -206,6 +207,10 @@ def add_cpu_per_message(record: dict[str, Any]) -> None:
     for count, key in (("sent", "server_us_per_msg"), ("delivered", "server_us_per_line")):
         if record.get(count):
             record[key] = round(cpu_s * 1e6 / record[count], 3)
+    # The share of the server's child processes (chinwag's indexer), included above.
+    helpers = record.get("helper_cpu_s")
+    if isinstance(helpers, int | float) and record.get("sent"):
+        record["helper_us_per_msg"] = round(helpers * 1e6 / record["sent"], 3)
 
 
 def main(argv: list[str] | None = None) -> int:

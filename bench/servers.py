@@ -39,6 +39,8 @@ class ServerSpec:
     limit_note: str = ""
     #: Extra environment variables for the server process.
     env: dict[str, str] = field(default_factory=dict)
+    #: Cores the server's child processes (chinwag's indexer) may run on; None: the server's.
+    helper_cores: frozenset[int] | None = None
     #: The channel the server joins every client to itself (clients then send no JOIN).
     autojoin: str | None = None
 
@@ -100,6 +102,11 @@ def _chinwag(
         "--log-level",
         "warning",
     ]
+
+
+def _chinwag_fsync(workdir: Path, port: int) -> list[str]:
+    # Power-loss durability: one fsync of the journal per loop turn that stored messages.
+    return _chinwag(workdir, port, '[history]\nfsync = "turn"\n')
 
 
 def _chinwag_ephemeral(workdir: Path, port: int) -> list[str]:
@@ -202,6 +209,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 SERVERS: dict[str, ServerSpec] = {
     "chinwag": ServerSpec("chinwag", _chinwag, env={"PYTHONPATH": str(REPO)}),
+    "chinwag-indexer1": ServerSpec(
+        "chinwag-indexer1",
+        _chinwag,
+        env={"PYTHONPATH": str(REPO)},
+        helper_cores=frozenset({1}),
+    ),
+    "chinwag-fsync": ServerSpec("chinwag-fsync", _chinwag_fsync, env={"PYTHONPATH": str(REPO)}),
     "chinwag-ephemeral": ServerSpec(
         "chinwag-ephemeral", _chinwag_ephemeral, env={"PYTHONPATH": str(REPO)}
     ),
@@ -254,6 +268,37 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_children(pid: int) -> list[int]:
+    """Return the child processes of ``pid`` (chinwag's indexer), from every thread of it."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as fh:
+                found.extend(int(child) for child in fh.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def proc_tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """Return CPU seconds of process ``pid`` (all threads) and of its children (all of them).
+
+    A child that died and was started again takes its CPU time with it; chinwag's indexer only
+    dies that way in tests.
+    """
+    children = 0.0
+    for child in proc_children(pid):
+        try:
+            children += proc_cpu_seconds(child)
+        except OSError:
+            continue
+    return proc_cpu_seconds(pid), children
+
+
 def proc_rss_kib(pid: int) -> int:
     """Return the resident set size of process ``pid`` in KiB."""
     with open(f"/proc/{pid}/statm", "rb") as fh:
@@ -303,6 +348,9 @@ class RunningServer:
             wait_for_port(port, self.proc)
             # Let the server settle after the probe connection before baselines are taken.
             time.sleep(0.3)
+            if spec.helper_cores is not None:
+                for child in proc_children(self.pid):
+                    os.sched_setaffinity(child, spec.helper_cores)
         except RuntimeError as exc:
             self.stop()
             raise RuntimeError(f"{exc}: {self.log_tail(400)}") from exc

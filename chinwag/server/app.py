@@ -92,7 +92,13 @@ class Server:
         config_source: Callable[[], Config] | None = None,
     ) -> None:
         self.config = config
-        self.store = store if store is not None else open_store(data_path(config))
+        self.store = (
+            store
+            if store is not None
+            else open_store(
+                data_path(config), indexer="process", fsync=config.history.fsync == "turn"
+            )
+        )
         self._tasks = Tasks()
         self.network = Network(config)
         self.network.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
@@ -102,7 +108,8 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
-        self.outbox = Outbox()
+        # The store's turn ends first: the journal is written before any output.
+        self.outbox = Outbox(self.store.history.end_turn)
         self.history = History(
             config.history,
             self.store.history,

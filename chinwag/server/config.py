@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FSYNC_POLICIES",
     "SECTIONS",
     "AccountsConfig",
     "Config",
@@ -106,6 +107,10 @@ class LimitsConfig:
     whowas_length: int = 500
 
 
+FSYNC_POLICIES = ("never", "turn")
+"""The values of ``[history] fsync``."""
+
+
 @dataclass(slots=True)
 class HistoryConfig:
     """What is kept of conversations, and for how long."""
@@ -116,6 +121,9 @@ class HistoryConfig:
     max_lines_per_target: int = 0
     durable_delivery: bool = True
     chathistory_max: int = 100
+    fsync: str = "never"
+    """``never`` (a journal write survives SIGKILL, not power loss) or ``turn`` (fsync each
+    loop turn's journal frame: survives power loss too)."""
 
 
 @dataclass(slots=True)
@@ -217,6 +225,9 @@ class Config:
             raise ConfigError("limits.sendq_bytes must be at least 4096")
         if self.limits.flood_rate < 0 or self.limits.flood_burst < 1:
             raise ConfigError("limits.flood_rate must be >= 0 and limits.flood_burst >= 1")
+        if self.history.fsync not in FSYNC_POLICIES:
+            choices = ", ".join(FSYNC_POLICIES)
+            raise ConfigError(f"history.fsync must be one of {choices}: {self.history.fsync!r}")
         if self.limits.socket_send_buffer < 0:
             raise ConfigError("limits.socket_send_buffer must be 0 (the kernel's choice) or more")
         if self.limits.tls_handshake_timeout <= 0:

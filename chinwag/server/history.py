@@ -11,9 +11,10 @@ the outbox (``server/outbox.py``), which holds the bytes of that whole loop turn
 client, until the store has committed the turn's rows. So the recipients are exactly those of
 the moment it was said, a NICK or a KICK that follows a message can never overtake it, and the
 hot path builds nothing per message to wait for the commit (every row's commit callback is the
-outbox's same bound method). Without durable delivery a message
-is delivered first and stored after: a crash may lose the messages of the one group being
-committed.
+outbox's same bound method). The SQLite store's commit is a journal write: one ``os.write`` of
+the turn's rows when the outbox ends the turn, then the callbacks, in the same turn
+(``store/journal_history.py``). Without durable delivery a message is delivered first and
+stored after: a crash may lose the messages of one turn.
 
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account

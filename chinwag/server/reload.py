@@ -51,6 +51,7 @@ RESTART_KEYS = frozenset(
         "server.tls_port",
         "history.enabled",
         "history.durable_delivery",
+        "history.fsync",
         "accounts.enabled",
         "metrics.listen",
         "websocket.listen",

@@ -315,6 +315,12 @@ class HistoryStore(Protocol):
         file is gone...), or None when it was. Outside a callback: None."""
         ...
 
+    def end_turn(self) -> None:
+        """Store what this event-loop turn appended now and run its callbacks; the server calls
+        it before it writes the turn's output. A store that does not work in turns does
+        nothing."""
+        ...
+
     def after_writes(self, then: OnCommit) -> None:
         """Run ``then`` on the event loop once every entry appended before is committed.
 

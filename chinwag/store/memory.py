@@ -144,6 +144,9 @@ class MemoryHistoryStore(_query.RangeReader):
         """See :meth:`HistoryStore.commit_error`: memory never refuses an entry."""
         return None
 
+    def end_turn(self) -> None:
+        """See :meth:`HistoryStore.end_turn`: nothing to do."""
+
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`."""
         _later(then)

@@ -3,53 +3,39 @@
 Theory of operation
 ===================
 
-Threads. The event loop never touches the disk. Every write goes through ONE writer thread
-(``writer.py``) that owns the only writing connection; reads run in worker threads on a small
-pool of read-only connections. WAL mode lets those readers see the last committed state while
-the writer works, so a CHATHISTORY query never waits for a commit and vice versa.
+Threads and processes. The event loop never touches the disk for accounts, channels and bans:
+those writes go through ONE writer thread (``writer.py``) that owns the main writing connection;
+reads run in worker threads on a small pool of read-only connections. WAL mode lets those
+readers see the last committed state while a writer works, so a CHATHISTORY query never waits
+for a commit and vice versa. History is different: it is written to the journal
+(``journal.py``, ``journal_history.py``), the durability point, and SQLite is its index, fed by
+the indexer (``indexer.py``: a child process under ``chinwag serve``), which commits its rows
+and its journal offset together (table ``journal_index``). The history reads here wait for it
+(read-your-writes, ``journal_history.py``).
 
-Group commit. Writes are jobs on a bounded FIFO queue (``write_queue.py``). The writer blocks for
-the first job, then takes everything else already queued (up to ``max_group``) and runs the lot
-in one transaction; consecutive history rows go through ONE multi-row statement, which alone is the
-transaction when the group is nothing else (``padded_insert.py`` says why: the GIL). The
-cost of a commit is thus shared by however many messages arrived while the previous one ran:
-under load the groups grow and throughput rises instead of the queue. Jobs that may fail
-(account registration, ...) run in a SAVEPOINT so one failure never costs the others their
-commit. When the queue is full, producers block: that only happens when the disk cannot keep
-up, and slowing down is the one honest alternative to losing messages.
+Group commit (the writer thread). Writes are jobs on a bounded FIFO queue (``write_queue.py``).
+The writer blocks for the first job, then takes everything else already queued (up to
+``max_group``) and runs the lot in one transaction; jobs that may fail (account registration,
+...) run in a SAVEPOINT so one failure never costs the others their commit. When the queue is
+full, producers block: that only happens when the disk cannot keep up. ``flush()`` is a no-op
+job: because the queue is FIFO and there is one writer, it completes only after everything
+queued before it is committed. The writer can still insert history rows
+(``Writer.append``, ``padded_insert.py``); the server no longer does.
 
 Durability. The promise is "a message that reached any client survives SIGKILL of the server"
--- process death, not power loss. In WAL mode a COMMIT is a ``write(2)`` of the new pages and a
-commit frame to ``chinwag.sqlite3-wal``. Once ``write`` returns, the bytes live in the kernel's
-page cache, which outlives the process: SIGKILL cannot take them back. So
-``synchronous=NORMAL`` (no fsync per commit, only at checkpoints) already gives the promise,
-and the much slower ``FULL`` would only add survival of power loss. (After a power cut NORMAL
-may lose the newest transactions, never consistency: WAL frames are checksummed and a torn
-tail is discarded on recovery.)
-
-What is *not* committed is what still waits in the queue: a SIGKILL loses it. Hence
-``HistoryStore.append(entry, then)``: the writer posts ``then`` to the event loop after the
-commit that holds the entry, one ``call_soon_threadsafe`` per group, callbacks in append order.
-A server that sends the message to its recipients from ``then`` cannot show anyone a message a
-crash could lose, at the price of one thread hop and one group commit (tens to hundreds of
-microseconds). ``after_writes(then)`` queues a bare callback in the same stream, so events the
-server does not store (JOIN, PART, ...) stay in order with the stored messages around them.
-A server that delivers *before* the commit instead risks, on SIGKILL, the messages of the one
-group in flight (milliseconds' worth). ``flush()`` is a no-op job: because the queue is FIFO
-and there is one writer, it completes only after everything queued before it is committed.
-Commit callbacks are posted before any future of the same group is resolved, and both travel
-through the loop's FIFO ``call_soon_threadsafe`` queue, so after ``await flush()`` every
-earlier callback has run.
+-- process death, not power loss -- and the journal keeps it (``journal.py``). For the database
+itself, in WAL mode a COMMIT is a ``write(2)`` of the new pages and a commit frame to
+``chinwag.sqlite3-wal``; once ``write`` returns the bytes live in the kernel's page cache, which
+outlives the process. So ``synchronous=NORMAL`` (no fsync per commit, only at checkpoints)
+gives the same promise for accounts and channels. (After a power cut NORMAL may lose the newest
+transactions, never consistency: WAL frames are checksummed and a torn tail is discarded.)
 
 Checkpoints. SQLite's automatic checkpoint would run inside the COMMIT that crosses the WAL
-size threshold and fsync twice, stalling that commit and every delivery waiting on it. The
-writer connection turns it off; a ``Checkpointer`` thread on its own connection runs a PASSIVE
-checkpoint every second (concurrent with the writer and readers), and a TRUNCATE one at close.
+size threshold and fsync twice. The writing connections turn it off; a ``Checkpointer`` thread
+on its own connection runs a PASSIVE checkpoint every second, and a TRUNCATE one at close.
 Under a load that never pauses those never catch up with the newest frames, and the WAL would
-only grow; past ``WAL_LIMIT`` the writer runs one checkpoint itself between two groups (a few
-milliseconds, mostly fsync), after which the WAL starts over and is cut back to that size.
-If the commit itself fails (disk full), the error is logged, waiting futures get it, and the
-``then`` callbacks still run: the chat goes on, only durability is lost.
+only grow: the indexer, the one busy writer, checkpoints between two of its passes once the WAL
+passes ``WAL_LIMIT``, after which the WAL starts over and is cut back to that size.
 
 Statements. All SQL is constant text with ``?`` parameters; ``sqlite3`` keeps the compiled
 statements in its per-connection cache, so each is prepared once per connection. The schema
@@ -57,7 +43,8 @@ evolves through numbered migrations (``migrations/``) recorded in ``schema_versi
 
 Indexes. Each row costs an entry in every index, and a commit rewrites every index page it
 touched: ``conv`` (ranges) and ``msgid`` (unique) are needed per row; which conversations a
-party is in is kept once per conversation, in ``conversations`` (maintained by a trigger).
+party is in is kept once per conversation, in ``conversations`` (added by the indexer the first
+time a pass sees a conversation; no longer by a trigger, which cost a lookup per row).
 
 Privacy. A private conversation's key is the sorted pair of its parties (``DirectTarget``).
 Every history query takes a target, and a private target can only be built from two parties,
@@ -73,7 +60,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 
@@ -91,9 +78,13 @@ from chinwag.store.base import (
 )
 from chinwag.store.checkpointer import Checkpointer
 from chinwag.store.errors import StoreError
+from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH, insert_history_sql, or_no_value
+from chinwag.store.indexer_link import IndexerLink, IndexerProcess, IndexerThread
+from chinwag.store.journal import JOURNAL_DIRNAME, Journal, JournalInUseError
+from chinwag.store.journal_history import JournalHistoryStore
 from chinwag.store.migrations import apply_migrations
 from chinwag.store.readers import ReaderPool
-from chinwag.store.sqlite_connection import connect
+from chinwag.store.sqlite_connection import WAL_LIMIT, connect
 from chinwag.store.sqlite_records import (
     SqliteAccountStore,
     SqliteBanStore,
@@ -104,6 +95,7 @@ from chinwag.store.writer import Writer, commit_error
 
 __all__ = [
     "DB_FILENAME",
+    "WAL_LIMIT",
     "SqliteAccountStore",
     "SqliteBanStore",
     "SqliteChannelStore",
@@ -112,49 +104,7 @@ __all__ = [
 ]
 
 DB_FILENAME = "chinwag.sqlite3"
-WAL_LIMIT = 64 * 1024 * 1024
-"""Bytes of write-ahead log past which the writer makes it start over (see `Checkpointer`)."""
-
-_HISTORY_COLUMNS = (
-    "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
-    " tags"
-)
-_ROW_WIDTH = 12
-NO_VALUE = 0
-"""What a history row's parameters hold for "no value" (None): the INSERT turns it back into
-NULL (`_select_column`). Binding the int 0 is cheaper than binding None, and 0 also marks the
-writer's padding rows, which no real row is (its msgid is a str)."""
-
-_NULLABLE = frozenset({"party_a", "party_b", "account"})
-
-
-def or_no_value(value: str | None) -> str | int:
-    """``value`` as a history row's parameter: `NO_VALUE` for None (see `_select_column`)."""
-    return NO_VALUE if value is None else value
-
-
-def _select_column(index: int, name: str) -> str:
-    """Column ``index`` of a VALUES row (named ``columnK``), `NO_VALUE` back to NULL where the
-    column may be NULL: the other half of `or_no_value`."""
-    column = f"column{index}"
-    return f"NULLIF({column}, {NO_VALUE})" if name in _NULLABLE else column
-
-
-_HISTORY_SELECT = ", ".join(
-    _select_column(index, name.strip())
-    for index, name in enumerate(_HISTORY_COLUMNS.split(","), start=1)
-)
-_VALUES_ROW = "(" + ", ".join(["?"] * _ROW_WIDTH) + ")"
-
-
-def _insert_history_sql(rows: int) -> str:
-    """The statement that inserts ``rows`` history rows, skipping padding (see ``writer.py``)."""
-    return (
-        f"INSERT OR IGNORE INTO history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
-        f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT {NO_VALUE}"
-    )
-
-
+IndexerKind = Literal["thread", "process"]
 _ENTRY_COLUMNS = (
     "SELECT msgid, conv, time, party_a, party_b, target_name, sender, account, command, text, tags"
     " FROM history"
@@ -279,6 +229,9 @@ class SqliteHistoryStore:
     def commit_error(self) -> BaseException | None:
         """See :meth:`HistoryStore.commit_error`."""
         return commit_error()
+
+    def end_turn(self) -> None:
+        """See :meth:`HistoryStore.end_turn`: the writer groups by itself."""
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`. Raises: StoreClosedError after close."""
@@ -427,8 +380,13 @@ class SqliteStore(StoreParts):
         max_group: int = 4_096,
         checkpoint_interval: float = 1.0,
         wal_limit: int = WAL_LIMIT,
+        indexer: IndexerKind = "thread",
+        fsync: bool = False,
     ) -> None:
-        """Open (creating and migrating as needed) the database at ``path``.
+        """Open (creating and migrating as needed) the database at ``path``, and its journal.
+
+        History goes to the journal (``path``'s directory, ``journal/``, recovered here) and
+        is indexed into the database by the indexer (see ``journal_history.py``).
 
         Args:
             path: the database file; its directory must exist.
@@ -439,15 +397,28 @@ class SqliteStore(StoreParts):
             checkpoint_interval: seconds between WAL checkpoints (run off the commit path).
             wal_limit: bytes of WAL past which the writer checkpoints so that the WAL starts
                 over; also the size the WAL file is cut back to when it does.
+            indexer: ``"process"`` runs the indexer as a supervised child process (``chinwag
+                serve``: it gets a core of its own), ``"thread"`` in a thread of this process.
+            fsync: fsync every journal frame (power-loss durability; SIGKILL needs none).
 
         Raises:
-            StoreError: when the file is not in WAL mode or its schema is newer than this code.
+            StoreError: when the file is not in WAL mode or its schema is newer than this code;
+                JournalInUseError (with ``indexer="process"``) when another process writes the
+                journal (a server runs on this directory).
             sqlite3.Error: when the file cannot be opened or is not a database.
         """
         self.path = path
         if not path.exists():
             # Password hashes live here: owner-only, and SQLite gives -wal/-shm the same mode.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        journal_dir = path.parent / JOURNAL_DIRNAME
+        journal: Journal | None = None
+        try:
+            journal = Journal(journal_dir, fsync=fsync)
+        except JournalInUseError:
+            if indexer == "process":  # a server: two on one data directory would mix up
+                raise
+            # A command-line tool beside a running server: it reads history, never writes it.
         conn = connect(path)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -458,30 +429,59 @@ class SqliteStore(StoreParts):
             conn.execute(f"PRAGMA journal_size_limit = {int(wal_limit)}")
         except BaseException:
             conn.close()
+            if journal is not None:
+                journal.close()
             raise
+        self._journal = journal
         self._writer = Writer(
-            conn, _insert_history_sql, _ROW_WIDTH, max_queue=max_queue, max_group=max_group
+            conn, insert_history_sql, ROW_WIDTH, max_queue=max_queue, max_group=max_group
         )
         self._readers = ReaderPool(path, readers)
         self._checkpointer = Checkpointer(
             path, checkpoint_interval, wal_limit=wal_limit, on_large_wal=self._writer.request_rewind
         )
+        self._indexer: IndexerLink = (
+            IndexerProcess(path, journal_dir)
+            if indexer == "process"
+            else IndexerThread(path, journal_dir, wal_limit=wal_limit, follow=journal is not None)
+        )
+        self._indexer.start()
+        self._journaled = JournalHistoryStore(
+            self._journal, SqliteHistoryStore(self._writer, self._readers), self._indexer
+        )
         super().__init__(
-            SqliteHistoryStore(self._writer, self._readers),
+            self._journaled,
             SqliteAccountStore(self._writer, self._readers, hasher),
             SqliteChannelStore(self._writer, self._readers),
             SqliteBanStore(self._writer),
         )
 
     @classmethod
-    def in_directory(cls, data_dir: Path, *, hasher: PasswordHasher | None = None) -> SqliteStore:
+    def in_directory(
+        cls,
+        data_dir: Path,
+        *,
+        hasher: PasswordHasher | None = None,
+        indexer: IndexerKind = "thread",
+        fsync: bool = False,
+    ) -> SqliteStore:
         """Open ``data_dir/chinwag.sqlite3``, creating the directory (mode 0700) if needed.
 
         Raises:
             OSError: when the directory cannot be created.
         """
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(data_dir / DB_FILENAME, hasher=hasher)
+        return cls(data_dir / DB_FILENAME, hasher=hasher, indexer=indexer, fsync=fsync)
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal history is written to; None when another process writes it."""
+        return self._journal
+
+    @property
+    def indexer(self) -> IndexerLink:
+        """The indexer that feeds the database from the journal."""
+        return self._indexer
 
     @property
     def writer(self) -> Writer:
@@ -505,18 +505,23 @@ class SqliteStore(StoreParts):
             identity = drop_account(conn, party)
             return identity is not None, _forget_history(conn, identity or party)
 
+        await self._journaled.flush()  # the party's last messages are indexed before they go
         return await self._writer.call(run)
 
     async def flush(self) -> None:
-        """See :meth:`Store.flush`."""
+        """See :meth:`Store.flush`: history indexed, other writes committed."""
+        await self._journaled.flush()
         await self._writer.call(lambda conn: None)
 
     async def close(self) -> None:
         """See :meth:`Store.close`; idempotent."""
+        self._journaled.close()
         await asyncio.to_thread(self.close_sync)
 
     def close_sync(self) -> None:
         """:meth:`close` for code without an event loop (CLI commands, tests)."""
+        self._journaled.close()
+        self._indexer.close()
         self._writer.close()
         self._readers.close()
         self._checkpointer.close()

@@ -6,9 +6,12 @@ import logging
 import sqlite3
 from pathlib import Path
 
-__all__ = ["checkpoint", "connect"]
+__all__ = ["WAL_LIMIT", "checkpoint", "connect"]
 
 _log = logging.getLogger("chinwag.store")
+
+WAL_LIMIT = 64 * 1024 * 1024
+"""Bytes of write-ahead log past which a writer makes it start over (see `Checkpointer`)."""
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

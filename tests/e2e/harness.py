@@ -16,12 +16,14 @@ import re
 import socket
 import ssl
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
+from chinwag.store.journal import read_frames, segments
 
-__all__ = ["ANY", "Client", "Clients", "Harness", "latest_history", "make_server"]
+__all__ = ["ANY", "Client", "Clients", "Harness", "journal_texts", "latest_history", "make_server"]
 
 C = TypeVar("C", bound="Client")
 
@@ -445,3 +447,15 @@ async def latest_history(client: Client, target: str) -> list[str]:
         if msg.command == "BATCH" and msg.params == (f"-{ref}",):
             return texts
         texts.append(msg.params[-1])
+
+
+def journal_texts(journal_dir: Path) -> dict[str, str]:
+    """msgid -> text of every whole record in the journal's segment files."""
+    found: dict[str, str] = {}
+    for base, path in segments(journal_dir):
+        frames, _end = read_frames(path.read_bytes(), base)
+        for frame in frames:
+            for line in frame.payload.decode().splitlines():
+                fields = line.split("\0")
+                found[fields[0]] = fields[9]
+    return found

@@ -1,5 +1,6 @@
-"""Crash safety: SIGKILL a real ``chinwag serve`` in the middle of a message flood, restart it on
-the same data directory, and find every message that any client received in the history."""
+"""Crash safety: SIGKILL a real ``chinwag serve`` (and so leave its journal's tail unindexed and
+its indexer orphaned) in the middle of a message flood, several times, restart it on the same
+data directory, and find every message that any client received in the history."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ chathistory_max = 1000000
 """
 CAPS = ["message-tags", "echo-message", "batch", "server-time", "draft/chathistory"]
 SENDERS = 4
-FLOOD_SECONDS = 0.8
+FLOOD_SECONDS = 0.5
+KILLS = 3
 
 
 def _received(client: Client) -> dict[str, tuple[str, str]]:
@@ -60,16 +62,12 @@ async def _flood(client: Client, index: int, peer: str, stop: asyncio.Event) -> 
     return sent
 
 
-async def test_sigkill_mid_flood_loses_nothing_anyone_saw(tmp_path: Path) -> None:
-    """Every message a client received before SIGKILL is in history after a restart, and the
-    database passes ``PRAGMA integrity_check``."""
-    config = tmp_path / "crash.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    data = tmp_path / "data"
-    args = ("--config", str(config), "--data", str(data))
-    first = ServeProcess(tmp_path, *args)
+async def _flood_and_kill(tmp_path: Path, args: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Start a server on the data directory, flood it, SIGKILL it mid-flood; returns what the
+    clients received (msgid -> (target, text))."""
+    server = ServeProcess(tmp_path, *args)
     try:
-        clients = Clients(await first.started())
+        clients = Clients(await server.started())
         nicks = [f"flood{i}" for i in range(SENDERS)]
         flooders = [await clients.connect(nick, caps=CAPS) for nick in nicks]
         stop = asyncio.Event()
@@ -79,10 +77,10 @@ async def test_sigkill_mid_flood_loses_nothing_anyone_saw(tmp_path: Path) -> Non
         ]
         await asyncio.sleep(FLOOD_SECONDS)
         assert not any(t.done() for t in tasks), "the flood must still be running at the kill"
-        first.proc.kill()  # SIGKILL: no flush, no close, no goodbye
-        await asyncio.to_thread(first.proc.wait, 5)
+        server.proc.kill()  # SIGKILL: no flush, no close, no goodbye
+        await asyncio.to_thread(server.proc.wait, 5)
         stop.set()
-        sent = sum(await asyncio.gather(*tasks))
+        await asyncio.gather(*tasks)
         for client in flooders:
             await asyncio.wait_for(client.closed.wait(), 5)
         seen: dict[str, tuple[str, str]] = {}
@@ -90,10 +88,23 @@ async def test_sigkill_mid_flood_loses_nothing_anyone_saw(tmp_path: Path) -> Non
             seen.update(_received(client))
         await clients.close()
     finally:
-        first.kill()
+        server.kill()
+    return seen
+
+
+async def test_sigkill_mid_flood_loses_nothing_anyone_saw(tmp_path: Path) -> None:
+    """Three SIGKILLs mid-flood, each on the last one's data: every message a client received
+    is in history after a restart, and the database passes ``PRAGMA integrity_check``."""
+    config = tmp_path / "crash.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    data = tmp_path / "data"
+    args = ("--config", str(config), "--data", str(data))
+    seen: dict[str, tuple[str, str]] = {}
+    for _kill in range(KILLS):
+        seen.update(await _flood_and_kill(tmp_path, args))
     channel_seen = {m: text for m, (target, text) in seen.items() if target == "#lobby"}
     private_seen = {m: text for m, (target, text) in seen.items() if target != "#lobby"}
-    assert len(channel_seen) > 100 and len(private_seen) > 100, (len(seen), sent)
+    assert len(channel_seen) > 100 * KILLS and len(private_seen) > 100 * KILLS, len(seen)
 
     second = ServeProcess(tmp_path, *args)
     try:

@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import closing
 
 from chinwag.store import SqliteStore
-from chinwag.store.sqlite import NO_VALUE, or_no_value
+from chinwag.store.history_rows import NO_VALUE, or_no_value
 
 from .factories import LOBBY, T0, direct, entry
 

@@ -29,8 +29,9 @@ from chinwag.store import (
 from chinwag.store.memory import MemoryHistoryStore
 from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
 from chinwag.store.padded_insert import bucket_sizes
-from chinwag.store.sqlite import SqliteHistoryStore
+from chinwag.store.sqlite import SqliteHistoryStore, _entry_row
 from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
+from chinwag.store.writer import commit_error
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -242,7 +243,8 @@ async def test_checkpoints_run_off_the_writer_and_close_truncates(tmp_path: Path
 def test_the_wal_starts_over_under_a_load_that_never_pauses(tmp_path: Path) -> None:
     """Appends with no pause for a second: the WAL stays near its limit instead of growing.
 
-    (Without the writer's own checkpoints it reached 170 MB in two seconds of this.)
+    (Without the writer's own checkpoints it reached 170 MB in two seconds of this; the indexer
+    now is that writer.)
     """
     path = tmp_path / DB_FILENAME
     limit = 256 * 1024
@@ -258,7 +260,6 @@ def test_the_wal_starts_over_under_a_load_that_never_pauses(tmp_path: Path) -> N
         biggest = max(biggest, wal.stat().st_size if wal.exists() else 0)
         time.sleep(0.001)
     store.close_sync()
-    assert store.writer.rewinds > 0
     assert biggest < 32 * limit, f"WAL reached {biggest} bytes after {count} appends"
     conn = sqlite3.connect(path)
     try:
@@ -268,7 +269,7 @@ def test_the_wal_starts_over_under_a_load_that_never_pauses(tmp_path: Path) -> N
 
 
 def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Path) -> None:
-    """With a tiny queue, producers wait instead of losing entries."""
+    """With a tiny queue, producers of the writer wait instead of losing rows."""
     store = SqliteStore(tmp_path / DB_FILENAME, max_queue=4, max_group=2)
     gate, held = threading.Event(), threading.Event()
 
@@ -282,7 +283,7 @@ def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Pa
 
     def produce() -> None:
         for i in range(20):
-            store.history.append(entry(f"m{i}", T0 + i))
+            store.writer.append(_entry_row(entry(f"m{i}", T0 + i)), None)
         produced.set()
 
     producer = threading.Thread(target=produce)
@@ -301,34 +302,34 @@ def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Pa
 async def test_failed_commit_still_delivers_and_reports_the_error(
     sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """When a group cannot commit, its callbacks still run (commit_error says why, inside
-    them) and every waiter gets the error."""
+    """When a writer's group cannot commit, its callbacks still run (commit_error says why,
+    inside them) and every waiter gets the error."""
     seen: list[tuple[str, bool]] = []
-    history = sqlite_store.history
+    writer = sqlite_store.writer
     gate, held = threading.Event(), threading.Event()
 
     def hold(conn: sqlite3.Connection) -> None:
         held.set()
         gate.wait(5.0)
 
-    sqlite_store.writer.fire(hold)  # hold the writer, so the next three jobs form one group
+    writer.fire(hold)  # hold the writer, so the next three jobs form one group
     assert await asyncio.to_thread(held.wait, 5.0)
-    sqlite_store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
-    history.append(
-        entry("lost", T0), then=lambda: seen.append(("lost", bool(history.commit_error())))
+    writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
+    writer.append(
+        _entry_row(entry("lost", T0)), lambda: seen.append(("lost", bool(commit_error())))
     )
-    waiter = asyncio.ensure_future(sqlite_store.flush())
+    waiter = asyncio.ensure_future(writer.call(lambda conn: None))
     await asyncio.sleep(0)
     gate.set()
     with pytest.raises(sqlite3.Error):
         await waiter
     assert seen == [("lost", True)]
     assert "not committed" in caplog.text
-    assert history.commit_error() is None  # outside a callback
-    history.append(
-        entry("kept", T0 + 1), then=lambda: seen.append(("kept", bool(history.commit_error())))
+    assert commit_error() is None  # outside a callback
+    writer.append(
+        _entry_row(entry("kept", T0 + 1)), lambda: seen.append(("kept", bool(commit_error())))
     )
-    await sqlite_store.flush()
+    await writer.call(lambda conn: None)
     assert seen[-1] == ("kept", False)
     assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
 

@@ -1,0 +1,264 @@
+"""History on the journal: appends go to the journal once per loop turn, reads to the SQLite index.
+
+Theory of operation
+===================
+
+Writing. `JournalHistoryStore.append` turns an entry into one record (a line of text, below)
+and keeps it, with its ``then`` callback, until the end of the event-loop turn. `end_turn`
+writes the turn's records as ONE journal frame (one ``os.write``; ``journal.py`` says why that
+is enough for SIGKILL) and then runs the turn's callbacks in order, in the same turn: the server
+delivers from them, so no client sees a message before it is in the journal, and there is no
+thread hop and no waiting for a commit. The turn ends at the first of: the ``call_soon``
+scheduled by the turn's first append, an ``after_writes`` (what follows it must come after the
+records before it), or a read (read-your-writes). A frame that cannot be written (disk full) is
+cut back out of the journal; the callbacks still run, in order, and `commit_error` tells each
+of them the entry was NOT stored, so the server withholds it instead of delivering it. The next
+turn tries again: storing resumes by itself once there is room.
+
+Indexing. SQLite is the index of the journal, fed by the indexer (``indexer.py``: a child
+process under ``chinwag serve``, a thread otherwise) in large batches. A read first ends the
+current turn, then waits until the indexer has passed the journal's offset (`IndexerLink`), so
+a CHATHISTORY query or a join replay sees everything delivered before it. If the indexer does
+not get there within `CATCH_UP_TIMEOUT` (it died and is being restarted), the read is served
+from what is indexed and a warning is logged.
+
+Records. One line per entry, fields separated by NUL, in this order: msgid, time
+(``float.hex``: exact, and half the price of ``repr``), conversation key, party a, party b (both
+empty for a channel), target name, sender, account (empty: none), command, text, tags (empty:
+none; else JSON). Neither NUL nor a line end
+can occur in a field: the line codec splits lines at CR and LF and drops NUL, and JSON escapes
+both in tag values. The indexer skips (and logs) a record with the wrong number of fields
+rather than stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable
+
+from chinwag.store.base import Bound, DirectTarget, HistoryEntry, HistoryStore, OnCommit, Target
+from chinwag.store.errors import StoreClosedError, StoreError
+from chinwag.store.indexer_link import IndexerLink
+from chinwag.store.journal import Journal, JournalError
+
+__all__ = ["CATCH_UP_TIMEOUT", "FIELDS", "JournalHistoryStore", "encode_entry"]
+
+_log = logging.getLogger("chinwag.store")
+
+CATCH_UP_TIMEOUT = 5.0
+"""Seconds a read waits for the indexer before it is served from what is indexed."""
+FIELDS = 11
+"""Fields in one record."""
+_FAILURE_LOG_INTERVAL = 60.0
+
+_encode_tags = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode_entry(entry: HistoryEntry) -> str:
+    """``entry`` as one journal record (a line; see the module header)."""
+    msgid, when, target, target_name, sender, account, command, text, tags = entry
+    if type(target) is DirectTarget:
+        a, b = target.party_a, target.party_b
+    else:
+        a = b = ""
+    return (
+        f"{msgid}\0{float(when).hex()}\0{target.key}\0{a}\0{b}\0{target_name}\0{sender}"
+        f"\0{account or ''}\0{command}\0{text}\0{_encode_tags(dict(tags)) if tags else ''}\n"
+    )
+
+
+class JournalHistoryStore:
+    """A `HistoryStore` that writes to the journal and reads from the SQLite index.
+
+    Args:
+        journal: the journal (owned: closed by :meth:`close`), or None when another process
+            writes it (a running server): then appends are refused, and reads return what is
+            indexed.
+        index: the SQLite history store the indexer feeds; its reads and its prune/forget
+            jobs are used, never its append.
+        indexer: how far the indexer got, and how to wait for it.
+    """
+
+    def __init__(self, journal: Journal | None, index: HistoryStore, indexer: IndexerLink) -> None:
+        self.journal = journal
+        self.index = index
+        self.indexer = indexer
+        self._records: list[str] = []
+        self._calls: list[OnCommit] = []
+        self._scheduled: asyncio.Handle | None = None
+        self._error: BaseException | None = None  # while the callbacks of a failed frame run
+        self._failed_at = -_FAILURE_LOG_INTERVAL
+        self._closed = False
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
+        """See :meth:`HistoryStore.append`: ``then`` runs at the end of this loop turn, after
+        the turn's frame is written. Raises: StoreClosedError after close."""
+        if self._closed:
+            raise StoreClosedError("the history store is closed")
+        if self.journal is None:
+            raise StoreError("history is written by another chinwag process")
+        self._records.append(encode_entry(entry))
+        if then is not None:
+            self._calls.append(then)
+        if self._scheduled is None:
+            self._schedule()
+
+    def after_writes(self, then: OnCommit) -> None:
+        """See :meth:`HistoryStore.after_writes`: ends the turn now, then runs ``then``.
+
+        ``then`` sees `commit_error` set when the turn it ended could not be written, so a
+        caller that holds a whole turn's output behind this barrier can withhold it.
+        """
+        if self._closed:
+            raise StoreClosedError("the history store is closed")
+        error = self._end_turn() if self._records or self._calls else None
+        self._error = error
+        try:
+            then()
+        finally:
+            self._error = None
+
+    async def probe_write(self) -> None:
+        """See :meth:`HistoryStore.probe_write`: writes an empty frame (the indexer skips it).
+
+        Raises:
+            JournalError: when the journal cannot be written now (a full disk).
+            StoreError: when another process writes the journal.
+        """
+        if self.journal is None:
+            raise StoreError("history is written by another chinwag process")
+        self.end_turn()
+        self.journal.write(b"")
+
+    def commit_error(self) -> BaseException | None:
+        """Inside an ``append`` callback: why that entry was NOT stored, else None."""
+        return self._error
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (command-line tools): every append is its own turn
+            self.end_turn()
+            return
+        self._scheduled = loop.call_soon(self.end_turn)
+
+    def end_turn(self) -> None:
+        """Write this turn's records as one frame, then run the turn's callbacks in order."""
+        self._end_turn()
+
+    def _end_turn(self) -> JournalError | None:
+        """`end_turn`. Returns: why the frame could not be written, or None."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        records, self._records = self._records, []
+        calls, self._calls = self._calls, []
+        error = None
+        if records and self.journal is not None:
+            try:
+                self.journal.write("".join(records).encode("utf-8", "surrogatepass"))
+            except JournalError as exc:
+                self._refused(len(records), exc)
+                error = exc
+        self._error = error
+        try:
+            for then in calls:
+                try:
+                    then()
+                except Exception:
+                    _log.exception("history commit callback failed")
+        finally:
+            self._error = None
+        return error
+
+    def _refused(self, count: int, exc: JournalError) -> None:
+        now = time.monotonic()
+        if now - self._failed_at >= _FAILURE_LOG_INTERVAL:
+            self._failed_at = now
+            _log.error("journal: %d messages not stored, so not delivered: %s", count, exc)
+
+    async def _caught_up(self) -> None:
+        """Wait until the index holds everything written so far (read-your-writes)."""
+        if self.journal is None:
+            return  # another process writes the journal: what is indexed is all we know of
+        if self._records or self._calls:
+            self.end_turn()
+        target = self.journal.offset
+        try:
+            await asyncio.wait_for(self.indexer.wait_for(target), CATCH_UP_TIMEOUT)
+        except TimeoutError:
+            _log.warning(
+                "history: the indexer is behind (%d of %d); reading what is indexed",
+                self.indexer.indexed,
+                target,
+            )
+
+    async def flush(self) -> None:
+        """See :meth:`HistoryStore.flush`: everything appended is written and indexed."""
+        await self._caught_up()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def latest(self, target: Target, after: Bound | None, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.latest`."""
+        await self._caught_up()
+        return await self.index.latest(target, after, limit)
+
+    async def before(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.before`."""
+        await self._caught_up()
+        return await self.index.before(target, bound, limit)
+
+    async def after(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.after`."""
+        await self._caught_up()
+        return await self.index.after(target, bound, limit)
+
+    async def around(self, target: Target, bound: Bound, limit: int) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.around`."""
+        await self._caught_up()
+        return await self.index.around(target, bound, limit)
+
+    async def between(
+        self, target: Target, start: Bound, end: Bound, limit: int
+    ) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.between`."""
+        await self._caught_up()
+        return await self.index.between(target, start, end, limit)
+
+    async def targets(
+        self, viewer: str, channels: Iterable[str], start: float, end: float, limit: int
+    ) -> list[HistoryEntry]:
+        """See :meth:`HistoryStore.targets`."""
+        await self._caught_up()
+        return await self.index.targets(viewer, channels, start, end, limit)
+
+    async def prune(
+        self,
+        max_age_days: float | None,
+        max_lines_per_target: int | None,
+        *,
+        now: float | None = None,
+    ) -> int:
+        """See :meth:`HistoryStore.prune` (of what is indexed when it starts)."""
+        await self._caught_up()
+        return await self.index.prune(max_age_days, max_lines_per_target, now=now)
+
+    async def forget(self, party: str) -> int:
+        """See :meth:`HistoryStore.forget`: waits for the index to hold everything first."""
+        await self._caught_up()
+        return await self.index.forget(party)
+
+    def close(self) -> None:
+        """Write what the current turn holds and close the journal (idempotent)."""
+        if self._closed:
+            return
+        self.end_turn()
+        self._closed = True
+        if self.journal is not None:
+            self.journal.close()
