@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -16,6 +17,7 @@ from typing import TextIO
 from chinwag.client.conversation import DEFAULT_SCROLLBACK
 from chinwag.client.credentials import Credentials
 from chinwag.client.net import Options
+from chinwag.client.render import flat
 from chinwag.client.session import Session
 from chinwag.client.settings import Settings
 from chinwag.client.trust import KnownHosts, config_dir, host_key
@@ -37,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"server to connect to (default {DEFAULT_TARGET}; port 6697 with --tls)",
     )
     parser.add_argument(
-        "--nick", help="your nick (default: the --account NAME; asked for when neither is given)"
+        "--nick",
+        help="your nick (default: the --account NAME; asked for on a terminal when neither is "
+        "given, and needed when input is not a terminal). A taken nick is asked for again, or, "
+        "when input is not a terminal, becomes NICK_ then NICK__",
     )
     parser.add_argument(
         "--tls",
@@ -68,7 +73,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plain",
         action="store_true",
         help="line mode: one event per line on stdout, one message per line on stdin "
-        "(automatic when stdin or stdout is not a terminal)",
+        "(automatic when stdin or stdout is not a terminal). Lines are paced to what the "
+        "server acknowledges; the exit status is 0 only when every line went out",
+    )
+    parser.add_argument(
+        "--no-colour",
+        "--no-color",
+        dest="colour",
+        action="store_false",
+        help="do not show IRC colours and styles (bold, italic...): they are stripped, never "
+        "shown as digits. Also when the NO_COLOR environment variable is set",
+    )
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="plain mode, printing what others send exactly as received. UNSAFE on a "
+        "terminal: escape sequences in messages then reach it (they can retitle the window, "
+        "move the cursor, fake lines). Without it, control characters are shown as visible "
+        "markers such as \u241b for ESC (implies --plain)",
     )
     parser.add_argument(
         "--password",
@@ -110,7 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-reconnect",
         dest="reconnect",
         action="store_false",
-        help="exit when the connection drops instead of reconnecting",
+        help="exit when the connection drops instead of reconnecting (always so in plain "
+        "mode when input is not a terminal)",
     )
 
 
@@ -170,7 +193,8 @@ def _saver(credentials: Credentials, key: str) -> Callable[[str, str], None]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the client with parsed arguments; return the exit status."""
-    plain = bool(args.plain) or not (sys.stdin.isatty() and sys.stdout.isatty())
+    plain = args.plain or args.raw or not (sys.stdin.isatty() and sys.stdout.isatty())
+    colour = args.colour and not os.environ.get("NO_COLOR")
     try:
         host, port = parse_target(args.target, args.tls)
     except ValueError as exc:
@@ -182,8 +206,12 @@ def run(args: argparse.Namespace) -> int:
     if nick is not None and not is_valid_nick(nick, _NICKLEN):
         print(f"chinwag: {nick!r} is not a valid nick", file=sys.stderr)
         return 2
+    if nick is None and not sys.stdin.isatty():
+        # Every input line is a message: none of them may be taken for a nick.
+        print("chinwag: --nick is needed when input is not a terminal", file=sys.stderr)
+        return 2
     if nick is None:
-        nick = ask_nick_on_terminal(sys.stdin, sys.stderr, prompt=sys.stdin.isatty())
+        nick = ask_nick_on_terminal(sys.stdin, sys.stderr, prompt=True)
         if nick is None:
             print("chinwag: no nick given", file=sys.stderr)
             return 1
@@ -231,12 +259,14 @@ def run(args: argparse.Namespace) -> int:
         known_hosts=known_hosts,
         reconnect=args.reconnect,
         on_login=_saver(credentials, key) if args.save_password else None,
+        formatting=colour,
     )
     if plain:
-        from chinwag.client.plain import run_plain
+        from chinwag.client.plain import output_filter, run_plain
 
+        clean = output_filter(raw=args.raw, colours=colour and sys.stdout.isatty())
         try:
-            return asyncio.run(run_plain(session, options, trust_new=args.trust_new))
+            return asyncio.run(run_plain(session, options, trust_new=args.trust_new, clean=clean))
         except KeyboardInterrupt:
             return 130
     from chinwag.client.app import ChatApp
@@ -244,6 +274,6 @@ def run(args: argparse.Namespace) -> int:
     app = ChatApp(session, options, settings)
     app.run()
     if app.failure:
-        print(f"chinwag: {app.failure}", file=sys.stderr)
+        print(f"chinwag: {flat(app.failure)}", file=sys.stderr)
         return 1
     return app.return_code or 0

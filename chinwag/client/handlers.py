@@ -175,8 +175,9 @@ def handle_privmsg(s: Session, msg: Message) -> list[Posted]:
     own = s.is_me(nick)
     ctcp = _split_ctcp(text)
     if ctcp is not None and ctcp[0] != "ACTION":
-        if not notice and not own and ctcp[0] in ("VERSION", "PING"):
-            reply = "chinwag" if ctcp[0] == "VERSION" else ctcp[1]
+        # Requests are answered (see chinwag.client.ctcp) or ignored, never shown.
+        reply = None if notice or own else s.ctcp_replies.answer(ctcp[0], ctcp[1])
+        if reply is not None:
             s.send(Message.of("NOTICE", nick, f"{_CTCP}{ctcp[0]} {reply}{_CTCP}"))
         return []
     if s.is_channel(target):

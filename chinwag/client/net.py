@@ -23,6 +23,12 @@ fingerprint, and a yes is written to the file; then (and for every later connect
 with a remembered fingerprint) the certificate is accepted only if its fingerprint is exactly the
 remembered one. A different certificate raises `UntrustedCertificate` at any connection, first
 or reconnect: that is never retried.
+
+Paced sending (plain mode): with a `SendWindow`, `Connection.send_paced` writes one input line's
+messages only while the window has room, and the ``PONG`` answers to its barriers (taken out here,
+before the session sees them) open it again; `Connection.drain` waits until the server has
+acknowledged everything, and (with ``echo-message``) echoed every message, within
+`ECHO_GRACE`. See `chinwag.client.pacing`.
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chinwag.client.lines import Posted
+from chinwag.client.pacing import SendWindow
 from chinwag.client.session import Session
 from chinwag.client.trust import KnownHosts, fingerprint, host_key, mismatch_warning
 from chinwag.protocol import DecodeError, LineDecoder, Message, encode_message
 
 __all__ = [
+    "ECHO_GRACE",
     "AskNick",
     "ConnectError",
     "Options",
@@ -54,6 +62,10 @@ __all__ = [
 AskNick = Callable[[str], Awaitable[str | None]]
 TrustNew = Callable[[str, str, str], Awaitable[bool]]
 """Asks whether to trust a certificate: ``(host:port, fingerprint, why it failed) -> yes?``"""
+
+
+ECHO_GRACE = 3.0
+"""Seconds `Connection.drain` waits for the next echo (a refused message never gets one)."""
 
 
 class Status(enum.Enum):
@@ -76,7 +88,7 @@ class UntrustedCertificate(ConnectError):
 
 @dataclass(slots=True)
 class Options:
-    """How to connect.
+    """How to connect, and how to show what arrives.
 
     Attributes:
         host: server host name or address.
@@ -91,6 +103,7 @@ class Options:
         idle_timeout: seconds of silence before we PING the server; twice that and it is lost.
         on_login: called with ``(account, password)`` when the server confirms the session's
             SASL login (``--save-password`` saves it then, so a mistyped password is not kept).
+        formatting: show IRC formatting (colours, bold...) as styles; False strips it.
     """
 
     host: str = "127.0.0.1"
@@ -104,6 +117,7 @@ class Options:
     connect_timeout: float = 10.0
     idle_timeout: float = 120.0
     on_login: Callable[[str, str], None] | None = None
+    formatting: bool = True
 
 
 def _ignore_lines(posted: list[Posted]) -> None:
@@ -125,6 +139,10 @@ class ServerConnection:
         ask_nick: asks the user for another nick (given the reason); None gives up.
         trust_new: asks the user whether to trust a certificate seen for the first time; None
             refuses it.
+        window: pace `send_paced` with this window (plain mode); None: only `flush` is used.
+
+    Attributes:
+        ended_because: why the last connection ended (for a frontend's last words).
     """
 
     def __init__(
@@ -136,8 +154,12 @@ class ServerConnection:
         on_status: Callable[[Status, str], None] = _ignore_status,
         ask_nick: AskNick | None = None,
         trust_new: TrustNew | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         self.session = session
+        self.window = window
+        self.ended_because = ""
+        self._acknowledged = asyncio.Event()
         self.trust_new = trust_new
         self.options = options
         self.on_lines = on_lines
@@ -176,6 +198,49 @@ class ServerConnection:
             return
         self._writer.write(b"".join(encode_message(m) for m in messages))
 
+    async def send_paced(self, messages: list[Message]) -> bool:
+        """Write one input line's messages once the window has room; False when not connected.
+
+        Needs a `SendWindow` (the ``window`` argument).
+        """
+        window = self.window
+        assert window is not None, "send_paced needs a SendWindow"
+        while window.full and self.connected:
+            self._acknowledged.clear()
+            await self._acknowledged.wait()
+        if not self.connected or self._writer is None:
+            return False
+        echoed = "echo-message" in self.session.caps
+        self._writer.write(
+            b"".join(encode_message(m) for m in window.send(messages, echoed=echoed))
+        )
+        return True
+
+    def settle(self) -> None:
+        """Put a barrier after what was sent since the last one (the input paused)."""
+        barrier = self.window.barrier() if self.window is not None else None
+        if barrier is not None and self.connected and self._writer is not None:
+            self._writer.write(encode_message(barrier))
+
+    async def drain(self) -> None:
+        """Wait until the server acknowledged (and echoed) every line sent, or the socket is gone.
+
+        Echoes are waited for while they keep coming, at most `ECHO_GRACE` seconds for each.
+        """
+        window = self.window
+        if window is None:
+            return
+        self.settle()
+        while window.pending and self.connected:
+            self._acknowledged.clear()
+            await self._acknowledged.wait()
+        while window.awaiting_echo and self.connected:
+            self._acknowledged.clear()
+            try:
+                await asyncio.wait_for(self._acknowledged.wait(), ECHO_GRACE)
+            except TimeoutError:
+                return
+
     async def run(self) -> None:
         """Connect and serve the connection until the user quits or reconnecting is off.
 
@@ -198,7 +263,8 @@ class ServerConnection:
                 else:
                     self._registered_here = False
                     reason = await self._serve(reader, writer)
-                    if self._quitting or not self.options.reconnect:
+                    self.ended_because = reason
+                    if self._quitting:
                         break
                     if not self._ever_registered:
                         # Refused during registration (bad password, banned...): retrying
@@ -207,6 +273,8 @@ class ServerConnection:
                             f"{self.options.host}:{self.options.port} did not let us in: "
                             f"{self.session.closing_reason or reason}"
                         )
+                    if not self.options.reconnect:
+                        break
                     if self._registered_here:
                         attempt = 0
                         delay = self.options.backoff_initial
@@ -302,6 +370,9 @@ class ServerConnection:
             raise
         finally:
             self._writer = None
+            if self.window is not None:
+                self.window.forget()
+            self._acknowledged.set()  # a line waiting for room must learn the socket is gone
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
                 await writer.wait_closed()
@@ -314,6 +385,10 @@ class ServerConnection:
         for item in items:
             if isinstance(item, DecodeError):
                 continue
+            if item.command == "PONG" and self._acknowledge(item):
+                continue
+            if item.command in ("PRIVMSG", "NOTICE"):
+                self._echoed(item)
             was_registered = self.session.registered
             was_logged_in = self.session.logged_in_as
             try:
@@ -335,6 +410,21 @@ class ServerConnection:
         self.flush()
         if posted or self.session.changed:
             self.on_lines(posted)
+
+    def _acknowledge(self, pong: Message) -> bool:
+        """A PONG answering one of our barriers opens the window; True when it was one."""
+        if self.window is None or not pong.params or not self.window.pong(pong.params[-1]):
+            return False
+        self._acknowledged.set()
+        return True
+
+    def _echoed(self, msg: Message) -> None:
+        """Count the echo of a message we sent (not one replayed from history in a batch)."""
+        if self.window is None or "batch" in msg.tags or "echo-message" not in self.session.caps:
+            return
+        is_mine = msg.source_nick is not None and self.session.is_me(msg.source_nick)
+        if is_mine and self.window.echo(msg):
+            self._acknowledged.set()
 
     def _logged_in(self) -> None:
         session, on_login = self.session, self.options.on_login

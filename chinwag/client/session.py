@@ -43,6 +43,7 @@ from chinwag.client.conversation import (
     PrefixMap,
     rekey,
 )
+from chinwag.client.ctcp import CtcpReplies
 from chinwag.client.handlers import HANDLERS
 from chinwag.client.lines import (
     ActionLine,
@@ -142,6 +143,7 @@ class Session:
         self.pending: dict[str, list[tuple[str, bool]]] = {}
         self.focus_on_join: str | None = None
         self.changed = True
+        self.ctcp_replies = CtcpReplies()
         self._outbox: list[Message] = []
         self._cap_offered: set[str] = set()
         self._cap_negotiating = False

@@ -40,6 +40,9 @@ max_clients_per_ip = 0
 flood_rate = 0
 """
 
+CHINWAG_DEFAULT_FLOOD_CONFIG = CHINWAG_CONFIG.replace("flood_rate = 0\n", "")
+"""The test server with chinwag's default flood limits (20 lines at once, then 5 a second)."""
+
 NGIRCD_CONFIG = """\
 [Global]
 Name = test.ngircd
@@ -132,6 +135,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    config: str = CHINWAG_CONFIG
 
     @property
     def autojoins(self) -> bool:
@@ -147,7 +151,7 @@ class Server:
     def _command(self) -> list[str]:
         if self.kind == "chinwag":
             config = self.workdir / "chinwag.toml"
-            config.write_text(CHINWAG_CONFIG)
+            config.write_text(self.config)
             return [
                 sys.executable,
                 "-m",

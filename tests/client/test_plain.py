@@ -143,28 +143,55 @@ async def test_piped_message_is_sent_before_quit(
     assert status == 0
 
 
-async def test_nick_from_first_line_and_retry(
-    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
-) -> None:
-    """Without --nick the first line is the nick; a taken one is explained and asked again."""
-    bob = await RawClient.connect(irc_server, "bob")
-    raw_clients.append(bob)
-    amy = await launch(*server_args(irc_server))
+async def test_pipe_without_nick_is_refused_before_reading(plains: list[Plain]) -> None:
+    """Input is not a terminal and no --nick: exit 2 at once; no line is taken as a nick."""
+    amy = await launch(f"127.0.0.1:{free_port()}")
     plains.append(amy)
-    amy.type("9bad", "bob", "amy", "hello")
-    await bob.expect(lambda m: m.command == "PRIVMSG" and m.params == (LOBBY, "hello"))
-    assert bob.received[-1].source_nick == "amy"
+    amy.type("hello")
     amy.close_stdin()
     status, err = await amy.wait()
-    assert status == 0
-    assert "'9bad' is not a valid nick" in err
-    assert "The nick bob is already taken. Type another nick:" in err
+    assert status == 2
+    assert "--nick is needed when input is not a terminal" in err
+
+
+async def test_taken_nick_in_a_pipe_gets_underscores(
+    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """--nick bob taken (and bob_ too): the client becomes bob__; every line stays a message."""
+    for nick in ("bob", "bob_"):
+        raw_clients.append(await RawClient.connect(irc_server, nick))
+    bob = raw_clients[0]
+    amy = await launch(*server_args(irc_server, "--nick", "bob"))
+    plains.append(amy)
+    amy.type("amy", "hello")
+    amy.close_stdin()
+    status, err = await amy.wait()
+    assert status == 0, err
+    said = [m for m in bob.received if m.command == "PRIVMSG" and m.source_nick == "bob__"]
+    assert [m.param(1) for m in said] == ["amy", "hello"]
+    assert "already taken; trying bob_" in err and "trying bob__" in err
+
+
+async def test_no_nick_left_fails_clearly(
+    irc_server: Server, raw_clients: list[RawClient], plains: list[Plain]
+) -> None:
+    """bob, bob_ and bob__ all taken: exit 1 with a message naming --nick; nothing is sent."""
+    for nick in ("bob", "bob_", "bob__"):
+        raw_clients.append(await RawClient.connect(irc_server, nick))
+    amy = await launch(*server_args(irc_server, "--nick", "bob"))
+    plains.append(amy)
+    amy.type("a message, not a nick")
+    amy.close_stdin()
+    status, err = await amy.wait()
+    assert status == 1
+    assert "no nick left to try (bob, bob_, bob__); choose another with --nick" in err
+    assert not raw_clients[0].got_privmsg("a message, not a nick")
 
 
 async def test_unknown_command_and_server_error_are_shown(
     irc_server: Server, plains: list[Plain]
 ) -> None:
-    """A typo'd command and a server error numeric each show as a readable line."""
+    """A typo'd command and a server error each show as a line; the refused one is counted."""
     amy = await launch(*server_args(irc_server, "--nick", "amy"))
     plains.append(amy)
     await amy.expect(r"joined #lobby")
@@ -172,8 +199,12 @@ async def test_unknown_command_and_server_error_are_shown(
     await amy.expect(r"^! Unknown command /frob")
     await amy.expect(r"^! nobody-here: No such nick")
     amy.type("/quit see you")
-    status, _ = await amy.wait()
-    assert status == 0
+    status, err = await amy.wait()
+    if irc_server.kind == "chinwag":  # with echo-message, a refused message is known as such
+        assert status == 1
+        assert "1 of 3 lines was not sent: the server did not echo it" in err
+    else:
+        assert status == 0
 
 
 async def test_refused_connection_exits_non_zero(plains: list[Plain]) -> None:

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chinwag.client.conversation import SERVER_KEY, ConversationKind, PrefixMap
+from chinwag.client.ctcp import version_reply
 from chinwag.client.handlers import HANDLERS
 from chinwag.client.lines import (
     ActionLine,
@@ -278,7 +279,7 @@ class TestMessages:
         """CTCP VERSION gets a NOTICE reply and shows nothing."""
         session = registered()
         assert feed(session, ":alice!a@h PRIVMSG me :\x01VERSION\x01") == []
-        assert sent(session) == ["NOTICE alice :\x01VERSION chinwag\x01"]
+        assert sent(session) == [f"NOTICE alice :\x01VERSION {version_reply()}\x01"]
 
     def test_notice_from_server_goes_to_server_conversation(self) -> None:
         """A server NOTICE lands in the server conversation."""

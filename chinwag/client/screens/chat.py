@@ -40,6 +40,7 @@ from chinwag.client.conversation import SERVER_KEY, Member
 from chinwag.client.lines import ActionLine, ChatLine, Posted
 from chinwag.client.net import ConnectError, Options, ServerConnection, Status
 from chinwag.client.outgoing import say_or_hold
+from chinwag.client.render import flat, styled
 from chinwag.client.screens.confirm import ConfirmScreen
 from chinwag.client.screens.help import HelpScreen
 from chinwag.client.screens.nick import NickScreen
@@ -143,7 +144,9 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="columns"):
             yield ConversationList(id="conversations")
             with Vertical(id="middle"):
-                yield ConversationView(self.session.scrollback, id="log")
+                yield ConversationView(
+                    self.session.scrollback, formatting=self.options.formatting, id="log"
+                )
                 yield NewLinesMarker(id="below")
                 yield InputBar(self._candidates, secret=is_secret, id="input")
             yield UserList(id="users")
@@ -176,7 +179,8 @@ class ChatScreen(Screen[None]):
         return await self.app.push_screen_wait(NickScreen(reason))
 
     async def _trust_new(self, key: str, fingerprint: str, reason: str) -> bool:
-        return await self.app.push_screen_wait(TrustScreen(key, fingerprint, reason))
+        # The reason may quote names from the certificate, which the server chose.
+        return await self.app.push_screen_wait(TrustScreen(key, fingerprint, flat(reason)))
 
     async def leave(self, message: str = "Leaving") -> None:
         """Send QUIT and close the connection (bounded wait for the server)."""
@@ -207,12 +211,13 @@ class ChatScreen(Screen[None]):
             line = posted.line
             assert isinstance(line, ChatLine | ActionLine)
             where = "privately" if posted.private else f"in {posted.name}"
-            self.notify(line.text, title=f"{line.nick} {where}", timeout=4)
+            title = flat(f"{line.nick} {where}")
+            self.notify(flat(line.text), title=title, timeout=4, markup=False)
         if alerts:
             line = alerts[-1].line
             assert isinstance(line, ChatLine | ActionLine)
             where = "privately" if alerts[-1].private else f"in {alerts[-1].name}"
-            self.attract(f"{line.nick} {where}", line.text)
+            self.attract(flat(f"{line.nick} {where}"), flat(line.text))
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_INTERVAL, self._redraw_now)
 
@@ -296,10 +301,10 @@ class ChatScreen(Screen[None]):
                 if conv.unread
             ]
         self.query_one(StatusLine).show(
-            session.nick,
-            session.server_name,
+            flat(session.nick),
+            flat(session.server_name),
             self.status,
-            self.status_detail,
+            flat(self.status_detail),
             session.away,
             pending=sum(len(held) for held in session.pending.values()),
             unread=unread,
@@ -319,10 +324,13 @@ class ChatScreen(Screen[None]):
         topic = Text()
         if conv.history_loading:
             topic.append("loading history… ", style="italic")
-        topic.append(conv.name, style="bold")
+        topic.append(flat(conv.name), style="bold")
         if conv.is_channel:
             state = "" if conv.joined else " (not joined)"
-            topic.append(f"{state}  {conv.topic}" if conv.topic else state)
+            topic.append(state)
+            if conv.topic:
+                topic.append("  ")
+                topic.append(styled(conv.topic, formatting=self.options.formatting))
         elif conv.is_private:
             topic.append("  private conversation: only you two see it")
         else:
@@ -333,7 +341,8 @@ class ChatScreen(Screen[None]):
         session = self.session
         nicks = [m.nick for m in session.current.members.values()]
         others = [c.name for c in session.conversations.values() if c.name != "server"]
-        return sorted(set(nicks + others), key=str.casefold) + [f"/{c}" for c in COMMANDS]
+        names = {flat(name) for name in nicks + others}
+        return sorted(names, key=str.casefold) + [f"/{c}" for c in COMMANDS]
 
     # -- user actions --------------------------------------------------------------------------
 

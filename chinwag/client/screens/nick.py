@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from chinwag.client.render import flat
 from chinwag.protocol import is_valid_nick
 
 __all__ = ["NickScreen"]
@@ -45,7 +47,7 @@ class NickScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         """The reason, a hint, and the nick input."""
         with Vertical():
-            yield Label(self.reason, id="nick-reason")
+            yield Label(Text(flat(self.reason)), id="nick-reason")
             yield Label("Choose another nick (Escape to quit):")
             yield Input(placeholder="nick", id="nick-input")
             yield Label("", id="nick-problem")

@@ -10,6 +10,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from chinwag.client.conversation import Conversation, ConversationKind
+from chinwag.client.render import flat
 
 __all__ = ["ConversationList"]
 
@@ -69,7 +70,7 @@ class ConversationList(OptionList):
             self._entries = entries
             options = []
             for key, name, unread, mentions, live in entries:
-                prompt = Text(name, style="" if live else "dim strike")
+                prompt = Text(flat(name), style="" if live else "dim strike")
                 if unread:
                     style = "bold reverse red" if mentions else "bold reverse"
                     prompt.append(" ")

@@ -52,8 +52,9 @@ class ConversationView(RichLog):
 
         unseen: int
 
-    def __init__(self, max_lines: int, *, id: str | None = None) -> None:
+    def __init__(self, max_lines: int, *, formatting: bool = True, id: str | None = None) -> None:
         super().__init__(max_lines=max_lines, wrap=True, markup=False, auto_scroll=True, id=id)
+        self.formatting = formatting
         self.can_focus = False
         self.plain_lines: list[str] = []
         self.key: str | None = None
@@ -131,7 +132,7 @@ class ConversationView(RichLog):
         """Add lines at the bottom, as one write (cheap even for a thousand lines)."""
         if not lines:
             return
-        text = Text("\n").join(render_line(line) for line in lines)
+        text = Text("\n").join(render_line(line, formatting=self.formatting) for line in lines)
         self.plain_lines.extend(text.plain.split("\n"))
         if self.max_lines is not None and len(self.plain_lines) > self.max_lines:
             del self.plain_lines[: len(self.plain_lines) - self.max_lines]

@@ -10,7 +10,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from chinwag.client.conversation import Member
-from chinwag.client.render import nick_colour
+from chinwag.client.render import flat, nick_colour
 
 __all__ = ["UserList"]
 
@@ -55,7 +55,7 @@ class UserList(OptionList):
         for member in members:
             prompt = Text(member.prefixes[:1] or " ", style="bold")
             style = "dim italic" if member.away else nick_colour(member.nick)
-            prompt.append(member.nick, style=f"{style} bold" if member.nick == me else style)
+            prompt.append(flat(member.nick), style=f"{style} bold" if member.nick == me else style)
             options.append(Option(prompt, id=member.nick))
         self.set_options(options)
         self.nicks = nicks
