@@ -16,6 +16,7 @@ from chinwag.client.lines import ActionLine, ChatLine, ErrorLine, Posted, System
 from chinwag.client.nickserv import NICKSERV_FOLDED, handle_nickserv_notice, probe_nick
 from chinwag.client.outgoing import give_up, release
 from chinwag.client.query_replies import QUERY_REPLIES
+from chinwag.client.roster import ROSTER_REPLIES, ask_room_modes
 from chinwag.protocol import Message, parse_isupport
 from chinwag.protocol import numerics as n
 
@@ -227,7 +228,10 @@ def handle_join(s: Session, msg: Message) -> list[Posted]:
             s.focus_on_join = None
             s.set_active(key)
         s.request_latest(channel)
+        ask_room_modes(s, channel)  # a delayed-join room lists its silent members in WHO only
         text = f"You have joined {channel}"
+    elif s.fold(nick) in conv.members:
+        return []  # a silent member of a delayed-join room who speaks: WHO listed them already
     else:
         text = f"{nick} has joined {channel}"
     conv.members[s.fold(nick)] = Member(nick)
@@ -572,3 +576,4 @@ def handle_numeric(s: Session, msg: Message) -> list[Posted]:
 
 
 HANDLERS.update(QUERY_REPLIES)
+HANDLERS.update(ROSTER_REPLIES)

@@ -54,6 +54,7 @@ from chinwag.client.lines import (
     SystemLine,
 )
 from chinwag.client.nickserv import NickProbe
+from chinwag.client.roster import Roster
 from chinwag.protocol import Message, fold, folder_for, mask_matches
 from chinwag.protocol.timestamps import format_server_time, parse_server_time
 
@@ -153,6 +154,7 @@ class Session:
         self.nick_probe = NickProbe.IDLE
         self.nick_hinted = False
         self._older_pending: set[str] = set()
+        self.roster = Roster()  # the automatic MODE and WHO queries of delayed-join rooms
         self.conversations[SERVER_KEY] = Conversation(
             "server", ConversationKind.SERVER, self.scrollback
         )
@@ -170,6 +172,7 @@ class Session:
         self.nick_probe = NickProbe.IDLE
         self._batches.clear()
         self._older_pending.clear()
+        self.roster.clear()
         for conv in self.conversations.values():
             conv.history_loading = False
         self.send(Message.of("CAP", "LS", "302"))

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from chinwag.server import Server, load_config
 from chinwag.store import passwords
 
-from .harness import ANY, Client, Clients, Harness
+from .harness import ANY, FAST_HASHER, Client, Clients, Harness
 
 __all__ = [
     "FAST_HASHER",
@@ -31,9 +30,6 @@ __all__ = [
     "sasl_connect",
     "serve_accounts",
 ]
-
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-"""A cheap argon2id profile: the default one costs a few hundred milliseconds per hash here."""
 
 ServeAccounts = Callable[..., Awaitable[Harness]]
 

@@ -131,15 +131,20 @@ class LineSocket:
 
 
 def assert_still_serving(
-    watcher: LineSocket, speaker: LineSocket, caplog: pytest.LogCaptureFixture
+    watcher: LineSocket,
+    speaker: LineSocket,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    logger: str = "",
 ) -> None:
-    """The watcher gets its PONG and the speaker's message, and nothing was logged as an error."""
+    """The watcher gets its PONG and the speaker's message, and no logger whose name starts
+    with ``logger`` (default: any) logged an error."""
     watcher.send(b"PING :still-there\r\n")
     watcher.expect("PONG", "still-there")
     token = f"round trip {time.monotonic_ns()}"
     speaker.send(f"PRIVMSG #lobby :{token}\r\n".encode())
     watcher.expect("PRIVMSG", token)
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith(logger)]
     assert not errors, [r.getMessage() for r in errors]
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chinwag.server.passwords import hash_password
-
 from .conftest import Serve
-from .harness import ANY, Client, Harness
+from .harness import ANY, Client, Harness, cheap_hash
 
 
 async def _op_in(h: Harness, channel: str = "#c") -> tuple[Client, Client]:
@@ -369,7 +367,7 @@ async def test_oper_failures_get_464(serve: Serve) -> None:
     RFC 2812 3.1.4 lists 464 and 491 ERR_NOOPERHOST ("No O-lines for your host"); chinwag has no
     host restriction on operators, so a failed OPER is always 464, for an unknown name too.
     """
-    h = await serve(opers=[("root", hash_password("hunter2"))])
+    h = await serve(opers=[("root", cheap_hash("hunter2"))])
     amy = await h.connect("amy")
     await amy.send("OPER nobody hunter2")
     await amy.expect_numeric("464", ANY)

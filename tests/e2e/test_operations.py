@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from chinwag.protocol import Message
-from chinwag.server.passwords import hash_password
 
-from .harness import ANY, Clients
+from .harness import ANY, Clients, cheap_hash
 from .test_process import ROOT, ServeProcess
 
 CONFIG = """\
@@ -310,7 +309,7 @@ async def test_json_logs_of_a_full_session_hold_no_secret(tmp_path: Path) -> Non
     """With --log-format json (from the config), every log line is a JSON object with stable
     fields, and no password of PASS, REGISTER, SASL, IDENTIFY or OPER appears in any form."""
     server_pw, account_pw, oper_pw = "srv-Pa55-word", "acct-Pa55-word", "oper-Pa55-word"
-    config = SECRETS_CONFIG.format(oper_hash=hash_password(oper_pw))
+    config = SECRETS_CONFIG.format(oper_hash=cheap_hash(oper_pw))
     running = ServeProcess(tmp_path, "--password", server_pw, config_text=config)
     try:
         await running.started()

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from chinwag.protocol import Message, parse_line
-from chinwag.server.passwords import hash_password
 
 from .accounts_support import ServeAccounts, fast_hashing, serve_accounts
-from .harness import ANY, Client, Harness
+from .harness import ANY, Client, Harness, cheap_hash
 
 Serve = Callable[..., Awaitable[Harness]]
 Start = Callable[..., Awaitable[Harness]]
@@ -170,7 +169,7 @@ async def test_lines_behind_oper_wait_for_the_password_check(
     start: Start, fast_hashing: None
 ) -> None:
     """OPER, WALLOPS, PING in one packet: 381, then the WALLOPS goes out, then PONG."""
-    h = await start(opers=[("root", hash_password("hunter2"))])
+    h = await start(opers=[("root", cheap_hash("hunter2"))])
     amy = await h.connect("amy")
     await amy.send("MODE amy +w")
     await amy.expect("MODE", ["amy", "+w"])
@@ -185,7 +184,7 @@ async def test_lines_behind_a_wrong_oper_password_come_after_its_464(
     start: Start, fast_hashing: None
 ) -> None:
     """A failing OPER is answered 464 before the PING that followed it."""
-    h = await start(opers=[("root", hash_password("hunter2"))])
+    h = await start(opers=[("root", cheap_hash("hunter2"))])
     amy = await h.connect("amy")
     await amy.send(_packet("OPER root wrong", "PING x"))
     lines = await amy.collect_until("PONG")
@@ -218,7 +217,7 @@ async def test_lines_piling_up_behind_a_wait_are_not_a_flood(serve: Serve) -> No
     """More lines than flood_queue behind a slow OPER: the connection is not cut off for
     Excess Flood (the server was slow, not the client); it stops being read meanwhile, and
     every line is answered, in order."""
-    h = await serve(limits={"flood_queue": 3}, opers=[("root", hash_password("hunter2"))])
+    h = await serve(limits={"flood_queue": 3}, opers=[("root", cheap_hash("hunter2"))])
     amy = await h.connect("amy")
     pings = [f"PING p{i}" for i in range(20)]
     await amy.send(_packet("OPER root hunter2", *pings))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from chinwag.server.config import OperConfig
-from chinwag.server.passwords import hash_password
 
 from .accounts_support import (
     FAST_HASHER,
@@ -17,7 +16,7 @@ from .accounts_support import (
     register,
     serve_accounts,
 )
-from .harness import ANY, Client
+from .harness import ANY, Client, cheap_hash
 
 __all__ = ["fast_hashing", "serve_accounts"]
 
@@ -96,7 +95,7 @@ async def test_concurrent_oper_spends_before_checking(serve_accounts: ServeAccou
 async def test_server_password_is_throttled_per_address(serve_accounts: ServeAccounts) -> None:
     """Ten connections sending a wrong PASS at once: five checks, five refused as throttled;
     every one gets 464 and ERROR."""
-    h = await serve_accounts(server={"password_hash": hash_password("letmein")})
+    h = await serve_accounts(server={"password_hash": cheap_hash("letmein")})
     raws = [await h.open(f"raw{i}") for i in range(10)]
     await _burst(raws, [f"PASS guess{i}\r\nNICK n{i}\r\nUSER u 0 * :U" for i in range(10)])
     answers = await _answers(raws, "464", [ANY, ANY])

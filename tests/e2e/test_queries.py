@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
-from chinwag.server.passwords import hash_password
-
 from .conftest import Serve
-from .harness import ANY, Harness
+from .harness import ANY, Harness, cheap_hash
 
 
 async def test_version_repeats_isupport(h: Harness) -> None:
@@ -116,7 +114,7 @@ async def test_invalid_limit(h: Harness) -> None:
 
 async def test_wallops_only_to_plus_w(serve: Serve) -> None:
     """WALLOPS reaches users with +w and nobody else."""
-    h = await serve(opers=[("root", hash_password("pw"))])
+    h = await serve(opers=[("root", cheap_hash("pw"))])
     amy = await h.connect("amy")
     bob = await h.connect("bob")
     await amy.send("OPER root pw")
@@ -128,7 +126,7 @@ async def test_wallops_only_to_plus_w(serve: Serve) -> None:
 
 async def test_kill_unknown_nick(serve: Serve) -> None:
     """KILL of a missing nick by an operator gets 401."""
-    h = await serve(opers=[("root", hash_password("pw"))])
+    h = await serve(opers=[("root", cheap_hash("pw"))])
     amy = await h.connect("amy")
     await amy.send("OPER root pw")
     await amy.expect_numeric("381")

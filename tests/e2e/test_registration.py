@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from chinwag.protocol import parse_isupport
-from chinwag.server.passwords import hash_password
 
 from .conftest import Serve
-from .harness import ANY, Client, Harness
+from .harness import ANY, Client, Harness, cheap_hash
 
 
 async def _ls(client: Client) -> list[str]:
@@ -185,7 +184,7 @@ async def test_no_motd_gives_422(serve: Serve, motd_file: str) -> None:
 @pytest.fixture(scope="module")
 def secret_hash() -> str:
     """One argon2 hash of "s3cret", made once (argon2 is slow on purpose)."""
-    return hash_password("s3cret")
+    return cheap_hash("s3cret")
 
 
 async def test_server_password_right(serve: Serve, secret_hash: str) -> None:

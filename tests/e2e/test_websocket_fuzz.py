@@ -113,4 +113,6 @@ def test_random_websocket_input_never_hurts_other_clients(
             with contextlib.suppress(OSError):  # the server may have closed already (QUIT)
                 ws.socket.sendall(trailer)  # bytes that are not a frame: the framing breaks
         _finish(ws)
-    assert_still_serving(watcher, speaker, caplog)
+    # The server's own errors only: the test's client library may log its side of a framing
+    # the fuzz broke on purpose ("stream ended"), which says nothing about the server.
+    assert_still_serving(watcher, speaker, caplog, logger="chinwag")
