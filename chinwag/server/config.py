@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "FSYNC_POLICIES",
+    "SECTIONS",
     "AccountsConfig",
     "ClusterConfig",
     "Config",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHINWAG__"
-_SECTIONS = (
+SECTIONS = (
     "server",
     "limits",
     "history",
@@ -48,6 +49,7 @@ _SECTIONS = (
     "logging",
     "cluster",
 )
+"""The sections of settings (each a dataclass attribute of `Config`); ``opers`` is a list apart."""
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -375,7 +377,7 @@ def load_config(
                 if not isinstance(values, list):
                     raise ConfigError("opers must be an array of tables ([[opers]])")
                 config.opers = [_parse_oper(entry) for entry in values]
-            elif section in _SECTIONS and isinstance(values, dict):
+            elif section in SECTIONS and isinstance(values, dict):
                 _apply_section(getattr(config, section), section, values)
             else:
                 raise ConfigError(f"unknown section [{section}]")
@@ -384,8 +386,8 @@ def load_config(
         if not name.startswith(ENV_PREFIX):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in _SECTIONS or not key:
-            raise ConfigError(f"{name}: expected CHINWAG__SECTION__KEY, SECTION one of {_SECTIONS}")
+        if section not in SECTIONS or not key:
+            raise ConfigError(f"{name}: expected CHINWAG__SECTION__KEY, SECTION one of {SECTIONS}")
         _apply_section(getattr(config, section), section, {key: value})
     for section, values in (overrides or {}).items():
         _apply_section(

@@ -384,15 +384,7 @@ class Network:
             client.conn.enqueue(self._join_line(client, channel, joined, client))
             return channel
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
-        extended = Outgoing(
-            client.prefix,
-            "JOIN",
-            channel.name,
-            client.account or "*",
-            client.realname,
-            when=when,
-            account=client.account,
-        )
+        extended = self._extended_join(client, channel, when)
         for member in channel.members:
             chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
             if member is client:
@@ -411,17 +403,21 @@ class Network:
     def _join_line(self, client: Client, channel: Channel, plain: Outgoing, to: Client) -> bytes:
         """``client``'s JOIN of ``channel`` as ``to`` gets it (``extended-join`` or plain)."""
         if to.caps & Cap.EXTENDED_JOIN:
-            extended = Outgoing(
-                client.prefix,
-                "JOIN",
-                channel.name,
-                client.account or "*",
-                client.realname,
-                when=plain.time,
-                account=client.account,
-            )
-            return extended.line_for(to)
+            return self._extended_join(client, channel, plain.time).line_for(to)
         return plain.line_for(to)
+
+    @staticmethod
+    def _extended_join(client: Client, channel: Channel, when: float) -> Outgoing:
+        """``client``'s JOIN of ``channel`` as ``extended-join`` has it: account and real name."""
+        return Outgoing(
+            client.prefix,
+            "JOIN",
+            channel.name,
+            client.account or "*",
+            client.realname,
+            when=when,
+            account=client.account,
+        )
 
     def reveal(self, client: Client, channel: Channel) -> None:
         """Show the others that ``client``, silent so far in a delayed-join room, is here:

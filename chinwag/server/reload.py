@@ -29,7 +29,7 @@ from pathlib import Path
 
 from chinwag.logs import fields
 from chinwag.server.accounts import Accounts
-from chinwag.server.config import Config, ConfigError
+from chinwag.server.config import SECTIONS, Config, ConfigError
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
@@ -40,17 +40,6 @@ from chinwag.server.tls import ensure_self_signed, server_context
 __all__ = ["RESTART_KEYS", "ReloadReport", "Reloader", "tls_files"]
 
 log = logging.getLogger("chinwag.reload")
-
-_SECTIONS = (
-    "server",
-    "limits",
-    "history",
-    "accounts",
-    "websocket",
-    "privacy",
-    "metrics",
-    "logging",
-)
 
 RESTART_KEYS = frozenset(
     {
@@ -169,7 +158,7 @@ class Reloader:
         restart = RESTART_KEYS
         if self.tls_context is None:  # no TLS listener to give a certificate to
             restart = restart | {"server.tls_cert", "server.tls_key"}
-        for section in _SECTIONS:
+        for section in SECTIONS:
             running, wanted = getattr(live, section), getattr(new, section)
             for item in dataclasses.fields(running):
                 key = f"{section}.{item.name}"

@@ -22,6 +22,7 @@ __all__ = [
     "FAST_HASHER",
     "ScramClient",
     "ServeAccounts",
+    "connect_oper",
     "fast_hashing",
     "finish_burst",
     "plain",
@@ -142,6 +143,16 @@ async def register(h: Clients, nick: str, password: str, caps: Iterable[str] = (
     await client.send(f"REGISTER * * :{password}")
     await client.expect("REGISTER", ["SUCCESS", nick, ANY])
     return client
+
+
+async def connect_oper(h: Harness, nick: str = "boss") -> Client:
+    """Connect ``nick`` as a server operator (the ``root`` admin account, made if missing)."""
+    if await h.server.store.accounts.get("root") is None:
+        await h.server.store.accounts.register("root", "root", "rootpw", admin=True)
+    boss = await h.connect(nick)
+    await boss.send("OPER root rootpw")
+    await boss.expect("381")
+    return boss
 
 
 class ScramClient:

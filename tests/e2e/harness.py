@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import re
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ __all__ = [
     "Harness",
     "cheap_hash",
     "journal_texts",
+    "latest_history",
     "make_server",
 ]
 
@@ -445,6 +447,31 @@ class Harness(Clients):
     def __init__(self, server: Server) -> None:
         super().__init__(server.port, server.config.server.default_channels)
         self.server = server
+
+    async def open_tls(self, name: str) -> Client:
+        """A socket to the server's TLS listener, handshake done, that has sent nothing."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
+        port = self.server.tls_port
+        assert port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        client = Client(name, reader, writer)
+        self.clients.append(client)
+        return client
+
+
+async def latest_history(client: Client, target: str) -> list[str]:
+    """The texts ``CHATHISTORY LATEST <target> * 50`` gives ``client``, oldest first."""
+    await client.send(f"CHATHISTORY LATEST {target} * 50")
+    start = await client.expect("BATCH")
+    ref = start.params[0][1:]
+    texts: list[str] = []
+    while True:
+        msg = await client.next()
+        if msg.command == "BATCH" and msg.params == (f"-{ref}",):
+            return texts
+        texts.append(msg.params[-1])
 
 
 def journal_texts(journal_dir: Path) -> dict[str, str]:

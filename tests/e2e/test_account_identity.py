@@ -10,23 +10,11 @@ import sys
 from pathlib import Path
 
 from .accounts_support import ServeAccounts, fast_hashing, register, sasl_connect, serve_accounts
-from .harness import Client
+from .harness import latest_history
 
 __all__ = ["fast_hashing", "serve_accounts"]
 
 CH = ["draft/chathistory", "batch", "server-time", "message-tags"]
-
-
-async def _private_history(client: Client, peer: str) -> list[str]:
-    await client.send(f"CHATHISTORY LATEST {peer} * 50")
-    start = await client.expect("BATCH")
-    ref = start.params[0][1:]
-    texts: list[str] = []
-    while True:
-        msg = await client.next()
-        if msg.command == "BATCH" and msg.params == (f"-{ref}",):
-            return texts
-        texts.append(msg.params[-1])
 
 
 async def test_a_new_account_of_a_forgotten_name_reads_nothing_of_the_old(
@@ -43,11 +31,11 @@ async def test_a_new_account_of_a_forgotten_name_reads_nothing_of_the_old(
     await old_amy.send("NICK oldamy")
     await old_amy.expect("NICK")
     new_amy = await register(h, "amy", "second-pw", caps=CH)
-    assert await _private_history(new_amy, "bob") == []
+    assert await latest_history(new_amy, "bob") == []
     await new_amy.send("PRIVMSG bob :the new amy's secret")
     await bob.expect("PRIVMSG", ["bob", "the new amy's secret"])
-    assert "the new amy's secret" not in await _private_history(old_amy, "bob")
-    assert await _private_history(bob, "amy") == ["the new amy's secret"]
+    assert "the new amy's secret" not in await latest_history(old_amy, "bob")
+    assert await latest_history(bob, "amy") == ["the new amy's secret"]
 
 
 async def test_private_history_with_an_offline_account(
@@ -61,9 +49,9 @@ async def test_private_history_with_an_offline_account(
     await bob.expect("PRIVMSG", ["bob", "hello bob"])
     await amy.send("QUIT")
     await amy.expect_closed()
-    assert await _private_history(bob, "amy") == ["hello bob"]
+    assert await latest_history(bob, "amy") == ["hello bob"]
     again = await sasl_connect(h, "amy", "amy-pw", caps=CH)
-    assert await _private_history(again, "bob") == ["hello bob"]
+    assert await latest_history(again, "bob") == ["hello bob"]
 
 
 def _forget(data: Path, name: str) -> subprocess.CompletedProcess[str]:

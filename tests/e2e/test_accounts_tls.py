@@ -3,29 +3,15 @@ TLS connection to the server's TLS listener (self-signed certificate in the data
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
 from pathlib import Path
 
 from chinwag.server.tls import ensure_self_signed
 
 from .accounts_support import ServeAccounts, fast_hashing, finish_burst, plain, serve_accounts
-from .harness import ANY, Client, Harness
+from .harness import ANY
 
 __all__ = ["fast_hashing", "serve_accounts"]
-
-
-async def _open_tls(h: Harness, name: str) -> Client:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
-    port = h.server.tls_port
-    assert port is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-    client = Client(name, reader, writer)
-    h.clients.append(client)
-    return client
 
 
 async def test_passwords_only_over_tls(serve_accounts: ServeAccounts, tmp_path: Path) -> None:
@@ -49,7 +35,7 @@ async def test_passwords_only_over_tls(serve_accounts: ServeAccounts, tmp_path: 
     await clear.send("QUIT")
     await clear.expect_closed()
 
-    secure = await _open_tls(h, "amy")
+    secure = await h.open_tls("amy")
     await secure.send("NICK amy", "USER amy 0 * :Amy")
     await finish_burst(secure)
     await secure.send("REGISTER * * secret")
@@ -59,7 +45,7 @@ async def test_passwords_only_over_tls(serve_accounts: ServeAccounts, tmp_path: 
     await secure.send("QUIT")
     await secure.expect_closed()
 
-    again = await _open_tls(h, "again")
+    again = await h.open_tls("again")
     await again.send("CAP REQ sasl", "NICK amy", "USER amy 0 * :Amy", "AUTHENTICATE PLAIN")
     await again.expect("AUTHENTICATE", ["+"])
     await again.send(f"AUTHENTICATE {plain('amy', 'secret')}", "CAP END")
@@ -81,7 +67,7 @@ async def test_sts_is_offered_with_a_configured_certificate(
     await clear.send("CAP LS 302")
     offered = (await clear.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
     assert f"sts=port={h.server.tls_port}" in offered
-    secure = await _open_tls(h, "secure")
+    secure = await h.open_tls("secure")
     await secure.send("CAP LS 302")
     offered = (await secure.expect("CAP", [ANY, "LS", ANY])).params[-1].split()
     assert any(cap.startswith("sts=duration=") for cap in offered)

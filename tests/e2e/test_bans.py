@@ -9,19 +9,17 @@ from pathlib import Path
 
 from chinwag.store import BanKind, ServerBan
 
-from .accounts_support import ServeAccounts, fast_hashing, plain, sasl_connect, serve_accounts
-from .harness import ANY, Client, Harness
+from .accounts_support import (
+    ServeAccounts,
+    connect_oper,
+    fast_hashing,
+    plain,
+    sasl_connect,
+    serve_accounts,
+)
+from .harness import ANY
 
 __all__ = ["fast_hashing", "serve_accounts"]
-
-
-async def _oper(h: Harness, nick: str = "boss") -> Client:
-    if await h.server.store.accounts.get("root") is None:
-        await h.server.store.accounts.register("root", "root", "rootpw", admin=True)
-    boss = await h.connect(nick)
-    await boss.send("OPER root rootpw")
-    await boss.expect("381")
-    return boss
 
 
 async def test_kline_needs_oper(serve_accounts: ServeAccounts) -> None:
@@ -40,7 +38,7 @@ async def test_kline_by_mask(serve_accounts: ServeAccounts) -> None:
     """A mask ban disconnects matching users at once (465, ERROR) and refuses them at
     registration; the issuer is spared; UNKLINE lets them back."""
     h = await serve_accounts()
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     bad = await h.connect("spammer")
     good = await h.connect("amy")
     await boss.send("KLINE spam*!*@* :no spam please")
@@ -68,7 +66,7 @@ async def test_kline_by_account(serve_accounts: ServeAccounts) -> None:
     """An account ban disconnects its users, refuses SASL at registration and IDENTIFY later."""
     h = await serve_accounts()
     await h.server.store.accounts.register("amy", "amy", "secret")
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     amy = await sasl_connect(h, "amy", "secret")
     await boss.send("KLINE 30 account:AMY :abuse")
     await boss.expect("NOTICE", ["boss", "Banned account:amy for 30 minutes: abuse"])
@@ -101,7 +99,7 @@ async def test_expired_bans_do_not_apply(serve_accounts: ServeAccounts) -> None:
 async def test_bans_survive_a_restart(serve_accounts: ServeAccounts, tmp_path: Path) -> None:
     """A KLINE is stored: after a restart on the same data directory it still applies."""
     h = await serve_accounts(data_dir=tmp_path)
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     await boss.send("KLINE troll!*@* :go away")
     await boss.expect("NOTICE", ["boss", ANY])
     await boss.send("KLINE 1 temp!*@* :brief")

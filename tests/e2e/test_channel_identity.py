@@ -7,23 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .accounts_support import ServeAccounts, fast_hashing, register, sasl_connect, serve_accounts
-from .harness import Client
+from .harness import Client, latest_history
 
 __all__ = ["fast_hashing", "serve_accounts"]
 
 CH = ["draft/chathistory", "batch", "server-time", "message-tags", "echo-message"]
-
-
-async def _latest(client: Client, channel: str) -> list[str]:
-    await client.send(f"CHATHISTORY LATEST {channel} * 50")
-    start = await client.expect("BATCH")
-    ref = start.params[0][1:]
-    texts: list[str] = []
-    while True:
-        msg = await client.next()
-        if msg.command == "BATCH" and msg.params == (f"-{ref}",):
-            return texts
-        texts.append(msg.params[-1])
 
 
 async def _make_vault(amy: Client) -> None:
@@ -31,7 +19,7 @@ async def _make_vault(amy: Client) -> None:
     await amy.expect("366")
     await amy.send("MODE #vault +sik hush", "PRIVMSG #vault :the combination is 4-8-15")
     await amy.expect("PRIVMSG")  # the echo: delivered once stored
-    assert await _latest(amy, "#vault") == ["the combination is 4-8-15"]
+    assert await latest_history(amy, "#vault") == ["the combination is 4-8-15"]
     await amy.send("PART #vault")
     await amy.expect("PART")
 
@@ -52,7 +40,7 @@ async def test_a_recreated_channel_starts_empty(
     assert not [m for m in replay if m.command == "PRIVMSG"], replay
     await eve.send("JOIN #vault")
     await eve.expect("366")
-    assert await _latest(eve, "#vault") == []
+    assert await latest_history(eve, "#vault") == []
 
 
 async def test_a_recreated_channel_starts_empty_after_a_restart(
@@ -69,7 +57,7 @@ async def test_a_recreated_channel_starts_empty_after_a_restart(
     eve = await h2.connect("eve", caps=CH)
     await eve.send("JOIN #vault")
     await eve.expect("366")
-    assert await _latest(eve, "#vault") == []
+    assert await latest_history(eve, "#vault") == []
 
 
 async def test_registered_channels_and_the_lobby_keep_their_history(
@@ -94,5 +82,5 @@ async def test_registered_channels_and_the_lobby_keep_their_history(
     again = await sasl_connect(h2, "amy", "amy-pw", caps=CH)
     await again.send("JOIN #club")
     await again.expect("366")
-    assert await _latest(again, "#club") == ["before registering", "after registering"]
-    assert await _latest(again, "#lobby") == ["hello lobby"]
+    assert await latest_history(again, "#club") == ["before registering", "after registering"]
+    assert await latest_history(again, "#lobby") == ["hello lobby"]

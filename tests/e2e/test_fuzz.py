@@ -130,6 +130,24 @@ class LineSocket:
         self.sock.close()
 
 
+def assert_still_serving(
+    watcher: LineSocket,
+    speaker: LineSocket,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    logger: str = "",
+) -> None:
+    """The watcher gets its PONG and the speaker's message, and no logger whose name starts
+    with ``logger`` (default: any) logged an error."""
+    watcher.send(b"PING :still-there\r\n")
+    watcher.expect("PONG", "still-there")
+    token = f"round trip {time.monotonic_ns()}"
+    speaker.send(f"PRIVMSG #lobby :{token}\r\n".encode())
+    watcher.expect("PRIVMSG", token)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith(logger)]
+    assert not errors, [r.getMessage() for r in errors]
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[tuple[ServerThread, LineSocket, LineSocket]]:
     """The server thread plus two registered users in #lobby: a watcher and a speaker."""
@@ -181,11 +199,5 @@ def test_random_input_never_hurts_other_clients(
         fuzzer.finish()
     finally:
         fuzzer.close()
-    watcher.send(b"PING :still-there\r\n")
-    watcher.expect("PONG", "still-there")
-    token = f"round trip {time.monotonic_ns()}"
-    speaker.send(f"PRIVMSG #lobby :{token}\r\n".encode())
-    watcher.expect("PRIVMSG", token)
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert not errors, [r.getMessage() for r in errors]
+    assert_still_serving(watcher, speaker, caplog)
     assert not [r for r in caplog.records if "error handling a line" in r.getMessage()]

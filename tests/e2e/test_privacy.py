@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import re
 
-from .accounts_support import ServeAccounts, fast_hashing, sasl_connect, serve_accounts
-from .harness import ANY, Client, Harness
+from .accounts_support import (
+    ServeAccounts,
+    connect_oper,
+    fast_hashing,
+    sasl_connect,
+    serve_accounts,
+)
+from .harness import ANY
 
 __all__ = ["fast_hashing", "serve_accounts"]
 
 CLOAK = re.compile(r"[0-9a-f]{8}\.[0-9a-f]{8}\.[0-9a-f]{8}\.ip\.chinwag")
 CLOAKED = {"cloak_hosts": True}
-
-
-async def _oper(h: Harness, nick: str = "boss") -> Client:
-    if await h.server.store.accounts.get("root") is None:
-        await h.server.store.accounts.register("root", "root", "rootpw", admin=True)
-    boss = await h.connect(nick)
-    await boss.send("OPER root rootpw")
-    await boss.expect("381")
-    return boss
 
 
 async def test_users_see_a_cloak_never_the_address(serve_accounts: ServeAccounts) -> None:
@@ -46,7 +43,7 @@ async def test_operators_and_the_user_see_the_real_address(serve_accounts: Serve
     """WHOIS by an operator (or of oneself) adds 338 with the real user@address and address."""
     h = await serve_accounts(privacy=CLOAKED)
     amy = await h.connect("amy")
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     await boss.send("WHOIS amy")
     await boss.expect("338", ["boss", "amy", "~amy@127.0.0.1", "127.0.0.1", ANY])
     await amy.send("WHOIS amy")
@@ -56,7 +53,7 @@ async def test_operators_and_the_user_see_the_real_address(serve_accounts: Serve
 async def test_server_bans_match_the_address_and_the_cloak(serve_accounts: ServeAccounts) -> None:
     """KLINE on the real address and KLINE on a cloak mask both disconnect a cloaked user."""
     h = await serve_accounts(privacy=CLOAKED)
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     amy = await h.connect("amy")
     await boss.send("KLINE amy!*@127.0.0.1 :by address")
     await amy.expect_error("K-Lined: by address")

@@ -5,18 +5,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .accounts_support import ServeAccounts, fast_hashing, serve_accounts
-from .harness import ANY, Client, Harness
+from .accounts_support import ServeAccounts, connect_oper, fast_hashing, serve_accounts
+from .harness import ANY
 
 __all__ = ["fast_hashing", "serve_accounts"]
-
-
-async def _oper(h: Harness, nick: str = "boss") -> Client:
-    await h.server.store.accounts.register("root", "root", "rootpw", admin=True)
-    boss = await h.connect(nick)
-    await boss.send("OPER root rootpw")
-    await boss.expect("381")
-    return boss
 
 
 async def test_rehash_reloads_for_operators_only(serve_accounts: ServeAccounts) -> None:
@@ -30,7 +22,7 @@ async def test_rehash_reloads_for_operators_only(serve_accounts: ServeAccounts) 
     amy = await h.connect("amy")
     await amy.send("REHASH")
     await amy.expect("481")
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     await boss.send("REHASH")
     await boss.expect("382", ["boss", ANY, "Rehashing"])
     await boss.expect("NOTICE", ["boss", "configuration reloaded: server.motd"])
@@ -41,7 +33,7 @@ async def test_rehash_reloads_for_operators_only(serve_accounts: ServeAccounts) 
 async def test_stats_counters(serve_accounts: ServeAccounts) -> None:
     """STATS m counts commands by verb (212); STATS l shows traffic and disconnections."""
     h = await serve_accounts()
-    boss = await _oper(h)
+    boss = await connect_oper(h)
     amy = await h.connect("amy")
     await amy.send("QUIT :gone")
     await amy.expect_closed()

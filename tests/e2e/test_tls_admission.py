@@ -5,11 +5,10 @@ port and never finishes the handshake holds a connection slot (per IP and in tot
 from __future__ import annotations
 
 import asyncio
-import ssl
 from pathlib import Path
 
 from .conftest import Serve
-from .harness import Client, Harness
+from .harness import Harness
 
 
 async def _silent_tcp(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -34,18 +33,6 @@ async def _accepted(h: Harness, handshakes: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{h.server.handshakes.total} handshakes, expected {handshakes}")
-
-
-async def _open_tls(h: Harness, name: str) -> Client:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the server's certificate is self-signed
-    port = h.server.tls_port
-    assert port is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-    client = Client(name, reader, writer)
-    h.clients.append(client)
-    return client
 
 
 async def test_unfinished_handshakes_count_against_the_per_ip_limit(
@@ -85,7 +72,7 @@ async def test_a_silent_handshake_is_cut_after_the_timeout(serve: Serve, tmp_pat
     reader, writer = await _silent_tcp(port)
     assert await _closed_by_server(reader, 3.0)
     writer.close()
-    secure = await _open_tls(h, "amy")
+    secure = await h.open_tls("amy")
     await secure.send("NICK amy", "USER amy 0 * :Amy")
     await secure.expect("001")
 
