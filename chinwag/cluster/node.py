@@ -19,35 +19,33 @@ A node that the network declared dead (``on_fenced``) closes every local connect
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import logging
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.redis_bus import RedisBus
-from chinwag.cluster.replica import (
-    RemoteLink,
-    Replica,
-    join_event,
-    message_event,
-    nick_event,
-    part_event,
-    quit_event,
-    user_event,
-)
+from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
+from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
+from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
+from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Channel, Client
+from chinwag.store import BanKind, ServerBan
 
-__all__ = ["LOST_CONTACT", "ClusterNode"]
+__all__ = ["LOST_CONTACT", "SYNC_TIMEOUT", "ClusterNode"]
 
 _log = logging.getLogger("chinwag.cluster")
 
 LOST_CONTACT = "Lost contact with the network"
+SYNC_TIMEOUT = 30.0
+"""Seconds a joining node waits for the network's state before it gives up starting."""
 
 
 def _local(client: Client) -> bool:
@@ -62,14 +60,32 @@ class ClusterNode:
         history: this server's history (guest names in private history).
         redis_url: the network's Redis.
         node: this node's name.
+        bans: the server bans, kept in step with the other nodes'.
+        registry: the registered channels, likewise.
     """
 
-    def __init__(self, network: Network, history: History, redis_url: str, node: str) -> None:
+    def __init__(
+        self,
+        network: Network,
+        history: History,
+        redis_url: str,
+        node: str,
+        *,
+        bans: ServerBans | None = None,
+        registry: ChannelRegistry | None = None,
+    ) -> None:
         self.node = node
         self._network = network
         self._history = history
         self.replica = Replica(
-            network, node, on_own_message=self._delivered, on_user=history.adopt_guest
+            network,
+            node,
+            on_own_message=self._delivered,
+            on_user=history.adopt_guest,
+            on_sync=self._send_snapshot,
+            on_kill=self._kill,
+            bans=bans,
+            registry=registry,
         )
         self.bus = RedisBus(
             redis_url,
@@ -78,32 +94,60 @@ class ClusterNode:
             on_split=self.replica.split,
             on_fenced=self._fenced,
         )
-        self._uids: dict[Client, str] = {}
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
-        self._counter = itertools.count(1)
         self._pending: dict[str, Callable[[], object]] = {}
         network.observer = self
 
     async def start(self) -> None:
-        """Join the network.
+        """Join the network, and learn its state from another node (if any) before any user
+        of this one can come.
 
         Raises:
-            NetworkUnreachableError: when Redis cannot be reached.
+            NetworkUnreachableError: when Redis cannot be reached, or the network's state could
+                not be had.
         """
         try:
-            await self.bus.start()
+            peer = await self.bus.start()
         except RedisError as exc:
             raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+        if peer is None:
+            return
+        synced = self.replica.await_snapshot(peer)  # before the inbox's first read: no await
+        try:
+            await asyncio.wait_for(synced, SYNC_TIMEOUT)
+        except (TimeoutError, SyncLostError):
+            await self.bus.stop()
+            raise NetworkUnreachableError(
+                f"node {peer} did not send the network's state: start this node again"
+            ) from None
+        _log.info(
+            "cluster: %s learnt the network from %s: %d users, %d channels",
+            self.node,
+            peer,
+            self.replica.remote_count,
+            len(self._network.channels),
+        )
 
     async def stop(self) -> None:
         """Leave: what is buffered is sent (the users' QUITs), then the connections close."""
         await self.bus.stop()
 
     def _uid(self, client: Client) -> str:
-        uid = self._uids.get(client)
-        if uid is None:
-            uid = self._uids[client] = str(next(self._counter))
-        return uid
+        return self.replica.local_uid(client)
+
+    def _acting(self, source: Client | None) -> bool:
+        """Whether a change by ``source`` (None: the server) was made here, and so must be
+        sent to the other nodes (not one that is being applied from another node)."""
+        return _local(source) if source is not None else not self.replica.applying
+
+    def _send_snapshot(self, joining: str) -> None:
+        """Node ``joining`` asks for the network's state: send it this node's."""
+        state = encode_network(self._network, self.replica.key_of, self._history.party)
+        self.bus.to(joining, events.encode(["snapshot", self.node, "", state]))
+
+    def _kill(self, node: str, uid: str, reason: str, quit_message: str | None) -> None:
+        """Close the connection of user ``uid`` of ``node``: its node does it."""
+        self.bus.to(node, events.kill_event(self.node, uid, reason, quit_message))
 
     # -- the Network's observer ----------------------------------------------------------------
 
@@ -120,32 +164,89 @@ class ClusterNode:
         """See `NetworkObserver.registered`."""
         if _local(client):
             party = self._history.party(client)
-            self.bus.to_all(user_event(self.node, self._uid(client), client, party))
+            self.bus.to_all(events.user_event(self.node, self._uid(client), client, party))
 
     def renamed(self, client: Client, old_nick: str) -> None:
         """See `NetworkObserver.renamed`."""
         if _local(client):
-            self.bus.to_all(nick_event(self.node, self._uid(client), client.nick))
+            self.bus.to_all(events.nick_event(self.node, self._uid(client), client.nick))
 
     def joined(self, client: Client, channel: Channel) -> None:
         """See `NetworkObserver.joined`."""
         if _local(client):
             self.bus.enter(channel.name_folded)
-            self.bus.to_all(join_event(self.node, self._uid(client), channel.name))
+            self.bus.to_all(events.join_event(self.node, self._uid(client), channel.name))
 
     def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
         """See `NetworkObserver.parted`."""
         if _local(client):
-            self.bus.to_all(part_event(self.node, self._uid(client), channel.name, reason))
+            self.bus.to_all(events.part_event(self.node, self._uid(client), channel.name, reason))
             self.bus.leave(channel.name_folded)
+
+    def kicked(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
+        """See `NetworkObserver.kicked`: the kicker's node tells every node; the target's
+        node (the same or another) takes it out of the channel's routing."""
+        key = self.replica.key_of(target)
+        if self._acting(kicker) and key is not None:
+            uid = self._uid(kicker) if kicker is not None else ""
+            self.bus.to_all(events.kick_event(self.node, uid, channel.name, key, reason))
+        if _local(target):
+            self.bus.leave(channel.name_folded)
+
+    def invited(self, client: Client, target: Client, channel: Channel) -> None:
+        """See `NetworkObserver.invited`."""
+        key = self.replica.key_of(target)
+        if _local(client) and key is not None:
+            uid = self._uid(client)
+            self.bus.to_all(events.invite_event(self.node, uid, channel.name, key))
+
+    def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
+        """See `NetworkObserver.status_changed`."""
+        if _local(client) and client.registered:
+            uid = self._uid(client)
+            self.bus.to_all(events.status_event(self.node, uid, client, command, params))
+
+    def channel_changed(
+        self,
+        source: Client | None,
+        channel: Channel,
+        prefix: str,
+        command: str,
+        params: tuple[str, ...],
+    ) -> None:
+        """See `NetworkObserver.channel_changed`: the channel's whole shared state goes with
+        the change, so every node ends with the state of the last change."""
+        if self._acting(source):
+            uid = self._uid(source) if source is not None else ""
+            state = channel_state(channel, self.replica.key_of)
+            event = events.chan_event(
+                self.node, uid, state, prefix=prefix, command=command, params=params
+            )
+            self.bus.to_all(event)
+
+    def banned(self, ban: ServerBan) -> None:
+        """See `NetworkObserver.banned`."""
+        self.bus.to_all(events.kline_event(self.node, ban))
+
+    def unbanned(self, kind: BanKind, target: str) -> None:
+        """See `NetworkObserver.unbanned`."""
+        self.bus.to_all(events.unkline_event(self.node, kind.value, target))
+
+    def channel_registered(self, channel: Channel, founder: str, registered_at: float) -> None:
+        """See `NetworkObserver.channel_registered`."""
+        self.bus.to_all(events.register_event(self.node, channel.name, founder, registered_at))
+
+    def channel_unregistered(self, name_folded: str) -> None:
+        """See `NetworkObserver.channel_unregistered`."""
+        self.bus.to_all(events.unregister_event(self.node, name_folded))
 
     def quitting(self, client: Client, reason: str) -> None:
         """See `NetworkObserver.quitting`."""
         if not _local(client):
             return
-        uid = self._uids.pop(client, None)
+        uid = self.replica.forget(client)
         if uid is not None and client.registered:
-            self.bus.to_all(quit_event(self.node, uid, reason))
+            self.bus.to_all(events.quit_event(self.node, uid, reason))
         if client.registered:
             for name_folded in client.channels:
                 self.bus.leave(name_folded)
@@ -171,7 +272,8 @@ class ClusterNode:
         if channel is None and (recipient is None or _local(recipient)):
             return False  # between two users of this node: nothing to route
         msgid = outgoing.msgid or ""
-        event = message_event(
+        status = target_name[0] if channel is not None and target_name[0] != "#" else ""
+        event = events.message_event(
             self.node,
             self._uid(sender),
             command,
@@ -179,6 +281,8 @@ class ClusterNode:
             text,
             msgid=msgid,
             when=outgoing.time,
+            tags=outgoing.client_tags,
+            status=status,
         )
         self._pending[msgid] = deliver
         if channel is not None:

@@ -75,16 +75,29 @@ def _with(*parts: str) -> str:
 JOIN_NODE = _with(
     _REAP_NODE,
     """
--- ARGV: node, lease in ms. Returns the node's new epoch.
+-- ARGV: node, lease in ms. Returns the node's new epoch, and the live node asked for the
+-- network's state (none when this node is alone): its inbox gets a ``sync`` event, in the same
+-- instant as this node's inbox starts to receive events (see snapshot.py).
 local node, lease = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', 'cw:nodes', node) == 1 then
     reap_node(node)  -- an earlier incarnation of this node: its users are gone
 end
 redis.call('DEL', 'cw:inbox:' .. node)  -- what it holds was sent to an earlier incarnation
+local peer = false
+for _, other in ipairs(redis.call('HKEYS', 'cw:nodes')) do
+    if redis.call('EXISTS', 'cw:lease:' .. other) == 1 then
+        peer = other
+        break
+    end
+end
 local epoch = tostring(redis.call('INCR', 'cw:epoch'))
 redis.call('HSET', 'cw:nodes', node, epoch)
 redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
-return epoch
+if peer then
+    redis.call('XADD', 'cw:inbox:' .. peer, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
+        cjson.encode({'sync', node, ''}))
+end
+return {epoch, peer}
 """,
 )
 

@@ -132,7 +132,12 @@ class Server:
 
             node_name = config.cluster.node_name.strip() or config.server.name
             self.cluster = ClusterNode(
-                self.network, self.history, config.cluster.redis.strip(), node_name
+                self.network,
+                self.history,
+                config.cluster.redis.strip(),
+                node_name,
+                bans=self.accounts.bans,
+                registry=self.accounts.channels,
             )
         # The fast path delivers to local connections only: on a cluster node every message
         # goes through the handlers, which relay it through the bus.

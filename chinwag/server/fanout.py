@@ -40,10 +40,12 @@ from chinwag.server.state import Cap, Channel, ChannelBatch, Client
 from chinwag.server.stats import SENT
 
 __all__ = [
+    "STATUS_PREFIXES",
     "TAG_CAPS",
     "Batch",
     "Outgoing",
     "add_tag",
+    "deliver_to_channel",
     "new_msgid",
     "send_to_all",
     "send_to_channel",
@@ -313,3 +315,33 @@ def send_to_channel(
     else:
         channel.close_batches()
     return echoed
+
+
+STATUS_PREFIXES = {"@": "op", "+": "voice"}
+"""The target prefixes of a message to a channel's operators (``@#room``) or voiced
+(``+#room``, operators included): ISUPPORT ``STATUSMSG``."""
+
+
+def deliver_to_channel(
+    sender: Client,
+    channel: Channel,
+    outgoing: Outgoing,
+    status: str | None,
+    tags_only: bool,
+    *,
+    echo: bool,
+) -> bool:
+    """Send a message to the members of ``channel`` who must get it: all of them, or those of
+    ``status`` (``"op"``, ``"voice"``), or for a TAGMSG (``tags_only``) those with
+    ``message-tags``. True when the sender's echo went with it."""
+    if status is None and not tags_only:  # the common case: every member
+        return send_to_channel(channel, outgoing, sender, echo=echo)
+    wanted = (
+        member
+        for member, membership in channel.members.items()
+        if (status != "op" or membership.op)
+        and (status != "voice" or membership.op or membership.voice)
+        and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
+    )
+    send_to_all(wanted, outgoing, exclude=sender)
+    return False

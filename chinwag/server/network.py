@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
@@ -22,6 +22,9 @@ from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
+
+if TYPE_CHECKING:
+    from chinwag.store import BanKind, ServerBan
 
 __all__ = ["Network", "NetworkObserver", "WhowasEntry"]
 
@@ -81,6 +84,47 @@ class NetworkObserver(Protocol):
     def quitting(self, client: Client, reason: str) -> None:
         """``client`` is going away (still in its channels)."""
 
+    def kicked(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
+        """``target`` was kicked out of ``channel`` by ``kicker`` (None: the server)."""
+
+    def invited(self, client: Client, target: Client, channel: Channel) -> None:
+        """``client`` invited ``target`` to ``channel``."""
+
+    def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
+        """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``."""
+
+    def channel_changed(
+        self,
+        source: Client | None,
+        channel: Channel,
+        prefix: str,
+        command: str,
+        params: tuple[str, ...],
+    ) -> None:
+        """``channel``'s modes or topic changed: ``:prefix command params`` told its members
+        (``source`` did it; None: the server or a service)."""
+
+    def banned(self, ban: ServerBan) -> None:
+        """A server ban was set (and stored)."""
+
+    def unbanned(self, kind: BanKind, target: str) -> None:
+        """A server ban was lifted."""
+
+    def channel_registered(self, channel: Channel, founder: str, registered_at: float) -> None:
+        """``channel`` was registered (and stored)."""
+
+    def channel_unregistered(self, name_folded: str) -> None:
+        """A channel's registration was dropped."""
+
+
+STATUS_NOTICES = {
+    "AWAY": (Cap.AWAY_NOTIFY, False, True),
+    "SETNAME": (Cap.SETNAME, True, True),
+    "ACCOUNT": (Cap.ACCOUNT_NOTIFY, True, False),
+    "CHGHOST": (Cap.CHGHOST, True, True),
+}
+"""How each change of a user's status is told (`Network.tell_status`): the capability a
+follower needs, whether the user gets it too, and whether ``extended-monitor`` watchers count."""
 
 MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
 """The most a numeric's head (source, numeric, middle parameters) may take: 64 bytes stay for
@@ -469,8 +513,70 @@ class Network:
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
         if self.observer is not None:
-            by = kicker.nick if kicker is not None else self.name
-            self.observer.parted(target, channel, f"Kicked by {by}: {reason}")
+            self.observer.kicked(kicker, channel, target, reason)
+
+    def invite(self, client: Client, target: Client, channel: Channel) -> None:
+        """Let ``target`` into ``channel`` past ``+i`` and bans once; tell it, and the operators
+        of the channel who asked for ``invite-notify``."""
+        target.invites.add(channel)
+        invite = Outgoing(
+            client.prefix,
+            "INVITE",
+            target.nick,
+            channel.name,
+            when=self.clock(),
+            account=client.account,
+        )
+        target.send(invite.line_for(target))
+        notify = [
+            m
+            for m in channel.members
+            if m is not client and m.caps & Cap.INVITE_NOTIFY and channel.is_op(m)
+        ]
+        send_to_all(notify, invite)
+        if self.observer is not None:
+            self.observer.invited(client, target, channel)
+
+    def tell_status(
+        self, client: Client, command: str, *params: str, source: str | None = None
+    ) -> None:
+        """Tell who follows ``client`` that its status changed (already changed by the caller):
+        AWAY, SETNAME, ACCOUNT or CHGHOST (from ``source``, the prefix before the change),
+        each to those with its capability (`STATUS_NOTICES`)."""
+        cap, to_self, monitors = STATUS_NOTICES[command]
+        outgoing = Outgoing(
+            source or client.prefix, command, *params, when=self.clock(), account=client.account
+        )
+        followers = self.observers(client) if monitors else self.peers(client)
+        if to_self:
+            followers.add(client)
+        send_to_all((f for f in followers if f.caps & cap), outgoing)
+        if self.observer is not None:
+            self.observer.status_changed(client, command, params)
+
+    def tell_channel(
+        self,
+        source: Client | None,
+        channel: Channel,
+        command: str,
+        *params: str,
+        prefix: str | None = None,
+    ) -> None:
+        """Tell every member of ``channel`` that its modes or topic changed (already changed by
+        the caller), as ``source`` did; None: the server, or a service named by ``prefix``."""
+        if prefix is None:
+            prefix = source.prefix if source is not None else self.name
+        outgoing = Outgoing(
+            prefix,
+            command,
+            channel.name,
+            *params,
+            when=self.clock(),
+            account=source.account if source is not None else None,
+        )
+        send_to_all(channel.members, outgoing)
+        if self.observer is not None:
+            self.observer.channel_changed(source, channel, prefix, command, params)
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
         """Send a departure or rename to ``recipients``."""

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 
-from chinwag.cluster.replica import (
-    RemoteLink,
-    Replica,
+from chinwag.cluster.events import (
     join_event,
     message_event,
     nick_event,
@@ -18,6 +16,7 @@ from chinwag.cluster.replica import (
     quit_event,
     user_event,
 )
+from chinwag.cluster.replica import RemoteLink, Replica
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.network import Network

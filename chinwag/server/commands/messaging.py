@@ -30,12 +30,11 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.services import deliver_to_service
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
-from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel, new_msgid
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_relayed", "fit_text"]
 
-_STATUS_PREFIXES = {"@": "op", "+": "voice"}
 BOT_TAG = "bot"
 
 
@@ -52,29 +51,6 @@ def _client_tags(msg: Message) -> dict[str, str]:
     return {key: value for key, value in msg.tags.items() if key.startswith("+")}
 
 
-def _deliver_to_channel(
-    sender: Client,
-    channel: Channel,
-    outgoing: Outgoing,
-    status: str | None,
-    tags_only: bool,
-    *,
-    echo: bool,
-) -> bool:
-    """Send to the members who must get it; True when the sender's echo went with it."""
-    if status is None and not tags_only:  # the common case: every member
-        return send_to_channel(channel, outgoing, sender, echo=echo)
-    wanted = (
-        member
-        for member, membership in channel.members.items()
-        if (status != "op" or membership.op)
-        and (status != "voice" or membership.op or membership.voice)
-        and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
-    )
-    send_to_all(wanted, outgoing, exclude=sender)
-    return False
-
-
 def _send_message(
     ctx: Context,
     command: str,
@@ -85,8 +61,8 @@ def _send_message(
     client = ctx.client
     status = None
     name = target
-    if target[:1] in _STATUS_PREFIXES and target[1:2] == "#":
-        status = _STATUS_PREFIXES[target[0]]
+    if target[:1] in STATUS_PREFIXES and target[1:2] == "#":
+        status = STATUS_PREFIXES[target[0]]
         name = target[1:]
     channel: Channel | None = None
     recipient: Client | None = None
@@ -174,7 +150,7 @@ def _deliver(
     echoed = False
     if channel is not None:
         # A labeled command's echo is its labeled reply: never in the channel's batch.
-        echoed = _deliver_to_channel(
+        echoed = deliver_to_channel(
             client, channel, outgoing, status, tags_only, echo=echo and not labeled
         )
     elif (
