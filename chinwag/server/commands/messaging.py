@@ -27,6 +27,7 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import deliver_to_service
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
@@ -101,22 +102,32 @@ def _send_message(
     tags_only = command == "TAGMSG"
     labeled = bool(ctx.label)
     observer = ctx.network.observer
-    if (
-        observer is not None  # one node of a network: the line may go to other nodes first
-        and not tags_only
-        and status is None
-        and observer.relay(
+    if observer is not None:  # one node of a network: the line may go to other nodes first
+        # Its echo comes with it, after this handler returned: then it is the labeled reply.
+        late = defer_reply(ctx) if labeled and client.caps & Cap.ECHO_MESSAGE else None
+        deliver = functools.partial(
+            _deliver,
             client,
             channel,
             recipient,
             outgoing,
-            functools.partial(_deliver, client, channel, recipient, outgoing, labeled=labeled),
+            status=status,
+            tags_only=tags_only,
+            labeled=labeled,
+            late=late,
+        )
+        relayed_now = observer.relay(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            deliver,
             target_name=shown,
             command=command,
             text=relayed,
         )
-    ):
-        pass  # delivered here when the network hands it back
+        if not relayed_now:
+            deliver()  # between two users of this node: delivered at once
     else:
         _deliver(
             client,
@@ -144,8 +155,10 @@ def _deliver(
     status: str | None = None,
     tags_only: bool = False,
     labeled: bool = False,
+    late: LateReply | None = None,
 ) -> None:
-    """Give ``outgoing`` to the channel's members or to the recipient, and echo it."""
+    """Give ``outgoing`` to the channel's members or to the recipient, and echo it (as
+    ``late``, when the echo is the labeled reply of a command that already returned)."""
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
@@ -160,7 +173,10 @@ def _deliver(
     ):
         recipient.send(outgoing.line_for(recipient))
     if echo and not echoed:
-        client.send(outgoing.line_for(client))
+        if late is not None:
+            late.finish([outgoing.line_for(client)])
+        else:
+            client.send(outgoing.line_for(client))
 
 
 def fit_relayed(client: Client, command: str, target: str, text: str) -> str:
