@@ -9,7 +9,7 @@ kind        after ``kind, node, uid``
 ==========  ======================================================================================
 user        nick, user, host, realname, account, signon, party: a user finished registration
 nick        new nick
-join        channel
+join        channel, identity (the key of its history: the same on every node)
 part        channel, reason (None for none)
 quit        reason
 msg         command, target, text, msgid, time, client tags, status prefix ("" or "@", "+")
@@ -85,9 +85,9 @@ def nick_event(node: str, uid: str, new_nick: str) -> str:
     return encode(["nick", node, uid, new_nick])
 
 
-def join_event(node: str, uid: str, channel: str) -> str:
-    """A user of ``node`` joined ``channel``."""
-    return encode(["join", node, uid, channel])
+def join_event(node: str, uid: str, channel: str, identity: str = "") -> str:
+    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``."""
+    return encode(["join", node, uid, channel, identity])
 
 
 def part_event(node: str, uid: str, channel: str, reason: str | None) -> str:

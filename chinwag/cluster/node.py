@@ -175,7 +175,8 @@ class ClusterNode:
         """See `NetworkObserver.joined`."""
         if _local(client):
             self.bus.enter(channel.name_folded)
-            self.bus.to_all(events.join_event(self.node, self._uid(client), channel.name))
+            uid = self._uid(client)
+            self.bus.to_all(events.join_event(self.node, uid, channel.name, channel.identity))
 
     def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
         """See `NetworkObserver.parted`."""
@@ -223,6 +224,7 @@ class ClusterNode:
                 self.node, uid, state, prefix=prefix, command=command, params=params
             )
             self.bus.to_all(event)
+            self.replica.changing(channel.name_folded)
 
     def banned(self, ban: ServerBan) -> None:
         """See `NetworkObserver.banned`."""

@@ -22,6 +22,7 @@ The replica also names every user of the network, local or remote, by its ``(nod
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import logging
@@ -148,6 +149,7 @@ class Replica:
         self._peer: str | None = None  # the node whose snapshot this one waits for
         self._held: list[Callable[[], None]] = []
         self._synced: asyncio.Future[None] | None = None
+        self._changes_out: collections.Counter[str] = collections.Counter()
         self.applying = False
         """True while another node's event is being applied: what happens then was done
         there, and must not be sent back out."""
@@ -218,6 +220,23 @@ class Replica:
 
     # -- applying events ------------------------------------------------------------------------
 
+    def changing(self, channel_folded: str) -> None:
+        """This node sent a change of a channel's state (its ``chan`` event is on its way)."""
+        self._changes_out[channel_folded] += 1
+
+    def _own_change_back(self, state: list[Any]) -> None:
+        """One of this node's channel changes came back, in Redis's order. When no later one
+        of this node's is still on its way, its state is the channel's: a change another node
+        made meanwhile, applied here before it but ordered after it elsewhere, is undone
+        here too, so that every node ends with the state of the last change in Redis."""
+        channel = self._network.find_channel(str(state[0]))
+        if channel is None:
+            return
+        self._changes_out[channel.name_folded] -= 1
+        if self._changes_out[channel.name_folded] <= 0:
+            del self._changes_out[channel.name_folded]
+            apply_channel_state(channel, state, self.user)
+
     def apply(self, events: Sequence[str]) -> None:
         """Apply events in order; a malformed or unknown one is logged and skipped."""
         for raw in events:
@@ -233,6 +252,8 @@ class Replica:
                 if node == self._node:
                     if kind == "msg":
                         self._on_own_message(str(event[6]))
+                    elif kind == "chan":
+                        self._own_change_back(event[3])
                     continue  # the rest of our own: applied when it happened
                 self.applying = True
                 try:
@@ -259,7 +280,8 @@ class Replica:
         elif kind == "join":
             channel = network.find_channel(str(args[0]))
             if channel is None or client not in channel.members:
-                network.join(client, str(args[0]))
+                identity = str(args[1]) if len(args) > 1 else ""
+                network.join(client, str(args[0]), identity)
         elif kind == "part":
             channel = network.find_channel(str(args[0]))
             if channel is not None and client in channel.members:

@@ -399,16 +399,18 @@ class Network:
         for name in wanted.values():
             self.keep_channel(name, self.clock())
 
-    def join(self, client: Client, name: str) -> Channel:
+    def join(self, client: Client, name: str, identity: str = "") -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 
-        The checks (key, bans, limits) are the caller's; this only does the join.
+        The checks (key, bans, limits) are the caller's; this only does the join. ``identity``
+        is the key of the channel's history when it is created (a new one when empty): another
+        node of the network gives the one it drew.
         """
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
         creating = channel is None
         if channel is None:
-            channel = Channel(name, created=self.clock())
+            channel = Channel(name, created=self.clock(), identity=identity)
             self.channels[name_folded] = channel
         channel.members[client] = Membership(op=creating and not channel.permanent)
         channel.close_batches()  # the newcomer holds none of this turn's batches

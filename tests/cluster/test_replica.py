@@ -9,18 +9,22 @@ from __future__ import annotations
 import json
 
 from chinwag.cluster.events import (
+    chan_event,
     join_event,
+    kick_event,
     message_event,
     nick_event,
     part_event,
     quit_event,
+    status_event,
     user_event,
 )
 from chinwag.cluster.replica import RemoteLink, Replica
+from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.network import Network
-from chinwag.server.state import Client
+from chinwag.server.state import Cap, Client
 
 HERE = "n1.test"
 THERE = "n2.test"
@@ -195,3 +199,91 @@ async def test_own_and_malformed_events_change_nothing() -> None:
         ]
     )
     assert network.clients == {} and network.find_channel("#room") is None
+
+
+async def test_a_remote_channel_change_sets_the_state_and_tells_local_members() -> None:
+    """A ``chan`` event sets modes, topic and statuses here and sends its MODE line once."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    network.join(amy, "#room")
+    channel = network.find_channel("#room")
+    assert channel is not None
+    _sent(amy)
+    replica.local_uid(amy)  # a local user has one from its nick claim on
+    channel.modes.add("m")
+    channel.members[amy].voice = True
+    state = channel_state(channel, replica.key_of)
+    channel.modes.discard("m")
+    channel.members[amy].voice = False
+    replica.apply(
+        [chan_event(THERE, "u1", state, prefix="", command="MODE", params=("+mv", "amy"))]
+    )
+    assert "m" in channel.modes and channel.members[amy].voice
+    assert _sent(amy) == [":bob!~bob@there MODE #room +mv amy"]
+
+
+async def test_a_remote_status_change_reaches_followers_with_the_capability() -> None:
+    """A ``status`` event sets bob's away message; amy (away-notify) hears, cat does not."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    amy.caps |= Cap.AWAY_NOTIFY
+    for local in (amy, cat):
+        network.join(local, "#room")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    _sent(amy), _sent(cat)
+    bob = network.find("bob")
+    assert bob is not None
+    bob.away = "lunch"
+    event = status_event(THERE, "u1", bob, "AWAY", ("lunch",))
+    bob.away = None
+    replica.apply([event])
+    assert bob.away == "lunch"
+    assert _sent(amy) == [":bob!~bob@there AWAY :lunch"] and _sent(cat) == []
+
+
+async def test_a_remote_kick_of_a_local_user_takes_it_out() -> None:
+    """A ``kick`` event from bob's node takes amy (here) out of the room, as a KICK."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    network.join(amy, "#room")
+    _sent(amy)
+    uid = replica.local_uid(amy)
+    replica.apply([kick_event(THERE, "u1", "#room", (HERE, uid), "out")])
+    assert _sent(amy) == [":bob!~bob@there KICK #room amy :out"]
+    assert "#room" not in amy.channels
+
+
+async def test_a_late_node_takes_the_snapshot_then_the_others_later_events() -> None:
+    """Waiting for n2's snapshot: n2's earlier events are dropped (the snapshot has them), a
+    third node's are held and applied after it, in order."""
+    source = _network()
+    source_replica = Replica(source, THERE)
+    amy = _local(source, "amy")
+    source.join(amy, "#room")
+    source_replica.local_uid(amy)
+    snapshot = encode_network(source, source_replica.key_of, lambda client: "~p")
+    network = _network()
+    replica = Replica(network, HERE)
+    synced = replica.await_snapshot(THERE)
+    replica.apply(
+        [
+            join_event(THERE, "1", "#early"),  # in the snapshot already: dropped
+            user_event("n3.test", "u9", _remote_client("cat"), "~cat"),
+            join_event("n3.test", "u9", "#room"),
+            json.dumps(["snapshot", THERE, "", snapshot]),
+        ]
+    )
+    assert synced.done()
+    assert sorted(c.nick for c in network.find_channel("#room").members) == ["amy", "cat"]  # type: ignore[union-attr]
+    assert network.find_channel("#early") is None
+    room = network.find_channel("#room")
+    assert room is not None and room.is_op(network.find("amy"))  # type: ignore[arg-type]
+
+
+def _remote_client(nick: str) -> Client:
+    return Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]

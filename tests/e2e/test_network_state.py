@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-
-from tests.services import start_redis
+from services import start_redis
 
 from .harness import Client, Clients, cheap_hash
 from .test_network import Node
@@ -329,3 +328,38 @@ async def test_a_redis_restart_loses_nothing_within_the_lease(
             await client.alive()
     finally:
         redis.stop()
+
+
+async def test_an_account_and_a_channel_registration_reach_the_other_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """bob registers an account on n2: amy on n1 gets his ACCOUNT, his account tag and his
+    account in extended-join; the channel he registers is registered on n1 too; his LOGOUT
+    reaches n1 as ``ACCOUNT *``."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    caps = ["account-notify", "account-tag", "extended-join", "message-tags"]
+    amy = await n1.connect("amy", caps=caps)
+    bob = await n2.connect("bob")
+    await amy.expect("JOIN", ["#lobby", "*", "Bob"], source="bob")
+    await bob.send("REGISTER * * :correct horse battery")
+    await bob.expect("REGISTER", ["SUCCESS", "bob", re.compile(".*")], timeout=CONVERGE)
+    await amy.expect("ACCOUNT", ["bob"], source="bob")
+    await bob.send("PRIVMSG #lobby :signed")
+    line = await amy.expect("PRIVMSG", ["#lobby", "signed"], source="bob")
+    assert line.tags["account"] == "bob"
+    await amy.send("JOIN #amys")
+    await _until_names(bob, "#amys", "@amy")
+    await bob.send("JOIN #amys", "JOIN #bobs")
+    await amy.expect("JOIN", ["#amys", "bob", "Bob"], source="bob")
+    await bob.send("PRIVMSG ChanServ :REGISTER #bobs")
+    await bob.expect("NOTICE", source="ChanServ")
+    async with asyncio.timeout(CONVERGE):
+        while True:  # the registration is on its way to n1
+            await amy.send("PRIVMSG ChanServ :INFO #bobs")
+            info = await amy.expect("NOTICE", source="ChanServ")
+            if "founder bob" in info.params[-1]:
+                break
+            await asyncio.sleep(0.05)
+    await bob.send("PRIVMSG NickServ :LOGOUT")
+    await amy.expect("ACCOUNT", ["*"], source="bob")
