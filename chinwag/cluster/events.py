@@ -13,8 +13,9 @@ join        channel, identity (the key of its history: the same on every node)
 part        channel, reason (None for none)
 quit        reason
 msg         command, target, text, msgid, time, client tags, status prefix ("" or "@", "+")
-status      command, params, away, account, party, realname, user, host: the user's status
-            changed (AWAY, SETNAME, ACCOUNT, CHGHOST) and ``command params`` tells its followers
+status      command, params, away, account, party, realname, user, host, user modes: the
+            user's status changed (AWAY, SETNAME, ACCOUNT, CHGHOST) and ``command params``
+            tells its followers; or (``MODE``) its user modes changed, which nobody is told
 chan        channel state (`snapshot.channel_state`), prefix, command, params: a channel's modes
             or topic changed and ``:prefix command params`` tells its members
 kick        channel, target node, target uid, reason
@@ -132,6 +133,7 @@ def status_event(node: str, uid: str, client: Client, command: str, params: Sequ
             client.realname,
             client.user,
             client.host,
+            "".join(sorted(client.modes)),
         ]
     )
 

@@ -406,14 +406,18 @@ class Replica:
 
     def _status(self, client: Client, args: list[Any]) -> None:
         """A remote user's status changed: take the new values, then tell its followers here."""
-        command, params, away, account, party, realname, user, host = args
+        command, params, away, account, party, realname, user, host, modes = args
         before = client.prefix
         client.away = None if away is None else str(away)
         client.account = None if account is None else str(account)
         client.account_party = None if party is None else str(party)
         client.realname = str(realname)
         client.user, client.host = str(user), str(host)
-        self._network.tell_status(client, str(command), *map(str, params), source=before)
+        wanted = set(str(modes))
+        for mode in client.modes ^ wanted:
+            self._network.set_user_mode(client, mode, mode in wanted)
+        if command != "MODE":  # a user's modes are told to the user alone (by its node)
+            self._network.tell_status(client, str(command), *map(str, params), source=before)
 
     def _deliver(self, client: Client, args: list[Any]) -> None:
         command, target, text, msgid = (str(arg) for arg in args[:4])

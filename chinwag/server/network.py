@@ -91,7 +91,8 @@ class NetworkObserver(Protocol):
         """``client`` invited ``target`` to ``channel``."""
 
     def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
-        """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``."""
+        """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``
+        told its followers; or its user modes (``MODE``, told nobody else)."""
 
     def channel_changed(
         self,
@@ -311,6 +312,8 @@ class Network:
         else:
             client.modes.discard(mode)
             self.mode_counts[mode] -= 1
+        if self.observer is not None:
+            self.observer.status_changed(client, "MODE", ())
         return True
 
     def peers(self, client: Client) -> set[Client]:

@@ -228,7 +228,7 @@ async def test_away_and_setname_reach_the_other_node(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:
     """bob's AWAY and SETNAME on n2 reach amy's away-notify and setname on n1; a PRIVMSG to
-    him from n1 gets his away message."""
+    him from n1 gets his away message; his bot mode (+B) shows in WHO on n1."""
     start, _ = nodes
     n1, n2 = await start("n1.test", "n2.test")
     amy = await n1.connect("amy", caps=["away-notify", "setname"])
@@ -239,8 +239,11 @@ async def test_away_and_setname_reach_the_other_node(
     await amy.expect("SETNAME", ["Robert the Bob"], source="bob")
     await amy.send("PRIVMSG bob :you there?")
     assert await amy.expect_numeric("301", "bob", "gone fishing")
-    await bob.send("AWAY")
+    await bob.send("AWAY", "MODE bob +B")
     await amy.expect("AWAY", [], source="bob")
+    async with asyncio.timeout(CONVERGE):
+        while "B" not in {row[2]: row[3] for row in await _who(amy, "bob")}["bob"]:
+            await asyncio.sleep(0.05)  # bob's bot mode is on its way from n2
 
 
 async def test_tagmsg_statusmsg_and_a_labeled_echo_cross_nodes(
