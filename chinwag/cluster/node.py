@@ -3,15 +3,22 @@
 `ClusterNode` stands between the server's parts and the `RedisBus`:
 
 - as the Network's observer (`NetworkObserver`) it claims nicks network-wide before a user is
-  welcomed or renamed (``433`` when any node's user holds it), and sends every registration,
-  rename, join, part and quit of a local user to every node (``to_all``: any node may later
-  join a room, so every node keeps the whole membership);
-- as the Network's observer too it routes each PRIVMSG and NOTICE (`relay`): a line to a
-  channel goes to every node with members there, a private line to the recipient's node and
+  welcomed or renamed (``433`` when any node's user holds it), and sends every change made here
+  to every node (``to_all``: any node may later join a room, so every node keeps the whole
+  network): registrations, renames, joins, parts, kicks, invites, quits, a user's status and
+  modes, a channel's modes and topic (with the channel's whole shared state, so that every node
+  ends with the state of the last change), server bans and channel registrations. A change is
+  sent by the node where it was made (`_acting`): a change being applied from another node is
+  not sent back out;
+- as the Network's observer too it routes each PRIVMSG, NOTICE and TAGMSG (`relay`): a line to
+  a channel goes to every node with members there, a private line to the recipient's node and
   back to this one. The local delivery waits until the line comes back from Redis
   (``_pending``), so that every node, this one included, delivers a room's lines in the one
   order Redis gave them;
-- its `Replica` applies the other nodes' events, and their netsplits.
+- its `Replica` applies the other nodes' events, and their netsplits; a remote user's
+  `RemoteLink.close` (KILL, a server ban) asks that user's node to close it (`_kill`);
+- it answers a joining node's request for the network's state (`_send_snapshot`), and when it
+  joins late itself waits for that answer before the server listens (`start`).
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
 "Lost contact with the network": its users reconnect, through the load balancer, to a live node.
