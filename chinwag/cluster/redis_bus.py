@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -116,6 +117,8 @@ class RedisBus:
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
         self._ops: list[str] = []
+        self._unsent: tuple[int, list[str]] | None = None  # a turn Redis may not have had
+        self._turn_numbers = itertools.count(1)
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -237,18 +240,26 @@ class RedisBus:
             self._flushing = asyncio.create_task(self._flush_loop())
 
     async def _flush_loop(self) -> None:
-        """Send buffered operations, one script call at a time, until none are left."""
-        while self._ops and not self._fenced:
-            ops, self._ops = self._ops, []
+        """Send buffered operations, one script call at a time, until none are left.
+
+        Each call is numbered. A call that failed (Redis restarting, the connection cut) may
+        have run all the same, its reply lost: it is sent again exactly as it was, with its
+        number, and the script appends nothing for a number it has seen (``TURN``), so every
+        event reaches every inbox once."""
+        while (self._unsent is not None or self._ops) and not self._fenced:
+            if self._unsent is None:
+                self._unsent = (next(self._turn_numbers), self._ops)
+                self._ops = []
+            number, ops = self._unsent
             try:
-                await self._turn(args=[self._node, self._epoch, *ops])
+                await self._turn(args=[self._node, self._epoch, number, *ops])
+                self._unsent = None
                 self.turns += 1
             except ResponseError as exc:
+                self._unsent = None
                 self._fence(exc)
                 _log.error("bus: events of node %s refused: %s", self._node, exc)
             except RedisError as exc:
-                # Not sent: keep them in front, in order, and try again on the next tick.
-                self._ops[:0] = ops
                 _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
                 await asyncio.sleep(min(self._renew_interval, 0.1))
 
@@ -258,7 +269,11 @@ class RedisBus:
         Raises:
             FencedError: this node was declared dead.
         """
-        while self._ops or (self._flushing is not None and not self._flushing.done()):
+        while (
+            self._ops
+            or self._unsent is not None
+            or (self._flushing is not None and not self._flushing.done())
+        ):
             if self._fenced:
                 raise FencedError(self._node)
             if self._flushing is None or self._flushing.done():

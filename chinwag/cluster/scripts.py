@@ -11,6 +11,7 @@ key               type    what it holds
 ================  ======  ==============================================================
 cw:epoch          string  a counter: each node incarnation gets the next value
 cw:nodes          hash    node -> its epoch: the nodes of the network
+cw:turns          hash    node -> the number of its last ``TURN`` call (each runs once)
 cw:lease:<node>   string  the node's epoch, with a TTL the node renews: gone = node dead
 cw:nicks          hash    folded nick -> "<node>/<uid>": who holds each nick
 cw:owned:<node>   set     the folded nicks held by the node's users
@@ -61,6 +62,7 @@ local function reap_node(dead)
     end
     redis.call('DEL', 'cw:owned:' .. dead, 'cw:joined:' .. dead, 'cw:inbox:' .. dead)
     redis.call('HDEL', 'cw:nodes', dead)
+    redis.call('HDEL', 'cw:turns', dead)
     for _, node in ipairs(redis.call('HKEYS', 'cw:nodes')) do
         redis.call('XADD', 'cw:inbox:' .. node, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'split', dead)
     end
@@ -83,6 +85,7 @@ if redis.call('HEXISTS', 'cw:nodes', node) == 1 then
     reap_node(node)  -- an earlier incarnation of this node: its users are gone
 end
 redis.call('DEL', 'cw:inbox:' .. node)  -- what it holds was sent to an earlier incarnation
+redis.call('HDEL', 'cw:turns', node)  -- this incarnation numbers its calls from 1
 local peer = false
 for _, other in ipairs(redis.call('HKEYS', 'cw:nodes')) do
     if redis.call('EXISTS', 'cw:lease:' .. other) == 1 then
@@ -150,7 +153,9 @@ return 1
 TURN = _with(
     _FENCE,
     """
--- ARGV: node, epoch, then one (op, argument, event) triple per operation, in order.
+-- ARGV: node, epoch, the call's number, then one (op, argument, event) triple per operation,
+-- in order. A number not above the last one of this node's epoch is a call sent again after
+-- its reply was lost, which ran already: nothing is done twice (returns -1).
 -- Routing ops add the event to the inboxes it goes to:
 --   to <node>     that node            chan <chan>   every node with members in the channel
 --   all -         every node
@@ -160,9 +165,11 @@ TURN = _with(
 --   release <nick>  the nick is free, if this node's user held it
 -- Every destination gets ONE stream entry with its events in op order. Returns how many
 -- entries were appended.
-local node, epoch = ARGV[1], ARGV[2]
+local node, epoch, number = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local refused = fence(node, epoch)
 if refused then return refused end
+if number <= tonumber(redis.call('HGET', 'cw:turns', node) or '0') then return -1 end
+redis.call('HSET', 'cw:turns', node, number)
 local outbox, order = {}, {}
 local function route(dest, event)
     local list = outbox[dest]
@@ -173,7 +180,7 @@ local function route(dest, event)
     end
     table.insert(list, event)
 end
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
     local op, arg, event = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if op == 'to' then
         route(arg, event)
