@@ -14,17 +14,14 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.monitors import Monitors
+from chinwag.server.observer import NetworkObserver
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
-
-if TYPE_CHECKING:
-    from chinwag.store import BanKind, ServerBan
 
 __all__ = ["Network", "NetworkObserver", "WhowasEntry"]
 
@@ -43,79 +40,6 @@ class WhowasEntry:
     host: str
     realname: str
     when: float
-
-
-class NetworkObserver(Protocol):
-    """Told of every change of who is where, after it happened: the node of a network
-    (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
-
-    async def claim(self, client: Client, nick: str) -> bool:
-        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
-        ...
-
-    def relay(
-        self,
-        sender: Client,
-        channel: Channel | None,
-        recipient: Client | None,
-        outgoing: Outgoing,
-        deliver: Callable[[], object],
-        *,
-        target_name: str,
-        command: str,
-        text: str,
-    ) -> bool:
-        """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
-        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
-        ...
-
-    def registered(self, client: Client) -> None:
-        """``client`` finished registration."""
-
-    def renamed(self, client: Client, old_nick: str) -> None:
-        """``client`` was ``old_nick`` until now."""
-
-    def joined(self, client: Client, channel: Channel) -> None:
-        """``client`` joined ``channel``."""
-
-    def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
-        """``client`` left ``channel`` (PART or KICK)."""
-
-    def quitting(self, client: Client, reason: str) -> None:
-        """``client`` is going away (still in its channels)."""
-
-    def kicked(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
-        """``target`` was kicked out of ``channel`` by ``kicker`` (None: the server)."""
-
-    def invited(self, client: Client, target: Client, channel: Channel) -> None:
-        """``client`` invited ``target`` to ``channel``."""
-
-    def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
-        """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``
-        told its followers; or its user modes (``MODE``, told nobody else)."""
-
-    def channel_changed(
-        self,
-        source: Client | None,
-        channel: Channel,
-        prefix: str,
-        command: str,
-        params: tuple[str, ...],
-    ) -> None:
-        """``channel``'s modes or topic changed: ``:prefix command params`` told its members
-        (``source`` did it; None: the server or a service)."""
-
-    def banned(self, ban: ServerBan) -> None:
-        """A server ban was set (and stored)."""
-
-    def unbanned(self, kind: BanKind, target: str) -> None:
-        """A server ban was lifted."""
-
-    def channel_registered(self, channel: Channel, founder: str, registered_at: float) -> None:
-        """``channel`` was registered (and stored)."""
-
-    def channel_unregistered(self, name_folded: str) -> None:
-        """A channel's registration was dropped."""
 
 
 STATUS_NOTICES = {

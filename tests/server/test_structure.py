@@ -29,7 +29,7 @@ LAYERS: list[list[str]] = [
         "cloak",
     ],
     ["state"],
-    ["fanout", "monitors"],
+    ["fanout", "monitors", "observer"],
     ["network"],
     ["connection", "motd", "websocket", "admission"],
     [
