@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 import json
 import logging
@@ -247,7 +248,7 @@ class Replica:
                     if node == self._peer and kind == "snapshot":
                         self._restore(event[3])
                     elif node != self._peer:  # after the snapshot: applied once it is in
-                        self._held.append(lambda raw=raw: self.apply((raw,)))  # type: ignore[misc]
+                        self._held.append(functools.partial(self.apply, (raw,)))
                     continue
                 if node == self._node:
                     if kind == "msg":
@@ -287,7 +288,7 @@ class Replica:
             if channel is not None and client in channel.members:
                 network.part(client, channel, None if args[1] is None else str(args[1]))
         elif kind == "quit":
-            self.forget_remote(client)
+            self._forget_remote(client)
             network.remove(client, str(args[0]))
         elif kind == "msg":
             self._deliver(client, args)
@@ -383,6 +384,7 @@ class Replica:
             account=None if account is None else str(account),
             signon=float(signon),
         )
+        client.server = node  # WHO and WHOIS name its node
         if network.nick_in_use(str(nick), client):
             # Redis gave the nick to this user: a local holder can only be stale state.
             _log.error("cluster: %s/%s registered as %s, which is in use here", node, uid, nick)
@@ -398,7 +400,7 @@ class Replica:
         self._on_user(client, str(party))
         return client
 
-    def forget_remote(self, client: Client) -> None:
+    def _forget_remote(self, client: Client) -> None:
         """A remote user is gone."""
         key = self._keys.pop(client, None)
         if key is not None:
@@ -437,6 +439,7 @@ class Replica:
         if name[:1] in "#&":
             channel = self._network.find_channel(name)
             if channel is not None:
+                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
                 level = STATUS_PREFIXES.get(status)
                 deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
             return
@@ -455,7 +458,7 @@ class Replica:
                 self._synced.set_exception(SyncLostError(lost))
                 self._peer = None
             else:
-                self._held.append(lambda: self.split(lost))
+                self._held.append(functools.partial(self.split, lost))
             return
         reason = f"{lost} {self._node}"
         for key in [key for key in self._users if key[0] == lost]:

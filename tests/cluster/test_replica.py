@@ -224,6 +224,26 @@ async def test_a_remote_channel_change_sets_the_state_and_tells_local_members() 
     assert _sent(amy) == [":bob!~bob@there MODE #room +mv amy"]
 
 
+async def test_own_channel_change_coming_back_last_wins_over_an_earlier_remote_one() -> None:
+    """This node set +m (its event on its way); n2's -m, ordered before it by Redis, arrives
+    first and is applied; when +m comes back it is the room's state again, as on n2."""
+    network = _network()
+    replica = Replica(network, HERE)
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    channel = network.find_channel("#room")
+    assert channel is not None
+    channel.modes.add("m")
+    mine = channel_state(channel, replica.key_of)
+    replica.changing(channel.name_folded)
+    channel.modes.discard("m")
+    theirs = channel_state(channel, replica.key_of)
+    channel.modes.add("m")
+    replica.apply([chan_event(THERE, "u1", theirs, prefix="", command="MODE", params=("-m",))])
+    assert "m" not in channel.modes
+    replica.apply([chan_event(HERE, "1", mine, prefix="", command="MODE", params=("+m",))])
+    assert "m" in channel.modes
+
+
 async def test_a_remote_status_change_reaches_followers_with_the_capability() -> None:
     """A ``status`` event sets bob's away message; amy (away-notify) hears, cat does not."""
     network = _network()

@@ -228,7 +228,8 @@ async def test_away_and_setname_reach_the_other_node(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:
     """bob's AWAY and SETNAME on n2 reach amy's away-notify and setname on n1; a PRIVMSG to
-    him from n1 gets his away message; his bot mode (+B) shows in WHO on n1."""
+    him from n1 gets his away message, WHOIS names his node; his bot mode (+B) shows in WHO
+    on n1."""
     start, _ = nodes
     n1, n2 = await start("n1.test", "n2.test")
     amy = await n1.connect("amy", caps=["away-notify", "setname"])
@@ -239,6 +240,8 @@ async def test_away_and_setname_reach_the_other_node(
     await amy.expect("SETNAME", ["Robert the Bob"], source="bob")
     await amy.send("PRIVMSG bob :you there?")
     assert await amy.expect_numeric("301", "bob", "gone fishing")
+    await amy.send("WHOIS bob")
+    await amy.expect_numeric("312", "bob", "n2.test", re.compile(".*"))
     await bob.send("AWAY", "MODE bob +B")
     await amy.expect("AWAY", [], source="bob")
     async with asyncio.timeout(CONVERGE):
