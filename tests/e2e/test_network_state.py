@@ -115,25 +115,26 @@ async def _room(op: Client, *others: Client, channel: str = "#room") -> None:
 async def test_a_node_started_during_traffic_learns_the_whole_network(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:
-    """n2 starts while n1's users join, part and talk: once up, its NAMES, WHO, topic, modes
-    and bans of every room are n1's, and later changes keep them equal."""
+    """n3 starts while users of n1 and n2 join, part and talk: once up, its NAMES, WHO,
+    topic, modes and bans of every room are theirs, and later changes keep them equal."""
     start, _ = nodes
-    (n1,) = await start("n1.test")
-    amy, bob = await n1.connect("amy"), await n1.connect("bob")
+    n1, n2 = await start("n1.test", "n2.test")
+    amy, bob = await n1.connect("amy"), await n2.connect("bob")
     await _room(amy, bob)
     await amy.send(
-        "TOPIC #room :set before n2",
+        "TOPIC #room :set before n3",
         "MODE #room +mv bob",
         "MODE #room +b *!*@banned.example",
+        "JOIN #churn",  # amy stays: the room is never empty, so never created twice
     )
-    await amy.expect("MODE", ["#room", "+b", "*!*@banned.example"])
+    await _until_names(bob, "#churn", "@amy")
     await bob.send("AWAY :lunch")
     await bob.expect("306")
-    churners = [await n1.connect(f"churn{i}") for i in range(6)]
+    churners = [await node.connect(f"churn{i}{node.port}") for i in range(3) for node in (n1, n2)]
     stop = asyncio.Event()
 
     async def churn() -> None:
-        """Join, talk and part without pause while n2 starts."""
+        """Join, talk and part without pause while n3 starts."""
         turn = 0
         while not stop.is_set():
             for i, churner in enumerate(churners):
@@ -144,28 +145,28 @@ async def test_a_node_started_during_traffic_learns_the_whole_network(
 
     churning = asyncio.create_task(churn())
     try:
-        (n2,) = await start("n2.test")
-        cat = await n2.connect("cat")
-        await asyncio.sleep(0.3)  # some traffic after n2 is up too: a time, not an event
+        (n3,) = await start("n3.test")
+        cat = await n3.connect("cat")
+        await asyncio.sleep(0.3)  # some traffic after n3 is up too: a time, not an event
     finally:
         stop.set()
         await churning
     for churner in churners:
         await churner.sync()
-    both = [amy, cat]
+    everyone = [amy, bob, cat]
     for channel in ("#lobby", "#room", "#churn"):
-        names = await _same_everywhere(lambda c, ch=channel: _names(c, ch), both)  # type: ignore[misc]
+        names = await _same_everywhere(lambda c, ch=channel: _names(c, ch), everyone)  # type: ignore[misc]
         assert names, channel
-        await _same_everywhere(lambda c, ch=channel: _who(c, ch), both)  # type: ignore[misc]
+        await _same_everywhere(lambda c, ch=channel: _who(c, ch), everyone)  # type: ignore[misc]
     assert "@amy" in await _names(cat, "#room") and "+bob" in await _names(cat, "#room")
-    assert await _reply(cat, "TOPIC #room", "332") == ("#room", "set before n2")
+    assert await _reply(cat, "TOPIC #room", "332") == ("#room", "set before n3")
     assert (await _reply(cat, "MODE #room", "324"))[1] == "+mnt"
     assert (await _reply(cat, "MODE #room +b", "367"))[1] == "*!*@banned.example"
     assert ("bob", "G") in [(row[2], row[3][:1]) for row in await _who(cat, "#room")]
     await cat.send("JOIN #room")
     await amy.expect("JOIN", ["#room"], source="cat")
-    await amy.send("TOPIC #room :set after n2")
-    await cat.expect("TOPIC", ["#room", "set after n2"], source="amy")
+    await amy.send("TOPIC #room :set after n3")
+    await cat.expect("TOPIC", ["#room", "set after n3"], source="amy")
 
 
 async def test_modes_topic_ops_and_bans_hold_on_every_node(
