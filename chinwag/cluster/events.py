@@ -24,8 +24,9 @@ kill        target uid, reason, quit message (None for none): sent to the target
 kline       kind, target, reason, set by, set at, expires at (None: never); ``unkline``: kind,
             target
 register    channel, founder, registered at; ``unregister``: folded channel name
-sync        (no arguments) the node just joined and asks for the network's state
-snapshot    the network's state (`snapshot.encode`): the answer to ``sync``
+sync        epoch: the node just joined (as that incarnation) and asks for the network's state
+snapshot    the network's state (`snapshot.encode_network`), the epoch of the ``sync`` it
+            answers
 ==========  ======================================================================================
 
 Events travel as text (``scripts.EVENT_SEPARATOR`` between them): JSON escapes newlines.
@@ -53,6 +54,7 @@ __all__ = [
     "part_event",
     "quit_event",
     "register_event",
+    "snapshot_event",
     "status_event",
     "unkline_event",
     "unregister_event",
@@ -181,6 +183,11 @@ def kline_event(node: str, ban: ServerBan) -> str:
 def unkline_event(node: str, kind: str, target: str) -> str:
     """A server ban was lifted on ``node``."""
     return encode(["unkline", node, "", kind, target])
+
+
+def snapshot_event(node: str, state: dict[str, Any], epoch: str) -> str:
+    """``node``'s answer to the ``sync`` of incarnation ``epoch`` of a joining node."""
+    return encode(["snapshot", node, "", state, epoch])
 
 
 def register_event(node: str, channel: str, founder: str, registered_at: float) -> str:

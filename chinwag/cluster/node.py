@@ -46,13 +46,16 @@ from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Channel, Client
 from chinwag.store import BanKind, ServerBan
 
-__all__ = ["LOST_CONTACT", "SYNC_TIMEOUT", "ClusterNode"]
+__all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
 
 _log = logging.getLogger("chinwag.cluster")
 
 LOST_CONTACT = "Lost contact with the network"
-SYNC_TIMEOUT = 30.0
-"""Seconds a joining node waits for the network's state before it gives up starting."""
+SYNC_TIMEOUT = 10.0
+"""Seconds a joining node waits for the network's state from the node it asked."""
+SYNC_ATTEMPTS = 3
+"""How many times a joining node asks (a new node each time, when one died) before it gives
+up starting."""
 
 
 def _local(client: Client) -> bool:
@@ -94,45 +97,54 @@ class ClusterNode:
             bans=bans,
             registry=registry,
         )
-        self.bus = RedisBus(
-            redis_url,
-            node,
-            on_events=self.replica.apply,
-            on_split=self.replica.split,
-            on_fenced=self._fenced,
-        )
+        self._redis_url = redis_url
+        self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
         self._pending: dict[str, Callable[[], object]] = {}
         network.observer = self
 
     async def start(self) -> None:
         """Join the network, and learn its state from another node (if any) before any user
-        of this one can come.
+        of this one can come. A node asked that does not answer (it died meanwhile) costs a
+        new try, with another node (`SYNC_ATTEMPTS`).
 
         Raises:
             NetworkUnreachableError: when Redis cannot be reached, or the network's state could
                 not be had.
         """
-        try:
-            peer = await self.bus.start()
-        except RedisError as exc:
-            raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
-        if peer is None:
+        for _ in range(SYNC_ATTEMPTS):
+            try:
+                peer = await self.bus.start()
+            except RedisError as exc:
+                raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+            if peer is None:
+                return  # the first node: nothing to learn
+            # Before the inbox's first read (there is no await in between).
+            synced = self.replica.await_snapshot(peer, self.bus.epoch)
+            try:
+                await asyncio.wait_for(synced, SYNC_TIMEOUT)
+            except (TimeoutError, SyncLostError):
+                _log.warning("cluster: %s did not send the network's state: joining again", peer)
+                await self.bus.stop()
+                self.bus = self._new_bus()  # a new incarnation, which reaps this one
+                continue
+            _log.info(
+                "cluster: %s learnt the network from %s: %d users, %d channels",
+                self.node,
+                peer,
+                self.replica.remote_count,
+                len(self._network.channels),
+            )
             return
-        synced = self.replica.await_snapshot(peer)  # before the inbox's first read: no await
-        try:
-            await asyncio.wait_for(synced, SYNC_TIMEOUT)
-        except (TimeoutError, SyncLostError):
-            await self.bus.stop()
-            raise NetworkUnreachableError(
-                f"node {peer} did not send the network's state: start this node again"
-            ) from None
-        _log.info(
-            "cluster: %s learnt the network from %s: %d users, %d channels",
+        raise NetworkUnreachableError("no node of the network sent its state: start again")
+
+    def _new_bus(self) -> RedisBus:
+        return RedisBus(
+            self._redis_url,
             self.node,
-            peer,
-            self.replica.remote_count,
-            len(self._network.channels),
+            on_events=self.replica.apply,
+            on_split=self.replica.split,
+            on_fenced=self._fenced,
         )
 
     async def stop(self) -> None:
@@ -147,10 +159,11 @@ class ClusterNode:
         sent to the other nodes (not one that is being applied from another node)."""
         return _local(source) if source is not None else not self.replica.applying
 
-    def _send_snapshot(self, joining: str) -> None:
-        """Node ``joining`` asks for the network's state: send it this node's."""
+    def _send_snapshot(self, joining: str, epoch: str) -> None:
+        """Node ``joining`` (its incarnation ``epoch``) asks for the network's state: send it
+        this node's."""
         state = encode_network(self._network, self.replica.key_of, self._history.party)
-        self.bus.to(joining, events.encode(["snapshot", self.node, "", state]))
+        self.bus.to(joining, events.snapshot_event(self.node, state, epoch))
 
     def _kill(self, node: str, uid: str, reason: str, quit_message: str | None) -> None:
         """Close the connection of user ``uid`` of ``node``: its node does it."""

@@ -118,7 +118,8 @@ class Replica:
         on_own_message: called with the msgid of each of this node's own messages as it comes
             back (the node delivers it then, in the network's order).
         on_user: called with each new remote user and its name in private history.
-        on_sync: called with the name of a node that joined and asks for the network's state.
+        on_sync: called with the name and epoch of a node that joined and asks for the
+            network's state.
         on_kill: called to close a remote user's connection on its node (`RemoteLink.close`).
         bans: the server bans, kept in step with the other nodes' (None: not shared).
         registry: the registered channels, likewise.
@@ -131,7 +132,7 @@ class Replica:
         on_own_message: Callable[[str], None] = _ignore,
         on_user: Callable[[Client, str], None] = _ignore,
         *,
-        on_sync: Callable[[str], None] = _ignore,
+        on_sync: Callable[[str, str], None] = _ignore,
         on_kill: OnKill = _ignore,
         bans: ServerBans | None = None,
         registry: ChannelRegistry | None = None,
@@ -148,6 +149,7 @@ class Replica:
         self._keys: dict[Client, Key] = {}
         self._uids = itertools.count(1)
         self._peer: str | None = None  # the node whose snapshot this one waits for
+        self._epoch = ""  # ...for this incarnation of this node
         self._held: list[Callable[[], None]] = []
         self._synced: asyncio.Future[None] | None = None
         self._changes_out: collections.Counter[str] = collections.Counter()
@@ -193,11 +195,12 @@ class Replica:
 
     # -- joining late ---------------------------------------------------------------------------
 
-    def await_snapshot(self, peer: str) -> asyncio.Future[None]:
-        """Wait for ``peer``'s snapshot: until it comes, ``peer``'s events are dropped (the
-        snapshot holds them) and the others' held (they come after it). The future fails with
-        `SyncLostError` when ``peer`` is lost first."""
-        self._peer = peer
+    def await_snapshot(self, peer: str, epoch: str) -> asyncio.Future[None]:
+        """Wait for ``peer``'s snapshot made for this node's incarnation ``epoch``: until it
+        comes, ``peer``'s events are dropped (the snapshot holds them) and the others' held
+        (they come after it). The future fails with `SyncLostError` when ``peer`` is lost
+        first."""
+        self._peer, self._epoch, self._held = peer, epoch, []
         self._synced = asyncio.get_running_loop().create_future()
         return self._synced
 
@@ -246,7 +249,8 @@ class Replica:
                 kind, node, uid = event[0], event[1], event[2]
                 if self._peer is not None:
                     if node == self._peer and kind == "snapshot":
-                        self._restore(event[3])
+                        if str(event[4]) == self._epoch:  # not one asked by an earlier try
+                            self._restore(event[3])
                     elif node != self._peer:  # after the snapshot: applied once it is in
                         self._held.append(functools.partial(self.apply, (raw,)))
                     continue
@@ -327,7 +331,7 @@ class Replica:
         """Events of a node itself: a request for a snapshot, a KILL, server bans, channel
         registrations, and the channel events of its services."""
         if kind == "sync":
-            self._on_sync(node)
+            self._on_sync(node, str(args[0]))
         elif kind == "kill":
             target = self._users.get((self._node, str(args[0])))
             if target is not None:

@@ -98,7 +98,7 @@ redis.call('HSET', 'cw:nodes', node, epoch)
 redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
 if peer then
     redis.call('XADD', 'cw:inbox:' .. peer, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
-        cjson.encode({'sync', node, ''}))
+        cjson.encode({'sync', node, '', epoch}))
 end
 return {epoch, peer}
 """,

@@ -142,7 +142,8 @@ async def test_a_joining_node_asks_one_live_node_for_the_state(
     n2 = Node(redis_url, "n2.test", 3.0, 1.0)
     assert await n2.bus.start() == "n1.test"
     try:
-        await n1.wait_for(lambda log: ("sync", '["sync","n2.test",""]') in log)
+        asked = f'["sync","n2.test","","{n2.bus.epoch}"]'
+        await n1.wait_for(lambda log: ("sync", asked) in log)
         assert n2.log == []
     finally:
         await n2.bus.stop()

@@ -16,6 +16,7 @@ from chinwag.cluster.events import (
     nick_event,
     part_event,
     quit_event,
+    snapshot_event,
     status_event,
     user_event,
 )
@@ -279,8 +280,8 @@ async def test_a_remote_kick_of_a_local_user_takes_it_out() -> None:
 
 
 async def test_a_late_node_takes_the_snapshot_then_the_others_later_events() -> None:
-    """Waiting for n2's snapshot: n2's earlier events are dropped (the snapshot has them), a
-    third node's are held and applied after it, in order."""
+    """Waiting for n2's snapshot: n2's earlier events are dropped (the snapshot has them), and
+    its answer to an earlier try; a third node's are held and applied after it, in order."""
     source = _network()
     source_replica = Replica(source, THERE)
     amy = _local(source, "amy")
@@ -289,15 +290,17 @@ async def test_a_late_node_takes_the_snapshot_then_the_others_later_events() -> 
     snapshot = encode_network(source, source_replica.key_of, lambda client: "~p")
     network = _network()
     replica = Replica(network, HERE)
-    synced = replica.await_snapshot(THERE)
+    synced = replica.await_snapshot(THERE, "7")
     replica.apply(
         [
             join_event(THERE, "1", "#early"),  # in the snapshot already: dropped
             user_event("n3.test", "u9", _remote_client("cat"), "~cat"),
+            snapshot_event(THERE, {"users": [], "channels": []}, "6"),  # an earlier try's
             join_event("n3.test", "u9", "#room"),
-            json.dumps(["snapshot", THERE, "", snapshot]),
         ]
     )
+    assert not synced.done()
+    replica.apply([snapshot_event(THERE, snapshot, "7")])
     assert synced.done()
     assert sorted(c.nick for c in network.find_channel("#room").members) == ["amy", "cat"]  # type: ignore[union-attr]
     assert network.find_channel("#early") is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -167,6 +168,21 @@ async def test_a_node_started_during_traffic_learns_the_whole_network(
     await amy.expect("JOIN", ["#room"], source="cat")
     await amy.send("TOPIC #room :set after n3")
     await cat.expect("TOPIC", ["#room", "set after n3"], source="amy")
+
+
+async def test_a_node_asked_for_the_state_that_never_answers_is_not_waited_for(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """n1 is stopped (SIGSTOP) as n2 starts: once n1's lease ran out n2 joins again without
+    it and serves, and n1's users are not there."""
+    start, started = nodes
+    (n1,) = await start("n1.test")
+    await n1.connect("amy")
+    started["n1.test"].proc.send_signal(signal.SIGSTOP)
+    (n2,) = await start("n2.test")
+    bob = await n2.connect("bob")
+    await bob.send("WHOIS amy")
+    await bob.expect("401")
 
 
 async def test_modes_topic_ops_and_bans_hold_on_every_node(
