@@ -42,6 +42,7 @@ from chinwag.server.state import Client
 from chinwag.store import ServerBan
 
 __all__ = [
+    "ban_fields",
     "chan_event",
     "encode",
     "invite_event",
@@ -163,21 +164,14 @@ def kill_event(node: str, target_uid: str, reason: str, quit_message: str | None
     return encode(["kill", node, "", target_uid, reason, quit_message])
 
 
+def ban_fields(ban: ServerBan) -> list[Any]:
+    """A server ban as its ``kline`` event (and a snapshot) carries it."""
+    return [ban.kind.value, ban.target, ban.reason, ban.set_by, ban.set_at, ban.expires_at]
+
+
 def kline_event(node: str, ban: ServerBan) -> str:
     """A server ban was set on ``node``."""
-    return encode(
-        [
-            "kline",
-            node,
-            "",
-            ban.kind.value,
-            ban.target,
-            ban.reason,
-            ban.set_by,
-            ban.set_at,
-            ban.expires_at,
-        ]
-    )
+    return encode(["kline", node, "", *ban_fields(ban)])
 
 
 def unkline_event(node: str, kind: str, target: str) -> str:

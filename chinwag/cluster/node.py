@@ -98,6 +98,8 @@ class ClusterNode:
             registry=registry,
         )
         self._redis_url = redis_url
+        self._bans = bans
+        self._registry = registry
         self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
         self._pending: dict[str, Callable[[], object]] = {}
@@ -162,7 +164,16 @@ class ClusterNode:
     def _send_snapshot(self, joining: str, epoch: str) -> None:
         """Node ``joining`` (its incarnation ``epoch``) asks for the network's state: send it
         this node's."""
-        state = encode_network(self._network, self.replica.key_of, self._history.party)
+        state = encode_network(
+            self._network,
+            self.replica.key_of,
+            self._history.party,
+            bans=(events.ban_fields(ban) for ban in (self._bans or {}).values()),
+            registrations=(
+                [record.name, record.founder, record.registered_at or 0.0]
+                for record in (self._registry.registered.values() if self._registry else ())
+            ),
+        )
         self.bus.to(joining, events.snapshot_event(self.node, state, epoch))
 
     def _kill(self, node: str, uid: str, reason: str, quit_message: str | None) -> None:

@@ -216,6 +216,10 @@ class Replica:
                     self._network.set_user_mode(client, mode, True)
         for state, members in snapshot["channels"]:
             restore_channel(self._network, state, members, self.user)
+        for ban in snapshot["bans"]:
+            self._server_ban("kline", ban)
+        for registration in snapshot["registrations"]:
+            self._registration("register", registration)
         held, self._held, self._peer = self._held, [], None
         for then in held:
             then()

@@ -24,7 +24,7 @@ Users are named by ``(node, uid)`` keys, as in the events (``events.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chinwag.server.channel_registry import apply_record
@@ -105,9 +105,16 @@ def apply_channel_state(
 
 
 def encode_network(
-    network: Network, key_of: Callable[[Client], Key | None], party: Callable[[Client], str]
+    network: Network,
+    key_of: Callable[[Client], Key | None],
+    party: Callable[[Client], str],
+    *,
+    bans: Iterable[list[Any]] = (),
+    registrations: Iterable[list[Any]] = (),
 ) -> dict[str, Any]:
-    """Every registered user and every channel (state and members) of ``network``."""
+    """Every registered user and every channel (state and members) of ``network``, and the
+    server bans and channel registrations (as their events carry them: a node that joins has
+    read them from the database, but one set meanwhile could be in neither)."""
     users: list[UserState] = []
     for client in network.clients.values():
         key = key_of(client)
@@ -135,7 +142,12 @@ def encode_network(
             if (key := key_of(member)) is not None
         ]
         channels.append([channel_state(channel, key_of), members])
-    return {"users": users, "channels": channels}
+    return {
+        "users": users,
+        "channels": channels,
+        "bans": list(bans),
+        "registrations": list(registrations),
+    }
 
 
 def restore_channel(

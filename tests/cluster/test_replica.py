@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from chinwag.cluster.events import (
+    ban_fields,
     chan_event,
     join_event,
     kick_event,
@@ -25,7 +26,9 @@ from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.network import Network
+from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, Client
+from chinwag.store import BanKind, ServerBan
 
 HERE = "n1.test"
 THERE = "n2.test"
@@ -310,3 +313,15 @@ async def test_a_late_node_takes_the_snapshot_then_the_others_later_events() -> 
 
 def _remote_client(nick: str) -> Client:
     return Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
+
+
+async def test_a_snapshot_carries_the_server_bans() -> None:
+    """A ban set on the network just before this node joined reaches it with the snapshot."""
+    network = _network()
+    bans = ServerBans(network)
+    replica = Replica(network, HERE, bans=bans)
+    ban = ServerBan(BanKind.MASK, "*!*@spam.example", "spam", "root", T0, None)
+    state = {"users": [], "channels": [], "bans": [ban_fields(ban)], "registrations": []}
+    synced = replica.await_snapshot(THERE, "3")
+    replica.apply([snapshot_event(THERE, state, "3")])
+    assert synced.done() and bans[BanKind.MASK, "*!*@spam.example"] == ban

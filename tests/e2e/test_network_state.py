@@ -357,8 +357,8 @@ async def test_an_account_and_a_channel_registration_reach_the_other_node(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:
     """bob registers an account on n2: amy on n1 gets his ACCOUNT, his account tag and his
-    account in extended-join; the channel he registers is registered on n1 too; his LOGOUT
-    reaches n1 as ``ACCOUNT *``."""
+    account in extended-join; the channel he registers is registered on n1 too, and on n3
+    started later; his LOGOUT reaches n1 as ``ACCOUNT *``."""
     start, _ = nodes
     n1, n2 = await start("n1.test", "n2.test")
     caps = ["account-notify", "account-tag", "extended-join", "message-tags"]
@@ -386,3 +386,8 @@ async def test_an_account_and_a_channel_registration_reach_the_other_node(
             await asyncio.sleep(0.05)
     await bob.send("PRIVMSG NickServ :LOGOUT")
     await amy.expect("ACCOUNT", ["*"], source="bob")
+    (n3,) = await start("n3.test")  # learns the registration with the rest of the state
+    cat = await n3.connect("cat")
+    await cat.send("PRIVMSG ChanServ :INFO #bobs")
+    info = await cat.expect("NOTICE", source="ChanServ")
+    assert "founder bob" in info.params[-1]
