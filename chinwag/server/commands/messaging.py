@@ -103,8 +103,6 @@ def _send_message(
     labeled = bool(ctx.label)
     observer = ctx.network.observer
     if observer is not None:  # one node of a network: the line may go to other nodes first
-        # Its echo comes with it, after this handler returned: then it is the labeled reply.
-        late = defer_reply(ctx) if labeled and client.caps & Cap.ECHO_MESSAGE else None
         deliver = functools.partial(
             _deliver,
             client,
@@ -114,9 +112,8 @@ def _send_message(
             status=status,
             tags_only=tags_only,
             labeled=labeled,
-            late=late,
         )
-        relayed_now = observer.relay(
+        if not observer.relay(
             client,
             channel,
             recipient,
@@ -125,9 +122,12 @@ def _send_message(
             target_name=shown,
             command=command,
             text=relayed,
-        )
-        if not relayed_now:
+        ):
             deliver()  # between two users of this node: delivered at once
+        elif labeled and client.caps & Cap.ECHO_MESSAGE:
+            # Delivered when the network hands it back, after this handler returned: its
+            # echo is then the labeled reply.
+            deliver.keywords["late"] = defer_reply(ctx)
     else:
         _deliver(
             client,
@@ -158,7 +158,8 @@ def _deliver(
     late: LateReply | None = None,
 ) -> None:
     """Give ``outgoing`` to the channel's members or to the recipient, and echo it (as
-    ``late``, when the echo is the labeled reply of a command that already returned)."""
+    ``late``, when the echo is the labeled reply of a command that already returned; the
+    first target's, when it had several)."""
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
@@ -173,7 +174,7 @@ def _deliver(
     ):
         recipient.send(outgoing.line_for(recipient))
     if echo and not echoed:
-        if late is not None:
+        if late is not None and not late.finished:
             late.finish([outgoing.line_for(client)])
         else:
             client.send(outgoing.line_for(client))
