@@ -1,12 +1,17 @@
-"""What every SQLite connection of the store does: open with the same pragmas, checkpoint."""
+"""What every SQLite connection of the store does: open with the same pragmas, checkpoint; and
+`SqliteDatabase`, what the shared SQL store needs to know of SQLite (``database.py``)."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["WAL_LIMIT", "checkpoint", "connect"]
+__all__ = ["WAL_LIMIT", "SqliteDatabase", "checkpoint", "connect"]
+
+T = TypeVar("T")
 
 _log = logging.getLogger("chinwag.store")
 
@@ -55,3 +60,42 @@ def checkpoint(conn: sqlite3.Connection, mode: str) -> int | None:
         _log.warning("store: WAL checkpoint failed: %s", exc)
         return None
     return int(frames)
+
+
+class SqliteDatabase:
+    """The SQLite file at ``path`` as a :class:`~chinwag.store.database.Database`."""
+
+    duplicate_key: type[Exception] = sqlite3.IntegrityError
+    error: type[Exception] = sqlite3.Error
+    fatal: tuple[type[Exception], ...] = ()
+    # Take the write lock at BEGIN: a transaction that upgraded to it later could fail with
+    # SQLITE_BUSY half-way, while another connection (the indexer) writes.
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def sql(self, text: str) -> str:
+        """SQLite takes ``?`` as it is."""
+        return text
+
+    def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        """A connection with the store's pragmas (see `connect`)."""
+        return connect(self.path, readonly=readonly)
+
+    def read(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one read transaction, so that a query of several statements
+        sees one snapshot (WAL lets it run beside the writers)."""
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def in_transaction(self, conn: sqlite3.Connection) -> bool:
+        """See :meth:`Database.in_transaction`."""
+        return conn.in_transaction
+
+    def lost(self, conn: sqlite3.Connection) -> bool:
+        """A SQLite connection stays usable whatever failed."""
+        return False
