@@ -1,17 +1,20 @@
-"""A SQLite history row: what it holds, its one convention for "no value", and the INSERT of many.
+"""A history row: what it holds (in SQLite and PostgreSQL), SQLite's one convention for "no
+value", and SQLite's INSERT of many.
 
 The indexer (``indexer.py``) inserts rows through `insert_history_sql` with ``padded_insert.py``;
-the reads are in ``sql_history.py``.
+the PostgreSQL store has its own INSERT of many (``postgres.py``); the reads are in
+``sql_history.py``.
 """
 
 from __future__ import annotations
 
-__all__ = ["NO_VALUE", "ROW_WIDTH", "insert_history_sql"]
+__all__ = ["HISTORY_COLUMNS", "NO_VALUE", "ROW_WIDTH", "insert_history_sql"]
 
-_HISTORY_COLUMNS = (
+HISTORY_COLUMNS = (
     "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
     " tags"
 )
+"""A row's columns, in the order of its parameters."""
 ROW_WIDTH = 12
 NO_VALUE = 0
 """What a history row's parameters hold for "no value" (None): the INSERT turns it back into
@@ -32,7 +35,7 @@ def _select_column(index: int, name: str) -> str:
 
 _HISTORY_SELECT = ", ".join(
     _select_column(index, name.strip())
-    for index, name in enumerate(_HISTORY_COLUMNS.split(","), start=1)
+    for index, name in enumerate(HISTORY_COLUMNS.split(","), start=1)
 )
 _VALUES_ROW = "(" + ", ".join(["?"] * ROW_WIDTH) + ")"
 
@@ -40,6 +43,6 @@ _VALUES_ROW = "(" + ", ".join(["?"] * ROW_WIDTH) + ")"
 def insert_history_sql(rows: int) -> str:
     """The statement that inserts ``rows`` history rows, skipping padding (``padded_insert.py``)."""
     return (
-        f"INSERT OR IGNORE INTO history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
+        f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) SELECT {_HISTORY_SELECT}"
         f" FROM (VALUES {', '.join([_VALUES_ROW] * rows)}) WHERE column1 IS NOT {NO_VALUE}"
     )

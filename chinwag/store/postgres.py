@@ -31,13 +31,14 @@ from argon2 import PasswordHasher
 from chinwag.store import _query
 from chinwag.store.base import DirectTarget, HistoryEntry, OnCommit, StoreParts
 from chinwag.store.errors import StoreError
+from chinwag.store.history_rows import HISTORY_COLUMNS, ROW_WIDTH
 from chinwag.store.postgres_connection import Conn, PostgresDatabase, connect
 from chinwag.store.readers import ReaderPool
 from chinwag.store.sql_history import SqlHistoryIndex, forget_party
 from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore
 from chinwag.store.writer import Writer, commit_error
 
-__all__ = ["SCHEMA_VERSION", "PgHistoryStore", "PostgresStore", "is_postgres_url"]
+__all__ = ["SCHEMA_VERSION", "PgHistoryStore", "PostgresStore"]
 
 SCHEMA_VERSION = 3
 _SCHEMA_LOCK = 0x63686E77  # "chnw": the advisory lock key held while creating the schema
@@ -119,29 +120,21 @@ CREATE TABLE IF NOT EXISTS server_bans (
 );
 """
 
-_HISTORY_COLUMNS = (
-    "msgid, conv, time_ms, time, party_a, party_b, target_name, sender, account, command, text,"
-    " tags"
-)
+# The type of each of the row's columns (`HISTORY_COLUMNS`), for its array.
 _COLUMN_TYPES = (
     "text", "text", "int8", "float8", "text", "text", "text", "text", "text", "text", "text",
     "text",
 )  # fmt: skip
-_ROW_WIDTH = len(_COLUMN_TYPES)
+assert len(_COLUMN_TYPES) == ROW_WIDTH
 _ARRAYS = ", ".join(f"%s::{kind}[]" for kind in _COLUMN_TYPES)
-_NAMES = ", ".join(f"c{i}" for i in range(_ROW_WIDTH))
+_NAMES = ", ".join(f"c{i}" for i in range(ROW_WIDTH))
 # One statement per group, whatever its size: each column travels as one array, and the rows
 # are inserted in the order they were appended (ORDINALITY), which is the order of ``seq``.
 _INSERT_HISTORY = (
-    f"INSERT INTO history ({_HISTORY_COLUMNS}) SELECT {_NAMES}"
+    f"INSERT INTO history ({HISTORY_COLUMNS}) SELECT {_NAMES}"
     f" FROM unnest({_ARRAYS}) WITH ORDINALITY AS r({_NAMES}, n) ORDER BY n"
     " ON CONFLICT (msgid) DO NOTHING"
 )
-
-
-def is_postgres_url(value: str) -> bool:
-    """Whether a ``--store`` value names a PostgreSQL database."""
-    return value.startswith(("postgresql://", "postgres://"))
 
 
 _encode_tags = json.JSONEncoder(separators=(",", ":")).encode
@@ -173,7 +166,7 @@ def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
 
 def _insert_rows(conn: Conn, params: list[object]) -> None:
     """Insert a flat list of history rows with one statement (one array per column)."""
-    conn.execute(_INSERT_HISTORY, [params[i::_ROW_WIDTH] for i in range(_ROW_WIDTH)])
+    conn.execute(_INSERT_HISTORY, [params[i::ROW_WIDTH] for i in range(ROW_WIDTH)])
 
 
 class PgHistoryStore(SqlHistoryIndex[Conn]):
@@ -265,7 +258,7 @@ class PostgresStore(StoreParts):
             max_queue=max_queue,
             max_group=max_group,
             insert_rows=_insert_rows,
-            row_width=_ROW_WIDTH,
+            row_width=ROW_WIDTH,
         )
         self._readers = ReaderPool(self._db, readers)
         super().__init__(
