@@ -10,8 +10,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from chinwag.store import StoreError
-from chinwag.store.postgres import SCHEMA_VERSION, PostgresStore
+from chinwag.store import HistoryStore, Store, StoreError
+from chinwag.store.postgres import SCHEMA_VERSION, PgHistoryStore, PostgresStore
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -28,6 +28,17 @@ def _held(store: PostgresStore) -> Callable[[], None]:
     store.writer.fire(hold)
     assert held.wait(5.0)
     return gate.set
+
+
+def test_protocol_conformance(postgres_url: str) -> None:
+    """The PostgreSQL store and its history satisfy the Protocols (checked by mypy)."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        as_store: Store = store
+        history: HistoryStore = PgHistoryStore(store.database, store.writer, store.readers)
+        assert isinstance(as_store.history, PgHistoryStore) and history is not as_store.history
+    finally:
+        store.close_sync()
 
 
 async def test_the_same_line_from_two_nodes_is_stored_once(postgres_url: str) -> None:
