@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import Callable
 
 import psycopg
@@ -13,21 +12,7 @@ import pytest
 from chinwag.store import HistoryStore, Store, StoreError
 from chinwag.store.postgres import SCHEMA_VERSION, PgHistoryStore, PostgresStore
 
-from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
-
-
-def _held(store: PostgresStore) -> Callable[[], None]:
-    """Keep the writer busy until the returned function is called: what is queued meanwhile
-    forms one group."""
-    gate, held = threading.Event(), threading.Event()
-
-    def hold(conn: object) -> None:
-        held.set()
-        gate.wait(5.0)
-
-    store.writer.fire(hold)
-    assert held.wait(5.0)
-    return gate.set
+from .factories import FAST_HASHER, LOBBY, T0, direct, entry, hold_writer, ids
 
 
 def test_protocol_conformance(postgres_url: str) -> None:
@@ -86,7 +71,7 @@ async def test_a_big_group_keeps_append_order_and_nulls(postgres_url: str) -> No
     order; None (no account, no parties) reads back as None."""
     store = PostgresStore(postgres_url, hasher=FAST_HASHER)
     try:
-        release = _held(store)
+        release = hold_writer(store)
         seen: list[int] = []
         for i in range(2500):
             target = direct("amy", "bob") if i % 2 else LOBBY
@@ -117,7 +102,7 @@ async def test_rows_of_a_failed_commit_are_reported_to_their_callbacks(postgres_
         return lambda: seen.append((msgid, store.history.commit_error() is None))
 
     try:
-        release = _held(store)
+        release = hold_writer(store)
         store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the group
         store.history.append(entry("lost", T0), then=outcome("lost"))
         waiter = asyncio.ensure_future(store.writer.call(lambda conn: None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from chinwag.store import ChannelRecord, SqliteStore, StoreClosedError
 from chinwag.store.database import Connection
 from chinwag.store.postgres import PostgresStore
 
-from .factories import FAST_HASHER
+from .factories import FAST_HASHER, hold_writer
 
 SqlStore = SqliteStore | PostgresStore
 
@@ -44,20 +44,6 @@ async def sql_store(sql_kind: tuple[str, str], tmp_path: Path) -> AsyncIterator[
     await opened.close()
 
 
-def _held(store: SqlStore) -> Callable[[], None]:
-    """Keep the writer busy in a job until the returned function is called, so that the jobs
-    queued meanwhile form one group."""
-    gate, held = threading.Event(), threading.Event()
-
-    def hold(conn: object) -> None:
-        held.set()
-        gate.wait(5.0)
-
-    store.writer.fire(hold)
-    assert held.wait(5.0)
-    return gate.set
-
-
 def _channel(i: int) -> ChannelRecord:
     return ChannelRecord(f"#c{i}", f"#c{i}")
 
@@ -66,7 +52,7 @@ async def test_writes_queued_while_the_writer_is_busy_share_a_transaction(
     sql_store: SqlStore,
 ) -> None:
     """Hundreds of writes queued behind a busy writer are committed in one group."""
-    release = _held(sql_store)
+    release = hold_writer(sql_store)
     before = sql_store.writer.groups
     for i in range(500):
         sql_store.channels.save(_channel(i))
@@ -86,7 +72,7 @@ async def test_a_failing_job_is_rolled_back_alone(sql_store: SqlStore) -> None:
         conn.execute(sql, ("x", "x", "h", 0))
         raise RuntimeError("boom")
 
-    release = _held(sql_store)
+    release = hold_writer(sql_store)
     sql_store.channels.save(_channel(1))
     failing = sql_store.writer.submit(boom)
     sql_store.channels.save(_channel(2))
@@ -104,7 +90,7 @@ async def test_a_failed_commit_fails_every_waiter_and_the_next_group_commits(
     """When a group cannot commit, each of its waiters gets the database's error, it is logged,
     and the writer goes on with the next group."""
     writer = sql_store.writer
-    release = _held(sql_store)
+    release = hold_writer(sql_store)
     writer.fire(lambda conn: conn.execute("COMMIT"))  # ends the group's transaction under it
     sql_store.channels.save(_channel(1))
     waiter = asyncio.ensure_future(writer.call(lambda conn: None))
@@ -123,7 +109,7 @@ def test_a_full_queue_blocks_the_producer_until_the_writer_catches_up(
 ) -> None:
     """With a tiny queue, producers wait for the writer instead of losing writes."""
     store = _open(sql_kind[0], tmp_path, sql_kind[1], max_queue=4, max_group=2)
-    release = _held(store)
+    release = hold_writer(store)
     produced = threading.Event()
 
     def produce() -> None:
