@@ -72,7 +72,7 @@ from chinwag.store.migrations import apply_migrations
 from chinwag.store.readers import ReaderPool
 from chinwag.store.sql_history import SqlHistoryIndex, forget_party
 from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore
-from chinwag.store.sqlite_connection import WAL_LIMIT, SqliteDatabase
+from chinwag.store.sqlite_connection import WAL_LIMIT, SqliteDatabase, check_sqlite_version
 from chinwag.store.writer import Writer
 
 __all__ = ["DB_FILENAME", "WAL_LIMIT", "IndexerKind", "SqliteStore"]
@@ -116,11 +116,13 @@ class SqliteStore(StoreParts):
             fsync: fsync every journal frame (power-loss durability; SIGKILL needs none).
 
         Raises:
-            StoreError: when the file is not in WAL mode or its schema is newer than this code;
+            StoreError: when the file is not in WAL mode or its schema is newer than this code,
+                or Python's SQLite is too old (`MIN_SQLITE`);
                 JournalInUseError (with ``indexer="process"``) when another process writes the
                 journal (a server runs on this directory).
             sqlite3.Error: when the file cannot be opened or is not a database.
         """
+        check_sqlite_version()
         self.path = path
         if not path.exists():
             # Password hashes live here: owner-only, and SQLite gives -wal/-shm the same mode.

@@ -9,14 +9,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["WAL_LIMIT", "SqliteDatabase", "checkpoint", "connect"]
+from chinwag.store.errors import StoreError
+
+__all__ = [
+    "MIN_SQLITE",
+    "WAL_LIMIT",
+    "SqliteDatabase",
+    "check_sqlite_version",
+    "checkpoint",
+    "connect",
+]
 
 T = TypeVar("T")
 
 _log = logging.getLogger("chinwag.store")
 
+MIN_SQLITE = (3, 24, 0)
+"""The oldest SQLite the store's SQL runs on: row values (3.15) and the upsert
+``INSERT ... ON CONFLICT ... DO UPDATE`` (3.24, 2018)."""
+
 WAL_LIMIT = 64 * 1024 * 1024
 """Bytes of write-ahead log past which a writer makes it start over (see `Checkpointer`)."""
+
+
+def check_sqlite_version() -> None:
+    """Refuse an SQLite library too old for the store's SQL, before anything is written.
+
+    Raises:
+        StoreError: when the library Python uses is older than `MIN_SQLITE`.
+    """
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        needed = ".".join(map(str, MIN_SQLITE))
+        raise StoreError(
+            f"the store needs SQLite {needed} or newer; Python uses {sqlite3.sqlite_version}"
+        )
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -30,6 +30,7 @@ from chinwag.store.memory import MemoryHistoryStore
 from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
 from chinwag.store.sql_history import SqlHistoryIndex
 from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore
+from chinwag.store.sqlite_connection import MIN_SQLITE
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -93,6 +94,19 @@ def test_not_a_database_is_an_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(sqlite3.DatabaseError):
         SqliteStore(path)
+
+
+def test_an_sqlite_too_old_for_the_store_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SQLite older than 3.24 (no upsert) is refused with a StoreError naming both versions,
+    before any file is made; the library this test runs on is new enough."""
+    assert sqlite3.sqlite_version_info >= MIN_SQLITE
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 22, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.22.0")
+    with pytest.raises(StoreError, match=r"SQLite 3\.24\.0 or newer; Python uses 3\.22\.0"):
+        SqliteStore(tmp_path / DB_FILENAME)
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_reopen_keeps_everything(tmp_path: Path) -> None:
