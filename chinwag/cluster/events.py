@@ -21,6 +21,7 @@ chan        channel state (`snapshot.channel_state`), prefix, command, params: a
 kick        channel, target node, target uid, reason
 invite      channel, target node, target uid
 kill        target uid, reason, quit message (None for none): sent to the target's node only
+rename      target uid, new nick: likewise (NickServ RECOVER of a nick held on another node)
 kline       kind, target, reason, set by, set at, expires at (None: never); ``unkline``: kind,
             target
 register    channel, founder, registered at; ``unregister``: folded channel name
@@ -55,6 +56,7 @@ __all__ = [
     "part_event",
     "quit_event",
     "register_event",
+    "rename_event",
     "snapshot_event",
     "status_event",
     "unkline_event",
@@ -157,6 +159,12 @@ def kick_event(node: str, uid: str, channel: str, target: tuple[str, str], reaso
 def invite_event(node: str, uid: str, channel: str, target: tuple[str, str]) -> str:
     """``uid`` of ``node`` invited the user ``target`` to ``channel``."""
     return encode(["invite", node, uid, channel, target[0], target[1]])
+
+
+def rename_event(node: str, target_uid: str, new_nick: str) -> str:
+    """Rename user ``target_uid`` of the node this is sent to (the services of ``node`` gave
+    its nick to someone else)."""
+    return encode(["rename", node, "", target_uid, new_nick])
 
 
 def kill_event(node: str, target_uid: str, reason: str, quit_message: str | None) -> str:

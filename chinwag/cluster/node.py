@@ -198,9 +198,25 @@ class ClusterNode:
             self.bus.to_all(events.user_event(self.node, self._uid(client), client, party))
 
     def renamed(self, client: Client, old_nick: str) -> None:
-        """See `NetworkObserver.renamed`."""
-        if _local(client):
-            self.bus.to_all(events.nick_event(self.node, self._uid(client), client.nick))
+        """See `NetworkObserver.renamed`.
+
+        A rename of a user here usually follows its claim of the nick (`claim`); one without
+        (the services: NickServ RECOVER, a guest nick after nick protection) takes the nick in
+        Redis now. A rename here of another node's user (RECOVER of a nick held there) is
+        asked of its node, which renames it the same way and tells everyone."""
+        if not _local(client):
+            key = self.replica.key_of(client)
+            if key is not None and not self.replica.applying:
+                self.bus.to(key[0], events.rename_event(self.node, key[1], client.nick))
+            return
+        uid = self._uid(client)
+        wanted, held = client.nick_folded, self._claimed.get(client)
+        if held != wanted:
+            self.bus.take(wanted, uid)
+            if held is not None:
+                self.bus.release(held)
+            self._claimed[client] = wanted
+        self.bus.to_all(events.nick_event(self.node, uid, client.nick))
 
     def joined(self, client: Client, channel: Channel) -> None:
         """See `NetworkObserver.joined`."""

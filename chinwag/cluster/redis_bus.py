@@ -226,6 +226,10 @@ class RedisBus:
         """See :meth:`Bus.release`."""
         self._add("release", nick_folded, "")
 
+    def take(self, nick_folded: str, uid: str) -> None:
+        """See :meth:`Bus.take`."""
+        self._add("take", nick_folded, f"{self._node}/{uid}")
+
     def _add(self, op: str, arg: str, event: str) -> None:
         if self._fenced:
             return  # declared dead: nothing this node says may reach the network

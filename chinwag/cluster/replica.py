@@ -285,7 +285,8 @@ class Replica:
             _log.warning("cluster: %s event for unknown user %s/%s", kind, node, uid)
             return
         if kind == "nick":
-            network.rename(client, str(args[0]))
+            if client.nick != str(args[0]):  # else this node renamed it already (RECOVER)
+                network.rename(client, str(args[0]))
         elif kind == "join":
             channel = network.find_channel(str(args[0]))
             if channel is None or client not in channel.members:
@@ -341,6 +342,10 @@ class Replica:
             if target is not None:
                 quit_message = None if args[2] is None else str(args[2])
                 target.conn.close(str(args[1]), quit_message=quit_message)
+        elif kind == "rename":
+            target = self._users.get((self._node, str(args[0])))
+            if target is not None and target.registered and target.nick != str(args[1]):
+                self._network.rename(target, str(args[1]))
         elif kind in ("kline", "unkline"):
             self._server_ban(kind, args)
         elif kind in ("register", "unregister"):

@@ -163,6 +163,8 @@ TURN = _with(
 --   enter <chan>  one more member of the channel on this node
 --   leave <chan>  one fewer (the last one leaving takes the node out of the channel)
 --   release <nick>  the nick is free, if this node's user held it
+--   take <nick>   the nick is now the user named in the event slot ("<node>/<uid>"), whoever
+--                 held it: a rename by the services (NickServ RECOVER, nick protection)
 -- Every destination gets ONE stream entry with its events in op order. Returns how many
 -- entries were appended.
 local node, epoch, number = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -196,6 +198,9 @@ for i = 4, #ARGV, 3 do
             redis.call('HDEL', 'cw:chan:' .. arg, node)
             redis.call('SREM', 'cw:joined:' .. node, arg)
         end
+    elseif op == 'take' then
+        redis.call('HSET', 'cw:nicks', arg, event)
+        redis.call('SADD', 'cw:owned:' .. node, arg)
     elseif op == 'release' then
         local owner = redis.call('HGET', 'cw:nicks', arg)
         if owner and string.sub(owner, 1, #node + 1) == node .. '/' then

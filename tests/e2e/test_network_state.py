@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import redis
 from services import start_redis
 
 from .harness import Client, Clients, cheap_hash
@@ -331,17 +332,17 @@ async def test_a_redis_restart_loses_nothing_within_the_lease(
     start, _ = nodes
     own = tmp_path / "own-redis"
     own.mkdir()
-    redis = start_redis(own)
+    server = start_redis(own)
     try:
-        n1, n2 = await start("n1.test", "n2.test", redis=redis.url)
+        n1, n2 = await start("n1.test", "n2.test", redis=server.url)
         amy = await n1.connect("amy")
         bob = await n2.connect("bob")
         await amy.expect("JOIN", ["#lobby"], source="bob")
         await amy.send("PRIVMSG bob :before")
         await bob.expect("PRIVMSG", ["bob", "before"])
-        redis.stop()
+        server.stop()
         await amy.send("PRIVMSG bob :during", "PRIVMSG #lobby :in the room")
-        redis = start_redis(redis.directory)
+        server = start_redis(server.directory)
         await bob.expect("PRIVMSG", ["bob", "during"], timeout=CONVERGE)
         await bob.expect("PRIVMSG", ["#lobby", "in the room"])
         await bob.send("PRIVMSG amy :after")
@@ -350,7 +351,7 @@ async def test_a_redis_restart_loses_nothing_within_the_lease(
         for client in (amy, bob):
             await client.alive()
     finally:
-        redis.stop()
+        server.stop()
 
 
 async def test_an_account_and_a_channel_registration_reach_the_other_node(
@@ -391,3 +392,47 @@ async def test_an_account_and_a_channel_registration_reach_the_other_node(
     await cat.send("PRIVMSG ChanServ :INFO #bobs")
     info = await cat.expect("NOTICE", source="ChanServ")
     assert "founder bob" in info.params[-1]
+
+
+async def test_nickserv_regain_takes_a_nick_held_on_the_other_node(
+    nodes: tuple[Start, dict[str, Node]], redis_url: str
+) -> None:
+    """amy (account amy, now amy_) on n1 REGAINs "amy" from mal on n2: mal becomes a guest on
+    every node, amy_ becomes amy, and Redis agrees: nobody can take either nick after."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    await amy.send("REGISTER * * :correct horse battery")
+    await amy.expect("REGISTER", ["SUCCESS", "amy", re.compile(".*")], timeout=CONVERGE)
+    await amy.send("NICK amy_")
+    await amy.expect("NICK", ["amy_"])
+    mal = await n2.connect("mal")
+    await mal.send("NICK amy")
+    await mal.expect("NICK", ["amy"], source="mal")
+    await amy.expect("NICK", ["amy"], source="mal")
+    await amy.send("PRIVMSG NickServ :REGAIN amy")
+    await amy.expect("NICK", ["amy"], source="amy_")
+    guest = (await mal.expect("NICK", [re.compile("Guest.*")], source="amy")).params[0]
+    zed = await n2.connect("zed")
+    await _whois_realname(zed, "amy", "Amy")
+    await _whois_realname(zed, guest, "Mal")
+    for taken in ("amy", guest):
+        await zed.send(f"NICK {taken}")
+        await zed.expect("433")
+    with redis.Redis.from_url(redis_url) as shared:  # the claims themselves
+        assert (shared.hget("cw:nicks", "amy") or b"").startswith(b"n1.test/")
+        assert (shared.hget("cw:nicks", guest.lower()) or b"").startswith(b"n2.test/")
+
+
+async def _whois_realname(asker: Client, nick: str, realname: str) -> None:
+    """WHOIS ``nick`` until its real name is ``realname`` (a rename may be on its way)."""
+    async with asyncio.timeout(CONVERGE):
+        while True:
+            await asker.send(f"WHOIS {nick}")
+            reply = await asker.expect(None)
+            while reply.command not in ("311", "401"):
+                reply = await asker.expect(None)
+            await asker.expect("318")
+            if reply.command == "311" and reply.params[-1] == realname:
+                return
+            await asyncio.sleep(0.05)  # not there yet
