@@ -17,6 +17,7 @@ from chinwag.cluster.events import (
     nick_event,
     part_event,
     quit_event,
+    rename_event,
     snapshot_event,
     status_event,
     user_event,
@@ -325,3 +326,17 @@ async def test_a_snapshot_carries_the_server_bans() -> None:
     synced = replica.await_snapshot(THERE, "3")
     replica.apply([snapshot_event(THERE, state, "3")])
     assert synced.done() and bans[BanKind.MASK, "*!*@spam.example"] == ban
+
+
+async def test_a_rename_asked_by_another_node_renames_the_local_user_once() -> None:
+    """n2's services ask this node to rename its user amy (REGAIN): she is renamed and told;
+    n2's NICK event for a user already renamed here changes nothing more."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    uid = replica.local_uid(amy)
+    replica.apply([rename_event(THERE, uid, "Guest12345")])
+    assert amy.nick == "Guest12345" and _sent(amy) == [f":amy!~amy@{amy.host} NICK :Guest12345"]
+    replica.apply([_remote_user("bob"), nick_event(THERE, "u1", "bob")])
+    bob = network.find("bob")
+    assert bob is not None and bob.nick == "bob"
