@@ -16,7 +16,8 @@ ends: nothing is shared between workers, nothing listens on TCP, nothing is left
 
 The fixtures are loaded for every test directory by ``tests/conftest.py``: ``redis_server`` and
 ``postgres_server`` (one per test process), ``redis_url`` and ``postgres_url`` (a clean Redis and
-an empty PostgreSQL namespace for one test).
+an empty PostgreSQL namespace for one test), and ``own_redis`` (a Redis for one test, which it
+may kill and start again).
 
 A missing binary skips the test with a loud reason; under ``CI=true`` it fails it instead, since
 ``.ci/install-system-deps.sh`` (run by ``scripts/test``) installs both.
@@ -44,6 +45,7 @@ __all__ = [
     "RedisServer",
     "fresh_database",
     "in_ci",
+    "own_redis",
     "postgres_server",
     "postgres_url",
     "redis_server",
@@ -114,6 +116,15 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: what it acknowledged is in its append-only file (``appendfsync always``)."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def restart(self) -> None:
+        """Start it again on the same directory: it loads its append-only file."""
+        self.process = start_redis(self.directory).process
 
 
 def start_redis(directory: Path) -> RedisServer:
@@ -311,6 +322,21 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of one test's own, which it may kill and start again (in a short temporary
+    directory: a unix socket's path is limited to 107 bytes)."""
+    directory = Path(tempfile.mkdtemp(prefix="chinwag-redis-"))
+    try:
+        server = start_redis(directory)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
