@@ -207,7 +207,7 @@ async def test_a_private_line_between_two_users_of_one_node_waits_for_redis(
 async def test_kill_9_of_a_node_mid_flood_loses_nothing_anyone_saw(network: Network) -> None:
     """SIGKILL of n2 while users on both nodes flood the room and each other: every line any
     client saw is in PostgreSQL once, n1 goes on, and a user of n2 who comes back through n1
-    pages the room's whole history, each line once."""
+    pages the room's whole history, each line once; so does one on n2 started again."""
     n1, n2 = await network.start("n1.test", "n2.test")
     amy = await n1.connect("amy", caps=CAPS)
     bob = await n2.connect("bob", caps=CAPS)
@@ -232,10 +232,13 @@ async def test_kill_9_of_a_node_mid_flood_loses_nothing_anyone_saw(network: Netw
     missing = {m: t for m, t in seen.items() if stored.get(m) != t}
     assert not missing, f"{len(missing)} of {len(seen)} lines seen are not in history"
 
-    back = await n1.connect("bob2", caps=CAPS)
-    paged = _once_each(await _page_channel(back), "the pager")
     channel_seen = {m: t for m, t in seen.items() if " private " not in t}
+    back = await n1.connect("bob2", caps=CAPS)
+    paged = _once_each(await _page_channel(back), "the pager on n1")
     assert {m: paged.get(m) for m in channel_seen} == channel_seen
+    [n2_again] = await network.start("n2.test")
+    again = await n2_again.connect("bob3", caps=CAPS)
+    assert _once_each(await _page_channel(again), "the pager on n2") == paged
 
 
 async def test_kill_9_of_redis_mid_flood_loses_nothing_and_doubles_nothing(
