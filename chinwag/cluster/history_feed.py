@@ -46,7 +46,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.store import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
-from chinwag.store.errors import StoreError
+from chinwag.store.errors import InvalidNameError, StoreError
 
 __all__ = ["CLAIM_IDLE", "HistoryFeed", "decode_record"]
 
@@ -63,6 +63,8 @@ CLAIM_INTERVAL = 1.0
 """Seconds between two looks for abandoned entries."""
 RETRY_INTERVAL = 0.2
 """Seconds before trying again after Redis or PostgreSQL failed."""
+WARN_INTERVAL = 10.0
+"""Seconds between two warnings while moving keeps failing."""
 
 _FIELDS = 11
 
@@ -77,7 +79,10 @@ def decode_record(record: str) -> HistoryEntry:
     if len(fields) != _FIELDS:
         raise ValueError(f"a history record has {len(fields)} fields, not {_FIELDS}")
     msgid, when, conv, party_a, party_b, target_name, sender, account, command, text, tags = fields
-    target = DirectTarget(party_a, party_b) if party_a else ChannelTarget(conv)
+    try:
+        target = DirectTarget(party_a, party_b) if party_a else ChannelTarget(conv)
+    except InvalidNameError as exc:
+        raise ValueError(str(exc)) from None
     return HistoryEntry(
         msgid,
         float.fromhex(when),
@@ -118,6 +123,7 @@ class HistoryFeed:
         self._trim = self._redis.register_script(scripts.TRIM_HISTORY)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._warned_at = -WARN_INTERVAL
         self.moved = 0
         """Lines this node inserted into PostgreSQL (duplicates included)."""
 
@@ -179,9 +185,14 @@ class HistoryFeed:
             if error is not None:
                 failures.append(error)
 
-        for entry in entries:
-            index.append(entry, check)
-        await index.flush()  # every row's callback has run once this returns
+        try:
+            for entry in entries:
+                index.append(entry, check)
+            await index.flush()  # every row's callback has run once this returns
+        except StoreError:
+            raise
+        except Exception as exc:  # the database's own errors (psycopg): the store failed
+            raise StoreError(f"history not stored in PostgreSQL: {exc}") from exc
         if failures:
             raise StoreError(f"history not stored in PostgreSQL: {failures[0]}")
 
@@ -204,10 +215,12 @@ class HistoryFeed:
                     claimed_at = time.monotonic()
                     own_first = await self._claim_abandoned() or own_first
             except (RedisError, StoreError) as exc:
-                _log.warning("history: moving lines to PostgreSQL failed (%s); retrying", exc)
+                if time.monotonic() - self._warned_at > WARN_INTERVAL:
+                    self._warned_at = time.monotonic()
+                    _log.warning("history: moving lines to PostgreSQL failed (%s); retrying", exc)
                 own_first = True  # the batch stayed pending: read it again
                 await asyncio.sleep(RETRY_INTERVAL)
-            except Exception:
+            except Exception:  # a bug: logged, and the feed goes on (it must never stop)
                 _log.exception("history: the feed failed; retrying")
                 own_first = True
                 await asyncio.sleep(RETRY_INTERVAL)

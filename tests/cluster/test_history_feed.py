@@ -128,10 +128,29 @@ def test_a_record_decodes_to_the_entry_it_was_made_from(original: HistoryEntry) 
     assert decode_record(encode_entry(original).rstrip("\n")) == original
 
 
-def test_a_record_with_missing_fields_is_refused() -> None:
-    """A record cut short (or from another version) raises ValueError rather than guessing."""
-    with pytest.raises(ValueError, match="fields"):
-        decode_record("m1\x000x1p+0\x00#lobby")
+def _fields(**changed: str) -> str:
+    """A well-formed record's fields, some of them changed, joined as a record."""
+    fields = {"msgid": "m1", "time": "0x1p+0", "conv": "#lobby", "a": "", "b": "", "shown": "#l"}
+    fields |= {"sender": "a", "account": "", "command": "PRIVMSG", "text": "hi", "tags": ""}
+    fields |= changed
+    return "\x00".join(fields.values())
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        ("m1\x000x1p+0\x00#lobby", "fields"),
+        (_fields(time="noon"), "hexadecimal"),
+        (_fields(conv=""), "empty"),
+        (_fields(tags="{"), "property name"),
+    ],
+    ids=["cut short", "bad time", "no conversation", "bad tags"],
+)
+def test_a_malformed_record_is_refused(record: str, why: str) -> None:
+    """A record cut short, or with a field that cannot be read, raises ValueError (the feed
+    logs and skips it) rather than guessing."""
+    with pytest.raises(ValueError, match=why):
+        decode_record(record)
 
 
 async def test_a_turn_keeps_its_lines_in_the_same_call_as_its_events(parts: Parts) -> None:
