@@ -257,18 +257,18 @@ class HistoryFeed:
         claimed = 0
         cursor: Any = "0-0"
         while True:
-            cursor, ids, *_ = await self._redis.xautoclaim(
+            # Not JUSTID: redis-py then drops the cursor, which a long list of pending needs.
+            cursor, entries, *_ = await self._redis.xautoclaim(
                 scripts.HISTORY,
                 scripts.HISTORY_GROUP,
                 self._node,
                 min_idle_time=self._claim_idle_ms,
                 start_id=cursor,
                 count=READ_COUNT,
-                justid=True,
             )
-            claimed += len(ids)
+            claimed += len(entries)
             if cursor in (b"0-0", "0-0"):
                 break
         if claimed:
-            _log.warning("history: took over %d entries a lost node left pending", claimed)
+            _log.warning("history: took over %d pending entries of a lost node", claimed)
         return claimed > 0

@@ -202,8 +202,11 @@ async def test_the_feed_moves_lines_into_postgresql_and_empties_the_stream(parts
     assert feed.moved == 5
 
 
-async def test_a_dead_consumers_pending_lines_are_taken_over(parts: Parts) -> None:
-    """Lines a consumer read and never acknowledged (its node died) are moved by another."""
+async def test_a_dead_consumers_pending_lines_are_taken_over(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lines a consumer read and never acknowledged (its node died) are moved by another,
+    which says so in its log (a warning, no error)."""
     parts.bus.keep(_record(entry("m1", T0)))
     await parts.bus.flush()
     await parts.feed("ghost.test").start()  # only to make the group
@@ -217,6 +220,8 @@ async def test_a_dead_consumers_pending_lines_are_taken_over(parts: Parts) -> No
         return await parts.stored(LOBBY) == ["m1"] and parts.stream_length() == 0
 
     await _until(moved)
+    assert "took over 1 pending" in caplog.text
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
 
 
 async def test_lines_moved_twice_are_stored_once(parts: Parts) -> None:
