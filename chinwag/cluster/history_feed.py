@@ -48,7 +48,7 @@ from chinwag.cluster import scripts
 from chinwag.store import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
 from chinwag.store.errors import InvalidNameError, StoreError
 
-__all__ = ["CLAIM_IDLE", "HistoryFeed", "decode_record"]
+__all__ = ["CLAIM_IDLE", "TAIL_LIMIT", "HistoryFeed", "decode_record"]
 
 _log = logging.getLogger("chinwag.cluster")
 
@@ -63,6 +63,10 @@ CLAIM_INTERVAL = 1.0
 """Seconds between two looks for abandoned entries."""
 RETRY_INTERVAL = 0.2
 """Seconds before trying again after Redis or PostgreSQL failed."""
+TAIL_LIMIT = 20_000
+"""Unmoved lines a read looks through at most (a few milliseconds of Redis's time: the scan
+holds everyone else up). Past that the feed is far behind, and a read fails until it catches
+up: `HistoryFeed.tail`."""
 WARN_INTERVAL = 10.0
 """Seconds between two warnings while moving keeps failing."""
 
@@ -124,6 +128,8 @@ class HistoryFeed:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._warned_at = -WARN_INTERVAL
+        self.tail_limit = TAIL_LIMIT
+        """Unmoved lines a read looks through at most (see `TAIL_LIMIT`)."""
         self.moved = 0
         """Lines this node inserted into PostgreSQL (duplicates included)."""
 
@@ -156,10 +162,18 @@ class HistoryFeed:
         yet known to be in PostgreSQL, in the network's order.
 
         Raises:
-            StoreError: when Redis cannot be reached.
+            StoreError: when Redis cannot be reached, or holds more than `TAIL_LIMIT` lines not
+                yet moved (PostgreSQL was away, and the feed is catching up).
         """
         try:
-            found: list[bytes] = await self._tail(args=[conv])
+            found: list[bytes] = await self._tail(args=[conv, self.tail_limit])
+        except ResponseError as exc:
+            if str(exc).startswith("BEHIND"):
+                raise StoreError(
+                    f"history is catching up: over {self.tail_limit} lines are not yet in"
+                    " PostgreSQL"
+                ) from None
+            raise StoreError(f"reading the unmoved history failed: {exc}") from None
         except RedisError as exc:
             raise StoreError(f"the network's Redis cannot be reached: {exc}") from None
         entries = []

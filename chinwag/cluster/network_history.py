@@ -22,6 +22,8 @@ inserts too is not doubled), and then asks PostgreSQL. The order matters and suf
 delivered before the query is in ``cw:history`` until the feed has committed it, so when the
 tail is read it is either in the tail or already in PostgreSQL. And `flush` first waits until
 this node's own calls are in Redis, so a user's query sees what they themselves sent before.
+The scan is Redis's time, which every node waits for: past `history_feed.TAIL_LIMIT` unmoved
+lines (the feed catching up after PostgreSQL was away) a read fails instead, until it caught up.
 
 Failures. When Redis cannot be reached a read fails (the client gets ``FAIL CHATHISTORY
 MESSAGE_ERROR``) and `probe_write` raises, so that the server refuses new messages and tells

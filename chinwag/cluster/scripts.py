@@ -231,16 +231,22 @@ return #order
 )
 
 HISTORY_TAIL = """
--- ARGV: a conversation key, or '' for every conversation. Returns the history records of
--- cw:history (the lines not yet known to be in PostgreSQL) of that conversation, in order.
--- A record's fields are NUL-separated; the conversation key is the third.
-local wanted = ARGV[1]
+-- ARGV: a conversation key, or '' for every conversation; how many lines to look at, at most.
+-- Returns the history records of cw:history (the lines not yet known to be in PostgreSQL) of
+-- that conversation, in order; or the error BEHIND when there are more lines than that (the
+-- scan would hold Redis up for everyone). A record's fields are NUL-separated; the
+-- conversation key is the third.
+local wanted, budget = ARGV[1], tonumber(ARGV[2])
 local found = {}
 for _, entry in ipairs(redis.call('XRANGE', 'cw:history', '-', '+')) do
     local fields = entry[2]
     for i = 1, #fields, 2 do
         if fields[i] == 'h' then
             for record in string.gmatch(fields[i + 1], '[^\\n]+') do
+                budget = budget - 1
+                if budget < 0 then
+                    return redis.error_reply('BEHIND more lines than the scan may read')
+                end
                 if wanted == '' then
                     table.insert(found, record)
                 else

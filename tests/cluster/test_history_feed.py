@@ -19,7 +19,7 @@ from chinwag.cluster import scripts
 from chinwag.cluster.history_feed import HistoryFeed, decode_record
 from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
-from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
+from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, HistoryStore, StoreError
 from chinwag.store.journal_history import encode_entry
 from chinwag.store.postgres import PostgresStore
 
@@ -249,3 +249,20 @@ async def test_a_read_sees_lines_no_feed_has_moved_yet(parts: Parts) -> None:
     found = await history.targets("amy", ["#lobby"], T0 - 1, T0 + 10, 10)
     assert ids(found) == ["p1", "c2"]
     assert await parts.stored(private) == ["p1"]
+
+
+async def test_a_read_fails_clearly_when_the_feed_is_far_behind(parts: Parts) -> None:
+    """More unmoved lines than a read may look through: the read fails with a StoreError that
+    says history is catching up (Redis is not held up scanning them), and works once moved."""
+    feed = parts.feed()
+    feed.tail_limit = 3
+    history = NetworkHistory(parts.store.history, feed)
+    history.attach(parts.bus)
+    for i in range(4):
+        history.append(entry(f"m{i}", T0 + i))
+    await history.flush()
+    with pytest.raises(StoreError, match="catching up"):
+        await history.latest(LOBBY, None, 10)
+    await feed.start()
+    await _until(lambda: asyncio.sleep(0, parts.stream_length() == 0))
+    assert ids(await history.latest(LOBBY, None, 10)) == ["m0", "m1", "m2", "m3"]
