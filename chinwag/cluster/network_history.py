@@ -111,8 +111,8 @@ class NetworkHistory:
         """
         try:
             await self.bus.ping()
-        except RedisError as exc:
-            raise StoreError(f"the network's Redis cannot be reached: {exc}") from None
+        except RedisError:  # shown to senders: what, not where (the bus logs the details)
+            raise StoreError("the network's Redis cannot be reached") from None
 
     async def flush(self) -> None:
         """See :meth:`HistoryStore.flush`: this node's calls so far are in Redis.

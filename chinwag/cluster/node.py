@@ -227,8 +227,8 @@ class ClusterNode:
     def _unreachable(self, error: BaseException | None) -> None:
         """The bus cannot reach Redis (``error``), or can again (None)."""
         health = self._history.health
-        if error is not None:
-            health.unavailable(StoreError(f"the network's Redis cannot be reached: {error}"))
+        if error is not None:  # its details are in the log: users are told what, not where
+            health.unavailable(StoreError("the network's Redis cannot be reached"))
         else:
             health.stored()
 

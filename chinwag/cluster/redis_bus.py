@@ -84,8 +84,8 @@ def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
 
 
-def _reachable(error: BaseException | None) -> None:
-    """Nobody to tell (tests)."""
+def _tell_nobody(error: BaseException | None) -> None:
+    """Nobody to tell that Redis cannot be reached (tests)."""
 
 
 class RedisBus:
@@ -111,7 +111,7 @@ class RedisBus:
         on_events: OnEvents,
         on_split: OnSplit,
         on_fenced: Callable[[], None],
-        on_unreachable: Callable[[BaseException | None], None] = _reachable,
+        on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
     ) -> None:
