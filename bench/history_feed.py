@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -68,18 +69,20 @@ async def _keep(bus: RedisBus, lines: int, target: ChannelTarget) -> float:
 
 
 async def _query_ms(history: NetworkHistory, store: PostgresStore) -> tuple[float, float]:
-    """Milliseconds per LATEST 50 through the node's history, and on PostgreSQL alone."""
+    """Median milliseconds per LATEST 50 through the node's history, and on PostgreSQL alone
+    (medians: on a busy machine the mean measures the neighbours)."""
     await history.latest(ROOM, None, 50)  # the first opens connections and loads the script
-    start = time.perf_counter()
+    exact: list[float] = []
+    alone: list[float] = []
     for _ in range(QUERIES):
+        start = time.perf_counter()
         await history.flush()
         await history.latest(ROOM, None, 50)
-    exact = (time.perf_counter() - start) / QUERIES * 1000
-    start = time.perf_counter()
-    for _ in range(QUERIES):
+        middle = time.perf_counter()
         await store.history.latest(ROOM, None, 50)
-    alone = (time.perf_counter() - start) / QUERIES * 1000
-    return exact, alone
+        exact.append(middle - start)
+        alone.append(time.perf_counter() - middle)
+    return statistics.median(exact) * 1000, statistics.median(alone) * 1000
 
 
 async def _run(url: str, store_url: str, lines: int, tail: int) -> list[str]:
@@ -104,7 +107,9 @@ async def _run(url: str, store_url: str, lines: int, tail: int) -> list[str]:
         history = NetworkHistory(store.history, HistoryFeed(url, "bench.node", store.history))
         history.attach(bus)
         exact, alone = await _query_ms(history, store)
-        report.append(f"LATEST 50, nothing unmoved: {exact:.2f} ms (PostgreSQL alone {alone:.2f})")
+        report.append(
+            f"LATEST 50, nothing unmoved: {exact:.2f} ms (PostgreSQL alone {alone:.2f}), medians"
+        )
         await _keep(bus, tail, OTHER)
         exact, alone = await _query_ms(history, store)
         report.append(
