@@ -62,7 +62,9 @@ default lease, since a live consumer acknowledges within milliseconds."""
 CLAIM_INTERVAL = 1.0
 """Seconds between two looks for abandoned entries."""
 RETRY_INTERVAL = 0.2
-"""Seconds before trying again after Redis or PostgreSQL failed."""
+"""Seconds before trying again after Redis or PostgreSQL failed (doubled after each failure in a
+row, up to `MAX_RETRY_INTERVAL`)."""
+MAX_RETRY_INTERVAL = 2.0
 TAIL_LIMIT = 20_000
 """Unmoved lines a read looks through at most (a few milliseconds of Redis's time: the scan
 holds everyone else up). Past that the feed is far behind, and a read fails until it catches
@@ -215,6 +217,7 @@ class HistoryFeed:
     async def _run(self) -> None:
         own_first = True  # what an earlier incarnation of this node left pending comes first
         claimed_at = 0.0
+        pause = RETRY_INTERVAL
         while not self._stopping:
             try:
                 if own_first:
@@ -225,6 +228,7 @@ class HistoryFeed:
                 else:
                     entries = await self._read(">", block=READ_BLOCK_MS)
                 await self._move(entries)
+                pause = RETRY_INTERVAL
                 if time.monotonic() - claimed_at > CLAIM_INTERVAL:
                     claimed_at = time.monotonic()
                     own_first = await self._claim_abandoned() or own_first
@@ -233,11 +237,12 @@ class HistoryFeed:
                     self._warned_at = time.monotonic()
                     _log.warning("history: moving lines to PostgreSQL failed (%s); retrying", exc)
                 own_first = True  # the batch stayed pending: read it again
-                await asyncio.sleep(RETRY_INTERVAL)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_INTERVAL)
             except Exception:  # a bug: logged, and the feed goes on (it must never stop)
                 _log.exception("history: the feed failed; retrying")
                 own_first = True
-                await asyncio.sleep(RETRY_INTERVAL)
+                await asyncio.sleep(MAX_RETRY_INTERVAL)
 
     async def _read(self, start: str, block: int | None) -> list[tuple[bytes, Any]]:
         answer: Any = await self._redis.xreadgroup(

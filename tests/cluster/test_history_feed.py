@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -22,6 +22,9 @@ from chinwag.cluster.redis_bus import RedisBus
 from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, HistoryStore, StoreError
 from chinwag.store.journal_history import encode_entry
 from chinwag.store.postgres import PostgresStore
+
+if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)
+    from services import PostgresServer
 
 WAIT = 10.0
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
@@ -266,3 +269,33 @@ async def test_a_read_fails_clearly_when_the_feed_is_far_behind(parts: Parts) ->
     await feed.start()
     await _until(lambda: asyncio.sleep(0, parts.stream_length() == 0))
     assert ids(await history.latest(LOBBY, None, 10)) == ["m0", "m1", "m2", "m3"]
+
+
+async def test_lines_wait_in_redis_while_postgresql_is_away(
+    redis_url: str, own_postgres: PostgresServer
+) -> None:
+    """PostgreSQL stopped: the feed's inserts fail, the lines stay in cw:history (and reads
+    fail clearly); PostgreSQL back: the feed moves them all, once, and the stream empties."""
+    database = own_postgres.url()
+    parts = Parts(redis_url, database)
+    await parts.bus.start()
+    feed = parts.feed()
+    await feed.start()
+    try:
+        own_postgres.halt()
+        for i in range(3):
+            parts.bus.keep(_record(entry(f"m{i}", T0 + i)))
+        await parts.bus.flush()
+        await asyncio.sleep(0.5)  # the feed tries, and fails, meanwhile
+        assert parts.stream_length() == 1
+        history = NetworkHistory(parts.store.history, feed)
+        with pytest.raises(StoreError, match="not stored in PostgreSQL"):
+            await history.latest(LOBBY, None, 10)
+        own_postgres.resume()
+        await _until(lambda: asyncio.sleep(0, parts.stream_length() == 0))
+        assert await parts.stored(LOBBY) == ["m0", "m1", "m2"]
+    finally:
+        await feed.stop()
+        await parts.bus.stop()
+        await parts.store.close()
+        parts.redis.close()
