@@ -35,6 +35,7 @@ so that Redis can pick a conversation's lines out without parsing JSON (`HISTORY
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -142,6 +143,11 @@ class HistoryFeed:
         Raises:
             RedisError: when Redis cannot be reached.
         """
+        await self._join_group()
+        self._task = asyncio.create_task(self._run(), name=f"history-feed-{self._node}")
+
+    async def _join_group(self) -> None:
+        """Create the group (from the stream's start), unless it exists."""
         try:
             await self._redis.xgroup_create(
                 scripts.HISTORY, scripts.HISTORY_GROUP, id="0", mkstream=True
@@ -149,7 +155,6 @@ class HistoryFeed:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        self._task = asyncio.create_task(self._run(), name=f"history-feed-{self._node}")
 
     async def stop(self) -> None:
         """Stop moving lines (what is pending stays for the next node) and close."""
@@ -233,6 +238,12 @@ class HistoryFeed:
                     claimed_at = time.monotonic()
                     own_first = await self._claim_abandoned() or own_first
             except (RedisError, StoreError) as exc:
+                if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
+                    # Redis lost the group (started again without its data): make it again.
+                    _log.error("history: the consumer group was gone: making it again")
+                    with contextlib.suppress(RedisError):
+                        await self._join_group()
+                    continue
                 if time.monotonic() - self._warned_at > WARN_INTERVAL:
                     self._warned_at = time.monotonic()
                     _log.warning("history: moving lines to PostgreSQL failed (%s); retrying", exc)

@@ -227,6 +227,24 @@ async def test_a_dead_consumers_pending_lines_are_taken_over(
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
 
 
+async def test_a_lost_consumer_group_is_made_again(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis lost the group (started again without its data): the feed says so, makes it again
+    and moves what is kept afterwards."""
+    feed = parts.feed()
+    await feed.start()
+    parts.redis.xgroup_destroy(scripts.HISTORY, scripts.HISTORY_GROUP)
+    parts.bus.keep(_record(entry("m1", T0)))
+    await parts.bus.flush()
+
+    async def moved() -> bool:
+        return await parts.stored(LOBBY) == ["m1"]
+
+    await _until(moved)
+    assert "consumer group was gone" in caplog.text
+
+
 async def test_lines_moved_twice_are_stored_once(parts: Parts) -> None:
     """Inserting the same lines again (a retry, or two consumers) leaves one row each."""
     feed = parts.feed()
