@@ -48,6 +48,7 @@ from redis.exceptions import RedisError, ResponseError
 from chinwag.cluster import scripts
 from chinwag.store import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
 from chinwag.store.errors import InvalidNameError, StoreError
+from chinwag.store.journal_history import FIELDS
 
 __all__ = ["CLAIM_IDLE", "TAIL_LIMIT", "HistoryFeed", "decode_record"]
 
@@ -66,14 +67,13 @@ RETRY_INTERVAL = 0.2
 """Seconds before trying again after Redis or PostgreSQL failed (doubled after each failure in a
 row, up to `MAX_RETRY_INTERVAL`)."""
 MAX_RETRY_INTERVAL = 2.0
+"""The longest wait between two tries."""
 TAIL_LIMIT = 20_000
-"""Unmoved lines a read looks through at most (a few milliseconds of Redis's time: the scan
-holds everyone else up). Past that the feed is far behind, and a read fails until it catches
-up: `HistoryFeed.tail`."""
+"""Unmoved lines a read looks through at most: about 50 ms of Redis's time (2.5 us a line,
+``bench/history_feed.py``), during which every node waits. Past that the feed is far behind,
+and a read fails until it has caught up: `HistoryFeed.tail`."""
 WARN_INTERVAL = 10.0
 """Seconds between two warnings while moving keeps failing."""
-
-_FIELDS = 11
 
 
 def decode_record(record: str) -> HistoryEntry:
@@ -83,8 +83,8 @@ def decode_record(record: str) -> HistoryEntry:
         ValueError: when the record is malformed.
     """
     fields = record.split("\0")
-    if len(fields) != _FIELDS:
-        raise ValueError(f"a history record has {len(fields)} fields, not {_FIELDS}")
+    if len(fields) != FIELDS:
+        raise ValueError(f"a history record has {len(fields)} fields, not {FIELDS}")
     msgid, when, conv, party_a, party_b, target_name, sender, account, command, text, tags = fields
     try:
         target = DirectTarget(party_a, party_b) if party_a else ChannelTarget(conv)
