@@ -191,6 +191,36 @@ def _once_each(seen: list[tuple[str, str]], who: str) -> dict[str, str]:
 # -- the tests -------------------------------------------------------------------------------
 
 
+async def _latest(client: Client, target: str) -> list[tuple[str, str]]:
+    """(msgid, text) of CHATHISTORY LATEST ``target`` (the whole batch)."""
+    await client.send(f"CHATHISTORY LATEST {target} * 50")
+    await client.expect("BATCH")
+    found = []
+    while (msg := await client.next()).command != "BATCH":
+        found.append((msg.tags["msgid"], msg.params[1]))
+    return found
+
+
+async def test_a_private_line_is_in_history_on_both_nodes_the_moment_it_arrives(
+    network: Network,
+) -> None:
+    """amy on n1 -> bob on n2: bob asks CHATHISTORY the moment the line arrives, amy the moment
+    her echo does, both at once; both answers hold it (before the feed could move it)."""
+    n1, n2 = await network.start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=CAPS)
+    bob = await n2.connect("bob", caps=CAPS)
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    for i in range(5):
+        await amy.send(f"PRIVMSG bob :now {i}")
+        got, echo = await asyncio.gather(
+            bob.expect("PRIVMSG", ["bob", f"now {i}"]), amy.expect("PRIVMSG", ["bob", f"now {i}"])
+        )
+        answers = await asyncio.gather(_latest(bob, "amy"), _latest(amy, "bob"))
+        for answer in answers:
+            assert answer[-1] == (got.tags["msgid"], f"now {i}") == (echo.tags["msgid"], f"now {i}")
+            assert len(answer) == i + 1
+
+
 async def test_a_private_line_between_two_users_of_one_node_waits_for_redis(
     network: Network,
 ) -> None:
