@@ -46,6 +46,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
+from chinwag.cluster.redis_bus import COMMAND_TIMEOUT
 from chinwag.store import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
 from chinwag.store.errors import InvalidNameError, StoreError
 from chinwag.store.journal_history import FIELDS
@@ -125,7 +126,11 @@ class HistoryFeed:
         self._node = node
         self._claim_idle_ms = int(claim_idle * 1000)
         self._index = index
-        self._redis: aioredis.Redis = aioredis.from_url(url)
+        self._redis: aioredis.Redis = aioredis.from_url(
+            url,
+            socket_timeout=READ_BLOCK_MS / 1000 + COMMAND_TIMEOUT,
+            socket_connect_timeout=COMMAND_TIMEOUT,
+        )
         self._tail = self._redis.register_script(scripts.HISTORY_TAIL)
         self._trim = self._redis.register_script(scripts.TRIM_HISTORY)
         self._task: asyncio.Task[None] | None = None

@@ -11,11 +11,13 @@ call, so under load one call carries many turns (one round trip per busy period,
 A script is atomic, so events that two nodes both receive are in the same order in both inboxes:
 every member of a room sees its lines in one order, on every node.
 
-Retries. A call that fails because Redis cannot be reached (restarting, cut off) is sent again,
-the same call with the same number, until it goes through: its events may or may not have been
-applied (Redis may have gone away before replying), and the script skips a number it already
-applied, so nothing is lost and nothing is delivered twice. Meanwhile the bus tells
-``on_unreachable`` (the server refuses new messages, their senders told) and later turns wait.
+Retries. A call that fails because Redis cannot be reached (restarting, cut off: a call with no
+answer within `COMMAND_TIMEOUT` fails too, since a cut network is silent) is sent again, the
+same call with the same number, until it goes through: its events may or may not have been
+applied (Redis may have gone away before replying, or answer late), and the script skips a
+number it already applied, so nothing is lost and nothing is delivered twice. Meanwhile the bus
+tells ``on_unreachable`` (the server refuses new messages, their senders told) and later turns
+wait.
 
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
@@ -74,6 +76,9 @@ READ_COUNT = 512
 """Inbox entries taken per XREAD at most."""
 RETRY_INTERVAL = 0.1
 """Seconds between two tries of a call that could not reach Redis."""
+COMMAND_TIMEOUT = 1.5
+"""Seconds a call to Redis may take before Redis counts as unreachable: a network cut, or a
+stopped Redis, is a silence, not an error (a blocking read gets this on top of its block)."""
 
 
 class FencedError(Exception):
@@ -101,6 +106,7 @@ class RedisBus:
             and with None when calls go through again.
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
+        timeout: seconds a call may take before Redis counts as unreachable.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class RedisBus:
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
+        timeout: float = COMMAND_TIMEOUT,
     ) -> None:
         self._url = url
         self._node = node
@@ -125,8 +132,12 @@ class RedisBus:
         self._lease_ms = int(lease * 1000)
         self._lease = lease
         self._renew_interval = renew_interval
-        self._redis: aioredis.Redis = aioredis.from_url(url)
-        self._reader_redis: aioredis.Redis = aioredis.from_url(url)
+        self._redis: aioredis.Redis = aioredis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._reader_redis: aioredis.Redis = aioredis.from_url(
+            url, socket_timeout=READ_BLOCK_MS / 1000 + timeout, socket_connect_timeout=timeout
+        )
         self._join = self._redis.register_script(scripts.JOIN_NODE)
         self._renew = self._redis.register_script(scripts.RENEW)
         self._reap = self._redis.register_script(scripts.REAP)
