@@ -12,13 +12,18 @@
   not sent back out;
 - as the Network's observer too it routes each PRIVMSG, NOTICE and TAGMSG (`relay`): a line to
   a channel goes to every node with members there, a private line to the recipient's node and
-  back to this one. The local delivery waits until the line comes back from Redis
-  (``_pending``), so that every node, this one included, delivers a room's lines in the one
-  order Redis gave them;
+  back to this one (a line between two users of this node too). The local delivery waits until
+  the line comes back from Redis (``_pending``), so that every node, this one included,
+  delivers a room's lines in the one order Redis gave them, and no line is delivered before it
+  is in Redis, with its history record (``network_history.py``);
 - its `Replica` applies the other nodes' events, and their netsplits; a remote user's
   `RemoteLink.close` (KILL, a server ban) asks that user's node to close it (`_kill`);
 - it answers a joining node's request for the network's state (`_send_snapshot`), and when it
   joins late itself waits for that answer before the server listens (`start`).
+
+While Redis cannot be reached the node refuses new messages, and tells their senders, as a
+single server does on a full disk (``server/storage_health.py``); what was already sent goes
+through when Redis answers again, within the lease, or the node was declared dead.
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
 "Lost contact with the network": its users reconnect, through the load balancer, to a live node.
@@ -34,6 +39,7 @@ from redis.exceptions import RedisError
 
 from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
+from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
 from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
@@ -44,7 +50,7 @@ from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Channel, Client
-from chinwag.store import BanKind, ServerBan
+from chinwag.store import BanKind, ServerBan, StoreError
 
 __all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
 
@@ -70,6 +76,8 @@ class ClusterNode:
         history: this server's history (guest names in private history).
         redis_url: the network's Redis.
         node: this node's name.
+        kept: the history store of the network, when history is kept: it writes through this
+            node's bus.
         bans: the server bans, kept in step with the other nodes'.
         registry: the registered channels, likewise.
     """
@@ -80,6 +88,7 @@ class ClusterNode:
         history: History,
         redis_url: str,
         node: str,
+        kept: NetworkHistory | None = None,
         *,
         bans: ServerBans | None = None,
         registry: ChannelRegistry | None = None,
@@ -100,6 +109,7 @@ class ClusterNode:
         self._redis_url = redis_url
         self._bans = bans
         self._registry = registry
+        self.kept = kept
         self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
         self._pending: dict[str, Callable[[], object]] = {}
@@ -117,17 +127,19 @@ class ClusterNode:
         for _ in range(SYNC_ATTEMPTS):
             try:
                 peer = await self.bus.start()
+                # The inbox is read from the next await on: be ready for the snapshot first.
+                synced = None if peer is None else self.replica.await_snapshot(peer, self.bus.epoch)
+                if self.kept is not None:
+                    await self.kept.feed.start()
             except RedisError as exc:
                 raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
-            if peer is None:
+            if synced is None:
                 return  # the first node: nothing to learn
-            # Before the inbox's first read (there is no await in between).
-            synced = self.replica.await_snapshot(peer, self.bus.epoch)
             try:
                 await asyncio.wait_for(synced, SYNC_TIMEOUT)
             except (TimeoutError, SyncLostError):
                 _log.warning("cluster: %s did not send the network's state: joining again", peer)
-                await self.bus.stop()
+                await self.stop()
                 self.bus = self._new_bus()  # a new incarnation, which reaps this one
                 continue
             _log.info(
@@ -141,17 +153,23 @@ class ClusterNode:
         raise NetworkUnreachableError("no node of the network sent its state: start again")
 
     def _new_bus(self) -> RedisBus:
-        return RedisBus(
+        bus = RedisBus(
             self._redis_url,
             self.node,
             on_events=self.replica.apply,
             on_split=self.replica.split,
             on_fenced=self._fenced,
+            on_unreachable=self._unreachable,
         )
+        if self.kept is not None:
+            self.kept.attach(bus)
+        return bus
 
     async def stop(self) -> None:
         """Leave: what is buffered is sent (the users' QUITs), then the connections close."""
         await self.bus.stop()
+        if self.kept is not None:
+            await self.kept.feed.stop()
 
     def _uid(self, client: Client) -> str:
         return self.replica.local_uid(client)
@@ -318,8 +336,8 @@ class ClusterNode:
         text: str,
     ) -> bool:
         """See `NetworkObserver.relay`: the line goes out on the bus, delivered here on return."""
-        if channel is None and (recipient is None or _local(recipient)):
-            return False  # between two users of this node: nothing to route
+        if channel is None and recipient is None:
+            return False
         msgid = outgoing.msgid or ""
         status = target_name[0] if channel is not None and target_name[0] != "#" else ""
         event = events.message_event(
@@ -339,9 +357,10 @@ class ClusterNode:
             if sender not in channel.members:
                 self.bus.to(self.node, event)  # no member here: it must come back anyway
         else:
-            assert recipient is not None and isinstance(recipient.conn, RemoteLink)
-            self.bus.to(recipient.conn.node, event)
-            self.bus.to(self.node, event)
+            assert recipient is not None
+            if isinstance(recipient.conn, RemoteLink):
+                self.bus.to(recipient.conn.node, event)
+            self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
         return True
 
     def _delivered(self, msgid: str) -> None:
@@ -349,6 +368,16 @@ class ClusterNode:
         deliver = self._pending.pop(msgid, None)
         if deliver is not None:
             deliver()
+
+    # -- losing Redis ----------------------------------------------------------------------------
+
+    def _unreachable(self, error: BaseException | None) -> None:
+        """The bus cannot reach Redis (``error``), or can again (None)."""
+        health = self._history.health
+        if error is not None:  # its details are in the log: users are told what, not where
+            health.unavailable(StoreError("the network's Redis cannot be reached"))
+        else:
+            health.stored()
 
     # -- being declared dead --------------------------------------------------------------------
 

@@ -337,6 +337,8 @@ class Replica:
         registrations, and the channel events of its services."""
         if kind == "sync":
             self._on_sync(node, str(args[0]))
+        elif kind == "snapshot":
+            _log.info("cluster: a late snapshot from %s (an earlier try's): ignored", node)
         elif kind == "kill":
             target = self._users.get((self._node, str(args[0])))
             if target is not None:

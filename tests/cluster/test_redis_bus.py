@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
-from chinwag.cluster import scripts
 from chinwag.cluster.redis_bus import FencedError, RedisBus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,26 +145,6 @@ async def test_a_joining_node_asks_one_live_node_for_the_state(
         assert n2.log == []
     finally:
         await n2.bus.stop()
-
-
-async def test_a_turn_sent_again_after_its_reply_was_lost_is_appended_once(
-    node: StartNode, redis_url: str
-) -> None:
-    """A node sends a TURN call again, with its number, when it cannot know whether it ran:
-    the second time Redis appends nothing, and the next number goes through."""
-    n1 = await node("n1.test")
-    client = aioredis.from_url(redis_url)
-    try:
-        epoch, *_ = await client.register_script(scripts.JOIN_NODE)(args=["n9.test", 3000])
-        turn = client.register_script(scripts.TURN)
-        first = ["n9.test", epoch, 1, "to", "n1.test", "once"]
-        assert await turn(args=first) == 1
-        assert await turn(args=first) == -1
-        assert await turn(args=["n9.test", epoch, 2, "to", "n1.test", "marker"]) == 1
-    finally:
-        await client.aclose()
-    await n1.wait_for(lambda log: ("e", "marker") in log)
-    assert n1.events == ["once", "marker"]
 
 
 async def test_a_shared_channel_has_one_order_on_every_node(node: StartNode) -> None:

@@ -20,7 +20,7 @@ import redis
 from services import start_redis
 
 from .harness import Client, Clients, cheap_hash
-from .test_network import Node
+from .test_network import CONFIG, Node
 
 OPER_CONFIG = f"""
 [[opers]]
@@ -42,7 +42,7 @@ async def nodes(
     started: dict[str, Node] = {}
 
     async def start(*names: str, redis: str = redis_url) -> list[Clients]:
-        new = [Node(tmp_path / n, n, redis, postgres_url, OPER_CONFIG) for n in names]
+        new = [Node(tmp_path / n, n, redis, postgres_url, CONFIG + OPER_CONFIG) for n in names]
         started.update((node.name, node) for node in new)
         return list(await asyncio.gather(*(node.started() for node in new)))
 
