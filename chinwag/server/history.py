@@ -12,9 +12,12 @@ client, until the store has committed the turn's rows. So the recipients are exa
 the moment it was said, a NICK or a KICK that follows a message can never overtake it, and the
 hot path builds nothing per message to wait for the commit (every row's commit callback is the
 outbox's same bound method). The SQLite store's commit is a journal write: one ``os.write`` of
-the turn's rows when the outbox ends the turn, then the callbacks, in the same turn
-(``store/journal_history.py``). Without durable delivery a message is delivered first and
-stored after: a crash may lose the messages of one turn.
+the turn's rows when the outbox ends the turn, before any of the turn's output is written
+(``store/journal_history.py``). On the journal a message takes the store's short road
+(``JournalHistoryStore.add``): its record is formatted from the message's parts, and the store
+tells `History` once per turn whether the frame was written; the outbox is not involved, since
+the frame is written before the outbox writes anything. Without durable delivery a message is
+delivered first and stored after: a crash may lose the messages of one turn.
 
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import json
 import logging
 import secrets
 import time
@@ -62,6 +66,8 @@ from chinwag.store import (
     StoreError,
     TimeBound,
 )
+from chinwag.store.journal import JournalError
+from chinwag.store.journal_history import JournalHistoryStore
 
 __all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 
@@ -75,6 +81,7 @@ PRUNE_INTERVAL = 3600.0
 
 _REPLAYED = frozenset({"PRIVMSG", "NOTICE"})
 _batch_ids = itertools.count(1)
+_encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # Targets are validated frozen dataclasses: build each once, not once per message.
@@ -177,9 +184,19 @@ class History:
         self.spawn = spawn
         self.enabled = self.config.enabled
         self.durable = self.enabled and self.config.durable_delivery
+        # The journal, when the store is one that writes here: messages take its short road,
+        # and it reports once per turn (`_turn_written`).
+        self._journal = (
+            store
+            if self.enabled and isinstance(store, JournalHistoryStore) and store.journal
+            else None
+        )
+        if self._journal is not None:
+            self._journal.listen(self._turn_written)
         # Told of every message stored with durable delivery, and of its commit (the outbox
-        # holds the loop turn's output until then).
-        self._gate = gate if self.durable else None
+        # holds the loop turn's output until then). Not with the journal: its frame is written
+        # before the outbox writes anything.
+        self._gate = gate if self.durable and self._journal is None else None
         self.stored = 0
         """Messages given to the store since the start (read by the metrics)."""
         self._guests: dict[Client, str] = {}
@@ -306,15 +323,42 @@ class History:
         """
         if not self.enabled:
             return
+        direct: DirectTarget | None = None
         if channel is not None:
-            target: ChannelTarget | DirectTarget = _channel_target(channel.identity)
+            conversation = channel.identity  # a channel's conversation key
             self._channel_writes += 1
             if self._silent:
-                self._silent.discard(channel.identity)
+                self._silent.discard(conversation)
         elif recipient is not None:
-            target = _direct_target(self.party(sender), self.party(recipient))
+            direct = _direct_target(self.party(sender), self.party(recipient))
+            conversation = direct.key
         else:
             return
+        journal = self._journal
+        if journal is not None:
+            tags = outgoing.client_tags
+            try:
+                journal.add(
+                    outgoing.msgid or "",
+                    outgoing.time,
+                    conversation,
+                    direct.party_a if direct is not None else "",
+                    direct.party_b if direct is not None else "",
+                    target_name,
+                    sender.prefix,
+                    sender.account or "",
+                    command,
+                    text,
+                    _encode_tags(dict(tags)) if tags else "",
+                )
+            except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
+                log.warning("history: message %s not stored: %s", outgoing.msgid, exc)
+                return
+            self.stored += 1
+            self._senders.append(sender)
+            self._targets.append(target_name)
+            return
+        target = direct if direct is not None else _channel_target(conversation)
         tags = outgoing.client_tags
         entry = HistoryEntry(
             outgoing.msgid or "",
@@ -338,6 +382,18 @@ class History:
             self._senders.append(sender)
             self._targets.append(target_name)
             gate.recorded(sender)
+
+    def _turn_written(self, error: JournalError | None) -> None:
+        """The journal's report at the end of a turn that stored messages: None when its frame
+        was written; else each sender is told (`StorageHealth`), as a failed commit would."""
+        senders, targets = self._senders, self._targets
+        if error is not None:
+            for sender, target_name in zip(senders, targets, strict=True):
+                self.health.not_stored(sender, target_name, error)
+        elif self.health.failing:
+            self.health.stored()
+        senders.clear()
+        targets.clear()
 
     def _committed(self) -> None:
         """The store's callback for each stored row, in order (durable delivery): tell the
