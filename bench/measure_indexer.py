@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chinwag.store import DB_FILENAME, DirectTarget, HistoryEntry, SqliteStore
-from chinwag.store.indexer import Indexer, decode_rows, prepare_writer
+from chinwag.store.indexer import Indexer, prepare_writer
 from chinwag.store.journal import Journal, read_frames, segments
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import decode_rows, encode_entry
 from chinwag.store.sqlite_connection import connect
 
 T0 = 1_700_000_000.0
@@ -30,7 +30,7 @@ def write_journal(directory: Path, rows: int) -> None:
     """A journal of ``rows`` private messages, ``PER_FRAME`` to a frame."""
     journal = Journal(directory)
     targets = [DirectTarget(f"~{i:024x}", f"~{i + PAIRS:024x}") for i in range(PAIRS)]
-    records: list[str] = []
+    records: list[bytes] = []
     for i in range(rows):
         target = targets[i % PAIRS]
         records.append(
@@ -49,10 +49,10 @@ def write_journal(directory: Path, rows: int) -> None:
             )
         )
         if len(records) == PER_FRAME:
-            journal.write("".join(records).encode())
+            journal.write(b"".join(records))
             records = []
     if records:
-        journal.write("".join(records).encode())
+        journal.write(b"".join(records))
     journal.close()
 
 

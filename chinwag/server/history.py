@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import json
 import logging
 import secrets
 import time
@@ -68,6 +67,7 @@ from chinwag.store import (
 )
 from chinwag.store.journal import JournalError
 from chinwag.store.journal_history import JournalHistoryStore
+from chinwag.store.journal_records import encode_tags
 
 __all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 
@@ -81,7 +81,6 @@ PRUNE_INTERVAL = 3600.0
 
 _REPLAYED = frozenset({"PRIVMSG", "NOTICE"})
 _batch_ids = itertools.count(1)
-_encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # Targets are validated frozen dataclasses: build each once, not once per message.
@@ -342,14 +341,9 @@ class History:
                     outgoing.msgid or "",
                     outgoing.time,
                     conversation,
-                    direct.party_a if direct is not None else "",
-                    direct.party_b if direct is not None else "",
-                    target_name,
-                    sender.prefix,
                     sender.account or "",
-                    command,
-                    text,
-                    _encode_tags(dict(tags)) if tags else "",
+                    encode_tags(dict(tags)) if tags else "",
+                    outgoing.plain,  # ":sender COMMAND target_name :text", as relayed
                 )
             except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
                 log.warning("history: message %s not stored: %s", outgoing.msgid, exc)

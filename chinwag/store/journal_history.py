@@ -3,11 +3,12 @@
 Theory of operation
 ===================
 
-Writing. `JournalHistoryStore.append` turns an entry into one record (a line of text, below)
-and keeps it, with its ``then`` callback, until the end of the event-loop turn. The server's own
-messages take a shorter road, `JournalHistoryStore.add`: the record is formatted straight from
-the message's parts (no `HistoryEntry`, no callback per message), and the one listener
-(`JournalHistoryStore.listen`) hears once per turn whether the turn's frame was written. `end_turn`
+Writing. `JournalHistoryStore.append` turns an entry into one record (a line,
+``journal_records.py``) and keeps it, with its ``then`` callback, until the end of the
+event-loop turn. The server's own messages take a shorter road, `JournalHistoryStore.add`: the
+record is made from the message's parts and the very bytes its recipients got (no
+`HistoryEntry`, no callback per message), and the one listener (`JournalHistoryStore.listen`)
+hears once per turn whether the turn's frame was written. `end_turn`
 writes the turn's records as ONE journal frame (one ``os.write``; ``journal.py`` says why that
 is enough for SIGKILL) and then runs the turn's callbacks in order, in the same turn: the server
 delivers from them, so no client sees a message before it is in the journal, and there is no
@@ -24,57 +25,34 @@ current turn, then waits until the indexer has passed the journal's offset (`Ind
 a CHATHISTORY query or a join replay sees everything delivered before it. If the indexer does
 not get there within `CATCH_UP_TIMEOUT` (it died and is being restarted), the read is served
 from what is indexed and a warning is logged.
-
-Records. One line per entry, fields separated by NUL, in this order: msgid, time
-(``float.hex``: exact, and half the price of ``repr``), conversation key, party a, party b (both
-empty for a channel), target name, sender, account (empty: none), command, text, tags (empty:
-none; else JSON). Neither NUL nor a line end
-can occur in a field: the line codec splits lines at CR and LF and drops NUL, and JSON escapes
-both in tag values. The indexer skips (and logs) a record with the wrong number of fields
-rather than stop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 
-from chinwag.store.base import Bound, DirectTarget, HistoryEntry, HistoryStore, OnCommit, Target
+from chinwag.store.base import Bound, HistoryEntry, HistoryStore, OnCommit, Target
 from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
 from chinwag.store.journal import Journal, JournalError
+from chinwag.store.journal_records import encode_entry, pack_time
 
-__all__ = ["CATCH_UP_TIMEOUT", "FIELDS", "JournalHistoryStore", "TurnListener", "encode_entry"]
+__all__ = ["CATCH_UP_TIMEOUT", "JournalHistoryStore", "TurnListener"]
 
 _log = logging.getLogger("chinwag.store")
 
 CATCH_UP_TIMEOUT = 5.0
 """Seconds a read waits for the indexer before it is served from what is indexed."""
-FIELDS = 11
-"""Fields in one record."""
+
 _FAILURE_LOG_INTERVAL = 60.0
 
-_encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 
 TurnListener = Callable[[JournalError | None], object]
 """Told at the end of each turn that `JournalHistoryStore.add` stored records in: None when its
 frame was written, else why not (the turn's records are not stored)."""
-
-
-def encode_entry(entry: HistoryEntry) -> str:
-    """``entry`` as one journal record (a line; see the module header)."""
-    msgid, when, target, target_name, sender, account, command, text, tags = entry
-    if type(target) is DirectTarget:
-        a, b = target.party_a, target.party_b
-    else:
-        a = b = ""
-    return (
-        f"{msgid}\0{float(when).hex()}\0{target.key}\0{a}\0{b}\0{target_name}\0{sender}"
-        f"\0{account or ''}\0{command}\0{text}\0{_encode_tags(dict(tags)) if tags else ''}\n"
-    )
 
 
 class JournalHistoryStore:
@@ -93,7 +71,7 @@ class JournalHistoryStore:
         self.journal = journal
         self.index = index
         self.indexer = indexer
-        self._records: list[str] = []
+        self._records: list[bytes] = []
         self._calls: list[OnCommit] = []
         self._listener: TurnListener | None = None
         self._added = False  # `add` stored records this turn: the listener is told
@@ -122,30 +100,25 @@ class JournalHistoryStore:
         the server's `History`)."""
         self._listener = listener
 
-    # Positional: on this hot path (once per message) nine keyword arguments cost 0.05 us more
-    # per call than positional ones (timeit, Python 3.11).
+    # Six positional parameters: keyword arguments cost 0.05 us more per call on this hot path
+    # (timeit, Python 3.11, nine of them).
     def add(  # noqa: PLR0917
-        self,
-        msgid: str,
-        when: float,
-        conversation: str,
-        party_a: str,
-        party_b: str,
-        target_name: str,
-        sender: str,
-        account: str,
-        command: str,
-        text: str,
-        tags: str,
+        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
     ) -> None:
         """Store one message of this turn from its parts: `append` for the server's hot path.
 
         Measured on the durable private-message benchmark (``bench/profile.py``): building a
         `HistoryEntry`, encoding it field by field and calling back once per row cost the event
-        loop about 1.2 us per message; one f-string here and one listener call per turn
-        replace them. The fields are those of `encode_entry` (``party_a``/``party_b`` empty for a
-        channel, ``account`` empty for none, ``tags`` empty or JSON), and they must not hold NUL
-        or a line end (see the module header).
+        loop about 1.2 us per message; the head of the record in one f-string, the line the
+        recipients got as it is, and one listener call per turn replace them.
+
+        Args:
+            msgid: the message's msgid.
+            when: its server time.
+            conversation: the key of its conversation (``Target.key``).
+            account: the sender's account, empty for none.
+            tags: its client tags as JSON, empty for none.
+            line: the message as relayed, without tags (``Outgoing.plain``).
 
         Raises:
             StoreClosedError: after close.
@@ -157,8 +130,7 @@ class JournalHistoryStore:
             if self.journal is None:
                 raise StoreError("history is written by another chinwag process")
         self._records.append(
-            f"{msgid}\0{float(when).hex()}\0{conversation}\0{party_a}\0{party_b}\0{target_name}\0"
-            f"{sender}\0{account}\0{command}\0{text}\0{tags}\n"
+            f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
         )
         self._added = True
         if self._scheduled is None:
@@ -219,7 +191,7 @@ class JournalHistoryStore:
         error = None
         if records and self.journal is not None:
             try:
-                self.journal.write("".join(records).encode("utf-8", "surrogatepass"))
+                self.journal.write(b"".join(records))
             except JournalError as exc:
                 self._refused(len(records), exc)
                 error = exc

@@ -16,7 +16,6 @@ import pytest
 
 from chinwag.store import (
     DB_FILENAME,
-    DirectTarget,
     HistoryEntry,
     SqliteStore,
     StoreClosedError,
@@ -246,13 +245,9 @@ def _add(store: SqliteStore, e: HistoryEntry) -> None:
     """Store ``e`` through the server's short road, `JournalHistoryStore.add`."""
     history = store.history
     assert isinstance(history, JournalHistoryStore)
-    target = e.target
-    a, b = (target.party_a, target.party_b) if isinstance(target, DirectTarget) else ("", "")
+    line = f":{e.sender} {e.command} {e.target_name} :{e.text}\r\n".encode()
     tags = json.dumps(dict(e.tags), separators=(",", ":")) if e.tags else ""
-    history.add(
-        e.msgid, e.time, target.key, a, b, e.target_name, e.sender, e.account or "",
-        e.command, e.text, tags,
-    )  # fmt: skip
+    history.add(e.msgid, e.time, e.target.key, e.account or "", tags, line)
 
 
 async def test_add_stores_what_append_stores(tmp_path: Path) -> None:
