@@ -322,20 +322,21 @@ class History:
         """
         if not self.enabled:
             return
-        direct: DirectTarget | None = None
         if channel is not None:
             conversation = channel.identity  # a channel's conversation key
             self._channel_writes += 1
             if self._silent:
                 self._silent.discard(conversation)
         elif recipient is not None:
-            direct = _direct_target(self.party(sender), self.party(recipient))
-            conversation = direct.key
+            # `DirectTarget.key`, without the target: 0.1 us less per private message (timeit;
+            # a party never holds a space, see `party`).
+            a, b = self.party(sender), self.party(recipient)
+            conversation = f"{a} {b}" if a <= b else f"{b} {a}"
         else:
             return
+        tags = outgoing.client_tags
         journal = self._journal
         if journal is not None:
-            tags = outgoing.client_tags
             try:
                 journal.add(
                     outgoing.msgid or "",
@@ -352,8 +353,9 @@ class History:
             self._senders.append(sender)
             self._targets.append(target_name)
             return
-        target = direct if direct is not None else _channel_target(conversation)
-        tags = outgoing.client_tags
+        target: ChannelTarget | DirectTarget = (
+            _channel_target(conversation) if channel is not None else _direct_target(a, b)
+        )
         entry = HistoryEntry(
             outgoing.msgid or "",
             outgoing.time,
