@@ -197,7 +197,8 @@ class History:
         # before the outbox writes anything.
         self._gate = gate if self.durable and self._journal is None else None
         self.stored = 0
-        """Messages given to the store since the start (read by the metrics)."""
+        """Messages given to the store since the start (read by the metrics; on the journal,
+        counted at the end of each loop turn)."""
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
         # Who stored each row still waiting for its commit, and where: told if it fails.
@@ -349,8 +350,7 @@ class History:
             except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
                 log.warning("history: message %s not stored: %s", outgoing.msgid, exc)
                 return
-            self.stored += 1
-            self._senders.append(sender)
+            self._senders.append(sender)  # counted in `stored` when the turn ends
             self._targets.append(target_name)
             return
         target: ChannelTarget | DirectTarget = (
@@ -383,6 +383,7 @@ class History:
         """The journal's report at the end of a turn that stored messages: None when its frame
         was written; else each sender is told (`StorageHealth`), as a failed commit would."""
         senders, targets = self._senders, self._targets
+        self.stored += len(senders)
         if error is not None:
             for sender, target_name in zip(senders, targets, strict=True):
                 self.health.not_stored(sender, target_name, error)
