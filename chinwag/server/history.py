@@ -297,13 +297,14 @@ class History:
 
     # -- recording and delivery ----------------------------------------------------------------
 
-    def record(
+    # Positional parameters too: the fast path passes them so, 0.02 us less per message than
+    # three keyword arguments (timeit).
+    def record(  # noqa: PLR0917
         self,
         sender: Client,
         channel: Channel | None,
         recipient: Client | None,
         outgoing: Outgoing,
-        *,
         target_name: str,
         command: str,
         text: str,
