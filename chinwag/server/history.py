@@ -253,7 +253,10 @@ class History:
     # -- who is who ----------------------------------------------------------------------------
 
     def party(self, client: Client) -> str:
-        """``client``'s name in private history: the folded account, else a per-connection token."""
+        """``client``'s name in private history: the folded account, else a per-connection token.
+
+        Never holds a space: a conversation's key is its two parties joined by one (`record`).
+        """
         if client.account:
             return client.account_party or fold(client.account)
         token = self._guests.get(client)
