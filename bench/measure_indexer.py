@@ -30,7 +30,7 @@ def write_journal(directory: Path, rows: int) -> None:
     """A journal of ``rows`` private messages, ``PER_FRAME`` to a frame."""
     journal = Journal(directory)
     targets = [DirectTarget(f"~{i:024x}", f"~{i + PAIRS:024x}") for i in range(PAIRS)]
-    records: list[bytes] = []
+    records: list[str] = []
     for i in range(rows):
         target = targets[i % PAIRS]
         records.append(
@@ -49,10 +49,10 @@ def write_journal(directory: Path, rows: int) -> None:
             )
         )
         if len(records) == PER_FRAME:
-            journal.write(b"".join(records))
+            journal.write("".join(records).encode())
             records = []
     if records:
-        journal.write(b"".join(records))
+        journal.write("".join(records).encode())
     journal.close()
 
 

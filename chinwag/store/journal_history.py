@@ -87,7 +87,7 @@ class JournalHistoryStore:
             raise StoreClosedError("the history store is closed")
         if self.journal is None:
             raise StoreError("history is written by another chinwag process")
-        self._records.append(encode_entry(entry))
+        self._records.append(encode_entry(entry).encode("utf-8", "surrogatepass"))
         if then is not None:
             self._calls.append(then)
         if self._scheduled is None:

@@ -3,7 +3,8 @@
 A journal frame (``journal.py``) holds the records of one event-loop turn, one per message. The
 server encodes them (``journal_history.py``, with `encode_entry` or, on its hot path, from the
 message's parts with the same layout), the indexer (``indexer.py``) turns them into rows with
-`decode_rows`.
+`decode_rows`. A cluster keeps the same records in Redis until they are in PostgreSQL
+(``cluster/history_feed.py``, which reads them with `decode_entry`).
 
 Records. One line per entry, fields separated by NUL, in this order: msgid, time (the IEEE
 double's 8 little-endian bytes in hex, `TIME`: exact, and measured at a fifth of the price of
@@ -24,10 +25,21 @@ import logging
 import struct
 
 from chinwag.store import _query
-from chinwag.store.base import HistoryEntry
+from chinwag.store.base import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry
+from chinwag.store.errors import InvalidNameError
 from chinwag.store.history_rows import NO_VALUE
 
-__all__ = ["FIELDS", "TIME", "decode_rows", "encode_entry", "encode_tags", "pack_time"]
+__all__ = [
+    "FIELDS",
+    "TIME",
+    "Fields",
+    "decode_entry",
+    "decode_rows",
+    "encode_entry",
+    "encode_tags",
+    "pack_time",
+    "record_fields",
+]
 
 _log = logging.getLogger("chinwag.indexer")
 
@@ -36,6 +48,7 @@ FIELDS = 6
 TIME = struct.Struct("<d")
 """A record's time: the double's bytes (written in hex)."""
 pack_time = TIME.pack
+_unpack_time = TIME.unpack
 encode_tags = json.JSONEncoder(separators=(",", ":")).encode
 """Client tags as a record holds them (a dict to JSON)."""
 _FIELDS_V1 = 11
@@ -44,13 +57,80 @@ _LINE_PARTS = 4  # ":sender", command, target, ":text"
 _TIME_DIGITS = 2 * TIME.size
 
 
-def encode_entry(entry: HistoryEntry) -> bytes:
+def encode_entry(entry: HistoryEntry) -> str:
     """``entry`` as one journal record (a line; see the module header)."""
     msgid, when, target, target_name, sender, account, command, text, tags = entry
     head = f"{msgid}\0{pack_time(when).hex()}\0{target.key}\0{account or ''}"
     line = f":{sender} {command} {target_name} :{text}\r\n"
-    return f"{head}\0{encode_tags(dict(tags)) if tags else ''}\0{line}".encode(
-        "utf-8", "surrogatepass"
+    return f"{head}\0{encode_tags(dict(tags)) if tags else ''}\0{line}"
+
+
+Fields = tuple[str, float, str, str, str, str, str, str, str, str, str]
+"""A record's values: msgid, time, conversation, party a and b (empty for a channel), target
+name, sender, account (empty: none), command, text, tags (empty: none; else JSON)."""
+
+
+def record_fields(record: str) -> Fields:
+    """The values of one record (without its line end; a CR left before it is dropped).
+
+    Raises:
+        ValueError: when ``record`` is not one (a wrong field count, a time that is not one, no
+            text).
+    """
+    fields = record.split("\0")
+    if len(fields) == FIELDS:
+        msgid, when, conv, account, tags, relayed = fields
+        parts = relayed.split(" ", 3)
+        if len(parts) != _LINE_PARTS or len(when) != _TIME_DIGITS:
+            raise ValueError("not a journal record")
+        source, command, target_name, text = parts
+        (moment,) = _unpack_time(bytes.fromhex(when))
+        a, _, b = conv.partition(" ")  # a private conversation's key: its two parties
+        if not b:
+            a = ""
+        text = text[1:].removesuffix("\r")
+        return msgid, moment, conv, a, b, target_name, source[1:], account, command, text, tags
+    if len(fields) == _FIELDS_V1:
+        msgid, when, conv, a, b, target_name, sender, account, command, text, tags = fields
+        return (
+            msgid,
+            float.fromhex(when),
+            conv,
+            a,
+            b,
+            target_name,
+            sender,
+            account,
+            command,
+            text,
+            tags,
+        )
+    raise ValueError(f"a journal record has {len(fields)} fields, not {FIELDS}")
+
+
+def decode_entry(record: str) -> HistoryEntry:
+    """One record (``encode_entry``, without its line end) as an entry.
+
+    Raises:
+        ValueError: when the record is malformed.
+    """
+    msgid, when, conv, a, b, target_name, sender, account, command, text, tags = record_fields(
+        record
+    )
+    try:
+        target = DirectTarget(a, b) if b else ChannelTarget(conv)
+    except InvalidNameError as exc:
+        raise ValueError(str(exc)) from None
+    return HistoryEntry(
+        msgid,
+        when,
+        target,
+        target_name,
+        sender,
+        account or None,
+        command,
+        text,
+        json.loads(tags) if tags else NO_TAGS,
     )
 
 
@@ -67,27 +147,14 @@ def decode_rows(payload: bytes, rows: list[object], convs: dict[str, tuple[str, 
     """
     bad = 0
     time_key = _query.time_key
-    unpack_time = TIME.unpack
     for record in payload.decode("utf-8", "surrogatepass").split("\n"):
         if not record:
             continue
-        fields = record.split("\0")
         try:
-            if len(fields) == FIELDS:
-                msgid, when, conv, account, tags, relayed = fields
-                parts = relayed.split(" ", 3)
-                if len(parts) != _LINE_PARTS or len(when) != _TIME_DIGITS:
-                    raise ValueError("not a record")
-                source, command, target_name, text = parts
-                sender, text = source[1:], text[1:].removesuffix("\r")
-                (moment,) = unpack_time(bytes.fromhex(when))
-                a, _, b = conv.partition(" ")  # a private conversation's key: its two parties
-            elif len(fields) == _FIELDS_V1:
-                msgid, when, conv, a, b, target_name, sender, account, command, text, tags = fields
-                moment = float.fromhex(when)
-            else:
-                raise ValueError("not a record")
-        except ValueError:  # a wrong field count, or a time that is not one
+            msgid, moment, conv, a, b, target_name, sender, account, command, text, tags = (
+                record_fields(record)
+            )
+        except ValueError:
             bad += 1
             continue
         if b:
@@ -97,7 +164,7 @@ def decode_rows(payload: bytes, rows: list[object], convs: dict[str, tuple[str, 
             conv,
             time_key(moment),
             moment,
-            a if b else NO_VALUE,  # an empty field is "no value" (``history_rows.py``)
+            a or NO_VALUE,  # an empty field is "no value" (``history_rows.py``)
             b or NO_VALUE,
             target_name,
             sender,

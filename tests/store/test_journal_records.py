@@ -44,7 +44,7 @@ def _decoded(payload: bytes) -> tuple[list[list[object]], dict[str, tuple[str, s
 @given(st.lists(_ENTRIES, min_size=1, max_size=5))
 def test_every_entry_reads_back_as_written(entries: list[HistoryEntry]) -> None:
     """A frame of encoded entries decodes to one row per entry with every field intact."""
-    rows, convs, bad = _decoded(b"".join(encode_entry(e) for e in entries))
+    rows, convs, bad = _decoded("".join(encode_entry(e) for e in entries).encode())
     assert bad == 0
     assert len(rows) == len(entries)
     for e, row in zip(entries, rows, strict=True):
@@ -63,7 +63,7 @@ def test_every_entry_reads_back_as_written(entries: list[HistoryEntry]) -> None:
             e.command,
             e.text,
         ]
-        assert tags == ("{}" if not e.tags else encode_entry(e).split(b"\0")[4].decode())
+        assert tags == ("{}" if not e.tags else encode_entry(e).split("\0")[4])
         if direct:
             assert convs[direct.key] == (direct.party_a, direct.party_b)
 
@@ -81,7 +81,7 @@ def test_records_of_the_first_format_still_read() -> None:
 def test_a_malformed_record_is_skipped_and_counted() -> None:
     """Records with a wrong field count, a bad time or no text are skipped; the rest is read."""
     lobby = ChannelTarget("#a")
-    good = encode_entry(HistoryEntry("ok", T0, lobby, "#a", "s!u@h", None, "PRIVMSG", "t"))
+    good = encode_entry(HistoryEntry("ok", T0, lobby, "#a", "s!u@h", None, "PRIVMSG", "t")).encode()
     two_fields = b"x\0y\n"
     short_time = b"m\0zz\0#a\0\0\0:s!u@h PRIVMSG #a :t\r\n"
     not_hex = b"m\0" + b"z" * 16 + b"\0#a\0\0\0:s!u@h PRIVMSG #a :t\r\n"

@@ -15,7 +15,7 @@ from .factories import LOBBY, T0, direct, entry
 def test_an_empty_journal_field_is_bound_as_no_value() -> None:
     """The indexer binds NO_VALUE (0) for a channel line's parties and a guest's account."""
     rows: list[object] = []
-    decode_rows(encode_entry(entry("chan", T0, account=None)), rows, {})
+    decode_rows(encode_entry(entry("chan", T0, account=None)).encode(), rows, {})
     assert NO_VALUE == 0
     assert (rows[4], rows[5], rows[8]) == (NO_VALUE, NO_VALUE, NO_VALUE)
 
