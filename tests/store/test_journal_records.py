@@ -1,5 +1,6 @@
-"""Journal records: what the server writes, the indexer reads back exactly; records of the first
-format still read; a malformed record is skipped and counted, never fatal."""
+"""Journal records: what the server writes, the indexer (and a cluster's history feed) reads back
+exactly; records of the first format still read; a malformed record is skipped and counted,
+never fatal."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
 from chinwag.store._query import time_key
 from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH
-from chinwag.store.journal_records import decode_rows, encode_entry
+from chinwag.store.journal_records import decode_entry, decode_rows, encode_entry
 
 from .factories import T0
 
@@ -66,6 +67,7 @@ def test_every_entry_reads_back_as_written(entries: list[HistoryEntry]) -> None:
         assert tags == ("{}" if not e.tags else encode_entry(e).split("\0")[4])
         if direct:
             assert convs[direct.key] == (direct.party_a, direct.party_b)
+        assert decode_entry(encode_entry(e).rstrip("\n")) == e  # as the cluster reads it back
 
 
 def test_records_of_the_first_format_still_read() -> None:
