@@ -1,9 +1,11 @@
-"""Where a chinwag server's time goes per message: one benchmark scenario under a sampling profiler.
+"""Where a chinwag server's time goes per message (or per arriving client, in the connect and
+join-storm scenarios): one benchmark scenario under a sampling profiler.
 
 Usage (from the repository root; needs the ``bench`` extra, which brings py-spy)::
 
     python -m bench.profile                                   # privmsg 200 pairs, history off
     python -m bench.profile --server chinwag --scenario "rooms 10x10" --duration 10
+    python -m bench.profile --server chinwag-every-join --scenario "join storm 1k @1000/s"
 
 The server runs exactly as in ``bench.run`` (pinned to core 0, the generator on core 1), and
 py-spy samples it from outside for the whole run (``--nonblocking``: the server is never paused,
@@ -86,8 +88,11 @@ def self_times(raw: str) -> tuple[collections.Counter[tuple[str, str]], int]:
     return counts, total
 
 
-def report(raw: str, us_per_msg: float, kernel_share: float, top: int) -> str:
-    """Markdown: microseconds per message by area, then the ``top`` functions by self time."""
+def report(
+    raw: str, us_per_msg: float, kernel_share: float, top: int, unit: str = "message"
+) -> str:
+    """Markdown: microseconds per ``unit`` (a message, or a client in the connect and join
+    scenarios) by area, then the ``top`` functions by self time."""
     counts, total = self_times(raw)
     if not total:
         return "no samples\n"
@@ -97,17 +102,17 @@ def report(raw: str, us_per_msg: float, kernel_share: float, top: int) -> str:
     for (_, path), n in counts.items():
         by_area[area(path)] += n
     lines = [
-        f"{total} samples; server CPU {us_per_msg:.2f} us per message (from /proc), "
+        f"{total} samples; server CPU {us_per_msg:.2f} us per {unit} (from /proc), "
         f"{100 * kernel_share:.0f}% of it in the kernel",
         "",
-        "| area | us/msg | share |",
+        f"| area | us/{unit} | share |",
         "|---|---|---|",
         f"| kernel (system calls: reads, writes, epoll) | {kernel:.2f} | "
         f"{100 * kernel_share:.0f}% |",
     ]
     for name, n in by_area.most_common():
         lines.append(f"| {name} | {n * scale:.2f} | {100 * n * scale / us_per_msg:.0f}% |")
-    lines += ["", "| function | file | self us/msg | share |", "|---|---|---|---|"]
+    lines += ["", f"| function | file | self us/{unit} | share |", "|---|---|---|---|"]
     for (func, path), n in counts.most_common(top):
         share = 100 * n * scale / us_per_msg
         lines.append(f"| `{func}` | {path} | {n * scale:.2f} | {share:.1f}% |")
@@ -174,14 +179,26 @@ def main(argv: list[str] | None = None) -> int:
         spy = PySpy(raw_path, args.rate)
         record = run_one(args.server, scenario, 0, args.port, {}, attach=spy)
         raw = raw_path.read_text() if raw_path.exists() else ""
-    if record.get("errors") or "server_us_per_msg" not in record:
+    if record.get("errors"):
         print(f"run failed: {record.get('errors')}", file=sys.stderr)
         return 1
-    print(
-        f"# {args.server}, {args.scenario}, {args.duration:g} s load: "
-        f"{record['sent_per_s']} msg/s, lost {record['lost']}\n"
-    )
-    print(report(raw, record["server_us_per_msg"], spy.kernel_share, args.top))
+    if record.get("sent"):
+        unit, us_per_unit = "message", record["server_us_per_msg"]
+        print(
+            f"# {args.server}, {args.scenario}, {args.duration:g} s load: "
+            f"{record['sent_per_s']} msg/s, lost {record['lost']}\n"
+        )
+    elif record.get("registered"):  # connect and join storms: the cost of one arrival
+        unit = "client"
+        us_per_unit = record["server_cpu_s"] * 1e6 / record["registered"]
+        print(
+            f"# {args.server}, {args.scenario}: {record['registered']} clients, "
+            f"server CPU {record['server_cpu_s']} s, registration p99 {record['reg_p99_ms']} ms\n"
+        )
+    else:
+        print(f"run failed: nothing sent, nobody registered: {record}", file=sys.stderr)
+        return 1
+    print(report(raw, us_per_unit, spy.kernel_share, args.top, unit))
     return 0
 
 
