@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=DEFAULT_RATE, help="samples per second")
     parser.add_argument("--top", type=int, default=30, help="functions listed")
     parser.add_argument("--port", type=int, default=17900)
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's raw stacks in this file")
     args = parser.parse_args(argv)
     scenario = next((s for s in build(False) if s.name == args.scenario), None)
     if scenario is None:
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         spy = PySpy(raw_path, args.rate)
         record = run_one(args.server, scenario, 0, args.port, {}, attach=spy)
         raw = raw_path.read_text() if raw_path.exists() else ""
+    if args.raw is not None:
+        args.raw.write_text(raw)
     if record.get("errors"):
         print(f"run failed: {record.get('errors')}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -111,6 +112,15 @@ class PgAccountStore:
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
         return await self._readers.run(lambda conn: _get_account(conn, name_folded))
+
+    async def registered_among(self, names_folded: Iterable[str]) -> set[str]:
+        """See :meth:`AccountStore.registered_among`."""
+        names = list(names_folded)
+        if not names:
+            return set()
+        sql = "SELECT name_folded FROM accounts WHERE name_folded = ANY(%s)"
+        rows = await self._readers.run(lambda conn: conn.execute(sql, (names,)).fetchall())
+        return {str(row[0]) for row in rows}
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -52,6 +53,10 @@ def _row_account(row: Any) -> Account:
         scram=str(scram or ""),
         uid=str(uid),
     )
+
+
+_NAMES_PER_QUERY = 500
+"""Names per ``IN (...)`` look-up: well under SQLite's limit on bound parameters."""
 
 
 def _get_account(conn: sqlite3.Connection, name_folded: str) -> Account | None:
@@ -125,6 +130,21 @@ class SqliteAccountStore:
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
         return await self._readers.run(lambda conn: _get_account(conn, name_folded))
+
+    async def registered_among(self, names_folded: Iterable[str]) -> set[str]:
+        """See :meth:`AccountStore.registered_among`."""
+        names = list(names_folded)
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(names), _NAMES_PER_QUERY):
+                chunk = names[start : start + _NAMES_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT name_folded FROM accounts WHERE name_folded IN ({marks})"
+                found.update(row[0] for row in conn.execute(sql, chunk))
+            return found
+
+        return await self._readers.run(read) if names else set()
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
