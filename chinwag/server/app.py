@@ -56,7 +56,7 @@ __all__ = ["Server", "data_path", "run_server"]
 log = logging.getLogger("chinwag.server")
 
 SWEEP_INTERVAL = 1.0
-LAZY_FLUSH = 0.01
+LAZY_FLUSH = 0.05
 """Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
 of every arrival in that time (see `Connection.enqueue_lazy`)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README

@@ -315,6 +315,10 @@ class Channel:
     batches: dict[int, ChannelBatch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
     Closed only by `close_batches`."""
+    names: dict[bool, list[str]] = field(default_factory=dict)
+    """The NAMES entries a member sees (``@nick``...), by ``multi-prefix``, in member order,
+    silent members left out: kept up to date by joins, dropped by `names_changed` (see
+    `Network.names_lines`)."""
 
     name_folded: str = field(init=False)
     """The casefolded channel name, its key in the registry (a channel never changes its name:
@@ -324,6 +328,10 @@ class Channel:
         folded = self.name_folded = fold(self.name)
         if not self.identity:
             self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
+
+    def names_changed(self) -> None:
+        """A member left, renamed, was revealed or got or lost a status: NAMES is rebuilt."""
+        self.names.clear()
 
     def close_batches(self) -> None:
         """Close this turn's open batches: the next channel line opens new ones.

@@ -7,6 +7,11 @@ stays in their pending output, where the test reads it.
 
 from __future__ import annotations
 
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from chinwag.protocol import DecodeError, Message, parse_line
 from chinwag.server.accounts import Accounts
 from chinwag.server.commands import dispatch
@@ -17,7 +22,7 @@ from chinwag.server.fanout import Outgoing, send_to_channel
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
-from chinwag.server.state import Client
+from chinwag.server.state import Cap, Channel, Client
 from chinwag.server.tasks import Tasks
 from chinwag.store import MemoryStore
 
@@ -157,3 +162,62 @@ async def test_open_batches_close_on_join_on_other_output_and_when_written() -> 
     assert channel.batches is not None
     _sent(bob)
     assert channel.batches is None
+
+
+_NAMES_ACTIONS = [
+    "JOIN #room",
+    "PART #room",
+    "NICK {fresh}",
+    "MODE #room +o {other}",
+    "MODE #room -o {other}",
+    "MODE #room +v {other}",
+    "MODE #room +D",
+    "MODE #room -D",
+    "PRIVMSG #room :hi",
+]
+
+
+def _names_by_hand(viewer: Client, channel: Channel) -> list[str]:
+    """What a member's NAMES lists, worked out from the members (the definition)."""
+    multi = viewer.has(Cap.MULTI_PREFIX)
+    return [
+        membership.prefixes(multi) + member.nick
+        for member, membership in channel.members.items()
+        if member is viewer or member not in channel.hidden
+    ]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(_NAMES_ACTIONS), st.integers(0, 3)),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_names_kept_by_the_channel_match_the_members(
+    steps: list[tuple[int, str, int]], delayed: bool
+) -> None:
+    """Whatever joins, parts, renames, status changes, delayed join and its reveals happen,
+    the NAMES the channel keeps up to date is what its members make it, for every member."""
+
+    async def scenario() -> None:
+        parts = _Parts(enabled=False)
+        users = [parts.user(f"u{i}") for i in range(4)]
+        users[1].caps |= Cap.MULTI_PREFIX
+        for user in users:  # u0 first: the channel's operator
+            parts.run(user, "JOIN #room")
+            if delayed and user is users[0]:
+                parts.run(user, "MODE #room +D")  # the others arrive silent
+        for number, (who, action, other) in enumerate(steps):
+            line = action.format(fresh=f"n{number}", other=users[other].nick)
+            parts.run(users[who], line)
+            channel = parts.network.find_channel("#room")
+            for viewer in users:
+                if channel is None or viewer not in channel.members:
+                    continue
+                listed = " ".join(parts.network.names_lines(viewer, channel)).split()
+                # In any order (NAMES has none): a silent member is listed last, for one.
+                assert sorted(listed) == sorted(_names_by_hand(viewer, channel)), line
+
+    asyncio.run(scenario())
