@@ -149,12 +149,15 @@ async def _run_connect(gen: Generator) -> None:
     if talking is not None:
         talking.cancel()
         lat_ms = [v / 1e6 for v in gen.latencies]
+        arrivals_ms = [v / 1e6 for v in gen.arrival_latencies]
         res.update(
             talk_sent=sum(s.sent for s in talkers),
             lat_samples=len(lat_ms),
             lat_p50_ms=percentile(lat_ms, 50),
             lat_p99_ms=percentile(lat_ms, 99),
             lat_max_ms=max(lat_ms) if lat_ms else None,
+            arrival_lat_samples=len(arrivals_ms),
+            arrival_lat_p99_ms=percentile(arrivals_ms, 99),
         )
     await asyncio.sleep(1.0)
     rss = gen.server_rss()
