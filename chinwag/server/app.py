@@ -9,6 +9,7 @@ left. All of it in one event loop; nothing here blocks it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import ipaddress
 import logging
@@ -68,6 +69,7 @@ def data_path(config: Config) -> Path | None:
     return None if data_dir.lower() in ("", "none") else Path(data_dir)
 
 
+@functools.lru_cache(maxsize=1024)  # asked at every connection: parsing costs microseconds
 def _is_loopback(ip: str) -> bool:
     try:
         address = ipaddress.ip_address(ip)
@@ -335,11 +337,10 @@ class Server:
         connections = len(self.network.connections) + handshakes.total
         if limits.max_clients and connections >= limits.max_clients:
             return "Too many connections on this server"
-        exempt = limits.exempt_loopback and _is_loopback(ip)
         if (
             limits.max_clients_per_ip
-            and not exempt
             and self.network.per_ip[ip] + handshakes.per_ip[ip] >= limits.max_clients_per_ip
+            and not (limits.exempt_loopback and _is_loopback(ip))
         ):
             return "Too many connections from your IP address"
         return None
