@@ -19,7 +19,7 @@ from typing import Protocol
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
-from chinwag.server.fanout import TAG_CAPS, Outgoing, send_to_all
+from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
 from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
@@ -374,7 +374,10 @@ class Network:
         if client in channel.members:  # joined again (a replayed event): listed anew
             channel.names_changed()
         channel.members[client] = Membership(op=creating and not channel.permanent)
-        channel.close_batches()  # the newcomer holds none of this turn's batches
+        # The newcomer holds none of this turn's batches of messages: they close. The
+        # arrivals' batches stay open: it is late for them (see fanout.py).
+        if channel.batches is not None:
+            channel.batches = None
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
@@ -385,6 +388,8 @@ class Network:
             send_to_all((m for m in channel.members if m is not client), mode)
         if "D" in channel.modes and not creating:
             channel.hidden.add(client)  # not listed: NAMES stays as it was
+            if channel.arrivals is not None:
+                channel.late.append(client)
             joined = Outgoing(
                 client.prefix, "JOIN", channel.name, when=when, account=client.account
             )
@@ -394,19 +399,18 @@ class Network:
         for multi, entries in channel.names.items():  # NAMES grows by one, not rebuilt
             entries.append(membership.prefixes(multi) + client.nick)
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
-        # The loop below runs for every member at every arrival (a join storm is members x
-        # arrivals of it): one line per variant is chosen once, then each member costs a dict
-        # look-up and an append.
-        lines: dict[int, bytes] = {}
-        for member in channel.members:
-            key = member.caps & _JOIN_VARIANT
+        lines: dict[int, bytes] = {}  # one line per variant, made once
+
+        def line_for(key: int) -> bytes:
             line = lines.get(key)
             if line is None:
                 line = lines[key] = self._join_variant(client, channel, plain, key)
-            if member is client:
-                member.conn.enqueue(line)
-            else:  # others may learn of an arrival a few ms late: one write for many arrivals
-                member.conn.enqueue_lazy(line)
+            return line
+
+        client.conn.enqueue(line_for(client.caps & _JOIN_VARIANT))
+        # Others may learn of an arrival a few ms late: one write for many arrivals, and one
+        # append per arrival for all the members who were there before them (fanout.py).
+        announce_arrival(channel, client, line_for, _JOIN_VARIANT)
         if client.away is not None:
             away = Outgoing(client.prefix, "AWAY", client.away, when=when, account=client.account)
             send_to_all(

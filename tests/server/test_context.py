@@ -221,3 +221,113 @@ def test_names_kept_by_the_channel_match_the_members(
                 assert sorted(listed) == sorted(_names_by_hand(viewer, channel)), line
 
     asyncio.run(scenario())
+
+
+def _written(client: Client) -> bytes:
+    """What ``client``'s connection writes now: its output, taken as the outbox takes it."""
+    conn = client.conn
+    assert isinstance(conn, Connection)
+    return conn.take()
+
+
+async def test_arrivals_share_one_batch_and_the_late_get_theirs_one_by_one() -> None:
+    """The JOINs of a window's arrivals reach the members from before it through one lazy batch
+    (one append per arrival), and whoever joined during it gets each later JOIN on its own."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        _written(client)
+    cat, dan = parts.user("cat"), parts.user("dan")
+    parts.network.join(cat, "#room")
+    assert channel.arrivals is not None and channel.late == [cat]
+    parts.network.join(dan, "#room")
+    assert channel.late == [cat, dan]
+    joins = b":cat!~cat@h JOIN #room\r\n:dan!~dan@h JOIN #room\r\n"
+    assert _written(amy) == joins
+    assert channel.arrivals is None  # written: closed
+    assert _written(bob) == joins
+    assert _written(cat) == joins
+    assert _written(dan) == b":dan!~dan@h JOIN #room\r\n"
+
+
+async def test_a_channel_message_closes_the_arrivals_batches() -> None:
+    """A line said in the channel after an arrival is not overtaken by a later arrival."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        _written(client)
+    parts.network.join(parts.user("cat"), "#room")
+    parts.run(amy, "PRIVMSG #room :hi")
+    assert channel.arrivals is None
+    parts.network.join(parts.user("dan"), "#room")
+    assert _written(bob) == (
+        b":cat!~cat@h JOIN #room\r\n:amy!~amy@h PRIVMSG #room :hi\r\n:dan!~dan@h JOIN #room\r\n"
+    )
+
+
+_ORDER_ACTIONS = ["JOIN #room", "PART #room", "PRIVMSG #room :m{n}", "PRIVMSG u{other} :p{n}"]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.sampled_from([*_ORDER_ACTIONS, "write"]),
+            st.integers(0, 4),
+        ),
+        max_size=50,
+    )
+)
+def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
+    steps: list[tuple[int, str, int]],
+) -> None:
+    """Whatever arrivals, departures, channel and private messages happen, and whenever each
+    member's output is written, every member receives exactly its lines, in the order they
+    happened: the arrivals' lazy batches, the late joiners and the message batches agree with
+    a member-by-member delivery."""
+
+    async def scenario() -> None:
+        parts = _Parts(enabled=False)
+        users = [parts.user(f"u{i}") for i in range(5)]
+        got: dict[Client, list[bytes]] = {user: [] for user in users}
+        expected: dict[Client, list[bytes]] = {user: [] for user in users}
+
+        def write(user: Client) -> None:
+            got[user] += [
+                line + b"\r\n"
+                for line in _written(user).split(b"\r\n")
+                if line and not line.startswith(b":t.chinwag ")  # replies: not the point here
+            ]
+
+        for number, (who, action, other) in enumerate(steps):
+            user = users[who]
+            if action == "write":
+                write(user)
+                continue
+            channel = parts.network.find_channel("#room")
+            members = list(channel.members) if channel is not None else []
+            line = action.format(n=number, other=other)
+            source = f":{user.prefix} ".encode()
+            if action.startswith("JOIN") and user not in members:
+                for member in [*members, user]:
+                    expected[member].append(source + b"JOIN #room\r\n")
+            elif action.startswith("PART") and user in members:
+                for member in members:
+                    expected[member].append(source + b"PART #room\r\n")
+            elif action.startswith("PRIVMSG #room") and user in members:
+                for member in members:
+                    if member is not user:
+                        expected[member].append(source + line.encode() + b"\r\n")
+            elif action.startswith("PRIVMSG u"):
+                expected[users[other]].append(source + line.encode() + b"\r\n")
+            parts.run(user, line)
+        for user in users:
+            write(user)
+        assert got == expected
+
+    asyncio.run(scenario())
