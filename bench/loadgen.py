@@ -310,9 +310,8 @@ class Generator:
         self._arrived += 1
         if join and self.spec.get("talk") and self._arrived % ARRIVAL_PROBE_EVERY == 0:
             conn.samples = self.arrival_latencies  # hears the talk from inside the crowd
-            conn.since_ns = (
-                time.monotonic_ns()
-            )  # what came with the join was history            conn.mode = COUNT
+            conn.since_ns = time.monotonic_ns()  # what came with the join was history
+            conn.mode = COUNT
             conn.probe = True
         if times is not None:
             times.append((t0, time.monotonic()))

@@ -8,6 +8,7 @@ stays in their pending output, where the test reads it.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -331,3 +332,33 @@ def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
         assert got == expected
 
     asyncio.run(scenario())
+
+
+async def test_joiners_of_one_round_share_a_look_up_and_each_gets_its_own_past() -> None:
+    """Arrivals of one loop turn share one replay look-up; each joiner is replayed the room's
+    lines from before its own arrival, not those said after it."""
+    parts = _Parts(enabled=True, replay_on_join=10)
+    amy, bob, cat = parts.user("amy"), parts.user("bob"), parts.user("cat")
+    parts.run(amy, "JOIN #room")
+
+    def then(line: str, client: Client = amy) -> None:
+        # History is split at the millisecond: each step in a millisecond of its own (a blocking
+        # wait, so that all of it stays in one loop turn and the joiners in one round).
+        time.sleep(0.003)
+        parts.run(client, line)
+
+    then("PRIVMSG #room :one")
+    then("JOIN #room", bob)
+    then("PRIVMSG #room :two")
+    then("JOIN #room", cat)
+    assert len(parts.tasks.running) == 1  # one look-up for both
+    await asyncio.wait(set(parts.tasks.running))
+
+    def replayed(client: Client) -> list[str]:
+        """The texts it was replayed (shown as ``[HH:MM:SS] text`` without server-time)."""
+        lines = _written(client).decode().split("\r\n")
+        texts = [line.split(" PRIVMSG #room :", 1)[1] for line in lines if "PRIVMSG" in line]
+        return [text.split("] ", 1)[1] for text in texts if text.startswith("[")]
+
+    assert replayed(bob) == ["one"]
+    assert replayed(cat) == ["one", "two"]
