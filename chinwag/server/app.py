@@ -59,7 +59,9 @@ log = logging.getLogger("chinwag.server")
 SWEEP_INTERVAL = 1.0
 LAZY_FLUSH = 0.05
 """Seconds output that may wait (others' JOINs) waits at most: one write then carries the JOINs
-of every arrival in that time (see `Connection.enqueue_lazy`)."""
+of every arrival in that time, shared by the members as one batch (`fanout.announce_arrival`).
+Nobody notices an arrival shown 50 ms late; a join storm costs a write per member per 50 ms
+instead of per 10 ms (a 1k storm with every JOIN shown: 5-8% less server CPU in two runs)."""
 SHUTDOWN_GRACE = 1.0  # seconds; the whole stop must fit in the 2 s promised in the README
 
 
