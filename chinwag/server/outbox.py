@@ -28,12 +28,6 @@ the bytes leave in the same turn.
 Closing a connection follows the same road: its last output and the ERROR line go out with the
 turn, then the socket is closed (`finish`).
 
-A turn writes at most `max_writes_per_turn` connections; the others are written in the next
-turns, after those next turns' own output. A line to a room of 10,000 is 10,000 writes, about
-0.1 s of the server's time: in one go, every arrival and every reply of that time would wait for
-all of them. Each connection still gets its bytes in the order they were queued (its queue is
-one list, written whole), and the members are served in the order they joined.
-
 The records waiting behind gates are bounded by `max_waiting`: past it, the connections that
 store more stop being read until half of them are out, so an overload backs up into the
 senders' TCP buffers instead of into latency and memory here.
@@ -69,9 +63,6 @@ class Outbox:
             turn whose rows it stored goes out at once, with no gate.
     """
 
-    max_writes_per_turn = 1000
-    """Connections written in one loop turn at most (see the module header)."""
-
     max_waiting = 4096
     """Stored records whose turn's output may wait for their commit before the connections
     that store more are paused (``pause_reading``) until half of them are out."""
@@ -79,7 +70,6 @@ class Outbox:
     def __init__(self, end_store_turn: Callable[[], object] | None = None) -> None:
         self._end_store_turn = end_store_turn
         self._dirty: list[Connection] = []
-        self._behind: list[Connection] = []  # dirty, left for the next turn (max_writes_per_turn)
         self._finals: list[_Entry] = []
         self._scheduled: asyncio.Handle | None = None
         self._stored = 0  # rows handed to the store with `committed` as their callback
@@ -135,18 +125,9 @@ class Outbox:
             self._end_store_turn()
         self._scheduled = None
         dirty, self._dirty = self._dirty, []
-        if self._behind:  # this turn's output first, then what earlier turns left
-            dirty.extend(self._behind)
-            self._behind = []
         finals, self._finals = self._finals, []
         stored = self._stored
         if stored == self._committed and not self._gates:  # nothing to wait for: the usual case
-            if len(dirty) > self.max_writes_per_turn:
-                dirty, self._behind = (
-                    dirty[: self.max_writes_per_turn],
-                    dirty[self.max_writes_per_turn :],
-                )
-                self._scheduled = asyncio.get_running_loop().call_soon(self.end_turn)
             for conn in dirty:
                 conn.flush()
             for conn, data, last in finals:

@@ -140,24 +140,3 @@ async def test_too_many_waiting_records_pause_the_sender() -> None:
     outbox.committed()
     outbox.committed()
     assert not peer.transport.paused  # 2 wait: half of max_waiting
-
-
-async def test_a_turn_writes_a_slice_and_the_next_turns_output_goes_first() -> None:
-    """Past max_writes_per_turn, the rest is written in the next turns, after those turns' own
-    output; every peer gets all its bytes, in the order they were queued."""
-    outbox = Outbox()
-    outbox.max_writes_per_turn = 3
-    crowd = [_Peer() for _ in range(7)]
-    for peer in crowd:
-        _queue(outbox, peer, b"to all\r\n")
-    outbox.end_turn()
-    assert [bool(peer.written) for peer in crowd] == [True] * 3 + [False] * 4
-    newcomer = _Peer()
-    _queue(outbox, newcomer, b"welcome\r\n")
-    crowd[5].queued.append(b"later\r\n")  # already waiting: not marked again
-    outbox.end_turn()
-    assert newcomer.written == [b"welcome\r\n"]
-    assert [bool(peer.written) for peer in crowd] == [True] * 5 + [False] * 2
-    await asyncio.sleep(0)  # the next turn was scheduled: it writes what is left
-    assert all(peer.written == [b"to all\r\n"] for peer in crowd[:5])
-    assert crowd[5].written == [b"to all\r\nlater\r\n"] and crowd[6].written == [b"to all\r\n"]
