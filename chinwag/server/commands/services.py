@@ -396,6 +396,7 @@ def founder_joined(ctx: Context, channel: Channel) -> None:
     if membership is None or membership.op:
         return
     membership.op = True
+    channel.names_changed()
     source = f"ChanServ!ChanServ@{SERVICES_HOST}"
     ctx.network.tell_channel(None, channel, "MODE", "+o", client.nick, prefix=source)
 
