@@ -102,6 +102,7 @@ def apply_channel_state(
     for member, membership in channel.members.items():
         membership.op = member in opped
         membership.voice = member in voiced
+    channel.names_changed()  # statuses (and, restoring, members) changed behind its back
 
 
 def encode_network(
