@@ -1,9 +1,9 @@
 """A full disk, for real: the data directory on a small tmpfs (needs root to mount it; skipped
-otherwise). Once a commit has failed, messages are refused (not delivered, their senders told)
-until a probe write works again; the messages of the loop turns whose commit failed went out
-with their turn, and their senders are told they may be missing from history. Operators get one
-notice per episode; storing resumes by itself when space returns. Store errors in handlers
-become replies (REGISTER on a full disk answers)."""
+otherwise). A message that finds no disk space reserved for it in the journal is refused before
+delivery, and so is every later one (their senders told) until a probe finds room again: nothing
+anyone received is missing from history. Operators get one notice per episode; storing resumes
+by itself when space returns. Store errors in handlers become replies (REGISTER on a full disk
+answers)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import re
-import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from chinwag.server.config import OperConfig
+from chinwag.store.journal import Journal
 
 from .accounts_support import FAST_HASHER, ServeAccounts, fast_hashing, serve_accounts
 from .harness import ANY, Client
@@ -27,6 +27,9 @@ from .harness import ANY, Client
 __all__ = ["fast_hashing", "serve_accounts"]
 
 DISK_BYTES = 8 * 1024 * 1024
+RESERVE_BYTES = 8 * 1024
+"""The journal's reservation here: about 20 messages fit in it, so a few dozen fill it."""
+SENT = 80
 NOT_STORED = re.compile(r"Your message to \S+ was not delivered: .*")
 MAYBE_LOST = re.compile(r"Your message to \S+ could not be stored .*")
 
@@ -72,13 +75,25 @@ async def _oper(client: Client) -> None:
     await client.expect("381")
 
 
-async def test_a_message_that_cannot_be_stored_is_not_delivered(
-    serve_accounts: ServeAccounts, small_disk: Path
+async def _history(client: Client, target: str) -> list[str]:
+    """The texts of ``CHATHISTORY LATEST <target> * 100`` (the most one query gives)."""
+    await client.send(f"CHATHISTORY LATEST {target} * 100")
+    start = await client.expect("BATCH")
+    ref = start.params[0][1:]
+    texts: list[str] = []
+    while (msg := await client.next()).params != (f"-{ref}",):
+        texts.append(msg.params[-1])
+    return texts
+
+
+async def test_no_message_anyone_received_is_missing_from_history(
+    serve_accounts: ServeAccounts, small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a full disk, once a commit failed, every later message is refused and not delivered;
-    every message is either delivered or refused, never both; operators get one notice for the
-    episode; after space returns the next message is stored and delivered, and operators are
-    told."""
+    """On a full disk the journal's reserved space runs out and every later message is refused
+    before delivery: each message either reached everyone and is in history once the disk has
+    room, or reached nobody (its sender told); operators get one notice for the episode and one
+    when storing resumes by itself."""
+    monkeypatch.setattr(Journal, "reserve_bytes", RESERVE_BYTES)
     h = await serve_accounts(data_dir=small_disk / "data")
     h.server.config.opers = [OperConfig("root", FAST_HASHER.hash("hunter2"))]
     boss = await h.connect("boss")
@@ -86,29 +101,27 @@ async def test_a_message_that_cannot_be_stored_is_not_delivered(
     amy = await h.connect("amy")
     bob = await h.connect("bob")
     filler = _fill(small_disk)
+    texts = [f"message {i} " + "x" * 300 for i in range(SENT)]
     try:
-        texts = [f"message {i} " + "x" * 300 for i in range(200)]
         await amy.send(*(f"PRIVMSG #lobby :{text}" for text in texts))
         amy_lines = await amy.sync()
-        with contextlib.suppress(sqlite3.Error):  # the flush's own commit may fail too
-            await h.server.store.history.flush()  # every message's fate is decided by now
-        bob_lines = await bob.sync()
-        amy_lines += await amy.sync()
-        got = {m.params[-1] for m in bob_lines if m.command == "PRIVMSG"}
+        got = [m.params[-1] for m in await bob.sync() if m.command == "PRIVMSG"]
+        seen_by_boss = [m.params[-1] for m in await boss.sync() if m.command == "PRIVMSG"]
         told = [m for m in amy_lines if m.command == "NOTICE" and NOT_STORED.match(m.params[-1])]
-        maybe = [m for m in amy_lines if m.command == "NOTICE" and MAYBE_LOST.match(m.params[-1])]
+        assert got, "nothing fitted into the reserved space"
         assert told, "no message was refused"
-        assert maybe, "the sender of the message whose commit failed was not told"
+        assert got == seen_by_boss == texts[: len(got)]  # from the first refusal on, none went out
         assert len(got) + len(told) == len(texts), (len(got), len(told))
-        episode = await boss.expect("NOTICE", ["boss", re.compile(".*cannot store.*")])
-        assert episode
-        await boss.sync()
-        assert not [m for m in boss.drain() if "cannot store" in m.params[-1]]
+        assert not [m for m in amy_lines if MAYBE_LOST.match(m.params[-1])]
+        assert len([m for m in boss.drain() if "cannot store" in m.params[-1]]) <= 1
     finally:
         os.unlink(filler)
     await boss.expect("NOTICE", ["boss", re.compile(".*stor(ing|es) .*again.*")])
     await amy.send("PRIVMSG #lobby :after the storm")
     await bob.expect("PRIVMSG", ["#lobby", "after the storm"])
+    carol = await h.connect("carol", caps=["batch", "draft/chathistory", "server-time"])
+    stored = await _history(carol, "#lobby")
+    assert stored == [*got, "after the storm"]
 
 
 async def test_register_on_a_full_disk_gets_an_answer(
