@@ -7,67 +7,26 @@ answers)."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import re
-import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chinwag.server.config import OperConfig
 from chinwag.store.journal import Journal
+from tests.small_disk import fill, small_disk
 
 from .accounts_support import FAST_HASHER, ServeAccounts, fast_hashing, serve_accounts
 from .harness import ANY, Client
 
-__all__ = ["fast_hashing", "serve_accounts"]
+__all__ = ["fast_hashing", "serve_accounts", "small_disk"]
 
-DISK_BYTES = 8 * 1024 * 1024
 RESERVE_BYTES = 8 * 1024
 """The journal's reservation here: about 20 messages fit in it, so a few dozen fill it."""
 SENT = 80
 NOT_STORED = re.compile(r"Your message to \S+ was not delivered: .*")
 MAYBE_LOST = re.compile(r"Your message to \S+ could not be stored .*")
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A directory on a tmpfs of DISK_BYTES, mounted for this test (root only)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; returns it (delete it to free the space)."""
-    filler = directory / f"filler-{uuid.uuid4().hex}"
-    chunk = b"\0" * 65536
-    with open(filler, "wb", buffering=0) as handle:
-        while True:
-            try:
-                handle.write(chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 512)
-    return filler
 
 
 async def _oper(client: Client) -> None:
@@ -100,7 +59,7 @@ async def test_no_message_anyone_received_is_missing_from_history(
     await _oper(boss)
     amy = await h.connect("amy")
     bob = await h.connect("bob")
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     texts = [f"message {i} " + "x" * 300 for i in range(SENT)]
     try:
         await amy.send(*(f"PRIVMSG #lobby :{text}" for text in texts))
@@ -130,7 +89,7 @@ async def test_register_on_a_full_disk_gets_an_answer(
     """REGISTER while the disk is full is answered with FAIL (not silence); so is NickServ."""
     h = await serve_accounts(data_dir=small_disk / "data")
     amy = await h.connect("amy")
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     try:
         await amy.send("REGISTER * * secret-pw")
         await amy.expect(
