@@ -1,4 +1,7 @@
-"""A small filesystem to fill: a tmpfs mounted for one test (root only; skipped otherwise)."""
+"""A small filesystem to fill: a tmpfs mounted for one test (root only; skipped otherwise).
+
+A pytest plugin of the whole suite (``tests/conftest.py``): the fixtures `small_disk` and
+`fill_disk`."""
 
 from __future__ import annotations
 
@@ -6,14 +9,15 @@ import contextlib
 import errno
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-__all__ = ["DISK_BYTES", "fill", "small_disk"]
+__all__ = ["DISK_BYTES", "Fill", "fill", "fill_disk", "small_disk"]
 
 DISK_BYTES = 8 * 1024 * 1024
+Fill = Callable[[Path], Path]
 
 
 @pytest.fixture
@@ -50,3 +54,9 @@ def fill(directory: Path) -> Path:
             while True:
                 handle.write(b"\0" * 512)
     return filler
+
+
+@pytest.fixture
+def fill_disk() -> Fill:
+    """`fill`, for tests (which cannot import this plugin's module by name)."""
+    return fill

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chinwag.server.config import OperConfig
 from chinwag.store.journal import Journal
-from tests.small_disk import fill, small_disk
 
 from .accounts_support import FAST_HASHER, ServeAccounts, fast_hashing, serve_accounts
 from .harness import ANY, Client
 
-__all__ = ["fast_hashing", "serve_accounts", "small_disk"]
+__all__ = ["fast_hashing", "serve_accounts"]
 
 RESERVE_BYTES = 8 * 1024
 """The journal's reservation here: about 20 messages fit in it, so a few dozen fill it."""
@@ -46,7 +46,10 @@ async def _history(client: Client, target: str) -> list[str]:
 
 
 async def test_no_message_anyone_received_is_missing_from_history(
-    serve_accounts: ServeAccounts, small_disk: Path, monkeypatch: pytest.MonkeyPatch
+    serve_accounts: ServeAccounts,
+    small_disk: Path,
+    fill_disk: Callable[[Path], Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On a full disk the journal's reserved space runs out and every later message is refused
     before delivery: each message either reached everyone and is in history once the disk has
@@ -59,7 +62,7 @@ async def test_no_message_anyone_received_is_missing_from_history(
     await _oper(boss)
     amy = await h.connect("amy")
     bob = await h.connect("bob")
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     texts = [f"message {i} " + "x" * 300 for i in range(SENT)]
     try:
         await amy.send(*(f"PRIVMSG #lobby :{text}" for text in texts))
@@ -84,12 +87,12 @@ async def test_no_message_anyone_received_is_missing_from_history(
 
 
 async def test_register_on_a_full_disk_gets_an_answer(
-    serve_accounts: ServeAccounts, small_disk: Path
+    serve_accounts: ServeAccounts, small_disk: Path, fill_disk: Callable[[Path], Path]
 ) -> None:
     """REGISTER while the disk is full is answered with FAIL (not silence); so is NickServ."""
     h = await serve_accounts(data_dir=small_disk / "data")
     amy = await h.connect("amy")
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     try:
         await amy.send("REGISTER * * secret-pw")
         await amy.expect(

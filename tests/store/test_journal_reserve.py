@@ -5,6 +5,7 @@ given back on rotation and close; and zero bytes after the last frame hide nothi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,8 @@ import pytest
 from chinwag.store import DB_FILENAME, SqliteStore
 from chinwag.store.journal import HEADER, Journal, JournalError, read_frames, segments
 from chinwag.store.journal_history import PROBE_ROOM, JournalHistoryStore
-from tests.small_disk import fill, small_disk
 
 from .factories import LOBBY, T0, entry
-
-__all__ = ["small_disk"]
 
 CHUNK = 16 * 1024
 
@@ -104,7 +102,9 @@ def test_zero_bytes_after_the_last_frame_hide_nothing(tmp_path: Path) -> None:
     assert end == path.stat().st_size
 
 
-async def test_a_full_disk_refuses_the_message_that_does_not_fit(small_disk: Path) -> None:
+async def test_a_full_disk_refuses_the_message_that_does_not_fit(
+    small_disk: Path, fill_disk: Callable[[Path], Path]
+) -> None:
     """With the reservation used up on a full disk, `add` raises before keeping the record;
     what was accepted is written; once there is room the probe and the next add work."""
     store = SqliteStore(small_disk / DB_FILENAME)
@@ -112,7 +112,7 @@ async def test_a_full_disk_refuses_the_message_that_does_not_fit(small_disk: Pat
     journal = history.journal
     assert journal is not None
     _reserving(journal)
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     accepted: list[str] = []
     try:
         with pytest.raises(JournalError):
