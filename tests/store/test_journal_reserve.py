@@ -103,10 +103,11 @@ def test_zero_bytes_after_the_last_frame_hide_nothing(tmp_path: Path) -> None:
 
 
 async def test_a_full_disk_refuses_the_message_that_does_not_fit(
-    small_disk: Path, fill_disk: Callable[[Path], Path]
+    small_disk: Path, fill_disk: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the reservation used up on a full disk, `add` raises before keeping the record;
     what was accepted is written; once there is room the probe and the next add work."""
+    monkeypatch.setattr(Journal, "reserve_bytes", CHUNK)
     store = SqliteStore(small_disk / DB_FILENAME)
     history = _history(store)
     journal = history.journal
