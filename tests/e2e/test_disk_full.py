@@ -1,8 +1,9 @@
-"""A full disk, for real: the data directory on a small tmpfs (needs root to mount it; skipped
-otherwise). A message that finds no disk space reserved for it in the journal is refused before
-delivery, and so is every later one (their senders told) until a probe finds room again: nothing
-anyone received is missing from history. Operators get one notice per episode; storing resumes
-by itself when space returns. Store errors in handlers become replies (REGISTER on a full disk
+"""A full disk, for real: the data directory on a small tmpfs (``tests/small_disk.py``: root or
+password-less ``sudo`` mounts it; elsewhere skipped loudly, and failed under ``CI=true``). A
+message that finds no disk space reserved for it in the journal is refused before delivery, and
+so is every later one (their senders told) until a probe finds room again: nothing anyone
+received is missing from history. Operators get one notice per episode; storing resumes by
+itself when space returns. Store errors in handlers become replies (REGISTER on a full disk
 answers)."""
 
 from __future__ import annotations
