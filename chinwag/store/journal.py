@@ -86,10 +86,11 @@ _NAME_DIGITS = 20
 MAX_FRAME = 1 << 30
 """A length field above this is garbage, not a frame (a turn never writes a gigabyte)."""
 RESERVE_BYTES = 4 * 1024 * 1024
-"""Disk space allocated ahead of the journal's end at a time (one ``fallocate`` per ~12,000
-private messages); the disk holds at most this much more than the journal's frames. Measured on
-the 200-pair private-message benchmark (ext4): with 1 MiB the server's processes spent 0.6-0.9
-us more per message than without reserving; with 4 or 16 MiB, no difference above the noise."""
+"""Disk space allocated ahead of the journal's end at a time (one ``fallocate`` per some ten
+thousand messages); the disk holds at most this much more than the journal's frames. Measured
+on the 200-pair private-message benchmark (ext4, ``bench/results/journal-reserve/``): with 1 MiB
+the server's processes spent 0.6-0.9 us more per message than without reserving; with 4 or 16
+MiB, no difference above the noise."""
 _FALLOC_FL_KEEP_SIZE = 0x01  # <linux/falloc.h>
 _UNSUPPORTED = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 _Fallocate = Callable[[int, int, int, int], int]
