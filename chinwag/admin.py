@@ -47,7 +47,16 @@ from chinwag.store import (
 )
 from chinwag.store.lock import DataDirBusyError, DataDirLock
 
-__all__ = ["ONLINE_ACTIONS", "NoServerError", "add_arguments", "ask_server", "backup", "run"]
+__all__ = [
+    "ONLINE_ACTIONS",
+    "NoServerError",
+    "add_arguments",
+    "admin_sockets",
+    "ask_server",
+    "ask_socket",
+    "backup",
+    "run",
+]
 
 ONLINE_ACTIONS = ("status", "who", "kick", "kill", "ban", "reload", "say", "nodes")
 """Actions that need the running server."""
@@ -213,11 +222,11 @@ def ask_server(data_dir: Path, argv: list[str]) -> dict[str, Any]:
         raise NoServerError(f"no server is running on {data_dir} (no {SOCKET_NAME})")
     for path in paths[:-1]:
         with contextlib.suppress(NoServerError):
-            return _ask(path, argv)
-    return _ask(paths[-1], argv)
+            return ask_socket(path, argv)
+    return ask_socket(paths[-1], argv)
 
 
-def _ask(path: Path, argv: list[str]) -> dict[str, Any]:
+def ask_socket(path: Path, argv: list[str]) -> dict[str, Any]:
     """Send ``argv`` over the admin socket at ``path``; its JSON answer."""
     data_dir = path.parent
     name, fd = bindable_path(path)

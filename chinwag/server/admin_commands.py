@@ -138,6 +138,7 @@ class AdminCommands:
             flushes = bus.turns
             lines |= {
                 "node": cluster.node,
+                "local_users": network.user_count - cluster.replica.remote_count,
                 "remote_users": cluster.replica.remote_count,
                 "bus_events_sent": bus.events_out,
                 "bus_events_received": bus.events_in,
