@@ -50,7 +50,7 @@ from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
     from chinwag.cluster.node import ClusterNode
-    from chinwag.server.workers import Worker
+    from chinwag.server.worker import Worker
 
 __all__ = ["Server", "data_path", "run_server"]
 

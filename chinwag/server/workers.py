@@ -60,9 +60,10 @@ from chinwag.server.app import data_path, run_server
 from chinwag.server.cloak import load_secret
 from chinwag.server.config import Config, parse_listen
 from chinwag.server.reload import tls_files
+from chinwag.server.worker import Ports, Worker, worker_config, worker_name
 from chinwag.store.lock import DataDirBusyError, DataDirLock
 
-__all__ = ["Ports", "Supervisor", "Worker", "run_workers", "worker_config", "worker_name"]
+__all__ = ["Supervisor", "run_workers"]
 
 log = logging.getLogger("chinwag.workers")
 
@@ -76,68 +77,6 @@ STOP_TIMEOUT = 10.0
 """Seconds the workers get to stop after SIGTERM before they are killed."""
 STOPPING = (signal.SIGTERM, signal.SIGINT)
 HANDLED = (*STOPPING, signal.SIGHUP, signal.SIGCHLD)
-
-
-def worker_name(node: str, index: int) -> str:
-    """The node name of worker ``index`` (from 1): ``-<index>`` added to the first label."""
-    first, dot, rest = node.partition(".")
-    return f"{first}-{index}{dot}{rest}"
-
-
-@dataclass(frozen=True)
-class Worker:
-    """What a worker process knows of its place among the workers (given to `Server`).
-
-    Attributes:
-        index: its number, from 1.
-        node: its node name in the network.
-        cloak_secret: the supervisor's cloak secret, the same for every worker.
-        ready_fd: the write end of the pipe that tells the supervisor it listens.
-    """
-
-    index: int
-    node: str
-    cloak_secret: bytes
-    ready_fd: int
-
-    @property
-    def admin_socket(self) -> str:
-        """The file name of its admin socket in the data directory."""
-        return f"admin-{self.index}.sock"
-
-    def ready(self) -> None:
-        """Tell the supervisor that this worker listens (once)."""
-        with contextlib.suppress(OSError):  # the supervisor is gone: nobody to tell
-            os.write(self.ready_fd, b"1")
-            os.close(self.ready_fd)
-
-
-@dataclass(frozen=True)
-class Ports:
-    """The ports every worker listens on, as the supervisor reserved them."""
-
-    port: int
-    tls_port: int
-    websocket: str
-    """``HOST:PORT`` of the WebSocket listener, or empty."""
-
-
-def worker_config(config: Config, worker: Worker, ports: Ports) -> Config:
-    """``config`` as worker ``worker`` runs it: its node name, the reserved ports, and its own
-    metrics port (the configured one plus ``index - 1``; 0 stays 0)."""
-    metrics = config.metrics.listen
-    if metrics:
-        host, port = parse_listen(metrics, "metrics.listen")
-        if port:
-            shown = f"[{host}]" if ":" in host else host
-            metrics = f"{shown}:{port + worker.index - 1}"
-    return dataclasses.replace(
-        config,
-        server=dataclasses.replace(config.server, port=ports.port, tls_port=ports.tls_port),
-        websocket=dataclasses.replace(config.websocket, listen=ports.websocket),
-        metrics=dataclasses.replace(config.metrics, listen=metrics),
-        cluster=dataclasses.replace(config.cluster, node_name=worker.node),
-    )
 
 
 def _reserve(host: str, port: int) -> socket.socket:

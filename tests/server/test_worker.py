@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chinwag.server.config import Config
-from chinwag.server.workers import Ports, Worker, worker_config, worker_name
+from chinwag.server.worker import Ports, Worker, worker_config, worker_name
 
 
 def test_a_worker_is_named_after_the_node_in_its_first_label() -> None:
