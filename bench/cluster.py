@@ -248,6 +248,52 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:,.1f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
 
 
+def _cost_model(rows: list[dict[str, Any]]) -> list[str]:
+    """What the CPU costs per message say, whatever the load on the machine.
+
+    With ``C_n`` the nodes' CPU per message sent in a network of ``n`` nodes, and every node
+    CPU-bound at the same share, ``n`` nodes deliver ``n * C_1 / C_n`` times what one does.
+    """
+    cost: dict[int, float] = {}
+    redis_us: dict[int, float] = {}
+    for nodes in sorted({r["nodes"] for r in rows}):
+        runs = [r for r in rows if r["nodes"] == nodes]
+        node_us, bus_us = _median(runs, "server_us_per_msg"), _median(runs, "redis_us_per_msg")
+        if node_us:
+            cost[nodes] = node_us
+        if bus_us:
+            redis_us[nodes] = bus_us
+    lines: list[str] = []
+    plain, one = cost.get(0), cost.get(1)
+    if plain and one:
+        lines.append(
+            f"- One node costs {one - plain:.1f} us of node CPU per message more than the plain "
+            f"server ({one:.1f} us against {plain:.1f} us)."
+        )
+    if redis_us:
+        most = max(redis_us)
+        lines.append(
+            f"- Redis: {redis_us[most]:.2f} us of CPU per message with {most} node(s): one Redis"
+            f" core carries about {1e6 / redis_us[most]:,.0f} messages/s at that cost."
+        )
+    if one:
+        predicted = [f"{n} nodes {n * one / c:.2f}x" for n, c in cost.items() if n > 1]
+        if predicted:
+            lines.append(
+                "- Predicted from CPU per message (each node busy at its share): "
+                + ", ".join(predicted)
+                + "."
+            )
+    two = cost.get(2)
+    if one and two and rows[0]["scenario"].startswith("fanout"):
+        receive = two - one  # every node receives every line of a room with members on all
+        lines.append(
+            f"- Per message, the sender's node spends about {one - receive:.1f} us, and every "
+            f"node with members {receive:.1f} us more (C_2 - C_1)."
+        )
+    return lines
+
+
 def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """The markdown tables of a run: medians per scenario and variant."""
     out = [
@@ -265,7 +311,7 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
             f"## {scenario}",
             "",
             "| variant | delivered/s | x 1 node | sent/s | lost | node us/msg | redis us/msg"
-            " | Redis ceiling msgs/s | nodes CPU % | load |",
+            " | nodes CPU % | groups across nodes | load |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for variant in dict.fromkeys(r["variant"] for r in rows):
@@ -277,10 +323,11 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
                 f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
                 f" | {', '.join(str(x) for x in lost)} | {_fmt(_median(runs, 'server_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'redis_us_per_msg'))}"
-                f" | {_fmt(_median(runs, 'redis_ceiling_msgs_per_s'))}"
                 f" | {_fmt(_median(runs, 'server_cpu_pct'))}"
+                f" | {_fmt(_median(runs, 'groups_across_nodes'))}"
                 f" | {_fmt(_median(runs, 'loadavg_before'))} |"
             )
+        out += ["", *_cost_model(rows)]
         errors = [e for r in rows for e in r.get("errors", [])]
         if errors:
             out += ["", "Errors: " + "; ".join(sorted(set(errors))[:5])]
