@@ -31,6 +31,7 @@ from chinwag.server.klines import (
 from chinwag.server.network import Network
 from chinwag.server.reload import Reloader
 from chinwag.server.services import ServiceConnection
+from chinwag.server.state import Client
 from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.store import Store, StoreError
 
@@ -190,6 +191,7 @@ class AdminCommands:
         target = network.find(args[1])
         if target is None or target not in channel.members:
             raise AdminError(f"{args[1]} is not in {channel.name}")
+        self._refuse_remote(target)
         reason = " ".join(args[2:]) or "Kicked by the server administrator"
         network.kick(None, channel, target, reason)
         return f"kicked {target.nick} from {channel.name}"
@@ -202,9 +204,22 @@ class AdminCommands:
             raise AdminError(f"nobody is using the nick {args[0]}")
         if isinstance(target.conn, ServiceConnection):
             raise AdminError(f"{target.nick} is a service")
+        self._refuse_remote(target)
         reason = " ".join(args[1:]) or "No reason given"
         target.conn.close(f"Killed by {self.network.name} ({reason})")
         return f"disconnected {target.nick}"
+
+    def _refuse_remote(self, target: Client) -> None:
+        """A user of another node of the network is that node's to act on (not shared yet)."""
+        if self.cluster is None:
+            return
+        from chinwag.cluster.replica import RemoteLink
+
+        if isinstance(target.conn, RemoteLink):
+            raise AdminError(
+                f"{target.nick} is on node {target.conn.node}: ask that node (chinwag admin "
+                "on its data directory)"
+            )
 
     async def ban(self, args: list[str]) -> str:
         """``ban list | add TARGET [DURATION] [REASON] | remove TARGET``"""

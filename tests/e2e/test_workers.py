@@ -157,9 +157,10 @@ async def test_two_workers_share_one_port_and_their_users_talk(workers: Workers)
 
 
 async def test_admin_and_metrics_show_the_nodes(workers: Workers) -> None:
-    """``admin nodes`` and a worker's metrics list both nodes, with their users, and its bus."""
+    """``admin nodes`` and a worker's metrics list both nodes, with their users, and its bus;
+    a worker refuses to kill a user of the other (that node's to do), who stays connected."""
     clients = workers.clients = await workers.started()
-    await _one_on_each(workers, clients)
+    _, bob = await _one_on_each(workers, clients)
     reply = await asyncio.to_thread(ask_server, workers.data, ["nodes"])
     rows = [row.split("\t") for row in str(reply["output"]).splitlines()]
     assert rows[0] == ["node", "epoch", "lease_age", "users"]
@@ -174,6 +175,11 @@ async def test_admin_and_metrics_show_the_nodes(workers: Workers) -> None:
     assert users == len(clients.clients)
     assert samples["chinwag_bus_events_sent_total", ()] > 0
     assert samples["chinwag_bus_flush_seconds_count", ()] > 0
+    refused = await asyncio.to_thread(
+        ask_socket, workers.data / "admin-1.sock", ["kill", bob.name, "bye"]
+    )
+    assert not refused["ok"] and f"{bob.name} is on node n-2.test" in refused["error"]
+    await bob.alive()
 
 
 async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
