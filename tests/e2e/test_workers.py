@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -62,6 +63,8 @@ class Workers:
                     "--redis", redis_url,
                     "--store", store_url,
                     "--metrics", "127.0.0.1:0",
+                    "--tls", "--tls-port", "0",
+                    "--websocket", "127.0.0.1:0",
                     "--workers", "2",
                 ],
                 cwd=workdir,
@@ -200,6 +203,28 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     assert await asyncio.to_thread(workers.proc.wait, 15) == 0
     assert "every worker stopped" in workers.log()
     assert not [pid for pid in now if Path(f"/proc/{pid}").exists()]
+
+
+async def test_every_listener_is_shared_and_every_worker_has_the_same_certificate(
+    workers: Workers,
+) -> None:
+    """Both workers listen on the same plain, TLS and WebSocket ports (the supervisor chose the
+    ports asked as 0), with the one certificate the supervisor generated."""
+    await workers.started()
+    found = re.findall(
+        r"\[(n-\d\.test)\] chinwag\.server: listening on (\S+), (\S+) ", workers.log()
+    )
+    assert sorted(name for name, _, _ in found) == ["n-1.test", "n-2.test"]
+    assert found[0][1:] == found[1][1:]
+    web = re.findall(r"web client at https://(\S+)/ ", workers.log())
+    assert len(web) == 2 and web[0] == web[1]
+    context = ssl.create_default_context(cafile=workers.data / "tls-cert.pem")
+    context.check_hostname = False
+    for address in (found[0][2], web[0]):
+        host, port = address.rsplit(":", 1)
+        for _ in range(4):  # whichever worker answers shows the same certificate
+            _, writer = await asyncio.open_connection(host, int(port), ssl=context)
+            writer.close()
 
 
 def test_more_than_one_worker_needs_redis_and_a_store(capsys: pytest.CaptureFixture[str]) -> None:
