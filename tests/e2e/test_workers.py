@@ -237,3 +237,21 @@ def test_workers_must_be_at_least_one(capsys: pytest.CaptureFixture[str]) -> Non
     """``--workers 0`` is refused with exit status 2."""
     assert chinwag_main(["serve", "--workers", "0", "--data", "none"]) == 2
     assert "cluster.workers must be between 1 and" in capsys.readouterr().err
+
+
+async def test_workers_that_cannot_start_stop_the_supervisor_with_status_1(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """No Redis at the URL: the workers exit before listening, the supervisor stops the rest
+    and exits with status 1, saying which worker failed (not a restart loop)."""
+    missing = f"unix://{tmp_path}/no-redis.sock"
+    workers = Workers(tmp_path, missing, postgres_url)
+    try:
+        status = await asyncio.to_thread(workers.proc.wait, 30)
+    finally:
+        workers.stop()
+    assert status == 1
+    assert re.search(
+        r"worker n-\d\.test exited with status 1 before it was listening", workers.log()
+    )
+    assert "cannot reach the network's Redis" in workers.log()
