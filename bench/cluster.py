@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu_share import CpuShare, cpu_share_kind
+from bench.run import _chinwag_revision
 from bench.scenarios import Scenario, build
 from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
 
@@ -299,7 +300,8 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
     out = [
         "# chinwag: a network of nodes on one machine",
         "",
-        f"`{meta['command']}`, {meta['date_utc']} UTC, {meta['cpus']} cores, CPU share per node:"
+        f"`{meta['command']}`, {meta['date_utc']} UTC, chinwag {meta.get('chinwag_rev', '?')},"
+        f" {meta['cpus']} cores, CPU share per node:"
         f" {meta['share']} core ({meta['share_kind']}), history {meta['history']},"
         f" {meta['reps']} repetitions, load average at the start {meta['loadavg_start']:.2f}.",
         "",
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "command": "python -m bench.cluster " + " ".join(words),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "chinwag_rev": _chinwag_revision(),
         "cpus": os.cpu_count(),
         "share": args.share,
         "share_kind": kind or "none: no cgroup CPU controller we may use; nodes unlimited",

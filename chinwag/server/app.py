@@ -142,11 +142,8 @@ class Server:
             self.cluster = ClusterNode(
                 self.network, self.history, config.cluster.redis.strip(), node_name
             )
-        # The fast path delivers to local connections only: on a cluster node every message
-        # goes through the handlers, which relay it through the bus.
-        self.fast_path: FastPath | None = (
-            None if self.cluster is not None else FastPath(self.network, self.history)
-        )
+        # On a node of a network it relays through the observer, as the handlers do.
+        self.fast_path: FastPath | None = FastPath(self.network, self.history)
         """Runs the common lines without the general dispatch; None sends every line through
         `commands.dispatch` (the reference, which tests compare it with)."""
         self.reloader = Reloader(
