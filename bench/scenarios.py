@@ -185,6 +185,24 @@ async def _converge(
                 await asyncio.sleep(CONVERGE_POLL)
 
 
+ARRIVAL_TIMEOUT = 15.0
+"""Seconds the members of a network's nodes get to receive the lines still on their way."""
+
+
+async def _all_arrived(groups: list[list[Conn]], senders: list[list[Sender]]) -> None:
+    """On a network, wait until every member has counted every line sent to it (or for
+    `ARRIVAL_TIMEOUT`): a node answers the end barrier's PING at once, while lines from other
+    nodes may still be on their way through Redis, and they would be counted as lost."""
+    due: list[tuple[Conn, int]] = []
+    for conns, group in zip(groups, senders, strict=True):
+        total = sum(s.sent for s in group)
+        own = {id(s.conn): s.sent for s in group}
+        due += [(c, total - own.get(id(c), 0)) for c in conns if not c.closed]
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT
+    while time.monotonic() < deadline and any(c.count < n for c, n in due):
+        await asyncio.sleep(0.005)
+
+
 async def _run_traffic(gen: Generator) -> None:
     spec, res = gen.spec, gen.result
     idle_conns: list[Conn] = []
@@ -308,6 +326,8 @@ async def _run_traffic(gen: Generator) -> None:
     ):
         await asyncio.sleep(0.005)
     receivers = [c for c in members if c is not slow]
+    if len(gen.ports) > 1:
+        await _all_arrived(groups, senders)
     missed = await gen.barrier(receivers, "end", mode=DRAIN, then=IDLE, timeout=20)
     t_end = time.monotonic()
     gen.cpu_fill(mark)
