@@ -32,6 +32,7 @@ import importlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,7 +53,6 @@ __all__ = ["main"]
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster"
 SCENARIOS = {"room": "fanout C=100 S=10", "pm": "privmsg 100 pairs"}
 """The scenarios of this benchmark, by short name, from ``bench/scenarios.py``."""
-PORT_BASE = 17_500
 NODE_START_TIMEOUT = 30.0
 
 
@@ -100,9 +100,9 @@ class Backends:
 class Node:
     """One ``chinwag serve`` (a node, or the plain server) in a CPU share of its own."""
 
-    def __init__(self, workdir: Path, port: int, extra: str, share: CpuShare | None) -> None:
+    def __init__(self, workdir: Path, extra: str, share: CpuShare | None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port
+        self.port = port = _free_port()
         argv = _chinwag(workdir, port, extra)
         procs = None if share is None else share.procs_file
         if procs is not None:  # in the cgroup before the interpreter even starts
@@ -145,7 +145,6 @@ def run_one(
     share: float,
     duration: float,
     history: bool,
-    port: int,
 ) -> dict[str, Any]:
     """Start ``nodes`` nodes (0: the plain server), run the generator once, stop them."""
     record: dict[str, Any] = {
@@ -167,7 +166,7 @@ def run_one(
                     extra = _cluster_section(backends.redis.url, store_url, f"n{i}.bench", history)
                 else:
                     extra = "" if history else "[history]\nenabled = false\n"
-                running.append(Node(workdir / f"n{i}", port + i, extra, cpu))
+                running.append(Node(workdir / f"n{i}", extra, cpu))
         except RuntimeError as exc:
             record["errors"] = [f"a node did not start: {exc}"]
             for node in running:
@@ -195,6 +194,14 @@ def run_one(
     shutil.rmtree(workdir, ignore_errors=True)
     _per_message(record)
     return record
+
+
+def _free_port() -> int:
+    """A port nothing listens on now: a fixed range could be another benchmark's (the machine
+    is shared), and the generator would then talk to someone else's server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _rss(node: Node) -> int | None:
@@ -369,7 +376,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     backends = Backends()
     records: list[dict[str, Any]] = []
-    port = PORT_BASE
     try:
         for scenario in scenarios:
             for rep in range(args.reps):
@@ -383,9 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                         share=args.share,
                         duration=args.duration,
                         history=args.history == "on",
-                        port=port,
                     )
-                    port += 4
                     record["rep"] = rep
                     records.append(record)
                     print(_one_line(record), flush=True)
