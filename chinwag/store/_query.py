@@ -4,8 +4,8 @@ Entries of a conversation are totally ordered by their *position* ``(time_ms, se
 server time rounded to milliseconds (what a client sees in ``server-time``, so a
 ``timestamp=`` copied from a message selects exactly what the client expects) and a sequence
 number that grows with arrival order. Every query is one or two calls to
-:meth:`RangeReader.range` with exclusive position bounds, so the memory and SQLite stores share
-these semantics and differ only in how they scan.
+:meth:`RangeReader.range` with exclusive position bounds, so the memory and SQL stores
+(``memory.py``, ``sql_history.py``) share these semantics and differ only in how they scan.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Account rules written once, over the :class:`~chinwag.store.base.AccountStore` interface.
 
-The memory and SQLite account stores differ only in how they read and write a row. What a
-registration must pass, when a password is worth hashing, and when a login upgrades its hash
-are the same for both, so both call these. Every check that can refuse runs *before* argon2:
-a refused request never costs a hash (see ``passwords.py``).
+The memory and SQL account stores (``memory.py``, ``sql_records.py``) differ only in how they
+read and write a row. What a registration must pass, when a password is worth hashing, and when
+a login upgrades its hash are the same for both, so both call these. Every check that can refuse
+runs *before* argon2: a refused request never costs a hash (see ``passwords.py``).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ __all__ = [
     "ChannelTarget",
     "DirectTarget",
     "HistoryEntry",
+    "HistoryIndex",
     "HistoryStore",
     "MsgidBound",
     "OnCommit",
@@ -286,53 +287,14 @@ class ServerBan:
         return self.expires_at is not None and now >= self.expires_at
 
 
-class HistoryStore(Protocol):
-    """Message history for CHATHISTORY and join replay.
+class HistoryIndex(Protocol):
+    """The queries and the retention of message history (a SQL index fed by the journal
+    implements only these; a :class:`HistoryStore` adds the appends).
 
     Every query returns entries in chronological order. Entries are ordered by server time at
     millisecond resolution (what clients see in ``server-time``), ties broken by arrival order.
     Bounds are exclusive. A ``msgid`` bound that is not in ``target`` selects nothing.
     """
-
-    def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
-        """Queue ``entry`` for storage; never waits for the disk.
-
-        Args:
-            entry: the message to keep. A duplicate ``msgid`` is ignored.
-            then: called on the event loop once the entry is committed, in append order. A
-                server that delivers from ``then`` never shows a client a message that a
-                crash could lose.
-        """
-        ...
-
-    async def probe_write(self) -> None:
-        """Write something tiny and commit it: raises when nothing can be stored now (a full
-        disk), returns when storing works."""
-        ...
-
-    def commit_error(self) -> BaseException | None:
-        """Inside an ``append`` callback: why that entry was NOT stored (the disk is full, the
-        file is gone...), or None when it was. Outside a callback: None."""
-        ...
-
-    def end_turn(self) -> None:
-        """Store what this event-loop turn appended now and run its callbacks; the server calls
-        it before it writes the turn's output. A store that does not work in turns does
-        nothing."""
-        ...
-
-    def after_writes(self, then: OnCommit) -> None:
-        """Run ``then`` on the event loop once every entry appended before is committed.
-
-        It runs in order with the ``then`` callbacks of :meth:`append`: a server that delivers
-        stored messages from their callbacks delivers what it does not store (JOIN, PART,
-        QUIT, ...) through this, and clients see everything in the original order.
-        """
-        ...
-
-    async def flush(self) -> None:
-        """Wait until everything appended so far is committed."""
-        ...
 
     async def latest(self, target: Target, after: Bound | None, limit: int) -> list[HistoryEntry]:
         """CHATHISTORY LATEST: the newest ``limit`` entries, only those after ``after``.
@@ -419,6 +381,51 @@ class HistoryStore(Protocol):
         Returns:
             How many entries were deleted.
         """
+        ...
+
+
+class HistoryStore(HistoryIndex, Protocol):
+    """Message history for CHATHISTORY and join replay: the queries of `HistoryIndex`, and the
+    appends that feed them."""
+
+    def append(self, entry: HistoryEntry, then: OnCommit | None = None) -> None:
+        """Queue ``entry`` for storage; never waits for the disk.
+
+        Args:
+            entry: the message to keep. A duplicate ``msgid`` is ignored.
+            then: called on the event loop once the entry is committed, in append order. A
+                server that delivers from ``then`` never shows a client a message that a
+                crash could lose.
+        """
+        ...
+
+    async def probe_write(self) -> None:
+        """Write something tiny and commit it: raises when nothing can be stored now (a full
+        disk), returns when storing works."""
+        ...
+
+    def commit_error(self) -> BaseException | None:
+        """Inside an ``append`` callback: why that entry was NOT stored (the disk is full, the
+        file is gone...), or None when it was. Outside a callback: None."""
+        ...
+
+    def end_turn(self) -> None:
+        """Store what this event-loop turn appended now and run its callbacks; the server calls
+        it before it writes the turn's output. A store that does not work in turns does
+        nothing."""
+        ...
+
+    def after_writes(self, then: OnCommit) -> None:
+        """Run ``then`` on the event loop once every entry appended before is committed.
+
+        It runs in order with the ``then`` callbacks of :meth:`append`: a server that delivers
+        stored messages from their callbacks delivers what it does not store (JOIN, PART,
+        QUIT, ...) through this, and clients see everything in the original order.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is committed."""
         ...
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from chinwag.store.sqlite_connection import checkpoint, connect
@@ -21,32 +20,23 @@ class Checkpointer:
 
     A passive checkpoint copies the frames committed before it started; the WAL starts over
     (from its first byte) only when one has copied them all. Under a write load that never
-    pauses, that never happens and the WAL would grow without end, so past ``wal_limit``
-    bytes this asks the writer to run one checkpoint itself (`Writer.request_rewind`).
+    pauses, that never happens: the busy writer, the indexer, checkpoints between two of its
+    passes itself (``indexer.py``).
     """
 
     def __init__(
         self,
         path: Path,
         interval: float = 1.0,
-        *,
-        wal_limit: int | None = None,
-        on_large_wal: Callable[[], None] | None = None,
     ) -> None:
         """Start the checkpoint thread.
 
         Args:
             path: the database file.
             interval: seconds between checkpoints.
-            wal_limit: the WAL size, in bytes, past which ``on_large_wal`` is called.
-            on_large_wal: asks for a checkpoint that lets the WAL start over.
         """
         self._conn = connect(path)
         self._interval = interval
-        page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
-        # A WAL frame is a page and a 24-byte header; checkpoints report sizes in frames.
-        self._frame_limit = None if wal_limit is None else max(1, wal_limit // (page_size + 24))
-        self._on_large_wal = on_large_wal
         self._stop = threading.Event()
         self.runs = 0
         """How many checkpoints ran."""
@@ -56,13 +46,8 @@ class Checkpointer:
         self._thread.start()
 
     def _checkpoint(self, mode: str) -> None:
-        frames = checkpoint(self._conn, mode)
-        if frames is None:
-            return
-        self.runs += 1
-        limit = self._frame_limit
-        if limit is not None and frames > limit and self._on_large_wal is not None:
-            self._on_large_wal()
+        if checkpoint(self._conn, mode) is not None:
+            self.runs += 1
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -35,7 +35,6 @@ import fcntl
 import logging
 import os
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,11 +250,3 @@ class Journal:
             os.close(self._fd)
             os.close(self._lock)
             self._fd = -1
-
-
-def iter_segment_frames(path: Path, base: int, start: int) -> Iterator[Frame]:
-    """The whole frames of segment ``path`` (first offset ``base``) from offset ``start`` on."""
-    with open(path, "rb") as fh:
-        fh.seek(start - base)
-        frames, _end = read_frames(fh.read(), start)
-    yield from frames

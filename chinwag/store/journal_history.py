@@ -39,7 +39,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from chinwag.store.base import Bound, DirectTarget, HistoryEntry, HistoryStore, OnCommit, Target
+from chinwag.store.base import Bound, DirectTarget, HistoryEntry, HistoryIndex, OnCommit, Target
 from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
 from chinwag.store.journal import Journal, JournalError
@@ -77,12 +77,11 @@ class JournalHistoryStore:
         journal: the journal (owned: closed by :meth:`close`), or None when another process
             writes it (a running server): then appends are refused, and reads return what is
             indexed.
-        index: the SQLite history store the indexer feeds; its reads and its prune/forget
-            jobs are used, never its append.
+        index: the SQLite history the indexer feeds (its queries, prune and forget).
         indexer: how far the indexer got, and how to wait for it.
     """
 
-    def __init__(self, journal: Journal | None, index: HistoryStore, indexer: IndexerLink) -> None:
+    def __init__(self, journal: Journal | None, index: HistoryIndex, indexer: IndexerLink) -> None:
         self.journal = journal
         self.index = index
         self.indexer = indexer

@@ -1,12 +1,13 @@
 """Many history rows in one statement, from a few statements compiled once each.
 
-Why one statement for a group, not ``executemany`` between BEGIN and COMMIT: ``sqlite3`` releases
-the GIL around every ``sqlite3_step`` and takes it back after, and taking it back from a busy
-event loop can wait for the switch interval (5 ms); ``INSERT ... SELECT ... FROM (VALUES (...),
-(...), ...)`` is one step for the whole group, and run in autocommit mode when it is the whole
-group, the commit is in that step too. In CPU alone the two cost the same (measured, one thread,
-Python 3.11, WAL file: 2.3 against 2.8 us a row in groups of 8, 1.5 against 1.5 in groups of 64);
-what the statement saves is GIL hand-offs, whose cost depends on how busy the loop is.
+The indexer (``indexer.py``) inserts each pass's rows with it. Why one statement for many rows,
+not ``executemany``: ``sqlite3`` releases the GIL around every ``sqlite3_step`` and takes it back
+after, and taking it back from a busy thread (the event loop, when the indexer is a thread of
+the server's process) can wait for the switch interval (5 ms); ``INSERT ... SELECT ... FROM
+(VALUES (...), (...), ...)`` is one step for up to `MAX_ROWS_PER_STATEMENT` rows. In CPU alone
+the two cost the same (measured, one thread, Python 3.11, WAL file: 2.3 against 2.8 us a row in
+groups of 8, 1.5 against 1.5 in groups of 64); what the statement saves is GIL hand-offs, whose
+cost depends on how busy the loop is.
 
 Why buckets: a statement for every group size would be compiled over and over, and compiling
 costs more than running (measured: a group of 8 rows in a statement compiled for it costs 7.4 us

@@ -1,80 +1,76 @@
-"""The pool of read-only SQLite connections: reads run beside the writer, off the event loop."""
+"""The pool of read connections: reads run beside the writer, in worker threads, off the event
+loop (SQLite's WAL and PostgreSQL's MVCC both let a reader see the last committed state while
+the writer works)."""
 
 from __future__ import annotations
 
 import asyncio
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
+from chinwag.store.database import C, Database
 from chinwag.store.errors import StoreClosedError
-from chinwag.store.sqlite_connection import connect
 
 __all__ = ["ReaderPool"]
 
 T = TypeVar("T")
 
 
-class ReaderPool:
-    """Up to ``size`` read-only connections, each used by one worker thread at a time.
+class ReaderPool(Generic[C]):
+    """Up to ``size`` read connections, each used by one worker thread at a time.
 
-    WAL lets readers run beside the writer; each read job runs inside one read transaction,
-    so a multi-statement query sees one consistent snapshot.
+    Each read job runs as `Database.read` says: in SQLite inside one read transaction, so a
+    query of several statements sees one consistent snapshot. A connection the database finds
+    lost after a job (a PostgreSQL restart) is closed, and another is opened when needed.
     """
 
-    def __init__(self, path: Path, size: int = 4) -> None:
+    def __init__(self, db: Database[C], size: int = 4) -> None:
         """Create an empty pool; connections are opened on first use.
 
         Args:
-            path: the database file.
+            db: the database to read.
             size: how many connections at most.
         """
-        self._path = path
-        self._size = size
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._opened = 0
+        self._db = db
+        self._slots = threading.BoundedSemaphore(size)  # one per connection in use
+        self._idle: queue.LifoQueue[C] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._closed = False
 
-    def _acquire(self) -> sqlite3.Connection:
+    def _take(self) -> C:
+        """An idle connection, else a new one (called holding a slot)."""
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the store is closed")
             try:
                 return self._idle.get_nowait()
             except queue.Empty:
-                if self._opened < self._size:
-                    self._opened += 1
-                    return connect(self._path, readonly=True)
-        return self._idle.get()
+                pass
+        return self._db.connect(readonly=True)
 
-    def _release(self, conn: sqlite3.Connection) -> None:
+    def _give_back(self, conn: C) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and not self._db.lost(conn):
                 self._idle.put(conn)
                 return
         conn.close()
 
-    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in a read transaction on a pooled connection, in this thread.
+    def run_sync(self, fn: Callable[[C], T]) -> T:
+        """Run ``fn(conn)`` as one read on a pooled connection, in this thread.
 
         Raises:
             StoreClosedError: after :meth:`close`.
         """
-        conn = self._acquire()
-        try:
-            conn.execute("BEGIN")
+        with self._slots:
+            conn = self._take()
             try:
-                return fn(conn)
+                return self._db.read(conn, fn)
             finally:
-                conn.execute("COMMIT")
-        finally:
-            self._release(conn)
+                self._give_back(conn)
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[C], T]) -> T:
         """:meth:`run_sync` in a worker thread, off the event loop."""
         return await asyncio.to_thread(self.run_sync, fn)
 

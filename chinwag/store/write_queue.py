@@ -6,8 +6,8 @@ extends its flat parameter list and its list of callbacks, and the writer takes 
 no Python loop per row and no object per row that lives until the commit (objects that survive
 long get promoted by the garbage collector and make every full collection slower).
 
-Nothing here knows SQLite: whatever consumes the groups (the SQLite `Writer` today, a journal
-later) takes them with `take` and reports each segment's callbacks once its rows are durable.
+Nothing here knows the database: the `Writer` takes the groups with `take` and reports each
+segment's callbacks once its rows are durable.
 
 Waking. The writer sleeps on ``_bell`` (a lock it holds) after setting ``_idle``; whoever wakes
 it clears ``_idle`` and releases ``_bell`` (under ``_lock``), so no wakeup is lost and there is at
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from chinwag.store.errors import StoreClosedError
 
 __all__ = ["STOP", "Call", "Job", "Rows", "WriteQueue"]
 
-Job = Callable[[sqlite3.Connection], Any]
+Job = Callable[[Any], Any]
+"""A call's function: it gets the writer's connection (either driver's)."""
 _get_ident = threading.get_ident
 
 

@@ -1,26 +1,25 @@
-"""The single SQLite writer thread: group commits of what the `WriteQueue` holds.
+"""The store's single writer thread: group commits of what the `WriteQueue` holds, in SQLite or
+PostgreSQL alike (what differs is a `Database`, ``database.py``).
 
-See the theory of operation in ``sqlite.py``. In short: every write is a *job* put on one
-bounded FIFO (``write_queue.py``); the writer thread waits for the first job, takes everything
-queued (up to ``max_group`` jobs), runs them all in ONE transaction, then commits, then reports
-back: ``then`` callbacks of appended rows are posted to their event loop in append order (one
-``call_soon_threadsafe`` per loop per group), then futures resolve. How a group of rows becomes
-few statements is in ``padded_insert.py``; the WAL is checkpointed by its own thread
-(``checkpointer.py``), and reads go to ``readers.py``.
+Every write is a *job* put on one bounded FIFO (``write_queue.py``); the writer thread waits for
+the first job, takes everything queued (up to ``max_group`` jobs), runs them all in ONE
+transaction, then commits, then reports back: ``then`` callbacks of appended rows are posted to
+their event loop in append order (one ``call_soon_threadsafe`` per loop per group), then futures
+resolve. Each call runs in a SAVEPOINT, so one that fails is rolled back alone and never costs
+the others their commit. When the queue is full, producers block: that only happens when the
+database cannot keep up. A no-op call is a flush: the queue is FIFO and there is one writer, so
+it completes only after everything queued before it is committed.
 
-The parts are shaped for a journal to replace the SQLite commit: the queue and the callback
-reporting know nothing of SQLite, and this module is the one place where a group becomes durable.
+Rows. A writer made with ``insert_rows`` also takes history rows (`Writer.append`): the
+PostgreSQL store's history, one statement per group. The SQLite store writes history to the
+journal (``journal_history.py``) and its index is fed by the indexer, so its writer takes none.
 
-Why the writer is tuned the way it is. It shares one core and the GIL with the event loop, so its
-Python work and its GIL hand-offs cost the loop directly:
+A failed group (the disk is full, the PostgreSQL server went away) is rolled back and logged;
+its futures get the error and its callbacks still run, `commit_error` telling them why. When
+the connection itself is lost the next group opens a new one.
 
-* it is woken at the end of the loop's turn, not at the first append (`WriteQueue._ring`);
-* a group of rows is one statement (``padded_insert.py``);
-* ``sqlite3`` binds int, float and str at C speed but sends every other value, None included,
-  through its adaptation protocol: the store writes 0 for "no value" and the statement turns it
-  back into NULL (``sqlite.py``, `or_no_value`). Measured (Python 3.11, 64 rows of 12 values,
-  3 of them "no value"): 52-64 us to bind with 0, 159-214 us with None, about half a
-  microsecond more per None.
+Why the writer is woken the way it is: it shares one core and the GIL with the event loop, so
+it is woken at the end of the loop's turn, not at the first append (`WriteQueue._ring`).
 """
 
 from __future__ import annotations
@@ -28,22 +27,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from chinwag.store.base import OnCommit
+from chinwag.store.database import C, Database
 from chinwag.store.errors import StoreClosedError
-from chinwag.store.padded_insert import PaddedInsert
-from chinwag.store.sqlite_connection import checkpoint
-from chinwag.store.write_queue import STOP, Call, Job, Rows, WriteQueue
+from chinwag.store.write_queue import STOP, Call, Rows, WriteQueue
 
-__all__ = ["Writer", "commit_error"]
+__all__ = ["InsertRows", "Writer", "commit_error"]
 
 T = TypeVar("T")
 _log = logging.getLogger("chinwag.store")
 
+InsertRows = Callable[[C, list[object]], None]
+"""Inserts a flat parameter list of rows (``row_width`` values each), in order."""
 
 _outcome = threading.local()
 """``_outcome.error``: while commit callbacks run in this thread, the error of their commit
@@ -68,31 +67,32 @@ def _run_callbacks(callbacks: list[OnCommit], error: BaseException | None = None
         _outcome.error = None
 
 
-class Writer:
+class Writer(Generic[C]):
     """One thread, one connection, group commits."""
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
-        insert_sql: Callable[[int], str],
-        row_width: int,
+        db: Database[C],
+        conn: C,
         *,
         max_queue: int,
         max_group: int,
+        insert_rows: InsertRows[C] | None = None,
+        row_width: int = 0,
     ) -> None:
         """Start the writer thread.
 
         Args:
-            conn: the only connection that writes; owned by the writer from now on.
-            insert_sql: ``insert_sql(n)`` is a statement taking ``n`` rows of ``row_width``
-                parameters each that inserts them in order, skipping every row whose first
-                parameter is the integer 0 (padding; see ``padded_insert.py``).
-            row_width: how many values each row given to :meth:`append` holds.
+            db: the database ``conn`` belongs to (new connections come from it).
+            conn: the connection that writes; owned by the writer from now on.
             max_queue: how many jobs may wait; beyond that producers block (backpressure).
             max_group: how many jobs go in one transaction at most.
+            insert_rows: inserts one group's rows; None for a writer that takes no rows.
+            row_width: how many values each row given to :meth:`append` holds.
         """
-        self._conn = conn
-        self._rows = PaddedInsert(conn, insert_sql, row_width)
+        self._db = db
+        self._conn: C | None = conn
+        self._insert_rows = insert_rows
         self._thread = threading.Thread(target=self._run, name="chinwag-store-writer", daemon=True)
         self._queue = WriteQueue(
             row_width,
@@ -100,11 +100,8 @@ class Writer:
             max_group=max_group,
             consumer_alive=self._thread.is_alive,
         )
-        self._rewind = False  # set by the Checkpointer: run a checkpoint between two groups
         self.groups = 0
         """How many transactions were committed (to observe the grouping)."""
-        self.rewinds = 0
-        """How many checkpoints the writer ran itself to let the WAL start over."""
         self._thread.start()
 
     @property
@@ -113,23 +110,26 @@ class Writer:
         return self._queue.pending
 
     def append(self, row: Sequence[object] | None, then: OnCommit | None) -> None:
-        """Queue one row for the insert statement; ``then`` runs after its commit.
+        """Queue one row for ``insert_rows``; ``then`` runs after its commit.
 
         With ``row`` None only ``then`` is queued: it runs once every earlier row is
         committed, in order with the callbacks of those rows.
 
         Args:
-            row: ``row_width`` values: int, float or str (others bind much slower).
+            row: ``row_width`` values.
             then: called once the row is committed: on the event loop that was running in
                 the appending thread, or in the writer thread when there was none.
 
         Raises:
             StoreClosedError: after :meth:`close`.
-            ValueError: when ``row`` does not hold ``row_width`` values.
+            ValueError: when ``row`` does not hold ``row_width`` values, or this writer
+                takes no rows.
         """
+        if row is not None and self._insert_rows is None:
+            raise ValueError("this writer takes no rows")
         self._queue.append(row, then)
 
-    def fire(self, fn: Job) -> None:
+    def fire(self, fn: Callable[[C], object]) -> None:
         """Queue ``fn(conn)`` without waiting for it; failures are logged.
 
         Raises:
@@ -137,7 +137,7 @@ class Writer:
         """
         self._queue.put(Call(fn, None))
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+    def submit(self, fn: Callable[[C], T]) -> concurrent.futures.Future[T]:
         """Queue ``fn(conn)``; the future holds its result once committed.
 
         Raises:
@@ -147,7 +147,7 @@ class Writer:
         self._queue.put(Call(fn, future))
         return future
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def call(self, fn: Callable[[C], T]) -> T:
         """Run ``fn(conn)`` in the writer and wait for its commit.
 
         Returns:
@@ -155,7 +155,7 @@ class Writer:
 
         Raises:
             Whatever ``fn`` raised (its savepoint is rolled back, other jobs still commit);
-            sqlite3.Error when the commit itself failed; StoreClosedError after close.
+            the driver's error when the commit itself failed; StoreClosedError after close.
         """
         return await asyncio.wrap_future(self.submit(fn))
 
@@ -166,20 +166,10 @@ class Writer:
         except StoreClosedError:
             return
         self._thread.join()
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     # -- the writer thread ---------------------------------------------------------------
-
-    def request_rewind(self) -> None:
-        """Ask for one checkpoint between two groups, so that the WAL can start over.
-
-        Called by the `Checkpointer` when the WAL has grown past its limit: under a write load
-        that never pauses, its own checkpoints never catch up with the newest frames, and
-        SQLite only starts the WAL over once a checkpoint has copied every frame. Only the
-        writer can make that happen (nothing writes while it checkpoints); most frames are
-        copied already, so it costs the writer little more than the checkpoint's fsyncs.
-        """
-        self._rewind = True
 
     def _run(self) -> None:
         while True:
@@ -190,13 +180,14 @@ class Writer:
                 _log.exception("store writer: unexpected failure")
             if batch[-1] is STOP:
                 return
-            if self._rewind:
-                self._rewind = False
-                if checkpoint(self._conn, "PASSIVE") is not None:
-                    self.rewinds += 1
+
+    def _connection(self) -> C:
+        """The writing connection, a new one when the last was lost."""
+        if self._conn is None:
+            self._conn = self._db.connect()
+        return self._conn
 
     def _commit_group(self, batch: list[object]) -> None:
-        conn = self._conn
         # What to execute, in queue order: runs of rows (parameter lists, consecutive
         # segments merged) and calls.
         steps: list[list[object] | Call] = []
@@ -214,27 +205,25 @@ class Writer:
         # id(job) -> (result, exception) for every call that ran, None for a skipped one.
         outcomes: dict[int, tuple[object, BaseException | None] | None] = {}
         error: BaseException | None = None
-        try:
-            if len(steps) == 1 and isinstance(steps[0], list) and self._rows.fits(steps[0]):
-                self._rows.insert(steps[0])  # autocommit: the statement is the transaction
-                self.groups += 1
-            elif steps:
-                conn.execute("BEGIN IMMEDIATE")
+        if steps:
+            try:
+                conn = self._connection()
+                conn.execute(self._db.begin)
                 for step in steps:
                     if isinstance(step, list):
-                        self._rows.insert(step)
+                        assert self._insert_rows is not None  # `append` refuses rows without
+                        self._insert_rows(conn, step)
                     else:
-                        outcomes[id(step)] = self._run_call(step)
+                        outcomes[id(step)] = self._run_call(conn, step)
                 conn.execute("COMMIT")
                 self.groups += 1
-        except sqlite3.Error as exc:
-            error = exc
-            _log.error("store writer: group of %d jobs not committed: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            except self._db.error as exc:
+                error = exc
+                _log.error("store writer: group of %d jobs not committed: %s", len(batch), exc)
+                self._roll_back()
         # Callbacks first: a flush() resolved in this group must find them already run, and
         # both travel through the same loop's call_soon_threadsafe queue, which is FIFO.
-        self._report_appends(batch, error)
+        _report_appends(batch, error)
         for job in batch:
             if not isinstance(job, Call) or job.future is None:
                 continue
@@ -250,17 +239,37 @@ class Writer:
             else:
                 future.set_result(result)
 
-    def _run_call(self, job: Call) -> tuple[object, BaseException | None] | None:
-        """Run one call in a savepoint. Returns: (result, exception), or None when skipped."""
+    def _roll_back(self) -> None:
+        """After a failed group: end its transaction, or drop a lost connection."""
+        conn, db = self._conn, self._db
+        if conn is None:
+            return
+        if not db.lost(conn) and db.in_transaction(conn):
+            try:
+                conn.execute("ROLLBACK")
+            except db.error as exc:
+                _log.error("store writer: rollback failed: %s", exc)
+        if db.lost(conn):
+            conn.close()
+            self._conn = None  # reconnect for the next group
+
+    def _run_call(self, conn: C, job: Call) -> tuple[object, BaseException | None] | None:
+        """Run one call in a savepoint. Returns: (result, exception), or None when skipped.
+
+        Raises:
+            The database's error when the savepoint itself fails, or a `Database.fatal` one
+            from the call (the connection is gone): the whole group fails.
+        """
         future = job.future
         if future is not None and not future.set_running_or_notify_cancel():
             return None  # the caller gave up before the job started: skip it
-        conn = self._conn
         conn.execute("SAVEPOINT job")
         result: object = None
         failure: BaseException | None = None
         try:
             result = job.fn(conn)
+        except self._db.fatal:
+            raise
         except Exception as exc:
             conn.execute("ROLLBACK TO job")
             failure = exc
@@ -269,22 +278,25 @@ class Writer:
         conn.execute("RELEASE job")
         return result, failure
 
-    @staticmethod
-    def _report_appends(batch: list[object], error: BaseException | None) -> None:
-        # Even after a failed commit the callbacks run, with `commit_error` telling them the
-        # rows were not stored: the server then withholds those messages and says so.
-        posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
-        for job in batch:
-            if isinstance(job, Rows) and job.thens:
-                if posts and posts[-1][0] is job.loop:
-                    posts[-1][1].extend(job.thens)
-                else:
-                    posts.append((job.loop, job.thens))
-        for loop, callbacks in posts:
-            if loop is None:
-                _run_callbacks(callbacks, error)
-                continue
-            try:
-                loop.call_soon_threadsafe(_run_callbacks, callbacks, error)
-            except RuntimeError:
-                _log.warning("store writer: event loop closed, %d callbacks lost", len(callbacks))
+
+def _report_appends(batch: list[object], error: BaseException | None) -> None:
+    """Post each segment's commit callbacks to its loop, in append order.
+
+    Even after a failed commit the callbacks run, with `commit_error` telling them the rows
+    were not stored: the server then withholds those messages and says so.
+    """
+    posts: list[tuple[asyncio.AbstractEventLoop | None, list[OnCommit]]] = []
+    for job in batch:
+        if isinstance(job, Rows) and job.thens:
+            if posts and posts[-1][0] is job.loop:
+                posts[-1][1].extend(job.thens)
+            else:
+                posts.append((job.loop, job.thens))
+    for loop, callbacks in posts:
+        if loop is None:
+            _run_callbacks(callbacks, error)
+            continue
+        try:
+            loop.call_soon_threadsafe(_run_callbacks, callbacks, error)
+        except RuntimeError:
+            _log.warning("store writer: event loop closed, %d callbacks lost", len(callbacks))

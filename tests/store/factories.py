@@ -1,8 +1,11 @@
-"""Builders for history entries, shared by the store tests."""
+"""Builders of entries and stores, and helpers, shared by the store tests."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 
@@ -15,6 +18,17 @@ from chinwag.store import (
     Store,
     Target,
 )
+from chinwag.store.writer import Writer
+
+
+class HasWriter(Protocol):
+    """A store with a writer thread (SQLite, PostgreSQL)."""
+
+    @property
+    def writer(self) -> Writer[Any]:
+        """The writer thread."""
+        ...
+
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 """A cheap argon2id profile: the default one costs ~50 ms per hash."""
@@ -68,3 +82,17 @@ def open_kind(kind: str, path: Path, url: str = "") -> Store:
 
         return PostgresStore(url, hasher=FAST_HASHER)
     return SqliteStore(path / "chinwag.sqlite3", hasher=FAST_HASHER)
+
+
+def hold_writer(store: HasWriter) -> Callable[[], None]:
+    """Keep ``store``'s writer busy in a job until the returned function is called, so that
+    the jobs queued meanwhile form one group."""
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(conn: object) -> None:
+        held.set()
+        gate.wait(5.0)
+
+    store.writer.fire(hold)
+    assert held.wait(5.0)
+    return gate.set

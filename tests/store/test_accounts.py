@@ -150,18 +150,9 @@ async def test_scram_credentials_follow_the_password(store: Store) -> None:
 
 async def _forget_scram(store: Store, name_folded: str) -> None:
     """Make the account look like one stored before SCRAM credentials existed."""
-    if isinstance(store, SqliteStore):
-        await store.writer.call(
-            lambda conn: conn.execute(
-                "UPDATE accounts SET scram = NULL WHERE name_folded = ?", (name_folded,)
-            )
-        )
-    elif isinstance(store, PostgresStore):
-        await store.writer.call(
-            lambda conn: conn.execute(
-                "UPDATE accounts SET scram = NULL WHERE name_folded = %s", (name_folded,)
-            )
-        )
+    if isinstance(store, SqliteStore | PostgresStore):
+        sql = store.database.sql("UPDATE accounts SET scram = NULL WHERE name_folded = ?")
+        await store.writer.call(lambda conn: conn.execute(sql, (name_folded,)))
     else:
         accounts = store.accounts
         assert isinstance(accounts, MemoryAccountStore)

@@ -297,6 +297,17 @@ async def test_prune_by_age_and_by_lines(store: Store) -> None:
     assert await h.latest(LOBBY, None, 10) == []
 
 
+async def test_prune_by_lines_keeps_the_last_arrivals_of_one_millisecond(store: Store) -> None:
+    """Entries of one millisecond are ordered by arrival: retention keeps the latest to arrive."""
+    h = store.history
+    for i in range(5):
+        h.append(entry(f"m{i}", T0))
+    await h.flush()
+    assert await h.prune(None, 2) == 3
+    assert ids(await h.latest(LOBBY, None, 10)) == ["m3", "m4"]
+    assert await h.prune(None, 2) == 0
+
+
 async def test_forget_deletes_only_private_history_of_that_party(store: Store) -> None:
     """forget(party) removes their private conversations and leaves channels alone."""
     h = store.history

@@ -6,16 +6,19 @@ import sqlite3
 from contextlib import closing
 
 from chinwag.store import SqliteStore
-from chinwag.store.history_rows import NO_VALUE, or_no_value
+from chinwag.store.history_rows import NO_VALUE
+from chinwag.store.indexer import decode_rows
+from chinwag.store.journal_history import encode_entry
 
 from .factories import LOBBY, T0, direct, entry
 
 
-def test_none_is_bound_as_no_value_and_text_as_itself() -> None:
-    """None becomes NO_VALUE (0); a string, even an empty one, stays as it is."""
-    assert or_no_value(None) == NO_VALUE == 0
-    assert or_no_value("amy") == "amy"
-    assert or_no_value("") == ""
+def test_an_empty_journal_field_is_bound_as_no_value() -> None:
+    """The indexer binds NO_VALUE (0) for a channel line's parties and a guest's account."""
+    rows: list[object] = []
+    decode_rows(encode_entry(entry("chan", T0, account=None)).encode(), rows, {})
+    assert NO_VALUE == 0
+    assert (rows[4], rows[5], rows[8]) == (NO_VALUE, NO_VALUE, NO_VALUE)
 
 
 async def test_no_value_is_stored_as_null_and_read_back_as_none(sqlite_store: SqliteStore) -> None:

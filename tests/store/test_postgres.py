@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
-from chinwag.store import StoreError
-from chinwag.store.postgres import SCHEMA_VERSION, PostgresStore
+from chinwag.store import HistoryStore, Store, StoreError
+from chinwag.store.postgres import SCHEMA_VERSION, PgHistoryStore, PostgresStore
 
-from .factories import FAST_HASHER, LOBBY, T0, entry, ids
+from .factories import FAST_HASHER, LOBBY, T0, direct, entry, hold_writer, ids
+
+
+def test_protocol_conformance(postgres_url: str) -> None:
+    """The PostgreSQL store and its history satisfy the Protocols (checked by mypy)."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        as_store: Store = store
+        history: HistoryStore = PgHistoryStore(store.database, store.writer, store.readers)
+        assert isinstance(as_store.history, PgHistoryStore) and history is not as_store.history
+    finally:
+        store.close_sync()
 
 
 async def test_the_same_line_from_two_nodes_is_stored_once(postgres_url: str) -> None:
@@ -51,3 +64,82 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         conn.execute("UPDATE chinwag_schema SET version = %s", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="upgrade chinwag"):
         PostgresStore(postgres_url)
+
+
+async def test_a_big_group_keeps_append_order_and_nulls(postgres_url: str) -> None:
+    """Thousands of rows in one group (one statement) keep their order and their callbacks'
+    order; None (no account, no parties) reads back as None."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        release = hold_writer(store)
+        seen: list[int] = []
+        for i in range(2500):
+            target = direct("amy", "bob") if i % 2 else LOBBY
+            account = "amy" if i % 3 == 0 else None
+            store.history.append(
+                entry(f"m{i}", T0, target, account=account), then=functools.partial(seen.append, i)
+            )
+        release()
+        await store.flush()
+        assert seen == list(range(2500))
+        lobby = await store.history.latest(LOBBY, None, 5000)
+        assert ids(lobby) == [f"m{i}" for i in range(0, 2500, 2)]
+        assert [e.account for e in lobby[:3]] == ["amy", None, None]
+        private = await store.history.latest(direct("bob", "amy"), None, 5000)
+        assert ids(private) == [f"m{i}" for i in range(1, 2500, 2)]
+        assert all(e.target == direct("amy", "bob") for e in private)
+    finally:
+        await store.close()
+
+
+async def test_rows_of_a_failed_commit_are_reported_to_their_callbacks(postgres_url: str) -> None:
+    """When a group cannot commit, its rows' callbacks still run, in order, and commit_error
+    tells them the rows were not stored; the next group stores again."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    seen: list[tuple[str, bool]] = []
+
+    def outcome(msgid: str) -> Callable[[], None]:
+        return lambda: seen.append((msgid, store.history.commit_error() is None))
+
+    try:
+        release = hold_writer(store)
+        store.writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the group
+        store.history.append(entry("lost", T0), then=outcome("lost"))
+        waiter = asyncio.ensure_future(store.writer.call(lambda conn: None))
+        await asyncio.sleep(0)  # queue the waiter in the same group
+        release()
+        with pytest.raises(psycopg.Error):
+            await waiter
+        assert seen == [("lost", False)]
+        assert store.history.commit_error() is None  # outside a callback
+        store.history.append(entry("kept", T0 + 1), then=outcome("kept"))
+        await store.flush()
+        assert seen[-1] == ("kept", True)
+        assert ids(await store.history.latest(LOBBY, None, 10)) == ["kept"]
+    finally:
+        await store.close()
+
+
+async def test_a_lost_connection_fails_one_group_then_the_store_reconnects(
+    postgres_url: str,
+) -> None:
+    """A PostgreSQL restart (here: every session of the store killed) fails the write and the
+    read that were using the old connections; the next ones open new connections and work."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        await store.accounts.register("Amy", "amy", "pw")
+        assert await store.accounts.get("amy") is not None
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(psycopg.OperationalError):
+            await store.accounts.set_admin("amy", True)
+        with pytest.raises(psycopg.OperationalError):
+            await store.accounts.get("amy")
+        await store.accounts.set_admin("amy", True)
+        amy = await store.accounts.get("amy")
+        assert amy is not None and amy.admin
+    finally:
+        await store.close()

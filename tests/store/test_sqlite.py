@@ -1,9 +1,8 @@
-"""What only the SQLite store does: files, migrations, reopening, the writer thread."""
+"""What only the SQLite store does: files, migrations, reopening, WAL checkpoints."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import sqlite3
 import threading
 import time
@@ -18,6 +17,7 @@ from chinwag.store import (
     BanStore,
     ChannelRecord,
     ChannelStore,
+    HistoryIndex,
     HistoryStore,
     MemoryStore,
     SqliteStore,
@@ -28,10 +28,9 @@ from chinwag.store import (
 )
 from chinwag.store.memory import MemoryHistoryStore
 from chinwag.store.migrations import apply_migrations, load_migrations, schema_version
-from chinwag.store.padded_insert import bucket_sizes
-from chinwag.store.sqlite import SqliteHistoryStore, _entry_row
-from chinwag.store.sqlite_records import SqliteAccountStore, SqliteBanStore, SqliteChannelStore
-from chinwag.store.writer import commit_error
+from chinwag.store.sql_history import SqlHistoryIndex
+from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore
+from chinwag.store.sqlite_connection import MIN_SQLITE
 
 from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 
@@ -39,11 +38,12 @@ from .factories import FAST_HASHER, LOBBY, T0, direct, entry, ids
 def test_protocol_conformance(sqlite_store: SqliteStore) -> None:
     """Both implementations satisfy the Protocols (checked by mypy on these assignments)."""
     stores: list[Store] = [sqlite_store, MemoryStore()]
-    history: HistoryStore = SqliteHistoryStore(sqlite_store.writer, sqlite_store.readers)
+    db, writer, readers = sqlite_store.database, sqlite_store.writer, sqlite_store.readers
+    history: HistoryIndex = SqlHistoryIndex(db, writer, readers)
     memory_history: HistoryStore = MemoryHistoryStore()
-    accounts: AccountStore = SqliteAccountStore(sqlite_store.writer, sqlite_store.readers)
-    channels: ChannelStore = SqliteChannelStore(sqlite_store.writer, sqlite_store.readers)
-    bans: BanStore = SqliteBanStore(sqlite_store.writer)
+    accounts: AccountStore = SqlAccountStore(db, writer, readers)
+    channels: ChannelStore = SqlChannelStore(db, writer, readers)
+    bans: BanStore = SqlBanStore(db, writer)
     assert len(stores) == 2
     assert None not in (history, memory_history, accounts, channels, bans)
 
@@ -96,6 +96,19 @@ def test_not_a_database_is_an_error(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
+def test_an_sqlite_too_old_for_the_store_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SQLite older than 3.24 (no upsert) is refused with a StoreError naming both versions,
+    before any file is made; the library this test runs on is new enough."""
+    assert sqlite3.sqlite_version_info >= MIN_SQLITE
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 22, 0))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.22.0")
+    with pytest.raises(StoreError, match=r"SQLite 3\.24\.0 or newer; Python uses 3\.22\.0"):
+        SqliteStore(tmp_path / DB_FILENAME)
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_reopen_keeps_everything(tmp_path: Path) -> None:
     """History, accounts and channels survive close and reopen."""
     first = SqliteStore.in_directory(tmp_path / "data", hasher=FAST_HASHER)
@@ -130,35 +143,6 @@ async def test_writes_after_close_raise(tmp_path: Path) -> None:
         await store.history.latest(LOBBY, None, 1)
 
 
-async def test_appends_are_grouped_into_few_transactions(sqlite_store: SqliteStore) -> None:
-    """Appends queued while the writer is busy share a transaction."""
-    for i in range(5000):
-        sqlite_store.history.append(entry(f"m{i}", T0 + i))
-    await sqlite_store.flush()
-    assert sqlite_store.writer.groups < 1000
-    assert len(await sqlite_store.history.latest(LOBBY, None, 10_000)) == 5000
-
-
-async def test_a_failing_job_does_not_cost_others_their_commit(sqlite_store: SqliteStore) -> None:
-    """A job that raises is rolled back alone; the rest of its group commits."""
-    sqlite_store.history.append(entry("before", T0))
-
-    def boom(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO accounts (name_folded, name, password_hash, created_at)"
-            " VALUES ('x', 'x', 'h', 0)"
-        )
-        raise RuntimeError("boom")
-
-    failing = sqlite_store.writer.submit(boom)
-    sqlite_store.history.append(entry("after", T0 + 1))
-    with pytest.raises(RuntimeError, match="boom"):
-        await asyncio.wrap_future(failing)
-    await sqlite_store.flush()
-    assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["before", "after"]
-    assert await sqlite_store.accounts.get("x") is None
-
-
 async def test_a_failing_callback_does_not_starve_the_others(
     sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -175,8 +159,8 @@ async def test_a_failing_callback_does_not_starve_the_others(
     assert "callback failed" in caplog.text
 
 
-async def test_then_without_event_loop_runs_in_writer(tmp_path: Path) -> None:
-    """Appends from a plain thread get their callback from the writer thread."""
+async def test_then_without_event_loop_runs_at_once(tmp_path: Path) -> None:
+    """Appends from a plain thread (no event loop) are written and get their callback at once."""
     store = SqliteStore(tmp_path / DB_FILENAME)
     done = threading.Event()
 
@@ -268,72 +252,6 @@ def test_the_wal_starts_over_under_a_load_that_never_pauses(tmp_path: Path) -> N
         conn.close()
 
 
-def test_full_queue_blocks_the_producer_until_the_writer_catches_up(tmp_path: Path) -> None:
-    """With a tiny queue, producers of the writer wait instead of losing rows."""
-    store = SqliteStore(tmp_path / DB_FILENAME, max_queue=4, max_group=2)
-    gate, held = threading.Event(), threading.Event()
-
-    def hold(conn: sqlite3.Connection) -> None:
-        held.set()
-        gate.wait(5.0)
-
-    store.writer.fire(hold)  # keep the writer busy
-    assert held.wait(5.0)
-    produced = threading.Event()
-
-    def produce() -> None:
-        for i in range(20):
-            store.writer.append(_entry_row(entry(f"m{i}", T0 + i)), None)
-        produced.set()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
-    assert not produced.wait(0.2)  # blocked on the full queue
-    assert store.writer.pending == 4
-    gate.set()
-    producer.join(5.0)
-    assert produced.is_set()
-    store.writer.submit(lambda conn: None).result(5.0)
-    count = store.readers.run_sync(lambda c: c.execute("SELECT COUNT(*) FROM history").fetchone())
-    assert count == (20,)
-    store.close_sync()
-
-
-async def test_failed_commit_still_delivers_and_reports_the_error(
-    sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    """When a writer's group cannot commit, its callbacks still run (commit_error says why,
-    inside them) and every waiter gets the error."""
-    seen: list[tuple[str, bool]] = []
-    writer = sqlite_store.writer
-    gate, held = threading.Event(), threading.Event()
-
-    def hold(conn: sqlite3.Connection) -> None:
-        held.set()
-        gate.wait(5.0)
-
-    writer.fire(hold)  # hold the writer, so the next three jobs form one group
-    assert await asyncio.to_thread(held.wait, 5.0)
-    writer.fire(lambda conn: conn.execute("COMMIT"))  # breaks the transaction
-    writer.append(
-        _entry_row(entry("lost", T0)), lambda: seen.append(("lost", bool(commit_error())))
-    )
-    waiter = asyncio.ensure_future(writer.call(lambda conn: None))
-    await asyncio.sleep(0)
-    gate.set()
-    with pytest.raises(sqlite3.Error):
-        await waiter
-    assert seen == [("lost", True)]
-    assert "not committed" in caplog.text
-    assert commit_error() is None  # outside a callback
-    writer.append(
-        _entry_row(entry("kept", T0 + 1)), lambda: seen.append(("kept", bool(commit_error())))
-    )
-    await writer.call(lambda conn: None)
-    assert seen[-1] == ("kept", False)
-    assert ids(await sqlite_store.history.latest(LOBBY, None, 10)) == ["kept"]
-
-
 async def test_login_upgrades_an_outdated_hash(tmp_path: Path) -> None:
     """After the argon2 parameters change, a successful login rehashes the password."""
     first = SqliteStore(tmp_path / DB_FILENAME, hasher=FAST_HASHER)
@@ -347,63 +265,6 @@ async def test_login_upgrades_an_outdated_hash(tmp_path: Path) -> None:
     assert "t=2" in upgraded.password_hash
     assert await again.accounts.verify("amy", "pw") == upgraded
     await again.close()
-
-
-def test_bucket_sizes_waste_at_most_a_third() -> None:
-    """Insert statements come in sizes 1, 2, 3, 4, 6, 8, ...: little padding, few compiles."""
-    assert bucket_sizes(1) == [1]
-    assert bucket_sizes(13) == [1, 2, 3, 4, 6, 8, 12]
-    sizes = bucket_sizes(1024)
-    assert sizes[-1] == 1024
-    for rows in range(1, 1025):
-        size = min(s for s in sizes if s >= rows)
-        assert size - rows <= rows // 2
-
-
-async def test_a_big_group_keeps_append_order_and_nulls(sqlite_store: SqliteStore) -> None:
-    """Thousands of rows in one group (several padded statements) keep their order; None
-    (no account, no parties) reads back as None."""
-    gate, held = threading.Event(), threading.Event()
-
-    def hold(conn: sqlite3.Connection) -> None:
-        held.set()
-        gate.wait(5.0)
-
-    sqlite_store.writer.fire(hold)  # everything below lands in one group
-    assert await asyncio.to_thread(held.wait, 5.0)
-    seen: list[int] = []
-    for i in range(2500):
-        target = direct("amy", "bob") if i % 2 else LOBBY
-        account = "amy" if i % 3 == 0 else None
-        sqlite_store.history.append(
-            entry(f"m{i}", T0, target, account=account), then=functools.partial(seen.append, i)
-        )
-    gate.set()
-    await sqlite_store.flush()
-    assert seen == list(range(2500))
-    lobby = await sqlite_store.history.latest(LOBBY, None, 5000)
-    assert ids(lobby) == [f"m{i}" for i in range(0, 2500, 2)]
-    assert [e.account for e in lobby[:3]] == ["amy", None, None]
-    private = await sqlite_store.history.latest(direct("bob", "amy"), None, 5000)
-    assert ids(private) == [f"m{i}" for i in range(1, 2500, 2)]
-    assert all(e.target == direct("amy", "bob") for e in private)
-
-
-def test_rows_of_the_wrong_width_are_refused(sqlite_store: SqliteStore) -> None:
-    """A row that does not match the insert statement fails at once, not in the writer."""
-    with pytest.raises(ValueError, match="12 values"):
-        sqlite_store.writer.append(("too", "short"), None)
-
-
-async def test_a_loop_that_never_yields_still_gets_its_rows_written(tmp_path: Path) -> None:
-    """Appends on a loop wake the writer at the end of the loop's turn; a turn that fills
-    the queue wakes it at once instead of waiting forever."""
-    store = SqliteStore(tmp_path / DB_FILENAME, max_queue=8, max_group=4)
-    for i in range(100):
-        store.history.append(entry(f"m{i}", T0 + i))
-    await store.flush()
-    assert len(await store.history.latest(LOBBY, None, 200)) == 100
-    await store.close()
 
 
 async def test_schema_1_history_migrates_its_conversations(tmp_path: Path) -> None:

@@ -1,15 +1,21 @@
-"""SQLite accounts, channels and server bans: small tables, written through the one writer.
+"""Accounts, channels and server bans in SQL tables, for SQLite and PostgreSQL alike.
 
-Threads and durability are explained in ``sqlite.py``. Password hashing runs in a worker thread
-*before* the write is queued, so the writer thread never spends CPU on argon2.
+Small tables, written through the store's one writer (``writer.py``) and read on its reader pool
+(``readers.py``); what differs between the two databases is a `Database` (``database.py``). The
+statements are written once, with ``?`` placeholders, in SQL both run (the upsert is the
+standard ``INSERT ... ON CONFLICT ... DO UPDATE``, which SQLite has had since 3.24). Several
+nodes sharing one PostgreSQL database see one set of accounts, registered channels and bans;
+the primary keys decide a race between them.
+
+Password hashing runs in a worker thread *before* the write is queued (``account_rules.py``
+runs the checks and argon2), so the writer thread never spends CPU on argon2.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from typing import Any
+from typing import Any, Generic
 
 from argon2 import PasswordHasher
 
@@ -29,15 +35,41 @@ from chinwag.store.base import (
     check_name,
     new_account_uid,
 )
+from chinwag.store.database import C, Cursor, Database
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.readers import ReaderPool
 from chinwag.store.writer import Writer
 
-__all__ = ["SqliteAccountStore", "SqliteBanStore", "SqliteChannelStore", "drop_account"]
+__all__ = ["SqlAccountStore", "SqlBanStore", "SqlChannelStore", "drop_account", "upsert_sql"]
 
-_ACCOUNT_COLUMNS = (
+
+def upsert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """The INSERT of one row of ``columns`` that replaces the row with the same ``key``.
+
+    Args:
+        table: the table.
+        columns: every column the row sets, in parameter order.
+        key: the primary key's columns (a subset of ``columns``).
+    """
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+_SELECT_ACCOUNTS = (
     "SELECT name, name_folded, password_hash, email, created_at, admin, scram, uid FROM accounts"
 )
+_INSERT_ACCOUNT = (
+    "INSERT INTO accounts (name, name_folded, password_hash, email, created_at, admin, scram,"
+    " uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_GET_ACCOUNT = _SELECT_ACCOUNTS + " WHERE name_folded = ?"
+_LIST_ACCOUNTS = _SELECT_ACCOUNTS + " ORDER BY name_folded"
+_SET_PASSWORD = "UPDATE accounts SET password_hash = ?, scram = ? WHERE name_folded = ?"
+_SET_ADMIN = "UPDATE accounts SET admin = ? WHERE name_folded = ?"
+_DELETE_ACCOUNT = "DELETE FROM accounts WHERE name_folded = ?"
 
 
 def _row_account(row: Any) -> Account:
@@ -49,34 +81,53 @@ def _row_account(row: Any) -> Account:
         email=None if email is None else str(email),
         created_at=float(created_at),
         admin=bool(admin),
-        scram=str(scram or ""),
+        scram=str(scram or ""),  # NULL: stored before SCRAM credentials existed
         uid=str(uid),
     )
 
 
-def _get_account(conn: sqlite3.Connection, name_folded: str) -> Account | None:
-    row = conn.execute(_ACCOUNT_COLUMNS + " WHERE name_folded = ?", (name_folded,)).fetchone()
+def _get_account(db: Database[C], conn: C, name_folded: str) -> Account | None:
+    row = conn.execute(db.sql(_GET_ACCOUNT), (name_folded,)).fetchone()
     return None if row is None else _row_account(row)
 
 
-def _require_change(cursor: sqlite3.Cursor, name_folded: str) -> None:
+def _require_change(cursor: Cursor, name_folded: str) -> None:
     if cursor.rowcount == 0:
         raise NoSuchAccountError(name_folded)
 
 
-class SqliteAccountStore:
+def drop_account(db: Database[C], conn: C, name_folded: str) -> str | None:
+    """Delete an account inside a writer job.
+
+    Returns:
+        Its party (`Account.party`), or None when there was no such account.
+    """
+    account = _get_account(db, conn, name_folded)
+    if account is None:
+        return None
+    conn.execute(db.sql(_DELETE_ACCOUNT), (name_folded,))
+    return account.party
+
+
+class SqlAccountStore(Generic[C]):
     """Accounts in the ``accounts`` table."""
 
     def __init__(
-        self, writer: Writer, readers: ReaderPool, hasher: PasswordHasher | None = None
+        self,
+        db: Database[C],
+        writer: Writer[C],
+        readers: ReaderPool[C],
+        hasher: PasswordHasher | None = None,
     ) -> None:
-        """Wrap a writer and a reader pool (normally made by ``SqliteStore``).
+        """Wrap a store's writer and reader pool.
 
         Args:
+            db: the database.
             writer: the store's writer.
             readers: the store's reader pool.
             hasher: argon2 parameters (None: the default argon2id profile).
         """
+        self._db = db
         self._writer = writer
         self._readers = readers
         self._hasher = hasher
@@ -90,29 +141,19 @@ class SqliteAccountStore:
         email: str | None = None,
         admin: bool = False,
     ) -> Account:
-        """See :meth:`AccountStore.register`."""
+        """See :meth:`AccountStore.register`; the primary key decides a race."""
         password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
         scram = await scram_for(password)
         uid = new_account_uid()
         account = Account(name, name_folded, password_hash, email, time.time(), admin, scram, uid)
+        row = (name, name_folded, password_hash, email, account.created_at, admin, scram, uid)
+        db = self._db
+        sql = db.sql(_INSERT_ACCOUNT)
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: C) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO accounts (name, name_folded, password_hash, email, created_at,"
-                    " admin, scram, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        name_folded,
-                        password_hash,
-                        email,
-                        account.created_at,
-                        admin,
-                        scram,
-                        uid,
-                    ),
-                )
-            except sqlite3.IntegrityError:
+                conn.execute(sql, row)
+            except db.duplicate_key:
                 raise AccountExistsError(name_folded) from None
 
         await self._writer.call(insert)
@@ -124,61 +165,57 @@ class SqliteAccountStore:
 
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
-        return await self._readers.run(lambda conn: _get_account(conn, name_folded))
+        return await self._readers.run(lambda conn: _get_account(self._db, conn, name_folded))
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)
         scram = await scram_for(password)
+        sql = self._db.sql(_SET_PASSWORD)
         await self._writer.call(
             lambda conn: _require_change(
-                conn.execute(
-                    "UPDATE accounts SET password_hash = ?, scram = ? WHERE name_folded = ?",
-                    (password_hash, scram, name_folded),
-                ),
-                name_folded,
+                conn.execute(sql, (password_hash, scram, name_folded)), name_folded
             )
         )
 
     async def set_admin(self, name_folded: str, admin: bool) -> None:
         """See :meth:`AccountStore.set_admin`."""
+        sql = self._db.sql(_SET_ADMIN)
         await self._writer.call(
-            lambda conn: _require_change(
-                conn.execute(
-                    "UPDATE accounts SET admin = ? WHERE name_folded = ?", (admin, name_folded)
-                ),
-                name_folded,
-            )
+            lambda conn: _require_change(conn.execute(sql, (admin, name_folded)), name_folded)
         )
 
     async def drop(self, name_folded: str) -> bool:
         """See :meth:`AccountStore.drop`."""
-        return await self._writer.call(lambda conn: drop_account(conn, name_folded) is not None)
+        return await self._writer.call(
+            lambda conn: drop_account(self._db, conn, name_folded) is not None
+        )
 
     async def list_all(self) -> list[Account]:
         """See :meth:`AccountStore.list_all`."""
+        sql = self._db.sql(_LIST_ACCOUNTS)
         return await self._readers.run(
-            lambda conn: [
-                _row_account(row)
-                for row in conn.execute(_ACCOUNT_COLUMNS + " ORDER BY name_folded")
-            ]
+            lambda conn: [_row_account(row) for row in conn.execute(sql)]
         )
 
 
-def drop_account(conn: sqlite3.Connection, name_folded: str) -> str | None:
-    """Delete an account inside a writer job. Returns: its party (`Account.party`), or None
-    when there was no such account."""
-    account = _get_account(conn, name_folded)
-    if account is None:
-        return None
-    conn.execute("DELETE FROM accounts WHERE name_folded = ?", (name_folded,))
-    return account.party
-
-
 _CHANNEL_COLUMNS = (
-    "SELECT name, name_folded, founder, registered_at, topic_text, topic_set_by, topic_set_at,"
-    " modes, bans, identity FROM channels"
+    "name",
+    "name_folded",
+    "founder",
+    "registered_at",
+    "topic_text",
+    "topic_set_by",
+    "topic_set_at",
+    "modes",
+    "bans",
+    "identity",
 )
+_SELECT_CHANNELS = f"SELECT {', '.join(_CHANNEL_COLUMNS)} FROM channels"
+_SAVE_CHANNEL = upsert_sql("channels", _CHANNEL_COLUMNS, ("name_folded",))
+_GET_CHANNEL = _SELECT_CHANNELS + " WHERE name_folded = ?"
+_LIST_CHANNELS = _SELECT_CHANNELS + " ORDER BY name_folded"
+_DELETE_CHANNEL = "DELETE FROM channels WHERE name_folded = ?"
 
 
 def _row_channel(row: Any) -> ChannelRecord:
@@ -211,11 +248,12 @@ def _entry_json(ban: ChannelBan) -> list[object]:
     return [ban.mask, ban.set_by, ban.set_at, ban.mode]
 
 
-class SqliteChannelStore:
+class SqlChannelStore(Generic[C]):
     """Channel records in the ``channels`` table."""
 
-    def __init__(self, writer: Writer, readers: ReaderPool) -> None:
-        """Wrap a writer and a reader pool (normally made by ``SqliteStore``)."""
+    def __init__(self, db: Database[C], writer: Writer[C], readers: ReaderPool[C]) -> None:
+        """Wrap a store's writer and reader pool."""
+        self._db = db
         self._writer = writer
         self._readers = readers
 
@@ -235,26 +273,19 @@ class SqliteChannelStore:
             json.dumps([_entry_json(b) for b in record.bans]),
             record.identity,
         )
-        self._writer.fire(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO channels (name, name_folded, founder, registered_at,"
-                " topic_text, topic_set_by, topic_set_at, modes, bans, identity)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-        )
+        sql = self._db.sql(_SAVE_CHANNEL)
+        self._writer.fire(lambda conn: conn.execute(sql, row))
 
     def delete(self, name_folded: str) -> None:
         """See :meth:`ChannelStore.delete`. Raises: StoreClosedError after close."""
-        self._writer.fire(
-            lambda conn: conn.execute("DELETE FROM channels WHERE name_folded = ?", (name_folded,))
-        )
+        sql = self._db.sql(_DELETE_CHANNEL)
+        self._writer.fire(lambda conn: conn.execute(sql, (name_folded,)))
 
     async def get(self, name_folded: str) -> ChannelRecord | None:
         """See :meth:`ChannelStore.get`."""
+        sql = self._db.sql(_GET_CHANNEL)
 
-        def read(conn: sqlite3.Connection) -> ChannelRecord | None:
-            sql = _CHANNEL_COLUMNS + " WHERE name_folded = ?"
+        def read(conn: C) -> ChannelRecord | None:
             row = conn.execute(sql, (name_folded,)).fetchone()
             return None if row is None else _row_channel(row)
 
@@ -262,54 +293,49 @@ class SqliteChannelStore:
 
     async def load_all(self) -> list[ChannelRecord]:
         """See :meth:`ChannelStore.load_all`."""
+        sql = self._db.sql(_LIST_CHANNELS)
         return await self._readers.run(
-            lambda conn: [
-                _row_channel(row)
-                for row in conn.execute(_CHANNEL_COLUMNS + " ORDER BY name_folded")
-            ]
+            lambda conn: [_row_channel(row) for row in conn.execute(sql)]
         )
 
 
-class SqliteBanStore:
+_BAN_COLUMNS = ("kind", "target", "reason", "set_by", "set_at", "expires_at")
+_ADD_BAN = upsert_sql("server_bans", _BAN_COLUMNS, ("kind", "target"))
+_REMOVE_BAN = "DELETE FROM server_bans WHERE kind = ? AND target = ?"
+_EXPIRE_BANS = "DELETE FROM server_bans WHERE expires_at IS NOT NULL AND expires_at <= ?"
+_LIST_BANS = f"SELECT {', '.join(_BAN_COLUMNS)} FROM server_bans ORDER BY set_at, kind, target"
+
+
+class SqlBanStore(Generic[C]):
     """Server bans in the ``server_bans`` table."""
 
-    def __init__(self, writer: Writer) -> None:
-        """Wrap the writer; ban lists are read on the writer too, to purge expired bans."""
+    def __init__(self, db: Database[C], writer: Writer[C]) -> None:
+        """Wrap the store's writer; ban lists are read on the writer too, to purge expired
+        bans."""
+        self._db = db
         self._writer = writer
 
     async def add(self, ban: ServerBan) -> None:
         """See :meth:`BanStore.add`."""
         check_name(ban.target, "ban target")
-        await self._writer.call(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO server_bans (kind, target, reason, set_by, set_at,"
-                " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (ban.kind.value, ban.target, ban.reason, ban.set_by, ban.set_at, ban.expires_at),
-            )
-        )
+        sql = self._db.sql(_ADD_BAN)
+        row = (ban.kind.value, ban.target, ban.reason, ban.set_by, ban.set_at, ban.expires_at)
+        await self._writer.call(lambda conn: conn.execute(sql, row))
 
     async def remove(self, kind: BanKind, target: str) -> bool:
         """See :meth:`BanStore.remove`."""
+        sql = self._db.sql(_REMOVE_BAN)
         return await self._writer.call(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM server_bans WHERE kind = ? AND target = ?", (kind.value, target)
-                ).rowcount
-                > 0
-            )
+            lambda conn: conn.execute(sql, (kind.value, target)).rowcount > 0
         )
 
     async def list_active(self, now: float) -> list[ServerBan]:
         """See :meth:`BanStore.list_active`."""
+        expire, select = self._db.sql(_EXPIRE_BANS), self._db.sql(_LIST_BANS)
 
-        def run(conn: sqlite3.Connection) -> list[ServerBan]:
-            conn.execute(
-                "DELETE FROM server_bans WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
-            )
-            rows = conn.execute(
-                "SELECT kind, target, reason, set_by, set_at, expires_at FROM server_bans"
-                " ORDER BY set_at, kind, target"
-            )
+        def run(conn: C) -> list[ServerBan]:
+            conn.execute(expire, (now,))
+            rows = conn.execute(select).fetchall()
             return [ServerBan(BanKind(k), t, r, s, a, e) for k, t, r, s, a, e in rows]
 
         return await self._writer.call(run)
