@@ -145,10 +145,23 @@ async def _one_on_each(workers: Workers, clients: Clients) -> tuple[Client, Clie
     raise AssertionError(f"{MAX_TRIES} connections all landed on one worker")
 
 
+async def _knows(client: Client, nick: str, timeout: float = 10.0) -> None:
+    """Wait until ``client``'s node knows ``nick`` (ISON answers with it)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            await client.send(f"ISON {nick}")
+            reply = await client.expect("303")
+            if reply.params[-1] == nick:
+                return
+            await asyncio.sleep(0.05)  # its registration is on its way through Redis
+
+
 async def test_two_workers_share_one_port_and_their_users_talk(workers: Workers) -> None:
     """Clients of one port land on both workers; a private line and a room line cross."""
     clients = workers.clients = await workers.started()
     amy, bob = await _one_on_each(workers, clients)
+    await _knows(amy, bob.name)  # a user of the other worker is known once its news arrived
+    await _knows(bob, amy.name)
     await amy.send(f"PRIVMSG {bob.name} :hello from worker 1")
     await bob.expect("PRIVMSG", [bob.name, "hello from worker 1"], source=amy.name)
     await bob.send("PRIVMSG #lobby :and back from worker 2")
@@ -163,7 +176,8 @@ async def test_admin_and_metrics_show_the_nodes(workers: Workers) -> None:
     """``admin nodes`` and a worker's metrics list both nodes, with their users, and its bus;
     a worker refuses to kill a user of the other (that node's to do), who stays connected."""
     clients = workers.clients = await workers.started()
-    _, bob = await _one_on_each(workers, clients)
+    amy, bob = await _one_on_each(workers, clients)
+    await _knows(amy, bob.name)  # worker 1 has heard of bob
     reply = await asyncio.to_thread(ask_server, workers.data, ["nodes"])
     rows = [row.split("\t") for row in str(reply["output"]).splitlines()]
     assert rows[0] == ["node", "epoch", "lease_age", "users"]
