@@ -16,7 +16,8 @@ ends: nothing is shared between workers, nothing listens on TCP, nothing is left
 
 The fixtures are loaded for every test directory by ``tests/conftest.py``: ``redis_server`` and
 ``postgres_server`` (one per test process), ``redis_url`` and ``postgres_url`` (a clean Redis and
-an empty PostgreSQL namespace for one test).
+an empty PostgreSQL namespace for one test), and ``own_redis`` and ``own_postgres`` (servers of
+one test's own, which it may stop and start again).
 
 A missing binary skips the test with a loud reason; under ``CI=true`` it fails it instead, since
 ``.ci/install-system-deps.sh`` (run by ``scripts/test``) installs both.
@@ -44,6 +45,8 @@ __all__ = [
     "RedisServer",
     "fresh_database",
     "in_ci",
+    "own_postgres",
+    "own_redis",
     "postgres_server",
     "postgres_url",
     "redis_server",
@@ -114,6 +117,15 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: what it acknowledged is in its append-only file (``appendfsync always``)."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def restart(self) -> None:
+        """Start it again on the same directory: it loads its append-only file."""
+        self.process = start_redis(self.directory).process
 
 
 def start_redis(directory: Path) -> RedisServer:
@@ -193,6 +205,43 @@ class PostgresServer:
         """A libpq URL for ``database``, in the socket form ``postgresql://user@/db?host=``."""
         return f"postgresql://{PG_SUPERUSER}@/{database}?host={self.socket_dir}"
 
+    def resume(self) -> None:
+        """Start the cluster (again, after `halt`) and wait until it accepts connections.
+
+        Raises:
+            subprocess.CalledProcessError: when it does not start.
+        """
+        options = (
+            f"-k {self.directory} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+            " -c max_connections=200"
+        )
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "start",
+                    "-D", str(self.data_dir),
+                    "-l", str(self.directory / "postgres.log"),
+                    "-o", options,
+                    "-w",
+                ]
+            ),
+            capture_output=True,
+            check=True,
+            timeout=START_TIMEOUT,
+        )  # fmt: skip
+        _wait_for_socket(self.directory / ".s.PGSQL.5432", None, "postgres")
+
+    def halt(self) -> None:
+        """Stop the cluster at once (``-m immediate``), keeping its data for `resume`."""
+        subprocess.run(
+            _as_server_user(
+                [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate"]
+            ),
+            capture_output=True,
+            check=True,
+        )
+
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and remove its directory."""
         subprocess.run(
@@ -235,26 +284,7 @@ def start_postgres() -> PostgresServer:
             capture_output=True,
             check=True,
         )  # fmt: skip
-        options = (
-            f"-k {directory} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-            " -c max_connections=200"
-        )
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "start",
-                    "-D", str(server.data_dir),
-                    "-l", str(directory / "postgres.log"),
-                    "-o", options,
-                    "-w",
-                ]
-            ),
-            capture_output=True,
-            check=True,
-            timeout=START_TIMEOUT,
-        )  # fmt: skip
-        _wait_for_socket(directory / ".s.PGSQL.5432", None, "postgres")
+        server.resume()
     except subprocess.CalledProcessError as exc:
         server.stop()
         log = directory / "postgres.log"
@@ -302,6 +332,36 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """This test process's PostgreSQL cluster (started on first use, stopped at the end)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg is not installed", "pip install 'chinwag[cluster]'")
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of one test's own, which it may kill and start again (in a short temporary
+    directory: a unix socket's path is limited to 107 bytes)."""
+    directory = Path(tempfile.mkdtemp(prefix="chinwag-redis-"))
+    try:
+        server = start_redis(directory)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of one test's own, which it may halt and resume (a few seconds to
+    make: use ``postgres_url`` unless the test stops the server)."""
     try:
         import psycopg  # noqa: F401
     except ImportError:

@@ -8,10 +8,15 @@
   join a room, so every node keeps the whole membership);
 - as the Network's observer too it routes each PRIVMSG and NOTICE (`relay`): a line to a
   channel goes to every node with members there, a private line to the recipient's node and
-  back to this one. The local delivery waits until the line comes back from Redis
-  (``_pending``), so that every node, this one included, delivers a room's lines in the one
-  order Redis gave them;
+  back to this one (a line between two users of this node too). The local delivery waits until
+  the line comes back from Redis (``_pending``), so that every node, this one included,
+  delivers a room's lines in the one order Redis gave them, and no line is delivered before it
+  is in Redis, with its history record (``network_history.py``);
 - its `Replica` applies the other nodes' events, and their netsplits.
+
+While Redis cannot be reached the node refuses new messages, and tells their senders, as a
+single server does on a full disk (``server/storage_health.py``); what was already sent goes
+through when Redis answers again, within the lease, or the node was declared dead.
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
 "Lost contact with the network": its users reconnect, through the load balancer, to a live node.
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from chinwag.cluster.bus import NetworkUnreachableError
+from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
 from chinwag.cluster.replica import (
     RemoteLink,
@@ -42,6 +48,7 @@ from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.state import Channel, Client
+from chinwag.store import StoreError
 
 __all__ = ["LOST_CONTACT", "ClusterNode"]
 
@@ -62,9 +69,18 @@ class ClusterNode:
         history: this server's history (guest names in private history).
         redis_url: the network's Redis.
         node: this node's name.
+        kept: the history store of the network, when history is kept: it writes through this
+            node's bus.
     """
 
-    def __init__(self, network: Network, history: History, redis_url: str, node: str) -> None:
+    def __init__(
+        self,
+        network: Network,
+        history: History,
+        redis_url: str,
+        node: str,
+        kept: NetworkHistory | None = None,
+    ) -> None:
         self.node = node
         self._network = network
         self._history = history
@@ -77,7 +93,11 @@ class ClusterNode:
             on_events=self.replica.apply,
             on_split=self.replica.split,
             on_fenced=self._fenced,
+            on_unreachable=self._unreachable,
         )
+        self.kept = kept
+        if kept is not None:
+            kept.attach(self.bus)
         self._uids: dict[Client, str] = {}
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
         self._counter = itertools.count(1)
@@ -92,12 +112,16 @@ class ClusterNode:
         """
         try:
             await self.bus.start()
+            if self.kept is not None:
+                await self.kept.feed.start()
         except RedisError as exc:
             raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
 
     async def stop(self) -> None:
         """Leave: what is buffered is sent (the users' QUITs), then the connections close."""
         await self.bus.stop()
+        if self.kept is not None:
+            await self.kept.feed.stop()
 
     def _uid(self, client: Client) -> str:
         uid = self._uids.get(client)
@@ -168,8 +192,8 @@ class ClusterNode:
         text: str,
     ) -> bool:
         """See `NetworkObserver.relay`: the line goes out on the bus, delivered here on return."""
-        if channel is None and (recipient is None or _local(recipient)):
-            return False  # between two users of this node: nothing to route
+        if channel is None and recipient is None:
+            return False
         msgid = outgoing.msgid or ""
         event = message_event(
             self.node,
@@ -186,9 +210,10 @@ class ClusterNode:
             if sender not in channel.members:
                 self.bus.to(self.node, event)  # no member here: it must come back anyway
         else:
-            assert recipient is not None and isinstance(recipient.conn, RemoteLink)
-            self.bus.to(recipient.conn.node, event)
-            self.bus.to(self.node, event)
+            assert recipient is not None
+            if isinstance(recipient.conn, RemoteLink):
+                self.bus.to(recipient.conn.node, event)
+            self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
         return True
 
     def _delivered(self, msgid: str) -> None:
@@ -196,6 +221,16 @@ class ClusterNode:
         deliver = self._pending.pop(msgid, None)
         if deliver is not None:
             deliver()
+
+    # -- losing Redis ----------------------------------------------------------------------------
+
+    def _unreachable(self, error: BaseException | None) -> None:
+        """The bus cannot reach Redis (``error``), or can again (None)."""
+        health = self._history.health
+        if error is not None:  # its details are in the log: users are told what, not where
+            health.unavailable(StoreError("the network's Redis cannot be reached"))
+        else:
+            health.stored()
 
     # -- being declared dead --------------------------------------------------------------------
 

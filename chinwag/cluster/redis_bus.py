@@ -11,13 +11,22 @@ call, so under load one call carries many turns (one round trip per busy period,
 A script is atomic, so events that two nodes both receive are in the same order in both inboxes:
 every member of a room sees its lines in one order, on every node.
 
+Retries. A call that fails because Redis cannot be reached (restarting, cut off: a call with no
+answer within `COMMAND_TIMEOUT` fails too, since a cut network is silent) is sent again, the
+same call with the same number, until it goes through: its events may or may not have been
+applied (Redis may have gone away before replying, or answer late), and the script skips a
+number it already applied, so nothing is lost and nothing is delivered twice. Meanwhile the bus
+tells ``on_unreachable`` (the server refuses new messages, their senders told) and later turns
+wait.
+
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
 applied when it comes back, never when it is sent, so this node's users see the network's order.
 
 Durability. A line is in Redis once the script call returns; with ``appendfsync always`` Redis
 writes it to its append-only file before replying, so a kill -9 of Redis loses no line any node
-has read. (With ``everysec`` Redis may reply up to two seconds before writing: README.)
+has read. (With ``everysec`` Redis may reply up to two seconds before writing: README.) The
+lines to keep travel in the same call (`keep`) into ``cw:history`` (``history_feed.py``).
 
 Liveness. A node holds a lease key with a TTL (``lease`` seconds) that it renews every
 ``renew_interval``; every node also runs the reaper script on that tick (atomic: a dead node is
@@ -70,6 +79,11 @@ READ_COUNT = 512
 """Inbox entries taken per XREAD at most."""
 FLUSH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 """Upper bounds (seconds) of the flush-latency histogram (one script call, there and back)."""
+RETRY_INTERVAL = 0.1
+"""Seconds between two tries of a call that could not reach Redis."""
+COMMAND_TIMEOUT = 1.5
+"""Seconds a call to Redis may take before Redis counts as unreachable: a network cut, or a
+stopped Redis, is a silence, not an error (a blocking read gets this on top of its block)."""
 
 
 class FencedError(Exception):
@@ -78,6 +92,10 @@ class FencedError(Exception):
 
 def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
+
+
+def _tell_nobody(error: BaseException | None) -> None:
+    """Nobody to tell that Redis cannot be reached (tests)."""
 
 
 class RedisBus:
@@ -89,8 +107,11 @@ class RedisBus:
         on_events: called on the loop with the events of each inbox entry, in order.
         on_split: called with the name of each node declared dead.
         on_fenced: called once when this node has been declared dead itself.
+        on_unreachable: called with the error when a call cannot reach Redis (it is retried),
+            and with None when calls go through again.
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
+        timeout: seconds a call may take before Redis counts as unreachable.
     """
 
     def __init__(
@@ -101,19 +122,27 @@ class RedisBus:
         on_events: OnEvents,
         on_split: OnSplit,
         on_fenced: Callable[[], None],
+        on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
+        timeout: float = COMMAND_TIMEOUT,
     ) -> None:
         self._url = url
         self._node = node
         self._on_events = on_events
         self._on_split = on_split
         self._on_fenced = on_fenced
+        self._on_unreachable = on_unreachable
+        self._unreachable = False
         self._lease_ms = int(lease * 1000)
         self._lease = lease
         self._renew_interval = renew_interval
-        self._redis: aioredis.Redis = aioredis.from_url(url)
-        self._reader_redis: aioredis.Redis = aioredis.from_url(url)
+        self._redis: aioredis.Redis = aioredis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._reader_redis: aioredis.Redis = aioredis.from_url(
+            url, socket_timeout=READ_BLOCK_MS / 1000 + timeout, socket_connect_timeout=timeout
+        )
         self._join = self._redis.register_script(scripts.JOIN_NODE)
         self._renew = self._redis.register_script(scripts.RENEW)
         self._reap = self._redis.register_script(scripts.REAP)
@@ -121,6 +150,8 @@ class RedisBus:
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
         self._ops: list[str] = []
+        self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
+        self._unsent: tuple[int, list[str]] | None = None  # the call being sent, or to resend
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,8 +203,8 @@ class RedisBus:
     async def stop(self) -> None:
         """Send what is buffered, stop the tasks and close the connections (not a netsplit:
         the server quits its users first)."""
-        with contextlib.suppress(RedisError, FencedError):
-            await self.flush()
+        with contextlib.suppress(RedisError, FencedError, TimeoutError):
+            await asyncio.wait_for(self.flush(), self._lease)  # Redis may be gone for good
         # A cancelled XREAD may swallow its cancellation (redis-py reads on): the flag ends the
         # reader's loop at its next turn whatever happens, within one blocking read.
         self._stopping = True
@@ -242,6 +273,19 @@ class RedisBus:
         """See :meth:`Bus.release`."""
         self._add("release", nick_folded, "")
 
+    def keep(self, record: str) -> None:
+        """Append a history record (a line ending in a newline) to ``cw:history``, in the same
+        call as this turn's events: a line is in history exactly when it is in an inbox."""
+        self._add("keep", "-", record)
+
+    async def ping(self) -> None:
+        """Return when Redis answers.
+
+        Raises:
+            RedisError: when it cannot be reached.
+        """
+        await self._redis.ping()
+
     def _add(self, op: str, arg: str, event: str) -> None:
         if self._fenced:
             return  # declared dead: nothing this node says may reach the network
@@ -259,23 +303,35 @@ class RedisBus:
 
     async def _flush_loop(self) -> None:
         """Send buffered operations, one script call at a time, until none are left."""
-        while self._ops and not self._fenced:
-            ops, self._ops = self._ops, []
+        while (self._ops or self._unsent) and not self._fenced:
+            if self._unsent is None:
+                self._calls += 1
+                self._unsent, self._ops = (self._calls, self._ops), []
+            number, ops = self._unsent
             try:
                 began = time.perf_counter()
-                await self._turn(args=[self._node, self._epoch, *ops])
+                await self._turn(args=[self._node, self._epoch, number, *ops])
                 took = time.perf_counter() - began
-                self.turns += 1
-                self.flush_seconds += took
-                self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
             except ResponseError as exc:
+                self._unsent = None
                 self._fence(exc)
                 _log.error("bus: events of node %s refused: %s", self._node, exc)
             except RedisError as exc:
-                # Not sent: keep them in front, in order, and try again on the next tick.
-                self._ops[:0] = ops
-                _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
-                await asyncio.sleep(min(self._renew_interval, 0.1))
+                # Perhaps applied, perhaps not: the same call goes again (see the header).
+                if not self._unreachable:
+                    self._unreachable = True
+                    _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
+                    self._on_unreachable(exc)
+                await asyncio.sleep(RETRY_INTERVAL)
+            else:
+                self._unsent = None
+                self.turns += 1
+                self.flush_seconds += took
+                self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
+                if self._unreachable:
+                    self._unreachable = False
+                    _log.warning("bus: Redis can be reached again")
+                    self._on_unreachable(None)
 
     async def flush(self) -> None:
         """Wait until everything sent so far is in Redis.
@@ -283,7 +339,9 @@ class RedisBus:
         Raises:
             FencedError: this node was declared dead.
         """
-        while self._ops or (self._flushing is not None and not self._flushing.done()):
+        while (
+            self._ops or self._unsent or (self._flushing is not None and not self._flushing.done())
+        ):
             if self._fenced:
                 raise FencedError(self._node)
             if self._flushing is None or self._flushing.done():
@@ -304,7 +362,7 @@ class RedisBus:
                 )
             except RedisError as exc:
                 _log.warning("bus: reading the inbox failed (%s); retrying", exc)
-                await asyncio.sleep(min(self._renew_interval, 0.1))
+                await asyncio.sleep(RETRY_INTERVAL)
                 continue
             for _stream, entries in answer or ():
                 for entry_id, fields in entries:
@@ -347,6 +405,7 @@ class RedisBus:
         if not self._fenced:
             self._fenced = True
             self._ops.clear()
+            self._unsent = None
             _log.error("bus: node %s was declared dead by the network", self._node)
             self._on_fenced()
         return FencedError(self._node)

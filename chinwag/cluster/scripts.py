@@ -18,6 +18,9 @@ cw:chan:<chan>    hash    node -> how many of the channel's members are on that 
 cw:joined:<node>  set     the channels where the node has members
 cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events,
                           or ``split`` = the name of a node that was declared dead
+cw:turn           hash    node -> the number of its last script call applied (``TURN``)
+cw:history        stream  the lines to keep, not yet in PostgreSQL: one entry per script
+                          call, ``h`` = its history records (``history_feed.py``)
 ================  ======  ==============================================================
 
 Fencing: every script that writes for a node first checks that ``cw:nodes[node]`` is still the
@@ -30,13 +33,30 @@ plain Redis allows and Redis Cluster does not: a network runs on one Redis (with
 
 from __future__ import annotations
 
-__all__ = ["CLAIM_NICK", "JOIN_NODE", "REAP", "RENEW", "TURN"]
+__all__ = [
+    "CLAIM_NICK",
+    "HISTORY",
+    "HISTORY_GROUP",
+    "HISTORY_TAIL",
+    "JOIN_NODE",
+    "REAP",
+    "RENEW",
+    "TRIM_HISTORY",
+    "TURN",
+]
 
 EVENT_SEPARATOR = "\n"
 """Between the events of one inbox entry (events are JSON text: no raw newline in them)."""
 
 INBOX_MAXLEN = 100_000
 """Entries an inbox keeps at most (trimmed approximately): a node reads far faster."""
+
+HISTORY = "cw:history"
+"""The stream of lines to keep: written by `TURN`, read by the consumer group `HISTORY_GROUP`,
+trimmed (`TRIM_HISTORY`) only behind what the group has acknowledged, never by length: a line
+leaves Redis once it is in PostgreSQL."""
+HISTORY_GROUP = "store"
+"""The consumer group that moves `HISTORY` into PostgreSQL; each node is one consumer."""
 
 _FENCE = """
 local function fence(node, epoch)
@@ -61,6 +81,7 @@ local function reap_node(dead)
     end
     redis.call('DEL', 'cw:owned:' .. dead, 'cw:joined:' .. dead, 'cw:inbox:' .. dead)
     redis.call('HDEL', 'cw:nodes', dead)
+    redis.call('HDEL', 'cw:turn', dead)
     for _, node in ipairs(redis.call('HKEYS', 'cw:nodes')) do
         redis.call('XADD', 'cw:inbox:' .. node, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'split', dead)
     end
@@ -81,6 +102,7 @@ if redis.call('HEXISTS', 'cw:nodes', node) == 1 then
     reap_node(node)  -- an earlier incarnation of this node: its users are gone
 end
 redis.call('DEL', 'cw:inbox:' .. node)  -- what it holds was sent to an earlier incarnation
+redis.call('HDEL', 'cw:turn', node)  -- the new incarnation numbers its calls from 1
 local epoch = tostring(redis.call('INCR', 'cw:epoch'))
 redis.call('HSET', 'cw:nodes', node, epoch)
 redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
@@ -137,7 +159,10 @@ return 1
 TURN = _with(
     _FENCE,
     """
--- ARGV: node, epoch, then one (op, argument, event) triple per operation, in order.
+-- ARGV: node, epoch, the call's number, then one (op, argument, event) triple per operation.
+-- A node numbers its calls 1, 2, 3...; a call whose number was already applied is a retry of
+-- one whose answer was lost (Redis went away after applying it): it is skipped, and -1
+-- returned, so that a retry never delivers anything twice.
 -- Routing ops add the event to the inboxes it goes to:
 --   to <node>     that node            chan <chan>   every node with members in the channel
 --   all -         every node
@@ -145,12 +170,16 @@ TURN = _with(
 --   enter <chan>  one more member of the channel on this node
 --   leave <chan>  one fewer (the last one leaving takes the node out of the channel)
 --   release <nick>  the nick is free, if this node's user held it
--- Every destination gets ONE stream entry with its events in op order. Returns how many
--- entries were appended.
-local node, epoch = ARGV[1], ARGV[2]
+--   keep -        the event is a history record (a line ending in a newline), for cw:history
+-- Every destination gets ONE stream entry with its events in op order, and cw:history one
+-- entry with the call's records: a line is in history exactly when it is in an inbox. Returns
+-- how many inbox entries were appended.
+local node, epoch, number = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local refused = fence(node, epoch)
 if refused then return refused end
-local outbox, order = {}, {}
+if number <= tonumber(redis.call('HGET', 'cw:turn', node) or '0') then return -1 end
+redis.call('HSET', 'cw:turn', node, number)
+local outbox, order, kept = {}, {}, {}
 local function route(dest, event)
     local list = outbox[dest]
     if not list then
@@ -160,7 +189,7 @@ local function route(dest, event)
     end
     table.insert(list, event)
 end
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
     local op, arg, event = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if op == 'to' then
         route(arg, event)
@@ -182,6 +211,8 @@ for i = 3, #ARGV, 3 do
             redis.call('HDEL', 'cw:nicks', arg)
             redis.call('SREM', 'cw:owned:' .. node, arg)
         end
+    elseif op == 'keep' then
+        table.insert(kept, event)
     else
         return redis.error_reply('unknown op ' .. op)
     end
@@ -192,6 +223,66 @@ for _, dest in ipairs(order) do
             table.concat(outbox[dest], '\\n'))
     end
 end
+if #kept > 0 then
+    redis.call('XADD', 'cw:history', '*', 'h', table.concat(kept))
+end
 return #order
 """,
 )
+
+HISTORY_TAIL = """
+-- ARGV: a conversation key, or '' for every conversation; how many lines to look at, at most.
+-- Returns the history records of cw:history (the lines not yet known to be in PostgreSQL) of
+-- that conversation, in order; or the error BEHIND when there are more lines than that (the
+-- scan would hold Redis up for everyone). A record's fields are NUL-separated; the
+-- conversation key is the third.
+local wanted, budget = ARGV[1], tonumber(ARGV[2])
+local found = {}
+for _, entry in ipairs(redis.call('XRANGE', 'cw:history', '-', '+')) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+        if fields[i] == 'h' then
+            for record in string.gmatch(fields[i + 1], '[^\\n]+') do
+                budget = budget - 1
+                if budget < 0 then
+                    return redis.error_reply('BEHIND more lines than the scan may read')
+                end
+                if wanted == '' then
+                    table.insert(found, record)
+                else
+                    local first = string.find(record, '\\0', 1, true)
+                    local second = first and string.find(record, '\\0', first + 1, true)
+                    if second and string.sub(record, second + 1, second + #wanted + 1)
+                            == wanted .. '\\0' then
+                        table.insert(found, record)
+                    end
+                end
+            end
+        end
+    end
+end
+return found
+"""
+
+TRIM_HISTORY = """
+-- Remove from cw:history what the consumer group has acknowledged (so: what PostgreSQL has),
+-- keeping every entry not yet delivered to a consumer or still pending. Returns how many went.
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', 'cw:history')
+if not ok then return 0 end
+local delivered = nil
+for _, group in ipairs(groups) do
+    local info = {}
+    for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+    if info['name'] == 'store' then delivered = info['last-delivered-id'] end
+end
+if not delivered then return 0 end
+local pending = redis.call('XPENDING', 'cw:history', 'store')
+local keep_from
+if tonumber(pending[1]) > 0 then
+    keep_from = pending[2]
+else
+    local ms, seq = string.match(delivered, '(%d+)-(%d+)')
+    keep_from = ms .. '-' .. tostring(tonumber(seq) + 1)
+end
+return redis.call('XTRIM', 'cw:history', 'MINID', keep_from)
+"""

@@ -49,6 +49,7 @@ from chinwag.store import Store, StoreError, open_store
 from chinwag.store.lock import DataDirBusyError, DataDirLock
 
 if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
+    from chinwag.cluster.network_history import NetworkHistory
     from chinwag.cluster.node import ClusterNode
     from chinwag.server.worker import Worker
 
@@ -124,24 +125,31 @@ class Server:
         self.accounts = Accounts(
             config, self.network, self.store, self._tasks.spawn, lambda: self.tls_port
         )
+        redis_url = config.cluster.redis.strip()
+        node_name = config.cluster.node_name.strip() or config.server.name
+        history_store = self.store.history
+        kept: NetworkHistory | None = None
+        if redis_url:  # history is kept in Redis first, then moved into PostgreSQL
+            from chinwag.cluster.history_feed import HistoryFeed
+            from chinwag.cluster.network_history import NetworkHistory
+
+            feed = HistoryFeed(redis_url, node_name, history_store)
+            history_store = kept = NetworkHistory(history_store, feed)
         # The store's turn ends first: the journal is written before any output.
-        self.outbox = Outbox(self.store.history.end_turn)
+        self.outbox = Outbox(history_store.end_turn)
         self.history = History(
             config.history,
-            self.store.history,
+            history_store,
             self.network,
             self.spawn,
             self.outbox,
             accounts=self.store.accounts,
         )
         self.cluster: ClusterNode | None = None
-        if config.cluster.redis.strip():
+        if redis_url:
             from chinwag.cluster.node import ClusterNode
 
-            node_name = config.cluster.node_name.strip() or config.server.name
-            self.cluster = ClusterNode(
-                self.network, self.history, config.cluster.redis.strip(), node_name
-            )
+            self.cluster = ClusterNode(self.network, self.history, redis_url, node_name, kept)
         # On a node of a network it relays through the observer, as the handlers do.
         self.fast_path: FastPath | None = FastPath(self.network, self.history)
         """Runs the common lines without the general dispatch; None sends every line through

@@ -66,6 +66,11 @@ class StorageHealth:
             )
         self._fail(error)
 
+    def unavailable(self, error: BaseException) -> None:
+        """Nothing can be stored for now (a cluster node lost Redis): messages are refused
+        (`refuse`) until a probe write works again."""
+        self._fail(error)
+
     def refuse(self, sender: Client, target_name: str) -> None:
         """While storing fails: a message is neither stored nor delivered; its sender is told."""
         self.withheld += 1

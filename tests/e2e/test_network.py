@@ -36,11 +36,13 @@ CH = ["draft/chathistory", "batch", "server-time", "message-tags", "echo-message
 class Node:
     """``chinwag serve`` as one node of the network; its log goes to a file."""
 
-    def __init__(self, workdir: Path, name: str, redis_url: str, store_url: str) -> None:
+    def __init__(
+        self, workdir: Path, name: str, redis_url: str, store_url: str, settings: str = CONFIG
+    ) -> None:
         self.name = name
         workdir.mkdir(parents=True, exist_ok=True)
         config = workdir / "chinwag.toml"
-        config.write_text(CONFIG, encoding="utf-8")
+        config.write_text(settings, encoding="utf-8")
         self.log_path = workdir / "node.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG__")}
         env["PYTHONPATH"] = str(ROOT)
