@@ -107,7 +107,8 @@ class Node:
         procs = None if share is None else share.procs_file
         if procs is not None:  # in the cgroup before the interpreter even starts
             argv = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs), *argv]
-        self.log = (workdir / "node.log").open("wb")
+        self.log_path = workdir / "node.log"
+        self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -118,6 +119,13 @@ class Node:
             start_new_session=True,
         )
         wait_for_port(port, self.proc, NODE_START_TIMEOUT)
+
+    def log_tail(self, limit: int = 1500) -> str:
+        """The end of what the node logged (at ``warning`` and above)."""
+        try:
+            return self.log_path.read_bytes()[-limit:].decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s; by PID."""
@@ -191,6 +199,8 @@ def run_one(
             if node.proc.poll() is not None:
                 record.setdefault("errors", []).append(f"a node died: {node.proc.returncode}")
             node.stop()
+        if record.get("errors"):  # what the nodes said (warnings and errors), before it goes
+            record["node_log_tails"] = [node.log_tail() for node in running]
     shutil.rmtree(workdir, ignore_errors=True)
     _per_message(record)
     return record
@@ -327,7 +337,7 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
             runs = [r for r in rows if r["variant"] == variant]
             delivered = _median(runs, "delivered_per_s")
             ratio = f"{delivered / one:.2f}x" if delivered and one else "-"
-            lost = sorted({r.get("lost") for r in runs}, key=str)
+            lost = sorted({r["lost"] for r in runs if r.get("lost") is not None})
             out.append(
                 f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
                 f" | {', '.join(str(x) for x in lost)} | {_fmt(_median(runs, 'server_us_per_msg'))}"
