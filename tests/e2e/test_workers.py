@@ -202,8 +202,8 @@ async def test_admin_and_metrics_show_the_nodes(workers: Workers) -> None:
 async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     workers: Workers,
 ) -> None:
-    """SIGKILL of a worker: the supervisor starts it again (a new epoch, serving); SIGTERM
-    then stops every worker and the supervisor exits with status 0."""
+    """SIGKILL of a worker: the supervisor starts it again (serving); SIGHUP reaches both
+    workers (each reloads); SIGTERM then stops every worker and the supervisor exits with 0."""
     clients = workers.clients = await workers.started()
     first = workers.worker_pids()
     os.kill(first[0], signal.SIGKILL)
@@ -213,6 +213,9 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     assert int(again) in now and first[0] not in now
     for i in range(4):
         await clients.connect(f"after{i}")  # whichever worker each lands on serves it
+    workers.proc.send_signal(signal.SIGHUP)
+    for name in ("n-1", "n-2"):
+        await workers.wait_for(rf"\[({name})\.test\] chinwag\.reload: configuration reloaded")
     workers.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(workers.proc.wait, 15) == 0
     assert "every worker stopped" in workers.log()
