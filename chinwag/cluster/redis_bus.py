@@ -328,10 +328,14 @@ class RedisBus:
                 self.turns += 1
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
-                if self._unreachable:
-                    self._unreachable = False
-                    _log.warning("bus: Redis can be reached again")
-                    self._on_unreachable(None)
+                self._reached()
+
+    def _reached(self) -> None:
+        """Redis took a write: if it could not be reached until now, say that it can."""
+        if self._unreachable:
+            self._unreachable = False
+            _log.warning("bus: Redis can be reached again")
+            self._on_unreachable(None)
 
     async def flush(self) -> None:
         """Wait until everything sent so far is in Redis.
@@ -364,6 +368,11 @@ class RedisBus:
                 _log.warning("bus: reading the inbox failed (%s); retrying", exc)
                 await asyncio.sleep(RETRY_INTERVAL)
                 continue
+            if answer and self._unreachable:
+                # Entries are only written by script calls that worked: Redis takes writes
+                # again. Said now, not when our own call's reply comes: its events (a user's
+                # echo, say) may arrive first, and that user's next line must not be refused.
+                self._reached()
             for _stream, entries in answer or ():
                 for entry_id, fields in entries:
                     last = entry_id.decode()
