@@ -29,7 +29,7 @@ from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
 from chinwag.store import ChannelTarget, HistoryEntry
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import encode_entry
 from chinwag.store.postgres import PostgresStore
 
 __all__ = ["main"]

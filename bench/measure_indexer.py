@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chinwag.store import DB_FILENAME, DirectTarget, HistoryEntry, SqliteStore
-from chinwag.store.indexer import Indexer, decode_rows, prepare_writer
+from chinwag.store.indexer import Indexer, prepare_writer
 from chinwag.store.journal import Journal, read_frames, segments
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import decode_rows, encode_entry
 from chinwag.store.sqlite_connection import connect
 
 T0 = 1_700_000_000.0

@@ -249,14 +249,26 @@ SERVERS: dict[str, ServerSpec] = {
 
 #: Another checkout of chinwag to compare with this one, interleaved in the same run (a change's
 #: cost): ``CHINWAG_BENCH_REF=/path/to/other/checkout python -m bench.run --servers
-#: chinwag,chinwag-ref``. Its configuration has no [privacy] section (an older checkout may not
-#: know it): with cloaks compare a reference that has them too, or one from before them.
+#: chinwag,chinwag-ref``; ``chinwag-ref-indexer1`` and ``chinwag-ref-ephemeral`` are its twins of
+#: those two variants. Its configuration is this one's when the checkout knows [privacy] (it has
+#: ``chinwag/server/cloak.py``); an older checkout, which would refuse the section, runs without
+#: it: then compare a reference that has cloaks too, or one from before them.
 REF_TREE = os.environ.get("CHINWAG_BENCH_REF", "")
 if REF_TREE:
-    SERVERS["chinwag-ref"] = ServerSpec(
-        "chinwag-ref",
-        lambda workdir, port: _chinwag(workdir, port, privacy=False),
-        env={"PYTHONPATH": REF_TREE},
+    _REF_PRIVACY = (Path(REF_TREE) / "chinwag" / "server" / "cloak.py").exists()
+    _REF_ENV = {"PYTHONPATH": REF_TREE}
+
+    def _chinwag_ref(workdir: Path, port: int, extra: str = "") -> list[str]:
+        return _chinwag(workdir, port, extra, privacy=_REF_PRIVACY)
+
+    SERVERS["chinwag-ref"] = ServerSpec("chinwag-ref", _chinwag_ref, env=_REF_ENV)
+    SERVERS["chinwag-ref-indexer1"] = ServerSpec(
+        "chinwag-ref-indexer1", _chinwag_ref, env=_REF_ENV, helper_cores=frozenset({1})
+    )
+    SERVERS["chinwag-ref-ephemeral"] = ServerSpec(
+        "chinwag-ref-ephemeral",
+        lambda workdir, port: _chinwag_ref(workdir, port, "[history]\nenabled = false\n"),
+        env=_REF_ENV,
     )
 
 

@@ -28,7 +28,7 @@ has acknowledged (``scripts.TRIM_HISTORY``). So:
 Nothing is lost and nothing is doubled; a line is in ``cw:history`` until PostgreSQL has it.
 While PostgreSQL is down the stream grows in Redis's memory (about the size of the lines).
 
-Records are the journal's (``store/journal_history.py``: NUL-separated fields, one line each),
+Records are the journal's (``store/journal_records.py``: NUL-separated fields, one line each),
 so that Redis can pick a conversation's lines out without parsing JSON (`HISTORY_TAIL`).
 """
 
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -47,9 +46,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.redis_bus import COMMAND_TIMEOUT
-from chinwag.store import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry, HistoryStore
-from chinwag.store.errors import InvalidNameError, StoreError
-from chinwag.store.journal_history import FIELDS
+from chinwag.store import HistoryEntry, HistoryStore
+from chinwag.store.errors import StoreError
+from chinwag.store.journal_records import decode_entry
 
 __all__ = ["CLAIM_IDLE", "TAIL_LIMIT", "HistoryFeed", "decode_record"]
 
@@ -78,30 +77,12 @@ WARN_INTERVAL = 10.0
 
 
 def decode_record(record: str) -> HistoryEntry:
-    """A history record (``journal_history.encode_entry``, without its newline) as an entry.
+    """A history record (``journal_records.encode_entry``, without its newline) as an entry.
 
     Raises:
         ValueError: when the record is malformed.
     """
-    fields = record.split("\0")
-    if len(fields) != FIELDS:
-        raise ValueError(f"a history record has {len(fields)} fields, not {FIELDS}")
-    msgid, when, conv, party_a, party_b, target_name, sender, account, command, text, tags = fields
-    try:
-        target = DirectTarget(party_a, party_b) if party_a else ChannelTarget(conv)
-    except InvalidNameError as exc:
-        raise ValueError(str(exc)) from None
-    return HistoryEntry(
-        msgid,
-        float.fromhex(when),
-        target,
-        target_name,
-        sender,
-        account or None,
-        command,
-        text,
-        json.loads(tags) if tags else NO_TAGS,
-    )
+    return decode_entry(record)
 
 
 def _records(fields: dict[bytes, bytes] | None) -> list[str]:

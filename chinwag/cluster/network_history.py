@@ -41,7 +41,7 @@ from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.redis_bus import FencedError, RedisBus
 from chinwag.store import Bound, HistoryEntry, HistoryStore, OnCommit, Target
 from chinwag.store.errors import StoreError
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import encode_entry
 
 __all__ = ["NetworkHistory"]
 

@@ -110,7 +110,7 @@ class Outgoing:
         when: the server time of the event (now by default).
     """
 
-    __slots__ = ("_base", "_variants", "account", "client_tags", "msgid", "time")
+    __slots__ = ("_variants", "account", "client_tags", "msgid", "plain", "time")
 
     def __init__(
         self,
@@ -132,12 +132,14 @@ class Outgoing:
             else:
                 head = "".join([":", source, " ", command, " ", *(p + " " for p in params[:-1])])
                 line = head + ":" + params[-1] + "\r\n"
-            self._base = line.encode("utf-8")
-            if len(self._base) > MAX_BODY_BYTES:
-                self._base = _cut_text(self._base)
+            plain = line.encode("utf-8")
+            if len(plain) > MAX_BODY_BYTES:
+                plain = _cut_text(plain)
         else:
-            self._base = format_line(Message(command, params, source)).encode("utf-8") + b"\r\n"
-        self._variants: dict[int, bytes] = {0: self._base}
+            plain = format_line(Message(command, params, source)).encode("utf-8") + b"\r\n"
+        self.plain = plain
+        """The line without any tags (what the journal stores, ``store/journal_records.py``)."""
+        self._variants: dict[int, bytes] = {0: plain}
         self.msgid = msgid
         self.account = account
         self.client_tags = client_tags or {}
@@ -155,18 +157,13 @@ class Outgoing:
         base = f":{source} {command} {target} :{text}\r\n".encode()
         if len(base) > MAX_BODY_BYTES:
             base = _cut_text(base)
-        self._base = base
+        self.plain = base
         self._variants = {0: base}
         self.msgid = msgid
         self.account = account
         self.client_tags = _NO_CLIENT_TAGS
         self.time = time.time()
         return self
-
-    @property
-    def plain(self) -> bytes:
-        """The line without any tags."""
-        return self._base
 
     def tags_for(self, caps: int) -> dict[str, str]:
         """The tags a client with ``caps`` gets on this line."""
@@ -190,7 +187,7 @@ class Outgoing:
         line = self._variants.get(key)
         if line is None:
             tags = self.tags_for(key)
-            line = (format_tags(tags) + " ").encode("utf-8") + self._base if tags else self._base
+            line = (format_tags(tags) + " ").encode("utf-8") + self.plain if tags else self.plain
             self._variants[key] = line
         return line
 

@@ -21,9 +21,9 @@ observer sees one client's events in the order they happened, exactly as without
 delivery: the only difference is when the bytes leave. (A separate barrier queued at the end of
 the turn would often miss the group commit the writer had already started for the turn's rows,
 and wait for the next one.) The SQLite store writes a turn's rows to its journal with one
-``write`` when the turn ends (``store/journal_history.py``), and `end_turn` asks it to do so
-first, so its callbacks have all run by the time the output is looked at: no gate, no copy,
-the bytes leave in the same turn.
+``write`` when the turn ends (``store/journal_history.py``), and `end_turn` (and `finish`) asks
+it to do so first, so by the time the output is looked at everything it shows is in the
+journal: `History` does not even count those rows here, and the bytes leave in the same turn.
 
 Closing a connection follows the same road: its last output and the ERROR line go out with the
 turn, then the socket is closed (`finish`).
@@ -112,6 +112,8 @@ class Outbox:
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket."""
+        if self._end_store_turn is not None:
+            self._end_store_turn()  # what they show is in the journal before they go
         if self._stored == self._committed and not self._gates:
             conn.write(data, last=True)
             return

@@ -36,9 +36,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from chinwag.store import _query
-from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH, insert_history_sql
+from chinwag.store.history_rows import ROW_WIDTH, insert_history_sql
 from chinwag.store.journal import HEADER, MAX_FRAME, read_frames, segments
+from chinwag.store.journal_records import decode_rows
 from chinwag.store.padded_insert import PaddedInsert
 from chinwag.store.sqlite_connection import WAL_LIMIT, checkpoint
 
@@ -47,7 +47,6 @@ __all__ = [
     "LOCK_NAME",
     "READ_BYTES",
     "Indexer",
-    "decode_rows",
     "lock_journal",
     "prepare_writer",
 ]
@@ -62,51 +61,7 @@ a second this interval makes batches of about 6,000."""
 READ_BYTES = 8 * 1024 * 1024
 """The most journal bytes one pass reads from a segment (bounds the memory of a catch-up)."""
 LOCK_NAME = "indexer.lock"
-_FIELDS = 11
 _CHECKPOINT_INTERVAL = 1.0
-
-
-def decode_rows(payload: bytes, rows: list[object], convs: dict[str, tuple[str, str]]) -> int:
-    """Append the history-row parameters of a frame's records to ``rows`` (flattened).
-
-    Args:
-        payload: a frame's payload (records, see ``journal_history.py``).
-        rows: where the parameters go, ``ROW_WIDTH`` per record.
-        convs: private conversations seen, key -> parties (filled in).
-
-    Returns:
-        How many records were skipped as malformed (logged).
-    """
-    bad = 0
-    time_key = _query.time_key
-    for line in payload.decode("utf-8", "surrogatepass").split("\n"):
-        if not line:
-            continue
-        fields = line.split("\0")
-        if len(fields) != _FIELDS:
-            bad += 1
-            continue
-        msgid, when, conv, a, b, target_name, sender, account, command, text, tags = fields
-        moment = float.fromhex(when)
-        if a:
-            convs[conv] = (a, b)
-        rows += (
-            msgid,
-            conv,
-            time_key(moment),
-            moment,
-            a or NO_VALUE,  # an empty field is "no value" (``history_rows.py``)
-            b or NO_VALUE,
-            target_name,
-            sender,
-            account or NO_VALUE,
-            command,
-            text,
-            tags or "{}",
-        )
-    if bad:
-        _log.error("indexer: %d malformed journal records skipped", bad)
-    return bad
 
 
 class Indexer:

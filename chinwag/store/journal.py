@@ -200,7 +200,7 @@ class Journal:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     def write(self, payload: bytes) -> int:
-        """Append one frame holding ``payload`` with a single ``os.write``.
+        """Append one frame holding ``payload`` with a single ``write(2)`` (``os.writev``).
 
         Returns:
             The journal offset just past the frame.
@@ -208,12 +208,16 @@ class Journal:
         Raises:
             JournalError: nothing of the frame stays in the journal (it was cut back).
         """
-        frame = HEADER.pack(len(payload), binascii.crc32(payload)) + payload
+        # writev: the header and the payload without first copying them into one bytes (a busy
+        # turn's frame is about a megabyte: 6,900 private messages per turn were measured in
+        # the 200-pair benchmark).
+        header = HEADER.pack(len(payload), binascii.crc32(payload))
+        size = len(header) + len(payload)
         fd = self._fd
         try:
-            written = os.write(fd, frame)
-            if written != len(frame):
-                raise OSError(f"short write: {written} of {len(frame)} bytes")
+            written = os.writev(fd, (header, payload))
+            if written != size:
+                raise OSError(f"short write: {written} of {size} bytes")
             if self.fsync:
                 os.fsync(fd)
         except OSError as exc:
@@ -221,7 +225,7 @@ class Journal:
             self._cut_back()
             raise JournalError(exc.errno, f"journal write failed: {exc}") from exc
         self.frames += 1
-        self._size += len(frame)
+        self._size += size
         if self._size >= self.segment_bytes:
             self._rotate()
         return self._base + self._size

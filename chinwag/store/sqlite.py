@@ -33,7 +33,8 @@ transactions, never consistency: WAL frames are checksummed and a torn tail is d
 
 Checkpoints. SQLite's automatic checkpoint would run inside the COMMIT that crosses the WAL
 size threshold and fsync twice. The writing connections turn it off; a ``Checkpointer`` thread
-on its own connection runs a PASSIVE checkpoint every second, and a TRUNCATE one at close.
+on its own connection runs a PASSIVE checkpoint every second (every 30 with an indexer process,
+which checkpoints itself every second), and a TRUNCATE one at close.
 Under a load that never pauses those never catch up with the newest frames, and the WAL would
 only grow: the indexer, the one busy writer, checkpoints between two of its passes once the WAL
 passes ``WAL_LIMIT``, after which the WAL starts over and is cut back to that size.
@@ -80,6 +81,14 @@ __all__ = ["DB_FILENAME", "WAL_LIMIT", "IndexerKind", "SqliteStore"]
 DB_FILENAME = "chinwag.sqlite3"
 IndexerKind = Literal["thread", "process"]
 
+DEFAULT_CHECKPOINT_INTERVAL = 1.0
+"""Seconds between two checkpoints of the `Checkpointer` thread."""
+BACKSTOP_CHECKPOINT_INTERVAL = 30.0
+"""The same with an indexer process, which checkpoints between its passes every second (it
+writes nearly every WAL frame): the thread is a backstop for when the indexer is down. At 1 s it
+copied the indexer's newest pages in the server's process, measured at 0.15 us of the event
+loop's core per durable private message (``bench/profile.py``)."""
+
 
 class SqliteStore(StoreParts):
     """All four SQLite stores over one file, one writer thread and one reader pool."""
@@ -92,7 +101,7 @@ class SqliteStore(StoreParts):
         readers: int = 4,
         max_queue: int = 65_536,
         max_group: int = 4_096,
-        checkpoint_interval: float = 1.0,
+        checkpoint_interval: float | None = None,
         wal_limit: int = WAL_LIMIT,
         indexer: IndexerKind = "thread",
         fsync: bool = False,
@@ -108,7 +117,8 @@ class SqliteStore(StoreParts):
             readers: how many read connections at most.
             max_queue: writes that may wait before producers block.
             max_group: writes committed in one transaction at most.
-            checkpoint_interval: seconds between WAL checkpoints (run off the commit path).
+            checkpoint_interval: seconds between WAL checkpoints (run off the commit path);
+                None: 1 s, or `BACKSTOP_CHECKPOINT_INTERVAL` with an indexer process.
             wal_limit: bytes of WAL past which the indexer checkpoints so that the WAL starts
                 over; also the size the WAL file is cut back to when it does.
             indexer: ``"process"`` runs the indexer as a supervised child process (``chinwag
@@ -152,6 +162,11 @@ class SqliteStore(StoreParts):
         self._journal = journal
         self._writer = Writer(self._db, conn, max_queue=max_queue, max_group=max_group)
         self._readers = ReaderPool(self._db, readers)
+        if checkpoint_interval is None:
+            backstop = indexer == "process"
+            checkpoint_interval = (
+                BACKSTOP_CHECKPOINT_INTERVAL if backstop else DEFAULT_CHECKPOINT_INTERVAL
+            )
         self._checkpointer = Checkpointer(path, checkpoint_interval)
         self._indexer: IndexerLink = (
             IndexerProcess(path, journal_dir)

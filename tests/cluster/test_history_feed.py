@@ -20,7 +20,7 @@ from chinwag.cluster.history_feed import HistoryFeed, decode_record
 from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
 from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, HistoryStore, StoreError
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import encode_entry
 from chinwag.store.postgres import PostgresStore
 
 if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)

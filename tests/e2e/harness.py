@@ -24,7 +24,9 @@ from argon2 import PasswordHasher
 from chinwag.protocol import Message, decode_text, parse_line
 from chinwag.server import Server, load_config
 from chinwag.server.passwords import hash_password
+from chinwag.store.history_rows import ROW_WIDTH
 from chinwag.store.journal import read_frames, segments
+from chinwag.store.journal_records import decode_rows
 
 __all__ = [
     "ANY",
@@ -474,13 +476,15 @@ async def latest_history(client: Client, target: str) -> list[str]:
         texts.append(msg.params[-1])
 
 
+_MSGID, _TEXT = 0, 10  # in a history row (``history_rows.py``)
+
+
 def journal_texts(journal_dir: Path) -> dict[str, str]:
     """msgid -> text of every whole record in the journal's segment files."""
-    found: dict[str, str] = {}
+    rows: list[object] = []
     for base, path in segments(journal_dir):
         frames, _end = read_frames(path.read_bytes(), base)
         for frame in frames:
-            for line in frame.payload.decode().splitlines():
-                fields = line.split("\0")
-                found[fields[0]] = fields[9]
-    return found
+            decode_rows(frame.payload, rows, {})
+    records = [rows[i : i + ROW_WIDTH] for i in range(0, len(rows), ROW_WIDTH)]
+    return {str(row[_MSGID]): str(row[_TEXT]) for row in records}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.store import DB_FILENAME, SqliteStore, StoreError
+from chinwag.store import (
+    DB_FILENAME,
+    HistoryEntry,
+    SqliteStore,
+    StoreClosedError,
+    StoreError,
+)
 from chinwag.store.indexer_link import IndexerProcess
 from chinwag.store.journal import (
     HEADER,
@@ -23,8 +30,9 @@ from chinwag.store.journal import (
     read_frames,
     segments,
 )
+from chinwag.store.journal_history import JournalHistoryStore
 
-from .factories import LOBBY, T0, entry
+from .factories import LOBBY, T0, direct, entry
 
 
 @contextlib.contextmanager
@@ -231,3 +239,53 @@ async def test_a_second_process_on_the_directory_reads_but_never_writes(tmp_path
             SqliteStore(tmp_path / DB_FILENAME, indexer="process")
     finally:
         await owner.close()
+
+
+def _add(store: SqliteStore, e: HistoryEntry) -> None:
+    """Store ``e`` through the server's short road, `JournalHistoryStore.add`."""
+    history = store.history
+    assert isinstance(history, JournalHistoryStore)
+    line = f":{e.sender} {e.command} {e.target_name} :{e.text}\r\n".encode()
+    tags = json.dumps(dict(e.tags), separators=(",", ":")) if e.tags else ""
+    history.add(e.msgid, e.time, e.target.key, e.account or "", tags, line)
+
+
+async def test_add_stores_what_append_stores(tmp_path: Path) -> None:
+    """An entry stored from its parts reads back equal to the same entry appended."""
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    pair = direct("~guest1", "amy")
+    tagged = entry("d1", T0 + 0.25, pair, account="amy", tags={"+draft/reply": "x;y z"})
+    try:
+        _add(store, entry("c1", T0, text="caf\u00e9 \x01ACTION waves\x01"))
+        _add(store, tagged)
+        store.history.append(entry("c2", T0 + 1))
+        assert [e.msgid for e in await store.history.latest(LOBBY, None, 10)] == ["c1", "c2"]
+        assert await store.history.latest(pair, None, 10) == [tagged]
+    finally:
+        await store.close()
+
+
+async def test_add_reports_each_turn_once_to_its_listener(tmp_path: Path) -> None:
+    """The listener hears once per turn of adds: None when written, the error when refused;
+    after close an add is refused with StoreClosedError."""
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    history = store.history
+    assert isinstance(history, JournalHistoryStore)
+    heard: list[JournalError | None] = []
+    history.listen(heard.append)
+    try:
+        for i in range(3):
+            _add(store, entry(f"m{i}", T0 + i))
+        await asyncio.sleep(0)
+        assert heard == [None]
+        with file_size_limit(journal_of(store).offset + 10):
+            _add(store, entry("refused", T0 + 5))
+            history.end_turn()
+        assert len(heard) == 2 and isinstance(heard[1], JournalError)
+        history.end_turn()  # an empty turn: nobody is told anything
+        assert len(heard) == 2
+        assert [e.msgid for e in await history.latest(LOBBY, None, 10)] == ["m0", "m1", "m2"]
+    finally:
+        await store.close()
+    with pytest.raises(StoreClosedError):
+        _add(store, entry("late", T0 + 9))

@@ -7,8 +7,7 @@ from contextlib import closing
 
 from chinwag.store import SqliteStore
 from chinwag.store.history_rows import NO_VALUE
-from chinwag.store.indexer import decode_rows
-from chinwag.store.journal_history import encode_entry
+from chinwag.store.journal_records import decode_rows, encode_entry
 
 from .factories import LOBBY, T0, direct, entry
 

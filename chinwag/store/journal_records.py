@@ -1,0 +1,178 @@
+"""Journal records: how a stored message is written in the journal, and read back by the indexer.
+
+A journal frame (``journal.py``) holds the records of one event-loop turn, one per message. The
+server encodes them (``journal_history.py``, with `encode_entry` or, on its hot path, from the
+message's parts with the same layout), the indexer (``indexer.py``) turns them into rows with
+`decode_rows`. A cluster keeps the same records in Redis until they are in PostgreSQL
+(``cluster/history_feed.py``, which reads them with `decode_entry`).
+
+Records. One line per entry, fields separated by NUL, in this order: msgid, time (the IEEE
+double's 8 little-endian bytes in hex, `TIME`: exact, and measured at a fifth of the price of
+``float.hex``), conversation key (a private one holds its two parties, ``DirectTarget.key``),
+account (empty: none), tags (empty: none; else JSON), and the message as relayed without tags,
+``:sender COMMAND target :text`` and its CR LF. That last field is the very bytes the recipients
+got (``Outgoing.plain``): the server does not format or encode the text again. Neither NUL nor
+a line end can occur in a field: the line codec splits lines at CR and LF and drops NUL, and
+JSON escapes both in tag values. The indexer skips (and logs) a record with the wrong number of
+fields rather than stop; it still reads the records of the first version of this format (11
+fields: ``float.hex`` time, the parties, target, sender, command and text apart).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+
+from chinwag.store import _query
+from chinwag.store.base import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry
+from chinwag.store.errors import InvalidNameError
+from chinwag.store.history_rows import NO_VALUE
+
+__all__ = [
+    "FIELDS",
+    "TIME",
+    "Fields",
+    "decode_entry",
+    "decode_rows",
+    "encode_entry",
+    "encode_tags",
+    "pack_time",
+    "record_fields",
+]
+
+_log = logging.getLogger("chinwag.indexer")
+
+FIELDS = 6
+"""Fields in one record."""
+TIME = struct.Struct("<d")
+"""A record's time: the double's bytes (written in hex)."""
+pack_time = TIME.pack
+_unpack_time = TIME.unpack
+encode_tags = json.JSONEncoder(separators=(",", ":")).encode
+"""Client tags as a record holds them (a dict to JSON)."""
+_FIELDS_V1 = 11
+"""Fields of a record in the first version of the format (see above)."""
+_LINE_PARTS = 4  # ":sender", command, target, ":text"
+_TIME_DIGITS = 2 * TIME.size
+
+
+def encode_entry(entry: HistoryEntry) -> str:
+    """``entry`` as one journal record (a line; see the module header)."""
+    msgid, when, target, target_name, sender, account, command, text, tags = entry
+    head = f"{msgid}\0{pack_time(when).hex()}\0{target.key}\0{account or ''}"
+    line = f":{sender} {command} {target_name} :{text}\r\n"
+    return f"{head}\0{encode_tags(dict(tags)) if tags else ''}\0{line}"
+
+
+Fields = tuple[str, float, str, str, str, str, str, str, str, str, str]
+"""A record's values: msgid, time, conversation, party a and b (empty for a channel), target
+name, sender, account (empty: none), command, text, tags (empty: none; else JSON)."""
+
+
+def record_fields(record: str) -> Fields:
+    """The values of one record (without its line end; a CR left before it is dropped).
+
+    Raises:
+        ValueError: when ``record`` is not one (a wrong field count, a time that is not one, no
+            text).
+    """
+    fields = record.split("\0")
+    if len(fields) == FIELDS:
+        msgid, when, conv, account, tags, relayed = fields
+        parts = relayed.split(" ", 3)
+        if len(parts) != _LINE_PARTS or len(when) != _TIME_DIGITS:
+            raise ValueError("not a journal record")
+        source, command, target_name, text = parts
+        (moment,) = _unpack_time(bytes.fromhex(when))
+        a, _, b = conv.partition(" ")  # a private conversation's key: its two parties
+        if not b:
+            a = ""
+        text = text[1:].removesuffix("\r")
+        return msgid, moment, conv, a, b, target_name, source[1:], account, command, text, tags
+    if len(fields) == _FIELDS_V1:
+        msgid, when, conv, a, b, target_name, sender, account, command, text, tags = fields
+        return (
+            msgid,
+            float.fromhex(when),
+            conv,
+            a,
+            b,
+            target_name,
+            sender,
+            account,
+            command,
+            text,
+            tags,
+        )
+    raise ValueError(f"a journal record has {len(fields)} fields, not {FIELDS}")
+
+
+def decode_entry(record: str) -> HistoryEntry:
+    """One record (``encode_entry``, without its line end) as an entry.
+
+    Raises:
+        ValueError: when the record is malformed.
+    """
+    msgid, when, conv, a, b, target_name, sender, account, command, text, tags = record_fields(
+        record
+    )
+    try:
+        target = DirectTarget(a, b) if b else ChannelTarget(conv)
+    except InvalidNameError as exc:
+        raise ValueError(str(exc)) from None
+    return HistoryEntry(
+        msgid,
+        when,
+        target,
+        target_name,
+        sender,
+        account or None,
+        command,
+        text,
+        json.loads(tags) if tags else NO_TAGS,
+    )
+
+
+def decode_rows(payload: bytes, rows: list[object], convs: dict[str, tuple[str, str]]) -> int:
+    """Append the history-row parameters of a frame's records to ``rows`` (flattened).
+
+    Args:
+        payload: a frame's payload (records, see ``journal_history.py``).
+        rows: where the parameters go, ``ROW_WIDTH`` per record.
+        convs: private conversations seen, key -> parties (filled in).
+
+    Returns:
+        How many records were skipped as malformed (logged).
+    """
+    bad = 0
+    time_key = _query.time_key
+    for record in payload.decode("utf-8", "surrogatepass").split("\n"):
+        if not record:
+            continue
+        try:
+            msgid, moment, conv, a, b, target_name, sender, account, command, text, tags = (
+                record_fields(record)
+            )
+        except ValueError:
+            bad += 1
+            continue
+        if b:
+            convs[conv] = (a, b)
+        rows += (
+            msgid,
+            conv,
+            time_key(moment),
+            moment,
+            a or NO_VALUE,  # an empty field is "no value" (``history_rows.py``)
+            b or NO_VALUE,
+            target_name,
+            sender,
+            account or NO_VALUE,
+            command,
+            text,
+            tags or "{}",
+        )
+    if bad:
+        _log.error("indexer: %d malformed journal records skipped", bad)
+    return bad

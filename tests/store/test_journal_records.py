@@ -1,0 +1,93 @@
+"""Journal records: what the server writes, the indexer (and a cluster's history feed) reads back
+exactly; records of the first format still read; a malformed record is skipped and counted,
+never fatal."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
+from chinwag.store._query import time_key
+from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH
+from chinwag.store.journal_records import decode_entry, decode_rows, encode_entry
+
+from .factories import T0
+
+# What the line codec lets through into a message: no NUL, CR or LF.
+_TEXT = st.text(st.characters(blacklist_characters="\0\r\n", blacklist_categories=["Cs"]))
+_NAME = st.text("abcxyz~0123456789[]^-_|", min_size=1, max_size=20)
+_TARGETS = st.one_of(
+    st.builds(lambda n: ChannelTarget("#" + n), _NAME),
+    st.builds(DirectTarget, _NAME, _NAME),
+)
+_ENTRIES = st.builds(
+    HistoryEntry,
+    msgid=st.text("0123456789abcdef", min_size=1, max_size=24),
+    time=st.floats(0, 4e9),
+    target=_TARGETS,
+    target_name=_NAME,
+    sender=st.sampled_from(["amy!a@127.0.0.1", "bob!~b@::1", "c!c@x.example"]),
+    account=st.one_of(st.none(), _NAME),
+    command=st.sampled_from(["PRIVMSG", "NOTICE"]),
+    text=_TEXT,
+    tags=st.dictionaries(st.sampled_from(["+draft/reply", "+a"]), _TEXT, max_size=2),
+)
+
+
+def _decoded(payload: bytes) -> tuple[list[list[object]], dict[str, tuple[str, str]], int]:
+    rows: list[object] = []
+    convs: dict[str, tuple[str, str]] = {}
+    bad = decode_rows(payload, rows, convs)
+    return [rows[i : i + ROW_WIDTH] for i in range(0, len(rows), ROW_WIDTH)], convs, bad
+
+
+@given(st.lists(_ENTRIES, min_size=1, max_size=5))
+def test_every_entry_reads_back_as_written(entries: list[HistoryEntry]) -> None:
+    """A frame of encoded entries decodes to one row per entry with every field intact."""
+    rows, convs, bad = _decoded("".join(encode_entry(e) for e in entries).encode())
+    assert bad == 0
+    assert len(rows) == len(entries)
+    for e, row in zip(entries, rows, strict=True):
+        direct = e.target if isinstance(e.target, DirectTarget) else None
+        parties = [direct.party_a, direct.party_b] if direct else [NO_VALUE, NO_VALUE]
+        tags = row[11]
+        assert row[:11] == [
+            e.msgid,
+            e.target.key,
+            time_key(e.time),
+            e.time,
+            *parties,
+            e.target_name,
+            e.sender,
+            e.account or NO_VALUE,
+            e.command,
+            e.text,
+        ]
+        assert tags == ("{}" if not e.tags else encode_entry(e).split("\0")[4])
+        if direct:
+            assert convs[direct.key] == (direct.party_a, direct.party_b)
+        assert decode_entry(encode_entry(e).rstrip("\n")) == e  # as the cluster reads it back
+
+
+def test_records_of_the_first_format_still_read() -> None:
+    """An 11-field record (float.hex time, fields apart) from an older journal is indexed."""
+    old = f"m1\0{T0.hex()}\0amy bob\0amy\0bob\0bob\0amy!a@h\0\0PRIVMSG\0hi : there\0\n"
+    rows, convs, bad = _decoded(old.encode())
+    assert bad == 0
+    head = ["m1", "amy bob", time_key(T0), T0, "amy", "bob", "bob", "amy!a@h", NO_VALUE]
+    assert rows == [[*head, "PRIVMSG", "hi : there", "{}"]]
+    assert convs == {"amy bob": ("amy", "bob")}
+
+
+def test_a_malformed_record_is_skipped_and_counted() -> None:
+    """Records with a wrong field count, a bad time or no text are skipped; the rest is read."""
+    lobby = ChannelTarget("#a")
+    good = encode_entry(HistoryEntry("ok", T0, lobby, "#a", "s!u@h", None, "PRIVMSG", "t")).encode()
+    two_fields = b"x\0y\n"
+    short_time = b"m\0zz\0#a\0\0\0:s!u@h PRIVMSG #a :t\r\n"
+    not_hex = b"m\0" + b"z" * 16 + b"\0#a\0\0\0:s!u@h PRIVMSG #a :t\r\n"
+    no_text = b"m\0" + b"0" * 16 + b"\0#a\0\0\0:s\r\n"
+    rows, _convs, bad = _decoded(two_fields + short_time + not_hex + no_text + good)
+    assert bad == 4
+    assert [row[0] for row in rows] == ["ok"]
