@@ -45,6 +45,10 @@ WAIT, COUNT, DRAIN, IDLE = 0, 1, 2, 3
 PROBE = b"~P"
 FILLER = b"x" * 48
 _LINGER0 = struct.pack("ii", 1, 0)
+ARRIVAL_PROBE_EVERY = 1000
+"""In a storm into a room where people talk, one arrival in this many measures the talk's
+latency too: the bystanders were in the room first, so they are the first served of its
+members; these are served later and later as the room grows."""
 
 
 class Conn(asyncio.Protocol):
@@ -61,6 +65,8 @@ class Conn(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.count = 0
         self.probe = False
+        self.samples = gen.latencies  # where this connection's probes go
+        self.since_ns = 0  # probes stamped earlier are history replayed on join: not counted
         self.pcarry = b""
         self.track: list[tuple[bytes, Sender]] = []
         self.tcarry = b""
@@ -129,12 +135,15 @@ class Conn(asyncio.Protocol):
         if PROBE not in buf:
             return
         now = time.monotonic_ns()
-        lat = self.gen.latencies
+        lat = self.samples
+        since = self.since_ns
         i = buf.find(PROBE, 0, end)
         while i >= 0:
             j = buf.find(b" ", i)
             with contextlib.suppress(ValueError):
-                lat.append(now - int(buf[i + 2 : j]))
+                stamp = int(buf[i + 2 : j])
+                if stamp >= since:
+                    lat.append(now - stamp)
             i = buf.find(PROBE, j, end)
 
     def _quit(self, data: bytes) -> None:
@@ -236,10 +245,12 @@ class Generator:
         self.watch: dict[str, int] = dict(spec.get("watch") or {})
         self._connects = 0
         self.latencies: list[int] = []
+        self.arrival_latencies: list[int] = []  # the lobby storm: what some newcomers see
         self.disconnects: list[tuple[str, str]] = []
         self.quits: list[str] = []
         self.result: dict[str, Any] = {"errors": []}
         self._nick_seq = 0
+        self._arrived = 0  # registrations completed
 
     def nick(self, prefix: str) -> str:
         """Return a fresh unique nickname (short enough for every server)."""
@@ -307,6 +318,12 @@ class Generator:
             joined = conn.expect(b" 366 ", WAIT, IDLE)
             conn.send(f"JOIN {join}\r\n".encode())
             await joined
+        self._arrived += 1
+        if join and self.spec.get("talk") and self._arrived % ARRIVAL_PROBE_EVERY == 0:
+            conn.samples = self.arrival_latencies  # hears the talk from inside the crowd
+            conn.since_ns = time.monotonic_ns()  # what came with the join was history
+            conn.mode = COUNT
+            conn.probe = True
         if times is not None:
             times.append((t0, time.monotonic()))
         return conn

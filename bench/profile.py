@@ -1,9 +1,11 @@
-"""Where a chinwag server's time goes per message: one benchmark scenario under a sampling profiler.
+"""Where a chinwag server's time goes per message (or per arriving client, in the connect and
+join-storm scenarios): one benchmark scenario under a sampling profiler.
 
 Usage (from the repository root; needs the ``bench`` extra, which brings py-spy)::
 
     python -m bench.profile                                   # privmsg 200 pairs, history off
     python -m bench.profile --server chinwag --scenario "rooms 10x10" --duration 10
+    python -m bench.profile --server chinwag-every-join --scenario "join storm 1k @1000/s"
 
 The server runs exactly as in ``bench.run`` (pinned to core 0, the generator on core 1), and
 py-spy samples it from outside for the whole run (``--nonblocking``: the server is never paused,
@@ -88,8 +90,11 @@ def self_times(raw: str) -> tuple[collections.Counter[tuple[str, str]], int]:
     return counts, total
 
 
-def report(raw: str, us_per_msg: float, kernel_share: float, top: int) -> str:
-    """Markdown: microseconds per message by area, then the ``top`` functions by self time."""
+def report(
+    raw: str, us_per_msg: float, kernel_share: float, top: int, unit: str = "message"
+) -> str:
+    """Markdown: microseconds per ``unit`` (a message, or a client in the connect and join
+    scenarios) by area, then the ``top`` functions by self time."""
     counts, total = self_times(raw)
     if not total:
         return "no samples\n"
@@ -99,17 +104,17 @@ def report(raw: str, us_per_msg: float, kernel_share: float, top: int) -> str:
     for (_, path), n in counts.items():
         by_area[area(path)] += n
     lines = [
-        f"{total} samples; server CPU {us_per_msg:.2f} us per message (from /proc), "
+        f"{total} samples; server CPU {us_per_msg:.2f} us per {unit} (from /proc), "
         f"{100 * kernel_share:.0f}% of it in the kernel",
         "",
-        "| area | us/msg | share |",
+        f"| area | us/{unit} | share |",
         "|---|---|---|",
         f"| kernel (system calls: reads, writes, epoll) | {kernel:.2f} | "
         f"{100 * kernel_share:.0f}% |",
     ]
     for name, n in by_area.most_common():
         lines.append(f"| {name} | {n * scale:.2f} | {100 * n * scale / us_per_msg:.0f}% |")
-    lines += ["", "| function | file | self us/msg | share |", "|---|---|---|---|"]
+    lines += ["", f"| function | file | self us/{unit} | share |", "|---|---|---|---|"]
     for (func, path), n in counts.most_common(top):
         share = 100 * n * scale / us_per_msg
         lines.append(f"| `{func}` | {path} | {n * scale:.2f} | {share:.1f}% |")
@@ -165,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=DEFAULT_RATE, help="samples per second")
     parser.add_argument("--top", type=int, default=30, help="functions listed")
     parser.add_argument("--port", type=int, default=17900)
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's raw stacks in this file")
     args = parser.parse_args(argv)
     scenario = next((s for s in build(False) if s.name == args.scenario), None)
     if scenario is None:
@@ -176,18 +182,32 @@ def main(argv: list[str] | None = None) -> int:
         spy = PySpy(raw_path, args.rate)
         record = run_one(args.server, scenario, 0, args.port, {}, attach=spy)
         raw = raw_path.read_text() if raw_path.exists() else ""
-    if record.get("errors") or "server_us_per_msg" not in record:
+    if args.raw is not None:
+        args.raw.write_text(raw)
+    if record.get("errors"):
         print(f"run failed: {record.get('errors')}", file=sys.stderr)
         return 1
     # py-spy samples the server's own process: its samples share out that process's CPU, not
     # that of its children (chinwag's journal indexer), which is reported apart.
-    helper = float(record.get("helper_us_per_msg") or 0.0)
-    children = f"; its child processes {helper:.2f} us per message more" if helper else ""
-    print(
-        f"# {args.server}, {args.scenario}, {args.duration:g} s load: "
-        f"{record['sent_per_s']} msg/s, lost {record['lost']}{children}\n"
-    )
-    print(report(raw, record["server_us_per_msg"] - helper, spy.kernel_share, args.top))
+    if record.get("sent"):
+        unit = "message"
+        helper = float(record.get("helper_us_per_msg") or 0.0)
+        us_per_unit = record["server_us_per_msg"] - helper
+        head = f"{args.duration:g} s load: {record['sent_per_s']} msg/s, lost {record['lost']}"
+    elif record.get("registered"):  # connect and join storms: the cost of one arrival
+        unit = "client"
+        helper = float(record.get("helper_cpu_s") or 0.0) * 1e6 / record["registered"]
+        us_per_unit = record["server_cpu_s"] * 1e6 / record["registered"] - helper
+        head = (
+            f"{record['registered']} clients, server CPU {record['server_cpu_s']} s, "
+            f"registration p99 {record['reg_p99_ms']} ms"
+        )
+    else:
+        print(f"run failed: nothing sent, nobody registered: {record}", file=sys.stderr)
+        return 1
+    children = f"; its child processes {helper:.2f} us per {unit} more" if helper else ""
+    print(f"# {args.server}, {args.scenario}, {head}{children}\n")
+    print(report(raw, us_per_unit, spy.kernel_share, args.top, unit))
     return 0
 
 

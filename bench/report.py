@@ -15,6 +15,11 @@ from typing import Any
 
 Record = dict[str, Any]
 BASELINE = "ngircd"
+INSPIRCD = "inspircd"
+EVERY_JOIN, AUTOJOIN, EXPLICIT = "chinwag-every-join", "chinwag-autojoin", "chinwag"
+JOIN_CPU_FACTOR = 1.5  # issue 10: the JOIN path costs at most 1.5 x InspIRCd's server CPU
+LOBBY_P99_MS = 50.0  # issue 10: registration and bystanders' latency p99 in the lobby storm
+TICK_S = 0.01  # the resolution of a process's CPU time in /proc (1 / CLK_TCK)
 
 
 def one_line(r: Record) -> str:
@@ -169,8 +174,17 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 "## Join storm (everyone JOINs one channel on arrival; to its 366)",
                 "",
                 "| scenario | server | time s | reg p50 ms | reg p99 ms | srv CPU s "
-                "| x ngircd CPU s | failures | gen CPU% | notes |",
-                "|---|---|---|---|---|---|---|---|---|---|",
+                "| x ngircd CPU s | x inspircd CPU s | failures | gen CPU% | notes |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+        elif family == "lobby":
+            lines += [
+                "## Lobby storm (arrivals JOIN a room where bystanders talk; to its 366)",
+                "",
+                "| scenario | server | time s | reg p50 ms | reg p99 ms | talk p50 ms "
+                "| talk p99 ms | talk max ms | samples | arrivals' talk p99 ms | srv CPU s "
+                "| failures | gen CPU% | notes |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
         else:
             title = {
@@ -201,6 +215,21 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                         _med(live, "reg_p99_ms"),
                         _med(live, "server_cpu_s"),
                         _ratio(live, base, "server_cpu_s"),
+                        _ratio(live, grouped[name].get(INSPIRCD, []), "server_cpu_s"),
+                        str(int(sum(_values(live, "failures")))),
+                        _med(live, "gen_cpu_pct", False),
+                    ]
+                elif family == "lobby":
+                    cells = [
+                        _med(live, "total_s"),
+                        _med(live, "reg_p50_ms"),
+                        _med(live, "reg_p99_ms"),
+                        _med(live, "lat_p50_ms"),
+                        _med(live, "lat_p99_ms"),
+                        _med(live, "lat_max_ms", False),
+                        _med(live, "lat_samples", False),
+                        _med(live, "arrival_lat_p99_ms"),
+                        _med(live, "server_cpu_s"),
                         str(int(sum(_values(live, "failures")))),
                         _med(live, "gen_cpu_pct", False),
                     ]
@@ -232,6 +261,7 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 lines.append(f"| {name} | {server} | " + " | ".join(cells) + f" | {_notes(live)} |")
         lines.append("")
     lines += targets(results)
+    lines += join_targets(results)
     lines += durability(results)
     return "\n".join(lines) + "\n"
 
@@ -351,6 +381,68 @@ def targets(results: list[Record]) -> list[str]:
     ]
     for label, fn in checks:
         a, b, ok = fn()
+        verdict = "-" if ok is None else ("yes" if ok else "**no**")
+        lines.append(
+            f"| {label} | {'-' if a is None else _fmt(a)} | "
+            f"{'-' if b is None else _fmt(b)} | {verdict} |"
+        )
+    return [*lines, ""]
+
+
+def join_targets(results: list[Record]) -> list[str]:
+    """Check issue 10's join-storm targets against this run (medians of the same run); nothing
+    when the run had no join storm.
+
+    * Every JOIN shown (``chinwag-every-join``) costs at most 1.5 x InspIRCd's server CPU for
+      the whole storm; and, when the run has the connect scenario of the same size, for the
+      JOIN path alone (the storm's CPU minus the connect scenario's: registration is not
+      part of it).
+    * Auto-join (``chinwag-autojoin``) costs no more than an explicit JOIN (``chinwag``, the
+      same configuration otherwise), within 5% and one clock tick of /proc's CPU time.
+    * The lobby storm on the default configuration (``chinwag-autojoin``): registration and
+      the bystanders' message latency, both p99 under 50 ms, the generator under 80% of its core.
+    """
+    g = _group(results)
+    if not any(r["family"] in ("join", "lobby") for r in results):
+        return []
+
+    def med(scenario: str, server: str, key: str) -> float | None:
+        return median_of(
+            [r for r in g.get(scenario, {}).get(server, []) if not r.get("skipped")], key
+        )
+
+    rows: list[tuple[str, float | None, float | None, bool | None]] = []
+    for name in [n for n in g if n.startswith("join storm")]:
+        ours, theirs = med(name, EVERY_JOIN, "server_cpu_s"), med(name, INSPIRCD, "server_cpu_s")
+        limit = None if theirs is None else JOIN_CPU_FACTOR * theirs
+        ok = None if ours is None or limit is None else ours <= limit
+        rows.append(
+            (f"{name}: every JOIN shown, server CPU s <= 1.5 x InspIRCd's", ours, limit, ok)
+        )
+        connect = name.replace("join storm", "connect")
+        ours_c = med(connect, EVERY_JOIN, "server_cpu_s")
+        theirs_c = med(connect, INSPIRCD, "server_cpu_s")
+        if ours is not None and theirs is not None and ours_c is not None and theirs_c is not None:
+            path, limit = ours - ours_c, JOIN_CPU_FACTOR * (theirs - theirs_c)
+            label = f"{name}: the JOIN path alone (minus {connect}), CPU s <= 1.5 x InspIRCd's"
+            rows.append((label, path, limit, path <= limit))
+        auto, explicit = med(name, AUTOJOIN, "server_cpu_s"), med(name, EXPLICIT, "server_cpu_s")
+        ok = None if auto is None or explicit is None else auto <= explicit * 1.05 + TICK_S
+        rows.append((f"{name}: auto-join CPU s <= an explicit JOIN's", auto, explicit, ok))
+    for name in [n for n in g if n.startswith("lobby storm")]:
+        live = [r for r in g[name].get(AUTOJOIN, []) if not r.get("skipped")]
+        free = None if not live else not any(r.get("generator_bound") for r in live)
+        for key, what in (("reg_p99_ms", "registration"), ("lat_p99_ms", "bystanders' latency")):
+            value = med(name, AUTOJOIN, key)
+            ok = None if value is None else value < LOBBY_P99_MS and bool(free)
+            rows.append((f"{name}, default config: {what} p99 < 50 ms", value, LOBBY_P99_MS, ok))
+    lines = [
+        "## Join-storm targets (issue 10)",
+        "",
+        "| target | chinwag | reference | met |",
+        "|---|---|---|---|",
+    ]
+    for label, a, b, ok in rows:
         verdict = "-" if ok is None else ("yes" if ok else "**no**")
         lines.append(
             f"| {label} | {'-' if a is None else _fmt(a)} | "

@@ -4,7 +4,10 @@ Two kinds of spec reach the generator:
 
 * ``connect``: ``clients`` registrations arriving at ``rate`` per second. Measures the time until
   the last RPL_WELCOME, registration latency (connect start to 001) and the server's RSS growth
-  per connection one second after the last welcome.
+  per connection one second after the last welcome. With ``join``, each arrival is in that
+  channel before it counts as registered (its 366: the join storm). With ``talk`` too, a few
+  *bystanders* are in the channel before the storm, and some of them keep talking through it
+  (open loop, every line a latency probe) while the others measure how long their lines take.
 * ``traffic``: ``groups`` of clients, each a channel (``C`` members, the last ``S`` of them
   sending) or a private pair (one sender, one receiver), plus optional idle clients. Senders run
   closed loop with ``window`` lines in flight each (acked by a tracker member that counts the
@@ -22,6 +25,11 @@ from typing import Any
 from bench.loadgen import COUNT, DRAIN, IDLE, WAIT, Conn, Generator, Sender, percentile
 
 WINDOW = 64  # closed-loop lines in flight per sender
+TALK: dict[str, Any] = {"bystanders": 10, "senders": 2, "rate": 5.0}
+"""The lobby storm's bystanders: ten in the room before the storm, two of them saying five
+lines a second between them (every line a probe) to everyone there, newcomers included (up to
+10,000 recipients a line); the other eight measure the latency."""
+TALK_TICK = 0.01  # seconds between two rounds of the talkers' open-loop pacing
 PROBE_EVERY = 16  # every 16th line a sender writes carries a latency probe
 PROBE_RECEIVERS = 10  # receivers (spread over all groups) that parse probes
 
@@ -78,6 +86,11 @@ def build(quick: bool) -> list[Scenario]:
         # Every client JOINs one channel right after NICK/USER; registration ends at its 366.
         spec = {"kind": "connect", "clients": n, "rate": 1000, "join": STORM}
         out.append(Scenario(f"join storm {n // 1000}k @1000/s", "join", spec, n))
+    if not quick:
+        # The same storm into a room where people are talking: what its bystanders notice.
+        spec = {"kind": "connect", "clients": 10000, "rate": 1000, "join": STORM, "talk": TALK}
+        clients = 10000 + TALK["bystanders"]
+        out.append(Scenario("lobby storm 10k @1000/s + talk", "lobby", spec, int(clients)))
     combos = (
         [(10, 1), (100, 10), (500, 10)]
         if quick
@@ -118,12 +131,34 @@ async def execute(gen: Generator) -> None:
 
 async def _run_connect(gen: Generator) -> None:
     spec, res = gen.spec, gen.result
+    talk: dict[str, Any] | None = spec.get("talk")
+    bystanders: list[Conn] = []
+    if talk is not None:
+        bystanders, failed = await gen.open_many(talk["bystanders"], 100, "b", retry=True)
+        if failed:
+            res["errors"].append(f"{failed} bystanders failed to join; not run")
+            gen.close_all(bystanders)
+            return
     base = gen.server_rss()
     mark = gen.cpu_mark()
     times: list[tuple[float, float]] = []
+    talking, talkers = _talk(gen, bystanders, talk) if talk is not None else (None, [])
     conns, failures = await gen.open_many(spec["clients"], spec["rate"], "u", times)
     gen.cpu_fill(mark)
     res["server_cpu_s"] = round(gen.cpu_mark()[2] - mark[2], 2)
+    if talking is not None:
+        talking.cancel()
+        lat_ms = [v / 1e6 for v in gen.latencies]
+        arrivals_ms = [v / 1e6 for v in gen.arrival_latencies]
+        res.update(
+            talk_sent=sum(s.sent for s in talkers),
+            lat_samples=len(lat_ms),
+            lat_p50_ms=percentile(lat_ms, 50),
+            lat_p99_ms=percentile(lat_ms, 99),
+            lat_max_ms=max(lat_ms) if lat_ms else None,
+            arrival_lat_samples=len(arrivals_ms),
+            arrival_lat_p99_ms=percentile(arrivals_ms, 99),
+        )
     await asyncio.sleep(1.0)
     rss = gen.server_rss()
     regs = [(end - start) * 1000 for start, end in times]
@@ -142,7 +177,37 @@ async def _run_connect(gen: Generator) -> None:
         lost=0,
         disconnects=len(gen.disconnects),
     )
-    gen.close_all(conns)
+    gen.close_all(conns + bystanders)
+
+
+def _talk(
+    gen: Generator, bystanders: list[Conn], talk: dict[str, Any]
+) -> tuple[asyncio.Task[None], list[Sender]]:
+    """Start the bystanders' talk: the first ``senders`` of them say ``rate`` lines a second
+    between them to the storm's channel until the task is cancelled, each line a probe that the
+    others (parsing their input) turn into latency samples. Returns the task and the senders."""
+    talkers = []
+    for conn in bystanders[: talk["senders"]]:
+        # Open loop: the budget paces the lines; the window never limits them.
+        sender = Sender(conn, gen.spec["join"], window=1 << 30, probe_every=1)
+        sender.budget = 0.0
+        sender.running = True
+        talkers.append(sender)
+    for conn in bystanders[talk["senders"] :]:
+        conn.mode = COUNT
+        conn.probe = True
+    per_sender = talk["rate"] / len(talkers)
+
+    async def pace() -> None:
+        t0 = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - t0
+            for sender in talkers:
+                sender.budget = per_sender * elapsed
+                sender.pump()
+            await asyncio.sleep(TALK_TICK)
+
+    return asyncio.create_task(pace()), talkers
 
 
 def _pick_probes(groups: list[list[Conn]], exclude: set[int], limit: int) -> None:

@@ -60,3 +60,11 @@ def test_cpu_per_message_and_per_line() -> None:
     failed = {"errors": ["no server"]}
     add_cpu_per_message(failed)
     assert failed == {"errors": ["no server"]}
+
+
+def test_report_per_client_for_the_arrival_scenarios() -> None:
+    """The connect and join-storm scenarios are reported per arriving client."""
+    text = report(RAW, us_per_msg=300.0, kernel_share=0.1, top=3, unit="client")
+    assert "us per client" in text
+    assert "| area | us/client | share |" in text
+    assert "| kernel (system calls: reads, writes, epoll) | 30.00 | 10% |" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import durability, targets
+from bench.report import durability, join_targets, targets
 
 
 def _run(scenario: str, server: str, family: str = "fanout", **figures: Any) -> dict[str, Any]:
@@ -48,3 +48,42 @@ def test_targets_compare_with_ngircd_from_the_same_run() -> None:
         line.startswith("| fanout C=500 S=10:") and line.endswith("| **no** |") for line in lines
     )
     assert any(line.startswith("| fanout C=100 S=1:") and line.endswith("| - |") for line in lines)
+
+
+def test_join_targets_compare_with_inspircd_and_auto_join_with_an_explicit_join() -> None:
+    """Every JOIN shown is judged against 1.5 x InspIRCd's CPU, the whole storm and (with the
+    connect run of the same size) the JOIN path alone; auto-join against an explicit JOIN."""
+    results = [
+        _run("connect 1k @1000/s", "chinwag-every-join", "connect", server_cpu_s=0.15),
+        _run("connect 1k @1000/s", "inspircd", "connect", server_cpu_s=0.05),
+        _run("join storm 1k @1000/s", "chinwag-every-join", "join", server_cpu_s=0.32),
+        _run("join storm 1k @1000/s", "inspircd", "join", server_cpu_s=0.20),
+        _run("join storm 1k @1000/s", "chinwag", "join", server_cpu_s=0.24),
+        _run("join storm 1k @1000/s", "chinwag-autojoin", "join", server_cpu_s=0.25),
+        _run("join storm 5k @1000/s", "chinwag-every-join", "join", server_cpu_s=9.0),
+        _run("join storm 5k @1000/s", "chinwag", "join", server_cpu_s=2.0),
+        _run("join storm 5k @1000/s", "chinwag-autojoin", "join", server_cpu_s=2.5),
+    ]
+    rows = {line.split(" | ")[0][2:]: line for line in join_targets(results) if line[:2] == "| "}
+    whole = rows["join storm 1k @1000/s: every JOIN shown, server CPU s <= 1.5 x InspIRCd's"]
+    assert whole.endswith("| 0.32 | 0.30 | **no** |")
+    alone = next(line for label, line in rows.items() if "JOIN path alone" in label)
+    assert alone.endswith("| 0.17 | 0.23 | yes |")
+    assert rows["join storm 1k @1000/s: auto-join CPU s <= an explicit JOIN's"].endswith("| yes |")
+    assert rows["join storm 5k @1000/s: auto-join CPU s <= an explicit JOIN's"].endswith(
+        "| **no** |"
+    )
+    assert rows[
+        "join storm 5k @1000/s: every JOIN shown, server CPU s <= 1.5 x InspIRCd's"
+    ].endswith("| - |")
+
+
+def test_lobby_targets_need_both_p99s_and_a_free_generator() -> None:
+    """The lobby storm meets its targets only under 50 ms and with the generator not bound."""
+    name = "lobby storm 10k @1000/s + talk"
+    fine = _run(name, "chinwag-autojoin", "lobby", reg_p99_ms=12.0, lat_p99_ms=20.0)
+    bound = {**fine, "generator_bound": True}
+    for record, verdict in ((fine, "| yes |"), (bound, "| **no** |")):
+        lines = [line for line in join_targets([record]) if line.startswith(f"| {name}")]
+        assert len(lines) == 2 and all(line.endswith(verdict) for line in lines)
+    assert join_targets([_run("fanout C=10 S=1", "chinwag")]) == []

@@ -86,6 +86,9 @@ class RemoteLink:
     def hold(self, batch: ChannelBatch) -> None:
         """Dropped, like :meth:`enqueue`."""
 
+    def hold_lazily(self, batch: ChannelBatch) -> None:
+        """Dropped, like :meth:`enqueue`."""
+
     def capture(self) -> None:
         """Nothing to capture: no command of a remote user is handled here."""
 

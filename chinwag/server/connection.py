@@ -371,6 +371,21 @@ class Connection(asyncio.Protocol):
         out.append(batch)
         self._batched = True
 
+    def hold_lazily(self, batch: ChannelBatch) -> None:
+        """Queue a channel's batch of arrivals: like `hold`, but written with the owner's next
+        lazy flush unless something urgent is queued after it (`enqueue_lazy` for a batch)."""
+        owner = self.tail_owner
+        if owner is not batch.channel:
+            if owner is not None:
+                owner.close_batches()
+            self.tail_owner = batch.channel
+        out = self.pending
+        if not out:
+            self._lazy_only = True
+            self.owner.mark_lazy(self)
+        out.append(batch)
+        self._batched = True
+
     def _close_tail(self) -> None:
         """Close the batch that ends this peer's output: nothing may be added to it now."""
         owner = self.tail_owner

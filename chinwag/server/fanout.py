@@ -24,6 +24,16 @@ get a later channel line before an earlier private one. So it is *closed* (`Chan
 set to None; the next message opens a new one) as soon as anything else is queued for any
 holder (`Connection.tail_owner` tells whose batch ends a connection's output), when anybody
 joins or leaves, and when the turn's output is written.
+
+Arrivals work the same way over a longer time. Others may learn of an arrival a few
+milliseconds late (``LAZY_FLUSH`` in ``app.py``), so one write carries the JOINs of every arrival
+of that time; but queuing each JOIN for each member would still cost members x arrivals, which
+is what a join storm is made of. So the first arrival of such a window opens a batch per variant
+that every member holds lazily (`announce_arrival`), and each further arrival is one append per
+batch. The rule above still holds, with one exception: somebody joining does not close these
+batches. Whoever joins while they are open holds none of them, so is *late*: each later JOIN of
+the window is queued to each of them. Anything else for a holder, a channel message, anybody
+leaving, and the writing of the batches close them as before.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, fit_utf8, format_server_time, format_tags
@@ -44,6 +54,7 @@ __all__ = [
     "Batch",
     "Outgoing",
     "add_tag",
+    "announce_arrival",
     "new_msgid",
     "send_to_all",
     "send_to_channel",
@@ -283,6 +294,8 @@ def send_to_channel(
             line = variants.get(key)
             batch.add(outgoing.variant(key) if line is None else line, speaker, muted=muted)
         return echo and speaker in channel.members
+    if channel.arrivals is not None:  # this line must not be overtaken by a later arrival
+        channel.close_batches()
     opened: dict[int, ChannelBatch] = {}
     keep_open = True
     echoed = False
@@ -310,3 +323,45 @@ def send_to_channel(
     else:
         channel.close_batches()
     return echoed
+
+
+def announce_arrival(
+    channel: Channel, newcomer: Client, line_for: Callable[[int], bytes], mask: int
+) -> None:
+    """Queue ``newcomer``'s JOIN for every other member of ``channel``, to be written with the
+    next lazy flush: while the window's batches are open, one append per variant and one line
+    per member who joined since (see the module header).
+
+    Args:
+        channel: the channel joined (``newcomer`` is already a member).
+        newcomer: who joined; it gets its own JOIN from the caller, at once.
+        line_for: the JOIN line for the members whose ``caps & mask`` is the argument.
+        mask: the capabilities that decide which line a member gets.
+    """
+    arrivals = channel.arrivals
+    if arrivals is not None:
+        for key, batch in arrivals.items():
+            batch.add(line_for(key), None, muted=False)
+        for member in channel.late:
+            member.conn.enqueue_lazy(line_for(member.caps & mask))
+        channel.late.append(newcomer)
+        return
+    opened: dict[int, ChannelBatch] = {}
+    late = [newcomer]
+    for member in channel.members:
+        conn = member.conn
+        if member is newcomer or conn.closing:
+            continue
+        key = member.caps & mask
+        if not conn.can_hold():  # collecting a labeled response: it gets its lines one by one
+            conn.enqueue_lazy(line_for(key))
+            late.append(member)
+            continue
+        held = opened.get(key)
+        if held is None:
+            held = opened[key] = Batch(channel, key)
+            held.add(line_for(key), None, muted=False)
+        conn.hold_lazily(held)
+    if opened:  # nobody holds anything (a new channel): the next arrival opens them
+        channel.arrivals = opened
+        channel.late = late

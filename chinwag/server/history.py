@@ -74,6 +74,9 @@ __all__ = ["PRUNE_INTERVAL", "CommitGate", "History", "history_lines"]
 log = logging.getLogger("chinwag.history")
 
 _MAX_SILENT = 10_000
+_REPLAY_SLACK = 50
+"""Lines read beyond ``replay_on_join`` for a round of joiners: the room may have talked between
+the first joiner's arrival and the last one's, and each gets the lines from before its own."""
 """Channels remembered as having no history, at most (then the memory starts over)."""
 
 PRUNE_INTERVAL = 3600.0
@@ -210,6 +213,10 @@ class History:
         # message may change that; _channel_writes tells a query that one was recorded.
         self._silent: set[str] = set()
         self._channel_writes = 0
+        # Join replays, per channel identity: who joined since the running look-up started
+        # (one look-up serves them all), and each round's end, which their next lines wait for.
+        self._joiners: dict[str, list[tuple[Client, float]]] = {}
+        self._rounds_done: dict[str, asyncio.Future[None]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -412,21 +419,53 @@ class History:
     # -- join replay ---------------------------------------------------------------------------
 
     def replay_on_join(self, client: Client, channel: Channel) -> None:
-        """Send ``client``, who just joined ``channel``, the channel's recent lines (async)."""
+        """Send ``client``, who just joined ``channel``, the channel's recent lines (async).
+
+        The arrivals of a storm share the look-ups: one round at a time per channel reads the
+        store for everyone who joined since the last round started (a thread hop and an index
+        query for a round, not for each arrival); each joiner's later lines wait for its round.
+        """
         count = self.config.replay_on_join
         if not self.enabled or count <= 0 or client.caps & Cap.CHATHISTORY:
             return
-        if channel.identity in self._silent:
+        key = channel.identity
+        if key in self._silent:
             return  # nothing to replay, and no store query (a join storm into a quiet room)
-        joined = time.time()
-        client.conn.wait_for(self.spawn(self._replay(client, channel, count, joined)))
+        joiners = self._joiners.get(key)
+        if joiners is None:
+            joiners = self._joiners[key] = []
+            if key not in self._rounds_done:  # no round running: start them
+                self._rounds_done[key] = asyncio.get_running_loop().create_future()
+                self.spawn(self._replay_rounds(channel, count))
+        joiners.append((client, time.time()))
+        client.conn.wait_for(self._rounds_done[key])
 
-    async def _replay(self, client: Client, channel: Channel, count: int, joined: float) -> None:
+    async def _replay_rounds(self, channel: Channel, count: int) -> None:
+        """Replay rounds for ``channel`` until nobody waits for one."""
+        key = channel.identity
+        loop = asyncio.get_running_loop()
+        try:
+            while (joiners := self._joiners.pop(key, None)) is not None:
+                done = self._rounds_done[key]
+                self._rounds_done[key] = loop.create_future()  # who joins meanwhile: next round
+                try:
+                    await self._replay(channel, joiners, count)
+                finally:
+                    done.set_result(None)
+        finally:  # nobody left waiting (or, cancelled at shutdown, nobody gets a replay)
+            self._joiners.pop(key, None)
+            self._rounds_done.pop(key).set_result(None)
+
+    async def _replay(
+        self, channel: Channel, joiners: list[tuple[Client, float]], count: int
+    ) -> None:
         target = ChannelTarget(channel.identity)
         writes = self._channel_writes
+        last = joiners[-1][1]
+        extra = _REPLAY_SLACK if len(joiners) > 1 else 0
         try:
-            await self.store.flush()  # what was said before the join is committed
-            entries = await self.store.before(target, TimeBound(joined), count)
+            await self.store.flush()  # what was said before the joins is committed
+            entries = await self.store.before(target, TimeBound(last), count + extra)
         except StoreError as exc:
             log.warning("history: no replay of %s: %s", channel.name, exc)
             return
@@ -435,9 +474,15 @@ class History:
             if len(self._silent) >= _MAX_SILENT:
                 self._silent.clear()
             self._silent.add(channel.identity)
-        if not entries or client not in channel.members or client.conn.closing:
+        if not entries:
             return
-        batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
-        batch_target = channel.name if batched else None
-        for line in history_lines(client, entries, self.network.name, batch_target):
-            client.send(line)
+        for client, joined in joiners:
+            if client not in channel.members or client.conn.closing:
+                continue
+            mine = entries if joined == last else [e for e in entries if e.time < joined]
+            if not mine:
+                continue
+            batched = client.caps & Cap.BATCH and client.caps & Cap.SERVER_TIME
+            batch_target = channel.name if batched else None
+            for line in history_lines(client, mine[-count:], self.network.name, batch_target):
+                client.send(line)

@@ -19,7 +19,7 @@ from typing import Protocol
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
-from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
 from chinwag.server.monitors import Monitors
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
@@ -81,6 +81,9 @@ class NetworkObserver(Protocol):
     def quitting(self, client: Client, reason: str) -> None:
         """``client`` is going away (still in its channels)."""
 
+
+_JOIN_VARIANT = TAG_CAPS | Cap.EXTENDED_JOIN
+"""The capabilities that decide which bytes a member gets of someone's JOIN."""
 
 MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
 """The most a numeric's head (source, numeric, middle parameters) may take: 64 bytes stay for
@@ -298,6 +301,8 @@ class Network:
         del self.clients[old_folded]
         client.nick = new_nick
         self.clients[client.nick_folded] = client
+        for channel in client.channels.values():
+            channel.names_changed()
         client.send(outgoing.line_for(client))  # at once: replies from now on use the new nick
         self._emit(peers, outgoing)
         if client.nick_folded != old_folded:
@@ -366,8 +371,13 @@ class Network:
         if channel is None:
             channel = Channel(name, created=self.clock())
             self.channels[name_folded] = channel
+        if client in channel.members:  # joined again (a replayed event): listed anew
+            channel.names_changed()
         channel.members[client] = Membership(op=creating and not channel.permanent)
-        channel.close_batches()  # the newcomer holds none of this turn's batches
+        # The newcomer holds none of this turn's batches of messages: they close. The
+        # arrivals' batches stay open: it is late for them (see fanout.py).
+        if channel.batches is not None:
+            channel.batches = None
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()
@@ -377,20 +387,30 @@ class Network:
             mode = Outgoing(self.name, "MODE", channel.name, "+D", when=when)
             send_to_all((m for m in channel.members if m is not client), mode)
         if "D" in channel.modes and not creating:
-            channel.hidden.add(client)
+            channel.hidden.add(client)  # not listed: NAMES stays as it was
+            if channel.arrivals is not None:
+                channel.late.append(client)
             joined = Outgoing(
                 client.prefix, "JOIN", channel.name, when=when, account=client.account
             )
             client.conn.enqueue(self._join_line(client, channel, joined, client))
             return channel
+        membership = channel.members[client]
+        for multi, entries in channel.names.items():  # NAMES grows by one, not rebuilt
+            entries.append(membership.prefixes(multi) + client.nick)
         plain = Outgoing(client.prefix, "JOIN", channel.name, when=when, account=client.account)
-        extended = self._extended_join(client, channel, when)
-        for member in channel.members:
-            chosen = extended if member.caps & Cap.EXTENDED_JOIN else plain
-            if member is client:
-                member.conn.enqueue(chosen.line_for(member))
-            else:  # others may learn of an arrival a few ms late: one write for many arrivals
-                member.conn.enqueue_lazy(chosen.line_for(member))
+        lines: dict[int, bytes] = {}  # one line per variant, made once
+
+        def line_for(key: int) -> bytes:
+            line = lines.get(key)
+            if line is None:
+                line = lines[key] = self._join_variant(client, channel, plain, key)
+            return line
+
+        client.conn.enqueue(line_for(client.caps & _JOIN_VARIANT))
+        # Others may learn of an arrival a few ms late: one write for many arrivals, and one
+        # append per arrival for all the members who were there before them (fanout.py).
+        announce_arrival(channel, client, line_for, _JOIN_VARIANT)
         if client.away is not None:
             away = Outgoing(client.prefix, "AWAY", client.away, when=when, account=client.account)
             send_to_all(
@@ -402,9 +422,14 @@ class Network:
 
     def _join_line(self, client: Client, channel: Channel, plain: Outgoing, to: Client) -> bytes:
         """``client``'s JOIN of ``channel`` as ``to`` gets it (``extended-join`` or plain)."""
-        if to.caps & Cap.EXTENDED_JOIN:
-            return self._extended_join(client, channel, plain.time).line_for(to)
-        return plain.line_for(to)
+        return self._join_variant(client, channel, plain, to.caps & _JOIN_VARIANT)
+
+    def _join_variant(self, client: Client, channel: Channel, plain: Outgoing, key: int) -> bytes:
+        """``client``'s JOIN of ``channel`` for the members whose ``caps & _JOIN_VARIANT`` is
+        ``key``."""
+        if key & Cap.EXTENDED_JOIN:
+            return self._extended_join(client, channel, plain.time).variant(key & TAG_CAPS)
+        return plain.variant(key & TAG_CAPS)
 
     @staticmethod
     def _extended_join(client: Client, channel: Channel, when: float) -> Outgoing:
@@ -426,6 +451,7 @@ class Network:
             return
         channel.hidden.discard(client)
         channel.close_batches()
+        channel.names_changed()
         plain = Outgoing(
             client.prefix, "JOIN", channel.name, when=self.clock(), account=client.account
         )
@@ -479,6 +505,7 @@ class Network:
     def _leave(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
         channel.hidden.discard(client)
+        channel.names_changed()
         channel.close_batches()  # the leaver holds this turn's batches: they must not grow
         client.channels.pop(channel.name_folded, None)
         if not channel.members and not channel.permanent:
@@ -510,6 +537,19 @@ class Network:
         members = channel.members
         inside = client in members  # a member sees the invisible too
         hidden = channel.hidden  # silent members of a delayed-join room: not listed
+        if inside and not full:
+            # What every member sees, kept by the channel: a joiner of a big room would build
+            # it entry by entry otherwise (a join storm: members x arrivals of them).
+            entries = channel.names.get(multi)
+            if entries is None:
+                entries = channel.names[multi] = [
+                    membership.prefixes(multi) + member.nick
+                    for member, membership in members.items()
+                    if member not in hidden
+                ]
+            if client in hidden:  # a silent member sees itself
+                entries = [*entries, members[client].prefixes(multi) + client.nick]
+            return pack_words(entries, budget - 1)
         entries = [
             membership.prefixes(multi) + (member.prefix if full else member.nick)
             for member, membership in members.items()

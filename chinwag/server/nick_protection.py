@@ -5,6 +5,13 @@ it and a ``call_later`` timer renames it to a guest nick after ``nick_protection
 Logging in, changing nick or quitting cancels the timer. The account look-up runs in a task and
 re-checks the client when it resumes: it may have quit, renamed or logged in meanwhile.
 
+Every arriving client's nick is looked up, so the look-ups are shared: one task at a time asks
+the store about every nick that arrived since it last asked (one query, one thread hop), and
+nicks arriving meanwhile wait for its next round, which starts `LOOKUP_INTERVAL` after the last
+one did. A quiet server asks at once; a storm of a thousand arrivals a second makes twenty
+queries a second instead of a thousand (a thread hop each: on the server's one core, the
+worker thread and the event loop then took turns at the GIL for a third of the server's time).
+
 The grace period belongs to the nick, not to one use of it: its deadline is set when somebody
 first takes the nick without logging in, and whoever takes it again before the deadline gets
 only what is left; after the deadline, taking it is renamed at once. The nick's slate is clean
@@ -24,13 +31,15 @@ from chinwag.server.network import Network
 from chinwag.server.services import nickserv_notice
 from chinwag.server.state import Client
 from chinwag.server.tasks import Spawn
-from chinwag.store import AccountStore
+from chinwag.store import AccountStore, StoreError
 
 __all__ = ["NickProtection"]
 
 log = logging.getLogger("chinwag.accounts")
 
 _GUEST_DIGITS = 5
+LOOKUP_INTERVAL = 0.05
+"""Seconds between the starts of two account look-ups: the most a warning waits for others'."""
 _MAX_DEADLINES = 10_000  # past this many nicks remembered, the expired ones are forgotten
 
 
@@ -55,6 +64,9 @@ class NickProtection:
         self._timers: dict[Client, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
         """Per folded nick: when its grace ends (loop time)."""
+        self._unchecked: dict[Client, str] = {}
+        """Clients whose nick (folded, as it was) the next look-up asks about."""
+        self._looking_up = False
 
     def check_nick(self, client: Client) -> None:
         """After registration or a nick change: protect the nick if someone else registered it."""
@@ -64,11 +76,35 @@ class NickProtection:
             return
         if client.account is not None and fold(client.account) == client.nick_folded:
             return
-        self.spawn(self._protect_nick(client, client.nick_folded, grace))
+        self._unchecked[client] = client.nick_folded
+        if not self._looking_up:
+            self._looking_up = True
+            self.spawn(self._look_up())
 
-    async def _protect_nick(self, client: Client, nick_folded: str, grace: float) -> None:
-        account = await self.accounts.get(nick_folded)
-        if account is None or client.nick_folded != nick_folded or not client.registered:
+    async def _look_up(self) -> None:
+        """Ask the store about the waiting nicks, round after round until none wait."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._unchecked:
+                started = loop.time()
+                batch, self._unchecked = self._unchecked, {}
+                try:
+                    registered = await self.accounts.registered_among(set(batch.values()))
+                except StoreError as exc:
+                    log.warning("nick protection: cannot look up %d nicks: %s", len(batch), exc)
+                    registered = set()
+                grace = self.settings.nick_protection_grace
+                for client, nick_folded in batch.items():
+                    if nick_folded in registered:
+                        self._protect_nick(client, nick_folded, grace)
+                pause = started + LOOKUP_INTERVAL - loop.time()
+                if self._unchecked and pause > 0:
+                    await asyncio.sleep(pause)  # the nicks that arrive meanwhile come along
+        finally:
+            self._looking_up = False
+
+    def _protect_nick(self, client: Client, nick_folded: str, grace: float) -> None:
+        if client.nick_folded != nick_folded or not client.registered:
             return
         if client.account is not None and fold(client.account) == nick_folded:
             return
@@ -106,7 +142,8 @@ class NickProtection:
         self._deadlines.pop(nick_folded, None)
 
     def cancel_protection(self, client: Client) -> None:
-        """Stop the rename timer of ``client``, if any."""
+        """Stop the rename timer of ``client``, if any (and forget its nick's look-up)."""
+        self._unchecked.pop(client, None)
         timer = self._timers.pop(client, None)
         if timer is not None:
             timer.cancel()

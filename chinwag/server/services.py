@@ -13,7 +13,7 @@ from chinwag.server.config import LimitsConfig
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
-from chinwag.server.state import Client, RegState
+from chinwag.server.state import ChannelBatch, Client, RegState
 
 __all__ = [
     "SERVICES_HOST",
@@ -67,6 +67,12 @@ class ServiceConnection(Connection):
         """Lines sent to a service are dropped (PRIVMSG is routed before it gets here)."""
 
     def enqueue_lazy(self, data: bytes) -> None:
+        """Dropped too."""
+
+    def hold(self, batch: ChannelBatch) -> None:
+        """Dropped too."""
+
+    def hold_lazily(self, batch: ChannelBatch) -> None:
         """Dropped too."""
 
     def flush(self) -> None:

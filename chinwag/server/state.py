@@ -58,6 +58,9 @@ class Link(Protocol):
     def hold(self, batch: ChannelBatch) -> None:
         """Queue a channel's batch for this peer."""
 
+    def hold_lazily(self, batch: ChannelBatch) -> None:
+        """Queue a channel's batch of others' arrivals: written with the next lazy flush."""
+
     def capture(self) -> None:
         """Start collecting this client's output (labeled-response)."""
 
@@ -315,6 +318,16 @@ class Channel:
     batches: dict[int, ChannelBatch] | None = None
     """This turn's open output batches by tag variant (``fanout.send_to_channel``), or None.
     Closed only by `close_batches`."""
+    arrivals: dict[int, ChannelBatch] | None = None
+    """The open batches of arrivals' JOIN lines waiting for the lazy flush, by variant
+    (``fanout.announce_arrival``), or None. Closed with the others by `close_batches`."""
+    late: list[Client] = field(default_factory=list)
+    """Who joined since `arrivals` opened: they hold none of it, so each later JOIN of the
+    window is queued to each of them."""
+    names: dict[bool, list[str]] = field(default_factory=dict)
+    """The NAMES entries a member sees (``@nick``...), by ``multi-prefix``, in member order,
+    silent members left out: kept up to date by joins, dropped by `names_changed` (see
+    `Network.names_lines`)."""
 
     name_folded: str = field(init=False)
     """The casefolded channel name, its key in the registry (a channel never changes its name:
@@ -325,15 +338,23 @@ class Channel:
         if not self.identity:
             self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
 
+    def names_changed(self) -> None:
+        """A member left, renamed, was revealed or got or lost a status: NAMES is rebuilt."""
+        self.names.clear()
+
     def close_batches(self) -> None:
         """Close this turn's open batches: the next channel line opens new ones.
 
         The one rule behind every call: a batch may grow only while it is the last thing in
         the output of every member holding it, and only those members may hold it. So it is
         closed when anything else is queued for a holder, when it is written out, and when
-        somebody joins or leaves (see ``fanout.py``).
+        somebody joins or leaves (see ``fanout.py``). The arrivals' batches (`arrivals`) stay
+        open when somebody joins: the newcomer is `late` instead.
         """
         self.batches = None
+        if self.arrivals is not None:
+            self.arrivals = None
+            self.late = []
 
     def is_op(self, client: Client) -> bool:
         """True when ``client`` is a channel operator here."""

@@ -458,6 +458,11 @@ class AccountStore(Protocol):
         """The account, or None."""
         ...
 
+    async def registered_among(self, names_folded: Iterable[str]) -> set[str]:
+        """Which of ``names_folded`` are accounts: one look-up for many names (nick protection
+        asks about every arriving nick, and a storm of arrivals is one query, not one each)."""
+        ...
+
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """Replace an account's password.
 

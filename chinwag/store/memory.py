@@ -268,6 +268,10 @@ class MemoryAccountStore:
         """See :meth:`AccountStore.get`."""
         return self._accounts.get(name_folded)
 
+    async def registered_among(self, names_folded: Iterable[str]) -> set[str]:
+        """See :meth:`AccountStore.registered_among`."""
+        return {name for name in names_folded if name in self._accounts}
+
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""
         password_hash = await hash_for_new_password(self, name_folded, password, self._hasher)

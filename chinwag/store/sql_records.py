@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any, Generic
 
 from argon2 import PasswordHasher
@@ -66,6 +67,8 @@ _INSERT_ACCOUNT = (
     " uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _GET_ACCOUNT = _SELECT_ACCOUNTS + " WHERE name_folded = ?"
+_NAMES_PER_QUERY = 500
+"""Names per ``IN (...)`` look-up: well under either database's limit on bound parameters."""
 _LIST_ACCOUNTS = _SELECT_ACCOUNTS + " ORDER BY name_folded"
 _SET_PASSWORD = "UPDATE accounts SET password_hash = ?, scram = ? WHERE name_folded = ?"
 _SET_ADMIN = "UPDATE accounts SET admin = ? WHERE name_folded = ?"
@@ -166,6 +169,22 @@ class SqlAccountStore(Generic[C]):
     async def get(self, name_folded: str) -> Account | None:
         """See :meth:`AccountStore.get`."""
         return await self._readers.run(lambda conn: _get_account(self._db, conn, name_folded))
+
+    async def registered_among(self, names_folded: Iterable[str]) -> set[str]:
+        """See :meth:`AccountStore.registered_among`."""
+        names = list(names_folded)
+        db = self._db
+
+        def read(conn: C) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(names), _NAMES_PER_QUERY):
+                chunk = names[start : start + _NAMES_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                sql = db.sql(f"SELECT name_folded FROM accounts WHERE name_folded IN ({marks})")
+                found.update(str(row[0]) for row in conn.execute(sql, chunk))
+            return found
+
+        return await self._readers.run(read) if names else set()
 
     async def set_password(self, name_folded: str, password: str | bytes) -> None:
         """See :meth:`AccountStore.set_password`."""

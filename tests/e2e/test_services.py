@@ -91,6 +91,27 @@ async def test_nick_protection_renames_after_the_grace(serve_accounts: ServeAcco
     await imp.expect("NOTICE", [imp.nick, re.compile(".*did not log in.*")], source="NickServ")
 
 
+async def test_nick_protection_holds_for_many_arrivals_at_once(
+    serve_accounts: ServeAccounts,
+) -> None:
+    """Clients arriving together share the account look-ups: each one on a registered nick is
+    warned, and none of the others is."""
+    h = await serve_accounts(accounts={"nick_protection_grace": 30})
+    for name in ("amy", "bob"):
+        owner = await h.connect(name)
+        await _ns(owner, "REGISTER secret", ".*registered.*")
+        await owner.send("QUIT")
+        await owner.expect_closed()
+    nicks = ["amy", *(f"guest{i}" for i in range(10)), "bob"]
+    crowd = await asyncio.gather(*(h.connect(nick) for nick in nicks))
+    for client in crowd[0], crowd[-1]:
+        warning = await client.expect("NOTICE", [client.nick, ANY], source="NickServ")
+        assert "is registered" in warning.params[-1]
+    for client in crowd[1:-1]:
+        await client.sync()
+        assert not [m for m in client.history if m.source == "NickServ"]
+
+
 async def test_nick_protection_ends_with_login_or_a_new_nick(serve_accounts: ServeAccounts) -> None:
     """Logging in within the grace, or leaving the nick, cancels the rename."""
     h = await serve_accounts(accounts={"nick_protection_grace": 0.3})

@@ -7,6 +7,12 @@ stays in their pending output, where the test reads it.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from chinwag.protocol import DecodeError, Message, parse_line
 from chinwag.server.accounts import Accounts
 from chinwag.server.commands import dispatch
@@ -17,7 +23,7 @@ from chinwag.server.fanout import Outgoing, send_to_channel
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
-from chinwag.server.state import Client
+from chinwag.server.state import Cap, Channel, Client
 from chinwag.server.tasks import Tasks
 from chinwag.store import MemoryStore
 
@@ -157,3 +163,202 @@ async def test_open_batches_close_on_join_on_other_output_and_when_written() -> 
     assert channel.batches is not None
     _sent(bob)
     assert channel.batches is None
+
+
+_NAMES_ACTIONS = [
+    "JOIN #room",
+    "PART #room",
+    "NICK {fresh}",
+    "MODE #room +o {other}",
+    "MODE #room -o {other}",
+    "MODE #room +v {other}",
+    "MODE #room +D",
+    "MODE #room -D",
+    "PRIVMSG #room :hi",
+]
+
+
+def _names_by_hand(viewer: Client, channel: Channel) -> list[str]:
+    """What a member's NAMES lists, worked out from the members (the definition)."""
+    multi = viewer.has(Cap.MULTI_PREFIX)
+    return [
+        membership.prefixes(multi) + member.nick
+        for member, membership in channel.members.items()
+        if member is viewer or member not in channel.hidden
+    ]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(_NAMES_ACTIONS), st.integers(0, 3)),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_names_kept_by_the_channel_match_the_members(
+    steps: list[tuple[int, str, int]], delayed: bool
+) -> None:
+    """Whatever joins, parts, renames, status changes, delayed join and its reveals happen,
+    the NAMES the channel keeps up to date is what its members make it, for every member."""
+
+    async def scenario() -> None:
+        parts = _Parts(enabled=False)
+        users = [parts.user(f"u{i}") for i in range(4)]
+        users[1].caps |= Cap.MULTI_PREFIX
+        for user in users:  # u0 first: the channel's operator
+            parts.run(user, "JOIN #room")
+            if delayed and user is users[0]:
+                parts.run(user, "MODE #room +D")  # the others arrive silent
+        for number, (who, action, other) in enumerate(steps):
+            line = action.format(fresh=f"n{number}", other=users[other].nick)
+            parts.run(users[who], line)
+            channel = parts.network.find_channel("#room")
+            for viewer in users:
+                if channel is None or viewer not in channel.members:
+                    continue
+                listed = " ".join(parts.network.names_lines(viewer, channel)).split()
+                # In any order (NAMES has none): a silent member is listed last, for one.
+                assert sorted(listed) == sorted(_names_by_hand(viewer, channel)), line
+
+    asyncio.run(scenario())
+
+
+def _written(client: Client) -> bytes:
+    """What ``client``'s connection writes now: its output, taken as the outbox takes it."""
+    conn = client.conn
+    assert isinstance(conn, Connection)
+    return conn.take()
+
+
+async def test_arrivals_share_one_batch_and_the_late_get_theirs_one_by_one() -> None:
+    """The JOINs of a window's arrivals reach the members from before it through one lazy batch
+    (one append per arrival), and whoever joined during it gets each later JOIN on its own."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        _written(client)
+    cat, dan = parts.user("cat"), parts.user("dan")
+    parts.network.join(cat, "#room")
+    assert channel.arrivals is not None and channel.late == [cat]
+    parts.network.join(dan, "#room")
+    assert channel.late == [cat, dan]
+    joins = b":cat!~cat@h JOIN #room\r\n:dan!~dan@h JOIN #room\r\n"
+    assert _written(amy) == joins
+    assert channel.arrivals is None  # written: closed
+    assert _written(bob) == joins
+    assert _written(cat) == joins
+    assert _written(dan) == b":dan!~dan@h JOIN #room\r\n"
+
+
+async def test_a_channel_message_closes_the_arrivals_batches() -> None:
+    """A line said in the channel after an arrival is not overtaken by a later arrival."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        _written(client)
+    parts.network.join(parts.user("cat"), "#room")
+    parts.run(amy, "PRIVMSG #room :hi")
+    assert channel.arrivals is None
+    parts.network.join(parts.user("dan"), "#room")
+    assert _written(bob) == (
+        b":cat!~cat@h JOIN #room\r\n:amy!~amy@h PRIVMSG #room :hi\r\n:dan!~dan@h JOIN #room\r\n"
+    )
+
+
+_ORDER_ACTIONS = ["JOIN #room", "PART #room", "PRIVMSG #room :m{n}", "PRIVMSG u{other} :p{n}"]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.sampled_from([*_ORDER_ACTIONS, "write"]),
+            st.integers(0, 4),
+        ),
+        max_size=50,
+    )
+)
+def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
+    steps: list[tuple[int, str, int]],
+) -> None:
+    """Whatever arrivals, departures, channel and private messages happen, and whenever each
+    member's output is written, every member receives exactly its lines, in the order they
+    happened: the arrivals' lazy batches, the late joiners and the message batches agree with
+    a member-by-member delivery."""
+
+    async def scenario() -> None:
+        parts = _Parts(enabled=False)
+        users = [parts.user(f"u{i}") for i in range(5)]
+        got: dict[Client, list[bytes]] = {user: [] for user in users}
+        expected: dict[Client, list[bytes]] = {user: [] for user in users}
+
+        def write(user: Client) -> None:
+            got[user] += [
+                line + b"\r\n"
+                for line in _written(user).split(b"\r\n")
+                if line and not line.startswith(b":t.chinwag ")  # replies: not the point here
+            ]
+
+        for number, (who, action, other) in enumerate(steps):
+            user = users[who]
+            if action == "write":
+                write(user)
+                continue
+            channel = parts.network.find_channel("#room")
+            members = list(channel.members) if channel is not None else []
+            line = action.format(n=number, other=other)
+            source = f":{user.prefix} ".encode()
+            if action.startswith("JOIN") and user not in members:
+                for member in [*members, user]:
+                    expected[member].append(source + b"JOIN #room\r\n")
+            elif action.startswith("PART") and user in members:
+                for member in members:
+                    expected[member].append(source + b"PART #room\r\n")
+            elif action.startswith("PRIVMSG #room") and user in members:
+                for member in members:
+                    if member is not user:
+                        expected[member].append(source + line.encode() + b"\r\n")
+            elif action.startswith("PRIVMSG u"):
+                expected[users[other]].append(source + line.encode() + b"\r\n")
+            parts.run(user, line)
+        for user in users:
+            write(user)
+        assert got == expected
+
+    asyncio.run(scenario())
+
+
+async def test_joiners_of_one_round_share_a_look_up_and_each_gets_its_own_past() -> None:
+    """Arrivals of one loop turn share one replay look-up; each joiner is replayed the room's
+    lines from before its own arrival, not those said after it."""
+    parts = _Parts(enabled=True, replay_on_join=10)
+    amy, bob, cat = parts.user("amy"), parts.user("bob"), parts.user("cat")
+    parts.run(amy, "JOIN #room")
+
+    def then(line: str, client: Client = amy) -> None:
+        # History is split at the millisecond: each step in a millisecond of its own (a blocking
+        # wait, so that all of it stays in one loop turn and the joiners in one round).
+        time.sleep(0.003)
+        parts.run(client, line)
+
+    then("PRIVMSG #room :one")
+    then("JOIN #room", bob)
+    then("PRIVMSG #room :two")
+    then("JOIN #room", cat)
+    assert len(parts.tasks.running) == 1  # one look-up for both
+    await asyncio.wait(set(parts.tasks.running))
+
+    def replayed(client: Client) -> list[str]:
+        """The texts it was replayed (shown as ``[HH:MM:SS] text`` without server-time)."""
+        lines = _written(client).decode().split("\r\n")
+        texts = [line.split(" PRIVMSG #room :", 1)[1] for line in lines if "PRIVMSG" in line]
+        return [text.split("] ", 1)[1] for text in texts if text.startswith("[")]
+
+    assert replayed(bob) == ["one"]
+    assert replayed(cat) == ["one", "two"]

@@ -51,6 +51,17 @@ async def test_register_get_and_verify(store: Store) -> None:
     assert await store.accounts.verify("nobody", "correct horse") is None
 
 
+async def test_registered_among_answers_for_many_names_at_once(store: Store) -> None:
+    """One look-up tells which of many names are accounts (more than one query's worth too);
+    no names, no accounts."""
+    await store.accounts.register("Amy", "amy", "pw1")
+    await store.accounts.register("Bob", "bob", "pw2")
+    names = [f"guest{i}" for i in range(1200)] + ["bob", "amy", "bob"]
+    assert await store.accounts.registered_among(names) == {"amy", "bob"}
+    assert await store.accounts.registered_among(["carol"]) == set()
+    assert await store.accounts.registered_among([]) == set()
+
+
 async def test_register_twice_is_refused(store: Store) -> None:
     """A folded name can only be registered once, whatever the display case."""
     await store.accounts.register("Amy", "amy", "pw1")

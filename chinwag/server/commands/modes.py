@@ -194,6 +194,7 @@ def _apply_channel_mode(
             return None
         ctx.network.reveal(target, channel)  # a silent member given a status is seen
         setattr(membership, attr, adding)
+        channel.names_changed()
         return target.nick
     if char in _LISTS:
         entries: dict[str, tuple[str, float]] = getattr(channel, _LISTS[char][0])

@@ -167,13 +167,14 @@ def complete_registration(ctx: Context) -> None:
     if ctx.accounts.bans.refuse_banned(client):
         return
     network.mark_registered(client)
-    log.info(
-        "registered %s (%s) from %s",
-        client.nick,
-        client.prefix,
-        client.ip,
-        extra=fields("registered", nick=client.nick, account=client.account, ip=client.ip),
-    )
+    if log.isEnabledFor(logging.INFO):  # its fields cost more than the check, at every arrival
+        log.info(
+            "registered %s (%s) from %s",
+            client.nick,
+            client.prefix,
+            client.ip,
+            extra=fields("registered", nick=client.nick, account=client.account, ip=client.ip),
+        )
     send_welcome(ctx)
     for name in ctx.config.server.default_channels:
         try:

@@ -397,6 +397,7 @@ def founder_joined(ctx: Context, channel: Channel) -> None:
     if membership is None or membership.op:
         return
     membership.op = True
+    channel.names_changed()
     source = f"ChanServ!ChanServ@{SERVICES_HOST}"
     send_to_all(channel.members, Outgoing(source, "MODE", channel.name, "+o", client.nick))
 
