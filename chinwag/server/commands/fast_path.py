@@ -139,6 +139,13 @@ class FastPath:
         )
         # The general path reads the clock for this too: once is enough.
         client.last_active = outgoing.time
+        # Stored before it is delivered: one that cannot be stored is not delivered (the
+        # sender is told). Profiled with history off: calling `History.record` only for it to
+        # return cost 0.11 us per message.
+        if history.enabled and not history.record(
+            client, channel, recipient, outgoing, shown, command, relayed
+        ):
+            return True
         observer = self.network.observer
         if observer is None or not observer.relay(
             client,
@@ -153,8 +160,4 @@ class FastPath:
             _deliver(client, channel, recipient, outgoing)  # now: nothing to route
         if recipient is not None and recipient.away is not None and command == "PRIVMSG":
             self.network.numeric(client, RPL_AWAY, recipient.nick, recipient.away)
-        # Profiled with history off: calling `History.record` only for it to return cost 0.11
-        # us per message.
-        if history.enabled:
-            history.record(client, channel, recipient, outgoing, shown, command, relayed)
         return True
