@@ -18,6 +18,10 @@ PRIVMSG is sent, every line counted between that barrier and the final PONG is a
 
 The process is told what to do by a JSON spec (see ``bench/scenarios.py``) and prints one JSON
 result object. It measures its own CPU time and the server's (from /proc) over the load phase.
+
+A network of several nodes (``bench/cluster.py``) gives ``ports`` (clients connect to them in
+turn), ``server_pids`` (whose CPU is added up as the server's) and ``watch`` (other processes
+whose CPU is reported apart, by name: Redis, PostgreSQL).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Conn(asyncio.Protocol):
     def __init__(self, gen: Generator, nick: str) -> None:
         self.gen = gen
         self.nick = nick
+        self.port = 0
         self.transport: asyncio.Transport | None = None
         self.mode = IDLE
         self.token = b""
@@ -235,6 +240,10 @@ class Generator:
         self.spec = spec
         self.port: int = spec["port"]
         self.server_pid: int = spec["server_pid"]
+        self.ports: list[int] = list(spec.get("ports") or [self.port])
+        self.server_pids: list[int] = list(spec.get("server_pids") or [self.server_pid])
+        self.watch: dict[str, int] = dict(spec.get("watch") or {})
+        self._connects = 0
         self.latencies: list[int] = []
         self.arrival_latencies: list[int] = []  # the lobby storm: what some newcomers see
         self.disconnects: list[tuple[str, str]] = []
@@ -260,6 +269,8 @@ class Generator:
         """
         loop = asyncio.get_running_loop()
         conn = Conn(self, nick)
+        conn.port = port = self.ports[self._connects % len(self.ports)]
+        self._connects += 1
         conn.mode = WAIT
         # A server that joins everyone itself sends the channel's 366 after the welcome: wait
         # for that. Otherwise a join storm sends JOIN once welcomed (see `register`).
@@ -270,7 +281,7 @@ class Generator:
             for _attempt in range(100):
                 try:
                     await asyncio.wait_for(
-                        loop.create_connection(lambda: conn, "127.0.0.1", self.port), 0.3
+                        loop.create_connection(lambda: conn, "127.0.0.1", port), 0.3
                     )
                     break
                 except TimeoutError:
@@ -278,12 +289,12 @@ class Generator:
             else:
                 raise ConnectionError(f"{nick}: no handshake after 100 attempts")
         elif rcvbuf is None:
-            await loop.create_connection(lambda: conn, "127.0.0.1", self.port)
+            await loop.create_connection(lambda: conn, "127.0.0.1", port)
         else:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             sock.setblocking(False)
-            await loop.sock_connect(sock, ("127.0.0.1", self.port))
+            await loop.sock_connect(sock, ("127.0.0.1", port))
             await loop.create_connection(lambda: conn, sock=sock)
         conn.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
         return conn
@@ -370,6 +381,16 @@ class Generator:
             fut.cancel()
         return len(pending) + sum(1 for f in done if f.exception() is not None)
 
+    async def ask(self, conn: Conn, line: str, end: bytes) -> str:
+        """Send ``line`` on ``conn`` (in setup) and return the tail of what arrived up to the
+        ``end`` token of its reply (the last 600 bytes)."""
+        conn.keep_last, conn.last = True, b""
+        done = conn.expect(end, WAIT, IDLE)
+        conn.send(line.encode() + b"\r\n")
+        await done
+        conn.keep_last = False
+        return conn.last.decode("utf-8", "replace")
+
     def close_all(self, conns: Iterable[Conn]) -> None:
         """Abort every connection (RST, no TIME_WAIT)."""
         for conn in conns:
@@ -378,15 +399,26 @@ class Generator:
                 conn.aborted = True
                 conn.transport.abort()
 
-    def cpu_mark(self) -> tuple[float, float, float, float]:
-        """Return (wall, own CPU seconds, server CPU seconds, its children's CPU seconds)."""
-        try:
-            server, children = proc_tree_cpu_seconds(self.server_pid)
-        except OSError:
-            server = children = float("nan")
-        return time.monotonic(), time.process_time(), server, children
+    def cpu_mark(self) -> tuple[float, float, float, float, dict[str, float]]:
+        """Return (wall, own CPU seconds, server CPU seconds, its children's CPU seconds, the
+        watched processes' CPU seconds by name); a server of several nodes adds them up."""
+        server = children = 0.0
+        for pid in self.server_pids:
+            try:
+                own, kids = proc_tree_cpu_seconds(pid)
+            except OSError:
+                own = kids = float("nan")
+            server += own
+            children += kids
+        watched: dict[str, float] = {}
+        for name, pid in self.watch.items():
+            try:
+                watched[name] = sum(proc_tree_cpu_seconds(pid))
+            except OSError:
+                watched[name] = float("nan")
+        return time.monotonic(), time.process_time(), server, children, watched
 
-    def cpu_fill(self, start: tuple[float, float, float, float]) -> None:
+    def cpu_fill(self, start: tuple[float, float, float, float, dict[str, float]]) -> None:
         """Record generator and server CPU% since ``start``: ``server_cpu_pct`` counts every
         process of the server (chinwag's indexer too), ``helper_cpu_pct`` the children alone."""
         end = self.cpu_mark()
@@ -398,6 +430,8 @@ class Generator:
         self.result["server_cpu_s"] = round(server, 3)
         self.result["helper_cpu_pct"] = round(100 * helpers / wall, 1)
         self.result["helper_cpu_s"] = round(helpers, 3)
+        for name, seconds in end[4].items():
+            self.result[f"{name}_cpu_s"] = round(seconds - start[4][name], 3)
 
     def server_rss(self) -> int | None:
         """Server RSS in KiB, or None when it is gone."""

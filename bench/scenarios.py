@@ -220,6 +220,54 @@ def _pick_probes(groups: list[list[Conn]], exclude: set[int], limit: int) -> Non
         conn.probe = True
 
 
+CONVERGE_TIMEOUT = 30.0
+"""Seconds the nodes of a network get to learn of every member and user before a run."""
+CONVERGE_POLL = 0.02
+
+
+async def _converge(
+    gen: Generator, groups: list[list[Conn]], specs: list[dict[str, Any]], targets: list[str]
+) -> None:
+    """Wait until every node knows every member (a room's count in ``LIST`` on each node) and
+    every private recipient (``ISON`` from its sender's node): only then does the start barrier
+    mean that no JOIN can arrive after it, and no private line can find its recipient unknown.
+    Every node writes the remote JOINs it applied before any later reply (one queue)."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    for conns, g, target in zip(groups, specs, targets, strict=True):
+        if g["channel"]:
+            askers = list({c.port: c for c in conns}.values())  # one member per node
+            want = f" {target} {len(conns)} "
+            for asker in askers:
+                while want not in await gen.ask(asker, f"LIST {target}", b" 323 "):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{target}: a node never saw every member")
+                    await asyncio.sleep(CONVERGE_POLL)
+        else:
+            sender = conns[-1]
+            while f":{target}\r\n" not in await gen.ask(sender, f"ISON {target}", b" 303 "):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{target}: its sender's node never saw it")
+                await asyncio.sleep(CONVERGE_POLL)
+
+
+ARRIVAL_TIMEOUT = 15.0
+"""Seconds the members of a network's nodes get to receive the lines still on their way."""
+
+
+async def _all_arrived(groups: list[list[Conn]], senders: list[list[Sender]]) -> None:
+    """On a network, wait until every member has counted every line sent to it (or for
+    `ARRIVAL_TIMEOUT`): a node answers the end barrier's PING at once, while lines from other
+    nodes may still be on their way through Redis, and they would be counted as lost."""
+    due: list[tuple[Conn, int]] = []
+    for conns, group in zip(groups, senders, strict=True):
+        total = sum(s.sent for s in group)
+        own = {id(s.conn): s.sent for s in group}
+        due += [(c, total - own.get(id(c), 0)) for c in conns if not c.closed]
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT
+    while time.monotonic() < deadline and any(c.count < n for c, n in due):
+        await asyncio.sleep(0.005)
+
+
 async def _run_traffic(gen: Generator) -> None:
     spec, res = gen.spec, gen.result
     idle_conns: list[Conn] = []
@@ -248,6 +296,9 @@ async def _run_traffic(gen: Generator) -> None:
         everyone = everyone[size:]
     if slow is not None:
         groups[0].insert(1, slow)
+    if len(gen.ports) > 1:  # a network of nodes: how the clients and groups landed
+        res["clients_per_port"] = [sum(c.port == p for g in groups for c in g) for p in gen.ports]
+        res["groups_across_nodes"] = sum(len({c.port for c in g}) > 1 for g in groups)
 
     # Join the channels and wait for each member's own RPL_ENDOFNAMES.
     waits: list[asyncio.Future[None]] = []
@@ -269,6 +320,8 @@ async def _run_traffic(gen: Generator) -> None:
             gen.close_all([c for g in groups for c in g] + idle_conns)
             return
     res["join_s"] = round(time.monotonic() - t_join, 3)
+    if len(gen.ports) > 1:
+        await _converge(gen, groups, spec["groups"], targets)
 
     # Senders, their trackers, the slow reader and the probe receivers.
     senders: list[list[Sender]] = []
@@ -338,6 +391,8 @@ async def _run_traffic(gen: Generator) -> None:
     ):
         await asyncio.sleep(0.005)
     receivers = [c for c in members if c is not slow]
+    if len(gen.ports) > 1:
+        await _all_arrived(groups, senders)
     missed = await gen.barrier(receivers, "end", mode=DRAIN, then=IDLE, timeout=20)
     t_end = time.monotonic()
     gen.cpu_fill(mark)

@@ -4,12 +4,18 @@ With a server running on the data directory, the commands go to it over its admi
 socket (``DATA_DIR/admin.sock``, see `server.admin_socket`): ``status``, ``who``, ``kick``,
 ``kill``, ``ban``, ``reload``, ``say`` and ``forget`` act on the live network at once.
 
+On a node of a network (``--redis``) ``nodes`` lists the network's nodes, and ``status`` adds
+this node's bus figures. The workers of ``chinwag serve --workers N`` each have a socket
+(``DATA_DIR/admin-<i>.sock``): the first that answers is asked.
+
 The data directory itself needs no server: ``create NAME`` asks for a password and creates an
 administrator account (it may then ``OPER NAME password`` on the server), ``list`` shows the
 accounts, ``forget NAME`` drops an account and every private message it took part in (through
 the server when one runs, so that its sessions are logged out first; without a server it takes
 the data directory's lock, so that no server starts meanwhile), and ``backup FILE`` copies the
-database consistently with SQLite's backup API, with or without a server.
+database consistently with SQLite's backup API, with or without a server. With a PostgreSQL
+store (``--store URL``, or ``[cluster] store`` in the configuration) ``create``, ``list`` and
+``forget`` work on that database instead, whether nodes run or not.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import contextlib
 import getpass
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -35,15 +42,27 @@ from chinwag.store import (
     InvalidNameError,
     InvalidPasswordError,
     Store,
+    StoreError,
     open_store,
 )
 from chinwag.store.lock import DataDirBusyError, DataDirLock
 
-__all__ = ["ONLINE_ACTIONS", "NoServerError", "add_arguments", "ask_server", "backup", "run"]
+__all__ = [
+    "ONLINE_ACTIONS",
+    "NoServerError",
+    "add_arguments",
+    "admin_sockets",
+    "ask_server",
+    "ask_socket",
+    "backup",
+    "run",
+]
 
-ONLINE_ACTIONS = ("status", "who", "kick", "kill", "ban", "reload", "say")
+ONLINE_ACTIONS = ("status", "who", "kick", "kill", "ban", "reload", "say", "nodes")
 """Actions that need the running server."""
 SOCKET_TIMEOUT = 70.0  # a little more than the server gives a command
+WORKER_SOCKET = re.compile(r"admin-(\d+)\.sock")
+"""The admin socket of worker ``i`` of ``chinwag serve --workers N``."""
 
 
 class NoServerError(Exception):
@@ -54,7 +73,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``admin`` options and sub-commands to ``parser``."""
     parser.add_argument("--data", metavar="DIR", help="data directory (default ./chinwag-data)")
     parser.add_argument(
-        "--config", metavar="FILE", help="TOML configuration file (for server.data_dir)"
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (for server.data_dir and cluster.store)",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="the network's PostgreSQL store (postgresql://user@host/db): create, list and "
+        "forget work on it instead of the data directory's SQLite database",
     )
     actions: Any = parser.add_subparsers(dest="action", metavar="ACTION")
     create = actions.add_parser(
@@ -95,6 +122,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("reload", help="make the running server re-read its configuration")
     say = actions.add_parser("say", help="announce as the server to a channel (or * for all)")
     say.add_argument("words", nargs="+", metavar="#ROOM|* TEXT")
+    actions.add_parser(
+        "nodes",
+        help="the nodes of the network (a node of one only): name, epoch, lease age, users",
+    )
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -103,6 +134,17 @@ def _data_dir(args: argparse.Namespace) -> Path:
     from chinwag.server import load_config
 
     return Path(load_config(args.config).server.data_dir)
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    """The PostgreSQL store's URL (``--store``, else the configuration's), or empty: SQLite."""
+    if args.store:
+        return str(args.store).strip()
+    if not args.config:
+        return ""
+    from chinwag.server import load_config
+
+    return load_config(args.config).cluster.store.strip()
 
 
 def _read_password() -> str | None:
@@ -153,16 +195,40 @@ async def _list(store: Store) -> int:
     return 0
 
 
+def admin_sockets(data_dir: Path) -> list[Path]:
+    """The admin sockets in ``data_dir``: the server's, or each worker's in order."""
+    path = data_dir / SOCKET_NAME
+    if path.exists():
+        return [path]
+    found: list[tuple[int, Path]] = []
+    with contextlib.suppress(OSError):
+        for entry in data_dir.iterdir():
+            match = WORKER_SOCKET.fullmatch(entry.name)
+            if match:
+                found.append((int(match.group(1)), entry))
+    return [path for _, path in sorted(found)]
+
+
 def ask_server(data_dir: Path, argv: list[str]) -> dict[str, Any]:
-    """Send one command to the server running on ``data_dir``; returns its JSON answer.
+    """Send one command to the server running on ``data_dir`` (the first worker that answers,
+    under ``--workers``); returns its JSON answer.
 
     Raises:
         NoServerError: no server listens on the socket (none runs, or it left a stale file).
         PermissionError: the socket belongs to another user.
     """
-    path = data_dir / SOCKET_NAME
-    if not path.exists():
+    paths = admin_sockets(data_dir)
+    if not paths:
         raise NoServerError(f"no server is running on {data_dir} (no {SOCKET_NAME})")
+    for path in paths[:-1]:
+        with contextlib.suppress(NoServerError):
+            return ask_socket(path, argv)
+    return ask_socket(paths[-1], argv)
+
+
+def ask_socket(path: Path, argv: list[str]) -> dict[str, Any]:
+    """Send ``argv`` over the admin socket at ``path``; its JSON answer."""
+    data_dir = path.parent
     name, fd = bindable_path(path)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(SOCKET_TIMEOUT)
@@ -271,8 +337,12 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> int:
     return await _run_store(args, data_dir)
 
 
-async def _run_store(args: argparse.Namespace, data_dir: Path) -> int:
-    store = open_store(data_dir)
+async def _run_store(args: argparse.Namespace, data_dir: Path | None, url: str = "") -> int:
+    try:
+        store = open_store(data_dir, url=url)
+    except StoreError as exc:
+        print(f"chinwag: {exc}", file=sys.stderr)
+        return 1
     try:
         if args.action == "create":
             return await _create(store, args.name)
@@ -283,20 +353,43 @@ async def _run_store(args: argparse.Namespace, data_dir: Path) -> int:
         await store.close()
 
 
+def _run_on_postgres(args: argparse.Namespace, data_dir: Path, url: str) -> int:
+    """``create``, ``list``, ``forget`` on the network's PostgreSQL store."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        print(f"chinwag: --store must be a PostgreSQL URL, not {url!r}", file=sys.stderr)
+        return 2
+    if args.action == "backup":
+        print(
+            "chinwag: the store is PostgreSQL: back it up with pg_dump (or your provider's "
+            "backups); backup copies a data directory's SQLite database",
+            file=sys.stderr,
+        )
+        return 2
+    if args.action == "forget" and str(data_dir).lower() != "none":
+        # A node running on this data directory logs the account's sessions out first.
+        status = _online(data_dir, ["forget", args.name], server_needed=False)
+        if status is not None:
+            return status
+    return asyncio.run(_run_store(args, None, url))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``chinwag admin ACTION``; returns the exit status."""
     if not args.action:
         print(
             "chinwag admin: choose an action: create, list, forget, backup, status, who, kick, "
-            "kill, ban, reload or say (chinwag admin --help)",
+            "kill, ban, reload, say or nodes (chinwag admin --help)",
             file=sys.stderr,
         )
         return 2
     try:
         data_dir = _data_dir(args)
+        url = _store_url(args)
     except ValueError as exc:  # ConfigError
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
+    if url and args.action in ("create", "list", "forget", "backup"):
+        return _run_on_postgres(args, data_dir, url)
     if str(data_dir).lower() == "none":
         print("chinwag: the data directory is 'none': nothing to manage", file=sys.stderr)
         return 2

@@ -59,6 +59,14 @@ def _add_serve(subparsers: Any) -> None:
         help="this node's name in the network, a server name with a dot (default: --name)",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run N nodes of the network in processes of their own on this machine, all "
+        "listening on the same ports (SO_REUSEPORT), to use N cores; each is named NODE-NAME "
+        "with -1, -2... added to its first label; needs --redis and --store (default 1)",
+    )
+    serve.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -117,7 +125,12 @@ def _run_serve(args: argparse.Namespace) -> int:
             "tls_key": args.tls_key,
         },
         "websocket": {"listen": args.websocket},
-        "cluster": {"store": args.store, "redis": args.redis, "node_name": args.node_name},
+        "cluster": {
+            "store": args.store,
+            "redis": args.redis,
+            "node_name": args.node_name,
+            "workers": args.workers,
+        },
         "logging": {"level": args.log_level, "format": args.log_format},
         "metrics": {"listen": args.metrics},
     }
@@ -128,7 +141,12 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(config.logging.format, config.logging.level)
     # A reload reads the same file with the same flags (the password already hashed).
-    return run_server(config, lambda: load_config(args.config, overrides=overrides))
+    source = lambda: load_config(args.config, overrides=overrides)  # noqa: E731
+    if config.cluster.workers > 1:
+        from chinwag.server.workers import run_workers
+
+        return run_workers(config, source)
+    return run_server(config, source)
 
 
 def _add_connect(subparsers: Any) -> None:
@@ -179,10 +197,13 @@ def _add_admin(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "admin",
-        help="administer a server: status, who, kick, kill, ban, reload, say, accounts, backup",
-        description="Administer a server. status, who, kick, kill, ban, reload and say talk "
-        "to the running server over DATA_DIR/admin.sock (only the user the server runs as may); "
-        "create, list, forget and backup also work on the data directory of a stopped server.",
+        help="administer a server: status, who, kick, kill, ban, reload, say, nodes, accounts, "
+        "backup",
+        description="Administer a server. status, who, kick, kill, ban, reload, say and nodes "
+        "talk to the running server over DATA_DIR/admin.sock (only the user the server runs as "
+        "may; under --workers, the first worker's DATA_DIR/admin-<i>.sock that answers); "
+        "create, list, forget and backup also work on the data directory of a stopped server, "
+        "and create, list and forget on a PostgreSQL store given with --store.",
     )
     admin.add_arguments(parser)
     parser.set_defaults(func=admin.run)

@@ -20,7 +20,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
-__all__ = ["FIELDS", "JsonFormatter", "configure", "fields"]
+__all__ = ["FIELDS", "JsonFormatter", "configure", "fields", "set_node"]
 
 FIELDS = (
     "event",
@@ -35,10 +35,30 @@ FIELDS = (
     "count",
     "peer_uid",
     "command",
+    "node",
 )
 """The names a JSON log line may carry besides time, level, logger and message."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+NODE_TEXT_FORMAT = "%(asctime)s %(levelname)s [{node}] %(name)s: %(message)s"
+"""The text format of a worker process (``--workers``): whose line each one is."""
+
+_origin = {"node": ""}
+"""The node this process is, when it is one of several workers writing to one stderr."""
+
+
+def set_node(name: str) -> None:
+    """Say in every line from now on which worker wrote it (``--workers``); `configure` again
+    to apply it to the handler."""
+    _origin["node"] = name
+
+
+class _NodeFilter(logging.Filter):
+    """Puts this worker's node name in every record (the JSON ``node`` field)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.node = _origin["node"]
+        return True
 
 
 def fields(event: str, **values: object) -> dict[str, object]:
@@ -90,7 +110,11 @@ def configure(log_format: str, level: str, stream: TextIO | None = None) -> None
             root.removeHandler(handler)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.chinwag = True  # type: ignore[attr-defined]
-    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    node = _origin["node"]
+    text_format = NODE_TEXT_FORMAT.format(node=node.replace("%", "%%")) if node else TEXT_FORMAT
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(text_format)
     handler.setFormatter(formatter)
+    if node:
+        handler.addFilter(_NodeFilter())
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))

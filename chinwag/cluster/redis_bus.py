@@ -44,6 +44,7 @@ than its lease fences itself, without waiting to hear it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -55,10 +56,12 @@ from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
+from chinwag.cluster.roster import NodeInfo, read_roster
 
 __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_RENEW_INTERVAL",
+    "FLUSH_BUCKETS",
     "FencedError",
     "RedisBus",
     "split_reason",
@@ -74,6 +77,8 @@ READ_BLOCK_MS = 1_000
 """How long one XREAD waits for entries before asking again (lets the reader notice a stop)."""
 READ_COUNT = 512
 """Inbox entries taken per XREAD at most."""
+FLUSH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+"""Upper bounds (seconds) of the flush-latency histogram (one script call, there and back)."""
 RETRY_INTERVAL = 0.1
 """Seconds between two tries of a call that could not reach Redis."""
 COMMAND_TIMEOUT = 1.5
@@ -155,6 +160,14 @@ class RedisBus:
         self._renewed_at = 0.0
         self.turns = 0
         """How many script calls carried events (to observe the batching)."""
+        self.events_out = 0
+        """Events sent (a routed event counts once, whatever the nodes it goes to)."""
+        self.events_in = 0
+        """Events received from this node's inbox (its own coming back included)."""
+        self.flush_seconds = 0.0
+        """Time spent in script calls that carried events, in total."""
+        self.flush_buckets = [0] * (len(FLUSH_BUCKETS) + 1)
+        """Script calls per `FLUSH_BUCKETS` latency bucket (the last: slower than all)."""
 
     @property
     def node(self) -> str:
@@ -207,6 +220,19 @@ class RedisBus:
         await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
         await self._redis.aclose()
         await self._reader_redis.aclose()
+
+    async def roster(self) -> list[NodeInfo]:
+        """The nodes of the network now (`roster.read_roster`).
+
+        Raises:
+            RedisError: Redis cannot be reached.
+        """
+        return await read_roster(self._redis)
+
+    @property
+    def lease(self) -> float:
+        """Seconds of a node's lease."""
+        return self._lease
 
     # -- nicks --------------------------------------------------------------------------------
 
@@ -275,6 +301,8 @@ class RedisBus:
         if self._fenced:
             return  # declared dead: nothing this node says may reach the network
         self._ops += (op, arg, event)
+        if event:
+            self.events_out += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._start_flush)
@@ -292,7 +320,9 @@ class RedisBus:
                 self._unsent, self._ops = (self._calls, self._ops), []
             number, ops = self._unsent
             try:
+                began = time.perf_counter()
                 await self._turn(args=[self._node, self._epoch, number, *ops])
+                took = time.perf_counter() - began
             except ResponseError as exc:
                 self._unsent = None
                 self._fence(exc)
@@ -307,10 +337,16 @@ class RedisBus:
             else:
                 self._unsent = None
                 self.turns += 1
-                if self._unreachable:
-                    self._unreachable = False
-                    _log.warning("bus: Redis can be reached again")
-                    self._on_unreachable(None)
+                self.flush_seconds += took
+                self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
+                self._reached()
+
+    def _reached(self) -> None:
+        """Redis took a write: if it could not be reached until now, say that it can."""
+        if self._unreachable:
+            self._unreachable = False
+            _log.warning("bus: Redis can be reached again")
+            self._on_unreachable(None)
 
     async def flush(self) -> None:
         """Wait until everything sent so far is in Redis.
@@ -343,6 +379,11 @@ class RedisBus:
                 _log.warning("bus: reading the inbox failed (%s); retrying", exc)
                 await asyncio.sleep(RETRY_INTERVAL)
                 continue
+            if answer and self._unreachable:
+                # Entries are only written by script calls that worked: Redis takes writes
+                # again. Said now, not when our own call's reply comes: its events (a user's
+                # echo, say) may arrive first, and that user's next line must not be refused.
+                self._reached()
             for _stream, entries in answer or ():
                 for entry_id, fields in entries:
                     last = entry_id.decode()
@@ -352,7 +393,9 @@ class RedisBus:
         events = fields.get(b"e")
         try:
             if events is not None:
-                self._on_events(events.decode().split(scripts.EVENT_SEPARATOR))
+                batch = events.decode().split(scripts.EVENT_SEPARATOR)
+                self.events_in += len(batch)
+                self._on_events(batch)
             split = fields.get(b"split")
             if split is not None:
                 self._on_split(split.decode())

@@ -9,9 +9,11 @@ behalf comes from the server's name, the way IRC shows it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from chinwag import __version__
 from chinwag.protocol import fold
@@ -29,13 +31,19 @@ from chinwag.server.klines import (
 from chinwag.server.network import Network
 from chinwag.server.reload import Reloader
 from chinwag.server.services import ServiceConnection
+from chinwag.server.state import Client
 from chinwag.server.stats import LoopMonitor, Stats
 from chinwag.store import Store, StoreError
+
+if TYPE_CHECKING:  # needs the cluster extra (redis): only a cluster node has one
+    from chinwag.cluster.node import ClusterNode
 
 __all__ = ["AdminCommands", "AdminError"]
 
 ADMIN_NAME = "admin"
 """Who ``ban list`` and the logs say set a ban made over the socket."""
+ROSTER_TIMEOUT = 5.0
+"""Seconds ``nodes`` waits for Redis."""
 
 
 class AdminError(Exception):
@@ -54,6 +62,7 @@ class AdminCommands:
         accounts: logins (``forget`` logs the account out first) and password checks.
         history: its count of stored messages.
         store: where ``forget`` deletes.
+        cluster: this node's place in a network (None: a server on its own).
     """
 
     def __init__(
@@ -67,6 +76,7 @@ class AdminCommands:
         accounts: Accounts,
         history: History,
         store: Store,
+        cluster: ClusterNode | None = None,
     ) -> None:
         self.network = network
         self.stats = stats
@@ -76,6 +86,7 @@ class AdminCommands:
         self.accounts = accounts
         self.history = history
         self.store = store
+        self.cluster = cluster
         self.commands: dict[str, Callable[[list[str]], Awaitable[str]]] = {
             "status": self.status,
             "who": self.who,
@@ -85,6 +96,7 @@ class AdminCommands:
             "reload": self.reload,
             "forget": self.forget,
             "say": self.say,
+            "nodes": self.nodes,
         }
 
     async def run(self, argv: list[str]) -> str:
@@ -121,7 +133,39 @@ class AdminCommands:
             "bans": len(self.klines.active()),
             "login_failures": self.accounts.passwords.failed_count,
         }
+        cluster = self.cluster
+        if cluster is not None:
+            bus = cluster.bus
+            flushes = bus.turns
+            lines |= {
+                "node": cluster.node,
+                "local_users": network.user_count - cluster.replica.remote_count,
+                "remote_users": cluster.replica.remote_count,
+                "bus_events_sent": bus.events_out,
+                "bus_events_received": bus.events_in,
+                "bus_flushes": flushes,
+                "bus_flush_ms_average": f"{bus.flush_seconds * 1000 / max(flushes, 1):.3f}",
+            }
         return "\n".join(f"{key}: {value}" for key, value in lines.items())
+
+    async def nodes(self, args: list[str]) -> str:
+        """The nodes of the network, one per line (a cluster node only)."""
+        cluster = self.cluster
+        if cluster is None:
+            raise AdminError("this server is not a node of a network (no --redis)")
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(ROSTER_TIMEOUT):
+                roster = await cluster.bus.roster()
+        except (RedisError, TimeoutError) as exc:
+            raise AdminError(f"cannot read the nodes from Redis: {exc or 'timed out'}") from None
+        rows = ["node\tepoch\tlease_age\tusers"]
+        for node in roster:
+            here = " (this node)" if node.name == cluster.node else ""
+            age = node.lease_age(cluster.bus.lease)
+            rows.append(f"{node.name}{here}\t{node.epoch}\t{age:.1f}s\t{node.users}")
+        return "\n".join(rows)
 
     async def who(self, args: list[str]) -> str:
         """Who is connected, one user per line."""
@@ -147,6 +191,7 @@ class AdminCommands:
         target = network.find(args[1])
         if target is None or target not in channel.members:
             raise AdminError(f"{args[1]} is not in {channel.name}")
+        self._refuse_remote(target)
         reason = " ".join(args[2:]) or "Kicked by the server administrator"
         network.kick(None, channel, target, reason)
         return f"kicked {target.nick} from {channel.name}"
@@ -159,9 +204,22 @@ class AdminCommands:
             raise AdminError(f"nobody is using the nick {args[0]}")
         if isinstance(target.conn, ServiceConnection):
             raise AdminError(f"{target.nick} is a service")
+        self._refuse_remote(target)
         reason = " ".join(args[1:]) or "No reason given"
         target.conn.close(f"Killed by {self.network.name} ({reason})")
         return f"disconnected {target.nick}"
+
+    def _refuse_remote(self, target: Client) -> None:
+        """A user of another node of the network is that node's to act on (not shared yet)."""
+        if self.cluster is None:
+            return
+        from chinwag.cluster.replica import RemoteLink
+
+        if isinstance(target.conn, RemoteLink):
+            raise AdminError(
+                f"{target.nick} is on node {target.conn.node}: ask that node (chinwag admin "
+                "on its data directory)"
+            )
 
     async def ban(self, args: list[str]) -> str:
         """``ban list | add TARGET [DURATION] [REASON] | remove TARGET``"""

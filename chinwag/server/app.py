@@ -52,6 +52,7 @@ from chinwag.store.lock import DataDirBusyError, DataDirLock
 if TYPE_CHECKING:  # the cluster's modules need its extra (redis): imported when used
     from chinwag.cluster.network_history import NetworkHistory
     from chinwag.cluster.node import ClusterNode
+    from chinwag.server.worker import Worker
 
 __all__ = ["Server", "data_path", "run_server"]
 
@@ -90,6 +91,9 @@ class Server:
         config: the validated configuration.
         store: the store to run on; by default the one ``data_dir`` says (opened here).
         config_source: reads the configuration again, for a reload (SIGHUP, REHASH).
+        worker: this server's place among the node processes of ``--workers`` (None: a
+            server on its own): its listeners share their ports, the data directory is the
+            supervisor's (which holds its lock), and its admin socket is named after it.
 
     Raises:
         OSError, sqlite3.Error, StoreError: when the store or the cloak secret cannot be opened.
@@ -100,8 +104,10 @@ class Server:
         config: Config,
         store: Store | None = None,
         config_source: Callable[[], Config] | None = None,
+        worker: Worker | None = None,
     ) -> None:
         self.config = config
+        self.worker = worker
         self.store = (
             store
             if store is not None
@@ -114,7 +120,9 @@ class Server:
         )
         self._tasks = Tasks()
         self.network = Network(config)
-        self.network.cloaks = Cloaker(config.privacy, load_secret(data_path(config)))
+        # Every worker cloaks with the supervisor's secret: one address, one cloak on all.
+        secret = load_secret(data_path(config)) if worker is None else worker.cloak_secret
+        self.network.cloaks = Cloaker(config.privacy, secret)
         self.stats = Stats()
         self.monitor = LoopMonitor(self.stats, self.store.history.after_writes)
         self.motd = Motd(config.server)
@@ -154,11 +162,8 @@ class Server:
                 bans=self.accounts.bans,
                 registry=self.accounts.channels,
             )
-        # The fast path delivers to local connections only: on a cluster node every message
-        # goes through the handlers, which relay it through the bus.
-        self.fast_path: FastPath | None = (
-            None if self.cluster is not None else FastPath(self.network, self.history)
-        )
+        # On a node of a network it relays through the observer, as the handlers do.
+        self.fast_path: FastPath | None = FastPath(self.network, self.history)
         """Runs the common lines without the general dispatch; None sends every line through
         `commands.dispatch` (the reference, which tests compare it with)."""
         self.reloader = Reloader(
@@ -193,7 +198,7 @@ class Server:
         """Open the store, the listener(s) and start the timers."""
         loop = asyncio.get_running_loop()
         directory = data_path(self.config)
-        if directory is not None and self._lock is None:
+        if directory is not None and self._lock is None and self.worker is None:
             self._lock = DataDirLock(directory)  # shell commands see that the server runs
         self.motd.load()
         await self.accounts.start()
@@ -203,11 +208,14 @@ class Server:
             log.info("node %s of the network at %s", self.cluster.node, self.config.cluster.redis)
         limits = self.config.limits
         stats = self.stats
+        # Workers each listen on the same ports; the kernel spreads connections over them.
+        reuse_port = self.worker is not None
         server = await loop.create_server(
             lambda: Connection(self, self.network, limits, stats=stats),
             self.config.server.host,
             self.config.server.port,
             reuse_address=True,
+            reuse_port=reuse_port,
             backlog=4096,
         )
         self.servers.append(server)
@@ -219,6 +227,7 @@ class Server:
                 self.config.server.host,
                 self.config.server.tls_port,
                 reuse_address=True,
+                reuse_port=reuse_port,
                 backlog=4096,
             )
             self.servers.append(secure)
@@ -232,13 +241,17 @@ class Server:
                 max_pending_per_ip=self.config.limits.max_clients_per_ip,
                 exempt=lambda ip: self.config.limits.exempt_loopback and _is_loopback(ip),
             )
-            await self.websocket.start(tls_context)
+            await self.websocket.start(tls_context, reuse_port=reuse_port)
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self.monitor.start()
         await self._start_admin_socket()
         if self.config.metrics.listen:
             collector = ChinwagCollector(
-                self.stats, self.network, self.history, self.accounts.passwords
+                self.stats,
+                self.network,
+                self.history,
+                self.accounts.passwords,
+                cluster=self.cluster,
             )
             self.metrics = MetricsEndpoint(collector)
             await self.metrics.start(*parse_listen(self.config.metrics.listen, "metrics.listen"))
@@ -248,6 +261,8 @@ class Server:
         host = self.config.server.host
         for line in join_hints(host, self.port, self.tls_port, lan_address()):
             log.info("%s", line)
+        if self.worker is not None:
+            self.worker.ready()  # the supervisor counts this worker as started
 
     async def _start_admin_socket(self) -> None:
         """Listen on ``DATA_DIR/admin.sock`` for ``chinwag admin`` (not without a data dir)."""
@@ -263,8 +278,10 @@ class Server:
             accounts=self.accounts,
             history=self.history,
             store=self.store,
+            cluster=self.cluster,
         )
-        admin = AdminSocket(commands, directory / SOCKET_NAME)
+        name = SOCKET_NAME if self.worker is None else self.worker.admin_socket
+        admin = AdminSocket(commands, directory / name)
         if await admin.start():
             self.admin = admin
 
@@ -458,9 +475,9 @@ def _install_uvloop() -> bool:
     return True
 
 
-async def _serve(config: Config, source: Callable[[], Config] | None) -> int:
+async def _serve(config: Config, source: Callable[[], Config] | None, worker: Worker | None) -> int:
     try:
-        server = Server(config, config_source=source)
+        server = Server(config, config_source=source, worker=worker)
         await server.start()
     except (StoreError, NetworkUnreachableError) as exc:
         log.error("%s", exc)
@@ -517,13 +534,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_server(config: Config, source: Callable[[], Config] | None = None) -> int:
+def run_server(
+    config: Config, source: Callable[[], Config] | None = None, worker: Worker | None = None
+) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit status.
 
     Args:
         config: the configuration to start with.
         source: reads the configuration again, for SIGHUP (None: SIGHUP reloads nothing).
+        worker: this process's place among the workers of ``--workers`` (`workers.py`).
     """
     if _install_uvloop():
         log.debug("using uvloop")
-    return asyncio.run(_serve(config, source))
+    return asyncio.run(_serve(config, source, worker))

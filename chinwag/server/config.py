@@ -52,6 +52,8 @@ SECTIONS = (
 """The sections of settings (each a dataclass attribute of `Config`); ``opers`` is a list apart."""
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+MAX_WORKERS = 128
+"""Most node processes ``cluster.workers`` may start on one machine."""
 
 
 class ConfigError(ValueError):
@@ -161,6 +163,9 @@ class ClusterConfig:
     """The network's Redis (redis://, rediss://, unix://); empty: a server on its own."""
     node_name: str = ""
     """This node's name in the network (a server name with a dot); empty: server.name."""
+    workers: int = 1
+    """Node processes on this machine sharing the listening ports (SO_REUSEPORT); over 1
+    needs redis and store (README: "Running a network")."""
 
 
 @dataclass(slots=True)
@@ -265,6 +270,13 @@ class Config:
             raise ConfigError(
                 "cluster.redis needs cluster.store: the nodes of a network share accounts and"
                 " history through PostgreSQL"
+            )
+        if not 1 <= self.cluster.workers <= MAX_WORKERS:
+            raise ConfigError(f"cluster.workers must be between 1 and {MAX_WORKERS}")
+        if self.cluster.workers > 1 and not (redis_url and self.cluster.store.strip()):
+            raise ConfigError(
+                f"cluster.workers = {self.cluster.workers} needs cluster.redis and cluster.store"
+                " (--redis URL --store URL): the workers are nodes of one network"
             )
         store = self.cluster.store.strip()
         if store and not store.startswith(("postgresql://", "postgres://")):

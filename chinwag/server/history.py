@@ -19,6 +19,13 @@ tells `History` once per turn whether the frame was written; the outbox is not i
 the frame is written before the outbox writes anything. Without durable delivery a message is
 delivered first and stored after: a crash may lose the messages of one turn.
 
+A full disk. The handlers call `record` before they deliver, and deliver only when it returns
+True: on the journal, a message whose record does not fit into the disk space reserved ahead
+(and the disk has no more) is refused there, its sender told and the operators' episode opened
+(`StorageHealth.full`); so no client receives a message that history lacks. A frame that fails
+to be written anyway (an I/O error) went out with its turn: its senders are told it may be
+missing (`StorageHealth.not_stored`).
+
 Private conversations. A party of a private conversation is the folded account name when the
 user is logged in, else a random token made for that one connection (``~`` and hex; no account
 name can start with ``~``). Keying guests by nick would let whoever takes a nick later read the
@@ -318,8 +325,8 @@ class History:
         target_name: str,
         command: str,
         text: str,
-    ) -> None:
-        """Store one PRIVMSG or NOTICE that was just delivered (its bytes are not written yet).
+    ) -> bool:
+        """Store one PRIVMSG or NOTICE about to be delivered (call it before delivering).
 
         With durable delivery the output of this loop turn waits for the commit.
 
@@ -331,9 +338,13 @@ class History:
             target_name: the target as shown to recipients.
             command: PRIVMSG or NOTICE.
             text: the text as relayed.
+
+        Returns:
+            False when it cannot be stored for lack of disk space: do not deliver it (its
+            sender was told); True otherwise (stored, or history is off or closing).
         """
         if not self.enabled:
-            return
+            return True
         if channel is not None:
             conversation = channel.identity  # a channel's conversation key
             self._channel_writes += 1
@@ -345,7 +356,7 @@ class History:
             a, b = self.party(sender), self.party(recipient)
             conversation = f"{a} {b}" if a <= b else f"{b} {a}"
         else:
-            return
+            return True
         tags = outgoing.client_tags
         journal = self._journal
         if journal is not None:
@@ -358,12 +369,15 @@ class History:
                     encode_tags(dict(tags)) if tags else "",
                     outgoing.plain,  # ":sender COMMAND target_name :text", as relayed
                 )
+            except JournalError as exc:  # no disk space for it: refused, never delivered
+                self.health.full(sender, target_name, exc)
+                return False
             except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
                 log.warning("history: message %s not stored: %s", outgoing.msgid, exc)
-                return
+                return True
             self._senders.append(sender)  # counted in `stored` when the turn ends
             self._targets.append(target_name)
-            return
+            return True
         target: ChannelTarget | DirectTarget = (
             _channel_target(conversation) if channel is not None else _direct_target(a, b)
         )
@@ -383,23 +397,26 @@ class History:
             self.store.append(entry, self._on_commit if gate is not None else None)
         except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
             log.warning("history: message %s not stored: %s", entry.msgid, exc)
-            return
+            return True
         self.stored += 1
         if gate is not None:
             self._senders.append(sender)
             self._targets.append(target_name)
             gate.recorded(sender)
+        return True
 
     def _turn_written(self, error: JournalError | None) -> None:
         """The journal's report at the end of a turn that stored messages: None when its frame
-        was written; else each sender is told (`StorageHealth`), as a failed commit would."""
+        was written; else each sender is told (`StorageHealth`), as a failed commit would.
+
+        A written frame does not end an episode: the messages a turn kept before one was
+        refused for lack of space are written, and the disk is still full; the probe ends it.
+        """
         senders, targets = self._senders, self._targets
         self.stored += len(senders)
         if error is not None:
             for sender, target_name in zip(senders, targets, strict=True):
                 self.health.not_stored(sender, target_name, error)
-        elif self.health.failing:
-            self.health.stored()
         senders.clear()
         targets.clear()
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -37,12 +38,18 @@ from chinwag.server.network import Network
 from chinwag.server.password_checks import PasswordChecks
 from chinwag.server.stats import LAG_BUCKETS, Stats
 
+if TYPE_CHECKING:  # needs the cluster extra (redis): only a cluster node has one
+    from chinwag.cluster.node import ClusterNode
+    from chinwag.cluster.roster import NodeInfo
+
 __all__ = ["ChinwagCollector", "MetricsEndpoint", "command_families"]
 
 log = logging.getLogger("chinwag.metrics")
 
 REQUEST_TIMEOUT = 5.0
 MAX_REQUEST_BYTES = 8192
+ROSTER_TIMEOUT = 2.0
+"""Seconds a scrape waits for the network's roster from Redis before it answers without it."""
 
 
 def command_families() -> dict[str, str]:
@@ -58,16 +65,38 @@ class ChinwagCollector:
         network: users, channels, connections.
         history: its count of stored messages.
         passwords: its counts of failed and throttled password checks.
+        cluster: this node's place in a network (None: a server on its own).
     """
 
     def __init__(
-        self, stats: Stats, network: Network, history: History, passwords: PasswordChecks
+        self,
+        stats: Stats,
+        network: Network,
+        history: History,
+        passwords: PasswordChecks,
+        *,
+        cluster: ClusterNode | None = None,
     ) -> None:
         self.stats = stats
         self.network = network
         self.history = history
         self.passwords = passwords
+        self.cluster = cluster
         self.families = command_families()
+        self._roster: list[NodeInfo] = []
+
+    async def refresh(self) -> None:
+        """Read what is not in this process before a scrape: the nodes of the network."""
+        if self.cluster is None:
+            return
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(ROSTER_TIMEOUT):
+                self._roster = await self.cluster.bus.roster()
+        except (RedisError, TimeoutError) as exc:
+            log.warning("metrics: cannot read the network's nodes from Redis: %s", exc)
+            self._roster = []
 
     def collect(self) -> Iterator[Metric]:
         """The metric families, as of now."""
@@ -135,6 +164,56 @@ class ChinwagCollector:
             buckets=buckets,
             sum_value=stats.lag_sum,
         )
+        if self.cluster is not None:
+            yield from self._cluster()
+
+    def _cluster(self) -> Iterator[Metric]:
+        """The network's nodes (as of `refresh`) and this node's bus."""
+        from chinwag.cluster.redis_bus import FLUSH_BUCKETS
+
+        assert self.cluster is not None
+        bus = self.cluster.bus
+        yield GaugeMetricFamily(
+            "chinwag_cluster_nodes", "Nodes of the network (with a lease).", value=len(self._roster)
+        )
+        users = GaugeMetricFamily(
+            "chinwag_cluster_node_users", "Users of each node of the network.", labels=["node"]
+        )
+        age = GaugeMetricFamily(
+            "chinwag_cluster_node_lease_age_seconds",
+            "Seconds since each node renewed its lease.",
+            labels=["node"],
+        )
+        epoch = GaugeMetricFamily(
+            "chinwag_cluster_node_epoch", "Each node's epoch (new at each start).", labels=["node"]
+        )
+        for node in self._roster:
+            users.add_metric([node.name], node.users)
+            age.add_metric([node.name], node.lease_age(bus.lease))
+            epoch.add_metric([node.name], node.epoch)
+        yield users
+        yield age
+        yield epoch
+        yield CounterMetricFamily(
+            "chinwag_bus_events_sent", "Events this node sent on the bus.", value=bus.events_out
+        )
+        yield CounterMetricFamily(
+            "chinwag_bus_events_received",
+            "Events this node received from the bus (its own coming back included).",
+            value=bus.events_in,
+        )
+        running = 0
+        flushes: list[tuple[str, float]] = []
+        bounds = (*FLUSH_BUCKETS, float("inf"))
+        for bound, count in zip(bounds, bus.flush_buckets, strict=True):
+            running += count
+            flushes.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        yield HistogramMetricFamily(
+            "chinwag_bus_flush_seconds",
+            "How long each script call that carried a loop turn's events took, there and back.",
+            buckets=flushes,
+            sum_value=bus.flush_seconds,
+        )
 
 
 class MetricsEndpoint:
@@ -145,6 +224,7 @@ class MetricsEndpoint:
     """
 
     def __init__(self, collector: ChinwagCollector) -> None:
+        self.collector = collector
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         ProcessCollector(registry=self.registry)
@@ -180,6 +260,7 @@ class MetricsEndpoint:
             elif path.split("?", 1)[0] not in ("/metrics", "/"):
                 writer.write(_response(404, b"try /metrics\n", "text/plain"))
             else:
+                await self.collector.refresh()
                 body = generate_latest(self.registry)
                 writer.write(_response(200, body if method == "GET" else b"", CONTENT_TYPE_LATEST))
             await writer.drain()

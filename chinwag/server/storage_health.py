@@ -2,14 +2,15 @@
 
 Theory of operation
 -------------------
-With durable delivery a message is delivered from its commit callback, and the store tells that
-callback whether the commit failed (``HistoryStore.commit_error``: a full disk, a vanished
-file). A message that could not be stored is not delivered: "Nothing seen is lost" would be
-broken by a message some saw and history does not have. `StorageHealth` then tells the sender
-(a NOTICE naming the target, so a client shows it where the message was typed), and the
-server's operators once per *episode*: the first failure opens it, the first commit that works
-again closes it, with a count of what was not delivered. Nothing has to be restarted: the writer
-tries every new group, so storing resumes by itself as soon as the disk has room.
+A message that cannot be stored is not delivered: "Nothing seen is lost" would be broken by a
+message some saw and history does not have. On the journal, a message that finds no disk space
+reserved for it is refused before delivery (`full`); with a store whose commits come later, the
+store tells the commit callback whether the commit failed (``HistoryStore.commit_error``). A
+write that fails after its turn went out (an I/O error) can only be reported (`not_stored`).
+`StorageHealth` tells the sender (a NOTICE naming the target, so a client shows it where the
+message was typed), and the server's operators once per *episode*: the first failure opens it,
+the first probe write that works again closes it, with a count of what was not delivered.
+Nothing has to be restarted: storing resumes by itself as soon as the disk has room.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ class StorageHealth:
                 "it may be missing from history.",
             )
         self._fail(error)
+
+    def full(self, sender: Client, target_name: str, error: BaseException) -> None:
+        """A message of ``sender`` to ``target_name`` was refused before delivery because the
+        disk has no room for it: the episode opens (`refuse` from now on) and the sender is
+        told, as for every message refused after it."""
+        self._fail(error)
+        self.refuse(sender, target_name)
 
     def unavailable(self, error: BaseException) -> None:
         """Nothing can be stored for now (a cluster node lost Redis): messages are refused

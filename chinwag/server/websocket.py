@@ -339,8 +339,11 @@ class WebSocketListener:
         self._pending: collections.Counter[str] = collections.Counter()
         self._peers: set[WebSocketPeer] = set()
 
-    async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        """Listen on the configured address (with TLS when given a context)."""
+    async def start(
+        self, ssl_context: ssl.SSLContext | None = None, *, reuse_port: bool = False
+    ) -> None:
+        """Listen on the configured address (with TLS when given a context); ``reuse_port``
+        shares the port with the other workers of ``--workers`` (SO_REUSEPORT)."""
         host, port = parse_listen(self.config.listen)
         loop = asyncio.get_running_loop()
         listening = await loop.create_server(
@@ -349,6 +352,7 @@ class WebSocketListener:
             port,
             ssl=ssl_context,
             reuse_address=True,
+            reuse_port=reuse_port,
             backlog=1024,
         )
         self._listening = listening

@@ -14,10 +14,16 @@ is enough for SIGKILL) and then runs the turn's callbacks in order, in the same 
 delivers from them, so no client sees a message before it is in the journal, and there is no
 thread hop and no waiting for a commit. The turn ends at the first of: the ``call_soon``
 scheduled by the turn's first append, an ``after_writes`` (what follows it must come after the
-records before it), or a read (read-your-writes). A frame that cannot be written (disk full) is
-cut back out of the journal; the callbacks still run, in order, and `commit_error` tells each
-of them the entry was NOT stored, so the server withholds it instead of delivering it. The next
-turn tries again: storing resumes by itself once there is room.
+records before it), or a read (read-your-writes).
+
+Room. A message is only accepted when its record fits in the disk space the journal has
+reserved ahead (``journal.py``): `add` keeps ``_room``, the reserved bytes this turn's frame
+leaves free, and compares it per message; past it, it asks the journal for more, and when the
+disk has none it raises `JournalError` before anything is delivered: the server refuses the
+message. A frame that cannot be written anyway (an I/O error, or no reservation on this system)
+is cut back out of the journal; the callbacks still run, in order, the listener hears the error,
+and `commit_error` tells each callback its entry was NOT stored. The next turn tries again:
+storing resumes by itself once there is room.
 
 Indexing. SQLite is the index of the journal, fed by the indexer (``indexer.py``: a child
 process under ``chinwag serve``, a thread otherwise) in large batches. A read first ends the
@@ -30,6 +36,7 @@ from what is indexed and a warning is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -37,10 +44,10 @@ from collections.abc import Callable, Iterable
 from chinwag.store.base import Bound, HistoryEntry, HistoryIndex, OnCommit, Target
 from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
-from chinwag.store.journal import Journal, JournalError
+from chinwag.store.journal import HEADER, Journal, JournalError
 from chinwag.store.journal_records import encode_entry, pack_time
 
-__all__ = ["CATCH_UP_TIMEOUT", "JournalHistoryStore", "TurnListener"]
+__all__ = ["CATCH_UP_TIMEOUT", "PROBE_ROOM", "JournalHistoryStore", "TurnListener"]
 
 _log = logging.getLogger("chinwag.store")
 
@@ -48,6 +55,9 @@ CATCH_UP_TIMEOUT = 5.0
 """Seconds a read waits for the indexer before it is served from what is indexed."""
 
 _FAILURE_LOG_INTERVAL = 60.0
+PROBE_ROOM = 64 * 1024
+"""Free bytes a probe wants reserved before it says storing works again (about 150 messages:
+a disk with a few bytes free would otherwise open and close an episode per message)."""
 
 
 TurnListener = Callable[[JournalError | None], object]
@@ -77,6 +87,8 @@ class JournalHistoryStore:
         self._error: BaseException | None = None  # while the callbacks of a failed frame run
         self._failed_at = -_FAILURE_LOG_INTERVAL
         self._closed = False
+        self._room = 0  # reserved bytes this turn's frame leaves free (see the module header)
+        self._sync_room()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -87,7 +99,12 @@ class JournalHistoryStore:
             raise StoreClosedError("the history store is closed")
         if self.journal is None:
             raise StoreError("history is written by another chinwag process")
-        self._records.append(encode_entry(entry).encode("utf-8", "surrogatepass"))
+        record = encode_entry(entry).encode("utf-8", "surrogatepass")
+        self._room -= len(record)
+        if self._room < 0:
+            with contextlib.suppress(JournalError):  # kept: its callback hears how it went
+                self._extend()
+        self._records.append(record)
         if then is not None:
             self._calls.append(then)
         if self._scheduled is None:
@@ -119,6 +136,7 @@ class JournalHistoryStore:
             line: the message as relayed, without tags (``Outgoing.plain``).
 
         Raises:
+            JournalError: there is no disk space for it (it is not kept: do not deliver it).
             StoreClosedError: after close.
             StoreError: when another process writes the journal.
         """
@@ -128,11 +146,37 @@ class JournalHistoryStore:
                 raise StoreClosedError("the history store is closed")
             if self.journal is None:
                 raise StoreError("history is written by another chinwag process")
-        self._records.append(
+        record = (
             f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
         )
+        # The one test per message: does it fit into the space reserved on disk?
+        self._room -= len(record)
+        if self._room < 0:
+            try:
+                self._extend()
+            except JournalError:
+                self._room += len(record)
+                raise
+        self._records.append(record)
         if first:
             self._schedule()
+
+    def _extend(self) -> None:
+        """Reserve the space this turn's records need (``_room`` went below zero).
+
+        Raises:
+            JournalError: the disk has no room for them.
+        """
+        journal = self.journal
+        assert journal is not None
+        need = journal.room - self._room  # the frame so far, its header included
+        journal.reserve(need)
+        self._room = journal.room - need
+
+    def _sync_room(self) -> None:
+        """After a write: the room left for the next frame, its header counted."""
+        journal = self.journal
+        self._room = journal.room - HEADER.size if journal is not None else 0
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`: ends the turn now, then runs ``then``.
@@ -150,16 +194,22 @@ class JournalHistoryStore:
             self._error = None
 
     async def probe_write(self) -> None:
-        """See :meth:`HistoryStore.probe_write`: writes an empty frame (the indexer skips it).
+        """See :meth:`HistoryStore.probe_write`: reserves `PROBE_ROOM` bytes ahead, then
+        writes an empty frame (the indexer skips it).
 
         Raises:
             JournalError: when the journal cannot be written now (a full disk).
             StoreError: when another process writes the journal.
         """
-        if self.journal is None:
+        journal = self.journal
+        if journal is None:
             raise StoreError("history is written by another chinwag process")
         self.end_turn()
-        self.journal.write(b"")
+        try:
+            journal.reserve(PROBE_ROOM + HEADER.size)
+            journal.write(b"")
+        finally:
+            self._sync_room()
 
     def commit_error(self) -> BaseException | None:
         """Inside an ``append`` callback: why that entry was NOT stored, else None."""
@@ -193,6 +243,7 @@ class JournalHistoryStore:
             except JournalError as exc:
                 self._refused(len(records), exc)
                 error = exc
+            self._sync_room()
         if records and self._listener is not None:
             try:
                 self._listener(error)
@@ -213,7 +264,7 @@ class JournalHistoryStore:
         now = time.monotonic()
         if now - self._failed_at >= _FAILURE_LOG_INTERVAL:
             self._failed_at = now
-            _log.error("journal: %d messages not stored, so not delivered: %s", count, exc)
+            _log.error("journal: %d messages not stored: %s", count, exc)
 
     async def _caught_up(self) -> None:
         """Wait until the index holds everything written so far (read-your-writes)."""

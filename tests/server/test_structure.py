@@ -27,6 +27,7 @@ LAYERS: list[list[str]] = [
         "join_hint",
         "stats",
         "cloak",
+        "worker",
     ],
     ["state"],
     ["fanout", "monitors", "observer"],
@@ -72,6 +73,7 @@ LAYERS: list[list[str]] = [
     ["commands"],
     ["metrics", "admin_commands", "admin_socket"],
     ["app"],
+    ["workers"],
     [""],
 ]
 """The layers of ``chinwag.server``, lowest first (module names relative to the package; ""

@@ -21,12 +21,16 @@ shown first), a message to a service, and every message while the history store 
 What it does run, it runs through the same functions the general path uses (`fit_relayed`,
 `Outgoing` or its plain-message case `Outgoing.message`, `new_msgid`, `send_to_channel`,
 `Channel.can_speak`, ``History.record``, ``Network.send_from_server``), so there is one
-formatting and one set of rules; only the routing is shorter. The general path stays the reference:
+formatting and one set of rules; only the routing is shorter. On a node of a network the line
+goes through ``Network.observer.relay`` as on the general path (delivered here when the network
+hands it back, or at once when it has nowhere else to go). The general path stays the reference:
 ``tests/server/test_fast_path.py`` feeds the same random sessions to a server with the fast path
 and to one without it, and compares every byte every client receives.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from chinwag.protocol import DecodeError, Message, fold
 from chinwag.protocol.numerics import RPL_AWAY
@@ -135,11 +139,25 @@ class FastPath:
         )
         # The general path reads the clock for this too: once is enough.
         client.last_active = outgoing.time
-        _deliver(client, channel, recipient, outgoing)
+        # Stored before it is delivered: one that cannot be stored is not delivered (the
+        # sender is told). Profiled with history off: calling `History.record` only for it to
+        # return cost 0.11 us per message.
+        if history.enabled and not history.record(
+            client, channel, recipient, outgoing, shown, command, relayed
+        ):
+            return True
+        observer = self.network.observer
+        if observer is None or not observer.relay(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            partial(_deliver, client, channel, recipient, outgoing),
+            target_name=shown,
+            command=command,
+            text=relayed,
+        ):
+            _deliver(client, channel, recipient, outgoing)  # now: nothing to route
         if recipient is not None and recipient.away is not None and command == "PRIVMSG":
             self.network.numeric(client, RPL_AWAY, recipient.nick, recipient.away)
-        # Profiled with history off: calling `History.record` only for it to return cost 0.11
-        # us per message.
-        if history.enabled:
-            history.record(client, channel, recipient, outgoing, shown, command, relayed)
         return True

@@ -4,10 +4,11 @@ The private-message path is the heart of the seed chat: a message to a nick reac
 client and nobody else. Each message gets a ``msgid`` and a server time once; every recipient's
 line is built from one `Outgoing`.
 
-A PRIVMSG or NOTICE is delivered at once (queued: nothing is written before the end of the
-loop turn) and stored (``server/history.py``); with durable delivery the turn's output is
-written once the store has committed it (``server/outbox.py``). TAGMSG and ``@#channel``
-messages are not stored. The echo of a labeled command is its labeled reply.
+A PRIVMSG or NOTICE is stored (``server/history.py``) and then delivered at once (queued:
+nothing is written before the end of the loop turn); one the store refuses (a full disk) is not
+delivered. With durable delivery the turn's output is written once the store has committed it
+(``server/outbox.py``). TAGMSG and ``@#channel`` messages are not stored. The echo of a
+labeled command is its labeled reply.
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def _send_message(
         account=client.account,
         client_tags=tags,
     )
+    # Stored before it is delivered: one that cannot be stored (a full disk) is not delivered,
+    # and its sender is told (``server/history.py``).
+    if stored and not ctx.history.record(
+        client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
+    ):
+        return
     if channel is not None and channel.hidden and client in channel.hidden:
         ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
     tags_only = command == "TAGMSG"
@@ -140,10 +147,6 @@ def _send_message(
         )
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
-    if not tags_only and status is None:  # TAGMSG and words for ops only are not kept
-        ctx.history.record(
-            client, channel, recipient, outgoing, target_name=shown, command=command, text=relayed
-        )
 
 
 def _deliver(

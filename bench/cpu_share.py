@@ -1,0 +1,116 @@
+"""A CPU share for one process tree: a cgroup with a CPU quota (``bench/cluster.py``'s nodes).
+
+A quota, unlike pinning to a core, gives each node the same fraction of a core whatever the
+number of nodes, on a machine with fewer cores than nodes: three nodes at 0.3 core each fit on
+a 2-core machine next to Redis and the load generator. The scheduler enforces it per period
+(100 ms): a node that used its 30 ms waits for the next period.
+
+cgroup v2 (``cpu.max``) is used when a v2 hierarchy offers the cpu controller; otherwise cgroup
+v1 (``cpu.cfs_quota_us``), which hybrid systems and many containers still mount. Neither: the
+share is not enforced, and `cpu_share_kind` says so (the nodes then use what they can get).
+Creating cgroups needs root (or a delegated subtree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["CpuShare", "cpu_share_kind"]
+
+PERIOD_US = 100_000
+"""The quota's period (the kernel's default)."""
+V2_ROOTS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
+V1_CPU = Path("/sys/fs/cgroup/cpu")
+REMOVE_TRIES = 50
+"""Attempts (10 ms apart) to remove a cgroup whose last process is still exiting."""
+
+
+def _v2_root() -> Path | None:
+    """A cgroup v2 root whose children may have a CPU quota, or None."""
+    for root in V2_ROOTS:
+        controllers = root / "cgroup.controllers"
+        try:
+            if "cpu" not in controllers.read_text().split():
+                continue
+            subtree = root / "cgroup.subtree_control"
+            if "cpu" not in subtree.read_text().split():
+                subtree.write_text("+cpu")
+        except OSError:
+            continue
+        return root
+    return None
+
+
+def _v1_root() -> Path | None:
+    """The cgroup v1 cpu hierarchy, when mounted and ours to change, or None."""
+    probe = V1_CPU / f"chinwag-probe-{id(V1_CPU)}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return None
+    probe.rmdir()
+    return V1_CPU if (V1_CPU / "cpu.cfs_quota_us").exists() else None
+
+
+def cpu_share_kind() -> str | None:
+    """How shares are enforced here (``cgroup v2 cpu.max``, ``cgroup v1 cpu.cfs_quota_us``),
+    or None when they cannot be."""
+    if _v2_root() is not None:
+        return "cgroup v2 cpu.max"
+    if _v1_root() is not None:
+        return "cgroup v1 cpu.cfs_quota_us"
+    return None
+
+
+class CpuShare:
+    """A cgroup limited to ``cores`` of CPU; put a process in it by writing its PID to
+    `procs_file` (its children follow). Removed on exit from the ``with`` block.
+
+    Args:
+        name: the cgroup's name (unique on the machine).
+        cores: the share, in cores (0.3: 30 ms of every 100 ms).
+    """
+
+    def __init__(self, name: str, cores: float) -> None:
+        self.path: Path | None = None
+        quota = max(1000, round(cores * PERIOD_US))
+        v2 = _v2_root()
+        if v2 is not None:
+            self.path = v2 / name
+            self.path.mkdir()
+            (self.path / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+            return
+        v1 = _v1_root()
+        if v1 is not None:
+            self.path = v1 / name
+            self.path.mkdir()
+            (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+
+    @property
+    def procs_file(self) -> Path | None:
+        """Where to write a PID to put it in this share; None when shares are not enforced."""
+        return None if self.path is None else self.path / "cgroup.procs"
+
+    def __enter__(self) -> CpuShare:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self.path is None:
+            return
+        for _ in range(REMOVE_TRIES):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.01)  # its last process is still being reaped
+        with contextlib.suppress(OSError):
+            self.path.rmdir()

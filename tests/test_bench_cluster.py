@@ -1,0 +1,69 @@
+"""The cluster benchmark's arithmetic, on made-up runs (the benchmark itself is not a test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.cluster import _per_message, report
+
+
+def _run(
+    variant: str, nodes: int, scenario: str = "fanout C=100 S=10", **fig: Any
+) -> dict[str, Any]:
+    record = {"scenario": scenario, "variant": variant, "nodes": nodes, "rep": 0, **fig}
+    _per_message(record)
+    return record
+
+
+META = {
+    "command": "python -m bench.cluster",
+    "date_utc": "2026-12-06 20:00",
+    "cpus": 2,
+    "share": 0.3,
+    "share_kind": "cgroup v1 cpu.cfs_quota_us",
+    "history": "off",
+    "reps": 1,
+    "loadavg_start": 0.5,
+}
+
+
+def test_cpu_per_message_and_the_redis_ceiling() -> None:
+    """CPU seconds over messages sent give us per message; Redis's gives its ceiling."""
+    record = _run(
+        "cluster-1", 1, sent=100_000, delivered=9_900_000, server_cpu_s=1.6, redis_cpu_s=0.25
+    )
+    assert record["server_us_per_msg"] == 16.0
+    assert record["redis_us_per_msg"] == 2.5
+    assert record["redis_ceiling_msgs_per_s"] == 400_000
+
+
+def test_the_report_predicts_scaling_from_cpu_per_message() -> None:
+    """n nodes deliver n * C_1 / C_n times one node; the bus's cost is C_1 minus the plain
+    server's; a room's per-node receiving cost is C_2 - C_1; the measured ratio is shown too."""
+    runs = [
+        _run("plain", 0, sent=100, server_cpu_s=0.0005, delivered_per_s=300.0, lost=0),
+        _run(
+            "cluster-1",
+            1,
+            sent=100,
+            server_cpu_s=0.0016,
+            redis_cpu_s=0.0002,
+            delivered_per_s=100.0,
+            lost=0,
+        ),
+        _run(
+            "cluster-2",
+            2,
+            sent=100,
+            server_cpu_s=0.0024,
+            redis_cpu_s=0.0003,
+            delivered_per_s=130.0,
+            lost=0,
+        ),
+    ]
+    text = report(META, runs)
+    assert "| cluster-2 | 130 | 1.30x |" in text
+    assert "One node costs 11.0 us of node CPU per message more than the plain server" in text
+    assert "Predicted from CPU per message (each node busy at its share): 2 nodes 1.33x." in text
+    assert "the sender's node spends about 8.0 us, and every node with members 8.0 us more" in text
+    assert "one Redis core carries about 333,333 messages/s" in text
