@@ -11,7 +11,8 @@ Events are opaque text to the bus (the server encodes them); routes say who gets
 - ``to(node)``: one node; ``to_channel(chan)``: every node with members in the channel;
   ``to_all()``: every node.
 - ``enter(chan)`` / ``leave(chan)``: this node gains or loses a member of a channel (so that
-  channel routing knows where its members are); ``release(nick)``: a nick this node held is free.
+  channel routing knows where its members are); ``release(nick)``: a nick this node held is free;
+  ``take(nick, uid)``: it is this user's now, whoever held it.
 
 Everything sent during one event-loop turn travels together (one Redis call per turn).
 """
@@ -65,6 +66,11 @@ class Bus(Protocol):
         """A nick held by a user of this node is free."""
         ...
 
+    def take(self, nick_folded: str, uid: str) -> None:
+        """User ``uid`` of this node holds the nick now, whoever held it (the services gave
+        it: NickServ RECOVER, a guest nick)."""
+        ...
+
 
 class LocalBus:
     """The bus of a single node: every event comes straight back, with nothing to route.
@@ -103,3 +109,6 @@ class LocalBus:
 
     def release(self, nick_folded: str) -> None:
         """Nothing to record: the local nick index is the only one."""
+
+    def take(self, nick_folded: str, uid: str) -> None:
+        """Nothing to record, likewise."""

@@ -3,16 +3,23 @@
 `ClusterNode` stands between the server's parts and the `RedisBus`:
 
 - as the Network's observer (`NetworkObserver`) it claims nicks network-wide before a user is
-  welcomed or renamed (``433`` when any node's user holds it), and sends every registration,
-  rename, join, part and quit of a local user to every node (``to_all``: any node may later
-  join a room, so every node keeps the whole membership);
-- as the Network's observer too it routes each PRIVMSG and NOTICE (`relay`): a line to a
-  channel goes to every node with members there, a private line to the recipient's node and
+  welcomed or renamed (``433`` when any node's user holds it), and sends every change made here
+  to every node (``to_all``: any node may later join a room, so every node keeps the whole
+  network): registrations, renames, joins, parts, kicks, invites, quits, a user's status and
+  modes, a channel's modes and topic (with the channel's whole shared state, so that every node
+  ends with the state of the last change), server bans and channel registrations. A change is
+  sent by the node where it was made (`_acting`): a change being applied from another node is
+  not sent back out;
+- as the Network's observer too it routes each PRIVMSG, NOTICE and TAGMSG (`relay`): a line to
+  a channel goes to every node with members there, a private line to the recipient's node and
   back to this one (a line between two users of this node too). The local delivery waits until
   the line comes back from Redis (``_pending``), so that every node, this one included,
   delivers a room's lines in the one order Redis gave them, and no line is delivered before it
   is in Redis, with its history record (``network_history.py``);
-- its `Replica` applies the other nodes' events, and their netsplits.
+- its `Replica` applies the other nodes' events, and their netsplits; a remote user's
+  `RemoteLink.close` (KILL, a server ban) asks that user's node to close it (`_kill`);
+- it answers a joining node's request for the network's state (`_send_snapshot`), and when it
+  joins late itself waits for that answer before the server listens (`start`).
 
 While Redis cannot be reached the node refuses new messages, and tells their senders, as a
 single server does on a full disk (``server/storage_health.py``); what was already sent goes
@@ -24,37 +31,37 @@ A node that the network declared dead (``on_fenced``) closes every local connect
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import logging
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus
-from chinwag.cluster.replica import (
-    RemoteLink,
-    Replica,
-    join_event,
-    message_event,
-    nick_event,
-    part_event,
-    quit_event,
-    user_event,
-)
+from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
+from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
+from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
+from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Channel, Client
-from chinwag.store import StoreError
+from chinwag.store import BanKind, ServerBan, StoreError
 
-__all__ = ["LOST_CONTACT", "ClusterNode"]
+__all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
 
 _log = logging.getLogger("chinwag.cluster")
 
 LOST_CONTACT = "Lost contact with the network"
+SYNC_TIMEOUT = 10.0
+"""Seconds a joining node waits for the network's state from the node it asked."""
+SYNC_ATTEMPTS = 3
+"""How many times a joining node asks (a new node each time, when one died) before it gives
+up starting."""
 
 
 def _local(client: Client) -> bool:
@@ -71,6 +78,8 @@ class ClusterNode:
         node: this node's name.
         kept: the history store of the network, when history is kept: it writes through this
             node's bus.
+        bans: the server bans, kept in step with the other nodes'.
+        registry: the registered channels, likewise.
     """
 
     def __init__(
@@ -80,42 +89,81 @@ class ClusterNode:
         redis_url: str,
         node: str,
         kept: NetworkHistory | None = None,
+        *,
+        bans: ServerBans | None = None,
+        registry: ChannelRegistry | None = None,
     ) -> None:
         self.node = node
         self._network = network
         self._history = history
         self.replica = Replica(
-            network, node, on_own_message=self._delivered, on_user=history.adopt_guest
-        )
-        self.bus = RedisBus(
-            redis_url,
+            network,
             node,
+            on_own_message=self._delivered,
+            on_user=history.adopt_guest,
+            on_sync=self._send_snapshot,
+            on_kill=self._kill,
+            bans=bans,
+            registry=registry,
+        )
+        self._redis_url = redis_url
+        self._bans = bans
+        self._registry = registry
+        self.kept = kept
+        self.bus = self._new_bus()
+        self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
+        self._pending: dict[str, Callable[[], object]] = {}
+        network.observer = self
+
+    async def start(self) -> None:
+        """Join the network, and learn its state from another node (if any) before any user
+        of this one can come. A node asked that does not answer (it died meanwhile) costs a
+        new try, with another node (`SYNC_ATTEMPTS`).
+
+        Raises:
+            NetworkUnreachableError: when Redis cannot be reached, or the network's state could
+                not be had.
+        """
+        for _ in range(SYNC_ATTEMPTS):
+            try:
+                peer = await self.bus.start()
+                # The inbox is read from the next await on: be ready for the snapshot first.
+                synced = None if peer is None else self.replica.await_snapshot(peer, self.bus.epoch)
+                if self.kept is not None:
+                    await self.kept.feed.start()
+            except RedisError as exc:
+                raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+            if synced is None:
+                return  # the first node: nothing to learn
+            try:
+                await asyncio.wait_for(synced, SYNC_TIMEOUT)
+            except (TimeoutError, SyncLostError):
+                _log.warning("cluster: %s did not send the network's state: joining again", peer)
+                await self.stop()
+                self.bus = self._new_bus()  # a new incarnation, which reaps this one
+                continue
+            _log.info(
+                "cluster: %s learnt the network from %s: %d users, %d channels",
+                self.node,
+                peer,
+                self.replica.remote_count,
+                len(self._network.channels),
+            )
+            return
+        raise NetworkUnreachableError("no node of the network sent its state: start again")
+
+    def _new_bus(self) -> RedisBus:
+        bus = RedisBus(
+            self._redis_url,
+            self.node,
             on_events=self.replica.apply,
             on_split=self.replica.split,
             on_fenced=self._fenced,
             on_unreachable=self._unreachable,
         )
-        self.kept = kept
-        if kept is not None:
-            kept.attach(self.bus)
-        self._uids: dict[Client, str] = {}
-        self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
-        self._counter = itertools.count(1)
-        self._pending: dict[str, Callable[[], object]] = {}
-        network.observer = self
-
-    async def start(self) -> None:
-        """Join the network.
-
-        Raises:
-            NetworkUnreachableError: when Redis cannot be reached.
-        """
-        try:
-            await self.bus.start()
-            if self.kept is not None:
-                await self.kept.feed.start()
-        except RedisError as exc:
-            raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+        if self.kept is not None:
+            self.kept.attach(bus)
+        return bus
 
     async def stop(self) -> None:
         """Leave: what is buffered is sent (the users' QUITs), then the connections close."""
@@ -124,10 +172,31 @@ class ClusterNode:
             await self.kept.feed.stop()
 
     def _uid(self, client: Client) -> str:
-        uid = self._uids.get(client)
-        if uid is None:
-            uid = self._uids[client] = str(next(self._counter))
-        return uid
+        return self.replica.local_uid(client)
+
+    def _acting(self, source: Client | None) -> bool:
+        """Whether a change by ``source`` (None: the server) was made here, and so must be
+        sent to the other nodes (not one that is being applied from another node)."""
+        return _local(source) if source is not None else not self.replica.applying
+
+    def _send_snapshot(self, joining: str, epoch: str) -> None:
+        """Node ``joining`` (its incarnation ``epoch``) asks for the network's state: send it
+        this node's."""
+        state = encode_network(
+            self._network,
+            self.replica.key_of,
+            self._history.party,
+            bans=(events.ban_fields(ban) for ban in (self._bans or {}).values()),
+            registrations=(
+                [record.name, record.founder, record.registered_at or 0.0]
+                for record in (self._registry.registered.values() if self._registry else ())
+            ),
+        )
+        self.bus.to(joining, events.snapshot_event(self.node, state, epoch))
+
+    def _kill(self, node: str, uid: str, reason: str, quit_message: str | None) -> None:
+        """Close the connection of user ``uid`` of ``node``: its node does it."""
+        self.bus.to(node, events.kill_event(self.node, uid, reason, quit_message))
 
     # -- the Network's observer ----------------------------------------------------------------
 
@@ -144,32 +213,107 @@ class ClusterNode:
         """See `NetworkObserver.registered`."""
         if _local(client):
             party = self._history.party(client)
-            self.bus.to_all(user_event(self.node, self._uid(client), client, party))
+            self.bus.to_all(events.user_event(self.node, self._uid(client), client, party))
 
     def renamed(self, client: Client, old_nick: str) -> None:
-        """See `NetworkObserver.renamed`."""
-        if _local(client):
-            self.bus.to_all(nick_event(self.node, self._uid(client), client.nick))
+        """See `NetworkObserver.renamed`.
+
+        A rename of a user here usually follows its claim of the nick (`claim`); one without
+        (the services: NickServ RECOVER, a guest nick after nick protection) takes the nick in
+        Redis now. A rename here of another node's user (RECOVER of a nick held there) is
+        asked of its node, which renames it the same way and tells everyone."""
+        if not _local(client):
+            key = self.replica.key_of(client)
+            if key is not None and not self.replica.applying:
+                self.bus.to(key[0], events.rename_event(self.node, key[1], client.nick))
+            return
+        uid = self._uid(client)
+        wanted, held = client.nick_folded, self._claimed.get(client)
+        if held != wanted:
+            self.bus.take(wanted, uid)
+            if held is not None:
+                self.bus.release(held)
+            self._claimed[client] = wanted
+        self.bus.to_all(events.nick_event(self.node, uid, client.nick))
 
     def joined(self, client: Client, channel: Channel) -> None:
         """See `NetworkObserver.joined`."""
         if _local(client):
             self.bus.enter(channel.name_folded)
-            self.bus.to_all(join_event(self.node, self._uid(client), channel.name))
+            uid = self._uid(client)
+            self.bus.to_all(events.join_event(self.node, uid, channel.name, channel.identity))
 
     def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
         """See `NetworkObserver.parted`."""
         if _local(client):
-            self.bus.to_all(part_event(self.node, self._uid(client), channel.name, reason))
+            self.bus.to_all(events.part_event(self.node, self._uid(client), channel.name, reason))
             self.bus.leave(channel.name_folded)
+
+    def kicked(self, kicker: Client | None, channel: Channel, target: Client, reason: str) -> None:
+        """See `NetworkObserver.kicked`: the kicker's node tells every node; the target's
+        node (the same or another) takes it out of the channel's routing."""
+        key = self.replica.key_of(target)
+        if self._acting(kicker) and key is not None:
+            uid = self._uid(kicker) if kicker is not None else ""
+            self.bus.to_all(events.kick_event(self.node, uid, channel.name, key, reason))
+        if _local(target):
+            self.bus.leave(channel.name_folded)
+
+    def invited(self, client: Client, target: Client, channel: Channel) -> None:
+        """See `NetworkObserver.invited`."""
+        key = self.replica.key_of(target)
+        if _local(client) and key is not None:
+            uid = self._uid(client)
+            self.bus.to_all(events.invite_event(self.node, uid, channel.name, key))
+
+    def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
+        """See `NetworkObserver.status_changed`."""
+        if _local(client) and client.registered:
+            uid = self._uid(client)
+            self.bus.to_all(events.status_event(self.node, uid, client, command, params))
+
+    def channel_changed(
+        self,
+        source: Client | None,
+        channel: Channel,
+        prefix: str,
+        command: str,
+        params: tuple[str, ...],
+    ) -> None:
+        """See `NetworkObserver.channel_changed`: the channel's whole shared state goes with
+        the change, so every node ends with the state of the last change."""
+        if self._acting(source):
+            uid = self._uid(source) if source is not None else ""
+            state = channel_state(channel, self.replica.key_of)
+            event = events.chan_event(
+                self.node, uid, state, prefix=prefix, command=command, params=params
+            )
+            self.bus.to_all(event)
+            self.replica.changing(channel.name_folded)
+
+    def banned(self, ban: ServerBan) -> None:
+        """See `NetworkObserver.banned`."""
+        self.bus.to_all(events.kline_event(self.node, ban))
+
+    def unbanned(self, kind: BanKind, target: str) -> None:
+        """See `NetworkObserver.unbanned`."""
+        self.bus.to_all(events.unkline_event(self.node, kind.value, target))
+
+    def channel_registered(self, channel: Channel, founder: str, registered_at: float) -> None:
+        """See `NetworkObserver.channel_registered`."""
+        self.bus.to_all(events.register_event(self.node, channel.name, founder, registered_at))
+
+    def channel_unregistered(self, name_folded: str) -> None:
+        """See `NetworkObserver.channel_unregistered`."""
+        self.bus.to_all(events.unregister_event(self.node, name_folded))
 
     def quitting(self, client: Client, reason: str) -> None:
         """See `NetworkObserver.quitting`."""
         if not _local(client):
             return
-        uid = self._uids.pop(client, None)
+        uid = self.replica.forget(client)
         if uid is not None and client.registered:
-            self.bus.to_all(quit_event(self.node, uid, reason))
+            self.bus.to_all(events.quit_event(self.node, uid, reason))
         if client.registered:
             for name_folded in client.channels:
                 self.bus.leave(name_folded)
@@ -195,7 +339,8 @@ class ClusterNode:
         if channel is None and recipient is None:
             return False
         msgid = outgoing.msgid or ""
-        event = message_event(
+        status = target_name[0] if channel is not None and target_name[0] != "#" else ""
+        event = events.message_event(
             self.node,
             self._uid(sender),
             command,
@@ -203,6 +348,8 @@ class ClusterNode:
             text,
             msgid=msgid,
             when=outgoing.time,
+            tags=outgoing.client_tags,
+            status=status,
         )
         self._pending[msgid] = deliver
         if channel is not None:

@@ -184,21 +184,28 @@ class RedisBus:
         """Whether this node has been declared dead (it must not serve anyone)."""
         return self._fenced
 
-    async def start(self) -> None:
+    async def start(self) -> str | None:
         """Join the network (a new epoch, a lease) and start reading the inbox.
 
         A node of the same name that was still registered (an earlier incarnation that died)
         is reaped first: its users QUIT on the other nodes.
 
+        Returns:
+            The node that was asked for the network's state (its ``snapshot`` event will come
+            in the inbox), or None when no other node is alive. The inbox is read from the
+            caller's next await on, so the caller can get ready for it first.
+
         Raises:
             RedisError: when Redis cannot be reached.
         """
-        self._epoch = (await self._join(args=[self._node, self._lease_ms])).decode()
+        epoch, *peer = await self._join(args=[self._node, self._lease_ms])
+        self._epoch = epoch.decode()
         self._renewed_at = time.monotonic()
         self._tasks = [
             asyncio.create_task(self._read_inbox(), name=f"bus-read-{self._node}"),
             asyncio.create_task(self._keep_lease(), name=f"bus-lease-{self._node}"),
         ]
+        return peer[0].decode() if peer and peer[0] else None
 
     async def stop(self) -> None:
         """Send what is buffered, stop the tasks and close the connections (not a netsplit:
@@ -272,6 +279,10 @@ class RedisBus:
     def release(self, nick_folded: str) -> None:
         """See :meth:`Bus.release`."""
         self._add("release", nick_folded, "")
+
+    def take(self, nick_folded: str, uid: str) -> None:
+        """See :meth:`Bus.take`."""
+        self._add("take", nick_folded, f"{self._node}/{uid}")
 
     def keep(self, record: str) -> None:
         """Append a history record (a line ending in a newline) to ``cw:history``, in the same

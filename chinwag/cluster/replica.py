@@ -3,53 +3,55 @@
 Every node keeps the whole network in its own `Network`: its own users, with a connection each,
 and the users of the other nodes, as `Client`s whose link is a `RemoteLink` (no socket: what the
 Network would send them is dropped, since their own node sends it). So WHOIS, NAMES, WHO and
-every channel rule work on remote users exactly as on local ones, with no await and no Redis
-query, and a line to a channel is delivered by each node to its own members.
+every channel rule (modes, bans, topic) work on remote users exactly as on local ones, with no
+await and no Redis query, and a line to a channel is delivered by each node to its own members.
 
 The bus hands each node the events that concern it in the network's order (``redis_bus.py``);
-`Replica.apply` replays another node's events through the same `Network` methods a handler
-uses (`join`, `part`, `rename`, `remove`), so local members are told exactly as if the remote
-user were here. A node's own events come back too and are skipped here: its handlers applied them
-already. A node declared dead (`Replica.split`) takes its users with it: each QUITs with the
-netsplit reason ``"<lost node> <this node>"`` that irssi and weechat recognise.
+`Replica.apply` replays another node's events (``events.py``) through the same `Network`
+methods a handler uses (`join`, `part`, `kick`, `invite`, `rename`, `remove`, `tell_status`,
+`tell_channel`), so local members are told exactly as if the remote user were here. A node's
+own events come back too and are skipped here: its handlers applied them already. A node
+declared dead (`Replica.split`) takes its users with it: each QUITs with the netsplit reason
+``"<lost node> <this node>"`` that irssi and weechat recognise.
 
-Events are JSON arrays, ``[kind, node, uid, ...]`` (``uid`` names a user within its node); the
-encoders below are the only place that builds them.
+The replica also names every user of the network, local or remote, by its ``(node, uid)`` key
+(`key_of`, `user`), and brings a node that joins late up to date (`await_snapshot`, theory in
+``snapshot.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
+import itertools
 import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chinwag.server.fanout import Outgoing, send_to_channel
+from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
+from chinwag.server.channel_registry import ChannelRegistry
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel
 from chinwag.server.network import Network
-from chinwag.server.state import ChannelBatch, Client
+from chinwag.server.server_bans import ServerBans
+from chinwag.server.state import Cap, ChannelBatch, Client
+from chinwag.store import BanKind, ServerBan
 
-__all__ = [
-    "RemoteLink",
-    "Replica",
-    "join_event",
-    "message_event",
-    "nick_event",
-    "part_event",
-    "quit_event",
-    "user_event",
-]
+__all__ = ["RemoteLink", "Replica", "SyncLostError"]
 
 _log = logging.getLogger("chinwag.cluster")
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+OnKill = Callable[[str, str, str, str | None], None]
+"""Called with a remote user's node and uid, a reason and a quit message: close it there."""
 
 
-def _ignore(msgid: str) -> None:
+class SyncLostError(Exception):
+    """The node asked for the network's state was lost before it answered."""
+
+
+def _ignore(*args: object) -> None:
     """No node behind this replica (tests)."""
-
-
-def _ignore_user(client: Client, party: str) -> None:
-    """No history behind this replica (tests)."""
 
 
 class RemoteLink:
@@ -62,11 +64,13 @@ class RemoteLink:
     (its node does that)."""
     ping_sent_at: float | None = None
 
-    def __init__(self, node: str, signon: float) -> None:
-        """A link to a user of ``node`` who signed on at ``signon``."""
+    def __init__(self, node: str, uid: str, signon: float, on_kill: OnKill = _ignore) -> None:
+        """A link to user ``uid`` of ``node``, who signed on at ``signon``."""
         self.node = node
+        self.uid = uid
         self.connected_at = signon
         self.last_read = signon
+        self._on_kill = on_kill
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost.set_result(None)  # nothing for this node to wait for at shutdown
 
@@ -100,61 +104,12 @@ class RemoteLink:
         """Nothing to write."""
 
     def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
-        """Not this node's to close: a KILL of a remote user goes through its node (not yet)."""
+        """Ask the user's own node to close its connection (KILL, a server ban): its QUIT
+        comes back from there."""
+        self._on_kill(self.node, self.uid, reason, quit_message)
 
     def wait_for(self, task: asyncio.Future[Any]) -> None:
         """No lines of a remote user are read here."""
-
-
-# -- events -------------------------------------------------------------------------------------
-
-
-def user_event(node: str, uid: str, client: Client, party: str) -> str:
-    """A user of ``node`` finished registration; ``party`` is its name in private history."""
-    return _encode(
-        [
-            "user",
-            node,
-            uid,
-            client.nick,
-            client.user,
-            client.host,
-            client.realname,
-            client.account,
-            client.signon,
-            party,
-        ]
-    )
-
-
-def nick_event(node: str, uid: str, new_nick: str) -> str:
-    """A user of ``node`` changed nick."""
-    return _encode(["nick", node, uid, new_nick])
-
-
-def join_event(node: str, uid: str, channel: str) -> str:
-    """A user of ``node`` joined ``channel``."""
-    return _encode(["join", node, uid, channel])
-
-
-def part_event(node: str, uid: str, channel: str, reason: str | None) -> str:
-    """A user of ``node`` left ``channel``."""
-    return _encode(["part", node, uid, channel, reason])
-
-
-def quit_event(node: str, uid: str, reason: str) -> str:
-    """A user of ``node`` quit."""
-    return _encode(["quit", node, uid, reason])
-
-
-def message_event(
-    node: str, uid: str, command: str, target: str, text: str, *, msgid: str, when: float
-) -> str:
-    """A user of ``node`` sent a PRIVMSG or NOTICE to a channel or a nick."""
-    return _encode(["msg", node, uid, command, target, text, msgid, when])
-
-
-# -- applying them ---------------------------------------------------------------------------
 
 
 class Replica:
@@ -166,6 +121,11 @@ class Replica:
         on_own_message: called with the msgid of each of this node's own messages as it comes
             back (the node delivers it then, in the network's order).
         on_user: called with each new remote user and its name in private history.
+        on_sync: called with the name and epoch of a node that joined and asks for the
+            network's state.
+        on_kill: called to close a remote user's connection on its node (`RemoteLink.close`).
+        bans: the server bans, kept in step with the other nodes' (None: not shared).
+        registry: the registered channels, likewise.
     """
 
     def __init__(
@@ -173,17 +133,120 @@ class Replica:
         network: Network,
         node: str,
         on_own_message: Callable[[str], None] = _ignore,
-        on_user: Callable[[Client, str], None] = _ignore_user,
+        on_user: Callable[[Client, str], None] = _ignore,
+        *,
+        on_sync: Callable[[str, str], None] = _ignore,
+        on_kill: OnKill = _ignore,
+        bans: ServerBans | None = None,
+        registry: ChannelRegistry | None = None,
     ) -> None:
         self._network = network
         self._node = node
         self._on_own_message = on_own_message
         self._on_user = on_user
-        self._remote: dict[tuple[str, str], Client] = {}
+        self._on_sync = on_sync
+        self._on_kill = on_kill
+        self._bans = bans
+        self._registry = registry
+        self._users: dict[Key, Client] = {}
+        self._keys: dict[Client, Key] = {}
+        self._uids = itertools.count(1)
+        self._peer: str | None = None  # the node whose snapshot this one waits for
+        self._epoch = ""  # ...for this incarnation of this node
+        self._held: list[Callable[[], None]] = []
+        self._synced: asyncio.Future[None] | None = None
+        self._changes_out: collections.Counter[str] = collections.Counter()
+        self.applying = False
+        """True while another node's event is being applied: what happens then was done
+        there, and must not be sent back out."""
+
+    # -- who is who ---------------------------------------------------------------------------
+
+    def local_uid(self, client: Client) -> str:
+        """The uid of a user of this node, given on first use."""
+        key = self._keys.get(client)
+        if key is None:
+            key = (self._node, str(next(self._uids)))
+            self._users[key] = client
+            self._keys[client] = key
+        return key[1]
+
+    def forget(self, client: Client) -> str | None:
+        """A user of this node left: its uid (None if it never had one)."""
+        key = self._keys.pop(client, None)
+        if key is None:
+            return None
+        del self._users[key]
+        return key[1]
+
+    def key_of(self, client: Client) -> Key | None:
+        """``client``'s ``(node, uid)``, None for a user the network does not know."""
+        return self._keys.get(client)
+
+    def user(self, key: Key) -> Client | None:
+        """The user ``(node, uid)``, local or remote."""
+        return self._users.get(key)
 
     def remote_users(self, node: str) -> list[Client]:
         """The users of ``node`` this node knows of."""
-        return [client for (where, _), client in self._remote.items() if where == node]
+        return [client for (where, _), client in self._users.items() if where == node]
+
+    @property
+    def remote_count(self) -> int:
+        """How many remote users this node knows."""
+        return sum(1 for where, _ in self._users if where != self._node)
+
+    # -- joining late ---------------------------------------------------------------------------
+
+    def await_snapshot(self, peer: str, epoch: str) -> asyncio.Future[None]:
+        """Wait for ``peer``'s snapshot made for this node's incarnation ``epoch``: until it
+        comes, ``peer``'s events are dropped (the snapshot holds them) and the others' held
+        (they come after it). The future fails with `SyncLostError` when ``peer`` is lost
+        first."""
+        self._peer, self._epoch, self._held = peer, epoch, []
+        self._synced = asyncio.get_running_loop().create_future()
+        return self._synced
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """Take in the network's state (``snapshot.encode_network``), then what was held."""
+        for node, uid, *user, away, modes in snapshot["users"]:
+            if node == self._node:
+                continue  # an earlier incarnation's: reaped when this one joined
+            client = self._add_user(str(node), str(uid), user)
+            if client is not None:
+                client.away = None if away is None else str(away)
+                for mode in str(modes):
+                    self._network.set_user_mode(client, mode, True)
+        for state, members in snapshot["channels"]:
+            restore_channel(self._network, state, members, self.user)
+        for ban in snapshot["bans"]:
+            self._server_ban("kline", ban)
+        for registration in snapshot["registrations"]:
+            self._registration("register", registration)
+        held, self._held, self._peer = self._held, [], None
+        for then in held:
+            then()
+        if self._synced is not None and not self._synced.done():
+            self._synced.set_result(None)
+
+    # -- applying events ------------------------------------------------------------------------
+
+    def changing(self, channel_folded: str) -> None:
+        """This node sent a change of a channel's state (its ``chan`` event is on its way)."""
+        self._changes_out[channel_folded] += 1
+
+    def _own_change_back(self, state: list[Any]) -> None:
+        """One of this node's channel changes came back, in Redis's order. When no later one
+        of this node's is still on its way, its state is the channel's: a change another node
+        made meanwhile, applied here before it but ordered after it elsewhere, is undone
+        here too, so that every node ends with the state of the last change in Redis."""
+        channel = self._network.find_channel(str(state[0]))
+        if channel is None:
+            return
+        self._changes_out[channel.name_folded] -= 1
+        if self._changes_out[channel.name_folded] <= 0:
+            del self._changes_out[channel.name_folded]
+            apply_channel_state(channel, state, self.user)
 
     def apply(self, events: Sequence[str]) -> None:
         """Apply events in order; a malformed or unknown one is logged and skipped."""
@@ -191,12 +254,25 @@ class Replica:
             try:
                 event = json.loads(raw)
                 kind, node, uid = event[0], event[1], event[2]
+                if self._peer is not None:
+                    if node == self._peer and kind == "snapshot":
+                        if str(event[4]) == self._epoch:  # not one asked by an earlier try
+                            self._restore(event[3])
+                    elif node != self._peer:  # after the snapshot: applied once it is in
+                        self._held.append(functools.partial(self.apply, (raw,)))
+                    continue
                 if node == self._node:
                     if kind == "msg":
                         self._on_own_message(str(event[6]))
+                    elif kind == "chan":
+                        self._own_change_back(event[3])
                     continue  # the rest of our own: applied when it happened
-                self._apply(kind, node, uid, event[3:])
-            except (ValueError, IndexError, TypeError, KeyError) as exc:
+                self.applying = True
+                try:
+                    self._apply(kind, str(node), str(uid), event[3:])
+                finally:
+                    self.applying = False
+            except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
 
     def _apply(self, kind: str, node: str, uid: str, args: list[Any]) -> None:
@@ -204,31 +280,121 @@ class Replica:
         if kind == "user":
             self._add_user(node, uid, args)
             return
-        client = self._remote.get((node, uid))
+        if not uid:  # the node itself acted
+            self._apply_server(kind, node, args)
+            return
+        client = self._users.get((node, uid))
         if client is None:
             _log.warning("cluster: %s event for unknown user %s/%s", kind, node, uid)
             return
         if kind == "nick":
-            network.rename(client, str(args[0]))
+            if client.nick != str(args[0]):  # else this node renamed it already (RECOVER)
+                network.rename(client, str(args[0]))
         elif kind == "join":
-            network.join(client, str(args[0]))
+            channel = network.find_channel(str(args[0]))
+            if channel is None or client not in channel.members:
+                identity = str(args[1]) if len(args) > 1 else ""
+                network.join(client, str(args[0]), identity)
         elif kind == "part":
             channel = network.find_channel(str(args[0]))
             if channel is not None and client in channel.members:
                 network.part(client, channel, None if args[1] is None else str(args[1]))
         elif kind == "quit":
-            del self._remote[(node, uid)]
+            self._forget_remote(client)
             network.remove(client, str(args[0]))
         elif kind == "msg":
             self._deliver(client, args)
+        elif kind == "status":
+            self._status(client, args)
+        else:
+            self._apply_channel(kind, client, args)
+
+    def _apply_channel(self, kind: str, source: Client | None, args: list[Any]) -> None:
+        """The events about a channel: its state (``chan``), a KICK, an INVITE."""
+        network = self._network
+        if kind == "chan":
+            state, prefix, command, params = args
+            channel = network.find_channel(str(state[0]))
+            if channel is None:
+                raise KeyError(f"no channel {state[0]!r}")
+            apply_channel_state(channel, state, self.user)
+            if "D" not in channel.modes:
+                network.reveal_all(channel)  # delayed join off there: everyone shows here too
+            shown = None if source is not None else str(prefix)
+            network.tell_channel(source, channel, str(command), *map(str, params), prefix=shown)
+            return
+        channel = network.find_channel(str(args[0]))
+        target = self._users.get((str(args[1]), str(args[2])))
+        if channel is None or target is None:
+            return  # gone meanwhile
+        if kind == "kick":
+            if target in channel.members:
+                network.kick(source, channel, target, str(args[3]))
+        elif kind == "invite" and source is not None:
+            network.invite(source, target, channel)
         else:
             raise KeyError(f"unknown event kind {kind!r}")
 
-    def _add_user(self, node: str, uid: str, args: list[Any]) -> None:
+    def _apply_server(self, kind: str, node: str, args: list[Any]) -> None:
+        """Events of a node itself: a request for a snapshot, a KILL, server bans, channel
+        registrations, and the channel events of its services."""
+        if kind == "sync":
+            self._on_sync(node, str(args[0]))
+        elif kind == "snapshot":
+            _log.info("cluster: a late snapshot from %s (an earlier try's): ignored", node)
+        elif kind == "kill":
+            target = self._users.get((self._node, str(args[0])))
+            if target is not None:
+                quit_message = None if args[2] is None else str(args[2])
+                target.conn.close(str(args[1]), quit_message=quit_message)
+        elif kind == "rename":
+            target = self._users.get((self._node, str(args[0])))
+            if target is not None and target.registered and target.nick != str(args[1]):
+                self._network.rename(target, str(args[1]))
+        elif kind in ("kline", "unkline"):
+            self._server_ban(kind, args)
+        elif kind in ("register", "unregister"):
+            self._registration(kind, args)
+        else:
+            self._apply_channel(kind, None, args)
+
+    def _server_ban(self, kind: str, args: list[Any]) -> None:
+        bans = self._bans
+        if bans is None:
+            return
+        ban_kind, target = BanKind(str(args[0])), str(args[1])
+        if kind == "unkline":
+            bans.pop((ban_kind, target), None)
+            return
+        reason, set_by, set_at, expires_at = args[2:6]
+        bans[ban_kind, target] = ServerBan(
+            kind=ban_kind,
+            target=target,
+            reason=str(reason),
+            set_by=str(set_by),
+            set_at=float(set_at),
+            expires_at=None if expires_at is None else float(expires_at),
+        )
+        for client in list(self._network.connections):
+            if client.registered and not isinstance(client.conn, RemoteLink):
+                bans.refuse_banned(client)
+
+    def _registration(self, kind: str, args: list[Any]) -> None:
+        registry = self._registry
+        if registry is None:
+            return
+        if kind == "unregister":
+            registry.unregister(str(args[0]), store=False)  # its node removed the record
+            return
+        name, founder, registered_at = str(args[0]), str(args[1]), float(args[2])
+        channel = self._network.keep_channel(name, registered_at)
+        registry.adopt(channel, founder, registered_at)
+
+    def _add_user(self, node: str, uid: str, args: list[Any]) -> Client | None:
         nick, user, host, realname, account, signon, party = args
         network = self._network
         client = Client(
-            conn=RemoteLink(node, signon),
+            conn=RemoteLink(node, uid, signon, self._on_kill),
             host=str(host),
             ip=node,  # counted per node, never against a local address's limit
             user=str(user),
@@ -236,49 +402,86 @@ class Replica:
             account=None if account is None else str(account),
             signon=float(signon),
         )
+        client.server = node  # WHO and WHOIS name its node
         if network.nick_in_use(str(nick), client):
             # Redis gave the nick to this user: a local holder can only be stale state.
             _log.error("cluster: %s/%s registered as %s, which is in use here", node, uid, nick)
-            return
+            return None
         network.add_connection(client)
         client.host = str(host)  # as its own node shows it (already cloaked there)
         network.claim_nick(client, str(nick))
         if client.account:
             client.account_party = str(party)  # private history's key, the same on every node
         network.mark_registered(client)
-        self._remote[(node, uid)] = client
+        self._users[(node, uid)] = client
+        self._keys[client] = (node, uid)
         self._on_user(client, str(party))
+        return client
+
+    def _forget_remote(self, client: Client) -> None:
+        """A remote user is gone."""
+        key = self._keys.pop(client, None)
+        if key is not None:
+            self._users.pop(key, None)
+
+    def _status(self, client: Client, args: list[Any]) -> None:
+        """A remote user's status changed: take the new values, then tell its followers here."""
+        command, params, away, account, party, realname, user, host, modes = args
+        before = client.prefix
+        client.away = None if away is None else str(away)
+        client.account = None if account is None else str(account)
+        client.account_party = None if party is None else str(party)
+        client.realname = str(realname)
+        client.user, client.host = str(user), str(host)
+        wanted = set(str(modes))
+        for mode in client.modes ^ wanted:
+            self._network.set_user_mode(client, mode, mode in wanted)
+        if command != "MODE":  # a user's modes are told to the user alone (by its node)
+            self._network.tell_status(client, str(command), *map(str, params), source=before)
 
     def _deliver(self, client: Client, args: list[Any]) -> None:
-        command, target, text, msgid, when = (str(arg) for arg in args)
+        command, target, text, msgid = (str(arg) for arg in args[:4])
+        when, tags, status = float(args[4]), dict(args[5]), str(args[6])
+        tags_only = command == "TAGMSG"
+        params = (target,) if tags_only else (target, text)
         outgoing = Outgoing(
             client.prefix,
             command,
-            target,
-            text,
+            *params,
             msgid=msgid,
             account=client.account,
-            when=float(when),
+            client_tags=tags,
+            when=when,
         )
-        if target[:1] in "#&":
-            channel = self._network.find_channel(target)
+        name = target[1:] if status else target
+        if name[:1] in "#&":
+            channel = self._network.find_channel(name)
             if channel is not None:
-                send_to_channel(channel, outgoing, client)
+                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+                level = STATUS_PREFIXES.get(status)
+                deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
             return
         recipient = self._network.find(target)
-        if recipient is not None and not isinstance(recipient.conn, RemoteLink):
+        if (
+            recipient is not None
+            and not isinstance(recipient.conn, RemoteLink)
+            and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
+        ):
             recipient.send(outgoing.line_for(recipient))
 
     def split(self, lost: str) -> None:
         """Node ``lost`` was declared dead: its users QUIT here with the netsplit reason."""
+        if self._peer is not None:
+            if lost == self._peer and self._synced is not None and not self._synced.done():
+                self._synced.set_exception(SyncLostError(lost))
+                self._peer = None
+            else:
+                self._held.append(functools.partial(self.split, lost))
+            return
         reason = f"{lost} {self._node}"
-        for key in [key for key in self._remote if key[0] == lost]:
-            client = self._remote.pop(key)
+        for key in [key for key in self._users if key[0] == lost]:
+            client = self._users.pop(key)
+            del self._keys[client]
             self._network.remove(client, reason)
         if lost == self._node:
             _log.error("cluster: this node (%s) was declared dead", lost)
-
-    @property
-    def remote_count(self) -> int:
-        """How many remote users this node knows."""
-        return len(self._remote)

@@ -96,17 +96,30 @@ def _with(*parts: str) -> str:
 JOIN_NODE = _with(
     _REAP_NODE,
     """
--- ARGV: node, lease in ms. Returns the node's new epoch.
+-- ARGV: node, lease in ms. Returns the node's new epoch, and the live node asked for the
+-- network's state (none when this node is alone): its inbox gets a ``sync`` event, in the same
+-- instant as this node's inbox starts to receive events (see snapshot.py).
 local node, lease = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', 'cw:nodes', node) == 1 then
     reap_node(node)  -- an earlier incarnation of this node: its users are gone
 end
 redis.call('DEL', 'cw:inbox:' .. node)  -- what it holds was sent to an earlier incarnation
 redis.call('HDEL', 'cw:turn', node)  -- the new incarnation numbers its calls from 1
+local peer = false
+for _, other in ipairs(redis.call('HKEYS', 'cw:nodes')) do
+    if redis.call('EXISTS', 'cw:lease:' .. other) == 1 then
+        peer = other
+        break
+    end
+end
 local epoch = tostring(redis.call('INCR', 'cw:epoch'))
 redis.call('HSET', 'cw:nodes', node, epoch)
 redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
-return epoch
+if peer then
+    redis.call('XADD', 'cw:inbox:' .. peer, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
+        cjson.encode({'sync', node, '', epoch}))
+end
+return {epoch, peer}
 """,
 )
 
@@ -170,6 +183,8 @@ TURN = _with(
 --   enter <chan>  one more member of the channel on this node
 --   leave <chan>  one fewer (the last one leaving takes the node out of the channel)
 --   release <nick>  the nick is free, if this node's user held it
+--   take <nick>   the nick is now the user named in the event slot ("<node>/<uid>"), whoever
+--                 held it: a rename by the services (NickServ REGAIN, nick protection)
 --   keep -        the event is a history record (a line ending in a newline), for cw:history
 -- Every destination gets ONE stream entry with its events in op order, and cw:history one
 -- entry with the call's records: a line is in history exactly when it is in an inbox. Returns
@@ -205,6 +220,9 @@ for i = 4, #ARGV, 3 do
             redis.call('HDEL', 'cw:chan:' .. arg, node)
             redis.call('SREM', 'cw:joined:' .. node, arg)
         end
+    elseif op == 'take' then
+        redis.call('HSET', 'cw:nicks', arg, event)
+        redis.call('SADD', 'cw:owned:' .. node, arg)
     elseif op == 'release' then
         local owner = redis.call('HGET', 'cw:nicks', arg)
         if owner and string.sub(owner, 1, #node + 1) == node .. '/' then

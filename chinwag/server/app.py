@@ -153,7 +153,15 @@ class Server:
         if redis_url:
             from chinwag.cluster.node import ClusterNode
 
-            self.cluster = ClusterNode(self.network, self.history, redis_url, node_name, kept)
+            self.cluster = ClusterNode(
+                self.network,
+                self.history,
+                redis_url,
+                node_name,
+                kept,
+                bans=self.accounts.bans,
+                registry=self.accounts.channels,
+            )
         # On a node of a network it relays through the observer, as the handlers do.
         self.fast_path: FastPath | None = FastPath(self.network, self.history)
         """Runs the common lines without the general dispatch; None sends every line through

@@ -106,17 +106,33 @@ class ChannelRegistry:
 
     def register(self, channel: Channel, founder: str) -> None:
         """Register ``channel`` to account ``founder``: it becomes permanent and is saved."""
-        record = channel_record(channel, founder, time.time())
+        now = time.time()
+        self.store.save(self.adopt(channel, founder, now))
+        if self.network.observer is not None:
+            self.network.observer.channel_registered(channel, founder, now)
+
+    def adopt(self, channel: Channel, founder: str, registered_at: float) -> ChannelRecord:
+        """Take ``channel`` as registered to ``founder`` (saved already, by this server or
+        another node of the network): it becomes permanent. Returns its record."""
+        record = channel_record(channel, founder, registered_at)
         self.registered[channel.name_folded] = record
         channel.permanent = True
-        self.store.save(record)
+        return record
 
-    def unregister(self, name_folded: str) -> None:
-        """Forget a registered channel; it ends with its last member unless it is a default."""
+    def unregister(self, name_folded: str, *, store: bool = True) -> None:
+        """Forget a registered channel; it ends with its last member unless it is a default.
+
+        Args:
+            name_folded: the channel.
+            store: delete its record too (False: another node of the network did).
+        """
         record = self.registered.pop(name_folded, None)
         if record is None:
             return
-        self.store.delete(name_folded)
+        if store:
+            self.store.delete(name_folded)
+            if self.network.observer is not None:
+                self.network.observer.channel_unregistered(name_folded)
         channel = self.network.channels.get(name_folded)
         if channel is not None and name_folded not in self._defaults:
             self.network.release_channel(channel)

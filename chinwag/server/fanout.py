@@ -50,11 +50,13 @@ from chinwag.server.state import Cap, Channel, ChannelBatch, Client
 from chinwag.server.stats import SENT
 
 __all__ = [
+    "STATUS_PREFIXES",
     "TAG_CAPS",
     "Batch",
     "Outgoing",
     "add_tag",
     "announce_arrival",
+    "deliver_to_channel",
     "new_msgid",
     "send_to_all",
     "send_to_channel",
@@ -365,3 +367,33 @@ def announce_arrival(
     if opened:  # nobody holds anything (a new channel): the next arrival opens them
         channel.arrivals = opened
         channel.late = late
+
+
+STATUS_PREFIXES = {"@": "op", "+": "voice"}
+"""The target prefixes of a message to a channel's operators (``@#room``) or voiced
+(``+#room``, operators included): ISUPPORT ``STATUSMSG``."""
+
+
+def deliver_to_channel(
+    sender: Client,
+    channel: Channel,
+    outgoing: Outgoing,
+    status: str | None,
+    tags_only: bool,
+    *,
+    echo: bool,
+) -> bool:
+    """Send a message to the members of ``channel`` who must get it: all of them, or those of
+    ``status`` (``"op"``, ``"voice"``), or for a TAGMSG (``tags_only``) those with
+    ``message-tags``. True when the sender's echo went with it."""
+    if status is None and not tags_only:  # the common case: every member
+        return send_to_channel(channel, outgoing, sender, echo=echo)
+    wanted = (
+        member
+        for member, membership in channel.members.items()
+        if (status != "op" or membership.op)
+        and (status != "voice" or membership.op or membership.voice)
+        and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
+    )
+    send_to_all(wanted, outgoing, exclude=sender)
+    return False

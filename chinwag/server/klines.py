@@ -142,6 +142,8 @@ class KLines:
         )
         self.bans[kind, target] = ban
         self.spawn(_unstoppable(self.store.add(ban)))
+        if self.network.observer is not None:
+            self.network.observer.banned(ban)
         for client in list(self.network.connections):
             if client.registered and client is not spare:
                 self.bans.refuse_banned(client)
@@ -151,6 +153,8 @@ class KLines:
         """Lift a ban; returns it, or None when there was none."""
         ban = self.bans.pop((kind, target), None)
         self.spawn(_unstoppable(self.store.remove(kind, target)))
+        if self.network.observer is not None:
+            self.network.observer.unbanned(kind, target)
         log.info(
             "unbanned %s", shown(kind, target), extra=fields("unban", mask=shown(kind, target))
         )

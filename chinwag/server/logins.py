@@ -16,13 +16,12 @@ from chinwag.protocol import fold, is_valid_nick
 from chinwag.protocol.numerics import ERR_SASLABORTED, RPL_LOGGEDIN, RPL_LOGGEDOUT
 from chinwag.protocol.scram import ServerExchange
 from chinwag.server.config import Config
-from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.network import Network
 from chinwag.server.nick_protection import NickProtection
 from chinwag.server.password_checks import STORE_DOWN, PasswordChecks
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.services import is_service_nick
-from chinwag.server.state import Cap, Client, RegState
+from chinwag.server.state import Client, RegState
 from chinwag.store import (
     STORE_FAILURES,
     Account,
@@ -158,11 +157,7 @@ class Logins:
             self.protection.check_nick(client)
 
     def _notify_account(self, client: Client) -> None:
-        outgoing = Outgoing(client.prefix, "ACCOUNT", client.account or "*", account=client.account)
-        peers = self.network.peers(client)
-        if client.caps & Cap.ACCOUNT_NOTIFY:
-            peers.add(client)
-        send_to_all((p for p in peers if p.caps & Cap.ACCOUNT_NOTIFY), outgoing)
+        self.network.tell_status(client, "ACCOUNT", client.account or "*")
 
     def logged_in(self, account_folded: str) -> list[Client]:
         """Every connected client logged in to the account."""

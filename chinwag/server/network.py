@@ -14,13 +14,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
 from chinwag.server.monitors import Monitors
+from chinwag.server.observer import NetworkObserver
 from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "NetworkObserver", "WhowasEntry"]
@@ -42,45 +42,14 @@ class WhowasEntry:
     when: float
 
 
-class NetworkObserver(Protocol):
-    """Told of every change of who is where, after it happened: the node of a network
-    (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
-
-    async def claim(self, client: Client, nick: str) -> bool:
-        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
-        ...
-
-    def relay(
-        self,
-        sender: Client,
-        channel: Channel | None,
-        recipient: Client | None,
-        outgoing: Outgoing,
-        deliver: Callable[[], object],
-        *,
-        target_name: str,
-        command: str,
-        text: str,
-    ) -> bool:
-        """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
-        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
-        ...
-
-    def registered(self, client: Client) -> None:
-        """``client`` finished registration."""
-
-    def renamed(self, client: Client, old_nick: str) -> None:
-        """``client`` was ``old_nick`` until now."""
-
-    def joined(self, client: Client, channel: Channel) -> None:
-        """``client`` joined ``channel``."""
-
-    def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
-        """``client`` left ``channel`` (PART or KICK)."""
-
-    def quitting(self, client: Client, reason: str) -> None:
-        """``client`` is going away (still in its channels)."""
-
+STATUS_NOTICES = {
+    "AWAY": (Cap.AWAY_NOTIFY, False, True),
+    "SETNAME": (Cap.SETNAME, True, True),
+    "ACCOUNT": (Cap.ACCOUNT_NOTIFY, True, False),
+    "CHGHOST": (Cap.CHGHOST, True, True),
+}
+"""How each change of a user's status is told (`Network.tell_status`): the capability a
+follower needs, whether the user gets it too, and whether ``extended-monitor`` watchers count."""
 
 _JOIN_VARIANT = TAG_CAPS | Cap.EXTENDED_JOIN
 """The capabilities that decide which bytes a member gets of someone's JOIN."""
@@ -270,6 +239,8 @@ class Network:
         else:
             client.modes.discard(mode)
             self.mode_counts[mode] -= 1
+        if self.observer is not None:
+            self.observer.status_changed(client, "MODE", ())
         return True
 
     def peers(self, client: Client) -> set[Client]:
@@ -360,16 +331,18 @@ class Network:
         for name in wanted.values():
             self.keep_channel(name, self.clock())
 
-    def join(self, client: Client, name: str) -> Channel:
+    def join(self, client: Client, name: str, identity: str = "") -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 
-        The checks (key, bans, limits) are the caller's; this only does the join.
+        The checks (key, bans, limits) are the caller's; this only does the join. ``identity``
+        is the key of the channel's history when it is created (a new one when empty): another
+        node of the network gives the one it drew.
         """
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
         creating = channel is None
         if channel is None:
-            channel = Channel(name, created=self.clock())
+            channel = Channel(name, created=self.clock(), identity=identity)
             self.channels[name_folded] = channel
         if client in channel.members:  # joined again (a replayed event): listed anew
             channel.names_changed()
@@ -495,8 +468,70 @@ class Network:
         self._emit(channel.members, outgoing)
         self._leave(target, channel)
         if self.observer is not None:
-            by = kicker.nick if kicker is not None else self.name
-            self.observer.parted(target, channel, f"Kicked by {by}: {reason}")
+            self.observer.kicked(kicker, channel, target, reason)
+
+    def invite(self, client: Client, target: Client, channel: Channel) -> None:
+        """Let ``target`` into ``channel`` past ``+i`` and bans once; tell it, and the operators
+        of the channel who asked for ``invite-notify``."""
+        target.invites.add(channel)
+        invite = Outgoing(
+            client.prefix,
+            "INVITE",
+            target.nick,
+            channel.name,
+            when=self.clock(),
+            account=client.account,
+        )
+        target.send(invite.line_for(target))
+        notify = [
+            m
+            for m in channel.members
+            if m is not client and m.caps & Cap.INVITE_NOTIFY and channel.is_op(m)
+        ]
+        send_to_all(notify, invite)
+        if self.observer is not None:
+            self.observer.invited(client, target, channel)
+
+    def tell_status(
+        self, client: Client, command: str, *params: str, source: str | None = None
+    ) -> None:
+        """Tell who follows ``client`` that its status changed (already changed by the caller):
+        AWAY, SETNAME, ACCOUNT or CHGHOST (from ``source``, the prefix before the change),
+        each to those with its capability (`STATUS_NOTICES`)."""
+        cap, to_self, monitors = STATUS_NOTICES[command]
+        outgoing = Outgoing(
+            source or client.prefix, command, *params, when=self.clock(), account=client.account
+        )
+        followers = self.observers(client) if monitors else self.peers(client)
+        if to_self:
+            followers.add(client)
+        send_to_all((f for f in followers if f.caps & cap), outgoing)
+        if self.observer is not None:
+            self.observer.status_changed(client, command, params)
+
+    def tell_channel(
+        self,
+        source: Client | None,
+        channel: Channel,
+        command: str,
+        *params: str,
+        prefix: str | None = None,
+    ) -> None:
+        """Tell every member of ``channel`` that its modes or topic changed (already changed by
+        the caller), as ``source`` did; None: the server, or a service named by ``prefix``."""
+        if prefix is None:
+            prefix = source.prefix if source is not None else self.name
+        outgoing = Outgoing(
+            prefix,
+            command,
+            channel.name,
+            *params,
+            when=self.clock(),
+            account=source.account if source is not None else None,
+        )
+        send_to_all(channel.members, outgoing)
+        if self.observer is not None:
+            self.observer.channel_changed(source, channel, prefix, command, params)
 
     def _emit(self, recipients: Iterable[Client], outgoing: Outgoing) -> None:
         """Send a departure or rename to ``recipients``."""

@@ -166,6 +166,7 @@ class Client:
         "prefix",
         "realname",
         "registered",
+        "server",
         "signon",
     )
 
@@ -216,6 +217,8 @@ class Client:
         self.invites: set[Channel] = set() if invites is None else invites
         """Channels this client was invited to. Held by identity: an invitation dies with its
         channel, and a new channel of the same name does not inherit it."""
+        self.server: str | None = None
+        """The node of the network the user is connected to, when it is not this server."""
         self.state = state
         self._named()
 

@@ -44,7 +44,9 @@ class Node:
 
     def _events(self, events: list[str] | tuple[str, ...] | object) -> None:
         assert isinstance(events, list | tuple)
-        self.log.extend(("e", str(event)) for event in events)
+        for event in map(str, events):
+            # A later node's request for the network's state (a replica answers it): apart.
+            self.log.append(("sync", event) if event.startswith('["sync",') else ("e", event))
         self._changed.set()
 
     def _split(self, lost: str) -> None:
@@ -127,6 +129,22 @@ async def test_a_private_event_reaches_its_node_once(node: StartNode) -> None:
     await n2.wait_for(lambda log: ("e", "marker") in log)
     assert n1.events == ["echo", "marker"]
     assert n2.events == ["pm", "marker"]
+
+
+async def test_a_joining_node_asks_one_live_node_for_the_state(
+    node: StartNode, redis_url: str
+) -> None:
+    """The first node is told of no peer; each later one names a live node, and that node
+    (only) gets the joiner's ``sync`` request."""
+    n1 = await node("n1.test")
+    n2 = Node(redis_url, "n2.test", 3.0, 1.0)
+    assert await n2.bus.start() == "n1.test"
+    try:
+        asked = f'["sync","n2.test","","{n2.bus.epoch}"]'
+        await n1.wait_for(lambda log: ("sync", asked) in log)
+        assert n2.log == []
+    finally:
+        await n2.bus.stop()
 
 
 async def test_a_shared_channel_has_one_order_on_every_node(node: StartNode) -> None:

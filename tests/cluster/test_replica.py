@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 
-from chinwag.cluster.replica import (
-    RemoteLink,
-    Replica,
+from chinwag.cluster.events import (
+    ban_fields,
+    chan_event,
     join_event,
+    kick_event,
     message_event,
     nick_event,
     part_event,
     quit_event,
+    rename_event,
+    snapshot_event,
+    status_event,
     user_event,
 )
+from chinwag.cluster.replica import RemoteLink, Replica
+from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.network import Network
-from chinwag.server.state import Client
+from chinwag.server.server_bans import ServerBans
+from chinwag.server.state import Cap, Client
+from chinwag.store import BanKind, ServerBan
 
 HERE = "n1.test"
 THERE = "n2.test"
@@ -196,3 +204,139 @@ async def test_own_and_malformed_events_change_nothing() -> None:
         ]
     )
     assert network.clients == {} and network.find_channel("#room") is None
+
+
+async def test_a_remote_channel_change_sets_the_state_and_tells_local_members() -> None:
+    """A ``chan`` event sets modes, topic and statuses here and sends its MODE line once."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    network.join(amy, "#room")
+    channel = network.find_channel("#room")
+    assert channel is not None
+    _sent(amy)
+    replica.local_uid(amy)  # a local user has one from its nick claim on
+    channel.modes.add("m")
+    channel.members[amy].voice = True
+    state = channel_state(channel, replica.key_of)
+    channel.modes.discard("m")
+    channel.members[amy].voice = False
+    replica.apply(
+        [chan_event(THERE, "u1", state, prefix="", command="MODE", params=("+mv", "amy"))]
+    )
+    assert "m" in channel.modes and channel.members[amy].voice
+    assert _sent(amy) == [":bob!~bob@there MODE #room +mv amy"]
+
+
+async def test_own_channel_change_coming_back_last_wins_over_an_earlier_remote_one() -> None:
+    """This node set +m (its event on its way); n2's -m, ordered before it by Redis, arrives
+    first and is applied; when +m comes back it is the room's state again, as on n2."""
+    network = _network()
+    replica = Replica(network, HERE)
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    channel = network.find_channel("#room")
+    assert channel is not None
+    channel.modes.add("m")
+    mine = channel_state(channel, replica.key_of)
+    replica.changing(channel.name_folded)
+    channel.modes.discard("m")
+    theirs = channel_state(channel, replica.key_of)
+    channel.modes.add("m")
+    replica.apply([chan_event(THERE, "u1", theirs, prefix="", command="MODE", params=("-m",))])
+    assert "m" not in channel.modes
+    replica.apply([chan_event(HERE, "1", mine, prefix="", command="MODE", params=("+m",))])
+    assert "m" in channel.modes
+
+
+async def test_a_remote_status_change_reaches_followers_with_the_capability() -> None:
+    """A ``status`` event sets bob's away message; amy (away-notify) hears, cat does not."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    amy.caps |= Cap.AWAY_NOTIFY
+    for local in (amy, cat):
+        network.join(local, "#room")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    _sent(amy), _sent(cat)
+    bob = network.find("bob")
+    assert bob is not None
+    bob.away = "lunch"
+    event = status_event(THERE, "u1", bob, "AWAY", ("lunch",))
+    bob.away = None
+    replica.apply([event])
+    assert bob.away == "lunch"
+    assert _sent(amy) == [":bob!~bob@there AWAY :lunch"] and _sent(cat) == []
+
+
+async def test_a_remote_kick_of_a_local_user_takes_it_out() -> None:
+    """A ``kick`` event from bob's node takes amy (here) out of the room, as a KICK."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    network.join(amy, "#room")
+    _sent(amy)
+    uid = replica.local_uid(amy)
+    replica.apply([kick_event(THERE, "u1", "#room", (HERE, uid), "out")])
+    assert _sent(amy) == [":bob!~bob@there KICK #room amy :out"]
+    assert "#room" not in amy.channels
+
+
+async def test_a_late_node_takes_the_snapshot_then_the_others_later_events() -> None:
+    """Waiting for n2's snapshot: n2's earlier events are dropped (the snapshot has them), and
+    its answer to an earlier try; a third node's are held and applied after it, in order."""
+    source = _network()
+    source_replica = Replica(source, THERE)
+    amy = _local(source, "amy")
+    source.join(amy, "#room")
+    source_replica.local_uid(amy)
+    snapshot = encode_network(source, source_replica.key_of, lambda client: "~p")
+    network = _network()
+    replica = Replica(network, HERE)
+    synced = replica.await_snapshot(THERE, "7")
+    replica.apply(
+        [
+            join_event(THERE, "1", "#early"),  # in the snapshot already: dropped
+            user_event("n3.test", "u9", _remote_client("cat"), "~cat"),
+            snapshot_event(THERE, {"users": [], "channels": []}, "6"),  # an earlier try's
+            join_event("n3.test", "u9", "#room"),
+        ]
+    )
+    assert not synced.done()
+    replica.apply([snapshot_event(THERE, snapshot, "7")])
+    assert synced.done()
+    assert sorted(c.nick for c in network.find_channel("#room").members) == ["amy", "cat"]  # type: ignore[union-attr]
+    assert network.find_channel("#early") is None
+    room = network.find_channel("#room")
+    assert room is not None and room.is_op(network.find("amy"))  # type: ignore[arg-type]
+
+
+def _remote_client(nick: str) -> Client:
+    return Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
+
+
+async def test_a_snapshot_carries_the_server_bans() -> None:
+    """A ban set on the network just before this node joined reaches it with the snapshot."""
+    network = _network()
+    bans = ServerBans(network)
+    replica = Replica(network, HERE, bans=bans)
+    ban = ServerBan(BanKind.MASK, "*!*@spam.example", "spam", "root", T0, None)
+    state = {"users": [], "channels": [], "bans": [ban_fields(ban)], "registrations": []}
+    synced = replica.await_snapshot(THERE, "3")
+    replica.apply([snapshot_event(THERE, state, "3")])
+    assert synced.done() and bans[BanKind.MASK, "*!*@spam.example"] == ban
+
+
+async def test_a_rename_asked_by_another_node_renames_the_local_user_once() -> None:
+    """n2's services ask this node to rename its user amy (REGAIN): she is renamed and told;
+    n2's NICK event for a user already renamed here changes nothing more."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    uid = replica.local_uid(amy)
+    replica.apply([rename_event(THERE, uid, "Guest12345")])
+    assert amy.nick == "Guest12345" and _sent(amy) == [f":amy!~amy@{amy.host} NICK :Guest12345"]
+    replica.apply([_remote_user("bob"), nick_event(THERE, "u1", "bob")])
+    bob = network.find("bob")
+    assert bob is not None and bob.nick == "bob"

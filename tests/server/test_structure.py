@@ -30,7 +30,7 @@ LAYERS: list[list[str]] = [
         "worker",
     ],
     ["state"],
-    ["fanout", "monitors"],
+    ["fanout", "monitors", "observer"],
     ["network"],
     ["connection", "motd", "websocket", "admission"],
     [

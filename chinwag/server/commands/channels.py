@@ -29,7 +29,6 @@ from chinwag.protocol.numerics import (
 from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
-from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
@@ -164,10 +163,7 @@ def handle_topic(ctx: Context, msg: Message) -> None:
     channel.topic = msg.params[1][: ctx.limits.topic_length]
     channel.topic_setter = client.prefix
     channel.topic_time = ctx.network.clock()
-    send_to_all(
-        channel.members,
-        Outgoing(client.prefix, "TOPIC", channel.name, channel.topic, account=client.account),
-    )
+    ctx.network.tell_channel(client, channel, "TOPIC", channel.topic)
     ctx.accounts.channels.channel_changed(channel)
 
 
@@ -244,16 +240,8 @@ def handle_invite(ctx: Context, msg: Message) -> None:
         require_op(ctx, channel)
     if target in channel.members:
         raise IrcError(ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
-    target.invites.add(channel)
     ctx.reply(RPL_INVITING, target.nick, channel.name)
-    invite = Outgoing(client.prefix, "INVITE", target.nick, channel.name, account=client.account)
-    target.send(invite.line_for(target))
-    notify = [
-        m
-        for m in channel.members
-        if m is not client and m.caps & Cap.INVITE_NOTIFY and channel.is_op(m)
-    ]
-    send_to_all(notify, invite)
+    ctx.network.invite(client, target, channel)
     if target.away is not None:
         ctx.reply(RPL_AWAY, target.nick, target.away)
 

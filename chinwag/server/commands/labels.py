@@ -72,6 +72,11 @@ class LateReply:
         self.lines: list[bytes] = []
         """Late lines collected so far; `finish` sends them."""
 
+    @property
+    def finished(self) -> bool:
+        """Whether `finish` was called."""
+        return self._finished
+
     def handler_done(self, early: list[bytes]) -> None:
         """The handler returned having queued ``early`` (called by `dispatch` for a label)."""
         self._early = early

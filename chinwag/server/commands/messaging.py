@@ -28,15 +28,15 @@ from chinwag.protocol.numerics import (
     RPL_AWAY,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import deliver_to_service
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.errors import IrcError
-from chinwag.server.fanout import Outgoing, new_msgid, send_to_all, send_to_channel
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel, new_msgid
 from chinwag.server.state import Cap, Channel, Client
 
 __all__ = ["COMMANDS", "fit_relayed", "fit_text"]
 
-_STATUS_PREFIXES = {"@": "op", "+": "voice"}
 BOT_TAG = "bot"
 
 
@@ -53,29 +53,6 @@ def _client_tags(msg: Message) -> dict[str, str]:
     return {key: value for key, value in msg.tags.items() if key.startswith("+")}
 
 
-def _deliver_to_channel(
-    sender: Client,
-    channel: Channel,
-    outgoing: Outgoing,
-    status: str | None,
-    tags_only: bool,
-    *,
-    echo: bool,
-) -> bool:
-    """Send to the members who must get it; True when the sender's echo went with it."""
-    if status is None and not tags_only:  # the common case: every member
-        return send_to_channel(channel, outgoing, sender, echo=echo)
-    wanted = (
-        member
-        for member, membership in channel.members.items()
-        if (status != "op" or membership.op)
-        and (status != "voice" or membership.op or membership.voice)
-        and (not tags_only or member.caps & Cap.MESSAGE_TAGS)
-    )
-    send_to_all(wanted, outgoing, exclude=sender)
-    return False
-
-
 def _send_message(
     ctx: Context,
     command: str,
@@ -86,8 +63,8 @@ def _send_message(
     client = ctx.client
     status = None
     name = target
-    if target[:1] in _STATUS_PREFIXES and target[1:2] == "#":
-        status = _STATUS_PREFIXES[target[0]]
+    if target[:1] in STATUS_PREFIXES and target[1:2] == "#":
+        status = STATUS_PREFIXES[target[0]]
         name = target[1:]
     channel: Channel | None = None
     recipient: Client | None = None
@@ -132,22 +109,32 @@ def _send_message(
     tags_only = command == "TAGMSG"
     labeled = bool(ctx.label)
     observer = ctx.network.observer
-    if (
-        observer is not None  # one node of a network: the line may go to other nodes first
-        and not tags_only
-        and status is None
-        and observer.relay(
+    if observer is not None:  # one node of a network: the line may go to other nodes first
+        deliver = functools.partial(
+            _deliver,
             client,
             channel,
             recipient,
             outgoing,
-            functools.partial(_deliver, client, channel, recipient, outgoing, labeled=labeled),
+            status=status,
+            tags_only=tags_only,
+            labeled=labeled,
+        )
+        if not observer.relay(
+            client,
+            channel,
+            recipient,
+            outgoing,
+            deliver,
             target_name=shown,
             command=command,
             text=relayed,
-        )
-    ):
-        pass  # delivered here when the network hands it back
+        ):
+            deliver()  # between two users of this node: delivered at once
+        elif labeled and client.caps & Cap.ECHO_MESSAGE:
+            # Delivered when the network hands it back, after this handler returned: its
+            # echo is then the labeled reply.
+            deliver.keywords["late"] = defer_reply(ctx)
     else:
         _deliver(
             client,
@@ -171,13 +158,16 @@ def _deliver(
     status: str | None = None,
     tags_only: bool = False,
     labeled: bool = False,
+    late: LateReply | None = None,
 ) -> None:
-    """Give ``outgoing`` to the channel's members or to the recipient, and echo it."""
+    """Give ``outgoing`` to the channel's members or to the recipient, and echo it (as
+    ``late``, when the echo is the labeled reply of a command that already returned; the
+    first target's, when it had several)."""
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
         # A labeled command's echo is its labeled reply: never in the channel's batch.
-        echoed = _deliver_to_channel(
+        echoed = deliver_to_channel(
             client, channel, outgoing, status, tags_only, echo=echo and not labeled
         )
     elif (
@@ -187,7 +177,10 @@ def _deliver(
     ):
         recipient.send(outgoing.line_for(recipient))
     if echo and not echoed:
-        client.send(outgoing.line_for(client))
+        if late is not None and not late.finished:
+            late.finish([outgoing.line_for(client)])
+        else:
+            client.send(outgoing.line_for(client))
 
 
 def fit_relayed(client: Client, command: str, target: str, text: str) -> str:

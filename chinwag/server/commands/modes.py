@@ -35,7 +35,7 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.channels import require_channel, require_op
 from chinwag.server.errors import IrcError
 from chinwag.server.extbans import normalize_entry
-from chinwag.server.fanout import Outgoing, send_to_all
+from chinwag.server.fanout import Outgoing
 from chinwag.server.state import Channel
 
 __all__ = ["COMMANDS"]
@@ -155,15 +155,7 @@ def _channel_mode(ctx: Context, channel: Channel, args: tuple[str, ...]) -> None
             if applied:
                 change_params.append(applied)
     if changes:
-        outgoing = Outgoing(
-            client.prefix,
-            "MODE",
-            channel.name,
-            _mode_text(changes),
-            *change_params,
-            account=client.account,
-        )
-        send_to_all(channel.members, outgoing)
+        ctx.network.tell_channel(client, channel, "MODE", _mode_text(changes), *change_params)
         ctx.accounts.channels.channel_changed(channel)
 
 

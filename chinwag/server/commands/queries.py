@@ -66,7 +66,7 @@ def handle_whois(ctx: Context, msg: Message) -> None:
         line.append(name)
     if line:
         ctx.reply(RPL_WHOISCHANNELS, target.nick, " ".join(line))
-    ctx.reply(RPL_WHOISSERVER, target.nick, ctx.network.name, _SERVER_INFO)
+    ctx.reply(RPL_WHOISSERVER, target.nick, target.server or ctx.network.name, _SERVER_INFO)
     if (ctx.client.is_oper or ctx.client is target) and target.host != target.ip:
         actual = f"{target.user}@{target.ip}"
         ctx.reply(RPL_WHOISACTUALLY, target.nick, actual, target.ip, "Actual user@host, Actual IP")

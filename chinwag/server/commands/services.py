@@ -21,7 +21,6 @@ from typing import Any
 
 from chinwag.protocol import fold
 from chinwag.server.commands.base import Context
-from chinwag.server.fanout import Outgoing, send_to_all
 from chinwag.server.password_checks import STORE_DOWN
 from chinwag.server.services import SERVICES_HOST, ServiceConnection, service_notice
 from chinwag.server.state import Channel, Client
@@ -399,7 +398,7 @@ def founder_joined(ctx: Context, channel: Channel) -> None:
     membership.op = True
     channel.names_changed()
     source = f"ChanServ!ChanServ@{SERVICES_HOST}"
-    send_to_all(channel.members, Outgoing(source, "MODE", channel.name, "+o", client.nick))
+    ctx.network.tell_channel(None, channel, "MODE", "+o", client.nick, prefix=source)
 
 
 SERVICE_COMMANDS: dict[str, Service] = {

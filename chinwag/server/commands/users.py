@@ -6,8 +6,6 @@ from __future__ import annotations
 from chinwag.protocol import Message
 from chinwag.protocol.numerics import RPL_NOWAWAY, RPL_UNAWAY
 from chinwag.server.commands.base import CommandSpec, Context
-from chinwag.server.fanout import Outgoing, send_to_all
-from chinwag.server.state import Cap
 
 __all__ = ["COMMANDS"]
 
@@ -19,22 +17,17 @@ def handle_away(ctx: Context, msg: Message) -> None:
     client.away = text or None
     if text:
         ctx.reply(RPL_NOWAWAY, "You have been marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY", text, account=client.account)
+        ctx.network.tell_status(client, "AWAY", text)
     else:
         ctx.reply(RPL_UNAWAY, "You are no longer marked as being away")
-        outgoing = Outgoing(client.prefix, "AWAY", account=client.account)
-    send_to_all((p for p in ctx.network.observers(client) if p.caps & Cap.AWAY_NOTIFY), outgoing)
+        ctx.network.tell_status(client, "AWAY")
 
 
 def handle_setname(ctx: Context, msg: Message) -> None:
     """SETNAME :<realname> (IRCv3 setname)"""
     client = ctx.client
     client.realname = msg.params[0][: ctx.limits.realname_length]
-    outgoing = Outgoing(client.prefix, "SETNAME", client.realname, account=client.account)
-    recipients = {p for p in ctx.network.observers(client) if p.caps & Cap.SETNAME}
-    if client.caps & Cap.SETNAME:
-        recipients.add(client)
-    send_to_all(recipients, outgoing)
+    ctx.network.tell_status(client, "SETNAME", client.realname)
 
 
 COMMANDS: dict[str, CommandSpec] = {

@@ -66,7 +66,7 @@ def _reply(ctx: Context, query: _Query, target: Client, channel: Channel | None)
         shared = ctx.network.visible_channels(viewer, target)
         channel = shared[0] if shared else None
     channel_name = channel.name if channel is not None else "*"
-    server = ctx.network.name
+    server = target.server or ctx.network.name
     if not query.whox:
         flags = _flags(viewer, target, channel)
         ctx.reply(

@@ -1,0 +1,447 @@
+"""The network's state on several real nodes: what one node's users change, every node shows.
+
+Channel modes, topics, bans, op and voice, KICK, INVITE, KILL, server bans, AWAY and SETNAME,
+TAGMSG and ``@#channel`` messages, labeled echoes; a node that starts while others have users
+and traffic; a Redis restarted under running nodes. Each node is a real ``chinwag serve``
+process (``test_network.Node``) on a real Redis and PostgreSQL (``tests/services.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import redis
+from services import start_redis
+
+from .harness import Client, Clients, cheap_hash
+from .test_network import CONFIG, Node
+
+OPER_CONFIG = f"""
+[[opers]]
+name = "root"
+password_hash = "{cheap_hash("hunter2")}"
+"""
+CONVERGE = 10.0
+"""Seconds within which every node must show the same state."""
+
+Start = Callable[..., Awaitable[list[Clients]]]
+
+
+@pytest.fixture
+async def nodes(
+    redis_url: str, postgres_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Start, dict[str, Node]]]:
+    """Start named nodes (with an operator ``root``/``hunter2``), at once or later in the test;
+    a ``redis`` argument puts them on another Redis. Every node is killed after the test."""
+    started: dict[str, Node] = {}
+
+    async def start(*names: str, redis: str = redis_url) -> list[Clients]:
+        new = [Node(tmp_path / n, n, redis, postgres_url, CONFIG + OPER_CONFIG) for n in names]
+        started.update((node.name, node) for node in new)
+        return list(await asyncio.gather(*(node.started() for node in new)))
+
+    try:
+        yield start, started
+    finally:
+        for node in started.values():
+            if node.clients is not None:
+                await node.clients.close()
+            node.kill()
+
+
+async def _names(client: Client, channel: str) -> list[str]:
+    """The NAMES of ``channel`` as ``client`` sees them, sorted."""
+    await client.send(f"NAMES {channel}")
+    entries: list[str] = []
+    while (msg := await client.expect(None)).command != "366":
+        if msg.command == "353":
+            entries += msg.params[-1].split()
+    return sorted(entries)
+
+
+async def _who(client: Client, channel: str) -> list[tuple[str, ...]]:
+    """WHO ``channel`` as ``client`` sees it: user, host, nick, flags, real name; sorted.
+    (The server field says which node answered, so it is left out.)"""
+    await client.send(f"WHO {channel}")
+    rows: list[tuple[str, ...]] = []
+    while (msg := await client.expect(None)).command != "315":
+        if msg.command == "352":
+            _me, _chan, user, host, _server, nick, flags, text = msg.params
+            rows.append((user, host, nick, flags, text.split(" ", 1)[1]))
+    return sorted(rows)
+
+
+async def _reply(client: Client, line: str, numeric: str) -> tuple[str, ...]:
+    """Send ``line`` and return the parameters of ``numeric`` in the reply, after the nick."""
+    await client.send(line)
+    return (await client.expect(numeric)).params[1:]
+
+
+async def _same_everywhere(
+    look: Callable[[Client], Awaitable[object]], clients: list[Client]
+) -> object:
+    """Ask every client until all see the same (the later nodes may still be applying)."""
+    async with asyncio.timeout(CONVERGE):
+        while True:
+            seen = [await look(client) for client in clients]
+            if all(view == seen[0] for view in seen):
+                return seen[0]
+            await asyncio.sleep(0.1)  # another node is still applying: ask again
+
+
+async def _until_names(client: Client, channel: str, entry: str) -> None:
+    """Wait until ``entry`` is in the NAMES of ``channel`` on ``client``'s node."""
+    async with asyncio.timeout(CONVERGE):
+        while entry not in await _names(client, channel):
+            await asyncio.sleep(0.05)  # its JOIN is on its way from the other node
+
+
+async def _room(op: Client, *others: Client, channel: str = "#room") -> None:
+    """``op`` creates ``channel``; each of ``others`` joins once it sees ``op`` there as op (a
+    join before that would create the channel on its own node too)."""
+    await op.send(f"JOIN {channel}")
+    await op.expect("366")
+    for other in others:
+        await _until_names(other, channel, f"@{op.name}")
+        await other.send(f"JOIN {channel}")
+        await other.expect("366")
+        await op.expect("JOIN", [channel], source=other.name)
+
+
+async def test_a_node_started_during_traffic_learns_the_whole_network(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """n3 starts while users of n1 and n2 join, part and talk: once up, its NAMES, WHO,
+    topic, modes and bans of every room are theirs, and later changes keep them equal."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy, bob = await n1.connect("amy"), await n2.connect("bob")
+    await _room(amy, bob)
+    await amy.send(
+        "TOPIC #room :set before n3",
+        "MODE #room +mv bob",
+        "MODE #room +b *!*@banned.example",
+        "JOIN #churn",  # amy stays: the room is never empty, so never created twice
+    )
+    await _until_names(bob, "#churn", "@amy")
+    await bob.send("AWAY :lunch")
+    await bob.expect("306")
+    churners = [await node.connect(f"churn{i}{node.port}") for i in range(3) for node in (n1, n2)]
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        """Join, talk and part without pause while n3 starts."""
+        turn = 0
+        while not stop.is_set():
+            for i, churner in enumerate(churners):
+                action = "JOIN #churn" if (turn + i) % 2 == 0 else "PART #churn"
+                await churner.send(action, f"PRIVMSG #lobby :line {turn}")
+            await churners[0].sync()
+            turn += 1
+
+    churning = asyncio.create_task(churn())
+    try:
+        (n3,) = await start("n3.test")
+        cat = await n3.connect("cat")
+        await asyncio.sleep(0.3)  # some traffic after n3 is up too: a time, not an event
+    finally:
+        stop.set()
+        await churning
+    for churner in churners:
+        await churner.sync()
+    everyone = [amy, bob, cat]
+    for channel in ("#lobby", "#room", "#churn"):
+        names = await _same_everywhere(lambda c, ch=channel: _names(c, ch), everyone)  # type: ignore[misc]
+        assert names, channel
+        await _same_everywhere(lambda c, ch=channel: _who(c, ch), everyone)  # type: ignore[misc]
+    assert "@amy" in await _names(cat, "#room") and "+bob" in await _names(cat, "#room")
+    assert await _reply(cat, "TOPIC #room", "332") == ("#room", "set before n3")
+    assert (await _reply(cat, "MODE #room", "324"))[1] == "+mnt"
+    assert (await _reply(cat, "MODE #room +b", "367"))[1] == "*!*@banned.example"
+    assert ("bob", "G") in [(row[2], row[3][:1]) for row in await _who(cat, "#room")]
+    await cat.send("JOIN #room")
+    await amy.expect("JOIN", ["#room"], source="cat")
+    await amy.send("TOPIC #room :set after n3")
+    await cat.expect("TOPIC", ["#room", "set after n3"], source="amy")
+
+
+async def test_a_node_asked_for_the_state_that_never_answers_is_not_waited_for(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """n1 is stopped (SIGSTOP) as n2 starts: once n1's lease ran out n2 joins again without
+    it and serves, and n1's users are not there."""
+    start, started = nodes
+    (n1,) = await start("n1.test")
+    await n1.connect("amy")
+    started["n1.test"].proc.send_signal(signal.SIGSTOP)
+    (n2,) = await start("n2.test")
+    bob = await n2.connect("bob")
+    await bob.send("WHOIS amy")
+    await bob.expect("401")
+
+
+async def test_modes_topic_ops_and_bans_hold_on_every_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """The creator on n1 is op on n2 too; its TOPIC and +o reach n2; the op it made on n2 sets
+    +m seen on n1; a ban set on n1 keeps bob out on n2."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob = await n2.connect("bob")
+    await _room(amy, bob)
+    assert await _names(bob, "#room") == ["@amy", "bob"]
+    await amy.send("TOPIC #room :hello from n1")
+    await bob.expect("TOPIC", ["#room", "hello from n1"], source="amy")
+    await amy.send("MODE #room +o bob")
+    await bob.expect("MODE", ["#room", "+o", "bob"], source="amy")
+    await bob.send("MODE #room +m")
+    await amy.expect("MODE", ["#room", "+m"], source="bob")
+    await amy.send("MODE #room +b bob!*@*")
+    await bob.expect("MODE", ["#room", "+b", "bob!*@*"], source="amy")
+    await bob.send("PART #room", "JOIN #room")
+    await bob.expect("474")
+    await amy.expect("PART", ["#room"], source="bob")
+    await amy.send("MODE #room -b bob!*@*")
+    await _until_names(amy, "#room", "@amy")
+    async with asyncio.timeout(CONVERGE):
+        while True:  # the -b is on its way to n2
+            await bob.send("JOIN #room")
+            if (await bob.expect(None)).command == "JOIN":
+                break
+            await asyncio.sleep(0.05)
+    await amy.expect("JOIN", ["#room"], source="bob")
+
+
+async def test_kick_and_invite_cross_nodes(nodes: tuple[Start, dict[str, Node]]) -> None:
+    """A KICK on n1 of bob on n2 is a KICK (not a PART) everywhere and takes bob out; +i keeps
+    him out until amy's INVITE reaches him on n2."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["invite-notify"])
+    bob = await n2.connect("bob")
+    cat = await n2.connect("cat")
+    await _room(amy, bob, cat)
+    await amy.send("MODE #room +i", "KICK #room bob :out you go")
+    for watcher in (bob, cat):
+        await watcher.expect("KICK", ["#room", "bob", "out you go"], source="amy")
+    await bob.send("JOIN #room")
+    await bob.expect("473")
+    assert await _names(cat, "#room") == ["@amy", "cat"]
+    await amy.send("INVITE bob #room")
+    await amy.expect("341")
+    await bob.expect("INVITE", ["bob", "#room"], source="amy")
+    await bob.send("JOIN #room")
+    await bob.expect("366")
+    await amy.expect("JOIN", ["#room"], source="bob")
+
+
+async def test_away_and_setname_reach_the_other_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """bob's AWAY and SETNAME on n2 reach amy's away-notify and setname on n1; a PRIVMSG to
+    him from n1 gets his away message, WHOIS names his node; his bot mode (+B) shows in WHO
+    on n1."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["away-notify", "setname"])
+    bob = await n2.connect("bob", caps=["setname"])
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    await bob.send("AWAY :gone fishing", "SETNAME :Robert the Bob")
+    await amy.expect("AWAY", ["gone fishing"], source="bob")
+    await amy.expect("SETNAME", ["Robert the Bob"], source="bob")
+    await amy.send("PRIVMSG bob :you there?")
+    assert await amy.expect_numeric("301", "bob", "gone fishing")
+    await amy.send("WHOIS bob")
+    await amy.expect_numeric("312", "bob", "n2.test", re.compile(".*"))
+    await bob.send("AWAY", "MODE bob +B")
+    await amy.expect("AWAY", [], source="bob")
+    async with asyncio.timeout(CONVERGE):
+        while "B" not in {row[2]: row[3] for row in await _who(amy, "bob")}["bob"]:
+            await asyncio.sleep(0.05)  # bob's bot mode is on its way from n2
+
+
+async def test_tagmsg_statusmsg_and_a_labeled_echo_cross_nodes(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """From n1: a TAGMSG reaches message-tags members on n2 only, ``@#room`` the ops only, and
+    a labeled PRIVMSG's echo carries its label."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    caps = ["message-tags", "echo-message", "labeled-response", "batch"]
+    amy = await n1.connect("amy", caps=caps)
+    bob = await n2.connect("bob", caps=["message-tags"])
+    cat = await n2.connect("cat")
+    await _room(amy, bob, cat)
+    await amy.send("MODE #room +o bob")
+    await bob.expect("MODE", ["#room", "+o", "bob"])
+    await amy.send("@+typing=active TAGMSG #room", "PRIVMSG @#room :ops only")
+    await bob.expect("TAGMSG", ["#room"], source="amy", tags={"+typing": "active"})
+    await bob.expect("PRIVMSG", ["@#room", "ops only"], source="amy")
+    await amy.send("@label=L1 PRIVMSG #room :labelled")
+    echo = await amy.expect("PRIVMSG", ["#room", "labelled"], tags={"label": "L1"})
+    line = await bob.expect("PRIVMSG", ["#room", "labelled"], source="amy")
+    assert line.tags["msgid"] == echo.tags["msgid"]
+    seen_by_cat = [(m.command, m.params) for m in await cat.sync()]
+    assert seen_by_cat == [("MODE", ("#room", "+o", "bob")), ("PRIVMSG", ("#room", "labelled"))]
+
+
+async def test_kill_and_a_server_ban_from_n1_hold_on_n2(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """An operator on n1 KILLs bob on n2 (his QUIT comes back to n1); a KLINE set on n1 closes
+    cat on n2 and keeps her out there until UNKLINE."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob, cat = await n2.connect("bob"), await n2.connect("cat")
+    await amy.expect("JOIN", ["#lobby"], source="cat")
+    await amy.send("OPER root hunter2")
+    await amy.expect("381")
+    await amy.send("KILL bob :spamming")
+    await bob.expect_closed()
+    await amy.expect("QUIT", [re.compile(r".*spamming.*")], source="bob")
+    await amy.send("KLINE cat!*@* :not welcome")
+    await cat.expect("465")
+    await cat.expect_closed()
+    await amy.expect("QUIT", source="cat")
+    again = await n2.open("cat2")
+    await again.send("NICK cat", "USER cat 0 * :Cat")
+    await again.expect("465")
+    await amy.send("UNKLINE cat!*@*")
+    await amy.expect("NOTICE")
+    async with asyncio.timeout(CONVERGE):
+        while True:  # the UNKLINE is on its way to n2
+            with contextlib.suppress(AssertionError):
+                await n2.connect("cat")
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_a_redis_restart_loses_nothing_within_the_lease(
+    nodes: tuple[Start, dict[str, Node]], tmp_path: Path
+) -> None:
+    """redis-server is stopped and started again (its AOF kept) under two nodes: no client is
+    dropped; once amy's node takes messages again (it refuses them, saying so, while Redis is
+    away) her line reaches bob, whose node reads its inbox on from where it was; and the nodes
+    go on as before."""
+    start, _ = nodes
+    own = tmp_path / "own-redis"
+    own.mkdir()
+    server = start_redis(own)
+    try:
+        n1, n2 = await start("n1.test", "n2.test", redis=server.url)
+        amy = await n1.connect("amy", caps=["echo-message"])
+        bob = await n2.connect("bob")
+        await amy.expect("JOIN", ["#lobby"], source="bob")
+        server.stop()
+        server = start_redis(server.directory)
+        attempt = 0
+        async with asyncio.timeout(CONVERGE):
+            while True:  # refused (a NOTICE) until amy's node has Redis again
+                await amy.send(f"PRIVMSG #lobby :after {attempt}")
+                answer = await amy.expect(None)
+                while answer.command not in ("PRIVMSG", "NOTICE"):
+                    answer = await amy.expect(None)
+                if answer.command == "PRIVMSG":
+                    break
+                attempt += 1
+                await asyncio.sleep(0.1)  # Redis is starting: try again
+        await bob.expect("PRIVMSG", ["#lobby", f"after {attempt}"], timeout=CONVERGE)
+        await bob.send("PRIVMSG amy :and back")
+        await amy.expect("PRIVMSG", ["amy", "and back"])
+        await bob.assert_nothing(0.3)
+        for client in (amy, bob):
+            await client.alive()
+    finally:
+        server.stop()
+
+
+async def test_an_account_and_a_channel_registration_reach_the_other_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """bob registers an account on n2: amy on n1 gets his ACCOUNT, his account tag and his
+    account in extended-join; the channel he registers is registered on n1 too, and on n3
+    started later; his LOGOUT reaches n1 as ``ACCOUNT *``."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    caps = ["account-notify", "account-tag", "extended-join", "message-tags"]
+    amy = await n1.connect("amy", caps=caps)
+    bob = await n2.connect("bob")
+    await amy.expect("JOIN", ["#lobby", "*", "Bob"], source="bob")
+    await bob.send("REGISTER * * :correct horse battery")
+    await bob.expect("REGISTER", ["SUCCESS", "bob", re.compile(".*")], timeout=CONVERGE)
+    await amy.expect("ACCOUNT", ["bob"], source="bob")
+    await bob.send("PRIVMSG #lobby :signed")
+    line = await amy.expect("PRIVMSG", ["#lobby", "signed"], source="bob")
+    assert line.tags["account"] == "bob"
+    await amy.send("JOIN #amys")
+    await _until_names(bob, "#amys", "@amy")
+    await bob.send("JOIN #amys", "JOIN #bobs")
+    await amy.expect("JOIN", ["#amys", "bob", "Bob"], source="bob")
+    await bob.send("PRIVMSG ChanServ :REGISTER #bobs")
+    await bob.expect("NOTICE", source="ChanServ")
+    async with asyncio.timeout(CONVERGE):
+        while True:  # the registration is on its way to n1
+            await amy.send("PRIVMSG ChanServ :INFO #bobs")
+            info = await amy.expect("NOTICE", source="ChanServ")
+            if "founder bob" in info.params[-1]:
+                break
+            await asyncio.sleep(0.05)
+    await bob.send("PRIVMSG NickServ :LOGOUT")
+    await amy.expect("ACCOUNT", ["*"], source="bob")
+    (n3,) = await start("n3.test")  # learns the registration with the rest of the state
+    cat = await n3.connect("cat")
+    await cat.send("PRIVMSG ChanServ :INFO #bobs")
+    info = await cat.expect("NOTICE", source="ChanServ")
+    assert "founder bob" in info.params[-1]
+
+
+async def test_nickserv_regain_takes_a_nick_held_on_the_other_node(
+    nodes: tuple[Start, dict[str, Node]], redis_url: str
+) -> None:
+    """amy (account amy, now amy_) on n1 REGAINs "amy" from mal on n2: mal becomes a guest on
+    every node, amy_ becomes amy, and Redis agrees: nobody can take either nick after."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    await amy.send("REGISTER * * :correct horse battery")
+    await amy.expect("REGISTER", ["SUCCESS", "amy", re.compile(".*")], timeout=CONVERGE)
+    await amy.send("NICK amy_")
+    await amy.expect("NICK", ["amy_"])
+    mal = await n2.connect("mal")
+    await mal.send("NICK amy")
+    await mal.expect("NICK", ["amy"], source="mal")
+    await amy.expect("NICK", ["amy"], source="mal")
+    await amy.send("PRIVMSG NickServ :REGAIN amy")
+    await amy.expect("NICK", ["amy"], source="amy_")
+    guest = (await mal.expect("NICK", [re.compile("Guest.*")], source="amy")).params[0]
+    zed = await n2.connect("zed")
+    await _whois_realname(zed, "amy", "Amy")
+    await _whois_realname(zed, guest, "Mal")
+    for taken in ("amy", guest):
+        await zed.send(f"NICK {taken}")
+        await zed.expect("433")
+    with redis.Redis.from_url(redis_url) as shared:  # the claims themselves
+        assert (shared.hget("cw:nicks", "amy") or b"").startswith(b"n1.test/")
+        assert (shared.hget("cw:nicks", guest.lower()) or b"").startswith(b"n2.test/")
+
+
+async def _whois_realname(asker: Client, nick: str, realname: str) -> None:
+    """WHOIS ``nick`` until its real name is ``realname`` (a rename may be on its way)."""
+    async with asyncio.timeout(CONVERGE):
+        while True:
+            await asker.send(f"WHOIS {nick}")
+            reply = await asker.expect(None)
+            while reply.command not in ("311", "401"):
+                reply = await asker.expect(None)
+            await asker.expect("318")
+            if reply.command == "311" and reply.params[-1] == realname:
+                return
+            await asyncio.sleep(0.05)  # not there yet
