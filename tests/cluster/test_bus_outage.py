@@ -158,6 +158,7 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
             on_fenced=_ignore,
             on_unreachable=watcher.on_unreachable,
             lease=30.0,
+            renew_interval=10.0,  # no renewal's script call takes the late answer
             timeout=TIMEOUT,
         )
         await bus.start()
