@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -246,3 +247,35 @@ async def test_a_killed_node_quits_its_users_everywhere_within_six_seconds(
     await amy.send("WHOIS bob")
     await amy.expect("401")
     await n1.connect("bob")
+
+
+async def test_a_node_stopped_past_its_lease_drops_its_users_and_writes_nothing_stale(
+    network: tuple[StartNodes, dict[str, Node]],
+) -> None:
+    """SIGSTOP of n2 past its lease: bob QUITs on n1 and his nick is free; after SIGCONT n2 closes
+    bob with "Lost contact with the network", the line bob sent while n2 was stopped reaches
+    nobody, and n1 never sees a second bob."""
+    start, nodes = network
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    old_bob = await n2.connect("bob")
+    await _seen_join(amy, "bob")
+    stopped = nodes["n2.test"].proc
+    stopped.send_signal(signal.SIGSTOP)
+    try:
+        await amy.expect("QUIT", source="bob", timeout=NETSPLIT_PROMISE + 2)
+        new_bob = await n1.connect("bob")
+        await _seen_join(amy, "bob")
+        await old_bob.send("PRIVMSG amy :stale")
+    finally:
+        stopped.send_signal(signal.SIGCONT)
+    await old_bob.expect_error("Lost contact with the network", timeout=NETSPLIT_PROMISE + 2)
+    await new_bob.send("PRIVMSG amy :fresh")
+    await amy.expect("PRIVMSG", ["amy", "fresh"], source="bob")
+    await amy.sync()
+    amy.drain()
+    seen = amy.history
+    assert not [m for m in seen if m.command == "PRIVMSG" and m.params[-1] == "stale"]
+    assert (
+        len([m for m in seen if m.command == "JOIN" and (m.source or "").startswith("bob!")]) == 2
+    )
