@@ -17,7 +17,8 @@ same call with the same number, until it goes through: its events may or may not
 applied (Redis may have gone away before replying, or answer late), and the script skips a
 number it already applied, so nothing is lost and nothing is delivered twice. Meanwhile the bus
 tells ``on_unreachable`` (the server refuses new messages, their senders told) and later turns
-wait.
+wait. A call that fails while the inbox received entries is no sign of that: Redis took writes
+meanwhile (often this call's own, whose answer came too late), so it is only sent again.
 
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
@@ -158,6 +159,7 @@ class RedisBus:
         self._fenced = False
         self._stopping = False
         self._renewed_at = 0.0
+        self._heard = 0  # inbox reads that brought entries: each one proves Redis takes writes
         self.turns = 0
         """How many script calls carried events (to observe the batching)."""
         self.events_out = 0
@@ -319,6 +321,7 @@ class RedisBus:
                 self._calls += 1
                 self._unsent, self._ops = (self._calls, self._ops), []
             number, ops = self._unsent
+            heard = self._heard
             try:
                 began = time.perf_counter()
                 await self._turn(args=[self._node, self._epoch, number, *ops])
@@ -329,7 +332,13 @@ class RedisBus:
                 _log.error("bus: events of node %s refused: %s", self._node, exc)
             except RedisError as exc:
                 # Perhaps applied, perhaps not: the same call goes again (see the header).
-                if not self._unreachable:
+                if self._heard != heard:
+                    # The inbox got entries while this call was out, so Redis takes writes
+                    # (often this very call's: only its answer was lost or late). Saying it
+                    # cannot be reached would refuse the next line of a user whose echo has
+                    # just come back: the call is only sent again.
+                    _log.info("bus: a call's answer was lost (%s); sending it again", exc)
+                elif not self._unreachable:
                     self._unreachable = True
                     _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
                     self._on_unreachable(exc)
@@ -379,6 +388,8 @@ class RedisBus:
                 _log.warning("bus: reading the inbox failed (%s); retrying", exc)
                 await asyncio.sleep(RETRY_INTERVAL)
                 continue
+            if answer:
+                self._heard += 1
             if answer and self._unreachable:
                 # Entries are only written by script calls that worked: Redis takes writes
                 # again. Said now, not when our own call's reply comes: its events (a user's

@@ -1,5 +1,6 @@
 """The bus when Redis falls silent (SIGSTOP, as a cut network looks): the bus says Redis cannot be
-reached, and once it answers again the call that had no answer is neither lost nor doubled."""
+reached, and once it answers again the call that had no answer is neither lost nor doubled; and
+when only a call's answer comes late while Redis goes on writing, the bus says nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chinwag.cluster.redis_bus import RedisBus
@@ -17,6 +19,8 @@ if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py lo
 WAIT = 10.0
 TIMEOUT = 0.3
 """The bus's command timeout here: short, so that the test is quick."""
+LATE = 1.0
+"""Seconds the relay holds back the answer it delays: past `TIMEOUT`."""
 
 
 class Watcher:
@@ -81,3 +85,93 @@ async def test_a_silent_redis_is_unreachable_and_the_unanswered_call_arrives_onc
         assert isinstance(watcher.reports[0], Exception) and watcher.reports[1] is None
     finally:
         await bus.stop()
+
+
+class LateAnswerRelay:
+    """A unix-socket relay to Redis that, once asked (`delay_next_script`), holds back the
+    answer to the next script call by `LATE` seconds; everything else passes at once."""
+
+    def __init__(self, redis_path: Path, path: Path) -> None:
+        self.redis_path = redis_path
+        self.path = path
+        self._delaying = False
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> LateAnswerRelay:
+        self._server = await asyncio.start_unix_server(self._relay, str(self.path))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    @property
+    def url(self) -> str:
+        """What the bus takes."""
+        return f"unix://{self.path}"
+
+    def delay_next_script(self) -> None:
+        """Hold back the answer to the next script call (EVALSHA) that comes through."""
+        self._delaying = True
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        redis_r, redis_w = await asyncio.open_unix_connection(str(self.redis_path))
+        late = asyncio.Event()  # set while this connection's next answer must come late
+
+        async def up() -> None:
+            while data := await client_r.read(65536):
+                if self._delaying and b"EVALSHA" in data:
+                    self._delaying = False
+                    late.set()
+                redis_w.write(data)
+            redis_w.close()
+
+        async def down() -> None:
+            while data := await redis_r.read(65536):
+                if late.is_set():
+                    late.clear()
+                    await asyncio.sleep(LATE)
+                client_w.write(data)
+            client_w.close()
+
+        for pipe in (up(), down()):
+            task = asyncio.create_task(pipe)
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+
+async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis applies a call and its events come back, but the call's answer comes after the
+    timeout: Redis was reachable all along, so the bus reports nothing (no message refused)
+    and sends the call again, which is skipped: every event arrives once, in order."""
+    watcher = Watcher()
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        bus = RedisBus(
+            relay.url,
+            "n1.test",
+            on_events=watcher.on_events,
+            on_split=_ignore,
+            on_fenced=_ignore,
+            on_unreachable=watcher.on_unreachable,
+            lease=30.0,
+            renew_interval=10.0,  # no renewal's script call takes the late answer
+            timeout=TIMEOUT,
+        )
+        await bus.start()
+        try:
+            bus.to(bus.node, "first")
+            await watcher.until(events=1)
+            relay.delay_next_script()
+            bus.to(bus.node, "second")
+            await watcher.until(events=2)  # back in the inbox: only its answer is late
+            await bus.flush()  # the call timed out, and went again
+            bus.to(bus.node, "third")
+            await watcher.until(events=3)
+            assert watcher.events == ["first", "second", "third"]
+            assert watcher.reports == []
+        finally:
+            await bus.stop()
