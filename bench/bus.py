@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.redis_server import throwaway_redis
 from chinwag.cluster.redis_bus import RedisBus
 
 __all__ = ["main"]
@@ -76,21 +74,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--per-turn", type=int, default=64)
     args = parser.parse_args()
-    directory = Path(tempfile.mkdtemp(prefix="chinwag-bench-redis-"))
-    sock = directory / "redis.sock"
-    redis = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--dir", str(directory),
-         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while not sock.exists():
-            time.sleep(0.01)
-        figures = asyncio.run(_run(f"unix://{sock}", redis.pid, args.events, args.per_turn))
-    finally:
-        redis.terminate()
-        redis.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+    with throwaway_redis() as redis:
+        figures = asyncio.run(_run(redis.url, redis.pid, args.events, args.per_turn))
     print(f"events: {args.events}, {args.per_turn} per loop turn")
     for name, value in figures.items():
         print(f"{name}: {value:,.2f}")

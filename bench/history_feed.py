@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench.redis_server import throwaway_redis
 from chinwag.cluster import scripts
 from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.network_history import NetworkHistory
@@ -130,21 +127,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--tail", type=int, default=1_000)
     args = parser.parse_args()
-    directory = Path(tempfile.mkdtemp(prefix="chinwag-bench-redis-"))
-    sock = directory / "redis.sock"
-    redis = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--dir", str(directory),
-         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while not sock.exists():
-            time.sleep(0.01)
-        report = asyncio.run(_run(f"unix://{sock}", args.store, args.lines, args.tail))
-    finally:
-        redis.terminate()
-        redis.wait()
-        shutil.rmtree(directory, ignore_errors=True)
+    with throwaway_redis() as redis:
+        report = asyncio.run(_run(redis.url, args.store, args.lines, args.tail))
     for line in report:
         print(line)
 

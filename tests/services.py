@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -312,65 +313,66 @@ def fresh_database(server: PostgresServer) -> str:
     return f"{server.url()}&options=-csearch_path%3D{name}"
 
 
+@contextmanager
+def _temporary_redis() -> Iterator[RedisServer]:
+    """A Redis in a new short temporary directory (a unix socket's path is limited to 107
+    bytes), stopped and its directory removed when the block ends."""
+    directory = Path(tempfile.mkdtemp(prefix="chinwag-redis-"))
+    try:
+        server = start_redis(directory)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster, stopped when the block ends; skips (or fails on CI) without psycopg."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg is not installed", "pip install 'chinwag[cluster]'")
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # -- fixtures ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """This test process's Redis (started on first use, stopped at the end of the session)."""
-    directory = Path(tempfile.mkdtemp(prefix="chinwag-redis-"))
-    try:
-        server = start_redis(directory)
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with _temporary_redis() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """This test process's PostgreSQL cluster (started on first use, stopped at the end)."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        missing("psycopg is not installed", "pip install 'chinwag[cluster]'")
-    server = start_postgres()
-    try:
+    with _running_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis of one test's own, which it may kill and start again (in a short temporary
     directory: a unix socket's path is limited to 107 bytes)."""
-    directory = Path(tempfile.mkdtemp(prefix="chinwag-redis-"))
-    try:
-        server = start_redis(directory)
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with _temporary_redis() as server:
+        yield server
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster of one test's own, which it may halt and resume (a few seconds to
     make: use ``postgres_url`` unless the test stops the server)."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        missing("psycopg is not installed", "pip install 'chinwag[cluster]'")
-    server = start_postgres()
-    try:
+    with _running_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ runs *before* argon2: a refused request never costs a hash (see ``passwords.py``
 from __future__ import annotations
 
 import asyncio
+import time
 
 from argon2 import PasswordHasher
 
 from chinwag.protocol.scram import credentials
-from chinwag.store.base import Account, AccountStore, check_name
+from chinwag.store.base import Account, AccountStore, check_name, new_account_uid
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 from chinwag.store.passwords import (
     check_password,
@@ -22,7 +23,13 @@ from chinwag.store.passwords import (
     verify_password_async,
 )
 
-__all__ = ["hash_for_new_account", "hash_for_new_password", "scram_for", "verify_and_rehash"]
+__all__ = [
+    "hash_for_new_account",
+    "hash_for_new_password",
+    "new_account",
+    "scram_for",
+    "verify_and_rehash",
+]
 
 
 async def hash_for_new_account(
@@ -48,6 +55,31 @@ async def hash_for_new_account(
     if await accounts.get(name_folded) is not None:  # spare the hashing when obviously taken
         raise AccountExistsError(name_folded)
     return await hash_password_async(password, hasher)
+
+
+async def new_account(
+    accounts: AccountStore,
+    name: str,
+    name_folded: str,
+    password: str | bytes,
+    hasher: PasswordHasher | None,
+    *,
+    email: str | None,
+    admin: bool,
+) -> Account:
+    """The account a registration makes: checked, its password hashed and its SCRAM credentials
+    derived (both in a thread), a new uid, created now. Not stored: the caller inserts it
+    atomically and refuses a name taken meanwhile.
+
+    Raises:
+        InvalidNameError: when a name is empty or malformed.
+        InvalidPasswordError: when the password is unusable.
+        AccountExistsError: when ``name_folded`` is already taken.
+    """
+    password_hash = await hash_for_new_account(accounts, name, name_folded, password, hasher)
+    scram = await scram_for(password)
+    uid = new_account_uid()
+    return Account(name, name_folded, password_hash, email, time.time(), admin, scram, uid)
 
 
 async def hash_for_new_password(

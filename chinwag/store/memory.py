@@ -9,7 +9,6 @@ bounded without a retention job, each conversation keeps at most ``max_lines_per
 from __future__ import annotations
 
 import asyncio
-import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import replace
@@ -19,8 +18,8 @@ from argon2 import PasswordHasher
 from chinwag.store import _query
 from chinwag.store._query import Position
 from chinwag.store.account_rules import (
-    hash_for_new_account,
     hash_for_new_password,
+    new_account,
     scram_for,
     verify_and_rehash,
 )
@@ -36,7 +35,6 @@ from chinwag.store.base import (
     StoreParts,
     Target,
     check_name,
-    new_account_uid,
 )
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
 
@@ -250,13 +248,11 @@ class MemoryAccountStore:
         admin: bool = False,
     ) -> Account:
         """See :meth:`AccountStore.register`."""
-        password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        scram = await scram_for(password)
+        account = await new_account(
+            self, name, name_folded, password, self._hasher, email=email, admin=admin
+        )
         if name_folded in self._accounts:
             raise AccountExistsError(name_folded)
-        account = Account(
-            name, name_folded, password_hash, email, time.time(), admin, scram, new_account_uid()
-        )
         self._accounts[name_folded] = account
         return account
 

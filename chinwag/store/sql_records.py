@@ -14,15 +14,14 @@ runs the checks and argon2), so the writer thread never spends CPU on argon2.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any, Generic
 
 from argon2 import PasswordHasher
 
 from chinwag.store.account_rules import (
-    hash_for_new_account,
     hash_for_new_password,
+    new_account,
     scram_for,
     verify_and_rehash,
 )
@@ -34,7 +33,6 @@ from chinwag.store.base import (
     ServerBan,
     Topic,
     check_name,
-    new_account_uid,
 )
 from chinwag.store.database import C, Cursor, Database
 from chinwag.store.errors import AccountExistsError, NoSuchAccountError
@@ -145,11 +143,13 @@ class SqlAccountStore(Generic[C]):
         admin: bool = False,
     ) -> Account:
         """See :meth:`AccountStore.register`; the primary key decides a race."""
-        password_hash = await hash_for_new_account(self, name, name_folded, password, self._hasher)
-        scram = await scram_for(password)
-        uid = new_account_uid()
-        account = Account(name, name_folded, password_hash, email, time.time(), admin, scram, uid)
-        row = (name, name_folded, password_hash, email, account.created_at, admin, scram, uid)
+        account = await new_account(
+            self, name, name_folded, password, self._hasher, email=email, admin=admin
+        )
+        row = (
+            name, name_folded, account.password_hash, email, account.created_at, admin,
+            account.scram, account.uid,
+        )  # fmt: skip
         db = self._db
         sql = db.sql(_INSERT_ACCOUNT)
 

@@ -8,11 +8,8 @@ process started (``tests/services.py``), emptied for each test.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from .harness import ANY, Client, Clients
+from .serve_process import start_serve
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 [server]
 default_channels = ["#lobby"]
@@ -41,30 +38,15 @@ class Node:
         self, workdir: Path, name: str, redis_url: str, store_url: str, settings: str = CONFIG
     ) -> None:
         self.name = name
-        workdir.mkdir(parents=True, exist_ok=True)
-        config = workdir / "chinwag.toml"
-        config.write_text(settings, encoding="utf-8")
         self.log_path = workdir / "node.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG__")}
-        env["PYTHONPATH"] = str(ROOT)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "chinwag", "serve",
-                    "--port", "0",
-                    "--config", str(config),
-                    "--data", "none",
-                    "--name", name,
-                    "--node-name", name,
-                    "--redis", redis_url,
-                    "--store", store_url,
-                ],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )  # fmt: skip
+        self.proc = start_serve(
+            workdir, settings, self.log_path,
+            "--data", "none",
+            "--name", name,
+            "--node-name", name,
+            "--redis", redis_url,
+            "--store", store_url,
+        )  # fmt: skip
         self.clients: Clients | None = None
 
     async def started(self, timeout: float = 30.0) -> Clients:

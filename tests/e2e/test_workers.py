@@ -14,7 +14,6 @@ import re
 import signal
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,9 +24,9 @@ from chinwag.admin import ask_server, ask_socket
 from chinwag.cli import main as chinwag_main
 
 from .harness import Client, Clients
+from .serve_process import start_serve
 from .test_metrics import _get, _samples
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 [server]
 name = "w.test"
@@ -45,34 +44,19 @@ class Workers:
     """``chinwag serve --workers 2`` with a data directory; its log goes to a file."""
 
     def __init__(self, workdir: Path, redis_url: str, store_url: str) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
         self.data = workdir / "data"
-        config = workdir / "chinwag.toml"
-        config.write_text(CONFIG, encoding="utf-8")
         self.log_path = workdir / "serve.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHINWAG__")}
-        env["PYTHONPATH"] = str(ROOT)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "chinwag", "serve",
-                    "--port", "0",
-                    "--config", str(config),
-                    "--data", str(self.data),
-                    "--node-name", "n.test",
-                    "--redis", redis_url,
-                    "--store", store_url,
-                    "--metrics", "127.0.0.1:0",
-                    "--tls", "--tls-port", "0",
-                    "--websocket", "127.0.0.1:0",
-                    "--workers", "2",
-                ],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )  # fmt: skip
+        self.proc = start_serve(
+            workdir, CONFIG, self.log_path,
+            "--data", str(self.data),
+            "--node-name", "n.test",
+            "--redis", redis_url,
+            "--store", store_url,
+            "--metrics", "127.0.0.1:0",
+            "--tls", "--tls-port", "0",
+            "--websocket", "127.0.0.1:0",
+            "--workers", "2",
+        )  # fmt: skip
         self.clients: Clients | None = None
 
     async def started(self, timeout: float = 30.0) -> Clients:
