@@ -108,43 +108,33 @@ def _send_message(
         ctx.network.reveal(client, channel)  # a silent member speaks: its JOIN first
     tags_only = command == "TAGMSG"
     labeled = bool(ctx.label)
+    deliver = functools.partial(
+        _deliver,
+        client,
+        channel,
+        recipient,
+        outgoing,
+        status=status,
+        tags_only=tags_only,
+        labeled=labeled,
+    )
     observer = ctx.network.observer
-    if observer is not None:  # one node of a network: the line may go to other nodes first
-        deliver = functools.partial(
-            _deliver,
-            client,
-            channel,
-            recipient,
-            outgoing,
-            status=status,
-            tags_only=tags_only,
-            labeled=labeled,
-        )
-        if not observer.relay(
-            client,
-            channel,
-            recipient,
-            outgoing,
-            deliver,
-            target_name=shown,
-            command=command,
-            text=relayed,
-        ):
-            deliver()  # between two users of this node: delivered at once
-        elif labeled and client.caps & Cap.ECHO_MESSAGE:
-            # Delivered when the network hands it back, after this handler returned: its
-            # echo is then the labeled reply.
-            deliver.keywords["late"] = defer_reply(ctx)
-    else:
-        _deliver(
-            client,
-            channel,
-            recipient,
-            outgoing,
-            status=status,
-            tags_only=tags_only,
-            labeled=labeled,
-        )
+    # On a node of a network the line may go to other nodes first (`relay` is true): it is
+    # delivered here when the network hands it back.
+    if observer is None or not observer.relay(
+        client,
+        channel,
+        recipient,
+        outgoing,
+        deliver,
+        target_name=shown,
+        command=command,
+        text=relayed,
+    ):
+        deliver()  # nothing to route: delivered at once
+    elif labeled and client.caps & Cap.ECHO_MESSAGE:
+        # Delivered after this handler returned: its echo is then the labeled reply.
+        deliver.keywords["late"] = defer_reply(ctx)
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
 
