@@ -21,9 +21,11 @@
 - it answers a joining node's request for the network's state (`_send_snapshot`), and when it
   joins late itself waits for that answer before the server listens (`start`).
 
-While Redis cannot be reached the node refuses new messages, and tells their senders, as a
-single server does on a full disk (``server/storage_health.py``); what was already sent goes
-through when Redis answers again, within the lease, or the node was declared dead.
+While Redis cannot be reached, or refuses its calls, the node refuses new messages, and tells
+their senders, as a single server does on a full disk (``server/storage_health.py``); what was
+already sent goes through when Redis answers again, within the lease, or the node was declared
+dead. A call Redis refuses for good is dropped (`_refused`): the senders of its lines are told
+that they were not delivered.
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
 "Lost contact with the network": its users reconnect, through the load balancer, to a live node.
@@ -32,10 +34,11 @@ A node that the network declared dead (``on_fenced``) closes every local connect
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
@@ -49,7 +52,7 @@ from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Channel, Client
+from chinwag.server.state import Channel, Client, RegState
 from chinwag.store import BanKind, ServerBan, StoreError
 
 __all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
@@ -112,7 +115,9 @@ class ClusterNode:
         self.kept = kept
         self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
-        self._pending: dict[str, Callable[[], object]] = {}
+        # This node's lines on their way through Redis, by msgid: how to deliver each one here,
+        # and who to tell if Redis refuses it (its sender, and the target it named).
+        self._pending: dict[str, tuple[Callable[[], object], Client, str]] = {}
         network.observer = self
 
     async def start(self) -> None:
@@ -160,6 +165,7 @@ class ClusterNode:
             on_split=self.replica.split,
             on_fenced=self._fenced,
             on_unreachable=self._unreachable,
+            on_refused=self._refused,
         )
         if self.kept is not None:
             self.kept.attach(bus)
@@ -351,7 +357,7 @@ class ClusterNode:
             tags=outgoing.client_tags,
             status=status,
         )
-        self._pending[msgid] = deliver
+        self._pending[msgid] = (deliver, sender, target_name)
         if channel is not None:
             self.bus.to_channel(channel.name_folded, event)
             if sender not in channel.members:
@@ -365,19 +371,35 @@ class ClusterNode:
 
     def _delivered(self, msgid: str) -> None:
         """One of this node's lines came back from Redis: deliver it here now."""
-        deliver = self._pending.pop(msgid, None)
-        if deliver is not None:
-            deliver()
+        pending = self._pending.pop(msgid, None)
+        if pending is not None:
+            pending[0]()
 
     # -- losing Redis ----------------------------------------------------------------------------
 
     def _unreachable(self, error: BaseException | None) -> None:
-        """The bus cannot reach Redis (``error``), or can again (None)."""
+        """The bus cannot reach Redis, or Redis refuses its calls (``error``), or calls go
+        through again (None)."""
         health = self._history.health
-        if error is not None:  # its details are in the log: users are told what, not where
-            health.unavailable(StoreError("the network's Redis cannot be reached"))
-        else:
+        if error is None:
             health.stored()
+        elif isinstance(error, ResponseError):  # details in the log: users are told what, not where
+            health.unavailable(StoreError("the network's Redis refuses writes"))
+        else:
+            health.unavailable(StoreError("the network's Redis cannot be reached"))
+
+    def _refused(self, refused: list[str]) -> None:
+        """Redis refused a call for good: the senders of its lines are told they were not
+        delivered (the episode is open: `_unreachable` came first)."""
+        for raw in refused:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if event[0] == "msg" and event[1] == self.node:
+                pending = self._pending.pop(str(event[6]), None)
+                if pending is not None and pending[1].state is not RegState.CLOSED:
+                    self._history.health.refuse(pending[1], pending[2])
 
     # -- being declared dead --------------------------------------------------------------------
 

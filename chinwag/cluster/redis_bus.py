@@ -20,6 +20,14 @@ tells ``on_unreachable`` (the server refuses new messages, their senders told) a
 wait. A call that fails while the inbox received entries is no sign of that: Redis took writes
 meanwhile (often this call's own, whose answer came too late), so it is only sent again.
 
+Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
+memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
+an outage by another name: reported the same way, and the same call sent again until Redis
+takes it. One that cannot pass (a key of the wrong type, a bug in a script: the same call
+would fail again forever) drops the call, whose events are handed to ``on_refused`` so that
+the senders of its lines are told they were not delivered; it is reported as an outage too, so
+that the node refuses new lines until a call goes through again.
+
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
 applied when it comes back, never when it is sent, so this node's users see the network's order.
@@ -53,7 +61,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
@@ -91,12 +99,29 @@ class FencedError(Exception):
     """This node was declared dead by the network: it must stop serving its users."""
 
 
+TRANSIENT = ("OOM", "READONLY", "MISCONF", "BUSY", "LOADING", "MASTERDOWN", "NOREPLICAS")
+"""Prefixes of Redis's refusals that pass by themselves: the refused call is sent again."""
+
+
+_ROUTING = frozenset({"to", "chan", "all"})
+"""The operations that carry an event (the others change state, or keep a history record)."""
+
+
 def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
 
 
+def _transient(exc: ResponseError) -> bool:
+    """Whether Redis refused for a while only (redis-py drops some prefixes: its classes say)."""
+    return isinstance(exc, OutOfMemoryError | ReadOnlyError) or str(exc).startswith(TRANSIENT)
+
+
 def _tell_nobody(error: BaseException | None) -> None:
     """Nobody to tell that Redis cannot be reached (tests)."""
+
+
+def _drop(events: list[str]) -> None:
+    """Nobody to tell that a call was refused (tests)."""
 
 
 class RedisBus:
@@ -108,8 +133,9 @@ class RedisBus:
         on_events: called on the loop with the events of each inbox entry, in order.
         on_split: called with the name of each node declared dead.
         on_fenced: called once when this node has been declared dead itself.
-        on_unreachable: called with the error when a call cannot reach Redis (it is retried),
-            and with None when calls go through again.
+        on_unreachable: called with the error when a call cannot reach Redis, or Redis refuses
+            it, and with None when calls go through again.
+        on_refused: called with the events of a call Redis refused for good (dropped).
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
         timeout: seconds a call may take before Redis counts as unreachable.
@@ -124,6 +150,7 @@ class RedisBus:
         on_split: OnSplit,
         on_fenced: Callable[[], None],
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
+        on_refused: Callable[[list[str]], None] = _drop,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
         timeout: float = COMMAND_TIMEOUT,
@@ -134,6 +161,7 @@ class RedisBus:
         self._on_split = on_split
         self._on_fenced = on_fenced
         self._on_unreachable = on_unreachable
+        self._on_refused = on_refused
         self._unreachable = False
         self._lease_ms = int(lease * 1000)
         self._lease = lease
@@ -327,9 +355,20 @@ class RedisBus:
                 await self._turn(args=[self._node, self._epoch, number, *ops])
                 took = time.perf_counter() - began
             except ResponseError as exc:
+                if _fenced(exc):
+                    self._unsent = None
+                    self._fence(exc)
+                    continue
+                self._report(exc, len(ops) // 3)
+                if _transient(exc):
+                    await asyncio.sleep(RETRY_INTERVAL)  # the same call goes again
+                    continue
+                # It would be refused again forever: dropped, and its senders told.
                 self._unsent = None
-                self._fence(exc)
-                _log.error("bus: events of node %s refused: %s", self._node, exc)
+                _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
+                self._on_refused([ops[i + 2] for i in range(0, len(ops), 3) if ops[i] in _ROUTING])
+                # Nothing waits any more: the node's next probe (a ping) ends the episode.
+                self._unreachable = False
             except RedisError as exc:
                 # Perhaps applied, perhaps not: the same call goes again (see the header).
                 if self._heard != heard:
@@ -338,10 +377,8 @@ class RedisBus:
                     # cannot be reached would refuse the next line of a user whose echo has
                     # just come back: the call is only sent again.
                     _log.info("bus: a call's answer was lost (%s); sending it again", exc)
-                elif not self._unreachable:
-                    self._unreachable = True
-                    _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, len(ops) // 3)
-                    self._on_unreachable(exc)
+                else:
+                    self._report(exc, len(ops) // 3)
                 await asyncio.sleep(RETRY_INTERVAL)
             else:
                 self._unsent = None
@@ -349,6 +386,18 @@ class RedisBus:
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
                 self._reached()
+
+    def _report(self, exc: RedisError, waiting: int) -> None:
+        """A call could not reach Redis, or Redis refused it: said once per episode."""
+        if not self._unreachable:
+            self._unreachable = True
+            _log.warning("bus: Redis does not take writes (%s); %d ops wait", exc, waiting)
+            self._on_unreachable(exc)
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether calls fail now (Redis cannot be reached, or refuses them)."""
+        return self._unreachable
 
     def _reached(self) -> None:
         """Redis took a write: if it could not be reached until now, say that it can."""
@@ -421,9 +470,10 @@ class RedisBus:
                 self._renewed_at = time.monotonic()
                 for dead in await self._reap():
                     _log.warning("bus: node %s lost its lease: reaped", dead.decode())
-            except ResponseError as exc:
-                self._fence(exc)
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and _fenced(exc):
+                    self._fence(exc)
+                    continue
                 _log.warning("bus: cannot renew the lease (%s)", exc)
                 if time.monotonic() - self._renewed_at > self._lease:
                     self._fence(None)  # the network has declared us dead by now
