@@ -175,6 +175,7 @@ class RedisBus:
         self._join = self._redis.register_script(scripts.JOIN_NODE)
         self._renew = self._redis.register_script(scripts.RENEW)
         self._reap = self._redis.register_script(scripts.REAP)
+        self._leave = self._redis.register_script(scripts.LEAVE_NODE)
         self._claim = self._redis.register_script(scripts.CLAIM_NICK)
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
@@ -238,8 +239,9 @@ class RedisBus:
         return peer[0].decode() if peer and peer[0] else None
 
     async def stop(self) -> None:
-        """Send what is buffered, stop the tasks and close the connections (not a netsplit:
-        the server quits its users first)."""
+        """Send what is buffered, stop the tasks, leave the network and close the connections
+        (not a netsplit: the server quits its users first, and this node is off the network's
+        list at once, not when its lease runs out)."""
         with contextlib.suppress(RedisError, FencedError, TimeoutError):
             await asyncio.wait_for(self.flush(), self._lease)  # Redis may be gone for good
         # A cancelled XREAD may swallow its cancellation (redis-py reads on): the flag ends the
@@ -247,7 +249,11 @@ class RedisBus:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+            if not self._fenced:  # the lease is no longer renewed: leave before it runs out
+                with contextlib.suppress(RedisError, TimeoutError):
+                    await self._leave(args=[self._node, self._epoch])
         await self._redis.aclose()
         await self._reader_redis.aclose()
 

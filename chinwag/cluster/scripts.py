@@ -39,6 +39,7 @@ __all__ = [
     "HISTORY_GROUP",
     "HISTORY_TAIL",
     "JOIN_NODE",
+    "LEAVE_NODE",
     "REAP",
     "RENEW",
     "TRIM_HISTORY",
@@ -130,6 +131,21 @@ RENEW = _with(
 local refused = fence(ARGV[1], ARGV[2])
 if refused then return refused end
 redis.call('SET', 'cw:lease:' .. ARGV[1], ARGV[2], 'PX', ARGV[3])
+return 1
+""",
+)
+
+LEAVE_NODE = _with(
+    _FENCE,
+    _REAP_NODE,
+    """
+-- ARGV: node, epoch. A node that stops in order leaves now, not when its lease runs out: its
+-- users have QUIT already (their events came first), and the others are told as for a dead
+-- node, for any that could not (a netsplit of nobody, usually).
+local refused = fence(ARGV[1], ARGV[2])
+if refused then return refused end
+reap_node(ARGV[1])
+redis.call('DEL', 'cw:lease:' .. ARGV[1])
 return 1
 """,
 )
