@@ -9,7 +9,8 @@ kind        after ``kind, node, uid``
 ==========  ======================================================================================
 user        nick, user, host, realname, account, signon, party: a user finished registration
 nick        new nick
-join        channel, identity (the key of its history: the same on every node)
+join        channel, identity (the key of its history: the same on every node), op (the user
+            created the channel: Redis decided, `scripts.CLAIM_CHANNEL`)
 part        channel, reason (None for none)
 quit        reason
 msg         command, target, text, msgid, time, client tags, status prefix ("" or "@", "+")
@@ -91,9 +92,10 @@ def nick_event(node: str, uid: str, new_nick: str) -> str:
     return encode(["nick", node, uid, new_nick])
 
 
-def join_event(node: str, uid: str, channel: str, identity: str = "") -> str:
-    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``."""
-    return encode(["join", node, uid, channel, identity])
+def join_event(node: str, uid: str, channel: str, identity: str = "", op: bool = False) -> str:
+    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``; ``op``:
+    it created the channel, and is its operator."""
+    return encode(["join", node, uid, channel, identity, op])
 
 
 def part_event(node: str, uid: str, channel: str, reason: str | None) -> str:

@@ -43,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.network_history import NetworkHistory
-from chinwag.cluster.redis_bus import RedisBus
+from chinwag.cluster.redis_bus import FencedError, RedisBus
 from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
@@ -52,7 +52,7 @@ from chinwag.server.fanout import Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Channel, Client, RegState
+from chinwag.server.state import Channel, Client, RegState, new_identity
 from chinwag.store import BanKind, ServerBan, StoreError
 
 __all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
@@ -115,6 +115,8 @@ class ClusterNode:
         self.kept = kept
         self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
+        # Joins counted in by `claim_channel` and not yet made: `joined` does not enter again.
+        self._entering: set[tuple[Client, str]] = set()
         # This node's lines on their way through Redis, by msgid: how to deliver each one here,
         # and who to tell if Redis refuses it (its sender, and the target it named).
         self._pending: dict[str, tuple[Callable[[], object], Client, str]] = {}
@@ -215,6 +217,26 @@ class ClusterNode:
             self._claimed[client] = wanted
         return won
 
+    async def claim_channel(self, client: Client, name: str) -> tuple[bool, str] | None:
+        """See `NetworkObserver.claim_channel`: Redis decides (``scripts.CLAIM_CHANNEL``), so
+        that of two users of two nodes creating one channel at once exactly one is its
+        operator, on every node, and both nodes keep its history under one identity."""
+        folded = fold(name)
+        try:
+            claim = await self.bus.claim_channel(self._uid(client), folded, new_identity(folded))
+        except (RedisError, FencedError) as exc:
+            _log.warning("cluster: cannot claim channel %s: %s", name, exc)
+            return None
+        self._entering.add((client, folded))
+        return claim
+
+    def unclaim_channel(self, client: Client, name: str) -> None:
+        """See `NetworkObserver.unclaim_channel`."""
+        entering = (client, fold(name))
+        if entering in self._entering:
+            self._entering.discard(entering)
+            self.bus.leave(entering[1])
+
     def registered(self, client: Client) -> None:
         """See `NetworkObserver.registered`."""
         if _local(client):
@@ -245,9 +267,15 @@ class ClusterNode:
     def joined(self, client: Client, channel: Channel) -> None:
         """See `NetworkObserver.joined`."""
         if _local(client):
-            self.bus.enter(channel.name_folded)
+            entering = (client, channel.name_folded)
+            if entering in self._entering:
+                self._entering.discard(entering)  # `claim_channel` counted it in
+            else:
+                self.bus.enter(channel.name_folded)
             uid = self._uid(client)
-            self.bus.to_all(events.join_event(self.node, uid, channel.name, channel.identity))
+            op = channel.is_op(client)  # the creator: every node makes it the operator
+            event = events.join_event(self.node, uid, channel.name, channel.identity, op)
+            self.bus.to_all(event)
 
     def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
         """See `NetworkObserver.parted`."""

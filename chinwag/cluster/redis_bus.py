@@ -177,6 +177,7 @@ class RedisBus:
         self._reap = self._redis.register_script(scripts.REAP)
         self._leave = self._redis.register_script(scripts.LEAVE_NODE)
         self._claim = self._redis.register_script(scripts.CLAIM_NICK)
+        self._claim_channel = self._redis.register_script(scripts.CLAIM_CHANNEL)
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
         self._ops: list[str] = []
@@ -289,6 +290,26 @@ class RedisBus:
         except ResponseError as exc:
             raise self._fence(exc) from None
         return bool(answer == 1)
+
+    async def claim_channel(self, uid: str, channel_folded: str, identity: str) -> tuple[bool, str]:
+        """User ``uid`` of this node joins a channel this node has no member of: counted in,
+        and the network says whether it creates it (``scripts.CLAIM_CHANNEL``).
+
+        Returns:
+            (True, ``identity``) when nobody was in it (the user is its operator), else (False,
+            the identity of the channel's history its creator gave it).
+
+        Raises:
+            FencedError: this node was declared dead.
+            RedisError: Redis cannot be reached.
+        """
+        try:
+            created, given = await self._claim_channel(
+                args=[self._node, self._epoch, channel_folded, identity]
+            )
+        except ResponseError as exc:
+            raise self._fence(exc) from None
+        return created == 1, given.decode()
 
     # -- sending (the Bus protocol) -----------------------------------------------------------
 

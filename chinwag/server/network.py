@@ -331,12 +331,16 @@ class Network:
         for name in wanted.values():
             self.keep_channel(name, self.clock())
 
-    def join(self, client: Client, name: str, identity: str = "") -> Channel:
+    def join(
+        self, client: Client, name: str, identity: str = "", *, op: bool | None = None
+    ) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 
         The checks (key, bans, limits) are the caller's; this only does the join. ``identity``
         is the key of the channel's history when it is created (a new one when empty): another
-        node of the network gives the one it drew.
+        node of the network gives the one it drew. ``op``: whether ``client`` is the channel's
+        operator; by default, when it creates the channel here (on a network, Redis decides
+        who created it: `NetworkObserver.claim_channel`).
         """
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
@@ -346,7 +350,9 @@ class Network:
             self.channels[name_folded] = channel
         if client in channel.members:  # joined again (a replayed event): listed anew
             channel.names_changed()
-        channel.members[client] = Membership(op=creating and not channel.permanent)
+        channel.members[client] = Membership(
+            op=creating and not channel.permanent if op is None else op
+        )
         # The newcomer holds none of this turn's batches of messages: they close. The
         # arrivals' batches stay open: it is late for them (see fanout.py).
         if channel.batches is not None:

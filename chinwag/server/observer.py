@@ -44,6 +44,17 @@ class NetworkObserver(Protocol):
         ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
         ...
 
+    async def claim_channel(self, client: Client, name: str) -> tuple[bool, str] | None:
+        """``client`` joins channel ``name``, which nobody on this node is in: ask the network
+        whether it creates the channel (and is its operator). Returns whether it does, and the
+        identity of the channel's history (drawn by its creator); None when the network cannot
+        be asked. A claim no join uses must be given back (`unclaim_channel`)."""
+        ...
+
+    def unclaim_channel(self, client: Client, name: str) -> None:
+        """The join `claim_channel` claimed did not happen: give the claim back (nothing to do
+        when the join happened)."""
+
     def registered(self, client: Client) -> None:
         """``client`` finished registration."""
 

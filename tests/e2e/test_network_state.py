@@ -445,3 +445,46 @@ async def _whois_realname(asker: Client, nick: str, realname: str) -> None:
             if reply.command == "311" and reply.params[-1] == realname:
                 return
             await asyncio.sleep(0.05)  # not there yet
+
+
+async def test_one_room_created_on_two_nodes_at_once_has_one_operator_everywhere(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 and bob on n2 JOIN the same new rooms at the same moment: in each exactly one
+    of them is its operator, and both nodes show the same NAMES; a line said there is in the
+    room's history on both nodes (one identity for its history)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    caps = ["draft/chathistory", "batch", "server-time", "message-tags"]
+    amy, bob = await n1.connect("amy", caps=caps), await n2.connect("bob", caps=caps)
+    rooms = [f"#race{i}" for i in range(5)]
+    await asyncio.gather(amy.send(f"JOIN {','.join(rooms)}"), bob.send(f"JOIN {','.join(rooms)}"))
+    for room in rooms:
+        names = await _same_everywhere(lambda c, r=room: _names(c, r), [amy, bob])  # type: ignore[misc]
+        assert isinstance(names, list)
+        assert sorted(entry.lstrip("@") for entry in names) == ["amy", "bob"]
+        assert len([entry for entry in names if entry.startswith("@")]) == 1, names
+    await amy.send("PRIVMSG #race0 :first words")
+    await bob.expect("PRIVMSG", ["#race0", "first words"], source="amy")
+    for client in (amy, bob):
+        await client.send("CHATHISTORY LATEST #race0 * 10")
+        await client.expect("BATCH")
+        await client.expect("PRIVMSG", ["#race0", "first words"])
+
+
+async def test_a_labeled_join_of_a_new_room_is_one_labeled_reply(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """A labeled JOIN of a room nobody is in (asked of Redis first) answers as on one server:
+    one labeled-response batch with the JOIN, NAMES (the joiner as operator) and its end."""
+    start, _ = nodes
+    (n1,) = await start("n1.test")
+    amy = await n1.connect("amy", caps=["labeled-response", "batch"])
+    await amy.send("@label=J1 JOIN #fresh")
+    opening = await amy.expect("BATCH", tags={"label": "J1"})
+    assert opening.params[1] == "labeled-response"
+    await amy.expect("JOIN", ["#fresh"], source="amy")
+    names = await amy.expect("353")
+    assert names.params[-1] == "@amy"
+    await amy.expect("366")
+    await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
