@@ -21,6 +21,7 @@ chan        channel state (`snapshot.channel_state`), prefix, command, params: a
             or topic changed and ``:prefix command params`` tells its members
 kick        channel, target node, target uid, reason
 invite      channel, target node, target uid
+knock       channel, text: the user asks the channel's operators for an invitation
 kill        target uid, reason, quit message (None for none): sent to the target's node only
 rename      target uid, new nick: likewise (NickServ RECOVER of a nick held on another node)
 kline       kind, target, reason, set by, set at, expires at (None: never); ``unkline``: kind,
@@ -52,6 +53,7 @@ __all__ = [
     "kick_event",
     "kill_event",
     "kline_event",
+    "knock_event",
     "message_event",
     "nick_event",
     "part_event",
@@ -161,6 +163,11 @@ def kick_event(node: str, uid: str, channel: str, target: tuple[str, str], reaso
 def invite_event(node: str, uid: str, channel: str, target: tuple[str, str]) -> str:
     """``uid`` of ``node`` invited the user ``target`` to ``channel``."""
     return encode(["invite", node, uid, channel, target[0], target[1]])
+
+
+def knock_event(node: str, uid: str, channel: str, text: str) -> str:
+    """``uid`` of ``node`` knocked on ``channel`` (KNOCK) with ``text``."""
+    return encode(["knock", node, uid, channel, text])
 
 
 def rename_event(node: str, target_uid: str, new_nick: str) -> str:

@@ -300,6 +300,14 @@ class ClusterNode:
             uid = self._uid(client)
             self.bus.to_all(events.invite_event(self.node, uid, channel.name, key))
 
+    def knocked(self, client: Client, channel: Channel, text: str) -> None:
+        """See `NetworkObserver.knocked`: to the nodes with members there (its operators)."""
+        if _local(client):
+            uid = self._uid(client)
+            self.bus.to_channel(
+                channel.name_folded, events.knock_event(self.node, uid, channel.name, text)
+            )
+
     def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
         """See `NetworkObserver.status_changed`."""
         if _local(client) and client.registered:

@@ -322,7 +322,7 @@ class Replica:
             network.tell_channel(None, channel, "MODE", "+o", client.nick)
 
     def _apply_channel(self, kind: str, source: Client | None, args: list[Any]) -> None:
-        """The events about a channel: its state (``chan``), a KICK, an INVITE."""
+        """The events about a channel: its state (``chan``), a KICK, an INVITE, a KNOCK."""
         network = self._network
         if kind == "chan":
             state, prefix, command, params = args
@@ -336,6 +336,10 @@ class Replica:
             network.tell_channel(source, channel, str(command), *map(str, params), prefix=shown)
             return
         channel = network.find_channel(str(args[0]))
+        if kind == "knock":
+            if channel is not None and source is not None:
+                network.knock(source, channel, str(args[1]))
+            return
         target = self._users.get((str(args[1]), str(args[2])))
         if channel is None or target is None:
             return  # gone meanwhile

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
+from chinwag.protocol.numerics import RPL_KNOCK
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
@@ -497,6 +498,14 @@ class Network:
         send_to_all(notify, invite)
         if self.observer is not None:
             self.observer.invited(client, target, channel)
+
+    def knock(self, client: Client, channel: Channel, text: str) -> None:
+        """Tell the operators of ``channel`` that ``client`` asks for an invitation (KNOCK)."""
+        for member, membership in channel.members.items():
+            if membership.op:
+                self.numeric(member, RPL_KNOCK, channel.name, client.prefix, text)
+        if self.observer is not None:
+            self.observer.knocked(client, channel, text)
 
     def tell_status(
         self, client: Client, command: str, *params: str, source: str | None = None

@@ -76,6 +76,9 @@ class NetworkObserver(Protocol):
     def invited(self, client: Client, target: Client, channel: Channel) -> None:
         """``client`` invited ``target`` to ``channel``."""
 
+    def knocked(self, client: Client, channel: Channel, text: str) -> None:
+        """``client`` knocked on ``channel`` (KNOCK) with ``text``: its operators were told."""
+
     def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
         """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``
         told its followers; or its user modes (``MODE``, told nobody else)."""

@@ -488,3 +488,46 @@ async def test_a_labeled_join_of_a_new_room_is_one_labeled_reply(
     assert names.params[-1] == "@amy"
     await amy.expect("366")
     await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
+
+
+async def test_a_labeled_message_to_several_targets_on_other_nodes_is_one_labeled_reply(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 sends one labeled PRIVMSG to a room and to bob on n2: her echoes of both come
+    in one labeled-response batch, as on one server, and each target gets its line once."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["echo-message", "labeled-response", "batch"])
+    bob = await n2.connect("bob")
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    await amy.send("@label=L2 PRIVMSG #lobby,bob :to both")
+    opening = await amy.expect("BATCH", tags={"label": "L2"})
+    assert opening.params[1] == "labeled-response"
+    await amy.expect("PRIVMSG", ["#lobby", "to both"], source="amy")
+    await amy.expect("PRIVMSG", ["bob", "to both"], source="amy")
+    await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
+    await bob.expect("PRIVMSG", ["#lobby", "to both"], source="amy")
+    await bob.expect("PRIVMSG", ["bob", "to both"], source="amy")
+    await bob.assert_nothing(0.2)
+
+
+async def test_a_knock_reaches_the_operators_on_every_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """bob on n2 KNOCKs on amy's invite-only room: amy, its operator on n1, gets 710 with his
+    message, cat (a member on n2, not an operator) nothing, and bob 711; his second knock
+    within the minute is refused (712)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob, cat = await n2.connect("bob"), await n2.connect("cat")
+    await _room(amy, cat)
+    await amy.send("MODE #room +i")
+    await cat.expect("MODE", ["#room", "+i"], source="amy")
+    await bob.send("KNOCK #room :let me in")
+    await bob.expect_numeric("711", "#room", re.compile(".*delivered.*"))
+    knock = await amy.expect_numeric("710", "#room", re.compile("bob!.*"), "let me in")
+    assert knock.source == "n1.test"
+    await bob.send("KNOCK #room :again")
+    await bob.expect("712")
+    assert [m.command for m in await cat.sync()] == []
