@@ -531,3 +531,22 @@ async def test_a_knock_reaches_the_operators_on_every_node(
     await bob.send("KNOCK #room :again")
     await bob.expect("712")
     assert [m.command for m in await cat.sync()] == []
+
+
+async def test_monitor_and_extended_monitor_follow_a_user_of_another_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 MONITORs bob, with whom she shares no room: she hears when he signs on at n2
+    (730), his AWAY through extended-monitor, and when he leaves (731)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["extended-monitor", "away-notify"])
+    await amy.send("PART #lobby", "MONITOR + bob")
+    await amy.expect_numeric("731", "bob")
+    bob = await n2.connect("bob")
+    online = await amy.expect("730")
+    assert online.params[-1].startswith("bob!")
+    await bob.send("AWAY :brb")
+    await amy.expect("AWAY", ["brb"], source="bob")
+    await bob.send("QUIT :bye")
+    await amy.expect_numeric("731", "bob")
