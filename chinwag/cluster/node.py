@@ -67,6 +67,10 @@ SYNC_ATTEMPTS = 3
 up starting."""
 
 
+_Pending = tuple[Callable[[], object], Client, str, Callable[[], object] | None]
+"""A line of this node's on its way: deliver, sender, target name, and what to run if refused."""
+
+
 def _local(client: Client) -> bool:
     return not isinstance(client.conn, RemoteLink)
 
@@ -118,8 +122,9 @@ class ClusterNode:
         # Joins counted in by `claim_channel` and not yet made: `joined` does not enter again.
         self._entering: set[tuple[Client, str]] = set()
         # This node's lines on their way through Redis, by msgid: how to deliver each one here,
-        # and who to tell if Redis refuses it (its sender, and the target it named).
-        self._pending: dict[str, tuple[Callable[[], object], Client, str]] = {}
+        # and who to tell if Redis refuses it (its sender, the target it named, and the rest
+        # of the command: a labeled reply waiting for it).
+        self._pending: dict[str, _Pending] = {}
         network.observer = self
 
     async def start(self) -> None:
@@ -376,6 +381,7 @@ class ClusterNode:
         target_name: str,
         command: str,
         text: str,
+        refused: Callable[[], object] | None = None,
     ) -> bool:
         """See `NetworkObserver.relay`: the line goes out on the bus, delivered here on return."""
         if channel is None and recipient is None:
@@ -393,7 +399,7 @@ class ClusterNode:
             tags=outgoing.client_tags,
             status=status,
         )
-        self._pending[msgid] = (deliver, sender, target_name)
+        self._pending[msgid] = (deliver, sender, target_name, refused)
         if channel is not None:
             self.bus.to_channel(channel.name_folded, event)
             if sender not in channel.members:
@@ -434,8 +440,13 @@ class ClusterNode:
                 continue
             if event[0] == "msg" and event[1] == self.node:
                 pending = self._pending.pop(str(event[6]), None)
-                if pending is not None and pending[1].state is not RegState.CLOSED:
-                    self._history.health.refuse(pending[1], pending[2])
+                if pending is None:
+                    continue
+                _deliver, sender, target_name, gave_up = pending
+                if sender.state is not RegState.CLOSED:
+                    self._history.health.refuse(sender, target_name)
+                if gave_up is not None:
+                    gave_up()
 
     # -- being declared dead --------------------------------------------------------------------
 

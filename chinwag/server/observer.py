@@ -39,9 +39,11 @@ class NetworkObserver(Protocol):
         target_name: str,
         command: str,
         text: str,
+        refused: Callable[[], object] | None = None,
     ) -> bool:
         """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
-        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
+        ``deliver`` when the line comes back, or ``refused`` when the network refused it (its
+        sender is told; False: deliver it now, nothing to route)."""
         ...
 
     async def claim_channel(self, client: Client, name: str) -> tuple[bool, str] | None:

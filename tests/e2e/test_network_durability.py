@@ -383,18 +383,20 @@ async def test_a_line_redis_refuses_for_good_is_not_lost_silently(
     network: Network, redis_url: str
 ) -> None:
     """A call Redis can never take (a room's key broken in Redis): its sender is told that
-    the line was not delivered, nobody gets it, and her next line elsewhere goes through."""
+    the line was not delivered (her labeled command still gets its end, an ACK), nobody gets
+    it, and her next line elsewhere goes through."""
     n1, n2 = await network.start("n1.test", "n2.test")
-    amy = await n1.connect("amy", caps=CAPS)
+    amy = await n1.connect("amy", caps=[*CAPS, "labeled-response"])
     bob = await n2.connect("bob", caps=CAPS)
     await amy.send("JOIN #room")
     await amy.expect("366")
     with redis.Redis.from_url(redis_url) as admin:
         admin.delete("cw:chan:#room")
         admin.set("cw:chan:#room", "not a hash")
-    await amy.send("PRIVMSG #room :into the void")
+    await amy.send("@label=R1 PRIVMSG #room :into the void")
     notice = await amy.expect("NOTICE", timeout=10)
     assert REFUSED.match(notice.params[-1]) and "#room" in notice.params[-1]
+    await amy.expect("ACK", tags={"label": "R1"})
     async with asyncio.timeout(10):
         while True:  # refused until the node's probe saw writes go through again
             await amy.send("PRIVMSG bob :still here")

@@ -130,6 +130,7 @@ def _send_message(
         target_name=shown,
         command=command,
         text=relayed,
+        refused=functools.partial(_not_delivered, deliver),
     ):
         deliver()  # nothing to route: delivered at once
     elif labeled and client.caps & Cap.ECHO_MESSAGE:
@@ -139,6 +140,14 @@ def _send_message(
         late.expect()
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+
+
+def _not_delivered(deliver: functools.partial[None]) -> None:
+    """The network refused the line ``deliver`` would have delivered (its sender is told): a
+    labeled reply waits for its echo no more."""
+    late = deliver.keywords.get("late")
+    if late is not None:
+        late.arrive([])
 
 
 def _deliver(
