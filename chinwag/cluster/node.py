@@ -228,6 +228,9 @@ class ClusterNode:
         operator, on every node, and both nodes keep its history under one identity."""
         folded = fold(name)
         try:
+            # This node's earlier changes first (a PART of the same channel just before: the
+            # channel is then new again, as on one server).
+            await self.bus.flush()
             claim = await self.bus.claim_channel(self._uid(client), folded, new_identity(folded))
         except (RedisError, FencedError) as exc:
             _log.warning("cluster: cannot claim channel %s: %s", name, exc)

@@ -103,8 +103,8 @@ async def _until_names(client: Client, channel: str, entry: str) -> None:
 
 
 async def _room(op: Client, *others: Client, channel: str = "#room") -> None:
-    """``op`` creates ``channel``; each of ``others`` joins once it sees ``op`` there as op (a
-    join before that would create the channel on its own node too)."""
+    """``op`` creates ``channel``; each of ``others`` joins once it sees ``op`` there as op
+    (so that who joined first, and what each was told, is known)."""
     await op.send(f"JOIN {channel}")
     await op.expect("366")
     for other in others:
@@ -550,3 +550,19 @@ async def test_monitor_and_extended_monitor_follow_a_user_of_another_node(
     await amy.expect("AWAY", ["brb"], source="bob")
     await bob.send("QUIT :bye")
     await amy.expect_numeric("731", "bob")
+
+
+async def test_a_room_left_and_joined_again_at_once_is_created_anew(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy, alone in her room, PARTs and JOINs it again in one breath: as on one server the
+    room is created anew and she is its operator again."""
+    start, _ = nodes
+    (n1,) = await start("n1.test")
+    amy = await n1.connect("amy")
+    await amy.send("JOIN #again")
+    await amy.expect("366")
+    await amy.send("PART #again", "JOIN #again")
+    await amy.expect("PART", ["#again"])
+    names = await amy.expect("353")
+    assert names.params[-1] == "@amy"
