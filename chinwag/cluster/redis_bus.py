@@ -41,7 +41,9 @@ Liveness. A node holds a lease key with a TTL (``lease`` seconds) that it renews
 ``renew_interval``; every node also runs the reaper script on that tick (atomic: a dead node is
 removed once, whoever notices first). A dead node's nicks and memberships are removed, and every
 other node gets a ``split`` entry naming it: its users QUIT there, with a netsplit reason. With
-the defaults (3 s lease, 1 s tick) a node killed with SIGKILL is reaped within 4 s.
+the defaults (3 s lease, 1 s tick) a node killed with SIGKILL is reaped within 4 s. A node that
+stops in order does not wait for that: `stop` removes it the same way (``LEAVE_NODE``), after
+its users' QUITs.
 
 Fencing. Each node incarnation has an epoch (``JOIN_NODE``), checked by every script. A node
 that could not renew in time (stopped, cut off) was reaped: its next call fails with ``FENCED``
