@@ -43,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.network_history import NetworkHistory
-from chinwag.cluster.redis_bus import FencedError, RedisBus
+from chinwag.cluster.redis_bus import COMMAND_TIMEOUT, FencedError, RedisBus
 from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
@@ -213,11 +213,15 @@ class ClusterNode:
 
     # -- the Network's observer ----------------------------------------------------------------
 
-    async def claim(self, client: Client, nick: str) -> bool:
+    async def claim(self, client: Client, nick: str) -> bool | None:
         """See `NetworkObserver.claim`."""
         wanted = fold(nick)
         held = self._claimed.get(client, "")
-        won = await self.bus.claim_nick(self._uid(client), wanted, held)
+        try:
+            won = await self.bus.claim_nick(self._uid(client), wanted, held)
+        except (RedisError, FencedError) as exc:
+            _log.warning("cluster: cannot claim nick %s: %s", nick, exc)
+            return None
         if won:
             self._claimed[client] = wanted
         return won
@@ -230,9 +234,9 @@ class ClusterNode:
         try:
             # This node's earlier changes first (a PART of the same channel just before: the
             # channel is then new again, as on one server).
-            await self.bus.flush()
+            await asyncio.wait_for(self.bus.flush(), COMMAND_TIMEOUT)
             claim = await self.bus.claim_channel(self._uid(client), folded, new_identity(folded))
-        except (RedisError, FencedError) as exc:
+        except (RedisError, FencedError, TimeoutError) as exc:
             _log.warning("cluster: cannot claim channel %s: %s", name, exc)
             return None
         self._entering.add((client, folded))

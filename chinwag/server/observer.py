@@ -24,8 +24,9 @@ class NetworkObserver(Protocol):
     """Told of every change of who is where, after it happened: the node of a network
     (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
 
-    async def claim(self, client: Client, nick: str) -> bool:
-        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
+    async def claim(self, client: Client, nick: str) -> bool | None:
+        """Claim ``nick`` for ``client`` network-wide: False when someone holds it, None when
+        the network cannot be asked."""
         ...
 
     def relay(

@@ -322,8 +322,8 @@ async def test_a_sender_is_told_while_redis_cannot_be_reached(
     fragile_network: Network, own_redis: RedisServer
 ) -> None:
     """Redis gone (not past the lease): a message is refused with a NOTICE that says why, and
-    nobody gets it, and a JOIN of a new room gets 437; once Redis is back messages flow again,
-    and the one sent as it went is delivered, not lost."""
+    nobody gets it, and a JOIN of a new room, a NICK and a registration get 437; once Redis is
+    back messages flow again, and the one sent as it went is delivered, not lost."""
     n1, n2 = await fragile_network.start("n1.test", "n2.test")
     amy = await n1.connect("amy", caps=CAPS)
     bob = await n2.connect("bob", caps=CAPS)
@@ -331,6 +331,11 @@ async def test_a_sender_is_told_while_redis_cannot_be_reached(
     own_redis.kill()
     await amy.send("JOIN #nowhere")  # a new room is Redis's to create: not now
     await amy.expect_numeric("437", "#nowhere", "Channel is temporarily unavailable")
+    await amy.send("NICK amelia")  # a nick too
+    await amy.expect_numeric("437", "amelia", "Nick is temporarily unavailable")
+    newcomer = await n1.open("zed")
+    await newcomer.send("NICK zed", "USER zed 0 * :Zed")
+    await newcomer.expect_numeric("437", "zed", "Nick is temporarily unavailable")
     tries = 0
     async with asyncio.timeout(10):
         while not _refused(amy):  # the lines before the node noticed are sent again later
