@@ -63,7 +63,14 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
+from redis.exceptions import (
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
@@ -101,8 +108,12 @@ class FencedError(Exception):
     """This node was declared dead by the network: it must stop serving its users."""
 
 
-TRANSIENT = ("OOM", "READONLY", "MISCONF", "BUSY", "LOADING", "MASTERDOWN", "NOREPLICAS")
-"""Prefixes of Redis's refusals that pass by themselves: the refused call is sent again."""
+TRANSIENT = ("MISCONF", "BUSY", "NOREPLICAS")
+"""Prefixes of Redis's refusals that pass by themselves (a dump that cannot be written, a
+script running long, too few replicas): the refused call is sent again."""
+TRANSIENT_ERRORS = (OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError)
+"""The same for the refusals redis-py names by a class of their own (taking their prefix off:
+OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
 
 
 _ROUTING = frozenset({"to", "chan", "all"})
@@ -114,8 +125,8 @@ def _fenced(exc: ResponseError) -> bool:
 
 
 def _transient(exc: ResponseError) -> bool:
-    """Whether Redis refused for a while only (redis-py drops some prefixes: its classes say)."""
-    return isinstance(exc, OutOfMemoryError | ReadOnlyError) or str(exc).startswith(TRANSIENT)
+    """Whether Redis refused for a while only."""
+    return isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT)
 
 
 def _tell_nobody(error: BaseException | None) -> None:
