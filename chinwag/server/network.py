@@ -339,9 +339,8 @@ class Network:
 
         The checks (key, bans, limits) are the caller's; this only does the join. ``identity``
         is the key of the channel's history when it is created (a new one when empty): another
-        node of the network gives the one it drew. ``op``: whether ``client`` is the channel's
-        operator; by default, when it creates the channel here (on a network, Redis decides
-        who created it: `NetworkObserver.claim_channel`).
+        node of the network gives the one it drew. ``op``: ``client`` is the operator (by
+        default: it created the channel; on a network Redis says, `claim_channel`).
         """
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
@@ -351,9 +350,8 @@ class Network:
             self.channels[name_folded] = channel
         if client in channel.members:  # joined again (a replayed event): listed anew
             channel.names_changed()
-        channel.members[client] = Membership(
-            op=creating and not channel.permanent if op is None else op
-        )
+        op = creating and not channel.permanent if op is None else op
+        channel.members[client] = Membership(op=op)
         # The newcomer holds none of this turn's batches of messages: they close. The
         # arrivals' batches stay open: it is late for them (see fanout.py).
         if channel.batches is not None:
