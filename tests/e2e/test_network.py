@@ -269,7 +269,8 @@ async def test_a_node_stopped_in_order_quits_its_users_at_once_and_leaves_the_ne
 ) -> None:
     """SIGTERM of n2: amy on n1 sees bob's QUIT with his own reason and carl's with the
     server's shutdown reason (not a netsplit after the lease), stays connected, and n2 is off
-    the network's node list, its lease and nicks gone, as soon as it has exited."""
+    the network's node list, its lease, nicks and history consumer gone, as soon as it has
+    exited."""
     start, nodes = network
     n1, n2 = await start("n1.test", "n2.test")
     amy = await n1.connect("amy")
@@ -288,5 +289,7 @@ async def test_a_node_stopped_in_order_quits_its_users_at_once_and_leaves_the_ne
         assert shared.hkeys("cw:nodes") == [b"n1.test"]
         assert not shared.exists("cw:lease:n2.test", "cw:owned:n2.test", "cw:inbox:n2.test")
         assert not [owner for owner in shared.hvals("cw:nicks") if owner.startswith(b"n2.")]
+        consumers = shared.xinfo_consumers("cw:history", "store")
+        assert [consumer["name"] for consumer in consumers] == [b"n1.test"]
     await amy.alive()  # n2 closed its own users, never n1's
     await n1.connect("carl")  # the nick is free at once
