@@ -476,7 +476,8 @@ async def test_a_labeled_join_of_a_new_room_is_one_labeled_reply(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:
     """A labeled JOIN of a room nobody is in (asked of Redis first) answers as on one server:
-    one labeled-response batch with the JOIN, NAMES (the joiner as operator) and its end."""
+    one labeled-response batch with the JOIN, NAMES (the joiner as operator) and its end; a
+    bad name among several new rooms gets 403, and a room named twice is joined once."""
     start, _ = nodes
     (n1,) = await start("n1.test")
     amy = await n1.connect("amy", caps=["labeled-response", "batch"])
@@ -488,6 +489,11 @@ async def test_a_labeled_join_of_a_new_room_is_one_labeled_reply(
     assert names.params[-1] == "@amy"
     await amy.expect("366")
     await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
+    await amy.send("JOIN #fresher,nochannel,#fresher")  # a bad name among new rooms: 403
+    await amy.expect("JOIN", ["#fresher"], source="amy")
+    await amy.expect_numeric("403", "nochannel", "No such channel")
+    await amy.send("PING :done")
+    assert [m.command for m in await amy.collect_until("PONG")] == ["PONG"]
 
 
 async def test_a_labeled_message_to_several_targets_on_other_nodes_is_one_labeled_reply(

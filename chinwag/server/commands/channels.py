@@ -41,6 +41,9 @@ from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
 
+CHANNEL_UNAVAILABLE = "Channel is temporarily unavailable"
+"""437 to a JOIN of a new channel the network (its Redis) could not be asked about."""
+
 
 def require_channel(ctx: Context, name: str) -> Channel:
     """The channel called ``name``.
@@ -152,7 +155,6 @@ def handle_join(ctx: Context, msg: Message) -> None:
     for index, (name, key) in enumerate(wanted):
         try:
             if observer is not None and ctx.network.find_channel(name) is None:
-                _check_name(ctx, name)  # before asking the network
                 late = defer_reply(ctx) if ctx.label else None
                 ctx.wait_for(_claim_and_join(ctx, wanted[index:], late))
                 return
@@ -172,16 +174,24 @@ async def _claim_and_join(
     lines: list[bytes] = []
     for name, key in wanted:
         claim = None
+        refusal: IrcError | None = None
         if ctx.network.find_channel(name) is None:
-            claim = await observer.claim_channel(client, name)
-            if not client.registered:
-                observer.unclaim_channel(client, name)
-                return  # gone meanwhile
+            try:
+                _check_name(ctx, name)  # before asking the network
+            except IrcError as err:
+                refusal = err
+            else:
+                claim = await observer.claim_channel(client, name)
+                if not client.registered:
+                    observer.unclaim_channel(client, name)
+                    return  # gone meanwhile
+                if claim is None and ctx.network.find_channel(name) is None:
+                    refusal = IrcError(ERR_UNAVAILRESOURCE, name, CHANNEL_UNAVAILABLE)
         if late is not None:
             client.conn.capture()  # only this command's replies: nothing awaits in here
         try:
-            if claim is None and ctx.network.find_channel(name) is None:
-                raise IrcError(ERR_UNAVAILRESOURCE, name, "Channel is temporarily unavailable")
+            if refusal is not None:
+                raise refusal
             join_channel(ctx, name, key, claim)
         except IrcError as err:
             ctx.reply(err.numeric, *err.params)
