@@ -59,6 +59,7 @@ import bisect
 import contextlib
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from typing import Any
 
@@ -196,6 +197,8 @@ class RedisBus:
         self._ops: list[str] = []
         self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
         self._unsent: tuple[int, list[str]] | None = None  # the call being sent, or to resend
+        self._done = 0  # the number of the last call done with (applied, or refused for good)
+        self._progress: asyncio.Future[None] | None = None  # resolved when a call is done with
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -405,6 +408,7 @@ class RedisBus:
                     continue
                 # It would be refused again forever: dropped, and its senders told.
                 self._unsent = None
+                self._finished(number)
                 _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
                 self._on_refused([ops[i + 2] for i in range(0, len(ops), 3) if ops[i] in _ROUTING])
                 # Nothing waits any more: the node's next probe (a ping) ends the episode.
@@ -422,6 +426,7 @@ class RedisBus:
                 await asyncio.sleep(RETRY_INTERVAL)
             else:
                 self._unsent = None
+                self._finished(number)
                 self.turns += 1
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
@@ -446,20 +451,31 @@ class RedisBus:
             _log.warning("bus: Redis can be reached again")
             self._on_unreachable(None)
 
+    def _finished(self, number: int) -> None:
+        """Call ``number`` is done with: wake whoever waits for it (`flush`)."""
+        self._done = number
+        if self._progress is not None:
+            self._progress.set_result(None)
+            self._progress = None
+
     async def flush(self) -> None:
-        """Wait until everything sent so far is in Redis.
+        """Wait until everything sent so far is in Redis (or refused for good), and no longer:
+        a busy node sends new calls all the time, and later ones are not waited for.
 
         Raises:
             FencedError: this node was declared dead.
         """
-        while (
-            self._ops or self._unsent or (self._flushing is not None and not self._flushing.done())
-        ):
+        # The operations buffered now go in the next call; those of the call out, in it.
+        last = self._calls + 1 if self._ops else self._calls
+        while self._done < last:
             if self._fenced:
                 raise FencedError(self._node)
             if self._flushing is None or self._flushing.done():
                 self._flushing = asyncio.create_task(self._flush_loop())
-            await asyncio.shield(self._flushing)
+            if self._progress is None:
+                self._progress = asyncio.get_running_loop().create_future()
+            # A call done with, or the loop ended (fenced, or a stop): look again.
+            await asyncio.wait((self._progress, self._flushing), return_when=FIRST_COMPLETED)
         if self._fenced:
             raise FencedError(self._node)
 
@@ -527,6 +543,9 @@ class RedisBus:
             self._fenced = True
             self._ops.clear()
             self._unsent = None
+            if self._progress is not None:  # whoever waits in `flush` hears it now
+                self._progress.set_result(None)
+                self._progress = None
             _log.error("bus: node %s was declared dead by the network", self._node)
             self._on_fenced()
         return FencedError(self._node)

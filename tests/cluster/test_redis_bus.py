@@ -249,3 +249,29 @@ async def test_a_fenced_node_cannot_claim(node: StartNode, redis_url: str) -> No
     with pytest.raises(FencedError):
         await n1.bus.claim_nick("u1", "amy")
     assert n1.fenced.is_set()
+
+
+async def test_flush_on_a_busy_node_waits_for_what_was_sent_so_far(
+    node: StartNode, redis_url: str
+) -> None:
+    """A node sends an event every loop turn without a pause: flush still returns, once what
+    was sent before it is in Redis (not when the node falls silent, which never happens)."""
+    n1 = await node("n1.test")
+    sending = True
+
+    async def chatter() -> None:
+        while sending:
+            n1.bus.to("n1.test", "chatter")
+            await asyncio.sleep(0)
+
+    busy = asyncio.create_task(chatter())
+    try:
+        await n1.wait_for(lambda log: len(log) >= 10)  # calls go out back to back
+        n1.bus.to("n1.test", "marker")
+        await asyncio.wait_for(n1.bus.flush(), WAIT)
+        with redis.Redis.from_url(redis_url) as client:
+            inbox = client.xrange("cw:inbox:n1.test")
+        assert any(b"marker" in fields[b"e"] for _, fields in inbox)
+    finally:
+        sending = False
+        await busy
