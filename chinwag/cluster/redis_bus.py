@@ -19,6 +19,9 @@ number it already applied, so nothing is lost and nothing is delivered twice. Me
 tells ``on_unreachable`` (the server refuses new messages, their senders told) and later turns
 wait. A call that fails while the inbox received entries is no sign of that: Redis took writes
 meanwhile (often this call's own, whose answer came too late), so it is only sent again.
+The nick and channel claims (``claim_nick``, ``claim_channel``) are sent again the same way
+until answered (a claim applied twice answers as the first time); only one that never left this
+process is certainly not applied, and fails at once.
 
 Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
 memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
@@ -64,6 +67,8 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import (
     MasterDownError,
     OutOfMemoryError,
@@ -100,6 +105,9 @@ FLUSH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0
 """Upper bounds (seconds) of the flush-latency histogram (one script call, there and back)."""
 RETRY_INTERVAL = 0.1
 """Seconds between two tries of a call that could not reach Redis."""
+CLAIM_MEMORY = 60.0
+"""Seconds Redis keeps a channel claim's answer, for a call sent again (`RedisBus.claim_channel`):
+far past the lease, after which a node's calls stop."""
 COMMAND_TIMEOUT = 1.5
 """Seconds a call to Redis may take before Redis counts as unreachable: a network cut, or a
 stopped Redis, is a silence, not an error (a blocking read gets this on top of its block)."""
@@ -128,6 +136,18 @@ def _fenced(exc: ResponseError) -> bool:
 def _transient(exc: ResponseError) -> bool:
     """Whether Redis refused for a while only."""
     return isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT)
+
+
+NOT_SENT = (" connecting to ", "while writing to socket", "before write")
+"""How redis-py words the failures of a call that never left this process: no connection
+("Error 111 connecting to ...", "Timeout connecting to server"), or the connection found dead
+when the call was written ("Error ... while writing to socket. Connection lost.", "Connection
+closed by the server before write"). A timeout while writing is not one: part may have gone."""
+
+
+def _not_sent(exc: RedisError) -> bool:
+    """Whether a call certainly did not reach Redis (`NOT_SENT`)."""
+    return isinstance(exc, RedisConnectionError) and any(words in str(exc) for words in NOT_SENT)
 
 
 def _tell_nobody(error: BaseException | None) -> None:
@@ -194,6 +214,7 @@ class RedisBus:
         self._claim_channel = self._redis.register_script(scripts.CLAIM_CHANNEL)
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
+        self._claims = 0  # channel claims made (each one's token)
         self._ops: list[str] = []
         self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
         self._unsent: tuple[int, list[str]] | None = None  # the call being sent, or to resend
@@ -297,14 +318,13 @@ class RedisBus:
 
         Raises:
             FencedError: this node was declared dead.
-            RedisError: Redis cannot be reached.
+            ResponseError: Redis refused the claim (not applied).
         """
-        try:
-            answer = await self._claim(
-                args=[self._node, self._epoch, f"{self._node}/{uid}", wanted, held]
-            )
-        except ResponseError as exc:
-            raise self._fence(exc) from None
+        # The same claim again gives the same answer (the nick is already the owner's).
+        owner = f"{self._node}/{uid}"
+        answer = await self._until_answered(
+            self._claim, [self._node, self._epoch, owner, wanted, held]
+        )
         return bool(answer == 1)
 
     async def claim_channel(self, uid: str, channel_folded: str, identity: str) -> tuple[bool, str]:
@@ -317,15 +337,53 @@ class RedisBus:
 
         Raises:
             FencedError: this node was declared dead.
-            RedisError: Redis cannot be reached.
+            ResponseError: Redis refused the claim (not applied).
         """
-        try:
-            created, given = await self._claim_channel(
-                args=[self._node, self._epoch, channel_folded, identity]
-            )
-        except ResponseError as exc:
-            raise self._fence(exc) from None
+        # A token of its own: the same call again gets the first call's answer, not a second
+        # member counted in (Redis keeps the answer `CLAIM_MEMORY` seconds).
+        self._claims += 1
+        token = f"{self._epoch}.{self._claims}"
+        memory_ms = int(CLAIM_MEMORY * 1000)
+        args: list[str | int] = [
+            self._node,
+            self._epoch,
+            channel_folded,
+            identity,
+            token,
+            memory_ms,
+        ]
+        created, given = await self._until_answered(self._claim_channel, args)
         return created == 1, given.decode()
+
+    async def _until_answered(self, script: AsyncScript, args: list[str | int]) -> Any:
+        """Call a claim script until Redis answers it. A call without an answer (a timeout, a
+        cut connection) may have been applied all the same: it is sent again, and the claim
+        scripts answer a call they already applied as the first time. Only while no try left
+        this process (`NOT_SENT`: Redis stopped, say) is the claim certainly not applied, and
+        the error raised at once. Past the lease this node has been declared dead, its
+        claims with it: that ends the tries.
+
+        Raises:
+            FencedError: this node was declared dead.
+            ResponseError: Redis refused the call (a script refuses before its first write).
+            RedisError: no try reached Redis (not applied).
+        """
+        reached = False
+        while True:
+            try:
+                return await script(args=args)
+            except ResponseError as exc:
+                raise self._fence(exc) from None
+            except RedisError as exc:
+                reached = reached or not _not_sent(exc)
+                if not reached:
+                    raise
+                if self._fenced:
+                    raise FencedError(self._node) from None
+                if time.monotonic() - self._renewed_at > self._lease:
+                    raise self._fence(None) from None  # the network has declared us dead
+                _log.info("bus: a claim had no answer (%s); sending it again", exc)
+                await asyncio.sleep(RETRY_INTERVAL)
 
     # -- sending (the Bus protocol) -----------------------------------------------------------
 

@@ -18,6 +18,8 @@ cw:chan:<chan>    hash    node -> how many of the channel's members are on that 
 cw:joined:<node>  set     the channels where the node has members
 cw:ident:<chan>   string  the channel's history identity, drawn by the node that created it
                           (`CLAIM_CHANNEL`); gone with the channel's last member
+cw:claim:<n>:<t>  string  the answer to node n's channel claim of token t (`CLAIM_CHANNEL`),
+                          for the call sent again; gone after a minute
 cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events,
                           or ``split`` = the name of a node that was declared dead
 cw:turn           hash    node -> the number of its last script call applied (``TURN``)
@@ -194,13 +196,24 @@ return 1
 CLAIM_CHANNEL = _with(
     _FENCE,
     """
--- ARGV: node, epoch, folded channel, the history identity to give it if this node creates it.
+-- ARGV: node, epoch, folded channel, the history identity to give it if this node creates it,
+-- the claim's token, and the milliseconds to keep its answer.
 -- A user of the node joins a channel the node has no member of. Nobody anywhere is in it: the
 -- user creates it (its operator), and returns {1, identity}. Else {0, its identity}. Either
 -- way the member is counted in, as TURN's ``enter`` does (the node does not enter again).
-local node, chan, identity = ARGV[1], ARGV[3], ARGV[4]
+-- A call with a token already answered is the node sending it again (the answer was lost): it
+-- gets that answer, and nothing more is counted.
+local node, chan, identity, token = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local refused = fence(node, ARGV[2])
 if refused then return refused end
+local claim = false
+if token and token ~= '' then  -- an older node sends no token
+    claim = 'cw:claim:' .. node .. ':' .. token
+    local answered = redis.call('GET', claim)
+    if answered then
+        return {tonumber(string.sub(answered, 1, 1)), string.sub(answered, 3)}
+    end
+end
 local created = redis.call('EXISTS', 'cw:chan:' .. chan) == 0
 if created then
     redis.call('SET', 'cw:ident:' .. chan, identity)
@@ -209,6 +222,9 @@ else
 end
 redis.call('HINCRBY', 'cw:chan:' .. chan, node, 1)
 redis.call('SADD', 'cw:joined:' .. node, chan)
+if claim then
+    redis.call('SET', claim, (created and '1 ' or '0 ') .. identity, 'PX', ARGV[6])
+end
 return {created and 1 or 0, identity}
 """,
 )

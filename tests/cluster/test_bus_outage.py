@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 import redis
-from redis.exceptions import OutOfMemoryError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
+from chinwag.cluster import scripts
 from chinwag.cluster.redis_bus import RedisBus
 
 if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)
@@ -190,6 +192,80 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
             assert watcher.reports == []
         finally:
             await bus.stop()
+
+
+async def test_a_nick_claim_whose_answer_is_lost_is_sent_again_and_holds(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis applies a rename's claim but its answer comes after the timeout: the bus sends
+    the claim again and reports the nick won, as Redis holds it (the old one released), so
+    that the node and the network agree on who is who."""
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    admin.script_load(scripts.CLAIM_NICK)  # the delayed call is the claim, not a NOSCRIPT
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        bus = _late_bus(relay.url)
+        await bus.start()
+        try:
+            assert await bus.claim_nick("u1", "amy")
+            relay.delay_next_script()
+            assert await bus.claim_nick("u1", "amelia", held="amy")
+            assert admin.hgetall("cw:nicks") == {b"amelia": b"n1.test/u1"}
+        finally:
+            await bus.stop()
+            admin.close()
+
+
+async def test_a_channel_claim_whose_answer_is_lost_is_answered_as_the_first_time(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis applies the claim of a new channel but its answer comes late: the claim sent
+    again gets the first answer (the user created it) and counts the member once; a later
+    claim by another user finds the channel and its identity."""
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    admin.script_load(scripts.CLAIM_CHANNEL)
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        bus = _late_bus(relay.url)
+        await bus.start()
+        try:
+            relay.delay_next_script()
+            assert await bus.claim_channel("u1", "#new", "ident-1") == (True, "ident-1")
+            assert admin.hgetall("cw:chan:#new") == {b"n1.test": b"1"}
+            assert await bus.claim_channel("u2", "#new", "ident-2") == (False, "ident-1")
+            assert admin.hgetall("cw:chan:#new") == {b"n1.test": b"2"}
+        finally:
+            await bus.stop()
+            admin.close()
+
+
+async def test_a_claim_while_redis_is_down_is_refused_at_once(own_redis: RedisServer) -> None:
+    """Redis stopped: the claim cannot be written (the connection is dead, then refused), so it
+    certainly was not applied, and the bus says so at once (the user gets 437) instead of
+    sending it again; once Redis is back the same claim goes through."""
+    bus = _late_bus(own_redis.url)
+    await bus.start()
+    try:
+        own_redis.kill()
+        with pytest.raises(RedisError, match=r"connecting to|while writing"):
+            await bus.claim_nick("u1", "amy")
+        own_redis.restart()
+        assert await bus.claim_nick("u1", "amy")
+    finally:
+        await bus.stop()
+
+
+def _late_bus(url: str) -> RedisBus:
+    """A bus through the relay, whose lease outlives the late answers (no renewal meanwhile:
+    its script call would take the late answer)."""
+    return RedisBus(
+        url,
+        "n1.test",
+        on_events=_ignore,
+        on_split=_ignore,
+        on_fenced=_ignore,
+        lease=30.0,
+        renew_interval=10.0,
+        timeout=TIMEOUT,
+    )
 
 
 def _bus(url: str, watcher: Watcher) -> RedisBus:
