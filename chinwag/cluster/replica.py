@@ -62,6 +62,8 @@ class RemoteLink:
     closing = True
     """Always: nothing is written to it, and no timer of this node (ping, registration) applies
     (its node does that)."""
+    remote = True
+    """A user of another node (`Link.remote`): its node closes it, and quits it here."""
     ping_sent_at: float | None = None
 
     def __init__(self, node: str, uid: str, signon: float, on_kill: OnKill = _ignore) -> None:
