@@ -225,6 +225,7 @@ class RedisBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._fenced = False
         self._stopping = False
+        self._left = False  # `stop` has sent its last call
         self._renewed_at = 0.0
         self._heard = 0  # inbox reads that brought entries: each one proves Redis takes writes
         self.turns = 0
@@ -289,6 +290,13 @@ class RedisBus:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+            # What was sent meanwhile (the QUITs of connections cut just before: theirs come on
+            # the next loop turn) goes before this node leaves, after which it would be refused.
+            with contextlib.suppress(RedisError, FencedError, TimeoutError):
+                await asyncio.wait_for(self.flush(), self._lease)
+            self._left = True  # from now on, nothing more is sent
+            if self._flushing is not None:
+                self._flushing.cancel()
             if not self._fenced:  # the lease is no longer renewed: leave before it runs out
                 with contextlib.suppress(RedisError, TimeoutError):
                     await self._leave(args=[self._node, self._epoch])
@@ -429,8 +437,8 @@ class RedisBus:
         await self._redis.ping()
 
     def _add(self, op: str, arg: str, event: str) -> None:
-        if self._fenced:
-            return  # declared dead: nothing this node says may reach the network
+        if self._fenced or self._left:
+            return  # declared dead, or gone: nothing this node says may reach the network
         self._ops += (op, arg, event)
         if event:
             self.events_out += 1

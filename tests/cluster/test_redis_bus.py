@@ -275,3 +275,18 @@ async def test_flush_on_a_busy_node_waits_for_what_was_sent_so_far(
     finally:
         sending = False
         await busy
+
+
+async def test_an_event_sent_while_a_node_stops_arrives_before_it_leaves(
+    node: StartNode, redis_url: str
+) -> None:
+    """An event sent while the node's tasks end (a QUIT of a connection cut just before the
+    stop comes on the next loop turn) reaches the other nodes before the node leaves the
+    network, never after it (where Redis would refuse it as from a dead node)."""
+    n1, n2 = await node("n1.test"), await node("n2.test")
+    # The hook stands for a connection_lost that runs while stop waits for the bus's tasks.
+    n1.bus._tasks[-1].add_done_callback(lambda _: n1.bus.to_all("late quit"))
+    await n1.bus.stop()
+    await n2.wait_for(lambda log: ("split", "n1.test") in log)
+    assert n2.log.index(("e", "late quit")) < n2.log.index(("split", "n1.test"))
+    assert not n1.fenced.is_set()
