@@ -197,6 +197,57 @@ async def test_a_drop_waits_for_a_line_another_node_is_inserting(postgres_url: s
         await two.close()
 
 
+async def test_two_drops_on_two_nodes_at_once_both_succeed(postgres_url: str) -> None:
+    """Two nodes each insert a line and then drop an account, in one writer group each, at
+    the same moment: neither drop waits on the other's insert while holding its own (which
+    PostgreSQL would end as a deadlock, failing one drop): both succeed."""
+    one = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    two = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        await one.accounts.register("Amy", "amy", "pw-amy")
+        await two.accounts.register("Bob", "bob", "pw-bob")
+        both_inserted = threading.Barrier(2, timeout=5.0)
+
+        def meet(conn: object) -> None:
+            both_inserted.wait()  # each node's insert ran before either drop starts
+
+        releases = [hold_writer(one), hold_writer(two)]
+        drops = []
+        for store, name, line in ((one, "amy", "l1"), (two, "bob", "l2")):
+            store.history.append(entry(line, T0))
+            store.writer.fire(meet)
+            drops.append(asyncio.create_task(store.forget(name)))
+        while one.writer.pending < 3 or two.writer.pending < 3:
+            await asyncio.sleep(0)  # each drop's call queued behind its node's insert
+        for release in releases:
+            release()
+        async with asyncio.timeout(10):
+            assert await asyncio.gather(*drops) == [(True, 0), (True, 0)]
+        assert ids(await one.history.latest(LOBBY, None, 10)) == ["l2", "l1"]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_call_whose_connection_dies_under_it_gets_the_error(postgres_url: str) -> None:
+    """A writer call that loses the connection (a deadlock or a killed backend fails the whole
+    transaction) gets that error instead of waiting forever; the next call reconnects."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+
+        def die(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        async with asyncio.timeout(10):
+            with pytest.raises(psycopg.OperationalError):
+                await store.writer.call(die)
+        store.history.append(entry("after", T0))
+        await store.flush()
+        assert ids(await store.history.latest(LOBBY, None, 10)) == ["after"]
+    finally:
+        await store.close()
+
+
 def _until_a_lock_waits(url: str) -> None:
     """Return when some session waits for an advisory lock (or after 5 s)."""
     with psycopg.connect(url, autocommit=True) as conn:
