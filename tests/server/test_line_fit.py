@@ -74,3 +74,20 @@ def test_pack_words_keeps_every_word_within_the_limit(words: list[str], limit: i
     lines = pack_words(words, limit)
     assert all(len(line.encode()) <= limit for line in lines)
     assert [w for line in lines for w in line.split(" ")] == words
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.one_of(NAMES, st.just("irc." + "y" * 420 + ".example")),
+    nick=st.from_regex(r"[a-z]{1,32}", fullmatch=True),
+    middle=st.lists(WORD, min_size=1, max_size=2),
+    texts=st.lists(TEXT, max_size=5),
+)
+def test_numeric_lines_are_numeric_line_for_each_text(
+    name: str, nick: str, middle: list[str], texts: list[str]
+) -> None:
+    """A list reply formatted with one head (NAMES) is byte for byte the numerics formatted one
+    by one, a text too long to fit, a head too long and a very long server name included."""
+    network = _network(name)
+    expected = b"".join(network.numeric_line(nick, "353", *middle, text) for text in texts)
+    assert network.numeric_lines(nick, "353", tuple(middle), texts) == expected
