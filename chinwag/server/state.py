@@ -26,6 +26,7 @@ __all__ = [
     "Membership",
     "PackedNames",
     "RegState",
+    "new_identity",
 ]
 
 
@@ -348,6 +349,11 @@ def _pack(line: bytes, words: list[bytes], limit: int) -> list[bytes]:
     return lines
 
 
+def new_identity(name_folded: str) -> str:
+    """A new history identity for a channel being created (see `Channel.identity`)."""
+    return f"{name_folded}!{secrets.token_hex(6)}"
+
+
 @dataclass(eq=False, slots=True)
 class Channel:
     """A channel: its members, topic, modes and lists."""
@@ -402,7 +408,7 @@ class Channel:
     def __post_init__(self) -> None:
         folded = self.name_folded = fold(self.name)
         if not self.identity:
-            self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
+            self.identity = folded if self.permanent else new_identity(folded)
 
     def names_changed(self) -> None:
         """A member left, renamed, was revealed or got or lost a status: NAMES is rebuilt."""
