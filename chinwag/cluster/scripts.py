@@ -44,6 +44,7 @@ __all__ = [
     "HISTORY_GROUP",
     "HISTORY_TAIL",
     "JOIN_NODE",
+    "LEAVE_GROUP",
     "LEAVE_NODE",
     "REAP",
     "RENEW",
@@ -366,4 +367,16 @@ else
     keep_from = ms .. '-' .. tostring(tonumber(seq) + 1)
 end
 return redis.call('XTRIM', 'cw:history', 'MINID', keep_from)
+"""
+
+LEAVE_GROUP = """
+-- ARGV: a node. Its consumer leaves the history group (``HISTORY_GROUP``) when nothing is
+-- pending for it, in one step: a read of the consumer's cannot come between the look and the
+-- deletion (which would drop what it read). A read after it makes the consumer again.
+-- Returns 1 when it left, 0 when lines are pending for it.
+if #redis.call('XPENDING', 'cw:history', 'store', '-', '+', 1, ARGV[1]) > 0 then
+    return 0
+end
+redis.call('XGROUP', 'DELCONSUMER', 'cw:history', 'store', ARGV[1])
+return 1
 """

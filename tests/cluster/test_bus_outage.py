@@ -20,14 +20,14 @@ from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 from chinwag.cluster import scripts
 from chinwag.cluster.redis_bus import RedisBus
 
+from .relay import LateAnswerRelay
+
 if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)
     from services import RedisServer
 
 WAIT = 10.0
 TIMEOUT = 0.3
 """The bus's command timeout here: short, so that the test is quick."""
-LATE = 1.0
-"""Seconds the relay holds back the answer it delays: past `TIMEOUT`."""
 
 
 class Watcher:
@@ -104,61 +104,6 @@ async def test_a_silent_redis_is_unreachable_and_the_unanswered_call_arrives_onc
         await bus.stop()
 
 
-class LateAnswerRelay:
-    """A unix-socket relay to Redis that, once asked (`delay_next_script`), holds back the
-    answer to the next script call by `LATE` seconds; everything else passes at once."""
-
-    def __init__(self, redis_path: Path, path: Path) -> None:
-        self.redis_path = redis_path
-        self.path = path
-        self._delaying = False
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> LateAnswerRelay:
-        self._server = await asyncio.start_unix_server(self._relay, str(self.path))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._server.close()
-        for pipe in self._pipes:
-            pipe.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    @property
-    def url(self) -> str:
-        """What the bus takes."""
-        return f"unix://{self.path}"
-
-    def delay_next_script(self) -> None:
-        """Hold back the answer to the next script call (EVALSHA) that comes through."""
-        self._delaying = True
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        redis_r, redis_w = await asyncio.open_unix_connection(str(self.redis_path))
-        late = asyncio.Event()  # set while this connection's next answer must come late
-
-        async def up() -> None:
-            while data := await client_r.read(65536):
-                if self._delaying and b"EVALSHA" in data:
-                    self._delaying = False
-                    late.set()
-                redis_w.write(data)
-            redis_w.close()
-
-        async def down() -> None:
-            while data := await redis_r.read(65536):
-                if late.is_set():
-                    late.clear()
-                    await asyncio.sleep(LATE)
-                client_w.write(data)
-            client_w.close()
-
-        for pipe in (up(), down()):
-            task = asyncio.create_task(pipe)
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-
 async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
     own_redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -182,7 +127,7 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
         try:
             bus.to(bus.node, "first")
             await watcher.until(events=1)
-            relay.delay_next_script()
+            relay.delay_next()
             bus.to(bus.node, "second")
             await watcher.until(events=2)  # back in the inbox: only its answer is late
             await bus.flush()  # the call timed out, and went again
@@ -207,7 +152,7 @@ async def test_a_nick_claim_whose_answer_is_lost_is_sent_again_and_holds(
         await bus.start()
         try:
             assert await bus.claim_nick("u1", "amy")
-            relay.delay_next_script()
+            relay.delay_next()
             assert await bus.claim_nick("u1", "amelia", held="amy")
             assert admin.hgetall("cw:nicks") == {b"amelia": b"n1.test/u1"}
         finally:
@@ -227,7 +172,7 @@ async def test_a_channel_claim_whose_answer_is_lost_is_answered_as_the_first_tim
         bus = _late_bus(relay.url)
         await bus.start()
         try:
-            relay.delay_next_script()
+            relay.delay_next()
             assert await bus.claim_channel("u1", "#new", "ident-1") == (True, "ident-1")
             assert admin.hgetall("cw:chan:#new") == {b"n1.test": b"1"}
             assert await bus.claim_channel("u2", "#new", "ident-2") == (False, "ident-1")
