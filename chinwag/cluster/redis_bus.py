@@ -133,9 +133,22 @@ def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
 
 
+SCRIPT_FAILED = "Error running script"
+"""How Redis before 7.0 begins the error of a command that failed inside a script; the
+command's own error follows, after a dash ("... @user_script:12: -OOM command not allowed...")."""
+TRANSIENT_IN_SCRIPT = tuple(
+    f"-{prefix} " for prefix in ("OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", *TRANSIENT)
+)
+"""The refusals that pass, as a script's failure names them on Redis before 7.0."""
+
+
 def _transient(exc: ResponseError) -> bool:
-    """Whether Redis refused for a while only."""
-    return isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT)
+    """Whether Redis refused for a while only (also when a command inside a script was
+    refused, as Redis before 7.0 words it)."""
+    if isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT):
+        return True
+    text = str(exc)
+    return SCRIPT_FAILED in text and any(refusal in text for refusal in TRANSIENT_IN_SCRIPT)
 
 
 NOT_SENT = (" connecting to ", "while writing to socket", "before write")

@@ -18,7 +18,7 @@ import redis
 from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from chinwag.cluster import scripts
-from chinwag.cluster.redis_bus import RedisBus
+from chinwag.cluster.redis_bus import RedisBus, _transient
 
 from .relay import LateAnswerRelay
 
@@ -279,3 +279,21 @@ async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
     finally:
         await bus.stop()
         admin.close()
+
+
+def test_a_refusal_inside_a_script_on_an_older_redis_is_a_passing_one() -> None:
+    """Before 7.0 Redis reports a write refused inside a script (out of memory, a read-only
+    replica, a dump that cannot be written) as the script's failure: still one that passes,
+    so the call goes again; a key of the wrong type inside a script stays one that does not."""
+    failed = "Error running script (call to f_1a2b): @user_script:12: @user_script: 12: "
+    for refusal in (
+        "-OOM command not allowed when used memory > 'maxmemory'.",
+        "-READONLY You can't write against a read only replica.",
+        "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable",
+        "-NOREPLICAS Not enough good replicas to write.",
+    ):
+        assert _transient(ResponseError(failed + refusal))
+    assert not _transient(
+        ResponseError(failed + "-WRONGTYPE Operation against a key holding the wrong kind")
+    )
+    assert _transient(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
