@@ -189,7 +189,7 @@ async def test_a_drop_waits_for_a_line_another_node_is_inserting(postgres_url: s
         await asyncio.wait([dropping, waiting], return_when=asyncio.FIRST_COMPLETED)
         gate.set()
         assert await dropping == (True, 1)
-        await waiting
+        assert await waiting  # the drop did wait for the insert's lock
         await two.flush()
         assert await one.history.latest(direct(amy.party, "bob"), None, 10) == []
     finally:
@@ -248,8 +248,8 @@ async def test_a_call_whose_connection_dies_under_it_gets_the_error(postgres_url
         await store.close()
 
 
-def _until_a_lock_waits(url: str) -> None:
-    """Return when some session waits for an advisory lock (or after 5 s)."""
+def _until_a_lock_waits(url: str) -> bool:
+    """Return True when some session waits for an advisory lock, False after 5 s without."""
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
@@ -257,8 +257,9 @@ def _until_a_lock_waits(url: str) -> None:
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             ).fetchone()
             if row is not None and row[0]:
-                return
+                return True
             time.sleep(0.01)  # pg_locks has no event to wait for
+    return False
 
 
 async def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> None:
