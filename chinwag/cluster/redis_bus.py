@@ -241,6 +241,8 @@ class RedisBus:
         self._left = False  # `stop` has sent its last call
         self._renewed_at = 0.0
         self._heard = 0  # inbox reads that brought entries: each one proves Redis takes writes
+        self.last_error: RedisError | None = None
+        """Why the last call that failed did (what `unreachable` is about)."""
         self.turns = 0
         """How many script calls carried events (to observe the batching)."""
         self.events_out = 0
@@ -513,6 +515,7 @@ class RedisBus:
 
     def _report(self, exc: RedisError, waiting: int) -> None:
         """A call could not reach Redis, or Redis refused it: said once per episode."""
+        self.last_error = exc
         if not self._unreachable:
             self._unreachable = True
             _log.warning("bus: Redis does not take writes (%s); %d ops wait", exc, waiting)

@@ -18,6 +18,7 @@ class LateAnswerRelay:
         self.redis_path = redis_path
         self.path = path
         self._delaying: tuple[bytes, ...] = ()
+        self._dropping = b""
         self.holding = asyncio.Event()
         """Set once the command to delay has gone through to Redis (its answer is held)."""
         self._pipes: set[asyncio.Task[None]] = set()
@@ -37,6 +38,15 @@ class LateAnswerRelay:
         """What the bus takes."""
         return f"unix://{self.path}"
 
+    def drop(self, command: bytes = b"EVALSHA") -> None:
+        """Lose every ``command`` (a script call by default) on the way to Redis, as a cut
+        network would, while the others pass."""
+        self._dropping = command
+
+    def heal(self) -> None:
+        """Let every command through again (after `drop`)."""
+        self._dropping = b""
+
     def delay_next(self, *commands: bytes) -> None:
         """Hold back the answer to the next of ``commands`` (a script call when none is
         named) that comes through."""
@@ -53,6 +63,8 @@ class LateAnswerRelay:
                     self._delaying = ()
                     late.set()
                     self.holding.set()
+                if self._dropping and self._dropping in data:
+                    continue
                 redis_w.write(data)
             redis_w.close()
 

@@ -15,10 +15,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from chinwag.cluster import scripts
+from chinwag.cluster.history_feed import HistoryFeed
+from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import RedisBus, _transient
+from chinwag.store import StoreError
+from chinwag.store.postgres import PostgresStore
 
 from .relay import LateAnswerRelay
 
@@ -28,6 +33,7 @@ if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py lo
 WAIT = 10.0
 TIMEOUT = 0.3
 """The bus's command timeout here: short, so that the test is quick."""
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 class Watcher:
@@ -297,3 +303,27 @@ def test_a_refusal_inside_a_script_on_an_older_redis_is_a_passing_one() -> None:
         ResponseError(failed + "-WRONGTYPE Operation against a key holding the wrong kind")
     )
     assert _transient(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
+
+
+async def test_calls_lost_on_the_way_while_pings_pass_mean_unreachable(
+    own_redis: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Redis answers pings but the bus's calls get no answer (lost on the way): the history
+    probe says Redis cannot be reached, not that it refuses writes, which it never did."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        watcher = Watcher()
+        bus = _bus(relay.url, watcher)
+        kept = NetworkHistory(store.history, HistoryFeed(relay.url, "n1.test", store.history))
+        kept.attach(bus)
+        await bus.start()
+        try:
+            relay.drop()
+            bus.to(bus.node, "lost on the way")
+            await watcher.until(reports=1)
+            with pytest.raises(StoreError, match="cannot be reached"):
+                await kept.probe_write()
+            relay.heal()
+        finally:
+            await bus.stop()
+            await store.close()
