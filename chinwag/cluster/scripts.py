@@ -218,8 +218,10 @@ end
 local created = redis.call('EXISTS', 'cw:chan:' .. chan) == 0
 if created then
     redis.call('SET', 'cw:ident:' .. chan, identity)
-else
-    identity = redis.call('GET', 'cw:ident:' .. chan) or identity
+elseif redis.call('SET', 'cw:ident:' .. chan, identity, 'NX') == false then
+    -- (Entered without one, through TURN's ``enter``: the first claim after gives it one,
+    -- which every later claim gets.)
+    identity = redis.call('GET', 'cw:ident:' .. chan)
 end
 redis.call('HINCRBY', 'cw:chan:' .. chan, node, 1)
 redis.call('SADD', 'cw:joined:' .. node, chan)

@@ -290,3 +290,15 @@ async def test_an_event_sent_while_a_node_stops_arrives_before_it_leaves(
     await n2.wait_for(lambda log: ("split", "n1.test") in log)
     assert n2.log.index(("e", "late quit")) < n2.log.index(("split", "n1.test"))
     assert not n1.fenced.is_set()
+
+
+async def test_a_channel_entered_without_an_identity_gets_the_first_claims(
+    node: StartNode,
+) -> None:
+    """A channel entered without a claim (no identity in Redis: an older node's join) takes
+    the identity of the first claim that finds it, and every later claim gets that one."""
+    n1, n2 = await node("n1.test"), await node("n2.test")
+    n1.bus.enter("#old")
+    await n1.bus.flush()
+    assert await n2.bus.claim_channel("u1", "#old", "#old!first") == (False, "#old!first")
+    assert await n1.bus.claim_channel("u2", "#old", "#old!second") == (False, "#old!first")
