@@ -349,10 +349,12 @@ class Connection(asyncio.Protocol):
 
     def due_lazily(self) -> bool:
         """Whether output that waited lazily is still queued (nothing urgent took it out):
-        the owner then writes it now; from here on it is due like any other."""
+        the owner then writes it now; from here on it is due like any other. The window's
+        batch of arrivals that ends it closes here, for every holder: it is due now."""
         if not (self._lazy_only and self.pending):
             return False
         self._lazy_only = False
+        self._close_tail()
         return True
 
     def hold(self, batch: ChannelBatch) -> None:
@@ -394,9 +396,29 @@ class Connection(asyncio.Protocol):
             self.tail_owner = None
 
     def flush(self) -> None:
-        """Write everything queued in one call, then enforce the SendQ."""
+        """Write what is due in one call, then enforce the SendQ."""
         if self.pending:
-            self.write(self.take())
+            self.write(self.take_due())
+
+    def take_due(self) -> bytes:
+        """What is due now, as this peer's bytes, taken from the queue: everything but an open
+        batch of arrivals that ends it, which stays queued for the owner's next lazy flush.
+        Writing this peer must not close that batch for every other member (``fanout.py``)."""
+        pending = self.pending
+        if not pending or self.tail_owner is None:
+            return self.take()
+        tail = pending[-1]
+        if isinstance(tail, bytes) or not (tail.lazy and tail.open):
+            return self.take()
+        # Everything before the tail is closed already: a peer's output has at most one open
+        # batch, at its end.
+        pending.pop()
+        data = self._join(pending) if pending else b""
+        pending.append(tail)
+        self._batched = True
+        self._lazy_only = True
+        self.owner.mark_lazy(self)
+        return data
 
     def take(self) -> bytes:
         """Everything queued, as this peer's bytes; the queue is left empty."""
@@ -407,6 +429,10 @@ class Connection(asyncio.Protocol):
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
             owner.close_batches()
             self.tail_owner = None
+        return self._join(pending)
+
+    def _join(self, pending: list[bytes | ChannelBatch]) -> bytes:
+        """``pending`` (this peer's queue, not empty) as bytes; it is left empty."""
         if len(pending) == 1:  # the usual case: one line, or one channel batch
             item = pending[0]
             data = item if isinstance(item, bytes) else item.share_of(self.client)
