@@ -22,8 +22,11 @@ Output never blocks anybody. `enqueue` appends bytes to a per-connection list an
 connection with the server's outbox once; at the end of the event-loop turn the outbox writes each
 dirty connection's pending lines with ONE ``transport.write`` (the kernel is far happier with one
 write of ten lines than ten writes of one); with durable delivery, behind the commit of the
-messages the turn stored (``server/outbox.py``). Channel messages arrive as shared `fanout.Batch`
-objects (`hold`), turned into this peer's bytes at flush time. If what this peer has not yet
+messages the turn stored (``server/outbox.py``), and for a huge fan-out over a few turns (what
+is queued meanwhile joins the same write). Channel messages arrive as shared `fanout.Batch`
+objects (`hold`), turned into this peer's bytes at flush time (`take_due`: an open batch of
+others' arrivals that ends the queue waits for the lazy flush, so that writing this peer early
+does not close it for everyone). If what this peer has not yet
 read passes ``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
 
 While a command runs, the lines meant for its sender can be captured (`capture`) so that the
