@@ -26,8 +26,8 @@ messages the turn stored (``server/outbox.py``), and for a huge fan-out over a f
 is queued meanwhile joins the same write). Channel messages arrive as shared `fanout.Batch`
 objects (`hold`), turned into this peer's bytes at flush time (`take_due`: an open batch of
 others' arrivals that ends the queue waits for the lazy flush, so that writing this peer early
-does not close it for everyone). If what this peer has not yet
-read passes ``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
+does not close it for everyone). If what this peer has not yet read passes ``sendq_bytes`` it
+is cut off with "SendQ exceeded"; the others never wait for it.
 
 While a command runs, the lines meant for its sender can be captured (`capture`) so that the
 dispatcher can label them for ``labeled-response``.

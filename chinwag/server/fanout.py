@@ -37,7 +37,7 @@ batch. The rule above still holds, with two exceptions. Somebody joining does no
 batches: whoever joins while they are open holds none of them, so is *late*, and each later JOIN
 of the window is queued to each of them. And a holder written before the window ends (it had
 other output due) does not close them: it is written up to the open batch, which stays at the
-end of its output until the lazy flush closes the window (`Connection.flush`); otherwise, while
+end of its output until the lazy flush closes the window (`Connection.take_due`); otherwise, while
 the outbox writes a big room over several turns, every arrival would find the batches closed by
 the last slice and open new ones for every member. Anything else for a holder, a channel
 message, anybody leaving, and the lazy flush close them as before.

@@ -19,7 +19,7 @@ turn's budget: the newest output is what somebody is waiting for (a reply, the n
 conversation), while the rest of a big fan-out only gets a little later. The batches a channel
 shares among its members make the slices cheap: a batch closed by the first slice's writes
 stays as it is for the holders written later (``fanout.py``), and an open batch of arrivals
-stays open until the lazy flush (``Connection.flush``).
+stays open until the lazy flush (``Connection.take_due``).
 
 Durable delivery (``[history] durable_delivery``, the default) adds one rule: no client may see
 a stored message before it is committed, or a crash could take back what somebody read. Delaying
