@@ -190,7 +190,7 @@ class Outbox:
         (a quarter of it kept for the leftovers); the rest wait for the next turn's slice."""
         budget = self.write_budget
         backlog = self._backlog
-        first = budget - min(len(backlog), budget // 4)
+        first = budget - min(len(backlog), max(1, budget // 4))
         for conn in fresh[:first]:
             conn.flush()
         if len(fresh) > first:
