@@ -45,7 +45,7 @@ from chinwag.store.base import Bound, HistoryEntry, HistoryIndex, OnCommit, Targ
 from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
 from chinwag.store.journal import HEADER, Journal, JournalError
-from chinwag.store.journal_records import encode_entry, pack_time
+from chinwag.store.journal_records import encode_entry, encode_record
 
 __all__ = ["CATCH_UP_TIMEOUT", "PROBE_ROOM", "JournalHistoryStore", "TurnListener"]
 
@@ -146,9 +146,7 @@ class JournalHistoryStore:
                 raise StoreClosedError("the history store is closed")
             if self.journal is None:
                 raise StoreError("history is written by another chinwag process")
-        record = (
-            f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
-        )
+        record = encode_record(msgid, when, conversation, account, tags, line)
         # The one test per message: does it fit into the space reserved on disk?
         self._room -= len(record)
         if self._room < 0:

@@ -16,14 +16,24 @@ a line end can occur in a field: the line codec splits lines at CR and LF and dr
 JSON escapes both in tag values. The indexer skips (and logs) a record with the wrong number of
 fields rather than stop; it still reads the records of the first version of this format (11
 fields: ``float.hex`` time, the parties, target, sender, command and text apart).
+
+Encoding, twice. `encode_record` builds the record of every stored message on the event loop,
+so it has a compiled twin (``_journal_record.pyx``, built by ``setup.py`` with the protocol
+core) that writes the fields straight into one ``bytes``; `python_encode_record` is the
+reference and the fallback (no compiler, or ``CHINWAG_PURE_PYTHON=1``), and the tests compare
+the two byte for byte.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import struct
+from collections.abc import Callable
 
+from chinwag.protocol._core import PURE_PYTHON_ENV
 from chinwag.store import _query
 from chinwag.store.base import NO_TAGS, ChannelTarget, DirectTarget, HistoryEntry
 from chinwag.store.errors import InvalidNameError
@@ -36,8 +46,10 @@ __all__ = [
     "decode_entry",
     "decode_rows",
     "encode_entry",
+    "encode_record",
     "encode_tags",
     "pack_time",
+    "python_encode_record",
     "record_fields",
 ]
 
@@ -63,6 +75,32 @@ def encode_entry(entry: HistoryEntry) -> str:
     head = f"{msgid}\0{pack_time(when).hex()}\0{target.key}\0{account or ''}"
     line = f":{sender} {command} {target_name} :{text}\r\n"
     return f"{head}\0{encode_tags(dict(tags)) if tags else ''}\0{line}"
+
+
+# Positional parameters: called once per stored message (see `JournalHistoryStore.add`).
+def python_encode_record(  # noqa: PLR0917
+    msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+) -> bytes:
+    """One message's record from its parts (see the module header): the reference for
+    `encode_record`, which is this function compiled when it could be built.
+
+    Args:
+        msgid: the message's msgid.
+        when: its server time.
+        conversation: the key of its conversation (``Target.key``).
+        account: the sender's account, empty for none.
+        tags: its client tags as JSON, empty for none.
+        line: the message as relayed, without tags, ending in CR LF (``Outgoing.plain``).
+    """
+    return f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
+
+
+RecordEncoder = Callable[[str, float, str, str, str, bytes], bytes]
+encode_record: RecordEncoder = python_encode_record
+"""`python_encode_record`, compiled when it was built (``_journal_record.pyx``)."""
+if os.environ.get(PURE_PYTHON_ENV, "") in ("", "0"):
+    with contextlib.suppress(ImportError):
+        from chinwag.store._journal_record import encode_record
 
 
 Fields = tuple[str, float, str, str, str, str, str, str, str, str, str]

@@ -4,13 +4,23 @@ never fatal."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from typing import Any
+
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
 from chinwag.store._query import time_key
 from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH
-from chinwag.store.journal_records import decode_entry, decode_rows, encode_entry
+from chinwag.store.journal_records import (
+    decode_entry,
+    decode_rows,
+    encode_entry,
+    encode_record,
+    python_encode_record,
+    record_fields,
+)
 
 from .factories import T0
 
@@ -91,3 +101,75 @@ def test_a_malformed_record_is_skipped_and_counted() -> None:
     rows, _convs, bad = _decoded(two_fields + short_time + not_hex + no_text + good)
     assert bad == 4
     assert [row[0] for row in rows] == ["ok"]
+
+
+# Any str a caller could pass, lone surrogates (which neither encoder can write) included.
+_ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=30)
+_LINES = st.builds(
+    lambda source, target, text: f":{source} PRIVMSG {target} :{text}\r\n".encode(),
+    _NAME,
+    _NAME,
+    _TEXT,
+)
+needs_compiled = pytest.mark.skipif(
+    encode_record is python_encode_record,
+    reason="the compiled record encoder is not in use: nothing to compare",
+)
+
+
+def _outcome(encode: Any, *args: Any) -> tuple[Any, ...]:
+    """What ``encode(*args)`` does: the bytes, or its exception's type."""
+    try:
+        return ("returned", encode(*args))
+    except Exception as exc:  # the comparison is the test: any exception must match
+        return ("raised", type(exc).__name__)
+
+
+@needs_compiled
+@given(
+    msgid=_ANY_TEXT,
+    when=st.floats(allow_nan=False) | st.integers(-(2**53), 2**53),
+    conversation=_ANY_TEXT,
+    account=_ANY_TEXT,
+    tags=_ANY_TEXT,
+    line=_LINES | st.binary(max_size=40),
+)
+@example(msgid="m", when=0.0, conversation="\udc80 x", account="", tags="", line=b"")
+@example(msgid="é", when=-0.0, conversation="a b", account="Zoë", tags='{"+a":"b"}', line=b"\0")
+def test_the_compiled_encoder_writes_what_the_python_one_writes(
+    *, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+) -> None:
+    """Both encoders give the same bytes for any fields (and the same error for a surrogate)."""
+    args = (msgid, when, conversation, account, tags, line)
+    assert _outcome(encode_record, *args) == _outcome(python_encode_record, *args)
+
+
+@given(
+    msgid=st.text("0123456789abcdef", min_size=1, max_size=24),
+    when=st.floats(0, 4e9),
+    parties=st.tuples(_NAME, _NAME),
+    account=st.one_of(st.just(""), _NAME),
+    line=_LINES,
+)
+def test_a_record_from_its_parts_reads_back(
+    msgid: str, when: float, parties: tuple[str, str], account: str, line: bytes
+) -> None:
+    """A record built from a message's parts (the server's hot path) reads back field by
+    field, its time exact."""
+    conversation = " ".join(parties)
+    record = encode_record(msgid, when, conversation, account, "", line)
+    fields = record_fields(record.decode().removesuffix("\n"))
+    source, _, rest = line.decode()[1:].partition(" PRIVMSG ")
+    target, _, text = rest.partition(" :")
+    assert fields == (
+        msgid,
+        when,
+        conversation,
+        *parties,
+        target,
+        source,
+        account,
+        "PRIVMSG",
+        text.removesuffix("\r\n"),
+        "",
+    )
