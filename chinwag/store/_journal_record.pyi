@@ -1,5 +1,15 @@
-"""The compiled twin of `journal_records.python_encode_record` (``_journal_record.pyx``)."""
+"""The compiled twins of `journal_records.python_encode_record` and `PythonTurnRecords`."""
+
+from collections.abc import Callable
 
 def encode_record(
     msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
 ) -> bytes: ...
+
+class TurnRecords:
+    records: list[bytes]
+    room: int
+    def __init__(self, opening: Callable[[], object], reserve: Callable[[int], int]) -> None: ...
+    def add(
+        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+    ) -> None: ...

@@ -36,6 +36,13 @@ def encode_record(
     bytes line not None,
 ):
     """See `journal_records.python_encode_record`."""
+    return _encode(msgid, when, conversation, account, tags, line)
+
+
+cdef bytes _encode(
+    str msgid, double when, str conversation, str account, str tags, bytes line
+):
+    """`encode_record`, for arguments already checked (none is None)."""
     cdef Py_ssize_t msgid_size, conversation_size, account_size, tags_size
     # UTF-8 of each str (cached in the str by CPython; an ASCII str's own bytes): a lone
     # surrogate raises UnicodeEncodeError here as ``str.encode`` does in the twin.
@@ -66,3 +73,37 @@ def encode_record(
     out = _field(out, tags_data, tags_size)
     memcpy(out, PyBytes_AS_STRING(line), line_size)
     return record
+
+
+cdef class TurnRecords:
+    """See `journal_records.PythonTurnRecords`: the same, with `encode_record` inline."""
+
+    cdef public list records
+    cdef public Py_ssize_t room
+    cdef object _opening
+    cdef object _reserve
+
+    def __init__(self, opening, reserve):
+        self.records = []
+        self.room = 0
+        self._opening = opening
+        self._reserve = reserve
+
+    def add(
+        self,
+        str msgid not None,
+        double when,
+        str conversation not None,
+        str account not None,
+        str tags not None,
+        bytes line not None,
+    ):
+        """See `journal_records.PythonTurnRecords.add`."""
+        if not self.records:
+            self._opening()
+        cdef bytes record = _encode(msgid, when, conversation, account, tags, line)
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(record)
+        if size > self.room:
+            self.room = self._reserve(size)
+        self.room -= size
+        self.records.append(record)

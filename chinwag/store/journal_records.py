@@ -32,6 +32,7 @@ import logging
 import os
 import struct
 from collections.abc import Callable
+from typing import Protocol
 
 from chinwag.protocol._core import PURE_PYTHON_ENV
 from chinwag.store import _query
@@ -43,6 +44,9 @@ __all__ = [
     "FIELDS",
     "TIME",
     "Fields",
+    "PythonTurnRecords",
+    "TurnBuffer",
+    "TurnRecords",
     "decode_entry",
     "decode_rows",
     "encode_entry",
@@ -95,12 +99,73 @@ def python_encode_record(  # noqa: PLR0917
     return f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
 
 
-RecordEncoder = Callable[[str, float, str, str, str, bytes], bytes]
-encode_record: RecordEncoder = python_encode_record
+class TurnBuffer(Protocol):
+    """What the store uses of `PythonTurnRecords` and of its compiled twin."""
+
+    records: list[bytes]
+    room: int
+
+    def add(  # noqa: PLR0917
+        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+    ) -> None:
+        """Add one message's record (see `PythonTurnRecords.add`)."""
+
+
+class PythonTurnRecords:
+    """One loop turn's records, and the disk space reserved for them that they leave free: the
+    reference for `TurnRecords`, which is this class compiled when it could be built.
+
+    Its `add` is the store's hot path (``JournalHistoryStore.add``): the server calls it once
+    per stored message, so it is compiled with the encoder, and what happens once per turn or
+    on a full reservation is the store's, through the two callables.
+
+    Args:
+        opening: called before the turn's first record is added (the store schedules the end
+            of the turn; it raises when it takes no records).
+        reserve: called with a record's size when it does not fit into ``room``: returns the
+            room before that record once the space is reserved, or raises ``JournalError``.
+    """
+
+    __slots__ = ("_opening", "_reserve", "records", "room")
+
+    def __init__(self, opening: Callable[[], object], reserve: Callable[[int], int]) -> None:
+        self.records: list[bytes] = []
+        """This turn's records, in order (the store takes them at the end of the turn)."""
+        self.room = 0
+        """Reserved bytes the turn's frame leaves free (negative: more is needed)."""
+        self._opening = opening
+        self._reserve = reserve
+
+    # Positional parameters: called once per stored message (see `JournalHistoryStore.add`).
+    def add(  # noqa: PLR0917
+        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+    ) -> None:
+        """Add one message's record (`python_encode_record` of the same arguments).
+
+        Raises:
+            JournalError: from ``reserve``: there is no disk space for it (nothing was added).
+            StoreError: from ``opening``.
+        """
+        if not self.records:
+            self._opening()
+        record = python_encode_record(msgid, when, conversation, account, tags, line)
+        size = len(record)
+        if size > self.room:
+            self.room = self._reserve(size)
+        self.room -= size
+        self.records.append(record)
+
+
+encode_record = python_encode_record
 """`python_encode_record`, compiled when it was built (``_journal_record.pyx``)."""
+TurnRecords: Callable[[Callable[[], object], Callable[[int], int]], TurnBuffer] = PythonTurnRecords
+"""`PythonTurnRecords`, compiled when it was built (``_journal_record.pyx``)."""
 if os.environ.get(PURE_PYTHON_ENV, "") in ("", "0"):
     with contextlib.suppress(ImportError):
-        from chinwag.store._journal_record import encode_record
+        from chinwag.store import _journal_record
+
+        encode_record = _journal_record.encode_record
+        TurnRecords = _journal_record.TurnRecords
 
 
 Fields = tuple[str, float, str, str, str, str, str, str, str, str, str]

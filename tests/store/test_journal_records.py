@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
 from chinwag.store._query import time_key
 from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH
+from chinwag.store.journal import JournalError
 from chinwag.store.journal_records import (
+    PythonTurnRecords,
+    TurnRecords,
     decode_entry,
     decode_rows,
     encode_entry,
@@ -173,3 +176,91 @@ def test_a_record_from_its_parts_reads_back(
         text.removesuffix("\r\n"),
         "",
     )
+
+
+_ADDS = st.lists(
+    st.tuples(_NAME, st.floats(0, 4e9), st.sampled_from(["#a", "amy bob", "~x1 ~y2"]), _LINES),
+    max_size=8,
+)
+
+
+def _turn_run(
+    make: Any, adds: list[tuple[str, float, str, bytes]], grants: list[int | None]
+) -> list[object]:
+    """Everything a turn's records do for ``adds``: the calls to its two callables, errors,
+    and the records and room after each add; ``grants`` is what each reservation gives
+    (None: the disk is full)."""
+    seen: list[object] = []
+    grant = iter(grants)
+
+    def opening() -> None:
+        seen.append("opening")
+
+    def reserve(size: int) -> int:
+        granted = next(grant, None)
+        seen.append(("reserve", size, granted))
+        if granted is None:
+            raise JournalError(28, "no space")
+        return granted
+
+    turn = make(opening, reserve)
+    for msgid, when, conversation, line in adds:
+        try:
+            turn.add(msgid, when, conversation, "", "", line)
+        except JournalError as exc:
+            seen.append(("refused", str(exc)))
+        seen.append((list(turn.records), turn.room))
+    return seen
+
+
+def _python_turn(room: int) -> Any:
+    def make(opening: Any, reserve: Any) -> PythonTurnRecords:
+        turn = PythonTurnRecords(opening, reserve)
+        turn.room = room
+        return turn
+
+    return make
+
+
+def _compiled_turn(room: int) -> Any:
+    def make(opening: Any, reserve: Any) -> Any:
+        turn = TurnRecords(opening, reserve)
+        turn.room = room
+        return turn
+
+    return make
+
+
+@needs_compiled
+@given(
+    adds=_ADDS,
+    grants=st.lists(st.one_of(st.none(), st.integers(0, 4096)), max_size=8),
+    room=st.integers(-100, 1000),
+)
+def test_the_compiled_turn_of_records_does_what_the_python_one_does(
+    adds: list[tuple[str, float, str, bytes]], grants: list[int | None], room: int
+) -> None:
+    """Both twins call back, refuse, keep records and count room the same for any adds."""
+    assert _turn_run(_compiled_turn(room), adds, grants) == _turn_run(
+        _python_turn(room), adds, grants
+    )
+
+
+@pytest.mark.parametrize("make", [_python_turn, _compiled_turn], ids=["python", "in use"])
+def test_a_turn_keeps_what_fits_and_asks_for_the_rest(make: Any) -> None:
+    """The turn opens at its first record; a record that fits in the room costs its size; one
+    past it asks for more room, and without any it is refused, nothing changed."""
+    line = b":amy!a@h PRIVMSG bob :hi\r\n"
+    record = python_encode_record("m", T0, "amy bob", "", "", line)
+    size = len(record)
+    adds = [("m", T0, "amy bob", line)] * 3
+    seen = _turn_run(make(size + 1), adds, [None, 3 * size])
+    assert seen == [
+        "opening",
+        ([record], 1),  # fitted
+        ("reserve", size, None),
+        ("refused", "[Errno 28] no space"),
+        ([record], 1),  # refused: unchanged
+        ("reserve", size, 3 * size),
+        ([record, record], 2 * size),
+    ]
