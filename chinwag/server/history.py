@@ -211,7 +211,8 @@ class History:
         counted at the end of each loop turn)."""
         self._guests: dict[Client, str] = {}
         self._pruner: asyncio.TimerHandle | None = None
-        # Who stored each row still waiting for its commit, and where: told if it fails.
+        # Who stored each row still waiting for its commit, and where: told if it fails (a
+        # store that commits later; the journal hands them back per turn, `_turn_written`).
         self._senders: deque[Client] = deque()
         self._targets: deque[str] = deque()
         self.health = StorageHealth(network, store, spawn)
@@ -379,15 +380,14 @@ class History:
                     sender.account or "",
                     encode_tags(dict(tags)) if tags else "",
                     outgoing.plain,  # ":sender COMMAND target_name :text", as relayed
+                    sender,  # counted in `stored` when the turn ends, told if not written
+                    target_name,
                 )
             except JournalError as exc:  # no disk space for it: refused, never delivered
                 self.health.full(sender, target_name, exc)
                 return False
             except StoreError as exc:  # closed during shutdown, or broken: the chat goes on
                 log.warning("history: message %s not stored: %s", outgoing.msgid, exc)
-                return True
-            self._senders.append(sender)  # counted in `stored` when the turn ends
-            self._targets.append(target_name)
             return True
         target: ChannelTarget | DirectTarget = (
             _channel_target(conversation) if channel is not None else _direct_target(a, b)
@@ -416,20 +416,21 @@ class History:
             gate.recorded(sender)
         return True
 
-    def _turn_written(self, error: JournalError | None) -> None:
+    def _turn_written(
+        self, error: JournalError | None, senders: list[object], targets: list[str]
+    ) -> None:
         """The journal's report at the end of a turn that stored messages: None when its frame
         was written; else each sender is told (`StorageHealth`), as a failed commit would.
+        ``senders`` and ``targets``: what `record` gave the journal with each message.
 
         A written frame does not end an episode: the messages a turn kept before one was
         refused for lack of space are written, and the disk is still full; the probe ends it.
         """
-        senders, targets = self._senders, self._targets
         self.stored += len(senders)
         if error is not None:
             for sender, target_name in zip(senders, targets, strict=True):
+                assert isinstance(sender, Client)
                 self.health.not_stored(sender, target_name, error)
-        senders.clear()
-        targets.clear()
 
     def _committed(self) -> None:
         """The store's callback for each stored row, in order (durable delivery): tell the

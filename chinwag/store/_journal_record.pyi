@@ -8,8 +8,18 @@ def encode_record(
 
 class TurnRecords:
     records: list[bytes]
+    senders: list[object]
+    targets: list[str]
     room: int
     def __init__(self, opening: Callable[[], object], reserve: Callable[[int], int]) -> None: ...
     def add(
-        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+        self,
+        msgid: str,
+        when: float,
+        conversation: str,
+        account: str,
+        tags: str,
+        line: bytes,
+        sender: object,
+        target: str,
     ) -> None: ...

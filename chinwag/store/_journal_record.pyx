@@ -79,12 +79,16 @@ cdef class TurnRecords:
     """See `journal_records.PythonTurnRecords`: the same, with `encode_record` inline."""
 
     cdef public list records
+    cdef public list senders
+    cdef public list targets
     cdef public Py_ssize_t room
     cdef object _opening
     cdef object _reserve
 
     def __init__(self, opening, reserve):
         self.records = []
+        self.senders = []
+        self.targets = []
         self.room = 0
         self._opening = opening
         self._reserve = reserve
@@ -97,6 +101,8 @@ cdef class TurnRecords:
         str account not None,
         str tags not None,
         bytes line not None,
+        object sender,
+        str target not None,
     ):
         """See `journal_records.PythonTurnRecords.add`."""
         if not self.records:
@@ -107,3 +113,5 @@ cdef class TurnRecords:
             self.room = self._reserve(size)
         self.room -= size
         self.records.append(record)
+        self.senders.append(sender)
+        self.targets.append(target)

@@ -62,9 +62,9 @@ PROBE_ROOM = 64 * 1024
 a disk with a few bytes free would otherwise open and close an episode per message)."""
 
 
-TurnListener = Callable[[JournalError | None], object]
+TurnListener = Callable[[JournalError | None, list[object], list[str]], object]
 """Told at the end of each turn that stored records: None when its frame was written, else why
-not (the turn's records are not stored)."""
+not (the turn's records are not stored); then the senders and targets given to `add`, in order."""
 
 
 class JournalHistoryStore:
@@ -87,10 +87,11 @@ class JournalHistoryStore:
         self.add = self._turn.add
         """Store one message of this turn from its parts: `append` for the server's hot path.
 
-        ``add(msgid, when, conversation, account, tags, line)``: the message's msgid, its
-        server time, the key of its conversation (``Target.key``), the sender's account (empty
-        for none), its client tags as JSON (empty for none) and the message as relayed, without
-        tags (``Outgoing.plain``).
+        ``add(msgid, when, conversation, account, tags, line, sender, target)``: the message's
+        msgid, its server time, the key of its conversation (``Target.key``), the sender's
+        account (empty for none), its client tags as JSON (empty for none), the message as
+        relayed, without tags (``Outgoing.plain``), and who sent it to which target (handed
+        back to the listener at the end of the turn).
 
         Measured on the durable private-message benchmark (``bench/profile.py``): building a
         `HistoryEntry`, encoding it field by field and calling back once per row cost the event
@@ -231,6 +232,8 @@ class JournalHistoryStore:
         if not turn.records and not self._calls:
             return None  # nothing this turn (and safe to call from inside a callback)
         records, turn.records = turn.records, []
+        senders, turn.senders = turn.senders, []
+        targets, turn.targets = turn.targets, []
         calls, self._calls = self._calls, []
         error = None
         if records and self.journal is not None:
@@ -242,7 +245,7 @@ class JournalHistoryStore:
             self._sync_room()
         if records and self._listener is not None:
             try:
-                self._listener(error)
+                self._listener(error, senders, targets)
             except Exception:
                 _log.exception("history turn listener failed")
         self._error = error

@@ -103,10 +103,20 @@ class TurnBuffer(Protocol):
     """What the store uses of `PythonTurnRecords` and of its compiled twin."""
 
     records: list[bytes]
+    senders: list[object]
+    targets: list[str]
     room: int
 
     def add(  # noqa: PLR0917
-        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+        self,
+        msgid: str,
+        when: float,
+        conversation: str,
+        account: str,
+        tags: str,
+        line: bytes,
+        sender: object,
+        target: str,
     ) -> None:
         """Add one message's record (see `PythonTurnRecords.add`)."""
 
@@ -126,11 +136,15 @@ class PythonTurnRecords:
             room before that record once the space is reserved, or raises ``JournalError``.
     """
 
-    __slots__ = ("_opening", "_reserve", "records", "room")
+    __slots__ = ("_opening", "_reserve", "records", "room", "senders", "targets")
 
     def __init__(self, opening: Callable[[], object], reserve: Callable[[int], int]) -> None:
         self.records: list[bytes] = []
         """This turn's records, in order (the store takes them at the end of the turn)."""
+        self.senders: list[object] = []
+        """Who sent each message `add` took, in order (for the store's listener)."""
+        self.targets: list[str] = []
+        """The target of each, as its sender named it (for the store's listener)."""
         self.room = 0
         """Reserved bytes the turn's frame leaves free (negative: more is needed)."""
         self._opening = opening
@@ -138,9 +152,20 @@ class PythonTurnRecords:
 
     # Positional parameters: called once per stored message (see `JournalHistoryStore.add`).
     def add(  # noqa: PLR0917
-        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
+        self,
+        msgid: str,
+        when: float,
+        conversation: str,
+        account: str,
+        tags: str,
+        line: bytes,
+        sender: object,
+        target: str,
     ) -> None:
-        """Add one message's record (`python_encode_record` of the same arguments).
+        """Add one message's record (`python_encode_record` of the first six arguments), and
+        its ``sender`` and ``target`` (kept for the store's listener: the server tells the
+        sender when the turn's frame cannot be written; two lists appended here, in compiled
+        code, cost less than two in the caller).
 
         Raises:
             JournalError: from ``reserve``: there is no disk space for it (nothing was added).
@@ -154,6 +179,8 @@ class PythonTurnRecords:
             self.room = self._reserve(size)
         self.room -= size
         self.records.append(record)
+        self.senders.append(sender)
+        self.targets.append(target)
 
 
 encode_record = python_encode_record

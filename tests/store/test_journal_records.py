@@ -206,10 +206,10 @@ def _turn_run(
     turn = make(opening, reserve)
     for msgid, when, conversation, line in adds:
         try:
-            turn.add(msgid, when, conversation, "", "", line)
+            turn.add(msgid, when, conversation, "", "", line, msgid, conversation)
         except JournalError as exc:
             seen.append(("refused", str(exc)))
-        seen.append((list(turn.records), turn.room))
+        seen.append((list(turn.records), turn.room, list(turn.senders), list(turn.targets)))
     return seen
 
 
@@ -248,8 +248,9 @@ def test_the_compiled_turn_of_records_does_what_the_python_one_does(
 
 @pytest.mark.parametrize("make", [_python_turn, _compiled_turn], ids=["python", "in use"])
 def test_a_turn_keeps_what_fits_and_asks_for_the_rest(make: Any) -> None:
-    """The turn opens at its first record; a record that fits in the room costs its size; one
-    past it asks for more room, and without any it is refused, nothing changed."""
+    """The turn opens at its first record; a record that fits in the room costs its size (its
+    sender and target kept beside it); one past it asks for more room, and without any it is
+    refused, nothing changed."""
     line = b":amy!a@h PRIVMSG bob :hi\r\n"
     record = python_encode_record("m", T0, "amy bob", "", "", line)
     size = len(record)
@@ -257,10 +258,10 @@ def test_a_turn_keeps_what_fits_and_asks_for_the_rest(make: Any) -> None:
     seen = _turn_run(make(size + 1), adds, [None, 3 * size])
     assert seen == [
         "opening",
-        ([record], 1),  # fitted
+        ([record], 1, ["m"], ["amy bob"]),  # fitted
         ("reserve", size, None),
         ("refused", "[Errno 28] no space"),
-        ([record], 1),  # refused: unchanged
+        ([record], 1, ["m"], ["amy bob"]),  # refused: unchanged
         ("reserve", size, 3 * size),
-        ([record, record], 2 * size),
+        ([record, record], 2 * size, ["m", "m"], ["amy bob", "amy bob"]),
     ]
