@@ -4,13 +4,18 @@ never fatal."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry
+from chinwag.protocol._core import PURE_PYTHON_ENV
+from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, journal_records
 from chinwag.store._query import time_key
 from chinwag.store.history_rows import NO_VALUE, ROW_WIDTH
 from chinwag.store.journal import JournalError
@@ -265,3 +270,33 @@ def test_a_turn_keeps_what_fits_and_asks_for_the_rest(make: Any) -> None:
         ("reserve", size, 3 * size),
         ([record, record], 2 * size, ["m", "m"], ["amy bob", "amy bob"]),
     ]
+
+
+@needs_compiled
+def test_the_compiled_encoder_is_not_older_than_its_source() -> None:
+    """A build older than an edit of ``_journal_record.pyx`` would run the old code."""
+    from chinwag.store import _journal_record
+
+    built = Path(_journal_record.__file__ or "")
+    source = Path(journal_records.__file__ or "").with_name("_journal_record.pyx")
+    assert built.stat().st_mtime >= source.stat().st_mtime, (
+        f"{built.name} is older than its source: run scripts/test, or "
+        ".venv/bin/python setup.py build_ext --inplace"
+    )
+
+
+def test_environment_forces_the_python_encoder() -> None:
+    """CHINWAG_PURE_PYTHON=1 makes a new process store with the pure-Python twins."""
+    code = (
+        "from chinwag.store import journal_records as j; "
+        "print(j.encode_record is j.python_encode_record, j.TurnRecords is j.PythonTurnRecords)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, PURE_PYTHON_ENV: "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["True", "True"]
