@@ -129,7 +129,7 @@ class JournalHistoryStore:
             with contextlib.suppress(JournalError):  # kept: its callback hears how it went
                 turn.room = self._reserve(size)
         turn.room -= size
-        turn.records.append(record)
+        turn.extend(record)
         if then is not None:
             self._calls.append(then)
         if self._scheduled is None:
@@ -229,21 +229,25 @@ class JournalHistoryStore:
             self._scheduled.cancel()
             self._scheduled = None
         turn = self._turn
-        if not turn.records and not self._calls:
+        count = turn.count
+        if not count and not self._calls:
             return None  # nothing this turn (and safe to call from inside a callback)
-        records, turn.records = turn.records, []
         senders, turn.senders = turn.senders, []
         targets, turn.targets = turn.targets, []
         calls, self._calls = self._calls, []
         error = None
-        if records and self.journal is not None:
-            try:
-                self.journal.write(b"".join(records))
-            except JournalError as exc:
-                self._refused(len(records), exc)
-                error = exc
+        if count and self.journal is not None:
+            # Released on the way out even when the error's traceback keeps the view: the
+            # turn's buffer is used again.
+            with turn.frame() as frame:
+                try:
+                    self.journal.write(frame)
+                except JournalError as exc:
+                    self._refused(count, exc)
+                    error = exc
             self._sync_room()
-        if records and self._listener is not None:
+        turn.clear()
+        if count and self._listener is not None:
             try:
                 self._listener(error, senders, targets)
             except Exception:

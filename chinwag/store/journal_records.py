@@ -102,10 +102,10 @@ def python_encode_record(  # noqa: PLR0917
 class TurnBuffer(Protocol):
     """What the store uses of `PythonTurnRecords` and of its compiled twin."""
 
-    records: list[bytes]
     senders: list[object]
     targets: list[str]
     room: int
+    count: int
 
     def add(  # noqa: PLR0917
         self,
@@ -120,6 +120,15 @@ class TurnBuffer(Protocol):
     ) -> None:
         """Add one message's record (see `PythonTurnRecords.add`)."""
 
+    def extend(self, record: bytes) -> None:
+        """Add a record made elsewhere (see `PythonTurnRecords.extend`)."""
+
+    def frame(self) -> memoryview:
+        """The records so far (see `PythonTurnRecords.frame`)."""
+
+    def clear(self) -> None:
+        """Start the next turn (see `PythonTurnRecords.clear`)."""
+
 
 class PythonTurnRecords:
     """One loop turn's records, and the disk space reserved for them that they leave free: the
@@ -127,7 +136,9 @@ class PythonTurnRecords:
 
     Its `add` is the store's hot path (``JournalHistoryStore.add``): the server calls it once
     per stored message, so it is compiled with the encoder, and what happens once per turn or
-    on a full reservation is the store's, through the two callables.
+    on a full reservation is the store's, through the two callables. (The compiled twin writes
+    the records into one buffer it keeps from turn to turn, this one joins them per turn: the
+    same bytes either way.)
 
     Args:
         opening: called before the turn's first record is added (the store schedules the end
@@ -136,11 +147,12 @@ class PythonTurnRecords:
             room before that record once the space is reserved, or raises ``JournalError``.
     """
 
-    __slots__ = ("_opening", "_reserve", "records", "room", "senders", "targets")
+    __slots__ = ("_opening", "_records", "_reserve", "count", "room", "senders", "targets")
 
     def __init__(self, opening: Callable[[], object], reserve: Callable[[int], int]) -> None:
-        self.records: list[bytes] = []
-        """This turn's records, in order (the store takes them at the end of the turn)."""
+        self._records: list[bytes] = []
+        self.count = 0
+        """Records this turn."""
         self.senders: list[object] = []
         """Who sent each message `add` took, in order (for the store's listener)."""
         self.targets: list[str] = []
@@ -171,16 +183,31 @@ class PythonTurnRecords:
             JournalError: from ``reserve``: there is no disk space for it (nothing was added).
             StoreError: from ``opening``.
         """
-        if not self.records:
+        if not self.count:
             self._opening()
         record = python_encode_record(msgid, when, conversation, account, tags, line)
         size = len(record)
         if size > self.room:
             self.room = self._reserve(size)
         self.room -= size
-        self.records.append(record)
+        self._records.append(record)
+        self.count += 1
         self.senders.append(sender)
         self.targets.append(target)
+
+    def extend(self, record: bytes) -> None:
+        """Add a record made elsewhere (``encode_entry``'s): the caller counts its room."""
+        self._records.append(record)
+        self.count += 1
+
+    def frame(self) -> memoryview:
+        """This turn's records, in order, as one buffer (release it before `clear`)."""
+        return memoryview(b"".join(self._records))
+
+    def clear(self) -> None:
+        """Forget the records (after their frame was written, or failed to be)."""
+        self._records.clear()
+        self.count = 0
 
 
 encode_record = python_encode_record

@@ -193,8 +193,8 @@ def _turn_run(
     make: Any, adds: list[tuple[str, float, str, bytes]], grants: list[int | None]
 ) -> list[object]:
     """Everything a turn's records do for ``adds``: the calls to its two callables, errors,
-    and the records and room after each add; ``grants`` is what each reservation gives
-    (None: the disk is full)."""
+    the frame, count, room and senders after each add, and the frame once cleared; ``grants``
+    is what each reservation gives (None: the disk is full)."""
     seen: list[object] = []
     grant = iter(grants)
 
@@ -214,7 +214,11 @@ def _turn_run(
             turn.add(msgid, when, conversation, "", "", line, msgid, conversation)
         except JournalError as exc:
             seen.append(("refused", str(exc)))
-        seen.append((list(turn.records), turn.room, list(turn.senders), list(turn.targets)))
+        with turn.frame() as frame:
+            seen.append((bytes(frame), turn.count, turn.room, list(turn.senders)))
+    turn.clear()
+    with turn.frame() as frame:
+        seen.append(("cleared", bytes(frame), turn.count, turn.senders))
     return seen
 
 
@@ -263,12 +267,13 @@ def test_a_turn_keeps_what_fits_and_asks_for_the_rest(make: Any) -> None:
     seen = _turn_run(make(size + 1), adds, [None, 3 * size])
     assert seen == [
         "opening",
-        ([record], 1, ["m"], ["amy bob"]),  # fitted
+        (record, 1, 1, ["m"]),  # fitted
         ("reserve", size, None),
         ("refused", "[Errno 28] no space"),
-        ([record], 1, ["m"], ["amy bob"]),  # refused: unchanged
+        (record, 1, 1, ["m"]),  # refused: unchanged
         ("reserve", size, 3 * size),
-        ([record, record], 2 * size, ["m", "m"], ["amy bob", "amy bob"]),
+        (record * 2, 2, 2 * size, ["m", "m"]),
+        ("cleared", b"", 0, ["m", "m"]),  # the store takes the senders itself
     ]
 
 
@@ -300,3 +305,25 @@ def test_environment_forces_the_python_encoder() -> None:
         timeout=60,
     )
     assert result.stdout.split() == ["True", "True"]
+
+
+@needs_compiled
+def test_the_compiled_frame_grows_and_is_reused_across_turns() -> None:
+    """Turns larger than the compiled buffer's first size (and records added by `extend`)
+    give the same frames as the Python twin, turn after turn."""
+    turns: list[Any] = [
+        PythonTurnRecords(lambda: None, lambda size: 1 << 30),
+        TurnRecords(lambda: None, lambda size: 1 << 30),
+    ]
+    line = b":amy!a@h PRIVMSG bob :" + b"x" * 200 + b"\r\n"
+    frames: list[list[bytes]] = [[], []]
+    for size in (2000, 10, 3000):  # about 500 KB, then little, then more again
+        for turn, seen in zip(turns, frames, strict=True):
+            for i in range(size):
+                turn.add(f"m{i}", T0 + i, "amy bob", "", "", line, None, "bob")
+            turn.extend(b"an appended record\n")
+            with turn.frame() as frame:
+                seen.append(bytes(frame))
+            turn.clear()
+    assert frames[0] == frames[1]
+    assert len(frames[0][0]) > 400_000
