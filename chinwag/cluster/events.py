@@ -9,7 +9,8 @@ kind        after ``kind, node, uid``
 ==========  ======================================================================================
 user        nick, user, host, realname, account, signon, party: a user finished registration
 nick        new nick
-join        channel, identity (the key of its history: the same on every node)
+join        channel, identity (the key of its history: the same on every node), op (the user
+            created the channel: Redis decided, `scripts.CLAIM_CHANNEL`)
 part        channel, reason (None for none)
 quit        reason
 msg         command, target, text, msgid, time, client tags, status prefix ("" or "@", "+")
@@ -20,6 +21,7 @@ chan        channel state (`snapshot.channel_state`), prefix, command, params: a
             or topic changed and ``:prefix command params`` tells its members
 kick        channel, target node, target uid, reason
 invite      channel, target node, target uid
+knock       channel, text: the user asks the channel's operators for an invitation
 kill        target uid, reason, quit message (None for none): sent to the target's node only
 rename      target uid, new nick: likewise (NickServ RECOVER of a nick held on another node)
 kline       kind, target, reason, set by, set at, expires at (None: never); ``unkline``: kind,
@@ -51,6 +53,7 @@ __all__ = [
     "kick_event",
     "kill_event",
     "kline_event",
+    "knock_event",
     "message_event",
     "nick_event",
     "part_event",
@@ -91,9 +94,10 @@ def nick_event(node: str, uid: str, new_nick: str) -> str:
     return encode(["nick", node, uid, new_nick])
 
 
-def join_event(node: str, uid: str, channel: str, identity: str = "") -> str:
-    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``."""
-    return encode(["join", node, uid, channel, identity])
+def join_event(node: str, uid: str, channel: str, identity: str = "", op: bool = False) -> str:
+    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``; ``op``:
+    it created the channel, and is its operator."""
+    return encode(["join", node, uid, channel, identity, op])
 
 
 def part_event(node: str, uid: str, channel: str, reason: str | None) -> str:
@@ -159,6 +163,11 @@ def kick_event(node: str, uid: str, channel: str, target: tuple[str, str], reaso
 def invite_event(node: str, uid: str, channel: str, target: tuple[str, str]) -> str:
     """``uid`` of ``node`` invited the user ``target`` to ``channel``."""
     return encode(["invite", node, uid, channel, target[0], target[1]])
+
+
+def knock_event(node: str, uid: str, channel: str, text: str) -> str:
+    """``uid`` of ``node`` knocked on ``channel`` (KNOCK) with ``text``."""
+    return encode(["knock", node, uid, channel, text])
 
 
 def rename_event(node: str, target_uid: str, new_nick: str) -> str:

@@ -55,16 +55,18 @@ def test_no_text_puts_a_separator_in_an_event(
         events.status_event(THERE, "1", client, "AWAY", (reason,)),
         events.chan_event(THERE, "1", [topic], prefix=nick, command="TOPIC", params=(topic,)),
         events.kick_event(THERE, "1", "#room", (HERE, "2"), reason),
+        events.knock_event(THERE, "1", "#room", topic),
     ]
     for event in built:
         assert EVENT_SEPARATOR not in event
     assert json.loads(built[0])[3:7] == [client.nick, "~u", "h", realname]
     assert json.loads(built[3])[5] == topic
     assert json.loads(built[4])[5:7] == [reason, account]
+    assert json.loads(built[7])[4] == topic
 
 
 @given(kind=st.sampled_from(["user", "nick", "join", "part", "quit", "msg", "status", "chan",
-                             "kick", "invite", "kill", "kline", "unkline", "register",
+                             "kick", "invite", "knock", "kill", "kline", "unkline", "register",
                              "unregister", "sync", "snapshot", "teleport"]),
        uid=st.sampled_from(["", "1", "u1"]), args=st.lists(json_values, max_size=10))  # fmt: skip
 async def test_a_replica_skips_any_event_it_cannot_apply(
