@@ -45,7 +45,7 @@ from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
 from chinwag.server.channel_registry import ChannelRegistry
-from chinwag.server.fanout import Outgoing
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
@@ -339,28 +339,31 @@ class ClusterNode:
         if channel is None and recipient is None:
             return False
         msgid = outgoing.msgid or ""
-        status = target_name[0] if channel is not None and target_name[0] != "#" else ""
-        event = events.message_event(
-            self.node,
-            self._uid(sender),
-            command,
-            target_name,
-            text,
-            msgid=msgid,
-            when=outgoing.time,
-            tags=outgoing.client_tags,
-            status=status,
-        )
+        uid = self._uid(sender)
         self._pending[msgid] = deliver
         if channel is not None:
-            self.bus.to_channel(channel.name_folded, event)
+            status = target_name[0] if target_name[0] in STATUS_PREFIXES else ""
+            name = channel.name_folded
+            event = events.room_message(
+                self.node, uid, outgoing, command=command, channel_folded=name, status=status
+            )
+            self.bus.to_channel(name, event)
             if sender not in channel.members:
                 self.bus.to(self.node, event)  # no member here: it must come back anyway
+            return True
+        assert recipient is not None
+        link = recipient.conn
+        if isinstance(link, RemoteLink):
+            event = events.private_message(
+                self.node, uid, outgoing, command=command, recipient_uid=link.uid
+            )
+            self.bus.to(link.node, event)
         else:
-            assert recipient is not None
-            if isinstance(recipient.conn, RemoteLink):
-                self.bus.to(recipient.conn.node, event)
-            self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
+            to_uid = self._uid(recipient)
+            event = events.private_message(
+                self.node, uid, outgoing, command=command, recipient_uid=to_uid
+            )
+        self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
         return True
 
     def _delivered(self, msgid: str) -> None:

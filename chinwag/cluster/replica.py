@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from chinwag.cluster.events import HOT, PM, MessageFields, read_message
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel
@@ -142,6 +143,7 @@ class Replica:
     ) -> None:
         self._network = network
         self._node = node
+        self._node_bytes = node.encode()  # how events name it (``events.py``)
         self._on_own_message = on_own_message
         self._on_user = on_user
         self._on_sync = on_sync
@@ -248,32 +250,44 @@ class Replica:
             del self._changes_out[channel.name_folded]
             apply_channel_state(channel, state, self.user)
 
-    def apply(self, events: Sequence[str]) -> None:
-        """Apply events in order; a malformed or unknown one is logged and skipped."""
+    def apply(self, events: Sequence[bytes]) -> None:
+        """Apply events (``events.py``) in order; a malformed or unknown one is logged and
+        skipped."""
+        here = self._node_bytes
         for raw in events:
             try:
-                event = json.loads(raw)
-                kind, node, uid = event[0], event[1], event[2]
+                node_bytes, kind, body = raw.split(b"\0", 2)
                 if self._peer is not None:
-                    if node == self._peer and kind == "snapshot":
-                        if str(event[4]) == self._epoch:  # not one asked by an earlier try
-                            self._restore(event[3])
-                    elif node != self._peer:  # after the snapshot: applied once it is in
-                        self._held.append(functools.partial(self.apply, (raw,)))
-                    continue
-                if node == self._node:
-                    if kind == "msg":
-                        self._on_own_message(str(event[6]))
-                    elif kind == "chan":
-                        self._own_change_back(event[3])
-                    continue  # the rest of our own: applied when it happened
-                self.applying = True
-                try:
-                    self._apply(kind, str(node), str(uid), event[3:])
-                finally:
-                    self.applying = False
+                    self._while_syncing(raw, node_bytes.decode(), kind, body)
+                elif node_bytes == here:
+                    # Our own: applied when it happened, so read no further (a message
+                    # only for its msgid, the first field) unless it is a channel's state.
+                    if kind in HOT:
+                        self._on_own_message(body[: body.index(b"\0")].decode())
+                    elif kind == b"chan":
+                        self._own_change_back(json.loads(body)[1])
+                elif kind in HOT:
+                    self._message(node_bytes.decode(), kind, read_message(body))
+                else:
+                    args = json.loads(body)
+                    self.applying = True
+                    try:
+                        self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
+                    finally:
+                        self.applying = False
             except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
+
+    def _while_syncing(self, raw: bytes, node: str, kind: bytes, body: bytes) -> None:
+        """Waiting for ``self._peer``'s snapshot: take it in when it comes; drop the peer's
+        other events (the snapshot holds them), hold the others' (they come after it)."""
+        if node == self._peer:
+            if kind == b"snapshot":
+                _, state, epoch = json.loads(body)
+                if str(epoch) == self._epoch:  # not one asked by an earlier try
+                    self._restore(state)
+        else:  # after the snapshot: applied once it is in
+            self._held.append(functools.partial(self.apply, (raw,)))
 
     def _apply(self, kind: str, node: str, uid: str, args: list[Any]) -> None:
         network = self._network
@@ -302,8 +316,6 @@ class Replica:
         elif kind == "quit":
             self._forget_remote(client)
             network.remove(client, str(args[0]))
-        elif kind == "msg":
-            self._deliver(client, args)
         elif kind == "status":
             self._status(client, args)
         else:
@@ -439,35 +451,29 @@ class Replica:
         if command != "MODE":  # a user's modes are told to the user alone (by its node)
             self._network.tell_status(client, str(command), *map(str, params), source=before)
 
-    def _deliver(self, client: Client, args: list[Any]) -> None:
-        command, target, text, msgid = (str(arg) for arg in args[:4])
-        when, tags, status = float(args[4]), dict(args[5]), str(args[6])
-        tags_only = command == "TAGMSG"
-        params = (target,) if tags_only else (target, text)
-        outgoing = Outgoing(
-            client.prefix,
-            command,
-            *params,
-            msgid=msgid,
-            account=client.account,
-            client_tags=tags,
-            when=when,
-        )
-        name = target[1:] if status else target
-        if name[:1] in "#&":
-            channel = self._network.find_channel(name)
-            if channel is not None:
-                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
-                level = STATUS_PREFIXES.get(status)
-                deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
+    def _message(self, node: str, kind: bytes, fields: MessageFields) -> None:
+        """Another node's user sent a message to a room with members here, or to a user of
+        this node: deliver the line its node formatted, as a message said here would be."""
+        msgid, uid, command, target, status, when, tags, line = fields
+        client = self._users.get((node, uid))
+        if client is None:
+            _log.warning("cluster: message from unknown user %s/%s", node, uid)
             return
-        recipient = self._network.find(target)
-        if (
-            recipient is not None
-            and not isinstance(recipient.conn, RemoteLink)
-            and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
-        ):
-            recipient.send(outgoing.line_for(recipient))
+        outgoing = Outgoing.relayed(
+            line, msgid=msgid, account=client.account, client_tags=tags, when=when
+        )
+        tags_only = command == "TAGMSG"
+        if kind == PM:
+            recipient = self._users.get((self._node, target))
+            if recipient is not None and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS):
+                recipient.send(outgoing.line_for(recipient))
+            return
+        channel = self._network.channels.get(target)
+        if channel is not None:
+            if channel.hidden and client in channel.hidden:
+                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+            level = STATUS_PREFIXES.get(status)
+            deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
 
     def split(self, lost: str) -> None:
         """Node ``lost`` was declared dead: its users QUIT here with the netsplit reason."""

@@ -178,6 +178,27 @@ class Outgoing:
         self.time = time.time()
         return self
 
+    @classmethod
+    def relayed(
+        cls,
+        plain: bytes,
+        *,
+        msgid: str,
+        account: str | None,
+        client_tags: Mapping[str, str] | None,
+        when: float,
+    ) -> Outgoing:
+        """A line another node of the network formatted (``plain``, what its sender's node
+        built): delivered here as it is, with the tags each recipient asked for added."""
+        self = cls.__new__(cls)
+        self.plain = plain
+        self._variants = {0: plain}
+        self.msgid = msgid
+        self.account = account
+        self.client_tags = client_tags or _NO_CLIENT_TAGS
+        self.time = when
+        return self
+
     def tags_for(self, caps: int) -> dict[str, str]:
         """The tags a client with ``caps`` gets on this line."""
         tags: dict[str, str] = {}

@@ -31,8 +31,8 @@ class Watcher:
         self.reports: list[BaseException | None] = []
         self.changed = asyncio.Event()
 
-    def on_events(self, events: Sequence[str]) -> None:
-        self.events.extend(events)
+    def on_events(self, events: Sequence[bytes]) -> None:
+        self.events.extend(event.decode().removesuffix("\n") for event in events)
         self.changed.set()
 
     def on_unreachable(self, error: BaseException | None) -> None:
@@ -70,16 +70,16 @@ async def test_a_silent_redis_is_unreachable_and_the_unanswered_call_arrives_onc
     )
     await bus.start()
     try:
-        bus.to(bus.node, "first")
+        bus.to(bus.node, b"first\n")
         await watcher.until(events=1)
         os.kill(own_redis.process.pid, signal.SIGSTOP)
         try:
-            bus.to(bus.node, "second")
+            bus.to(bus.node, b"second\n")
             await watcher.until(reports=1)
         finally:
             os.kill(own_redis.process.pid, signal.SIGCONT)
         await bus.flush()
-        bus.to(bus.node, "third")
+        bus.to(bus.node, b"third\n")
         await watcher.until(events=3, reports=2)
         assert watcher.events == ["first", "second", "third"]
         assert isinstance(watcher.reports[0], Exception) and watcher.reports[1] is None
@@ -163,13 +163,13 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
         )
         await bus.start()
         try:
-            bus.to(bus.node, "first")
+            bus.to(bus.node, b"first\n")
             await watcher.until(events=1)
             relay.delay_next_script()
-            bus.to(bus.node, "second")
+            bus.to(bus.node, b"second\n")
             await watcher.until(events=2)  # back in the inbox: only its answer is late
             await bus.flush()  # the call timed out, and went again
-            bus.to(bus.node, "third")
+            bus.to(bus.node, b"third\n")
             await watcher.until(events=3)
             assert watcher.events == ["first", "second", "third"]
             assert watcher.reports == []

@@ -158,31 +158,22 @@ def test_a_malformed_record_is_refused(record: str, why: str) -> None:
 
 async def test_a_turn_keeps_its_lines_in_the_same_call_as_its_events(parts: Parts) -> None:
     """Records kept during a turn go into one cw:history entry, with that turn's inbox entry."""
-    parts.bus.to(parts.bus.node, "event")
+    parts.bus.to(parts.bus.node, b"event\n")
     parts.bus.keep(_record(entry("m1", T0)))
     parts.bus.keep(_record(entry("m2", T0 + 1)))
     await parts.bus.flush()
     assert parts.bus.turns == 1
     assert parts.kept() == [["m1", "m2"]]
     [(_, fields)] = parts.redis.xrange(f"cw:inbox:{parts.bus.node}")
-    assert fields[b"e"] == b"event"
+    assert fields[b"e"] == b"event\n"
 
 
 async def test_a_call_sent_again_is_applied_once(parts: Parts) -> None:
     """The same call number twice (a retry after Redis went away): the second changes nothing."""
     node, epoch = parts.bus.node, parts.bus.epoch
     turn = parts.redis.register_script(scripts.TURN)
-    args: list[str | int] = [
-        node,
-        epoch,
-        1,
-        "to",
-        node,
-        "once",
-        "keep",
-        "-",
-        _record(entry("m1", T0)),
-    ]
+    ops = f"to {node} once\nkeep - {_record(entry('m1', T0))}"
+    args: list[str | int] = [node, epoch, 1, ops]
     assert turn(args=args) == 1
     assert turn(args=args) == -1
     assert parts.redis.xlen(f"cw:inbox:{node}") == 1

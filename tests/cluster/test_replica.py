@@ -13,11 +13,12 @@ from chinwag.cluster.events import (
     chan_event,
     join_event,
     kick_event,
-    message_event,
     nick_event,
     part_event,
+    private_message,
     quit_event,
     rename_event,
+    room_message,
     snapshot_event,
     status_event,
     user_event,
@@ -26,6 +27,7 @@ from chinwag.cluster.replica import RemoteLink, Replica
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
+from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, Client
@@ -84,7 +86,12 @@ def _sent(client: Client) -> list[str]:
     return data.decode().splitlines()
 
 
-def _remote_user(nick: str, uid: str = "u1") -> str:
+def _said(text: str, target: str, msgid: str) -> Outgoing:
+    """bob's PRIVMSG as bob's node formats it."""
+    return Outgoing("bob!~bob@there", "PRIVMSG", target, text, msgid=msgid, when=T0)
+
+
+def _remote_user(nick: str, uid: str = "u1") -> bytes:
     """The ``user`` event of a user ``nick`` of the other node."""
     remote = Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
     remote.realname = nick.title()
@@ -124,7 +131,13 @@ async def test_remote_join_message_and_part_reach_local_members() -> None:
         [
             _remote_user("bob"),
             join_event(THERE, "u1", "#room"),
-            message_event(THERE, "u1", "PRIVMSG", "#room", "hi all", msgid="m1", when=T0),
+            room_message(
+                THERE,
+                "u1",
+                _said("hi all", "#room", "m1"),
+                command="PRIVMSG",
+                channel_folded="#room",
+            ),
             part_event(THERE, "u1", "#room", "bye"),
         ]
     )
@@ -143,7 +156,13 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     replica.apply(
         [
             _remote_user("bob"),
-            message_event(THERE, "u1", "PRIVMSG", "amy", "psst", msgid="m2", when=T0),
+            private_message(
+                THERE,
+                "u1",
+                _said("psst", "amy", "m2"),
+                command="PRIVMSG",
+                recipient_uid=replica.local_uid(amy),
+            ),
         ]
     )
     assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
@@ -197,9 +216,10 @@ async def test_own_and_malformed_events_change_nothing() -> None:
     replica.apply(
         [
             user_event(HERE, "u1", own, "~mine"),
-            "not json",
-            json.dumps(["teleport", THERE, "u1"]),
-            json.dumps(["user", THERE]),
+            b"not an event\n",
+            f"{THERE}\0teleport\0".encode() + json.dumps(["u1"]).encode(),
+            f"{THERE}\0user\0".encode() + json.dumps([]).encode(),
+            f"{THERE}\0msg\0m1\0u1\0PRIVMSG".encode(),
             join_event(THERE, "nobody", "#room"),
         ]
     )
