@@ -26,7 +26,7 @@ THERE = "n2.test"
 texts = st.text(max_size=60)
 # What the decoder lets into a message's text: anything but CR, LF and NUL.
 line_texts = st.text(
-    st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",)),
+    st.characters(codec="utf-8", exclude_characters="\r\n\0"),
     min_size=1,
     max_size=60,
 )
