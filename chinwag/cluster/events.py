@@ -71,6 +71,7 @@ __all__ = [
     "rename_event",
     "room_message",
     "snapshot_event",
+    "split_event",
     "status_event",
     "unkline_event",
     "unregister_event",
@@ -168,23 +169,29 @@ MessageFields = tuple[str, str, str, str, str, float, dict[str, str] | None, byt
 (None: none) and line (`read_message`)."""
 
 
-def read_message(body: bytes) -> MessageFields:
-    """The fields of a ``msg`` or ``pm`` event, from its body (what follows ``node NUL kind
-    NUL``).
+def split_event(event: bytes) -> list[bytes]:
+    """An event cut at its NULs: node, kind, then the JSON body, or a message's 8 fields.
+
+    One cut for every kind (JSON holds no raw NUL): a node reads a message once, where a cut
+    of the head and then of the body copied the line twice."""
+    return event.split(b"\0", _MESSAGE_FIELDS + 1)
+
+
+def read_message(fields: list[bytes]) -> MessageFields:
+    """The fields of a ``msg`` or ``pm`` event, from its `split_event`.
 
     Raises:
-        ValueError: the body is not one (too few fields, a time that is not a number).
+        ValueError: the event is not one (too few fields, a time that is not a number).
     """
-    fields = body.split(b"\0", _MESSAGE_FIELDS - 1)
-    if len(fields) != _MESSAGE_FIELDS:
+    if len(fields) != _MESSAGE_FIELDS + 2:
         raise ValueError("not a message event")
-    msgid, uid, command, target, status, when, tags, line = fields
+    _, _, msgid, uid, command, target, status, when, tags, line = fields
     return (
         msgid.decode(),
         uid.decode(),
         command.decode(),
         target.decode(),
-        status.decode(),
+        status.decode() if status else "",
         float(when),
         json.loads(tags) if tags else None,
         line,

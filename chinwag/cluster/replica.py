@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chinwag.cluster.events import HOT, PM, MessageFields, read_message
+from chinwag.cluster.events import HOT, PM, MessageFields, read_message, split_event
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel
@@ -256,20 +256,21 @@ class Replica:
         here = self._node_bytes
         for raw in events:
             try:
-                node_bytes, kind, body = raw.split(b"\0", 2)
+                fields = split_event(raw)
+                node_bytes, kind = fields[0], fields[1]
                 if self._peer is not None:
-                    self._while_syncing(raw, node_bytes.decode(), kind, body)
+                    self._while_syncing(raw, node_bytes.decode(), kind, fields[2])
                 elif node_bytes == here:
                     # Our own: applied when it happened, so read no further (a message
                     # only for its msgid, the first field) unless it is a channel's state.
                     if kind in HOT:
-                        self._on_own_message(body[: body.index(b"\0")].decode())
+                        self._on_own_message(fields[2].decode())
                     elif kind == b"chan":
-                        self._own_change_back(json.loads(body)[1])
+                        self._own_change_back(json.loads(fields[2])[1])
                 elif kind in HOT:
-                    self._message(node_bytes.decode(), kind, read_message(body))
+                    self._message(node_bytes.decode(), kind, read_message(fields))
                 else:
-                    args = json.loads(body)
+                    args = json.loads(fields[2])
                     self.applying = True
                     try:
                         self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
@@ -459,9 +460,7 @@ class Replica:
         if client is None:
             _log.warning("cluster: message from unknown user %s/%s", node, uid)
             return
-        outgoing = Outgoing.relayed(
-            line, msgid=msgid, account=client.account, client_tags=tags, when=when
-        )
+        outgoing = Outgoing.relayed(line, msgid, client.account, tags, when)
         tags_only = command == "TAGMSG"
         if kind == PM:
             recipient = self._users.get((self._node, target))
