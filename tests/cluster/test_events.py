@@ -101,9 +101,9 @@ def test_a_message_event_carries_its_line_as_formatted(
         )
         kind, wanted, status = events.ROOM, "#room", target[:-5]
     assert event.splitlines(keepends=True) == [event]
-    node, got_kind, body = event.split(b"\0", 2)
-    assert (node, got_kind) == (THERE.encode(), kind)
-    assert events.read_message(body) == (
+    fields = events.split_event(event)
+    assert (fields[0], fields[1]) == (THERE.encode(), kind)
+    assert events.read_message(fields) == (
         "abc1", "u1", "PRIVMSG", wanted, status, when, tags or None, outgoing.plain
     )  # fmt: skip
     assert event.endswith(outgoing.plain) and outgoing.plain.endswith(b"\r\n")
