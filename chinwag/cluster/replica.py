@@ -460,7 +460,9 @@ class Replica:
         if client is None:
             _log.warning("cluster: message from unknown user %s/%s", node, uid)
             return
-        outgoing = Outgoing.relayed(line, msgid, client.account, tags, when)
+        outgoing = Outgoing.relayed(
+            line, msgid=msgid, account=client.account, client_tags=tags, when=when
+        )
         tags_only = command == "TAGMSG"
         if kind == PM:
             recipient = self._users.get((self._node, target))

@@ -182,14 +182,14 @@ class Outgoing:
     def relayed(
         cls,
         plain: bytes,
+        *,
         msgid: str,
         account: str | None,
         client_tags: Mapping[str, str] | None,
         when: float,
     ) -> Outgoing:
         """A line another node of the network formatted (``plain``, what its sender's node
-        built): delivered here as it is, with the tags each recipient asked for added.
-        Positional: keywords cost 0.03 us of its 0.25 (timeit), once per line and node."""
+        built): delivered here as it is, with the tags each recipient asked for added."""
         self = cls.__new__(cls)
         self.plain = plain
         self._variants = {0: plain}
