@@ -180,6 +180,19 @@ async def test_a_call_sent_again_is_applied_once(parts: Parts) -> None:
     assert parts.stream_length() == 1
 
 
+async def test_a_call_with_a_damaged_operation_delivers_nothing(parts: Parts) -> None:
+    """Operations cut short (no line end, no argument) make TURN answer an error, and no
+    inbox and no history gets any of the call's events, not even those before the damage."""
+    node, epoch = parts.bus.node, parts.bus.epoch
+    turn = parts.redis.register_script(scripts.TURN)
+    damaged = (f"to {node} fine\nto {node} cut", f"keep - r\nto {node} fine\nenter", "chan")
+    for number, ops in enumerate(damaged, 1):
+        with pytest.raises(redis.ResponseError, match="malformed op"):
+            turn(args=[node, epoch, number, ops])
+    assert parts.redis.xlen(f"cw:inbox:{node}") == 0
+    assert parts.stream_length() == 0
+
+
 async def test_the_feed_moves_lines_into_postgresql_and_empties_the_stream(parts: Parts) -> None:
     """Kept lines reach PostgreSQL in order; once acknowledged they leave Redis."""
     for i in range(5):

@@ -169,6 +169,23 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     assert _sent(cat) == []
 
 
+async def test_a_remote_private_message_follows_its_recipient_through_a_rename() -> None:
+    """A private message names its recipient by uid: amy renamed while it was on its way
+    gets it as sent (to the nick it was sent to), and nobody who took her old nick does."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    uid = replica.local_uid(amy)
+    replica.apply([_remote_user("bob")])
+    network.rename(amy, "amelia")
+    taker = _local(network, "amy")
+    _sent(amy)
+    said = _said("psst", "amy", "m3")
+    replica.apply([private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid=uid)])
+    assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
+    assert _sent(taker) == []
+
+
 async def test_remote_nick_change_and_quit() -> None:
     """A remote rename frees the old nick here; its QUIT removes it and tells its peers."""
     network = _network()
