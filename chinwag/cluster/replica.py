@@ -9,8 +9,10 @@ await and no Redis query, and a line to a channel is delivered by each node to i
 The bus hands each node the events that concern it in the network's order (``redis_bus.py``);
 `Replica.apply` replays another node's events (``events.py``) through the same `Network`
 methods a handler uses (`join`, `part`, `kick`, `invite`, `rename`, `remove`, `tell_status`,
-`tell_channel`), so local members are told exactly as if the remote user were here. A node's
-own events come back too and are skipped here: its handlers applied them already. A node
+`tell_channel`), so local members are told exactly as if the remote user were here; a message
+is handed to the same fan-out as a local one, as the bytes its sender's node formatted. A node's
+own events come back too and are skipped here by the node name at their head, unread: its
+handlers applied them already (a message's msgid is read, to deliver it here now). A node
 declared dead (`Replica.split`) takes its users with it: each QUITs with the netsplit reason
 ``"<lost node> <this node>"`` that irssi and weechat recognise.
 
