@@ -456,7 +456,7 @@ class TestServerKeys:
         async with running(irc_server) as (app, pilot):
             await asyncio.to_thread(irc_server.stop)
             await eventually(lambda: not app.session.registered, "the loss")
-            await type_keys(pilot, "said while offline")
+            await type_keys(pilot, "back soon")
             await eventually(lambda: "pending, sent once" in _view(app), "the pending note")
             await eventually(lambda: "| 1 pending" in _screen(app), "the count in the status")
             assert "You are not in" not in _view(app)
@@ -466,7 +466,7 @@ class TestServerKeys:
             raw_clients.append(carol)
             # Without server-time, chinwag's join replay puts the time before the text.
             await carol.expect(
-                lambda m: m.command == "PRIVMSG" and m.param(1).endswith("said while offline")
+                lambda m: m.command == "PRIVMSG" and m.param(1).endswith("back soon")
             )
 
 
