@@ -50,9 +50,15 @@ from chinwag.server.state import Client
 from chinwag.store import ServerBan
 
 __all__ = [
+    "COMMAND",
     "HOT",
+    "LINE",
+    "MESSAGE_PARTS",
     "PM",
     "ROOM",
+    "STATUS",
+    "TARGET",
+    "UID",
     "MessageFields",
     "ban_fields",
     "chan_event",
@@ -89,6 +95,10 @@ HOT = (ROOM, PM)
 """The kinds read without JSON (`read_message`); their first field is the msgid."""
 _MESSAGE_FIELDS = 8
 """msgid, uid, command, target, status, time, client tags, line."""
+MESSAGE_PARTS = _MESSAGE_FIELDS + 2
+"""What `split_event` gives for a message: node, kind, then its fields; the ones a node reads
+before deciding whether it needs the rest are at these places:"""
+UID, COMMAND, TARGET, STATUS, LINE = 3, 4, 5, 6, 9
 
 
 def _event(kind: str, node: str, uid: str, *fields: Any) -> bytes:
@@ -183,7 +193,7 @@ def read_message(fields: list[bytes]) -> MessageFields:
     Raises:
         ValueError: the event is not one (too few fields, a time that is not a number).
     """
-    if len(fields) != _MESSAGE_FIELDS + 2:
+    if len(fields) != MESSAGE_PARTS:
         raise ValueError("not a message event")
     _, _, msgid, uid, command, target, status, when, tags, line = fields
     return (

@@ -32,10 +32,23 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chinwag.cluster.events import HOT, PM, MessageFields, read_message, split_event
+from chinwag.cluster.events import (
+    COMMAND,
+    HOT,
+    LINE,
+    MESSAGE_PARTS,
+    PM,
+    ROOM,
+    STATUS,
+    TARGET,
+    UID,
+    MessageFields,
+    read_message,
+    split_event,
+)
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
-from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, add_plain_line, deliver_to_channel
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, ChannelBatch, Client
@@ -269,8 +282,10 @@ class Replica:
                         self._on_own_message(fields[2].decode())
                     elif kind == b"chan":
                         self._own_change_back(json.loads(fields[2])[1])
-                elif kind in HOT:
-                    self._message(node_bytes.decode(), kind, read_message(fields))
+                elif kind == ROOM:
+                    self._room_message(node_bytes.decode(), fields)
+                elif kind == PM:
+                    self._private_message(node_bytes.decode(), read_message(fields))
                 else:
                     args = json.loads(fields[2])
                     self.applying = True
@@ -454,29 +469,48 @@ class Replica:
         if command != "MODE":  # a user's modes are told to the user alone (by its node)
             self._network.tell_status(client, str(command), *map(str, params), source=before)
 
-    def _message(self, node: str, kind: bytes, fields: MessageFields) -> None:
-        """Another node's user sent a message to a room with members here, or to a user of
-        this node: deliver the line its node formatted, as a message said here would be."""
-        msgid, uid, command, target, status, when, tags, line = fields
+    def _room_message(self, node: str, fields: list[bytes]) -> None:
+        """Another node's user said something in a room with members here: hand the line its
+        node formatted to the same fan-out as a line said here."""
+        if len(fields) != MESSAGE_PARTS:
+            raise ValueError("not a message event")
+        client = self._users.get((node, fields[UID].decode()))
+        channel = self._network.channels.get(fields[TARGET].decode())
+        if client is None or channel is None:
+            if client is None:
+                _log.warning("cluster: message from unknown user %s/%s", node, fields[UID])
+            return
+        if channel.hidden and client in channel.hidden:
+            self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+        # The common case needs neither msgid nor time nor tags: members here who asked for
+        # no tags, a batch open since an earlier line of this turn. Measured on a node that
+        # only receives (2 nodes, 45 members here): reading every field and building an
+        # Outgoing made this path 2.1 us per line, 0.9 us more than a node's own line.
+        plain = not fields[STATUS] and fields[COMMAND] != b"TAGMSG"
+        if plain and add_plain_line(channel, fields[LINE], client):
+            return
+        msgid, _, command, _, status, when, tags, line = read_message(fields)
+        outgoing = Outgoing.relayed(
+            line, msgid=msgid, account=client.account, client_tags=tags, when=when
+        )
+        level = STATUS_PREFIXES.get(status)
+        deliver_to_channel(client, channel, outgoing, level, command == "TAGMSG", echo=False)
+
+    def _private_message(self, node: str, fields: MessageFields) -> None:
+        """Another node's user sent a user of this node a private line: deliver it as its
+        node formatted it."""
+        msgid, uid, command, target, _, when, tags, line = fields
         client = self._users.get((node, uid))
         if client is None:
             _log.warning("cluster: message from unknown user %s/%s", node, uid)
             return
+        recipient = self._users.get((self._node, target))
+        if recipient is None or (command == "TAGMSG" and not recipient.caps & Cap.MESSAGE_TAGS):
+            return
         outgoing = Outgoing.relayed(
             line, msgid=msgid, account=client.account, client_tags=tags, when=when
         )
-        tags_only = command == "TAGMSG"
-        if kind == PM:
-            recipient = self._users.get((self._node, target))
-            if recipient is not None and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS):
-                recipient.send(outgoing.line_for(recipient))
-            return
-        channel = self._network.channels.get(target)
-        if channel is not None:
-            if channel.hidden and client in channel.hidden:
-                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
-            level = STATUS_PREFIXES.get(status)
-            deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
+        recipient.send(outgoing.line_for(recipient))
 
     def split(self, lost: str) -> None:
         """Node ``lost`` was declared dead: its users QUIT here with the netsplit reason."""

@@ -54,6 +54,7 @@ __all__ = [
     "TAG_CAPS",
     "Batch",
     "Outgoing",
+    "add_plain_line",
     "add_tag",
     "announce_arrival",
     "deliver_to_channel",
@@ -346,6 +347,25 @@ def send_to_channel(
     else:
         channel.close_batches()
     return echoed
+
+
+def add_plain_line(channel: Channel, line: bytes, speaker: Client) -> bool:
+    """Add ``line``, a channel message without tags (as another node formatted it), to the
+    channel's open batches when they are all of the plain variant: no member here asked for
+    tags, so no `Outgoing` is needed. True when done; False when nothing was done (no batch
+    open, or some member needs tags): the caller then uses `send_to_channel`.
+
+    ``speaker`` is a user of another node: it gets nothing here, as in `send_to_channel`."""
+    batches = channel.batches
+    if batches is None or len(batches) != 1:
+        return False
+    plain = batches.get(0)
+    if plain is None:
+        return False
+    members = channel.members
+    SENT.count += len(members) - (speaker in members)
+    plain.add(line, speaker, muted=True)
+    return True
 
 
 def announce_arrival(

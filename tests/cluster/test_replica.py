@@ -148,6 +148,47 @@ async def test_remote_join_message_and_part_reach_local_members() -> None:
     ]
 
 
+async def test_remote_lines_of_one_turn_reach_plain_and_tagged_members_alike() -> None:
+    """Several remote lines in one turn reach a member without tags as their node formatted
+    them, and one with ``message-tags`` and ``server-time`` with each line's own msgid and
+    time; a line to the room's operators reaches only them."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    network.join(amy, "#room")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+
+    def said(text: str, msgid: str, status: str = "") -> bytes:
+        outgoing = _said(text, status + "#room", msgid)
+        return room_message(
+            THERE, "u1", outgoing, command="PRIVMSG", channel_folded="#room", status=status
+        )
+
+    _sent(amy)
+    replica.apply([said("one", "m1"), said("two", "m2")])
+    assert _sent(amy) == [
+        ":bob!~bob@there PRIVMSG #room :one",
+        ":bob!~bob@there PRIVMSG #room :two",
+    ]
+    cat.caps |= Cap.MESSAGE_TAGS | Cap.SERVER_TIME
+    network.join(cat, "#room")
+    room = network.find_channel("#room")
+    assert room is not None
+    room.members[amy].op, room.members[cat].op = False, True  # amy made the room: op till now
+    _sent(amy), _sent(cat)
+    replica.apply([said("three", "m3"), said("four", "m4"), said("ops", "m5", "@")])
+    assert _sent(amy) == [
+        ":bob!~bob@there PRIVMSG #room :three",
+        ":bob!~bob@there PRIVMSG #room :four",
+    ]
+    stamp = "2023-11-14T22:13:20.000Z"
+    assert _sent(cat) == [
+        f"@time={stamp};msgid=m3 :bob!~bob@there PRIVMSG #room :three",
+        f"@time={stamp};msgid=m4 :bob!~bob@there PRIVMSG #room :four",
+        f"@time={stamp};msgid=m5 :bob!~bob@there PRIVMSG @#room :ops",
+    ]
+
+
 async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     """PRIVMSG amy from a remote user is sent to amy alone."""
     network = _network()
