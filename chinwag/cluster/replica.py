@@ -42,13 +42,18 @@ from chinwag.cluster.events import (
     STATUS,
     TARGET,
     UID,
-    MessageFields,
     read_message,
     split_event,
 )
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
-from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, add_plain_line, deliver_to_channel
+from chinwag.server.fanout import (
+    STATUS_PREFIXES,
+    TAG_CAPS,
+    Outgoing,
+    add_plain_line,
+    deliver_to_channel,
+)
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, ChannelBatch, Client
@@ -285,7 +290,7 @@ class Replica:
                 elif kind == ROOM:
                     self._room_message(node_bytes.decode(), fields)
                 elif kind == PM:
-                    self._private_message(node_bytes.decode(), read_message(fields))
+                    self._private_message(node_bytes.decode(), fields)
                 else:
                     args = json.loads(fields[2])
                     self.applying = True
@@ -496,20 +501,23 @@ class Replica:
         level = STATUS_PREFIXES.get(status)
         deliver_to_channel(client, channel, outgoing, level, command == "TAGMSG", echo=False)
 
-    def _private_message(self, node: str, fields: MessageFields) -> None:
+    def _private_message(self, node: str, fields: list[bytes]) -> None:
         """Another node's user sent a user of this node a private line: deliver it as its
         node formatted it."""
-        msgid, uid, command, target, _, when, tags, line = fields
+        if len(fields) != MESSAGE_PARTS:
+            raise ValueError("not a message event")
+        recipient = self._users.get((self._node, fields[TARGET].decode()))
+        if recipient is None:
+            return  # gone meanwhile
+        if not recipient.caps & TAG_CAPS and fields[COMMAND] != b"TAGMSG":
+            recipient.send(fields[LINE])  # no tags asked for: the line as it came, as above
+            return
+        msgid, uid, command, _, _, when, tags, line = read_message(fields)
         client = self._users.get((node, uid))
-        if client is None:
-            _log.warning("cluster: message from unknown user %s/%s", node, uid)
+        if command == "TAGMSG" and not recipient.caps & Cap.MESSAGE_TAGS:
             return
-        recipient = self._users.get((self._node, target))
-        if recipient is None or (command == "TAGMSG" and not recipient.caps & Cap.MESSAGE_TAGS):
-            return
-        outgoing = Outgoing.relayed(
-            line, msgid=msgid, account=client.account, client_tags=tags, when=when
-        )
+        account = client.account if client is not None else None
+        outgoing = Outgoing.relayed(line, msgid=msgid, account=account, client_tags=tags, when=when)
         recipient.send(outgoing.line_for(recipient))
 
     def split(self, lost: str) -> None:

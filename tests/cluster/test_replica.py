@@ -210,6 +210,34 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     assert _sent(cat) == []
 
 
+async def test_a_remote_private_line_carries_the_tags_its_recipient_asked_for() -> None:
+    """A recipient with ``message-tags`` gets a remote private line with its msgid, time and
+    client tags, and a TAGMSG; one without gets the plain line and no TAGMSG."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    cat.caps |= Cap.MESSAGE_TAGS
+    replica.apply([_remote_user("bob")])
+    for who in (amy, cat):
+        said = Outgoing("bob!~bob@there", "PRIVMSG", who.nick, "hi", msgid="m7", when=T0,
+                        client_tags={"+draft/reply": "m1"})  # fmt: skip
+        tag = Outgoing("bob!~bob@there", "TAGMSG", who.nick, msgid="m8", when=T0,
+                       client_tags={"+typing": "active"})  # fmt: skip
+        to = replica.local_uid(who)
+        replica.apply(
+            [
+                private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid=to),
+                private_message(THERE, "u1", tag, command="TAGMSG", recipient_uid=to),
+            ]
+        )
+    assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :hi"]
+    stamp = "2023-11-14T22:13:20.000Z"
+    assert _sent(cat) == [
+        f"@time={stamp};msgid=m7;+draft/reply=m1 :bob!~bob@there PRIVMSG cat :hi",
+        f"@time={stamp};msgid=m8;+typing=active :bob!~bob@there TAGMSG cat",
+    ]
+
+
 async def test_a_remote_private_message_follows_its_recipient_through_a_rename() -> None:
     """A private message names its recipient by uid: amy renamed while it was on its way
     gets it as sent (to the nick it was sent to), and nobody who took her old nick does."""
