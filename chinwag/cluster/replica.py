@@ -163,7 +163,7 @@ class Replica:
     ) -> None:
         self._network = network
         self._node = node
-        self._node_bytes = node.encode()  # how events name it (``events.py``)
+        self._own_head = f"{node}\0".encode()  # how its events begin (``events.py``)
         self._on_own_message = on_own_message
         self._on_user = on_user
         self._on_sync = on_sync
@@ -273,20 +273,23 @@ class Replica:
     def apply(self, events: Sequence[bytes]) -> None:
         """Apply events (``events.py``) in order; a malformed or unknown one is logged and
         skipped."""
-        here = self._node_bytes
+        own = self._own_head
         for raw in events:
             try:
+                if self._peer is None and raw.startswith(own):
+                    # Our own: applied when it happened, so read no further (a message only
+                    # for its msgid, the first field; the line is not even copied) unless it
+                    # is a channel's state.
+                    _, kind, first, *_ = raw.split(b"\0", 3)
+                    if kind in HOT:
+                        self._on_own_message(first.decode())
+                    elif kind == b"chan":
+                        self._own_change_back(json.loads(first)[1])
+                    continue
                 fields = split_event(raw)
                 node_bytes, kind = fields[0], fields[1]
                 if self._peer is not None:
                     self._while_syncing(raw, node_bytes.decode(), kind, fields[2])
-                elif node_bytes == here:
-                    # Our own: applied when it happened, so read no further (a message
-                    # only for its msgid, the first field) unless it is a channel's state.
-                    if kind in HOT:
-                        self._on_own_message(fields[2].decode())
-                    elif kind == b"chan":
-                        self._own_change_back(json.loads(fields[2])[1])
                 elif kind == ROOM:
                     self._room_message(node_bytes.decode(), fields)
                 elif kind == PM:
