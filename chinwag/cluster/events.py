@@ -5,16 +5,18 @@ it happened on, so that a node skips its own events (applied when they happened)
 reading further; ``kind`` says what happened. Two kinds are the hot path, a PRIVMSG, NOTICE or
 TAGMSG to a room (``msg``) or to a user (``pm``), and carry their fields NUL-separated, the last
 being the line itself, formatted once by the sender's node: the exact bytes a recipient without
-tags gets, CR LF included (`message_event`, `read_message`). Every other kind has a JSON array
-as its body, ``[uid, ...]``: the user of that node who did it (``uid`` names a user within its
-node; ``""`` when the node itself acted, as ChanServ or a server ban does), then the fields:
+tags gets, CR LF included (`room_message`, `private_message`, `read_message`). Every other kind
+has a JSON array as its body, ``[uid, ...]``: the user of that node who did it (``uid`` names a
+user within its node; ``""`` when the node itself acted, as ChanServ or a server ban does), then
+the fields:
 
 ==========  ======================================================================================
 kind        JSON fields after ``uid``
 ==========  ======================================================================================
 user        nick, user, host, realname, account, signon, party: a user finished registration
 nick        new nick
-join        channel, identity (the key of its history: the same on every node)
+join        channel, identity (the key of its history: the same on every node), op (the user
+            created the channel: Redis decided, `scripts.CLAIM_CHANNEL`)
 part        channel, reason (None for none)
 quit        reason
 status      command, params, away, account, party, realname, user, host, user modes: the
@@ -24,6 +26,7 @@ chan        channel state (`snapshot.channel_state`), prefix, command, params: a
             or topic changed and ``:prefix command params`` tells its members
 kick        channel, target node, target uid, reason
 invite      channel, target node, target uid
+knock       channel, text: the user asks the channel's operators for an invitation
 kill        target uid, reason, quit message (None for none): sent to the target's node only
 rename      target uid, new nick: likewise (NickServ RECOVER of a nick held on another node)
 kline       kind, target, reason, set by, set at, expires at (None: never); ``unkline``: kind,
@@ -68,6 +71,7 @@ __all__ = [
     "kick_event",
     "kill_event",
     "kline_event",
+    "knock_event",
     "nick_event",
     "part_event",
     "private_message",
@@ -127,9 +131,10 @@ def nick_event(node: str, uid: str, new_nick: str) -> bytes:
     return _event("nick", node, uid, new_nick)
 
 
-def join_event(node: str, uid: str, channel: str, identity: str = "") -> bytes:
-    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``."""
-    return _event("join", node, uid, channel, identity)
+def join_event(node: str, uid: str, channel: str, identity: str = "", op: bool = False) -> bytes:
+    """A user of ``node`` joined ``channel``, whose history is kept under ``identity``; ``op``:
+    it created the channel, and is its operator."""
+    return _event("join", node, uid, channel, identity, op)
 
 
 def part_event(node: str, uid: str, channel: str, reason: str | None) -> bytes:
@@ -242,6 +247,11 @@ def kick_event(node: str, uid: str, channel: str, target: tuple[str, str], reaso
 def invite_event(node: str, uid: str, channel: str, target: tuple[str, str]) -> bytes:
     """``uid`` of ``node`` invited the user ``target`` to ``channel``."""
     return _event("invite", node, uid, channel, target[0], target[1])
+
+
+def knock_event(node: str, uid: str, channel: str, text: str) -> bytes:
+    """``uid`` of ``node`` knocked on ``channel`` (KNOCK) with ``text``."""
+    return _event("knock", node, uid, channel, text)
 
 
 def rename_event(node: str, target_uid: str, new_nick: str) -> bytes:

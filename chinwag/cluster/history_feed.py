@@ -143,11 +143,20 @@ class HistoryFeed:
                 raise
 
     async def stop(self) -> None:
-        """Stop moving lines (what is pending stays for the next node) and close."""
+        """Stop moving lines (what is pending stays for the next node) and close. A consumer
+        that leaves nothing pending leaves the group too: the group lists the live nodes."""
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=READ_BLOCK_MS / 1000 + 1.0)
+        with contextlib.suppress(RedisError):
+            pending: Any = await self._redis.xpending_range(
+                scripts.HISTORY, scripts.HISTORY_GROUP, "-", "+", 1, consumername=self._node
+            )
+            if not pending:  # (deleting a consumer drops its pending entries: only then)
+                await self._redis.xgroup_delconsumer(
+                    scripts.HISTORY, scripts.HISTORY_GROUP, self._node
+                )
         await self._redis.aclose()
 
     async def tail(self, conv: str) -> list[HistoryEntry]:

@@ -104,15 +104,18 @@ class NetworkHistory:
         return None
 
     async def probe_write(self) -> None:
-        """See :meth:`HistoryStore.probe_write`: Redis answers.
+        """See :meth:`HistoryStore.probe_write`: Redis answers, and takes the bus's calls (a
+        Redis out of memory answers a ping, and refuses writes).
 
         Raises:
-            StoreError: when it cannot be reached.
+            StoreError: when it cannot be reached, or a call of the bus still fails.
         """
         try:
             await self.bus.ping()
         except RedisError:  # shown to senders: what, not where (the bus logs the details)
             raise StoreError("the network's Redis cannot be reached") from None
+        if self.bus.unreachable:
+            raise StoreError("the network's Redis refuses writes")
 
     async def flush(self) -> None:
         """See :meth:`HistoryStore.flush`: this node's calls so far are in Redis.

@@ -21,9 +21,11 @@
 - it answers a joining node's request for the network's state (`_send_snapshot`), and when it
   joins late itself waits for that answer before the server listens (`start`).
 
-While Redis cannot be reached the node refuses new messages, and tells their senders, as a
-single server does on a full disk (``server/storage_health.py``); what was already sent goes
-through when Redis answers again, within the lease, or the node was declared dead.
+While Redis cannot be reached, or refuses its calls, the node refuses new messages, and tells
+their senders, as a single server does on a full disk (``server/storage_health.py``); what was
+already sent goes through when Redis answers again, within the lease, or the node was declared
+dead. A call Redis refuses for good is dropped (`_refused`): the senders of its lines are told
+that they were not delivered.
 
 A node that the network declared dead (``on_fenced``) closes every local connection with
 "Lost contact with the network": its users reconnect, through the load balancer, to a live node.
@@ -35,12 +37,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.network_history import NetworkHistory
-from chinwag.cluster.redis_bus import RedisBus
+from chinwag.cluster.redis_bus import COMMAND_TIMEOUT, FencedError, RedisBus
 from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
@@ -49,7 +51,7 @@ from chinwag.server.fanout import STATUS_PREFIXES, Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Channel, Client
+from chinwag.server.state import Channel, Client, RegState, new_identity
 from chinwag.store import BanKind, ServerBan, StoreError
 
 __all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
@@ -62,6 +64,10 @@ SYNC_TIMEOUT = 10.0
 SYNC_ATTEMPTS = 3
 """How many times a joining node asks (a new node each time, when one died) before it gives
 up starting."""
+
+
+_Pending = tuple[Callable[[], object], Client, str, Callable[[], object] | None]
+"""A line of this node's on its way: deliver, sender, target name, and what to run if refused."""
 
 
 def _local(client: Client) -> bool:
@@ -112,7 +118,12 @@ class ClusterNode:
         self.kept = kept
         self.bus = self._new_bus()
         self._claimed: dict[Client, str] = {}  # the folded nick each local user holds
-        self._pending: dict[str, Callable[[], object]] = {}
+        # Joins counted in by `claim_channel` and not yet made: `joined` does not enter again.
+        self._entering: set[tuple[Client, str]] = set()
+        # This node's lines on their way through Redis, by msgid: how to deliver each one here,
+        # and who to tell if Redis refuses it (its sender, the target it named, and the rest
+        # of the command: a labeled reply waiting for it).
+        self._pending: dict[str, _Pending] = {}
         network.observer = self
 
     async def start(self) -> None:
@@ -160,6 +171,7 @@ class ClusterNode:
             on_split=self.replica.split,
             on_fenced=self._fenced,
             on_unreachable=self._unreachable,
+            on_refused=self._refused,
         )
         if self.kept is not None:
             self.kept.attach(bus)
@@ -200,14 +212,41 @@ class ClusterNode:
 
     # -- the Network's observer ----------------------------------------------------------------
 
-    async def claim(self, client: Client, nick: str) -> bool:
+    async def claim(self, client: Client, nick: str) -> bool | None:
         """See `NetworkObserver.claim`."""
         wanted = fold(nick)
         held = self._claimed.get(client, "")
-        won = await self.bus.claim_nick(self._uid(client), wanted, held)
+        try:
+            won = await self.bus.claim_nick(self._uid(client), wanted, held)
+        except (RedisError, FencedError) as exc:
+            _log.warning("cluster: cannot claim nick %s: %s", nick, exc)
+            return None
         if won:
             self._claimed[client] = wanted
         return won
+
+    async def claim_channel(self, client: Client, name: str) -> tuple[bool, str] | None:
+        """See `NetworkObserver.claim_channel`: Redis decides (``scripts.CLAIM_CHANNEL``), so
+        that of two users of two nodes creating one channel at once exactly one is its
+        operator, on every node, and both nodes keep its history under one identity."""
+        folded = fold(name)
+        try:
+            # This node's earlier changes first (a PART of the same channel just before: the
+            # channel is then new again, as on one server).
+            await asyncio.wait_for(self.bus.flush(), COMMAND_TIMEOUT)
+            claim = await self.bus.claim_channel(self._uid(client), folded, new_identity(folded))
+        except (RedisError, FencedError, TimeoutError) as exc:
+            _log.warning("cluster: cannot claim channel %s: %s", name, exc)
+            return None
+        self._entering.add((client, folded))
+        return claim
+
+    def unclaim_channel(self, client: Client, name: str) -> None:
+        """See `NetworkObserver.unclaim_channel`."""
+        entering = (client, fold(name))
+        if entering in self._entering:
+            self._entering.discard(entering)
+            self.bus.leave(entering[1])
 
     def registered(self, client: Client) -> None:
         """See `NetworkObserver.registered`."""
@@ -239,9 +278,15 @@ class ClusterNode:
     def joined(self, client: Client, channel: Channel) -> None:
         """See `NetworkObserver.joined`."""
         if _local(client):
-            self.bus.enter(channel.name_folded)
+            entering = (client, channel.name_folded)
+            if entering in self._entering:
+                self._entering.discard(entering)  # `claim_channel` counted it in
+            else:
+                self.bus.enter(channel.name_folded)
             uid = self._uid(client)
-            self.bus.to_all(events.join_event(self.node, uid, channel.name, channel.identity))
+            op = channel.is_op(client)  # the creator: every node makes it the operator
+            event = events.join_event(self.node, uid, channel.name, channel.identity, op)
+            self.bus.to_all(event)
 
     def parted(self, client: Client, channel: Channel, reason: str | None) -> None:
         """See `NetworkObserver.parted`."""
@@ -265,6 +310,14 @@ class ClusterNode:
         if _local(client) and key is not None:
             uid = self._uid(client)
             self.bus.to_all(events.invite_event(self.node, uid, channel.name, key))
+
+    def knocked(self, client: Client, channel: Channel, text: str) -> None:
+        """See `NetworkObserver.knocked`: to the nodes with members there (its operators)."""
+        if _local(client):
+            uid = self._uid(client)
+            self.bus.to_channel(
+                channel.name_folded, events.knock_event(self.node, uid, channel.name, text)
+            )
 
     def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
         """See `NetworkObserver.status_changed`."""
@@ -334,13 +387,14 @@ class ClusterNode:
         target_name: str,
         command: str,
         text: str,
+        refused: Callable[[], object] | None = None,
     ) -> bool:
         """See `NetworkObserver.relay`: the line goes out on the bus, delivered here on return."""
         if channel is None and recipient is None:
             return False
         msgid = outgoing.msgid or ""
         uid = self._uid(sender)
-        self._pending[msgid] = deliver
+        self._pending[msgid] = (deliver, sender, target_name, refused)
         if channel is not None:
             status = target_name[0] if target_name[0] in STATUS_PREFIXES else ""
             name = channel.name_folded
@@ -368,19 +422,39 @@ class ClusterNode:
 
     def _delivered(self, msgid: str) -> None:
         """One of this node's lines came back from Redis: deliver it here now."""
-        deliver = self._pending.pop(msgid, None)
-        if deliver is not None:
-            deliver()
+        pending = self._pending.pop(msgid, None)
+        if pending is not None:
+            pending[0]()
 
     # -- losing Redis ----------------------------------------------------------------------------
 
     def _unreachable(self, error: BaseException | None) -> None:
-        """The bus cannot reach Redis (``error``), or can again (None)."""
+        """The bus cannot reach Redis, or Redis refuses its calls (``error``), or calls go
+        through again (None)."""
         health = self._history.health
-        if error is not None:  # its details are in the log: users are told what, not where
-            health.unavailable(StoreError("the network's Redis cannot be reached"))
-        else:
+        if error is None:
             health.stored()
+        elif isinstance(error, ResponseError):  # details in the log: users are told what, not where
+            health.unavailable(StoreError("the network's Redis refuses writes"))
+        else:
+            health.unavailable(StoreError("the network's Redis cannot be reached"))
+
+    def _refused(self, refused: list[bytes]) -> None:
+        """Redis refused a call for good: the senders of its lines are told they were not
+        delivered (the episode is open: `_unreachable` came first)."""
+        own = f"{self.node}\0".encode()
+        for raw in refused:
+            parts = raw.split(b"\0", 3)  # node, kind, a message's msgid (``events.py``)
+            if not raw.startswith(own) or len(parts) < 3 or parts[1] not in events.HOT:
+                continue
+            pending = self._pending.pop(parts[2].decode("utf-8", "replace"), None)
+            if pending is None:
+                continue
+            _deliver, sender, target_name, gave_up = pending
+            if sender.state is not RegState.CLOSED:
+                self._history.health.refuse(sender, target_name)
+            if gave_up is not None:
+                gave_up()
 
     # -- being declared dead --------------------------------------------------------------------
 

@@ -20,6 +20,14 @@ tells ``on_unreachable`` (the server refuses new messages, their senders told) a
 wait. A call that fails while the inbox received entries is no sign of that: Redis took writes
 meanwhile (often this call's own, whose answer came too late), so it is only sent again.
 
+Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
+memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
+an outage by another name: reported the same way, and the same call sent again until Redis
+takes it. One that cannot pass (a key of the wrong type, a bug in a script: the same call
+would fail again forever) drops the call, whose events are handed to ``on_refused`` so that
+the senders of its lines are told they were not delivered; it is reported as an outage too, so
+that the node refuses new lines until a call goes through again.
+
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
 applied when it comes back, never when it is sent, so this node's users see the network's order.
@@ -33,7 +41,9 @@ Liveness. A node holds a lease key with a TTL (``lease`` seconds) that it renews
 ``renew_interval``; every node also runs the reaper script on that tick (atomic: a dead node is
 removed once, whoever notices first). A dead node's nicks and memberships are removed, and every
 other node gets a ``split`` entry naming it: its users QUIT there, with a netsplit reason. With
-the defaults (3 s lease, 1 s tick) a node killed with SIGKILL is reaped within 4 s.
+the defaults (3 s lease, 1 s tick) a node killed with SIGKILL is reaped within 4 s. A node that
+stops in order does not wait for that: `stop` removes it the same way (``LEAVE_NODE``), after
+its users' QUITs.
 
 Fencing. Each node incarnation has an epoch (``JOIN_NODE``), checked by every script. A node
 that could not renew in time (stopped, cut off) was reaped: its next call fails with ``FENCED``
@@ -53,7 +63,14 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
@@ -91,12 +108,34 @@ class FencedError(Exception):
     """This node was declared dead by the network: it must stop serving its users."""
 
 
+TRANSIENT = ("MISCONF", "BUSY", "NOREPLICAS")
+"""Prefixes of Redis's refusals that pass by themselves (a dump that cannot be written, a
+script running long, too few replicas): the refused call is sent again."""
+TRANSIENT_ERRORS = (OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError)
+"""The same for the refusals redis-py names by a class of their own (taking their prefix off:
+OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
+
+
+_ROUTING = (b"to ", b"chan ", b"all ")
+"""How the operations that carry an event begin (the others change state, or keep a history
+record)."""
+
+
 def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
 
 
+def _transient(exc: ResponseError) -> bool:
+    """Whether Redis refused for a while only."""
+    return isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT)
+
+
 def _tell_nobody(error: BaseException | None) -> None:
     """Nobody to tell that Redis cannot be reached (tests)."""
+
+
+def _drop(events: list[bytes]) -> None:
+    """Nobody to tell that a call was refused (tests)."""
 
 
 class RedisBus:
@@ -108,8 +147,9 @@ class RedisBus:
         on_events: called on the loop with the events of each inbox entry, in order.
         on_split: called with the name of each node declared dead.
         on_fenced: called once when this node has been declared dead itself.
-        on_unreachable: called with the error when a call cannot reach Redis (it is retried),
-            and with None when calls go through again.
+        on_unreachable: called with the error when a call cannot reach Redis, or Redis refuses
+            it, and with None when calls go through again.
+        on_refused: called with the events of a call Redis refused for good (dropped).
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
         timeout: seconds a call may take before Redis counts as unreachable.
@@ -124,6 +164,7 @@ class RedisBus:
         on_split: OnSplit,
         on_fenced: Callable[[], None],
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
+        on_refused: Callable[[list[bytes]], None] = _drop,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
         timeout: float = COMMAND_TIMEOUT,
@@ -134,6 +175,7 @@ class RedisBus:
         self._on_split = on_split
         self._on_fenced = on_fenced
         self._on_unreachable = on_unreachable
+        self._on_refused = on_refused
         self._unreachable = False
         self._lease_ms = int(lease * 1000)
         self._lease = lease
@@ -147,14 +189,16 @@ class RedisBus:
         self._join = self._redis.register_script(scripts.JOIN_NODE)
         self._renew = self._redis.register_script(scripts.RENEW)
         self._reap = self._redis.register_script(scripts.REAP)
+        self._leave = self._redis.register_script(scripts.LEAVE_NODE)
         self._claim = self._redis.register_script(scripts.CLAIM_NICK)
+        self._claim_channel = self._redis.register_script(scripts.CLAIM_CHANNEL)
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
         self._ops: list[bytes] = []  # the turn's operations, pieces of one argument (TURN)
         self._op_count = 0
         self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
-        self._unsent: tuple[int, bytes, int] | None = None  # the call (number, operations,
-        # how many) being sent, or to send again
+        self._unsent: tuple[int, list[bytes], int] | None = None  # the call (number, its
+        # operations' pieces, how many operations) being sent, or to send again
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -212,8 +256,9 @@ class RedisBus:
         return peer[0].decode() if peer and peer[0] else None
 
     async def stop(self) -> None:
-        """Send what is buffered, stop the tasks and close the connections (not a netsplit:
-        the server quits its users first)."""
+        """Send what is buffered, stop the tasks, leave the network and close the connections
+        (not a netsplit: the server quits its users first, and this node is off the network's
+        list at once, not when its lease runs out)."""
         with contextlib.suppress(RedisError, FencedError, TimeoutError):
             await asyncio.wait_for(self.flush(), self._lease)  # Redis may be gone for good
         # A cancelled XREAD may swallow its cancellation (redis-py reads on): the flag ends the
@@ -221,7 +266,11 @@ class RedisBus:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+            if not self._fenced:  # the lease is no longer renewed: leave before it runs out
+                with contextlib.suppress(RedisError, TimeoutError):
+                    await self._leave(args=[self._node, self._epoch])
         await self._redis.aclose()
         await self._reader_redis.aclose()
 
@@ -257,6 +306,26 @@ class RedisBus:
         except ResponseError as exc:
             raise self._fence(exc) from None
         return bool(answer == 1)
+
+    async def claim_channel(self, uid: str, channel_folded: str, identity: str) -> tuple[bool, str]:
+        """User ``uid`` of this node joins a channel this node has no member of: counted in,
+        and the network says whether it creates it (``scripts.CLAIM_CHANNEL``).
+
+        Returns:
+            (True, ``identity``) when nobody was in it (the user is its operator), else (False,
+            the identity of the channel's history its creator gave it).
+
+        Raises:
+            FencedError: this node was declared dead.
+            RedisError: Redis cannot be reached.
+        """
+        try:
+            created, given = await self._claim_channel(
+                args=[self._node, self._epoch, channel_folded, identity]
+            )
+        except ResponseError as exc:
+            raise self._fence(exc) from None
+        return created == 1, given.decode()
 
     # -- sending (the Bus protocol) -----------------------------------------------------------
 
@@ -323,18 +392,30 @@ class RedisBus:
         while (self._ops or self._unsent) and not self._fenced:
             if self._unsent is None:
                 self._calls += 1
-                self._unsent = (self._calls, b"".join(self._ops), self._op_count)
+                self._unsent = (self._calls, self._ops, self._op_count)
                 self._ops, self._op_count = [], 0
             number, ops, count = self._unsent
             heard = self._heard
             try:
                 began = time.perf_counter()
-                await self._turn(args=[self._node, self._epoch, number, ops])
+                await self._turn(args=[self._node, self._epoch, number, b"".join(ops)])
                 took = time.perf_counter() - began
             except ResponseError as exc:
+                if _fenced(exc):
+                    self._unsent = None
+                    self._fence(exc)
+                    continue
+                self._report(exc, count)
+                if _transient(exc):
+                    await asyncio.sleep(RETRY_INTERVAL)  # the same call goes again
+                    continue
+                # It would be refused again forever: dropped, and its senders told.
                 self._unsent = None
-                self._fence(exc)
-                _log.error("bus: events of node %s refused: %s", self._node, exc)
+                _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
+                routed = range(0, len(ops), 2)  # (head, event) pairs
+                self._on_refused([ops[i + 1] for i in routed if ops[i].startswith(_ROUTING)])
+                # Nothing waits any more: the node's next probe (a ping) ends the episode.
+                self._unreachable = False
             except RedisError as exc:
                 # Perhaps applied, perhaps not: the same call goes again (see the header).
                 if self._heard != heard:
@@ -343,10 +424,8 @@ class RedisBus:
                     # cannot be reached would refuse the next line of a user whose echo has
                     # just come back: the call is only sent again.
                     _log.info("bus: a call's answer was lost (%s); sending it again", exc)
-                elif not self._unreachable:
-                    self._unreachable = True
-                    _log.warning("bus: cannot reach Redis (%s); %d ops wait", exc, count)
-                    self._on_unreachable(exc)
+                else:
+                    self._report(exc, count)
                 await asyncio.sleep(RETRY_INTERVAL)
             else:
                 self._unsent = None
@@ -354,6 +433,18 @@ class RedisBus:
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
                 self._reached()
+
+    def _report(self, exc: RedisError, waiting: int) -> None:
+        """A call could not reach Redis, or Redis refused it: said once per episode."""
+        if not self._unreachable:
+            self._unreachable = True
+            _log.warning("bus: Redis does not take writes (%s); %d ops wait", exc, waiting)
+            self._on_unreachable(exc)
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether calls fail now (Redis cannot be reached, or refuses them)."""
+        return self._unreachable
 
     def _reached(self) -> None:
         """Redis took a write: if it could not be reached until now, say that it can."""
@@ -427,9 +518,10 @@ class RedisBus:
                 self._renewed_at = time.monotonic()
                 for dead in await self._reap():
                     _log.warning("bus: node %s lost its lease: reaped", dead.decode())
-            except ResponseError as exc:
-                self._fence(exc)
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and _fenced(exc):
+                    self._fence(exc)
+                    continue
                 _log.warning("bus: cannot renew the lease (%s)", exc)
                 if time.monotonic() - self._renewed_at > self._lease:
                     self._fence(None)  # the network has declared us dead by now

@@ -331,10 +331,7 @@ class Replica:
             if client.nick != str(args[0]):  # else this node renamed it already (RECOVER)
                 network.rename(client, str(args[0]))
         elif kind == "join":
-            channel = network.find_channel(str(args[0]))
-            if channel is None or client not in channel.members:
-                identity = str(args[1]) if len(args) > 1 else ""
-                network.join(client, str(args[0]), identity)
+            self._join(client, args)
         elif kind == "part":
             channel = network.find_channel(str(args[0]))
             if channel is not None and client in channel.members:
@@ -347,8 +344,23 @@ class Replica:
         else:
             self._apply_channel(kind, client, args)
 
+    def _join(self, client: Client, args: list[Any]) -> None:
+        """A remote user joined a channel: as its creator (``op``), or not, whatever this node
+        thought; local members who were there first learn that the creator is its operator as
+        after a netjoin (a server MODE +o): they joined while its JOIN was on its way."""
+        network = self._network
+        channel = network.find_channel(str(args[0]))
+        if channel is not None and client in channel.members:
+            return
+        identity = str(args[1]) if len(args) > 1 else ""
+        op = bool(args[2]) if len(args) > 2 else None
+        others = channel is not None and bool(channel.members)
+        channel = network.join(client, str(args[0]), identity, op=op)
+        if op and others:
+            network.tell_channel(None, channel, "MODE", "+o", client.nick)
+
     def _apply_channel(self, kind: str, source: Client | None, args: list[Any]) -> None:
-        """The events about a channel: its state (``chan``), a KICK, an INVITE."""
+        """The events about a channel: its state (``chan``), a KICK, an INVITE, a KNOCK."""
         network = self._network
         if kind == "chan":
             state, prefix, command, params = args
@@ -362,6 +374,10 @@ class Replica:
             network.tell_channel(source, channel, str(command), *map(str, params), prefix=shown)
             return
         channel = network.find_channel(str(args[0]))
+        if kind == "knock":
+            if channel is not None and source is not None:
+                network.knock(source, channel, str(args[1]))
+            return
         target = self._users.get((str(args[1]), str(args[2])))
         if channel is None or target is None:
             return  # gone meanwhile

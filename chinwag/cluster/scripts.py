@@ -16,6 +16,8 @@ cw:nicks          hash    folded nick -> "<node>/<uid>": who holds each nick
 cw:owned:<node>   set     the folded nicks held by the node's users
 cw:chan:<chan>    hash    node -> how many of the channel's members are on that node
 cw:joined:<node>  set     the channels where the node has members
+cw:ident:<chan>   string  the channel's history identity, drawn by the node that created it
+                          (`CLAIM_CHANNEL`); gone with the channel's last member
 cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events
                           (each a line, ``events.py``), or ``split`` = the name of a node
                           that was declared dead
@@ -35,11 +37,13 @@ plain Redis allows and Redis Cluster does not: a network runs on one Redis (with
 from __future__ import annotations
 
 __all__ = [
+    "CLAIM_CHANNEL",
     "CLAIM_NICK",
     "HISTORY",
     "HISTORY_GROUP",
     "HISTORY_TAIL",
     "JOIN_NODE",
+    "LEAVE_NODE",
     "REAP",
     "RENEW",
     "TRIM_HISTORY",
@@ -76,6 +80,9 @@ local function reap_node(dead)
     end
     for _, chan in ipairs(redis.call('SMEMBERS', 'cw:joined:' .. dead)) do
         redis.call('HDEL', 'cw:chan:' .. chan, dead)
+        if redis.call('EXISTS', 'cw:chan:' .. chan) == 0 then
+            redis.call('DEL', 'cw:ident:' .. chan)
+        end
     end
     redis.call('DEL', 'cw:owned:' .. dead, 'cw:joined:' .. dead, 'cw:inbox:' .. dead)
     redis.call('HDEL', 'cw:nodes', dead)
@@ -132,6 +139,21 @@ return 1
 """,
 )
 
+LEAVE_NODE = _with(
+    _FENCE,
+    _REAP_NODE,
+    """
+-- ARGV: node, epoch. A node that stops in order leaves now, not when its lease runs out: its
+-- users have QUIT already (their events came first), and the others are told as for a dead
+-- node, for any that could not (a netsplit of nobody, usually).
+local refused = fence(ARGV[1], ARGV[2])
+if refused then return refused end
+reap_node(ARGV[1])
+redis.call('DEL', 'cw:lease:' .. ARGV[1])
+return 1
+""",
+)
+
 REAP = _with(
     _REAP_NODE,
     """
@@ -164,6 +186,28 @@ if held ~= '' and held ~= wanted and redis.call('HGET', 'cw:nicks', held) == own
     redis.call('SREM', 'cw:owned:' .. node, held)
 end
 return 1
+""",
+)
+
+CLAIM_CHANNEL = _with(
+    _FENCE,
+    """
+-- ARGV: node, epoch, folded channel, the history identity to give it if this node creates it.
+-- A user of the node joins a channel the node has no member of. Nobody anywhere is in it: the
+-- user creates it (its operator), and returns {1, identity}. Else {0, its identity}. Either
+-- way the member is counted in, as TURN's ``enter`` does (the node does not enter again).
+local node, chan, identity = ARGV[1], ARGV[3], ARGV[4]
+local refused = fence(node, ARGV[2])
+if refused then return refused end
+local created = redis.call('EXISTS', 'cw:chan:' .. chan) == 0
+if created then
+    redis.call('SET', 'cw:ident:' .. chan, identity)
+else
+    identity = redis.call('GET', 'cw:ident:' .. chan) or identity
+end
+redis.call('HINCRBY', 'cw:chan:' .. chan, node, 1)
+redis.call('SADD', 'cw:joined:' .. node, chan)
+return {created and 1 or 0, identity}
 """,
 )
 
@@ -230,6 +274,9 @@ while pos <= size do
         if redis.call('HINCRBY', 'cw:chan:' .. arg, node, -1) <= 0 then
             redis.call('HDEL', 'cw:chan:' .. arg, node)
             redis.call('SREM', 'cw:joined:' .. node, arg)
+            if redis.call('EXISTS', 'cw:chan:' .. arg) == 0 then
+                redis.call('DEL', 'cw:ident:' .. arg)
+            end
         end
     elseif op == 'take' then
         redis.call('HSET', 'cw:nicks', arg, sub(event, 1, -2))

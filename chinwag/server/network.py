@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
+from chinwag.protocol.numerics import RPL_KNOCK
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
@@ -331,12 +332,15 @@ class Network:
         for name in wanted.values():
             self.keep_channel(name, self.clock())
 
-    def join(self, client: Client, name: str, identity: str = "") -> Channel:
+    def join(
+        self, client: Client, name: str, identity: str = "", *, op: bool | None = None
+    ) -> Channel:
         """Put ``client`` in channel ``name`` (creating it) and tell every member, joiner included.
 
         The checks (key, bans, limits) are the caller's; this only does the join. ``identity``
         is the key of the channel's history when it is created (a new one when empty): another
-        node of the network gives the one it drew.
+        node of the network gives the one it drew. ``op``: ``client`` is the operator (by
+        default: it created the channel; on a network Redis says, `claim_channel`).
         """
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
@@ -346,7 +350,8 @@ class Network:
             self.channels[name_folded] = channel
         if client in channel.members:  # joined again (a replayed event): listed anew
             channel.names_changed()
-        channel.members[client] = Membership(op=creating and not channel.permanent)
+        op = creating and not channel.permanent if op is None else op
+        channel.members[client] = Membership(op=op)
         # The newcomer holds none of this turn's batches of messages: they close. The
         # arrivals' batches stay open: it is late for them (see fanout.py).
         if channel.batches is not None:
@@ -491,6 +496,14 @@ class Network:
         send_to_all(notify, invite)
         if self.observer is not None:
             self.observer.invited(client, target, channel)
+
+    def knock(self, client: Client, channel: Channel, text: str) -> None:
+        """Tell the operators of ``channel`` that ``client`` asks for an invitation (KNOCK)."""
+        for member, membership in channel.members.items():
+            if membership.op:
+                self.numeric(member, RPL_KNOCK, channel.name, client.prefix, text)
+        if self.observer is not None:
+            self.observer.knocked(client, channel, text)
 
     def tell_status(
         self, client: Client, command: str, *params: str, source: str | None = None

@@ -24,8 +24,9 @@ class NetworkObserver(Protocol):
     """Told of every change of who is where, after it happened: the node of a network
     (``chinwag/cluster/node.py``) tells the other nodes. None on a single server."""
 
-    async def claim(self, client: Client, nick: str) -> bool:
-        """Claim ``nick`` for ``client`` network-wide: False when someone holds it."""
+    async def claim(self, client: Client, nick: str) -> bool | None:
+        """Claim ``nick`` for ``client`` network-wide: False when someone holds it, None when
+        the network cannot be asked."""
         ...
 
     def relay(
@@ -39,10 +40,23 @@ class NetworkObserver(Protocol):
         target_name: str,
         command: str,
         text: str,
+        refused: Callable[[], object] | None = None,
     ) -> bool:
         """Route a PRIVMSG or NOTICE through the network; True when it did, and will run
-        ``deliver`` when the line comes back (False: deliver it now, nothing to route)."""
+        ``deliver`` when the line comes back, or ``refused`` when the network refused it (its
+        sender is told; False: deliver it now, nothing to route)."""
         ...
+
+    async def claim_channel(self, client: Client, name: str) -> tuple[bool, str] | None:
+        """``client`` joins channel ``name``, which nobody on this node is in: ask the network
+        whether it creates the channel (and is its operator). Returns whether it does, and the
+        identity of the channel's history (drawn by its creator); None when the network cannot
+        be asked. A claim no join uses must be given back (`unclaim_channel`)."""
+        ...
+
+    def unclaim_channel(self, client: Client, name: str) -> None:
+        """The join `claim_channel` claimed did not happen: give the claim back (nothing to do
+        when the join happened)."""
 
     def registered(self, client: Client) -> None:
         """``client`` finished registration."""
@@ -64,6 +78,9 @@ class NetworkObserver(Protocol):
 
     def invited(self, client: Client, target: Client, channel: Channel) -> None:
         """``client`` invited ``target`` to ``channel``."""
+
+    def knocked(self, client: Client, channel: Channel, text: str) -> None:
+        """``client`` knocked on ``channel`` (KNOCK) with ``text``: its operators were told."""
 
     def status_changed(self, client: Client, command: str, params: tuple[str, ...]) -> None:
         """``client``'s status changed (AWAY, SETNAME, ACCOUNT, CHGHOST): ``command params``

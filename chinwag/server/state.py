@@ -17,7 +17,16 @@ from chinwag.protocol import fold
 from chinwag.server.extbans import entry_matches, is_mute
 from chinwag.server.stats import SENT
 
-__all__ = ["Cap", "Channel", "ChannelBatch", "Client", "Link", "Membership", "RegState"]
+__all__ = [
+    "Cap",
+    "Channel",
+    "ChannelBatch",
+    "Client",
+    "Link",
+    "Membership",
+    "RegState",
+    "new_identity",
+]
 
 
 class ChannelBatch(Protocol):
@@ -288,6 +297,11 @@ class Client:
         self.conn.enqueue(data)
 
 
+def new_identity(name_folded: str) -> str:
+    """A new history identity for a channel being created (see `Channel.identity`)."""
+    return f"{name_folded}!{secrets.token_hex(6)}"
+
+
 @dataclass(eq=False, slots=True)
 class Channel:
     """A channel: its members, topic, modes and lists."""
@@ -339,7 +353,7 @@ class Channel:
     def __post_init__(self) -> None:
         folded = self.name_folded = fold(self.name)
         if not self.identity:
-            self.identity = folded if self.permanent else f"{folded}!{secrets.token_hex(6)}"
+            self.identity = folded if self.permanent else new_identity(folded)
 
     def names_changed(self) -> None:
         """A member left, renamed, was revealed or got or lost a status: NAMES is rebuilt."""

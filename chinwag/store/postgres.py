@@ -15,6 +15,18 @@ row's ``seq`` is an identity column (arrival order in the database), and inserts
 (``ON CONFLICT (msgid) DO NOTHING``), since in a network the same line may be handed to the
 database more than once (a node that restarts re-reads what it had not acknowledged).
 
+Forgetting. In a network, a line reaches PostgreSQL after it was delivered (the history feed
+moves it from Redis), so a line of an account being dropped may arrive after the drop: it was
+still in Redis, or another node was inserting it at that moment. So a drop leaves a tombstone
+(``forgotten``: the dropped identity), and an insert skips every row of a forgotten identity.
+An advisory lock orders the two: every insert holds it shared for its transaction, a drop
+exclusively, so a drop waits for the inserts in flight (and then deletes their rows), and an
+insert that comes after it sees the tombstone.
+
+Reads. A read of several statements (CHATHISTORY AROUND, TARGETS) runs in one ``REPEATABLE
+READ`` read-only transaction, so that it sees one snapshot, as SQLite's read transaction does
+(``postgres_connection.py``).
+
 Schema. Created on first use inside a transaction that holds an advisory lock, so that nodes
 starting together create it once; its version is kept in ``chinwag_schema``, and a database of a
 newer version is refused, as in SQLite. Every statement of ``_SCHEMA`` may run again (``IF NOT
@@ -34,14 +46,15 @@ from chinwag.store.errors import StoreError
 from chinwag.store.history_rows import HISTORY_COLUMNS, ROW_WIDTH
 from chinwag.store.postgres_connection import Conn, PostgresDatabase, connect
 from chinwag.store.readers import ReaderPool
-from chinwag.store.sql_history import SqlHistoryIndex, forget_party
-from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore
+from chinwag.store.sql_history import SqlHistoryIndex, forget_history
+from chinwag.store.sql_records import SqlAccountStore, SqlBanStore, SqlChannelStore, drop_account
 from chinwag.store.writer import Writer, commit_error
 
 __all__ = ["SCHEMA_VERSION", "PgHistoryStore", "PostgresStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA_LOCK = 0x63686E77  # "chnw": the advisory lock key held while creating the schema
+_FORGET_LOCK = 0x63686E78  # "chnx": held shared by inserts of history, exclusively by a drop
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chinwag_schema (version INTEGER NOT NULL);
@@ -109,6 +122,9 @@ CREATE TABLE IF NOT EXISTS channels (
 );
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS identity TEXT NOT NULL DEFAULT '';
 
+-- Schema 4: the identities whose history was dropped (tombstones: see the module header).
+CREATE TABLE IF NOT EXISTS forgotten (party TEXT PRIMARY KEY);
+
 CREATE TABLE IF NOT EXISTS server_bans (
     kind TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -130,11 +146,16 @@ _ARRAYS = ", ".join(f"%s::{kind}[]" for kind in _COLUMN_TYPES)
 _NAMES = ", ".join(f"c{i}" for i in range(ROW_WIDTH))
 # One statement per group, whatever its size: each column travels as one array, and the rows
 # are inserted in the order they were appended (ORDINALITY), which is the order of ``seq``.
+# A row of a forgotten identity (c4, c5: its parties; NULL for a channel) is left out.
 _INSERT_HISTORY = (
     f"INSERT INTO history ({HISTORY_COLUMNS}) SELECT {_NAMES}"
-    f" FROM unnest({_ARRAYS}) WITH ORDINALITY AS r({_NAMES}, n) ORDER BY n"
-    " ON CONFLICT (msgid) DO NOTHING"
+    f" FROM unnest({_ARRAYS}) WITH ORDINALITY AS r({_NAMES}, n)"
+    " WHERE NOT EXISTS (SELECT 1 FROM forgotten WHERE party IN (c4, c5))"
+    " ORDER BY n ON CONFLICT (msgid) DO NOTHING"
 )
+_INSERTING = f"SELECT pg_advisory_xact_lock_shared({_FORGET_LOCK})"
+_FORGETTING = f"SELECT pg_advisory_xact_lock({_FORGET_LOCK})"
+_TOMBSTONE = "INSERT INTO forgotten (party) VALUES (%s) ON CONFLICT DO NOTHING"
 
 
 _encode_tags = json.JSONEncoder(separators=(",", ":")).encode
@@ -165,8 +186,23 @@ def _entry_row(entry: HistoryEntry) -> tuple[object, ...]:
 
 
 def _insert_rows(conn: Conn, params: list[object]) -> None:
-    """Insert a flat list of history rows with one statement (one array per column)."""
+    """Insert a flat list of history rows with one statement (one array per column), after
+    any drop in progress (its statement then sees the drop's tombstone)."""
+    conn.execute(_INSERTING)
     conn.execute(_INSERT_HISTORY, [params[i::ROW_WIDTH] for i in range(ROW_WIDTH)])
+
+
+def _forget(db: PostgresDatabase, conn: Conn, party: str, *, account: bool) -> tuple[bool, int]:
+    """Drop the account named ``party`` (with ``account``) and the private history of its
+    identity (or of ``party`` itself), and leave the identity's tombstone (a writer job).
+
+    Returns:
+        Whether an account was dropped, and how many history entries were deleted.
+    """
+    conn.execute(_FORGETTING)  # waits for the inserts in flight, on every node
+    identity = drop_account(db, conn, party) if account else None
+    conn.execute(_TOMBSTONE, (identity or party,))
+    return identity is not None, forget_history(db, conn, identity or party)
 
 
 class PgHistoryStore(SqlHistoryIndex[Conn]):
@@ -197,6 +233,13 @@ class PgHistoryStore(SqlHistoryIndex[Conn]):
     async def flush(self) -> None:
         """See :meth:`HistoryStore.flush`."""
         await self._writer.call(lambda conn: None)
+
+    async def forget(self, party: str) -> int:
+        """See :meth:`HistoryStore.forget`: with a tombstone (see the module header)."""
+        db = self._db
+        assert isinstance(db, PostgresDatabase)
+        _, deleted = await self._writer.call(lambda conn: _forget(db, conn, party, account=False))
+        return deleted
 
 
 def create_schema(url: str) -> None:
@@ -284,9 +327,9 @@ class PostgresStore(StoreParts):
         return self._writer
 
     async def forget(self, party: str) -> tuple[bool, int]:
-        """See :meth:`Store.forget`: account and private history go in one transaction."""
-
-        return await self._writer.call(lambda conn: forget_party(self._db, conn, party))
+        """See :meth:`Store.forget`: account and private history go in one transaction, and
+        the identity's tombstone with them (see the module header)."""
+        return await self._writer.call(lambda conn: _forget(self._db, conn, party, account=True))
 
     async def flush(self) -> None:
         """See :meth:`Store.flush`."""

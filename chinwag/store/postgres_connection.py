@@ -3,9 +3,12 @@ know of PostgreSQL (``database.py``).
 
 The writer thread (``writer.py``) and the reader pool (``readers.py``) are the SQLite store's:
 one thread owns the writing connection and commits groups, reads run in worker threads on a few
-autocommit connections (PostgreSQL's MVCC lets them see the last committed state while the
-writer works). A lost connection (PostgreSQL restarted, network cut) fails the group it was
-writing, or the read; `PostgresDatabase.lost` then says so and the next one reconnects.
+connections (PostgreSQL's MVCC lets them see the last committed state while the writer works),
+each read in one ``REPEATABLE READ`` read-only transaction: a query of several statements
+(CHATHISTORY AROUND, TARGETS) sees one snapshot, as in SQLite, where a line committed between
+two of its statements would otherwise be seen by one and not the other. A lost connection
+(PostgreSQL restarted, network cut) fails the group it was writing, or the read;
+`PostgresDatabase.lost` then says so and the next one reconnects.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
 
 __all__ = ["Conn", "PostgresDatabase", "connect"]
@@ -52,16 +56,23 @@ class PostgresDatabase:
         return translated
 
     def connect(self, *, readonly: bool = False) -> Conn:
-        """See `connect` (``readonly`` changes nothing: readers only read).
+        """See `connect`; a ``readonly`` one starts its transactions (`read`) as ``REPEATABLE
+        READ READ ONLY``.
 
         Raises:
             psycopg.OperationalError: when the server cannot be reached or refuses us.
         """
-        return connect(self.url)
+        conn = connect(self.url)
+        if readonly:
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+        return conn
 
     def read(self, conn: Conn, fn: Callable[[Conn], T]) -> T:
-        """Run ``fn(conn)`` in autocommit: each statement sees the last committed state."""
-        return fn(conn)
+        """Run ``fn(conn)`` in one transaction of a read connection: one snapshot for all of
+        its statements."""
+        with conn.transaction():
+            return fn(conn)
 
     def in_transaction(self, conn: Conn) -> bool:
         """See :meth:`Database.in_transaction`."""

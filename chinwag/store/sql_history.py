@@ -31,7 +31,7 @@ from chinwag.store.readers import ReaderPool
 from chinwag.store.sql_records import drop_account
 from chinwag.store.writer import Writer
 
-__all__ = ["SqlHistoryIndex", "forget_party"]
+__all__ = ["SqlHistoryIndex", "forget_history", "forget_party"]
 
 _ENTRY_COLUMNS = (
     "msgid, conv, time, party_a, party_b, target_name, sender, account, command, text, tags"
@@ -129,7 +129,7 @@ class _Range(_query.RangeReader, Generic[C]):
         return entries
 
 
-def _forget_history(db: Database[C], conn: C, party: str) -> int:
+def forget_history(db: Database[C], conn: C, party: str) -> int:
     """Delete every private conversation of ``party`` (a writer job). Returns: the entries
     deleted."""
     convs = [row[0] for row in conn.execute(db.sql(_PARTY_CONVERSATIONS), (party, party))]
@@ -148,7 +148,7 @@ def forget_party(db: Database[C], conn: C, party: str) -> tuple[bool, int]:
         Whether an account was dropped, and how many history entries were deleted.
     """
     identity = drop_account(db, conn, party)
-    return identity is not None, _forget_history(db, conn, identity or party)
+    return identity is not None, forget_history(db, conn, identity or party)
 
 
 class SqlHistoryIndex(Generic[C]):
@@ -262,4 +262,4 @@ class SqlHistoryIndex(Generic[C]):
 
     async def forget(self, party: str) -> int:
         """See :meth:`HistoryStore.forget`."""
-        return await self._writer.call(lambda conn: _forget_history(self._db, conn, party))
+        return await self._writer.call(lambda conn: forget_history(self._db, conn, party))

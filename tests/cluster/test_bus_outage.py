@@ -1,6 +1,8 @@
 """The bus when Redis falls silent (SIGSTOP, as a cut network looks): the bus says Redis cannot be
 reached, and once it answers again the call that had no answer is neither lost nor doubled; and
-when only a call's answer comes late while Redis goes on writing, the bus says nothing."""
+when only a call's answer comes late while Redis goes on writing, the bus says nothing. When
+Redis refuses a call (out of memory: for a while; a key of the wrong type: for good) the bus
+says so too, and the call goes again or is handed back."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import redis
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from chinwag.cluster.redis_bus import RedisBus
 
@@ -29,6 +34,7 @@ class Watcher:
     def __init__(self) -> None:
         self.events: list[str] = []
         self.reports: list[BaseException | None] = []
+        self.refused: list[str] = []
         self.changed = asyncio.Event()
 
     def on_events(self, events: Sequence[bytes]) -> None:
@@ -39,10 +45,19 @@ class Watcher:
         self.reports.append(error)
         self.changed.set()
 
-    async def until(self, *, events: int = 0, reports: int = 0) -> None:
-        """Wait until at least ``events`` events and ``reports`` reports came."""
+    def on_refused(self, events: list[bytes]) -> None:
+        self.refused.extend(event.decode().removesuffix("\n") for event in events)
+        self.changed.set()
+
+    async def until(self, *, events: int = 0, reports: int = 0, refused: int = 0) -> None:
+        """Wait until at least ``events`` events, ``reports`` reports and ``refused`` refused
+        events came."""
         async with asyncio.timeout(WAIT):
-            while len(self.events) < events or len(self.reports) < reports:
+            while (
+                len(self.events) < events
+                or len(self.reports) < reports
+                or len(self.refused) < refused
+            ):
                 self.changed.clear()
                 await self.changed.wait()
 
@@ -175,3 +190,71 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
             assert watcher.reports == []
         finally:
             await bus.stop()
+
+
+def _bus(url: str, watcher: Watcher) -> RedisBus:
+    return RedisBus(
+        url,
+        "n1.test",
+        on_events=watcher.on_events,
+        on_split=_ignore,
+        on_fenced=_ignore,
+        on_unreachable=watcher.on_unreachable,
+        on_refused=watcher.on_refused,
+        lease=30.0,  # the refusals must not cost the lease: that is another test's subject
+        timeout=TIMEOUT,
+    )
+
+
+async def test_a_redis_out_of_memory_is_an_outage_and_the_refused_call_arrives_once(
+    own_redis: RedisServer,
+) -> None:
+    """Redis at its memory limit refuses the call (OOM): the bus reports it as an outage and
+    sends the call again; once Redis has room the event arrives once, nothing is handed back,
+    and the bus reports calls going through."""
+    watcher = Watcher()
+    bus = _bus(own_redis.url, watcher)
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    await bus.start()
+    try:
+        admin.config_set("maxmemory", 1)
+        try:
+            bus.to(bus.node, b"first\n")
+            await watcher.until(reports=1)
+            assert isinstance(watcher.reports[0], OutOfMemoryError)
+            assert watcher.events == []
+        finally:
+            admin.config_set("maxmemory", 0)
+        await watcher.until(events=1, reports=2)
+        bus.to(bus.node, b"second\n")
+        await watcher.until(events=2)
+        assert watcher.events == ["first", "second"]
+        assert watcher.reports[1] is None and watcher.refused == []
+    finally:
+        await bus.stop()
+        admin.close()
+
+
+async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
+    own_redis: RedisServer,
+) -> None:
+    """A channel key of the wrong type makes Redis refuse the call whatever happens: the bus
+    reports it, hands its events back (their senders are told) instead of retrying forever,
+    and the next call goes through."""
+    watcher = Watcher()
+    bus = _bus(own_redis.url, watcher)
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    await bus.start()
+    try:
+        admin.set("cw:chan:#broken", "not a hash")
+        bus.to_channel("#broken", b"lost\n")
+        bus.to(bus.node, b"with it\n")
+        await watcher.until(reports=1, refused=2)
+        assert watcher.refused == ["lost", "with it"]
+        assert isinstance(watcher.reports[0], ResponseError)
+        bus.to(bus.node, b"after\n")
+        await watcher.until(events=1)
+        assert watcher.events == ["after"]
+    finally:
+        await bus.stop()
+        admin.close()

@@ -69,6 +69,7 @@ def test_no_text_puts_a_line_end_in_an_event(
         events.status_event(THERE, "1", client, "AWAY", (reason,)),
         events.chan_event(THERE, "1", [topic], prefix=nick, command="TOPIC", params=(topic,)),
         events.kick_event(THERE, "1", "#room", (HERE, "2"), reason),
+        events.knock_event(THERE, "1", "#room", topic),
     ]
     for event in built:
         assert event.splitlines(keepends=True) == [event] and event.endswith(b"\n")
@@ -76,6 +77,7 @@ def test_no_text_puts_a_line_end_in_an_event(
                                                  client.signon, "~party"])  # fmt: skip
     assert _fields(built[2]) == (THERE, "quit", ["1", reason])
     assert _fields(built[3])[2][3:5] == [reason, account]
+    assert _fields(built[6]) == (THERE, "knock", ["1", "#room", topic])
 
 
 @given(
@@ -124,8 +126,8 @@ def test_events_of_one_entry_come_apart_as_they_went_in(lines: list[tuple[str, s
 
 
 @given(kind=st.sampled_from(["user", "nick", "join", "part", "quit", "msg", "pm", "status",
-                             "chan", "kick", "invite", "kill", "kline", "unkline", "register",
-                             "unregister", "sync", "snapshot", "teleport"]),
+                             "chan", "kick", "invite", "knock", "kill", "kline", "unkline",
+                             "register", "unregister", "sync", "snapshot", "teleport"]),
        uid=st.sampled_from(["", "1", "u1"]), args=st.lists(json_values, max_size=10),
        raw=st.binary(max_size=40))  # fmt: skip
 async def test_a_replica_skips_any_event_it_cannot_apply(

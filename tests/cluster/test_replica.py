@@ -446,3 +446,29 @@ async def test_a_rename_asked_by_another_node_renames_the_local_user_once() -> N
     replica.apply([_remote_user("bob"), nick_event(THERE, "u1", "bob")])
     bob = network.find("bob")
     assert bob is not None and bob.nick == "bob"
+
+
+async def test_a_remote_creator_is_operator_and_local_members_who_came_first_are_told() -> None:
+    """A remote JOIN that says its user created the room makes it the operator, though amy
+    joined first here (her JOIN crossed its own), and amy gets a server MODE +o for it; one
+    that does not say so never makes an operator, even of a room it creates here."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    room = network.join(amy, "#room", op=False)
+    _sent(amy)
+    replica.apply(
+        [
+            _remote_user("bob"),
+            join_event(THERE, "u1", "#room", "#room!abc", op=True),
+            _remote_user("cat", "u2"),
+            join_event(THERE, "u2", "#new", "#new!def"),
+        ]
+    )
+    bob = network.find("bob")
+    assert bob is not None and room.is_op(bob) and not room.is_op(amy)
+    assert _sent(amy) == [":bob!~bob@there JOIN #room", f":{HERE} MODE #room +o bob"]
+    new = network.find_channel("#new")
+    cat = network.find("cat")
+    assert new is not None and cat is not None and not new.is_op(cat)
+    assert new.identity == "#new!def"

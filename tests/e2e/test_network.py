@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from .harness import ANY, Client, Clients
 from .serve_process import start_serve
@@ -261,3 +262,34 @@ async def test_a_node_stopped_past_its_lease_drops_its_users_and_writes_nothing_
     assert (
         len([m for m in seen if m.command == "JOIN" and (m.source or "").startswith("bob!")]) == 2
     )
+
+
+async def test_a_node_stopped_in_order_quits_its_users_at_once_and_leaves_the_network(
+    network: tuple[StartNodes, dict[str, Node]], redis_url: str
+) -> None:
+    """SIGTERM of n2: amy on n1 sees bob's QUIT with his own reason and carl's with the
+    server's shutdown reason (not a netsplit after the lease), stays connected, and n2 is off
+    the network's node list, its lease, nicks and history consumer gone, as soon as it has
+    exited."""
+    start, nodes = network
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob = await n2.connect("bob")
+    await n2.connect("carl")
+    await _seen_joins(amy, {"bob", "carl"})
+    await bob.send("QUIT :see you")
+    bye = await amy.expect("QUIT", source="bob")
+    assert bye.params == ("Quit: see you",)
+    stopping = nodes["n2.test"].proc
+    stopping.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(stopping.wait, 10) == 0
+    left = await amy.expect("QUIT", source="carl", timeout=1.0)
+    assert left.params == ("Server shutting down",)
+    with redis.Redis.from_url(redis_url) as shared:
+        assert shared.hkeys("cw:nodes") == [b"n1.test"]
+        assert not shared.exists("cw:lease:n2.test", "cw:owned:n2.test", "cw:inbox:n2.test")
+        assert not [owner for owner in shared.hvals("cw:nicks") if owner.startswith(b"n2.")]
+        consumers = shared.xinfo_consumers("cw:history", "store")
+        assert [consumer["name"] for consumer in consumers] == [b"n1.test"]
+    await amy.alive()  # n2 closed its own users, never n1's
+    await n1.connect("carl")  # the nick is free at once

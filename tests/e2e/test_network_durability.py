@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+import redis
 
 from chinwag.protocol import Message, decode_text, parse_line
 
@@ -321,13 +322,20 @@ async def test_a_sender_is_told_while_redis_cannot_be_reached(
     fragile_network: Network, own_redis: RedisServer
 ) -> None:
     """Redis gone (not past the lease): a message is refused with a NOTICE that says why, and
-    nobody gets it; once Redis is back messages flow again, and the one sent as it went is
-    delivered, not lost."""
+    nobody gets it, and a JOIN of a new room, a NICK and a registration get 437; once Redis is
+    back messages flow again, and the one sent as it went is delivered, not lost."""
     n1, n2 = await fragile_network.start("n1.test", "n2.test")
     amy = await n1.connect("amy", caps=CAPS)
     bob = await n2.connect("bob", caps=CAPS)
     await amy.expect("JOIN", ["#lobby"], source="bob")
     own_redis.kill()
+    await amy.send("JOIN #nowhere")  # a new room is Redis's to create: not now
+    await amy.expect_numeric("437", "#nowhere", "Channel is temporarily unavailable")
+    await amy.send("NICK amelia")  # a nick too
+    await amy.expect_numeric("437", "amelia", "Nick is temporarily unavailable")
+    newcomer = await n1.open("zed")
+    await newcomer.send("NICK zed", "USER zed 0 * :Zed")
+    await newcomer.expect_numeric("437", "zed", "Nick is temporarily unavailable")
     tries = 0
     async with asyncio.timeout(10):
         while not _refused(amy):  # the lines before the node noticed are sent again later
@@ -341,3 +349,67 @@ async def test_a_sender_is_told_while_redis_cannot_be_reached(
     delivered = [text for _, text in _seen(bob) if text.startswith("try ")]
     assert delivered == [f"try {i}" for i in range(len(delivered))]
     assert len(delivered) + _refused(amy) == tries
+
+
+async def test_a_sender_is_told_while_redis_refuses_writes(
+    fragile_network: Network, own_redis: RedisServer
+) -> None:
+    """Redis at its memory limit answers but refuses every write: as in an outage, a message
+    is refused with a NOTICE that says why, and once Redis has room the line it refused first
+    arrives once, and messages flow again."""
+    n1, n2 = await fragile_network.start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=CAPS)
+    bob = await n2.connect("bob", caps=CAPS)
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    with redis.Redis(unix_socket_path=str(own_redis.socket_path)) as admin:
+        admin.config_set("maxmemory", 1)
+        try:
+            tries = 0
+            async with asyncio.timeout(10):
+                while not _refused(amy):
+                    await amy.send(f"PRIVMSG #lobby :try {tries}")
+                    tries += 1
+                    await asyncio.sleep(0.05)  # the refusal is the event, in amy's raw lines
+            assert (
+                "refuses writes"
+                in [m for m in _messages(amy) if m.command == "NOTICE"][-1].params[-1]
+            )
+        finally:
+            admin.config_set("maxmemory", 0)
+    await amy.expect("PRIVMSG", ["#lobby", "try 0"], timeout=10)
+    await amy.send("PRIVMSG #lobby :back again")
+    await bob.expect("PRIVMSG", ["#lobby", "back again"], source="amy", timeout=10)
+    delivered = [text for _, text in _seen(bob) if text.startswith("try ")]
+    assert delivered == [f"try {i}" for i in range(len(delivered))]
+    assert len(delivered) + _refused(amy) == tries
+
+
+async def test_a_line_redis_refuses_for_good_is_not_lost_silently(
+    network: Network, redis_url: str
+) -> None:
+    """A call Redis can never take (a room's key broken in Redis): its sender is told that
+    the line was not delivered (her labeled command still gets its end, an ACK), nobody gets
+    it, and her next line elsewhere goes through."""
+    n1, n2 = await network.start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=[*CAPS, "labeled-response"])
+    bob = await n2.connect("bob", caps=CAPS)
+    await amy.send("JOIN #room")
+    await amy.expect("366")
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.delete("cw:chan:#room")
+        admin.set("cw:chan:#room", "not a hash")
+    await amy.send("@label=R1 PRIVMSG #room :into the void")
+    notice = await amy.expect("NOTICE", timeout=10)
+    assert REFUSED.match(notice.params[-1]) and "#room" in notice.params[-1]
+    await amy.expect("ACK", tags={"label": "R1"})
+    async with asyncio.timeout(10):
+        while True:  # refused until the node's probe saw writes go through again
+            await amy.send("PRIVMSG bob :still here")
+            answer = await amy.expect(None)
+            while answer.command not in ("PRIVMSG", "NOTICE"):
+                answer = await amy.expect(None)
+            if answer.command == "PRIVMSG":
+                break
+            await asyncio.sleep(0.1)  # the episode ends with the next probe
+    await bob.expect("PRIVMSG", ["bob", "still here"], source="amy")
+    assert not [m for m in _messages(amy) if m.params[-1:] == ("into the void",)]

@@ -103,8 +103,8 @@ async def _until_names(client: Client, channel: str, entry: str) -> None:
 
 
 async def _room(op: Client, *others: Client, channel: str = "#room") -> None:
-    """``op`` creates ``channel``; each of ``others`` joins once it sees ``op`` there as op (a
-    join before that would create the channel on its own node too)."""
+    """``op`` creates ``channel``; each of ``others`` joins once it sees ``op`` there as op
+    (so that who joined first, and what each was told, is known)."""
     await op.send(f"JOIN {channel}")
     await op.expect("366")
     for other in others:
@@ -445,3 +445,130 @@ async def _whois_realname(asker: Client, nick: str, realname: str) -> None:
             if reply.command == "311" and reply.params[-1] == realname:
                 return
             await asyncio.sleep(0.05)  # not there yet
+
+
+async def test_one_room_created_on_two_nodes_at_once_has_one_operator_everywhere(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 and bob on n2 JOIN the same new rooms at the same moment: in each exactly one
+    of them is its operator, and both nodes show the same NAMES; a line said there is in the
+    room's history on both nodes (one identity for its history)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    caps = ["draft/chathistory", "batch", "server-time", "message-tags"]
+    amy, bob = await n1.connect("amy", caps=caps), await n2.connect("bob", caps=caps)
+    rooms = [f"#race{i}" for i in range(5)]
+    await asyncio.gather(amy.send(f"JOIN {','.join(rooms)}"), bob.send(f"JOIN {','.join(rooms)}"))
+    for room in rooms:
+        names = await _same_everywhere(lambda c, r=room: _names(c, r), [amy, bob])  # type: ignore[misc]
+        assert isinstance(names, list)
+        assert sorted(entry.lstrip("@") for entry in names) == ["amy", "bob"]
+        assert len([entry for entry in names if entry.startswith("@")]) == 1, names
+    await amy.send("PRIVMSG #race0 :first words")
+    await bob.expect("PRIVMSG", ["#race0", "first words"], source="amy")
+    for client in (amy, bob):
+        await client.send("CHATHISTORY LATEST #race0 * 10")
+        await client.expect("BATCH")
+        await client.expect("PRIVMSG", ["#race0", "first words"])
+
+
+async def test_a_labeled_join_of_a_new_room_is_one_labeled_reply(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """A labeled JOIN of a room nobody is in (asked of Redis first) answers as on one server:
+    one labeled-response batch with the JOIN, NAMES (the joiner as operator) and its end; a
+    bad name among several new rooms gets 403, and a room named twice is joined once."""
+    start, _ = nodes
+    (n1,) = await start("n1.test")
+    amy = await n1.connect("amy", caps=["labeled-response", "batch"])
+    await amy.send("@label=J1 JOIN #fresh")
+    opening = await amy.expect("BATCH", tags={"label": "J1"})
+    assert opening.params[1] == "labeled-response"
+    await amy.expect("JOIN", ["#fresh"], source="amy")
+    names = await amy.expect("353")
+    assert names.params[-1] == "@amy"
+    await amy.expect("366")
+    await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
+    await amy.send("JOIN #fresher,nochannel,#fresher")  # a bad name among new rooms: 403
+    await amy.expect("JOIN", ["#fresher"], source="amy")
+    await amy.expect_numeric("403", "nochannel", "No such channel")
+    await amy.send("PING :done")
+    assert [m.command for m in await amy.collect_until("PONG")] == ["PONG"]
+
+
+async def test_a_labeled_message_to_several_targets_on_other_nodes_is_one_labeled_reply(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 sends one labeled PRIVMSG to a room and to bob on n2: her echoes of both come
+    in one labeled-response batch, as on one server, and each target gets its line once."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["echo-message", "labeled-response", "batch"])
+    bob = await n2.connect("bob")
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    await amy.send("@label=L2 PRIVMSG #lobby,bob :to both")
+    opening = await amy.expect("BATCH", tags={"label": "L2"})
+    assert opening.params[1] == "labeled-response"
+    await amy.expect("PRIVMSG", ["#lobby", "to both"], source="amy")
+    await amy.expect("PRIVMSG", ["bob", "to both"], source="amy")
+    await amy.expect("BATCH", [f"-{opening.params[0][1:]}"])
+    await bob.expect("PRIVMSG", ["#lobby", "to both"], source="amy")
+    await bob.expect("PRIVMSG", ["bob", "to both"], source="amy")
+    await bob.assert_nothing(0.2)
+
+
+async def test_a_knock_reaches_the_operators_on_every_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """bob on n2 KNOCKs on amy's invite-only room: amy, its operator on n1, gets 710 with his
+    message, cat (a member on n2, not an operator) nothing, and bob 711; his second knock
+    within the minute is refused (712)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob, cat = await n2.connect("bob"), await n2.connect("cat")
+    await _room(amy, cat)
+    await amy.send("MODE #room +i")
+    await cat.expect("MODE", ["#room", "+i"], source="amy")
+    await bob.send("KNOCK #room :let me in")
+    await bob.expect_numeric("711", "#room", re.compile(".*delivered.*"))
+    knock = await amy.expect_numeric("710", "#room", re.compile("bob!.*"), "let me in")
+    assert knock.source == "n1.test"
+    await bob.send("KNOCK #room :again")
+    await bob.expect("712")
+    assert [m.command for m in await cat.sync()] == []
+
+
+async def test_monitor_and_extended_monitor_follow_a_user_of_another_node(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy on n1 MONITORs bob, with whom she shares no room: she hears when he signs on at n2
+    (730), his AWAY through extended-monitor, and when he leaves (731)."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy", caps=["extended-monitor", "away-notify"])
+    await amy.send("PART #lobby", "MONITOR + bob")
+    await amy.expect_numeric("731", "bob")
+    bob = await n2.connect("bob")
+    online = await amy.expect("730")
+    assert online.params[-1].startswith("bob!")
+    await bob.send("AWAY :brb")
+    await amy.expect("AWAY", ["brb"], source="bob")
+    await bob.send("QUIT :bye")
+    await amy.expect_numeric("731", "bob")
+
+
+async def test_a_room_left_and_joined_again_at_once_is_created_anew(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """amy, alone in her room, PARTs and JOINs it again in one breath: as on one server the
+    room is created anew and she is its operator again."""
+    start, _ = nodes
+    (n1,) = await start("n1.test")
+    amy = await n1.connect("amy")
+    await amy.send("JOIN #again")
+    await amy.expect("366")
+    await amy.send("PART #again", "JOIN #again")
+    await amy.expect("PART", ["#again"])
+    names = await amy.expect("353")
+    assert names.params[-1] == "@amy"

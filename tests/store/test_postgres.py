@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -141,5 +143,92 @@ async def test_a_lost_connection_fails_one_group_then_the_store_reconnects(
         await store.accounts.set_admin("amy", True)
         amy = await store.accounts.get("amy")
         assert amy is not None and amy.admin
+    finally:
+        await store.close()
+
+
+async def test_a_line_of_a_dropped_identity_that_arrives_later_is_not_stored(
+    postgres_url: str,
+) -> None:
+    """A private line of a dropped account that the history feed inserts after the drop (it
+    was still in Redis) is left out: the drop's tombstone keeps its identity out for good,
+    while the other lines of the same group are stored."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        amy = await store.accounts.register("Amy", "amy", "pw-amy")
+        assert await store.forget("amy") == (True, 0)
+        store.history.append(entry("late", T0, direct(amy.party, "bob")))
+        store.history.append(entry("other", T0 + 1))
+        await store.flush()
+        assert await store.history.latest(direct(amy.party, "bob"), None, 10) == []
+        assert ids(await store.history.latest(LOBBY, None, 10)) == ["other"]
+    finally:
+        await store.close()
+
+
+async def test_a_drop_waits_for_a_line_another_node_is_inserting(postgres_url: str) -> None:
+    """Node two is inserting a line of amy's (its transaction open) as node one drops her
+    account: the drop waits for that commit, then deletes the line; nothing of hers stays."""
+    one = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    two = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        amy = await one.accounts.register("Amy", "amy", "pw-amy")
+        release_first = hold_writer(two)
+        inserted, gate = threading.Event(), threading.Event()
+
+        def hold_open(conn: object) -> None:
+            inserted.set()  # the line's insert ran in this group: its commit waits here
+            gate.wait(5.0)
+
+        two.history.append(entry("inflight", T0, direct(amy.party, "bob")))
+        two.writer.fire(hold_open)
+        release_first()
+        assert await asyncio.to_thread(inserted.wait, 5.0)
+        dropping = asyncio.create_task(one.forget("amy"))
+        waiting = asyncio.create_task(asyncio.to_thread(_until_a_lock_waits, postgres_url))
+        await asyncio.wait([dropping, waiting], return_when=asyncio.FIRST_COMPLETED)
+        gate.set()
+        assert await dropping == (True, 1)
+        await waiting
+        await two.flush()
+        assert await one.history.latest(direct(amy.party, "bob"), None, 10) == []
+    finally:
+        await one.close()
+        await two.close()
+
+
+def _until_a_lock_waits(url: str) -> None:
+    """Return when some session waits for an advisory lock (or after 5 s)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+            if row is not None and row[0]:
+                return
+            time.sleep(0.01)  # pg_locks has no event to wait for
+
+
+async def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> None:
+    """A line committed between two statements of one read (CHATHISTORY AROUND and TARGETS
+    read with several) is seen by neither: the read is one snapshot."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        store.history.append(entry("m1", T0))
+        await store.flush()
+
+        def two_counts(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[object, object]:
+            first = conn.execute("SELECT count(*) FROM history").fetchone()
+            with psycopg.connect(postgres_url, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO history (msgid, conv, time_ms, time, target_name, sender,"
+                    " command, text) VALUES ('m2', '#lobby', 0, 0, '#lobby', 'x', 'PRIVMSG', 'x')"
+                )
+            second = conn.execute("SELECT count(*) FROM history").fetchone()
+            return (first[0] if first else None), (second[0] if second else None)
+
+        assert await store.readers.run(two_counts) == (1, 1)
+        assert sorted(ids(await store.history.latest(LOBBY, None, 10))) == ["m1", "m2"]
     finally:
         await store.close()

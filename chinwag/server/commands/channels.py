@@ -1,4 +1,10 @@
-"""Channel commands: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+"""Channel commands: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE.
+
+On a node of a network, a JOIN of a channel nobody on this node is in asks the network first
+(`NetworkObserver.claim_channel`): whether the channel exists elsewhere or is created now, and
+so whether the joiner is its operator, is Redis's decision, the same on every node. The
+client's later lines, and its later channels of the same JOIN, wait for the answer.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from chinwag.protocol.numerics import (
     ERR_NOSUCHNICK,
     ERR_NOTONCHANNEL,
     ERR_TOOMANYCHANNELS,
+    ERR_UNAVAILRESOURCE,
     ERR_USERNOTINCHANNEL,
     ERR_USERONCHANNEL,
     RPL_AWAY,
@@ -27,11 +34,15 @@ from chinwag.protocol.numerics import (
     RPL_TOPICWHOTIME,
 )
 from chinwag.server.commands.base import CommandSpec, Context
+from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
 from chinwag.server.state import Cap, Channel
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
+
+CHANNEL_UNAVAILABLE = "Channel is temporarily unavailable"
+"""437 to a JOIN of a new channel the network (its Redis) could not be asked about."""
 
 
 def require_channel(ctx: Context, name: str) -> Channel:
@@ -59,9 +70,20 @@ def require_op(ctx: Context, channel: Channel) -> None:
         raise IrcError(ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
 
 
-def join_channel(ctx: Context, name: str, key: str | None) -> None:
+def _check_name(ctx: Context, name: str) -> None:
+    """Raise 403 for a bad channel name, 405 for one channel too many."""
+    if not is_valid_channel(name, ctx.limits.channel_length):
+        raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+    if len(ctx.client.channels) >= ctx.limits.max_channels_per_user:
+        raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+
+
+def join_channel(
+    ctx: Context, name: str, key: str | None, claim: tuple[bool, str] | None = None
+) -> None:
     """Join one channel after the checks of RFC 2812 section 3.2.1, then send topic and names,
-    then (a moment later: it is read from the store) the channel's recent history.
+    then (a moment later: it is read from the store) the channel's recent history. ``claim``
+    is the network's answer for a channel this node did not know (`_claim_and_join`).
 
     Raises:
         IrcError: 403 bad name, 405 too many channels, 471 full, 473 invite only, 474 banned,
@@ -88,7 +110,10 @@ def join_channel(ctx: Context, name: str, key: str | None) -> None:
             raise IrcError(ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
     if len(client.channels) >= ctx.limits.max_channels_per_user:
         raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
-    channel = ctx.network.join(client, name)
+    if claim is None:
+        channel = ctx.network.join(client, name)
+    else:
+        channel = ctx.network.join(client, name, claim[1], op=claim[0])
     founder_joined(ctx, channel)
     if channel.topic:
         send_topic(ctx, channel)
@@ -121,14 +146,61 @@ def handle_join(ctx: Context, msg: Message) -> None:
             ctx.network.part(ctx.client, channel, None)
         return
     keys = msg.param(1).split(",") if len(msg.params) > 1 else []
-    for index, name in enumerate(msg.params[0].split(",")):
-        if not name:
-            continue
-        key = keys[index] if index < len(keys) else None
+    wanted = [
+        (name, keys[index] if index < len(keys) else None)
+        for index, name in enumerate(msg.params[0].split(","))
+        if name
+    ]
+    observer = ctx.network.observer
+    for index, (name, key) in enumerate(wanted):
         try:
+            if observer is not None and ctx.network.find_channel(name) is None:
+                late = defer_reply(ctx) if ctx.label else None
+                ctx.wait_for(_claim_and_join(ctx, wanted[index:], late))
+                return
             join_channel(ctx, name, key)
         except IrcError as err:
             ctx.reply(err.numeric, *err.params)
+
+
+async def _claim_and_join(
+    ctx: Context, wanted: list[tuple[str, str | None]], late: LateReply | None
+) -> None:
+    """Join ``wanted`` in turn, asking the network about each channel this node does not know
+    (see the module header); with ``late``, the replies are the labeled reply."""
+    client = ctx.client
+    observer = ctx.network.observer
+    assert observer is not None
+    lines: list[bytes] = []
+    for name, key in wanted:
+        claim = None
+        refusal: IrcError | None = None
+        if ctx.network.find_channel(name) is None:
+            try:
+                _check_name(ctx, name)  # before asking the network
+            except IrcError as err:
+                refusal = err
+            else:
+                claim = await observer.claim_channel(client, name)
+                if not client.registered:
+                    observer.unclaim_channel(client, name)
+                    return  # gone meanwhile
+                if claim is None and ctx.network.find_channel(name) is None:
+                    refusal = IrcError(ERR_UNAVAILRESOURCE, name, CHANNEL_UNAVAILABLE)
+        if late is not None:
+            client.conn.capture()  # only this command's replies: nothing awaits in here
+        try:
+            if refusal is not None:
+                raise refusal
+            join_channel(ctx, name, key, claim)
+        except IrcError as err:
+            ctx.reply(err.numeric, *err.params)
+        finally:
+            observer.unclaim_channel(client, name)  # unused if the join did not happen
+            if late is not None:
+                lines += client.conn.release()
+    if late is not None:
+        late.finish(lines)
 
 
 def handle_part(ctx: Context, msg: Message) -> None:

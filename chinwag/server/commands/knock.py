@@ -3,7 +3,8 @@
 The operators get 710 (``<channel> <nick!user@host> :<message>``), the knocker 711. A user may
 knock on one channel once a minute (712 meanwhile), so KNOCK cannot be used to flood the
 operators; a channel that is not ``+i`` needs no knock (713), nor does one you are on (714), and
-a banned user is refused as JOIN would refuse them (474).
+a banned user is refused as JOIN would refuse them (474). On a network the operators on every
+node are told (`Network.knock`); the once-a-minute rule is kept by the knocker's node.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from chinwag.protocol.numerics import (
     ERR_CHANOPEN,
     ERR_KNOCKONCHAN,
     ERR_TOOMANYKNOCK,
-    RPL_KNOCK,
     RPL_KNOCKDLVR,
 )
 from chinwag.server.commands.base import CommandSpec, Context
@@ -51,10 +51,7 @@ def handle_knock(ctx: Context, msg: Message) -> None:
     if client in channel.knocks:
         raise IrcError(ERR_TOOMANYKNOCK, channel.name, "Too many KNOCKs (one a minute)")
     channel.knocks[client] = now
-    text = msg.param(1) or "has asked for an invite"
-    for member, membership in channel.members.items():
-        if membership.op:
-            ctx.network.numeric(member, RPL_KNOCK, channel.name, client.prefix, text)
+    ctx.network.knock(client, channel, msg.param(1) or "has asked for an invite")
     ctx.reply(RPL_KNOCKDLVR, channel.name, "Your KNOCK has been delivered")
 
 

@@ -60,15 +60,18 @@ class LateReply:
 
     Lines the handler queued go out as usual (or, for a labeled command, wait to be labeled
     with the rest); ``finish`` sends the late ones. Both orders of `handler_done` and `finish`
-    work, so a late part that happens to be ready at once is fine too.
+    work, so a late part that happens to be ready at once is fine too. A reply made of several
+    late parts (the echoes of a message to several targets, relayed through a network) says so
+    with `expect`, and each part `arrive`s: the reply goes when the last one has.
     """
 
-    __slots__ = ("_ctx", "_early", "_finished", "lines")
+    __slots__ = ("_ctx", "_early", "_finished", "_parts", "lines")
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._early: list[bytes] | None = None if ctx.label else []
         self._finished = False
+        self._parts = 0
         self.lines: list[bytes] = []
         """Late lines collected so far; `finish` sends them."""
 
@@ -76,6 +79,17 @@ class LateReply:
     def finished(self) -> bool:
         """Whether `finish` was called."""
         return self._finished
+
+    def expect(self) -> None:
+        """One more part of the reply will `arrive`: the reply waits for it."""
+        self._parts += 1
+
+    def arrive(self, lines: list[bytes]) -> None:
+        """A part announced by `expect` came, with ``lines``: the last one sends the reply."""
+        self.lines.extend(lines)
+        self._parts -= 1
+        if self._parts <= 0:
+            self.finish()
 
     def handler_done(self, early: list[bytes]) -> None:
         """The handler returned having queued ``early`` (called by `dispatch` for a label)."""

@@ -130,13 +130,24 @@ def _send_message(
         target_name=shown,
         command=command,
         text=relayed,
+        refused=functools.partial(_not_delivered, deliver),
     ):
         deliver()  # nothing to route: delivered at once
     elif labeled and client.caps & Cap.ECHO_MESSAGE:
-        # Delivered after this handler returned: its echo is then the labeled reply.
-        deliver.keywords["late"] = defer_reply(ctx)
+        # Delivered after this handler returned: its echo is then (a part of, one per target)
+        # the labeled reply.
+        late = deliver.keywords["late"] = defer_reply(ctx)
+        late.expect()
     if recipient is not None and command == "PRIVMSG" and recipient.away is not None:
         ctx.reply(RPL_AWAY, recipient.nick, recipient.away)
+
+
+def _not_delivered(deliver: functools.partial[None]) -> None:
+    """The network refused the line ``deliver`` would have delivered (its sender is told): a
+    labeled reply waits for its echo no more."""
+    late = deliver.keywords.get("late")
+    if late is not None:
+        late.arrive([])
 
 
 def _deliver(
@@ -150,9 +161,8 @@ def _deliver(
     labeled: bool = False,
     late: LateReply | None = None,
 ) -> None:
-    """Give ``outgoing`` to the channel's members or to the recipient, and echo it (as
-    ``late``, when the echo is the labeled reply of a command that already returned; the
-    first target's, when it had several)."""
+    """Give ``outgoing`` to the channel's members or to the recipient, and echo it (as a part
+    of ``late``, when the echoes are the labeled reply of a command that already returned)."""
     echo = bool(client.caps & Cap.ECHO_MESSAGE)
     echoed = False
     if channel is not None:
@@ -168,7 +178,7 @@ def _deliver(
         recipient.send(outgoing.line_for(recipient))
     if echo and not echoed:
         if late is not None and not late.finished:
-            late.finish([outgoing.line_for(client)])
+            late.arrive([outgoing.line_for(client)])
         else:
             client.send(outgoing.line_for(client))
 

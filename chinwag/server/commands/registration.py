@@ -21,6 +21,7 @@ from chinwag.protocol.numerics import (
     ERR_NICKNAMEINUSE,
     ERR_NONICKNAMEGIVEN,
     ERR_PASSWDMISMATCH,
+    ERR_UNAVAILRESOURCE,
 )
 from chinwag.protocol.validate import sanitize_username
 from chinwag.server.commands.base import CommandSpec, Context
@@ -33,6 +34,10 @@ from chinwag.server.state import RegState
 __all__ = ["COMMANDS", "complete_registration", "try_register"]
 
 log = logging.getLogger("chinwag.registration")
+
+UNAVAILABLE = "Nick is temporarily unavailable"
+"""437 to a nick claim the network (its Redis) could not answer: the client may try again."""
+
 
 # -- PASS, NICK, USER ------------------------------------------------------------------------------
 
@@ -115,6 +120,10 @@ async def _claim_then_register(ctx: Context, password_hash: str) -> None:
     if client.state is not RegState.VERIFYING:
         return  # gone meanwhile
     client.state = RegState.CONNECTED
+    if won is None:  # the network cannot be asked now: the client may try again
+        ctx.reply(ERR_UNAVAILRESOURCE, nick, UNAVAILABLE)
+        ctx.network.release_nick(client)
+        return
     if not won or client.nick != nick:
         ctx.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         ctx.network.release_nick(client)
@@ -132,6 +141,9 @@ async def _claim_and_rename(ctx: Context, nick: str) -> None:
     assert observer is not None
     won = await observer.claim(client, nick)
     if not client.registered:
+        return
+    if won is None:
+        ctx.reply(ERR_UNAVAILRESOURCE, nick, UNAVAILABLE)
         return
     if not won or ctx.network.nick_in_use(nick, client):
         ctx.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
