@@ -270,6 +270,18 @@ if REF_TREE:
         lambda workdir, port: _chinwag_ref(workdir, port, "[history]\nenabled = false\n"),
         env=_REF_ENV,
     )
+    # The join and lobby storms' variants, to measure a change to the JOIN path in one run.
+    SERVERS["chinwag-ref-autojoin"] = ServerSpec(
+        "chinwag-ref-autojoin",
+        lambda workdir, port: _chinwag(workdir, port, channels='["#storm"]', privacy=_REF_PRIVACY),
+        env=_REF_ENV,
+        autojoin="#storm",
+    )
+    SERVERS["chinwag-ref-every-join"] = ServerSpec(
+        "chinwag-ref-every-join",
+        lambda workdir, port: _chinwag_ref(workdir, port, "large_channel = 0\n"),
+        env=_REF_ENV,
+    )
 
 
 def proc_cpu_seconds(pid: int) -> float:

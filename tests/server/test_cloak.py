@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import stat
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chinwag.server.cloak import KEY_FILENAME, Cloaker, load_secret
+from chinwag.server.cloak import KEY_FILENAME, RECENT_ADDRESSES, Cloaker, load_secret
 from chinwag.server.config import PrivacyConfig
 
 SECRET = b"k" * 32
@@ -59,3 +62,48 @@ def test_any_address_gives_a_host_name(address: object) -> None:
     *parts, ip, suffix = host.split(".")
     assert (ip, suffix) == ("ip", "chinwag") and len(parts) == 3
     assert all(len(p) == 8 and all(c in "0123456789abcdef" for c in p) for p in parts)
+
+
+def _cloak_by_network_text(secret: bytes, ip: str, suffix: str = "chinwag") -> str:
+    """The cloak as first defined: each network's text written by ``ipaddress.ip_network``."""
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefixes = (32, 24, 16) if address.version == 4 else (128, 64, 48)
+    parts = [
+        hmac.new(
+            secret,
+            str(ipaddress.ip_network(f"{address}/{bits}", strict=False)).encode(),
+            hashlib.sha256,
+        ).hexdigest()[:8]
+        for bits in prefixes
+    ]
+    return ".".join([*parts, "ip", suffix])
+
+
+@given(
+    st.one_of(
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+        st.sampled_from(["fe80::1%eth0", "::1", "0.0.0.0", "255.255.255.255"]),
+    )
+)
+def test_cloaks_stay_those_of_the_network_texts(ip: str) -> None:
+    """The masked-integer construction gives every address the cloak it always had (bans and
+    ignore lists on cloaks survive the upgrade), remembered or not."""
+    cloaker = Cloaker(PrivacyConfig(), SECRET)
+    assert cloaker.host_for(ip) == _cloak_by_network_text(SECRET, ip)
+    assert cloaker.host_for(ip) == _cloak_by_network_text(SECRET, ip)
+
+
+def test_remembered_cloaks_follow_a_new_suffix_and_stay_bounded() -> None:
+    """A reload that changes cloak_suffix changes the remembered cloaks too; past
+    RECENT_ADDRESSES addresses the memory starts again rather than grow."""
+    settings = PrivacyConfig()
+    cloaker = Cloaker(settings, SECRET)
+    assert cloaker.host_for("10.1.2.3").endswith(".ip.chinwag")
+    settings.cloak_suffix = "example.org"
+    assert cloaker.host_for("10.1.2.3") == _cloak_by_network_text(SECRET, "10.1.2.3", "example.org")
+    for n in range(RECENT_ADDRESSES + 10):
+        cloaker.host_for(str(ipaddress.IPv4Address(n)))
+    assert len(cloaker._recent) <= RECENT_ADDRESSES

@@ -217,7 +217,7 @@ def test_names_kept_by_the_channel_match_the_members(
             for viewer in users:
                 if channel is None or viewer not in channel.members:
                     continue
-                listed = " ".join(parts.network.names_lines(viewer, channel)).split()
+                listed = b" ".join(parts.network.names_lines(viewer, channel)).decode().split()
                 # In any order (NAMES has none): a silent member is listed last, for one.
                 assert sorted(listed) == sorted(_names_by_hand(viewer, channel)), line
 

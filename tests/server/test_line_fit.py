@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from chinwag.protocol import MAX_BODY_BYTES, decode_text, parse_line
 from chinwag.server import load_config
 from chinwag.server.network import Network, pack_words
+from chinwag.server.state import PackedNames
 
 # Any text a client could make the server echo: no CR, LF or NUL (the codec drops those).
 TEXT = st.text(st.characters(blacklist_characters="\r\n\0", codec="utf-8"), max_size=600)
@@ -74,3 +75,46 @@ def test_pack_words_keeps_every_word_within_the_limit(words: list[str], limit: i
     lines = pack_words(words, limit)
     assert all(len(line.encode()) <= limit for line in lines)
     assert [w for line in lines for w in line.split(" ")] == words
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.one_of(NAMES, st.just("irc." + "y" * 420 + ".example")),
+    nick=st.from_regex(r"[a-z]{1,32}", fullmatch=True),
+    middle=st.lists(WORD, min_size=1, max_size=2),
+    texts=st.lists(TEXT, max_size=5),
+)
+def test_numeric_lines_are_numeric_line_for_each_text(
+    name: str, nick: str, middle: list[str], texts: list[str]
+) -> None:
+    """A list reply formatted with one head (NAMES) is byte for byte the numerics formatted one
+    by one, a text too long to fit, a head too long and a very long server name included."""
+    network = _network(name)
+    expected = b"".join(network.numeric_line(nick, "353", *middle, text) for text in texts)
+    encoded = [text.encode("utf-8") for text in texts]
+    assert network.numeric_lines(nick, "353", tuple(middle), encoded) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(WORD.filter(lambda w: len(w.encode()) < 200), max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+    limit=st.integers(1, 500),
+    extra=st.one_of(st.none(), WORD),
+)
+def test_packed_names_grown_piece_by_piece_are_pack_words_of_all(
+    words: list[str], cuts: list[int], limit: int, extra: str | None
+) -> None:
+    """NAMES lines packed as the entries arrive (a few at a time, asked for in between) are
+    what packing all of them at once gives, a silent member's own entry at the end too."""
+    entries: list[str] = []
+    packed = PackedNames(entries, limit)
+    start = 0
+    for cut in sorted(min(c, len(words)) for c in cuts):
+        entries.extend(words[start:cut])
+        start = cut
+        assert packed.lines() == [line.encode() for line in pack_words(entries, limit)]
+    entries.extend(words[start:])
+    everyone = entries if extra is None else [*entries, extra]
+    assert packed.lines(extra) == [line.encode() for line in pack_words(everyone, limit)]
+    assert packed.lines() == [line.encode() for line in pack_words(entries, limit)]

@@ -38,6 +38,7 @@ from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
 from chinwag.server.state import Cap, Channel
+from chinwag.server.stats import SENT
 
 __all__ = ["COMMANDS", "join_channel", "require_channel", "send_names"]
 
@@ -132,11 +133,14 @@ def send_topic(ctx: Context, channel: Channel) -> None:
 
 
 def send_names(ctx: Context, channel: Channel) -> None:
-    """353 lines and the closing 366 for one channel."""
+    """353 lines and the closing 366 for one channel, queued as one chunk."""
+    network, client = ctx.network, ctx.client
     symbol = "@" if "s" in channel.modes else "="
-    for line in ctx.network.names_lines(ctx.client, channel):
-        ctx.reply(RPL_NAMREPLY, symbol, channel.name, line)
-    ctx.reply(RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    lines = network.names_lines(client, channel)
+    names = network.numeric_lines(client.nick, RPL_NAMREPLY, (symbol, channel.name), lines)
+    end = network.numeric_line(client.nick, RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    client.send(names + end)
+    SENT.count += len(lines)  # one chunk: count its lines as lines
 
 
 def handle_join(ctx: Context, msg: Message) -> None:

@@ -29,6 +29,7 @@ def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
     client = ctx.client
     tag = b"label=" + escape_tag_value(label).encode("utf-8")
     server = ctx.network.name.encode("utf-8")
+    lines = _one_per_line(lines)
     if not lines:
         client.send(b"@" + tag + b" :" + server + b" ACK\r\n")
     elif len(lines) == 1 or _one_batch(lines):
@@ -45,6 +46,14 @@ def send_labeled(ctx: Context, label: str, lines: list[bytes]) -> None:
     else:
         for line in lines:
             client.send(line)
+
+
+def _one_per_line(chunks: list[bytes]) -> list[bytes]:
+    """``chunks`` as single lines: some replies are queued as one chunk of many lines (the
+    welcome burst), and each of their lines must carry its tag."""
+    if all(chunk.count(b"\n") <= 1 for chunk in chunks):
+        return chunks
+    return [line + b"\n" for chunk in chunks for line in chunk.split(b"\n")[:-1]]
 
 
 def _one_batch(lines: list[bytes]) -> bool:
