@@ -22,9 +22,12 @@ Output never blocks anybody. `enqueue` appends bytes to a per-connection list an
 connection with the server's outbox once; at the end of the event-loop turn the outbox writes each
 dirty connection's pending lines with ONE ``transport.write`` (the kernel is far happier with one
 write of ten lines than ten writes of one); with durable delivery, behind the commit of the
-messages the turn stored (``server/outbox.py``). Channel messages arrive as shared `fanout.Batch`
-objects (`hold`), turned into this peer's bytes at flush time. If what this peer has not yet
-read passes ``sendq_bytes`` it is cut off with "SendQ exceeded"; the others never wait for it.
+messages the turn stored (``server/outbox.py``), and for a huge fan-out over a few turns (what
+is queued meanwhile joins the same write). Channel messages arrive as shared `fanout.Batch`
+objects (`hold`), turned into this peer's bytes at flush time (`take_due`: an open batch of
+others' arrivals that ends the queue waits for the lazy flush, so that writing this peer early
+does not close it for everyone). If what this peer has not yet read passes ``sendq_bytes`` it
+is cut off with "SendQ exceeded"; the others never wait for it.
 
 While a command runs, the lines meant for its sender can be captured (`capture`) so that the
 dispatcher can label them for ``labeled-response``.
@@ -349,10 +352,12 @@ class Connection(asyncio.Protocol):
 
     def due_lazily(self) -> bool:
         """Whether output that waited lazily is still queued (nothing urgent took it out):
-        the owner then writes it now; from here on it is due like any other."""
+        the owner then writes it now; from here on it is due like any other. The window's
+        batch of arrivals that ends it closes here, for every holder: it is due now."""
         if not (self._lazy_only and self.pending):
             return False
         self._lazy_only = False
+        self._close_tail()
         return True
 
     def hold(self, batch: ChannelBatch) -> None:
@@ -394,9 +399,29 @@ class Connection(asyncio.Protocol):
             self.tail_owner = None
 
     def flush(self) -> None:
-        """Write everything queued in one call, then enforce the SendQ."""
+        """Write what is due in one call, then enforce the SendQ."""
         if self.pending:
-            self.write(self.take())
+            self.write(self.take_due())
+
+    def take_due(self) -> bytes:
+        """What is due now, as this peer's bytes, taken from the queue: everything but an open
+        batch of arrivals that ends it, which stays queued for the owner's next lazy flush.
+        Writing this peer must not close that batch for every other member (``fanout.py``)."""
+        pending = self.pending
+        if not pending or self.tail_owner is None:
+            return self.take()
+        tail = pending[-1]
+        if isinstance(tail, bytes) or not (tail.lazy and tail.open):
+            return self.take()
+        # Everything before the tail is closed already: a peer's output has at most one open
+        # batch, at its end.
+        pending.pop()
+        data = self._join(pending) if pending else b""
+        pending.append(tail)
+        self._batched = True
+        self._lazy_only = True
+        self.owner.mark_lazy(self)
+        return data
 
     def take(self) -> bytes:
         """Everything queued, as this peer's bytes; the queue is left empty."""
@@ -407,6 +432,10 @@ class Connection(asyncio.Protocol):
         if owner is not None:  # _close_tail, inlined: this runs for every recipient
             owner.close_batches()
             self.tail_owner = None
+        return self._join(pending)
+
+    def _join(self, pending: list[bytes | ChannelBatch]) -> bytes:
+        """``pending`` (this peer's queue, not empty) as bytes; it is left empty."""
         if len(pending) == 1:  # the usual case: one line, or one channel batch
             item = pending[0]
             data = item if isinstance(item, bytes) else item.share_of(self.client)

@@ -21,19 +21,26 @@ negotiated ``echo-message``: then its own lines are its echoes, in their place.
 
 A batch may only grow while it is the last thing in every holder's output, or a member would
 get a later channel line before an earlier private one. So it is *closed* (`Channel.batches`
-set to None; the next message opens a new one) as soon as anything else is queued for any
-holder (`Connection.tail_owner` tells whose batch ends a connection's output), when anybody
-joins or leaves, and when the turn's output is written.
+set to None, `Batch.open` False; the next message opens a new one) as soon as anything else is
+queued for any holder (`Connection.tail_owner` tells whose batch ends a connection's output),
+when anybody joins or leaves, and when the first holder's share is written. A closed batch never
+changes again, so the holders written in later turns (the outbox writes a room of thousands over
+a few turns: ``server/outbox.py``) take their share of it without touching the batch the
+channel has open by then.
 
 Arrivals work the same way over a longer time. Others may learn of an arrival a few
 milliseconds late (``LAZY_FLUSH`` in ``app.py``), so one write carries the JOINs of every arrival
 of that time; but queuing each JOIN for each member would still cost members x arrivals, which
 is what a join storm is made of. So the first arrival of such a window opens a batch per variant
 that every member holds lazily (`announce_arrival`), and each further arrival is one append per
-batch. The rule above still holds, with one exception: somebody joining does not close these
-batches. Whoever joins while they are open holds none of them, so is *late*: each later JOIN of
-the window is queued to each of them. Anything else for a holder, a channel message, anybody
-leaving, and the writing of the batches close them as before.
+batch. The rule above still holds, with two exceptions. Somebody joining does not close these
+batches: whoever joins while they are open holds none of them, so is *late*, and each later JOIN
+of the window is queued to each of them. And a holder written before the window ends (it had
+other output due) does not close them: it is written up to the open batch, which stays at the
+end of its output until the lazy flush closes the window (`Connection.take_due`); otherwise, while
+the outbox writes a big room over several turns, every arrival would find the batches closed by
+the last slice and open new ones for every member. Anything else for a holder, a channel
+message, anybody leaving, and the lazy flush close them as before.
 """
 
 from __future__ import annotations
@@ -256,12 +263,16 @@ class Batch:
     time `share_of` turns it into bytes, joined once for everyone but the speakers.
     """
 
-    __slots__ = ("_joined", "authors", "channel", "key", "lines", "speakers")
+    __slots__ = ("_joined", "authors", "channel", "key", "lazy", "lines", "open", "speakers")
 
-    def __init__(self, channel: Channel, key: int) -> None:
+    def __init__(self, channel: Channel, key: int, *, lazy: bool = False) -> None:
         self.channel = channel
         self.key = key
         """The tag variant (``caps & TAG_CAPS``) of every line here."""
+        self.lazy = lazy
+        """A batch of arrivals (`announce_arrival`): due with the lazy flush only."""
+        self.open = True
+        """Still growing; set False once by `Channel.close_batches`, and never changes after."""
         self.lines: list[bytes] = []
         self.authors: list[Client | None] = []
         """Who said each line."""
@@ -279,9 +290,11 @@ class Batch:
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``: every line but those it must not get back.
 
-        Seals the batch: it is being written out and must not grow any more.
+        Seals the batch, if it is still open: it is being written out and must not grow any
+        more. A batch closed already is left alone, and so is whatever the channel has open now.
         """
-        self.channel.close_batches()
+        if self.open:
+            self.channel.close_batches()
         if client not in self.speakers:
             joined = self._joined
             if joined is None:
@@ -402,7 +415,7 @@ def announce_arrival(
             continue
         held = opened.get(key)
         if held is None:
-            held = opened[key] = Batch(channel, key)
+            held = opened[key] = Batch(channel, key, lazy=True)
             held.add(line_for(key), None, muted=False)
         conn.hold_lazily(held)
     if opened:  # nobody holds anything (a new channel): the next arrival opens them

@@ -374,7 +374,7 @@ class Network:
         # The newcomer holds none of this turn's batches of messages: they close. The
         # arrivals' batches stay open: it is late for them (see fanout.py).
         if channel.batches is not None:
-            channel.batches = None
+            channel.close_batches(arrivals=False)
         client.channels[name_folded] = channel
         client.invites.discard(channel)
         when = self.clock()

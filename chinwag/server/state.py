@@ -34,6 +34,8 @@ class ChannelBatch(Protocol):
     """A channel's open output batch (``fanout.Batch``), as the nouns here see it."""
 
     channel: Channel
+    lazy: bool
+    open: bool
 
     def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
         """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
@@ -414,19 +416,29 @@ class Channel:
         """A member left, renamed, was revealed or got or lost a status: NAMES is rebuilt."""
         self.names.clear()
 
-    def close_batches(self) -> None:
+    def close_batches(self, *, arrivals: bool = True) -> None:
         """Close this turn's open batches: the next channel line opens new ones.
 
         The one rule behind every call: a batch may grow only while it is the last thing in
         the output of every member holding it, and only those members may hold it. So it is
         closed when anything else is queued for a holder, when it is written out, and when
         somebody joins or leaves (see ``fanout.py``). The arrivals' batches (`arrivals`) stay
-        open when somebody joins: the newcomer is `late` instead.
+        open when somebody joins: the newcomer is `late` instead (``arrivals=False``).
+        A closed batch is marked (`ChannelBatch.open`) and never changes again.
         """
-        self.batches = None
-        if self.arrivals is not None:
+        batches = self.batches
+        if batches is not None:
+            self.batches = None
+            for batch in batches.values():
+                batch.open = False
+        if not arrivals:
+            return
+        open_arrivals = self.arrivals
+        if open_arrivals is not None:
             self.arrivals = None
             self.late = []
+            for batch in open_arrivals.values():
+                batch.open = False
 
     def is_op(self, client: Client) -> bool:
         """True when ``client`` is a channel operator here."""

@@ -9,15 +9,17 @@ once the store has committed what it stored: the same lines, in the same order, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from chinwag.protocol import parse_line
+from chinwag.server.app import LAZY_FLUSH
 from chinwag.server.state import Client as ServerClient
 
-from .harness import Client, Harness
+from .harness import WAIT, Client, Harness
 
 Serve = Callable[..., Awaitable[Harness]]
 
@@ -186,6 +188,80 @@ async def test_a_newcomer_gets_the_lines_said_after_its_join_in_the_same_turn(
         ("amy", "PRIVMSG", "after"),
     ]
     await amy.sync()
+
+
+@pytest.mark.parametrize("history", HISTORY)
+async def test_a_room_wider_than_a_turns_writes_gets_everything_in_order(
+    serve: Serve, history: dict[str, Any]
+) -> None:
+    """With a write budget of 2 connections per turn, a room of 7 is written over several turns
+    while more happens (lines, a private line, an arrival, more lines): everyone still gets
+    exactly its lines, in the order they happened."""
+    h = await serve(history=history)
+    h.server.outbox.write_budget = 2
+    nicks = ["amy", "bob", "cid", "dee", "eve", "fay"]
+    members = [await h.connect(n) for n in nicks]
+    gus = await h.connect("gus")
+    await gus.send("PART #lobby")
+    await gus.expect("PART", ["#lobby"])
+    for member in members:
+        await member.sync()
+    first = [("amy", f"PRIVMSG #lobby :a{i}") for i in range(10)]
+    second = [("amy", f"PRIVMSG #lobby :b{i}") for i in range(10)]
+    _in_one_turn(h, *first, ("bob", "PRIVMSG cid :private"))
+    await asyncio.sleep(0)  # the first slice of that turn is written
+    if history.get("enabled") is False:  # (durable: the turn may wait for its commit first)
+        assert h.server.outbox.behind
+    _in_one_turn(h, ("gus", "JOIN #lobby"), *second)
+    said = [("amy", "PRIVMSG", f"a{i}") for i in range(10)]
+    later = [("gus", "JOIN", "#lobby"), *(("amy", "PRIVMSG", f"b{i}") for i in range(10))]
+    for member in members[1:]:
+        private = [("bob", "PRIVMSG", "private")] if member.name == "cid" else []
+        assert await _texts(member, len(said) + len(private) + len(later)) == [
+            *said,
+            *private,
+            *later,
+        ]
+    assert await _texts(gus, len(later)) == later
+    assert [m for m in await members[0].sync() if m.command == "PRIVMSG"] == []
+
+
+async def test_an_arrival_is_shown_while_a_busy_room_keeps_the_outbox_behind(
+    serve: Serve,
+) -> None:
+    """A room that speaks every turn keeps the outbox writing slices (a budget of 1 here);
+    an arrival elsewhere still reaches its room within LAZY_FLUSH_MAX, not once it falls quiet."""
+    h = await serve(history={"enabled": False})
+    h.server.outbox.write_budget = 1
+    for nick in ("amy", *(f"m{i}" for i in range(8))):  # the busy room: #lobby
+        await h.connect(nick)
+    eve, dan = await h.connect("eve"), await h.connect("dan")
+    for client in (eve, dan):
+        await client.send("PART #lobby")
+        await client.expect("PART", ["#lobby"])
+    await eve.send("JOIN #quiet")
+    await eve.expect("JOIN", ["#quiet"])
+    await eve.sync()
+    loop = asyncio.get_running_loop()
+    talking = True
+
+    async def talk() -> None:
+        until = loop.time() + 3 * WAIT
+        number = 0
+        while talking and loop.time() < until:
+            _in_one_turn(h, ("amy", f"PRIVMSG #lobby :{number}"))
+            number += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(talk())
+    await asyncio.sleep(2 * LAZY_FLUSH)  # whatever waited lazily before the talk is out
+    assert h.server.outbox.behind
+    _in_one_turn(h, ("dan", "JOIN #quiet"))
+    await eve.expect("JOIN", ["#quiet"], source="dan")
+    still_talking = not task.done()
+    talking = False
+    await task
+    assert still_talking
 
 
 async def test_each_member_gets_its_own_tag_variant(serve: Serve) -> None:

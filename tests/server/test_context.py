@@ -253,6 +253,34 @@ async def test_arrivals_share_one_batch_and_the_late_get_theirs_one_by_one() -> 
     assert _written(dan) == b":dan!~dan@h JOIN #room\r\n"
 
 
+async def test_a_slice_writes_what_is_due_and_leaves_the_arrivals_open_for_the_others() -> None:
+    """A member written before the lazy flush (the outbox's slice of a big room) gets what was
+    due, a closed batch included, without closing the window's arrivals: the next arrival is
+    one more append to the same batch, and the lazy flush brings both JOINs."""
+    parts = _Parts(enabled=False)
+    amy, bob, cat = parts.user("amy"), parts.user("bob"), parts.user("cat")
+    channel = parts.network.join(amy, "#room")
+    for client in (bob, cat):
+        parts.network.join(client, "#room")
+    for client in (amy, bob, cat):
+        _written(client)
+    parts.run(amy, "PRIVMSG #room :one")
+    assert _written(bob) == b":amy!~amy@h PRIVMSG #room :one\r\n"  # closes that batch
+    parts.network.join(parts.user("dan"), "#room")
+    arrivals = channel.arrivals
+    assert arrivals is not None
+    assert isinstance(cat.conn, Connection)
+    assert cat.conn.take_due() == b":amy!~amy@h PRIVMSG #room :one\r\n"
+    assert channel.arrivals is arrivals  # still open: cat still holds it, lazily
+    parts.network.join(parts.user("eve"), "#room")
+    assert channel.arrivals is arrivals
+    assert cat.conn.due_lazily()  # the lazy flush: due now, and the window closes
+    assert channel.arrivals is None
+    joins = b":dan!~dan@h JOIN #room\r\n:eve!~eve@h JOIN #room\r\n"
+    assert cat.conn.take_due() == joins
+    assert _written(bob) == joins
+
+
 async def test_a_channel_message_closes_the_arrivals_batches() -> None:
     """A line said in the channel after an arrival is not overtaken by a later arrival."""
     parts = _Parts(enabled=False)
@@ -278,7 +306,7 @@ _ORDER_ACTIONS = ["JOIN #room", "PART #room", "PRIVMSG #room :m{n}", "PRIVMSG u{
     st.lists(
         st.tuples(
             st.integers(0, 4),
-            st.sampled_from([*_ORDER_ACTIONS, "write"]),
+            st.sampled_from([*_ORDER_ACTIONS, "write", "slice", "lazy flush"]),
             st.integers(0, 4),
         ),
         max_size=50,
@@ -288,9 +316,10 @@ def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
     steps: list[tuple[int, str, int]],
 ) -> None:
     """Whatever arrivals, departures, channel and private messages happen, and whenever each
-    member's output is written, every member receives exactly its lines, in the order they
-    happened: the arrivals' lazy batches, the late joiners and the message batches agree with
-    a member-by-member delivery."""
+    member's output is written (all of it, or what is due in an outbox slice, which leaves the
+    window's open arrivals for the lazy flush), every member receives exactly its lines, in the
+    order they happened: the arrivals' lazy batches, the late joiners and the message batches
+    agree with a member-by-member delivery."""
 
     async def scenario() -> None:
         parts = _Parts(enabled=False)
@@ -298,10 +327,10 @@ def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
         got: dict[Client, list[bytes]] = {user: [] for user in users}
         expected: dict[Client, list[bytes]] = {user: [] for user in users}
 
-        def write(user: Client) -> None:
+        def write(user: Client, data: bytes | None = None) -> None:
             got[user] += [
                 line + b"\r\n"
-                for line in _written(user).split(b"\r\n")
+                for line in (_written(user) if data is None else data).split(b"\r\n")
                 if line and not line.startswith(b":t.chinwag ")  # replies: not the point here
             ]
 
@@ -309,6 +338,15 @@ def test_everyone_gets_joins_parts_and_messages_in_the_order_they_happened(
             user = users[who]
             if action == "write":
                 write(user)
+                continue
+            if action == "slice":
+                assert isinstance(user.conn, Connection)
+                write(user, user.conn.take_due())
+                continue
+            if action == "lazy flush":
+                for each in users:
+                    assert isinstance(each.conn, Connection)
+                    each.conn.due_lazily()
                 continue
             channel = parts.network.find_channel("#room")
             members = list(channel.members) if channel is not None else []

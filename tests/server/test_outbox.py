@@ -140,3 +140,84 @@ async def test_too_many_waiting_records_pause_the_sender() -> None:
     outbox.committed()
     outbox.committed()
     assert not peer.transport.paused  # 2 wait: half of max_waiting
+
+
+async def _turn() -> None:
+    """Let the loop run one turn (the outbox's end of turn is a `call_soon`)."""
+    await asyncio.sleep(0)
+
+
+async def test_past_the_budget_the_rest_is_written_in_the_next_turns_in_order() -> None:
+    """A turn writes at most write_budget connections; the others are written in the next
+    turns, and what is queued for them meanwhile goes in the same write, after."""
+    outbox = Outbox()
+    outbox.write_budget = 2
+    peers = [_Peer() for _ in range(5)]
+    for number, peer in enumerate(peers):
+        _queue(outbox, peer, b"line %d\r\n" % number)
+    await _turn()
+    assert [bool(peer.written) for peer in peers] == [True, True, False, False, False]
+    assert outbox.behind
+    peers[4].queued.append(b"more\r\n")  # still waiting: no new mark, same queue
+    await _turn()
+    await _turn()
+    assert [peer.written for peer in peers] == [
+        [b"line 0\r\n"],
+        [b"line 1\r\n"],
+        [b"line 2\r\n"],
+        [b"line 3\r\n"],
+        [b"line 4\r\nmore\r\n"],
+    ]
+    assert not outbox.behind
+
+
+async def test_new_output_goes_before_the_leftovers_which_keep_a_quarter() -> None:
+    """Connections with output for the first time are written before those left over from
+    earlier turns, but a quarter of each turn's budget goes to the oldest leftovers."""
+    outbox = Outbox()
+    outbox.write_budget = 4
+    old = [_Peer() for _ in range(10)]
+    for peer in old:
+        _queue(outbox, peer, b"old\r\n")
+    await _turn()  # 4 written, 6 left over
+    new = [_Peer() for _ in range(4)]
+    for peer in new:
+        _queue(outbox, peer, b"new\r\n")
+    await _turn()
+    assert [bool(peer.written) for peer in new] == [True, True, True, False]
+    assert [bool(peer.written) for peer in old] == [True] * 5 + [False] * 5
+    for _ in range(3):
+        await _turn()
+    assert all(peer.written for peer in [*old, *new]) and not outbox.behind
+
+
+async def test_a_gate_takes_the_leftovers_along_in_their_order() -> None:
+    """A turn that stored a message while output of earlier turns waits for its slice: that
+    output goes into the gate first, so nobody receives a later line before an earlier one."""
+    outbox = Outbox()
+    outbox.write_budget = 1
+    first, second = _Peer(), _Peer()
+    _queue(outbox, first, b"one\r\n")
+    _queue(outbox, second, b"two\r\n")
+    await _turn()
+    assert first.written == [b"one\r\n"] and second.written == []
+    outbox.recorded(_sender(first))
+    second.queued.append(b"stored\r\n")
+    await _turn()
+    assert second.written == [] and not outbox.behind  # in the gate now
+    outbox.committed()
+    assert second.written == [b"two\r\nstored\r\n"]
+
+
+async def test_catching_up_is_reported_once_the_last_slice_is_written() -> None:
+    """The outbox tells its owner when the output left over from earlier turns is all out
+    (the server opens its next lazy window then), and not before."""
+    calls: list[bool] = []
+    outbox = Outbox(caught_up=lambda: calls.append(True))
+    outbox.write_budget = 2
+    for _ in range(3):
+        _queue(outbox, _Peer(), b"x\r\n")
+    await _turn()
+    assert calls == []
+    await _turn()
+    assert calls == [True]
