@@ -27,19 +27,30 @@ ensure_venv() {
 # sources run, when they cannot be rebuilt.
 refresh_compiled_core() {
     local sources=(setup.py chinwag/protocol/codec.py chinwag/protocol/codec.pxd
-                   chinwag/protocol/message.py)
-    local built src stale=""
-    for built in chinwag/protocol/codec.*.so chinwag/protocol/message.*.so; do
-        [ -e "$built" ] || continue
+                   chinwag/protocol/message.py chinwag/store/_journal_record.pyx)
+    local modules=(chinwag/protocol/codec chinwag/protocol/message chinwag/store/_journal_record)
+    local module built src stale="" some="" missing=""
+    for module in "${modules[@]}"; do
+        built=$(ls "$module".*.so 2>/dev/null | head -n 1)
+        if [ -z "$built" ]; then
+            missing=1
+            continue
+        fi
+        some=1
         for src in "${sources[@]}"; do
             if [ "$src" -nt "$built" ]; then
                 stale=1
             fi
         done
     done
+    # A build that lacks a module added since (some built, not all) is stale too.
+    if [ -n "$some" ] && [ -n "$missing" ]; then
+        stale=1
+    fi
     [ -n "$stale" ] || return 0
-    echo "venv: the compiled protocol core is older than its sources: rebuilding it" >&2
-    rm -f chinwag/protocol/codec.*.so chinwag/protocol/message.*.so \
-        chinwag/protocol/codec.c chinwag/protocol/message.c
+    echo "venv: the compiled core is older than its sources: rebuilding it" >&2
+    for module in "${modules[@]}"; do
+        rm -f "$module".*.so "$module".c
+    done
     .venv/bin/python -W ignore setup.py -q build_ext --inplace >&2 || true
 }

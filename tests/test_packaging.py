@@ -56,4 +56,4 @@ def test_build_falls_back_to_pure_python(tmp_path: Path, env: dict[str, str], sa
     result = _build_ext(source, **env)
     assert result.returncode == 0, result.stderr
     assert says in result.stderr
-    assert not list((source / "chinwag" / "protocol").glob("*.so"))
+    assert not list((source / "chinwag").rglob("*.so"))

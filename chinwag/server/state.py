@@ -168,6 +168,7 @@ class Client:
         "caps",
         "channels",
         "conn",
+        "guest_party",
         "invites",
         "ip",
         "last_active",
@@ -222,6 +223,9 @@ class Client:
         self.account = account
         self.account_party = account_party
         """The identity of the account logged in to (`Account.party`): private history's key."""
+        self.guest_party: str | None = None
+        """Private history's key while not logged in: a token of this connection, drawn and
+        dropped by ``History.party`` and ``History.client_gone`` (None until it is needed)."""
         self.oper_name = oper_name
         now = time.time()
         self.signon = now if signon is None else signon

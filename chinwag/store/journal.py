@@ -298,7 +298,7 @@ class Journal:
         path = self.directory / segment_name(base)
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
-    def write(self, payload: bytes) -> int:
+    def write(self, payload: bytes | memoryview) -> int:
         """Append one frame holding ``payload`` with a single ``write(2)`` (``os.writev``).
 
         Returns:

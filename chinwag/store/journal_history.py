@@ -7,8 +7,9 @@ Writing. `JournalHistoryStore.append` turns an entry into one record (a line,
 ``journal_records.py``) and keeps it, with its ``then`` callback, until the end of the
 event-loop turn. The server's own messages take a shorter road, `JournalHistoryStore.add`: the
 record is made from the message's parts and the very bytes its recipients got (no
-`HistoryEntry`, no callback per message), and the one listener (`JournalHistoryStore.listen`)
-hears once per turn whether the turn's frame was written. `end_turn`
+`HistoryEntry`, no callback per message; the turn's records are a `TurnRecords`, whose ``add``
+it is, compiled when it was built), and the one listener (`JournalHistoryStore.listen`) hears
+once per turn whether the turn's frame was written. `end_turn`
 writes the turn's records as ONE journal frame (one ``os.write``; ``journal.py`` says why that
 is enough for SIGKILL) and then runs the turn's callbacks in order, in the same turn: the server
 delivers from them, so no client sees a message before it is in the journal, and there is no
@@ -17,8 +18,9 @@ scheduled by the turn's first append, an ``after_writes`` (what follows it must 
 records before it), or a read (read-your-writes).
 
 Room. A message is only accepted when its record fits in the disk space the journal has
-reserved ahead (``journal.py``): `add` keeps ``_room``, the reserved bytes this turn's frame
-leaves free, and compares it per message; past it, it asks the journal for more, and when the
+reserved ahead (``journal.py``): the turn's records keep ``room``, the reserved bytes this
+turn's frame leaves free, and compare it per message; past it, `add` asks the journal for more
+(`JournalHistoryStore._reserve`), and when the
 disk has none it raises `JournalError` before anything is delivered: the server refuses the
 message. A frame that cannot be written anyway (an I/O error, or no reservation on this system)
 is cut back out of the journal; the callbacks still run, in order, the listener hears the error,
@@ -45,7 +47,7 @@ from chinwag.store.base import Bound, HistoryEntry, HistoryIndex, OnCommit, Targ
 from chinwag.store.errors import StoreClosedError, StoreError
 from chinwag.store.indexer_link import IndexerLink
 from chinwag.store.journal import HEADER, Journal, JournalError
-from chinwag.store.journal_records import encode_entry, pack_time
+from chinwag.store.journal_records import TurnRecords, encode_entry
 
 __all__ = ["CATCH_UP_TIMEOUT", "PROBE_ROOM", "JournalHistoryStore", "TurnListener"]
 
@@ -60,9 +62,9 @@ PROBE_ROOM = 64 * 1024
 a disk with a few bytes free would otherwise open and close an episode per message)."""
 
 
-TurnListener = Callable[[JournalError | None], object]
+TurnListener = Callable[[JournalError | None, list[object], list[str]], object]
 """Told at the end of each turn that stored records: None when its frame was written, else why
-not (the turn's records are not stored)."""
+not (the turn's records are not stored); then the senders and targets given to `add`, in order."""
 
 
 class JournalHistoryStore:
@@ -80,14 +82,35 @@ class JournalHistoryStore:
         self.journal = journal
         self.index = index
         self.indexer = indexer
-        self._records: list[bytes] = []
+        # This turn's records and the reserved room they leave (see the module header).
+        self._turn = TurnRecords(self._open_turn, self._reserve)
+        self.add = self._turn.add
+        """Store one message of this turn from its parts: `append` for the server's hot path.
+
+        ``add(msgid, when, conversation, account, tags, line, sender, target)``: the message's
+        msgid, its server time, the key of its conversation (``Target.key``), the sender's
+        account (empty for none), its client tags as JSON (empty for none), the message as
+        relayed, without tags (``Outgoing.plain``), and who sent it to which target (handed
+        back to the listener at the end of the turn).
+
+        Measured on the durable private-message benchmark (``bench/profile.py``): building a
+        `HistoryEntry`, encoding it field by field and calling back once per row cost the event
+        loop about 1.2 us per message; the record made from the parts, with the line the
+        recipients got as it is, and one listener call per turn replace them. It is the turn's
+        `TurnRecords.add` itself, compiled when it was built: one Python method between the
+        server and it cost 0.06-0.1 us more per message (in process, ``bench/durable_path.py``).
+
+        Raises:
+            JournalError: there is no disk space for it (it is not kept: do not deliver it).
+            StoreClosedError: after close.
+            StoreError: when another process writes the journal.
+        """
         self._calls: list[OnCommit] = []
         self._listener: TurnListener | None = None
         self._scheduled: asyncio.Handle | None = None
         self._error: BaseException | None = None  # while the callbacks of a failed frame run
         self._failed_at = -_FAILURE_LOG_INTERVAL
         self._closed = False
-        self._room = 0  # reserved bytes this turn's frame leaves free (see the module header)
         self._sync_room()
 
     # -- writing -------------------------------------------------------------------------------
@@ -100,11 +123,13 @@ class JournalHistoryStore:
         if self.journal is None:
             raise StoreError("history is written by another chinwag process")
         record = encode_entry(entry).encode("utf-8", "surrogatepass")
-        self._room -= len(record)
-        if self._room < 0:
+        turn = self._turn
+        size = len(record)
+        if size > turn.room:
             with contextlib.suppress(JournalError):  # kept: its callback hears how it went
-                self._extend()
-        self._records.append(record)
+                turn.room = self._reserve(size)
+        turn.room -= size
+        turn.extend(record)
         if then is not None:
             self._calls.append(then)
         if self._scheduled is None:
@@ -115,68 +140,39 @@ class JournalHistoryStore:
         before the callbacks of its appends (one listener: the server's `History`)."""
         self._listener = listener
 
-    # Six positional parameters: keyword arguments cost 0.05 us more per call on this hot path
-    # (timeit, Python 3.11, nine of them).
-    def add(  # noqa: PLR0917
-        self, msgid: str, when: float, conversation: str, account: str, tags: str, line: bytes
-    ) -> None:
-        """Store one message of this turn from its parts: `append` for the server's hot path.
-
-        Measured on the durable private-message benchmark (``bench/profile.py``): building a
-        `HistoryEntry`, encoding it field by field and calling back once per row cost the event
-        loop about 1.2 us per message; the head of the record in one f-string, the line the
-        recipients got as it is, and one listener call per turn replace them.
-
-        Args:
-            msgid: the message's msgid.
-            when: its server time.
-            conversation: the key of its conversation (``Target.key``).
-            account: the sender's account, empty for none.
-            tags: its client tags as JSON, empty for none.
-            line: the message as relayed, without tags (``Outgoing.plain``).
+    def _open_turn(self) -> None:
+        """Before the first record of a turn: is there a turn to keep it? Then end it later.
 
         Raises:
-            JournalError: there is no disk space for it (it is not kept: do not deliver it).
             StoreClosedError: after close.
             StoreError: when another process writes the journal.
         """
-        first = self._scheduled is None  # the turn's first record: is there a turn to keep it?
-        if first:
-            if self._closed:
-                raise StoreClosedError("the history store is closed")
-            if self.journal is None:
-                raise StoreError("history is written by another chinwag process")
-        record = (
-            f"{msgid}\0{pack_time(when).hex()}\0{conversation}\0{account}\0{tags}\0".encode() + line
-        )
-        # The one test per message: does it fit into the space reserved on disk?
-        self._room -= len(record)
-        if self._room < 0:
-            try:
-                self._extend()
-            except JournalError:
-                self._room += len(record)
-                raise
-        self._records.append(record)
-        if first:
+        if self._closed:
+            raise StoreClosedError("the history store is closed")
+        if self.journal is None:
+            raise StoreError("history is written by another chinwag process")
+        if self._scheduled is None:
             self._schedule()
 
-    def _extend(self) -> None:
-        """Reserve the space this turn's records need (``_room`` went below zero).
+    def _reserve(self, size: int) -> int:
+        """Reserve room for a record of ``size`` bytes after this turn's records.
+
+        Returns:
+            The room the turn's records leave, that record not counted.
 
         Raises:
-            JournalError: the disk has no room for them.
+            JournalError: the disk has no room for it.
         """
         journal = self.journal
         assert journal is not None
-        need = journal.room - self._room  # the frame so far, its header included
-        journal.reserve(need)
-        self._room = journal.room - need
+        frame = journal.room - self._turn.room  # the frame so far, its header included
+        journal.reserve(frame + size)
+        return journal.room - frame
 
     def _sync_room(self) -> None:
         """After a write: the room left for the next frame, its header counted."""
         journal = self.journal
-        self._room = journal.room - HEADER.size if journal is not None else 0
+        self._turn.room = journal.room - HEADER.size if journal is not None else 0
 
     def after_writes(self, then: OnCommit) -> None:
         """See :meth:`HistoryStore.after_writes`: ends the turn now, then runs ``then``.
@@ -232,21 +228,28 @@ class JournalHistoryStore:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
-        if not self._records and not self._calls:
+        turn = self._turn
+        count = turn.count
+        if not count and not self._calls:
             return None  # nothing this turn (and safe to call from inside a callback)
-        records, self._records = self._records, []
+        senders, turn.senders = turn.senders, []
+        targets, turn.targets = turn.targets, []
         calls, self._calls = self._calls, []
         error = None
-        if records and self.journal is not None:
-            try:
-                self.journal.write(b"".join(records))
-            except JournalError as exc:
-                self._refused(len(records), exc)
-                error = exc
+        if count and self.journal is not None:
+            # Released on the way out even when the error's traceback keeps the view: the
+            # turn's buffer is used again.
+            with turn.frame() as frame:
+                try:
+                    self.journal.write(frame)
+                except JournalError as exc:
+                    self._refused(count, exc)
+                    error = exc
             self._sync_room()
-        if records and self._listener is not None:
+        turn.clear()
+        if count and self._listener is not None:
             try:
-                self._listener(error)
+                self._listener(error, senders, targets)
             except Exception:
                 _log.exception("history turn listener failed")
         self._error = error

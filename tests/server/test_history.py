@@ -73,6 +73,32 @@ def test_parties_keep_guests_apart_and_accounts_stable() -> None:
     assert history.party(_client("x", account="Bob")) == "bob"
 
 
+async def test_record_keys_private_messages_by_the_parties_of_the_moment() -> None:
+    """A private message is stored under the parties `party` gives when it is sent: a guest's
+    token drawn by the message itself, then the account's identity once the guest logs in."""
+    server = _server()
+    await server.start()
+    try:
+        history = server.history
+        amy, bob = _client("amy"), _client("bob")
+
+        def record(msgid: str) -> None:
+            outgoing = Outgoing("amy!~amy@h", "PRIVMSG", "bob", msgid, msgid=msgid)
+            history.record(amy, None, bob, outgoing, target_name="bob", command="PRIVMSG", text="")
+
+        record("as-guests")  # neither party looked up before
+        guest_bob = history.party(bob)
+        bob.account, bob.account_party = "Bob", "bob!0123abcd"
+        record("logged-in")
+        await server.store.history.flush()
+        amy_party = history.party(amy)
+        for other, expected in ((guest_bob, ["as-guests"]), ("bob!0123abcd", ["logged-in"])):
+            found = await server.store.history.latest(DirectTarget(amy_party, other), None, 10)
+            assert [entry.msgid for entry in found] == expected
+    finally:
+        await server.stop()
+
+
 def test_history_lines_for_plain_and_modern_clients() -> None:
     """Plain clients get [HH:MM] in the text (inside ACTION); batch clients a tagged batch."""
     when = float(calendar.timegm((2026, 1, 2, 3, 4, 5, 0, 0, 0)))

@@ -247,7 +247,7 @@ def _add(store: SqliteStore, e: HistoryEntry) -> None:
     assert isinstance(history, JournalHistoryStore)
     line = f":{e.sender} {e.command} {e.target_name} :{e.text}\r\n".encode()
     tags = json.dumps(dict(e.tags), separators=(",", ":")) if e.tags else ""
-    history.add(e.msgid, e.time, e.target.key, e.account or "", tags, line)
+    history.add(e.msgid, e.time, e.target.key, e.account or "", tags, line, e.sender, e.target_name)
 
 
 async def test_add_stores_what_append_stores(tmp_path: Path) -> None:
@@ -266,22 +266,25 @@ async def test_add_stores_what_append_stores(tmp_path: Path) -> None:
 
 
 async def test_add_reports_each_turn_once_to_its_listener(tmp_path: Path) -> None:
-    """The listener hears once per turn of adds: None when written, the error when refused;
-    after close an add is refused with StoreClosedError."""
+    """The listener hears once per turn of adds: None when written, the error when refused,
+    with each message's sender and target as given to add; after close an add is refused
+    with StoreClosedError."""
     store = SqliteStore(tmp_path / DB_FILENAME)
     history = store.history
     assert isinstance(history, JournalHistoryStore)
-    heard: list[JournalError | None] = []
-    history.listen(heard.append)
+    heard: list[tuple[JournalError | None, list[object], list[str]]] = []
+    history.listen(lambda error, senders, targets: heard.append((error, senders, targets)))
     try:
         for i in range(3):
             _add(store, entry(f"m{i}", T0 + i))
         await asyncio.sleep(0)
-        assert heard == [None]
+        sender = entry("m0", T0).sender
+        assert heard == [(None, [sender] * 3, ["#lobby"] * 3)]
         with file_size_limit(journal_of(store).offset + 10):
             _add(store, entry("refused", T0 + 5))
             history.end_turn()
-        assert len(heard) == 2 and isinstance(heard[1], JournalError)
+        assert len(heard) == 2 and isinstance(heard[1][0], JournalError)
+        assert heard[1][1:] == ([sender], ["#lobby"])  # whom to tell, about which target
         history.end_turn()  # an empty turn: nobody is told anything
         assert len(heard) == 2
         assert [e.msgid for e in await history.latest(LOBBY, None, 10)] == ["m0", "m1", "m2"]

@@ -40,7 +40,7 @@ def _history(store: SqliteStore) -> JournalHistoryStore:
 def _add(history: JournalHistoryStore, msgid: str, text: str) -> None:
     """Store one channel message through the server's road, `JournalHistoryStore.add`."""
     line = f":amy!a@h PRIVMSG #lobby :{text}\r\n".encode()
-    history.add(msgid, T0, LOBBY.key, "", "", line)
+    history.add(msgid, T0, LOBBY.key, "", "", line, "amy", "#lobby")
 
 
 def test_space_is_reserved_ahead_and_the_file_keeps_its_real_size(tmp_path: Path) -> None:

@@ -58,9 +58,10 @@ class StatusLine(Static):
             Status.LOST: f"connection lost: {detail}",
             Status.CLOSED: "disconnected",
         }[status]
-        text.append(f" | {message}")
         if pending:
+            # Before the connection's message, which can be long enough to be cut off.
             text.append(f" | {pending} pending", style="bold")
+        text.append(f" | {message}")
         if unread:
             text.append(" |")
         for name, count, mentioned in unread or []:
