@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.redis_server import throwaway_redis
+from chinwag.cluster.events import room_message
 from chinwag.cluster.redis_bus import RedisBus
+from chinwag.server.fanout import Outgoing
 
 __all__ = ["main"]
 
@@ -35,7 +37,7 @@ async def _run(url: str, redis_pid: int, events: int, per_turn: int) -> dict[str
     received = 0
     done = asyncio.Event()
 
-    def on_events(batch: Sequence[str]) -> None:
+    def on_events(batch: Sequence[bytes]) -> None:
         nonlocal received
         received += len(batch)
         if received >= events:
@@ -45,7 +47,8 @@ async def _run(url: str, redis_pid: int, events: int, per_turn: int) -> dict[str
     await bus.start()
     bus.enter("#bench")
     await bus.flush()
-    payload = '["msg","bench.node","1","PRIVMSG","#bench","' + "x" * 60 + '","m",0]'
+    said = Outgoing("nick!~user@host", "PRIVMSG", "#bench", "x" * 60, msgid="0123456789abcdef")
+    payload = room_message("bench.node", "1", said, command="PRIVMSG", channel_folded="#bench")
     redis_before, cpu_before, start = _cpu_seconds(redis_pid), time.process_time(), time.time()
     sent = 0
     while sent < events:

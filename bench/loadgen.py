@@ -351,7 +351,9 @@ class Generator:
             task.cancel()
         conns: list[Conn] = []
         failures = len(pending)
-        for task in done:
+        for task in tasks:  # in the order they connected (``ports`` may place them by it)
+            if task not in done:
+                continue
             if task.exception() is None:
                 conns.append(task.result())
             else:

@@ -297,7 +297,8 @@ async def _run_traffic(gen: Generator) -> None:
     if slow is not None:
         groups[0].insert(1, slow)
     if len(gen.ports) > 1:  # a network of nodes: how the clients and groups landed
-        res["clients_per_port"] = [sum(c.port == p for g in groups for c in g) for p in gen.ports]
+        ports = dict.fromkeys(gen.ports)  # each node once, in order
+        res["clients_per_port"] = [sum(c.port == p for g in groups for c in g) for p in ports]
         res["groups_across_nodes"] = sum(len({c.port for c in g}) > 1 for g in groups)
 
     # Join the channels and wait for each member's own RPL_ENDOFNAMES.

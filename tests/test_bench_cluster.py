@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
-from bench.cluster import _per_message, report
+from bench.cluster import RECEIVE_ONLY, _per_message, _placement, report
+from bench.scenarios import build
 
 
 def _run(
@@ -67,3 +69,40 @@ def test_the_report_predicts_scaling_from_cpu_per_message() -> None:
     assert "Predicted from CPU per message (each node busy at its share): 2 nodes 1.33x." in text
     assert "the sender's node spends about 8.0 us, and every node with members 8.0 us more" in text
     assert "one Redis core carries about 333,333 messages/s" in text
+
+
+def test_clients_are_spread_evenly_or_with_the_senders_apart() -> None:
+    """Clients go to the nodes evenly, in the same shuffled order every run; for the
+    receive-only variant every sender (the last of each group) goes to the first node and
+    every other client to the second."""
+    by_name = {s.name: s for s in build(False)}
+    room, pairs = by_name["fanout C=100 S=10"], by_name["privmsg 100 pairs"]
+    spread = _placement(room, [1, 2, 3], senders_apart=False)
+    assert spread == _placement(room, [1, 2, 3], senders_apart=False)
+    assert sorted(collections.Counter(spread).values()) == [33, 33, 34]
+    assert spread[:34] != [1, 2, 3] * 11 + [1]  # shuffled, not in turn
+    apart = _placement(room, [1, 2], senders_apart=True)
+    assert apart == [2] * 90 + [1] * 10
+    assert _placement(pairs, [1, 2], senders_apart=True) == [2, 1] * 100
+
+
+def test_the_report_gives_the_cost_of_a_node_that_only_receives() -> None:
+    """The receive-only run's second node gives the receiving cost; it is not a C_2 run."""
+    runs = [
+        _run("cluster-1", 1, sent=100, server_cpu_s=0.0016, delivered_per_s=100.0, lost=0),
+        _run("cluster-2", 2, sent=100, server_cpu_s=0.0024, delivered_per_s=130.0, lost=0),
+        _run(
+            RECEIVE_ONLY,
+            2,
+            sent=100,
+            server_cpu_s=0.0030,
+            node0_cpu_s=0.0018,
+            node1_cpu_s=0.0003,
+            delivered_per_s=120.0,
+            lost=0,
+        ),
+    ]
+    text = report(META, runs)
+    assert "2 nodes 1.33x" in text  # from cluster-2 alone
+    assert "only receives (receive-2: every sender on the other node) spends 3.0 us" in text
+    assert "the senders' node 18.0 us" in text

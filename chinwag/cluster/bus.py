@@ -6,7 +6,8 @@ when the bus hands it back, in the bus's order. On one node that order is simply
 sending (`LocalBus`: handing back is a function call); on several nodes Redis makes it
 (``redis_bus.py``): every node receives the events it must see in the same relative order.
 
-Events are opaque text to the bus (the server encodes them); routes say who gets them:
+Events are lines of bytes to the bus (``events.py`` builds and reads them; the bus only relies
+on each ending with a line end and holding no other); routes say who gets them:
 
 - ``to(node)``: one node; ``to_channel(chan)``: every node with members in the channel;
   ``to_all()``: every node.
@@ -24,7 +25,7 @@ from typing import Protocol
 
 __all__ = ["Bus", "LocalBus", "NetworkUnreachableError", "OnEvents", "OnSplit"]
 
-OnEvents = Callable[[Sequence[str]], None]
+OnEvents = Callable[[Sequence[bytes]], None]
 """Called with events, in the network's order, as the bus hands them back to this node."""
 OnSplit = Callable[[str], None]
 """Called with the name of a node that was declared dead: its users are gone."""
@@ -42,15 +43,15 @@ class Bus(Protocol):
         """This node's name."""
         ...
 
-    def to(self, node: str, event: str) -> None:
+    def to(self, node: str, event: bytes) -> None:
         """Send ``event`` to ``node``."""
         ...
 
-    def to_channel(self, channel_folded: str, event: str) -> None:
+    def to_channel(self, channel_folded: str, event: bytes) -> None:
         """Send ``event`` to every node with members in the channel."""
         ...
 
-    def to_all(self, event: str) -> None:
+    def to_all(self, event: bytes) -> None:
         """Send ``event`` to every node."""
         ...
 
@@ -88,16 +89,16 @@ class LocalBus:
         """This node's name."""
         return self._node
 
-    def to(self, node: str, event: str) -> None:
+    def to(self, node: str, event: bytes) -> None:
         """See :meth:`Bus.to`; only this node exists."""
         if node == self._node:
             self._on_events((event,))
 
-    def to_channel(self, channel_folded: str, event: str) -> None:
+    def to_channel(self, channel_folded: str, event: bytes) -> None:
         """See :meth:`Bus.to_channel`."""
         self._on_events((event,))
 
-    def to_all(self, event: str) -> None:
+    def to_all(self, event: bytes) -> None:
         """See :meth:`Bus.to_all`."""
         self._on_events((event,))
 

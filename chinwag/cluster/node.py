@@ -34,7 +34,6 @@ A node that the network declared dead (``on_fenced``) closes every local connect
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 
@@ -48,7 +47,7 @@ from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
 from chinwag.server.channel_registry import ChannelRegistry
-from chinwag.server.fanout import Outgoing
+from chinwag.server.fanout import STATUS_PREFIXES, Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
@@ -395,28 +394,31 @@ class ClusterNode:
         if channel is None and recipient is None:
             return False
         msgid = outgoing.msgid or ""
-        status = target_name[0] if channel is not None and target_name[0] != "#" else ""
-        event = events.message_event(
-            self.node,
-            self._uid(sender),
-            command,
-            target_name,
-            text,
-            msgid=msgid,
-            when=outgoing.time,
-            tags=outgoing.client_tags,
-            status=status,
-        )
+        uid = self._uid(sender)
         self._pending[msgid] = (deliver, sender, target_name, refused)
         if channel is not None:
-            self.bus.to_channel(channel.name_folded, event)
+            status = target_name[0] if target_name[0] in STATUS_PREFIXES else ""
+            name = channel.name_folded
+            event = events.room_message(
+                self.node, uid, outgoing, command=command, channel_folded=name, status=status
+            )
+            self.bus.to_channel(name, event)
             if sender not in channel.members:
                 self.bus.to(self.node, event)  # no member here: it must come back anyway
+            return True
+        assert recipient is not None
+        link = recipient.conn
+        if isinstance(link, RemoteLink):
+            event = events.private_message(
+                self.node, uid, outgoing, command=command, recipient_uid=link.uid
+            )
+            self.bus.to(link.node, event)
         else:
-            assert recipient is not None
-            if isinstance(recipient.conn, RemoteLink):
-                self.bus.to(recipient.conn.node, event)
-            self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
+            to_uid = self._uid(recipient)
+            event = events.private_message(
+                self.node, uid, outgoing, command=command, recipient_uid=to_uid
+            )
+        self.bus.to(self.node, event)  # delivered here once in Redis, even between locals
         return True
 
     def _delivered(self, msgid: str) -> None:
@@ -438,23 +440,22 @@ class ClusterNode:
         else:
             health.unavailable(StoreError("the network's Redis cannot be reached"))
 
-    def _refused(self, refused: list[str]) -> None:
+    def _refused(self, refused: list[bytes]) -> None:
         """Redis refused a call for good: the senders of its lines are told they were not
         delivered (the episode is open: `_unreachable` came first)."""
+        own = f"{self.node}\0".encode()
         for raw in refused:
-            try:
-                event = json.loads(raw)
-            except ValueError:
+            parts = raw.split(b"\0", 3)  # node, kind, a message's msgid (``events.py``)
+            if not raw.startswith(own) or len(parts) < 3 or parts[1] not in events.HOT:
                 continue
-            if event[0] == "msg" and event[1] == self.node:
-                pending = self._pending.pop(str(event[6]), None)
-                if pending is None:
-                    continue
-                _deliver, sender, target_name, gave_up = pending
-                if sender.state is not RegState.CLOSED:
-                    self._history.health.refuse(sender, target_name)
-                if gave_up is not None:
-                    gave_up()
+            pending = self._pending.pop(parts[2].decode("utf-8", "replace"), None)
+            if pending is None:
+                continue
+            _deliver, sender, target_name, gave_up = pending
+            if sender.state is not RegState.CLOSED:
+                self._history.health.refuse(sender, target_name)
+            if gave_up is not None:
+                gave_up()
 
     # -- being declared dead --------------------------------------------------------------------
 

@@ -125,8 +125,9 @@ TRANSIENT_ERRORS = (OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainEr
 OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
 
 
-_ROUTING = frozenset({"to", "chan", "all"})
-"""The operations that carry an event (the others change state, or keep a history record)."""
+_ROUTING = (b"to ", b"chan ", b"all ")
+"""How the operations that carry an event begin (the others change state, or keep a history
+record)."""
 
 
 def _fenced(exc: ResponseError) -> bool:
@@ -167,7 +168,7 @@ def _tell_nobody(error: BaseException | None) -> None:
     """Nobody to tell that Redis cannot be reached (tests)."""
 
 
-def _drop(events: list[str]) -> None:
+def _drop(events: list[bytes]) -> None:
     """Nobody to tell that a call was refused (tests)."""
 
 
@@ -197,7 +198,7 @@ class RedisBus:
         on_split: OnSplit,
         on_fenced: Callable[[], None],
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
-        on_refused: Callable[[list[str]], None] = _drop,
+        on_refused: Callable[[list[bytes]], None] = _drop,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
         timeout: float = COMMAND_TIMEOUT,
@@ -228,9 +229,11 @@ class RedisBus:
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
         self._claims = 0  # channel claims made (each one's token)
-        self._ops: list[str] = []
+        self._ops: list[bytes] = []  # the turn's operations, pieces of one argument (TURN)
+        self._op_count = 0
         self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
-        self._unsent: tuple[int, list[str]] | None = None  # the call being sent, or to resend
+        self._unsent: tuple[int, list[bytes], int] | None = None  # the call (number, its
+        # operations' pieces, how many operations) being sent, or to send again
         self._done = 0  # the number of the last call done with (applied, or refused for good)
         self._progress: asyncio.Future[None] | None = None  # resolved when a call is done with
         self._flush_scheduled = False
@@ -410,38 +413,38 @@ class RedisBus:
 
     # -- sending (the Bus protocol) -----------------------------------------------------------
 
-    def to(self, node: str, event: str) -> None:
+    def to(self, node: str, event: bytes) -> None:
         """See :meth:`Bus.to`."""
-        self._add("to", node, event)
+        self._add(b"to " + node.encode() + b" ", event)
 
-    def to_channel(self, channel_folded: str, event: str) -> None:
+    def to_channel(self, channel_folded: str, event: bytes) -> None:
         """See :meth:`Bus.to_channel`."""
-        self._add("chan", channel_folded, event)
+        self._add(b"chan " + channel_folded.encode() + b" ", event)
 
-    def to_all(self, event: str) -> None:
+    def to_all(self, event: bytes) -> None:
         """See :meth:`Bus.to_all`."""
-        self._add("all", "-", event)
+        self._add(b"all - ", event)
 
     def enter(self, channel_folded: str) -> None:
         """See :meth:`Bus.enter`."""
-        self._add("enter", channel_folded, "")
+        self._add(b"enter " + channel_folded.encode() + b" \n", b"")
 
     def leave(self, channel_folded: str) -> None:
         """See :meth:`Bus.leave`."""
-        self._add("leave", channel_folded, "")
+        self._add(b"leave " + channel_folded.encode() + b" \n", b"")
 
     def release(self, nick_folded: str) -> None:
         """See :meth:`Bus.release`."""
-        self._add("release", nick_folded, "")
+        self._add(b"release " + nick_folded.encode() + b" \n", b"")
 
     def take(self, nick_folded: str, uid: str) -> None:
         """See :meth:`Bus.take`."""
-        self._add("take", nick_folded, f"{self._node}/{uid}")
+        self._add(f"take {nick_folded} {self._node}/{uid}\n".encode(), b"")
 
     def keep(self, record: str) -> None:
         """Append a history record (a line ending in a newline) to ``cw:history``, in the same
         call as this turn's events: a line is in history exactly when it is in an inbox."""
-        self._add("keep", "-", record)
+        self._add(b"keep - ", record.encode())
 
     async def ping(self) -> None:
         """Return when Redis answers.
@@ -451,10 +454,12 @@ class RedisBus:
         """
         await self._redis.ping()
 
-    def _add(self, op: str, arg: str, event: str) -> None:
+    def _add(self, head: bytes, event: bytes) -> None:
+        """Buffer one operation (its line in TURN's argument: ``head`` then ``event``)."""
         if self._fenced or self._left:
             return  # declared dead, or gone: nothing this node says may reach the network
-        self._ops += (op, arg, event)
+        self._ops += (head, event)  # joined once per call, not copied per operation
+        self._op_count += 1
         if event:
             self.events_out += 1
         if not self._flush_scheduled:
@@ -471,19 +476,20 @@ class RedisBus:
         while (self._ops or self._unsent) and not self._fenced:
             if self._unsent is None:
                 self._calls += 1
-                self._unsent, self._ops = (self._calls, self._ops), []
-            number, ops = self._unsent
+                self._unsent = (self._calls, self._ops, self._op_count)
+                self._ops, self._op_count = [], 0
+            number, ops, count = self._unsent
             heard = self._heard
             try:
                 began = time.perf_counter()
-                await self._turn(args=[self._node, self._epoch, number, *ops])
+                await self._turn(args=[self._node, self._epoch, number, b"".join(ops)])
                 took = time.perf_counter() - began
             except ResponseError as exc:
                 if _fenced(exc):
                     self._unsent = None
                     self._fence(exc)
                     continue
-                self._report(exc, len(ops) // 3)
+                self._report(exc, count)
                 if _transient(exc):
                     await asyncio.sleep(RETRY_INTERVAL)  # the same call goes again
                     continue
@@ -491,7 +497,8 @@ class RedisBus:
                 self._unsent = None
                 self._finished(number)
                 _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
-                self._on_refused([ops[i + 2] for i in range(0, len(ops), 3) if ops[i] in _ROUTING])
+                routed = range(0, len(ops), 2)  # (head, event) pairs
+                self._on_refused([ops[i + 1] for i in routed if ops[i].startswith(_ROUTING)])
                 # Nothing waits any more: the node's next probe (a ping) ends the episode.
                 self._unreachable = False
             except RedisError as exc:
@@ -503,7 +510,7 @@ class RedisBus:
                     # just come back: the call is only sent again.
                     _log.info("bus: a call's answer was lost (%s); sending it again", exc)
                 else:
-                    self._report(exc, len(ops) // 3)
+                    self._report(exc, count)
                 await asyncio.sleep(RETRY_INTERVAL)
             else:
                 self._unsent = None
@@ -591,7 +598,8 @@ class RedisBus:
         events = fields.get(b"e")
         try:
             if events is not None:
-                batch = events.decode().split(scripts.EVENT_SEPARATOR)
+                # Each event is a line (``events.py``): one C call cuts them all, CR LF kept.
+                batch = events.splitlines(keepends=True)
                 self.events_in += len(batch)
                 self._on_events(batch)
             split = fields.get(b"split")
@@ -624,6 +632,7 @@ class RedisBus:
         if not self._fenced:
             self._fenced = True
             self._ops.clear()
+            self._op_count = 0
             self._unsent = None
             if self._progress is not None:  # whoever waits in `flush` hears it now
                 self._progress.set_result(None)

@@ -9,8 +9,10 @@ await and no Redis query, and a line to a channel is delivered by each node to i
 The bus hands each node the events that concern it in the network's order (``redis_bus.py``);
 `Replica.apply` replays another node's events (``events.py``) through the same `Network`
 methods a handler uses (`join`, `part`, `kick`, `invite`, `rename`, `remove`, `tell_status`,
-`tell_channel`), so local members are told exactly as if the remote user were here. A node's
-own events come back too and are skipped here: its handlers applied them already. A node
+`tell_channel`), so local members are told exactly as if the remote user were here; a message
+is handed to the same fan-out as a local one, as the bytes its sender's node formatted. A node's
+own events come back too and are skipped here by the node name at their head, unread: its
+handlers applied them already (a message's msgid is read, to deliver it here now). A node
 declared dead (`Replica.split`) takes its users with it: each QUITs with the netsplit reason
 ``"<lost node> <this node>"`` that irssi and weechat recognise.
 
@@ -30,9 +32,28 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from chinwag.cluster.events import (
+    COMMAND,
+    HOT,
+    LINE,
+    MESSAGE_PARTS,
+    PM,
+    ROOM,
+    STATUS,
+    TARGET,
+    UID,
+    read_message,
+    split_event,
+)
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
-from chinwag.server.fanout import STATUS_PREFIXES, Outgoing, deliver_to_channel
+from chinwag.server.fanout import (
+    STATUS_PREFIXES,
+    TAG_CAPS,
+    Outgoing,
+    add_plain_line,
+    deliver_to_channel,
+)
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, ChannelBatch, Client
@@ -144,6 +165,7 @@ class Replica:
     ) -> None:
         self._network = network
         self._node = node
+        self._own_head = f"{node}\0".encode()  # how its events begin (``events.py``)
         self._on_own_message = on_own_message
         self._on_user = on_user
         self._on_sync = on_sync
@@ -250,32 +272,50 @@ class Replica:
             del self._changes_out[channel.name_folded]
             apply_channel_state(channel, state, self.user)
 
-    def apply(self, events: Sequence[str]) -> None:
-        """Apply events in order; a malformed or unknown one is logged and skipped."""
+    def apply(self, events: Sequence[bytes]) -> None:
+        """Apply events (``events.py``) in order; a malformed or unknown one is logged and
+        skipped."""
+        own = self._own_head
         for raw in events:
             try:
-                event = json.loads(raw)
-                kind, node, uid = event[0], event[1], event[2]
-                if self._peer is not None:
-                    if node == self._peer and kind == "snapshot":
-                        if str(event[4]) == self._epoch:  # not one asked by an earlier try
-                            self._restore(event[3])
-                    elif node != self._peer:  # after the snapshot: applied once it is in
-                        self._held.append(functools.partial(self.apply, (raw,)))
+                if self._peer is None and raw.startswith(own):
+                    # Our own: applied when it happened, so read no further (a message only
+                    # for its msgid, the first field; the line is not even copied) unless it
+                    # is a channel's state.
+                    _, kind, first, *_ = raw.split(b"\0", 3)
+                    if kind in HOT:
+                        self._on_own_message(first.decode())
+                    elif kind == b"chan":
+                        self._own_change_back(json.loads(first)[1])
                     continue
-                if node == self._node:
-                    if kind == "msg":
-                        self._on_own_message(str(event[6]))
-                    elif kind == "chan":
-                        self._own_change_back(event[3])
-                    continue  # the rest of our own: applied when it happened
-                self.applying = True
-                try:
-                    self._apply(kind, str(node), str(uid), event[3:])
-                finally:
-                    self.applying = False
+                fields = split_event(raw)
+                node_bytes, kind = fields[0], fields[1]
+                if self._peer is not None:
+                    self._while_syncing(raw, node_bytes.decode(), kind, fields[2])
+                elif kind == ROOM:
+                    self._room_message(node_bytes.decode(), fields)
+                elif kind == PM:
+                    self._private_message(node_bytes.decode(), fields)
+                else:
+                    args = json.loads(fields[2])
+                    self.applying = True
+                    try:
+                        self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
+                    finally:
+                        self.applying = False
             except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
+
+    def _while_syncing(self, raw: bytes, node: str, kind: bytes, body: bytes) -> None:
+        """Waiting for ``self._peer``'s snapshot: take it in when it comes; drop the peer's
+        other events (the snapshot holds them), hold the others' (they come after it)."""
+        if node == self._peer:
+            if kind == b"snapshot":
+                _, state, epoch = json.loads(body)
+                if str(epoch) == self._epoch:  # not one asked by an earlier try
+                    self._restore(state)
+        else:  # after the snapshot: applied once it is in
+            self._held.append(functools.partial(self.apply, (raw,)))
 
     def _apply(self, kind: str, node: str, uid: str, args: list[Any]) -> None:
         network = self._network
@@ -301,8 +341,6 @@ class Replica:
         elif kind == "quit":
             self._forget_remote(client)
             network.remove(client, str(args[0]))
-        elif kind == "msg":
-            self._deliver(client, args)
         elif kind == "status":
             self._status(client, args)
         else:
@@ -453,35 +491,51 @@ class Replica:
         if command != "MODE":  # a user's modes are told to the user alone (by its node)
             self._network.tell_status(client, str(command), *map(str, params), source=before)
 
-    def _deliver(self, client: Client, args: list[Any]) -> None:
-        command, target, text, msgid = (str(arg) for arg in args[:4])
-        when, tags, status = float(args[4]), dict(args[5]), str(args[6])
-        tags_only = command == "TAGMSG"
-        params = (target,) if tags_only else (target, text)
-        outgoing = Outgoing(
-            client.prefix,
-            command,
-            *params,
-            msgid=msgid,
-            account=client.account,
-            client_tags=tags,
-            when=when,
-        )
-        name = target[1:] if status else target
-        if name[:1] in "#&":
-            channel = self._network.find_channel(name)
-            if channel is not None:
-                self._network.reveal(client, channel)  # a silent member speaks (delayed join)
-                level = STATUS_PREFIXES.get(status)
-                deliver_to_channel(client, channel, outgoing, level, tags_only, echo=False)
+    def _room_message(self, node: str, fields: list[bytes]) -> None:
+        """Another node's user said something in a room with members here: hand the line its
+        node formatted to the same fan-out as a line said here."""
+        if len(fields) != MESSAGE_PARTS:
+            raise ValueError("not a message event")
+        client = self._users.get((node, fields[UID].decode()))
+        channel = self._network.channels.get(fields[TARGET].decode())
+        if client is None or channel is None:
+            if client is None:
+                _log.warning("cluster: message from unknown user %s/%s", node, fields[UID])
             return
-        recipient = self._network.find(target)
-        if (
-            recipient is not None
-            and not isinstance(recipient.conn, RemoteLink)
-            and (not tags_only or recipient.caps & Cap.MESSAGE_TAGS)
-        ):
-            recipient.send(outgoing.line_for(recipient))
+        if channel.hidden and client in channel.hidden:
+            self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+        # The common case needs neither msgid nor time nor tags: members here who asked for
+        # no tags, a batch open since an earlier line of this turn. Measured on a node that
+        # only receives (2 nodes, 45 members here): reading every field and building an
+        # Outgoing made this path 2.1 us per line, 0.9 us more than a node's own line.
+        plain = not fields[STATUS] and fields[COMMAND] != b"TAGMSG"
+        if plain and add_plain_line(channel, fields[LINE], client):
+            return
+        msgid, _, command, _, status, when, tags, line = read_message(fields)
+        outgoing = Outgoing.relayed(
+            line, msgid=msgid, account=client.account, client_tags=tags, when=when
+        )
+        level = STATUS_PREFIXES.get(status)
+        deliver_to_channel(client, channel, outgoing, level, command == "TAGMSG", echo=False)
+
+    def _private_message(self, node: str, fields: list[bytes]) -> None:
+        """Another node's user sent a user of this node a private line: deliver it as its
+        node formatted it."""
+        if len(fields) != MESSAGE_PARTS:
+            raise ValueError("not a message event")
+        recipient = self._users.get((self._node, fields[TARGET].decode()))
+        if recipient is None:
+            return  # gone meanwhile
+        if not recipient.caps & TAG_CAPS and fields[COMMAND] != b"TAGMSG":
+            recipient.send(fields[LINE])  # no tags asked for: the line as it came, as above
+            return
+        msgid, uid, command, _, _, when, tags, line = read_message(fields)
+        client = self._users.get((node, uid))
+        if command == "TAGMSG" and not recipient.caps & Cap.MESSAGE_TAGS:
+            return
+        account = client.account if client is not None else None
+        outgoing = Outgoing.relayed(line, msgid=msgid, account=account, client_tags=tags, when=when)
+        recipient.send(outgoing.line_for(recipient))
 
     def split(self, lost: str) -> None:
         """Node ``lost`` was declared dead: its users QUIT here with the netsplit reason."""

@@ -20,8 +20,9 @@ cw:ident:<chan>   string  the channel's history identity, drawn by the node that
                           (`CLAIM_CHANNEL`); gone with the channel's last member
 cw:claim:<n>:<t>  string  the answer to node n's channel claim of token t (`CLAIM_CHANNEL`),
                           for the call sent again; gone after a minute
-cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events,
-                          or ``split`` = the name of a node that was declared dead
+cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events
+                          (each a line, ``events.py``), or ``split`` = the name of a node
+                          that was declared dead
 cw:turn           hash    node -> the number of its last script call applied (``TURN``)
 cw:history        stream  the lines to keep, not yet in PostgreSQL: one entry per script
                           call, ``h`` = its history records (``history_feed.py``)
@@ -51,9 +52,6 @@ __all__ = [
     "TRIM_HISTORY",
     "TURN",
 ]
-
-EVENT_SEPARATOR = "\n"
-"""Between the events of one inbox entry (events are JSON text: no raw newline in them)."""
 
 INBOX_MAXLEN = 100_000
 """Entries an inbox keeps at most (trimmed approximately): a node reads far faster."""
@@ -127,7 +125,7 @@ redis.call('HSET', 'cw:nodes', node, epoch)
 redis.call('SET', 'cw:lease:' .. node, epoch, 'PX', lease)
 if peer then
     redis.call('XADD', 'cw:inbox:' .. peer, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
-        cjson.encode({'sync', node, '', epoch}))
+        node .. '\\0sync\\0' .. cjson.encode({'', epoch}) .. '\\n')  -- see events.py
 end
 return {epoch, peer}
 """,
@@ -235,7 +233,12 @@ return {created and 1 or 0, identity}
 TURN = _with(
     _FENCE,
     """
--- ARGV: node, epoch, the call's number, then one (op, argument, event) triple per operation.
+-- ARGV: node, epoch, the call's number, then the call's operations in one argument: one line
+-- each, "<op> <argument> <event>", where the event is itself a line (events.py) or, for the
+-- state ops, nothing (the line ends after the argument's space). One argument, not three per
+-- operation: redis-py spent about 8% of a node's CPU packing them one by one (py-spy, a
+-- 100-member room on 2 nodes), and an argument or an event never holds a space, resp. a raw
+-- line end, before its own end.
 -- A node numbers its calls 1, 2, 3...; a call whose number was already applied is a retry of
 -- one whose answer was lost (Redis went away after applying it): it is skipped, and -1
 -- returned, so that a retry never delivers anything twice.
@@ -248,11 +251,11 @@ TURN = _with(
 --   release <nick>  the nick is free, if this node's user held it
 --   take <nick>   the nick is now the user named in the event slot ("<node>/<uid>"), whoever
 --                 held it: a rename by the services (NickServ REGAIN, nick protection)
---   keep -        the event is a history record (a line ending in a newline), for cw:history
+--   keep -        the event is a history record (a line), for cw:history
 -- Every destination gets ONE stream entry with its events in op order, and cw:history one
 -- entry with the call's records: a line is in history exactly when it is in an inbox. Returns
 -- how many inbox entries were appended.
-local node, epoch, number = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local node, epoch, number, ops = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local refused = fence(node, epoch)
 if refused then return refused end
 if number <= tonumber(redis.call('HGET', 'cw:turn', node) or '0') then return -1 end
@@ -267,8 +270,16 @@ local function route(dest, event)
     end
     table.insert(list, event)
 end
-for i = 4, #ARGV, 3 do
-    local op, arg, event = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+local find, sub = string.find, string.sub
+local pos, size = 1, #ops
+while pos <= size do
+    local space = find(ops, ' ', pos, true)
+    local second = space and find(ops, ' ', space + 1, true)
+    local stop = second and find(ops, '\\n', second + 1, true)
+    if not stop then return redis.error_reply('malformed op at ' .. pos) end
+    local op, arg, event = sub(ops, pos, space - 1), sub(ops, space + 1, second - 1), nil
+    if stop > second + 1 then event = sub(ops, second + 1, stop) end
+    pos = stop + 1
     if op == 'to' then
         route(arg, event)
     elseif op == 'chan' then
@@ -287,7 +298,7 @@ for i = 4, #ARGV, 3 do
             end
         end
     elseif op == 'take' then
-        redis.call('HSET', 'cw:nicks', arg, event)
+        redis.call('HSET', 'cw:nicks', arg, sub(event, 1, -2))
         redis.call('SADD', 'cw:owned:' .. node, arg)
     elseif op == 'release' then
         local owner = redis.call('HGET', 'cw:nicks', arg)
@@ -304,7 +315,7 @@ end
 for _, dest in ipairs(order) do
     if redis.call('HEXISTS', 'cw:nodes', dest) == 1 then
         redis.call('XADD', 'cw:inbox:' .. dest, 'MAXLEN', '~', ARGV_MAXLEN, '*', 'e',
-            table.concat(outbox[dest], '\\n'))
+            table.concat(outbox[dest]))
     end
 end
 if #kept > 0 then

@@ -61,6 +61,7 @@ __all__ = [
     "TAG_CAPS",
     "Batch",
     "Outgoing",
+    "add_plain_line",
     "add_tag",
     "announce_arrival",
     "deliver_to_channel",
@@ -183,6 +184,27 @@ class Outgoing:
         self.account = account
         self.client_tags = _NO_CLIENT_TAGS
         self.time = time.time()
+        return self
+
+    @classmethod
+    def relayed(
+        cls,
+        plain: bytes,
+        *,
+        msgid: str,
+        account: str | None,
+        client_tags: Mapping[str, str] | None,
+        when: float,
+    ) -> Outgoing:
+        """A line another node of the network formatted (``plain``, what its sender's node
+        built): delivered here as it is, with the tags each recipient asked for added."""
+        self = cls.__new__(cls)
+        self.plain = plain
+        self._variants = {0: plain}
+        self.msgid = msgid
+        self.account = account
+        self.client_tags = client_tags or _NO_CLIENT_TAGS
+        self.time = when
         return self
 
     def tags_for(self, caps: int) -> dict[str, str]:
@@ -338,6 +360,25 @@ def send_to_channel(
     else:
         channel.close_batches()
     return echoed
+
+
+def add_plain_line(channel: Channel, line: bytes, speaker: Client) -> bool:
+    """Add ``line``, a channel message without tags (as another node formatted it), to the
+    channel's open batches when they are all of the plain variant: no member here asked for
+    tags, so no `Outgoing` is needed. True when done; False when nothing was done (no batch
+    open, or some member needs tags): the caller then uses `send_to_channel`.
+
+    ``speaker`` is a user of another node: it gets nothing here, as in `send_to_channel`."""
+    batches = channel.batches
+    if batches is None or len(batches) != 1:
+        return False
+    plain = batches.get(0)
+    if plain is None:
+        return False
+    members = channel.members
+    SENT.count += len(members) - (speaker in members)
+    plain.add(line, speaker, muted=True)
+    return True
 
 
 def announce_arrival(

@@ -34,7 +34,7 @@ async def main(url: str, node: str, lease: float, renew: float) -> None:
     print("ready", flush=True)
     sent = 0
     while not bus.fenced:
-        bus.to_channel("#c", f"{node}:{sent}")
+        bus.to_channel("#c", f"{node}:{sent}\n".encode())
         sent += 1
         await asyncio.sleep(SEND_INTERVAL)
     await asyncio.Event().wait()

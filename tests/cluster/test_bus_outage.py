@@ -45,16 +45,16 @@ class Watcher:
         self.refused: list[str] = []
         self.changed = asyncio.Event()
 
-    def on_events(self, events: Sequence[str]) -> None:
-        self.events.extend(events)
+    def on_events(self, events: Sequence[bytes]) -> None:
+        self.events.extend(event.decode().removesuffix("\n") for event in events)
         self.changed.set()
 
     def on_unreachable(self, error: BaseException | None) -> None:
         self.reports.append(error)
         self.changed.set()
 
-    def on_refused(self, events: list[str]) -> None:
-        self.refused.extend(events)
+    def on_refused(self, events: list[bytes]) -> None:
+        self.refused.extend(event.decode().removesuffix("\n") for event in events)
         self.changed.set()
 
     async def until(self, *, events: int = 0, reports: int = 0, refused: int = 0) -> None:
@@ -93,16 +93,16 @@ async def test_a_silent_redis_is_unreachable_and_the_unanswered_call_arrives_onc
     )
     await bus.start()
     try:
-        bus.to(bus.node, "first")
+        bus.to(bus.node, b"first\n")
         await watcher.until(events=1)
         os.kill(own_redis.process.pid, signal.SIGSTOP)
         try:
-            bus.to(bus.node, "second")
+            bus.to(bus.node, b"second\n")
             await watcher.until(reports=1)
         finally:
             os.kill(own_redis.process.pid, signal.SIGCONT)
         await bus.flush()
-        bus.to(bus.node, "third")
+        bus.to(bus.node, b"third\n")
         await watcher.until(events=3, reports=2)
         assert watcher.events == ["first", "second", "third"]
         assert isinstance(watcher.reports[0], Exception) and watcher.reports[1] is None
@@ -131,13 +131,13 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
         )
         await bus.start()
         try:
-            bus.to(bus.node, "first")
+            bus.to(bus.node, b"first\n")
             await watcher.until(events=1)
             relay.delay_next()
-            bus.to(bus.node, "second")
+            bus.to(bus.node, b"second\n")
             await watcher.until(events=2)  # back in the inbox: only its answer is late
             await bus.flush()  # the call timed out, and went again
-            bus.to(bus.node, "third")
+            bus.to(bus.node, b"third\n")
             await watcher.until(events=3)
             assert watcher.events == ["first", "second", "third"]
             assert watcher.reports == []
@@ -246,14 +246,14 @@ async def test_a_redis_out_of_memory_is_an_outage_and_the_refused_call_arrives_o
     try:
         admin.config_set("maxmemory", 1)
         try:
-            bus.to(bus.node, "first")
+            bus.to(bus.node, b"first\n")
             await watcher.until(reports=1)
             assert isinstance(watcher.reports[0], OutOfMemoryError)
             assert watcher.events == []
         finally:
             admin.config_set("maxmemory", 0)
         await watcher.until(events=1, reports=2)
-        bus.to(bus.node, "second")
+        bus.to(bus.node, b"second\n")
         await watcher.until(events=2)
         assert watcher.events == ["first", "second"]
         assert watcher.reports[1] is None and watcher.refused == []
@@ -274,12 +274,12 @@ async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
     await bus.start()
     try:
         admin.set("cw:chan:#broken", "not a hash")
-        bus.to_channel("#broken", "lost")
-        bus.to(bus.node, "with it")
+        bus.to_channel("#broken", b"lost\n")
+        bus.to(bus.node, b"with it\n")
         await watcher.until(reports=1, refused=2)
         assert watcher.refused == ["lost", "with it"]
         assert isinstance(watcher.reports[0], ResponseError)
-        bus.to(bus.node, "after")
+        bus.to(bus.node, b"after\n")
         await watcher.until(events=1)
         assert watcher.events == ["after"]
     finally:
@@ -319,7 +319,7 @@ async def test_calls_lost_on_the_way_while_pings_pass_mean_unreachable(
         await bus.start()
         try:
             relay.drop()
-            bus.to(bus.node, "lost on the way")
+            bus.to(bus.node, b"lost on the way\n")
             await watcher.until(reports=1)
             with pytest.raises(StoreError, match="cannot be reached"):
                 await kept.probe_write()

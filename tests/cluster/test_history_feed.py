@@ -161,35 +161,39 @@ def test_a_malformed_record_is_refused(record: str, why: str) -> None:
 
 async def test_a_turn_keeps_its_lines_in_the_same_call_as_its_events(parts: Parts) -> None:
     """Records kept during a turn go into one cw:history entry, with that turn's inbox entry."""
-    parts.bus.to(parts.bus.node, "event")
+    parts.bus.to(parts.bus.node, b"event\n")
     parts.bus.keep(_record(entry("m1", T0)))
     parts.bus.keep(_record(entry("m2", T0 + 1)))
     await parts.bus.flush()
     assert parts.bus.turns == 1
     assert parts.kept() == [["m1", "m2"]]
     [(_, fields)] = parts.redis.xrange(f"cw:inbox:{parts.bus.node}")
-    assert fields[b"e"] == b"event"
+    assert fields[b"e"] == b"event\n"
 
 
 async def test_a_call_sent_again_is_applied_once(parts: Parts) -> None:
     """The same call number twice (a retry after Redis went away): the second changes nothing."""
     node, epoch = parts.bus.node, parts.bus.epoch
     turn = parts.redis.register_script(scripts.TURN)
-    args: list[str | int] = [
-        node,
-        epoch,
-        1,
-        "to",
-        node,
-        "once",
-        "keep",
-        "-",
-        _record(entry("m1", T0)),
-    ]
+    ops = f"to {node} once\nkeep - {_record(entry('m1', T0))}"
+    args: list[str | int] = [node, epoch, 1, ops]
     assert turn(args=args) == 1
     assert turn(args=args) == -1
     assert parts.redis.xlen(f"cw:inbox:{node}") == 1
     assert parts.stream_length() == 1
+
+
+async def test_a_call_with_a_damaged_operation_delivers_nothing(parts: Parts) -> None:
+    """Operations cut short (no line end, no argument) make TURN answer an error, and no
+    inbox and no history gets any of the call's events, not even those before the damage."""
+    node, epoch = parts.bus.node, parts.bus.epoch
+    turn = parts.redis.register_script(scripts.TURN)
+    damaged = (f"to {node} fine\nto {node} cut", f"keep - r\nto {node} fine\nenter", "chan")
+    for number, ops in enumerate(damaged, 1):
+        with pytest.raises(redis.ResponseError, match="malformed op"):
+            turn(args=[node, epoch, number, ops])
+    assert parts.redis.xlen(f"cw:inbox:{node}") == 0
+    assert parts.stream_length() == 0
 
 
 async def test_the_feed_moves_lines_into_postgresql_and_empties_the_stream(parts: Parts) -> None:

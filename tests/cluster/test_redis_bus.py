@@ -42,11 +42,13 @@ class Node:
             renew_interval=renew,
         )
 
-    def _events(self, events: list[str] | tuple[str, ...] | object) -> None:
+    def _events(self, events: list[bytes] | tuple[bytes, ...] | object) -> None:
         assert isinstance(events, list | tuple)
-        for event in map(str, events):
+        for raw in events:
+            assert isinstance(raw, bytes) and raw.endswith(b"\n")  # each event a line
+            event = raw.decode()[:-1]
             # A later node's request for the network's state (a replica answers it): apart.
-            self.log.append(("sync", event) if event.startswith('["sync",') else ("e", event))
+            self.log.append(("sync", event) if "\0sync\0" in event else ("e", event))
         self._changed.set()
 
     def _split(self, lost: str) -> None:
@@ -122,9 +124,9 @@ def child(redis_url: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
 async def test_a_private_event_reaches_its_node_once(node: StartNode) -> None:
     """n1 sends one event to n2 and its echo to itself: each arrives once, where it was sent."""
     n1, n2 = await node("n1.test"), await node("n2.test")
-    n1.bus.to("n2.test", "pm")
-    n1.bus.to("n1.test", "echo")
-    n1.bus.to_all("marker")
+    n1.bus.to("n2.test", b"pm\n")
+    n1.bus.to("n1.test", b"echo\n")
+    n1.bus.to_all(b"marker\n")
     await n1.wait_for(lambda log: ("e", "marker") in log)
     await n2.wait_for(lambda log: ("e", "marker") in log)
     assert n1.events == ["echo", "marker"]
@@ -140,7 +142,7 @@ async def test_a_joining_node_asks_one_live_node_for_the_state(
     n2 = Node(redis_url, "n2.test", 3.0, 1.0)
     assert await n2.bus.start() == "n1.test"
     try:
-        asked = f'["sync","n2.test","","{n2.bus.epoch}"]'
+        asked = f'n2.test\0sync\0["","{n2.bus.epoch}"]'
         await n1.wait_for(lambda log: ("sync", asked) in log)
         assert n2.log == []
     finally:
@@ -157,7 +159,7 @@ async def test_a_shared_channel_has_one_order_on_every_node(node: StartNode) -> 
 
     async def flood(sender: Node) -> None:
         for k in range(1000):
-            sender.bus.to_channel("#c", f"{sender.name}:{k}")
+            sender.bus.to_channel("#c", f"{sender.name}:{k}\n".encode())
             if k % 7 == 0:
                 await asyncio.sleep(0)  # spread over many loop turns, interleaved with others
 
@@ -234,7 +236,7 @@ async def test_a_node_stopped_past_its_lease_is_fenced(
     assert stopped.stdout is not None
     line = await asyncio.wait_for(asyncio.to_thread(stopped.stdout.readline), WAIT)
     assert line.strip() == "fenced"
-    n1.bus.to("n1.test", "after")
+    n1.bus.to("n1.test", b"after\n")
     await n1.wait_for(lambda log: ("e", "after") in log)
     after_split = n1.log[n1.log.index(("split", "n3.test")) :]
     assert not [value for kind, value in after_split if value.startswith("n3.test:")]
@@ -261,13 +263,13 @@ async def test_flush_on_a_busy_node_waits_for_what_was_sent_so_far(
 
     async def chatter() -> None:
         while sending:
-            n1.bus.to("n1.test", "chatter")
+            n1.bus.to("n1.test", b"chatter\n")
             await asyncio.sleep(0)
 
     busy = asyncio.create_task(chatter())
     try:
         await n1.wait_for(lambda log: len(log) >= 10)  # calls go out back to back
-        n1.bus.to("n1.test", "marker")
+        n1.bus.to("n1.test", b"marker\n")
         await asyncio.wait_for(n1.bus.flush(), WAIT)
         with redis.Redis.from_url(redis_url) as client:
             inbox = client.xrange("cw:inbox:n1.test")
@@ -285,7 +287,7 @@ async def test_an_event_sent_while_a_node_stops_arrives_before_it_leaves(
     network, never after it (where Redis would refuse it as from a dead node)."""
     n1, n2 = await node("n1.test"), await node("n2.test")
     # The hook stands for a connection_lost that runs while stop waits for the bus's tasks.
-    n1.bus._tasks[-1].add_done_callback(lambda _: n1.bus.to_all("late quit"))
+    n1.bus._tasks[-1].add_done_callback(lambda _: n1.bus.to_all(b"late quit\n"))
     await n1.bus.stop()
     await n2.wait_for(lambda log: ("split", "n1.test") in log)
     assert n2.log.index(("e", "late quit")) < n2.log.index(("split", "n1.test"))

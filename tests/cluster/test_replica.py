@@ -13,11 +13,12 @@ from chinwag.cluster.events import (
     chan_event,
     join_event,
     kick_event,
-    message_event,
     nick_event,
     part_event,
+    private_message,
     quit_event,
     rename_event,
+    room_message,
     snapshot_event,
     status_event,
     user_event,
@@ -26,6 +27,7 @@ from chinwag.cluster.replica import RemoteLink, Replica
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
+from chinwag.server.fanout import Outgoing
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, Client
@@ -84,7 +86,12 @@ def _sent(client: Client) -> list[str]:
     return data.decode().splitlines()
 
 
-def _remote_user(nick: str, uid: str = "u1") -> str:
+def _said(text: str, target: str, msgid: str) -> Outgoing:
+    """bob's PRIVMSG as bob's node formats it."""
+    return Outgoing("bob!~bob@there", "PRIVMSG", target, text, msgid=msgid, when=T0)
+
+
+def _remote_user(nick: str, uid: str = "u1") -> bytes:
     """The ``user`` event of a user ``nick`` of the other node."""
     remote = Client(conn=_Owner(), host="there", ip="", nick=nick, user="~" + nick)  # type: ignore[arg-type]
     remote.realname = nick.title()
@@ -124,7 +131,13 @@ async def test_remote_join_message_and_part_reach_local_members() -> None:
         [
             _remote_user("bob"),
             join_event(THERE, "u1", "#room"),
-            message_event(THERE, "u1", "PRIVMSG", "#room", "hi all", msgid="m1", when=T0),
+            room_message(
+                THERE,
+                "u1",
+                _said("hi all", "#room", "m1"),
+                command="PRIVMSG",
+                channel_folded="#room",
+            ),
             part_event(THERE, "u1", "#room", "bye"),
         ]
     )
@@ -132,6 +145,47 @@ async def test_remote_join_message_and_part_reach_local_members() -> None:
         ":bob!~bob@there JOIN #room",
         ":bob!~bob@there PRIVMSG #room :hi all",
         ":bob!~bob@there PART #room :bye",
+    ]
+
+
+async def test_remote_lines_of_one_turn_reach_plain_and_tagged_members_alike() -> None:
+    """Several remote lines in one turn reach a member without tags as their node formatted
+    them, and one with ``message-tags`` and ``server-time`` with each line's own msgid and
+    time; a line to the room's operators reaches only them."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    network.join(amy, "#room")
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+
+    def said(text: str, msgid: str, status: str = "") -> bytes:
+        outgoing = _said(text, status + "#room", msgid)
+        return room_message(
+            THERE, "u1", outgoing, command="PRIVMSG", channel_folded="#room", status=status
+        )
+
+    _sent(amy)
+    replica.apply([said("one", "m1"), said("two", "m2")])
+    assert _sent(amy) == [
+        ":bob!~bob@there PRIVMSG #room :one",
+        ":bob!~bob@there PRIVMSG #room :two",
+    ]
+    cat.caps |= Cap.MESSAGE_TAGS | Cap.SERVER_TIME
+    network.join(cat, "#room")
+    room = network.find_channel("#room")
+    assert room is not None
+    room.members[amy].op, room.members[cat].op = False, True  # amy made the room: op till now
+    _sent(amy), _sent(cat)
+    replica.apply([said("three", "m3"), said("four", "m4"), said("ops", "m5", "@")])
+    assert _sent(amy) == [
+        ":bob!~bob@there PRIVMSG #room :three",
+        ":bob!~bob@there PRIVMSG #room :four",
+    ]
+    stamp = "2023-11-14T22:13:20.000Z"
+    assert _sent(cat) == [
+        f"@time={stamp};msgid=m3 :bob!~bob@there PRIVMSG #room :three",
+        f"@time={stamp};msgid=m4 :bob!~bob@there PRIVMSG #room :four",
+        f"@time={stamp};msgid=m5 :bob!~bob@there PRIVMSG @#room :ops",
     ]
 
 
@@ -143,11 +197,62 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     replica.apply(
         [
             _remote_user("bob"),
-            message_event(THERE, "u1", "PRIVMSG", "amy", "psst", msgid="m2", when=T0),
+            private_message(
+                THERE,
+                "u1",
+                _said("psst", "amy", "m2"),
+                command="PRIVMSG",
+                recipient_uid=replica.local_uid(amy),
+            ),
         ]
     )
     assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
     assert _sent(cat) == []
+
+
+async def test_a_remote_private_line_carries_the_tags_its_recipient_asked_for() -> None:
+    """A recipient with ``message-tags`` gets a remote private line with its msgid, time and
+    client tags, and a TAGMSG; one without gets the plain line and no TAGMSG."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    cat.caps |= Cap.MESSAGE_TAGS
+    replica.apply([_remote_user("bob")])
+    for who in (amy, cat):
+        said = Outgoing("bob!~bob@there", "PRIVMSG", who.nick, "hi", msgid="m7", when=T0,
+                        client_tags={"+draft/reply": "m1"})  # fmt: skip
+        tag = Outgoing("bob!~bob@there", "TAGMSG", who.nick, msgid="m8", when=T0,
+                       client_tags={"+typing": "active"})  # fmt: skip
+        to = replica.local_uid(who)
+        replica.apply(
+            [
+                private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid=to),
+                private_message(THERE, "u1", tag, command="TAGMSG", recipient_uid=to),
+            ]
+        )
+    assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :hi"]
+    stamp = "2023-11-14T22:13:20.000Z"
+    assert _sent(cat) == [
+        f"@time={stamp};msgid=m7;+draft/reply=m1 :bob!~bob@there PRIVMSG cat :hi",
+        f"@time={stamp};msgid=m8;+typing=active :bob!~bob@there TAGMSG cat",
+    ]
+
+
+async def test_a_remote_private_message_follows_its_recipient_through_a_rename() -> None:
+    """A private message names its recipient by uid: amy renamed while it was on its way
+    gets it as sent (to the nick it was sent to), and nobody who took her old nick does."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy = _local(network, "amy")
+    uid = replica.local_uid(amy)
+    replica.apply([_remote_user("bob")])
+    network.rename(amy, "amelia")
+    taker = _local(network, "amy")
+    _sent(amy)
+    said = _said("psst", "amy", "m3")
+    replica.apply([private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid=uid)])
+    assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
+    assert _sent(taker) == []
 
 
 async def test_remote_nick_change_and_quit() -> None:
@@ -197,9 +302,10 @@ async def test_own_and_malformed_events_change_nothing() -> None:
     replica.apply(
         [
             user_event(HERE, "u1", own, "~mine"),
-            "not json",
-            json.dumps(["teleport", THERE, "u1"]),
-            json.dumps(["user", THERE]),
+            b"not an event\n",
+            f"{THERE}\0teleport\0".encode() + json.dumps(["u1"]).encode(),
+            f"{THERE}\0user\0".encode() + json.dumps([]).encode(),
+            f"{THERE}\0msg\0m1\0u1\0PRIVMSG".encode(),
             join_event(THERE, "nobody", "#room"),
         ]
     )

@@ -231,6 +231,8 @@ async def test_a_private_line_between_two_users_of_one_node_waits_for_redis(
     amy = await n1.connect("amy", caps=CAPS)
     bob = await n1.connect("bob", caps=CAPS)
     cat = await n2.connect("cat", caps=CAPS)
+    # n2 in #lobby in Redis before amy's line is routed: its JOIN comes after that (one call).
+    await amy.expect("JOIN", ["#lobby"], source="cat")
     await amy.send("PRIVMSG bob :just us", "PRIVMSG #lobby :and now everyone")
     await bob.expect("PRIVMSG", ["bob", "just us"], source="amy")
     line = await cat.expect("PRIVMSG", ["#lobby", "and now everyone"], source="amy")
