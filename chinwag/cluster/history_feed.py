@@ -114,6 +114,7 @@ class HistoryFeed:
         )
         self._tail = self._redis.register_script(scripts.HISTORY_TAIL)
         self._trim = self._redis.register_script(scripts.TRIM_HISTORY)
+        self._leave = self._redis.register_script(scripts.LEAVE_GROUP)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._warned_at = -WARN_INTERVAL
@@ -149,14 +150,11 @@ class HistoryFeed:
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=READ_BLOCK_MS / 1000 + 1.0)
-        with contextlib.suppress(RedisError):
-            pending: Any = await self._redis.xpending_range(
-                scripts.HISTORY, scripts.HISTORY_GROUP, "-", "+", 1, consumername=self._node
-            )
-            if not pending:  # (deleting a consumer drops its pending entries: only then)
-                await self._redis.xgroup_delconsumer(
-                    scripts.HISTORY, scripts.HISTORY_GROUP, self._node
-                )
+        # (Deleting a consumer drops its pending entries: only when none is, and not while its
+        # task may still read.)
+        if self._task is None or self._task.done():
+            with contextlib.suppress(RedisError):
+                await self._leave(args=[self._node])
         await self._redis.aclose()
 
     async def tail(self, conv: str) -> list[HistoryEntry]:

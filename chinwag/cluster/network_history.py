@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.redis_bus import FencedError, RedisBus
@@ -115,7 +115,11 @@ class NetworkHistory:
         except RedisError:  # shown to senders: what, not where (the bus logs the details)
             raise StoreError("the network's Redis cannot be reached") from None
         if self.bus.unreachable:
-            raise StoreError("the network's Redis refuses writes")
+            # Redis answers a ping: whether it refuses the calls, or they are lost on the way
+            # (a network cut that lets a ping through, or a call sent again after one).
+            if isinstance(self.bus.last_error, ResponseError):
+                raise StoreError("the network's Redis refuses writes")
+            raise StoreError("the network's Redis cannot be reached")
 
     async def flush(self) -> None:
         """See :meth:`HistoryStore.flush`: this node's calls so far are in Redis.

@@ -71,7 +71,8 @@ _Pending = tuple[Callable[[], object], Client, str, Callable[[], object] | None]
 
 
 def _local(client: Client) -> bool:
-    return not isinstance(client.conn, RemoteLink)
+    """Whether ``client`` is connected to this node."""
+    return not client.conn.remote
 
 
 class ClusterNode:

@@ -19,6 +19,9 @@ number it already applied, so nothing is lost and nothing is delivered twice. Me
 tells ``on_unreachable`` (the server refuses new messages, their senders told) and later turns
 wait. A call that fails while the inbox received entries is no sign of that: Redis took writes
 meanwhile (often this call's own, whose answer came too late), so it is only sent again.
+The nick and channel claims (``claim_nick``, ``claim_channel``) are sent again the same way
+until answered (a claim applied twice answers as the first time); only one that never left this
+process is certainly not applied, and fails at once.
 
 Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
 memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
@@ -59,10 +62,13 @@ import bisect
 import contextlib
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import (
     MasterDownError,
     OutOfMemoryError,
@@ -99,6 +105,9 @@ FLUSH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0
 """Upper bounds (seconds) of the flush-latency histogram (one script call, there and back)."""
 RETRY_INTERVAL = 0.1
 """Seconds between two tries of a call that could not reach Redis."""
+CLAIM_MEMORY = 60.0
+"""Seconds Redis keeps a channel claim's answer, for a call sent again (`RedisBus.claim_channel`):
+far past the lease, after which a node's calls stop."""
 COMMAND_TIMEOUT = 1.5
 """Seconds a call to Redis may take before Redis counts as unreachable: a network cut, or a
 stopped Redis, is a silence, not an error (a blocking read gets this on top of its block)."""
@@ -125,9 +134,34 @@ def _fenced(exc: ResponseError) -> bool:
     return str(exc).startswith("FENCED")
 
 
+SCRIPT_FAILED = "Error running script"
+"""How Redis before 7.0 begins the error of a command that failed inside a script; the
+command's own error follows, after a dash ("... @user_script:12: -OOM command not allowed...")."""
+TRANSIENT_IN_SCRIPT = tuple(
+    f"-{prefix} " for prefix in ("OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", *TRANSIENT)
+)
+"""The refusals that pass, as a script's failure names them on Redis before 7.0."""
+
+
 def _transient(exc: ResponseError) -> bool:
-    """Whether Redis refused for a while only."""
-    return isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT)
+    """Whether Redis refused for a while only (also when a command inside a script was
+    refused, as Redis before 7.0 words it)."""
+    if isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT):
+        return True
+    text = str(exc)
+    return SCRIPT_FAILED in text and any(refusal in text for refusal in TRANSIENT_IN_SCRIPT)
+
+
+NOT_SENT = (" connecting to ", "while writing to socket", "before write")
+"""How redis-py words the failures of a call that never left this process: no connection
+("Error 111 connecting to ...", "Timeout connecting to server"), or the connection found dead
+when the call was written ("Error ... while writing to socket. Connection lost.", "Connection
+closed by the server before write"). A timeout while writing is not one: part may have gone."""
+
+
+def _not_sent(exc: RedisError) -> bool:
+    """Whether a call certainly did not reach Redis (`NOT_SENT`)."""
+    return isinstance(exc, RedisConnectionError) and any(words in str(exc) for words in NOT_SENT)
 
 
 def _tell_nobody(error: BaseException | None) -> None:
@@ -194,18 +228,24 @@ class RedisBus:
         self._claim_channel = self._redis.register_script(scripts.CLAIM_CHANNEL)
         self._turn = self._redis.register_script(scripts.TURN)
         self._epoch = ""
+        self._claims = 0  # channel claims made (each one's token)
         self._ops: list[bytes] = []  # the turn's operations, pieces of one argument (TURN)
         self._op_count = 0
         self._calls = 0  # script calls numbered so far (TURN skips a number already applied)
         self._unsent: tuple[int, list[bytes], int] | None = None  # the call (number, its
         # operations' pieces, how many operations) being sent, or to send again
+        self._done = 0  # the number of the last call done with (applied, or refused for good)
+        self._progress: asyncio.Future[None] | None = None  # resolved when a call is done with
         self._flush_scheduled = False
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._fenced = False
         self._stopping = False
+        self._left = False  # `stop` has sent its last call
         self._renewed_at = 0.0
         self._heard = 0  # inbox reads that brought entries: each one proves Redis takes writes
+        self.last_error: RedisError | None = None
+        """Why the last call that failed did (what `unreachable` is about)."""
         self.turns = 0
         """How many script calls carried events (to observe the batching)."""
         self.events_out = 0
@@ -268,6 +308,13 @@ class RedisBus:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=READ_BLOCK_MS / 1000 + 1.0)
+            # What was sent meanwhile (the QUITs of connections cut just before: theirs come on
+            # the next loop turn) goes before this node leaves, after which it would be refused.
+            with contextlib.suppress(RedisError, FencedError, TimeoutError):
+                await asyncio.wait_for(self.flush(), self._lease)
+            self._left = True  # from now on, nothing more is sent
+            if self._flushing is not None:
+                self._flushing.cancel()
             if not self._fenced:  # the lease is no longer renewed: leave before it runs out
                 with contextlib.suppress(RedisError, TimeoutError):
                     await self._leave(args=[self._node, self._epoch])
@@ -297,14 +344,13 @@ class RedisBus:
 
         Raises:
             FencedError: this node was declared dead.
-            RedisError: Redis cannot be reached.
+            ResponseError: Redis refused the claim (not applied).
         """
-        try:
-            answer = await self._claim(
-                args=[self._node, self._epoch, f"{self._node}/{uid}", wanted, held]
-            )
-        except ResponseError as exc:
-            raise self._fence(exc) from None
+        # The same claim again gives the same answer (the nick is already the owner's).
+        owner = f"{self._node}/{uid}"
+        answer = await self._until_answered(
+            self._claim, [self._node, self._epoch, owner, wanted, held]
+        )
         return bool(answer == 1)
 
     async def claim_channel(self, uid: str, channel_folded: str, identity: str) -> tuple[bool, str]:
@@ -317,15 +363,53 @@ class RedisBus:
 
         Raises:
             FencedError: this node was declared dead.
-            RedisError: Redis cannot be reached.
+            ResponseError: Redis refused the claim (not applied).
         """
-        try:
-            created, given = await self._claim_channel(
-                args=[self._node, self._epoch, channel_folded, identity]
-            )
-        except ResponseError as exc:
-            raise self._fence(exc) from None
+        # A token of its own: the same call again gets the first call's answer, not a second
+        # member counted in (Redis keeps the answer `CLAIM_MEMORY` seconds).
+        self._claims += 1
+        token = f"{self._epoch}.{self._claims}"
+        memory_ms = int(CLAIM_MEMORY * 1000)
+        args: list[str | int] = [
+            self._node,
+            self._epoch,
+            channel_folded,
+            identity,
+            token,
+            memory_ms,
+        ]
+        created, given = await self._until_answered(self._claim_channel, args)
         return created == 1, given.decode()
+
+    async def _until_answered(self, script: AsyncScript, args: list[str | int]) -> Any:
+        """Call a claim script until Redis answers it. A call without an answer (a timeout, a
+        cut connection) may have been applied all the same: it is sent again, and the claim
+        scripts answer a call they already applied as the first time. Only while no try left
+        this process (`NOT_SENT`: Redis stopped, say) is the claim certainly not applied, and
+        the error raised at once. Past the lease this node has been declared dead, its
+        claims with it: that ends the tries.
+
+        Raises:
+            FencedError: this node was declared dead.
+            ResponseError: Redis refused the call (a script refuses before its first write).
+            RedisError: no try reached Redis (not applied).
+        """
+        reached = False
+        while True:
+            try:
+                return await script(args=args)
+            except ResponseError as exc:
+                raise self._fence(exc) from None
+            except RedisError as exc:
+                reached = reached or not _not_sent(exc)
+                if not reached:
+                    raise
+                if self._fenced:
+                    raise FencedError(self._node) from None
+                if time.monotonic() - self._renewed_at > self._lease:
+                    raise self._fence(None) from None  # the network has declared us dead
+                _log.info("bus: a claim had no answer (%s); sending it again", exc)
+                await asyncio.sleep(RETRY_INTERVAL)
 
     # -- sending (the Bus protocol) -----------------------------------------------------------
 
@@ -372,8 +456,8 @@ class RedisBus:
 
     def _add(self, head: bytes, event: bytes) -> None:
         """Buffer one operation (its line in TURN's argument: ``head`` then ``event``)."""
-        if self._fenced:
-            return  # declared dead: nothing this node says may reach the network
+        if self._fenced or self._left:
+            return  # declared dead, or gone: nothing this node says may reach the network
         self._ops += (head, event)  # joined once per call, not copied per operation
         self._op_count += 1
         if event:
@@ -411,6 +495,7 @@ class RedisBus:
                     continue
                 # It would be refused again forever: dropped, and its senders told.
                 self._unsent = None
+                self._finished(number)
                 _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
                 routed = range(0, len(ops), 2)  # (head, event) pairs
                 self._on_refused([ops[i + 1] for i in routed if ops[i].startswith(_ROUTING)])
@@ -429,6 +514,7 @@ class RedisBus:
                 await asyncio.sleep(RETRY_INTERVAL)
             else:
                 self._unsent = None
+                self._finished(number)
                 self.turns += 1
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
@@ -436,6 +522,7 @@ class RedisBus:
 
     def _report(self, exc: RedisError, waiting: int) -> None:
         """A call could not reach Redis, or Redis refused it: said once per episode."""
+        self.last_error = exc
         if not self._unreachable:
             self._unreachable = True
             _log.warning("bus: Redis does not take writes (%s); %d ops wait", exc, waiting)
@@ -453,20 +540,31 @@ class RedisBus:
             _log.warning("bus: Redis can be reached again")
             self._on_unreachable(None)
 
+    def _finished(self, number: int) -> None:
+        """Call ``number`` is done with: wake whoever waits for it (`flush`)."""
+        self._done = number
+        if self._progress is not None:
+            self._progress.set_result(None)
+            self._progress = None
+
     async def flush(self) -> None:
-        """Wait until everything sent so far is in Redis.
+        """Wait until everything sent so far is in Redis (or refused for good), and no longer:
+        a busy node sends new calls all the time, and later ones are not waited for.
 
         Raises:
             FencedError: this node was declared dead.
         """
-        while (
-            self._ops or self._unsent or (self._flushing is not None and not self._flushing.done())
-        ):
+        # The operations buffered now go in the next call; those of the call out, in it.
+        last = self._calls + 1 if self._ops else self._calls
+        while self._done < last:
             if self._fenced:
                 raise FencedError(self._node)
             if self._flushing is None or self._flushing.done():
                 self._flushing = asyncio.create_task(self._flush_loop())
-            await asyncio.shield(self._flushing)
+            if self._progress is None:
+                self._progress = asyncio.get_running_loop().create_future()
+            # A call done with, or the loop ended (fenced, or a stop): look again.
+            await asyncio.wait((self._progress, self._flushing), return_when=FIRST_COMPLETED)
         if self._fenced:
             raise FencedError(self._node)
 
@@ -536,6 +634,9 @@ class RedisBus:
             self._ops.clear()
             self._op_count = 0
             self._unsent = None
+            if self._progress is not None:  # whoever waits in `flush` hears it now
+                self._progress.set_result(None)
+                self._progress = None
             _log.error("bus: node %s was declared dead by the network", self._node)
             self._on_fenced()
         return FencedError(self._node)

@@ -83,6 +83,8 @@ class RemoteLink:
     closing = True
     """Always: nothing is written to it, and no timer of this node (ping, registration) applies
     (its node does that)."""
+    remote = True
+    """A user of another node (`Link.remote`): its node closes it, and quits it here."""
     ping_sent_at: float | None = None
 
     def __init__(self, node: str, uid: str, signon: float, on_kill: OnKill = _ignore) -> None:
@@ -346,18 +348,14 @@ class Replica:
 
     def _join(self, client: Client, args: list[Any]) -> None:
         """A remote user joined a channel: as its creator (``op``), or not, whatever this node
-        thought; local members who were there first learn that the creator is its operator as
-        after a netjoin (a server MODE +o): they joined while its JOIN was on its way."""
+        thought (local members who were there first get a server MODE +o: `Network.join`)."""
         network = self._network
         channel = network.find_channel(str(args[0]))
         if channel is not None and client in channel.members:
             return
         identity = str(args[1]) if len(args) > 1 else ""
         op = bool(args[2]) if len(args) > 2 else None
-        others = channel is not None and bool(channel.members)
-        channel = network.join(client, str(args[0]), identity, op=op)
-        if op and others:
-            network.tell_channel(None, channel, "MODE", "+o", client.nick)
+        network.join(client, str(args[0]), identity, op=op)
 
     def _apply_channel(self, kind: str, source: Client | None, args: list[Any]) -> None:
         """The events about a channel: its state (``chan``), a KICK, an INVITE, a KNOCK."""

@@ -18,6 +18,8 @@ cw:chan:<chan>    hash    node -> how many of the channel's members are on that 
 cw:joined:<node>  set     the channels where the node has members
 cw:ident:<chan>   string  the channel's history identity, drawn by the node that created it
                           (`CLAIM_CHANNEL`); gone with the channel's last member
+cw:claim:<n>:<t>  string  the answer to node n's channel claim of token t (`CLAIM_CHANNEL`),
+                          for the call sent again; gone after a minute
 cw:inbox:<node>   stream  the node's inbox: one entry per script call, ``e`` = the events
                           (each a line, ``events.py``), or ``split`` = the name of a node
                           that was declared dead
@@ -43,6 +45,7 @@ __all__ = [
     "HISTORY_GROUP",
     "HISTORY_TAIL",
     "JOIN_NODE",
+    "LEAVE_GROUP",
     "LEAVE_NODE",
     "REAP",
     "RENEW",
@@ -192,21 +195,37 @@ return 1
 CLAIM_CHANNEL = _with(
     _FENCE,
     """
--- ARGV: node, epoch, folded channel, the history identity to give it if this node creates it.
+-- ARGV: node, epoch, folded channel, the history identity to give it if this node creates it,
+-- the claim's token, and the milliseconds to keep its answer.
 -- A user of the node joins a channel the node has no member of. Nobody anywhere is in it: the
 -- user creates it (its operator), and returns {1, identity}. Else {0, its identity}. Either
 -- way the member is counted in, as TURN's ``enter`` does (the node does not enter again).
-local node, chan, identity = ARGV[1], ARGV[3], ARGV[4]
+-- A call with a token already answered is the node sending it again (the answer was lost): it
+-- gets that answer, and nothing more is counted.
+local node, chan, identity, token = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local refused = fence(node, ARGV[2])
 if refused then return refused end
+local claim = false
+if token and token ~= '' then  -- an older node sends no token
+    claim = 'cw:claim:' .. node .. ':' .. token
+    local answered = redis.call('GET', claim)
+    if answered then
+        return {tonumber(string.sub(answered, 1, 1)), string.sub(answered, 3)}
+    end
+end
 local created = redis.call('EXISTS', 'cw:chan:' .. chan) == 0
 if created then
     redis.call('SET', 'cw:ident:' .. chan, identity)
-else
-    identity = redis.call('GET', 'cw:ident:' .. chan) or identity
+elseif redis.call('SET', 'cw:ident:' .. chan, identity, 'NX') == false then
+    -- (Entered without one, through TURN's ``enter``: the first claim after gives it one,
+    -- which every later claim gets.)
+    identity = redis.call('GET', 'cw:ident:' .. chan)
 end
 redis.call('HINCRBY', 'cw:chan:' .. chan, node, 1)
 redis.call('SADD', 'cw:joined:' .. node, chan)
+if claim then
+    redis.call('SET', claim, (created and '1 ' or '0 ') .. identity, 'PX', ARGV[6])
+end
 return {created and 1 or 0, identity}
 """,
 )
@@ -361,4 +380,16 @@ else
     keep_from = ms .. '-' .. tostring(tonumber(seq) + 1)
 end
 return redis.call('XTRIM', 'cw:history', 'MINID', keep_from)
+"""
+
+LEAVE_GROUP = """
+-- ARGV: a node. Its consumer leaves the history group (``HISTORY_GROUP``) when nothing is
+-- pending for it, in one step: a read of the consumer's cannot come between the look and the
+-- deletion (which would drop what it read). A read after it makes the consumer again.
+-- Returns 1 when it left, 0 when lines are pending for it.
+if #redis.call('XPENDING', 'cw:history', 'store', '-', '+', 1, ARGV[1]) > 0 then
+    return 0
+end
+redis.call('XGROUP', 'DELCONSUMER', 'cw:history', 'store', ARGV[1])
+return 1
 """

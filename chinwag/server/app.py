@@ -337,9 +337,9 @@ class Server:
             self.admin.close()
         self.accounts.stop()
         self.history.stop()
-        # Only this server's own connections: a user of another node of a network (whose link
-        # is always closing) is closed by its own node, which a close here would ask to do.
-        conns = [client.conn for client in self.network.connections if not client.conn.closing]
+        # Only this server's own connections: a user of another node of a network is closed
+        # by its own node, which a close here would ask to do.
+        conns = [client.conn for client in self.network.connections if not client.conn.remote]
         for conn in conns:
             conn.close(reason)
         if self._lazy_handle is not None:

@@ -92,6 +92,9 @@ class Connection(asyncio.Protocol):
         stats: where bytes, lines and disconnections are counted (a private one if None).
     """
 
+    remote = False
+    """A connection to this server (`Link.remote`)."""
+
     def __init__(
         self,
         owner: ConnectionOwner,

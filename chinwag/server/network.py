@@ -364,6 +364,9 @@ class Network:
         name_folded = fold(name)
         channel = self.channels.get(name_folded)
         creating = channel is None
+        # Made operator of a room with members already (on a network, its creator's JOIN
+        # came after theirs): they are told as after a netjoin, with a server MODE +o.
+        crowned = bool(op) and channel is not None and bool(channel.members)
         if channel is None:
             channel = Channel(name, created=self.clock(), identity=identity)
             self.channels[name_folded] = channel
@@ -413,6 +416,9 @@ class Network:
             send_to_all(
                 (m for m in channel.members if m is not client and m.caps & Cap.AWAY_NOTIFY), away
             )
+        if crowned:  # (every node tells its own members: not a change to send on)
+            mode = Outgoing(self.name, "MODE", channel.name, "+o", client.nick, when=when)
+            send_to_all((m for m in channel.members if m is not client), mode)
         if self.observer is not None:
             self.observer.joined(client, channel)
         return channel

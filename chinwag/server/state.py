@@ -53,6 +53,9 @@ class Link(Protocol):
     tls: bool
     transport: asyncio.Transport | None
     closing: bool
+    remote: bool
+    """Whether this is a user of another node of a network: its own node writes to it and
+    closes it, not this one."""
     lost: asyncio.Future[None]
     connected_at: float
     last_read: float

@@ -238,7 +238,11 @@ class PgHistoryStore(SqlHistoryIndex[Conn]):
         """See :meth:`HistoryStore.forget`: with a tombstone (see the module header)."""
         db = self._db
         assert isinstance(db, PostgresDatabase)
-        _, deleted = await self._writer.call(lambda conn: _forget(db, conn, party, account=False))
+        # Alone: an insert's shared lock earlier in its transaction would deadlock with a drop
+        # on another node.
+        _, deleted = await self._writer.call(
+            lambda conn: _forget(db, conn, party, account=False), alone=True
+        )
         return deleted
 
 
@@ -329,7 +333,9 @@ class PostgresStore(StoreParts):
     async def forget(self, party: str) -> tuple[bool, int]:
         """See :meth:`Store.forget`: account and private history go in one transaction, and
         the identity's tombstone with them (see the module header)."""
-        return await self._writer.call(lambda conn: _forget(self._db, conn, party, account=True))
+        return await self._writer.call(
+            lambda conn: _forget(self._db, conn, party, account=True), alone=True
+        )
 
     async def flush(self) -> None:
         """See :meth:`Store.flush`."""

@@ -57,6 +57,8 @@ class Call:
 
     fn: Job
     future: concurrent.futures.Future[Any] | None
+    alone: bool = False
+    """Whether it starts a transaction of its own (`Writer.submit`)."""
 
 
 STOP: Final = object()

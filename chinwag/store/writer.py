@@ -54,6 +54,16 @@ def commit_error() -> BaseException | None:
     return getattr(_outcome, "error", None)
 
 
+def _groups(batch: list[object]) -> list[list[object]]:
+    """The transactions of a batch: one, unless a call must start its own (``alone``)."""
+    groups: list[list[object]] = [[]]
+    for job in batch:
+        if isinstance(job, Call) and job.alone and groups[-1]:
+            groups.append([])
+        groups[-1].append(job)
+    return groups
+
+
 def _run_callbacks(callbacks: list[OnCommit], error: BaseException | None = None) -> None:
     """Run commit callbacks in order; one failing must not starve the others."""
     _outcome.error = error
@@ -137,18 +147,24 @@ class Writer(Generic[C]):
         """
         self._queue.put(Call(fn, None))
 
-    def submit(self, fn: Callable[[C], T]) -> concurrent.futures.Future[T]:
+    def submit(self, fn: Callable[[C], T], *, alone: bool = False) -> concurrent.futures.Future[T]:
         """Queue ``fn(conn)``; the future holds its result once committed.
+
+        Args:
+            fn: the job.
+            alone: start a new transaction for it: what was queued before it is committed
+                first, so that its locks are not taken while holding theirs (an exclusive
+                lock after a shared one of the same kind, on two nodes at once, deadlocks).
 
         Raises:
             StoreClosedError: after :meth:`close`.
         """
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put(Call(fn, future))
+        self._queue.put(Call(fn, future, alone))
         return future
 
-    async def call(self, fn: Callable[[C], T]) -> T:
-        """Run ``fn(conn)`` in the writer and wait for its commit.
+    async def call(self, fn: Callable[[C], T], *, alone: bool = False) -> T:
+        """Run ``fn(conn)`` in the writer and wait for its commit (``alone``: see `submit`).
 
         Returns:
             What ``fn`` returned.
@@ -157,7 +173,7 @@ class Writer(Generic[C]):
             Whatever ``fn`` raised (its savepoint is rolled back, other jobs still commit);
             the driver's error when the commit itself failed; StoreClosedError after close.
         """
-        return await asyncio.wrap_future(self.submit(fn))
+        return await asyncio.wrap_future(self.submit(fn, alone=alone))
 
     def close(self) -> None:
         """Commit everything queued, stop the thread and close the connection (idempotent)."""
@@ -174,10 +190,11 @@ class Writer(Generic[C]):
     def _run(self) -> None:
         while True:
             batch = self._queue.take()
-            try:
-                self._commit_group(batch)
-            except BaseException:  # never let the thread die: producers would block forever
-                _log.exception("store writer: unexpected failure")
+            for group in _groups(batch):
+                try:
+                    self._commit_group(group)
+                except BaseException:  # never let the thread die: producers would block forever
+                    _log.exception("store writer: unexpected failure")
             if batch[-1] is STOP:
                 return
 
@@ -228,7 +245,11 @@ class Writer(Generic[C]):
             if not isinstance(job, Call) or job.future is None:
                 continue
             future = job.future
-            if id(job) not in outcomes and not future.set_running_or_notify_cancel():
+            if (
+                id(job) not in outcomes
+                and not future.running()  # (started, and the group failed under it)
+                and not future.set_running_or_notify_cancel()
+            ):
                 continue  # never started, and cancelled meanwhile
             outcome = outcomes.get(id(job), (None, None))
             if outcome is None:

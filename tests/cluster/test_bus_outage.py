@@ -13,10 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 import redis
-from redis.exceptions import OutOfMemoryError, ResponseError
+from argon2 import PasswordHasher
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
-from chinwag.cluster.redis_bus import RedisBus
+from chinwag.cluster import scripts
+from chinwag.cluster.history_feed import HistoryFeed
+from chinwag.cluster.network_history import NetworkHistory
+from chinwag.cluster.redis_bus import RedisBus, _transient
+from chinwag.store import StoreError
+from chinwag.store.postgres import PostgresStore
+
+from .relay import LateAnswerRelay
 
 if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)
     from services import RedisServer
@@ -24,8 +33,7 @@ if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py lo
 WAIT = 10.0
 TIMEOUT = 0.3
 """The bus's command timeout here: short, so that the test is quick."""
-LATE = 1.0
-"""Seconds the relay holds back the answer it delays: past `TIMEOUT`."""
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 class Watcher:
@@ -102,61 +110,6 @@ async def test_a_silent_redis_is_unreachable_and_the_unanswered_call_arrives_onc
         await bus.stop()
 
 
-class LateAnswerRelay:
-    """A unix-socket relay to Redis that, once asked (`delay_next_script`), holds back the
-    answer to the next script call by `LATE` seconds; everything else passes at once."""
-
-    def __init__(self, redis_path: Path, path: Path) -> None:
-        self.redis_path = redis_path
-        self.path = path
-        self._delaying = False
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> LateAnswerRelay:
-        self._server = await asyncio.start_unix_server(self._relay, str(self.path))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._server.close()
-        for pipe in self._pipes:
-            pipe.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    @property
-    def url(self) -> str:
-        """What the bus takes."""
-        return f"unix://{self.path}"
-
-    def delay_next_script(self) -> None:
-        """Hold back the answer to the next script call (EVALSHA) that comes through."""
-        self._delaying = True
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        redis_r, redis_w = await asyncio.open_unix_connection(str(self.redis_path))
-        late = asyncio.Event()  # set while this connection's next answer must come late
-
-        async def up() -> None:
-            while data := await client_r.read(65536):
-                if self._delaying and b"EVALSHA" in data:
-                    self._delaying = False
-                    late.set()
-                redis_w.write(data)
-            redis_w.close()
-
-        async def down() -> None:
-            while data := await redis_r.read(65536):
-                if late.is_set():
-                    late.clear()
-                    await asyncio.sleep(LATE)
-                client_w.write(data)
-            client_w.close()
-
-        for pipe in (up(), down()):
-            task = asyncio.create_task(pipe)
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-
 async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
     own_redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -180,7 +133,7 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
         try:
             bus.to(bus.node, b"first\n")
             await watcher.until(events=1)
-            relay.delay_next_script()
+            relay.delay_next()
             bus.to(bus.node, b"second\n")
             await watcher.until(events=2)  # back in the inbox: only its answer is late
             await bus.flush()  # the call timed out, and went again
@@ -190,6 +143,80 @@ async def test_a_late_answer_while_the_inbox_gets_entries_is_not_an_outage(
             assert watcher.reports == []
         finally:
             await bus.stop()
+
+
+async def test_a_nick_claim_whose_answer_is_lost_is_sent_again_and_holds(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis applies a rename's claim but its answer comes after the timeout: the bus sends
+    the claim again and reports the nick won, as Redis holds it (the old one released), so
+    that the node and the network agree on who is who."""
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    admin.script_load(scripts.CLAIM_NICK)  # the delayed call is the claim, not a NOSCRIPT
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        bus = _late_bus(relay.url)
+        await bus.start()
+        try:
+            assert await bus.claim_nick("u1", "amy")
+            relay.delay_next()
+            assert await bus.claim_nick("u1", "amelia", held="amy")
+            assert admin.hgetall("cw:nicks") == {b"amelia": b"n1.test/u1"}
+        finally:
+            await bus.stop()
+            admin.close()
+
+
+async def test_a_channel_claim_whose_answer_is_lost_is_answered_as_the_first_time(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Redis applies the claim of a new channel but its answer comes late: the claim sent
+    again gets the first answer (the user created it) and counts the member once; a later
+    claim by another user finds the channel and its identity."""
+    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    admin.script_load(scripts.CLAIM_CHANNEL)
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        bus = _late_bus(relay.url)
+        await bus.start()
+        try:
+            relay.delay_next()
+            assert await bus.claim_channel("u1", "#new", "ident-1") == (True, "ident-1")
+            assert admin.hgetall("cw:chan:#new") == {b"n1.test": b"1"}
+            assert await bus.claim_channel("u2", "#new", "ident-2") == (False, "ident-1")
+            assert admin.hgetall("cw:chan:#new") == {b"n1.test": b"2"}
+        finally:
+            await bus.stop()
+            admin.close()
+
+
+async def test_a_claim_while_redis_is_down_is_refused_at_once(own_redis: RedisServer) -> None:
+    """Redis stopped: the claim cannot be written (the connection is dead, then refused), so it
+    certainly was not applied, and the bus says so at once (the user gets 437) instead of
+    sending it again; once Redis is back the same claim goes through."""
+    bus = _late_bus(own_redis.url)
+    await bus.start()
+    try:
+        own_redis.kill()
+        with pytest.raises(RedisError, match=r"connecting to|while writing"):
+            await bus.claim_nick("u1", "amy")
+        own_redis.restart()
+        assert await bus.claim_nick("u1", "amy")
+    finally:
+        await bus.stop()
+
+
+def _late_bus(url: str) -> RedisBus:
+    """A bus through the relay, whose lease outlives the late answers (no renewal meanwhile:
+    its script call would take the late answer)."""
+    return RedisBus(
+        url,
+        "n1.test",
+        on_events=_ignore,
+        on_split=_ignore,
+        on_fenced=_ignore,
+        lease=30.0,
+        renew_interval=10.0,
+        timeout=TIMEOUT,
+    )
 
 
 def _bus(url: str, watcher: Watcher) -> RedisBus:
@@ -258,3 +285,45 @@ async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
     finally:
         await bus.stop()
         admin.close()
+
+
+def test_a_refusal_inside_a_script_on_an_older_redis_is_a_passing_one() -> None:
+    """Before 7.0 Redis reports a write refused inside a script (out of memory, a read-only
+    replica, a dump that cannot be written) as the script's failure: still one that passes,
+    so the call goes again; a key of the wrong type inside a script stays one that does not."""
+    failed = "Error running script (call to f_1a2b): @user_script:12: @user_script: 12: "
+    for refusal in (
+        "-OOM command not allowed when used memory > 'maxmemory'.",
+        "-READONLY You can't write against a read only replica.",
+        "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable",
+        "-NOREPLICAS Not enough good replicas to write.",
+    ):
+        assert _transient(ResponseError(failed + refusal))
+    assert not _transient(
+        ResponseError(failed + "-WRONGTYPE Operation against a key holding the wrong kind")
+    )
+    assert _transient(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
+
+
+async def test_calls_lost_on_the_way_while_pings_pass_mean_unreachable(
+    own_redis: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Redis answers pings but the bus's calls get no answer (lost on the way): the history
+    probe says Redis cannot be reached, not that it refuses writes, which it never did."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+        watcher = Watcher()
+        bus = _bus(relay.url, watcher)
+        kept = NetworkHistory(store.history, HistoryFeed(relay.url, "n1.test", store.history))
+        kept.attach(bus)
+        await bus.start()
+        try:
+            relay.drop()
+            bus.to(bus.node, b"lost on the way\n")
+            await watcher.until(reports=1)
+            with pytest.raises(StoreError, match="cannot be reached"):
+                await kept.probe_write()
+            relay.heal()
+        finally:
+            await bus.stop()
+            await store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import string
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,8 +24,10 @@ from chinwag.store import ChannelTarget, DirectTarget, HistoryEntry, HistoryStor
 from chinwag.store.journal_records import encode_entry
 from chinwag.store.postgres import PostgresStore
 
+from .relay import LateAnswerRelay
+
 if TYPE_CHECKING:  # the fixtures' module (a pytest plugin: tests/conftest.py loads it)
-    from services import PostgresServer
+    from services import PostgresServer, RedisServer
 
 WAIT = 10.0
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
@@ -321,3 +324,32 @@ async def test_lines_wait_in_redis_while_postgresql_is_away(
         await parts.bus.stop()
         await parts.store.close()
         parts.redis.close()
+
+
+async def test_a_read_racing_a_stop_keeps_the_lines_it_read_pending(
+    own_redis: RedisServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """A consumer that stops with nothing pending leaves the group, and a read of its that
+    comes at that moment (one on its way) is not lost with it: whether the read comes first
+    or after, the lines it read stay pending, for another node to move."""
+    admin: Any = redis.Redis(unix_socket_path=str(own_redis.socket_path))
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    bus = RedisBus(own_redis.url, "n1.test", on_events=_ignore, on_split=_ignore, on_fenced=_ignore)
+    await bus.start()
+    try:
+        async with LateAnswerRelay(own_redis.socket_path, tmp_path / "relay.sock") as relay:
+            feed = HistoryFeed(relay.url, "n1.test", store.history)
+            await feed.start()
+            relay.delay_next(b"XPENDING", b"EVALSHA")  # the stop's look at what is pending
+            stopping = asyncio.create_task(feed.stop())
+            await asyncio.wait_for(relay.holding.wait(), WAIT)
+            bus.keep(_record(entry("m1", T0)))
+            await bus.flush()
+            read = admin.xreadgroup(scripts.HISTORY_GROUP, "n1.test", {scripts.HISTORY: ">"})
+            assert len(read[0][1]) == 1
+            await stopping
+        assert admin.xpending(scripts.HISTORY, scripts.HISTORY_GROUP)["pending"] == 1
+    finally:
+        await bus.stop()
+        await store.close()
+        admin.close()

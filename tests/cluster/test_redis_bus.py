@@ -251,3 +251,56 @@ async def test_a_fenced_node_cannot_claim(node: StartNode, redis_url: str) -> No
     with pytest.raises(FencedError):
         await n1.bus.claim_nick("u1", "amy")
     assert n1.fenced.is_set()
+
+
+async def test_flush_on_a_busy_node_waits_for_what_was_sent_so_far(
+    node: StartNode, redis_url: str
+) -> None:
+    """A node sends an event every loop turn without a pause: flush still returns, once what
+    was sent before it is in Redis (not when the node falls silent, which never happens)."""
+    n1 = await node("n1.test")
+    sending = True
+
+    async def chatter() -> None:
+        while sending:
+            n1.bus.to("n1.test", b"chatter\n")
+            await asyncio.sleep(0)
+
+    busy = asyncio.create_task(chatter())
+    try:
+        await n1.wait_for(lambda log: len(log) >= 10)  # calls go out back to back
+        n1.bus.to("n1.test", b"marker\n")
+        await asyncio.wait_for(n1.bus.flush(), WAIT)
+        with redis.Redis.from_url(redis_url) as client:
+            inbox = client.xrange("cw:inbox:n1.test")
+        assert any(b"marker" in fields[b"e"] for _, fields in inbox)
+    finally:
+        sending = False
+        await busy
+
+
+async def test_an_event_sent_while_a_node_stops_arrives_before_it_leaves(
+    node: StartNode, redis_url: str
+) -> None:
+    """An event sent while the node's tasks end (a QUIT of a connection cut just before the
+    stop comes on the next loop turn) reaches the other nodes before the node leaves the
+    network, never after it (where Redis would refuse it as from a dead node)."""
+    n1, n2 = await node("n1.test"), await node("n2.test")
+    # The hook stands for a connection_lost that runs while stop waits for the bus's tasks.
+    n1.bus._tasks[-1].add_done_callback(lambda _: n1.bus.to_all(b"late quit\n"))
+    await n1.bus.stop()
+    await n2.wait_for(lambda log: ("split", "n1.test") in log)
+    assert n2.log.index(("e", "late quit")) < n2.log.index(("split", "n1.test"))
+    assert not n1.fenced.is_set()
+
+
+async def test_a_channel_entered_without_an_identity_gets_the_first_claims(
+    node: StartNode,
+) -> None:
+    """A channel entered without a claim (no identity in Redis: an older node's join) takes
+    the identity of the first claim that finds it, and every later claim gets that one."""
+    n1, n2 = await node("n1.test"), await node("n2.test")
+    n1.bus.enter("#old")
+    await n1.bus.flush()
+    assert await n2.bus.claim_channel("u1", "#old", "#old!first") == (False, "#old!first")
+    assert await n1.bus.claim_channel("u2", "#old", "#old!second") == (False, "#old!first")

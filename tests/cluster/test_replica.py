@@ -448,6 +448,18 @@ async def test_a_rename_asked_by_another_node_renames_the_local_user_once() -> N
     assert bob is not None and bob.nick == "bob"
 
 
+async def test_a_local_creator_who_joins_after_a_local_member_is_announced_as_operator() -> None:
+    """Two users of this node create one room at once and the non-creator's JOIN is made
+    first (its claim's answer came back first): the creator joins as operator, and the member
+    who came first gets the server MODE +o, as for a remote creator."""
+    network = _network()
+    amy, cid = _local(network, "amy"), _local(network, "cid")
+    room = network.join(amy, "#room", "#room!abc", op=False)
+    network.join(cid, "#room", "#room!abc", op=True)
+    assert room.is_op(cid) and not room.is_op(amy)
+    assert _sent(amy)[-2:] == [f":{cid.prefix} JOIN #room", f":{HERE} MODE #room +o cid"]
+
+
 async def test_a_remote_creator_is_operator_and_local_members_who_came_first_are_told() -> None:
     """A remote JOIN that says its user created the room makes it the operator, though amy
     joined first here (her JOIN crossed its own), and amy gets a server MODE +o for it; one

@@ -539,6 +539,30 @@ async def test_a_knock_reaches_the_operators_on_every_node(
     assert [m.command for m in await cat.sync()] == []
 
 
+async def test_a_knock_reaches_each_operator_once_on_the_knockers_node_and_a_third(
+    nodes: tuple[Start, dict[str, Node]],
+) -> None:
+    """Operators of an invite-only room on three nodes, one of them on the knocker's own node:
+    each gets the knock (710) exactly once, and the member who is no operator nothing."""
+    start, _ = nodes
+    n1, n2, n3 = await start("n1.test", "n2.test", "n3.test")
+    amy = await n1.connect("amy")
+    bob, cat, dan = await n2.connect("bob"), await n2.connect("cat"), await n2.connect("dan")
+    eve = await n3.connect("eve")
+    await _room(amy, cat, dan, eve)
+    await amy.send("MODE #room +ioo dan eve")
+    for member in (cat, dan, eve):
+        await member.expect("MODE", ["#room", "+ioo", "dan", "eve"], source="amy")
+    await bob.send("KNOCK #room :let me in")
+    await bob.expect_numeric("711", "#room", re.compile(".*delivered.*"))
+    for op in (amy, dan, eve):
+        await op.expect_numeric("710", "#room", re.compile("bob!.*"), "let me in")
+    await bob.sync()  # the knock has gone through Redis and back to n2
+    for op in (amy, dan, eve):
+        assert [m.command for m in await op.sync()] == []
+    assert [m.command for m in await cat.sync()] == []
+
+
 async def test_monitor_and_extended_monitor_follow_a_user_of_another_node(
     nodes: tuple[Start, dict[str, Node]],
 ) -> None:

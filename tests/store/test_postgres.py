@@ -189,7 +189,7 @@ async def test_a_drop_waits_for_a_line_another_node_is_inserting(postgres_url: s
         await asyncio.wait([dropping, waiting], return_when=asyncio.FIRST_COMPLETED)
         gate.set()
         assert await dropping == (True, 1)
-        await waiting
+        assert await waiting  # the drop did wait for the insert's lock
         await two.flush()
         assert await one.history.latest(direct(amy.party, "bob"), None, 10) == []
     finally:
@@ -197,8 +197,59 @@ async def test_a_drop_waits_for_a_line_another_node_is_inserting(postgres_url: s
         await two.close()
 
 
-def _until_a_lock_waits(url: str) -> None:
-    """Return when some session waits for an advisory lock (or after 5 s)."""
+async def test_two_drops_on_two_nodes_at_once_both_succeed(postgres_url: str) -> None:
+    """Two nodes each insert a line and then drop an account, in one writer group each, at
+    the same moment: neither drop waits on the other's insert while holding its own (which
+    PostgreSQL would end as a deadlock, failing one drop): both succeed."""
+    one = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    two = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+        await one.accounts.register("Amy", "amy", "pw-amy")
+        await two.accounts.register("Bob", "bob", "pw-bob")
+        both_inserted = threading.Barrier(2, timeout=5.0)
+
+        def meet(conn: object) -> None:
+            both_inserted.wait()  # each node's insert ran before either drop starts
+
+        releases = [hold_writer(one), hold_writer(two)]
+        drops = []
+        for store, name, line in ((one, "amy", "l1"), (two, "bob", "l2")):
+            store.history.append(entry(line, T0))
+            store.writer.fire(meet)
+            drops.append(asyncio.create_task(store.forget(name)))
+        while one.writer.pending < 3 or two.writer.pending < 3:
+            await asyncio.sleep(0)  # each drop's call queued behind its node's insert
+        for release in releases:
+            release()
+        async with asyncio.timeout(10):
+            assert await asyncio.gather(*drops) == [(True, 0), (True, 0)]
+        assert sorted(ids(await one.history.latest(LOBBY, None, 10))) == ["l1", "l2"]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_call_whose_connection_dies_under_it_gets_the_error(postgres_url: str) -> None:
+    """A writer call that loses the connection (a deadlock or a killed backend fails the whole
+    transaction) gets that error instead of waiting forever; the next call reconnects."""
+    store = PostgresStore(postgres_url, hasher=FAST_HASHER)
+    try:
+
+        def die(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        async with asyncio.timeout(10):
+            with pytest.raises(psycopg.OperationalError):
+                await store.writer.call(die)
+        store.history.append(entry("after", T0))
+        await store.flush()
+        assert ids(await store.history.latest(LOBBY, None, 10)) == ["after"]
+    finally:
+        await store.close()
+
+
+def _until_a_lock_waits(url: str) -> bool:
+    """Return True when some session waits for an advisory lock, False after 5 s without."""
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
@@ -206,8 +257,9 @@ def _until_a_lock_waits(url: str) -> None:
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             ).fetchone()
             if row is not None and row[0]:
-                return
+                return True
             time.sleep(0.01)  # pg_locks has no event to wait for
+    return False
 
 
 async def test_a_read_of_several_statements_sees_one_snapshot(postgres_url: str) -> None:

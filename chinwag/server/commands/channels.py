@@ -72,9 +72,13 @@ def require_op(ctx: Context, channel: Channel) -> None:
 
 
 def _check_name(ctx: Context, name: str) -> None:
-    """Raise 403 for a bad channel name, 405 for one channel too many."""
+    """Raise 403 for a bad channel name."""
     if not is_valid_channel(name, ctx.limits.channel_length):
         raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+
+
+def _check_room_for_one_more(ctx: Context, name: str) -> None:
+    """Raise 405 when the client is in as many channels as it may be."""
     if len(ctx.client.channels) >= ctx.limits.max_channels_per_user:
         raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
 
@@ -91,8 +95,7 @@ def join_channel(
             475 wrong key.
     """
     client = ctx.client
-    if not is_valid_channel(name, ctx.limits.channel_length):
-        raise IrcError(ERR_NOSUCHCHANNEL, name, "No such channel")
+    _check_name(ctx, name)
     channel = ctx.network.find_channel(name)
     if channel is not None:
         if client in channel.members:
@@ -109,8 +112,7 @@ def join_channel(
             raise IrcError(ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
         if channel.limit is not None and len(channel.members) >= channel.limit:
             raise IrcError(ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
-    if len(client.channels) >= ctx.limits.max_channels_per_user:
-        raise IrcError(ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+    _check_room_for_one_more(ctx, name)
     if claim is None:
         channel = ctx.network.join(client, name)
     else:
@@ -181,7 +183,8 @@ async def _claim_and_join(
         refusal: IrcError | None = None
         if ctx.network.find_channel(name) is None:
             try:
-                _check_name(ctx, name)  # before asking the network
+                _check_name(ctx, name)  # before asking the network (as join_channel will)
+                _check_room_for_one_more(ctx, name)
             except IrcError as err:
                 refusal = err
             else:
