@@ -110,12 +110,10 @@ def _event(kind: str, node: str, uid: str, *fields: Any) -> bytes:
     return f"{node}\0{kind}\0{encode([uid, *fields])}\n".encode()
 
 
-def user_event(node: str, uid: str, client: Client, party: str) -> bytes:
-    """A user of ``node`` finished registration; ``party`` is its name in private history."""
-    return _event(
-        "user",
-        node,
-        uid,
+def user_fields(client: Client, party: str) -> list[Any]:
+    """What a `user_event` carries of ``client`` after its uid, and a snapshot's user row after
+    its key (``party``: its name in private history)."""
+    return [
         client.nick,
         client.user,
         client.host,
@@ -123,7 +121,12 @@ def user_event(node: str, uid: str, client: Client, party: str) -> bytes:
         client.account,
         client.signon,
         party,
-    )
+    ]
+
+
+def user_event(node: str, uid: str, client: Client, party: str) -> bytes:
+    """A user of ``node`` finished registration; ``party`` is its name in private history."""
+    return _event("user", node, uid, *user_fields(client, party))
 
 
 def nick_event(node: str, uid: str, new_nick: str) -> bytes:

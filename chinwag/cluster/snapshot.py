@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chinwag.cluster.events import user_fields
 from chinwag.server.channel_registry import apply_record
 from chinwag.server.network import Network
 from chinwag.server.state import Channel, Client, Membership
@@ -121,20 +122,8 @@ def encode_network(
         key = key_of(client)
         if key is None or not client.registered:
             continue  # services, and users still registering: not the network's yet
-        users.append(
-            [
-                *key,
-                client.nick,
-                client.user,
-                client.host,
-                client.realname,
-                client.account,
-                client.signon,
-                party(client),
-                client.away,
-                "".join(sorted(client.modes)),
-            ]
-        )
+        fields = user_fields(client, party(client))
+        users.append([*key, *fields, client.away, "".join(sorted(client.modes))])
     channels = []
     for channel in network.channels.values():
         members = [

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -153,15 +153,10 @@ class ChinwagCollector:
             "chinwag_login_throttled", "Password checks refused by the failed-login throttle.",
             value=self.passwords.throttled_count,
         )  # fmt: skip
-        buckets: list[tuple[str, float]] = []
-        running = 0
-        for bound, count in zip((*LAG_BUCKETS, float("inf")), stats.lag_buckets, strict=True):
-            running += count
-            buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
         yield HistogramMetricFamily(
             "chinwag_event_loop_lag_seconds",
             "How late the event loop ran a timer due every second.",
-            buckets=buckets,
+            buckets=_cumulative(LAG_BUCKETS, stats.lag_buckets),
             sum_value=stats.lag_sum,
         )
         if self.cluster is not None:
@@ -202,18 +197,23 @@ class ChinwagCollector:
             "Events this node received from the bus (its own coming back included).",
             value=bus.events_in,
         )
-        running = 0
-        flushes: list[tuple[str, float]] = []
-        bounds = (*FLUSH_BUCKETS, float("inf"))
-        for bound, count in zip(bounds, bus.flush_buckets, strict=True):
-            running += count
-            flushes.append(("+Inf" if bound == float("inf") else repr(bound), running))
         yield HistogramMetricFamily(
             "chinwag_bus_flush_seconds",
             "How long each script call that carried a loop turn's events took, there and back.",
-            buckets=flushes,
+            buckets=_cumulative(FLUSH_BUCKETS, bus.flush_buckets),
             sum_value=bus.flush_seconds,
         )
+
+
+def _cumulative(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    """A histogram's buckets as Prometheus wants them: per upper bound (``counts`` has one more,
+    past the last bound: ``+Inf``), the count of everything up to it."""
+    buckets: list[tuple[str, float]] = []
+    running = 0
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        running += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+    return buckets
 
 
 class MetricsEndpoint:
