@@ -199,6 +199,14 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 "| failures | gen CPU% | notes |",
                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
+        elif family == "drop":
+            lines += [
+                "## Mass disconnect (a full room's connections reset at once)",
+                "",
+                "| scenario | server | registered | all out s | srv CPU s | srv us/client "
+                "| failures | notes |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
         else:
             title = {
                 "fanout": "Channel fan-out (closed loop)",
@@ -245,6 +253,14 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                         _med(live, "server_cpu_s"),
                         str(int(sum(_values(live, "failures")))),
                         _med(live, "gen_cpu_pct", False),
+                    ]
+                elif family == "drop":
+                    cells = [
+                        _med(live, "registered", False),
+                        _med(live, "drop_s"),
+                        _med(live, "server_cpu_s"),
+                        _med(live, "drop_us_per_client"),
+                        str(int(sum(_values(live, "failures")))),
                     ]
                 elif family == "connect":
                     cells = [

@@ -9,6 +9,9 @@ Two kinds of spec reach the generator:
   *bystanders* are in the channel before the storm, and some of them keep talking through it
   (open loop, every line a latency probe) while the others measure how long their lines take
   and count them (``lost``: lines the listening bystanders never received).
+* ``drop``: ``clients`` arrive in the ``join`` room, then all of them are reset at once; measures
+  how long the server takes to see them out and the CPU it pays (``bench.turns`` for the
+  longest stretch of its loop meanwhile).
 * ``traffic``: ``groups`` of clients, each a channel (``C`` members, the last ``S`` of them
   sending) or a private pair (one sender, one receiver), plus optional idle clients. Senders run
   closed loop with ``window`` lines in flight each (acked by a tracker member that counts the
@@ -21,6 +24,7 @@ Two kinds of spec reach the generator:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +98,11 @@ def build(quick: bool) -> list[Scenario]:
         spec = {"kind": "connect", "clients": 10000, "rate": 1000, "join": STORM, "talk": TALK}
         clients = 10000 + TALK["bystanders"]
         out.append(Scenario("lobby storm 10k @1000/s + talk", "lobby", spec, int(clients)))
+    if not quick:
+        # Everyone of a full room gone at once (a network outage, a NAT reset): what the loop
+        # pays, and for how long at a stretch (``python -m bench.turns``), to see them out.
+        spec = {"kind": "drop", "clients": 10000, "rate": 1000, "join": STORM}
+        out.append(Scenario("mass disconnect 10k", "drop", spec, 10000))
     combos = (
         [(10, 1), (100, 10), (500, 10)]
         if quick
@@ -128,6 +137,8 @@ async def execute(gen: Generator) -> None:
         await _run_connect(gen)
     elif kind == "traffic":
         await _run_traffic(gen)
+    elif kind == "drop":
+        await _run_drop(gen)
     else:
         raise ValueError(f"unknown scenario kind {kind!r}")
 
@@ -181,6 +192,59 @@ async def _run_connect(gen: Generator) -> None:
         disconnects=len(gen.disconnects),
     )
     gen.close_all(conns + bystanders)
+
+
+DROP_TIMEOUT = 60.0
+"""Seconds the server gets to see every dropped client out."""
+DROP_POLL = 0.005
+_USERS = re.compile(r"There are (\d+) users(?: and (\d+) invisible)?")
+
+
+async def _users(gen: Generator, watcher: Conn) -> int:
+    """How many users the server counts (LUSERS 251, the invisible included)."""
+    found = _USERS.search(await gen.ask(watcher, "LUSERS", b" 266 "))
+    if found is None:
+        raise ValueError("no user count in the LUSERS reply")
+    return int(found.group(1)) + int(found.group(2) or 0)
+
+
+async def _run_drop(gen: Generator) -> None:
+    """``clients`` arrive in the room (as in the join storm), then all of their connections
+    are reset at once. A watcher who stays asks LUSERS until it is the only user left: the
+    drop phase (``window_start``..``window_end``, monotonic seconds, for ``bench.turns``)
+    runs from the first reset to that answer, and its server CPU is what the departures
+    cost."""
+    spec, res = gen.spec, gen.result
+    watcher = await gen.register(gen.nick("w"), retry=True)
+    # Out of the room: its only input is then the answers it asks for (LUSERS in one piece).
+    await gen.ask(watcher, f"PART {spec['join']}", b" PART ")
+    conns, failures = await gen.open_many(spec["clients"], spec["rate"], "u", retry=True)
+    res.update(registered=len(conns), failures=failures)
+    if failures:
+        res["errors"].append(f"{failures} clients failed to join; not run")
+        gen.close_all([watcher, *conns])
+        return
+    while await _users(gen, watcher) != len(conns) + 1:  # every arrival counted, and settled
+        await asyncio.sleep(DROP_POLL)
+    mark = gen.cpu_mark()
+    gen.close_all(conns)
+    deadline = mark[0] + DROP_TIMEOUT
+    left = len(conns) + 1
+    while (left := await _users(gen, watcher)) > 1 and time.monotonic() < deadline:
+        await asyncio.sleep(DROP_POLL)
+    end = time.monotonic()
+    gen.cpu_fill(mark)
+    if left > 1:
+        res["errors"].append(f"{left - 1} dropped clients still counted after {DROP_TIMEOUT:g} s")
+    drop_s = end - mark[0]
+    res.update(
+        window_start=mark[0],
+        window_end=end,
+        drop_s=round(drop_s, 3),
+        drop_us_per_client=round(res["server_cpu_s"] * 1e6 / len(conns), 1) if conns else None,
+        disconnects=len(gen.disconnects),  # the watcher's, if it was cut: the others were reset
+    )
+    gen.close_all([watcher])
 
 
 def _talk(

@@ -1,5 +1,6 @@
 """bench.scenarios against a real chinwag server (in process, real sockets): ``lost`` is exact
-in a room past ``large_channel``, where each sender's JOIN is shown when it first speaks."""
+in a room past ``large_channel``, where each sender's JOIN is shown when it first speaks; the
+mass disconnect sees everyone out."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ async def test_lobby_storm_counts_what_the_bystanders_heard(server: Server) -> N
     assert result["talk_sent"] > 0
     assert result["talk_expected"] == result["talk_sent"] * 2
     assert result["lost"] == 0
+
+
+async def test_mass_disconnect_sees_everyone_out(server: Server) -> None:
+    """20 members reset at once: the run ends when the server counts only its watcher, and
+    names that window (for bench.turns) and what it cost."""
+    spec = {"kind": "drop", "clients": 20, "rate": 400, "join": "#storm"}
+    result = await _run(server, spec)
+    assert result["errors"] == []
+    assert result["registered"] == 20
+    assert result["window_end"] > result["window_start"]
+    assert result["drop_s"] > 0 and result["drop_us_per_client"] is not None
+    assert server.network.user_count == 1
 
 
 def test_more_counted_than_sent_is_an_accounting_error() -> None:
