@@ -249,7 +249,7 @@ class Network:
         (``python -m bench.turns --scenario "mass disconnect 10k"``). The members of its other
         rooms who are not in that one get it one by one.
         """
-        if not client.conn.closing:  # still connected (a remote user's node tells us)
+        if not client.conn.closing:  # its output may still be written: one by one, as ever
             self._emit(self.peers(client), quit_line)
             return
         rooms = [channel for channel in client.channels.values() if client not in channel.hidden]
