@@ -228,17 +228,15 @@ class Network:
             for mode in client.modes:
                 self.mode_counts[mode] -= 1
             self.whowas.append(self._whowas_entry(client))
-            quit_line = Outgoing(
-                client.prefix, "QUIT", reason, when=self.clock(), account=client.account
-            )
-            self._tell_quit(client, quit_line)
+            self._tell_quit(client, reason)
             self.monitors.offline(client.nick)
         for channel in list(client.channels.values()):
             self._leave(client, channel)
         client.state = RegState.CLOSED
 
-    def _tell_quit(self, client: Client, quit_line: Outgoing) -> None:
-        """Send ``client``'s QUIT to its peers, once each.
+    def _tell_quit(self, client: Client, reason: str) -> None:
+        """Send ``client``'s QUIT to its peers, once each (formatted only if somebody sees it:
+        not for a silent member of delayed-join rooms, most of a big room that drops at once).
 
         A connection that is gone holds no output (`Link.closing`), so its QUIT goes through
         the open batch of its biggest room, as a channel message does: one append per tag
@@ -249,11 +247,14 @@ class Network:
         (``python -m bench.turns --scenario "mass disconnect 10k"``). The members of its other
         rooms who are not in that one get it one by one.
         """
-        if not client.conn.closing:  # its output may still be written: one by one, as ever
-            self._emit(self.peers(client), quit_line)
-            return
         rooms = [channel for channel in client.channels.values() if client not in channel.hidden]
         if not rooms:
+            return
+        quit_line = Outgoing(
+            client.prefix, "QUIT", reason, when=self.clock(), account=client.account
+        )
+        if not client.conn.closing:  # its output may still be written: one by one, as ever
+            self._emit(self.peers(client), quit_line)
             return
         biggest = max(rooms, key=lambda channel: len(channel.members))
         send_to_channel(biggest, quit_line, client)
