@@ -378,6 +378,7 @@ class Connection(asyncio.Protocol):
             self._lazy_only = False
             self.owner.mark_dirty(self)
         out.append(batch)
+        batch.holders += 1
         self._batched = True
 
     def hold_lazily(self, batch: ChannelBatch) -> None:
@@ -393,6 +394,7 @@ class Connection(asyncio.Protocol):
             self._lazy_only = True
             self.owner.mark_lazy(self)
         out.append(batch)
+        batch.holders += 1
         self._batched = True
 
     def _close_tail(self) -> None:
@@ -526,7 +528,12 @@ class Connection(asyncio.Protocol):
         """Forget what is queued, unformatted: the batches held go on without this peer (it
         holds none now, so a room's open batch need not close when it leaves: see
         `Link.closing`), and the outbox finds nothing to write here."""
-        self.pending.clear()
+        pending = self.pending
+        if pending:
+            tail = pending[-1]
+            if not isinstance(tail, bytes) and tail.open:  # only the last item can be open
+                tail.channel.let_go(tail)
+        pending.clear()
         self.tail_owner = None
         self._batched = False
         self._lazy_only = False

@@ -24,8 +24,8 @@ get a later channel line before an earlier private one. So it is *closed* (`Chan
 set to None, `Batch.open` False; the next message opens a new one) as soon as anything else is
 queued for any holder (`Connection.tail_owner` tells whose batch ends a connection's output),
 when anybody joins or leaves (but a user whose connection is gone: it holds nothing any more,
-so a room's QUITs of one turn share one batch, `Network.remove`), and when the first holder's
-share is written. A closed batch never
+so a room's QUITs of one turn share one batch, `Network.remove`; the last holder to go closes
+it, `Channel.let_go`), and when the first holder's share is written. A closed batch never
 changes again, so the holders written in later turns (the outbox writes a room of thousands over
 a few turns: ``server/outbox.py``) take their share of it without touching the batch the
 channel has open by then.
@@ -265,7 +265,17 @@ class Batch:
     time `share_of` turns it into bytes, joined once for everyone but the speakers.
     """
 
-    __slots__ = ("_joined", "authors", "channel", "key", "lazy", "lines", "open", "speakers")
+    __slots__ = (
+        "_joined",
+        "authors",
+        "channel",
+        "holders",
+        "key",
+        "lazy",
+        "lines",
+        "open",
+        "speakers",
+    )
 
     def __init__(self, channel: Channel, key: int, *, lazy: bool = False) -> None:
         self.channel = channel
@@ -275,6 +285,8 @@ class Batch:
         """A batch of arrivals (`announce_arrival`): due with the lazy flush only."""
         self.open = True
         """Still growing; set False once by `Channel.close_batches`, and never changes after."""
+        self.holders = 0
+        """Connections whose output holds it (`Connection.hold`) and did not let go of it."""
         self.lines: list[bytes] = []
         self.authors: list[Client | None] = []
         """Who said each line."""
