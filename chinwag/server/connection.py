@@ -520,9 +520,25 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
             return
         # What it was sent, then ERROR, then the end: in turn with everybody's output.
-        last = self.take() + error
+        last = self._take_last() + error
         self._finish(quit_message if quit_message is not None else reason)
         self.owner.finish(self, last)
+
+    def _take_last(self) -> bytes:
+        """Everything queued, as this closing peer's last bytes, like `take`, but an open batch
+        that ends the queue is not sealed: this peer takes its lines so far and lets go of it,
+        and the batch goes on for the others (`Link.closing`). Sealed, it would make the QUIT
+        of every member leaving in the same turn (a ping timeout of a whole room, a K-line,
+        shutdown) open a new batch in every member's output."""
+        pending = self.pending
+        if not pending:
+            return b""
+        tail = pending[-1]
+        if not isinstance(tail, bytes) and tail.open:  # only the last item can be open
+            pending[-1] = tail.share_so_far(self.client)
+            tail.channel.let_go(tail)
+        self.tail_owner = None  # what it holds is written as it is: nothing to close
+        return self._join(pending)
 
     def _drop_output(self) -> None:
         """Forget what is queued, unformatted: the batches held go on without this peer (it

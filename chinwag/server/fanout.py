@@ -317,6 +317,15 @@ class Batch:
         lines, authors = self.lines, self.authors
         return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
 
+    def share_so_far(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client`` as the batch stands, leaving it open: the last bytes
+        of a connection that is closing, while the others' share goes on growing (a room's
+        QUITs of one turn; `Connection.close`). Not kept: the batch may grow after this."""
+        if client not in self.speakers:
+            return b"".join(self.lines)
+        lines, authors = self.lines, self.authors
+        return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
+
 
 def send_to_channel(
     channel: Channel, outgoing: Outgoing, speaker: Client | None = None, *, echo: bool = False

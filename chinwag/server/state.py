@@ -45,6 +45,9 @@ class ChannelBatch(Protocol):
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``; seals the batch."""
 
+    def share_so_far(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client`` as they stand; the batch stays open."""
+
 
 class Link(Protocol):
     """A client's connection (``connection.Connection``), as the rest of the server uses it.
