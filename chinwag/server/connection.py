@@ -319,11 +319,13 @@ class Connection(asyncio.Protocol):
             if self._held is None:
                 self.owner.mark_dirty(self)
         else:
-            if self.tail_owner is not None:
-                self._close_tail()  # a channel line after this one would overtake it
             if self._lazy_only:  # what waited lazily goes now, before this line
                 self._lazy_only = False
                 self.owner.mark_dirty(self)
+            # A channel line added after this one would overtake it: the batch closes, or,
+            # when the tail is this peer's own part of one, this line goes in before it.
+            if self.tail_owner is not None and self._cut_tail(data):
+                return
         out.append(data)
 
     def enqueue_lazy(self, data: bytes) -> None:
@@ -339,8 +341,8 @@ class Connection(asyncio.Protocol):
             if self._held is not None or not self._lazy_only:
                 self.enqueue(data)  # already due this turn (or captured): no reason to wait
                 return
-            if self.tail_owner is not None:
-                self._close_tail()
+            if self.tail_owner is not None and self._cut_tail(data):
+                return
             out.append(data)
             return
         if self.closing:
@@ -393,6 +395,26 @@ class Connection(asyncio.Protocol):
             self.owner.mark_lazy(self)
         out.append(batch)
         self._batched = True
+
+    def _cut_tail(self, data: bytes) -> bool:
+        """Put ``data`` before the open tail of this peer's output when that tail is its own
+        part of a batch of arrivals (``fanout.Tail``): what the part holds so far, then
+        ``data``, then a new part, so that the batch stays open for every other holder. Else
+        close the batch (every holder's: see `Channel.close_batches`) and return False."""
+        pending = self.pending
+        tail = pending[-1]
+        cut = None if isinstance(tail, bytes) or not tail.open else tail.cut()
+        if cut is None:
+            self._close_tail()
+            return False
+        held, rest = cut
+        if held:
+            pending[-1] = held
+            pending.append(data)
+        else:  # nothing in it yet (the newcomer's own replies right after its JOIN)
+            pending[-1] = data
+        pending.append(rest)
+        return True
 
     def _close_tail(self) -> None:
         """Close the batch that ends this peer's output: nothing may be added to it now."""

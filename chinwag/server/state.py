@@ -43,6 +43,13 @@ class ChannelBatch(Protocol):
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``; seals the batch."""
 
+    def cut(self) -> tuple[bytes, ChannelBatch] | None:
+        """For one holder's own part of a batch (``fanout.Tail``): the bytes it holds so far
+        and its part from now on; None for a batch its holders share (it closes instead)."""
+
+    def tail(self) -> ChannelBatch:
+        """A part of this batch for one more holder: the lines added from now on."""
+
 
 class Link(Protocol):
     """A client's connection (``connection.Connection``), as the rest of the server uses it.
