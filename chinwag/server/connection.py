@@ -114,7 +114,8 @@ class Connection(asyncio.Protocol):
         # IRCv3 message-tags: a client may send at most 4094 bytes of tag data (4096 with the
         # "@" and the space), so that the server's own tags still fit when the line is relayed.
         self.decoder = LineDecoder(max_tags_bytes=4096)
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._lost: asyncio.Future[None] | None = None  # made when somebody waits (`lost`)
+        self._gone = False
         self.closing = False
         self.connected_at = time.monotonic()
         self.last_read = self.connected_at
@@ -137,6 +138,17 @@ class Connection(asyncio.Protocol):
         self._waiting: set[asyncio.Future[Any]] = set()
         self._paused = False
 
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done once the socket is gone (made on demand: only a shutdown waits for it, and a
+        future per connection was a tenth of `Connection.__init__`)."""
+        lost = self._lost
+        if lost is None:
+            lost = self._lost = asyncio.get_running_loop().create_future()
+            if self._gone:
+                lost.set_result(None)
+        return lost
+
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -158,7 +170,8 @@ class Connection(asyncio.Protocol):
         self.network.add_connection(self.client)
         self._bound_kernel_buffer(transport)
         self.stats.accepted += 1
-        log.info("connect from %s", ip, extra=fields("connect", ip=ip))
+        if log.isEnabledFor(logging.INFO):  # its fields cost more than the check, at every arrival
+            log.info("connect from %s", ip, extra=fields("connect", ip=ip))
 
     def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
         """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
@@ -202,8 +215,10 @@ class Connection(asyncio.Protocol):
         """The socket is gone: the user quits (with the reason we gave, if we closed it)."""
         if self._backlog_timer is not None:
             self._backlog_timer.cancel()
-        if not self.lost.done():
-            self.lost.set_result(None)
+        self._gone = True
+        lost = self._lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
         if not self.closing:
             self.closing = True
             reason = "Connection closed" if exc is None else f"Read error: {exc}"

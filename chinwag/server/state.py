@@ -63,10 +63,13 @@ class Link(Protocol):
     remote: bool
     """Whether this is a user of another node of a network: its own node writes to it and
     closes it, not this one."""
-    lost: asyncio.Future[None]
     connected_at: float
     last_read: float
     ping_sent_at: float | None
+
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done once the connection has ended (what a shutdown waits for)."""
 
     def enqueue(self, data: bytes) -> None:
         """Queue bytes for the peer (written at the end of the loop turn)."""
