@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
-from chinwag.server.app import GC_THRESHOLDS, tune_gc
+from chinwag.server.app import (
+    GC_THRESHOLDS,
+    LAZY_CROWD,
+    LAZY_FLUSH,
+    LAZY_FLUSH_CROWD,
+    Server,
+    tune_gc,
+)
+from chinwag.server.config import load_config
+from chinwag.store import MemoryStore
 
 
 @pytest.fixture
@@ -27,3 +38,43 @@ def test_tune_gc_freezes_startup_objects_and_raises_the_thresholds() -> None:
     assert gc.get_freeze_count() > 1000
     assert gc.get_threshold() == GC_THRESHOLDS
     assert GC_THRESHOLDS[0] > 700, "young collections rarer than Python's default"
+
+
+class _Waiting:
+    """A connection with output that may wait: counts the lazy flushes that ask for it."""
+
+    def __init__(self, flushed: list[float]) -> None:
+        self.flushed = flushed
+
+    def due_lazily(self) -> bool:
+        self.flushed.append(asyncio.get_running_loop().time())
+        return False  # (nothing left to write: no outbox involved)
+
+
+async def _window(connections: int) -> tuple[float, list[float]]:
+    """When a lazy window of ``connections`` opened, and when each was flushed."""
+    config = load_config(None, environ={}, overrides={"server": {"data_dir": "none"}})
+    server = Server(config, store=MemoryStore())
+    flushed: list[float] = []
+    opened = asyncio.get_running_loop().time()
+    for _ in range(connections):
+        server.mark_lazy(cast(Any, _Waiting(flushed)))
+    handle = server._lazy_handle
+    assert handle is not None
+    while len(flushed) < connections:
+        await asyncio.sleep(handle.when() - asyncio.get_running_loop().time())
+    return opened, flushed
+
+
+async def test_a_few_connections_waiting_lazily_are_written_after_lazy_flush() -> None:
+    """Others' JOINs waiting for a few members go LAZY_FLUSH after the first."""
+    opened, flushed = await _window(LAZY_CROWD - 1)
+    assert opened + LAZY_FLUSH <= min(flushed)
+    assert max(flushed) < opened + LAZY_FLUSH_CROWD
+
+
+async def test_a_crowded_lazy_window_is_written_after_lazy_flush_crowd() -> None:
+    """A window that LAZY_CROWD connections wait in (a big room's arrivals) lasts
+    LAZY_FLUSH_CROWD: one write per member for more arrivals."""
+    opened, flushed = await _window(LAZY_CROWD)
+    assert min(flushed) >= opened + LAZY_FLUSH_CROWD
