@@ -228,15 +228,26 @@ class Server:
         stats = self.stats
         # Workers each listen on the same ports; the kernel spreads connections over them.
         reuse_port = self.worker is not None
+        send_buffer = 0  # what the listening sockets give every socket they accept
+
+        def accepted() -> Connection:
+            return Connection(self, self.network, limits, stats=stats, send_buffer=send_buffer)
+
         server = await loop.create_server(
-            lambda: Connection(self, self.network, limits, stats=stats),
+            accepted,
             self.config.server.host,
             self.config.server.port,
             reuse_address=True,
             reuse_port=reuse_port,
             backlog=4096,
+            start_serving=False,
         )
         self.servers.append(server)
+        # Before it listens, so that every socket it accepts inherits the size.
+        send_buffer = min(
+            Connection.set_send_buffer(sock, limits.socket_send_buffer) for sock in server.sockets
+        )
+        await server.start_serving()
         tls_context = self.reloader.tls_context = self._tls_context()
         if tls_context is not None:
             # Plain TCP: each socket is counted and then upgraded by a TlsGate (see admission).

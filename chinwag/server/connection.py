@@ -90,6 +90,8 @@ class Connection(asyncio.Protocol):
         limits: flood, SendQ and registration limits.
         tls: whether the socket is a TLS one.
         stats: where bytes, lines and disconnections are counted (a private one if None).
+        send_buffer: the kernel send buffer its listening socket already gave it (accepted
+            sockets inherit the listener's): 0 when it must be set here.
     """
 
     remote = False
@@ -103,8 +105,10 @@ class Connection(asyncio.Protocol):
         *,
         tls: bool = False,
         stats: Stats | None = None,
+        send_buffer: int = 0,
     ) -> None:
         self.owner = owner
+        self._send_buffer = send_buffer
         self.stats = stats if stats is not None else Stats()
         self.network = network
         self.limits = limits
@@ -175,14 +179,35 @@ class Connection(asyncio.Protocol):
 
     def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
         """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
-        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ."""
+        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ.
+
+        Nothing to do when the listening socket was given that size (`set_send_buffer`): an
+        accepted socket inherits it. Setting it here costs uvloop a socket object per call
+        (with three system calls to describe it) and the ``setsockopt``: about a twentieth of
+        connection set-up (py-spy, ``connect 5k``)."""
         size = self.limits.socket_send_buffer
+        if size == self._send_buffer:
+            return
         sock = transport.get_extra_info("socket")
         if size > 0 and sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
             except OSError as exc:  # not every transport has a real socket underneath
                 log.debug("cannot set SO_SNDBUF: %s", exc)
+
+    @staticmethod
+    def set_send_buffer(listener: socket.socket, size: int) -> int:
+        """Give ``listener`` the kernel send buffer of ``size`` bytes that the sockets it
+        accepts inherit; returns what was set (0: nothing, for ``size`` 0 or on failure), for
+        the connections' ``send_buffer``."""
+        if size <= 0:
+            return 0
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError as exc:
+            log.debug("cannot set SO_SNDBUF on the listener: %s", exc)
+            return 0
+        return size
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
