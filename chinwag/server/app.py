@@ -69,7 +69,8 @@ in slices over a few turns, ``outbox.py``): opened at once, the windows of a 5k 
 JOIN shown were 14% more, as were its writes, for 20% more server CPU."""
 LAZY_FLUSH_MAX = 0.1
 """Seconds output that may wait waits at most while the outbox is behind (a big room busy every
-turn may keep it behind for long): then it goes even if the outbox has not caught up."""
+turn may keep it behind for long): then it goes even if the outbox has not caught up. A crowded
+window (`LAZY_CROWD`) waits `LAZY_FLUSH_CROWD` at most, behind or not."""
 LAZY_CROWD = 100
 """Connections with output waiting lazily that make a window a crowded one (`LAZY_FLUSH_CROWD`):
 below it a window's writes cost well under a millisecond."""
