@@ -198,6 +198,25 @@ async def test_a_batch_whose_holders_are_all_gone_closes() -> None:
     assert [author for batch in held for author in batch.authors] == []
 
 
+async def test_a_window_of_arrivals_whose_holders_are_all_gone_closes() -> None:
+    """A window's batch of arrivals is held by the members from before it and, as tails, by
+    those who joined during it: once all of them are reset it closes, with the last."""
+    parts = _Parts(enabled=False)
+    parts.owner = _Forgetting(parts.network)
+    parts.network.set_default_channels(["#lobby"])
+    amy, bob, cat = (parts.user(nick) for nick in ("amy", "bob", "cat"))
+    channel = parts.network.join(amy, "#lobby")
+    _sent(amy)
+    parts.network.join(bob, "#lobby")  # opens the window, held by amy
+    parts.network.join(cat, "#lobby")  # bob and cat hold tails of it
+    assert channel.arrivals is not None
+    assert [batch.holders for batch in channel.arrivals.values()] == [3]
+    for member in (amy, bob, cat):
+        assert isinstance(member.conn, Connection)
+        member.conn.connection_lost(None)
+    assert channel.arrivals is None
+
+
 _NAMES_ACTIONS = [
     "JOIN #room",
     "PART #room",
