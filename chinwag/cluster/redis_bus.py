@@ -26,10 +26,15 @@ process is certainly not applied, and fails at once.
 Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
 memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
 an outage by another name: reported the same way, and the same call sent again until Redis
-takes it. One that cannot pass (a key of the wrong type, a bug in a script: the same call
-would fail again forever) drops the call, whose events are handed to ``on_refused`` so that
-the senders of its lines are told they were not delivered; it is reported as an outage too, so
-that the node refuses new lines until a call goes through again.
+takes it. One that cannot pass (a key the call must write holds another type, a bug in a
+script: the same call would fail again forever) drops the call, which changed nothing (the
+scripts look before they write), and its operations are handed to ``on_refused``; it is
+reported as an outage too, so that the node refuses new lines until a call goes through again.
+Within a call that goes through, TURN skips each operation that a corrupt key would make fail
+(whole: none of its writes is made) and applies the others; the skipped ones are handed to
+``on_refused`` the same way (its events, and whether a change of the network's state was
+among them), without an outage: the node tells the senders of refused lines, and joins the
+network again when a change was refused (``node.py``).
 
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
@@ -63,7 +68,7 @@ import contextlib
 import logging
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -87,6 +92,7 @@ __all__ = [
     "DEFAULT_RENEW_INTERVAL",
     "FLUSH_BUCKETS",
     "FencedError",
+    "OnRefused",
     "RedisBus",
     "split_reason",
 ]
@@ -128,6 +134,12 @@ OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
 _ROUTING = (b"to ", b"chan ", b"all ")
 """How the operations that carry an event begin (the others change state, or keep a history
 record)."""
+_KEEP = b"keep "
+"""How the operation that keeps a history record begins."""
+
+OnRefused = Callable[[list[bytes], bool], None]
+"""Called with the events of the operations Redis refused for good (not applied), and whether
+a change of the network's state (``enter``, ``leave``, ``take``, ``release``) was refused."""
 
 
 def _fenced(exc: ResponseError) -> bool:
@@ -168,8 +180,8 @@ def _tell_nobody(error: BaseException | None) -> None:
     """Nobody to tell that Redis cannot be reached (tests)."""
 
 
-def _drop(events: list[bytes]) -> None:
-    """Nobody to tell that a call was refused (tests)."""
+def _drop(events: list[bytes], changes: bool) -> None:
+    """Nobody to tell that operations were refused (tests)."""
 
 
 class RedisBus:
@@ -183,7 +195,8 @@ class RedisBus:
         on_fenced: called once when this node has been declared dead itself.
         on_unreachable: called with the error when a call cannot reach Redis, or Redis refuses
             it, and with None when calls go through again.
-        on_refused: called with the events of a call Redis refused for good (dropped).
+        on_refused: called with what Redis refused for good (`OnRefused`): a call, or
+            operations of a call.
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
         timeout: seconds a call may take before Redis counts as unreachable.
@@ -198,7 +211,7 @@ class RedisBus:
         on_split: OnSplit,
         on_fenced: Callable[[], None],
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
-        on_refused: Callable[[list[bytes]], None] = _drop,
+        on_refused: OnRefused = _drop,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
         timeout: float = COMMAND_TIMEOUT,
@@ -425,9 +438,9 @@ class RedisBus:
         """See :meth:`Bus.to_all`."""
         self._add(b"all - ", event)
 
-    def enter(self, channel_folded: str) -> None:
+    def enter(self, channel_folded: str, identity: str = "") -> None:
         """See :meth:`Bus.enter`."""
-        self._add(b"enter " + channel_folded.encode() + b" \n", b"")
+        self._add(f"enter {channel_folded} {identity}\n".encode(), b"")
 
     def leave(self, channel_folded: str) -> None:
         """See :meth:`Bus.leave`."""
@@ -482,7 +495,9 @@ class RedisBus:
             heard = self._heard
             try:
                 began = time.perf_counter()
-                await self._turn(args=[self._node, self._epoch, number, b"".join(ops)])
+                answer = await self._turn(
+                    args=[self._node, self._epoch, number, b"".join(ops), count]
+                )
                 took = time.perf_counter() - began
             except ResponseError as exc:
                 if _fenced(exc):
@@ -497,10 +512,9 @@ class RedisBus:
                 self._unsent = None
                 self._finished(number)
                 _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
-                routed = range(0, len(ops), 2)  # (head, event) pairs
-                self._on_refused([ops[i + 1] for i in routed if ops[i].startswith(_ROUTING)])
                 # Nothing waits any more: the node's next probe (a ping) ends the episode.
                 self._unreachable = False
+                self._refused(ops, range(count))
             except RedisError as exc:
                 # Perhaps applied, perhaps not: the same call goes again (see the header).
                 if self._heard != heard:
@@ -519,6 +533,32 @@ class RedisBus:
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
                 self._reached()
+                if len(answer) > 1:  # {appended, then the operations skipped}
+                    _log.error(
+                        "bus: Redis refused %d operations of a call of node %s (a key of the "
+                        "wrong type?): %s",
+                        len(answer) - 1,
+                        self._node,
+                        b"; ".join(
+                            ops[2 * i].strip() for i in answer[1:] if 2 * i < len(ops)
+                        ).decode(errors="replace"),
+                    )
+                    self._refused(ops, answer[1:])
+
+    def _refused(self, ops: list[bytes], indices: Iterable[int]) -> None:
+        """Hand the operations at ``indices`` of a call, which Redis refused, to
+        ``on_refused``."""
+        events: list[bytes] = []
+        changes = False
+        for index in indices:
+            if not 0 <= 2 * index < len(ops):
+                continue
+            head, event = ops[2 * index], ops[2 * index + 1]
+            if head.startswith(_ROUTING):
+                events.append(event)
+            elif not head.startswith(_KEEP):  # (a record goes with its line: TURN)
+                changes = True
+        self._on_refused(events, changes)
 
     def _report(self, exc: RedisError, waiting: int) -> None:
         """A call could not reach Redis, or Redis refused it: said once per episode."""
@@ -623,6 +663,12 @@ class RedisBus:
                 _log.warning("bus: cannot renew the lease (%s)", exc)
                 if time.monotonic() - self._renewed_at > self._lease:
                     self._fence(None)  # the network has declared us dead by now
+
+    def fence(self) -> None:
+        """Send nothing more, as a node declared dead: this node fell out of step with the
+        network (Redis refused a change it made), and must join it again as a new
+        incarnation."""
+        self._fence(None)
 
     def _fence(self, exc: ResponseError | None) -> Exception:
         """Declare this node dead (once) when ``exc`` is the FENCED refusal; return what to

@@ -1,8 +1,8 @@
 """The bus when Redis falls silent (SIGSTOP, as a cut network looks): the bus says Redis cannot be
 reached, and once it answers again the call that had no answer is neither lost nor doubled; and
 when only a call's answer comes late while Redis goes on writing, the bus says nothing. When
-Redis refuses a call (out of memory: for a while; a key of the wrong type: for good) the bus
-says so too, and the call goes again or is handed back."""
+Redis refuses a call for a while (out of memory) the bus says so too, and the call goes again
+(refusals for good: ``test_turn_refusals.py``)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class Watcher:
         self.reports.append(error)
         self.changed.set()
 
-    def on_refused(self, events: list[bytes]) -> None:
+    def on_refused(self, events: list[bytes], changes: bool) -> None:
         self.refused.extend(event.decode().removesuffix("\n") for event in events)
         self.changed.set()
 
@@ -257,31 +257,6 @@ async def test_a_redis_out_of_memory_is_an_outage_and_the_refused_call_arrives_o
         await watcher.until(events=2)
         assert watcher.events == ["first", "second"]
         assert watcher.reports[1] is None and watcher.refused == []
-    finally:
-        await bus.stop()
-        admin.close()
-
-
-async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
-    own_redis: RedisServer,
-) -> None:
-    """A channel key of the wrong type makes Redis refuse the call whatever happens: the bus
-    reports it, hands its events back (their senders are told) instead of retrying forever,
-    and the next call goes through."""
-    watcher = Watcher()
-    bus = _bus(own_redis.url, watcher)
-    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
-    await bus.start()
-    try:
-        admin.set("cw:chan:#broken", "not a hash")
-        bus.to_channel("#broken", b"lost\n")
-        bus.to(bus.node, b"with it\n")
-        await watcher.until(reports=1, refused=2)
-        assert watcher.refused == ["lost", "with it"]
-        assert isinstance(watcher.reports[0], ResponseError)
-        bus.to(bus.node, b"after\n")
-        await watcher.until(events=1)
-        assert watcher.events == ["after"]
     finally:
         await bus.stop()
         admin.close()
