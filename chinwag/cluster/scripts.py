@@ -285,7 +285,10 @@ TURN = _with(
 -- count that is no number) would make fail is skipped whole, before any of its writes, and
 -- the others are applied; a message refused takes its line's history record and its other
 -- destinations with it (and a record refused, its line), so that a line is still in history
--- exactly when it is in an inbox. Each key's type is looked up once per call.
+-- exactly when it is in an inbox. Each key's type is looked up once per call. An inbox that
+-- is no stream refuses what is sent to that node alone (``to``); the events for several
+-- nodes (``chan``, ``all``) go to the others: that node cannot read its inbox any more, and
+-- one broken node must not stop everyone's lines.
 -- Returns {the inbox entries appended, then the (0-based) indices of the skipped operations}.
 local node, epoch, number, ops = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local count = tonumber(ARGV[5] or '0')
@@ -346,17 +349,14 @@ local function skip(index, event)
         end
     end
 end
-local function routed(index, event, dests)  -- route event to every one of dests, or none
+local function routed(index, event, dests)  -- route event to dests whose inbox can take it
     if withdrawn then
         local msgid = line_of(event)
         if msgid and withdrawn[msgid] then return skip(index, event) end
     end
     for _, dest in ipairs(dests) do
-        if not box(dest) then return skip(index, event) end
-    end
-    for _, dest in ipairs(dests) do
-        local list = outbox[dest]
-        list[#list + 1] = event
+        local list = box(dest)
+        if list then list[#list + 1] = event end
     end
 end
 local joined, owned = 'cw:joined:' .. node, 'cw:owned:' .. node
@@ -374,8 +374,14 @@ while pos <= size do
     if stop > second + 1 then event = sub(ops, second + 1, stop) end
     pos = stop + 1
     if op == 'to' then
-        local list = not withdrawn and box(arg)
-        if list then list[#list + 1] = event else routed(index, event, {arg}) end
+        local list = box(arg)
+        if not list then
+            skip(index, event)
+        elseif withdrawn then
+            routed(index, event, {arg})
+        else
+            list[#list + 1] = event
+        end
     elseif op == 'chan' then
         local dests = redis.pcall('HKEYS', 'cw:chan:' .. arg)
         if dests.err then skip(index, event) else routed(index, event, dests) end

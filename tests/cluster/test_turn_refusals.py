@@ -304,3 +304,35 @@ async def test_a_node_with_a_corrupt_room_key_leaves_the_network_all_the_same(
     assert admin.hkeys("cw:nodes") == []
     assert admin.hgetall("cw:nicks") == {}
     assert not admin.exists("cw:chan:#fine", "cw:joined:n1.test", "cw:owned:n1.test")
+
+
+async def test_a_corrupt_inbox_refuses_what_goes_to_its_node_alone(
+    redis_url: str, admin: redis.Redis
+) -> None:
+    """n2's inbox a string: a private line to n2 is refused (its echo to n1 withdrawn with
+    it), but a room line and a QUIT for every node reach n1 as usual: one broken node does not
+    stop the others' lines."""
+    n1, n2 = Peer(redis_url, N1), Peer(redis_url, N2)
+    await n1.bus.start()
+    await n2.bus.start()
+    try:
+        n1.bus.enter("#room")
+        n2.bus.enter("#room")
+        await n1.bus.flush()
+        await n2.bus.flush()
+        admin.delete("cw:inbox:n2.test")
+        admin.set("cw:inbox:n2.test", "not a stream")
+        private, _ = _line("m-private")
+        room, _ = _line("m-room", "#room")
+        bye = quit_event(N1, "2", "bye")
+        n1.bus.to(N2, private)
+        n1.bus.to(N1, private)
+        n1.bus.to_channel("#room", room)
+        n1.bus.to_all(bye)
+        await n1.until(refused=2, events=2)
+        await n1.bus.flush()
+        assert n1.refused == [private, private]  # both of its operations: the node tells once
+        assert n1.changes_refused == 0 and n1.events == [room, bye]
+    finally:
+        await n1.bus.stop()
+        await n2.bus.stop()
