@@ -349,16 +349,27 @@ local function skip(index, event)
         end
     end
 end
-local function routed(index, event, dests)  -- route event to dests whose inbox can take it
+local function lists_of(dests)  -- the events of those of dests whose inbox can take them
+    local lists = {}
+    for _, dest in ipairs(dests) do
+        local list = box(dest)
+        if list then lists[#lists + 1] = list end
+    end
+    return lists
+end
+local function route(index, event, lists)  -- add event to every one of lists
     if withdrawn then
         local msgid = line_of(event)
         if msgid and withdrawn[msgid] then return skip(index, event) end
     end
-    for _, dest in ipairs(dests) do
-        local list = box(dest)
-        if list then list[#list + 1] = event end
+    for k = 1, #lists do
+        local list = lists[k]
+        list[#list + 1] = event
     end
 end
+-- A room's destinations, read once per call (until an enter or a leave of it in the call):
+-- most calls carry many lines to few rooms. False for a room whose key is corrupt.
+local rooms, everyone = {}, nil
 local joined, owned = 'cw:joined:' .. node, 'cw:owned:' .. node
 local pos, size, index = 1, #ops, -1
 while pos <= size do
@@ -378,15 +389,21 @@ while pos <= size do
         if not list then
             skip(index, event)
         elseif withdrawn then
-            routed(index, event, {arg})
+            route(index, event, {list})
         else
             list[#list + 1] = event
         end
     elseif op == 'chan' then
-        local dests = redis.pcall('HKEYS', 'cw:chan:' .. arg)
-        if dests.err then skip(index, event) else routed(index, event, dests) end
+        local lists = rooms[arg]
+        if lists == nil then
+            local dests = redis.pcall('HKEYS', 'cw:chan:' .. arg)
+            lists = not dests.err and lists_of(dests)
+            rooms[arg] = lists
+        end
+        if lists then route(index, event, lists) else skip(index, event) end
     elseif op == 'all' then
-        routed(index, event, redis.call('HKEYS', 'cw:nodes'))
+        everyone = everyone or lists_of(redis.call('HKEYS', 'cw:nodes'))
+        route(index, event, everyone)
     elseif op == 'keep' then
         if usable('cw:history', 'stream') then
             kept[#kept + 1] = event
@@ -397,6 +414,7 @@ while pos <= size do
         end
     elseif op == 'enter' or op == 'leave' then
         local chan = 'cw:chan:' .. arg
+        rooms[arg] = nil  -- its destinations may change
         -- The count first: the one write that can fail on the value (not a number).
         local members = usable(joined, 'set') and redis.pcall(
             'HINCRBY', chan, node, op == 'enter' and 1 or -1)

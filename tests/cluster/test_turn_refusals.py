@@ -336,3 +336,24 @@ async def test_a_corrupt_inbox_refuses_what_goes_to_its_node_alone(
     finally:
         await n1.bus.stop()
         await n2.bus.stop()
+
+
+async def test_a_rooms_destinations_follow_an_enter_and_a_leave_in_the_same_call(
+    redis_url: str,
+) -> None:
+    """One call: a line to #r (nobody there), n1 enters it, a line, n1 leaves it, a line. TURN
+    reads a room's destinations once per call but again after each change of them: only the
+    line between the enter and the leave reaches n1."""
+    n1 = Peer(redis_url, N1)
+    await n1.bus.start()
+    try:
+        n1.bus.to_channel("#r", b"before\n")
+        n1.bus.enter("#r")
+        n1.bus.to_channel("#r", b"while in\n")
+        n1.bus.leave("#r")
+        n1.bus.to_channel("#r", b"after\n")
+        n1.bus.to(N1, b"end\n")
+        await n1.until(events=2)
+        assert n1.events == [b"while in\n", b"end\n"]
+    finally:
+        await n1.bus.stop()
