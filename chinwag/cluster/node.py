@@ -39,6 +39,7 @@ that starts does: it agrees with Redis again, and serves users again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -532,13 +533,17 @@ class ClusterNode:
             self.replica.reset()
             self._claimed.clear()
             self._entering.clear()
-            while True:
+            for attempt in itertools.count():
                 self.bus = self._new_bus()
                 try:
                     await self._join()
                 except NetworkUnreachableError as exc:
-                    _log.warning(
-                        "cluster: %s cannot join the network again yet: %s", self.node, exc
+                    # Said once: Redis may be away for long, and the node tries every second.
+                    _log.log(
+                        logging.DEBUG if attempt else logging.WARNING,
+                        "cluster: %s cannot join the network again yet: %s",
+                        self.node,
+                        exc,
                     )
                     await self.bus.stop()
                     self.replica.reset()  # what a half-received snapshot brought
