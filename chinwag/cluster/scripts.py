@@ -241,8 +241,8 @@ local created = redis.call('EXISTS', 'cw:chan:' .. chan) == 0
 if created then
     redis.call('SET', 'cw:ident:' .. chan, identity)
 elseif redis.call('SET', 'cw:ident:' .. chan, identity, 'NX') == false then
-    -- (Entered without one, through TURN's ``enter``: the first claim after gives it one,
-    -- which every later claim gets.)
+    -- (Entered without one, through an older node's ``enter``, which carries none: the
+    -- first claim after gives it one, which every later claim gets.)
     identity = redis.call('GET', 'cw:ident:' .. chan)
 end
 redis.call('HINCRBY', 'cw:chan:' .. chan, node, 1)
