@@ -345,8 +345,13 @@ class Server:
         conns = [client.conn for client in self.network.connections if not client.conn.remote]
         for conn in conns:
             conn.close(reason)
-        # And those closed earlier whose ERROR waits behind a peer that stopped reading.
-        conns += self._closing.difference(conns)
+        # And those closed earlier whose ERROR waits behind a peer that stopped reading (one
+        # with nothing left to write is gone the moment its socket closes: not waited for).
+        conns += [
+            conn
+            for conn in self._closing.difference(conns)
+            if conn.transport is not None and conn.transport.get_write_buffer_size() > 0
+        ]
         if self._lazy_handle is not None:
             self._lazy_handle.cancel()
         self._flush_lazy()
