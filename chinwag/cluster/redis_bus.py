@@ -23,13 +23,14 @@ The nick and channel claims (``claim_nick``, ``claim_channel``) are sent again t
 until answered (a claim applied twice answers as the first time); only one that never left this
 process is certainly not applied, and fails at once.
 
-Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
-memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
-an outage by another name: reported the same way, and the same call sent again until Redis
-takes it. One that cannot pass (a key the call must write holds another type, a bug in a
-script: the same call would fail again forever) drops the call, which changed nothing (the
-scripts look before they write), and its operations are handed to ``on_refused``; it is
-reported as an outage too, so that the node refuses new lines until a call goes through again.
+Refusals. Redis may answer a call with an error instead (``redis_errors.py`` tells which).
+One that passes (out of memory, a read-only replica after a failover, a busy script, a dump
+that cannot be written) is an outage by another name: reported the same way, and the same call
+sent again until Redis takes it. One that cannot pass (a key the call must write holds another
+type, a bug in a script: the same call would fail again forever) drops the call, which changed
+nothing (the scripts look before they write), and its operations are handed to
+``on_refused``; it is reported as an outage too, so that the node refuses new lines until a
+call goes through again.
 Within a call that goes through, TURN skips each operation that a corrupt key would make fail
 (whole: none of its writes is made) and applies the others; the skipped ones are handed to
 ``on_refused`` the same way (its events, and whether a change of the network's state was
@@ -73,18 +74,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import (
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
+from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
+from chinwag.cluster.redis_errors import is_fenced, is_transient, not_sent
 from chinwag.cluster.roster import NodeInfo, read_roster
 
 __all__ = [
@@ -123,14 +117,6 @@ class FencedError(Exception):
     """This node was declared dead by the network: it must stop serving its users."""
 
 
-TRANSIENT = ("MISCONF", "BUSY", "NOREPLICAS")
-"""Prefixes of Redis's refusals that pass by themselves (a dump that cannot be written, a
-script running long, too few replicas): the refused call is sent again."""
-TRANSIENT_ERRORS = (OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError)
-"""The same for the refusals redis-py names by a class of their own (taking their prefix off:
-OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
-
-
 _ROUTING = (b"to ", b"chan ", b"all ")
 """How the operations that carry an event begin (the others change state, or keep a history
 record)."""
@@ -140,40 +126,6 @@ _KEEP = b"keep "
 OnRefused = Callable[[list[bytes], bool], None]
 """Called with the events of the operations Redis refused for good (not applied), and whether
 a change of the network's state (``enter``, ``leave``, ``take``, ``release``) was refused."""
-
-
-def _fenced(exc: ResponseError) -> bool:
-    return str(exc).startswith("FENCED")
-
-
-SCRIPT_FAILED = "Error running script"
-"""How Redis before 7.0 begins the error of a command that failed inside a script; the
-command's own error follows, after a dash ("... @user_script:12: -OOM command not allowed...")."""
-TRANSIENT_IN_SCRIPT = tuple(
-    f"-{prefix} " for prefix in ("OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", *TRANSIENT)
-)
-"""The refusals that pass, as a script's failure names them on Redis before 7.0."""
-
-
-def _transient(exc: ResponseError) -> bool:
-    """Whether Redis refused for a while only (also when a command inside a script was
-    refused, as Redis before 7.0 words it)."""
-    if isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT):
-        return True
-    text = str(exc)
-    return SCRIPT_FAILED in text and any(refusal in text for refusal in TRANSIENT_IN_SCRIPT)
-
-
-NOT_SENT = (" connecting to ", "while writing to socket", "before write")
-"""How redis-py words the failures of a call that never left this process: no connection
-("Error 111 connecting to ...", "Timeout connecting to server"), or the connection found dead
-when the call was written ("Error ... while writing to socket. Connection lost.", "Connection
-closed by the server before write"). A timeout while writing is not one: part may have gone."""
-
-
-def _not_sent(exc: RedisError) -> bool:
-    """Whether a call certainly did not reach Redis (`NOT_SENT`)."""
-    return isinstance(exc, RedisConnectionError) and any(words in str(exc) for words in NOT_SENT)
 
 
 def _tell_nobody(error: BaseException | None) -> None:
@@ -398,9 +350,9 @@ class RedisBus:
         """Call a claim script until Redis answers it. A call without an answer (a timeout, a
         cut connection) may have been applied all the same: it is sent again, and the claim
         scripts answer a call they already applied as the first time. Only while no try left
-        this process (`NOT_SENT`: Redis stopped, say) is the claim certainly not applied, and
-        the error raised at once. Past the lease this node has been declared dead, its
-        claims with it: that ends the tries.
+        this process (``redis_errors.NOT_SENT``: Redis stopped, say) is the claim certainly
+        not applied, and the error raised at once. Past the lease this node has been declared
+        dead, its claims with it: that ends the tries.
 
         Raises:
             FencedError: this node was declared dead.
@@ -414,7 +366,7 @@ class RedisBus:
             except ResponseError as exc:
                 raise self._fence(exc) from None
             except RedisError as exc:
-                reached = reached or not _not_sent(exc)
+                reached = reached or not not_sent(exc)
                 if not reached:
                     raise
                 if self._fenced:
@@ -500,12 +452,12 @@ class RedisBus:
                 )
                 took = time.perf_counter() - began
             except ResponseError as exc:
-                if _fenced(exc):
+                if is_fenced(exc):
                     self._unsent = None
                     self._fence(exc)
                     continue
                 self._report(exc, count)
-                if _transient(exc):
+                if is_transient(exc):
                     await asyncio.sleep(RETRY_INTERVAL)  # the same call goes again
                     continue
                 # It would be refused again forever: dropped, and its senders told.
@@ -657,7 +609,7 @@ class RedisBus:
                 for dead in await self._reap():
                     _log.warning("bus: node %s lost its lease: reaped", dead.decode())
             except RedisError as exc:
-                if isinstance(exc, ResponseError) and _fenced(exc):
+                if isinstance(exc, ResponseError) and is_fenced(exc):
                     self._fence(exc)
                     continue
                 _log.warning("bus: cannot renew the lease (%s)", exc)
@@ -673,7 +625,7 @@ class RedisBus:
     def _fence(self, exc: ResponseError | None) -> Exception:
         """Declare this node dead (once) when ``exc`` is the FENCED refusal; return what to
         raise for ``exc``."""
-        if exc is not None and not _fenced(exc):
+        if exc is not None and not is_fenced(exc):
             return exc
         if not self._fenced:
             self._fenced = True

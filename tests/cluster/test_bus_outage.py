@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 from argon2 import PasswordHasher
-from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.network_history import NetworkHistory
-from chinwag.cluster.redis_bus import RedisBus, _transient
+from chinwag.cluster.redis_bus import RedisBus
 from chinwag.store import StoreError
 from chinwag.store.postgres import PostgresStore
 
@@ -260,24 +260,6 @@ async def test_a_redis_out_of_memory_is_an_outage_and_the_refused_call_arrives_o
     finally:
         await bus.stop()
         admin.close()
-
-
-def test_a_refusal_inside_a_script_on_an_older_redis_is_a_passing_one() -> None:
-    """Before 7.0 Redis reports a write refused inside a script (out of memory, a read-only
-    replica, a dump that cannot be written) as the script's failure: still one that passes,
-    so the call goes again; a key of the wrong type inside a script stays one that does not."""
-    failed = "Error running script (call to f_1a2b): @user_script:12: @user_script: 12: "
-    for refusal in (
-        "-OOM command not allowed when used memory > 'maxmemory'.",
-        "-READONLY You can't write against a read only replica.",
-        "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable",
-        "-NOREPLICAS Not enough good replicas to write.",
-    ):
-        assert _transient(ResponseError(failed + refusal))
-    assert not _transient(
-        ResponseError(failed + "-WRONGTYPE Operation against a key holding the wrong kind")
-    )
-    assert _transient(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
 
 
 async def test_calls_lost_on_the_way_while_pings_pass_mean_unreachable(
