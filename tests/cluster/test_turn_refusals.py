@@ -5,7 +5,8 @@ by the test) costs the one operation of a call that needs it, whole, and nothing
 bus hands the skipped one back (`RedisBus` ``on_refused``): a message with its line (its history
 record, its other destinations), a change of state as a change. A call the bus must send again
 is answered as the first time. The claims and the reaper refuse, resp. pass over, a corrupt key
-before they write; an ``enter`` leaves the room its history identity.
+before they write; an ``enter`` leaves the room its history identity. And, against a model of
+TURN (hypothesis): any call over any corrupt keys applies exactly the operations none stops.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.exceptions import ResponseError
 
 from chinwag.cluster import scripts
@@ -357,3 +360,110 @@ async def test_a_rooms_destinations_follow_an_enter_and_a_leave_in_the_same_call
         assert n1.events == [b"while in\n", b"end\n"]
     finally:
         await n1.bus.stop()
+
+
+# -- TURN against a model of it ------------------------------------------------------------------
+
+OTHER = "other.test"
+"""A second node, whose inbox the property test may break."""
+_CHANNELS = ("#a", "#b")
+_NICKS = ("amy", "bob")
+_CORRUPTIBLE = (
+    "cw:chan:#a",
+    "cw:chan:#b",
+    "cw:joined:n1.test",
+    "cw:owned:n1.test",
+    "cw:nicks",
+    "cw:inbox:other.test",
+)
+_op = st.one_of(
+    st.tuples(st.sampled_from(["enter", "leave", "chan"]), st.sampled_from(_CHANNELS)),
+    st.tuples(st.sampled_from(["take", "release"]), st.sampled_from(_NICKS)),
+    st.tuples(st.just("to"), st.sampled_from([N1, OTHER])),
+)
+
+
+class _Model:
+    """What TURN must do with one call of node n1's, alone on its rooms, some keys corrupt."""
+
+    def __init__(self, corrupt: set[str]) -> None:
+        self.corrupt = corrupt
+        self.counts: dict[str, int] = {}
+        self.nicks: dict[str, str] = {}
+        self.skipped: list[int] = []
+        self.inbox: list[bytes] = []  # n1's
+
+    def apply(self, index: int, op: str, arg: str) -> None:
+        event = f"e{index}\n".encode()
+        broken = self.corrupt
+        if op in ("enter", "leave"):
+            if {f"cw:chan:{arg}", "cw:joined:n1.test"} & broken:
+                self.skipped.append(index)
+                return
+            count = self.counts.get(arg, 0) + (1 if op == "enter" else -1)
+            self.counts[arg] = count
+            if count <= 0:
+                del self.counts[arg]
+        elif op in ("take", "release"):
+            if {"cw:nicks", "cw:owned:n1.test"} & broken:
+                self.skipped.append(index)
+            elif op == "take":
+                self.nicks[arg] = f"{N1}/1"
+            else:
+                self.nicks.pop(arg, None)
+        elif op == "chan":
+            if f"cw:chan:{arg}" in broken:
+                self.skipped.append(index)
+            elif self.counts.get(arg, 0) > 0:
+                self.inbox.append(event)
+        elif arg == OTHER and "cw:inbox:other.test" in broken:
+            self.skipped.append(index)
+        elif arg == N1:
+            self.inbox.append(event)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=st.lists(_op, max_size=12), corrupt=st.sets(st.sampled_from(_CORRUPTIBLE)))
+def test_turn_applies_exactly_the_operations_no_corrupt_key_stops(
+    redis_url: str, ops: list[tuple[str, str]], corrupt: set[str]
+) -> None:
+    """Any call over any corrupt keys: TURN skips exactly the operations that need one, and
+    the state, the nicks and n1's inbox end as those of the other operations alone."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushall()
+        client.hset("cw:nodes", mapping={N1: "1", OTHER: "1"})
+        for key in corrupt:
+            client.set(key, "not what TURN wants")
+        model = _Model(corrupt)
+        lines = []
+        for index, (op, arg) in enumerate(ops):
+            model.apply(index, op, arg)
+            if op in ("chan", "to"):
+                lines.append(f"{op} {arg} e{index}\n")
+            elif op == "take":
+                lines.append(f"take {arg} {N1}/1\n")
+            else:
+                lines.append(f"{op} {arg} \n")
+        turn = client.register_script(scripts.TURN)
+        answer = turn(args=[N1, "1", 1, "".join(lines), len(ops)])
+        assert answer[1:] == model.skipped
+        for channel in _CHANNELS:
+            if f"cw:chan:{channel}" not in corrupt:
+                count = model.counts.get(channel)
+                assert client.hget(f"cw:chan:{channel}", N1) == (
+                    None if count is None else str(count).encode()
+                )
+        if "cw:joined:n1.test" not in corrupt:
+            joined = {channel.encode() for channel, count in model.counts.items() if count > 0}
+            assert client.smembers("cw:joined:n1.test") == joined
+        if not {"cw:nicks", "cw:owned:n1.test"} & corrupt:
+            held = {nick.encode(): owner.encode() for nick, owner in model.nicks.items()}
+            assert client.hgetall("cw:nicks") == held
+        inbox: Any = client.xrange(f"cw:inbox:{N1}")
+        events = [event for _id, fields in inbox for event in fields[b"e"].splitlines(True)]
+        assert events == model.inbox
+    finally:
+        client.close()
