@@ -271,7 +271,7 @@ TURN = _with(
 -- Routing ops add the event to the inboxes it goes to:
 --   to <node>     that node            chan <chan>   every node with members in the channel
 --   all -         every node
--- State ops carry no event:
+-- State ops carry no event (a value at most):
 --   enter <chan> [<identity>]  one more member of the channel on this node; the channel's
 --                 history identity, which it keeps if it has none (``cw:ident``)
 --   leave <chan>  one fewer (the last one leaving takes the node out of the channel)
@@ -288,7 +288,9 @@ TURN = _with(
 -- exactly when it is in an inbox. Each key's type is looked up once per call. An inbox that
 -- is no stream refuses what is sent to that node alone (``to``); the events for several
 -- nodes (``chan``, ``all``) go to the others: that node cannot read its inbox any more, and
--- one broken node must not stop everyone's lines.
+-- one broken node must not stop everyone's lines. (What no check foresees still aborts the
+-- call halfway: an XADD to a stream whose last ID is the largest there is, which none of
+-- chinwag's writes makes.)
 -- Returns {the inbox entries appended, then the (0-based) indices of the skipped operations}.
 local node, epoch, number, ops = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local count = tonumber(ARGV[5] or '0')
