@@ -12,7 +12,12 @@ Two questions (issue 13), one run:
   Delivered lines/s for a 100-member room (10 senders) and for 100 private pairs, and lost lines.
   The clients are spread evenly over the nodes in a fixed shuffled order (as a load balancer
   would: a room has members on every node, a pair may be split over two nodes, and
-  ``groups_across_nodes`` says how many were).
+  ``groups_across_nodes`` says how many were), the senders evenly too (``--placement even``:
+  one shuffle of all clients put 2 of the room's 10 senders on one node of two and 8 on the
+  other, and the busier node bounded the room; ``--placement shuffled`` still does that).
+  The quota's period is the kernel's 100 ms unless ``--period-ms`` says otherwise (the same
+  share in finer slices: a node at 0.3 core otherwise runs 30 ms, then waits 70 ms); each run
+  records how often each node's quota ran out (``throttled_pct``, from ``cpu.stat``).
 * **What a line costs a node that only receives it.** ``receive-2``: 2 nodes, every sender on
   the first and every other client on the second, which then does nothing but receive: its CPU
   per message (``node1_us_per_msg``) is the receiving work that each node with members adds.
@@ -48,7 +53,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.cpu_share import CpuShare, cpu_share_kind
+from bench.cpu_share import PERIOD_US, CpuShare, cpu_share_kind
 from bench.run import _chinwag_revision
 from bench.scenarios import Scenario, build
 from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
@@ -61,10 +66,19 @@ SCENARIOS = {"room": "fanout C=100 S=10", "pm": "privmsg 100 pairs"}
 NODE_START_TIMEOUT = 30.0
 PLACEMENT_SEED = 13
 """The shuffle of the clients over the nodes: the same in every run."""
+EVEN, SHUFFLED, APART = "even", "shuffled", "apart"
+PLACEMENTS = (EVEN, SHUFFLED)
+"""How clients are spread over the nodes (`_placement`), each node getting as many as the next:
+``even`` spreads the senders evenly too (what a load balancer comes to with many users who
+talk alike); ``shuffled`` spreads all clients in one shuffled order, which puts 2 of the room's
+10 senders on one node of two and 8 on the other, so that the busier node bounds the room
+(before 2026-12-07 the benchmark's only placement). ``apart``: the receive-only variant's."""
 WINDOW = 256
 """Lines in flight per sender: the scenarios' 64 bound a room on a network by the round trip
 through Redis (10 senders x 64 lines / 19 ms = 33k lines/s, measured, with 2 and 3 nodes at
 36-41% of their 60-90% of CPU), not by the nodes' CPU, which is what this benchmark is about."""
+PERIOD_MS = PERIOD_US / 1000
+"""The period each node's quota is given for, by default: the kernel's (100 ms)."""
 RECEIVE_ONLY = "receive-2"
 """The variant whose second node only receives (see the module header)."""
 
@@ -167,24 +181,32 @@ def run_one(
     duration: float,
     history: bool,
     window: int = 0,
+    period_ms: float = PERIOD_MS,
+    placement: str = EVEN,
 ) -> dict[str, Any]:
     """Start ``nodes`` nodes (0: the plain server), run the generator once, stop them; a
-    ``window`` (lines in flight per sender) other than 0 replaces the scenario's."""
+    ``window`` (lines in flight per sender) other than 0 replaces the scenario's; each node's
+    share is given per ``period_ms``; the clients are spread as ``placement`` says."""
     record: dict[str, Any] = {
         "scenario": scenario.name,
         "variant": variant,
         "nodes": nodes,
         "share": share,
+        "period_ms": period_ms,
+        "placement": placement,
         "loadavg_before": round(os.getloadavg()[0], 2),
         "started": time.strftime("%H:%M:%S", time.gmtime()),
     }
     store_url = backends.fresh()
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{variant}-"))
     running: list[Node] = []
+    shares: list[CpuShare] = []
     with ExitStack() as stack:
         try:
             for i in range(max(nodes, 1)):
-                cpu = stack.enter_context(CpuShare(f"chinwag-bench-{os.getpid()}-{i}", share))
+                name = f"chinwag-bench-{os.getpid()}-{i}"
+                cpu = stack.enter_context(CpuShare(name, share, period_ms))
+                shares.append(cpu)
                 if nodes:
                     extra = _cluster_section(backends.redis.url, store_url, f"n{i}.bench", history)
                 else:
@@ -203,7 +225,11 @@ def run_one(
         spec.update(
             port=running[0].port,
             server_pid=running[0].proc.pid,
-            ports=_placement(scenario, [node.port for node in running], variant == RECEIVE_ONLY),
+            ports=_placement(
+                scenario,
+                [node.port for node in running],
+                APART if variant == RECEIVE_ONLY else placement,
+            ),
             server_pids=[node.proc.pid for node in running],
             watch=(
                 {**watch, **{f"node{i}": node.proc.pid for i, node in enumerate(running)}}
@@ -214,7 +240,9 @@ def run_one(
         )
         spec_path = workdir / "spec.json"
         spec_path.write_text(json.dumps(spec))
+        before = [cpu.throttled() for cpu in shares]
         record.update(_generate(spec_path, duration))
+        _throttling(record, before, [cpu.throttled() for cpu in shares])
         record["node_rss_kib"] = [_rss(node) for node in running]
         for node in running:
             if node.proc.poll() is not None:
@@ -227,21 +255,42 @@ def run_one(
     return record
 
 
-def _placement(scenario: Scenario, ports: list[int], senders_apart: bool) -> list[int]:
+def _throttling(
+    record: dict[str, Any],
+    before: list[tuple[int, int, float]],
+    after: list[tuple[int, int, float]],
+) -> None:
+    """How often each node's quota ran out during the generator's run (connections and the
+    drain included), and how long the nodes waited for their next period, in total."""
+    periods = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
+    throttled = [a[1] - b[1] for a, b in zip(after, before, strict=True)]
+    record["throttled_pct"] = [
+        round(100 * t / p, 1) if p else None for t, p in zip(throttled, periods, strict=True)
+    ]
+    known = [pct for pct in record["throttled_pct"] if pct is not None]
+    if known:
+        record["throttled_pct_mean"] = round(statistics.fmean(known), 1)
+    record["throttled_s"] = round(sum(a[2] - b[2] for a, b in zip(after, before, strict=True)), 2)
+
+
+def _placement(scenario: Scenario, ports: list[int], how: str) -> list[int]:
     """The node (port) of each client, in the order the generator connects them (and forms
-    the scenario's groups, each group's senders last): spread evenly and shuffled, or with
-    ``senders_apart`` the senders on the first node and every other client on the second."""
+    the scenario's groups, each group's senders last), placed ``how`` (`PLACEMENTS`)."""
     groups = scenario.spec["groups"]
-    if senders_apart:
-        return [
-            ports[0] if k >= g["members"] - g["senders"] else ports[1]
-            for g in groups
-            for k in range(g["members"])
-        ]
-    total = sum(g["members"] for g in groups)
-    spread = [ports[k % len(ports)] for k in range(total)]
-    random.Random(PLACEMENT_SEED).shuffle(spread)
-    return spread
+    senders = [k >= g["members"] - g["senders"] for g in groups for k in range(g["members"])]
+    if how == APART:
+        return [ports[0] if sending else ports[1] for sending in senders]
+    shuffle = random.Random(PLACEMENT_SEED).shuffle
+    if how == SHUFFLED:
+        spread = [ports[k % len(ports)] for k in range(len(senders))]
+        shuffle(spread)
+        return spread
+    # EVEN: the senders spread like the others, each in a shuffled order of its own.
+    by_role: dict[bool, list[int]] = {}
+    for role in (True, False):
+        by_role[role] = [ports[k % len(ports)] for k in range(senders.count(role))]
+        shuffle(by_role[role])
+    return [by_role[sending].pop() for sending in senders]
 
 
 def _free_port() -> int:
@@ -358,6 +407,12 @@ def _cost_model(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _table(record: dict[str, Any]) -> tuple[str, float, str]:
+    """The table a run goes in: its scenario, quota period and placement (the receive-only
+    variant, whose senders are always apart, is run with the first placement only)."""
+    return record["scenario"], record.get("period_ms", PERIOD_MS), record.get("placement", EVEN)
+
+
 def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """The markdown tables of a run: medians per scenario and variant."""
     out = [
@@ -368,16 +423,20 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         f" {meta['share']} core ({meta['share_kind']}), history {meta['history']},"
         f" {meta['reps']} repetitions, load average at the start {meta['loadavg_start']:.2f}.",
         "",
+        "`periods throttled %`: of the quota's periods during the generator's run, the share in"
+        " which a node used its whole quota and waited for the next (mean over the nodes).",
+        "",
     ]
-    for scenario in dict.fromkeys(r["scenario"] for r in records):
-        rows = [r for r in records if r["scenario"] == scenario]
+    for table in dict.fromkeys(map(_table, records)):
+        scenario, period_ms, placement = table
+        rows = [r for r in records if _table(r) == table]
         one = _median([r for r in rows if r["variant"] == "cluster-1"], "delivered_per_s")
         out += [
-            f"## {scenario}",
+            f"## {scenario}, quota per {period_ms:g} ms, clients placed {placement}",
             "",
             "| variant | delivered/s | x 1 node | sent/s | lost | node us/msg | redis us/msg"
-            " | nodes CPU % | groups across nodes | load |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            " | nodes CPU % | periods throttled % | groups across nodes | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for variant in dict.fromkeys(r["variant"] for r in rows):
             runs = [r for r in rows if r["variant"] == variant]
@@ -389,6 +448,7 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
                 f" | {', '.join(str(x) for x in lost)} | {_fmt(_median(runs, 'server_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'redis_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'server_cpu_pct'))}"
+                f" | {_fmt(_median(runs, 'throttled_pct_mean'))}"
                 f" | {_fmt(_median(runs, 'groups_across_nodes'))}"
                 f" | {_fmt(_median(runs, 'loadavg_before'))} |"
             )
@@ -415,6 +475,18 @@ def main(argv: list[str] | None = None) -> int:
         default=WINDOW,
         help=f"lines in flight per sender, closed loop (default {WINDOW}; 0: the scenario's)",
     )
+    parser.add_argument(
+        "--period-ms",
+        default=f"{PERIOD_MS:g}",
+        help="the period of each node's CPU quota, in ms (default: the kernel's"
+        f" {PERIOD_MS:g}); several, comma-separated, run every variant with each",
+    )
+    parser.add_argument(
+        "--placement",
+        default=EVEN,
+        help=f"how clients are spread over the nodes: {' or '.join(PLACEMENTS)} (default"
+        f" {EVEN}: the senders evenly too); several, comma-separated, run every variant with each",
+    )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain server")
     parser.add_argument(
         "--receive-only",
@@ -425,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.nodes.split(",") if n]
+    periods = [float(ms) for ms in args.period_ms.split(",") if ms]
+    placements = [how for how in args.placement.split(",") if how]
+    if not set(placements) <= set(PLACEMENTS):
+        parser.error(f"--placement: {', '.join(PLACEMENTS)}")
     variants = ([] if args.no_plain else [("plain", 0)]) + [(f"cluster-{n}", n) for n in sizes]
     if args.receive_only:
         variants.append((RECEIVE_ONLY, 2))
@@ -439,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "share": args.share,
         "share_kind": kind or "none: no cgroup CPU controller we may use; nodes unlimited",
+        "periods_ms": periods,
+        "placements": placements,
         "history": args.history,
         "reps": args.reps,
         "loadavg_start": os.getloadavg()[0],
@@ -448,9 +526,16 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     try:
         for scenario in scenarios:
+            runs = [
+                (variant, nodes, ms, how)
+                for ms in periods
+                for how in placements
+                for variant, nodes in variants
+                if variant != RECEIVE_ONLY or how == placements[0]
+            ]
             for rep in range(args.reps):
-                shift = rep % len(variants)
-                for variant, nodes in variants[shift:] + variants[:shift]:
+                shift = rep % len(runs)
+                for variant, nodes, period_ms, how in runs[shift:] + runs[:shift]:
                     record = run_one(
                         variant,
                         nodes,
@@ -460,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
                         duration=args.duration,
                         history=args.history == "on",
                         window=args.window,
+                        period_ms=period_ms,
+                        placement=how,
                     )
                     record["rep"] = rep
                     records.append(record)
@@ -479,7 +566,8 @@ def _one_line(record: dict[str, Any]) -> str:
         f" delivered/s {record.get('delivered_per_s')} lost {record.get('lost')}"
         f" node us/msg {record.get('server_us_per_msg')} redis us/msg"
         f" {record.get('redis_us_per_msg')} nodes CPU% {record.get('server_cpu_pct')}"
-        f" gen CPU% {record.get('gen_cpu_pct')} load {record['loadavg_before']}"
+        f" gen CPU% {record.get('gen_cpu_pct')} throttled% {record.get('throttled_pct')}"
+        f" period {record['period_ms']:g} ms {record['placement']} load {record['loadavg_before']}"
         + (f" ERRORS {record['errors']}" if record.get("errors") else "")
     )
 
