@@ -52,11 +52,12 @@ from chinwag.server.fanout import (
     TAG_CAPS,
     Outgoing,
     add_plain_line,
+    add_plain_lines,
     deliver_to_channel,
 )
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Cap, ChannelBatch, Client
+from chinwag.server.state import Cap, Channel, ChannelBatch, Client
 from chinwag.store import BanKind, ServerBan
 
 __all__ = ["RemoteLink", "Replica", "SyncLostError"]
@@ -65,6 +66,12 @@ _log = logging.getLogger("chinwag.cluster")
 
 OnKill = Callable[[str, str, str, str | None], None]
 """Called with a remote user's node and uid, a reason and a quit message: close it there."""
+
+
+_RouteKey = tuple[bytes, bytes, bytes]
+"""A room message's node, sender uid and target, as bytes."""
+_Routes = dict[_RouteKey, tuple[Client, Channel]]
+"""Room messages' senders and rooms here, by `_RouteKey`."""
 
 
 class SyncLostError(Exception):
@@ -276,35 +283,82 @@ class Replica:
         """Apply events (``events.py``) in order; a malformed or unknown one is logged and
         skipped."""
         own = self._own_head
+        # Who speaks where, by the bytes that name them in a room message (`_Routes`): the
+        # lines of a turn come in rows from a few speakers. Forgotten at any other event,
+        # which may change who is where.
+        routes: _Routes = {}
+        # The plain lines (no status prefix, not TAGMSG) of one speaker to one room in a row,
+        # added to the room's batch at once (`_room_lines`), before anything else happens.
+        # Measured (an entry of 1000 lines, 50 members here, py 3.11): 0.81 us a line before
+        # either; in rows of 64 lines from 5 speakers 0.44 us (0.71 with `routes` alone); a
+        # speaker's lines come in rows as its node read them. With the 5 speakers taking
+        # turns line by line, 0.90 us (rows of one line cost a little).
+        row: list[list[bytes]] = []
+        row_key: _RouteKey | None = None
+        row_route: tuple[Client, Channel] | None = None
         for raw in events:
             try:
-                if self._peer is None and raw.startswith(own):
-                    # Our own: applied when it happened, so read no further (a message only
-                    # for its msgid, the first field; the line is not even copied) unless it
-                    # is a channel's state.
-                    _, kind, first, *_ = raw.split(b"\0", 3)
-                    if kind in HOT:
-                        self._on_own_message(first.decode())
-                    elif kind == b"chan":
-                        self._own_change_back(json.loads(first)[1])
+                if self._peer is None and not raw.startswith(own):
+                    fields = split_event(raw)
+                    if (
+                        fields[1] == ROOM
+                        and len(fields) == MESSAGE_PARTS
+                        and not fields[STATUS]
+                        and fields[COMMAND] != b"TAGMSG"
+                    ):
+                        key = (fields[0], fields[UID], fields[TARGET])
+                        if key != row_key:
+                            if row:
+                                self._room_lines(row_route, row)
+                                row = []
+                            row_key, row_route = key, self._route(fields, routes)
+                        row.append(fields)
+                        continue
+                    if row:
+                        self._room_lines(row_route, row)
+                        row, row_key = [], None
+                    self._apply_fields(raw, fields, routes)
                     continue
-                fields = split_event(raw)
-                node_bytes, kind = fields[0], fields[1]
+                if row:
+                    self._room_lines(row_route, row)
+                    row, row_key = [], None
                 if self._peer is not None:
-                    self._while_syncing(raw, node_bytes.decode(), kind, fields[2])
-                elif kind == ROOM:
-                    self._room_message(node_bytes.decode(), fields)
-                elif kind == PM:
-                    self._private_message(node_bytes.decode(), fields)
-                else:
-                    args = json.loads(fields[2])
-                    self.applying = True
-                    try:
-                        self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
-                    finally:
-                        self.applying = False
+                    fields = split_event(raw)
+                    self._while_syncing(raw, fields[0].decode(), fields[1], fields[2])
+                    continue
+                # Our own: applied when it happened, so read no further (a message only for
+                # its msgid, the first field; the line is not even copied) unless it is a
+                # channel's state.
+                _, kind, first, *_ = raw.split(b"\0", 3)
+                if kind in HOT:
+                    self._on_own_message(first.decode())
+                elif kind == b"chan":
+                    routes.clear()
+                    self._own_change_back(json.loads(first)[1])
             except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
+                row, row_key = [], None
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
+        if row:
+            try:
+                self._room_lines(row_route, row)
+            except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
+                _log.error("cluster: cannot apply event %r: %s", b"\0".join(row[0])[:200], exc)
+
+    def _apply_fields(self, raw: bytes, fields: list[bytes], routes: _Routes) -> None:
+        """Apply another node's event, cut at its NULs (`split_event`), but a plain room line."""
+        node_bytes, kind = fields[0], fields[1]
+        if kind == ROOM:
+            self._room_message(fields, routes)
+        elif kind == PM:
+            self._private_message(node_bytes.decode(), fields)
+        else:
+            routes.clear()
+            args = json.loads(fields[2])
+            self.applying = True
+            try:
+                self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
+            finally:
+                self.applying = False
 
     def _while_syncing(self, raw: bytes, node: str, kind: bytes, body: bytes) -> None:
         """Waiting for ``self._peer``'s snapshot: take it in when it comes; drop the peer's
@@ -491,19 +545,57 @@ class Replica:
         if command != "MODE":  # a user's modes are told to the user alone (by its node)
             self._network.tell_status(client, str(command), *map(str, params), source=before)
 
-    def _room_message(self, node: str, fields: list[bytes]) -> None:
+    def _route(self, fields: list[bytes], routes: _Routes) -> tuple[Client, Channel] | None:
+        """The sender and the room of a room message here (None: either is unknown here), and
+        the sender revealed if it was a silent member (delayed join)."""
+        key = (fields[0], fields[UID], fields[TARGET])
+        route = routes.get(key)
+        if route is None:
+            node = fields[0].decode()
+            client = self._users.get((node, fields[UID].decode()))
+            channel = self._network.channels.get(fields[TARGET].decode())
+            if client is None or channel is None:
+                if client is None:
+                    _log.warning("cluster: message from unknown user %s/%s", node, fields[UID])
+                return None
+            if channel.hidden and client in channel.hidden:
+                self._network.reveal(client, channel)  # a silent member speaks
+            route = routes[key] = (client, channel)
+        return route
+
+    def _room_lines(self, route: tuple[Client, Channel] | None, row: list[list[bytes]]) -> None:
+        """Plain lines of one speaker to one room in a row (`apply`) delivered as
+        `_room_message` would one by one: into the room's open plain batch at once, when it
+        has one. ``route``: the speaker and the room (`_route`; None: either is unknown)."""
+        if route is None:
+            return
+        client, channel = route
+        if len(row) == 1:
+            self._deliver_line(client, channel, row[0])
+            return
+        if add_plain_lines(channel, [fields[LINE] for fields in row], client):
+            return
+        # No plain batch open (the first line of a turn opens it), or members want tags.
+        self._deliver_line(client, channel, row[0])
+        rest = row[1:]
+        if not add_plain_lines(channel, [fields[LINE] for fields in rest], client):
+            for fields in rest:
+                try:
+                    self._deliver_line(client, channel, fields)
+                except ValueError as exc:  # this line only: the others of the row go on
+                    _log.error("cluster: cannot apply event %r: %s", b"\0".join(fields)[:200], exc)
+
+    def _room_message(self, fields: list[bytes], routes: _Routes) -> None:
         """Another node's user said something in a room with members here: hand the line its
-        node formatted to the same fan-out as a line said here."""
+        node formatted to the same fan-out as a line said here (``routes``: see `apply`)."""
         if len(fields) != MESSAGE_PARTS:
             raise ValueError("not a message event")
-        client = self._users.get((node, fields[UID].decode()))
-        channel = self._network.channels.get(fields[TARGET].decode())
-        if client is None or channel is None:
-            if client is None:
-                _log.warning("cluster: message from unknown user %s/%s", node, fields[UID])
-            return
-        if channel.hidden and client in channel.hidden:
-            self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+        route = self._route(fields, routes)
+        if route is not None:
+            self._deliver_line(route[0], route[1], fields)
+
+    def _deliver_line(self, client: Client, channel: Channel, fields: list[bytes]) -> None:
+        """Deliver one room message of ``client`` to the members of ``channel`` here."""
         # The common case needs neither msgid nor time nor tags: members here who asked for
         # no tags, a batch open since an earlier line of this turn. Measured on a node that
         # only receives (2 nodes, 45 members here): reading every field and building an
