@@ -391,6 +391,18 @@ def _cost_model(rows: list[dict[str, Any]]) -> list[str]:
                 + ", ".join(predicted)
                 + "."
             )
+    busiest = {
+        nodes: _median([_busiest(r) for r in rows if r["nodes"] == nodes], "us")
+        for nodes in cost
+        if nodes > 1
+    }
+    if one and any(busiest.values()):
+        lines.append(
+            "- Predicted from the busiest node's CPU per message (a network goes as fast as its"
+            " busiest node; each node busy at its share): "
+            + ", ".join(f"{n} nodes {one / us:.2f}x" for n, us in busiest.items() if us)
+            + "."
+        )
     two = cost.get(2)
     if one and two and rows[0]["scenario"].startswith("fanout"):
         receive = two - one  # every node receives every line of a room with members on all
@@ -411,6 +423,13 @@ def _table(record: dict[str, Any]) -> tuple[str, float, str]:
     """The table a run goes in: its scenario, quota period and placement (the receive-only
     variant, whose senders are always apart, is run with the first placement only)."""
     return record["scenario"], record.get("period_ms", PERIOD_MS), record.get("placement", EVEN)
+
+
+def _busiest(record: dict[str, Any]) -> dict[str, Any]:
+    """The CPU per message of a run's busiest node, as ``us`` (absent when not measured)."""
+    nodes = [record.get(f"node{i}_us_per_msg") for i in range(record["nodes"])]
+    known = [us for us in nodes if isinstance(us, int | float)]
+    return {"us": max(known)} if known else {}
 
 
 def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:

@@ -175,3 +175,23 @@ def test_the_quota_s_throttling_is_read_from_cpu_stat(tmp_path: Path) -> None:
         "usage_usec 9\nnr_periods 40\nnr_throttled 30\nthrottled_usec 1500000\n"
     )
     assert share.throttled() == (40, 30, 1.5)
+
+
+def test_the_report_predicts_scaling_from_the_busiest_node() -> None:
+    """A network goes as fast as its busiest node: C_1 over the busiest node's CPU per
+    message gives the scaling an uneven load allows."""
+    runs = [
+        _run("cluster-1", 1, sent=100, server_cpu_s=0.0016, node0_cpu_s=0.0016),
+        _run(
+            "cluster-2",
+            2,
+            sent=100,
+            server_cpu_s=0.0020,
+            node0_cpu_s=0.0012,
+            node1_cpu_s=0.0008,
+        ),
+    ]
+    text = report(META, runs)
+    assert "2 nodes 1.60x" in text  # 2 x 16 / 20: an even load
+    assert "(a network goes as fast as its busiest node; each node busy at its share)" in text
+    assert "busy at its share): 2 nodes 1.33x." in text  # 16 / 12
