@@ -50,6 +50,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,16 @@ from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster"
-SCENARIOS = {"room": "fanout C=100 S=10", "pm": "privmsg 100 pairs"}
-"""The scenarios of this benchmark, by short name, from ``bench/scenarios.py``."""
+SCENARIOS = {
+    "room": "fanout C=100 S=10",
+    "room12": "fanout C=100 S=12",
+    "pm": "privmsg 100 pairs",
+}
+"""The scenarios of this benchmark, by short name, from ``bench/scenarios.py`` (``room12``: its
+room with 12 senders, `_scenarios`)."""
+EVEN_SENDERS = 12
+"""Senders of ``room12``: as many on each node of 2 or 3 (10 senders on 3 nodes are 4, 3 and 3:
+the node with 4 does a fifth more of the senders' work than the others, and bounds the room)."""
 NODE_START_TIMEOUT = 30.0
 PLACEMENT_SEED = 13
 """The shuffle of the clients over the nodes: the same in every run."""
@@ -253,6 +262,18 @@ def run_one(
     shutil.rmtree(workdir, ignore_errors=True)
     _per_message(record)
     return record
+
+
+def _scenarios() -> dict[str, Scenario]:
+    """The benchmark's scenarios by name, and ``room12``: the 100-member room with
+    `EVEN_SENDERS` senders (its lines of the same length, its senders as many per node)."""
+    by_name = {s.name: s for s in build(False)}
+    room = by_name[SCENARIOS["room"]]
+    groups = [dict(group, senders=EVEN_SENDERS) for group in room.spec["groups"]]
+    by_name[SCENARIOS["room12"]] = replace(
+        room, name=SCENARIOS["room12"], spec=dict(room.spec, groups=groups), senders=EVEN_SENDERS
+    )
+    return by_name
 
 
 def _throttling(
@@ -523,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = ([] if args.no_plain else [("plain", 0)]) + [(f"cluster-{n}", n) for n in sizes]
     if args.receive_only:
         variants.append((RECEIVE_ONLY, 2))
-    by_name = {s.name: s for s in build(False)}
+    by_name = _scenarios()
     scenarios = [by_name[SCENARIOS[name]] for name in args.scenarios.split(",") if name]
     kind = cpu_share_kind()
     words = argv if argv is not None else sys.argv[1:]
