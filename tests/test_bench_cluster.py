@@ -10,9 +10,11 @@ from bench.cluster import (
     APART,
     EVEN,
     RECEIVE_ONLY,
+    SCENARIOS,
     SHUFFLED,
     _per_message,
     _placement,
+    _scenarios,
     report,
 )
 from bench.cpu_share import CpuShare
@@ -195,3 +197,15 @@ def test_the_report_predicts_scaling_from_the_busiest_node() -> None:
     assert "2 nodes 1.60x" in text  # 2 x 16 / 20: an even load
     assert "(a network goes as fast as its busiest node; each node busy at its share)" in text
     assert "busy at its share): 2 nodes 1.33x." in text  # 16 / 12
+
+
+def test_room12_puts_as_many_senders_on_each_node_of_two_or_three() -> None:
+    """``room12`` is the 100-member room with 12 senders: placed evenly, 6 and 6 on two nodes,
+    4 on each of three (10 senders on three nodes are 4, 3 and 3)."""
+    room12 = _scenarios()[SCENARIOS["room12"]]
+    assert room12.spec["groups"] == [{"channel": True, "members": 100, "senders": 12}]
+    for ports, each in (([1, 2], 6), ([1, 2, 3], 4)):
+        senders = collections.Counter(_placement(room12, ports, EVEN)[88:])
+        assert set(senders.values()) == {each}
+    room = _scenarios()[SCENARIOS["room"]]
+    assert sorted(collections.Counter(_placement(room, [1, 2, 3], EVEN)[90:]).values()) == [3, 3, 4]
