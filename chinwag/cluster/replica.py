@@ -317,7 +317,10 @@ class Replica:
                     if row:
                         self._room_lines(row_route, row)
                         row, row_key = [], None
-                    self._apply_fields(raw, fields, routes)
+                    if fields[1] == PM:
+                        self._private_message(fields[0].decode(), fields)
+                    else:
+                        self._apply_fields(fields, routes)
                     continue
                 if row:
                     self._room_lines(row_route, row)
@@ -344,13 +347,12 @@ class Replica:
             except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", b"\0".join(row[0])[:200], exc)
 
-    def _apply_fields(self, raw: bytes, fields: list[bytes], routes: _Routes) -> None:
-        """Apply another node's event, cut at its NULs (`split_event`), but a plain room line."""
+    def _apply_fields(self, fields: list[bytes], routes: _Routes) -> None:
+        """Apply another node's event, cut at its NULs (`split_event`): a room line that is
+        not plain, or an event of another kind than a message."""
         node_bytes, kind = fields[0], fields[1]
         if kind == ROOM:
             self._room_message(fields, routes)
-        elif kind == PM:
-            self._private_message(node_bytes.decode(), fields)
         else:
             routes.clear()
             args = json.loads(fields[2])
