@@ -442,8 +442,10 @@ def _cost_model(rows: list[dict[str, Any]]) -> list[str]:
 
 def _table(record: dict[str, Any]) -> tuple[str, float, str]:
     """The table a run goes in: its scenario, quota period and placement (the receive-only
-    variant, whose senders are always apart, is run with the first placement only)."""
-    return record["scenario"], record.get("period_ms", PERIOD_MS), record.get("placement", EVEN)
+    variant, whose senders are always apart, is run with the first placement only; a run
+    recorded before placements had a name was shuffled)."""
+    placement = record.get("placement", SHUFFLED)
+    return record["scenario"], record.get("period_ms", PERIOD_MS), placement
 
 
 def _busiest(record: dict[str, Any]) -> dict[str, Any]:

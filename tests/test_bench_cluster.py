@@ -108,9 +108,10 @@ def test_clients_are_spread_evenly_or_with_the_senders_apart() -> None:
 def test_the_report_has_a_table_per_quota_period_and_placement() -> None:
     """Runs with another quota period or placement get a table of their own, each compared
     with its own one-node run."""
+    even = {"placement": EVEN}
     runs = [
-        _run("cluster-1", 1, sent=100, server_cpu_s=0.0016, delivered_per_s=100.0, lost=0),
-        _run("cluster-2", 2, sent=100, server_cpu_s=0.0024, delivered_per_s=130.0, lost=0),
+        _run("cluster-1", 1, sent=100, server_cpu_s=0.0016, delivered_per_s=100.0, **even),
+        _run("cluster-2", 2, sent=100, server_cpu_s=0.0024, delivered_per_s=130.0, **even),
         _run(
             "cluster-1",
             1,
@@ -140,6 +141,8 @@ def test_the_report_has_a_table_per_quota_period_and_placement() -> None:
     assert "| cluster-2 | 130 | 1.30x |" in text
     assert "| cluster-2 | 187 | 1.70x |" in text
     assert "| 92.5 |" in text and "| 40.0 |" in text
+    earlier = report(META, [_run("cluster-1", 1, sent=100, server_cpu_s=0.0016)])
+    assert "clients placed shuffled" in earlier  # recorded before placements had a name
 
 
 def test_the_report_gives_the_cost_of_a_node_that_only_receives() -> None:
