@@ -578,14 +578,19 @@ class Replica:
         if add_plain_lines(channel, [fields[LINE] for fields in row], client):
             return
         # No plain batch open (the first line of a turn opens it), or members want tags.
-        self._deliver_line(client, channel, row[0])
+        self._deliver_lines(client, channel, row[:1])
         rest = row[1:]
         if not add_plain_lines(channel, [fields[LINE] for fields in rest], client):
-            for fields in rest:
-                try:
-                    self._deliver_line(client, channel, fields)
-                except ValueError as exc:  # this line only: the others of the row go on
-                    _log.error("cluster: cannot apply event %r: %s", b"\0".join(fields)[:200], exc)
+            self._deliver_lines(client, channel, rest)
+
+    def _deliver_lines(self, client: Client, channel: Channel, row: list[list[bytes]]) -> None:
+        """`_deliver_line` each of ``row``; a malformed one is logged and skipped, and the
+        others of the row go on."""
+        for fields in row:
+            try:
+                self._deliver_line(client, channel, fields)
+            except ValueError as exc:
+                _log.error("cluster: cannot apply event %r: %s", b"\0".join(fields)[:200], exc)
 
     def _room_message(self, fields: list[bytes], routes: _Routes) -> None:
         """Another node's user said something in a room with members here: hand the line its

@@ -592,3 +592,18 @@ def test_an_entry_applied_at_once_gives_what_its_events_one_by_one_give(
     calls = [events[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     one_by_one = asyncio.run(deliver([[event] for event in events]))
     assert asyncio.run(deliver(calls)) == one_by_one
+
+
+async def test_a_malformed_line_in_a_row_is_skipped_and_the_rest_of_the_row_arrives() -> None:
+    """A line whose time is not a number, in the middle of a row to a room where a member
+    wants tags, is logged and skipped; the row's other lines reach every member."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = await _room_with(replica, network, ["bob"])
+    bad = _room_line("bob", "two", "m2").split(b"\0")
+    bad[7] = b"not a time"  # node, kind, msgid, uid, command, target, status, time, ...
+    replica.apply(
+        [_room_line("bob", "one", "m1"), b"\0".join(bad), _room_line("bob", "three", "m3")]
+    )
+    assert [line.rsplit(" :", 1)[1] for line in _sent(amy)] == ["one", "three"]
+    assert [line.rsplit(" :", 1)[1] for line in _sent(cat)] == ["one", "three"]
