@@ -46,6 +46,7 @@ from chinwag.cluster.events import (
     split_event,
     take_row,
 )
+from chinwag.cluster.remote_link import OnKill, RemoteLink
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import (
@@ -58,16 +59,12 @@ from chinwag.server.fanout import (
 )
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Cap, Channel, ChannelBatch, Client
+from chinwag.server.state import Cap, Channel, Client
 from chinwag.store import BanKind, ServerBan
 
-__all__ = ["RemoteLink", "Replica", "SyncLostError"]
+__all__ = ["Replica", "SyncLostError"]
 
 _log = logging.getLogger("chinwag.cluster")
-
-OnKill = Callable[[str, str, str, str | None], None]
-"""Called with a remote user's node and uid, a reason and a quit message: close it there."""
-
 
 _RouteKey = tuple[bytes, bytes, bytes]
 """A room message's node, sender uid and target, as bytes."""
@@ -81,66 +78,6 @@ class SyncLostError(Exception):
 
 def _ignore(*args: object) -> None:
     """No node behind this replica (tests)."""
-
-
-class RemoteLink:
-    """The link of a user connected to another node: it sends nothing (their node does)."""
-
-    tls = False
-    transport: asyncio.Transport | None = None
-    closing = True
-    """Always: nothing is written to it, and no timer of this node (ping, registration) applies
-    (its node does that)."""
-    remote = True
-    """A user of another node (`Link.remote`): its node closes it, and quits it here."""
-    ping_sent_at: float | None = None
-
-    def __init__(self, node: str, uid: str, signon: float, on_kill: OnKill = _ignore) -> None:
-        """A link to user ``uid`` of ``node``, who signed on at ``signon``."""
-        self.node = node
-        self.uid = uid
-        self.connected_at = signon
-        self.last_read = signon
-        self._on_kill = on_kill
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.lost.set_result(None)  # nothing for this node to wait for at shutdown
-
-    def enqueue(self, data: bytes) -> None:
-        """Dropped: the user's own node delivers to them."""
-
-    def enqueue_lazy(self, data: bytes) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def charge(self, replies: int) -> None:
-        """No flood budget here: the user's own node keeps it."""
-
-    def can_hold(self) -> bool:
-        """Yes: holding a batch costs nothing here."""
-        return True
-
-    def hold(self, batch: ChannelBatch) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def hold_lazily(self, batch: ChannelBatch) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def capture(self) -> None:
-        """Nothing to capture: no command of a remote user is handled here."""
-
-    def release(self) -> list[bytes]:
-        """Nothing was captured."""
-        return []
-
-    def flush(self) -> None:
-        """Nothing to write."""
-
-    def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
-        """Ask the user's own node to close its connection (KILL, a server ban): its QUIT
-        comes back from there."""
-        self._on_kill(self.node, self.uid, reason, quit_message)
-
-    def wait_for(self, task: asyncio.Future[Any]) -> None:
-        """No lines of a remote user are read here."""
 
 
 class Replica:

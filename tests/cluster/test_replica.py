@@ -28,7 +28,8 @@ from chinwag.cluster.events import (
     status_event,
     user_event,
 )
-from chinwag.cluster.replica import RemoteLink, Replica
+from chinwag.cluster.remote_link import RemoteLink
+from chinwag.cluster.replica import Replica
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
