@@ -6,17 +6,8 @@ import collections
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import (
-    APART,
-    EVEN,
-    RECEIVE_ONLY,
-    SCENARIOS,
-    SHUFFLED,
-    _per_message,
-    _placement,
-    _scenarios,
-    report,
-)
+from bench.cluster import SCENARIOS, _placement, _scenarios
+from bench.cluster_report import APART, EVEN, RECEIVE_ONLY, SHUFFLED, per_message, report
 from bench.cpu_share import CpuShare
 from bench.scenarios import build
 
@@ -25,7 +16,7 @@ def _run(
     variant: str, nodes: int, scenario: str = "fanout C=100 S=10", **fig: Any
 ) -> dict[str, Any]:
     record = {"scenario": scenario, "variant": variant, "nodes": nodes, "rep": 0, **fig}
-    _per_message(record)
+    per_message(record)
     return record
 
 
