@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.cpu_share import PERIOD_US
+from bench.report import lost_cell
 
 __all__ = [
     "APART",
@@ -178,10 +179,10 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
             runs = [r for r in rows if r["variant"] == variant]
             delivered = _median(runs, "delivered_per_s")
             ratio = f"{delivered / one:.2f}x" if delivered and one else "-"
-            lost = sorted({r["lost"] for r in runs if r.get("lost") is not None})
+            lost = lost_cell([float(r["lost"]) for r in runs if r.get("lost") is not None])
             out.append(
                 f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
-                f" | {', '.join(str(x) for x in lost)} | {_fmt(_median(runs, 'server_us_per_msg'))}"
+                f" | {lost} | {_fmt(_median(runs, 'server_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'redis_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'server_cpu_pct'))}"
                 f" | {_fmt(_median(runs, 'throttled_pct_mean'))}"
