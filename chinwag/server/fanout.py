@@ -363,6 +363,10 @@ class Tail:
         """Lines go in the batch, never in one holder's part of it."""
         raise TypeError("a Tail reads its batch; add lines to the batch")
 
+    def extend(self, lines: list[bytes], author: Client) -> None:
+        """Lines go in the batch, as with `add`."""
+        raise TypeError("a Tail reads its batch; add lines to the batch")
+
     def share_of(self, client: Client | None) -> bytes:
         """The lines of the batch from where this tail starts; seals the batch when it is still
         open (it is being written out), as `Batch.share_of` does."""
