@@ -36,6 +36,9 @@ COMPILED_SOURCES = [
     # journal_records.py (the record of each stored message, built on the event loop: 0.22 us
     # per message in Python, 0.06 compiled; see its header).
     "chinwag/store/_journal_record.pyx",
+    # Likewise, the twin of events.python_take_row: a row of a room's lines read from a node's
+    # inbox, which every node with members reads (see its header).
+    "chinwag/cluster/_rows.pyx",
 ]
 
 

@@ -12,7 +12,12 @@ Two questions (issue 13), one run:
   Delivered lines/s for a 100-member room (10 senders) and for 100 private pairs, and lost lines.
   The clients are spread evenly over the nodes in a fixed shuffled order (as a load balancer
   would: a room has members on every node, a pair may be split over two nodes, and
-  ``groups_across_nodes`` says how many were).
+  ``groups_across_nodes`` says how many were), the senders evenly too (``--placement even``:
+  one shuffle of all clients put 2 of the room's 10 senders on one node of two and 8 on the
+  other, and the busier node bounded the room; ``--placement shuffled`` still does that).
+  The quota's period is the kernel's 100 ms unless ``--period-ms`` says otherwise (the same
+  share in finer slices: a node at 0.3 core otherwise runs 30 ms, then waits 70 ms); each run
+  records how often each node's quota ran out (``throttled_pct``, from ``cpu.stat``).
 * **What a line costs a node that only receives it.** ``receive-2``: 2 nodes, every sender on
   the first and every other client on the second, which then does nothing but receive: its CPU
   per message (``node1_us_per_msg``) is the receiving work that each node with members adds.
@@ -43,13 +48,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.cluster_report import (
+    APART,
+    EVEN,
+    PERIOD_MS,
+    PLACEMENTS,
+    RECEIVE_ONLY,
+    SHUFFLED,
+    per_message,
+    report,
+)
 from bench.cpu_share import CpuShare, cpu_share_kind
-from bench.report import lost_cell
 from bench.run import _chinwag_revision
 from bench.scenarios import Scenario, build
 from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
@@ -57,8 +71,16 @@ from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster"
-SCENARIOS = {"room": "fanout C=100 S=10", "pm": "privmsg 100 pairs"}
-"""The scenarios of this benchmark, by short name, from ``bench/scenarios.py``."""
+SCENARIOS = {
+    "room": "fanout C=100 S=10",
+    "room12": "fanout C=100 S=12",
+    "pm": "privmsg 100 pairs",
+}
+"""The scenarios of this benchmark, by short name, from ``bench/scenarios.py`` (``room12``: its
+room with 12 senders, `_scenarios`)."""
+EVEN_SENDERS = 12
+"""Senders of ``room12``: as many on each node of 2 or 3 (10 senders on 3 nodes are 4, 3 and 3:
+the node with 4 does a fifth more of the senders' work than the others, and bounds the room)."""
 NODE_START_TIMEOUT = 30.0
 PLACEMENT_SEED = 13
 """The shuffle of the clients over the nodes: the same in every run."""
@@ -66,8 +88,6 @@ WINDOW = 256
 """Lines in flight per sender: the scenarios' 64 bound a room on a network by the round trip
 through Redis (10 senders x 64 lines / 19 ms = 33k lines/s, measured, with 2 and 3 nodes at
 36-41% of their 60-90% of CPU), not by the nodes' CPU, which is what this benchmark is about."""
-RECEIVE_ONLY = "receive-2"
-"""The variant whose second node only receives (see the module header)."""
 
 
 class Backends:
@@ -168,24 +188,32 @@ def run_one(
     duration: float,
     history: bool,
     window: int = 0,
+    period_ms: float = PERIOD_MS,
+    placement: str = EVEN,
 ) -> dict[str, Any]:
     """Start ``nodes`` nodes (0: the plain server), run the generator once, stop them; a
-    ``window`` (lines in flight per sender) other than 0 replaces the scenario's."""
+    ``window`` (lines in flight per sender) other than 0 replaces the scenario's; each node's
+    share is given per ``period_ms``; the clients are spread as ``placement`` says."""
     record: dict[str, Any] = {
         "scenario": scenario.name,
         "variant": variant,
         "nodes": nodes,
         "share": share,
+        "period_ms": period_ms,
+        "placement": placement,
         "loadavg_before": round(os.getloadavg()[0], 2),
         "started": time.strftime("%H:%M:%S", time.gmtime()),
     }
     store_url = backends.fresh()
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-cluster-{variant}-"))
     running: list[Node] = []
+    shares: list[CpuShare] = []
     with ExitStack() as stack:
         try:
             for i in range(max(nodes, 1)):
-                cpu = stack.enter_context(CpuShare(f"chinwag-bench-{os.getpid()}-{i}", share))
+                name = f"chinwag-bench-{os.getpid()}-{i}"
+                cpu = stack.enter_context(CpuShare(name, share, period_ms))
+                shares.append(cpu)
                 if nodes:
                     extra = _cluster_section(backends.redis.url, store_url, f"n{i}.bench", history)
                 else:
@@ -204,7 +232,11 @@ def run_one(
         spec.update(
             port=running[0].port,
             server_pid=running[0].proc.pid,
-            ports=_placement(scenario, [node.port for node in running], variant == RECEIVE_ONLY),
+            ports=_placement(
+                scenario,
+                [node.port for node in running],
+                APART if variant == RECEIVE_ONLY else placement,
+            ),
             server_pids=[node.proc.pid for node in running],
             watch=(
                 {**watch, **{f"node{i}": node.proc.pid for i, node in enumerate(running)}}
@@ -215,7 +247,9 @@ def run_one(
         )
         spec_path = workdir / "spec.json"
         spec_path.write_text(json.dumps(spec))
+        before = [cpu.throttled() for cpu in shares]
         record.update(_generate(spec_path, duration))
+        _throttling(record, before, [cpu.throttled() for cpu in shares])
         record["node_rss_kib"] = [_rss(node) for node in running]
         for node in running:
             if node.proc.poll() is not None:
@@ -224,25 +258,58 @@ def run_one(
         if record.get("errors"):  # what the nodes said (warnings and errors), before it goes
             record["node_log_tails"] = [node.log_tail() for node in running]
     shutil.rmtree(workdir, ignore_errors=True)
-    _per_message(record)
+    per_message(record)
     return record
 
 
-def _placement(scenario: Scenario, ports: list[int], senders_apart: bool) -> list[int]:
+def _scenarios() -> dict[str, Scenario]:
+    """The benchmark's scenarios by name, and ``room12``: the 100-member room with
+    `EVEN_SENDERS` senders (its lines of the same length, its senders as many per node)."""
+    by_name = {s.name: s for s in build(False)}
+    room = by_name[SCENARIOS["room"]]
+    groups = [dict(group, senders=EVEN_SENDERS) for group in room.spec["groups"]]
+    by_name[SCENARIOS["room12"]] = replace(
+        room, name=SCENARIOS["room12"], spec=dict(room.spec, groups=groups), senders=EVEN_SENDERS
+    )
+    return by_name
+
+
+def _throttling(
+    record: dict[str, Any],
+    before: list[tuple[int, int, float]],
+    after: list[tuple[int, int, float]],
+) -> None:
+    """How often each node's quota ran out during the generator's run (connections and the
+    drain included), and how long the nodes waited for their next period, in total."""
+    periods = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
+    throttled = [a[1] - b[1] for a, b in zip(after, before, strict=True)]
+    record["throttled_pct"] = [
+        round(100 * t / p, 1) if p else None for t, p in zip(throttled, periods, strict=True)
+    ]
+    known = [pct for pct in record["throttled_pct"] if pct is not None]
+    if known:
+        record["throttled_pct_mean"] = round(statistics.fmean(known), 1)
+    record["throttled_s"] = round(sum(a[2] - b[2] for a, b in zip(after, before, strict=True)), 2)
+
+
+def _placement(scenario: Scenario, ports: list[int], how: str) -> list[int]:
     """The node (port) of each client, in the order the generator connects them (and forms
-    the scenario's groups, each group's senders last): spread evenly and shuffled, or with
-    ``senders_apart`` the senders on the first node and every other client on the second."""
+    the scenario's groups, each group's senders last), placed ``how`` (`PLACEMENTS`)."""
     groups = scenario.spec["groups"]
-    if senders_apart:
-        return [
-            ports[0] if k >= g["members"] - g["senders"] else ports[1]
-            for g in groups
-            for k in range(g["members"])
-        ]
-    total = sum(g["members"] for g in groups)
-    spread = [ports[k % len(ports)] for k in range(total)]
-    random.Random(PLACEMENT_SEED).shuffle(spread)
-    return spread
+    senders = [k >= g["members"] - g["senders"] for g in groups for k in range(g["members"])]
+    if how == APART:
+        return [ports[0] if sending else ports[1] for sending in senders]
+    shuffle = random.Random(PLACEMENT_SEED).shuffle
+    if how == SHUFFLED:
+        spread = [ports[k % len(ports)] for k in range(len(senders))]
+        shuffle(spread)
+        return spread
+    # EVEN: the senders spread like the others, each in a shuffled order of its own.
+    by_role: dict[bool, list[int]] = {}
+    for role in (True, False):
+        by_role[role] = [ports[k % len(ports)] for k in range(senders.count(role))]
+        shuffle(by_role[role])
+    return [by_role[sending].pop() for sending in senders]
 
 
 def _free_port() -> int:
@@ -276,134 +343,6 @@ def _generate(spec_path: Path, duration: float) -> dict[str, Any]:
     return result
 
 
-def _per_message(record: dict[str, Any]) -> None:
-    """CPU microseconds per message sent, per process kind, and the Redis ceiling."""
-    sent = record.get("sent") or 0
-    if not sent:
-        return
-    for kind in ("server", "redis", "postgres", "node0", "node1", "node2"):
-        seconds = record.get(f"{kind}_cpu_s")
-        if isinstance(seconds, int | float):
-            record[f"{kind}_us_per_msg"] = round(seconds * 1e6 / sent, 2)
-    redis_us = record.get("redis_us_per_msg")
-    if redis_us:
-        record["redis_ceiling_msgs_per_s"] = round(1e6 / redis_us)
-    if record.get("delivered") and redis_us:
-        record["redis_ceiling_lines_per_s"] = round(record["delivered"] / record["redis_cpu_s"])
-
-
-def _median(records: Sequence[dict[str, Any]], key: str) -> float | None:
-    values = [r[key] for r in records if isinstance(r.get(key), int | float)]
-    return statistics.median(values) if values else None
-
-
-def _fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 10_000:
-        return f"{value / 1000:,.0f}k{unit}"
-    return f"{value:,.1f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
-
-
-def _cost_model(rows: list[dict[str, Any]]) -> list[str]:
-    """What the CPU costs per message say, whatever the load on the machine.
-
-    With ``C_n`` the nodes' CPU per message sent in a network of ``n`` nodes, and every node
-    CPU-bound at the same share, ``n`` nodes deliver ``n * C_1 / C_n`` times what one does.
-    """
-    cost: dict[int, float] = {}
-    redis_us: dict[int, float] = {}
-    apart = [r for r in rows if r["variant"] == RECEIVE_ONLY]
-    rows = [r for r in rows if r["variant"] != RECEIVE_ONLY]
-    for nodes in sorted({r["nodes"] for r in rows}):
-        runs = [r for r in rows if r["nodes"] == nodes]
-        node_us, bus_us = _median(runs, "server_us_per_msg"), _median(runs, "redis_us_per_msg")
-        if node_us:
-            cost[nodes] = node_us
-        if bus_us:
-            redis_us[nodes] = bus_us
-    lines: list[str] = []
-    plain, one = cost.get(0), cost.get(1)
-    if plain and one:
-        lines.append(
-            f"- One node costs {one - plain:.1f} us of node CPU per message more than the plain "
-            f"server ({one:.1f} us against {plain:.1f} us)."
-        )
-    if redis_us:
-        most = max(redis_us)
-        lines.append(
-            f"- Redis: {redis_us[most]:.2f} us of CPU per message with {most} node(s): one Redis"
-            f" core carries about {1e6 / redis_us[most]:,.0f} messages/s at that cost."
-        )
-    if one:
-        predicted = [f"{n} nodes {n * one / c:.2f}x" for n, c in cost.items() if n > 1]
-        if predicted:
-            lines.append(
-                "- Predicted from CPU per message (each node busy at its share): "
-                + ", ".join(predicted)
-                + "."
-            )
-    two = cost.get(2)
-    if one and two and rows[0]["scenario"].startswith("fanout"):
-        receive = two - one  # every node receives every line of a room with members on all
-        lines.append(
-            f"- Per message, the sender's node spends about {one - receive:.1f} us, and every "
-            f"node with members {receive:.1f} us more (C_2 - C_1)."
-        )
-    receiving, sending = _median(apart, "node1_us_per_msg"), _median(apart, "node0_us_per_msg")
-    if receiving and sending:
-        lines.append(
-            f"- A node that only receives ({RECEIVE_ONLY}: every sender on the other node)"
-            f" spends {receiving:.1f} us per message; the senders' node {sending:.1f} us."
-        )
-    return lines
-
-
-def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """The markdown tables of a run: medians per scenario and variant."""
-    out = [
-        "# chinwag: a network of nodes on one machine",
-        "",
-        f"`{meta['command']}`, {meta['date_utc']} UTC, chinwag {meta.get('chinwag_rev', '?')},"
-        f" {meta['cpus']} cores, CPU share per node:"
-        f" {meta['share']} core ({meta['share_kind']}), history {meta['history']},"
-        f" {meta['reps']} repetitions, load average at the start {meta['loadavg_start']:.2f}.",
-        "",
-    ]
-    for scenario in dict.fromkeys(r["scenario"] for r in records):
-        rows = [r for r in records if r["scenario"] == scenario]
-        one = _median([r for r in rows if r["variant"] == "cluster-1"], "delivered_per_s")
-        out += [
-            f"## {scenario}",
-            "",
-            "| variant | delivered/s | x 1 node | sent/s | lost | node us/msg | redis us/msg"
-            " | nodes CPU % | groups across nodes | load |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for variant in dict.fromkeys(r["variant"] for r in rows):
-            runs = [r for r in rows if r["variant"] == variant]
-            delivered = _median(runs, "delivered_per_s")
-            ratio = f"{delivered / one:.2f}x" if delivered and one else "-"
-            lost = lost_cell(
-                [float(r["lost"]) for r in runs if r.get("lost") is not None],
-                [float(r["extra"]) for r in runs if r.get("extra")],
-            )
-            out.append(
-                f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
-                f" | {lost} | {_fmt(_median(runs, 'server_us_per_msg'))}"
-                f" | {_fmt(_median(runs, 'redis_us_per_msg'))}"
-                f" | {_fmt(_median(runs, 'server_cpu_pct'))}"
-                f" | {_fmt(_median(runs, 'groups_across_nodes'))}"
-                f" | {_fmt(_median(runs, 'loadavg_before'))} |"
-            )
-        out += ["", *_cost_model(rows)]
-        errors = [e for r in rows for e in r.get("errors", [])]
-        if errors:
-            out += ["", "Errors: " + "; ".join(sorted(set(errors))[:5])]
-        out.append("")
-    return "\n".join(out)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run every variant of every scenario interleaved, write results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -419,6 +358,18 @@ def main(argv: list[str] | None = None) -> int:
         default=WINDOW,
         help=f"lines in flight per sender, closed loop (default {WINDOW}; 0: the scenario's)",
     )
+    parser.add_argument(
+        "--period-ms",
+        default=f"{PERIOD_MS:g}",
+        help="the period of each node's CPU quota, in ms (default: the kernel's"
+        f" {PERIOD_MS:g}); several, comma-separated, run every variant with each",
+    )
+    parser.add_argument(
+        "--placement",
+        default=EVEN,
+        help=f"how clients are spread over the nodes: {' or '.join(PLACEMENTS)} (default"
+        f" {EVEN}: the senders evenly too); several, comma-separated, run every variant with each",
+    )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain server")
     parser.add_argument(
         "--receive-only",
@@ -429,10 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.nodes.split(",") if n]
+    periods = [float(ms) for ms in args.period_ms.split(",") if ms]
+    placements = [how for how in args.placement.split(",") if how]
+    if not set(placements) <= set(PLACEMENTS):
+        parser.error(f"--placement: {', '.join(PLACEMENTS)}")
     variants = ([] if args.no_plain else [("plain", 0)]) + [(f"cluster-{n}", n) for n in sizes]
     if args.receive_only:
         variants.append((RECEIVE_ONLY, 2))
-    by_name = {s.name: s for s in build(False)}
+    by_name = _scenarios()
     scenarios = [by_name[SCENARIOS[name]] for name in args.scenarios.split(",") if name]
     kind = cpu_share_kind()
     words = argv if argv is not None else sys.argv[1:]
@@ -443,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "share": args.share,
         "share_kind": kind or "none: no cgroup CPU controller we may use; nodes unlimited",
+        "periods_ms": periods,
+        "placements": placements,
         "history": args.history,
         "reps": args.reps,
         "loadavg_start": os.getloadavg()[0],
@@ -452,9 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     try:
         for scenario in scenarios:
+            runs = [
+                (variant, nodes, ms, how)
+                for ms in periods
+                for how in placements
+                for variant, nodes in variants
+                if variant != RECEIVE_ONLY or how == placements[0]
+            ]
             for rep in range(args.reps):
-                shift = rep % len(variants)
-                for variant, nodes in variants[shift:] + variants[:shift]:
+                shift = rep % len(runs)
+                for variant, nodes, period_ms, how in runs[shift:] + runs[:shift]:
                     record = run_one(
                         variant,
                         nodes,
@@ -464,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                         duration=args.duration,
                         history=args.history == "on",
                         window=args.window,
+                        period_ms=period_ms,
+                        placement=how,
                     )
                     record["rep"] = rep
                     records.append(record)
@@ -483,7 +449,8 @@ def _one_line(record: dict[str, Any]) -> str:
         f" delivered/s {record.get('delivered_per_s')} lost {record.get('lost')}"
         f" node us/msg {record.get('server_us_per_msg')} redis us/msg"
         f" {record.get('redis_us_per_msg')} nodes CPU% {record.get('server_cpu_pct')}"
-        f" gen CPU% {record.get('gen_cpu_pct')} load {record['loadavg_before']}"
+        f" gen CPU% {record.get('gen_cpu_pct')} throttled% {record.get('throttled_pct')}"
+        f" period {record['period_ms']:g} ms {record['placement']} load {record['loadavg_before']}"
         + (f" ERRORS {record['errors']}" if record.get("errors") else "")
     )
 

@@ -2,8 +2,11 @@
 
 A quota, unlike pinning to a core, gives each node the same fraction of a core whatever the
 number of nodes, on a machine with fewer cores than nodes: three nodes at 0.3 core each fit on
-a 2-core machine next to Redis and the load generator. The scheduler enforces it per period
-(100 ms): a node that used its 30 ms waits for the next period.
+a 2-core machine next to Redis and the load generator. The scheduler enforces it per period: a
+node that used its quota waits for the next period. With the kernel's default period (100 ms) a
+node at 0.3 core runs 30 ms, then sleeps 70 ms; `CpuShare` takes a shorter one (``period_ms``)
+for the same share in finer slices, and `CpuShare.throttled` says how often the quota stopped
+the node (``cpu.stat``).
 
 cgroup v2 (``cpu.max``) is used when a v2 hierarchy offers the cpu controller; otherwise cgroup
 v1 (``cpu.cfs_quota_us``), which hybrid systems and many containers still mount. Neither: the
@@ -21,7 +24,9 @@ from types import TracebackType
 __all__ = ["CpuShare", "cpu_share_kind"]
 
 PERIOD_US = 100_000
-"""The quota's period (the kernel's default)."""
+"""The quota's period by default (the kernel's)."""
+MIN_PERIOD_US = 1_000
+"""The shortest period the kernel takes (1 ms)."""
 V2_ROOTS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
 V1_CPU = Path("/sys/fs/cgroup/cpu")
 REMOVE_TRIES = 50
@@ -72,23 +77,38 @@ class CpuShare:
     Args:
         name: the cgroup's name (unique on the machine).
         cores: the share, in cores (0.3: 30 ms of every 100 ms).
+        period_ms: the period the quota is given for (the same share whatever it is; a shorter
+            one spreads it in finer slices).
     """
 
-    def __init__(self, name: str, cores: float) -> None:
+    def __init__(self, name: str, cores: float, period_ms: float = PERIOD_US / 1000) -> None:
         self.path: Path | None = None
-        quota = max(1000, round(cores * PERIOD_US))
+        period = max(MIN_PERIOD_US, round(period_ms * 1000))
+        quota = max(MIN_PERIOD_US, round(cores * period))
         v2 = _v2_root()
         if v2 is not None:
             self.path = v2 / name
             self.path.mkdir()
-            (self.path / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+            (self.path / "cpu.max").write_text(f"{quota} {period}")
             return
         v1 = _v1_root()
         if v1 is not None:
             self.path = v1 / name
             self.path.mkdir()
-            (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (self.path / "cpu.cfs_period_us").write_text(str(period))
             (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def throttled(self) -> tuple[int, int, float]:
+        """Periods so far, how many of them the quota ran out in, and the seconds the cgroup's
+        processes waited for the next period (``cpu.stat``; zeros when not enforced)."""
+        if self.path is None:
+            return 0, 0, 0.0
+        lines = (self.path / "cpu.stat").read_text().splitlines()
+        stat = {key: int(value) for key, value in (line.split() for line in lines)}
+        waited = stat.get("throttled_time", 0) / 1e9  # v1: nanoseconds
+        if "throttled_usec" in stat:
+            waited = stat["throttled_usec"] / 1e6
+        return stat.get("nr_periods", 0), stat.get("nr_throttled", 0), waited
 
     @property
     def procs_file(self) -> Path | None:

@@ -27,8 +27,10 @@ ensure_venv() {
 # sources run, when they cannot be rebuilt.
 refresh_compiled_core() {
     local sources=(setup.py chinwag/protocol/codec.py chinwag/protocol/codec.pxd
-                   chinwag/protocol/message.py chinwag/store/_journal_record.pyx)
-    local modules=(chinwag/protocol/codec chinwag/protocol/message chinwag/store/_journal_record)
+                   chinwag/protocol/message.py chinwag/store/_journal_record.pyx
+                   chinwag/cluster/_rows.pyx)
+    local modules=(chinwag/protocol/codec chinwag/protocol/message chinwag/store/_journal_record
+                   chinwag/cluster/_rows)
     local module built src stale="" some="" missing=""
     for module in "${modules[@]}"; do
         built=$(ls "$module".*.so 2>/dev/null | head -n 1)

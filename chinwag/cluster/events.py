@@ -44,10 +44,13 @@ an event holds no other CR or LF: JSON escapes them, and a message line has none
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from chinwag.protocol._core import PURE_PYTHON_ENV
 from chinwag.server.fanout import Outgoing
 from chinwag.server.state import Client
 from chinwag.store import ServerBan
@@ -63,6 +66,7 @@ __all__ = [
     "TARGET",
     "UID",
     "MessageFields",
+    "Row",
     "ban_fields",
     "chan_event",
     "encode",
@@ -75,6 +79,7 @@ __all__ = [
     "nick_event",
     "part_event",
     "private_message",
+    "python_take_row",
     "quit_event",
     "read_message",
     "register_event",
@@ -83,6 +88,7 @@ __all__ = [
     "snapshot_event",
     "split_event",
     "status_event",
+    "take_row",
     "unkline_event",
     "unregister_event",
     "user_event",
@@ -195,6 +201,46 @@ def split_event(event: bytes) -> list[bytes]:
     return event.split(b"\0", _MESSAGE_FIELDS + 1)
 
 
+Row = tuple[int, tuple[bytes, bytes, bytes], list[bytes]]
+"""What `take_row` finds: the index after the row, the row's node, sender uid and target (as
+their bytes), and its lines."""
+
+
+def python_take_row(events: Sequence[bytes], start: int, own: bytes) -> Row:
+    """The row of room lines that begins at ``events[start]``: the plain lines (no status
+    prefix, not a TAGMSG) of one sender to one room, in a row, none of them of the node whose
+    events begin with ``own`` (``node NUL``). The index after it is ``start`` when
+    ``events[start]`` begins none (the key is then empty).
+
+    A node hands a row to the room's batch at once (``replica.py``): its members get the lines
+    as their sender's node formatted them, and nothing else of the events is read. The
+    reference of the compiled `take_row` (``_rows.pyx``), and the fallback.
+    """
+    lines: list[bytes] = []
+    key = (b"", b"", b"")
+    end = start
+    while end < len(events):
+        raw = events[end]
+        if raw.startswith(own):
+            break
+        fields = raw.split(b"\0", _MESSAGE_FIELDS + 1)
+        if (
+            len(fields) != MESSAGE_PARTS
+            or fields[1] != ROOM
+            or fields[STATUS]
+            or fields[COMMAND] == b"TAGMSG"
+        ):
+            break
+        this = (fields[0], fields[UID], fields[TARGET])
+        if not lines:
+            key = this
+        elif this != key:
+            break
+        lines.append(fields[LINE])
+        end += 1
+    return end, key, lines
+
+
 def read_message(fields: list[bytes]) -> MessageFields:
     """The fields of a ``msg`` or ``pm`` event, from its `split_event`.
 
@@ -214,6 +260,15 @@ def read_message(fields: list[bytes]) -> MessageFields:
         json.loads(tags) if tags else None,
         line,
     )
+
+
+take_row: Callable[[Sequence[bytes], int, bytes], Row] = python_take_row
+"""`python_take_row`, compiled when it was built (``_rows.pyx``)."""
+if os.environ.get(PURE_PYTHON_ENV, "") in ("", "0"):
+    with contextlib.suppress(ImportError):
+        from chinwag.cluster import _rows
+
+        take_row = _rows.take_row
 
 
 def status_event(node: str, uid: str, client: Client, command: str, params: Sequence[str]) -> bytes:

@@ -49,7 +49,8 @@ from chinwag.cluster import events
 from chinwag.cluster.bus import NetworkUnreachableError
 from chinwag.cluster.network_history import NetworkHistory
 from chinwag.cluster.redis_bus import COMMAND_TIMEOUT, FencedError, RedisBus
-from chinwag.cluster.replica import RemoteLink, Replica, SyncLostError
+from chinwag.cluster.remote_link import RemoteLink
+from chinwag.cluster.replica import Replica, SyncLostError
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.protocol import fold
 from chinwag.server.channel_registry import ChannelRegistry

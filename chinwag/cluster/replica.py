@@ -44,7 +44,9 @@ from chinwag.cluster.events import (
     UID,
     read_message,
     split_event,
+    take_row,
 )
+from chinwag.cluster.remote_link import OnKill, RemoteLink
 from chinwag.cluster.snapshot import Key, apply_channel_state, restore_channel
 from chinwag.server.channel_registry import ChannelRegistry
 from chinwag.server.fanout import (
@@ -52,19 +54,22 @@ from chinwag.server.fanout import (
     TAG_CAPS,
     Outgoing,
     add_plain_line,
+    add_plain_lines,
     deliver_to_channel,
 )
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
-from chinwag.server.state import Cap, ChannelBatch, Client
+from chinwag.server.state import Cap, Channel, Client
 from chinwag.store import BanKind, ServerBan
 
-__all__ = ["RemoteLink", "Replica", "SyncLostError"]
+__all__ = ["Replica", "SyncLostError"]
 
 _log = logging.getLogger("chinwag.cluster")
 
-OnKill = Callable[[str, str, str, str | None], None]
-"""Called with a remote user's node and uid, a reason and a quit message: close it there."""
+_RouteKey = tuple[bytes, bytes, bytes]
+"""A room message's node, sender uid and target, as bytes."""
+_Routes = dict[_RouteKey, tuple[Client, Channel]]
+"""Room messages' senders and rooms here, by `_RouteKey`."""
 
 
 class SyncLostError(Exception):
@@ -73,66 +78,6 @@ class SyncLostError(Exception):
 
 def _ignore(*args: object) -> None:
     """No node behind this replica (tests)."""
-
-
-class RemoteLink:
-    """The link of a user connected to another node: it sends nothing (their node does)."""
-
-    tls = False
-    transport: asyncio.Transport | None = None
-    closing = True
-    """Always: nothing is written to it, and no timer of this node (ping, registration) applies
-    (its node does that)."""
-    remote = True
-    """A user of another node (`Link.remote`): its node closes it, and quits it here."""
-    ping_sent_at: float | None = None
-
-    def __init__(self, node: str, uid: str, signon: float, on_kill: OnKill = _ignore) -> None:
-        """A link to user ``uid`` of ``node``, who signed on at ``signon``."""
-        self.node = node
-        self.uid = uid
-        self.connected_at = signon
-        self.last_read = signon
-        self._on_kill = on_kill
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.lost.set_result(None)  # nothing for this node to wait for at shutdown
-
-    def enqueue(self, data: bytes) -> None:
-        """Dropped: the user's own node delivers to them."""
-
-    def enqueue_lazy(self, data: bytes) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def charge(self, replies: int) -> None:
-        """No flood budget here: the user's own node keeps it."""
-
-    def can_hold(self) -> bool:
-        """Yes: holding a batch costs nothing here."""
-        return True
-
-    def hold(self, batch: ChannelBatch) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def hold_lazily(self, batch: ChannelBatch) -> None:
-        """Dropped, like :meth:`enqueue`."""
-
-    def capture(self) -> None:
-        """Nothing to capture: no command of a remote user is handled here."""
-
-    def release(self) -> list[bytes]:
-        """Nothing was captured."""
-        return []
-
-    def flush(self) -> None:
-        """Nothing to write."""
-
-    def close(self, reason: str, *, abort: bool = False, quit_message: str | None = None) -> None:
-        """Ask the user's own node to close its connection (KILL, a server ban): its QUIT
-        comes back from there."""
-        self._on_kill(self.node, self.uid, reason, quit_message)
-
-    def wait_for(self, task: asyncio.Future[Any]) -> None:
-        """No lines of a remote user are read here."""
 
 
 class Replica:
@@ -287,9 +232,35 @@ class Replica:
         """Apply events (``events.py``) in order; a malformed or unknown one is logged and
         skipped."""
         own = self._own_head
-        for raw in events:
+        # Who speaks where, by the bytes that name them in a room message (`_Routes`).
+        # Forgotten at any other event, which may change who is where.
+        routes: _Routes = {}
+        # The plain lines (no status prefix, not TAGMSG) of one speaker to one room come in
+        # rows, as its node read them: a row goes into the room's batch at once (`take_row`,
+        # `_room_lines`). Measured (an entry of 1000 lines in rows of 64 from 5 speakers, 50
+        # members here, py 3.11, this whole method): 0.81 us a line one by one before; 0.44 us
+        # in rows read by the Python `take_row`, 0.08 us by the compiled one. With the 5
+        # speakers taking turns line by line (rows of one): 0.78 us compiled, 1.4 in Python.
+        i = 0
+        while i < len(events):
+            raw = events[i]
+            after = i + 1
             try:
-                if self._peer is None and raw.startswith(own):
+                if self._peer is None and not raw.startswith(own):
+                    end, key, lines = take_row(events, i, own)
+                    if end > i:
+                        after = end
+                        self._room_lines(key, lines, events[i:end], routes)
+                    else:
+                        fields = split_event(raw)
+                        if fields[1] == PM:
+                            self._private_message(fields[0].decode(), fields)
+                        else:
+                            self._apply_fields(fields, routes)
+                elif self._peer is not None:
+                    fields = split_event(raw)
+                    self._while_syncing(raw, fields[0].decode(), fields[1], fields[2])
+                else:
                     # Our own: applied when it happened, so read no further (a message only
                     # for its msgid, the first field; the line is not even copied) unless it
                     # is a channel's state.
@@ -297,25 +268,26 @@ class Replica:
                     if kind in HOT:
                         self._on_own_message(first.decode())
                     elif kind == b"chan":
+                        routes.clear()
                         self._own_change_back(json.loads(first)[1])
-                    continue
-                fields = split_event(raw)
-                node_bytes, kind = fields[0], fields[1]
-                if self._peer is not None:
-                    self._while_syncing(raw, node_bytes.decode(), kind, fields[2])
-                elif kind == ROOM:
-                    self._room_message(node_bytes.decode(), fields)
-                elif kind == PM:
-                    self._private_message(node_bytes.decode(), fields)
-                else:
-                    args = json.loads(fields[2])
-                    self.applying = True
-                    try:
-                        self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
-                    finally:
-                        self.applying = False
             except (ValueError, IndexError, TypeError, KeyError, AttributeError) as exc:
                 _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
+            i = after
+
+    def _apply_fields(self, fields: list[bytes], routes: _Routes) -> None:
+        """Apply another node's event, cut at its NULs (`split_event`): a room line that is
+        not plain, or an event of another kind than a message."""
+        node_bytes, kind = fields[0], fields[1]
+        if kind == ROOM:
+            self._room_message(fields, routes)
+        else:
+            routes.clear()
+            args = json.loads(fields[2])
+            self.applying = True
+            try:
+                self._apply(kind.decode(), node_bytes.decode(), str(args[0]), args[1:])
+            finally:
+                self.applying = False
 
     def _while_syncing(self, raw: bytes, node: str, kind: bytes, body: bytes) -> None:
         """Waiting for ``self._peer``'s snapshot: take it in when it comes; drop the peer's
@@ -502,19 +474,65 @@ class Replica:
         if command != "MODE":  # a user's modes are told to the user alone (by its node)
             self._network.tell_status(client, str(command), *map(str, params), source=before)
 
-    def _room_message(self, node: str, fields: list[bytes]) -> None:
+    def _route(self, key: _RouteKey, routes: _Routes) -> tuple[Client, Channel] | None:
+        """The sender and the room of a room message here, by the bytes of its node, sender
+        uid and room (None: either is unknown here), the sender revealed if it was a silent
+        member (delayed join)."""
+        route = routes.get(key)
+        if route is None:
+            node = key[0].decode()
+            client = self._users.get((node, key[1].decode()))
+            channel = self._network.channels.get(key[2].decode())
+            if client is None or channel is None:
+                if client is None:
+                    _log.warning("cluster: message from unknown user %s/%s", node, key[1])
+                return None
+            if channel.hidden and client in channel.hidden:
+                self._network.reveal(client, channel)  # a silent member speaks
+            route = routes[key] = (client, channel)
+        return route
+
+    def _room_lines(
+        self, key: _RouteKey, lines: list[bytes], row: Sequence[bytes], routes: _Routes
+    ) -> None:
+        """A row of plain lines (`take_row`: its key, its lines, its events) delivered as
+        `_room_message` would one by one: into the room's open plain batch at once, when it
+        has one."""
+        route = self._route(key, routes)
+        if route is None:
+            return
+        client, channel = route
+        if len(lines) == 1:
+            if not add_plain_line(channel, lines[0], client):
+                self._deliver_line(client, channel, split_event(row[0]))
+            return
+        if add_plain_lines(channel, lines, client):
+            return
+        # No plain batch open (the first line of a turn opens it), or members want tags.
+        self._deliver_lines(client, channel, row[:1])
+        if not add_plain_lines(channel, lines[1:], client):
+            self._deliver_lines(client, channel, row[1:])
+
+    def _deliver_lines(self, client: Client, channel: Channel, row: Sequence[bytes]) -> None:
+        """`_deliver_line` each event of ``row``; a malformed one is logged and skipped, and
+        the others of the row go on."""
+        for raw in row:
+            try:
+                self._deliver_line(client, channel, split_event(raw))
+            except ValueError as exc:
+                _log.error("cluster: cannot apply event %r: %s", raw[:200], exc)
+
+    def _room_message(self, fields: list[bytes], routes: _Routes) -> None:
         """Another node's user said something in a room with members here: hand the line its
-        node formatted to the same fan-out as a line said here."""
+        node formatted to the same fan-out as a line said here (``routes``: see `apply`)."""
         if len(fields) != MESSAGE_PARTS:
             raise ValueError("not a message event")
-        client = self._users.get((node, fields[UID].decode()))
-        channel = self._network.channels.get(fields[TARGET].decode())
-        if client is None or channel is None:
-            if client is None:
-                _log.warning("cluster: message from unknown user %s/%s", node, fields[UID])
-            return
-        if channel.hidden and client in channel.hidden:
-            self._network.reveal(client, channel)  # a silent member speaks (delayed join)
+        route = self._route((fields[0], fields[UID], fields[TARGET]), routes)
+        if route is not None:
+            self._deliver_line(route[0], route[1], fields)
+
+    def _deliver_line(self, client: Client, channel: Channel, fields: list[bytes]) -> None:
+        """Deliver one room message of ``client`` to the members of ``channel`` here."""
         # The common case needs neither msgid nor time nor tags: members here who asked for
         # no tags, a batch open since an earlier line of this turn. Measured on a node that
         # only receives (2 nodes, 45 members here): reading every field and building an

@@ -213,7 +213,7 @@ class AdminCommands:
         """A user of another node of the network is that node's to act on (not shared yet)."""
         if self.cluster is None:
             return
-        from chinwag.cluster.replica import RemoteLink
+        from chinwag.cluster.remote_link import RemoteLink
 
         if isinstance(target.conn, RemoteLink):
             raise AdminError(

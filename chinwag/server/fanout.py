@@ -67,6 +67,7 @@ __all__ = [
     "Outgoing",
     "Tail",
     "add_plain_line",
+    "add_plain_lines",
     "add_tag",
     "announce_arrival",
     "deliver_to_channel",
@@ -304,6 +305,12 @@ class Batch:
         if muted and author is not None:
             self.speakers.add(author)
 
+    def extend(self, lines: list[bytes], author: Client) -> None:
+        """Append ``lines``, all said by ``author``, who does not get them back."""
+        self.lines += lines
+        self.authors += [author] * len(lines)
+        self.speakers.add(author)
+
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``: every line but those it must not get back.
 
@@ -375,6 +382,10 @@ class Tail:
 
     def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
         """Lines go in the batch, never in one holder's part of it."""
+        raise TypeError("a Tail reads its batch; add lines to the batch")
+
+    def extend(self, lines: list[bytes], author: Client) -> None:
+        """Lines go in the batch, as with `add`."""
         raise TypeError("a Tail reads its batch; add lines to the batch")
 
     @property
@@ -484,6 +495,20 @@ def add_plain_line(channel: Channel, line: bytes, speaker: Client) -> bool:
     members = channel.members
     SENT.count += len(members) - (speaker in members)
     plain.add(line, speaker, muted=True)
+    return True
+
+
+def add_plain_lines(channel: Channel, lines: list[bytes], speaker: Client) -> bool:
+    """`add_plain_line` for several lines of one speaker in a row, at once."""
+    batches = channel.batches
+    if batches is None or len(batches) != 1:
+        return False
+    plain = batches.get(0)
+    if plain is None:
+        return False
+    members = channel.members
+    SENT.count += (len(members) - (speaker in members)) * len(lines)
+    plain.extend(lines, speaker)
     return True
 
 

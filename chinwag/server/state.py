@@ -42,6 +42,9 @@ class ChannelBatch(Protocol):
     def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
         """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
 
+    def extend(self, lines: list[bytes], author: Client) -> None:
+        """Append ``lines``, all said by ``author``, who does not get them back."""
+
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``; seals the batch."""
 

@@ -6,8 +6,13 @@ sent stays in their pending output, where the test reads it), as in ``tests/serv
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from typing import cast
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinwag.cluster.events import (
     ban_fields,
@@ -24,7 +29,8 @@ from chinwag.cluster.events import (
     status_event,
     user_event,
 )
-from chinwag.cluster.replica import RemoteLink, Replica
+from chinwag.cluster.remote_link import RemoteLink
+from chinwag.cluster.replica import Replica
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
@@ -525,3 +531,121 @@ async def test_a_remote_creator_is_operator_and_local_members_who_came_first_are
     cat = network.find("cat")
     assert new is not None and cat is not None and not new.is_op(cat)
     assert new.identity == "#new!def"
+
+
+def _room_line(uid: str, text: str, msgid: str, *, status: str = "", tagmsg: bool = False) -> bytes:
+    """A line of user ``uid`` of the other node (nick ``uid``) to #room, as its node sends it."""
+    command = "TAGMSG" if tagmsg else "PRIVMSG"
+    target = status + "#room"
+    params = (target,) if tagmsg else (target, text)
+    outgoing = Outgoing(f"{uid}!~{uid}@there", command, *params, msgid=msgid, when=T0)
+    return room_message(
+        THERE, uid, outgoing, command=command, channel_folded="#room", status=status
+    )
+
+
+async def _room_with(replica: Replica, network: Network, speakers: list[str]) -> list[Client]:
+    """#room with amy (no tags), cat (message-tags, server-time, operator) and the remote
+    ``speakers``; their output so far forgotten."""
+    amy, cat = _local(network, "amy"), _local(network, "cat")
+    cat.caps |= Cap.MESSAGE_TAGS | Cap.SERVER_TIME
+    network.join(cat, "#room")
+    network.join(amy, "#room")
+    for uid in speakers:
+        replica.apply([_remote_user(uid, uid), join_event(THERE, uid, "#room")])
+    _sent(amy), _sent(cat)
+    return [amy, cat]
+
+
+async def test_rows_of_remote_lines_reach_every_member_in_the_entry_s_order() -> None:
+    """Lines of two remote speakers in rows, a line to the operators and a TAGMSG among them
+    (one inbox entry) reach a member without tags and one with tags in the entry's order, the
+    operators' line only the operator, the TAGMSG only the member with message-tags."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = await _room_with(replica, network, ["bob", "dan"])
+    said = [("bob", "b1"), ("bob", "b2"), ("dan", "d1"), ("dan", "d2"), ("bob", "b3")]
+    entry = [_room_line(uid, text, "m-" + text) for uid, text in said]
+    entry.insert(3, _room_line("dan", "ops", "m-ops", status="@"))
+    entry.insert(5, _room_line("bob", "", "m-tag", tagmsg=True))
+    replica.apply(entry)
+    assert _sent(amy) == [f":{uid}!~{uid}@there PRIVMSG #room :{text}" for uid, text in said]
+    stamp = "2023-11-14T22:13:20.000Z"
+    tagged = [
+        f"@time={stamp};msgid=m-{text} :{uid}!~{uid}@there PRIVMSG #room :{text}"
+        for uid, text in said
+    ]
+    tagged.insert(3, f"@time={stamp};msgid=m-ops :dan!~dan@there PRIVMSG @#room :ops")
+    tagged.insert(5, f"@time={stamp};msgid=m-tag :bob!~bob@there TAGMSG #room")
+    assert _sent(cat) == tagged
+
+
+async def test_a_remote_line_from_an_unknown_user_is_dropped_and_the_row_after_it_arrives() -> None:
+    """A row of lines from a user this node does not know is dropped (logged); the next
+    speaker's row still arrives."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, _ = await _room_with(replica, network, ["bob"])
+    replica.apply(
+        [
+            _room_line("ghost", "boo", "m1"),
+            _room_line("ghost", "boo", "m2"),
+            _room_line("bob", "hi", "m3"),
+            _room_line("bob", "there", "m4"),
+        ]
+    )
+    assert _sent(amy) == [
+        ":bob!~bob@there PRIVMSG #room :hi",
+        ":bob!~bob@there PRIVMSG #room :there",
+    ]
+
+
+_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["bob", "dan", "eve"]),
+        st.sampled_from(["", "", "", "@", "+"]),
+        st.booleans(),  # a TAGMSG
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=_LINES, cuts=st.sets(st.integers(0, 30)))
+def test_an_entry_applied_at_once_gives_what_its_events_one_by_one_give(
+    lines: list[tuple[str, str, bool]], cuts: set[int]
+) -> None:
+    """However the room's lines fall into rows and calls (one inbox entry, or several), every
+    member gets the same bytes as when each event is applied on its own."""
+
+    async def deliver(calls: list[list[bytes]]) -> list[bytes]:
+        network = _network()
+        replica = Replica(network, HERE)
+        members = await _room_with(replica, network, ["bob", "dan", "eve"])
+        for call in calls:
+            replica.apply(call)
+        return [b"\n".join(line.encode() for line in _sent(member)) for member in members]
+
+    events = [
+        _room_line(uid, f"line {i}", f"m{i}", status=status, tagmsg=tagmsg and status == "")
+        for i, (uid, status, tagmsg) in enumerate(lines)
+    ]
+    bounds = [0, *sorted(cut for cut in cuts if cut < len(events)), len(events)]
+    calls = [events[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    one_by_one = asyncio.run(deliver([[event] for event in events]))
+    assert asyncio.run(deliver(calls)) == one_by_one
+
+
+async def test_a_malformed_line_in_a_row_is_skipped_and_the_rest_of_the_row_arrives() -> None:
+    """A line whose time is not a number, in the middle of a row to a room where a member
+    wants tags, is logged and skipped; the row's other lines reach every member."""
+    network = _network()
+    replica = Replica(network, HERE)
+    amy, cat = await _room_with(replica, network, ["bob"])
+    bad = _room_line("bob", "two", "m2").split(b"\0")
+    bad[7] = b"not a time"  # node, kind, msgid, uid, command, target, status, time, ...
+    replica.apply(
+        [_room_line("bob", "one", "m1"), b"\0".join(bad), _room_line("bob", "three", "m3")]
+    )
+    assert [line.rsplit(" :", 1)[1] for line in _sent(amy)] == ["one", "three"]
+    assert [line.rsplit(" :", 1)[1] for line in _sent(cat)] == ["one", "three"]
