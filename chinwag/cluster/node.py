@@ -139,6 +139,7 @@ class ClusterNode:
         for _ in range(SYNC_ATTEMPTS):
             try:
                 peer = await self.bus.start()
+                self.replica.incarnation(self.bus.epoch)
                 # The inbox is read from the next await on: be ready for the snapshot first.
                 synced = None if peer is None else self.replica.await_snapshot(peer, self.bus.epoch)
                 if self.kept is not None:

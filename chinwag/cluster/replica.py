@@ -17,8 +17,8 @@ declared dead (`Replica.split`) takes its users with it: each QUITs with the net
 ``"<lost node> <this node>"`` that irssi and weechat recognise.
 
 The replica also names every user of the network, local or remote, by its ``(node, uid)`` key
-(`key_of`, `user`), and brings a node that joins late up to date (`await_snapshot`, theory in
-``snapshot.py``).
+(`key_of`, `user`; a uid carries its node's incarnation, so no uid is ever given twice), and
+brings a node that joins late up to date (`await_snapshot`, theory in ``snapshot.py``).
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ class Replica:
         self._users: dict[Key, Client] = {}
         self._keys: dict[Client, Key] = {}
         self._uids = itertools.count(1)
+        self._uid_head = ""  # "<epoch>.": this incarnation's (`incarnation`)
         self._peer: str | None = None  # the node whose snapshot this one waits for
         self._epoch = ""  # ...for this incarnation of this node
         self._held: list[Callable[[], None]] = []
@@ -186,11 +187,22 @@ class Replica:
 
     # -- who is who ---------------------------------------------------------------------------
 
+    def incarnation(self, epoch: str) -> None:
+        """This node joined the network as incarnation ``epoch`` (``JOIN_NODE``, a number
+        never given twice): the uids it gives from now on carry it, ``"<epoch>.<n>"``.
+
+        Numbers alone start again at 1 in every process, and a node behind in its inbox may
+        still address an earlier incarnation's user (a private line, a KILL) after this one
+        took the name back: that event must find no one here, not whoever got the same
+        number since."""
+        self._uid_head = f"{epoch}."
+        self._uids = itertools.count(1)
+
     def local_uid(self, client: Client) -> str:
         """The uid of a user of this node, given on first use."""
         key = self._keys.get(client)
         if key is None:
-            key = (self._node, str(next(self._uids)))
+            key = (self._node, f"{self._uid_head}{next(self._uids)}")
             self._users[key] = client
             self._keys[client] = key
         return key[1]

@@ -13,6 +13,7 @@ from chinwag.cluster.events import (
     chan_event,
     join_event,
     kick_event,
+    kill_event,
     nick_event,
     part_event,
     private_message,
@@ -208,6 +209,25 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     )
     assert _sent(amy) == [":bob!~bob@there PRIVMSG amy :psst"]
     assert _sent(cat) == []
+
+
+async def test_no_uid_of_an_earlier_incarnation_names_a_user_of_a_later_one() -> None:
+    """This node came back as epoch 7: a private line and a KILL another node addresses to
+    dave, uid 1 of epoch 4, reach neither carol (its first user since) nor anyone else."""
+    network = _network()
+    replica = Replica(network, HERE)
+    replica.incarnation("7")
+    replica.apply([_remote_user("bob")])
+    carol = _local(network, "carol")
+    assert replica.local_uid(carol) == "7.1"
+    said = _said("dave, the password is hunter2", "dave", "m1")
+    replica.apply(
+        [
+            private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid="4.1"),
+            kill_event(THERE, "4.1", "Killed (bob (stale))", None),
+        ]
+    )
+    assert _sent(carol) == [] and not carol.conn.closing
 
 
 async def test_a_remote_private_line_carries_the_tags_its_recipient_asked_for() -> None:
