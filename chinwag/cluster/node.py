@@ -108,6 +108,7 @@ class ClusterNode:
             node,
             on_own_message=self._delivered,
             on_user=history.adopt_guest,
+            on_gone=history.client_gone,
             on_sync=self._send_snapshot,
             on_kill=self._kill,
             bans=bans,

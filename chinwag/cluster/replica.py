@@ -144,6 +144,8 @@ class Replica:
         on_own_message: called with the msgid of each of this node's own messages as it comes
             back (the node delivers it then, in the network's order).
         on_user: called with each new remote user and its name in private history.
+        on_gone: called with each remote user once it is gone (QUIT, KILL, its node lost), so
+            that private history forgets it as it does a local connection.
         on_sync: called with the name and epoch of a node that joined and asks for the
             network's state.
         on_kill: called to close a remote user's connection on its node (`RemoteLink.close`).
@@ -158,6 +160,7 @@ class Replica:
         on_own_message: Callable[[str], None] = _ignore,
         on_user: Callable[[Client, str], None] = _ignore,
         *,
+        on_gone: Callable[[Client], None] = _ignore,
         on_sync: Callable[[str, str], None] = _ignore,
         on_kill: OnKill = _ignore,
         bans: ServerBans | None = None,
@@ -168,6 +171,7 @@ class Replica:
         self._own_head = f"{node}\0".encode()  # how its events begin (``events.py``)
         self._on_own_message = on_own_message
         self._on_user = on_user
+        self._on_gone = on_gone
         self._on_sync = on_sync
         self._on_kill = on_kill
         self._bans = bans
@@ -351,8 +355,7 @@ class Replica:
             if channel is not None and client in channel.members:
                 network.part(client, channel, None if args[1] is None else str(args[1]))
         elif kind == "quit":
-            self._forget_remote(client)
-            network.remove(client, str(args[0]))
+            self._remove_remote(client, str(args[0]))
         elif kind == "status":
             self._status(client, args)
         else:
@@ -482,11 +485,13 @@ class Replica:
         self._on_user(client, str(party))
         return client
 
-    def _forget_remote(self, client: Client) -> None:
-        """A remote user is gone."""
+    def _remove_remote(self, client: Client, reason: str) -> None:
+        """A remote user is gone: its QUIT told here, and nothing of it kept (`on_gone`)."""
         key = self._keys.pop(client, None)
         if key is not None:
             self._users.pop(key, None)
+        self._network.remove(client, reason)
+        self._on_gone(client)
 
     def _status(self, client: Client, args: list[Any]) -> None:
         """A remote user's status changed: take the new values, then tell its followers here."""
@@ -560,8 +565,6 @@ class Replica:
             return
         reason = f"{lost} {self._node}"
         for key in [key for key in self._users if key[0] == lost]:
-            client = self._users.pop(key)
-            del self._keys[client]
-            self._network.remove(client, reason)
+            self._remove_remote(self._users[key], reason)
         if lost == self._node:
             _log.error("cluster: this node (%s) was declared dead", lost)

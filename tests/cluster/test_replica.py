@@ -29,10 +29,12 @@ from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Outgoing
+from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, Client
-from chinwag.store import BanKind, ServerBan
+from chinwag.server.tasks import Tasks
+from chinwag.store import BanKind, MemoryStore, ServerBan
 
 HERE = "n1.test"
 THERE = "n2.test"
@@ -312,6 +314,21 @@ async def test_a_split_quits_every_user_of_the_lost_node_with_the_netsplit_reaso
         f":cat!~cat@there QUIT :{THERE} {HERE}",
     ]
     assert network.find("bob") is None and network.user_count == 1
+
+
+async def test_remote_guests_who_quit_or_split_leave_nothing_in_private_history() -> None:
+    """Remote guests each get their guest party in History; once they QUIT, or their node is
+    lost, History holds no entry for any of them."""
+    network = _network()
+    history = History(network.config.history, MemoryStore().history, network, Tasks().spawn)
+    replica = Replica(network, HERE, on_user=history.adopt_guest, on_gone=history.client_gone)
+    replica.apply([_remote_user(f"guest{i}", f"u{i}") for i in range(10)])
+    assert history.guest_count() == 10
+    assert history.guest("~token-guest3") is network.find("guest3")
+    replica.apply([quit_event(THERE, f"u{i}", "bye") for i in range(5)])
+    assert history.guest_count() == 5
+    replica.split(THERE)
+    assert history.guest_count() == 0 and network.user_count == 0
 
 
 async def test_own_and_malformed_events_change_nothing() -> None:
