@@ -127,7 +127,9 @@ def burst_for(ctx: Context) -> Burst:
     key = (
         # The placeholder's length: NICKLEN, or a longer nick taken before a reload lowered it.
         max(limits.nick_length, len(ctx.client.nick)),
-        # What `isupport_tokens` reads of the configuration, and the MOTD.
+        # What `isupport_tokens` reads of the configuration, and the MOTD. NICKLEN is here on
+        # its own: the slot above can be the same for two NICKLENs.
+        limits.nick_length,
         limits.away_length,
         limits.max_channels_per_user,
         limits.channel_length,
