@@ -15,21 +15,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from chinwag.protocol import MAX_BODY_BYTES, Message, encode_message, fit_utf8, fold
+from chinwag.protocol import MAX_BODY_BYTES, fold
 from chinwag.protocol.numerics import RPL_KNOCK
 from chinwag.server.cloak import SECRET_BYTES, Cloaker
 from chinwag.server.config import Config
 from chinwag.server.fanout import TAG_CAPS, Outgoing, announce_arrival, send_to_all
 from chinwag.server.monitors import Monitors
 from chinwag.server.observer import NetworkObserver
-from chinwag.server.state import Cap, Channel, Client, Membership, PackedNames, RegState
+from chinwag.server.replies import PackedNames, numeric_line, pack_words, server_line
+from chinwag.server.state import Cap, Channel, Client, Membership, RegState
 
 __all__ = ["Network", "NetworkObserver", "WhowasEntry"]
-
-
-def _middle(param: str) -> str:
-    """``param`` as a valid middle parameter: spaces become ``_``, a leading ``:`` goes."""
-    return param.replace(" ", "_").lstrip(":") or "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,56 +50,6 @@ follower needs, whether the user gets it too, and whether ``extended-monitor`` w
 
 _JOIN_VARIANT = TAG_CAPS | Cap.EXTENDED_JOIN
 """The capabilities that decide which bytes a member gets of someone's JOIN."""
-
-MAX_HEAD_BYTES = MAX_BODY_BYTES - 2 - 64
-"""The most a numeric's head (source, numeric, middle parameters) may take: 64 bytes stay for
-its text."""
-
-
-def _fit_head(start: str, middle: list[str]) -> bytes:
-    """A numeric's head with its longest middle parameters cut until it fits `MAX_HEAD_BYTES`."""
-    params = [p.encode("utf-8") for p in middle]
-    fixed = len(start.encode()) + len(params) + 1  # a space after each parameter, then ":"
-    while fixed + sum(map(len, params)) > MAX_HEAD_BYTES:
-        longest = max(range(len(params)), key=lambda i: len(params[i]))
-        params[longest] = fit_utf8(params[longest], len(params[longest]) // 2) or b"*"
-    return start.encode() + b" ".join(params) + b" :"
-
-
-def pack_words(words: list[str], limit: int) -> list[str]:
-    """``words`` joined by spaces into lines of at most ``limit`` bytes each, in order.
-
-    NAMES of a big channel is the case: joining everything once and cutting at spaces costs a
-    few string operations per line, where adding word by word costs several per word.
-    """
-    if not words:
-        return []
-    text = " ".join(words)
-    if not text.isascii():  # characters and bytes differ: count bytes word by word
-        lines: list[str] = []
-        line: list[str] = []
-        size = -1
-        for word in words:
-            cost = len(word.encode()) + 1
-            if line and size + cost > limit:
-                lines.append(" ".join(line))
-                line, size = [], -1
-            line.append(word)
-            size += cost
-        lines.append(" ".join(line))
-        return lines
-    lines = []
-    start, end = 0, len(text)
-    while end - start > limit:
-        cut = text.rfind(" ", start, start + limit + 1)
-        if cut <= start:  # one word longer than a line: it goes alone, whole
-            cut = text.find(" ", start + 1)
-            if cut < 0:
-                break
-        lines.append(text[start:cut])
-        start = cut + 1
-    lines.append(text[start:])
-    return lines
 
 
 class Network:
@@ -143,46 +89,7 @@ class Network:
 
     def numeric(self, client: Client, numeric: str, *params: str) -> None:
         """Send a numeric reply, with the client's nick as first parameter."""
-        client.send(self.numeric_line(client.nick, numeric, *params))
-
-    def numeric_line(self, nick: str, numeric: str, *params: str) -> bytes:
-        """A numeric reply to ``nick`` as wire bytes.
-
-        Middle parameters often echo what a client sent (a nick, a channel, a mask, a key); one
-        that cannot be a middle parameter (empty, with a space, starting with ``:``) is made
-        sendable, so that no input can make a reply unformattable.
-        """
-        *middle, last = (nick, *params)
-        middle = [p if p and " " not in p and p[0] != ":" else _middle(p) for p in middle]
-        # Put together directly (numerics are sent for every command; format_line's checks are
-        # for untrusted layouts): the middle parameters were just made safe, and the last one
-        # always goes in the trailing form. CR, LF and NUL never get this far (see the codec).
-        head = f":{self.name} {numeric} {' '.join(middle)} :".encode()
-        if len(head) > MAX_HEAD_BYTES:  # a middle parameter echoes a long input (421 <command>)
-            head = _fit_head(f":{self.name} {numeric} ", middle)
-        text = last.encode("utf-8")
-        # Full-length free text (a topic) under a long server name: cut the text to fit.
-        text = fit_utf8(text, MAX_BODY_BYTES - 2 - len(head))
-        return head + text + b"\r\n"
-
-    def numeric_lines(
-        self, nick: str, numeric: str, middle: tuple[str, ...], texts: list[bytes]
-    ) -> bytes:
-        """The numerics ``numeric_line(nick, numeric, *middle, text)`` for each of ``texts``
-        (UTF-8).
-
-        A list reply (NAMES) repeats one head: it is formatted once and the lines are joined
-        with it in one call (measured: 0.3 us a line where `numeric_line` took 1.9), but when a
-        text is too long to fit, which `numeric_line` cuts as always.
-        """
-        if not texts:
-            return b""
-        head = self.numeric_line(nick, numeric, *middle, "")[:-2]
-        if max(map(len, texts)) <= MAX_BODY_BYTES - 2 - len(head):
-            return head + (b"\r\n" + head).join(texts) + b"\r\n"
-        return b"".join(
-            self.numeric_line(nick, numeric, *middle, text.decode("utf-8")) for text in texts
-        )
+        client.send(numeric_line(self.name, client.nick, numeric, *params))
 
     def notice(self, client: Client, text: str) -> None:
         """Send a server NOTICE to one client."""
@@ -190,18 +97,7 @@ class Network:
 
     def send_from_server(self, client: Client, command: str, *params: str) -> None:
         """Send a non-numeric line from the server (``CAP``, ``PONG``, ``ERROR``...)."""
-        client.send(self.server_line(command, *params))
-
-    def server_line(self, command: str, *params: str) -> bytes:
-        """A non-numeric line from the server as wire bytes; a last parameter that would make
-        it longer than 512 bytes is cut to fit."""
-        line = encode_message(Message(command, params, self.name))
-        if len(line) > MAX_BODY_BYTES and params:
-            *middle, last = params
-            head = (" ".join([f":{self.name}", command, *middle]) + " :").encode()
-            text = fit_utf8(last.encode("utf-8"), max(0, MAX_BODY_BYTES - 2 - len(head)))
-            line = head + text + b"\r\n"
-        return line
+        client.send(server_line(self.name, command, *params))
 
     # -- connections and nicks -----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chinwag.protocol import fold
 from chinwag.server.extbans import entry_matches, is_mute
+from chinwag.server.replies import PackedNames
 from chinwag.server.stats import SENT
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "Client",
     "Link",
     "Membership",
-    "PackedNames",
     "RegState",
     "new_identity",
 ]
@@ -305,57 +305,6 @@ class Client:
         """Queue wire bytes for this client (never blocks, never awaits)."""
         SENT.count += 1
         self.conn.enqueue(data)
-
-
-class PackedNames:
-    """A channel's NAMES entries packed into lines of at most ``limit`` bytes (a longer entry
-    goes alone), each word as far up as it fits: what `network.pack_words` makes of them.
-
-    Made for one list of entries (`Channel.names`), which only ever grows until it is dropped;
-    each `lines` call packs only the entries added since the last. A joiner of a big room then
-    costs one entry here, where packing the whole list again cost 16 us per arrival of a 5k join
-    storm (``bench.profile``, every JOIN shown), growing with the room.
-
-    Args:
-        entries: the entries (``@nick``...), in order.
-        limit: the most bytes a line may have.
-    """
-
-    __slots__ = ("_lines", "_packed", "entries", "limit")
-
-    def __init__(self, entries: list[str], limit: int) -> None:
-        self.entries = entries
-        self.limit = limit
-        self._lines: list[bytes] = []
-        self._packed = 0
-
-    def lines(self, extra: str | None = None) -> list[bytes]:
-        """The lines, and ``extra`` as one more entry at the end (not kept) if given."""
-        entries, lines = self.entries, self._lines
-        if self._packed < len(entries):
-            added = entries[self._packed :]
-            self._packed = len(entries)
-            last = lines.pop() if lines else b""
-            lines += _pack(last, [entry.encode("utf-8") for entry in added], self.limit)
-        if extra is None:
-            return lines
-        last = lines[-1] if lines else b""
-        return lines[:-1] + _pack(last, [extra.encode("utf-8")], self.limit)
-
-
-def _pack(line: bytes, words: list[bytes], limit: int) -> list[bytes]:
-    """``words`` added after ``line`` (b"": none), a new line when the next would not fit."""
-    lines = []
-    for word in words:
-        if not line:
-            line = word
-        elif len(line) + 1 + len(word) <= limit:
-            line += b" " + word
-        else:
-            lines.append(line)
-            line = word
-    lines.append(line)
-    return lines
 
 
 def new_identity(name_folded: str) -> str:

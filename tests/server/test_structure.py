@@ -25,6 +25,7 @@ LAYERS: list[list[str]] = [
         "extbans",
         "webfiles",
         "join_hint",
+        "replies",
         "stats",
         "cloak",
         "worker",

@@ -44,6 +44,7 @@ from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
 from chinwag.server.reload import Reloader
+from chinwag.server.replies import numeric_line
 from chinwag.server.state import Client
 from chinwag.server.tasks import Tasks
 from chinwag.store import MemoryStore
@@ -154,16 +155,21 @@ def _reference(server: _Server, client: Client) -> bytes:
     created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.created))
     version = f"chinwag-{__version__}"
     lines = [
-        network.numeric_line(
+        numeric_line(
+            network.name,
             nick,
             RPL_WELCOME,
             f"Welcome to the {server.config.server.network} IRC Network {client.prefix}",
         ),
-        network.numeric_line(
-            nick, RPL_YOURHOST, f"Your host is {network.name}, running version {version}"
+        numeric_line(
+            network.name,
+            nick,
+            RPL_YOURHOST,
+            f"Your host is {network.name}, running version {version}",
         ),
-        network.numeric_line(nick, RPL_CREATED, f"This server was created {created}"),
-        network.numeric_line(
+        numeric_line(network.name, nick, RPL_CREATED, f"This server was created {created}"),
+        numeric_line(
+            network.name,
             nick,
             RPL_MYINFO,
             network.name,
@@ -175,20 +181,21 @@ def _reference(server: _Server, client: Client) -> bytes:
     ]
     for tokens in isupport_lines(isupport_tokens(ctx)):
         lines.append(
-            network.numeric_line(nick, RPL_ISUPPORT, *tokens, "are supported by this server")
+            numeric_line(network.name, nick, RPL_ISUPPORT, *tokens, "are supported by this server")
         )
     lines += _reference_lusers(network, nick)
     text = server.motd.text
     if not text:
-        lines.append(network.numeric_line(nick, ERR_NOMOTD, "MOTD File is missing"))
+        lines.append(numeric_line(network.name, nick, ERR_NOMOTD, "MOTD File is missing"))
         return b"".join(lines)
     lines.append(
-        network.numeric_line(nick, RPL_MOTDSTART, f"- {network.name} Message of the day - ")
+        numeric_line(network.name, nick, RPL_MOTDSTART, f"- {network.name} Message of the day - ")
     )
     lines += [
-        network.numeric_line(nick, RPL_MOTD, f"- {line}") for line in text.splitlines() or [""]
+        numeric_line(network.name, nick, RPL_MOTD, f"- {line}")
+        for line in text.splitlines() or [""]
     ]
-    lines.append(network.numeric_line(nick, RPL_ENDOFMOTD, "End of /MOTD command."))
+    lines.append(numeric_line(network.name, nick, RPL_ENDOFMOTD, "End of /MOTD command."))
     return b"".join(lines)
 
 

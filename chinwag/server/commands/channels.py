@@ -37,6 +37,7 @@ from chinwag.server.commands.base import CommandSpec, Context
 from chinwag.server.commands.labels import LateReply, defer_reply
 from chinwag.server.commands.services import founder_joined
 from chinwag.server.errors import IrcError
+from chinwag.server.replies import numeric_line, numeric_lines
 from chinwag.server.state import Cap, Channel
 from chinwag.server.stats import SENT
 
@@ -139,8 +140,10 @@ def send_names(ctx: Context, channel: Channel) -> None:
     network, client = ctx.network, ctx.client
     symbol = "@" if "s" in channel.modes else "="
     lines = network.names_lines(client, channel)
-    names = network.numeric_lines(client.nick, RPL_NAMREPLY, (symbol, channel.name), lines)
-    end = network.numeric_line(client.nick, RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+    names = numeric_lines(network.name, client.nick, RPL_NAMREPLY, (symbol, channel.name), lines)
+    end = numeric_line(
+        network.name, client.nick, RPL_ENDOFNAMES, channel.name, "End of /NAMES list"
+    )
     client.send(names + end)
     SENT.count += len(lines)  # one chunk: count its lines as lines
 

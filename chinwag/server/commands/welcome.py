@@ -47,7 +47,8 @@ from chinwag.server.commands.base import Context
 from chinwag.server.commands.monitor import MONITOR_LIMIT
 from chinwag.server.commands.who import BOT_MODE
 from chinwag.server.extbans import EXTBAN_PREFIX, EXTBAN_TYPES
-from chinwag.server.network import MAX_HEAD_BYTES, Network
+from chinwag.server.network import Network
+from chinwag.server.replies import MAX_HEAD_BYTES, numeric_line
 from chinwag.server.stats import SENT
 
 __all__ = [
@@ -159,7 +160,7 @@ def send_welcome(ctx: Context) -> None:
     client = ctx.client
     burst = burst_for(ctx)
     welcome = f"Welcome to the {ctx.config.server.network} IRC Network {client.prefix}"
-    first = ctx.network.numeric_line(client.nick, RPL_WELCOME, welcome)
+    first = numeric_line(ctx.network.name, client.nick, RPL_WELCOME, welcome)
     client.send(first + burst.after_welcome(client.nick))
     SENT.count += burst.lines  # the burst went as one chunk: count its lines as lines
 
@@ -193,20 +194,24 @@ def lusers_counts(network: Network) -> dict[bytes, int]:
 def lusers_lines(network: Network, nick: str, counts: dict[str, str]) -> list[bytes]:
     """251-255, 265 and 266 to ``nick``, one `numeric_line` each: the reference the template
     is made from (``counts`` are strings: digits, or the template's marks)."""
+    server = network.name
     users, invisible, total, most = (counts[k] for k in ("users", "invisible", "total", "most"))
     return [
-        network.numeric_line(
-            nick, RPL_LUSERCLIENT, f"There are {users} users and {invisible} invisible on 1 servers"
+        numeric_line(
+            server,
+            nick,
+            RPL_LUSERCLIENT,
+            f"There are {users} users and {invisible} invisible on 1 servers",
         ),
-        network.numeric_line(nick, RPL_LUSEROP, counts["opers"], "operator(s) online"),
-        network.numeric_line(nick, RPL_LUSERUNKNOWN, counts["unknown"], "unknown connection(s)"),
-        network.numeric_line(nick, RPL_LUSERCHANNELS, counts["channels"], "channels formed"),
-        network.numeric_line(nick, RPL_LUSERME, f"I have {total} clients and 0 servers"),
-        network.numeric_line(
-            nick, RPL_LOCALUSERS, total, most, f"Current local users {total}, max {most}"
+        numeric_line(server, nick, RPL_LUSEROP, counts["opers"], "operator(s) online"),
+        numeric_line(server, nick, RPL_LUSERUNKNOWN, counts["unknown"], "unknown connection(s)"),
+        numeric_line(server, nick, RPL_LUSERCHANNELS, counts["channels"], "channels formed"),
+        numeric_line(server, nick, RPL_LUSERME, f"I have {total} clients and 0 servers"),
+        numeric_line(
+            server, nick, RPL_LOCALUSERS, total, most, f"Current local users {total}, max {most}"
         ),
-        network.numeric_line(
-            nick, RPL_GLOBALUSERS, total, most, f"Current global users {total}, max {most}"
+        numeric_line(
+            server, nick, RPL_GLOBALUSERS, total, most, f"Current global users {total}, max {most}"
         ),
     ]
 
@@ -294,14 +299,16 @@ def _parts(lines: bytes, slot: str, shortest: bytes) -> list[bytes] | None:
 
 def _greeting(network: Network, slot: str, isupport: list[list[str]]) -> bytes:
     """002-005 for the nick ``slot``."""
+    server = network.name
     created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.created))
     version = f"chinwag-{__version__}"
     lines = [
-        network.numeric_line(
-            slot, RPL_YOURHOST, f"Your host is {network.name}, running version {version}"
+        numeric_line(
+            server, slot, RPL_YOURHOST, f"Your host is {server}, running version {version}"
         ),
-        network.numeric_line(slot, RPL_CREATED, f"This server was created {created}"),
-        network.numeric_line(
+        numeric_line(server, slot, RPL_CREATED, f"This server was created {created}"),
+        numeric_line(
+            server,
             slot,
             RPL_MYINFO,
             network.name,
@@ -312,7 +319,7 @@ def _greeting(network: Network, slot: str, isupport: list[list[str]]) -> bytes:
         ),
     ]
     lines.extend(
-        network.numeric_line(slot, RPL_ISUPPORT, *tokens, "are supported by this server")
+        numeric_line(server, slot, RPL_ISUPPORT, *tokens, "are supported by this server")
         for tokens in isupport
     )
     return b"".join(lines)
@@ -320,13 +327,14 @@ def _greeting(network: Network, slot: str, isupport: list[list[str]]) -> bytes:
 
 def _motd(network: Network, slot: str, text: str) -> bytes:
     """375, 372..., 376 for the nick ``slot``, or 422 when there is no MOTD."""
+    server = network.name
     if not text:
-        return network.numeric_line(slot, ERR_NOMOTD, "MOTD File is missing")
-    lines = [network.numeric_line(slot, RPL_MOTDSTART, f"- {network.name} Message of the day - ")]
+        return numeric_line(server, slot, ERR_NOMOTD, "MOTD File is missing")
+    lines = [numeric_line(server, slot, RPL_MOTDSTART, f"- {server} Message of the day - ")]
     lines.extend(
-        network.numeric_line(slot, RPL_MOTD, f"- {line}") for line in text.splitlines() or [""]
+        numeric_line(server, slot, RPL_MOTD, f"- {line}") for line in text.splitlines() or [""]
     )
-    lines.append(network.numeric_line(slot, RPL_ENDOFMOTD, "End of /MOTD command."))
+    lines.append(numeric_line(server, slot, RPL_ENDOFMOTD, "End of /MOTD command."))
     return b"".join(lines)
 
 

@@ -1,15 +1,22 @@
-"""Every line the server formats fits the protocol's 512 bytes, whatever the parameters echo:
-a property test over the two formatters every reply goes through."""
+"""The server's own lines (`chinwag.server.replies`): exact bytes for the ordinary cases, and
+every line fits the protocol's 512 bytes whatever the parameters echo (property tests over the
+two formatters every reply goes through); NAMES packing keeps every entry, in order."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinwag.protocol import MAX_BODY_BYTES, decode_text, parse_line
-from chinwag.server import load_config
-from chinwag.server.network import Network, pack_words
-from chinwag.server.state import PackedNames
+from chinwag.server.replies import (
+    MAX_HEAD_BYTES,
+    PackedNames,
+    numeric_line,
+    numeric_lines,
+    pack_words,
+    server_line,
+)
 
 # Any text a client could make the server echo: no CR, LF or NUL (the codec drops those).
 TEXT = st.text(st.characters(blacklist_characters="\r\n\0", codec="utf-8"), max_size=600)
@@ -20,10 +27,51 @@ WORD = st.text(
 )
 NAMES = st.sampled_from(["test.chinwag", "irc." + "x" * 60 + ".example"])
 
+NUMERIC_CASES: list[tuple[tuple[str, ...], bytes]] = [
+    (("amy", "001", "Welcome"), b":srv 001 amy :Welcome\r\n"),
+    (("amy", "403", "#nope", "No such channel"), b":srv 403 amy #nope :No such channel\r\n"),
+    (("amy", "401", "a b", "No such nick"), b":srv 401 amy a_b :No such nick\r\n"),
+    (("amy", "401", ":x", "No such nick"), b":srv 401 amy x :No such nick\r\n"),
+    (("amy", "401", "", "No such nick"), b":srv 401 amy * :No such nick\r\n"),
+    (("*", "451", ""), b":srv 451 * :\r\n"),
+]
+"""A numeric's parameters and its exact bytes from server ``srv``: a middle parameter that
+cannot be one (space, leading colon, empty) is made sendable; the last is always trailing."""
 
-def _network(name: str) -> Network:
-    overrides = {"server": {"name": name, "data_dir": "none"}}
-    return Network(load_config(None, environ={}, overrides=overrides))
+
+@pytest.mark.parametrize(("params", "expected"), NUMERIC_CASES)
+def test_numeric_line_exact_bytes(params: tuple[str, ...], expected: bytes) -> None:
+    """A numeric is the server, the numeric, the nick, safe middles and a trailing text."""
+    assert numeric_line("srv", *params) == expected
+
+
+def test_numeric_line_cuts_a_long_echoed_middle_before_the_text() -> None:
+    """421 echoing a 600-byte command keeps the head within `MAX_HEAD_BYTES` and its text."""
+    line = numeric_line("srv", "amy", "421", "X" * 600, "Unknown command")
+    assert len(line) <= MAX_BODY_BYTES
+    assert line.endswith(b" :Unknown command\r\n")
+    assert len(line) - len(b"Unknown command\r\n") <= MAX_HEAD_BYTES
+
+
+def test_server_line_exact_bytes_and_cut_text() -> None:
+    """A server line is formatted as IRC; an over-long last parameter is cut, the rest kept."""
+    assert server_line("srv", "CAP", "*", "LS", "sasl") == b":srv CAP * LS sasl\r\n"
+    long = server_line("srv", "NOTICE", "amy", "y" * 600)
+    assert len(long) == MAX_BODY_BYTES
+    assert long.startswith(b":srv NOTICE amy :yyy")
+
+
+def test_numeric_lines_of_nothing_is_nothing() -> None:
+    """An empty list reply formats to no bytes (the closing numeric is the caller's)."""
+    assert numeric_lines("srv", "amy", "353", ("=", "#c"), []) == b""
+
+
+def test_pack_words_exact_lines() -> None:
+    """Words fill a line up to the limit; a word longer than a line goes alone, whole."""
+    assert pack_words([], 10) == []
+    assert pack_words(["ab", "cd", "ef"], 5) == ["ab cd", "ef"]
+    assert pack_words(["ab", "abcdefghijk", "cd"], 5) == ["ab", "abcdefghijk", "cd"]
+    assert pack_words(["é", "é", "é"], 5) == ["é é", "é"]  # bytes, not characters
 
 
 @settings(max_examples=300, deadline=None)
@@ -36,7 +84,7 @@ def _network(name: str) -> Network:
 def test_numeric_lines_fit(name: str, nick: str, middle: list[str], last: str) -> None:
     """A numeric with any echoed parameters is at most 512 bytes and parses back to the same
     numeric for the same nick."""
-    line = _network(name).numeric_line(nick, "421", *middle, last)
+    line = numeric_line(name, nick, "421", *middle, last)
     assert len(line) <= MAX_BODY_BYTES
     msg = parse_line(decode_text(line[:-2]))
     assert msg.command == "421" and msg.params[0] == nick
@@ -50,9 +98,8 @@ def test_numeric_lines_fit(name: str, nick: str, middle: list[str], last: str) -
 def test_server_lines_fit(name: str, middle: list[str], last: str) -> None:
     """A server line (CAP, NOTICE, ERROR...) is at most 512 bytes; only its last parameter is
     cut, so the command and the middle parameters arrive whole."""
-    network = _network(name)
     short = [m[:40] for m in middle]
-    line = network.server_line("NOTICE", *short, last)
+    line = server_line(name, "NOTICE", *short, last)
     assert len(line) <= MAX_BODY_BYTES
     msg = parse_line(decode_text(line[:-2]))
     assert msg.command == "NOTICE" and list(msg.params[:-1]) == short
@@ -89,10 +136,9 @@ def test_numeric_lines_are_numeric_line_for_each_text(
 ) -> None:
     """A list reply formatted with one head (NAMES) is byte for byte the numerics formatted one
     by one, a text too long to fit, a head too long and a very long server name included."""
-    network = _network(name)
-    expected = b"".join(network.numeric_line(nick, "353", *middle, text) for text in texts)
+    expected = b"".join(numeric_line(name, nick, "353", *middle, text) for text in texts)
     encoded = [text.encode("utf-8") for text in texts]
-    assert network.numeric_lines(nick, "353", tuple(middle), encoded) == expected
+    assert numeric_lines(name, nick, "353", tuple(middle), encoded) == expected
 
 
 @settings(max_examples=300, deadline=None)
