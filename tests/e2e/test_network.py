@@ -325,6 +325,7 @@ async def test_a_line_for_a_user_of_a_nodes_earlier_life_never_reaches_its_new_u
         nodes["n2.test"].kill()
         (n2,) = await start("n2.test")
         carol = await n2.connect("carol")
+        await _seen_join(amy, "carol")  # n1 knows her: amy's line below can reach her
         said = Outgoing("bob!~bob@n3.test", "PRIVMSG", "dave", "dave, the password is hunter2")
         lagging.to(
             "n2.test",
