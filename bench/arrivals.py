@@ -81,8 +81,7 @@ async def measure(config_file: str, arrivals: int, rounds: int, join: bool) -> l
     config = load_config(config_file)
     config.server.port = 0
     server = Server(config)
-    await server.start()
-    tune_gc()
+    await server.start(before_listening=tune_gc)
     per_round = []
     number = 0
     for _ in range(rounds):

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu_share import CpuShare, cpu_share_kind
+from bench.report import lost_cell
 from bench.run import _chinwag_revision
 from bench.scenarios import Scenario, build
 from bench.servers import REPO, _chinwag, proc_rss_kib, wait_for_port
@@ -383,10 +384,10 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
             runs = [r for r in rows if r["variant"] == variant]
             delivered = _median(runs, "delivered_per_s")
             ratio = f"{delivered / one:.2f}x" if delivered and one else "-"
-            lost = sorted({r["lost"] for r in runs if r.get("lost") is not None})
+            lost = lost_cell([float(r["lost"]) for r in runs if r.get("lost") is not None])
             out.append(
                 f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
-                f" | {', '.join(str(x) for x in lost)} | {_fmt(_median(runs, 'server_us_per_msg'))}"
+                f" | {lost} | {_fmt(_median(runs, 'server_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'redis_us_per_msg'))}"
                 f" | {_fmt(_median(runs, 'server_cpu_pct'))}"
                 f" | {_fmt(_median(runs, 'groups_across_nodes'))}"

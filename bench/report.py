@@ -127,9 +127,21 @@ def _group(results: list[Record]) -> dict[str, dict[str, list[Record]]]:
     return table
 
 
+def lost_cell(values: list[float]) -> str:
+    """The ``lost`` column of some runs: the most any run lost, ``-`` when none measured it.
+
+    A negative value means the generator counted more messages than were sent (it counted
+    something else); it is shown as an accounting error, never as a number of lines.
+    """
+    if not values:
+        return "-"
+    if min(values) < 0:
+        return f"**accounting error** ({int(min(values))})"
+    return str(int(max(values)))
+
+
 def _lost(rows: list[Record]) -> str:
-    vals = _values(rows, "lost")
-    return "-" if not vals else str(int(max(vals))) if max(vals) else "0"
+    return lost_cell(_values(rows, "lost"))
 
 
 def markdown(meta: dict[str, Any], results: list[Record]) -> str:
@@ -148,7 +160,8 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
         f"load average at start {meta['loadavg_start'][0]:.2f}.",
         "Cells: median (min-max). x ngircd: ratio of medians in this run. "
         "`gen!`: generator used >=80% of its core (generator-bound). lost = sent x recipients - "
-        "delivered (max over runs).",
+        "delivered, the scenario's messages only (max over runs; an accounting error when more "
+        "were counted than sent).",
         "",
         "Versions: " + ", ".join(f"{k}: {v}" for k, v in meta.get("versions", {}).items()),
         "",
@@ -185,6 +198,14 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                 "| talk p99 ms | talk max ms | samples | arrivals' talk p99 ms | srv CPU s "
                 "| failures | gen CPU% | notes |",
                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+        elif family == "drop":
+            lines += [
+                "## Mass disconnect (a full room's connections reset at once)",
+                "",
+                "| scenario | server | registered | all out s | srv CPU s | srv us/client "
+                "| failures | notes |",
+                "|---|---|---|---|---|---|---|---|",
             ]
         else:
             title = {
@@ -232,6 +253,14 @@ def markdown(meta: dict[str, Any], results: list[Record]) -> str:
                         _med(live, "server_cpu_s"),
                         str(int(sum(_values(live, "failures")))),
                         _med(live, "gen_cpu_pct", False),
+                    ]
+                elif family == "drop":
+                    cells = [
+                        _med(live, "registered", False),
+                        _med(live, "drop_s"),
+                        _med(live, "server_cpu_s"),
+                        _med(live, "drop_us_per_client"),
+                        str(int(sum(_values(live, "failures")))),
                     ]
                 elif family == "connect":
                     cells = [
@@ -365,6 +394,8 @@ def targets(results: list[Record]) -> list[str]:
     def lost() -> tuple[float | None, float | None, bool | None]:
         vals = [r.get("lost") for r in results if r["server"] == "chinwag" and not r.get("skipped")]
         nums = [v for v in vals if isinstance(v, int)]
+        if any(v < 0 for v in nums):  # an accounting error: nothing can be concluded
+            return float(min(nums)), 0.0, False
         return (float(sum(nums)) if nums else None), 0.0, (None if not nums else sum(nums) == 0)
 
     checks += [

@@ -7,17 +7,24 @@ Two kinds of spec reach the generator:
   per connection one second after the last welcome. With ``join``, each arrival is in that
   channel before it counts as registered (its 366: the join storm). With ``talk`` too, a few
   *bystanders* are in the channel before the storm, and some of them keep talking through it
-  (open loop, every line a latency probe) while the others measure how long their lines take.
+  (open loop, every line a latency probe) while the others measure how long their lines take
+  and count them (``lost``: lines the listening bystanders never received).
+* ``drop``: ``clients`` arrive in the ``join`` room, then all of them are reset at once; measures
+  how long the server takes to see them out and the CPU it pays (``bench.turns`` for the
+  longest stretch of its loop meanwhile).
 * ``traffic``: ``groups`` of clients, each a channel (``C`` members, the last ``S`` of them
   sending) or a private pair (one sender, one receiver), plus optional idle clients. Senders run
   closed loop with ``window`` lines in flight each (acked by a tracker member that counts the
   sender's ``:nick!`` prefixes), or open loop at a fixed total ``rate``. One member may stop
-  reading (``slow_reader``). Measures delivered and sent lines/s, latency, and lost lines.
+  reading (``slow_reader``). Measures delivered and sent lines/s, latency, and lost lines (the
+  scenario's messages only: see ``bench/loadgen.py``; more than were sent is an accounting
+  error, never a negative loss).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +98,11 @@ def build(quick: bool) -> list[Scenario]:
         spec = {"kind": "connect", "clients": 10000, "rate": 1000, "join": STORM, "talk": TALK}
         clients = 10000 + TALK["bystanders"]
         out.append(Scenario("lobby storm 10k @1000/s + talk", "lobby", spec, int(clients)))
+    if not quick:
+        # Everyone of a full room gone at once (a network outage, a NAT reset): what the loop
+        # pays, and for how long at a stretch (``python -m bench.turns``), to see them out.
+        spec = {"kind": "drop", "clients": 10000, "rate": 1000, "join": STORM}
+        out.append(Scenario("mass disconnect 10k", "drop", spec, 10000))
     combos = (
         [(10, 1), (100, 10), (500, 10)]
         if quick
@@ -125,6 +137,8 @@ async def execute(gen: Generator) -> None:
         await _run_connect(gen)
     elif kind == "traffic":
         await _run_traffic(gen)
+    elif kind == "drop":
+        await _run_drop(gen)
     else:
         raise ValueError(f"unknown scenario kind {kind!r}")
 
@@ -148,6 +162,7 @@ async def _run_connect(gen: Generator) -> None:
     res["server_cpu_s"] = round(gen.cpu_mark()[2] - mark[2], 2)
     if talking is not None:
         talking.cancel()
+        await _count_talk(gen, bystanders, talkers)
         lat_ms = [v / 1e6 for v in gen.latencies]
         arrivals_ms = [v / 1e6 for v in gen.arrival_latencies]
         res.update(
@@ -174,10 +189,62 @@ async def _run_connect(gen: Generator) -> None:
         rss_per_conn_bytes=(
             round((rss - base) * 1024 / len(conns)) if conns and rss and base else None
         ),
-        lost=0,
         disconnects=len(gen.disconnects),
     )
     gen.close_all(conns + bystanders)
+
+
+DROP_TIMEOUT = 60.0
+"""Seconds the server gets to see every dropped client out."""
+DROP_POLL = 0.005
+_USERS = re.compile(r"There are (\d+) users(?: and (\d+) invisible)?")
+
+
+async def _users(gen: Generator, watcher: Conn) -> int:
+    """How many users the server counts (LUSERS 251, the invisible included)."""
+    found = _USERS.search(await gen.ask(watcher, "LUSERS", b" 266 "))
+    if found is None:
+        raise ValueError("no user count in the LUSERS reply")
+    return int(found.group(1)) + int(found.group(2) or 0)
+
+
+async def _run_drop(gen: Generator) -> None:
+    """``clients`` arrive in the room (as in the join storm), then all of their connections
+    are reset at once. A watcher who stays asks LUSERS until it is the only user left: the
+    drop phase (``window_start``..``window_end``, monotonic seconds, for ``bench.turns``)
+    runs from the first reset to that answer, and its server CPU is what the departures
+    cost."""
+    spec, res = gen.spec, gen.result
+    watcher = await gen.register(gen.nick("w"), retry=True)
+    # Out of the room: its only input is then the answers it asks for (LUSERS in one piece).
+    await gen.ask(watcher, f"PART {spec['join']}", b" PART ")
+    conns, failures = await gen.open_many(spec["clients"], spec["rate"], "u", retry=True)
+    res.update(registered=len(conns), failures=failures)
+    if failures:
+        res["errors"].append(f"{failures} clients failed to join; not run")
+        gen.close_all([watcher, *conns])
+        return
+    while await _users(gen, watcher) != len(conns) + 1:  # every arrival counted, and settled
+        await asyncio.sleep(DROP_POLL)
+    mark = gen.cpu_mark()
+    gen.close_all(conns)
+    deadline = mark[0] + DROP_TIMEOUT
+    left = len(conns) + 1
+    while (left := await _users(gen, watcher)) > 1 and time.monotonic() < deadline:
+        await asyncio.sleep(DROP_POLL)
+    end = time.monotonic()
+    gen.cpu_fill(mark)
+    if left > 1:
+        res["errors"].append(f"{left - 1} dropped clients still counted after {DROP_TIMEOUT:g} s")
+    drop_s = end - mark[0]
+    res.update(
+        window_start=mark[0],
+        window_end=end,
+        drop_s=round(drop_s, 3),
+        drop_us_per_client=round(res["server_cpu_s"] * 1e6 / len(conns), 1) if conns else None,
+        disconnects=len(gen.disconnects),  # the watcher's, if it was cut: the others were reset
+    )
+    gen.close_all([watcher])
 
 
 def _talk(
@@ -208,6 +275,23 @@ def _talk(
             await asyncio.sleep(TALK_TICK)
 
     return asyncio.create_task(pace()), talkers
+
+
+async def _count_talk(gen: Generator, bystanders: list[Conn], talkers: list[Sender]) -> None:
+    """After the talk: every line the talkers sent is due to each listening bystander. The
+    talkers pass a barrier first (the server has read all their lines), then the listeners
+    (they have received everything the server sent before), so ``lost`` is exact."""
+    res = gen.result
+    listeners = [conn for conn in bystanders if conn.mode == COUNT]
+    missed = await gen.barrier([s.conn for s in talkers], "talked", WAIT, IDLE, timeout=20)
+    missed += await gen.barrier(listeners, "heard", DRAIN, IDLE, timeout=20)
+    if missed:
+        res["errors"].append(f"{missed} bystanders missed the barrier after the talk")
+    expected = sum(s.sent for s in talkers) * len(listeners)
+    delivered = sum(conn.count for conn in listeners)
+    if delivered > expected:
+        res["errors"].append(accounting_error(expected, delivered))
+    res.update(talk_expected=expected, talk_delivered=delivered, lost=expected - delivered)
 
 
 def _pick_probes(groups: list[list[Conn]], exclude: set[int], limit: int) -> None:
@@ -346,7 +430,7 @@ async def _run_traffic(gen: Generator) -> None:
         return
     for conn in members:
         conn.count = 0
-        conn.tcarry = conn.pcarry = b""
+        conn.tcarry = conn.pcarry = conn.mcarry = b""
     if slow is not None:
         slow.keep_last = True
         groups[0][0].watch_quit = True  # the tracker sees the slow reader's QUIT reason
@@ -405,10 +489,10 @@ async def _run_traffic(gen: Generator) -> None:
         recipients = len(groups[index]) - 1 - (1 if slow is not None and index == 0 else 0)
         expected += sum(s.sent for s in group) * recipients
     if slow is not None and any(f":{slow.nick}!" in q for q in gen.quits):
-        # Cut off during the run: every other member also received one QUIT line for it.
-        expected += len(groups[0]) - 1
-        res["slow_cut_during_run"] = True
+        res["slow_cut_during_run"] = True  # its QUIT reached the others: not a message
     delivered = sum(c.count for c in receivers)
+    if delivered > expected:
+        res["errors"].append(accounting_error(expected, delivered))
     sent = sum(s.sent for s in all_senders)
     elapsed = t_end - t0
     lat_ms = [v / 1e6 for v in gen.latencies]
@@ -436,6 +520,15 @@ async def _run_traffic(gen: Generator) -> None:
     if slow is not None:
         await _check_slow_reader(gen, slow)
     gen.close_all(members + idle_conns)
+
+
+def accounting_error(expected: int, delivered: int) -> str:
+    """The error of a run that counted more messages than were sent to its receivers: ``lost``
+    is then negative, which no server can cause; the generator counted something else."""
+    return (
+        f"accounting error: {delivered} messages counted where {expected} were sent to the "
+        f"receivers ({delivered - expected} too many): lost cannot be measured"
+    )
 
 
 async def _check_slow_reader(gen: Generator, slow: Conn) -> None:

@@ -30,8 +30,8 @@ def install(path: str) -> None:
     tune_gc = app.tune_gc
 
     def tune_gc_then_tick() -> None:
-        # From here on the server is ready: start-up (and the full collection tune_gc makes
-        # once, while nobody is connected yet) is not what the figures are about.
+        # Called just before the server listens: start-up (and the full collection tune_gc
+        # makes once, before anyone can connect) is not what the figures are about.
         tune_gc()
         loop = asyncio.get_running_loop()
         last = time.thread_time()

@@ -97,7 +97,10 @@ def run(server: str, scenario_name: str, rep: int, port: int) -> dict[str, Any]:
         ticks: array.array[float] = array.array("d")
         if out.exists():
             ticks.frombytes(out.read_bytes())
-        return {"record": record, "turns": summary(ticks, window.start, window.end)}
+        # A scenario with a phase of its own (the drop of a mass disconnect) names it.
+        start = record.get("window_start", window.start)
+        end = record.get("window_end", window.end)
+        return {"record": record, "turns": summary(ticks, start, end)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -128,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {turns['over_50ms']} | {'-' if reg is None else f'{reg:.1f}'} "
             f"| {'-' if lat is None else f'{lat:.1f}'} | {record['loadavg_before']} |"
         )
+        if record.get("drop_s") is not None:  # the mass disconnect: its own figures
+            print(
+                f"rep {rep}: {record['registered']} dropped, all out in {record['drop_s']} s, "
+                f"server CPU {record['server_cpu_s']} s ({record['drop_us_per_client']} us each)"
+            )
     return 0
 
 

@@ -206,6 +206,7 @@ class Connection(asyncio.Protocol):
             self.lost.set_result(None)
         if not self.closing:
             self.closing = True
+            self._drop_output()  # nobody will read it
             reason = "Connection closed" if exc is None else f"Read error: {exc}"
             self._finish(reason)
 
@@ -511,7 +512,7 @@ class Connection(asyncio.Protocol):
         text = fit_utf8(reason.encode(), MAX_BODY_BYTES - 3 - len(head))
         error = head + text + b")\r\n"
         if abort:  # it stopped reading: what it has not read is dropped with the socket
-            self.pending.clear()
+            self._drop_output()
             self.transport.write(error)
             self._finish(quit_message if quit_message is not None else reason)
             self.transport.abort()
@@ -520,6 +521,15 @@ class Connection(asyncio.Protocol):
         last = self.take() + error
         self._finish(quit_message if quit_message is not None else reason)
         self.owner.finish(self, last)
+
+    def _drop_output(self) -> None:
+        """Forget what is queued, unformatted: the batches held go on without this peer (it
+        holds none now, so a room's open batch need not close when it leaves: see
+        `Link.closing`), and the outbox finds nothing to write here."""
+        self.pending.clear()
+        self.tail_owner = None
+        self._batched = False
+        self._lazy_only = False
 
     def _finish(self, reason: str) -> None:
         client = self.client

@@ -23,7 +23,9 @@ A batch may only grow while it is the last thing in every holder's output, or a 
 get a later channel line before an earlier private one. So it is *closed* (`Channel.batches`
 set to None, `Batch.open` False; the next message opens a new one) as soon as anything else is
 queued for any holder (`Connection.tail_owner` tells whose batch ends a connection's output),
-when anybody joins or leaves, and when the first holder's share is written. A closed batch never
+when anybody joins or leaves (but a user whose connection is gone: it holds nothing any more,
+so a room's QUITs of one turn share one batch, `Network.remove`), and when the first holder's
+share is written. A closed batch never
 changes again, so the holders written in later turns (the outbox writes a room of thousands over
 a few turns: ``server/outbox.py``) take their share of it without touching the batch the
 channel has open by then.

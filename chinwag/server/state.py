@@ -53,6 +53,9 @@ class Link(Protocol):
     tls: bool
     transport: asyncio.Transport | None
     closing: bool
+    """Set once the connection is ending. From then on it holds no output and takes none (its
+    queue is written with its ERROR line, or dropped with the socket), so a room's open batch
+    may go on growing after it left (`Network.remove`)."""
     remote: bool
     """Whether this is a user of another node of a network: its own node writes to it and
     closes it, not this one."""
@@ -381,8 +384,9 @@ class Channel:
         The one rule behind every call: a batch may grow only while it is the last thing in
         the output of every member holding it, and only those members may hold it. So it is
         closed when anything else is queued for a holder, when it is written out, and when
-        somebody joins or leaves (see ``fanout.py``). The arrivals' batches (`arrivals`) stay
-        open when somebody joins: the newcomer is `late` instead (``arrivals=False``).
+        somebody joins or leaves while connected (see ``fanout.py``). The arrivals' batches
+        (`arrivals`) stay open when somebody joins: the newcomer is `late` instead
+        (``arrivals=False``).
         A closed batch is marked (`ChannelBatch.open`) and never changes again.
         """
         batches = self.batches

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chinwag.server.app import GC_THRESHOLDS, tune_gc
+from chinwag.server import load_config
+from chinwag.server.app import GC_THRESHOLDS, Server, tune_gc
 
 
 @pytest.fixture
@@ -27,3 +28,17 @@ def test_tune_gc_freezes_startup_objects_and_raises_the_thresholds() -> None:
     assert gc.get_freeze_count() > 1000
     assert gc.get_threshold() == GC_THRESHOLDS
     assert GC_THRESHOLDS[0] > 700, "young collections rarer than Python's default"
+
+
+async def test_start_runs_before_listening_before_any_listener_opens() -> None:
+    """The start-up hook (chinwag serve's full collection) runs when the network is ready but
+    nothing listens yet: no arrival can wait behind it."""
+    overrides = {"server": {"port": 0, "data_dir": "none", "name": "test.chinwag"}}
+    server = Server(load_config(None, environ={}, overrides=overrides))
+    listening_then: list[int] = []
+    await server.start(before_listening=lambda: listening_then.append(len(server.servers)))
+    try:
+        assert listening_then == [0]
+        assert server.servers and server.port > 0
+    finally:
+        await server.stop()
