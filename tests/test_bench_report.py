@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
-from bench.report import durability, join_targets, targets
+import pytest
+
+from bench.report import durability, join_targets, targets, write_all
 
 
 def _run(scenario: str, server: str, family: str = "fanout", **figures: Any) -> dict[str, Any]:
@@ -87,3 +91,17 @@ def test_lobby_targets_need_both_p99s_and_a_free_generator() -> None:
         lines = [line for line in join_targets([record]) if line.startswith(f"| {name}")]
         assert len(lines) == 2 and all(line.endswith(verdict) for line in lines)
     assert join_targets([_run("fanout C=10 S=1", "chinwag")]) == []
+
+
+def test_results_are_written_without_matplotlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without matplotlib the tables are still written, and the run says how to get the plots."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    meta = {"date_utc": "2026-12-07", "command": "bench", "reps": 1, "cpus": 2}
+    meta["loadavg_start"] = [0.5, 0.5, 0.5]
+    write_all(tmp_path, meta, [_run("fanout C=100 S=1", "chinwag", delivered_per_s=1.0)])
+    assert "fanout C=100 S=1" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "results.json").exists()
+    assert not list(tmp_path.glob("*.png"))
+    assert "plots skipped: matplotlib is not installed" in capsys.readouterr().out
