@@ -90,6 +90,8 @@ class Connection(asyncio.Protocol):
         limits: flood, SendQ and registration limits.
         tls: whether the socket is a TLS one.
         stats: where bytes, lines and disconnections are counted (a private one if None).
+        send_buffer: the kernel send buffer its listening socket already gave it (accepted
+            sockets inherit the listener's): 0 when it must be set here.
     """
 
     remote = False
@@ -103,8 +105,10 @@ class Connection(asyncio.Protocol):
         *,
         tls: bool = False,
         stats: Stats | None = None,
+        send_buffer: int = 0,
     ) -> None:
         self.owner = owner
+        self._send_buffer = send_buffer
         self.stats = stats if stats is not None else Stats()
         self.network = network
         self.limits = limits
@@ -114,7 +118,8 @@ class Connection(asyncio.Protocol):
         # IRCv3 message-tags: a client may send at most 4094 bytes of tag data (4096 with the
         # "@" and the space), so that the server's own tags still fit when the line is relayed.
         self.decoder = LineDecoder(max_tags_bytes=4096)
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._lost: asyncio.Future[None] | None = None  # made when somebody waits (`lost`)
+        self._gone = False
         self.closing = False
         self.connected_at = time.monotonic()
         self.last_read = self.connected_at
@@ -137,6 +142,18 @@ class Connection(asyncio.Protocol):
         self._waiting: set[asyncio.Future[Any]] = set()
         self._paused = False
 
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done once the socket is gone. Made on demand: only a shutdown waits for it, and
+        made at every arrival it cost a future and a running-loop look-up (on Python 3.11 a
+        ``getpid`` system call: ``strace -c`` of a join storm)."""
+        lost = self._lost
+        if lost is None:
+            lost = self._lost = asyncio.get_running_loop().create_future()
+            if self._gone:
+                lost.set_result(None)
+        return lost
+
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -158,18 +175,40 @@ class Connection(asyncio.Protocol):
         self.network.add_connection(self.client)
         self._bound_kernel_buffer(transport)
         self.stats.accepted += 1
-        log.info("connect from %s", ip, extra=fields("connect", ip=ip))
+        if log.isEnabledFor(logging.INFO):  # its fields cost more than the check, at every arrival
+            log.info("connect from %s", ip, extra=fields("connect", ip=ip))
 
     def _bound_kernel_buffer(self, transport: asyncio.Transport) -> None:
         """Fix the socket's kernel send buffer at ``socket_send_buffer``: left to itself the
-        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ."""
+        kernel grows it to megabytes for a peer that stops reading, on top of the SendQ.
+
+        Nothing to do when the listening socket was given that size (`set_send_buffer`): an
+        accepted socket inherits it. Setting it here costs uvloop a socket object per call
+        (with three system calls to describe it) and the ``setsockopt``: about a twentieth of
+        connection set-up (py-spy, ``connect 5k``)."""
         size = self.limits.socket_send_buffer
+        if size == self._send_buffer:
+            return
         sock = transport.get_extra_info("socket")
         if size > 0 and sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
             except OSError as exc:  # not every transport has a real socket underneath
                 log.debug("cannot set SO_SNDBUF: %s", exc)
+
+    @staticmethod
+    def set_send_buffer(listener: socket.socket, size: int) -> int:
+        """Give ``listener`` the kernel send buffer of ``size`` bytes that the sockets it
+        accepts inherit; returns what was set (0: nothing, for ``size`` 0 or on failure), for
+        the connections' ``send_buffer``."""
+        if size <= 0:
+            return 0
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError as exc:
+            log.debug("cannot set SO_SNDBUF on the listener: %s", exc)
+            return 0
+        return size
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes into messages and dispatch them, paced by the flood budget."""
@@ -202,8 +241,10 @@ class Connection(asyncio.Protocol):
         """The socket is gone: the user quits (with the reason we gave, if we closed it)."""
         if self._backlog_timer is not None:
             self._backlog_timer.cancel()
-        if not self.lost.done():
-            self.lost.set_result(None)
+        self._gone = True
+        lost = self._lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
         if not self.closing:
             self.closing = True
             self._drop_output()  # nobody will read it
@@ -320,11 +361,13 @@ class Connection(asyncio.Protocol):
             if self._held is None:
                 self.owner.mark_dirty(self)
         else:
-            if self.tail_owner is not None:
-                self._close_tail()  # a channel line after this one would overtake it
             if self._lazy_only:  # what waited lazily goes now, before this line
                 self._lazy_only = False
                 self.owner.mark_dirty(self)
+            # A channel line added after this one would overtake it: the batch closes, or,
+            # when the tail is this peer's own part of one, this line goes in before it.
+            if self.tail_owner is not None and self._cut_tail(data):
+                return
         out.append(data)
 
     def enqueue_lazy(self, data: bytes) -> None:
@@ -340,8 +383,8 @@ class Connection(asyncio.Protocol):
             if self._held is not None or not self._lazy_only:
                 self.enqueue(data)  # already due this turn (or captured): no reason to wait
                 return
-            if self.tail_owner is not None:
-                self._close_tail()
+            if self.tail_owner is not None and self._cut_tail(data):
+                return
             out.append(data)
             return
         if self.closing:
@@ -394,6 +437,26 @@ class Connection(asyncio.Protocol):
             self.owner.mark_lazy(self)
         out.append(batch)
         self._batched = True
+
+    def _cut_tail(self, data: bytes) -> bool:
+        """Put ``data`` before the open tail of this peer's output when that tail is its own
+        part of a batch of arrivals (``fanout.Tail``): what the part holds so far, then
+        ``data``, then a new part, so that the batch stays open for every other holder. Else
+        close the batch (every holder's: see `Channel.close_batches`) and return False."""
+        pending = self.pending
+        tail = pending[-1]
+        cut = None if isinstance(tail, bytes) or not tail.open else tail.cut()
+        if cut is None:
+            self._close_tail()
+            return False
+        held, rest = cut
+        if held:
+            pending[-1] = held
+            pending.append(data)
+        else:  # nothing in it yet (the newcomer's own replies right after its JOIN)
+            pending[-1] = data
+        pending.append(rest)
+        return True
 
     def _close_tail(self) -> None:
         """Close the batch that ends this peer's output: nothing may be added to it now."""

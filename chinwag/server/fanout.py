@@ -35,9 +35,11 @@ milliseconds late (``LAZY_FLUSH`` in ``app.py``), so one write carries the JOINs
 of that time; but queuing each JOIN for each member would still cost members x arrivals, which
 is what a join storm is made of. So the first arrival of such a window opens a batch per variant
 that every member holds lazily (`announce_arrival`), and each further arrival is one append per
-batch. The rule above still holds, with two exceptions. Somebody joining does not close these
-batches: whoever joins while they are open holds none of them, so is *late*, and each later JOIN
-of the window is queued to each of them. And a holder written before the window ends (it had
+batch. The rule above still holds, with three exceptions. Somebody joining does not close these
+batches: whoever joins while they are open is *late* (the batch's first lines are JOINs from
+before its own) and holds a `Tail` of its variant's batch instead, which reads the lines added
+after its JOIN. Something else queued for a late member does not close them either: its tail
+is cut there for it alone (`Tail.cut`). And a holder written before the window ends (it had
 other output due) does not close them: it is written up to the open batch, which stays at the
 end of its output until the lazy flush closes the window (`Connection.take_due`); otherwise, while
 the outbox writes a big room over several turns, every arrival would find the batches closed by
@@ -63,6 +65,7 @@ __all__ = [
     "TAG_CAPS",
     "Batch",
     "Outgoing",
+    "Tail",
     "add_plain_line",
     "add_tag",
     "announce_arrival",
@@ -305,6 +308,72 @@ class Batch:
         lines, authors = self.lines, self.authors
         return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
 
+    def cut(self) -> None:
+        """None: a batch is shared, so it cannot be cut for one holder (it closes instead)."""
+        return None
+
+    def tail(self) -> Tail:
+        """A part of this batch for one more holder: the lines added from now on."""
+        return Tail(self)
+
+
+class Tail:
+    """One late holder's part of a batch of arrivals: the lines added after it joined.
+
+    Whoever joins while a window of arrivals is open holds none of its batches (their first
+    lines are earlier arrivals, which it gets in NAMES instead), but must get every JOIN after
+    its own. Queuing each later JOIN to each of them cost late members x arrivals calls per
+    window (half a window's arrivals squared: a 1k join storm with every JOIN shown made 27,000
+    such calls with 50 ms windows, and it grows with the window). A tail is one object in the
+    late member's output that reads the batch from where it stood when the member joined: the
+    JOINs added later cost nothing more for it, and it is joined once when written.
+
+    It belongs to one holder, so when something else is queued for that holder after it, it
+    does not close the batch for every holder: it is cut (`cut`), what it holds so far goes
+    first as bytes, and the holder goes on with a new tail from there.
+    """
+
+    __slots__ = ("_batch", "_start", "channel")
+
+    lazy = True
+    """Part of a batch of arrivals: due with the lazy flush only."""
+
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
+        self._start = len(batch.lines)
+        self.channel = batch.channel
+
+    @property
+    def open(self) -> bool:
+        """Still growing: while its batch is open."""
+        return self._batch.open
+
+    @open.setter
+    def open(self, value: bool) -> None:
+        self._batch.open = value
+
+    def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
+        """Lines go in the batch, never in one holder's part of it."""
+        raise TypeError("a Tail reads its batch; add lines to the batch")
+
+    def share_of(self, client: Client | None) -> bytes:
+        """The lines of the batch from where this tail starts; seals the batch when it is still
+        open (it is being written out), as `Batch.share_of` does."""
+        batch = self._batch
+        if batch.open:
+            self.channel.close_batches()
+        return b"".join(batch.lines[self._start :])
+
+    def cut(self) -> tuple[bytes, Tail]:
+        """What this tail holds so far, and the tail to hold from here on (the batch stays
+        open for everyone else)."""
+        lines = self._batch.lines
+        return b"".join(lines[self._start :]), Tail(self._batch)
+
+    def tail(self) -> Tail:
+        """A part of the same batch for one more holder: the lines added from now on."""
+        return Tail(self._batch)
+
 
 def send_to_channel(
     channel: Channel, outgoing: Outgoing, speaker: Client | None = None, *, echo: bool = False
@@ -402,10 +471,10 @@ def announce_arrival(
             batch.add(line_for(key), None, muted=False)
         for member in channel.late:
             member.conn.enqueue_lazy(line_for(member.caps & mask))
-        channel.late.append(newcomer)
+        _hold_later_arrivals(channel, newcomer, arrivals, mask)
         return
     opened: dict[int, ChannelBatch] = {}
-    late = [newcomer]
+    late: list[Client] = []
     for member in channel.members:
         conn = member.conn
         if member is newcomer or conn.closing:
@@ -423,6 +492,26 @@ def announce_arrival(
     if opened:  # nobody holds anything (a new channel): the next arrival opens them
         channel.arrivals = opened
         channel.late = late
+        _hold_later_arrivals(channel, newcomer, opened, mask)
+
+
+def _hold_later_arrivals(
+    channel: Channel, newcomer: Client, arrivals: dict[int, ChannelBatch], mask: int
+) -> None:
+    """Give ``newcomer``, who joined while ``arrivals`` are open, the JOINs of the window that
+    come after its own: a `Tail` of its variant's batch (opened, empty, if it is the first of
+    its variant), or, while it collects a labeled response, each line as it comes (`late`)."""
+    conn = newcomer.conn
+    if conn.closing:
+        return
+    if not conn.can_hold():
+        channel.late.append(newcomer)
+        return
+    key = newcomer.caps & mask
+    batch = arrivals.get(key)
+    if batch is None:
+        batch = arrivals[key] = Batch(channel, key, lazy=True)
+    conn.hold_lazily(batch.tail())
 
 
 STATUS_PREFIXES = {"@": "op", "+": "voice"}

@@ -43,6 +43,13 @@ class ChannelBatch(Protocol):
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``; seals the batch."""
 
+    def cut(self) -> tuple[bytes, ChannelBatch] | None:
+        """For one holder's own part of a batch (``fanout.Tail``): the bytes it holds so far
+        and its part from now on; None for a batch its holders share (it closes instead)."""
+
+    def tail(self) -> ChannelBatch:
+        """A part of this batch for one more holder: the lines added from now on."""
+
 
 class Link(Protocol):
     """A client's connection (``connection.Connection``), as the rest of the server uses it.
@@ -59,10 +66,13 @@ class Link(Protocol):
     remote: bool
     """Whether this is a user of another node of a network: its own node writes to it and
     closes it, not this one."""
-    lost: asyncio.Future[None]
     connected_at: float
     last_read: float
     ping_sent_at: float | None
+
+    @property
+    def lost(self) -> asyncio.Future[None]:
+        """Done once the connection has ended (what a shutdown waits for)."""
 
     def enqueue(self, data: bytes) -> None:
         """Queue bytes for the peer (written at the end of the loop turn)."""

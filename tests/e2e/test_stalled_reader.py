@@ -35,3 +35,22 @@ async def test_the_kernel_holds_little_for_a_stalled_reader(serve: Serve) -> Non
     sock = client.conn.transport.get_extra_info("socket")
     assert _kernel_unsent(sock) <= 2 * 32768
     assert client.conn.transport.get_write_buffer_size() > 0  # the rest waits in the SendQ
+
+
+async def test_every_accepted_socket_has_the_configured_send_buffer(serve: Serve) -> None:
+    """Each connection's kernel send buffer is socket_send_buffer (set once on the listening
+    socket, which accepted sockets inherit), and a size changed since start applies to the
+    connections that come after the change."""
+    h = await serve(limits={"socket_send_buffer": 32768})
+    await h.connect("amy")
+    h.server.config.limits.socket_send_buffer = 49152  # what a reload does
+    await h.connect("bob")
+
+    def send_buffer(nick: str) -> int:
+        client = h.server.network.find(nick)
+        assert client is not None and client.conn.transport is not None
+        sock = client.conn.transport.get_extra_info("socket")
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+
+    assert send_buffer("amy") == 2 * 32768  # Linux doubles it
+    assert send_buffer("bob") == 2 * 49152

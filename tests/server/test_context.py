@@ -263,26 +263,58 @@ def _written(client: Client) -> bytes:
     return conn.take()
 
 
-async def test_arrivals_share_one_batch_and_the_late_get_theirs_one_by_one() -> None:
+async def test_arrivals_share_one_batch_and_the_late_read_it_from_their_own_join() -> None:
     """The JOINs of a window's arrivals reach the members from before it through one lazy batch
-    (one append per arrival), and whoever joined during it gets each later JOIN on its own."""
+    (one append per arrival), and whoever joined during it holds the same batch from its own
+    JOIN on: no line is queued per late member."""
     parts = _Parts(enabled=False)
     amy, bob = parts.user("amy"), parts.user("bob")
     channel = parts.network.join(amy, "#room")
     parts.network.join(bob, "#room")
     for client in (amy, bob):
         _written(client)
-    cat, dan = parts.user("cat"), parts.user("dan")
+    cat, dan, eve = parts.user("cat"), parts.user("dan"), parts.user("eve")
     parts.network.join(cat, "#room")
-    assert channel.arrivals is not None and channel.late == [cat]
+    arrivals = channel.arrivals
+    assert arrivals is not None and channel.late == []
     parts.network.join(dan, "#room")
-    assert channel.late == [cat, dan]
-    joins = b":cat!~cat@h JOIN #room\r\n:dan!~dan@h JOIN #room\r\n"
+    parts.network.join(eve, "#room")
+    assert channel.arrivals is arrivals and len(arrivals) == 1  # one batch, three arrivals
+    joins = b":cat!~cat@h JOIN #room\r\n:dan!~dan@h JOIN #room\r\n:eve!~eve@h JOIN #room\r\n"
     assert _written(amy) == joins
     assert channel.arrivals is None  # written: closed
     assert _written(bob) == joins
     assert _written(cat) == joins
-    assert _written(dan) == b":dan!~dan@h JOIN #room\r\n"
+    assert _written(dan) == joins[joins.index(b":dan") :]
+    assert _written(eve) == b":eve!~eve@h JOIN #room\r\n"
+
+
+async def test_a_late_member_sent_something_else_keeps_its_place_and_the_window_stays_open() -> (
+    None
+):
+    """A line for one late member in the middle of a window comes after the JOINs before it
+    and before those after it, and the window stays open for everyone else."""
+    parts = _Parts(enabled=False)
+    amy, bob = parts.user("amy"), parts.user("bob")
+    channel = parts.network.join(amy, "#room")
+    parts.network.join(bob, "#room")
+    for client in (amy, bob):
+        _written(client)
+    cat, dan, eve = parts.user("cat"), parts.user("dan"), parts.user("eve")
+    parts.network.join(cat, "#room")
+    assert isinstance(cat.conn, Connection)
+    cat.conn.take_due()  # its own JOIN and NAMES; its part of the window stays queued
+    parts.network.join(dan, "#room")
+    arrivals = channel.arrivals
+    parts.run(amy, "PRIVMSG cat :psst")
+    assert channel.arrivals is arrivals  # not closed by a line to one late member
+    parts.network.join(eve, "#room")
+    assert _written(cat) == (
+        b":dan!~dan@h JOIN #room\r\n:amy!~amy@h PRIVMSG cat :psst\r\n:eve!~eve@h JOIN #room\r\n"
+    )
+    assert _written(bob) == (
+        b":cat!~cat@h JOIN #room\r\n:dan!~dan@h JOIN #room\r\n:eve!~eve@h JOIN #room\r\n"
+    )
 
 
 async def test_a_slice_writes_what_is_due_and_leaves_the_arrivals_open_for_the_others() -> None:
