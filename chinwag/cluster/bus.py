@@ -55,8 +55,9 @@ class Bus(Protocol):
         """Send ``event`` to every node."""
         ...
 
-    def enter(self, channel_folded: str) -> None:
-        """One more member of the channel is on this node."""
+    def enter(self, channel_folded: str, identity: str = "") -> None:
+        """One more member of the channel is on this node; ``identity`` is the channel's
+        history identity as this node knows it, which the network keeps when it has none."""
         ...
 
     def leave(self, channel_folded: str) -> None:
@@ -102,7 +103,7 @@ class LocalBus:
         """See :meth:`Bus.to_all`."""
         self._on_events((event,))
 
-    def enter(self, channel_folded: str) -> None:
+    def enter(self, channel_folded: str, identity: str = "") -> None:
         """Nothing to record: there is no other node to route to."""
 
     def leave(self, channel_folded: str) -> None:

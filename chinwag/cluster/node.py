@@ -24,16 +24,22 @@
 While Redis cannot be reached, or refuses its calls, the node refuses new messages, and tells
 their senders, as a single server does on a full disk (``server/storage_health.py``); what was
 already sent goes through when Redis answers again, within the lease, or the node was declared
-dead. A call Redis refuses for good is dropped (`_refused`): the senders of its lines are told
-that they were not delivered.
+dead. What Redis refuses for good (a call, or operations of one, over a corrupt key) is
+dropped whole (`_refused`): the senders of its lines are told that they were not delivered.
+Any other event or change refused leaves this node out of step with the network (a JOIN the
+other nodes never saw, a nick Redis did not release): the node fences itself, and joins again.
 
-A node that the network declared dead (``on_fenced``) closes every local connection with
-"Lost contact with the network": its users reconnect, through the load balancer, to a live node.
+A node that the network declared dead (``on_fenced``), or that fenced itself, closes every
+local connection with "Lost contact with the network": its users reconnect, through the load
+balancer, to a live node. Then it joins the network again as a new incarnation (`_rejoin`),
+which reaps the old one everywhere, and takes the network's state from another node, as a node
+that starts does: it agrees with Redis again, and serves users again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -54,7 +60,7 @@ from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Channel, Client, RegState, new_identity
 from chinwag.store import BanKind, ServerBan, StoreError
 
-__all__ = ["LOST_CONTACT", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
+__all__ = ["LOST_CONTACT", "REJOIN_INTERVAL", "SYNC_ATTEMPTS", "SYNC_TIMEOUT", "ClusterNode"]
 
 _log = logging.getLogger("chinwag.cluster")
 
@@ -64,6 +70,8 @@ SYNC_TIMEOUT = 10.0
 SYNC_ATTEMPTS = 3
 """How many times a joining node asks (a new node each time, when one died) before it gives
 up starting."""
+REJOIN_INTERVAL = 1.0
+"""Seconds between two tries of a fenced node to join the network again (Redis may be away)."""
 
 
 _Pending = tuple[Callable[[], object], Client, str, Callable[[], object] | None]
@@ -126,34 +134,48 @@ class ClusterNode:
         # and who to tell if Redis refuses it (its sender, the target it named, and the rest
         # of the command: a labeled reply waiting for it).
         self._pending: dict[str, _Pending] = {}
+        self._rejoining: asyncio.Task[None] | None = None  # between a fence and the new join
+        self._stopping = False
         network.observer = self
 
     async def start(self) -> None:
         """Join the network, and learn its state from another node (if any) before any user
-        of this one can come. A node asked that does not answer (it died meanwhile) costs a
-        new try, with another node (`SYNC_ATTEMPTS`).
+        of this one can come; then start moving history.
 
         Raises:
             NetworkUnreachableError: when Redis cannot be reached, or the network's state could
                 not be had.
         """
+        await self._join()
+        if self.kept is not None:
+            try:
+                await self.kept.feed.start()
+            except RedisError as exc:
+                raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+
+    async def _join(self) -> None:
+        """Join the network with `bus` (a new one), and take in its state from another node.
+        A node asked that does not answer (it died meanwhile) costs a new try, with another
+        node (`SYNC_ATTEMPTS`).
+
+        Raises:
+            NetworkUnreachableError: as for `start`.
+        """
         for _ in range(SYNC_ATTEMPTS):
             try:
                 peer = await self.bus.start()
-                self.replica.incarnation(self.bus.epoch)
-                # The inbox is read from the next await on: be ready for the snapshot first.
-                synced = None if peer is None else self.replica.await_snapshot(peer, self.bus.epoch)
-                if self.kept is not None:
-                    await self.kept.feed.start()
             except RedisError as exc:
                 raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
-            if synced is None:
+            self.replica.incarnation(self.bus.epoch)
+            if peer is None:
                 return  # the first node: nothing to learn
+            # The inbox is read from the next await on: be ready for the snapshot first.
+            synced = self.replica.await_snapshot(peer, self.bus.epoch)
             try:
                 await asyncio.wait_for(synced, SYNC_TIMEOUT)
             except (TimeoutError, SyncLostError):
                 _log.warning("cluster: %s did not send the network's state: joining again", peer)
-                await self.stop()
+                await self.bus.stop()
                 self.bus = self._new_bus()  # a new incarnation, which reaps this one
                 continue
             _log.info(
@@ -182,6 +204,10 @@ class ClusterNode:
 
     async def stop(self) -> None:
         """Leave: what is buffered is sent (the users' QUITs), then the connections close."""
+        self._stopping = True
+        if self._rejoining is not None:
+            self._rejoining.cancel()
+            await asyncio.wait([self._rejoining])
         await self.bus.stop()
         if self.kept is not None:
             await self.kept.feed.stop()
@@ -217,6 +243,8 @@ class ClusterNode:
 
     async def claim(self, client: Client, nick: str) -> bool | None:
         """See `NetworkObserver.claim`."""
+        if self._rejoining is not None:
+            return None  # not on the network until it has joined again: 437, try again
         wanted = fold(nick)
         held = self._claimed.get(client, "")
         try:
@@ -232,6 +260,8 @@ class ClusterNode:
         """See `NetworkObserver.claim_channel`: Redis decides (``scripts.CLAIM_CHANNEL``), so
         that of two users of two nodes creating one channel at once exactly one is its
         operator, on every node, and both nodes keep its history under one identity."""
+        if self._rejoining is not None:
+            return None
         folded = fold(name)
         try:
             # This node's earlier changes first (a PART of the same channel just before: the
@@ -284,8 +314,8 @@ class ClusterNode:
             entering = (client, channel.name_folded)
             if entering in self._entering:
                 self._entering.discard(entering)  # `claim_channel` counted it in
-            else:
-                self.bus.enter(channel.name_folded)
+            else:  # with its identity: the network may have none for it (see `Bus.enter`)
+                self.bus.enter(channel.name_folded, channel.identity)
             uid = self._uid(client)
             op = channel.is_op(client)  # the creator: every node makes it the operator
             event = events.join_event(self.node, uid, channel.name, channel.identity, op)
@@ -442,28 +472,88 @@ class ClusterNode:
         else:
             health.unavailable(StoreError("the network's Redis cannot be reached"))
 
-    def _refused(self, refused: list[bytes]) -> None:
-        """Redis refused a call for good: the senders of its lines are told they were not
-        delivered (the episode is open: `_unreachable` came first)."""
+    def _refused(self, refused: list[bytes], changes: bool) -> None:
+        """Redis refused events of this node's for good (`OnRefused`): the senders of its lines
+        are told they were not delivered; any other event or change lost means the network
+        and this node no longer agree: it fences itself and joins again (`_rejoin`)."""
         own = f"{self.node}\0".encode()
+        lost = changes
         for raw in refused:
             parts = raw.split(b"\0", 3)  # node, kind, a message's msgid (``events.py``)
             if not raw.startswith(own) or len(parts) < 3 or parts[1] not in events.HOT:
+                lost = True
                 continue
             pending = self._pending.pop(parts[2].decode("utf-8", "replace"), None)
             if pending is None:
-                continue
+                continue  # its line was refused already (another of its destinations)
             _deliver, sender, target_name, gave_up = pending
             if sender.state is not RegState.CLOSED:
-                self._history.health.refuse(sender, target_name)
+                self._tell_refused(sender, target_name)
             if gave_up is not None:
                 gave_up()
+        if lost and not self.bus.fenced:
+            _log.error(
+                "cluster: Redis refused a change of %s's: joining the network again", self.node
+            )
+            self.bus.fence()
 
-    # -- being declared dead --------------------------------------------------------------------
+    def _tell_refused(self, sender: Client, target_name: str) -> None:
+        """Tell ``sender`` that its line to ``target_name`` was refused by Redis."""
+        health = self._history.health
+        if health.failing:  # the whole call was refused: the episode says why
+            health.refuse(sender, target_name)
+            return
+        health.withheld += 1
+        self._network.notice(
+            sender,
+            f"Your message to {target_name} was not delivered: the network's Redis refused it "
+            "(the server's log says why).",
+        )
+
+    # -- being declared dead, and joining again -------------------------------------------------
 
     def _fenced(self) -> None:
-        _log.error("cluster: %s lost its lease: closing every connection", self.node)
+        """The network declared this node dead, or it fenced itself: its users go, and it
+        joins again (`_rejoin`)."""
+        _log.error("cluster: %s is off the network: closing every connection", self.node)
         self._pending.clear()
         for client in list(self._network.connections):
             if _local(client):
                 client.conn.close(LOST_CONTACT)
+        if not self._stopping and self._rejoining is None:
+            self._rejoining = asyncio.get_running_loop().create_task(
+                self._rejoin(), name=f"rejoin-{self.node}"
+            )
+
+    async def _rejoin(self) -> None:
+        """Join the network again as a new incarnation, with its state from another node (as
+        `start`), once its users are gone; try again every `REJOIN_INTERVAL` until it works."""
+        try:
+            await self.bus.stop()  # fenced: it sends nothing more, and does not leave
+            # Nobody is left here to tell: the remote users go quietly, and come back with the
+            # network's state (this node's own users were closed by `_fenced`).
+            self.replica.reset()
+            self._claimed.clear()
+            self._entering.clear()
+            for attempt in itertools.count():
+                self.bus = self._new_bus()
+                try:
+                    await self._join()
+                except NetworkUnreachableError as exc:
+                    # Said once: Redis may be away for long, and the node tries every second.
+                    _log.log(
+                        logging.DEBUG if attempt else logging.WARNING,
+                        "cluster: %s cannot join the network again yet: %s",
+                        self.node,
+                        exc,
+                    )
+                    await self.bus.stop()
+                    self.replica.reset()  # what a half-received snapshot brought
+                    await asyncio.sleep(REJOIN_INTERVAL)
+                    continue
+                _log.warning(
+                    "cluster: %s joined the network again (epoch %s)", self.node, self.bus.epoch
+                )
+                return
+        finally:
+            self._rejoining = None

@@ -23,13 +23,19 @@ The nick and channel claims (``claim_nick``, ``claim_channel``) are sent again t
 until answered (a claim applied twice answers as the first time); only one that never left this
 process is certainly not applied, and fails at once.
 
-Refusals. Redis may answer a call with an error instead. One that passes (`TRANSIENT`: out of
-memory, a read-only replica after a failover, a busy script, a dump that cannot be written) is
-an outage by another name: reported the same way, and the same call sent again until Redis
-takes it. One that cannot pass (a key of the wrong type, a bug in a script: the same call
-would fail again forever) drops the call, whose events are handed to ``on_refused`` so that
-the senders of its lines are told they were not delivered; it is reported as an outage too, so
-that the node refuses new lines until a call goes through again.
+Refusals. Redis may answer a call with an error instead (``redis_errors.py`` tells which).
+One that passes (out of memory, a read-only replica after a failover, a busy script, a dump
+that cannot be written) is an outage by another name: reported the same way, and the same call
+sent again until Redis takes it. One that cannot pass (a key the call must write holds another
+type, a bug in a script: the same call would fail again forever) drops the call, which changed
+nothing (the scripts look before they write), and its operations are handed to
+``on_refused``; it is reported as an outage too, so that the node refuses new lines until a
+call goes through again.
+Within a call that goes through, TURN skips each operation that a corrupt key would make fail
+(whole: none of its writes is made) and applies the others; the skipped ones are handed to
+``on_refused`` the same way (its events, and whether a change of the network's state was
+among them), without an outage: the node tells the senders of refused lines, and joins the
+network again when a change was refused (``node.py``).
 
 Receiving. A reader task blocks on ``XREAD`` of this node's inbox and hands each entry's events
 to ``on_events`` on the loop, in Stream order. A node receives its own events too: an event is
@@ -63,23 +69,16 @@ import contextlib
 import logging
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import (
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
+from redis.exceptions import RedisError, ResponseError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.bus import OnEvents, OnSplit
+from chinwag.cluster.redis_errors import is_fenced, is_transient, not_sent
 from chinwag.cluster.roster import NodeInfo, read_roster
 
 __all__ = [
@@ -87,6 +86,7 @@ __all__ = [
     "DEFAULT_RENEW_INTERVAL",
     "FLUSH_BUCKETS",
     "FencedError",
+    "OnRefused",
     "RedisBus",
     "split_reason",
 ]
@@ -117,59 +117,23 @@ class FencedError(Exception):
     """This node was declared dead by the network: it must stop serving its users."""
 
 
-TRANSIENT = ("MISCONF", "BUSY", "NOREPLICAS")
-"""Prefixes of Redis's refusals that pass by themselves (a dump that cannot be written, a
-script running long, too few replicas): the refused call is sent again."""
-TRANSIENT_ERRORS = (OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError)
-"""The same for the refusals redis-py names by a class of their own (taking their prefix off:
-OOM, READONLY, MASTERDOWN, TRYAGAIN)."""
-
-
 _ROUTING = (b"to ", b"chan ", b"all ")
 """How the operations that carry an event begin (the others change state, or keep a history
 record)."""
+_KEEP = b"keep "
+"""How the operation that keeps a history record begins."""
 
-
-def _fenced(exc: ResponseError) -> bool:
-    return str(exc).startswith("FENCED")
-
-
-SCRIPT_FAILED = "Error running script"
-"""How Redis before 7.0 begins the error of a command that failed inside a script; the
-command's own error follows, after a dash ("... @user_script:12: -OOM command not allowed...")."""
-TRANSIENT_IN_SCRIPT = tuple(
-    f"-{prefix} " for prefix in ("OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", *TRANSIENT)
-)
-"""The refusals that pass, as a script's failure names them on Redis before 7.0."""
-
-
-def _transient(exc: ResponseError) -> bool:
-    """Whether Redis refused for a while only (also when a command inside a script was
-    refused, as Redis before 7.0 words it)."""
-    if isinstance(exc, TRANSIENT_ERRORS) or str(exc).startswith(TRANSIENT):
-        return True
-    text = str(exc)
-    return SCRIPT_FAILED in text and any(refusal in text for refusal in TRANSIENT_IN_SCRIPT)
-
-
-NOT_SENT = (" connecting to ", "while writing to socket", "before write")
-"""How redis-py words the failures of a call that never left this process: no connection
-("Error 111 connecting to ...", "Timeout connecting to server"), or the connection found dead
-when the call was written ("Error ... while writing to socket. Connection lost.", "Connection
-closed by the server before write"). A timeout while writing is not one: part may have gone."""
-
-
-def _not_sent(exc: RedisError) -> bool:
-    """Whether a call certainly did not reach Redis (`NOT_SENT`)."""
-    return isinstance(exc, RedisConnectionError) and any(words in str(exc) for words in NOT_SENT)
+OnRefused = Callable[[list[bytes], bool], None]
+"""Called with the events of the operations Redis refused for good (not applied), and whether
+a change of the network's state (``enter``, ``leave``, ``take``, ``release``) was refused."""
 
 
 def _tell_nobody(error: BaseException | None) -> None:
     """Nobody to tell that Redis cannot be reached (tests)."""
 
 
-def _drop(events: list[bytes]) -> None:
-    """Nobody to tell that a call was refused (tests)."""
+def _drop(events: list[bytes], changes: bool) -> None:
+    """Nobody to tell that operations were refused (tests)."""
 
 
 class RedisBus:
@@ -183,7 +147,8 @@ class RedisBus:
         on_fenced: called once when this node has been declared dead itself.
         on_unreachable: called with the error when a call cannot reach Redis, or Redis refuses
             it, and with None when calls go through again.
-        on_refused: called with the events of a call Redis refused for good (dropped).
+        on_refused: called with what Redis refused for good (`OnRefused`): a call, or
+            operations of a call.
         lease: seconds of the lease.
         renew_interval: seconds between renewals and reaper runs.
         timeout: seconds a call may take before Redis counts as unreachable.
@@ -198,7 +163,7 @@ class RedisBus:
         on_split: OnSplit,
         on_fenced: Callable[[], None],
         on_unreachable: Callable[[BaseException | None], None] = _tell_nobody,
-        on_refused: Callable[[list[bytes]], None] = _drop,
+        on_refused: OnRefused = _drop,
         lease: float = DEFAULT_LEASE,
         renew_interval: float = DEFAULT_RENEW_INTERVAL,
         timeout: float = COMMAND_TIMEOUT,
@@ -385,9 +350,9 @@ class RedisBus:
         """Call a claim script until Redis answers it. A call without an answer (a timeout, a
         cut connection) may have been applied all the same: it is sent again, and the claim
         scripts answer a call they already applied as the first time. Only while no try left
-        this process (`NOT_SENT`: Redis stopped, say) is the claim certainly not applied, and
-        the error raised at once. Past the lease this node has been declared dead, its
-        claims with it: that ends the tries.
+        this process (``redis_errors.NOT_SENT``: Redis stopped, say) is the claim certainly
+        not applied, and the error raised at once. Past the lease this node has been declared
+        dead, its claims with it: that ends the tries.
 
         Raises:
             FencedError: this node was declared dead.
@@ -401,7 +366,7 @@ class RedisBus:
             except ResponseError as exc:
                 raise self._fence(exc) from None
             except RedisError as exc:
-                reached = reached or not _not_sent(exc)
+                reached = reached or not not_sent(exc)
                 if not reached:
                     raise
                 if self._fenced:
@@ -425,9 +390,9 @@ class RedisBus:
         """See :meth:`Bus.to_all`."""
         self._add(b"all - ", event)
 
-    def enter(self, channel_folded: str) -> None:
+    def enter(self, channel_folded: str, identity: str = "") -> None:
         """See :meth:`Bus.enter`."""
-        self._add(b"enter " + channel_folded.encode() + b" \n", b"")
+        self._add(f"enter {channel_folded} {identity}\n".encode(), b"")
 
     def leave(self, channel_folded: str) -> None:
         """See :meth:`Bus.leave`."""
@@ -482,25 +447,26 @@ class RedisBus:
             heard = self._heard
             try:
                 began = time.perf_counter()
-                await self._turn(args=[self._node, self._epoch, number, b"".join(ops)])
+                answer = await self._turn(
+                    args=[self._node, self._epoch, number, b"".join(ops), count]
+                )
                 took = time.perf_counter() - began
             except ResponseError as exc:
-                if _fenced(exc):
+                if is_fenced(exc):
                     self._unsent = None
                     self._fence(exc)
                     continue
                 self._report(exc, count)
-                if _transient(exc):
+                if is_transient(exc):
                     await asyncio.sleep(RETRY_INTERVAL)  # the same call goes again
                     continue
                 # It would be refused again forever: dropped, and its senders told.
                 self._unsent = None
                 self._finished(number)
                 _log.error("bus: Redis refused a call of node %s for good: %s", self._node, exc)
-                routed = range(0, len(ops), 2)  # (head, event) pairs
-                self._on_refused([ops[i + 1] for i in routed if ops[i].startswith(_ROUTING)])
                 # Nothing waits any more: the node's next probe (a ping) ends the episode.
                 self._unreachable = False
+                self._refused(ops, range(count))
             except RedisError as exc:
                 # Perhaps applied, perhaps not: the same call goes again (see the header).
                 if self._heard != heard:
@@ -519,6 +485,32 @@ class RedisBus:
                 self.flush_seconds += took
                 self.flush_buckets[bisect.bisect_left(FLUSH_BUCKETS, took)] += 1
                 self._reached()
+                if len(answer) > 1:  # {appended, then the operations skipped}
+                    _log.error(
+                        "bus: Redis refused %d operations of a call of node %s (a key of the "
+                        "wrong type?): %s",
+                        len(answer) - 1,
+                        self._node,
+                        b"; ".join(
+                            ops[2 * i].strip() for i in answer[1:] if 2 * i < len(ops)
+                        ).decode(errors="replace"),
+                    )
+                    self._refused(ops, answer[1:])
+
+    def _refused(self, ops: list[bytes], indices: Iterable[int]) -> None:
+        """Hand the operations at ``indices`` of a call, which Redis refused, to
+        ``on_refused``."""
+        events: list[bytes] = []
+        changes = False
+        for index in indices:
+            if not 0 <= 2 * index < len(ops):
+                continue
+            head, event = ops[2 * index], ops[2 * index + 1]
+            if head.startswith(_ROUTING):
+                events.append(event)
+            elif not head.startswith(_KEEP):  # (a record goes with its line: TURN)
+                changes = True
+        self._on_refused(events, changes)
 
     def _report(self, exc: RedisError, waiting: int) -> None:
         """A call could not reach Redis, or Redis refused it: said once per episode."""
@@ -617,17 +609,23 @@ class RedisBus:
                 for dead in await self._reap():
                     _log.warning("bus: node %s lost its lease: reaped", dead.decode())
             except RedisError as exc:
-                if isinstance(exc, ResponseError) and _fenced(exc):
+                if isinstance(exc, ResponseError) and is_fenced(exc):
                     self._fence(exc)
                     continue
                 _log.warning("bus: cannot renew the lease (%s)", exc)
                 if time.monotonic() - self._renewed_at > self._lease:
                     self._fence(None)  # the network has declared us dead by now
 
+    def fence(self) -> None:
+        """Send nothing more, as a node declared dead: this node fell out of step with the
+        network (Redis refused a change it made), and must join it again as a new
+        incarnation."""
+        self._fence(None)
+
     def _fence(self, exc: ResponseError | None) -> Exception:
         """Declare this node dead (once) when ``exc`` is the FENCED refusal; return what to
         raise for ``exc``."""
-        if exc is not None and not _fenced(exc):
+        if exc is not None and not is_fenced(exc):
             return exc
         if not self._fenced:
             self._fenced = True

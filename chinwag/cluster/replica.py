@@ -236,6 +236,17 @@ class Replica:
         """How many remote users this node knows."""
         return sum(1 for where, _ in self._users if where != self._node)
 
+    def reset(self) -> None:
+        """Forget the rest of the network: this node is joining it again (it was fenced, and
+        its own users are gone), and the network's state will come in a snapshot. Each
+        remote user leaves quietly: no user of this node is left to be told."""
+        for key in [key for key in self._users if key[0] != self._node]:
+            client = self._users.pop(key)
+            del self._keys[client]
+            self._network.remove(client, f"{key[0]} {self._node}")
+        self._changes_out.clear()
+        self._peer, self._held = None, []
+
     # -- joining late ---------------------------------------------------------------------------
 
     def await_snapshot(self, peer: str, epoch: str) -> asyncio.Future[None]:

@@ -201,6 +201,9 @@ class Server:
         self.handshakes = Handshakes()
         self._lock: DataDirLock | None = None
         self._lazy: list[Connection] = []
+        # Connections closed (KILL, a ban, QUIT) whose last bytes still wait to be written: no
+        # longer in the network, and no timer of theirs applies, so `stop` cuts them itself.
+        self._closing: set[Connection] = set()
         self._lazy_handle: asyncio.TimerHandle | None = None
         self._lazy_opened = 0.0  # loop time the lazy window opened
         self._sweeper: asyncio.TimerHandle | None = None
@@ -375,6 +378,13 @@ class Server:
         conns = [client.conn for client in self.network.connections if not client.conn.remote]
         for conn in conns:
             conn.close(reason)
+        # And those closed earlier whose ERROR waits behind a peer that stopped reading (one
+        # with nothing left to write is gone the moment its socket closes: not waited for).
+        conns += [
+            conn
+            for conn in self._closing.difference(conns)
+            if conn.transport is not None and conn.transport.get_write_buffer_size() > 0
+        ]
         if self._lazy_handle is not None:
             self._lazy_handle.cancel()
         self._flush_lazy()
@@ -505,6 +515,8 @@ class Server:
 
     def finish(self, conn: Connection, data: bytes) -> None:
         """Write ``conn``'s last bytes in turn, then close its socket (see the outbox)."""
+        self._closing.add(conn)
+        conn.lost.add_done_callback(lambda _lost: self._closing.discard(conn))
         self.outbox.finish(conn, data)
 
     # -- timers --------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The bus when Redis falls silent (SIGSTOP, as a cut network looks): the bus says Redis cannot be
 reached, and once it answers again the call that had no answer is neither lost nor doubled; and
 when only a call's answer comes late while Redis goes on writing, the bus says nothing. When
-Redis refuses a call (out of memory: for a while; a key of the wrong type: for good) the bus
-says so too, and the call goes again or is handed back."""
+Redis refuses a call for a while (out of memory) the bus says so too, and the call goes again
+(refusals for good: ``test_turn_refusals.py``)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 from argon2 import PasswordHasher
-from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from chinwag.cluster import scripts
 from chinwag.cluster.history_feed import HistoryFeed
 from chinwag.cluster.network_history import NetworkHistory
-from chinwag.cluster.redis_bus import RedisBus, _transient
+from chinwag.cluster.redis_bus import RedisBus
 from chinwag.store import StoreError
 from chinwag.store.postgres import PostgresStore
 
@@ -53,7 +53,7 @@ class Watcher:
         self.reports.append(error)
         self.changed.set()
 
-    def on_refused(self, events: list[bytes]) -> None:
+    def on_refused(self, events: list[bytes], changes: bool) -> None:
         self.refused.extend(event.decode().removesuffix("\n") for event in events)
         self.changed.set()
 
@@ -260,49 +260,6 @@ async def test_a_redis_out_of_memory_is_an_outage_and_the_refused_call_arrives_o
     finally:
         await bus.stop()
         admin.close()
-
-
-async def test_a_call_refused_for_good_is_handed_back_and_the_next_goes_through(
-    own_redis: RedisServer,
-) -> None:
-    """A channel key of the wrong type makes Redis refuse the call whatever happens: the bus
-    reports it, hands its events back (their senders are told) instead of retrying forever,
-    and the next call goes through."""
-    watcher = Watcher()
-    bus = _bus(own_redis.url, watcher)
-    admin = redis.Redis(unix_socket_path=str(own_redis.socket_path))
-    await bus.start()
-    try:
-        admin.set("cw:chan:#broken", "not a hash")
-        bus.to_channel("#broken", b"lost\n")
-        bus.to(bus.node, b"with it\n")
-        await watcher.until(reports=1, refused=2)
-        assert watcher.refused == ["lost", "with it"]
-        assert isinstance(watcher.reports[0], ResponseError)
-        bus.to(bus.node, b"after\n")
-        await watcher.until(events=1)
-        assert watcher.events == ["after"]
-    finally:
-        await bus.stop()
-        admin.close()
-
-
-def test_a_refusal_inside_a_script_on_an_older_redis_is_a_passing_one() -> None:
-    """Before 7.0 Redis reports a write refused inside a script (out of memory, a read-only
-    replica, a dump that cannot be written) as the script's failure: still one that passes,
-    so the call goes again; a key of the wrong type inside a script stays one that does not."""
-    failed = "Error running script (call to f_1a2b): @user_script:12: @user_script: 12: "
-    for refusal in (
-        "-OOM command not allowed when used memory > 'maxmemory'.",
-        "-READONLY You can't write against a read only replica.",
-        "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable",
-        "-NOREPLICAS Not enough good replicas to write.",
-    ):
-        assert _transient(ResponseError(failed + refusal))
-    assert not _transient(
-        ResponseError(failed + "-WRONGTYPE Operation against a key holding the wrong kind")
-    )
-    assert _transient(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
 
 
 async def test_calls_lost_on_the_way_while_pings_pass_mean_unreachable(

@@ -176,24 +176,29 @@ async def test_a_call_sent_again_is_applied_once(parts: Parts) -> None:
     node, epoch = parts.bus.node, parts.bus.epoch
     turn = parts.redis.register_script(scripts.TURN)
     ops = f"to {node} once\nkeep - {_record(entry('m1', T0))}"
-    args: list[str | int] = [node, epoch, 1, ops]
-    assert turn(args=args) == 1
-    assert turn(args=args) == -1
+    args: list[str | int] = [node, epoch, 1, ops, 2]
+    assert turn(args=args) == [1]
+    assert turn(args=args) == [-1]
     assert parts.redis.xlen(f"cw:inbox:{node}") == 1
     assert parts.stream_length() == 1
 
 
-async def test_a_call_with_a_damaged_operation_delivers_nothing(parts: Parts) -> None:
-    """Operations cut short (no line end, no argument) make TURN answer an error, and no
-    inbox and no history gets any of the call's events, not even those before the damage."""
+async def test_a_damaged_operation_is_skipped_with_everything_after_it(parts: Parts) -> None:
+    """Operations cut short (no line end, no argument) cannot be read, nor can what follows
+    them: TURN skips them all and says which (their indices, after the count of inbox
+    entries); what came before is applied, its line in history exactly when in an inbox."""
     node, epoch = parts.bus.node, parts.bus.epoch
     turn = parts.redis.register_script(scripts.TURN)
-    damaged = (f"to {node} fine\nto {node} cut", f"keep - r\nto {node} fine\nenter", "chan")
-    for number, ops in enumerate(damaged, 1):
-        with pytest.raises(redis.ResponseError, match="malformed op"):
-            turn(args=[node, epoch, number, ops])
-    assert parts.redis.xlen(f"cw:inbox:{node}") == 0
-    assert parts.stream_length() == 0
+    damaged = [  # the operations, how many, TURN's answer
+        (f"to {node} fine\nto {node} cut", 2, [1, 1]),
+        (f"keep - r\nto {node} also fine\nenter", 3, [1, 2]),
+        ("chan", 1, [0, 0]),
+    ]
+    for number, (ops, count, answer) in enumerate(damaged, 1):
+        assert turn(args=[node, epoch, number, ops, count]) == answer
+    inbox = parts.redis.xrange(f"cw:inbox:{node}")
+    assert [fields[b"e"] for _id, fields in inbox] == [b"fine\n", b"also fine\n"]
+    assert parts.stream_length() == 1
 
 
 async def test_the_feed_moves_lines_into_postgresql_and_empties_the_stream(parts: Parts) -> None:

@@ -241,7 +241,7 @@ async def test_a_node_stopped_past_its_lease_drops_its_users_and_writes_nothing_
 ) -> None:
     """SIGSTOP of n2 past its lease: bob QUITs on n1 and his nick is free; after SIGCONT n2 closes
     bob with "Lost contact with the network", the line bob sent while n2 was stopped reaches
-    nobody, and n1 never sees a second bob."""
+    nobody, and n1 never sees a second bob; then n2 joins the network again and serves."""
     start, nodes = network
     n1, n2 = await start("n1.test", "n2.test")
     amy = await n1.connect("amy")
@@ -266,6 +266,13 @@ async def test_a_node_stopped_past_its_lease_drops_its_users_and_writes_nothing_
     assert (
         len([m for m in seen if m.command == "JOIN" and (m.source or "").startswith("bob!")]) == 2
     )
+    async with asyncio.timeout(10):
+        while "joined the network again" not in nodes["n2.test"].log():
+            await asyncio.sleep(0.05)  # a log file has no event to await
+    carl = await n2.connect("carl")
+    await _seen_join(amy, "carl")
+    await carl.send("WHOIS bob")
+    await carl.expect("311", ["carl", "bob", ANY, ANY, "*", ANY])  # n1's bob, as n2 learnt
 
 
 async def test_a_node_stopped_in_order_quits_its_users_at_once_and_leaves_the_network(

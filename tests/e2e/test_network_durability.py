@@ -415,3 +415,26 @@ async def test_a_line_redis_refuses_for_good_is_not_lost_silently(
             await asyncio.sleep(0.1)  # the episode ends with the next probe
     await bob.expect("PRIVMSG", ["bob", "still here"], source="amy")
     assert not [m for m in _messages(amy) if m.params[-1:] == ("into the void",)]
+
+
+async def test_nodes_cut_off_past_their_lease_join_again_once_redis_is_back(
+    fragile_network: Network, own_redis: RedisServer
+) -> None:
+    """Redis gone for longer than the lease: each node closes its users ("Lost contact with the
+    network"), and tries to join again until Redis is back (from its append-only file); then
+    both serve again, as one network: a user of each sees the other arrive."""
+    n1, n2 = await fragile_network.start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob = await n2.connect("bob")
+    await amy.expect("JOIN", ["#lobby"], source="bob")
+    own_redis.kill()
+    await amy.expect_error("Lost contact with the network", timeout=10)
+    await bob.expect_error("Lost contact with the network", timeout=10)
+    own_redis.restart()
+    async with asyncio.timeout(15):
+        for node in fragile_network.nodes.values():
+            while "joined the network again" not in node.log():
+                await asyncio.sleep(0.05)  # a log file has no event to await
+    carl = await n1.connect("carl")
+    await n2.connect("dave")
+    await carl.expect("JOIN", ["#lobby"], source="dave")

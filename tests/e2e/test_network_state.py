@@ -596,3 +596,29 @@ async def test_a_room_left_and_joined_again_at_once_is_created_anew(
     await amy.expect("PART", ["#again"])
     names = await amy.expect("353")
     assert names.params[-1] == "@amy"
+
+
+async def test_a_room_joined_through_another_nodes_members_gives_the_network_its_identity(
+    nodes: tuple[Start, dict[str, Node]], redis_url: str
+) -> None:
+    """amy (n1) creates #room; the network loses the room's history identity (as when its
+    creator's PART and a JOIN on another node cross, or during an upgrade); bob (n2) joins it,
+    a room n2 knows through amy, without a claim: n2 gives Redis the identity it knows, the
+    one amy's node keeps the room's history under, for whoever claims the room later."""
+    start, _ = nodes
+    n1, n2 = await start("n1.test", "n2.test")
+    amy = await n1.connect("amy")
+    bob = await n2.connect("bob")
+    await amy.send("JOIN #room")
+    await amy.expect("366")
+    await _until_names(bob, "#room", "@amy")
+    with redis.Redis.from_url(redis_url) as shared:
+        identity = shared.get("cw:ident:#room")
+        assert identity is not None and identity.startswith(b"#room!")
+        shared.delete("cw:ident:#room")
+        await bob.send("JOIN #room")
+        await bob.expect("366")
+        async with asyncio.timeout(CONVERGE):
+            while shared.get("cw:ident:#room") is None:
+                await asyncio.sleep(0.05)  # n2's call is on its way
+        assert shared.get("cw:ident:#room") == identity
