@@ -7,8 +7,8 @@ TAGMSG to a room (``msg``) or to a user (``pm``), and carry their fields NUL-sep
 being the line itself, formatted once by the sender's node: the exact bytes a recipient without
 tags gets, CR LF included (`room_message`, `private_message`, `read_message`). Every other kind
 has a JSON array as its body, ``[uid, ...]``: the user of that node who did it (``uid`` names a
-user within its node; ``""`` when the node itself acted, as ChanServ or a server ban does), then
-the fields:
+user within its node, and no later incarnation of the node gives it again; ``""`` when the node
+itself acted, as ChanServ or a server ban does), then the fields:
 
 ==========  ======================================================================================
 kind        JSON fields after ``uid``

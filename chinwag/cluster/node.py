@@ -117,6 +117,7 @@ class ClusterNode:
             node,
             on_own_message=self._delivered,
             on_user=history.adopt_guest,
+            on_gone=history.client_gone,
             on_sync=self._send_snapshot,
             on_kill=self._kill,
             bans=bans,
@@ -166,6 +167,7 @@ class ClusterNode:
                 peer = await self.bus.start()
             except RedisError as exc:
                 raise NetworkUnreachableError(f"cannot reach the network's Redis: {exc}") from None
+            self.replica.incarnation(self.bus.epoch)
             if peer is None:
                 return  # the first node: nothing to learn
             # The inbox is read from the next await on: be ready for the snapshot first.

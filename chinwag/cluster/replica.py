@@ -17,8 +17,8 @@ declared dead (`Replica.split`) takes its users with it: each QUITs with the net
 ``"<lost node> <this node>"`` that irssi and weechat recognise.
 
 The replica also names every user of the network, local or remote, by its ``(node, uid)`` key
-(`key_of`, `user`), and brings a node that joins late up to date (`await_snapshot`, theory in
-``snapshot.py``).
+(`key_of`, `user`; a uid carries its node's incarnation, so no uid is ever given twice), and
+brings a node that joins late up to date (`await_snapshot`, theory in ``snapshot.py``).
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ class Replica:
         on_own_message: called with the msgid of each of this node's own messages as it comes
             back (the node delivers it then, in the network's order).
         on_user: called with each new remote user and its name in private history.
+        on_gone: called with each remote user once it is gone (QUIT, KILL, its node lost), so
+            that private history forgets it as it does a local connection.
         on_sync: called with the name and epoch of a node that joined and asks for the
             network's state.
         on_kill: called to close a remote user's connection on its node (`RemoteLink.close`).
@@ -103,6 +105,7 @@ class Replica:
         on_own_message: Callable[[str], None] = _ignore,
         on_user: Callable[[Client, str], None] = _ignore,
         *,
+        on_gone: Callable[[Client], None] = _ignore,
         on_sync: Callable[[str, str], None] = _ignore,
         on_kill: OnKill = _ignore,
         bans: ServerBans | None = None,
@@ -113,6 +116,7 @@ class Replica:
         self._own_head = f"{node}\0".encode()  # how its events begin (``events.py``)
         self._on_own_message = on_own_message
         self._on_user = on_user
+        self._on_gone = on_gone
         self._on_sync = on_sync
         self._on_kill = on_kill
         self._bans = bans
@@ -120,6 +124,7 @@ class Replica:
         self._users: dict[Key, Client] = {}
         self._keys: dict[Client, Key] = {}
         self._uids = itertools.count(1)
+        self._uid_head = ""  # "<epoch>.": this incarnation's (`incarnation`)
         self._peer: str | None = None  # the node whose snapshot this one waits for
         self._epoch = ""  # ...for this incarnation of this node
         self._held: list[Callable[[], None]] = []
@@ -131,11 +136,22 @@ class Replica:
 
     # -- who is who ---------------------------------------------------------------------------
 
+    def incarnation(self, epoch: str) -> None:
+        """This node joined the network as incarnation ``epoch`` (``JOIN_NODE``, a number
+        never given twice): the uids it gives from now on carry it, ``"<epoch>.<n>"``.
+
+        Numbers alone start again at 1 in every process, and a node behind in its inbox may
+        still address an earlier incarnation's user (a private line, a KILL) after this one
+        took the name back: that event must find no one here, not whoever got the same
+        number since."""
+        self._uid_head = f"{epoch}."
+        self._uids = itertools.count(1)
+
     def local_uid(self, client: Client) -> str:
         """The uid of a user of this node, given on first use."""
         key = self._keys.get(client)
         if key is None:
-            key = (self._node, str(next(self._uids)))
+            key = (self._node, f"{self._uid_head}{next(self._uids)}")
             self._users[key] = client
             self._keys[client] = key
         return key[1]
@@ -322,8 +338,7 @@ class Replica:
             if channel is not None and client in channel.members:
                 network.part(client, channel, None if args[1] is None else str(args[1]))
         elif kind == "quit":
-            self._forget_remote(client)
-            network.remove(client, str(args[0]))
+            self._remove_remote(client, str(args[0]))
         elif kind == "status":
             self._status(client, args)
         else:
@@ -453,11 +468,13 @@ class Replica:
         self._on_user(client, str(party))
         return client
 
-    def _forget_remote(self, client: Client) -> None:
-        """A remote user is gone."""
+    def _remove_remote(self, client: Client, reason: str) -> None:
+        """A remote user is gone: its QUIT told here, and nothing of it kept (`on_gone`)."""
         key = self._keys.pop(client, None)
         if key is not None:
             self._users.pop(key, None)
+        self._network.remove(client, reason)
+        self._on_gone(client)
 
     def _status(self, client: Client, args: list[Any]) -> None:
         """A remote user's status changed: take the new values, then tell its followers here."""
@@ -577,8 +594,6 @@ class Replica:
             return
         reason = f"{lost} {self._node}"
         for key in [key for key in self._users if key[0] == lost]:
-            client = self._users.pop(key)
-            del self._keys[client]
-            self._network.remove(client, reason)
+            self._remove_remote(self._users[key], reason)
         if lost == self._node:
             _log.error("cluster: this node (%s) was declared dead", lost)

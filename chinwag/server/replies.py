@@ -103,6 +103,8 @@ def _fit_head(start: str, middle: list[str]) -> bytes:
     fixed = len(start.encode()) + len(params) + 1  # a space after each parameter, then ":"
     while fixed + sum(map(len, params)) > MAX_HEAD_BYTES:
         longest = max(range(len(params)), key=lambda i: len(params[i]))
+        if len(params[longest]) <= 1:
+            break  # only the server name is too long (some 430 bytes): nothing left to cut
         params[longest] = fit_utf8(params[longest], len(params[longest]) // 2) or b"*"
     return start.encode() + b" ".join(params) + b" :"
 

@@ -348,7 +348,10 @@ class Journal:
             _log.warning("journal: cannot start a new segment: %s", exc)
             return
         self._give_back()
-        os.close(self._fd)
+        try:
+            os.close(self._fd)
+        except OSError as exc:  # Linux frees the descriptor even then; the frame is written
+            _log.error("journal: closing a full segment failed: %s", exc)
         self._fd, self._base, self._size, self._reserved = fd, base, 0, 0
         self._reserve_ahead()
 

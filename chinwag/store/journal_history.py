@@ -236,17 +236,21 @@ class JournalHistoryStore:
         targets, turn.targets = turn.targets, []
         calls, self._calls = self._calls, []
         error = None
-        if count and self.journal is not None:
-            # Released on the way out even when the error's traceback keeps the view: the
-            # turn's buffer is used again.
-            with turn.frame() as frame:
-                try:
-                    self.journal.write(frame)
-                except JournalError as exc:
-                    self._refused(count, exc)
-                    error = exc
-            self._sync_room()
-        turn.clear()
+        try:
+            if count and self.journal is not None:
+                # Released on the way out even when the error's traceback keeps the view: the
+                # turn's buffer is used again.
+                with turn.frame() as frame:
+                    try:
+                        self.journal.write(frame)
+                    except JournalError as exc:
+                        self._refused(count, exc)
+                        error = exc
+                self._sync_room()
+        finally:
+            # Whatever escaped the write, these records are done with: kept, the next turn's
+            # frame would write them again (a message twice in history).
+            turn.clear()
         if count and self._listener is not None:
             try:
                 self._listener(error, senders, targets)

@@ -19,6 +19,7 @@ from chinwag.cluster.events import (
     chan_event,
     join_event,
     kick_event,
+    kill_event,
     nick_event,
     part_event,
     private_message,
@@ -35,10 +36,12 @@ from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
 from chinwag.server.fanout import Batch, Outgoing
+from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
 from chinwag.server.state import Cap, Client
-from chinwag.store import BanKind, ServerBan
+from chinwag.server.tasks import Tasks
+from chinwag.store import BanKind, MemoryStore, ServerBan
 
 HERE = "n1.test"
 THERE = "n2.test"
@@ -217,6 +220,25 @@ async def test_a_remote_private_message_reaches_only_its_recipient() -> None:
     assert _sent(cat) == []
 
 
+async def test_no_uid_of_an_earlier_incarnation_names_a_user_of_a_later_one() -> None:
+    """This node came back as epoch 7: a private line and a KILL another node addresses to
+    dave, uid 1 of epoch 4, reach neither carol (its first user since) nor anyone else."""
+    network = _network()
+    replica = Replica(network, HERE)
+    replica.incarnation("7")
+    replica.apply([_remote_user("bob")])
+    carol = _local(network, "carol")
+    assert replica.local_uid(carol) == "7.1"
+    said = _said("dave, the password is hunter2", "dave", "m1")
+    replica.apply(
+        [
+            private_message(THERE, "u1", said, command="PRIVMSG", recipient_uid="4.1"),
+            kill_event(THERE, "4.1", "Killed (bob (stale))", None),
+        ]
+    )
+    assert _sent(carol) == [] and not carol.conn.closing
+
+
 async def test_a_remote_private_line_carries_the_tags_its_recipient_asked_for() -> None:
     """A recipient with ``message-tags`` gets a remote private line with its msgid, time and
     client tags, and a TAGMSG; one without gets the plain line and no TAGMSG."""
@@ -339,6 +361,21 @@ async def test_a_split_quits_every_user_of_the_lost_node_with_the_netsplit_reaso
         f":cat!~cat@there QUIT :{THERE} {HERE}",
     ]
     assert network.find("bob") is None and network.user_count == 1
+
+
+async def test_remote_guests_who_quit_or_split_leave_nothing_in_private_history() -> None:
+    """Remote guests each get their guest party in History; once they QUIT, or their node is
+    lost, History holds no entry for any of them."""
+    network = _network()
+    history = History(network.config.history, MemoryStore().history, network, Tasks().spawn)
+    replica = Replica(network, HERE, on_user=history.adopt_guest, on_gone=history.client_gone)
+    replica.apply([_remote_user(f"guest{i}", f"u{i}") for i in range(10)])
+    assert history.guest_count() == 10
+    assert history.guest("~token-guest3") is network.find("guest3")
+    replica.apply([quit_event(THERE, f"u{i}", "bye") for i in range(5)])
+    assert history.guest_count() == 5
+    replica.split(THERE)
+    assert history.guest_count() == 0 and network.user_count == 0
 
 
 async def test_own_and_malformed_events_change_nothing() -> None:

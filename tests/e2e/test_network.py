@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from chinwag.cluster.events import kill_event, private_message
+from chinwag.cluster.redis_bus import RedisBus
+from chinwag.server.fanout import Outgoing
+
 from .harness import ANY, Client, Clients
 from .serve_process import start_serve
 
@@ -300,3 +304,45 @@ async def test_a_node_stopped_in_order_quits_its_users_at_once_and_leaves_the_ne
         assert [consumer["name"] for consumer in consumers] == [b"n1.test"]
     await amy.alive()  # n2 closed its own users, never n1's
     await n1.connect("carl")  # the nick is free at once
+
+
+def _unread(*args: object) -> None:
+    """What a node far behind in its inbox does with what it is handed: nothing yet."""
+
+
+async def test_a_line_for_a_user_of_a_nodes_earlier_life_never_reaches_its_new_users(
+    network: tuple[StartNodes, dict[str, Node]], redis_url: str
+) -> None:
+    """n2 killed and started again under its name; n3, behind in its inbox, still sends a
+    private line and a KILL to dave's old uid: carol, n2's first user since, gets neither."""
+    start, nodes = network
+    (n1,) = await start("n1.test")
+    # n3 is a node that has not read its inbox since dave left: it applies nothing.
+    lagging = RedisBus(redis_url, "n3.test", on_events=_unread, on_split=_unread, on_fenced=_unread)
+    await lagging.start()
+    try:
+        (n2,) = await start("n2.test")
+        amy = await n1.connect("amy")
+        await n2.connect("dave")
+        await _seen_join(amy, "dave")
+        with redis.Redis.from_url(redis_url) as shared:
+            owner = shared.hget("cw:nicks", "dave")
+        assert owner is not None
+        old_uid = owner.decode().split("/", 1)[1]
+        nodes["n2.test"].kill()
+        (n2,) = await start("n2.test")
+        carol = await n2.connect("carol")
+        await _seen_join(amy, "carol")  # n1 knows her: amy's line below can reach her
+        said = Outgoing("bob!~bob@n3.test", "PRIVMSG", "dave", "dave, the password is hunter2")
+        lagging.to(
+            "n2.test",
+            private_message("n3.test", "1", said, command="PRIVMSG", recipient_uid=old_uid),
+        )
+        lagging.to("n2.test", kill_event("n3.test", old_uid, "Killed (bob (stale))", None))
+        await lagging.flush()
+        await amy.send("PRIVMSG carol :welcome back")  # routed after n3's lines
+        line = await carol.expect("PRIVMSG")
+        assert (line.source or "").startswith("amy!") and line.params == ("carol", "welcome back")
+        await carol.alive()
+    finally:
+        await lagging.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,33 @@ async def test_nicklen_is_configurable_and_enforced(serve: Serve) -> None:
     await amy.expect_numeric("432", "abcdefghij", ANY)
     await amy.send("NICK abcdefghi")
     await amy.expect("NICK", ["abcdefghi"])
+
+
+async def test_nicklen_advertised_after_reloads_is_the_configured_one(serve: Serve) -> None:
+    """NICKLEN 30 lowered to 20 by a reload (with a new MOTD), a 30-character nick asks for
+    LUSERS, NICKLEN raised back to 30: the next arrival is told NICKLEN=30, not 20."""
+    h = await serve(limits={"nick_length": 30})
+    server = h.server
+
+    def reload(nick_length: int, motd: str) -> None:
+        config = server.config
+        server.reloader.apply(
+            dataclasses.replace(
+                config,
+                limits=dataclasses.replace(config.limits, nick_length=nick_length),
+                server=dataclasses.replace(config.server, motd=motd),
+            )
+        )
+
+    long_nick = await h.connect("a" * 30)
+    reload(20, "new motd")
+    await long_nick.send("LUSERS")
+    await long_nick.expect("266")
+    reload(30, "new motd")
+    bob = await h.connect("bob")
+    assert [t for m in bob.history if m.command == "005" for t in m.params if "NICKLEN" in t] == [
+        "NICKLEN=30"
+    ]
 
 
 async def test_default_nick_length_is_32(h: Harness) -> None:

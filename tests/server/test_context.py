@@ -272,6 +272,38 @@ def test_names_kept_by_the_channel_match_the_members(
                 listed = b" ".join(parts.network.names_lines(viewer, channel)).decode().split()
                 # In any order (NAMES has none): a silent member is listed last, for one.
                 assert sorted(listed) == sorted(_names_by_hand(viewer, channel)), line
+            if channel is not None:  # nothing packed from entries the channel dropped
+                kept = channel.packed_names.items()
+                assert all(
+                    packed.entries is channel.names.get(multi) for (multi, _), packed in kept
+                )
+
+    asyncio.run(scenario())
+
+
+def test_a_change_of_members_drops_every_packing_of_the_names() -> None:
+    """Members of 3 nick lengths ask NAMES (3 line sizes, 3 packings), one leaves: no packing
+    of the old entries stays (a 5k room kept one per line size, 5 MB); the next NAMES packs
+    the new entries once."""
+
+    async def scenario() -> None:
+        parts = _Parts(enabled=False)
+        users = [parts.user(nick) for nick in ("amy", "bobby", "charlotte", "dan")]
+        for user in users:
+            parts.run(user, "JOIN #room")
+        channel = parts.network.find_channel("#room")
+        assert channel is not None
+        for asker in users[:3]:
+            parts.network.names_lines(asker, channel)
+        assert len(channel.packed_names) == 3
+        parts.run(users[3], "PART #room")
+        assert channel.packed_names == {}
+        assert b" ".join(parts.network.names_lines(users[0], channel)).split() == [
+            b"@amy",
+            b"bobby",
+            b"charlotte",
+        ]
+        assert len(channel.packed_names) == 1
 
     asyncio.run(scenario())
 

@@ -53,6 +53,19 @@ def test_numeric_line_cuts_a_long_echoed_middle_before_the_text() -> None:
     assert len(line) - len(b"Unknown command\r\n") <= MAX_HEAD_BYTES
 
 
+def test_a_server_name_too_long_for_any_head_still_gives_its_numerics() -> None:
+    """A server name of 440 bytes leaves no room for 004's head however its parameters are
+    cut: they are cut to one character each and the line is made (the cutting used to go on
+    for ever), within 512 bytes, with all its parameters."""
+    name = "x" * 440
+    line = numeric_line(name, "amy", "004", name, "chinwag-1.0", "Biow", "Ibeiklmnostv", "Ibe")
+    assert len(line) <= MAX_BODY_BYTES
+    msg = parse_line(decode_text(line[:-2]))
+    assert msg.source == name and msg.command == "004"
+    assert [len(param) for param in msg.params[:-1]] == [1, 1, 1, 1, 1]
+    assert msg.params[-1] == "Ibe"
+
+
 def test_server_line_exact_bytes_and_cut_text() -> None:
     """A server line is formatted as IRC; an over-long last parameter is cut, the rest kept."""
     assert server_line("srv", "CAP", "*", "LS", "sasl") == b":srv CAP * LS sasl\r\n"

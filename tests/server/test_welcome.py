@@ -301,17 +301,42 @@ async def test_a_nick_longer_than_nicklen_after_a_reload_gets_its_lines_whole() 
     assert all(len(line) <= 512 for line in motd.splitlines(keepends=True))
 
 
+async def test_a_motd_line_cut_to_fit_keeps_as_much_for_a_short_nick_as_the_reference() -> None:
+    """A MOTD line of 500 bytes (or 300 two-byte characters) is cut to fit 512 bytes for the
+    nick it goes to: a short nick gets the longer line the reference gives it, not the line
+    cut for the longest nick, in the burst and in a MOTD reply."""
+    for text in ("m" * 500, "\u00e9" * 300, "short\n" + "m" * 500 + "\nend"):
+        server = _Server(motd=text)
+        client, sent = server.register("u1")
+        assert sent == _reference(server, client)
+        assert max(map(len, sent.splitlines(keepends=True))) >= 510
+        motd = server.run(client, "MOTD")
+        assert motd == _reference(server, client)[-len(motd) :]
+
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85"
+"""The characters ``str.splitlines`` breaks a MOTD at (the others it knows are past U+2FF)."""
+_MOTD_CHARACTERS = st.characters(
+    min_codepoint=0x01, max_codepoint=0x2FF, exclude_characters=_LINE_BREAKS
+)
+_MOTD_LINE = st.text(_MOTD_CHARACTERS, max_size=40) | st.text(
+    _MOTD_CHARACTERS, min_size=200, max_size=600
+)
+"""A MOTD line: short, or long enough (200 characters of one or two bytes and more) to be cut
+to fit 512 bytes for some nicks and not for others."""
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FF), min_size=1, max_size=500),
     network=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), max_size=40),
-    motd=st.text(st.characters(min_codepoint=0x01, max_codepoint=0x2FF), max_size=600),
+    motd=st.lists(_MOTD_LINE | st.sampled_from(_LINE_BREAKS), max_size=4).map("\n".join),
 )
 def test_any_names_and_motd_give_the_reference_burst(name: str, network: str, motd: str) -> None:
     """Server names of up to 500 characters (long ones are cut to fit 512 bytes: the template
-    must not format them otherwise), any network name and any MOTD, ``%`` and controls
-    included: the burst is the reference."""
-    motd = motd.replace("\r", "").replace("\x00", "")
+    must not format them otherwise), any network name and any MOTD, ``%``, controls and lines
+    long enough to be cut included: the burst is the reference."""
+    motd = motd.replace("\r", "")
 
     async def check() -> None:
         server = _Server(name=name, network=network, motd=motd)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import resource
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from chinwag.store import (
     SqliteStore,
     StoreClosedError,
     StoreError,
+    journal_history,
 )
 from chinwag.store.indexer_link import IndexerProcess
 from chinwag.store.journal import (
@@ -31,8 +34,17 @@ from chinwag.store.journal import (
     segments,
 )
 from chinwag.store.journal_history import JournalHistoryStore
+from chinwag.store.journal_records import PythonTurnRecords
 
 from .factories import LOBBY, T0, direct, entry
+
+TWINS: list[Any] = [PythonTurnRecords]
+"""The turn's records as the store can have them: the pure-Python twin, and the compiled one
+when it was built."""
+with contextlib.suppress(ImportError):
+    from chinwag.store._journal_record import TurnRecords as _CompiledTurnRecords
+
+    TWINS.append(_CompiledTurnRecords)
 
 
 @contextlib.contextmanager
@@ -292,3 +304,65 @@ async def test_add_reports_each_turn_once_to_its_listener(tmp_path: Path) -> Non
         await store.close()
     with pytest.raises(StoreClosedError):
         _add(store, entry("late", T0 + 9))
+
+
+def test_a_full_segment_whose_close_fails_still_gives_way_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close(2) of a full segment fails (EIO) after the frame is written: the write still
+    succeeds, the next frame goes to a new segment, and each frame is in the journal once."""
+    journal = Journal(tmp_path)
+    journal.segment_bytes = 1
+    full = journal._fd  # the segment the next write fills
+    real_close = os.close
+
+    def close(fd: int) -> None:
+        real_close(fd)  # Linux frees the descriptor even when close reports an error
+        if fd == full:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "close", close)
+    journal.write(b"one\n")
+    monkeypatch.undo()
+    assert journal._fd != full
+    journal.write(b"two\n")
+    journal.close()
+    payloads = [
+        frame.payload
+        for _base, path in segments(tmp_path)
+        for frame in read_frames(path.read_bytes(), 0)[0]
+    ]
+    assert payloads == [b"one\n", b"two\n"]
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=[twin.__module__ for twin in TWINS])
+async def test_a_turn_whose_write_raises_unexpectedly_is_not_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, twin: Any
+) -> None:
+    """An error the journal does not turn into JournalError escapes a turn's write after its
+    frame is on disk: with either twin of the turn's records, the next turn's frame holds its
+    own records only (no message twice in history)."""
+    monkeypatch.setattr(journal_history, "TurnRecords", twin)
+    store = SqliteStore(tmp_path / DB_FILENAME)
+    journal = journal_of(store)
+    try:
+
+        def rotate() -> None:
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(journal, "_rotate", rotate)
+        journal.segment_bytes = 1  # the write of m1's turn rotates, and that fails
+        _add(store, entry("m1", T0))
+        with pytest.raises(OSError, match="Input/output"):
+            store.history.end_turn()
+        journal.segment_bytes = 1 << 30
+        _add(store, entry("m2", T0 + 1))
+        store.history.end_turn()
+        (_base, path), *_ = segments(journal.directory)  # no rotation: one segment
+        frames, _end = read_frames(path.read_bytes(), 0)
+        msgids = [
+            record.split(b"\0", 1)[0] for frame in frames for record in frame.payload.splitlines()
+        ]
+        assert msgids == [b"m1", b"m2"]
+    finally:
+        await store.close()

@@ -128,7 +128,9 @@ def burst_for(ctx: Context) -> Burst:
     key = (
         # The placeholder's length: NICKLEN, or a longer nick taken before a reload lowered it.
         max(limits.nick_length, len(ctx.client.nick)),
-        # What `isupport_tokens` reads of the configuration, and the MOTD.
+        # What `isupport_tokens` reads of the configuration, and the MOTD. NICKLEN is here on
+        # its own: the slot above can be the same for two NICKLENs.
+        limits.nick_length,
         limits.away_length,
         limits.max_channels_per_user,
         limits.channel_length,
@@ -222,6 +224,10 @@ class Burst:
     puts a nick in (measured: 0.6 us for the 2 KB of 002-005 and the MOTD, where
     ``bytes.replace`` of the placeholder took 8). The LUSERS lines are a ``%`` template.
 
+    A line cut to fit 512 bytes for the placeholder (a MOTD line of some 440 bytes or more)
+    would keep less of its text than the same line formatted for a shorter nick: then that
+    part (002-005, or the MOTD) is formatted for each nick, as the reference does.
+
     Args:
         network: the network (its name and creation time are in 002-004).
         ctx: where the ISUPPORT tokens and the MOTD are read.
@@ -237,28 +243,29 @@ class Burst:
         self._greeting: list[bytes] | None = None
         self._motd: list[bytes] | None = None
         self._lusers: bytes | None = None
+        greeting = _greeting(network, _SHORTEST, self._isupport)
+        motd = _motd(network, _SHORTEST, self._text)
         if len(free) >= 2:  # else (a MOTD of binary junk) every line is formatted in full
             slot, mark = free[0] * slot_length, free[1]
-            self._greeting = _greeting(network, slot, self._isupport).split(slot.encode())
-            self._motd = _motd(network, slot, self._text).split(slot.encode())
+            self._greeting = _parts(_greeting(network, slot, self._isupport), slot, greeting)
+            self._motd = _parts(_motd(network, slot, self._text), slot, motd)
             self._lusers = _lusers_template(network, slot, mark)
-        self.lines = (
-            _greeting(network, "*", self._isupport) + _motd(network, "*", self._text)
-        ).count(b"\n") + LUSERS_LINES
+        self.lines = (greeting + motd).count(b"\n") + LUSERS_LINES
         """How many lines the burst has after the 001."""
 
     def after_welcome(self, nick: str) -> bytes:
         """002-005, LUSERS and the MOTD to ``nick``."""
-        if self._greeting is None or self._motd is None:
+        if self._greeting is None:
             return b"".join(
                 (
                     _greeting(self._network, nick, self._isupport),
                     self.lusers_for(nick),
-                    _motd(self._network, nick, self._text),
+                    self.motd_for(nick),
                 )
             )
         name = nick.encode("utf-8")
-        return b"".join((name.join(self._greeting), self.lusers_for(nick), name.join(self._motd)))
+        motd = name.join(self._motd) if self._motd is not None else self.motd_for(nick)
+        return b"".join((name.join(self._greeting), self.lusers_for(nick), motd))
 
     def motd_for(self, nick: str) -> bytes:
         """375, 372..., 376 (or 422) to ``nick``."""
@@ -277,6 +284,17 @@ class Burst:
 
 _PLACEHOLDERS = [*range(0x01, 0x20), 0x7F]
 """The one-byte characters a placeholder may be made of (CR and LF never reach a line)."""
+_SHORTEST = "*"
+"""A nick of one byte, the shortest there is: the lines that keep the most of their texts."""
+
+
+def _parts(lines: bytes, slot: str, shortest: bytes) -> list[bytes] | None:
+    """``lines`` formatted for the placeholder ``slot``, cut where it is; None when a line
+    was cut to fit (``shortest``, the same lines formatted for `_SHORTEST`, is not what the
+    parts give for it). A line keeps less of its text the longer the nick, so what holds for
+    the shortest nick and the placeholder (the longest) holds for every nick between."""
+    parts = lines.split(slot.encode())
+    return parts if _SHORTEST.encode().join(parts) == shortest else None
 
 
 def _greeting(network: Network, slot: str, isupport: list[list[str]]) -> bytes:
