@@ -179,7 +179,10 @@ def report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
             runs = [r for r in rows if r["variant"] == variant]
             delivered = _median(runs, "delivered_per_s")
             ratio = f"{delivered / one:.2f}x" if delivered and one else "-"
-            lost = lost_cell([float(r["lost"]) for r in runs if r.get("lost") is not None])
+            lost = lost_cell(
+                [float(r["lost"]) for r in runs if r.get("lost") is not None],
+                [float(r["extra"]) for r in runs if r.get("extra")],
+            )
             out.append(
                 f"| {variant} | {_fmt(delivered)} | {ratio} | {_fmt(_median(runs, 'sent_per_s'))}"
                 f" | {lost} | {_fmt(_median(runs, 'server_us_per_msg'))}"

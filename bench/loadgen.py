@@ -13,12 +13,13 @@ Theory of operation. Each connection is a ``Conn`` in one of four modes:
 * ``IDLE``: data is ignored.
 
 Every receiver passes a PING/PONG barrier after the join burst and before the first PRIVMSG is
-sent, and another after the last, so ``lost = sent x recipients - delivered`` counts exactly the
-scenario's messages. Other lines may arrive between the barriers and are not counted: a room
-past ``large_channel`` members (delayed join, ``+D``) shows a sender's JOIN to everyone when it
-first speaks, and a slow reader that is cut off is seen to QUIT. A message is found by its
-`` PRIVMSG `` (what no other line of a run holds), counted across the cut between two chunks
-(`Conn._messages`), so the count does not depend on how the stream arrives.
+sent, and another after the last, so each receiver's count is exactly the scenario's messages
+it received (``lost`` compares it with its due: ``scenarios.shortfall``). Other lines may
+arrive between the barriers and are not counted: a room past ``large_channel`` members
+(delayed join, ``+D``) shows a sender's JOIN to everyone when it first speaks, and a slow
+reader that is cut off is seen to QUIT. A message is found by its `` PRIVMSG `` (what no other
+line of a run holds), counted across the cut between two chunks (`Conn._messages`), so the
+count does not depend on how the stream arrives.
 
 The process is told what to do by a JSON spec (see ``bench/scenarios.py``) and prints one JSON
 result object. It measures its own CPU time and the server's (from /proc) over the load phase.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +225,15 @@ async def _run_drop(gen: Generator) -> None:
         res["errors"].append(f"{failures} clients failed to join; not run")
         gen.close_all([watcher, *conns])
         return
-    while await _users(gen, watcher) != len(conns) + 1:  # every arrival counted, and settled
+    settle_by = time.monotonic() + DROP_TIMEOUT
+    while (counted := await _users(gen, watcher)) != len(conns) + 1:  # every arrival, settled
+        if time.monotonic() > settle_by:  # one was cut before the reset, or a stranger came
+            res["errors"].append(
+                f"the server counted {counted} users, not {len(conns) + 1}, after "
+                f"{DROP_TIMEOUT:g} s; not run"
+            )
+            gen.close_all([watcher, *conns])
+            return
         await asyncio.sleep(DROP_POLL)
     mark = gen.cpu_mark()
     gen.close_all(conns)
@@ -287,11 +296,16 @@ async def _count_talk(gen: Generator, bystanders: list[Conn], talkers: list[Send
     missed += await gen.barrier(listeners, "heard", DRAIN, IDLE, timeout=20)
     if missed:
         res["errors"].append(f"{missed} bystanders missed the barrier after the talk")
-    expected = sum(s.sent for s in talkers) * len(listeners)
-    delivered = sum(conn.count for conn in listeners)
-    if delivered > expected:
-        res["errors"].append(accounting_error(expected, delivered))
-    res.update(talk_expected=expected, talk_delivered=delivered, lost=expected - delivered)
+    said = sum(s.sent for s in talkers)
+    lost, extra = shortfall([(said, conn.count) for conn in listeners])
+    if extra:
+        res["errors"].append(accounting_error(extra))
+    res.update(
+        talk_expected=said * len(listeners),
+        talk_delivered=sum(conn.count for conn in listeners),
+        lost=lost,
+        extra=extra,
+    )
 
 
 def _pick_probes(groups: list[list[Conn]], exclude: set[int], limit: int) -> None:
@@ -484,15 +498,21 @@ async def _run_traffic(gen: Generator) -> None:
     if missed:
         res["errors"].append(f"{missed} receivers missed the end barrier")
 
-    expected = 0
-    for index, group in enumerate(senders):
-        recipients = len(groups[index]) - 1 - (1 if slow is not None and index == 0 else 0)
-        expected += sum(s.sent for s in group) * recipients
+    # Each receiver is due what the other senders of its group sent (a private pair's target:
+    # its sender's lines; the sender: none), and is counted on its own, so that a line counted
+    # twice at one receiver never hides one lost at another.
+    due: list[tuple[int, int]] = []
+    for conns, group in zip(groups, senders, strict=True):
+        said = sum(s.sent for s in group)
+        own = {id(s.conn): s.sent for s in group}
+        due += [(said - own.get(id(c), 0), c.count) for c in conns if c is not slow]
     if slow is not None and any(f":{slow.nick}!" in q for q in gen.quits):
         res["slow_cut_during_run"] = True  # its QUIT reached the others: not a message
+    lost, extra = shortfall(due)
+    expected = sum(d for d, _ in due)
     delivered = sum(c.count for c in receivers)
-    if delivered > expected:
-        res["errors"].append(accounting_error(expected, delivered))
+    if extra:
+        res["errors"].append(accounting_error(extra))
     sent = sum(s.sent for s in all_senders)
     elapsed = t_end - t0
     lat_ms = [v / 1e6 for v in gen.latencies]
@@ -500,7 +520,8 @@ async def _run_traffic(gen: Generator) -> None:
         sent=sent,
         delivered=delivered,
         expected=expected,
-        lost=expected - delivered,
+        lost=lost,
+        extra=extra,
         send_s=round(t_stop - t0, 3),
         elapsed_s=round(elapsed, 3),
         sent_per_s=round(sent / elapsed),
@@ -522,12 +543,27 @@ async def _run_traffic(gen: Generator) -> None:
     gen.close_all(members + idle_conns)
 
 
-def accounting_error(expected: int, delivered: int) -> str:
-    """The error of a run that counted more messages than were sent to its receivers: ``lost``
-    is then negative, which no server can cause; the generator counted something else."""
+def shortfall(due: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """``(lost, extra)`` over receivers, each given as ``(due, counted)``: lost sums what each
+    receiver missed, extra what each was counted beyond its due. Neither offsets the other, so
+    a line counted twice at one receiver (say, a batch it should not hold) cannot hide a line
+    lost at another (one that did not hold the batch)."""
+    lost = extra = 0
+    for owed, counted in due:
+        if counted < owed:
+            lost += owed - counted
+        else:
+            extra += counted - owed
+    return lost, extra
+
+
+def accounting_error(extra: int) -> str:
+    """The error of a run whose receivers were counted ``extra`` messages beyond what was sent
+    to them: a receiver got a line twice, or the generator counted something else. Either is
+    reported, never netted against ``lost``, which still counts what the others missed."""
     return (
-        f"accounting error: {delivered} messages counted where {expected} were sent to the "
-        f"receivers ({delivered - expected} too many): lost cannot be measured"
+        f"accounting error: receivers counted {extra} messages beyond what was sent to them "
+        "(a duplicate, or something else counted): lost counts only the receivers short"
     )
 
 

@@ -54,6 +54,24 @@ def test_targets_compare_with_ngircd_from_the_same_run() -> None:
     assert any(line.startswith("| fanout C=100 S=1:") and line.endswith("| - |") for line in lines)
 
 
+def test_zero_lost_is_not_met_by_a_real_loss_nor_by_an_accounting_error() -> None:
+    """The lost target sums the runs' real losses; a run counted too many fails it even when
+    nothing was lost, and a negative lost (an old record) never cancels another run's loss."""
+
+    def verdict(*runs: dict[str, Any]) -> str:
+        row = next(line for line in targets(list(runs)) if line.startswith("| zero lost"))
+        return row.split(" | ", 1)[1]
+
+    fine = _run("fanout C=10 S=1", "chinwag", lost=0, extra=0)
+    assert verdict(fine, fine) == "0.00 | 0.00 | yes |"
+    assert (
+        verdict(fine, _run("fanout C=10 S=1", "chinwag", lost=0, extra=2))
+        == "0.00 | 0.00 | **no** |"
+    )
+    old = _run("fanout C=10 S=1", "chinwag", lost=-2)
+    assert verdict(old, _run("fanout C=10 S=1", "chinwag", lost=3)) == "3.00 | 0.00 | **no** |"
+
+
 def test_join_targets_compare_with_inspircd_and_auto_join_with_an_explicit_join() -> None:
     """Every JOIN shown is judged against 1.5 x InspIRCd's CPU, the whole storm and (with the
     connect run of the same size) the JOIN path alone; auto-join against an explicit JOIN."""

@@ -421,6 +421,7 @@ class Connection(asyncio.Protocol):
             self._lazy_only = False
             self.owner.mark_dirty(self)
         out.append(batch)
+        batch.holders += 1
         self._batched = True
 
     def hold_lazily(self, batch: ChannelBatch) -> None:
@@ -436,6 +437,7 @@ class Connection(asyncio.Protocol):
             self._lazy_only = True
             self.owner.mark_lazy(self)
         out.append(batch)
+        batch.holders += 1
         self._batched = True
 
     def _cut_tail(self, data: bytes) -> bool:
@@ -581,15 +583,36 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
             return
         # What it was sent, then ERROR, then the end: in turn with everybody's output.
-        last = self.take() + error
+        last = self._take_last() + error
         self._finish(quit_message if quit_message is not None else reason)
         self.owner.finish(self, last)
+
+    def _take_last(self) -> bytes:
+        """Everything queued, as this closing peer's last bytes, like `take`, but an open batch
+        that ends the queue is not sealed: this peer takes its lines so far and lets go of it,
+        and the batch goes on for the others (`Link.closing`). Sealed, it would make the QUIT
+        of every member leaving in the same turn (a ping timeout of a whole room, a K-line,
+        shutdown) open a new batch in every member's output."""
+        pending = self.pending
+        if not pending:
+            return b""
+        tail = pending[-1]
+        if not isinstance(tail, bytes) and tail.open:  # only the last item can be open
+            pending[-1] = tail.share_so_far(self.client)
+            tail.channel.let_go(tail)
+        self.tail_owner = None  # what it holds is written as it is: nothing to close
+        return self._join(pending)
 
     def _drop_output(self) -> None:
         """Forget what is queued, unformatted: the batches held go on without this peer (it
         holds none now, so a room's open batch need not close when it leaves: see
         `Link.closing`), and the outbox finds nothing to write here."""
-        self.pending.clear()
+        pending = self.pending
+        if pending:
+            tail = pending[-1]
+            if not isinstance(tail, bytes) and tail.open:  # only the last item can be open
+                tail.channel.let_go(tail)
+        pending.clear()
         self.tail_owner = None
         self._batched = False
         self._lazy_only = False

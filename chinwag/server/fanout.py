@@ -24,8 +24,8 @@ get a later channel line before an earlier private one. So it is *closed* (`Chan
 set to None, `Batch.open` False; the next message opens a new one) as soon as anything else is
 queued for any holder (`Connection.tail_owner` tells whose batch ends a connection's output),
 when anybody joins or leaves (but a user whose connection is gone: it holds nothing any more,
-so a room's QUITs of one turn share one batch, `Network.remove`), and when the first holder's
-share is written. A closed batch never
+so a room's QUITs of one turn share one batch, `Network.remove`; the last holder to go closes
+it, `Channel.let_go`), and when the first holder's share is written. A closed batch never
 changes again, so the holders written in later turns (the outbox writes a room of thousands over
 a few turns: ``server/outbox.py``) take their share of it without touching the batch the
 channel has open by then.
@@ -269,7 +269,17 @@ class Batch:
     time `share_of` turns it into bytes, joined once for everyone but the speakers.
     """
 
-    __slots__ = ("_joined", "authors", "channel", "key", "lazy", "lines", "open", "speakers")
+    __slots__ = (
+        "_joined",
+        "authors",
+        "channel",
+        "holders",
+        "key",
+        "lazy",
+        "lines",
+        "open",
+        "speakers",
+    )
 
     def __init__(self, channel: Channel, key: int, *, lazy: bool = False) -> None:
         self.channel = channel
@@ -279,6 +289,8 @@ class Batch:
         """A batch of arrivals (`announce_arrival`): due with the lazy flush only."""
         self.open = True
         """Still growing; set False once by `Channel.close_batches`, and never changes after."""
+        self.holders = 0
+        """Connections whose output holds it (`Connection.hold`) and did not let go of it."""
         self.lines: list[bytes] = []
         self.authors: list[Client | None] = []
         """Who said each line."""
@@ -312,6 +324,15 @@ class Batch:
             if joined is None:
                 joined = self._joined = b"".join(self.lines)
             return joined
+        lines, authors = self.lines, self.authors
+        return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
+
+    def share_so_far(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client`` as the batch stands, leaving it open: the last bytes
+        of a connection that is closing, while the others' share goes on growing (a room's
+        QUITs of one turn; `Connection.close`). Not kept: the batch may grow after this."""
+        if client not in self.speakers:
+            return b"".join(self.lines)
         lines, authors = self.lines, self.authors
         return b"".join([lines[i] for i in range(len(lines)) if authors[i] is not client])
 
@@ -367,6 +388,15 @@ class Tail:
         """Lines go in the batch, as with `add`."""
         raise TypeError("a Tail reads its batch; add lines to the batch")
 
+    @property
+    def holders(self) -> int:
+        """Its batch's holders: a late member writes the batch too (the lazy flush closes it)."""
+        return self._batch.holders
+
+    @holders.setter
+    def holders(self, value: int) -> None:
+        self._batch.holders = value
+
     def share_of(self, client: Client | None) -> bytes:
         """The lines of the batch from where this tail starts; seals the batch when it is still
         open (it is being written out), as `Batch.share_of` does."""
@@ -374,6 +404,11 @@ class Tail:
         if batch.open:
             self.channel.close_batches()
         return b"".join(batch.lines[self._start :])
+
+    def share_so_far(self, client: Client | None) -> bytes:
+        """The lines of the batch from where this tail starts, leaving it open (a closing
+        holder's last bytes: `Batch.share_so_far`)."""
+        return b"".join(self._batch.lines[self._start :])
 
     def cut(self) -> tuple[bytes, Tail]:
         """What this tail holds so far, and the tail to hold from here on (the batch stays

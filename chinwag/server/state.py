@@ -36,6 +36,8 @@ class ChannelBatch(Protocol):
     channel: Channel
     lazy: bool
     open: bool
+    holders: int
+    """How many connections hold it and have not let go of it (`Channel.let_go`)."""
 
     def add(self, line: bytes, author: Client | None, *, muted: bool) -> None:
         """Append ``line`` said by ``author``; ``muted``: the author does not get it back."""
@@ -45,6 +47,9 @@ class ChannelBatch(Protocol):
 
     def share_of(self, client: Client | None) -> bytes:
         """The bytes for holder ``client``; seals the batch."""
+
+    def share_so_far(self, client: Client | None) -> bytes:
+        """The bytes for holder ``client`` as they stand; the batch stays open."""
 
     def cut(self) -> tuple[bytes, ChannelBatch] | None:
         """For one holder's own part of a batch (``fanout.Tail``): the bytes it holds so far
@@ -415,6 +420,22 @@ class Channel:
             self.late = []
             for batch in open_arrivals.values():
                 batch.open = False
+
+    def let_go(self, batch: ChannelBatch) -> None:
+        """A holder of the open ``batch`` is gone without writing it (`Link.closing`).
+
+        A gone connection's leaving does not close the room's batch (`Network.remove`), so the
+        batch is closed here once no connection holds one of its kind: nobody would write it
+        any more, and every later line to the room (a remote member's, a QUIT) would be added
+        to it for ever, keeping the departed users it names alive.
+        """
+        batch.holders -= 1
+        if batch.holders > 0:
+            return
+        kind = self.arrivals if batch.lazy else self.batches
+        if kind is None or any(other.holders > 0 for other in kind.values()):
+            return
+        self.close_batches()  # the other kind, if held, only reopens with its next line
 
     def is_op(self, client: Client) -> bool:
         """True when ``client`` is a channel operator here."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +35,7 @@ from chinwag.cluster.replica import Replica
 from chinwag.cluster.snapshot import channel_state, encode_network
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
-from chinwag.server.fanout import Outgoing
+from chinwag.server.fanout import Batch, Outgoing
 from chinwag.server.history import History
 from chinwag.server.network import Network
 from chinwag.server.server_bans import ServerBans
@@ -296,6 +297,46 @@ async def test_remote_nick_change_and_quit() -> None:
     replica.apply([quit_event(THERE, "u1", "gone")])
     assert _sent(amy) == [":bob!~bob@there NICK :robert", ":robert!~bob@there QUIT :gone"]
     assert network.find("robert") is None and replica.remote_count == 0
+
+
+class _Forgetting(_Owner):
+    """A server that forgets a local user when its connection ends."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        self.network.remove(client, reason)
+
+
+async def test_a_room_whose_local_members_all_reset_keeps_no_remote_lines() -> None:
+    """When every local member of a room is reset in the turn a remote line opened its batch,
+    the batch closes: the remote member's later lines are kept for nobody here, and nothing
+    keeps the departed users."""
+    network = _network()
+    replica = Replica(network, HERE)
+    owner = _Forgetting(network)
+    replica.apply([_remote_user("bob"), join_event(THERE, "u1", "#room")])
+    locals_ = [_local(network, nick) for nick in ("amy", "cat", "dan")]
+    for client in locals_:
+        assert isinstance(client.conn, Connection)
+        client.conn.owner = owner
+        network.join(client, "#room")
+        _sent(client)
+
+    def said(n: int) -> bytes:
+        outgoing = _said(f"line {n}", "#room", f"m{n}")
+        return room_message(THERE, "u1", outgoing, command="PRIVMSG", channel_folded="#room")
+
+    replica.apply([said(0)])  # the batch opens, held by the three
+    for client in locals_:
+        client.conn.connection_lost(None)  # type: ignore[attr-defined]
+    replica.apply([said(n) for n in range(1, 50)])
+    room = network.find_channel("#room")
+    assert room is not None and list(room.members) == [network.find("bob")]
+    held = list(cast(dict[int, Batch], room.batches or {}).values())
+    assert [line for batch in held for line in batch.lines] == []
+    assert [author for batch in held for author in batch.authors] == []
 
 
 async def test_a_split_quits_every_user_of_the_lost_node_with_the_netsplit_reason() -> None:

@@ -1,17 +1,19 @@
-"""Many members of a room gone at once (their sockets reset in one go, so the server sees them
-leave in the same loop turn): the QUITs go through the room's shared batch, and every member
-still connected gets exactly what it got when each QUIT was queued to each member: the QUIT of
-every visible leaver once, with its tags, none of the silent members' of a delayed-join room."""
+"""Many members of a room gone at once (their sockets reset in one go, or closed by the server
+in one loop turn): the QUITs go through the room's shared batch, and every member still
+connected gets exactly what it got when each QUIT was queued to each member: the QUIT of every
+visible leaver once, with its tags, none of the silent members' of a delayed-join room. A
+member the server closes still gets everything said before its end, then its ERROR."""
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 
 from chinwag.protocol import Message
 
 from .conftest import Serve
-from .harness import Client, Harness
+from .harness import ANY, Client, Harness, cheap_hash
 
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST
 TAGS = ["server-time", "message-tags", "account-tag"]
@@ -107,3 +109,42 @@ async def test_a_message_in_the_turn_of_a_mass_drop_reaches_everyone_left(serve:
     assert said == ["first", "second"]
     quits = [m.source_nick or "" for m in hearer.history if m.command == "QUIT"]
     assert sorted(quits) == ["gone0", "gone1"]  # the others arrived silent (+D past 4)
+
+
+def _said(lines: list[Message]) -> list[str]:
+    """The room's lines and QUITs among ``lines``, and the ERROR that ends them, in order."""
+    shown: dict[str, Callable[[Message], str]] = {
+        "PRIVMSG": lambda m: f"said {m.params[-1]}",
+        "QUIT": lambda m: f"quit {m.source_nick}",
+        "ERROR": lambda m: "error",
+    }
+    return [shown[m.command](m) for m in lines if m.command in shown]
+
+
+async def test_members_closed_in_one_turn_get_what_was_said_before_their_end(serve: Serve) -> None:
+    """An operator kills four members in one read, with a line said between the kills: each
+    one killed gets what the room said before its end (the earlier QUITs too), then its ERROR;
+    the members left get every QUIT once, in the order of the kills, and the lines in place."""
+    h = await serve(server={"default_channels": []}, opers=[("root", cheap_hash("pw"))])
+    c = await _fill(h, "#big", ["boss", "plain", *[f"k{i}" for i in range(4)]])
+    c |= await _fill(h, "#big", ["tagged"], caps=TAGS)
+    await c["boss"].send("OPER root pw")
+    await c["boss"].expect_numeric("381", ANY)
+    for client in c.values():
+        await client.sync()
+        client.history.clear()
+    c["boss"].writer.write(
+        b"PRIVMSG #big :before\r\nKILL k0 :bye\r\nKILL k1 :bye\r\n"
+        b"PRIVMSG #big :between\r\nKILL k2 :bye\r\nKILL k3 :bye\r\n"
+    )
+    heard = ["said before", "quit k0", "quit k1", "said between", "quit k2", "quit k3"]
+    ends = {"k0": 1, "k1": 2, "k2": 4, "k3": 5}  # what each had heard when it was killed
+    for nick, upto in ends.items():
+        assert _said(await c[nick].expect_closed()) == [*heard[:upto], "error"], nick
+    for nick in ("plain", "tagged"):
+        await c[nick].expect("QUIT", source="k3")
+        await c[nick].sync()
+        assert _said(c[nick].history) == heard, nick
+    assert all("time" in m.tags for m in c["tagged"].history if m.command == "QUIT")
+    await c["boss"].sync()
+    assert _said(c["boss"].history) == ["quit k0", "quit k1", "quit k2", "quit k3"]

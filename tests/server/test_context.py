@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from chinwag.server.commands import dispatch
 from chinwag.server.commands.base import Context
 from chinwag.server.config import Config, load_config
 from chinwag.server.connection import Connection
-from chinwag.server.fanout import Outgoing, send_to_channel
+from chinwag.server.fanout import Batch, Outgoing, send_to_channel
 from chinwag.server.history import History
 from chinwag.server.motd import Motd
 from chinwag.server.network import Network
@@ -51,6 +52,17 @@ class _Owner:
 
     def client_gone(self, client: Client, reason: str) -> None:
         """Nothing to do: no test here closes a connection."""
+
+
+class _Forgetting(_Owner):
+    """A server that forgets a user when its connection ends."""
+
+    def __init__(self, network: Network) -> None:
+        super().__init__()
+        self.network = network
+
+    def client_gone(self, client: Client, reason: str) -> None:
+        self.network.remove(client, reason)
 
 
 class _Parts:
@@ -163,6 +175,46 @@ async def test_open_batches_close_on_join_on_other_output_and_when_written() -> 
     assert channel.batches is not None
     _sent(bob)
     assert channel.batches is None
+
+
+async def test_a_batch_whose_holders_are_all_gone_closes() -> None:
+    """When every member holding a permanent room's open batch is reset in the same turn, the
+    batch closes with the last of them: it keeps neither their lines nor the departed users."""
+    parts = _Parts(enabled=False)
+    parts.owner = _Forgetting(parts.network)
+    parts.network.set_default_channels(["#lobby"])
+    members = [parts.user(nick) for nick in ("amy", "bob", "cat")]
+    for member in members:
+        channel = parts.network.join(member, "#lobby")
+        _sent(member)
+    assert channel.permanent
+    send_to_channel(channel, Outgoing(members[0].prefix, "PRIVMSG", "#lobby", "hi"), members[0])
+    for member in members:
+        assert isinstance(member.conn, Connection)
+        member.conn.connection_lost(None)
+    assert channel.members == {}
+    held = list(cast(dict[int, Batch], channel.batches or {}).values())
+    assert [line for batch in held for line in batch.lines] == []
+    assert [author for batch in held for author in batch.authors] == []
+
+
+async def test_a_window_of_arrivals_whose_holders_are_all_gone_closes() -> None:
+    """A window's batch of arrivals is held by the members from before it and, as tails, by
+    those who joined during it: once all of them are reset it closes, with the last."""
+    parts = _Parts(enabled=False)
+    parts.owner = _Forgetting(parts.network)
+    parts.network.set_default_channels(["#lobby"])
+    amy, bob, cat = (parts.user(nick) for nick in ("amy", "bob", "cat"))
+    channel = parts.network.join(amy, "#lobby")
+    _sent(amy)
+    parts.network.join(bob, "#lobby")  # opens the window, held by amy
+    parts.network.join(cat, "#lobby")  # bob and cat hold tails of it
+    assert channel.arrivals is not None
+    assert [batch.holders for batch in channel.arrivals.values()] == [3]
+    for member in (amy, bob, cat):
+        assert isinstance(member.conn, Connection)
+        member.conn.connection_lost(None)
+    assert channel.arrivals is None
 
 
 _NAMES_ACTIONS = [
