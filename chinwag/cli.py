@@ -28,7 +28,10 @@ def _add_serve(subparsers: Any) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 6667)")
-    serve.add_argument("--name", help="server name shown to clients (default: this host's name)")
+    serve.add_argument(
+        "--name",
+        help="server name shown to clients, at most 63 bytes (default: this host's name)",
+    )
     serve.add_argument(
         "--motd",
         metavar="FILE",

@@ -60,11 +60,23 @@ class ConfigError(ValueError):
     """The configuration file or an override is invalid; the message says which key and why."""
 
 
+MAX_SERVER_NAME = 63
+"""RFC 2812 1.1: a server's name is at most 63 characters. It is in every line the server sends
+(twice in 004), so a longer one would push replies past the 512 bytes of a line."""
+
+
+def default_server_name(hostname: str) -> str:
+    """This machine's host name, or ``chinwag.local`` when it has none that fits a server name."""
+    if 1 <= len(hostname.encode()) <= MAX_SERVER_NAME and hostname.isprintable():
+        return hostname
+    return "chinwag.local"
+
+
 @dataclass(slots=True)
 class ServerConfig:
     """Identity and listeners."""
 
-    name: str = field(default_factory=lambda: socket.gethostname() or "chinwag.local")
+    name: str = field(default_factory=lambda: default_server_name(socket.gethostname()))
     network: str = "chinwag"
     host: str = "127.0.0.1"
     port: int = 6667
@@ -235,6 +247,12 @@ class Config:
             raise ConfigError(
                 "server.tls without tls_cert keeps its generated certificate in data_dir: "
                 "set data_dir, or give tls_cert and tls_key"
+            )
+        name = self.server.name
+        if not 1 <= len(name.encode()) <= MAX_SERVER_NAME or not name.isprintable() or " " in name:
+            raise ConfigError(
+                f"server.name must be 1 to {MAX_SERVER_NAME} bytes with no spaces"
+                f" (RFC 2812), not {name!r}"
             )
         for channel in self.server.default_channels:
             if not channel.startswith("#") or " " in channel or "," in channel:

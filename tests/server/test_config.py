@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chinwag.server import ConfigError, load_config
-from chinwag.server.config import LimitsConfig, ServerConfig, parse_listen
+from chinwag.server.config import LimitsConfig, ServerConfig, default_server_name, parse_listen
 from chinwag.server.passwords import hash_password, verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +116,9 @@ def test_unknown_key_is_an_error(tmp_path: Path, text: str, where: str) -> None:
         ("[limits]\nexempt_loopback = 'perhaps'\n", "limits.exempt_loopback"),
         ("[server]\ndefault_channels = ['lobby']\n", "default_channels"),
         ("[server]\nname = 5\n", "server.name"),
+        (f"[server]\nname = '{'a' * 64}.org'\n", "server.name must be 1 to 63 bytes"),
+        ("[server]\nname = 'irc example'\n", "server.name must be 1 to 63 bytes"),
+        ("[server]\nname = ''\n", "server.name must be 1 to 63 bytes"),
         ("[cluster]\nstore = 'sqlite:///x.db'\n", "cluster.store"),
         ("[cluster]\nstore = 'postgresql:///c'\nredis = 'localhost:6379'\n", "cluster.redis"),
         ("[cluster]\nredis = 'redis://r/0'\n", "cluster.redis needs cluster.store"),
@@ -254,3 +257,10 @@ def test_operations_settings_from_the_environment() -> None:
     assert config.metrics.listen == "[::1]:9108"
     assert config.logging.format == "json"
     assert parse_listen(config.metrics.listen) == ("::1", 9108)
+
+
+def test_a_host_name_too_long_for_a_server_name_gives_the_default() -> None:
+    """The default server name is the host's name when it fits RFC 2812's 63, else chinwag.local."""
+    assert default_server_name("chat.example.org") == "chat.example.org"
+    assert default_server_name("h" * 64) == "chinwag.local"
+    assert default_server_name("") == "chinwag.local"
