@@ -326,16 +326,24 @@ _MOTD_LINE = st.text(_MOTD_CHARACTERS, max_size=40) | st.text(
 to fit 512 bytes for some nicks and not for others."""
 
 
+_NAME_CHARACTERS = st.characters(
+    min_codepoint=0x21, max_codepoint=0x2FF, exclude_categories=("C", "Z")
+)
+"""What a server name may hold (`config.MAX_SERVER_NAME`: 63 bytes, printable, no spaces); 31
+characters of these are at most 62 bytes."""
+
+
 @settings(max_examples=40, deadline=None)
 @given(
-    name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FF), min_size=1, max_size=500),
+    name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=63)
+    | st.text(_NAME_CHARACTERS, min_size=1, max_size=31),
     network=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), max_size=40),
     motd=st.lists(_MOTD_LINE | st.sampled_from(_LINE_BREAKS), max_size=4).map("\n".join),
 )
 def test_any_names_and_motd_give_the_reference_burst(name: str, network: str, motd: str) -> None:
-    """Server names of up to 500 characters (long ones are cut to fit 512 bytes: the template
-    must not format them otherwise), any network name and any MOTD, ``%``, controls and lines
-    long enough to be cut included: the burst is the reference."""
+    """Any server name a config allows (up to 63 bytes), any network name and any MOTD, ``%``,
+    controls and lines long enough to be cut to fit 512 bytes included: the burst is the
+    reference."""
     motd = motd.replace("\r", "")
 
     async def check() -> None:
