@@ -24,8 +24,8 @@ import gc
 import statistics
 import tempfile
 import time
-from typing import Any
 
+from bench.arrivals import CountingTransport
 from chinwag.server.app import Server
 from chinwag.server.config import load_config
 from chinwag.server.connection import Connection
@@ -36,34 +36,6 @@ LINES = 16
 TURNS = 20
 """Loop turns per measurement."""
 _TEXT = "x" * 60  # about 100 bytes a line as relayed, as in the benchmark
-
-
-class _Sink:
-    """A transport that drops what is written: the socket is not what is measured."""
-
-    def write(self, data: bytes) -> None:
-        """Drop it."""
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-    def abort(self) -> None:
-        """Nothing to abort."""
-
-    def pause_reading(self) -> None:
-        """Never paused."""
-
-    def resume_reading(self) -> None:
-        """Never paused."""
 
 
 class Bench:
@@ -98,7 +70,7 @@ class Bench:
         conns = []
         for i in range(2 * PAIRS):
             conn = Connection(server, server.network, config.limits)
-            conn.connection_made(_Sink())  # type: ignore[arg-type]
+            conn.connection_made(CountingTransport())  # type: ignore[arg-type]
             conn.data_received(f"NICK c{i}\r\nUSER u 0 * :c{i}\r\n".encode())
             conns.append(conn)
         await asyncio.sleep(0)

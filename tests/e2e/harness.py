@@ -295,6 +295,12 @@ class Client:
         assert lines[-1].params[-1] == token, lines[-1]
         return lines[:-1]
 
+    async def names(self, channel: str) -> list[str]:
+        """The NAMES of ``channel`` as this client sees them, sorted."""
+        await self.send(f"NAMES {channel}")
+        lines = await self.collect_until("366")
+        return sorted(" ".join(m.params[-1] for m in lines if m.command == "353").split())
+
     def drain(self) -> list[Message]:
         """Take every line already received, without waiting."""
         out: list[Message] = []

@@ -19,16 +19,10 @@ async def _pair(h: Harness, channel: str = "#c") -> tuple[Client, Client]:
     return amy, bob
 
 
-async def _names(client: Client, channel: str) -> list[str]:
-    await client.send(f"NAMES {channel}")
-    lines = await client.collect_until("366")
-    return sorted(" ".join(m.params[-1] for m in lines if m.command == "353").split())
-
-
 async def test_creator_is_operator(h: Harness) -> None:
     """Whoever creates a channel is its operator; the second member is not."""
     _, bob = await _pair(h)
-    assert await _names(bob, "#c") == ["@amy", "bob"]
+    assert await bob.names("#c") == ["@amy", "bob"]
 
 
 async def test_join_burst_order(h: Harness) -> None:
@@ -50,7 +44,7 @@ async def test_join_several_channels_with_keys(h: Harness) -> None:
     await bob.send("JOIN #a,#b,#x ka,kb")
     for channel in ("#a", "#b", "#x"):
         await bob.expect("JOIN", [channel], source="bob")
-    assert await _names(bob, "#x") == ["@bob"]
+    assert await bob.names("#x") == ["@bob"]
 
 
 async def test_join_twice_is_silent(h: Harness) -> None:
@@ -77,7 +71,7 @@ async def test_part_with_reason(h: Harness) -> None:
     await bob.send("PART #c :see you")
     await bob.expect("PART", ["#c", "see you"], source="bob")
     await amy.expect("PART", ["#c", "see you"], source="bob")
-    assert await _names(amy, "#c") == ["@amy"]
+    assert await amy.names("#c") == ["@amy"]
 
 
 async def test_last_part_destroys_channel(h: Harness) -> None:
@@ -89,7 +83,7 @@ async def test_last_part_destroys_channel(h: Harness) -> None:
     await amy.send("JOIN #c")
     lines = await amy.collect_until("366")
     assert "332" not in [m.command for m in lines]
-    assert await _names(amy, "#c") == ["@amy"]
+    assert await amy.names("#c") == ["@amy"]
 
 
 async def test_topic_set_and_query(h: Harness) -> None:
@@ -138,7 +132,7 @@ async def test_kick(h: Harness) -> None:
     await amy.send("KICK #c bob :behave")
     for member in (amy, bob, cid):
         await member.expect("KICK", ["#c", "bob", "behave"], source="amy")
-    assert await _names(amy, "#c") == ["@amy", "cid"]
+    assert await amy.names("#c") == ["@amy", "cid"]
     await bob.send("PRIVMSG #c :back?")
     await bob.expect_numeric("404", "#c", ANY)
 
@@ -216,10 +210,10 @@ async def test_op_and_voice_modes(h: Harness) -> None:
     amy, bob = await _pair(h)
     await amy.send("MODE #c +v bob")
     await bob.expect("MODE", ["#c", "+v", "bob"], source="amy")
-    assert await _names(amy, "#c") == ["+bob", "@amy"]
+    assert await amy.names("#c") == ["+bob", "@amy"]
     await amy.send("MODE #c +o-v bob bob")
     await bob.expect("MODE", ["#c", "+o-v", "bob", "bob"])
-    assert await _names(amy, "#c") == ["@amy", "@bob"]
+    assert await amy.names("#c") == ["@amy", "@bob"]
     await bob.send("MODE #c -o amy")
     await amy.expect("MODE", ["#c", "-o", "amy"], source="bob")
 

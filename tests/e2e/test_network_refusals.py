@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from .harness import Client, Clients
+from .harness import Clients
 from .test_network import Node
 
 REFUSED = re.compile(r"Your message to #room was not delivered: .*Redis.*")
@@ -57,16 +57,6 @@ async def nodes(redis_url: str, postgres_url: str, tmp_path: Path) -> AsyncItera
         await made.close()
 
 
-async def _names(client: Client, channel: str) -> list[str]:
-    """The NAMES of ``channel`` as ``client`` sees them, sorted."""
-    await client.send(f"NAMES {channel}")
-    entries: list[str] = []
-    while (msg := await client.expect(None)).command != "366":
-        if msg.command == "353":
-            entries += msg.params[-1].split()
-    return sorted(entries)
-
-
 async def _logged(node: Node, text: str) -> None:
     """Wait until ``node`` has logged ``text``."""
     async with asyncio.timeout(CONVERGE):
@@ -96,7 +86,7 @@ async def test_a_change_redis_refuses_makes_the_node_join_the_network_again_in_s
     await amy.send("JOIN #room")
     await amy.expect("366")
     async with asyncio.timeout(CONVERGE):
-        while "@amy" not in await _names(bob, "#room"):
+        while "@amy" not in await bob.names("#room"):
             await asyncio.sleep(0.05)  # amy's JOIN is on its way to n2
     await bob.send("JOIN #room")
     await amy.expect("JOIN", ["#room"], source="bob")
@@ -116,10 +106,10 @@ async def test_a_change_redis_refuses_makes_the_node_join_the_network_again_in_s
     await bob.expect("JOIN", ["#lobby"], source="amy")
     await new_amy.send("WHOIS bob")
     await new_amy.expect("311", ["amy", "bob", "~bob", re.compile(".*"), "*", re.compile(".*")])
-    lobby = [await _names(client, "#lobby") for client in (new_amy, bob)]
+    lobby = [await client.names("#lobby") for client in (new_amy, bob)]
     assert lobby[0] == lobby[1] and {"amy", "bob"} <= {n.lstrip("@+") for n in lobby[0]}
     for client in (new_amy, bob):  # amy left #room once; n1 learnt it from n2 again
-        assert await _names(client, "#room") == ["bob"]
+        assert await client.names("#room") == ["bob"]
     seen = bob.history
     assert [m for m in seen if m.command == "PART" and m.source == part.source] == [part]
     assert not [m for m in seen if m.params[-1:] == ("into the void",)]

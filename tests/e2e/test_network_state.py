@@ -55,16 +55,6 @@ async def nodes(
             node.kill()
 
 
-async def _names(client: Client, channel: str) -> list[str]:
-    """The NAMES of ``channel`` as ``client`` sees them, sorted."""
-    await client.send(f"NAMES {channel}")
-    entries: list[str] = []
-    while (msg := await client.expect(None)).command != "366":
-        if msg.command == "353":
-            entries += msg.params[-1].split()
-    return sorted(entries)
-
-
 async def _who(client: Client, channel: str) -> list[tuple[str, ...]]:
     """WHO ``channel`` as ``client`` sees it: user, host, nick, flags, real name; sorted.
     (The server field says which node answered, so it is left out.)"""
@@ -98,7 +88,7 @@ async def _same_everywhere(
 async def _until_names(client: Client, channel: str, entry: str) -> None:
     """Wait until ``entry`` is in the NAMES of ``channel`` on ``client``'s node."""
     async with asyncio.timeout(CONVERGE):
-        while entry not in await _names(client, channel):
+        while entry not in await client.names(channel):
             await asyncio.sleep(0.05)  # its JOIN is on its way from the other node
 
 
@@ -157,10 +147,10 @@ async def test_a_node_started_during_traffic_learns_the_whole_network(
         await churner.sync()
     everyone = [amy, bob, cat]
     for channel in ("#lobby", "#room", "#churn"):
-        names = await _same_everywhere(lambda c, ch=channel: _names(c, ch), everyone)  # type: ignore[misc]
+        names = await _same_everywhere(lambda c, ch=channel: c.names(ch), everyone)  # type: ignore[misc]
         assert names, channel
         await _same_everywhere(lambda c, ch=channel: _who(c, ch), everyone)  # type: ignore[misc]
-    assert "@amy" in await _names(cat, "#room") and "+bob" in await _names(cat, "#room")
+    assert "@amy" in await cat.names("#room") and "+bob" in await cat.names("#room")
     assert await _reply(cat, "TOPIC #room", "332") == ("#room", "set before n3")
     assert (await _reply(cat, "MODE #room", "324"))[1] == "+mnt"
     assert (await _reply(cat, "MODE #room +b", "367"))[1] == "*!*@banned.example"
@@ -196,7 +186,7 @@ async def test_modes_topic_ops_and_bans_hold_on_every_node(
     amy = await n1.connect("amy")
     bob = await n2.connect("bob")
     await _room(amy, bob)
-    assert await _names(bob, "#room") == ["@amy", "bob"]
+    assert await bob.names("#room") == ["@amy", "bob"]
     await amy.send("TOPIC #room :hello from n1")
     await bob.expect("TOPIC", ["#room", "hello from n1"], source="amy")
     await amy.send("MODE #room +o bob")
@@ -233,7 +223,7 @@ async def test_kick_and_invite_cross_nodes(nodes: tuple[Start, dict[str, Node]])
         await watcher.expect("KICK", ["#room", "bob", "out you go"], source="amy")
     await bob.send("JOIN #room")
     await bob.expect("473")
-    assert await _names(cat, "#room") == ["@amy", "cat"]
+    assert await cat.names("#room") == ["@amy", "cat"]
     await amy.send("INVITE bob #room")
     await amy.expect("341")
     await bob.expect("INVITE", ["bob", "#room"], source="amy")
@@ -460,7 +450,7 @@ async def test_one_room_created_on_two_nodes_at_once_has_one_operator_everywhere
     rooms = [f"#race{i}" for i in range(5)]
     await asyncio.gather(amy.send(f"JOIN {','.join(rooms)}"), bob.send(f"JOIN {','.join(rooms)}"))
     for room in rooms:
-        names = await _same_everywhere(lambda c, r=room: _names(c, r), [amy, bob])  # type: ignore[misc]
+        names = await _same_everywhere(lambda c, r=room: c.names(r), [amy, bob])  # type: ignore[misc]
         assert isinstance(names, list)
         assert sorted(entry.lstrip("@") for entry in names) == ["amy", "bob"]
         assert len([entry for entry in names if entry.startswith("@")]) == 1, names
